@@ -1,0 +1,297 @@
+//! The audit entry: one action by one actor against (usually) one record.
+//!
+//! [`NewEntry`] is what a client asked to record, after validation and redaction;
+//! [`Entry`] is what the log holds once the single writer has given it a place (`seq`),
+//! a server time (`recorded_at`) and a stable id.
+
+use crate::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Outcome of the recorded action, shown as the Result badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    #[default]
+    Success,
+    Failure,
+    Denied,
+    Warning,
+    Approved,
+    Allowed,
+}
+
+impl Outcome {
+    /// Every accepted value, for error messages and dropdowns.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Denied,
+        Outcome::Warning,
+        Outcome::Approved,
+        Outcome::Allowed,
+    ];
+
+    /// The wire and storage spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+            Outcome::Warning => "warning",
+            Outcome::Approved => "approved",
+            Outcome::Allowed => "allowed",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "must be one of {}",
+                    Outcome::ALL.map(|o| o.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// Who acted. `System` renders as a System badge: a scheduled job or the platform itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorType {
+    #[default]
+    User,
+    System,
+    Api,
+    Integration,
+}
+
+impl ActorType {
+    /// Every accepted value, for error messages.
+    pub const ALL: [ActorType; 4] = [
+        ActorType::User,
+        ActorType::System,
+        ActorType::Api,
+        ActorType::Integration,
+    ];
+
+    /// The wire and storage spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorType::User => "user",
+            ActorType::System => "system",
+            ActorType::Api => "api",
+            ActorType::Integration => "integration",
+        }
+    }
+}
+
+impl FromStr for ActorType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ActorType::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "must be one of {}",
+                    ActorType::ALL.map(|o| o.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// The person or process that performed the action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Actor {
+    #[serde(rename = "type", default)]
+    pub kind: ActorType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The source the action came through: "API (App Name)", "CSV Import", "Webhook", "Bulk Invite".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+impl Actor {
+    /// The actor Sealtrail itself records its own automated actions under (prunes, key changes from the CLI).
+    pub fn system(name: &str) -> Self {
+        Actor {
+            kind: ActorType::System,
+            id: Some("system".into()),
+            name: Some(name.into()),
+            email: None,
+            via: None,
+        }
+    }
+}
+
+/// A record the action touched. The first target is the entry's primary Subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Target {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The HTTP request that caused the action, when the producer records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RequestInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+}
+
+/// Where the action came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Context {
+    /// Client IP in canonical text form (validated as an IPv4 or IPv6 address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestInfo>,
+}
+
+impl Context {
+    /// True when nothing was recorded, so the field can be omitted from output.
+    pub fn is_empty(&self) -> bool {
+        self.ip.is_none()
+            && self.user_agent.is_none()
+            && self.location.is_none()
+            && self.request.is_none()
+    }
+}
+
+/// Before/after values of an edit, shown side by side in the detail view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Changes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// A validated, redacted event waiting for the writer to give it a place in the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// The client's claim of when it happened; defaults to the time of ingest.
+    pub occurred_at: Option<Timestamp>,
+    pub channel: String,
+    pub action: String,
+    pub event: String,
+    pub category: Option<String>,
+    pub description: String,
+    pub result: Outcome,
+    pub actor: Actor,
+    pub targets: Vec<Target>,
+    pub context: Context,
+    pub changes: Option<Changes>,
+    pub properties: Map<String, Value>,
+    /// JSON paths (e.g. `properties.password`) whose values were replaced before storage.
+    pub redacted: Vec<String>,
+    /// Deduplicates retries: a second event with the same key in the same tenant is not stored
+    /// again; the first one's id and seq are returned instead.
+    pub idempotency_key: Option<String>,
+}
+
+/// An entry as the log holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Stable, time-ordered id (UUIDv7), quotable in correspondence.
+    pub id: Uuid,
+    /// Position in the tenant's log, starting at 0, gapless.
+    pub seq: u64,
+    /// Server time the entry was committed; never decreases along `seq` within a tenant.
+    pub recorded_at: Timestamp,
+    pub occurred_at: Timestamp,
+    pub channel: String,
+    pub action: String,
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub description: String,
+    pub result: Outcome,
+    pub actor: Actor,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    #[serde(default, skip_serializing_if = "Context::is_empty")]
+    pub context: Context,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+impl Entry {
+    /// Builds the stored form of `new` once the writer has assigned its place and time.
+    pub fn from_new(new: NewEntry, id: Uuid, seq: u64, recorded_at: Timestamp) -> Self {
+        Entry {
+            id,
+            seq,
+            recorded_at,
+            occurred_at: new.occurred_at.unwrap_or(recorded_at),
+            channel: new.channel,
+            action: new.action,
+            event: new.event,
+            category: new.category,
+            description: new.description,
+            result: new.result,
+            actor: new.actor,
+            targets: new.targets,
+            context: new.context,
+            changes: new.changes,
+            properties: new.properties,
+            redacted: new.redacted,
+            idempotency_key: new.idempotency_key,
+        }
+    }
+
+    /// The primary Subject (first target), if the action had one.
+    pub fn primary_target(&self) -> Option<&Target> {
+        self.targets.first()
+    }
+}
+
+/// What the log answered for one appended event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appended {
+    pub id: Uuid,
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+    /// True when the idempotency key matched an entry already in the log: nothing new was stored.
+    pub duplicate: bool,
+}

@@ -1,0 +1,485 @@
+//! The query language: one [`Filter`] type parsed once from URL query parameters and shared by
+//! the HTTP API, the CLI, exports and every store backend, so "export exactly what is on screen"
+//! holds by construction.
+
+use crate::entry::Outcome;
+use crate::timestamp::Timestamp;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime, Time};
+
+/// How the `action` filter matches: `user.created` exactly, or `user.*` as a dotted prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActionMatch {
+    Exact(String),
+    /// Matches the prefix itself and anything below it: `user` matches `user` and `user.created`.
+    Prefix(String),
+}
+
+/// Every way to narrow the log. Empty fields do not filter.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Filter {
+    /// Inclusive lower bound on `recorded_at`.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound on `recorded_at` (a `to` date means "through the end of that day").
+    pub until: Option<Timestamp>,
+    /// Matches the actor's id or e-mail exactly.
+    pub actor: Option<String>,
+    pub action: Option<ActionMatch>,
+    pub event: Option<String>,
+    pub channel: Option<String>,
+    pub category: Option<String>,
+    /// Match any target, not only the primary one.
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub target_name: Option<String>,
+    pub result: Option<Outcome>,
+    pub ip: Option<String>,
+    /// Only entries whose actor type is `system`.
+    pub system_only: bool,
+    /// `properties.<key>=value`: the property's scalar value, rendered as text, equals `value`.
+    pub properties: Vec<(String, String)>,
+    /// Free text: every word must match a word prefix in the description, actor e-mail/name or action.
+    pub text: Option<String>,
+}
+
+impl Filter {
+    /// True when no field narrows the log (the page hides its Clear link then).
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+}
+
+/// Which way a cursor pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// Entries older than the cursor (the "next page" in a newest-first list).
+    Older,
+    /// Entries newer than the cursor (the "previous page").
+    Newer,
+}
+
+/// Keyset position: stable while new entries arrive, unlike offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The seq of the last entry shown on the current page, in the direction of travel.
+    pub seq: u64,
+    pub direction: Direction,
+}
+
+/// Why a cursor string was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("cursor is not one this server issued")]
+pub struct CursorError;
+
+impl Cursor {
+    /// Opaque text form so clients do not build cursors by hand.
+    pub fn encode(&self) -> String {
+        let dir = match self.direction {
+            Direction::Older => 'o',
+            Direction::Newer => 'n',
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1{dir}{}", self.seq))
+    }
+
+    /// Parses what [`Cursor::encode`] produced.
+    pub fn decode(s: &str) -> Result<Self, CursorError> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| CursorError)?;
+        let text = std::str::from_utf8(&raw).map_err(|_| CursorError)?;
+        let rest = text.strip_prefix("v1").ok_or(CursorError)?;
+        let mut chars = rest.chars();
+        let direction = match chars.next() {
+            Some('o') => Direction::Older,
+            Some('n') => Direction::Newer,
+            _ => return Err(CursorError),
+        };
+        let digits = chars.as_str();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CursorError);
+        }
+        let seq = digits.parse().map_err(|_| CursorError)?;
+        Ok(Cursor { seq, direction })
+    }
+}
+
+/// One page request: newest first, `limit` entries, optionally continuing from a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    pub filter: Filter,
+    /// 1..=[`Query::MAX_LIMIT`].
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+impl Query {
+    /// Default page size: what an admin page shows.
+    pub const DEFAULT_LIMIT: usize = 50;
+    /// Largest page a client may ask for; exports stream instead of paging.
+    pub const MAX_LIMIT: usize = 1000;
+}
+
+/// A page of entries, always newest first, with cursors for both directions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    pub entries: Vec<crate::entry::Entry>,
+    /// Present when older entries match the filter.
+    pub next_cursor: Option<Cursor>,
+    /// Present when newer entries match the filter.
+    pub prev_cursor: Option<Cursor>,
+}
+
+/// One distinct value present in a tenant's log, with how many entries carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+/// A distinct actor present in the log, for the Actor dropdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetActor {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub count: u64,
+}
+
+/// The values present in a tenant's data, so dropdowns list only what can match.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Facets {
+    pub channels: Vec<FacetValue>,
+    pub actions: Vec<FacetValue>,
+    pub events: Vec<FacetValue>,
+    pub categories: Vec<FacetValue>,
+    pub results: Vec<FacetValue>,
+    pub target_types: Vec<FacetValue>,
+    pub actors: Vec<FacetActor>,
+}
+
+/// A query parameter that could not be understood; `param` names it for the client.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("query parameter `{param}`: {message}")]
+pub struct ParamError {
+    pub param: String,
+    pub message: String,
+}
+
+fn param_error(param: &str, message: impl Into<String>) -> ParamError {
+    ParamError {
+        param: param.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Longest value accepted for any single filter parameter.
+pub const MAX_PARAM_LEN: usize = 512;
+
+/// Named date ranges, as the seeds' "Timespan" and "time range" dropdowns offer them.
+pub const PRESETS: [&str; 5] = ["24h", "7d", "30d", "90d", "this_month"];
+
+/// Parses the shared filter and paging parameters.
+///
+/// Unknown parameters are refused rather than ignored: a typo such as `acter=` would otherwise
+/// silently widen an export handed to an auditor. `extra_allowed` lists parameters the caller
+/// handles itself (for example `format` on the export endpoint).
+pub fn parse_query(
+    params: &[(String, String)],
+    now: Timestamp,
+    extra_allowed: &[&str],
+) -> Result<Query, ParamError> {
+    let mut filter = Filter::default();
+    let mut limit = Query::DEFAULT_LIMIT;
+    let mut cursor = None;
+    let mut range: Option<(Timestamp, Option<Timestamp>)> = None;
+    let mut seen: Vec<&str> = Vec::new();
+
+    for (key, value) in params {
+        let key = key.as_str();
+        if value.len() > MAX_PARAM_LEN {
+            return Err(param_error(
+                key,
+                format!("longer than {MAX_PARAM_LEN} bytes"),
+            ));
+        }
+        if !key.starts_with("properties.") {
+            if seen.contains(&key) {
+                return Err(param_error(key, "given more than once"));
+            }
+            seen.push(key);
+        }
+        let value = value.trim();
+        let text = || -> Result<Option<String>, ParamError> {
+            if value.chars().any(char::is_control) {
+                return Err(param_error(key, "contains control characters"));
+            }
+            Ok((!value.is_empty()).then(|| value.to_string()))
+        };
+        match key {
+            "from" => filter.from = parse_bound(key, value, false)?,
+            "to" => filter.until = parse_bound(key, value, true)?,
+            "range" => {
+                if !value.is_empty() {
+                    range = Some(preset_range(value, now)?);
+                }
+            }
+            "actor" => filter.actor = text()?,
+            "action" => {
+                filter.action =
+                    text()?.map(
+                        |a| match a.strip_suffix(".*").or_else(|| a.strip_suffix('*')) {
+                            Some(prefix) => {
+                                ActionMatch::Prefix(prefix.trim_end_matches('.').to_string())
+                            }
+                            None => ActionMatch::Exact(a),
+                        },
+                    )
+            }
+            "event" => filter.event = text()?,
+            "channel" | "subject" => filter.channel = text()?,
+            "category" => filter.category = text()?,
+            "target_type" => filter.target_type = text()?,
+            "target_id" => filter.target_id = text()?,
+            "target_name" => filter.target_name = text()?,
+            "result" => {
+                filter.result = match text()? {
+                    Some(r) => Some(r.parse().map_err(|m: String| param_error(key, m))?),
+                    None => None,
+                }
+            }
+            "ip" => {
+                filter.ip = match text()? {
+                    Some(ip) => Some(
+                        ip.parse::<std::net::IpAddr>()
+                            .map_err(|_| param_error(key, "is not an IPv4 or IPv6 address"))?
+                            .to_string(),
+                    ),
+                    None => None,
+                }
+            }
+            "system" => {
+                filter.system_only = match value {
+                    "" | "false" | "0" => false,
+                    "true" | "1" => true,
+                    _ => return Err(param_error(key, "must be true or false")),
+                }
+            }
+            "q" | "search" => filter.text = text()?,
+            "limit" => {
+                limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=Query::MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        param_error(
+                            key,
+                            format!("must be an integer from 1 to {}", Query::MAX_LIMIT),
+                        )
+                    })?
+            }
+            "cursor" => {
+                if !value.is_empty() {
+                    cursor =
+                        Some(Cursor::decode(value).map_err(|e| param_error(key, e.to_string()))?);
+                }
+            }
+            _ if key.starts_with("properties.") => {
+                let prop = &key["properties.".len()..];
+                if prop.is_empty()
+                    || prop.len() > 128
+                    || !prop
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(param_error(
+                        key,
+                        "property name must be 1-128 letters, digits, '_' or '-'",
+                    ));
+                }
+                if let Some(v) = text()? {
+                    filter.properties.push((prop.to_string(), v));
+                }
+            }
+            _ if extra_allowed.contains(&key) => {}
+            _ => return Err(param_error(key, "is not a known filter")),
+        }
+    }
+
+    if let Some((from, until)) = range {
+        if filter.from.is_some() || filter.until.is_some() {
+            return Err(param_error("range", "cannot be combined with from/to"));
+        }
+        filter.from = Some(from);
+        filter.until = until;
+    }
+    if let (Some(from), Some(until)) = (filter.from, filter.until) {
+        if from >= until {
+            return Err(param_error("from", "must be before `to`"));
+        }
+    }
+    Ok(Query {
+        filter,
+        limit,
+        cursor,
+    })
+}
+
+/// A `from`/`to` value: a full RFC 3339 instant, or a plain `YYYY-MM-DD` date meaning that UTC day.
+/// `to` is inclusive for the user and stored as an exclusive bound.
+fn parse_bound(key: &str, value: &str, upper: bool) -> Result<Option<Timestamp>, ParamError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(date) = Date::parse(
+        value,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    ) {
+        let day = if upper {
+            date.next_day().unwrap_or(date)
+        } else {
+            date
+        };
+        return Ok(Some(Timestamp::from_datetime(
+            day.with_time(Time::MIDNIGHT).assume_utc(),
+        )));
+    }
+    let t = Timestamp::parse_rfc3339(value).map_err(|_| {
+        param_error(
+            key,
+            "must be a date (2026-11-23) or an RFC 3339 time (2026-11-23T09:30:00Z)",
+        )
+    })?;
+    Ok(Some(if upper { Timestamp(t.0 + 1) } else { t }))
+}
+
+fn preset_range(value: &str, now: Timestamp) -> Result<(Timestamp, Option<Timestamp>), ParamError> {
+    let back = |d: Duration| Timestamp(now.0 - d.whole_milliseconds() as i64);
+    match value {
+        "24h" => Ok((back(Duration::hours(24)), None)),
+        "7d" => Ok((back(Duration::days(7)), None)),
+        "30d" => Ok((back(Duration::days(30)), None)),
+        "90d" => Ok((back(Duration::days(90)), None)),
+        "this_month" | "this-month" | "month" => {
+            let dt: OffsetDateTime = now.to_datetime();
+            let first = Date::from_calendar_date(dt.year(), dt.month(), 1)
+                .unwrap_or(dt.date())
+                .with_time(Time::MIDNIGHT)
+                .assume_utc();
+            Ok((Timestamp::from_datetime(first), None))
+        }
+        _ => Err(param_error(
+            "range",
+            format!("must be one of {}", PRESETS.join(", ")),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-11-23T09:30:00Z").unwrap()
+    }
+
+    #[test]
+    fn action_prefix_and_exact() {
+        let q = parse_query(&p(&[("action", "user.*")]), now(), &[]).unwrap();
+        assert_eq!(q.filter.action, Some(ActionMatch::Prefix("user".into())));
+        let q = parse_query(&p(&[("action", "user.created")]), now(), &[]).unwrap();
+        assert_eq!(
+            q.filter.action,
+            Some(ActionMatch::Exact("user.created".into()))
+        );
+    }
+
+    #[test]
+    fn dates_are_whole_utc_days_and_to_is_inclusive() {
+        let q = parse_query(
+            &p(&[("from", "2026-11-01"), ("to", "2026-11-02")]),
+            now(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            q.filter.from.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            q.filter.until.unwrap().to_rfc3339(),
+            "2026-11-03T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn presets() {
+        let q = parse_query(&p(&[("range", "this_month")]), now(), &[]).unwrap();
+        assert_eq!(
+            q.filter.from.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00.000Z"
+        );
+        let q = parse_query(&p(&[("range", "24h")]), now(), &[]).unwrap();
+        assert_eq!(
+            q.filter.from.unwrap().to_rfc3339(),
+            "2026-11-22T09:30:00.000Z"
+        );
+        assert!(parse_query(&p(&[("range", "2w")]), now(), &[]).is_err());
+    }
+
+    #[test]
+    fn unknown_and_malformed_params_name_the_param() {
+        let e = parse_query(&p(&[("acter", "x")]), now(), &[]).unwrap_err();
+        assert_eq!(e.param, "acter");
+        let e = parse_query(&p(&[("limit", "0")]), now(), &[]).unwrap_err();
+        assert_eq!(e.param, "limit");
+        let e = parse_query(&p(&[("result", "ok")]), now(), &[]).unwrap_err();
+        assert!(e.message.contains("success"));
+        let e = parse_query(
+            &p(&[("from", "2026-11-05"), ("to", "2026-11-01")]),
+            now(),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.param, "from");
+    }
+
+    #[test]
+    fn properties_filters() {
+        let q = parse_query(
+            &p(&[("properties.repo", "api"), ("properties.verdict", "fail")]),
+            now(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(q.filter.properties.len(), 2);
+        assert!(parse_query(&p(&[("properties.", "x")]), now(), &[]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cursor_round_trips(seq in 0u64..u64::MAX, older in proptest::bool::ANY) {
+            let c = Cursor { seq, direction: if older { Direction::Older } else { Direction::Newer } };
+            proptest::prop_assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        }
+
+        #[test]
+        fn cursor_decode_never_panics(s in ".{0,40}") {
+            let _ = Cursor::decode(&s);
+        }
+
+        #[test]
+        fn parse_query_never_panics(pairs in proptest::collection::vec(("[a-z_.]{0,12}", ".{0,20}"), 0..6)) {
+            let _ = parse_query(&pairs, Timestamp(1_795_000_000_000), &[]);
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Turning untrusted request bytes into validated, redacted [`NewEntry`] values.
+//! (Being written: strict JSON parsing, validation rules, limits.)

@@ -1,0 +1,70 @@
+//! Sealtrail's domain model, with no I/O so every rule here is testable in isolation.
+//!
+//! * [`entry`] — the audit entry as accepted ([`entry::NewEntry`]) and as stored ([`entry::Entry`]).
+//! * [`ingest`] — turning untrusted request bytes into validated, redacted entries.
+//! * [`redact`] — removing secrets before anything is hashed or stored.
+//! * [`filter`] — the query language shared by the HTTP API, the CLI and every store backend.
+//! * [`keys`] — API-key generation, hashing at rest and scope checks.
+//! * [`timestamp`] — the one time representation (UTC, millisecond precision).
+
+pub mod entry;
+pub mod filter;
+pub mod ingest;
+pub mod keys;
+pub mod redact;
+pub mod timestamp;
+
+pub use entry::{
+    Actor, ActorType, Appended, Changes, Context, Entry, NewEntry, Outcome, RequestInfo, Target,
+};
+pub use filter::{ActionMatch, Cursor, Direction, Facets, Filter, Page, Query};
+pub use keys::{ApiKey, Scope};
+pub use timestamp::Timestamp;
+
+/// Internal numeric id of a tenant. Every store call is scoped by one, and it always comes from
+/// the authenticated API key, never from anything the client sends.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub struct TenantId(pub i64);
+
+/// An organisation or workspace: the unit of isolation. Each tenant has its own gapless log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tenant {
+    /// Internal id, used to scope every query.
+    #[serde(skip)]
+    pub id: TenantId,
+    /// Unique, human-chosen name (a slug such as `acme`), used by operators and the CLI.
+    pub name: String,
+    /// When the tenant was created.
+    pub created_at: Timestamp,
+}
+
+/// Tenant names are slugs so they are safe in URLs, file names and log lines.
+pub fn validate_tenant_name(name: &str) -> Result<(), String> {
+    let ok_len = (1..=64).contains(&name.len());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let ok_start = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_start {
+        Ok(())
+    } else {
+        Err(format!(
+            "tenant name `{name}` must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit"
+        ))
+    }
+}

@@ -1,0 +1,2 @@
+//! Secret redaction before anything is hashed or stored.
+//! (Being written.)

@@ -1,0 +1,1 @@
+//! Shared contract suite (being written).

@@ -1,1 +1,235 @@
-//! HTTP server (being written).
+//! Sealtrail's HTTP service: thin axum handlers over the domain in `sealtrail-core` and the
+//! `Store` trait in `sealtrail-store`.
+//!
+//! [`start`] opens the embedded store in a data directory, creates a first tenant and admin key
+//! when the directory is new, binds, and serves until [`RunningServer::wait`] sees ctrl-c or
+//! SIGTERM. The CLI and the integration tests use exactly this entry point.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod routes;
+pub mod state;
+
+pub use admin::{AdminError, Bootstrap, CreatedKey};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sealtrail_core::ingest::Limits;
+use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+use sealtrail_store::{Store, StoreError};
+use state::AppState;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory could not be created or used.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The listen address could not be bound (in use, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store failed to open or serve.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// First-start set-up failed.
+    #[error("first-start set-up failed: {0}")]
+    Bootstrap(#[from] AdminError),
+    /// The HTTP server stopped with an error.
+    #[error("HTTP server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free port (tests do this).
+    pub listen: SocketAddr,
+    /// Where the embedded database lives.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted (a 1,000-event batch of typical events fits in 8 MiB).
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered 408 rather than holding a connection forever.
+    pub request_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but where to listen and store.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        ServerConfig {
+            listen,
+            data_dir,
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Opens (creating if needed, with owner-only permissions) the embedded SQLite store.
+pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
+    let io_err = |source| ServerError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err)?;
+    }
+    Ok(Arc::new(SqliteStore::open(
+        data_dir,
+        SqliteOptions::default(),
+    )?))
+}
+
+/// The process-wide Prometheus recorder: the `metrics` facade allows one global recorder, and
+/// several servers may run in one process (tests).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed by an embedding program; then our
+            // handle renders only what we record, which is still correct for /metrics.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    bootstrap: Option<Bootstrap>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Base URL clients use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// What first-start set-up created, if this start did it.
+    pub fn bootstrap(&self) -> Option<&Bootstrap> {
+        self.bootstrap.as_ref()
+    }
+
+    /// Serves until ctrl-c or SIGTERM, then finishes in-flight requests and returns.
+    pub async fn wait(mut self) -> Result<(), ServerError> {
+        tokio::select! {
+            result = &mut self.task => return flatten(result),
+            () = shutdown_signal() => tracing::info!("shutting down: finishing in-flight requests"),
+        }
+        self.shutdown().await
+    }
+
+    /// Stops accepting, finishes in-flight requests, and returns.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        flatten((&mut self.task).await)
+    }
+}
+
+fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServerError> {
+    match result {
+        Ok(inner) => inner.map_err(ServerError::Serve),
+        Err(join) => Err(ServerError::Serve(std::io::Error::other(join.to_string()))),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Opens the embedded store in `config.data_dir` and starts serving.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let store = open_store(&config.data_dir)?;
+    start_with_store(config, store).await
+}
+
+/// Starts serving over any store (the PostgreSQL backend and tests use this).
+pub async fn start_with_store(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+) -> Result<RunningServer, ServerError> {
+    let bootstrap = admin::bootstrap(store.as_ref()).await?;
+    let state = AppState {
+        store,
+        limits: Arc::new(Limits::default()),
+        max_body_bytes: config.max_body_bytes,
+        metrics: metrics_handle(),
+    };
+    let app = routes::router(state, config.request_timeout);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%local_addr, "sealtrail listening");
+    Ok(RunningServer {
+        local_addr,
+        bootstrap,
+        shutdown: Some(tx),
+        task,
+    })
+}

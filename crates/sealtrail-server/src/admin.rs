@@ -1,0 +1,184 @@
+//! Tenant and API-key administration, shared by the HTTP API and the CLI so both enforce the
+//! same rules and both leave the same audit entries.
+
+use crate::audit::SelfAudit;
+use sealtrail_core::entry::{Actor, Target};
+use sealtrail_core::keys::{self, ApiKey, Scope};
+use sealtrail_core::{validate_tenant_name, Tenant, TenantId};
+use sealtrail_store::{Store, StoreError};
+use serde_json::{json, Map, Value};
+
+/// Why an administrative action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The request itself is wrong (bad name, no scopes); the message says how to fix it.
+    #[error("{0}")]
+    Invalid(String),
+    /// The named tenant or key does not exist (in this tenant).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key just created: the only moment its plaintext exists.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The stored record.
+    pub key: ApiKey,
+    /// The secret to show once; it is not stored.
+    pub plaintext: String,
+}
+
+/// What the first start of an empty data dir created, to print once.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// Name of the tenant created.
+    pub tenant: String,
+    /// Plaintext admin key for it.
+    pub admin_key: String,
+}
+
+/// Longest key label accepted.
+const MAX_KEY_NAME: usize = 128;
+
+fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// Creates a tenant and records it in the new tenant's own log.
+pub async fn create_tenant(
+    store: &dyn Store,
+    name: &str,
+    actor: &Actor,
+) -> Result<Tenant, AdminError> {
+    validate_tenant_name(name).map_err(AdminError::Invalid)?;
+    let tenant = store.create_tenant(name).await?;
+    let audit = SelfAudit {
+        channel: "security",
+        action: "tenant.created",
+        event: "created",
+        description: format!("Tenant {name} created"),
+        actor: actor.clone(),
+        target: Some(Target {
+            kind: "tenant".into(),
+            id: Some(name.to_string()),
+            name: Some(name.to_string()),
+        }),
+        properties: Map::new(),
+    };
+    store.append(tenant.id, vec![audit.into_entry()]).await?;
+    Ok(tenant)
+}
+
+/// Creates an API key, stores only its hash, and audits the creation (never the secret).
+pub async fn create_api_key(
+    store: &dyn Store,
+    tenant: TenantId,
+    name: &str,
+    scopes: &[Scope],
+    actor: &Actor,
+) -> Result<CreatedKey, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_KEY_NAME || name.chars().any(char::is_control)
+    {
+        return Err(AdminError::Invalid(format!(
+            "key name must be 1-{MAX_KEY_NAME} characters without control characters"
+        )));
+    }
+    if scopes.is_empty() {
+        return Err(AdminError::Invalid(
+            "at least one scope is required (ingest, read, export, admin)".into(),
+        ));
+    }
+    let generated = keys::generate();
+    let key = store
+        .insert_api_key(tenant, &generated.prefix, generated.hash, name, scopes)
+        .await?;
+    let audit = SelfAudit {
+        channel: "security",
+        action: "api_key.created",
+        event: "created",
+        description: format!(
+            "API key \"{name}\" created with scopes {}",
+            Scope::join(scopes)
+        ),
+        actor: actor.clone(),
+        target: Some(key_target(&key)),
+        properties: props(&[("scopes", json!(Scope::join(scopes)))]),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(CreatedKey {
+        key,
+        plaintext: generated.plaintext,
+    })
+}
+
+/// Revokes a key of `tenant`. Revoking an already revoked key is not an error and is not
+/// audited twice.
+pub async fn revoke_api_key(
+    store: &dyn Store,
+    tenant: TenantId,
+    id: &str,
+    actor: &Actor,
+) -> Result<ApiKey, AdminError> {
+    let before = store
+        .list_api_keys(tenant)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id);
+    let Some(before) = before else {
+        return Err(AdminError::NotFound(format!("API key {id}")));
+    };
+    let key = store
+        .revoke_api_key(tenant, id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("API key {id}")))?;
+    if before.revoked_at.is_none() {
+        let audit = SelfAudit {
+            channel: "security",
+            action: "api_key.revoked",
+            event: "deleted",
+            description: format!("API key \"{}\" revoked", key.name),
+            actor: actor.clone(),
+            target: Some(key_target(&key)),
+            properties: Map::new(),
+        };
+        store.append(tenant, vec![audit.into_entry()]).await?;
+    }
+    Ok(key)
+}
+
+fn key_target(key: &ApiKey) -> Target {
+    Target {
+        kind: "api_key".into(),
+        id: Some(key.id.clone()),
+        name: Some(key.name.clone()),
+    }
+}
+
+/// On the first start with an empty store, creates the `default` tenant and an admin key so a
+/// new user can make their first request at once. Does nothing when any tenant exists.
+pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, AdminError> {
+    if !store.list_tenants().await?.is_empty() {
+        return Ok(None);
+    }
+    let system = Actor::system("Sealtrail");
+    let tenant = create_tenant(store, "default", &system).await?;
+    let created = create_api_key(
+        store,
+        tenant.id,
+        "bootstrap admin",
+        &[Scope::Admin],
+        &system,
+    )
+    .await?;
+    Ok(Some(Bootstrap {
+        tenant: tenant.name,
+        admin_key: created.plaintext,
+    }))
+}

@@ -1,0 +1,49 @@
+//! Sealtrail's own actions (key and tenant changes, later exports, prunes and erasures) are
+//! written to the same log as everything else, so pulling or changing the trail is part of it.
+
+use sealtrail_core::entry::{Actor, Context, NewEntry, Outcome, Target};
+use sealtrail_core::redact;
+use serde_json::{Map, Value};
+
+/// Describes one of Sealtrail's own actions; [`SelfAudit::into_entry`] makes it a log entry.
+#[derive(Debug, Clone)]
+pub struct SelfAudit {
+    /// Log channel, e.g. `security`.
+    pub channel: &'static str,
+    /// Dotted verb, e.g. `api_key.created`.
+    pub action: &'static str,
+    /// Badge kind: `created`, `updated`, `deleted` or `other`.
+    pub event: &'static str,
+    /// Human summary shown in the Description column.
+    pub description: String,
+    /// Who did it.
+    pub actor: Actor,
+    /// What it was done to.
+    pub target: Option<Target>,
+    /// Extra detail (never secrets: redaction runs regardless).
+    pub properties: Map<String, Value>,
+}
+
+impl SelfAudit {
+    /// The entry to append. Redaction still runs, as a second line of defence.
+    pub fn into_entry(self) -> NewEntry {
+        let mut entry = NewEntry {
+            occurred_at: None,
+            channel: self.channel.to_string(),
+            action: self.action.to_string(),
+            event: self.event.to_string(),
+            category: Some("Security Events".to_string()),
+            description: self.description,
+            result: Outcome::Success,
+            actor: self.actor,
+            targets: self.target.into_iter().collect(),
+            context: Context::default(),
+            changes: None,
+            properties: self.properties,
+            redacted: Vec::new(),
+            idempotency_key: None,
+        };
+        redact::redact_entry(&mut entry);
+        entry
+    }
+}

@@ -1,0 +1,155 @@
+//! One error type for every HTTP handler, rendered as `{"error": {...}}` with a status that
+//! tells the client whether to fix the request (4xx) or retry later (5xx).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealtrail_core::filter::ParamError;
+use sealtrail_core::ingest::{FieldError, RequestError};
+use sealtrail_store::StoreError;
+use serde::Serialize;
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `validation_failed`, `missing_scope`.
+    pub code: String,
+    /// What went wrong and what is allowed, for the developer reading it.
+    pub message: String,
+    /// The field or parameter at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The rule that field broke (`required`, `format`, `max_length`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// An error a handler returns; converts into a JSON response.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status to answer with.
+    pub status: StatusCode,
+    /// The body's `error` object.
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    /// An error with a status, code and message and no field.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.to_string(),
+                message: message.into(),
+                field: None,
+                rule: None,
+            },
+        }
+    }
+
+    /// Attaches the offending field or parameter.
+    pub fn with_field(mut self, field: impl Into<String>, rule: Option<&str>) -> Self {
+        self.body.field = Some(field.into());
+        self.body.rule = rule.map(str::to_string);
+        self
+    }
+
+    /// 401: no usable credentials. Deliberately does not say whether a key exists.
+    pub fn unauthenticated(message: &str) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 404 for anything outside the caller's tenant as well as things that do not exist, so
+    /// ids cannot be probed across tenants.
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 413 with the limit stated.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        let field = e.field.clone();
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            e.to_string(),
+        )
+        .with_field(field, Some(e.rule))
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let status = match e {
+            RequestError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let field = match &e {
+            RequestError::DuplicateKey { path } | RequestError::TooDeep { path, .. } => {
+                Some(path.clone())
+            }
+            _ => None,
+        };
+        let err = ApiError::new(status, e.code(), e.to_string());
+        match field {
+            Some(f) => err.with_field(f, None),
+            None => err,
+        }
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        let param = e.param.clone();
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string())
+            .with_field(param, None)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::not_found(&what),
+            StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
+            StoreError::WriterFailed(_) => {
+                tracing::error!(error = %e, "write refused: writer stopped");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the log cannot accept writes right now; nothing from this request was stored — retry later",
+                )
+            }
+            StoreError::Backend(_) | StoreError::Corrupt(_) => {
+                tracing::error!(error = %e, "storage error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal storage error; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, Json(serde_json::json!({ "error": self.body }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"sealtrail\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,124 @@
+//! Facets for dropdowns, the caller's tenant, and API-key management (`admin` scope).
+
+use crate::admin::{self, AdminError};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use sealtrail_core::filter::Facets;
+use sealtrail_core::keys::{ApiKey, Scope};
+use serde::Deserialize;
+use serde_json::json;
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
+            }
+            AdminError::NotFound(what) => ApiError::not_found(&what),
+            AdminError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// `GET /v1/facets`: the distinct values present in the tenant's log, so filter dropdowns only
+/// offer values that can match.
+pub async fn facets(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Facets>, ApiError> {
+    caller.require(Scope::Read)?;
+    Ok(Json(state.store.facets(caller.tenant()).await?))
+}
+
+/// `GET /v1/tenant`: which tenant this key belongs to and how long its log is.
+pub async fn tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let tenant = state
+        .store
+        .tenant_by_id(caller.tenant())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let size = state.store.log_size(caller.tenant()).await?;
+    Ok(Json(
+        json!({ "name": tenant.name, "created_at": tenant.created_at, "log_size": size }),
+    ))
+}
+
+/// `GET /v1/keys`: every key of the tenant, revoked ones included; never a secret.
+pub async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiKey>>, ApiError> {
+    caller.require(Scope::Admin)?;
+    Ok(Json(state.store.list_api_keys(caller.tenant()).await?))
+}
+
+/// Body of `POST /v1/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    scopes: Vec<String>,
+}
+
+/// `POST /v1/keys`: creates a key; the response is the only time its secret is shown.
+pub async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Scope::Admin)?;
+    let request: CreateKey = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("expected {{\"name\": \"...\", \"scopes\": [\"ingest\", \"read\", ...]}}: {e}"),
+        )
+    })?;
+    let scopes = Scope::parse_list(&request.scopes.join(",")).map_err(|m| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
+            .with_field("scopes", Some("enum"))
+    })?;
+    let created = admin::create_api_key(
+        state.store.as_ref(),
+        caller.tenant(),
+        &request.name,
+        &scopes,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "key": created.key,
+            "secret": created.plaintext,
+            "warning": "store this secret now: it is not shown again",
+        })),
+    ))
+}
+
+/// `DELETE /v1/keys/{id}`: revokes a key at once; requests with it then get 401.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKey>, ApiError> {
+    caller.require(Scope::Admin)?;
+    Ok(Json(
+        admin::revoke_api_key(
+            state.store.as_ref(),
+            caller.tenant(),
+            &id,
+            &caller.as_actor(),
+        )
+        .await?,
+    ))
+}

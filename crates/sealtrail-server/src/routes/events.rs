@@ -1,0 +1,258 @@
+//! `/v1/events`: ingest (one event or a batch), the filtered newest-first list, and the detail view.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::{query_params, read_body};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealtrail_core::entry::{Appended, Entry};
+use sealtrail_core::filter::{parse_query, Cursor};
+use sealtrail_core::ingest::{self, FieldError};
+use sealtrail_core::keys::Scope;
+use sealtrail_core::Timestamp;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Longest `Idempotency-Key` header accepted.
+const MAX_IDEMPOTENCY_HEADER: usize = 200;
+
+/// What happened to one event of a request.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum ItemResult {
+    Created {
+        index: usize,
+        id: Uuid,
+        seq: u64,
+        recorded_at: Timestamp,
+    },
+    Duplicate {
+        index: usize,
+        id: Uuid,
+        seq: u64,
+        recorded_at: Timestamp,
+    },
+    Rejected {
+        index: usize,
+        error: crate::error::ErrorBody,
+    },
+}
+
+impl ItemResult {
+    fn stored(index: usize, a: Appended) -> Self {
+        if a.duplicate {
+            ItemResult::Duplicate {
+                index,
+                id: a.id,
+                seq: a.seq,
+                recorded_at: a.recorded_at,
+            }
+        } else {
+            ItemResult::Created {
+                index,
+                id: a.id,
+                seq: a.seq,
+                recorded_at: a.recorded_at,
+            }
+        }
+    }
+
+    fn rejected(index: usize, e: FieldError) -> Self {
+        ItemResult::Rejected {
+            index,
+            error: ApiError::from(e).body,
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if present and well-formed.
+fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_IDEMPOTENCY_HEADER)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                format!(
+                    "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_HEADER} visible ASCII characters"
+                ),
+            )
+            .with_field("Idempotency-Key", Some("format"))
+        })?;
+    Ok(Some(text.to_string()))
+}
+
+/// `POST /v1/events`: acknowledges only after the events are durably committed.
+///
+/// One event answers 201 (200 for a duplicate) or 422 naming the field; a batch answers 200
+/// when every event was stored or was a duplicate, 207 when some were rejected, with a result
+/// per event in request order.
+pub async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Ingest)?;
+    let idempotency = idempotency_header(&headers)?;
+    let bytes = read_body(body, &headers, state.max_body_bytes).await?;
+    let parsed = ingest::parse_body(&bytes, &state.limits, Timestamp::now())?;
+
+    let mut to_store = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, item) in parsed.items.into_iter().enumerate() {
+        match item {
+            Ok(mut entry) => {
+                if entry.idempotency_key.is_none() {
+                    entry.idempotency_key = idempotency.as_ref().map(|h| format!("{h}#{index}"));
+                }
+                to_store.push((index, entry));
+            }
+            Err(e) if !parsed.is_batch => return Err(e.into()),
+            Err(e) => rejected.push(ItemResult::rejected(index, e)),
+        }
+    }
+
+    let (indices, entries): (Vec<usize>, Vec<_>) = to_store.into_iter().unzip();
+    let appended = if entries.is_empty() {
+        Vec::new()
+    } else {
+        state.store.append(caller.tenant(), entries).await?
+    };
+    let mut results: Vec<ItemResult> = indices
+        .into_iter()
+        .zip(appended)
+        .map(|(i, a)| ItemResult::stored(i, a))
+        .collect();
+    let duplicates = results
+        .iter()
+        .filter(|r| matches!(r, ItemResult::Duplicate { .. }))
+        .count();
+    let accepted = results.len() - duplicates;
+    metrics::counter!("sealtrail_events_ingested_total", "status" => "created")
+        .increment(accepted as u64);
+    metrics::counter!("sealtrail_events_ingested_total", "status" => "duplicate")
+        .increment(duplicates as u64);
+    metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
+        .increment(rejected.len() as u64);
+
+    if !parsed.is_batch {
+        let status = if duplicates == 1 {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        return match results.pop() {
+            Some(result) => Ok((status, Json(result)).into_response()),
+            None => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no result for event",
+            )),
+        };
+    }
+    let rejected_count = rejected.len();
+    results.extend(rejected);
+    results.sort_by_key(|r| match r {
+        ItemResult::Created { index, .. }
+        | ItemResult::Duplicate { index, .. }
+        | ItemResult::Rejected { index, .. } => *index,
+    });
+    let status = if rejected_count == 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    let body = json!({
+        "results": results,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "rejected": rejected_count,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+/// `GET /v1/events`: one newest-first page matching the filters, with the total match count
+/// (skip it with `count=false` when only paging) and cursors both ways.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let params = query_params(raw.as_deref());
+    let with_total = match params
+        .iter()
+        .find(|(k, _)| k == "count")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "query parameter `count`: must be true or false",
+            )
+            .with_field("count", None))
+        }
+    };
+    let query = parse_query(&params, Timestamp::now(), &["count"])?;
+    let tenant = caller.tenant();
+    let (page, total) = if with_total {
+        let (page, total) = tokio::join!(
+            state.store.query(tenant, &query),
+            state.store.count(tenant, &query.filter)
+        );
+        (page?, Some(total?))
+    } else {
+        (state.store.query(tenant, &query).await?, None)
+    };
+    Ok(Json(json!({
+        "entries": page.entries,
+        "total": total,
+        "limit": query.limit,
+        "next_cursor": page.next_cursor.as_ref().map(Cursor::encode),
+        "prev_cursor": page.prev_cursor.as_ref().map(Cursor::encode),
+    })))
+}
+
+/// `GET /v1/events/{id}`: one entry with its before/after changes. Another tenant's id is
+/// indistinguishable from a missing one (404).
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Entry>, ApiError> {
+    caller.require(Scope::Read)?;
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("`{}` is not an entry id (a UUID)", truncate(&id)),
+        )
+        .with_field("id", Some("format"))
+    })?;
+    let entry = state
+        .store
+        .get(caller.tenant(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("entry"))?;
+    Ok(Json(entry))
+}
+
+/// Echoing attacker-controlled text back is fine in JSON, but not at any length.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}

@@ -1,0 +1,74 @@
+//! The HTTP surface: route table, shared request plumbing and middleware order.
+
+pub mod directory;
+pub mod events;
+pub mod ops;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Builds the application. Every `/v1` route authenticates inside its handler via [`crate::auth::Caller`].
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .route("/v1/events", post(events::ingest).get(events::list))
+        .route("/v1/events/{id}", get(events::detail))
+        .route("/v1/facets", get(directory::facets))
+        .route("/v1/tenant", get(directory::tenant))
+        .route(
+            "/v1/keys",
+            get(directory::list_keys).post(directory::create_key),
+        )
+        .route("/v1/keys/{id}", delete(directory::revoke_key))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Reads a request body up to `limit` bytes, answering 413 (with the limit) beyond it — before
+/// reading anything when `Content-Length` already says so.
+pub async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::too_large(format!(
+            "request body is larger than the {limit}-byte limit"
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// Decodes a raw query string into ordered pairs, keeping repeated keys so the filter parser
+/// can refuse them.
+pub fn query_params(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default()
+}

@@ -1,0 +1,19 @@
+//! What every handler shares: the store and the limits it enforces.
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sealtrail_core::ingest::Limits;
+use sealtrail_store::Store;
+use std::sync::Arc;
+
+/// Shared, cheaply cloned handler state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The log and directory (tenants, keys).
+    pub store: Arc<dyn Store>,
+    /// Per-event and per-batch ingest limits.
+    pub limits: Arc<Limits>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}

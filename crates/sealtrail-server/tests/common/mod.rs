@@ -1,0 +1,125 @@
+//! A real server on a loopback port over a real SQLite file, for HTTP-level tests.
+
+#![allow(dead_code)]
+
+use reqwest::{Client, Response, StatusCode};
+use sealtrail_core::entry::Actor;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::TenantId;
+use sealtrail_server::{admin, open_store, start_with_store, RunningServer, ServerConfig};
+use sealtrail_store::Store;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// One running server with its data dir, store handle and the bootstrap admin key.
+pub struct TestServer {
+    pub url: String,
+    pub admin_key: String,
+    pub store: Arc<dyn Store>,
+    pub client: Client,
+    server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        configure(&mut config);
+        let store = open_store(dir.path()).unwrap();
+        let server = start_with_store(config, store.clone()).await.unwrap();
+        let admin_key = server.bootstrap().expect("fresh dir bootstraps").admin_key.clone();
+        TestServer {
+            url: server.url(),
+            admin_key,
+            store,
+            client: Client::new(),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.unwrap();
+        }
+    }
+
+    /// Creates another tenant with a key holding `scopes`; returns (tenant id, key).
+    pub async fn tenant_with_key(&self, name: &str, scopes: &[Scope]) -> (TenantId, String) {
+        let actor = Actor::system("test");
+        let tenant = match self.store.tenant_by_name(name).await.unwrap() {
+            Some(t) => t,
+            None => admin::create_tenant(self.store.as_ref(), name, &actor).await.unwrap(),
+        };
+        let key = admin::create_api_key(self.store.as_ref(), tenant.id, "test key", scopes, &actor)
+            .await
+            .unwrap();
+        (tenant.id, key.plaintext)
+    }
+
+    /// A key for the default tenant with exactly `scopes`.
+    pub async fn key(&self, scopes: &[Scope]) -> String {
+        self.tenant_with_key("default", scopes).await.1
+    }
+
+    pub async fn post_events(&self, key: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}/v1/events", self.url))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(&self, key: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(format!("{}/v1/events", self.url))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, key: &str, path_and_query: &str) -> Response {
+        self.client
+            .get(format!("{}{}", self.url, path_and_query))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, key: &str, path_and_query: &str) -> Value {
+        let r = self.get(key, path_and_query).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path_and_query}");
+        r.json().await.unwrap()
+    }
+}
+
+/// A minimal valid event.
+pub fn event(action: &str, actor: &str) -> Value {
+    json!({
+        "action": action,
+        "channel": "hardware",
+        "description": format!("{actor} did {action}"),
+        "actor": { "id": actor, "name": actor, "email": format!("{actor}@example.com") },
+        "targets": [{ "type": "hardware", "id": "142", "name": "Laptop 142" }],
+    })
+}
+
+/// Asserts a 4xx JSON error with the given status and code, returning its `error` object.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    body["error"].clone()
+}

@@ -1,1 +1,68 @@
-fn main() {}
+//! The `sealtrail` command: one binary that serves the API and talks to it.
+//!
+//! `serve` runs the service; `ingest` and `query` are HTTP clients (so they work against any
+//! Sealtrail, local or remote); `keys` and `tenants` are operator commands that act on the data
+//! directory directly, because they are how the first credentials come to exist.
+
+mod client;
+mod ingest;
+mod local;
+mod query;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Sealtrail: an append-only, tamper-evident audit log as a service.
+#[derive(Debug, Parser)]
+#[command(name = "sealtrail", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service on the embedded SQLite database.
+    Serve(serve::ServeArgs),
+    /// Send events from an NDJSON file (or stdin) to a Sealtrail server, in batches.
+    Ingest(ingest::IngestArgs),
+    /// List entries matching filters, newest first, as a table, JSON or NDJSON.
+    Query(query::QueryArgs),
+    /// Create, list or revoke API keys (acts on the data directory).
+    #[command(subcommand)]
+    Keys(local::KeysCommand),
+    /// Create or list tenants (acts on the data directory).
+    #[command(subcommand)]
+    Tenants(local::TenantsCommand),
+}
+
+/// Exit status 2: the command ran, but some input was refused (e.g. rejected events).
+pub const EXIT_PARTIAL: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Ingest(args) => ingest::run(args).await,
+            Command::Query(args) => query::run(args).await,
+            Command::Keys(cmd) => local::keys(cmd).await,
+            Command::Tenants(cmd) => local::tenants(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

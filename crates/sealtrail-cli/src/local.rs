@@ -1,0 +1,223 @@
+//! `sealtrail keys` and `sealtrail tenants`: operator commands on the data directory.
+//!
+//! They open the database directly (safe while `serve` runs: the store serialises writers
+//! across processes) because having shell access to the data directory is what makes someone
+//! an operator, and because the first keys must come from somewhere. Every change is recorded
+//! in the tenant's own log, attributed to the CLI and the operating-system user who ran it.
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use sealtrail_core::entry::{Actor, ActorType};
+use sealtrail_core::keys::Scope;
+use sealtrail_core::Tenant;
+use sealtrail_server::admin;
+use sealtrail_store::Store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Which data directory to act on.
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// Directory holding the database (as given to `serve`).
+    #[arg(long, env = "SEALTRAIL_DATA_DIR", default_value = "./sealtrail-data")]
+    data_dir: PathBuf,
+}
+
+impl DataDir {
+    /// Opens an existing store; refuses to create one, since a new store made here would skip
+    /// the first-start set-up that `serve` performs.
+    fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        let db = self.data_dir.join("sealtrail.db");
+        if !db.exists() {
+            anyhow::bail!(
+                "no Sealtrail database in {} (run `sealtrail serve` once, or pass --data-dir)",
+                self.data_dir.display()
+            );
+        }
+        sealtrail_server::open_store(&self.data_dir)
+            .with_context(|| format!("opening {}", db.display()))
+    }
+}
+
+/// `sealtrail keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; the secret is printed once on stdout, details on stderr.
+    Create {
+        /// Tenant the key belongs to.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A label saying what uses the key (e.g. "billing-service").
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: ingest, read, export, admin.
+        #[arg(long, required = true)]
+        scopes: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// List a tenant's keys, including revoked ones.
+    List {
+        /// Tenant whose keys to list.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Revoke a key by its id (the `st_<id>_` part); takes effect at once.
+    Revoke {
+        /// Key id as shown by `keys list`.
+        id: String,
+        /// Tenant the key belongs to.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+/// `sealtrail tenants ...`
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant (a slug such as `acme`).
+    Create {
+        /// Name of the new tenant.
+        name: String,
+        /// Also create an admin key for it and print the secret once.
+        #[arg(long)]
+        with_admin_key: bool,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// List tenants with the size of their logs.
+    List {
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+/// The actor recorded for CLI actions: the System, via the CLI, naming the OS user.
+fn cli_actor() -> Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown user".into());
+    Actor {
+        kind: ActorType::System,
+        id: Some("cli".into()),
+        name: Some("Sealtrail CLI".into()),
+        email: None,
+        via: Some(format!("CLI (OS user {user})")),
+    }
+}
+
+async fn tenant_named(store: &dyn Store, name: &str) -> anyhow::Result<Tenant> {
+    store
+        .tenant_by_name(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant named `{name}` (see `sealtrail tenants list`)"))
+}
+
+/// Runs a `keys` subcommand.
+pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Create {
+            tenant,
+            name,
+            scopes,
+            data_dir,
+        } => {
+            let store = data_dir.open()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let scopes = Scope::parse_list(&scopes).map_err(anyhow::Error::msg)?;
+            let created =
+                admin::create_api_key(store.as_ref(), tenant.id, &name, &scopes, &cli_actor())
+                    .await?;
+            eprintln!(
+                "Created key {} \"{}\" for tenant {} with scopes {} (the secret is shown only now):",
+                created.key.id,
+                created.key.name,
+                tenant.name,
+                Scope::join(&created.key.scopes)
+            );
+            println!("{}", created.plaintext);
+        }
+        KeysCommand::List { tenant, data_dir } => {
+            let store = data_dir.open()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let keys = store.list_api_keys(tenant.id).await?;
+            println!(
+                "{:<14}  {:<24}  {:<25}  {:<24}  STATUS",
+                "ID", "CREATED (UTC)", "SCOPES", "NAME"
+            );
+            for key in keys {
+                let status = match key.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:<14}  {:<24}  {:<25}  {:<24}  {status}",
+                    key.id,
+                    key.created_at.to_string(),
+                    Scope::join(&key.scopes),
+                    key.name
+                );
+            }
+        }
+        KeysCommand::Revoke {
+            id,
+            tenant,
+            data_dir,
+        } => {
+            let store = data_dir.open()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let key = admin::revoke_api_key(store.as_ref(), tenant.id, &id, &cli_actor()).await?;
+            let at = key
+                .revoked_at
+                .map_or_else(|| "now".to_string(), |t| t.to_string());
+            println!("Revoked key {} \"{}\" (at {at}).", key.id, key.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a `tenants` subcommand.
+pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TenantsCommand::Create {
+            name,
+            with_admin_key,
+            data_dir,
+        } => {
+            let store = data_dir.open()?;
+            let actor = cli_actor();
+            let tenant = admin::create_tenant(store.as_ref(), &name, &actor).await?;
+            eprintln!("Created tenant {}.", tenant.name);
+            if with_admin_key {
+                let created = admin::create_api_key(
+                    store.as_ref(),
+                    tenant.id,
+                    "admin (created with the tenant)",
+                    &[Scope::Admin],
+                    &actor,
+                )
+                .await?;
+                eprintln!("Admin key {} (the secret is shown only now):", created.key.id);
+                println!("{}", created.plaintext);
+            }
+        }
+        TenantsCommand::List { data_dir } => {
+            let store = data_dir.open()?;
+            println!("{:<32}  {:<24}  ENTRIES", "NAME", "CREATED (UTC)");
+            for tenant in store.list_tenants().await? {
+                let size = store.log_size(tenant.id).await?;
+                println!(
+                    "{:<32}  {:<24}  {size}",
+                    tenant.name,
+                    tenant.created_at.to_string()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

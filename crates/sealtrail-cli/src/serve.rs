@@ -1,0 +1,83 @@
+//! `sealtrail serve`: the service on the embedded store, with first-start credentials printed once.
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use sealtrail_server::ServerConfig;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Options for `serve`; every one can also come from the environment, for containers.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SEALTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory holding the database (created with owner-only permissions).
+    #[arg(long, env = "SEALTRAIL_DATA_DIR", default_value = "./sealtrail-data")]
+    data_dir: PathBuf,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SEALTRAIL_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Requests running longer are answered 408.
+    #[arg(long, env = "SEALTRAIL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
+    #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// Human-readable lines for a terminal, or JSON lines for a log pipeline.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (never in this binary) would only be refused; ignore that.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Serves until ctrl-c or SIGTERM. The URL (and, on first start, the admin key) go to stdout so
+/// scripts can read them; logs go to stderr.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    if args.request_timeout_secs == 0 {
+        anyhow::bail!("--request-timeout-secs must be at least 1");
+    }
+    let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
+    config.max_body_bytes = args.max_body_bytes;
+    config.request_timeout = Duration::from_secs(args.request_timeout_secs);
+    let server = sealtrail_server::start(config)
+        .await
+        .with_context(|| format!("starting with data directory {}", args.data_dir.display()))?;
+
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Sealtrail listening on {}", server.url())?;
+    writeln!(out, "Data directory: {}", args.data_dir.display())?;
+    if let Some(first) = server.bootstrap() {
+        writeln!(
+            out,
+            "First start: created tenant \"{}\" with an admin API key (shown only now):",
+            first.tenant
+        )?;
+        writeln!(out, "  export SEALTRAIL_URL={}", server.url())?;
+        writeln!(out, "  export SEALTRAIL_KEY={}", first.admin_key)?;
+    }
+    out.flush()?;
+    drop(out);
+
+    server.wait().await?;
+    Ok(ExitCode::SUCCESS)
+}

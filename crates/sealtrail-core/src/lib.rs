@@ -5,12 +5,14 @@
 //! * [`redact`] — removing secrets before anything is hashed or stored.
 //! * [`filter`] — the query language shared by the HTTP API, the CLI and every store backend.
 //! * [`keys`] — API-key generation, hashing at rest and scope checks.
+//! * [`merkle`] — RFC 6962 tree hashes, inclusion and consistency proofs (tamper evidence).
 //! * [`timestamp`] — the one time representation (UTC, millisecond precision).
 
 pub mod entry;
 pub mod filter;
 pub mod ingest;
 pub mod keys;
+pub mod merkle;
 pub mod redact;
 pub mod timestamp;
 

@@ -124,7 +124,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                     && (batch.len() >= usize::from(args.batch_size)
                         || batch_bytes + bytes > args.max_request_bytes)
                 {
-                    sender.send(std::mem::take(&mut batch), &mut tally, &progress).await?;
+                    sender
+                        .send(std::mem::take(&mut batch), &mut tally, &progress)
+                        .await?;
                     batch_bytes = 0;
                 }
                 batch_bytes += bytes;
@@ -270,7 +272,9 @@ impl Sender {
                     if !retryable {
                         tally.rejected += lines.len() as u64;
                         progress.suspend(|| {
-                            eprintln!("lines {first}-{last} ({bytes} bytes): request refused: {message}")
+                            eprintln!(
+                                "lines {first}-{last} ({bytes} bytes): request refused: {message}"
+                            )
                         });
                         return Ok(());
                     }
@@ -287,9 +291,8 @@ impl Sender {
                 );
             }
             let wait = Duration::from_millis(200u64 << attempt.min(6));
-            progress.suspend(|| {
-                eprintln!("lines {first}-{last}: {transient}; retrying in {wait:?}")
-            });
+            progress
+                .suspend(|| eprintln!("lines {first}-{last}: {transient}; retrying in {wait:?}"));
             tokio::time::sleep(wait).await;
         }
     }
@@ -297,7 +300,10 @@ impl Sender {
 
 /// Counts the per-event results of a batch answer and prints each rejection with its line.
 fn record_results(answer: &Value, lines: &[u64], tally: &mut Tally, progress: &ProgressBar) {
-    let results = answer["results"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let results = answer["results"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     for result in results {
         let line = result["index"]
             .as_u64()
@@ -346,10 +352,16 @@ mod tests {
     fn bad_lines_are_explained() {
         let limits = Limits::default();
         let dup = br#"{"action":"a.b","actor":{"id":"x","id":"y"}}"#;
-        assert!(prepare(dup, 1, "s", true, &limits).unwrap_err().contains("actor.id"));
+        assert!(prepare(dup, 1, "s", true, &limits)
+            .unwrap_err()
+            .contains("actor.id"));
         let batch = br#"{"events":[{"action":"a.b","actor":{"id":"x"}}]}"#;
-        assert!(prepare(batch, 1, "s", true, &limits).unwrap_err().contains("one event"));
+        assert!(prepare(batch, 1, "s", true, &limits)
+            .unwrap_err()
+            .contains("one event"));
         let invalid = br#"{"action":"a.b"}"#;
-        assert!(prepare(invalid, 1, "s", true, &limits).unwrap_err().contains("actor"));
+        assert!(prepare(invalid, 1, "s", true, &limits)
+            .unwrap_err()
+            .contains("actor"));
     }
 }

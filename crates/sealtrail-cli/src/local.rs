@@ -202,7 +202,10 @@ pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
                     &actor,
                 )
                 .await?;
-                eprintln!("Admin key {} (the secret is shown only now):", created.key.id);
+                eprintln!(
+                    "Admin key {} (the secret is shown only now):",
+                    created.key.id
+                );
                 println!("{}", created.plaintext);
             }
         }

@@ -242,7 +242,14 @@ fn render_table(entries: &[Value], width: usize) -> Vec<String> {
             ]
         })
         .collect();
-    let headers = ["WHEN (UTC)", "EVENT", "RESULT", "ACTOR", "SUBJECT", "DESCRIPTION"];
+    let headers = [
+        "WHEN (UTC)",
+        "EVENT",
+        "RESULT",
+        "ACTOR",
+        "SUBJECT",
+        "DESCRIPTION",
+    ];
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate().take(5) {

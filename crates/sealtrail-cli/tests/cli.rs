@@ -51,7 +51,10 @@ impl Served {
             self.stdout.read_line(&mut text).unwrap();
         }
         assert!(text.contains("created tenant \"default\""), "{text}");
-        assert!(text.contains(&format!("export SEALTRAIL_URL={}", self.url)), "{text}");
+        assert!(
+            text.contains(&format!("export SEALTRAIL_URL={}", self.url)),
+            "{text}"
+        );
         let key = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("export SEALTRAIL_KEY="))
@@ -111,7 +114,11 @@ fn serve_prints_the_url_and_a_first_key_once_and_stops_cleanly_on_sigterm() {
     let mut served = Served::start(dir.path());
     let key = served.read_first_key();
     assert!(key.starts_with("st_"));
-    assert_eq!(query_total(&served.url, &key, dir.path(), &[]), 2, "bootstrap audits itself");
+    assert_eq!(
+        query_total(&served.url, &key, dir.path(), &[]),
+        2,
+        "bootstrap audits itself"
+    );
     let (clean, rest) = served.stop();
     assert!(clean, "SIGTERM exits 0");
     assert!(rest.is_empty(), "{rest}");
@@ -119,7 +126,10 @@ fn serve_prints_the_url_and_a_first_key_once_and_stops_cleanly_on_sigterm() {
     let again = Served::start(dir.path());
     let (clean, rest) = again.stop();
     assert!(clean);
-    assert!(!rest.contains("SEALTRAIL_KEY"), "no second key on restart: {rest}");
+    assert!(
+        !rest.contains("SEALTRAIL_KEY"),
+        "no second key on restart: {rest}"
+    );
 }
 
 #[test]
@@ -140,16 +150,42 @@ fn ingest_reports_bad_lines_and_re_running_stores_nothing_twice() {
     std::fs::write(&file, lines.join("\n")).unwrap();
     let path = file.to_str().unwrap();
 
-    let first = sealtrail(&["ingest", path, "--batch-size", "3"], &served.url, &key, dir.path());
+    let first = sealtrail(
+        &["ingest", path, "--batch-size", "3"],
+        &served.url,
+        &key,
+        dir.path(),
+    );
     let err = text(&first.stderr);
     assert_eq!(first.status.code(), Some(2), "{err}");
-    assert!(err.contains("line 3: rejected") && err.contains("malformed JSON"), "{err}");
-    assert!(err.contains("line 6: rejected") && err.contains("actor"), "{err}");
-    assert!(err.contains("7 created, 0 already present, 2 rejected"), "{err}");
+    assert!(
+        err.contains("line 3: rejected") && err.contains("malformed JSON"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 6: rejected") && err.contains("actor"),
+        "{err}"
+    );
+    assert!(
+        err.contains("7 created, 0 already present, 2 rejected"),
+        "{err}"
+    );
 
-    let second = sealtrail(&["ingest", path, "--batch-size", "5"], &served.url, &key, dir.path());
-    assert!(text(&second.stderr).contains("0 created, 7 already present"), "{}", text(&second.stderr));
-    assert_eq!(query_total(&served.url, &key, dir.path(), &["--channel", "docs"]), 7);
+    let second = sealtrail(
+        &["ingest", path, "--batch-size", "5"],
+        &served.url,
+        &key,
+        dir.path(),
+    );
+    assert!(
+        text(&second.stderr).contains("0 created, 7 already present"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert_eq!(
+        query_total(&served.url, &key, dir.path(), &["--channel", "docs"]),
+        7
+    );
 
     let stdin_run = Command::new(BIN)
         .args(["ingest", "-", "--idempotency-scope", "stdin-test"])
@@ -162,13 +198,19 @@ fn ingest_reports_bad_lines_and_re_running_stores_nothing_twice() {
         .and_then(|mut child| {
             use std::io::Write;
             let mut stdin = child.stdin.take().unwrap();
-            writeln!(stdin, r#"{{"action":"doc.deleted","channel":"docs","actor":{{"id":"u1"}}}}"#)?;
+            writeln!(
+                stdin,
+                r#"{{"action":"doc.deleted","channel":"docs","actor":{{"id":"u1"}}}}"#
+            )?;
             drop(stdin);
             child.wait_with_output()
         })
         .unwrap();
     assert!(stdin_run.status.success(), "{}", text(&stdin_run.stderr));
-    assert_eq!(query_total(&served.url, &key, dir.path(), &["--event", "deleted"]), 1);
+    assert_eq!(
+        query_total(&served.url, &key, dir.path(), &["--event", "deleted"]),
+        1
+    );
 }
 
 #[test]
@@ -189,35 +231,71 @@ fn query_filters_formats_and_pages_like_the_api() {
         })
         .collect();
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let ingest = sealtrail(&["ingest", file.to_str().unwrap()], &served.url, &key, dir.path());
+    let ingest = sealtrail(
+        &["ingest", file.to_str().unwrap()],
+        &served.url,
+        &key,
+        dir.path(),
+    );
     assert!(ingest.status.success(), "{}", text(&ingest.stderr));
 
     let (u, k, d) = (served.url.as_str(), key.as_str(), dir.path());
     assert_eq!(query_total(u, k, d, &["--action", "hardware.*"]), 12);
     assert_eq!(query_total(u, k, d, &["--event", "deleted"]), 6);
-    assert_eq!(query_total(u, k, d, &["--channel", "hardware", "--actor", "u0"]), 1);
+    assert_eq!(
+        query_total(u, k, d, &["--channel", "hardware", "--actor", "u0"]),
+        1
+    );
     assert_eq!(query_total(u, k, d, &["--property", "site=berlin"]), 5);
     assert_eq!(query_total(u, k, d, &["-q", "zoë", "--target-id", "7"]), 1);
     assert_eq!(query_total(u, k, d, &["--system"]), 2);
     assert_eq!(query_total(u, k, d, &["--range", "24h"]), 14);
 
-    let ndjson = sealtrail(&["query", "--format", "ndjson", "--all", "--limit", "5", "--action", "hardware.*"], u, k, d);
+    let ndjson = sealtrail(
+        &[
+            "query",
+            "--format",
+            "ndjson",
+            "--all",
+            "--limit",
+            "5",
+            "--action",
+            "hardware.*",
+        ],
+        u,
+        k,
+        d,
+    );
     assert!(ndjson.status.success());
     let seqs: Vec<u64> = text(&ndjson.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(seqs.len(), 12, "--all follows every cursor");
-    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats: {seqs:?}"
+    );
 
     let table = sealtrail(&["query", "--limit", "3", "--channel", "hardware"], u, k, d);
     let out = text(&table.stdout);
     assert!(out.starts_with("WHEN (UTC)"), "{out}");
-    assert!(out.contains("3 entries shown of 4.") && out.contains("--cursor"), "{out}");
+    assert!(
+        out.contains("3 entries shown of 4.") && out.contains("--cursor"),
+        "{out}"
+    );
 
     let bad = sealtrail(&["query", "--result", "maybe"], u, k, d);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(text(&bad.stderr).contains("result"), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("result"),
+        "{}",
+        text(&bad.stderr)
+    );
     let bad_prop = sealtrail(&["query", "--property", "site"], u, k, d);
     assert!(text(&bad_prop.stderr).contains("KEY=VALUE"));
 }
@@ -229,35 +307,73 @@ fn keys_and_tenants_work_on_the_data_dir_while_the_server_runs() {
     let admin_key = served.read_first_key();
     let (u, d) = (served.url.clone(), dir.path());
 
-    let created = sealtrail(&["keys", "create", "--name", "reporting", "--scopes", "read"], &u, "", d);
+    let created = sealtrail(
+        &["keys", "create", "--name", "reporting", "--scopes", "read"],
+        &u,
+        "",
+        d,
+    );
     assert!(created.status.success(), "{}", text(&created.stderr));
     let read_key = text(&created.stdout).trim().to_string();
     assert!(text(&created.stderr).contains("shown only now"));
-    assert_eq!(query_total(&u, &read_key, d, &[]), 3, "2 bootstrap entries + the key creation");
+    assert_eq!(
+        query_total(&u, &read_key, d, &[]),
+        3,
+        "2 bootstrap entries + the key creation"
+    );
 
     let list = text(&sealtrail(&["keys", "list"], &u, "", d).stdout);
     let id = read_key.split('_').nth(1).unwrap();
-    assert!(list.contains(id) && list.contains("reporting") && list.contains("active"), "{list}");
+    assert!(
+        list.contains(id) && list.contains("reporting") && list.contains("active"),
+        "{list}"
+    );
     assert!(!list.contains(&read_key), "secrets are never listed");
 
     let revoked = sealtrail(&["keys", "revoke", id], &u, "", d);
     assert!(revoked.status.success(), "{}", text(&revoked.stderr));
     let refused = sealtrail(&["query"], &u, &read_key, d);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(text(&refused.stderr).contains("401"), "{}", text(&refused.stderr));
-    let audit = sealtrail(&["query", "--format", "json", "--action", "api_key.revoked"], &u, &admin_key, d);
+    assert!(
+        text(&refused.stderr).contains("401"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let audit = sealtrail(
+        &["query", "--format", "json", "--action", "api_key.revoked"],
+        &u,
+        &admin_key,
+        d,
+    );
     let v: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
     assert_eq!(v["total"], 1);
-    assert_eq!(v["entries"][0]["actor"]["via"].as_str().map(|s| s.starts_with("CLI")), Some(true));
+    assert_eq!(
+        v["entries"][0]["actor"]["via"]
+            .as_str()
+            .map(|s| s.starts_with("CLI")),
+        Some(true)
+    );
 
-    let acme = sealtrail(&["tenants", "create", "acme", "--with-admin-key"], &u, "", d);
+    let acme = sealtrail(
+        &["tenants", "create", "acme", "--with-admin-key"],
+        &u,
+        "",
+        d,
+    );
     assert!(acme.status.success(), "{}", text(&acme.stderr));
     let acme_key = text(&acme.stdout).trim().to_string();
-    assert_eq!(query_total(&u, &acme_key, d, &[]), 2, "acme sees only its own log");
+    assert_eq!(
+        query_total(&u, &acme_key, d, &[]),
+        2,
+        "acme sees only its own log"
+    );
     let dup = sealtrail(&["tenants", "create", "acme"], &u, "", d);
     assert_eq!(dup.status.code(), Some(1));
     let tenants = text(&sealtrail(&["tenants", "list"], &u, "", d).stdout);
-    assert!(tenants.contains("default") && tenants.contains("acme"), "{tenants}");
+    assert!(
+        tenants.contains("default") && tenants.contains("acme"),
+        "{tenants}"
+    );
 
     let missing = tempfile::tempdir().unwrap();
     let none = sealtrail(&["keys", "list"], &u, "", missing.path());

@@ -80,7 +80,9 @@ pub fn range_hash(source: &mut impl NodeSource, lo: u64, hi: u64) -> Result<Hash
         return if hi == lo {
             Ok(empty_root())
         } else {
-            Err(ProofError::InvalidRequest(format!("empty range {lo}..{hi}")))
+            Err(ProofError::InvalidRequest(format!(
+                "empty range {lo}..{hi}"
+            )))
         };
     }
     let n = hi - lo;

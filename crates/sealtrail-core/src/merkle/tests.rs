@@ -62,7 +62,10 @@ fn reference_inclusion_and_consistency_proofs() {
     let root8 = tree.root_at(8).unwrap();
     let p0 = inclusion_proof(&mut tree, 0, 8).unwrap();
     let prefixes: Vec<String> = p0.iter().map(|x| hex::encode(&x[..8])).collect();
-    assert_eq!(prefixes, ["96a296d224f285c6", "5f083f0a1a33ca07", "6b47aaf29ee3c2af"]);
+    assert_eq!(
+        prefixes,
+        ["96a296d224f285c6", "5f083f0a1a33ca07", "6b47aaf29ee3c2af"]
+    );
     let p5 = inclusion_proof(&mut tree, 5, 8).unwrap();
     assert_eq!(
         p5,
@@ -76,7 +79,10 @@ fn reference_inclusion_and_consistency_proofs() {
 
     let c6 = consistency_proof(&mut tree, 6, 8).unwrap();
     let prefixes: Vec<String> = c6.iter().map(|x| hex::encode(&x[..8])).collect();
-    assert_eq!(prefixes, ["0ebc5d3437fbe2db", "ca854ea128ed050b", "d37ee418976dd957"]);
+    assert_eq!(
+        prefixes,
+        ["0ebc5d3437fbe2db", "ca854ea128ed050b", "d37ee418976dd957"]
+    );
     let root6 = tree.root_at(6).unwrap();
     verify_consistency(6, 8, &root6, &root8, &c6).unwrap();
     let c1 = consistency_proof(&mut tree, 1, 8).unwrap();
@@ -86,9 +92,18 @@ fn reference_inclusion_and_consistency_proofs() {
 #[test]
 fn requests_outside_the_tree_are_refused() {
     let (leaves, mut tree) = reference_tree();
-    assert!(matches!(inclusion_proof(&mut tree, 8, 8), Err(ProofError::InvalidRequest(_))));
-    assert!(matches!(consistency_proof(&mut tree, 9, 8), Err(ProofError::InvalidRequest(_))));
-    assert!(matches!(root(&mut tree, 9), Err(ProofError::MissingNode { .. })));
+    assert!(matches!(
+        inclusion_proof(&mut tree, 8, 8),
+        Err(ProofError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        consistency_proof(&mut tree, 9, 8),
+        Err(ProofError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        root(&mut tree, 9),
+        Err(ProofError::MissingNode { .. })
+    ));
     let root8 = tree.root_at(8).unwrap();
     assert!(verify_inclusion(8, 8, &leaves[0], &[], &root8).is_err());
     assert!(verify_consistency(8, 4, &root8, &root8, &[]).is_err());

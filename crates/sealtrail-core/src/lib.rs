@@ -1,5 +1,6 @@
 //! Sealtrail's domain model, with no I/O so every rule here is testable in isolation.
 //!
+//! * [`checkpoint`] — signed tree heads in the C2SP signed-note / tlog-checkpoint formats.
 //! * [`entry`] — the audit entry as accepted ([`entry::NewEntry`]) and as stored ([`entry::Entry`]).
 //! * [`ingest`] — turning untrusted request bytes into validated, redacted entries.
 //! * [`redact`] — removing secrets before anything is hashed or stored.
@@ -8,6 +9,7 @@
 //! * [`merkle`] — RFC 6962 tree hashes, inclusion and consistency proofs (tamper evidence).
 //! * [`timestamp`] — the one time representation (UTC, millisecond precision).
 
+pub mod checkpoint;
 pub mod entry;
 pub mod filter;
 pub mod ingest;

@@ -2,6 +2,7 @@
 //!
 //! * [`checkpoint`] — signed tree heads in the C2SP signed-note / tlog-checkpoint formats.
 //! * [`entry`] — the audit entry as accepted ([`entry::NewEntry`]) and as stored ([`entry::Entry`]).
+//! * [`envelope`] — the canonical leaf bytes of an entry, with personal data as salted commitments.
 //! * [`ingest`] — turning untrusted request bytes into validated, redacted entries.
 //! * [`redact`] — removing secrets before anything is hashed or stored.
 //! * [`filter`] — the query language shared by the HTTP API, the CLI and every store backend.
@@ -11,6 +12,7 @@
 
 pub mod checkpoint;
 pub mod entry;
+pub mod envelope;
 pub mod filter;
 pub mod ingest;
 pub mod keys;

@@ -1,0 +1,438 @@
+//! The canonical envelope: the exact bytes of an entry that its Merkle leaf commits to.
+//!
+//! Produced once, when the writer gives an entry its place, and stored verbatim; verification
+//! hashes the stored bytes and never re-serialises. Personal data stays *out* of the envelope:
+//! the actor's identity, the network context and the free-form payload are each represented by
+//! a salted commitment `SHA-256("sealtrail-commit-v1\0" || salt || value)`, while the values and
+//! salts live in a separate vault. Deleting a vault value (GDPR erasure) therefore leaves every
+//! leaf, root, proof and checkpoint valid, and the random salt stops anyone confirming a guess
+//! of the erased value from the commitment.
+
+use crate::entry::{Actor, ActorType, Changes, Context, Entry, Outcome, RequestInfo, Target};
+use crate::merkle::{leaf_hash, Hash};
+use crate::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Domain separator of value commitments, so they can never collide with tree hashes.
+pub const COMMIT_DOMAIN: &[u8] = b"sealtrail-commit-v1\0";
+/// Envelope format version; a new version is a new leaf format, never a reinterpretation.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// Why stored envelope or vault bytes could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    /// The envelope bytes are not a version-1 envelope.
+    #[error("envelope does not decode: {0}")]
+    Envelope(String),
+    /// A vault value does not decode to its part.
+    #[error("vault value for `{part}` does not decode: {message}")]
+    Vault {
+        /// Which part.
+        part: &'static str,
+        /// Decoder message.
+        message: String,
+    },
+}
+
+/// The three vaulted parts of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Part {
+    /// Who: actor id, name, e-mail, via.
+    Actor,
+    /// From where: IP, user agent, location.
+    Context,
+    /// What: description, targets, changes, properties, request body/response.
+    Payload,
+}
+
+impl Part {
+    /// Every part, in envelope order.
+    pub const ALL: [Part; 3] = [Part::Actor, Part::Context, Part::Payload];
+
+    /// Storage and envelope spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Actor => "actor",
+            Part::Context => "context",
+            Part::Payload => "payload",
+        }
+    }
+}
+
+/// `SHA-256(COMMIT_DOMAIN || salt || value)`.
+pub fn commitment(salt: &[u8; 16], value: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(COMMIT_DOMAIN);
+    h.update(salt);
+    h.update(value);
+    h.finalize().into()
+}
+
+/// JSON with object keys sorted (by UTF-8 bytes) and no insignificant whitespace, so equal
+/// values always encode to equal bytes whatever order a client sent keys in.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_scalar(&Value::String(key.clone()), out);
+                out.push(b':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+fn write_scalar(value: &Value, out: &mut Vec<u8>) {
+    // Serialising a scalar Value cannot fail; an empty write would only make verification fail.
+    if let Ok(bytes) = serde_json::to_vec(value) {
+        out.extend_from_slice(&bytes);
+    }
+}
+
+/// One vaulted value: the canonical bytes and the salt of its commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultValue {
+    /// Which part of the entry.
+    pub part: Part,
+    /// Random per value, so commitments cannot be brute-forced from guesses.
+    pub salt: [u8; 16],
+    /// Canonical JSON of the part.
+    pub value: Vec<u8>,
+}
+
+impl VaultValue {
+    /// The commitment the envelope holds for this value.
+    pub fn commitment(&self) -> Hash {
+        commitment(&self.salt, &self.value)
+    }
+}
+
+/// What the writer stores for one entry.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// The envelope bytes: the Merkle leaf.
+    pub envelope: Vec<u8>,
+    /// `leaf_hash(envelope)`.
+    pub leaf_hash: Hash,
+    /// The three vault values, in [`Part::ALL`] order.
+    pub vault: [VaultValue; 3],
+}
+
+/// Salts for the three parts. Random in production; fixed in tests for known answers.
+pub fn random_salts() -> [[u8; 16]; 3] {
+    let mut salts = [[0u8; 16]; 3];
+    for salt in &mut salts {
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, salt);
+    }
+    salts
+}
+
+/// The envelope's structure (field names are the wire format; keep them stable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvelopeFields {
+    v: u32,
+    log: String,
+    seq: u64,
+    id: Uuid,
+    recorded_at: Timestamp,
+    occurred_at: Timestamp,
+    channel: String,
+    action: String,
+    event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    category: Option<String>,
+    result: Outcome,
+    actor_type: ActorType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    redacted: Vec<String>,
+    commitments: Commitments,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Commitments {
+    actor: String,
+    context: String,
+    payload: String,
+}
+
+/// The payload part's structure.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Payload {
+    description: String,
+    #[serde(default)]
+    targets: Vec<Target>,
+    #[serde(default)]
+    changes: Option<Changes>,
+    #[serde(default)]
+    properties: Map<String, Value>,
+    #[serde(default)]
+    request: Option<RequestInfo>,
+}
+
+/// The context part: network origin, without the request (which is payload).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct NetworkContext {
+    #[serde(default)]
+    ip: Option<String>,
+    #[serde(default)]
+    user_agent: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+}
+
+/// The actor part, without its type (which stays in the envelope for the System badge).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ActorIdentity {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    via: Option<String>,
+}
+
+fn to_canonical<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these plain structs into a Value cannot fail.
+    canonical_json(&serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+/// Seals an entry of the log named `log` (the tenant's checkpoint origin).
+pub fn seal(entry: &Entry, log: &str, salts: [[u8; 16]; 3]) -> Sealed {
+    let actor = ActorIdentity {
+        id: entry.actor.id.clone(),
+        name: entry.actor.name.clone(),
+        email: entry.actor.email.clone(),
+        via: entry.actor.via.clone(),
+    };
+    let context = NetworkContext {
+        ip: entry.context.ip.clone(),
+        user_agent: entry.context.user_agent.clone(),
+        location: entry.context.location.clone(),
+    };
+    let payload = Payload {
+        description: entry.description.clone(),
+        targets: entry.targets.clone(),
+        changes: entry.changes.clone(),
+        properties: entry.properties.clone(),
+        request: entry.context.request.clone(),
+    };
+    let [s_actor, s_context, s_payload] = salts;
+    let vault = [
+        VaultValue {
+            part: Part::Actor,
+            salt: s_actor,
+            value: to_canonical(&actor),
+        },
+        VaultValue {
+            part: Part::Context,
+            salt: s_context,
+            value: to_canonical(&context),
+        },
+        VaultValue {
+            part: Part::Payload,
+            salt: s_payload,
+            value: to_canonical(&payload),
+        },
+    ];
+    let fields = EnvelopeFields {
+        v: ENVELOPE_VERSION,
+        log: log.to_string(),
+        seq: entry.seq,
+        id: entry.id,
+        recorded_at: entry.recorded_at,
+        occurred_at: entry.occurred_at,
+        channel: entry.channel.clone(),
+        action: entry.action.clone(),
+        event: entry.event.clone(),
+        category: entry.category.clone(),
+        result: entry.result,
+        actor_type: entry.actor.kind,
+        redacted: entry.redacted.clone(),
+        commitments: Commitments {
+            actor: hex::encode(vault[0].commitment()),
+            context: hex::encode(vault[1].commitment()),
+            payload: hex::encode(vault[2].commitment()),
+        },
+    };
+    let envelope = to_canonical(&fields);
+    Sealed {
+        leaf_hash: leaf_hash(&envelope),
+        envelope,
+        vault,
+    }
+}
+
+/// A vault slot as stored: the committed value, or what erasure left in its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// The original value and salt; its commitment must match the envelope.
+    Committed(VaultValue),
+    /// Erased: the value and salt are gone; `replacement` (canonical JSON of the same part,
+    /// e.g. a pseudonymous actor) is shown instead and is not covered by any commitment.
+    Erased {
+        /// The part.
+        part: Part,
+        /// Stand-in value shown after erasure.
+        replacement: Vec<u8>,
+    },
+}
+
+impl Slot {
+    fn part(&self) -> Part {
+        match self {
+            Slot::Committed(v) => v.part,
+            Slot::Erased { part, .. } => *part,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Slot::Committed(v) => &v.value,
+            Slot::Erased { replacement, .. } => replacement,
+        }
+    }
+}
+
+/// Facts from the envelope that later checks need without decoding the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeHead {
+    /// Log (origin) the envelope names.
+    pub log: String,
+    /// Position it claims.
+    pub seq: u64,
+    /// Entry id it claims.
+    pub id: Uuid,
+}
+
+fn decode_fields(envelope: &[u8]) -> Result<EnvelopeFields, EnvelopeError> {
+    let fields: EnvelopeFields =
+        serde_json::from_slice(envelope).map_err(|e| EnvelopeError::Envelope(e.to_string()))?;
+    if fields.v != ENVELOPE_VERSION {
+        return Err(EnvelopeError::Envelope(format!(
+            "unsupported envelope version {}",
+            fields.v
+        )));
+    }
+    Ok(fields)
+}
+
+/// Reads the position claims of an envelope (what `verify` compares with the row's place).
+pub fn head(envelope: &[u8]) -> Result<EnvelopeHead, EnvelopeError> {
+    let f = decode_fields(envelope)?;
+    Ok(EnvelopeHead {
+        log: f.log,
+        seq: f.seq,
+        id: f.id,
+    })
+}
+
+/// Which committed vault values do not match their envelope commitment (tampered vault rows).
+/// Erased slots are skipped: that is what erasure means.
+pub fn mismatched_commitments(envelope: &[u8], slots: &[Slot]) -> Result<Vec<Part>, EnvelopeError> {
+    let f = decode_fields(envelope)?;
+    let mut bad = Vec::new();
+    for slot in slots {
+        if let Slot::Committed(v) = slot {
+            let expected = match v.part {
+                Part::Actor => &f.commitments.actor,
+                Part::Context => &f.commitments.context,
+                Part::Payload => &f.commitments.payload,
+            };
+            if hex::encode(v.commitment()) != *expected {
+                bad.push(v.part);
+            }
+        }
+    }
+    Ok(bad)
+}
+
+/// Rebuilds the entry from its envelope and vault slots. A missing slot reads as empty (e.g. a
+/// pruned or half-written row shows what is known rather than failing the whole page).
+pub fn open(envelope: &[u8], slots: &[Slot]) -> Result<Entry, EnvelopeError> {
+    let f = decode_fields(envelope)?;
+    let find = |part: Part| slots.iter().find(|s| s.part() == part).map(Slot::bytes);
+    let decode_err = |part: Part| {
+        move |e: serde_json::Error| EnvelopeError::Vault {
+            part: part.as_str(),
+            message: e.to_string(),
+        }
+    };
+    let actor: ActorIdentity = match find(Part::Actor) {
+        Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Actor))?,
+        None => ActorIdentity::default(),
+    };
+    let context: NetworkContext = match find(Part::Context) {
+        Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Context))?,
+        None => NetworkContext::default(),
+    };
+    let payload: Payload = match find(Part::Payload) {
+        Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Payload))?,
+        None => Payload::default(),
+    };
+    Ok(Entry {
+        id: f.id,
+        seq: f.seq,
+        recorded_at: f.recorded_at,
+        occurred_at: f.occurred_at,
+        channel: f.channel,
+        action: f.action,
+        event: f.event,
+        category: f.category,
+        description: payload.description,
+        result: f.result,
+        actor: Actor {
+            kind: f.actor_type,
+            id: actor.id,
+            name: actor.name,
+            email: actor.email,
+            via: actor.via,
+        },
+        targets: payload.targets,
+        context: Context {
+            ip: context.ip,
+            user_agent: context.user_agent,
+            location: context.location,
+            request: payload.request,
+        },
+        changes: payload.changes,
+        properties: payload.properties,
+        redacted: f.redacted,
+        idempotency_key: None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+//! Builders and helpers shared by the contract cases: entries, tenants, paging to the end.
+
+use crate::Store;
+use sealtrail_core::entry::{Actor, ActorType, Context, NewEntry, Outcome, Target};
+use sealtrail_core::filter::{Cursor, Filter, Page, Query};
+use sealtrail_core::{Entry, TenantId};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// A minimal valid event: a user acting on one hardware record.
+pub fn event(action: &str, actor: &str) -> NewEntry {
+    NewEntry {
+        occurred_at: None,
+        channel: "hardware".into(),
+        action: action.into(),
+        event: action.rsplit('.').next().unwrap_or(action).into(),
+        category: None,
+        description: format!("{actor} did {action}"),
+        result: Outcome::Success,
+        actor: Actor {
+            kind: ActorType::User,
+            id: Some(actor.into()),
+            name: Some(actor.into()),
+            email: Some(format!("{actor}@example.com")),
+            via: None,
+        },
+        targets: vec![Target {
+            kind: "hardware".into(),
+            id: Some("142".into()),
+            name: Some("Laptop 142".into()),
+        }],
+        context: Context::default(),
+        changes: None,
+        properties: Map::new(),
+        redacted: Vec::new(),
+        idempotency_key: None,
+    }
+}
+
+/// `event` with an idempotency key.
+pub fn keyed(action: &str, actor: &str, key: &str) -> NewEntry {
+    NewEntry {
+        idempotency_key: Some(key.into()),
+        ..event(action, actor)
+    }
+}
+
+/// Properties from a JSON object literal.
+pub fn props(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Entry `i` of the filter dataset (24 entries); the expected counts in the cases follow from
+/// these rules.
+pub fn dataset_entry(i: usize) -> NewEntry {
+    let action = ["user.created", "user.deleted", "hardware.updated"][i % 3];
+    let user = format!("u{}", i % 4);
+    let mut e = event(action, &user);
+    e.channel = if i % 2 == 0 { "auth" } else { "hardware" }.into();
+    e.category = (i % 4 == 0).then(|| "Security Events".to_string());
+    e.result = if i % 6 == 0 {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
+    e.actor.name = Some(format!("User {}", i % 4));
+    if i == 23 {
+        e.actor = Actor::system("Nightly job");
+    }
+    e.context.ip = Some(format!("10.0.0.{}", i % 3));
+    e.description = if i == 7 {
+        "Laptop assigned to Zoë".into()
+    } else {
+        format!("Entry {i} recorded")
+    };
+    let hw = 100 + i % 5;
+    e.targets = vec![Target {
+        kind: "hardware".into(),
+        id: Some(hw.to_string()),
+        name: Some(format!("Laptop {hw}")),
+    }];
+    if i % 4 == 1 {
+        e.targets.push(Target {
+            kind: "user".into(),
+            id: Some("42".into()),
+            name: Some("Zoë".into()),
+        });
+    }
+    e.properties = props(json!({
+        "repo": if i % 2 == 0 { "api" } else { "web" },
+        "n": i,
+        "flag": i % 3 == 0,
+        "code": i.to_string(),
+        "nested": { "n": i },
+    }));
+    e
+}
+
+/// Creates a tenant with this name and returns its id.
+pub async fn tenant(store: &Arc<dyn Store>, name: &str) -> TenantId {
+    match store.create_tenant(name).await {
+        Ok(t) => t.id,
+        Err(e) => panic!("create_tenant({name}): {e}"),
+    }
+}
+
+/// Appends and unwraps, naming the failure.
+pub async fn append(
+    store: &Arc<dyn Store>,
+    tenant: TenantId,
+    entries: Vec<NewEntry>,
+) -> Vec<sealtrail_core::Appended> {
+    match store.append(tenant, entries).await {
+        Ok(a) => a,
+        Err(e) => panic!("append: {e}"),
+    }
+}
+
+/// One page, unwrapped.
+pub async fn page(
+    store: &Arc<dyn Store>,
+    tenant: TenantId,
+    filter: &Filter,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Page {
+    let query = Query {
+        filter: filter.clone(),
+        limit,
+        cursor,
+    };
+    match store.query(tenant, &query).await {
+        Ok(p) => p,
+        Err(e) => panic!("query {filter:?} cursor {cursor:?}: {e}"),
+    }
+}
+
+/// Every match, newest first, by following `next_cursor` with pages of `limit`.
+pub async fn all_pages(
+    store: &Arc<dyn Store>,
+    tenant: TenantId,
+    filter: &Filter,
+    limit: usize,
+) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let p = page(store, tenant, filter, limit, cursor).await;
+        assert!(p.entries.len() <= limit, "page larger than its limit");
+        out.extend(p.entries);
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// The exact count, unwrapped.
+pub async fn count(store: &Arc<dyn Store>, tenant: TenantId, filter: &Filter) -> u64 {
+    match store.count(tenant, filter).await {
+        Ok(n) => n,
+        Err(e) => panic!("count {filter:?}: {e}"),
+    }
+}
+
+/// Seqs of entries, in the order given.
+pub fn seqs(entries: &[Entry]) -> Vec<u64> {
+    entries.iter().map(|e| e.seq).collect()
+}

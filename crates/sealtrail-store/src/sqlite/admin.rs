@@ -1,0 +1,203 @@
+//! Tenants and API keys: small writes run as jobs on the writer connection (so entries keep a
+//! single writer), reads go through the read pool.
+
+use super::append::MAX_TENANT;
+use super::error::{backend, constraint_kind, Constraint};
+use super::WriteError;
+use crate::StoreError;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::{Tenant, TenantId, Timestamp};
+
+fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId(row.get(0)?),
+        name: row.get(1)?,
+        created_at: Timestamp(row.get(2)?),
+    })
+}
+
+/// Creates the tenant and its empty log head in one transaction.
+pub(crate) fn create_tenant(conn: &mut Connection, name: &str) -> Result<Tenant, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let created_at = Timestamp::now();
+    let inserted = tx.execute(
+        "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
+        params![name, created_at.millis()],
+    );
+    if let Err(e) = inserted {
+        return Err(match constraint_kind(&e) {
+            Some(Constraint::Unique) => {
+                StoreError::Conflict(format!("tenant name `{name}` is already taken")).into()
+            }
+            _ => e.into(),
+        });
+    }
+    let id = tx.last_insert_rowid();
+    if id > MAX_TENANT {
+        return Err(StoreError::Backend(format!(
+            "tenant id {id} exceeds the largest this store supports ({MAX_TENANT})"
+        ))
+        .into());
+    }
+    tx.execute(
+        "INSERT INTO log_heads (tenant, next_seq, last_recorded_at) VALUES (?1, 0, 0)",
+        [id],
+    )?;
+    tx.commit()?;
+    Ok(Tenant {
+        id: TenantId(id),
+        name: name.to_string(),
+        created_at,
+    })
+}
+
+/// Every tenant, oldest first.
+pub(crate) fn list_tenants(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, name, created_at FROM tenants ORDER BY id")
+        .map_err(backend("listing tenants"))?;
+    let rows = stmt
+        .query_map([], tenant_from_row)
+        .map_err(backend("listing tenants"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(backend("listing tenants"))
+}
+
+/// A tenant by name.
+pub(crate) fn tenant_by_name(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreError> {
+    conn.prepare_cached("SELECT id, name, created_at FROM tenants WHERE name = ?1")
+        .and_then(|mut s| s.query_row([name], tenant_from_row).optional())
+        .map_err(backend("reading a tenant"))
+}
+
+/// A tenant by id.
+pub(crate) fn tenant_by_id(conn: &Connection, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+    conn.prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id.0], tenant_from_row).optional())
+        .map_err(backend("reading a tenant"))
+}
+
+const KEY_COLUMNS: &str = "id, tenant, name, scopes, hash, created_at, revoked_at";
+
+/// Decodes a key row; a malformed scope list or hash means the row was not written by us.
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiKey, StoreError>> {
+    let id: String = row.get(0)?;
+    let scopes: String = row.get(3)?;
+    let hash: Vec<u8> = row.get(4)?;
+    let scopes = match Scope::parse_list(&scopes) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(StoreError::Corrupt(format!("key {id} scopes: {e}")))),
+    };
+    let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
+        return Ok(Err(StoreError::Corrupt(format!(
+            "key {id} hash is not 32 bytes"
+        ))));
+    };
+    Ok(Ok(ApiKey {
+        tenant: TenantId(row.get(1)?),
+        name: row.get(2)?,
+        scopes,
+        hash,
+        created_at: Timestamp(row.get(5)?),
+        revoked_at: row.get::<_, Option<i64>>(6)?.map(Timestamp),
+        id,
+    }))
+}
+
+/// Stores a key record. `NotFound` for an unknown tenant, `Conflict` for a taken prefix.
+pub(crate) fn insert_api_key(
+    conn: &mut Connection,
+    tenant: TenantId,
+    prefix: &str,
+    hash: [u8; 32],
+    name: &str,
+    scopes: &[Scope],
+) -> Result<ApiKey, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let created_at = Timestamp::now();
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    let inserted = tx.execute(
+        "INSERT INTO api_keys (id, tenant, name, scopes, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![prefix, tenant.0, name, Scope::join(&scopes), hash.as_slice(), created_at.millis()],
+    );
+    if let Err(e) = inserted {
+        return Err(match constraint_kind(&e) {
+            Some(Constraint::Unique) => {
+                StoreError::Conflict(format!("an API key with prefix `{prefix}` already exists"))
+                    .into()
+            }
+            Some(Constraint::ForeignKey) => {
+                StoreError::NotFound(format!("tenant {}", tenant.0)).into()
+            }
+            _ => e.into(),
+        });
+    }
+    tx.commit()?;
+    Ok(ApiKey {
+        id: prefix.to_string(),
+        tenant,
+        name: name.to_string(),
+        scopes,
+        created_at,
+        revoked_at: None,
+        hash,
+    })
+}
+
+/// The key with this prefix in any tenant.
+pub(crate) fn api_key_by_prefix(
+    conn: &Connection,
+    prefix: &str,
+) -> Result<Option<ApiKey>, StoreError> {
+    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([prefix], key_from_row).optional())
+        .map_err(backend("reading an API key"))?
+        .transpose()
+}
+
+/// The tenant's keys, newest first, revoked ones included.
+pub(crate) fn list_api_keys(
+    conn: &Connection,
+    tenant: TenantId,
+) -> Result<Vec<ApiKey>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = ?1 ORDER BY created_at DESC, rowid DESC"
+        ))
+        .map_err(backend("listing API keys"))?;
+    let rows = stmt
+        .query_map([tenant.0], key_from_row)
+        .map_err(backend("listing API keys"))?;
+    let mut keys = Vec::new();
+    for row in rows {
+        keys.push(row.map_err(backend("listing API keys"))??);
+    }
+    Ok(keys)
+}
+
+/// Revokes the tenant's key, keeping the first revocation time; `None` if the tenant has no
+/// key with that id (including another tenant's key).
+pub(crate) fn revoke_api_key(
+    conn: &mut Connection,
+    tenant: TenantId,
+    id: &str,
+) -> Result<Option<ApiKey>, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND tenant = ?2",
+        params![id, tenant.0, Timestamp::now().millis()],
+    )?;
+    let key = tx
+        .query_row(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND tenant = ?2"),
+            params![id, tenant.0],
+            key_from_row,
+        )
+        .optional()?
+        .transpose()?;
+    tx.commit()?;
+    Ok(key)
+}

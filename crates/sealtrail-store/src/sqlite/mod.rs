@@ -1,0 +1,239 @@
+//! Embedded SQLite backend: one file in WAL mode, one writer thread doing group commit, and a
+//! pool of read-only connections.
+//!
+//! * [`schema`] — pragmas and migrations.
+//! * [`writer`] — the single writer thread and its group commit.
+//! * [`append`] — what one group transaction writes (log heads, idempotency, facets, search).
+//! * [`read`] — the read pool, single-entry reads and facets.
+//! * [`query`] — filters, cursor pages and counts.
+//! * [`admin`] — tenants and API keys.
+//! * [`tokens`] — search words and property text derived from entries.
+
+mod admin;
+mod append;
+mod error;
+mod query;
+mod read;
+mod schema;
+mod tokens;
+mod writer;
+
+#[cfg(all(test, feature = "contract"))]
+mod tests;
+
+use crate::{KeyRecord, Store, StoreError};
+use async_trait::async_trait;
+use read::ReadPool;
+use sealtrail_core::entry::{Appended, Entry, NewEntry};
+use sealtrail_core::filter::{Facets, Filter, Page, Query};
+use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::{Tenant, TenantId};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+use writer::{GroupLimits, WriterHandle};
+
+pub(crate) use writer::WriteError;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE_NAME: &str = "sealtrail.db";
+
+/// Tuning knobs. The defaults suit a single server; tests shrink or stretch them.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Read-only connections in the pool: how many reads run in parallel.
+    pub read_connections: usize,
+    /// Most entries one group commit takes from the queue; larger groups amortise the fsync
+    /// further but delay the acknowledgement of every request in them.
+    pub max_batch_entries: usize,
+    /// How long the writer waits for more requests after the first before committing. Zero
+    /// commits at once; the queue still fills while an fsync is in progress, so groups form
+    /// under load anyway.
+    pub group_commit_wait: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            read_connections: 4,
+            max_batch_entries: 10_000,
+            group_commit_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// The embedded store: everything in `<data_dir>/sealtrail.db`.
+pub struct SqliteStore {
+    db_path: PathBuf,
+    // Field order matters for Drop: readers close before the writer, whose connection is then
+    // the last one and checkpoints the WAL.
+    reads: Arc<ReadPool>,
+    writer: WriterHandle,
+}
+
+impl SqliteStore {
+    /// Creates or opens `<data_dir>/sealtrail.db`, applies pending migrations and starts the
+    /// writer thread. Safe to call while another process has the same file open.
+    pub fn open(data_dir: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let db_path = data_dir.join(DB_FILE_NAME);
+        let conn = schema::open_writer(&db_path)?;
+        // Readers open after the writer so the WAL files they need already exist.
+        let reads = ReadPool::open(&db_path, options.read_connections)?;
+        let writer = WriterHandle::spawn(
+            conn,
+            GroupLimits {
+                max_entries: options.max_batch_entries.max(1),
+                wait: options.group_commit_wait,
+            },
+        )?;
+        Ok(SqliteStore {
+            db_path,
+            reads,
+            writer,
+        })
+    }
+
+    /// The database file, for operators (backups, `sealtrail` CLI messages).
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// Group transactions committed by this instance since it opened; with concurrent appends
+    /// it grows slower than the number of requests, which is the point of group commit.
+    pub fn commit_count(&self) -> u64 {
+        self.writer.shared().commits()
+    }
+
+    /// The newest schema version this build applies.
+    pub fn schema_version() -> i64 {
+        schema::latest_version()
+    }
+
+    /// Runs `job` on the writer connection; for in-crate tests that need to provoke failures.
+    #[cfg(all(test, feature = "contract"))]
+    pub(crate) async fn with_writer<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut rusqlite::Connection) -> Result<T, WriteError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.writer.run_job(job).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(
+        &self,
+        tenant: TenantId,
+        entries: Vec<NewEntry>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer.append(tenant, entries).await
+    }
+
+    async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
+        let query = query.clone();
+        self.reads
+            .read(move |conn| query::query(conn, tenant, &query))
+            .await
+    }
+
+    async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .read(move |conn| query::count(conn, tenant, &filter))
+            .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Entry>, StoreError> {
+        self.reads
+            .read(move |conn| read::get(conn, tenant, id))
+            .await
+    }
+
+    async fn facets(&self, tenant: TenantId) -> Result<Facets, StoreError> {
+        self.reads
+            .read(move |conn| read::facets(conn, tenant))
+            .await
+    }
+
+    async fn log_size(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        self.reads
+            .read(move |conn| read::log_size(conn, tenant))
+            .await
+    }
+
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        let name = name.to_string();
+        self.writer
+            .run_job(move |conn| admin::create_tenant(conn, &name))
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.reads.read(admin::list_tenants).await
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        let name = name.to_string();
+        self.reads
+            .read(move |conn| admin::tenant_by_name(conn, &name))
+            .await
+    }
+
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.reads
+            .read(move |conn| admin::tenant_by_id(conn, id))
+            .await
+    }
+
+    async fn insert_api_key(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+        hash: [u8; 32],
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<ApiKey, StoreError> {
+        let (prefix, name, scopes) = (prefix.to_string(), name.to_string(), scopes.to_vec());
+        self.writer
+            .run_job(move |conn| admin::insert_api_key(conn, tenant, &prefix, hash, &name, &scopes))
+            .await
+    }
+
+    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let prefix = prefix.to_string();
+        self.reads
+            .read(move |conn| admin::api_key_by_prefix(conn, &prefix))
+            .await
+    }
+
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.reads
+            .read(move |conn| admin::list_api_keys(conn, tenant))
+            .await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let id = id.to_string();
+        self.writer
+            .run_job(move |conn| admin::revoke_api_key(conn, tenant, &id))
+            .await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.writer.healthy()?;
+        self.reads
+            .read(|conn| {
+                conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
+                    .map_err(error::backend("health check"))
+            })
+            .await
+    }
+}

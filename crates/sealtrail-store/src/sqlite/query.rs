@@ -1,0 +1,402 @@
+//! Filters, pages and counts.
+//!
+//! A query is first narrowed to a seq range: the tenant's slice of `pk`, cut by `from`/`until`
+//! (translated to seqs through the `(tenant, recorded_at)` index, since `recorded_at` never
+//! decreases along seq) and by the cursor. The remaining filter fields become SQL conditions
+//! with every value bound as a parameter. Free text drives the query from the FTS5 index.
+
+use super::append::tenant_base;
+use super::error::backend;
+use super::read::decode;
+use super::tokens::match_expression;
+use crate::StoreError;
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use sealtrail_core::filter::{ActionMatch, Cursor, Direction, Filter, Page, Query};
+use sealtrail_core::{Entry, TenantId, Timestamp};
+
+/// A half-open seq range `[lo, hi)` of one tenant's log.
+#[derive(Debug, Clone, Copy)]
+struct SeqRange {
+    base: i64,
+    lo: i64,
+    hi: i64,
+}
+
+impl SeqRange {
+    fn is_empty(&self) -> bool {
+        self.lo >= self.hi
+    }
+
+    fn narrowed(self, lo: i64, hi: i64) -> SeqRange {
+        SeqRange {
+            base: self.base,
+            lo: self.lo.max(lo),
+            hi: self.hi.min(hi),
+        }
+    }
+}
+
+/// The filter, minus its date range, as SQL over `entries AS e`.
+struct Conditions {
+    /// The FTS5 MATCH expression, when the text holds at least one word.
+    fts: Option<String>,
+    /// `AND`-joined clauses; each refers to parameters by number.
+    clauses: Vec<String>,
+    /// Parameters `?1`…; the range bounds and limit are appended after these.
+    params: Vec<Value>,
+}
+
+impl Conditions {
+    fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.params.push(value.into());
+        format!("?{}", self.params.len())
+    }
+
+    /// True when nothing beyond the seq range narrows the log.
+    fn is_empty(&self) -> bool {
+        self.fts.is_none() && self.clauses.is_empty()
+    }
+
+    fn new(tenant: TenantId, filter: &Filter) -> Conditions {
+        let mut c = Conditions {
+            fts: filter
+                .text
+                .as_deref()
+                .and_then(|t| match_expression(tenant, t)),
+            clauses: Vec::new(),
+            params: Vec::new(),
+        };
+        if let Some(actor) = &filter.actor {
+            let p = c.bind(actor.clone());
+            c.clauses
+                .push(format!("(e.actor_id = {p} OR e.actor_email = {p})"));
+        }
+        match &filter.action {
+            Some(ActionMatch::Exact(a)) => {
+                let p = c.bind(a.clone());
+                c.clauses.push(format!("e.action = {p}"));
+            }
+            // The empty prefix (`action=*`) matches every action.
+            Some(ActionMatch::Prefix(a)) if !a.is_empty() => {
+                // `a` itself, or anything in ["a.", "a/"): exactly the strings starting "a.".
+                let exact = c.bind(a.clone());
+                let lo = c.bind(format!("{a}."));
+                let hi = c.bind(format!("{a}/"));
+                c.clauses.push(format!(
+                    "(e.action = {exact} OR (e.action >= {lo} AND e.action < {hi}))"
+                ));
+            }
+            Some(ActionMatch::Prefix(_)) | None => {}
+        }
+        let columns = [
+            ("event", &filter.event),
+            ("channel", &filter.channel),
+            ("category", &filter.category),
+            ("ip", &filter.ip),
+        ];
+        for (column, value) in columns {
+            if let Some(v) = value {
+                let p = c.bind(v.clone());
+                c.clauses.push(format!("e.{column} = {p}"));
+            }
+        }
+        if let Some(result) = filter.result {
+            let p = c.bind(result.as_str().to_string());
+            c.clauses.push(format!("e.result = {p}"));
+        }
+        if filter.system_only {
+            c.clauses.push("e.actor_type = 'system'".into());
+        }
+        let target = [
+            ("type", &filter.target_type),
+            ("id", &filter.target_id),
+            ("name", &filter.target_name),
+        ];
+        if target.iter().any(|(_, v)| v.is_some()) {
+            // One target must match every given target field.
+            let mut on = Vec::new();
+            for (column, value) in target {
+                if let Some(v) = value {
+                    let p = c.bind(v.clone());
+                    on.push(format!("t.{column} = {p}"));
+                }
+            }
+            c.clauses.push(format!(
+                "e.pk IN (SELECT t.pk FROM entry_targets AS t
+                          WHERE t.pk >= ?lo AND t.pk < ?hi AND {})",
+                on.join(" AND ")
+            ));
+        }
+        for (key, value) in &filter.properties {
+            // Keys are bound, never spliced into a JSON path, so any key is safe.
+            let k = c.bind(key.clone());
+            let v = c.bind(value.clone());
+            c.clauses.push(format!(
+                "EXISTS (SELECT 1 FROM json_each(e.props) AS p WHERE p.key = {k} AND p.value = {v})"
+            ));
+        }
+        c
+    }
+
+    /// `SELECT <what>` over the range with every condition, ordered by seq when asked.
+    /// `?lo`/`?hi` name the pk bounds, which are bound last.
+    fn select(&self, what: &str, order: Option<&str>, limit: bool) -> (String, usize, usize) {
+        let lo = self.params.len() + 1;
+        let hi = lo + 1;
+        let mut sql = match &self.fts {
+            Some(_) => format!(
+                "SELECT {what} FROM entries_fts CROSS JOIN entries AS e ON e.pk = entries_fts.rowid
+                 WHERE entries_fts MATCH ?{fts} AND entries_fts.rowid >= ?{lo} AND entries_fts.rowid < ?{hi}",
+                fts = hi + 1
+            ),
+            None => format!("SELECT {what} FROM entries AS e WHERE e.pk >= ?{lo} AND e.pk < ?{hi}"),
+        };
+        for clause in &self.clauses {
+            sql.push_str(" AND ");
+            sql.push_str(
+                &clause
+                    .replace("?lo", &format!("?{lo}"))
+                    .replace("?hi", &format!("?{hi}")),
+            );
+        }
+        if let Some(order) = order {
+            let key = if self.fts.is_some() {
+                "entries_fts.rowid"
+            } else {
+                "e.pk"
+            };
+            sql.push_str(&format!(" ORDER BY {key} {order}"));
+        }
+        if limit {
+            let n = hi + 1 + usize::from(self.fts.is_some());
+            sql.push_str(&format!(" LIMIT ?{n}"));
+        }
+        (sql, lo, hi)
+    }
+
+    /// Parameters for [`Conditions::select`]: the conditions', the range, the MATCH text and
+    /// the limit, in that order.
+    fn params(&self, range: SeqRange, limit: Option<i64>) -> Vec<Value> {
+        let mut params = self.params.clone();
+        params.push(Value::Integer(range.base | range.lo));
+        params.push(Value::Integer(range.base | range.hi));
+        if let Some(fts) = &self.fts {
+            params.push(Value::Text(fts.clone()));
+        }
+        if let Some(limit) = limit {
+            params.push(Value::Integer(limit));
+        }
+        params
+    }
+
+    /// Up to `limit` matching entries in `range`, in seq order `order`.
+    fn fetch(
+        &self,
+        conn: &Connection,
+        range: SeqRange,
+        order: &str,
+        limit: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, _, _) = self.select("e.body", Some(order), true);
+        let mut stmt = conn
+            .prepare_cached(&sql)
+            .map_err(backend("preparing a query"))?;
+        let rows = stmt
+            .query_map(params_from_iter(self.params(range, Some(limit))), |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(backend("querying entries"))?;
+        let mut entries = Vec::new();
+        for body in rows {
+            entries.push(decode(&body.map_err(backend("querying entries"))?)?);
+        }
+        Ok(entries)
+    }
+
+    /// True when some entry in `range` matches.
+    fn exists(&self, conn: &Connection, range: SeqRange) -> Result<bool, StoreError> {
+        if range.is_empty() {
+            return Ok(false);
+        }
+        let (sql, _, _) = self.select("1", None, true);
+        conn.prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params_from_iter(self.params(range, Some(1))), |_| Ok(()))
+                    .optional()
+            })
+            .map(|found| found.is_some())
+            .map_err(backend("probing for entries"))
+    }
+
+    /// The number of matching entries in `range`.
+    fn count(&self, conn: &Connection, range: SeqRange) -> Result<u64, StoreError> {
+        if range.is_empty() {
+            return Ok(0);
+        }
+        if self.is_empty() {
+            // Every seq below the head exists: nothing is ever deleted from the entries table.
+            return Ok((range.hi - range.lo) as u64);
+        }
+        let (sql, _, _) = self.select("count(*)", None, false);
+        conn.prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params_from_iter(self.params(range, None)), |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(backend("counting entries"))
+    }
+}
+
+/// The tenant's seqs within the filter's date range; `None` when nothing can match.
+fn seq_range(
+    conn: &Connection,
+    tenant: TenantId,
+    filter: &Filter,
+) -> Result<Option<SeqRange>, StoreError> {
+    let Some(base) = tenant_base(tenant) else {
+        return Ok(None);
+    };
+    let head: Option<i64> = conn
+        .prepare_cached("SELECT next_seq FROM log_heads WHERE tenant = ?1")
+        .and_then(|mut s| s.query_row([tenant.0], |r| r.get(0)).optional())
+        .map_err(backend("reading the log head"))?;
+    let hi = head.unwrap_or(0);
+    let mut range = SeqRange { base, lo: 0, hi };
+    if let Some(from) = filter.from {
+        range.lo = first_seq_at_or_after(conn, tenant, from)?.unwrap_or(hi);
+    }
+    if let Some(until) = filter.until {
+        range.hi = first_seq_at_or_after(conn, tenant, until)?
+            .unwrap_or(hi)
+            .min(hi);
+    }
+    Ok((!range.is_empty()).then_some(range))
+}
+
+/// The first seq recorded at or after `at`. Valid because `recorded_at` never decreases along
+/// seq, so the entries at or after `at` are exactly a suffix of the log.
+fn first_seq_at_or_after(
+    conn: &Connection,
+    tenant: TenantId,
+    at: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached(
+        "SELECT seq FROM entries WHERE tenant = ?1 AND recorded_at >= ?2
+         ORDER BY recorded_at, pk LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row((tenant.0, at.millis()), |r| r.get(0))
+            .optional()
+    })
+    .map_err(backend("locating a date in the log"))
+}
+
+/// A cursor's seq as a signed bound (seqs never exceed 2^40, so clamping changes nothing).
+fn bound(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// One page, newest first, with cursors for the neighbouring pages.
+pub(crate) fn query(
+    conn: &Connection,
+    tenant: TenantId,
+    query: &Query,
+) -> Result<Page, StoreError> {
+    let empty = Page {
+        entries: Vec::new(),
+        next_cursor: None,
+        prev_cursor: None,
+    };
+    let Some(range) = seq_range(conn, tenant, &query.filter)? else {
+        return Ok(empty);
+    };
+    let limit = match query.limit {
+        0 => Query::DEFAULT_LIMIT,
+        n => n,
+    };
+    let fetch_n = i64::try_from(limit)
+        .unwrap_or(i64::MAX - 1)
+        .saturating_add(1);
+    let c = Conditions::new(tenant, &query.filter);
+    let older = |seq: u64| Cursor {
+        seq,
+        direction: Direction::Older,
+    };
+    let newer = |seq: u64| Cursor {
+        seq,
+        direction: Direction::Newer,
+    };
+
+    let mut page = empty;
+    match query.cursor {
+        None
+        | Some(Cursor {
+            direction: Direction::Older,
+            ..
+        }) => {
+            let cursor = query.cursor.map(|c| bound(c.seq));
+            let window = range.narrowed(range.lo, cursor.unwrap_or(range.hi));
+            let mut entries = c.fetch(conn, window, "DESC", fetch_n)?;
+            let more_older = entries.len() > limit;
+            entries.truncate(limit);
+            if more_older {
+                page.next_cursor = entries.last().map(|e| older(e.seq));
+            }
+            if let Some(cursor) = cursor {
+                // Newer matches: above the newest entry shown, or at/above the cursor if the
+                // page is empty (its previous page starts at the cursor itself).
+                let from = entries.first().map_or(cursor, |e| bound(e.seq) + 1);
+                if c.exists(conn, range.narrowed(from, range.hi))? {
+                    page.prev_cursor = match entries.first() {
+                        Some(e) => Some(newer(e.seq)),
+                        None => cursor
+                            .checked_sub(1)
+                            .filter(|s| *s >= 0)
+                            .map(|s| newer(s as u64)),
+                    };
+                }
+            }
+            page.entries = entries;
+        }
+        Some(Cursor {
+            seq,
+            direction: Direction::Newer,
+        }) => {
+            let cursor = bound(seq);
+            let window = range.narrowed(cursor.saturating_add(1), range.hi);
+            let mut entries = c.fetch(conn, window, "ASC", fetch_n)?;
+            let more_newer = entries.len() > limit;
+            entries.truncate(limit);
+            entries.reverse();
+            if more_newer {
+                page.prev_cursor = entries.first().map(|e| newer(e.seq));
+            }
+            let to = entries
+                .last()
+                .map_or(cursor.saturating_add(1), |e| bound(e.seq));
+            if c.exists(conn, range.narrowed(range.lo, to))? {
+                page.next_cursor = Some(older(to as u64));
+            }
+            page.entries = entries;
+        }
+    }
+    Ok(page)
+}
+
+/// The exact number of matching entries.
+pub(crate) fn count(
+    conn: &Connection,
+    tenant: TenantId,
+    filter: &Filter,
+) -> Result<u64, StoreError> {
+    match seq_range(conn, tenant, filter)? {
+        Some(range) => Conditions::new(tenant, filter).count(conn, range),
+        None => Ok(0),
+    }
+}

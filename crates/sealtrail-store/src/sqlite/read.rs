@@ -1,0 +1,177 @@
+//! The read side: a pool of read-only connections used from `spawn_blocking`, each call in
+//! one read transaction so everything it returns comes from one snapshot.
+
+use super::append::tenant_base;
+use super::error::{backend, poisoned};
+use super::schema::open_reader;
+use crate::StoreError;
+use rusqlite::{Connection, OptionalExtension};
+use sealtrail_core::entry::Entry;
+use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
+use sealtrail_core::TenantId;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+/// Read-only connections shared by all readers. The semaphore bounds concurrent reads to the
+/// number of connections, so a connection is always free once a permit is held.
+pub(crate) struct ReadPool {
+    conns: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl ReadPool {
+    /// Opens `size` (at least one) read-only connections to the database at `path`.
+    pub(crate) fn open(path: &Path, size: usize) -> Result<Arc<Self>, StoreError> {
+        let size = size.max(1);
+        let conns = (0..size)
+            .map(|_| open_reader(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(ReadPool {
+            conns: Mutex::new(conns),
+            permits: Arc::new(Semaphore::new(size)),
+        }))
+    }
+
+    /// Runs `f` on a pooled connection inside one read transaction, off the async threads.
+    pub(crate) async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the read pool is closed".into()))?;
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let lease = Lease {
+                conn: pool.conns.lock().map_err(poisoned)?.pop(),
+                pool: &pool,
+            };
+            let conn = lease
+                .conn
+                .as_ref()
+                .ok_or_else(|| StoreError::Backend("no read connection available".into()))?;
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(backend("starting a read transaction"))?;
+            let result = f(&tx)?;
+            tx.commit().map_err(backend("ending a read transaction"))?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
+    }
+}
+
+/// A borrowed connection, returned to the pool even if the read fails or panics.
+struct Lease<'a> {
+    conn: Option<Connection>,
+    pool: &'a ReadPool,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A poisoned pool only means another read panicked; the connections are still fine.
+            let mut conns = self.pool.conns.lock().unwrap_or_else(|e| e.into_inner());
+            conns.push(conn);
+        }
+    }
+}
+
+/// Decodes a stored body; a failure means the file holds something this build did not write.
+pub(crate) fn decode(body: &str) -> Result<Entry, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// One entry by id, only if it belongs to `tenant`.
+pub(crate) fn get(
+    conn: &Connection,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Entry>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM entries WHERE id = ?1 AND tenant = ?2")
+        .and_then(|mut s| {
+            s.query_row((id.as_bytes().as_slice(), tenant.0), |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend("reading an entry"))?;
+    body.as_deref().map(decode).transpose()
+}
+
+/// The next seq of the tenant's log (0 for a tenant that has none).
+pub(crate) fn log_size(conn: &Connection, tenant: TenantId) -> Result<u64, StoreError> {
+    if tenant_base(tenant).is_none() {
+        return Ok(0);
+    }
+    let next: Option<i64> = conn
+        .prepare_cached("SELECT next_seq FROM log_heads WHERE tenant = ?1")
+        .and_then(|mut s| s.query_row([tenant.0], |r| r.get(0)).optional())
+        .map_err(backend("reading the log head"))?;
+    Ok(next.unwrap_or(0).max(0) as u64)
+}
+
+/// The tenant's facet counts, most frequent first.
+pub(crate) fn facets(conn: &Connection, tenant: TenantId) -> Result<Facets, StoreError> {
+    let mut facets = Facets::default();
+    let mut values = conn
+        .prepare_cached(
+            "SELECT kind, value, count FROM facet_values
+             WHERE tenant = ?1 AND count > 0
+             ORDER BY kind, count DESC, value",
+        )
+        .map_err(backend("reading facets"))?;
+    let rows = values
+        .query_map([tenant.0], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(backend("reading facets"))?;
+    for row in rows {
+        let (kind, value, count) = row.map_err(backend("reading facets"))?;
+        let list = match kind.as_str() {
+            "channel" => &mut facets.channels,
+            "action" => &mut facets.actions,
+            "event" => &mut facets.events,
+            "category" => &mut facets.categories,
+            "result" => &mut facets.results,
+            "target_type" => &mut facets.target_types,
+            _ => continue, // a kind a newer build added; this one has no field for it
+        };
+        list.push(FacetValue {
+            value,
+            count: count as u64,
+        });
+    }
+    let mut actors = conn
+        .prepare_cached(
+            "SELECT type, id, name, email, count FROM facet_actors
+             WHERE tenant = ?1 AND count > 0
+             ORDER BY count DESC, id, email, name, type",
+        )
+        .map_err(backend("reading facets"))?;
+    let rows = actors
+        .query_map([tenant.0], |r| {
+            Ok(FacetActor {
+                kind: r.get(0)?,
+                id: r.get(1)?,
+                name: r.get(2)?,
+                email: r.get(3)?,
+                count: r.get::<_, i64>(4)? as u64,
+            })
+        })
+        .map_err(backend("reading facets"))?;
+    for row in rows {
+        facets.actors.push(row.map_err(backend("reading facets"))?);
+    }
+    Ok(facets)
+}

@@ -1,0 +1,230 @@
+//! Connection setup and schema migrations.
+//!
+//! Migrations are an ordered list of SQL scripts. Each runs in its own `BEGIN IMMEDIATE`
+//! transaction that first re-checks `schema_migrations`, so reopening is idempotent and two
+//! processes opening a fresh file at once serialise on SQLite's write lock instead of racing.
+
+use super::error::backend;
+use crate::StoreError;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use sealtrail_core::Timestamp;
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a connection waits for another writer (this process's other store, or a CLI
+/// command on the same file) before reporting the database busy.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Statements each connection keeps prepared; the writer and the query builder reuse a few
+/// dozen distinct statements.
+const STATEMENT_CACHE: usize = 128;
+
+/// The schema, oldest first. Never edit a released entry: add a new one.
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1_INITIAL)];
+
+/// Version 1: tenants, keys, per-tenant log heads, entries with their filter columns, targets,
+/// the tenant-scoped search index and incrementally maintained facets.
+const V1_INITIAL: &str = r#"
+CREATE TABLE tenants (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+-- One row per tenant: the next seq to assign and the newest recorded_at. Read and advanced
+-- inside the write transaction, so any number of writers on this file keep seq gapless.
+CREATE TABLE log_heads (
+    tenant           INTEGER PRIMARY KEY REFERENCES tenants(id),
+    next_seq         INTEGER NOT NULL,
+    last_recorded_at INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    tenant     INTEGER NOT NULL REFERENCES tenants(id),
+    name       TEXT NOT NULL,
+    scopes     TEXT NOT NULL,
+    hash       BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX api_keys_by_tenant ON api_keys(tenant, created_at);
+
+-- pk = (tenant << 40) | seq: a tenant's log is one contiguous rowid range, so "newest first"
+-- is a reverse rowid scan and every query is tenant-scoped by a range bound.
+CREATE TABLE entries (
+    pk              INTEGER PRIMARY KEY,
+    tenant          INTEGER NOT NULL,
+    seq             INTEGER NOT NULL,
+    id              BLOB NOT NULL UNIQUE,
+    recorded_at     INTEGER NOT NULL,
+    occurred_at     INTEGER NOT NULL,
+    channel         TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    category        TEXT,
+    result          TEXT NOT NULL,
+    actor_type      TEXT NOT NULL,
+    actor_id        TEXT,
+    actor_email     TEXT,
+    ip              TEXT,
+    idempotency_key TEXT,
+    props           TEXT,   -- {"key": "scalar rendered as text"} for property filters
+    body            TEXT NOT NULL
+);
+CREATE INDEX entries_recorded ON entries(tenant, recorded_at);
+CREATE INDEX entries_actor_id ON entries(tenant, actor_id) WHERE actor_id IS NOT NULL;
+CREATE INDEX entries_actor_email ON entries(tenant, actor_email) WHERE actor_email IS NOT NULL;
+CREATE UNIQUE INDEX entries_idempotency ON entries(tenant, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Every target of every entry, so target filters match any target, not only the first.
+CREATE TABLE entry_targets (
+    pk   INTEGER NOT NULL,
+    ord  INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    id   TEXT,
+    name TEXT,
+    PRIMARY KEY (pk, ord)
+) WITHOUT ROWID;
+CREATE INDEX entry_targets_by_id ON entry_targets(id) WHERE id IS NOT NULL;
+
+-- Contentless search index, rowid = entries.pk. Tokens are produced in Rust as
+-- "<tenant>x<word>", so a tenant's search never touches another tenant's postings.
+CREATE VIRTUAL TABLE entries_fts USING fts5(
+    words, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
+);
+
+-- Facet counts maintained by the writer, so the dropdowns cost O(distinct values).
+CREATE TABLE facet_values (
+    tenant INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, kind, value)
+) WITHOUT ROWID;
+CREATE TABLE facet_actors (
+    tenant INTEGER NOT NULL,
+    key    TEXT NOT NULL,   -- JSON [type, id, name, email]: tells a missing field from ""
+    type   TEXT NOT NULL,
+    id     TEXT,
+    name   TEXT,
+    email  TEXT,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, key)
+) WITHOUT ROWID;
+"#;
+
+/// Opens the read-write connection the writer thread owns, switches the file to WAL and brings
+/// the schema up to date.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path).map_err(backend("opening the database"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(backend("setting busy_timeout"))?;
+    set_wal(&conn)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32768;",
+    )
+    .map_err(backend("setting pragmas"))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens one connection for the read pool. Read-only at the SQLite level, so no query path
+/// can ever write, whatever SQL it builds.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(backend("opening a read connection"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(backend("setting busy_timeout"))?;
+    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;")
+        .map_err(backend("setting pragmas"))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Switching to WAL needs a moment of exclusive access; if another process is opening the same
+/// file right now, wait for it rather than fail.
+fn set_wal(conn: &Connection) -> Result<(), StoreError> {
+    let mut attempts = 0;
+    loop {
+        let mode: Result<String, _> =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0));
+        match mode {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(StoreError::Backend(format!(
+                    "the database refused WAL mode (journal_mode is {mode})"
+                )))
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(backend("enabling WAL")(e)),
+        }
+    }
+}
+
+/// The newest schema version this build knows.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
+/// Applies every migration not yet recorded, each in its own immediate transaction.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    for (version, sql) in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("starting a migration"))?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY,
+                 applied_at INTEGER NOT NULL
+             )",
+        )
+        .map_err(backend("creating schema_migrations"))?;
+        let newest: Option<i64> = tx
+            .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .map_err(backend("reading schema_migrations"))?;
+        if let Some(newest) = newest.filter(|n| *n > latest_version()) {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {newest}, newer than this build's {}; \
+                 upgrade Sealtrail before opening it",
+                latest_version()
+            )));
+        }
+        let applied = tx
+            .query_row(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                [version],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(backend("reading schema_migrations"))?
+            .is_some();
+        if !applied {
+            tx.execute_batch(sql)
+                .map_err(backend(&format!("applying migration {version}")))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                (version, Timestamp::now().millis()),
+            )
+            .map_err(backend("recording a migration"))?;
+            tracing::info!(version, "applied schema migration");
+        }
+        tx.commit().map_err(backend("committing a migration"))?;
+    }
+    Ok(())
+}

@@ -68,9 +68,13 @@ impl Conditions {
             params: Vec::new(),
         };
         if let Some(actor) = &filter.actor {
+            // Spelled so SQLite can answer each side from its (tenant, actor_…) index and
+            // union the two, instead of scanning the tenant's range.
+            let t = c.bind(tenant.0);
             let p = c.bind(actor.clone());
-            c.clauses
-                .push(format!("(e.actor_id = {p} OR e.actor_email = {p})"));
+            c.clauses.push(format!(
+                "((e.tenant = {t} AND e.actor_id = {p}) OR (e.tenant = {t} AND e.actor_email = {p}))"
+            ));
         }
         match &filter.action {
             Some(ActionMatch::Exact(a)) => {
@@ -140,11 +144,20 @@ impl Conditions {
     }
 
     /// `SELECT <what>` over the range with every condition, ordered by seq when asked.
-    /// `?lo`/`?hi` name the pk bounds, which are bound last.
-    fn select(&self, what: &str, order: Option<&str>, limit: bool) -> (String, usize, usize) {
+    /// `?lo`/`?hi` in clauses name the pk bounds, which are bound after the conditions'.
+    /// `what` may only refer to `e` when `needs_row` is set: with search alone, counts and
+    /// probes are answered from the FTS index without touching the entries.
+    fn select(&self, what: &str, needs_row: bool, order: Option<&str>, limit: bool) -> String {
         let lo = self.params.len() + 1;
         let hi = lo + 1;
         let mut sql = match &self.fts {
+            Some(_) if !needs_row && self.clauses.is_empty() => format!(
+                "SELECT {what} FROM entries_fts
+                 WHERE entries_fts MATCH ?{fts} AND rowid >= ?{lo} AND rowid < ?{hi}",
+                fts = hi + 1
+            ),
+            // CROSS JOIN keeps the FTS index as the outer loop: it yields matches in rowid
+            // (= seq) order, so a page stops after `limit` matches.
             Some(_) => format!(
                 "SELECT {what} FROM entries_fts CROSS JOIN entries AS e ON e.pk = entries_fts.rowid
                  WHERE entries_fts MATCH ?{fts} AND entries_fts.rowid >= ?{lo} AND entries_fts.rowid < ?{hi}",
@@ -172,7 +185,7 @@ impl Conditions {
             let n = hi + 1 + usize::from(self.fts.is_some());
             sql.push_str(&format!(" LIMIT ?{n}"));
         }
-        (sql, lo, hi)
+        sql
     }
 
     /// Parameters for [`Conditions::select`]: the conditions', the range, the MATCH text and
@@ -201,7 +214,15 @@ impl Conditions {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let (sql, _, _) = self.select("e.body", Some(order), true);
+        // Pick the page's pks first, then read only those bodies: when an index union (actor)
+        // drives the search, sorting pks is cheap while sorting every matching body is not.
+        let pk = if self.fts.is_some() {
+            "entries_fts.rowid"
+        } else {
+            "e.pk"
+        };
+        let pks = self.select(pk, false, Some(order), true);
+        let sql = format!("SELECT body FROM entries WHERE pk IN ({pks}) ORDER BY pk {order}");
         let mut stmt = conn
             .prepare_cached(&sql)
             .map_err(backend("preparing a query"))?;
@@ -222,7 +243,7 @@ impl Conditions {
         if range.is_empty() {
             return Ok(false);
         }
-        let (sql, _, _) = self.select("1", None, true);
+        let sql = self.select("1", false, None, true);
         conn.prepare_cached(&sql)
             .and_then(|mut s| {
                 s.query_row(params_from_iter(self.params(range, Some(1))), |_| Ok(()))
@@ -241,7 +262,7 @@ impl Conditions {
             // Every seq below the head exists: nothing is ever deleted from the entries table.
             return Ok((range.hi - range.lo) as u64);
         }
-        let (sql, _, _) = self.select("count(*)", None, false);
+        let sql = self.select("count(*)", false, None, false);
         conn.prepare_cached(&sql)
             .and_then(|mut s| {
                 s.query_row(params_from_iter(self.params(range, None)), |r| {

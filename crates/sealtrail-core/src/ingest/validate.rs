@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// Top-level fields, in the order they are checked.
-const EVENT_FIELDS: &[&str] = &[
+pub(super) const EVENT_FIELDS: &[&str] = &[
     "action",
     "channel",
     "event",
@@ -292,7 +292,7 @@ fn event(taken: Taken, action: &str) -> Result<String, FieldError> {
 }
 
 /// The badge kind implied by the last word of the action: `user.invited` → `created`.
-fn derive_event(action: &str) -> &'static str {
+pub(super) fn derive_event(action: &str) -> &'static str {
     let verb = action.rsplit('.').next().unwrap_or(action);
     match verb.to_ascii_lowercase().as_str() {
         "created" | "create" | "added" | "add" | "invited" => "created",

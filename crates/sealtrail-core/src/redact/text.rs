@@ -150,7 +150,7 @@ fn is_basic_credential(cred: &str) -> bool {
 /// Within such a run, each start group is tried with the longest window of whole groups that
 /// is a plausible card: 13-19 digits, first digit 2-6, Luhn-valid, and, when it spans several
 /// groups, one separator kind and groups of 2-6 digits (so "2024-01-15 2024-01-16" is not a
-/// card). A lone group of 20+ digits (an id) never is.
+/// card), and must not touch a letter or digit. A lone group of 20+ digits (an id) never is.
 fn card_numbers(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
@@ -199,7 +199,10 @@ fn cards_in_run(bytes: &[u8], groups: &[Range<usize>], seps: &[u8], found: &mut 
             if digits.len() > *CARD_DIGITS.end() {
                 break;
             }
-            if CARD_DIGITS.contains(&digits.len()) && is_card_number(&digits) {
+            if CARD_DIGITS.contains(&digits.len())
+                && stands_alone(bytes, groups[k].start..groups[end].end)
+                && is_card_number(&digits)
+            {
                 best = Some(end);
             }
         }
@@ -211,6 +214,14 @@ fn cards_in_run(bytes: &[u8], groups: &[Range<usize>], seps: &[u8], found: &mut 
             None => k += 1,
         }
     }
+}
+
+/// Digits glued to letters belong to a larger token (a UUID, a hash, a hex request id), not
+/// a card number, so a card may not touch an ASCII letter or digit on either side.
+fn stands_alone(bytes: &[u8], range: Range<usize>) -> bool {
+    let before = range.start.checked_sub(1).and_then(|i| bytes.get(i));
+    let after = bytes.get(range.end);
+    !before.is_some_and(u8::is_ascii_alphanumeric) && !after.is_some_and(u8::is_ascii_alphanumeric)
 }
 
 /// ASCII digits that start like a card (2-6: Mastercard, Amex, Diners, JCB, Visa, Discover,
@@ -362,7 +373,7 @@ mod tests {
             "[REDACTED],[REDACTED]"
         );
         assert_eq!(r("order 12 4111 1111 1111 1111"), "order 12 [REDACTED]");
-        assert_eq!(r("x4111111111111111y"), "x[REDACTED]y");
+        assert_eq!(r("card:4111111111111111,"), "card:[REDACTED],");
     }
 
     #[test]
@@ -376,6 +387,9 @@ mod tests {
             "4111  1111  1111  1111",        // double spaces
             "41111111111111111111111111",    // long id
             "+49 30 1234 5678",
+            "x4111111111111111y",       // glued to letters: part of a token
+            "sha a3f4111111111111111b", // hex hash
+            "67c04127-811e-2116-9534-308414a00000", // UUID
         ] {
             assert_eq!(redact_text(text), None, "{text}");
         }

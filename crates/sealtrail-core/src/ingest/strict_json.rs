@@ -10,7 +10,7 @@
 use super::{Limits, RequestError};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// What serde_json says when its own fixed recursion limit (128) trips first; only reachable
 /// when [`Limits::max_depth`] is configured above roughly 125.
@@ -63,8 +63,11 @@ fn message_without_position(e: &serde_json::Error) -> String {
 /// the fault when parsing fails) and the structured error behind a failure, because serde's
 /// error type can only carry a string.
 struct State {
+    /// JSON path of the value being parsed.
     path: String,
+    /// Why the parse failed, when this parser (not serde_json) failed it.
     error: Option<RequestError>,
+    /// [`Limits::max_depth`].
     max_depth: usize,
 }
 
@@ -87,7 +90,9 @@ fn push_key(path: &mut String, key: &str) {
 
 /// Parses one value; `depth` is the depth this value has if it is an array or object.
 struct ValueSeed<'a> {
+    /// Shared by every level.
     state: &'a mut State,
+    /// Depth of this value if it is a container; the event object is at 1.
     depth: usize,
     /// True only for the body's top-level value, whose `events` member is the batch array.
     batch_root: bool,
@@ -150,7 +155,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         let mut items = Vec::new();
         loop {
             let base = self.state.path.len();
-            self.state.path.push_str(&format!("[{}]", items.len()));
+            // Writing to a String cannot fail.
+            let _ = write!(self.state.path, "[{}]", items.len());
             let seed = ValueSeed {
                 state: &mut *self.state,
                 depth: self.depth + 1,

@@ -28,23 +28,40 @@ pub(super) const EVENT_FIELDS: &[&str] = &[
     "occurred_at",
     "idempotency_key",
 ];
+/// Fields of `actor`, in the order they are checked.
 const ACTOR_FIELDS: &[&str] = &["type", "id", "name", "email", "via"];
+/// Fields of each `targets[i]`.
 const TARGET_FIELDS: &[&str] = &["type", "id", "name"];
+/// Fields of `context`.
 const CONTEXT_FIELDS: &[&str] = &["ip", "user_agent", "location", "request"];
+/// Fields of `context.request`.
 const REQUEST_FIELDS: &[&str] = &["method", "path", "body", "response"];
+/// Fields of `changes`.
 const CHANGES_FIELDS: &[&str] = &["before", "after"];
 
+// Length limits, in characters: long enough for any real value, short enough that one
+// field cannot dominate an event or a list view.
+/// Longest `action`.
 const MAX_ACTION: usize = 128;
+/// Longest `channel`.
 const MAX_CHANNEL: usize = 64;
+/// Longest explicit `event`.
 const MAX_EVENT: usize = 32;
+/// Longest `category`.
 const MAX_CATEGORY: usize = 128;
+/// Longest `description`.
 const MAX_DESCRIPTION: usize = 4096;
 /// Actor id/name/via and target type/id/name.
 const MAX_NAME: usize = 256;
+/// Longest `actor.email` (the SMTP limit).
 const MAX_EMAIL: usize = 254;
+/// Most `targets` per event.
 const MAX_TARGETS: usize = 32;
+/// Longest `context.user_agent`.
 const MAX_USER_AGENT: usize = 1024;
+/// Longest `context.location`.
 const MAX_LOCATION: usize = 256;
+/// Longest `idempotency_key` (the same as the `Idempotency-Key` header).
 const MAX_IDEMPOTENCY_KEY: usize = 200;
 /// How far in the future `occurred_at` may be: clock skew between producers, not more.
 const MAX_FUTURE_MILLIS: i64 = 24 * 60 * 60 * 1000;
@@ -133,7 +150,9 @@ pub(super) fn kind_of(value: &Value) -> &'static str {
 
 /// An object of the known structure whose fields are taken out one at a time.
 struct Fields {
+    /// The keys not yet taken.
     map: Map<String, Value>,
+    /// JSON path of the object itself.
     path: String,
 }
 
@@ -172,6 +191,7 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// A value of the wrong JSON type, naming what was expected and what was found.
 fn type_error(field: &str, expected: &str, got: &Value) -> FieldError {
     FieldError::new(
         field,
@@ -180,6 +200,7 @@ fn type_error(field: &str, expected: &str, got: &Value) -> FieldError {
     )
 }
 
+/// A required field that is absent, null or empty.
 fn required(field: &str) -> FieldError {
     FieldError::new(field, "required", "is required")
 }
@@ -236,6 +257,7 @@ fn object((field, value): Taken) -> Result<Option<Map<String, Value>>, FieldErro
     }
 }
 
+/// `action`: required, 1-128 characters, dot-separated words.
 fn action(taken: Taken) -> Result<String, FieldError> {
     let action = opt_string(taken)?.ok_or_else(|| required("action"))?;
     check_length(&action, "action", MAX_ACTION)?;
@@ -255,6 +277,7 @@ fn action(taken: Taken) -> Result<String, FieldError> {
     Ok(action)
 }
 
+/// `channel`: optional (default `default`), lowercase slug.
 fn channel(taken: Taken) -> Result<String, FieldError> {
     let Some(channel) = opt_string(taken)? else {
         return Ok("default".to_string());
@@ -273,6 +296,7 @@ fn channel(taken: Taken) -> Result<String, FieldError> {
     Ok(channel)
 }
 
+/// `event`: the given badge kind, or one derived from the action.
 fn event(taken: Taken, action: &str) -> Result<String, FieldError> {
     let Some(event) = opt_string(taken)? else {
         return Ok(derive_event(action).to_string());
@@ -303,6 +327,7 @@ pub(super) fn derive_event(action: &str) -> &'static str {
     }
 }
 
+/// `actor`: required object; `id` is required unless the type is `system`.
 fn actor(taken: Taken) -> Result<Actor, FieldError> {
     let map = object(taken)?.ok_or_else(|| {
         FieldError::new(
@@ -360,6 +385,7 @@ fn looks_like_email(s: &str) -> bool {
         && !s.chars().any(char::is_whitespace)
 }
 
+/// `targets`: optional array of at most 32 objects.
 fn targets((field, value): Taken) -> Result<Vec<Target>, FieldError> {
     let items = match value {
         None => return Ok(Vec::new()),
@@ -383,6 +409,7 @@ fn targets((field, value): Taken) -> Result<Vec<Target>, FieldError> {
         .collect()
 }
 
+/// One `targets[i]` object.
 fn target(value: Value, path: &str) -> Result<Target, FieldError> {
     let Value::Object(map) = value else {
         return Err(type_error(path, "an object", &value));
@@ -395,6 +422,7 @@ fn target(value: Value, path: &str) -> Result<Target, FieldError> {
     Ok(Target { kind, id, name })
 }
 
+/// `context`: optional object; the IP is validated and canonicalised.
 fn context(taken: Taken) -> Result<Context, FieldError> {
     let Some(map) = object(taken)? else {
         return Ok(Context::default());
@@ -437,6 +465,7 @@ fn context(taken: Taken) -> Result<Context, FieldError> {
     })
 }
 
+/// `changes`: optional before/after pair of free JSON values.
 fn changes(taken: Taken) -> Result<Option<Changes>, FieldError> {
     let Some(map) = object(taken)? else {
         return Ok(None);
@@ -449,6 +478,7 @@ fn changes(taken: Taken) -> Result<Option<Changes>, FieldError> {
     Ok((changes != Changes::default()).then_some(changes))
 }
 
+/// `occurred_at`: optional RFC 3339 time, at most 24 hours ahead of the server.
 fn occurred_at(taken: Taken, now: Timestamp) -> Result<Option<Timestamp>, FieldError> {
     let Some(text) = opt_string(taken)? else {
         return Ok(None);

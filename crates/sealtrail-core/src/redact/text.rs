@@ -27,24 +27,32 @@ const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 /// finds nothing rather than panicking on the ingest path.
 type Pattern = LazyLock<Option<Regex>>;
 
+/// Compiles one of the patterns below.
 fn regex(pattern: &str) -> Option<Regex> {
     Regex::new(pattern).ok()
 }
 
+/// `-----BEGIN ... PRIVATE KEY-----` through its END line (RSA, EC, OpenSSH, PKCS#8, PGP).
 static PEM_PRIVATE_KEY: Pattern = LazyLock::new(|| {
     // An unterminated block (a truncated paste) is redacted to the end of the text.
     regex(
         r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----(?s:.*?-----END[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|.*)",
     )
 });
+/// Three base64url parts; the header always starts `eyJ` (`{"`). The signature may be empty.
 static JWT: Pattern =
     LazyLock::new(|| regex(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{3,}\.[A-Za-z0-9_-]*"));
+/// Long-term (AKIA) and temporary (ASIA) AWS access key ids.
 static AWS_ACCESS_KEY_ID: Pattern = LazyLock::new(|| regex(r"(?:AKIA|ASIA)[A-Z0-9]{16}"));
+/// GitHub personal, OAuth, user-to-server, server-to-server and refresh tokens.
 static GITHUB_TOKEN: Pattern =
     LazyLock::new(|| regex(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"));
+/// Slack bot, app, user, refresh and legacy tokens.
 static SLACK_TOKEN: Pattern = LazyLock::new(|| regex(r"xox[baprs]-[A-Za-z0-9-]{10,}"));
+/// `Bearer <token>`: only the token is replaced.
 static BEARER: Pattern =
     LazyLock::new(|| regex(r"(?i:bearer)\s+(?P<cred>[A-Za-z0-9\-._~+/]{8,}=*)"));
+/// `Basic <base64 user:password>`: only the credential is replaced.
 static BASIC: Pattern = LazyLock::new(|| regex(r"(?i:basic)\s+(?P<cred>[A-Za-z0-9+/]{4,}={0,2})"));
 
 /// A detector returns the byte ranges to replace, sorted and non-overlapping.
@@ -89,6 +97,7 @@ fn redact_pass(text: &str) -> Option<String> {
     current
 }
 
+/// `text` with each range (sorted, non-overlapping) replaced by [`REDACTED`].
 fn replace_ranges(text: &str, ranges: &[Range<usize>]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -101,6 +110,7 @@ fn replace_ranges(text: &str, ranges: &[Range<usize>]) -> String {
     out
 }
 
+/// Every match of a pattern whose whole match is the secret.
 fn whole_matches(regex: &Pattern, text: &str) -> Vec<Range<usize>> {
     let Some(regex) = regex.as_ref() else {
         return Vec::new();
@@ -183,6 +193,8 @@ fn card_numbers(text: &str) -> Vec<Range<usize>> {
     found
 }
 
+/// Card numbers within one run of digit groups; `seps[i]` separates `groups[i]` and
+/// `groups[i + 1]`. See [`card_numbers`].
 fn cards_in_run(bytes: &[u8], groups: &[Range<usize>], seps: &[u8], found: &mut Vec<Range<usize>>) {
     let mut k = 0;
     while k < groups.len() {
@@ -230,6 +242,7 @@ fn is_card_number(digits: &[u8]) -> bool {
     matches!(digits.first(), Some(b'2'..=b'6')) && luhn_valid(digits)
 }
 
+/// The Luhn checksum every payment-card number carries in its last digit.
 fn luhn_valid(digits: &[u8]) -> bool {
     let sum: u32 = digits
         .iter()

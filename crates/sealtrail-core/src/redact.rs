@@ -1,2 +1,0 @@
-//! Secret redaction before anything is hashed or stored.
-//! (Being written.)

@@ -3,9 +3,10 @@
 use crate::Store;
 use sealtrail_core::entry::{Actor, ActorType, Context, NewEntry, Outcome, Target};
 use sealtrail_core::filter::{Cursor, Filter, Page, Query};
-use sealtrail_core::{Entry, TenantId};
+use sealtrail_core::{Entry, TenantId, Timestamp};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A minimal valid event: a user acting on one hardware record.
 pub fn event(action: &str, actor: &str) -> NewEntry {
@@ -169,4 +170,37 @@ pub async fn count(store: &Arc<dyn Store>, tenant: TenantId, filter: &Filter) ->
 /// Seqs of entries, in the order given.
 pub fn seqs(entries: &[Entry]) -> Vec<u64> {
     entries.iter().map(|e| e.seq).collect()
+}
+
+/// Appends the 24-entry dataset in three timed chunks; returns the tenant and the first
+/// `recorded_at` of the second and third chunks.
+pub async fn seed_dataset(store: &Arc<dyn Store>, name: &str) -> (TenantId, Timestamp, Timestamp) {
+    let t = tenant(store, name).await;
+    let mut starts = Vec::new();
+    for chunk in 0..3 {
+        if chunk > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let acks = append(
+            store,
+            t,
+            (chunk * 8..chunk * 8 + 8).map(dataset_entry).collect(),
+        )
+        .await;
+        starts.push(acks[0].recorded_at);
+    }
+    (t, starts[1], starts[2])
+}
+
+/// Asserts `count` and the paged query agree with `expected` for every filter.
+pub async fn expect_counts(store: &Arc<dyn Store>, t: TenantId, cases: Vec<(&str, Filter, u64)>) {
+    for (name, filter, expected) in cases {
+        assert_eq!(count(store, t, &filter).await, expected, "count: {name}");
+        let entries = all_pages(store, t, &filter, 1000).await;
+        assert_eq!(entries.len() as u64, expected, "query: {name}");
+        assert!(
+            entries.windows(2).all(|w| w[0].seq > w[1].seq),
+            "newest first: {name}"
+        );
+    }
 }

@@ -1,0 +1,322 @@
+//! Cases on facets, tenant isolation, tenants and API keys.
+
+use super::fixtures::*;
+use crate::{Store, StoreError};
+use sealtrail_core::filter::{Cursor, Direction, Filter};
+use sealtrail_core::keys::Scope;
+use sealtrail_core::TenantId;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Facets list the values present, with entry counts, most frequent first then by value.
+pub async fn facets_count_values_present(store: Arc<dyn Store>) {
+    let (t, _, _) = seed_dataset(&store, "acme").await;
+    let f = match store.facets(t).await {
+        Ok(f) => f,
+        Err(e) => panic!("facets: {e}"),
+    };
+    let vals = |v: &[sealtrail_core::filter::FacetValue]| {
+        v.iter()
+            .map(|v| (v.value.clone(), v.count))
+            .collect::<Vec<_>>()
+    };
+    let o = |pairs: &[(&str, u64)]| {
+        pairs
+            .iter()
+            .map(|(v, n)| (v.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(vals(&f.channels), o(&[("auth", 12), ("hardware", 12)]));
+    assert_eq!(
+        vals(&f.actions),
+        o(&[
+            ("hardware.updated", 8),
+            ("user.created", 8),
+            ("user.deleted", 8)
+        ])
+    );
+    assert_eq!(
+        vals(&f.events),
+        o(&[("created", 8), ("deleted", 8), ("updated", 8)])
+    );
+    assert_eq!(vals(&f.categories), o(&[("Security Events", 6)]));
+    assert_eq!(vals(&f.results), o(&[("success", 20), ("failure", 4)]));
+    assert_eq!(vals(&f.target_types), o(&[("hardware", 24), ("user", 6)]));
+    let actors: Vec<_> = f
+        .actors
+        .iter()
+        .map(|a| {
+            (
+                a.kind.as_str(),
+                a.id.as_deref(),
+                a.email.as_deref(),
+                a.count,
+            )
+        })
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("user", Some("u0"), Some("u0@example.com"), 6),
+            ("user", Some("u1"), Some("u1@example.com"), 6),
+            ("user", Some("u2"), Some("u2@example.com"), 6),
+            ("user", Some("u3"), Some("u3@example.com"), 5),
+            ("system", Some("system"), None, 1),
+        ]
+    );
+    assert_eq!(f.actors[0].name.as_deref(), Some("User 0"));
+    let empty = tenant(&store, "empty").await;
+    assert_eq!(store.facets(empty).await.ok(), Some(Default::default()));
+}
+
+/// No read ever sees another tenant's data; each tenant has its own seq and idempotency keys.
+pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
+    let (a, _, _) = seed_dataset(&store, "acme").await;
+    let b = tenant(&store, "globex").await;
+    let theirs = append(
+        &store,
+        b,
+        vec![
+            keyed("secret.viewed", "mallory", "k1"),
+            event("user.created", "u1"),
+        ],
+    )
+    .await;
+    let mine = append(&store, a, vec![keyed("a.created", "u1", "k1")]).await;
+    assert_eq!(
+        (theirs[0].seq, theirs[0].duplicate),
+        (0, false),
+        "each tenant's log starts at 0"
+    );
+    assert_eq!(
+        (mine[0].seq, mine[0].duplicate),
+        (24, false),
+        "the same key in two tenants is two entries"
+    );
+
+    assert_eq!(store.log_size(a).await.ok(), Some(25));
+    assert_eq!(store.log_size(b).await.ok(), Some(2));
+    assert_eq!(store.get(a, theirs[0].id).await.ok(), Some(None));
+    assert_eq!(store.get(b, mine[0].id).await.ok(), Some(None));
+    assert!(store.get(b, theirs[0].id).await.ok().flatten().is_some());
+
+    let f = Filter::default;
+    assert_eq!(count(&store, b, &f()).await, 2);
+    assert_eq!(seqs(&all_pages(&store, b, &f(), 1).await), [1, 0]);
+    let q = |t: &str| Filter {
+        text: Some(t.into()),
+        ..f()
+    };
+    assert_eq!(count(&store, b, &q("assigned")).await, 0);
+    assert_eq!(count(&store, a, &q("mallory")).await, 0);
+    assert_eq!(count(&store, b, &q("mallory")).await, 1);
+    assert_eq!(
+        count(
+            &store,
+            b,
+            &Filter {
+                actor: Some("u1".into()),
+                ..f()
+            }
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            b,
+            &Filter {
+                target_id: Some("142".into()),
+                ..f()
+            }
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &store,
+            b,
+            &Filter {
+                channel: Some("auth".into()),
+                ..f()
+            }
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &store,
+            b,
+            &Filter {
+                properties: vec![("repo".into(), "web".into())],
+                ..f()
+            }
+        )
+        .await,
+        0
+    );
+    let p = page(
+        &store,
+        b,
+        &f(),
+        10,
+        Some(Cursor {
+            seq: 20,
+            direction: Direction::Older,
+        }),
+    )
+    .await;
+    assert_eq!(
+        seqs(&p.entries),
+        [1, 0],
+        "a cursor from another tenant's range reveals nothing else"
+    );
+
+    let facets = store.facets(b).await.ok().unwrap_or_default();
+    let text = format!("{facets:?}");
+    assert!(
+        !text.contains("hardware.updated") && !text.contains("u0"),
+        "{text}"
+    );
+    assert_eq!(store.log_size(TenantId(9_999)).await.ok(), Some(0));
+    assert_eq!(count(&store, TenantId(9_999), &f()).await, 0);
+}
+
+/// Tenants: create, refuse a taken name, list oldest first, look up by name and id.
+pub async fn tenants_create_conflict_and_lookup(store: Arc<dyn Store>) {
+    assert_eq!(store.list_tenants().await.ok().map(|l| l.len()), Some(0));
+    let acme = match store.create_tenant("acme").await {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    let globex = match store.create_tenant("globex").await {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    assert_ne!(acme.id, globex.id);
+    assert_eq!(acme.name, "acme");
+    assert!(acme.created_at <= globex.created_at);
+    let again = store.create_tenant("acme").await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(
+        store.list_tenants().await.ok(),
+        Some(vec![acme.clone(), globex.clone()])
+    );
+    assert_eq!(
+        store.tenant_by_name("acme").await.ok(),
+        Some(Some(acme.clone()))
+    );
+    assert_eq!(store.tenant_by_name("nope").await.ok(), Some(None));
+    let by_id = store.tenant_by_id(globex.id).await.ok().flatten();
+    assert_eq!(
+        by_id.map(|t| (t.id, t.name)),
+        Some((globex.id, "globex".to_string()))
+    );
+    assert_eq!(store.tenant_by_id(TenantId(424_242)).await.ok(), Some(None));
+    assert_eq!(store.log_size(acme.id).await.ok(), Some(0));
+}
+
+/// API keys: insert, find by prefix across tenants, list newest first with revoked ones,
+/// revoke once (the first time is kept), never across tenants.
+pub async fn api_keys_insert_list_and_revoke(store: Arc<dyn Store>) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "globex").await;
+    let insert = |t: TenantId, prefix: &'static str, hash: u8, scopes: Vec<Scope>| {
+        let store = store.clone();
+        async move {
+            match store
+                .insert_api_key(t, prefix, [hash; 32], &format!("{prefix} key"), &scopes)
+                .await
+            {
+                Ok(k) => k,
+                Err(e) => panic!("insert {prefix}: {e}"),
+            }
+        }
+    };
+    let k1 = insert(a, "aaaaaaaaaaa1", 1, vec![Scope::Read, Scope::Ingest]).await;
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let k2 = insert(a, "aaaaaaaaaaa2", 2, vec![Scope::Admin]).await;
+    let kb = insert(b, "bbbbbbbbbbb1", 3, vec![Scope::Export]).await;
+    assert_eq!(
+        (
+            k1.tenant,
+            k1.name.as_str(),
+            k1.scopes.clone(),
+            k1.hash,
+            k1.revoked_at
+        ),
+        (
+            a,
+            "aaaaaaaaaaa1 key",
+            vec![Scope::Ingest, Scope::Read],
+            [1; 32],
+            None
+        )
+    );
+    assert_eq!(
+        store.api_key_by_prefix("aaaaaaaaaaa1").await.ok(),
+        Some(Some(k1.clone()))
+    );
+    assert_eq!(
+        store.api_key_by_prefix("bbbbbbbbbbb1").await.ok(),
+        Some(Some(kb.clone()))
+    );
+    assert_eq!(store.api_key_by_prefix("nope").await.ok(), Some(None));
+
+    let dup = store
+        .insert_api_key(b, "aaaaaaaaaaa1", [9; 32], "dup", &[Scope::Read])
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let orphan = store
+        .insert_api_key(
+            TenantId(777_777),
+            "ccccccccccc1",
+            [9; 32],
+            "x",
+            &[Scope::Read],
+        )
+        .await;
+    assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
+
+    assert_eq!(
+        store.list_api_keys(a).await.ok(),
+        Some(vec![k2.clone(), k1.clone()])
+    );
+    assert_eq!(
+        store.revoke_api_key(b, &k1.id).await.ok(),
+        Some(None),
+        "another tenant's key"
+    );
+    assert_eq!(store.revoke_api_key(a, "nope").await.ok(), Some(None));
+    let revoked = store.revoke_api_key(a, &k1.id).await.ok().flatten();
+    let when = revoked.as_ref().and_then(|k| k.revoked_at);
+    assert!(when.is_some());
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let again = store.revoke_api_key(a, &k1.id).await.ok().flatten();
+    assert_eq!(
+        again.and_then(|k| k.revoked_at),
+        when,
+        "the first revocation time is kept"
+    );
+    let listed = store.list_api_keys(a).await.ok().unwrap_or_default();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|k| (k.id.as_str(), k.revoked_at.is_some()))
+            .collect::<Vec<_>>(),
+        [("aaaaaaaaaaa2", false), ("aaaaaaaaaaa1", true)]
+    );
+    assert_eq!(store.list_api_keys(b).await.ok(), Some(vec![kb]));
+    assert_eq!(
+        store
+            .api_key_by_prefix(&k1.id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|k| k.revoked_at),
+        when
+    );
+}

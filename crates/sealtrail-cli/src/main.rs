@@ -28,7 +28,7 @@ enum Command {
     /// Send events from an NDJSON file (or stdin) to a Sealtrail server, in batches.
     Ingest(ingest::IngestArgs),
     /// List entries matching filters, newest first, as a table, JSON or NDJSON.
-    Query(query::QueryArgs),
+    Query(Box<query::QueryArgs>),
     /// Create, list or revoke API keys (acts on the data directory).
     #[command(subcommand)]
     Keys(local::KeysCommand),
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
-            Command::Query(args) => query::run(args).await,
+            Command::Query(args) => query::run(*args).await,
             Command::Keys(cmd) => local::keys(cmd).await,
             Command::Tenants(cmd) => local::tenants(cmd).await,
         }

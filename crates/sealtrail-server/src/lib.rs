@@ -121,6 +121,7 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     bootstrap: Option<Bootstrap>,
     shutdown: Option<oneshot::Sender<()>>,
+    signals: Option<ShutdownSignals>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -142,9 +143,13 @@ impl RunningServer {
 
     /// Serves until ctrl-c or SIGTERM, then finishes in-flight requests and returns.
     pub async fn wait(mut self) -> Result<(), ServerError> {
+        let mut signals = self
+            .signals
+            .take()
+            .unwrap_or_else(ShutdownSignals::register);
         tokio::select! {
             result = &mut self.task => return flatten(result),
-            () = shutdown_signal() => tracing::info!("shutting down: finishing in-flight requests"),
+            () = signals.recv() => tracing::info!("shutting down: finishing in-flight requests"),
         }
         self.shutdown().await
     }
@@ -165,26 +170,52 @@ fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Resul
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Termination signals, registered when the server starts — not when [`RunningServer::wait`]
+/// is first polled — so a SIGTERM arriving right after the URL is printed still shuts down
+/// gracefully instead of killing the process.
+struct ShutdownSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            ShutdownSignals {
+                terminate: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        ShutdownSignals {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.terminate) => {},
+                () = next(&mut self.interrupt) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 
@@ -230,6 +261,7 @@ pub async fn start_with_store(
         local_addr,
         bootstrap,
         shutdown: Some(tx),
+        signals: Some(ShutdownSignals::register()),
         task,
     })
 }

@@ -13,7 +13,9 @@ async fn concurrent_clients_lose_and_duplicate_nothing() {
     const CLIENTS: usize = 16;
     const PER_CLIENT: usize = 1000;
     let s = TestServer::start().await;
-    let before = s.get_json(&s.admin_key, "/v1/tenant").await["log_size"].as_u64().unwrap();
+    let before = s.get_json(&s.admin_key, "/v1/tenant").await["log_size"]
+        .as_u64()
+        .unwrap();
 
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
@@ -29,10 +31,20 @@ async fn concurrent_clients_lose_and_duplicate_nothing() {
                     "description": format!("client {c} event {i}"),
                     "idempotency_key": format!("c{c}-e{i}"),
                 });
-                let r = client.post(&url).bearer_auth(&key).json(&body).send().await.unwrap();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), StatusCode::CREATED);
                 let ack: Value = r.json().await.unwrap();
-                acks.push((format!("c{c}-e{i}"), ack["id"].as_str().unwrap().to_string(), ack["seq"].as_u64().unwrap()));
+                acks.push((
+                    format!("c{c}-e{i}"),
+                    ack["id"].as_str().unwrap().to_string(),
+                    ack["seq"].as_u64().unwrap(),
+                ));
             }
             acks
         }));
@@ -56,7 +68,12 @@ async fn concurrent_clients_lose_and_duplicate_nothing() {
             let key = e["idempotency_key"].as_str().unwrap().to_string();
             let seq = e["seq"].as_u64().unwrap();
             seqs.push(seq);
-            assert!(stored.insert(key, (e["id"].as_str().unwrap().to_string(), seq)).is_none(), "stored twice");
+            assert!(
+                stored
+                    .insert(key, (e["id"].as_str().unwrap().to_string(), seq))
+                    .is_none(),
+                "stored twice"
+            );
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -64,12 +81,18 @@ async fn concurrent_clients_lose_and_duplicate_nothing() {
         }
     }
     for (key, id, seq) in &acked {
-        assert_eq!(stored.get(key), Some(&(id.clone(), *seq)), "acknowledged event {key} missing or moved");
+        assert_eq!(
+            stored.get(key),
+            Some(&(id.clone(), *seq)),
+            "acknowledged event {key} missing or moved"
+        );
     }
     let unique: HashSet<u64> = seqs.iter().copied().collect();
     assert_eq!(unique.len(), CLIENTS * PER_CLIENT);
     let expected: HashSet<u64> = (before..before + (CLIENTS * PER_CLIENT) as u64).collect();
     assert_eq!(unique, expected, "seq is gapless");
-    let after = s.get_json(&s.admin_key, "/v1/tenant").await["log_size"].as_u64().unwrap();
+    let after = s.get_json(&s.admin_key, "/v1/tenant").await["log_size"]
+        .as_u64()
+        .unwrap();
     assert_eq!(after, before + (CLIENTS * PER_CLIENT) as u64);
 }

@@ -28,11 +28,16 @@ impl TestServer {
 
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        let mut config =
+            ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
         configure(&mut config);
         let store = open_store(dir.path()).unwrap();
         let server = start_with_store(config, store.clone()).await.unwrap();
-        let admin_key = server.bootstrap().expect("fresh dir bootstraps").admin_key.clone();
+        let admin_key = server
+            .bootstrap()
+            .expect("fresh dir bootstraps")
+            .admin_key
+            .clone();
         TestServer {
             url: server.url(),
             admin_key,
@@ -54,7 +59,9 @@ impl TestServer {
         let actor = Actor::system("test");
         let tenant = match self.store.tenant_by_name(name).await.unwrap() {
             Some(t) => t,
-            None => admin::create_tenant(self.store.as_ref(), name, &actor).await.unwrap(),
+            None => admin::create_tenant(self.store.as_ref(), name, &actor)
+                .await
+                .unwrap(),
         };
         let key = admin::create_api_key(self.store.as_ref(), tenant.id, "test key", scopes, &actor)
             .await
@@ -120,6 +127,8 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     body["error"].clone()
 }

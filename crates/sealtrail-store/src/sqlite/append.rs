@@ -28,7 +28,9 @@ pub(crate) fn tenant_base(tenant: TenantId) -> Option<i64> {
 /// One request's events, as the writer hands them over (borrowed, so a failed group can be
 /// retried request by request).
 pub(crate) struct RequestRef<'a> {
+    /// The log the events go to.
     pub tenant: TenantId,
+    /// The events, in request order.
     pub entries: &'a [NewEntry],
 }
 

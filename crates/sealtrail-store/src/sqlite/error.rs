@@ -28,6 +28,15 @@ pub(crate) fn is_fatal(e: &rusqlite::Error) -> bool {
     }
 }
 
+/// True when another connection held the write lock past the busy timeout.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(err, _)
+            if matches!(err.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 /// True for a uniqueness or foreign-key refusal, which the admin operations turn into
 /// `Conflict` / `NotFound` for the caller.
 pub(crate) fn constraint_kind(e: &rusqlite::Error) -> Option<Constraint> {

@@ -2,7 +2,7 @@
 //! appends in groups, acknowledging each request only after its group's COMMIT returned.
 
 use super::append::{write_group, RequestRef};
-use super::error::is_fatal;
+use super::error::{is_busy, is_fatal};
 use crate::StoreError;
 use rusqlite::Connection;
 use sealtrail_core::entry::{Appended, NewEntry};
@@ -31,14 +31,19 @@ pub(crate) type Job = Box<dyn FnOnce(&mut Connection, &WriterShared) + Send>;
 
 /// One `append` call waiting for the writer.
 pub(crate) struct AppendRequest {
+    /// The log the events go to.
     pub tenant: TenantId,
+    /// The events, in request order.
     pub entries: Vec<NewEntry>,
+    /// Answered only after the group holding this request has committed (or failed).
     pub reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
 }
 
 /// What the writer thread receives.
 pub(crate) enum Command {
+    /// Events to append; grouped with whatever else is queued.
     Append(AppendRequest),
+    /// A tenant or key change, run on its own between groups.
     Job(Job),
 }
 
@@ -296,25 +301,41 @@ fn commit_group(conn: &mut Connection, shared: &WriterShared, group: Vec<AppendR
                 let _ = request.reply.send(result);
             }
         }
-        Err(error) => match shared.classify(error) {
-            StoreError::WriterFailed(reason) => {
-                for request in group {
-                    let _ = request
-                        .reply
-                        .send(Err(StoreError::WriterFailed(reason.clone())));
+        Err(error) => {
+            let busy = matches!(&error, WriteError::Sql(e) if is_busy(e));
+            match shared.classify(error) {
+                StoreError::WriterFailed(reason) => {
+                    for request in group {
+                        let _ = request
+                            .reply
+                            .send(Err(StoreError::WriterFailed(reason.clone())));
+                    }
+                }
+                error if group.len() > 1 && !busy => {
+                    tracing::warn!(%error, requests = group.len(), "group commit failed; retrying its requests one by one");
+                    for request in group {
+                        commit_group(conn, shared, vec![request]);
+                    }
+                }
+                // A single request fails alone. A busy database (another process held the
+                // write lock past the busy timeout) fails the whole group: retrying request by
+                // request would only wait that long again, once per request.
+                error => {
+                    let message = match &error {
+                        StoreError::Backend(m) => m.clone(),
+                        other => other.to_string(),
+                    };
+                    let mut group = group.into_iter();
+                    if let Some(first) = group.next() {
+                        let _ = first.reply.send(Err(error));
+                    }
+                    for request in group {
+                        let _ = request
+                            .reply
+                            .send(Err(StoreError::Backend(message.clone())));
+                    }
                 }
             }
-            error if group.len() == 1 => {
-                if let Some(request) = group.into_iter().next() {
-                    let _ = request.reply.send(Err(error));
-                }
-            }
-            error => {
-                tracing::warn!(%error, requests = group.len(), "group commit failed; retrying its requests one by one");
-                for request in group {
-                    commit_group(conn, shared, vec![request]);
-                }
-            }
-        },
+        }
     }
 }

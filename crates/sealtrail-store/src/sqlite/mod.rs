@@ -73,9 +73,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Creates or opens `<data_dir>/sealtrail.db`, applies pending migrations and starts the
+    /// Creates or opens `<data_dir>/sealtrail.db` (creating the directory if needed), applies pending migrations and starts the
     /// writer thread. Safe to call while another process has the same file open.
     pub fn open(data_dir: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(format!(
+                "creating data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let db_path = data_dir.join(DB_FILE_NAME);
         let conn = schema::open_writer(&db_path)?;
         // Readers open after the writer so the WAL files they need already exist.

@@ -1,0 +1,257 @@
+//! One line of `entries.ndjson`: its JSON shape, and the checks every line must pass.
+//!
+//! The writer runs [`check`] on every entry before writing it and the verifier runs it on every
+//! line it reads, so the two can never disagree about what a valid entry is.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use sealtrail_core::envelope::{self, Part, Slot, VaultValue};
+use sealtrail_core::merkle::{self, Hash};
+use sealtrail_core::Entry;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The log every line is checked against: from the signed checkpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Log {
+    pub origin: String,
+    pub tree_size: u64,
+    pub root: Hash,
+}
+
+/// The JSON of one line, field order as written.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LineJson {
+    pub seq: u64,
+    pub id: Uuid,
+    /// Base64 of the exact envelope bytes.
+    pub envelope: String,
+    /// Hex of `SHA-256(0x00 || envelope)`.
+    pub leaf_hash: String,
+    /// Hex hashes, leaf to root.
+    pub inclusion_proof: Vec<String>,
+    pub vault: VaultJson,
+    /// The opened entry, for people; checked against envelope and vault.
+    pub entry: Value,
+}
+
+/// The three vault slots by part name.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VaultJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor: Option<SlotJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    context: Option<SlotJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<SlotJson>,
+}
+
+/// `{"salt", "value"}` for a committed value, `{"erased": true, "replacement"}` after erasure.
+/// One struct with optional fields (rather than an untagged enum) so errors can say what is wrong.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    erased: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replacement: Option<String>,
+}
+
+impl VaultJson {
+    /// Encodes slots (already checked to hold each part once).
+    pub fn from_slots(slots: &[Slot]) -> Self {
+        let mut vault = VaultJson::default();
+        for slot in slots {
+            let (part, json) = match slot {
+                Slot::Committed(v) => (
+                    v.part,
+                    SlotJson {
+                        salt: Some(B64.encode(v.salt)),
+                        value: Some(B64.encode(&v.value)),
+                        erased: None,
+                        replacement: None,
+                    },
+                ),
+                Slot::Erased { part, replacement } => (
+                    *part,
+                    SlotJson {
+                        salt: None,
+                        value: None,
+                        erased: Some(true),
+                        replacement: Some(B64.encode(replacement)),
+                    },
+                ),
+            };
+            *vault.slot_mut(part) = Some(json);
+        }
+        vault
+    }
+
+    fn slot_mut(&mut self, part: Part) -> &mut Option<SlotJson> {
+        match part {
+            Part::Actor => &mut self.actor,
+            Part::Context => &mut self.context,
+            Part::Payload => &mut self.payload,
+        }
+    }
+
+    /// Decodes the slots, in [`Part::ALL`] order; every part must be present.
+    pub fn to_slots(&self) -> Result<Vec<Slot>, String> {
+        let mut slots = Vec::with_capacity(3);
+        for (part, slot) in [
+            (Part::Actor, &self.actor),
+            (Part::Context, &self.context),
+            (Part::Payload, &self.payload),
+        ] {
+            let name = part.as_str();
+            let slot = slot
+                .as_ref()
+                .ok_or_else(|| format!("vault has no `{name}` value"))?;
+            slots.push(slot.decode(part)?);
+        }
+        Ok(slots)
+    }
+}
+
+impl SlotJson {
+    fn decode(&self, part: Part) -> Result<Slot, String> {
+        let name = part.as_str();
+        let b64 = |field: &str, s: &str| {
+            B64.decode(s)
+                .map_err(|_| format!("vault `{name}` {field} is not base64"))
+        };
+        match self {
+            SlotJson {
+                salt: Some(salt),
+                value: Some(value),
+                erased: None,
+                replacement: None,
+            } => {
+                let salt: [u8; 16] = b64("salt", salt)?
+                    .try_into()
+                    .map_err(|_| format!("vault `{name}` salt is not 16 bytes"))?;
+                Ok(Slot::Committed(VaultValue {
+                    part,
+                    salt,
+                    value: b64("value", value)?,
+                }))
+            }
+            SlotJson {
+                salt: None,
+                value: None,
+                erased: Some(true),
+                replacement: Some(replacement),
+            } => Ok(Slot::Erased {
+                part,
+                replacement: b64("replacement", replacement)?,
+            }),
+            _ => Err(format!(
+                "vault `{name}` must be {{salt, value}} or {{erased: true, replacement}}"
+            )),
+        }
+    }
+}
+
+/// Parses a SHA-256 hash written as 64 lowercase hex digits (the only spelling the writer
+/// uses, so every hash has exactly one accepted form).
+pub(crate) fn parse_hash(s: &str) -> Option<Hash> {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// Everything that makes one entry valid in the bundle, except its order relative to the
+/// others: position within the tree, leaf hash, inclusion proof, envelope claims, one slot per
+/// part, vault commitments. Returns the opened entry, which is what the line's `entry` must say.
+pub(crate) fn check(
+    log: &Log,
+    seq: u64,
+    envelope_bytes: &[u8],
+    leaf: &Hash,
+    proof: &[Hash],
+    slots: &[Slot],
+) -> Result<Entry, String> {
+    if seq >= log.tree_size {
+        return Err(format!(
+            "seq {seq} is not below the checkpoint's tree size {}",
+            log.tree_size
+        ));
+    }
+    if merkle::leaf_hash(envelope_bytes) != *leaf {
+        return Err("leaf_hash is not the hash of the envelope bytes".into());
+    }
+    merkle::verify_inclusion(seq, log.tree_size, leaf, proof, &log.root)
+        .map_err(|e| format!("inclusion proof does not lead to the checkpoint root ({e})"))?;
+    let head = envelope::head(envelope_bytes).map_err(|e| e.to_string())?;
+    if head.log != log.origin {
+        return Err(format!(
+            "envelope belongs to log `{}`, not `{}`",
+            head.log, log.origin
+        ));
+    }
+    if head.seq != seq {
+        return Err(format!("envelope claims seq {}", head.seq));
+    }
+    for part in Part::ALL {
+        let count = slots.iter().filter(|s| slot_part(s) == part).count();
+        if count != 1 {
+            return Err(format!(
+                "expected one `{}` vault value, found {count}",
+                part.as_str()
+            ));
+        }
+    }
+    let bad = envelope::mismatched_commitments(envelope_bytes, slots).map_err(|e| e.to_string())?;
+    if let Some(part) = bad.first() {
+        return Err(format!(
+            "vault `{}` value does not match the envelope's commitment",
+            part.as_str()
+        ));
+    }
+    envelope::open(envelope_bytes, slots).map_err(|e| e.to_string())
+}
+
+fn slot_part(slot: &Slot) -> Part {
+    match slot {
+        Slot::Committed(v) => v.part,
+        Slot::Erased { part, .. } => *part,
+    }
+}
+
+/// The readable copy of an opened entry, as written to the line's `entry` field.
+pub(crate) fn entry_json(entry: &Entry) -> Result<Value, String> {
+    serde_json::to_value(entry).map_err(|e| e.to_string())
+}
+
+/// Compares a line's readable `entry` with the opened one; an `idempotency_key` is ignored
+/// (it is not part of the envelope). Names the first differing field.
+pub(crate) fn compare_entry(claimed: &Value, opened: &Value) -> Result<(), String> {
+    let (Value::Object(claimed), Value::Object(opened)) = (claimed, opened) else {
+        return Err("`entry` is not a JSON object".into());
+    };
+    let mut claimed = claimed.clone();
+    claimed.remove("idempotency_key");
+    if claimed == *opened {
+        return Ok(());
+    }
+    let field = opened
+        .iter()
+        .find(|(k, v)| claimed.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .or_else(|| claimed.keys().find(|k| !opened.contains_key(*k)).cloned())
+        .unwrap_or_default();
+    Err(format!(
+        "the readable `entry` differs from what envelope and vault say (field `{field}`)"
+    ))
+}

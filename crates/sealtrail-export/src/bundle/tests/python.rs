@@ -1,0 +1,120 @@
+//! The bundled Python verifier agrees with ours, on good and on tampered bundles.
+
+use super::*;
+use std::path::Path;
+use std::process::Command;
+
+fn python_with_cryptography() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "\n!!!!! SKIPPED: verify_bundle.py was not run: python3 with the `cryptography` \
+             package is missing (pip install cryptography) !!!!!\n"
+        );
+    }
+    ok
+}
+
+/// Unpacks `bundle` and runs its own `verify_bundle.py`; returns (success, stdout).
+fn run_script(bundle: &[u8]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    tar::Archive::new(bundle).unpack(dir.path()).unwrap();
+    let out = Command::new("python3")
+        .arg(dir.path().join(files::SCRIPT))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn the_python_script_verifies_a_good_bundle_and_catches_tampering() {
+    if !python_with_cryptography() {
+        return;
+    }
+    let mut log = TestLog::new(40);
+    let entries = vec![
+        log.entry(0),
+        log.erased_entry(7),
+        log.entry(21),
+        log.entry(39),
+    ];
+    let good = log.bundle_of(&entries);
+    let (ok, out) = run_script(&good);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("OK: 4 entries of log sealtrail.example/acme"),
+        "{out}"
+    );
+    assert!(out.contains("1 vault values were erased"), "{out}");
+
+    let whole = log.bundle(&(0..40).collect::<Vec<_>>());
+    assert!(run_script(&whole).0);
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "envelope",
+            edit_lines(&good, |l| flip_b64(&mut l[2]["envelope"], 9, 4)),
+        ),
+        (
+            "proof",
+            edit_lines(&good, |l| flip_hex(&mut l[2]["inclusion_proof"][0], 0, 1)),
+        ),
+        (
+            "vault",
+            edit_lines(&good, |l| {
+                flip_b64(&mut l[2]["vault"]["payload"]["value"], 5, 1)
+            }),
+        ),
+        (
+            "entry",
+            edit_lines(&good, |l| l[2]["entry"]["result"] = json!("denied")),
+        ),
+        ("order", edit_lines(&good, |l| l.swap(2, 3))),
+        (
+            "dropped",
+            edit_lines(&good, |l| {
+                l.remove(2);
+            }),
+        ),
+        (
+            "signature",
+            edit_member(&good, files::CHECKPOINT, |n| {
+                let at = n.len() - 5;
+                n[at] ^= 0x01;
+            }),
+        ),
+    ];
+    for (what, bad) in cases {
+        let (ok, out) = run_script(&bad);
+        assert!(!ok, "python missed tampered {what}: {out}");
+        assert!(out.starts_with("FAILED: "), "{what}: {out}");
+        // And ours agrees.
+        assert!(!matches!(verify(&bad), Ok(r) if r.is_ok()), "{what}");
+        if what != "signature" && what != "dropped" {
+            assert!(out.contains("(seq 21)"), "{what}: {out}");
+        }
+    }
+}
+
+#[test]
+fn the_documents_name_every_file_of_the_layout() {
+    let spec = include_str!("../../../BUNDLE.md");
+    for doc in [README_TEXT, spec] {
+        for name in files::ALL {
+            assert!(doc.contains(&format!("`{name}`")), "{name} missing");
+        }
+        assert!(doc.contains(FORMAT));
+    }
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("BUNDLE.md")
+        .exists());
+}

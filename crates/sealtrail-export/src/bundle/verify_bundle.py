@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Verify a Sealtrail evidence bundle (sealtrail-evidence-bundle/1) without Sealtrail.
+
+Usage:  tar xf audit-log-....tar -C bundle && python3 bundle/verify_bundle.py bundle
+Needs Python 3.8+ and the `cryptography` package (pip install cryptography); everything else is
+the standard library. Exit status 0 when every check passes, 1 with the first problem otherwise.
+
+Checks: the checkpoint's Ed25519 signature (C2SP signed note) by the key in public-key.txt; the
+manifest agrees with the checkpoint; for every line of entries.ndjson, in increasing seq order:
+leaf hash = SHA-256(0x00 || envelope), the RFC 9162 section 2.1.3.2 inclusion proof leads to the
+checkpoint root, the envelope names this log, seq and id, every vault value matches its salted
+commitment SHA-256("sealtrail-commit-v1\\0" || salt || value), and the readable "entry" is what
+envelope and vault say. Finally: the manifest's entry count.
+"""
+import base64
+import hashlib
+import json
+import os
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+FORMAT = "sealtrail-evidence-bundle/1"
+COMMIT_DOMAIN = b"sealtrail-commit-v1\x00"
+PARTS = ("actor", "context", "payload")
+
+
+class Bad(Exception):
+    """A check failed; the message says which."""
+
+
+def sha256(*chunks):
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c)
+    return h.digest()
+
+
+def b64(s):
+    raw = base64.b64decode(s, validate=True)
+    if base64.b64encode(raw).decode() != s:
+        raise Bad("non-canonical base64")
+    return raw
+
+
+def unhex32(s):
+    raw = bytes.fromhex(s)
+    if len(raw) != 32 or raw.hex() != s:
+        raise Bad("not a lowercase 64-digit hex hash")
+    return raw
+
+
+def open_checkpoint(key_line, note):
+    """C2SP signed note: returns (origin, size, root) if a signature by the key verifies."""
+    name, key_id, key_b64 = key_line.strip().split("+", 2)
+    raw = b64(key_b64)
+    if len(raw) != 33 or raw[0] != 1:
+        raise Bad("public key is not an Ed25519 (0x01) key")
+    if sha256(name.encode(), b"\n", raw)[:4].hex() != key_id:
+        raise Bad("public key id does not match the key")
+    key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    split = note.rindex("\n\n")
+    text, signatures = note[: split + 1], note[split + 2 :]
+    verified = False
+    for line in signatures.splitlines():
+        if not line.startswith("\u2014 "):
+            raise Bad("malformed signature line")
+        sig_name, sig_b64 = line[2:].split(" ", 1)
+        blob = b64(sig_b64)
+        if sig_name == name and blob[:4].hex() == key_id:
+            try:
+                key.verify(blob[4:], text.encode())
+            except InvalidSignature:
+                raise Bad("checkpoint signature does not verify")
+            verified = True
+    if not verified:
+        raise Bad("checkpoint carries no signature by the bundle's key")
+    origin, size, root = text.split("\n")[:3]
+    return origin, int(size), b64(root)
+
+
+def node(left, right):
+    return sha256(b"\x01", left, right)
+
+
+def verify_inclusion(index, size, leaf, proof, root):
+    """RFC 9162 section 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def opened_entry(env, parts):
+    """The entry as Sealtrail shows it, rebuilt from the envelope and the vault values."""
+    actor, ctx, pay = (parts[p] for p in PARTS)
+    e = {k: env[k] for k in ("id", "seq", "recorded_at", "occurred_at", "channel", "action", "event")}
+    if env.get("category") is not None:
+        e["category"] = env["category"]
+    e["description"] = pay.get("description", "")
+    e["result"] = env["result"]
+    e["actor"] = {"type": env["actor_type"]}
+    e["actor"].update({k: actor[k] for k in ("id", "name", "email", "via") if actor.get(k) is not None})
+    e["targets"] = pay.get("targets", [])
+    context = {k: ctx[k] for k in ("ip", "user_agent", "location") if ctx.get(k) is not None}
+    if pay.get("request") is not None:
+        context["request"] = pay["request"]
+    if context:
+        e["context"] = context
+    if pay.get("changes") is not None:
+        e["changes"] = pay["changes"]
+    e["properties"] = pay.get("properties", {})
+    if env.get("redacted"):
+        e["redacted"] = env["redacted"]
+    return e
+
+
+def canon(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_line(line, origin, size, root, last_seq):
+    """Returns (seq, erased values) or raises Bad."""
+    seq = line["seq"]
+    if last_seq is not None and seq <= last_seq:
+        raise Bad("out of order: comes after seq %d" % last_seq)
+    envelope = b64(line["envelope"])
+    leaf = sha256(b"\x00", envelope)
+    if leaf != unhex32(line["leaf_hash"]):
+        raise Bad("leaf_hash is not the hash of the envelope bytes")
+    proof = [unhex32(h) for h in line["inclusion_proof"]]
+    if not verify_inclusion(seq, size, leaf, proof, root):
+        raise Bad("inclusion proof does not lead to the checkpoint root")
+    env = json.loads(envelope)
+    if env.get("v") != 1 or env["log"] != origin or env["seq"] != seq or env["id"] != line["id"]:
+        raise Bad("envelope does not name this log, seq and id")
+    parts, erased = {}, 0
+    for part in PARTS:
+        slot = line["vault"][part]
+        if slot.get("erased") is True:
+            value, erased = b64(slot["replacement"]), erased + 1
+        else:
+            salt, value = b64(slot["salt"]), b64(slot["value"])
+            if len(salt) != 16 or sha256(COMMIT_DOMAIN, salt, value).hex() != env["commitments"][part]:
+                raise Bad("vault %s value does not match the envelope's commitment" % part)
+        parts[part] = json.loads(value)
+    claimed = dict(line["entry"])
+    claimed.pop("idempotency_key", None)
+    if canon(claimed) != canon(opened_entry(env, parts)):
+        raise Bad("the readable entry differs from what envelope and vault say")
+    return seq, erased
+
+
+def main(directory):
+    def read(name):
+        with open(os.path.join(directory, name), encoding="utf-8") as f:
+            return f.read()
+
+    manifest = json.loads(read("manifest.json"))
+    if manifest["format"] != FORMAT:
+        raise Bad("manifest format is %r, expected %r" % (manifest["format"], FORMAT))
+    key_line = read("public-key.txt")
+    origin, size, root = open_checkpoint(key_line, read("checkpoint.txt"))
+    if (origin, size, root.hex()) != (manifest["origin"], manifest["tree_size"], manifest["root"]):
+        raise Bad("manifest does not match the signed checkpoint")
+    count, erased, last_seq = 0, 0, None
+    with open(os.path.join(directory, "entries.ndjson"), "rb") as f:
+        for raw in f:
+            count += 1
+            seq = None
+            try:
+                line = json.loads(raw)
+                seq = line["seq"]
+                if not raw.endswith(b"\n"):
+                    raise Bad("last line does not end with a newline")
+                last_seq, n = check_line(line, origin, size, root, last_seq)
+                erased += n
+            except (Bad, KeyError, TypeError, ValueError) as e:
+                raise Bad("entries.ndjson line %d (seq %s): %s" % (count, seq, e or type(e).__name__))
+    if count != manifest["entries"]:
+        raise Bad("manifest says %d entries, entries.ndjson has %d" % (manifest["entries"], count))
+    print("OK: %d entries of log %s verified against its signed checkpoint (size %d, root %s)."
+          % (count, origin, size, root.hex()))
+    print("%d vault values were erased (shown as replacements)." % erased)
+    print("Compare the public key with the one the operator published: %s" % key_line.strip())
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    except (Bad, KeyError, TypeError, ValueError, OSError) as e:
+        print("FAILED: %s" % (e or type(e).__name__))
+        sys.exit(1)

@@ -4,5 +4,57 @@
 //! [`std::io::Write`] in constant memory; the server and CLI own the files and sockets.
 //!
 //! * [`bundle`] — the signed evidence bundle an auditor verifies offline (see `BUNDLE.md`).
+//! * [`csv`] — spreadsheet-safe CSV (BOM, UTC header, formula injection neutralised).
+//! * [`json`] — one JSON document `{exported_at, filters, entries: [...]}`.
+//! * [`ndjson`] — one entry per line, for log pipelines.
+//! * [`Format`] — the formats by name, with file names and content types.
 
 pub mod bundle;
+pub mod csv;
+mod format;
+pub mod json;
+pub mod ndjson;
+
+pub use format::{Format, UnknownFormat};
+
+use sealtrail_core::{Entry, Timestamp};
+use std::io::Write;
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The output failed (a closed socket, a full disk).
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The format cannot be produced from entries alone (the evidence bundle needs proofs).
+    #[error("the {0} format is not written entry by entry; use the bundle module")]
+    NotAnEntryFormat(Format),
+}
+
+/// A streaming encoder of entries, so callers can pick the format at run time and feed every
+/// format the same way.
+pub trait EntryEncoder<W: Write> {
+    /// Encodes one more entry; memory use does not grow with the number of entries.
+    fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError>;
+    /// Writes whatever closes the document, flushes, and hands the output back.
+    fn finish(self: Box<Self>) -> Result<W, ExportError>;
+}
+
+/// The encoder for `format`, already past its preamble (BOM and header, or JSON prefix).
+/// `filters` describes the selection; formats with a header carry it (JSON), others ignore it.
+pub fn encoder<'a, W: Write + 'a>(
+    format: Format,
+    out: W,
+    exported_at: Timestamp,
+    filters: &serde_json::Value,
+) -> Result<Box<dyn EntryEncoder<W> + 'a>, ExportError> {
+    Ok(match format {
+        Format::Csv => Box::new(csv::CsvWriter::new(out)?),
+        Format::Json => Box::new(json::JsonWriter::new(out, exported_at, filters)?),
+        Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(out)),
+        Format::Bundle => return Err(ExportError::NotAnEntryFormat(format)),
+    })
+}
+
+#[cfg(test)]
+mod testutil;

@@ -6,77 +6,14 @@ mod snapshot;
 mod tamper;
 
 use super::*;
+pub(super) use crate::testutil::sample_entry;
 use sealtrail_core::checkpoint::{Checkpoint, NoteSigner};
 use sealtrail_core::envelope::{self, Part, Sealed};
 use sealtrail_core::merkle::{self, MemoryTree};
-use sealtrail_core::{Actor, ActorType, Changes, Context, Entry, Outcome, RequestInfo, Target};
 use serde_json::{json, Value};
 use std::io::Read;
-use uuid::Uuid;
 
 pub(super) const ORIGIN: &str = "sealtrail.example/acme";
-
-/// A deterministic, varied entry for position `seq`.
-pub(super) fn sample_entry(seq: u64) -> Entry {
-    let mut properties = serde_json::Map::new();
-    properties.insert("repository".into(), json!(format!("repo-{}", seq % 7)));
-    if seq % 3 == 0 {
-        properties.insert(
-            "nested".into(),
-            json!({"b": [3, 2, 1], "a": null, "f": 1.5}),
-        );
-    }
-    Entry {
-        id: Uuid::from_u128(0x0193_a0b0_0000_7000_8000_0000_0000_0000 + u128::from(seq)),
-        seq,
-        recorded_at: Timestamp(1_795_000_000_000 + seq as i64 * 1_250),
-        occurred_at: Timestamp(1_795_000_000_000 + seq as i64 * 1_000),
-        channel: ["auth", "security", "compliance"][seq as usize % 3].into(),
-        action: "member.role_changed".into(),
-        event: ["created", "updated", "deleted", "read"][seq as usize % 4].into(),
-        category: (seq % 2 == 0).then(|| "Policy Changes".into()),
-        description: format!("Zoë changed role #{seq} — \"admin\" → viewer, =1+1"),
-        result: Outcome::ALL[seq as usize % 6],
-        actor: Actor {
-            kind: if seq % 5 == 4 {
-                ActorType::System
-            } else {
-                ActorType::User
-            },
-            id: Some(format!("u_{seq}")),
-            name: Some("Ada Admin".into()),
-            email: (seq % 2 == 1).then(|| "ada@example.com".into()),
-            via: None,
-        },
-        targets: vec![Target {
-            kind: "member".into(),
-            id: Some(format!("m_{seq}")),
-            name: None,
-        }],
-        context: Context {
-            ip: (seq % 4 != 3).then(|| "203.0.113.7".into()),
-            user_agent: Some("curl/8".into()),
-            location: (seq % 5 == 1).then(|| "Berlin, DE".into()),
-            request: (seq % 7 == 6).then(|| RequestInfo {
-                method: Some("POST".into()),
-                path: Some("/v1/members".into()),
-                body: Some(json!({"role": "viewer", "n": [1, 2.5, null]})),
-                response: None,
-            }),
-        },
-        changes: (seq % 2 == 0).then(|| Changes {
-            before: Some(json!({"role": "admin"})),
-            after: Some(json!({"role": "viewer"})),
-        }),
-        properties,
-        redacted: if seq % 6 == 5 {
-            vec!["properties.password".into()]
-        } else {
-            vec![]
-        },
-        idempotency_key: Some(format!("k{seq}")),
-    }
-}
 
 /// A log of `n` sealed entries with its tree and signing key.
 pub(super) struct TestLog {

@@ -1,0 +1,135 @@
+//! CSV for spreadsheets: what compliance staff open in Excel, LibreOffice or Google Sheets.
+//!
+//! * A UTF-8 byte-order mark, so Excel reads names like "Zoë" correctly.
+//! * A header row whose time columns say `(UTC)`, so nobody reads them as local time.
+//! * Every cell quoted, embedded quotes doubled (RFC 4180, via the `csv` crate).
+//! * Formula injection neutralised (OWASP "CSV Injection"): a cell starting with `=`, `+`, `-`,
+//!   `@`, TAB, CR or LF — or with `'` itself, so the rule stays reversible — gets a `'` prefix,
+//!   which spreadsheets show as text instead of evaluating. Strip exactly one leading `'` to
+//!   recover the stored value.
+
+use crate::{EntryEncoder, ExportError};
+use ::csv::{QuoteStyle, WriterBuilder};
+use sealtrail_core::Entry;
+use std::borrow::Cow;
+use std::io::Write;
+
+/// The UTF-8 byte-order mark written first.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The header row; one column per cell of [`CsvWriter::write_entry`].
+pub const HEADER: [&str; 20] = [
+    "entry_id",
+    "recorded_at (UTC)",
+    "occurred_at (UTC)",
+    "channel",
+    "action",
+    "event",
+    "category",
+    "description",
+    "result",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "actor_email",
+    "actor_via",
+    "target_type",
+    "target_id",
+    "target_name",
+    "ip",
+    "user_agent",
+    "properties",
+];
+
+/// Characters that make a spreadsheet treat a cell as a formula (or, for `'`, as escaped text).
+const TRIGGERS: [char; 8] = ['=', '+', '-', '@', '\t', '\r', '\n', '\''];
+
+/// Prefixes `'` to a cell a spreadsheet would otherwise evaluate.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(TRIGGERS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Writes entries as CSV rows to `W`, buffering one row at a time.
+pub struct CsvWriter<W: Write> {
+    inner: ::csv::Writer<W>,
+}
+
+impl<W: Write> std::fmt::Debug for CsvWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvWriter").finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// Writes the BOM and the header row.
+    pub fn new(mut out: W) -> Result<Self, ExportError> {
+        out.write_all(BOM)?;
+        let mut inner = WriterBuilder::new()
+            .quote_style(QuoteStyle::Always)
+            .from_writer(out);
+        inner.write_record(HEADER).map_err(std::io::Error::from)?;
+        Ok(CsvWriter { inner })
+    }
+
+    /// Writes one row. Only the primary (first) target has columns; properties are compact JSON
+    /// (empty when there are none).
+    pub fn write_entry(&mut self, e: &Entry) -> Result<(), ExportError> {
+        let target = e.primary_target();
+        let opt = |v: Option<&String>| v.map_or("", String::as_str).to_string();
+        let properties = if e.properties.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&e.properties).map_err(std::io::Error::from)?
+        };
+        let cells: [String; 20] = [
+            e.id.to_string(),
+            e.recorded_at.to_rfc3339(),
+            e.occurred_at.to_rfc3339(),
+            e.channel.clone(),
+            e.action.clone(),
+            e.event.clone(),
+            opt(e.category.as_ref()),
+            e.description.clone(),
+            e.result.as_str().to_string(),
+            e.actor.kind.as_str().to_string(),
+            opt(e.actor.id.as_ref()),
+            opt(e.actor.name.as_ref()),
+            opt(e.actor.email.as_ref()),
+            opt(e.actor.via.as_ref()),
+            target.map_or(String::new(), |t| t.kind.clone()),
+            opt(target.and_then(|t| t.id.as_ref())),
+            opt(target.and_then(|t| t.name.as_ref())),
+            opt(e.context.ip.as_ref()),
+            opt(e.context.user_agent.as_ref()),
+            properties,
+        ];
+        self.inner
+            .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
+            .map_err(std::io::Error::from)?;
+        Ok(())
+    }
+
+    /// Flushes and returns the output.
+    pub fn finish(self) -> Result<W, ExportError> {
+        self.inner.into_inner().map_err(|e| {
+            ExportError::Io(std::io::Error::new(e.error().kind(), e.error().to_string()))
+        })
+    }
+}
+
+impl<W: Write> EntryEncoder<W> for CsvWriter<W> {
+    fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
+        CsvWriter::write_entry(self, entry)
+    }
+
+    fn finish(self: Box<Self>) -> Result<W, ExportError> {
+        CsvWriter::finish(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

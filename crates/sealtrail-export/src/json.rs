@@ -1,0 +1,127 @@
+//! One JSON document per export: `{"exported_at", "filters", "entries": [...]}`.
+//!
+//! Streamed: the prefix is written first, then each entry as it comes (one per line, so the
+//! file stays greppable), then the closing `]}` — never the whole array in memory.
+
+use crate::{EntryEncoder, ExportError};
+use sealtrail_core::{Entry, Timestamp};
+use serde_json::Value;
+use std::io::{BufWriter, Write};
+
+/// Writes the JSON document to `W`.
+#[derive(Debug)]
+pub struct JsonWriter<W: Write> {
+    out: BufWriter<W>,
+    count: u64,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// Writes the document's prefix: export time and the caller's description of the filters.
+    pub fn new(out: W, exported_at: Timestamp, filters: &Value) -> Result<Self, ExportError> {
+        let mut out = BufWriter::new(out);
+        out.write_all(b"{\"exported_at\":")?;
+        serde_json::to_writer(&mut out, &exported_at).map_err(std::io::Error::from)?;
+        out.write_all(b",\"filters\":")?;
+        serde_json::to_writer(&mut out, filters).map_err(std::io::Error::from)?;
+        out.write_all(b",\"entries\":[")?;
+        Ok(JsonWriter { out, count: 0 })
+    }
+
+    /// Appends one entry to the array.
+    pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
+        self.out
+            .write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut self.out, entry).map_err(std::io::Error::from)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the array and the document, flushes, and returns the output.
+    pub fn finish(mut self) -> Result<W, ExportError> {
+        self.out.write_all(b"\n]}\n")?;
+        self.out
+            .into_inner()
+            .map_err(|e| ExportError::Io(e.into_error()))
+    }
+}
+
+impl<W: Write> EntryEncoder<W> for JsonWriter<W> {
+    fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
+        JsonWriter::write_entry(self, entry)
+    }
+
+    fn finish(self: Box<Self>) -> Result<W, ExportError> {
+        JsonWriter::finish(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::sample_entry;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn export(entries: &[Entry]) -> Vec<u8> {
+        let at = Timestamp::parse_rfc3339("2026-11-23T10:15:00Z").unwrap();
+        let mut w = JsonWriter::new(Vec::new(), at, &json!({"channel": "auth"})).unwrap();
+        for e in entries {
+            w.write_entry(e).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn the_document_has_metadata_and_every_entry() {
+        let entries: Vec<Entry> = (0..5).map(sample_entry).collect();
+        let doc: Value = serde_json::from_slice(&export(&entries)).unwrap();
+        assert_eq!(doc["exported_at"], json!("2026-11-23T10:15:00.000Z"));
+        assert_eq!(doc["filters"], json!({"channel": "auth"}));
+        let back: Vec<Entry> = serde_json::from_value(doc["entries"].clone()).unwrap();
+        assert_eq!(back, entries);
+        let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["exported_at", "filters", "entries"]);
+    }
+
+    #[test]
+    fn an_empty_export_is_valid_json() {
+        let text = String::from_utf8(export(&[])).unwrap();
+        assert_eq!(
+            text,
+            "{\"exported_at\":\"2026-11-23T10:15:00.000Z\",\"filters\":{\"channel\":\"auth\"},\"entries\":[\n]}\n"
+        );
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["entries"], json!([]));
+    }
+
+    #[test]
+    fn entries_are_one_per_line() {
+        let text = String::from_utf8(export(&[sample_entry(0), sample_entry(1)])).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[1].starts_with("{\"id\":\"0193a0b0-0000-7000-8000-000000000000\""));
+        assert!(lines[1].ends_with("},"));
+        assert!(lines[2].starts_with("{\"id\":\"0193a0b0-0000-7000-8000-000000000001\""));
+        assert_eq!(lines[3], "]}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_round_trips(texts in proptest::collection::vec(any::<String>(), 0..20)) {
+            let entries: Vec<Entry> = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let mut e = sample_entry(i as u64);
+                    e.description = t.clone();
+                    e.actor.name = Some(t.clone());
+                    e.properties.insert(t.clone(), json!(t));
+                    e
+                })
+                .collect();
+            let doc: Value = serde_json::from_slice(&export(&entries)).unwrap();
+            let back: Vec<Entry> = serde_json::from_value(doc["entries"].clone()).unwrap();
+            prop_assert_eq!(back, entries);
+        }
+    }
+}

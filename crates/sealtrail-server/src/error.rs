@@ -69,6 +69,12 @@ impl ApiError {
         )
     }
 
+    /// 410 for something that existed but was deliberately removed (a pruned entry), so a
+    /// client can tell it apart from an id that never existed.
+    pub fn gone(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::GONE, "gone", message)
+    }
+
     /// 413 with the limit stated.
     pub fn too_large(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
@@ -120,6 +126,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(&what),
             StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
+            StoreError::Invalid(what) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", what)
+            }
             StoreError::WriterFailed(_) => {
                 tracing::error!(error = %e, "write refused: writer stopped");
                 ApiError::new(

@@ -5,8 +5,13 @@ use async_trait::async_trait;
 use sealtrail_core::entry::{Appended, Entry, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
-use sealtrail_core::{Tenant, TenantId};
+use sealtrail_core::{Tenant, TenantId, Timestamp};
 use uuid::Uuid;
+
+/// Re-exported because [`LeafRecord`] hands out vault slots as stored.
+pub use sealtrail_core::envelope::Slot;
+/// Re-exported so callers of the integrity methods need not depend on `core::merkle` directly.
+pub use sealtrail_core::merkle::Hash;
 
 pub mod sqlite;
 
@@ -32,6 +37,144 @@ pub enum StoreError {
     /// Stored bytes did not decode; indicates corruption or a schema mismatch.
     #[error("corrupt stored entry: {0}")]
     Corrupt(String),
+    /// The request itself is invalid (a proof for a size beyond the log, a retention below
+    /// the floor); the caller must change it, retrying cannot help (HTTP 400/422).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// The tree head as stored now: what a checkpoint signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of leaves: every entry ever appended, pruned ones included.
+    pub size: u64,
+    /// RFC 6962 root over those leaves.
+    pub root: Hash,
+}
+
+/// A signed checkpoint as recorded, so the signer can never sign a smaller size or a second
+/// root for a size it already signed, even after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size the note commits to.
+    pub size: u64,
+    /// Root at that size.
+    pub root: Hash,
+    /// The signed note, verbatim (C2SP signed-note text).
+    pub note: String,
+    /// When it was recorded.
+    pub signed_at: Timestamp,
+}
+
+/// One leaf with everything an offline verifier needs: the envelope bytes the tree commits to
+/// and the vault slots that open it (evidence bundles, exports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafRecord {
+    /// Leaf index.
+    pub seq: u64,
+    /// Entry id.
+    pub id: Uuid,
+    /// The canonical envelope, exactly as stored.
+    pub envelope: Vec<u8>,
+    /// Vault slots in part order; erased slots carry their replacement only.
+    pub slots: Vec<Slot>,
+    /// `leaf_hash(envelope)`, computed from the stored bytes.
+    pub leaf_hash: Hash,
+}
+
+/// The answer to a lookup by id: a pruned entry is not the same as one that never existed (the
+/// API answers 410 Gone rather than 404 for it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// The entry, as stored (erased parts show their pseudonymous replacement).
+    Found(Box<Entry>),
+    /// The entry existed in this tenant's log at `seq` but retention pruning removed its body.
+    Pruned {
+        /// Where it was; its leaf hash is still in the tree.
+        seq: u64,
+    },
+    /// No such entry in this tenant (including another tenant's id).
+    Missing,
+}
+
+/// How long a tenant keeps entry bodies before pruning may remove them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Entries older than this many days may be pruned.
+    Days(u32),
+    /// Never prune.
+    Forever,
+}
+
+impl Retention {
+    /// The shortest retention accepted: an audit trail shorter than a month is of little use
+    /// and a typo (`3` for `30`) would destroy data.
+    pub const MIN_DAYS: u32 = 30;
+    /// The retention of a new tenant.
+    pub const DEFAULT_DAYS: u32 = 365;
+
+    /// The prune cutoff this retention gives at `now`: entries recorded before it may go.
+    /// `None` for `Forever`.
+    pub fn cutoff(self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            Retention::Days(days) => Some(Timestamp(
+                now.millis()
+                    .saturating_sub(i64::from(days).saturating_mul(86_400_000)),
+            )),
+            Retention::Forever => None,
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::Days(Retention::DEFAULT_DAYS)
+    }
+}
+
+/// Per-tenant data-lifecycle settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TenantSettings {
+    /// How long entries are kept.
+    pub retention: Retention,
+    /// While set, nothing may be pruned (litigation, investigations).
+    pub legal_hold: bool,
+}
+
+/// What a prune removed, for the audit entry the server appends about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneOutcome {
+    /// Entries whose bodies and vault values were deleted.
+    pub removed: u64,
+    /// Entries recorded before this instant were removed.
+    pub cutoff: Timestamp,
+    /// The oldest seq still held (equals the log size when everything was pruned).
+    pub first_kept_seq: u64,
+}
+
+/// What an erasure changed, for the `erasure` entry the server appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureOutcome {
+    /// Entries with at least one vault value replaced.
+    pub entries_scrubbed: u64,
+    /// The stable stand-in now shown for the subject.
+    pub pseudonym: String,
+}
+
+/// The result of recomputing a log's integrity from its stored bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogVerification {
+    /// Log size verified.
+    pub size: u64,
+    /// Root recomputed from the stored leaf hashes; compare it with the latest signed
+    /// checkpoint to detect rewritten history.
+    pub root: Hash,
+    /// The lowest seq where stored data disagrees with the tree, and why.
+    pub first_problem: Option<(u64, String)>,
+    /// Entries whose bytes were checked against their leaf hash.
+    pub checked: u64,
+    /// Pruned seqs, covered only by their stored leaf hashes.
+    pub pruned: u64,
 }
 
 /// A stored API key as found by its prefix, with the tenant it belongs to.
@@ -57,14 +200,114 @@ pub trait Store: Send + Sync + 'static {
     /// How many entries match the filter.
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError>;
 
-    /// One entry by id, or `None` if it does not exist in this tenant.
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Entry>, StoreError>;
+    /// One entry by id; tells a pruned entry from one that never existed in this tenant.
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Lookup, StoreError>;
 
     /// Distinct values present in the tenant's log, with counts.
     async fn facets(&self, tenant: TenantId) -> Result<Facets, StoreError>;
 
-    /// Number of entries ever appended to the tenant's log (the next seq).
+    /// Number of entries ever appended to the tenant's log (the next seq), pruned ones
+    /// included: it is the Merkle tree's size.
     async fn log_size(&self, tenant: TenantId) -> Result<u64, StoreError>;
+
+    /// The tenant's checkpoint origin (`sealtrail/<installation>/<tenant>`), fixed at creation
+    /// and named in every envelope, so leaves of one log can never pass as another's.
+    async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError>;
+
+    /// The current tree size and root, read from stored subtree hashes (O(log n)).
+    async fn tree_head(&self, tenant: TenantId) -> Result<TreeHead, StoreError>;
+
+    /// The RFC 6962 audit path of leaf `seq` in the tree of the first `size` leaves; works for
+    /// pruned seqs too. `Invalid` if `seq >= size` or `size` exceeds the log.
+    async fn inclusion_proof(
+        &self,
+        tenant: TenantId,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError>;
+
+    /// The RFC 6962 consistency proof from size `old` to size `new`. `Invalid` if
+    /// `old > new` or `new` exceeds the log.
+    async fn consistency_proof(
+        &self,
+        tenant: TenantId,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<Hash>, StoreError>;
+
+    /// Up to `limit` leaves from `from_seq` on, ascending, skipping pruned ones: the raw
+    /// material of evidence bundles.
+    async fn leaves(
+        &self,
+        tenant: TenantId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<LeafRecord>, StoreError>;
+
+    /// The checkpoint with the largest size recorded for the tenant.
+    async fn latest_checkpoint(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// The checkpoint recorded for exactly this size, if any.
+    async fn checkpoint_at(
+        &self,
+        tenant: TenantId,
+        size: u64,
+    ) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Records a signed checkpoint: the equivocation guard. `Conflict` for a size below the
+    /// latest recorded, another root for a recorded size, a size beyond the log, or a root
+    /// that is not the tree's root at that size. The same size and root again return the
+    /// existing record.
+    async fn record_checkpoint(
+        &self,
+        tenant: TenantId,
+        size: u64,
+        root: Hash,
+        note: &str,
+    ) -> Result<StoredCheckpoint, StoreError>;
+
+    /// The tenant's retention and legal hold.
+    async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError>;
+
+    /// Changes the retention; `Invalid` below [`Retention::MIN_DAYS`]. Returns the new settings.
+    async fn set_retention(
+        &self,
+        tenant: TenantId,
+        retention: Retention,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// Sets or lifts the legal hold. Returns the new settings.
+    async fn set_legal_hold(
+        &self,
+        tenant: TenantId,
+        hold: bool,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// Deletes entries recorded before `cutoff` (bodies, vault values, search and filter
+    /// rows), keeping their tree hashes so proofs and consistency still hold, in bounded
+    /// chunks so ingest keeps flowing. `Conflict` under legal hold.
+    async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError>;
+
+    /// GDPR erasure of a data subject (actor id or e-mail): the subject's identity and context
+    /// become a stable pseudonym, and every other vault value mentioning the subject's
+    /// identifiers is scrubbed, along with the search and filter copies. Envelopes and tree
+    /// hashes are untouched, so every proof and checkpoint stays valid.
+    async fn erase_subject(
+        &self,
+        tenant: TenantId,
+        subject: &str,
+    ) -> Result<ErasureOutcome, StoreError>;
+
+    /// Recomputes the log's integrity from stored bytes, streaming, reporting the number of
+    /// entries checked so far to `progress`.
+    async fn verify_log(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<LogVerification, StoreError>;
 
     /// Creates a tenant; `Conflict` if the name is taken.
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;

@@ -67,7 +67,10 @@ async fn reopening_keeps_everything_and_seq_continues() {
     assert_eq!((key.tenant, key.hash), (tenant.id, [7; 32]));
     assert_eq!(store.log_size(tenant.id).await.expect("size"), 10);
     for id in &first_ids {
-        assert!(store.get(tenant.id, *id).await.expect("get").is_some());
+        assert!(matches!(
+            store.get(tenant.id, *id).await.expect("get"),
+            sealtrail_store::Lookup::Found(_)
+        ));
     }
     let text = Filter {
         text: Some("alice".into()),

@@ -14,6 +14,7 @@ use sealtrail_core::filter::{parse_query, Cursor};
 use sealtrail_core::ingest::{self, FieldError};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
+use sealtrail_store::Lookup;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -229,7 +230,8 @@ pub async fn list(
 }
 
 /// `GET /v1/events/{id}`: one entry with its before/after changes. Another tenant's id is
-/// indistinguishable from a missing one (404).
+/// indistinguishable from a missing one (404); an entry removed by retention pruning answers
+/// 410 Gone, so a quoted id is never mistaken for one that never existed.
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -244,12 +246,13 @@ pub async fn detail(
         )
         .with_field("id", Some("format"))
     })?;
-    let entry = state
-        .store
-        .get(caller.tenant(), id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("entry"))?;
-    Ok(Json(entry))
+    match state.store.get(caller.tenant(), id).await? {
+        Lookup::Found(entry) => Ok(Json(*entry)),
+        Lookup::Pruned { seq } => Err(ApiError::gone(format!(
+            "entry {id} (seq {seq}) was removed by retention pruning; its leaf hash remains in the log's tree"
+        ))),
+        Lookup::Missing => Err(ApiError::not_found("entry")),
+    }
 }
 
 /// Echoing attacker-controlled text back is fine in JSON, but not at any length.

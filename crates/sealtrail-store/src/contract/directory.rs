@@ -1,7 +1,7 @@
 //! Cases on facets, tenant isolation, tenants and API keys.
 
 use super::fixtures::*;
-use crate::{Store, StoreError};
+use crate::{Lookup, Store, StoreError};
 use sealtrail_core::filter::{Cursor, Direction, Filter};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
@@ -96,9 +96,9 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
 
     assert_eq!(store.log_size(a).await.ok(), Some(25));
     assert_eq!(store.log_size(b).await.ok(), Some(2));
-    assert_eq!(store.get(a, theirs[0].id).await.ok(), Some(None));
-    assert_eq!(store.get(b, mine[0].id).await.ok(), Some(None));
-    assert!(store.get(b, theirs[0].id).await.ok().flatten().is_some());
+    assert_eq!(store.get(a, theirs[0].id).await.ok(), Some(Lookup::Missing));
+    assert_eq!(store.get(b, mine[0].id).await.ok(), Some(Lookup::Missing));
+    assert!(found(&store, b, theirs[0].id).await.is_some());
 
     let f = Filter::default;
     assert_eq!(count(&store, b, &f()).await, 2);

@@ -1,6 +1,6 @@
 //! Builders and helpers shared by the contract cases: entries, tenants, paging to the end.
 
-use crate::Store;
+use crate::{Lookup, Store};
 use sealtrail_core::entry::{Actor, ActorType, Context, NewEntry, Outcome, Target};
 use sealtrail_core::filter::{Cursor, Filter, Page, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
@@ -117,6 +117,15 @@ pub async fn append(
     match store.append(tenant, entries).await {
         Ok(a) => a,
         Err(e) => panic!("append: {e}"),
+    }
+}
+
+/// The entry with this id if `get` finds it; `None` for missing or pruned (failures panic).
+pub async fn found(store: &Arc<dyn Store>, tenant: TenantId, id: uuid::Uuid) -> Option<Entry> {
+    match store.get(tenant, id).await {
+        Ok(Lookup::Found(entry)) => Some(*entry),
+        Ok(Lookup::Pruned { .. } | Lookup::Missing) => None,
+        Err(e) => panic!("get {id}: {e}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Cases on the log itself: seq, time, ids, round trips, idempotency, concurrency, health.
 
 use super::fixtures::*;
-use crate::{Store, StoreError};
+use crate::{Lookup, Store, StoreError};
 use sealtrail_core::entry::{Changes, Context, Entry, Outcome, RequestInfo, Target};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::{TenantId, Timestamp};
@@ -48,7 +48,7 @@ pub async fn append_assigns_gapless_seq_in_request_order(store: Arc<dyn Store>) 
     );
     assert_eq!(store.log_size(t).await.ok(), Some(8));
     for (i, a) in first.iter().enumerate() {
-        let e = store.get(t, a.id).await.ok().flatten();
+        let e = found(&store, t, a.id).await;
         let e = e.unwrap_or_else(|| panic!("entry {i} readable"));
         assert_eq!(
             (e.seq, e.recorded_at, e.actor.id.as_deref()),
@@ -104,9 +104,9 @@ pub async fn get_round_trips_every_field(store: Arc<dyn Store>) {
 
     let acks = append(&store, t, vec![new.clone(), plain.clone()]).await;
     let expected = Entry::from_new(new, acks[0].id, acks[0].seq, acks[0].recorded_at);
-    let got = store.get(t, acks[0].id).await.ok().flatten();
+    let got = found(&store, t, acks[0].id).await;
     assert_eq!(got.as_ref(), Some(&expected));
-    let got_plain = store.get(t, acks[1].id).await.ok().flatten();
+    let got_plain = found(&store, t, acks[1].id).await;
     assert_eq!(
         got_plain,
         Some(Entry::from_new(
@@ -125,7 +125,7 @@ pub async fn get_round_trips_every_field(store: Arc<dyn Store>) {
     assert_eq!(listed.entries.last(), Some(&expected));
     assert_eq!(
         store.get(t, uuid::Uuid::now_v7()).await.ok(),
-        Some(None),
+        Some(Lookup::Missing),
         "unknown id"
     );
 }

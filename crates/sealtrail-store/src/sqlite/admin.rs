@@ -1,10 +1,11 @@
-//! Tenants and API keys: small writes run as jobs on the writer connection (so entries keep a
-//! single writer), reads go through the read pool.
+//! Tenants (with their log origin and lifecycle settings) and API keys: small writes run as
+//! jobs on the writer connection (so entries keep a single writer), reads go through the read
+//! pool.
 
 use super::append::MAX_TENANT;
 use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
-use crate::StoreError;
+use crate::{Retention, StoreError, TenantSettings};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::{Tenant, TenantId, Timestamp};
@@ -34,6 +35,15 @@ pub(crate) fn create_tenant(conn: &mut Connection, name: &str) -> Result<Tenant,
         });
     }
     let id = tx.last_insert_rowid();
+    let installation: String = tx.query_row(
+        "SELECT value FROM meta WHERE key = 'installation_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE tenants SET log_origin = ?2 WHERE id = ?1",
+        params![id, log_origin(&installation, name)],
+    )?;
     if id > MAX_TENANT {
         return Err(StoreError::Backend(format!(
             "tenant id {id} exceeds the largest this store supports ({MAX_TENANT})"
@@ -50,6 +60,79 @@ pub(crate) fn create_tenant(conn: &mut Connection, name: &str) -> Result<Tenant,
         name: name.to_string(),
         created_at,
     })
+}
+
+/// The origin of a tenant's log: unique per installation and tenant, so envelopes and
+/// checkpoints of one log can never be presented as another's.
+pub(crate) fn log_origin(installation: &str, tenant_name: &str) -> String {
+    format!("sealtrail/{installation}/{tenant_name}")
+}
+
+/// The stored origin of a tenant's log.
+pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<String, StoreError> {
+    conn.prepare_cached("SELECT log_origin FROM tenants WHERE id = ?1")
+        .and_then(|mut s| s.query_row([tenant.0], |r| r.get(0)).optional())
+        .map_err(backend("reading a log origin"))?
+        .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))
+}
+
+/// A tenant's retention and legal hold.
+pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
+    conn.prepare_cached("SELECT retention_days, legal_hold FROM tenants WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([tenant.0], |r| {
+                let days: Option<i64> = r.get(0)?;
+                Ok(TenantSettings {
+                    retention: match days {
+                        Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
+                        None => Retention::Forever,
+                    },
+                    legal_hold: r.get(1)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(backend("reading tenant settings"))?
+        .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))
+}
+
+/// Changes a tenant's retention (refusing one below the floor) or legal hold, whichever is
+/// given, and returns the settings as they now are.
+pub(crate) fn update_settings(
+    conn: &mut Connection,
+    tenant: TenantId,
+    retention: Option<Retention>,
+    legal_hold: Option<bool>,
+) -> Result<TenantSettings, WriteError> {
+    if let Some(Retention::Days(days)) = retention {
+        if days < Retention::MIN_DAYS {
+            return Err(StoreError::Invalid(format!(
+                "retention of {days} days is below the minimum of {} days",
+                Retention::MIN_DAYS
+            ))
+            .into());
+        }
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(retention) = retention {
+        let days = match retention {
+            Retention::Days(d) => Some(i64::from(d)),
+            Retention::Forever => None,
+        };
+        tx.execute(
+            "UPDATE tenants SET retention_days = ?2 WHERE id = ?1",
+            params![tenant.0, days],
+        )?;
+    }
+    if let Some(hold) = legal_hold {
+        tx.execute(
+            "UPDATE tenants SET legal_hold = ?2 WHERE id = ?1",
+            params![tenant.0, hold],
+        )?;
+    }
+    let now = settings(&tx, tenant)?;
+    tx.commit()?;
+    Ok(now)
 }
 
 /// Every tenant, oldest first.

@@ -1,11 +1,15 @@
 //! The body of one group-commit transaction: assigning seq and time from the tenant's log head,
-//! honouring idempotency keys, and writing the entry with its targets, search words and facet
+//! honouring idempotency keys, sealing the entry (envelope + vault), adding its leaf to the
+//! tenant's Merkle tree, and writing its filter columns, targets, search words and facet
 //! counts, all inside the same `BEGIN IMMEDIATE … COMMIT`.
 
+use super::facets::FacetDeltas;
 use super::tokens::{index_document, props_column};
-use super::WriteError;
+use super::tree::{append_leaf, NodeCache};
+use super::{vault, WriteError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry, NewEntry};
+use sealtrail_core::envelope::{random_salts, seal};
 use sealtrail_core::{TenantId, Timestamp};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -47,25 +51,19 @@ pub(crate) struct GroupOutcome {
 struct Head {
     next_seq: i64,
     last_recorded_at: i64,
+    /// The log's origin, named in every envelope.
+    origin: String,
     dirty: bool,
 }
 
-/// Counts accumulated over a group and written once per distinct value before COMMIT.
-#[derive(Default)]
-struct FacetDeltas {
-    values: HashMap<(i64, &'static str, String), i64>,
-    actors: HashMap<(i64, String), (ActorKey, i64)>,
-}
-
-/// The identity a facet actor row stands for: type, id, name, e-mail.
-struct ActorKey(&'static str, Option<String>, Option<String>, Option<String>);
-
-/// Per-transaction state: heads read so far and idempotency keys assigned in this group.
+/// Per-transaction state: heads read so far, idempotency keys assigned in this group, facet
+/// deltas, and tree nodes written so far.
 #[derive(Default)]
 struct GroupState {
     heads: HashMap<i64, Option<Head>>,
     keys: HashMap<(i64, String), Appended>,
     facets: FacetDeltas,
+    nodes: NodeCache,
 }
 
 /// Writes every request in one immediate transaction and commits it. Nothing is acknowledged
@@ -89,7 +87,7 @@ pub(crate) fn write_group(
             Err(refused) => results.push(Err(refused)),
         }
     }
-    flush_facets(&tx, &state.facets)?;
+    state.facets.flush(&tx)?;
     flush_heads(&tx, &state.heads)?;
     tx.commit()?;
     Ok(GroupOutcome { results, stored })
@@ -139,8 +137,11 @@ fn append_request(
 
         let id = Uuid::now_v7();
         let entry = Entry::from_new(new.clone(), id, seq as u64, Timestamp(recorded_at));
-        insert_entry(tx, tenant, base | seq, new, &entry)?;
-        count_facets(&mut state.facets, tenant, &entry);
+        let sealed = seal(&entry, &head.origin, random_salts());
+        insert_entry(tx, tenant, base | seq, &entry, &sealed.envelope)?;
+        vault::insert_sealed(tx, base | seq, &sealed.vault)?;
+        append_leaf(tx, &mut state.nodes, tenant, seq as u64, sealed.leaf_hash)?;
+        state.facets.add(tenant, &entry, 1);
         let appended = Appended {
             id,
             seq: seq as u64,
@@ -175,11 +176,16 @@ fn load_head(
 ) -> Result<Option<i64>, WriteError> {
     if let std::collections::hash_map::Entry::Vacant(slot) = state.heads.entry(tenant.0) {
         let head = tx
-            .prepare_cached("SELECT next_seq, last_recorded_at FROM log_heads WHERE tenant = ?1")?
+            .prepare_cached(
+                "SELECT h.next_seq, h.last_recorded_at, t.log_origin
+                 FROM log_heads AS h JOIN tenants AS t ON t.id = h.tenant
+                 WHERE h.tenant = ?1",
+            )?
             .query_row([tenant.0], |r| {
                 Ok(Head {
                     next_seq: r.get(0)?,
                     last_recorded_at: r.get(1)?,
+                    origin: r.get(2)?,
                     dirty: false,
                 })
             })
@@ -232,21 +238,18 @@ fn find_duplicate(
     }
 }
 
-/// Writes the entry row, its targets and its search document.
-fn insert_entry(
+/// Writes the entry row (filter columns and envelope), its targets and its search document.
+pub(crate) fn insert_entry(
     tx: &Connection,
     tenant: TenantId,
     pk: i64,
-    new: &NewEntry,
     entry: &Entry,
+    envelope: &[u8],
 ) -> Result<(), WriteError> {
-    let body = serde_json::to_string(entry).map_err(|e| {
-        WriteError::Store(crate::StoreError::Backend(format!("encoding entry: {e}")))
-    })?;
     tx.prepare_cached(
         "INSERT INTO entries (pk, tenant, seq, id, recorded_at, occurred_at, channel, action,
              event, category, result, actor_type, actor_id, actor_email, ip, idempotency_key,
-             props, body)
+             props, envelope)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
@@ -267,8 +270,20 @@ fn insert_entry(
         entry.context.ip,
         entry.idempotency_key,
         props_column(&entry.properties),
-        body,
+        envelope,
     ])?;
+    insert_derived(tx, tenant, pk, entry)?;
+    Ok(())
+}
+
+/// Writes the rows derived from an entry's vault values: targets and the search document.
+/// Erasure deletes and rewrites exactly these.
+pub(crate) fn insert_derived(
+    tx: &Connection,
+    tenant: TenantId,
+    pk: i64,
+    entry: &Entry,
+) -> rusqlite::Result<()> {
     if !entry.targets.is_empty() {
         let mut insert = tx.prepare_cached(
             "INSERT INTO entry_targets (pk, ord, type, id, name) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -277,71 +292,10 @@ fn insert_entry(
             insert.execute(params![pk, ord as i64, target.kind, target.id, target.name])?;
         }
     }
-    let document = index_document(tenant, new);
+    let document = index_document(tenant, entry);
     if !document.is_empty() {
         tx.prepare_cached("INSERT INTO entries_fts (rowid, words) VALUES (?1, ?2)")?
             .execute(params![pk, document])?;
-    }
-    Ok(())
-}
-
-/// Adds one entry's values to the group's facet deltas. A target type counts once per entry,
-/// however many targets of that type the entry has.
-fn count_facets(deltas: &mut FacetDeltas, tenant: TenantId, entry: &Entry) {
-    let t = tenant.0;
-    let mut bump = |kind: &'static str, value: &str| {
-        *deltas
-            .values
-            .entry((t, kind, value.to_string()))
-            .or_insert(0) += 1;
-    };
-    bump("channel", &entry.channel);
-    bump("action", &entry.action);
-    bump("event", &entry.event);
-    if let Some(category) = &entry.category {
-        bump("category", category);
-    }
-    bump("result", entry.result.as_str());
-    let mut types: Vec<&str> = entry.targets.iter().map(|t| t.kind.as_str()).collect();
-    types.sort_unstable();
-    types.dedup();
-    for kind in types {
-        bump("target_type", kind);
-    }
-    let actor = &entry.actor;
-    // JSON keeps a missing field (null) distinct from an empty one ("").
-    let key =
-        serde_json::json!([actor.kind.as_str(), actor.id, actor.name, actor.email]).to_string();
-    deltas
-        .actors
-        .entry((t, key))
-        .or_insert_with(|| {
-            let identity = ActorKey(
-                actor.kind.as_str(),
-                actor.id.clone(),
-                actor.name.clone(),
-                actor.email.clone(),
-            );
-            (identity, 0)
-        })
-        .1 += 1;
-}
-
-fn flush_facets(tx: &Connection, deltas: &FacetDeltas) -> Result<(), WriteError> {
-    let mut values = tx.prepare_cached(
-        "INSERT INTO facet_values (tenant, kind, value, count) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (tenant, kind, value) DO UPDATE SET count = count + excluded.count",
-    )?;
-    for ((tenant, kind, value), n) in &deltas.values {
-        values.execute(params![tenant, kind, value, n])?;
-    }
-    let mut actors = tx.prepare_cached(
-        "INSERT INTO facet_actors (tenant, key, type, id, name, email, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (tenant, key) DO UPDATE SET count = count + excluded.count",
-    )?;
-    for ((tenant, key), (actor, n)) in &deltas.actors {
-        actors.execute(params![tenant, key, actor.0, actor.1, actor.2, actor.3, n])?;
     }
     Ok(())
 }

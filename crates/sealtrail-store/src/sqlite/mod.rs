@@ -1,33 +1,50 @@
 //! Embedded SQLite backend: one file in WAL mode, one writer thread doing group commit, and a
 //! pool of read-only connections.
 //!
-//! * [`schema`] — pragmas and migrations.
+//! * [`schema`] — pragmas and migrations; [`backfill`] — sealing version-1 entries.
 //! * [`writer`] — the single writer thread and its group commit.
-//! * [`append`] — what one group transaction writes (log heads, idempotency, facets, search).
+//! * [`append`] — what one group transaction writes (log heads, idempotency, envelope, tree
+//!   leaf, facets, search).
+//! * [`vault`] — vault slots and turning stored rows back into entries.
+//! * [`tree`] — Merkle tree nodes, heads and proofs; [`checkpoints`] — the equivocation guard.
 //! * [`read`] — the read pool, single-entry reads and facets.
 //! * [`query`] — filters, cursor pages and counts.
-//! * [`admin`] — tenants and API keys.
-//! * [`tokens`] — search words and property text derived from entries.
+//! * [`admin`] — tenants (origin, retention, legal hold) and API keys.
+//! * [`prune`] — retention pruning; [`erase`] and [`scrub`] — GDPR erasure.
+//! * [`verify`] — recomputing a log's integrity from stored bytes.
+//! * [`facets`] — incremental facet counts; [`tokens`] — search words and property text.
 
 mod admin;
 mod append;
+mod backfill;
+mod checkpoints;
+mod erase;
 mod error;
+mod facets;
+mod prune;
 mod query;
 mod read;
 mod schema;
+mod scrub;
 mod tokens;
+mod tree;
+mod vault;
+mod verify;
 mod writer;
 
 #[cfg(all(test, feature = "contract"))]
 mod tests;
 
-use crate::{KeyRecord, Store, StoreError};
+use crate::{
+    ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, PruneOutcome, Retention,
+    Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead,
+};
 use async_trait::async_trait;
 use read::ReadPool;
-use sealtrail_core::entry::{Appended, Entry, NewEntry};
+use sealtrail_core::entry::{Appended, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
-use sealtrail_core::{Tenant, TenantId};
+use sealtrail_core::{Tenant, TenantId, Timestamp};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +133,17 @@ impl SqliteStore {
         schema::latest_version()
     }
 
+    /// Creates `<data_dir>/sealtrail.db` with only schema version 1 applied, as a build before
+    /// tamper evidence left it, so upgrade tests can fill it with old rows and reopen it.
+    #[cfg(feature = "contract")]
+    pub fn create_version_1(data_dir: &Path) -> Result<PathBuf, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", data_dir.display())))?;
+        let path = data_dir.join(DB_FILE_NAME);
+        schema::create_at_version(&path, 1)?;
+        Ok(path)
+    }
+
     /// Runs `job` on the writer connection; for in-crate tests that need to provoke failures.
     #[cfg(all(test, feature = "contract"))]
     pub(crate) async fn with_writer<T: Send + 'static>(
@@ -153,7 +181,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Entry>, StoreError> {
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Lookup, StoreError> {
         self.reads
             .read(move |conn| read::get(conn, tenant, id))
             .await
@@ -169,6 +197,199 @@ impl Store for SqliteStore {
         self.reads
             .read(move |conn| read::log_size(conn, tenant))
             .await
+    }
+
+    async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError> {
+        self.reads
+            .read(move |conn| admin::tenant_origin(conn, tenant))
+            .await
+    }
+
+    async fn tree_head(&self, tenant: TenantId) -> Result<TreeHead, StoreError> {
+        self.reads
+            .read(move |conn| tree::tree_head(conn, tenant))
+            .await
+    }
+
+    async fn inclusion_proof(
+        &self,
+        tenant: TenantId,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.reads
+            .read(move |conn| tree::inclusion_proof(conn, tenant, seq, size))
+            .await
+    }
+
+    async fn consistency_proof(
+        &self,
+        tenant: TenantId,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.reads
+            .read(move |conn| tree::consistency_proof(conn, tenant, old, new))
+            .await
+    }
+
+    async fn leaves(
+        &self,
+        tenant: TenantId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<LeafRecord>, StoreError> {
+        self.reads
+            .read(move |conn| read::leaves(conn, tenant, from_seq, limit))
+            .await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.reads
+            .read(move |conn| checkpoints::latest(conn, tenant))
+            .await
+    }
+
+    async fn checkpoint_at(
+        &self,
+        tenant: TenantId,
+        size: u64,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.reads
+            .read(move |conn| checkpoints::at(conn, tenant, size))
+            .await
+    }
+
+    async fn record_checkpoint(
+        &self,
+        tenant: TenantId,
+        size: u64,
+        root: Hash,
+        note: &str,
+    ) -> Result<StoredCheckpoint, StoreError> {
+        let note = note.to_string();
+        self.writer
+            .run_job(move |conn| checkpoints::record(conn, tenant, size, root, &note))
+            .await
+    }
+
+    async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {
+        self.reads
+            .read(move |conn| admin::settings(conn, tenant))
+            .await
+    }
+
+    async fn set_retention(
+        &self,
+        tenant: TenantId,
+        retention: Retention,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::update_settings(conn, tenant, Some(retention), None))
+            .await
+    }
+
+    async fn set_legal_hold(
+        &self,
+        tenant: TenantId,
+        hold: bool,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::update_settings(conn, tenant, None, Some(hold)))
+            .await
+    }
+
+    async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError> {
+        // One writer job per chunk: appends queued meanwhile run between chunks.
+        let mut end = None;
+        let mut removed = 0;
+        loop {
+            let step = self
+                .writer
+                .run_job(move |conn| prune::step(conn, tenant, cutoff, end))
+                .await?;
+            removed += step.removed;
+            end = Some(step.end);
+            if step.done {
+                if removed > 0 {
+                    tracing::info!(tenant = tenant.0, removed, "pruned entries");
+                }
+                return Ok(PruneOutcome {
+                    removed,
+                    cutoff,
+                    first_kept_seq: step.first_kept_seq,
+                });
+            }
+        }
+    }
+
+    async fn erase_subject(
+        &self,
+        tenant: TenantId,
+        subject: &str,
+    ) -> Result<ErasureOutcome, StoreError> {
+        if subject.trim().is_empty() {
+            return Err(StoreError::Invalid("the subject to erase is empty".into()));
+        }
+        let origin = self.log_origin(tenant).await?;
+        let pseudonym = scrub::pseudonym(&origin, subject);
+        let owned = subject.to_string();
+        let identifiers = self
+            .reads
+            .read(move |conn| erase::collect_identifiers(conn, tenant, &owned))
+            .await?;
+        let plan = Arc::new(erase::Plan {
+            subject: subject.to_string(),
+            pseudonym: pseudonym.clone(),
+            identifiers,
+        });
+        let (mut from, mut scrubbed) = (0, 0);
+        loop {
+            let plan = plan.clone();
+            let step = self
+                .writer
+                .run_job(move |conn| erase::scrub_chunk(conn, tenant, from, &plan))
+                .await?;
+            scrubbed += step.scrubbed;
+            from = step.next_seq;
+            if step.done {
+                break;
+            }
+        }
+        if scrubbed > 0 {
+            self.writer.run_job(erase::purge_traces).await?;
+            tracing::info!(tenant = tenant.0, scrubbed, "erased a data subject");
+        }
+        Ok(ErasureOutcome {
+            entries_scrubbed: scrubbed,
+            pseudonym,
+        })
+    }
+
+    async fn verify_log(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<LogVerification, StoreError> {
+        // The scan runs on a blocking thread; progress comes back over a channel so the
+        // caller's callback needs no 'static lifetime.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let work = self.reads.read(move |conn| {
+            verify::verify_log(conn, tenant, &|n| {
+                // The caller may have stopped listening; the verification carries on.
+                let _ = sender.send(n);
+            })
+        });
+        let relay = async {
+            while let Some(n) = receiver.recv().await {
+                progress(n);
+            }
+        };
+        let (result, ()) = tokio::join!(work, relay);
+        result
     }
 
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {

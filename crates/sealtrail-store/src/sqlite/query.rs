@@ -7,8 +7,9 @@
 
 use super::append::tenant_base;
 use super::error::backend;
-use super::read::decode;
+use super::read::log_head;
 use super::tokens::match_expression;
+use super::vault;
 use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
@@ -222,20 +223,13 @@ impl Conditions {
             "e.pk"
         };
         let pks = self.select(pk, false, Some(order), true);
-        let sql = format!("SELECT body FROM entries WHERE pk IN ({pks}) ORDER BY pk {order}");
-        let mut stmt = conn
-            .prepare_cached(&sql)
-            .map_err(backend("preparing a query"))?;
-        let rows = stmt
-            .query_map(params_from_iter(self.params(range, Some(limit))), |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(backend("querying entries"))?;
-        let mut entries = Vec::new();
-        for body in rows {
-            entries.push(decode(&body.map_err(backend("querying entries"))?)?);
-        }
-        Ok(entries)
+        let stored = vault::load(
+            conn,
+            &format!("e.pk IN ({pks})"),
+            self.params(range, Some(limit)),
+            order == "DESC",
+        )?;
+        stored.iter().map(vault::StoredEntry::open).collect()
     }
 
     /// True when some entry in `range` matches.
@@ -259,7 +253,8 @@ impl Conditions {
             return Ok(0);
         }
         if self.is_empty() {
-            // Every seq below the head exists: nothing is ever deleted from the entries table.
+            // Every seq from the prune horizon (`first_seq`, where every range starts) to the
+            // head exists: only pruning deletes entries, and only below that horizon.
             return Ok((range.hi - range.lo) as u64);
         }
         let sql = self.select("count(*)", false, None, false);
@@ -283,14 +278,20 @@ fn seq_range(
     let Some(base) = tenant_base(tenant) else {
         return Ok(None);
     };
-    let head: Option<i64> = conn
-        .prepare_cached("SELECT next_seq FROM log_heads WHERE tenant = ?1")
-        .and_then(|mut s| s.query_row([tenant.0], |r| r.get(0)).optional())
-        .map_err(backend("reading the log head"))?;
-    let hi = head.unwrap_or(0);
-    let mut range = SeqRange { base, lo: 0, hi };
+    let Some(head) = log_head(conn, tenant)? else {
+        return Ok(None);
+    };
+    let hi = bound(head.size);
+    let mut range = SeqRange {
+        base,
+        lo: bound(head.first_seq),
+        hi,
+    };
     if let Some(from) = filter.from {
-        range.lo = first_seq_at_or_after(conn, tenant, from)?.unwrap_or(hi);
+        // Only kept entries are searched, so the answer is never below `first_seq`.
+        range.lo = first_seq_at_or_after(conn, tenant, from)?
+            .unwrap_or(hi)
+            .max(range.lo);
     }
     if let Some(until) = filter.until {
         range.hi = first_seq_at_or_after(conn, tenant, until)?

@@ -4,10 +4,12 @@
 use super::append::tenant_base;
 use super::error::{backend, poisoned};
 use super::schema::open_reader;
-use crate::StoreError;
+use super::vault;
+use crate::{LeafRecord, Lookup, StoreError};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
-use sealtrail_core::entry::Entry;
 use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
+use sealtrail_core::merkle::leaf_hash;
 use sealtrail_core::TenantId;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -84,37 +86,96 @@ impl Drop for Lease<'_> {
     }
 }
 
-/// Decodes a stored body; a failure means the file holds something this build did not write.
-pub(crate) fn decode(body: &str) -> Result<Entry, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// A tenant's log head: how far the log reaches and where pruning has cut it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogHead {
+    /// Number of entries ever appended (the next seq, the tree size).
+    pub size: u64,
+    /// The oldest seq not pruned.
+    pub first_seq: u64,
 }
 
-/// One entry by id, only if it belongs to `tenant`.
-pub(crate) fn get(
-    conn: &Connection,
-    tenant: TenantId,
-    id: Uuid,
-) -> Result<Option<Entry>, StoreError> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM entries WHERE id = ?1 AND tenant = ?2")
+/// The tenant's log head, `None` for a tenant that does not exist.
+pub(crate) fn log_head(conn: &Connection, tenant: TenantId) -> Result<Option<LogHead>, StoreError> {
+    if tenant_base(tenant).is_none() {
+        return Ok(None);
+    }
+    conn.prepare_cached("SELECT next_seq, first_seq FROM log_heads WHERE tenant = ?1")
         .and_then(|mut s| {
-            s.query_row((id.as_bytes().as_slice(), tenant.0), |r| r.get(0))
+            s.query_row([tenant.0], |r| {
+                Ok(LogHead {
+                    size: r.get::<_, i64>(0)?.max(0) as u64,
+                    first_seq: r.get::<_, i64>(1)?.max(0) as u64,
+                })
+            })
+            .optional()
+        })
+        .map_err(backend("reading the log head"))
+}
+
+/// One entry by id, only if it belongs to `tenant`; a pruned id answers `Pruned`.
+pub(crate) fn get(conn: &Connection, tenant: TenantId, id: Uuid) -> Result<Lookup, StoreError> {
+    let found = vault::load(
+        conn,
+        "e.id = ?1 AND e.tenant = ?2",
+        vec![
+            Value::Blob(id.as_bytes().to_vec()),
+            Value::Integer(tenant.0),
+        ],
+        false,
+    )?;
+    if let Some(stored) = found.first() {
+        return Ok(Lookup::Found(Box::new(stored.open()?)));
+    }
+    let pruned: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM pruned_ids WHERE tenant = ?1 AND id = ?2")
+        .and_then(|mut s| {
+            s.query_row((tenant.0, id.as_bytes().as_slice()), |r| r.get(0))
                 .optional()
         })
-        .map_err(backend("reading an entry"))?;
-    body.as_deref().map(decode).transpose()
+        .map_err(backend("reading pruned ids"))?;
+    Ok(match pruned {
+        Some(seq) => Lookup::Pruned {
+            seq: seq.max(0) as u64,
+        },
+        None => Lookup::Missing,
+    })
+}
+
+/// Up to `limit` kept leaves from `from_seq` on, ascending, with their stored bytes.
+pub(crate) fn leaves(
+    conn: &Connection,
+    tenant: TenantId,
+    from_seq: u64,
+    limit: usize,
+) -> Result<Vec<LeafRecord>, StoreError> {
+    let (Some(head), Some(base)) = (log_head(conn, tenant)?, tenant_base(tenant)) else {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+    };
+    let lo = from_seq.max(head.first_seq);
+    let hi = head.size.min(lo.saturating_add(limit as u64));
+    if lo >= hi {
+        return Ok(Vec::new());
+    }
+    vault::load_range(conn, base | lo as i64, base | hi as i64)?
+        .into_iter()
+        .map(|row| {
+            let id = Uuid::from_slice(&row.id)
+                .map_err(|e| StoreError::Corrupt(format!("entry id at pk {}: {e}", row.pk)))?;
+            Ok(LeafRecord {
+                seq: row.seq.max(0) as u64,
+                id,
+                leaf_hash: leaf_hash(&row.envelope),
+                envelope: row.envelope,
+                slots: row.slots,
+            })
+        })
+        .collect()
 }
 
 /// The next seq of the tenant's log (0 for a tenant that has none).
 pub(crate) fn log_size(conn: &Connection, tenant: TenantId) -> Result<u64, StoreError> {
-    if tenant_base(tenant).is_none() {
-        return Ok(0);
-    }
-    let next: Option<i64> = conn
-        .prepare_cached("SELECT next_seq FROM log_heads WHERE tenant = ?1")
-        .and_then(|mut s| s.query_row([tenant.0], |r| r.get(0)).optional())
-        .map_err(backend("reading the log head"))?;
-    Ok(next.unwrap_or(0).max(0) as u64)
+    Ok(log_head(conn, tenant)?.map_or(0, |h| h.size))
 }
 
 /// The tenant's facet counts, most frequent first.

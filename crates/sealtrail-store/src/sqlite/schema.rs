@@ -1,12 +1,14 @@
 //! Connection setup and schema migrations.
 //!
-//! Migrations are an ordered list of SQL scripts. Each runs in its own `BEGIN IMMEDIATE`
-//! transaction that first re-checks `schema_migrations`, so reopening is idempotent and two
-//! processes opening a fresh file at once serialise on SQLite's write lock instead of racing.
+//! Migrations are an ordered list of steps (SQL scripts, or Rust for data backfills). Each runs
+//! in its own `BEGIN IMMEDIATE` transaction that first re-checks `schema_migrations`, so
+//! reopening is idempotent and two processes opening a fresh file at once serialise on
+//! SQLite's write lock instead of racing.
 
+use super::backfill;
 use super::error::backend;
 use crate::StoreError;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use sealtrail_core::Timestamp;
 use std::path::Path;
 use std::time::Duration;
@@ -19,8 +21,19 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// dozen distinct statements.
 const STATEMENT_CACHE: usize = 128;
 
+/// One migration: plain SQL, or Rust for steps that must compute data (hashes, envelopes).
+enum Step {
+    /// A script run with `execute_batch`.
+    Sql(&'static str),
+    /// A function run inside the migration's transaction.
+    Rust(fn(&Transaction<'_>) -> Result<(), StoreError>),
+}
+
 /// The schema, oldest first. Never edit a released entry: add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1_INITIAL)];
+const MIGRATIONS: &[(i64, Step)] = &[
+    (1, Step::Sql(V1_INITIAL)),
+    (2, Step::Rust(backfill::migrate_v2)),
+];
 
 /// Version 1: tenants, keys, per-tenant log heads, entries with their filter columns, targets,
 /// the tenant-scoped search index and incrementally maintained facets.
@@ -115,6 +128,67 @@ CREATE TABLE facet_actors (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 2 (tables and columns; [`backfill::migrate_v2`] runs this, then seals the entries
+/// version 1 stored and drops their plaintext `body`): tamper evidence, retention and erasure.
+pub(crate) const V2_INTEGRITY: &str = r#"
+-- Installation-wide values; `installation_id` names this installation in log origins.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- "sealtrail/<installation id>/<tenant name>", fixed at creation: every envelope names it.
+ALTER TABLE tenants ADD COLUMN log_origin TEXT NOT NULL DEFAULT '';
+-- Days to keep entries; NULL keeps them forever.
+ALTER TABLE tenants ADD COLUMN retention_days INTEGER DEFAULT 365;
+ALTER TABLE tenants ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+
+-- Seqs below first_seq were pruned: their rows are gone, their tree hashes are kept.
+ALTER TABLE log_heads ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+
+-- The canonical envelope: the Merkle leaf, stored verbatim and never rewritten.
+ALTER TABLE entries ADD COLUMN envelope BLOB;
+
+-- The values the envelope commits to (part 0 actor, 1 context, 2 payload). Erasure replaces
+-- a value with a pseudonymous stand-in (erased = 1, salt NULL); the commitment stays.
+CREATE TABLE vault (
+    pk     INTEGER NOT NULL,
+    part   INTEGER NOT NULL,
+    salt   BLOB,
+    value  BLOB NOT NULL,
+    erased INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (pk, part)
+) WITHOUT ROWID;
+
+-- Every complete subtree hash of every tenant's tree (level 0 = leaf hashes). Never deleted,
+-- not even by pruning, so roots and proofs always cost O(log n) reads.
+CREATE TABLE tree_nodes (
+    tenant INTEGER NOT NULL,
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    hash   BLOB NOT NULL,
+    PRIMARY KEY (tenant, level, idx)
+) WITHOUT ROWID;
+
+-- Ids of pruned entries, so a lookup answers "pruned" (410) rather than "missing" (404).
+CREATE TABLE pruned_ids (
+    tenant INTEGER NOT NULL,
+    id     BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+
+-- Signed checkpoints: the equivocation guard reads these, so it survives restarts.
+CREATE TABLE checkpoints (
+    tenant    INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    root      BLOB NOT NULL,
+    note      TEXT NOT NULL,
+    signed_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, size)
+) WITHOUT ROWID;
+"#;
+
 /// Opens the read-write connection the writer thread owns, switches the file to WAL and brings
 /// the schema up to date.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
@@ -122,16 +196,28 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(backend("setting busy_timeout"))?;
     set_wal(&conn)?;
+    // secure_delete zeroes freed cells and pages, so pruned or erased content does not linger
+    // in the file after the WAL is checkpointed.
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
+         PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -32768;",
     )
     .map_err(backend("setting pragmas"))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    migrate(&mut conn)?;
+    migrate(&mut conn, latest_version())?;
     Ok(conn)
+}
+
+/// Creates (or opens) a database migrated only up to `version`, for upgrade tests that need a
+/// file as an older build left it.
+#[cfg(feature = "contract")]
+pub(crate) fn create_at_version(path: &Path, version: i64) -> Result<(), StoreError> {
+    let mut conn = Connection::open(path).map_err(backend("opening the database"))?;
+    set_wal(&conn)?;
+    migrate(&mut conn, version)
 }
 
 /// Opens one connection for the read pool. Read-only at the SQLite level, so no query path
@@ -180,9 +266,10 @@ pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)
 }
 
-/// Applies every migration not yet recorded, each in its own immediate transaction.
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    for (version, sql) in MIGRATIONS {
+/// Applies every migration up to `target` not yet recorded, each in its own immediate
+/// transaction.
+fn migrate(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
+    for (version, step) in MIGRATIONS.iter().filter(|(v, _)| *v <= target) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend("starting a migration"))?;
@@ -215,8 +302,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(backend("reading schema_migrations"))?
             .is_some();
         if !applied {
-            tx.execute_batch(sql)
-                .map_err(backend(&format!("applying migration {version}")))?;
+            match step {
+                Step::Sql(sql) => tx
+                    .execute_batch(sql)
+                    .map_err(backend(&format!("applying migration {version}")))?,
+                Step::Rust(apply) => apply(&tx)?,
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 (version, Timestamp::now().millis()),

@@ -6,7 +6,7 @@
 //! ASCII punctuation, which these words never contain, so each word here is exactly one FTS
 //! token and no user input ever reaches FTS5 query syntax.
 
-use sealtrail_core::entry::NewEntry;
+use sealtrail_core::entry::Entry;
 use sealtrail_core::TenantId;
 use serde_json::{Map, Value};
 
@@ -31,8 +31,9 @@ fn tenant_prefix(tenant: TenantId) -> String {
     format!("{}x", tenant.0)
 }
 
-/// The document indexed for one entry: every searchable word, tenant-prefixed.
-pub(crate) fn index_document(tenant: TenantId, entry: &NewEntry) -> String {
+/// The document indexed for one entry: every searchable word, tenant-prefixed. Built from the
+/// entry as readers see it, so an erased entry is re-indexed from its pseudonymous values.
+pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
     let prefix = tenant_prefix(tenant);
     let fields = [
         Some(entry.description.as_str()),

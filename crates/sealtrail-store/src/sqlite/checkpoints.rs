@@ -1,0 +1,120 @@
+//! Signed checkpoints and the equivocation guard: a log must never sign a smaller tree than it
+//! already signed, nor two roots for one size, nor anything but its actual root. The guard
+//! checks and records in one write transaction, and reads what is on disk, so it holds across
+//! restarts and across processes sharing the file.
+
+use super::error::backend;
+use super::tree::{hash_from_blob, root_at, size_of};
+use super::WriteError;
+use crate::{Hash, StoreError, StoredCheckpoint};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sealtrail_core::{TenantId, Timestamp};
+
+const COLUMNS: &str = "size, root, note, signed_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn decode(row: (i64, Vec<u8>, String, i64)) -> Result<StoredCheckpoint, StoreError> {
+    let (size, root, note, signed_at) = row;
+    Ok(StoredCheckpoint {
+        size: size.max(0) as u64,
+        root: hash_from_blob(&root)?,
+        note,
+        signed_at: Timestamp(signed_at),
+    })
+}
+
+/// The checkpoint with the largest size.
+pub(crate) fn latest(
+    conn: &Connection,
+    tenant: TenantId,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM checkpoints WHERE tenant = ?1 ORDER BY size DESC LIMIT 1"
+    ))
+    .and_then(|mut s| s.query_row([tenant.0], from_row).optional())
+    .map_err(backend("reading checkpoints"))?
+    .map(decode)
+    .transpose()
+}
+
+/// The checkpoint for exactly `size`.
+pub(crate) fn at(
+    conn: &Connection,
+    tenant: TenantId,
+    size: u64,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let Ok(size) = i64::try_from(size) else {
+        return Ok(None);
+    };
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM checkpoints WHERE tenant = ?1 AND size = ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![tenant.0, size], from_row).optional())
+    .map_err(backend("reading checkpoints"))?
+    .map(decode)
+    .transpose()
+}
+
+fn refuse(message: String) -> WriteError {
+    WriteError::Store(StoreError::Conflict(message))
+}
+
+/// Checks `(size, root)` against the recorded checkpoints and the tree, then records it.
+pub(crate) fn record(
+    conn: &mut Connection,
+    tenant: TenantId,
+    size: u64,
+    root: Hash,
+    note: &str,
+) -> Result<StoredCheckpoint, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let log = size_of(&tx, tenant)?;
+    if let Some(existing) = at(&tx, tenant, size)? {
+        return if existing.root == root {
+            Ok(existing)
+        } else {
+            Err(refuse(format!(
+                "a different root was already signed for tree size {size}; refusing to equivocate"
+            )))
+        };
+    }
+    if let Some(latest) = latest(&tx, tenant)? {
+        if size < latest.size {
+            return Err(refuse(format!(
+                "tree size {size} is smaller than the latest signed size {}",
+                latest.size
+            )));
+        }
+    }
+    if size > log {
+        return Err(refuse(format!(
+            "tree size {size} is larger than the log ({log} entries)"
+        )));
+    }
+    if root_at(&tx, tenant, size)? != root {
+        return Err(refuse(format!(
+            "the root given is not the tree's root at size {size}"
+        )));
+    }
+    let record = StoredCheckpoint {
+        size,
+        root,
+        note: note.to_string(),
+        signed_at: Timestamp::now(),
+    };
+    tx.execute(
+        "INSERT INTO checkpoints (tenant, size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            tenant.0,
+            size as i64,
+            root.as_slice(),
+            note,
+            record.signed_at.millis()
+        ],
+    )?;
+    tx.commit()?;
+    Ok(record)
+}

@@ -1,0 +1,188 @@
+//! The vault: the values an envelope commits to, one row per part, and the one place stored
+//! entries are turned back into [`Entry`]s (envelope + slots, idempotency key from its column).
+
+use super::error::backend;
+use crate::StoreError;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
+use sealtrail_core::envelope::{self, Part, Slot, VaultValue};
+use sealtrail_core::Entry;
+
+/// The `vault.part` code of a part; the order of [`Part::ALL`].
+pub(crate) fn part_code(part: Part) -> i64 {
+    match part {
+        Part::Actor => 0,
+        Part::Context => 1,
+        Part::Payload => 2,
+    }
+}
+
+/// The part a stored code names; anything else was not written by this build.
+fn part_from_code(code: i64) -> Result<Part, StoreError> {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| Part::ALL.get(i).copied())
+        .ok_or_else(|| StoreError::Corrupt(format!("vault part code {code}")))
+}
+
+/// The part a slot belongs to (core keeps its own accessor private).
+pub(crate) fn slot_part(slot: &Slot) -> Part {
+    match slot {
+        Slot::Committed(v) => v.part,
+        Slot::Erased { part, .. } => *part,
+    }
+}
+
+/// The bytes a slot shows: the committed value or the erasure's replacement.
+pub(crate) fn slot_bytes(slot: &Slot) -> &[u8] {
+    match slot {
+        Slot::Committed(v) => &v.value,
+        Slot::Erased { replacement, .. } => replacement,
+    }
+}
+
+/// Rebuilds a slot from its row. A committed value must have a 16-byte salt.
+pub(crate) fn slot_from_row(
+    part: i64,
+    salt: Option<Vec<u8>>,
+    value: Vec<u8>,
+    erased: bool,
+) -> Result<Slot, StoreError> {
+    let part = part_from_code(part)?;
+    if erased {
+        return Ok(Slot::Erased {
+            part,
+            replacement: value,
+        });
+    }
+    let salt = salt
+        .and_then(|s| <[u8; 16]>::try_from(s.as_slice()).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("vault salt of `{}`", part.as_str())))?;
+    Ok(Slot::Committed(VaultValue { part, salt, value }))
+}
+
+/// Inserts or replaces one slot of entry `pk`.
+pub(crate) fn write_slot(conn: &Connection, pk: i64, slot: &Slot) -> rusqlite::Result<()> {
+    let (salt, erased) = match slot {
+        Slot::Committed(v) => (Some(v.salt.as_slice()), false),
+        Slot::Erased { .. } => (None, true),
+    };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO vault (pk, part, salt, value, erased) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        pk,
+        part_code(slot_part(slot)),
+        salt,
+        slot_bytes(slot),
+        erased
+    ])?;
+    Ok(())
+}
+
+/// Inserts the three committed values of a freshly sealed entry.
+pub(crate) fn insert_sealed(
+    conn: &Connection,
+    pk: i64,
+    vault: &[VaultValue; 3],
+) -> rusqlite::Result<()> {
+    for value in vault {
+        write_slot(conn, pk, &Slot::Committed(value.clone()))?;
+    }
+    Ok(())
+}
+
+/// One entry as stored, before it is opened.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEntry {
+    /// Row key: `(tenant << 40) | seq`.
+    pub pk: i64,
+    /// Seq column.
+    pub seq: i64,
+    /// Id column (16 bytes).
+    pub id: Vec<u8>,
+    /// Envelope bytes, verbatim.
+    pub envelope: Vec<u8>,
+    /// Idempotency key column (not part of the envelope).
+    pub idempotency_key: Option<String>,
+    /// Vault slots found, in part order.
+    pub slots: Vec<Slot>,
+}
+
+impl StoredEntry {
+    /// The entry as readers see it.
+    pub(crate) fn open(&self) -> Result<Entry, StoreError> {
+        let mut entry = envelope::open(&self.envelope, &self.slots)
+            .map_err(|e| StoreError::Corrupt(format!("entry at pk {}: {e}", self.pk)))?;
+        entry.idempotency_key = self.idempotency_key.clone();
+        Ok(entry)
+    }
+}
+
+/// Loads entries with their slots. `condition` is SQL over `entries AS e` using the parameters
+/// `params` (numbered from `?1`); rows come back ordered by pk, descending when asked.
+pub(crate) fn load(
+    conn: &Connection,
+    condition: &str,
+    params: Vec<Value>,
+    descending: bool,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    let order = if descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT e.pk, e.seq, e.id, e.envelope, e.idempotency_key, v.part, v.salt, v.value, v.erased
+         FROM entries AS e LEFT JOIN vault AS v ON v.pk = e.pk
+         WHERE {condition}
+         ORDER BY e.pk {order}, v.part"
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(backend("preparing an entry read"))?;
+    let mut rows = stmt
+        .query(params_from_iter(params))
+        .map_err(backend("reading entries"))?;
+    let mut out: Vec<StoredEntry> = Vec::new();
+    while let Some(row) = rows.next().map_err(backend("reading entries"))? {
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<Vec<u8>>>(6)?,
+                r.get::<_, Option<Vec<u8>>>(7)?,
+                r.get::<_, Option<bool>>(8)?,
+            ))
+        };
+        let (pk, part, salt, value, erased) = read(row).map_err(backend("reading entries"))?;
+        if out.last().is_none_or(|last| last.pk != pk) {
+            out.push(StoredEntry {
+                pk,
+                seq: row.get(1).map_err(backend("reading entries"))?,
+                id: row.get(2).map_err(backend("reading entries"))?,
+                envelope: row
+                    .get::<_, Option<Vec<u8>>>(3)
+                    .map_err(backend("reading entries"))?
+                    .unwrap_or_default(),
+                idempotency_key: row.get(4).map_err(backend("reading entries"))?,
+                slots: Vec::with_capacity(3),
+            });
+        }
+        if let (Some(part), Some(value), Some(last)) = (part, value, out.last_mut()) {
+            let slot = slot_from_row(part, salt, value, erased.unwrap_or(false))?;
+            last.slots.push(slot);
+        }
+    }
+    Ok(out)
+}
+
+/// Entries with `lo <= pk < hi`, ascending.
+pub(crate) fn load_range(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    load(
+        conn,
+        "e.pk >= ?1 AND e.pk < ?2",
+        vec![Value::Integer(lo), Value::Integer(hi)],
+        false,
+    )
+}

@@ -195,24 +195,25 @@ fn verify_entries(
             });
         }
         count += 1;
-        let claimed_seq = claimed_seq(&buf);
-        whole_log &= claimed_seq == Some(count - 1);
-        let outcome = check_line(&log, &buf, last_seq);
-        match outcome {
+        let seq = match check_line(&log, &buf, last_seq) {
             Ok((seq, erased)) => {
                 erased_values += erased;
-                last_seq = Some(seq);
+                Some(seq)
             }
             Err(reason) => {
-                if let Some(seq) = claimed_seq {
-                    last_seq = Some(last_seq.map_or(seq, |l| l.max(seq)));
-                }
+                // Parse again, leniently, only to say where the problem is.
+                let seq = claimed_seq(&buf);
                 first_problem.get_or_insert(Problem {
                     line: count,
-                    seq: claimed_seq,
+                    seq,
                     reason,
                 });
+                seq
             }
+        };
+        whole_log &= seq == Some(count - 1);
+        if let Some(seq) = seq {
+            last_seq = Some(last_seq.map_or(seq, |l| l.max(seq)));
         }
         progress(count);
     }

@@ -2,6 +2,7 @@
 
 mod props;
 mod python;
+mod scale;
 mod snapshot;
 mod tamper;
 

@@ -10,6 +10,11 @@ fn python_with_cryptography() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
+        // .ci/run installs it, so in CI a missing module is a broken set-up, not a skip.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but python3 cannot import `cryptography` (pip install cryptography)"
+        );
         eprintln!(
             "\n!!!!! SKIPPED: verify_bundle.py was not run: python3 with the `cryptography` \
              package is missing (pip install cryptography) !!!!!\n"

@@ -10,15 +10,21 @@
 //! ```
 
 pub mod directory;
+pub mod erasure;
 pub mod filters;
 pub mod fixtures;
+pub mod integrity;
 pub mod log;
 pub mod paging;
+pub mod retention;
 
 pub use directory::*;
+pub use erasure::*;
 pub use filters::*;
+pub use integrity::*;
 pub use log::*;
 pub use paging::*;
+pub use retention::*;
 
 use crate::Store;
 use std::any::Any;
@@ -57,6 +63,16 @@ macro_rules! store_contract_tests {
             api_keys_insert_list_and_revoke,
             concurrent_appends_are_acknowledged_once_and_gapless,
             health_is_ok,
+            tree_head_matches_an_independent_tree,
+            entries_read_back_equal_what_was_appended,
+            every_inclusion_proof_verifies,
+            every_consistency_proof_verifies,
+            checkpoints_refuse_equivocation,
+            prune_removes_old_entries_and_keeps_proofs,
+            prune_in_chunks_removes_exactly_the_old_entries,
+            legal_hold_blocks_prune,
+            retention_has_a_floor,
+            erasure_replaces_the_subject_everywhere,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

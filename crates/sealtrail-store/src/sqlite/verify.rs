@@ -21,6 +21,7 @@ use rusqlite::{Connection, Rows};
 use sealtrail_core::envelope::{self, Part, Slot};
 use sealtrail_core::merkle::{leaf_hash, MemoryTree, NodeSource};
 use sealtrail_core::TenantId;
+use std::collections::HashSet;
 
 /// Entries checked between progress reports.
 const PROGRESS_EVERY: u64 = 1_000;
@@ -56,8 +57,8 @@ pub(crate) fn verify_log(
         origin: &origin,
         leaves: &leaves,
     };
-    let checked = scan.entries(conn, &mut problems, progress)?;
-    let root = check_tree(conn, tenant, head.size, &leaves, &mut problems)?;
+    let (checked, bad_leaves) = scan.entries(conn, &mut problems, progress)?;
+    let root = check_tree(conn, tenant, head.size, &leaves, bad_leaves, &mut problems)?;
     progress(checked);
     Ok(LogVerification {
         size: head.size,
@@ -154,13 +155,14 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    /// Checks every entry row of the tenant; returns how many were checked.
+    /// Checks every entry row of the tenant; returns how many were checked and the seqs whose
+    /// bytes no longer hash to their stored leaf.
     fn entries(
         &self,
         conn: &Connection,
         problems: &mut Problems,
         progress: &dyn Fn(u64),
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, HashSet<u64>), StoreError> {
         let read = backend("reading entries");
         let bounds = (self.base, self.base | (SEQ_LIMIT - 1));
         let mut entries = conn
@@ -178,6 +180,7 @@ impl Scan<'_> {
         slots.fetch()?;
         let mut rows = entries.query(bounds).map_err(&read)?;
         let (mut expected, mut checked) = (self.first_seq, 0u64);
+        let mut bad_leaves = HashSet::new();
         while let Some(row) = rows.next().map_err(&read)? {
             let pk: i64 = row.get(0).map_err(&read)?;
             let column_seq: i64 = row.get(1).map_err(&read)?;
@@ -197,15 +200,15 @@ impl Scan<'_> {
                 problems.note(expected, "missing entry");
             }
             expected = expected.max(seq + 1);
+            let envelope = envelope.unwrap_or_default();
+            let leaf = leaf_hash(&envelope);
+            if matches!(self.leaves.get(seq as usize), Some(Some(stored)) if *stored != leaf) {
+                bad_leaves.insert(seq);
+            }
             let reason = if column_seq != seq as i64 {
                 Some(format!("row's seq column says {column_seq}"))
             } else {
-                self.check(
-                    seq,
-                    &id,
-                    envelope.as_deref().unwrap_or_default(),
-                    entry_slots,
-                )
+                self.check(seq, &id, &envelope, leaf, entry_slots)
             };
             if let Some(reason) = reason {
                 problems.note(seq, reason);
@@ -218,7 +221,7 @@ impl Scan<'_> {
         if expected < self.size {
             problems.note(expected, "missing entry");
         }
-        Ok(checked)
+        Ok((checked, bad_leaves))
     }
 
     /// The first thing wrong with one entry, if any.
@@ -227,6 +230,7 @@ impl Scan<'_> {
         seq: u64,
         id: &[u8],
         envelope: &[u8],
+        leaf: Hash,
         slots: Vec<Result<Slot, StoreError>>,
     ) -> Option<String> {
         let head = match envelope::head(envelope) {
@@ -246,7 +250,7 @@ impl Scan<'_> {
             ));
         }
         match self.leaves.get(seq as usize) {
-            Some(Some(leaf)) if *leaf != leaf_hash(envelope) => {
+            Some(Some(stored)) if *stored != leaf => {
                 return Some("entry bytes changed: they no longer hash to the stored leaf".into())
             }
             _ => {} // a missing leaf hash is reported by the tree check
@@ -272,11 +276,17 @@ impl Scan<'_> {
 
 /// Rebuilds the tree from the leaf hashes, compares every stored inner node with it, and
 /// returns the recomputed root.
+///
+/// A changed leaf hash makes every ancestor differ from the rebuilt tree, while a changed
+/// inner node differs alone. So a differing node whose child differs too (or, at level 1,
+/// whose leaf is known bad) is explained by that child and not reported: the report names
+/// the deepest place, not the first leaf of the largest subtree above it.
 fn check_tree(
     conn: &Connection,
     tenant: TenantId,
     size: u64,
     leaves: &[Option<Hash>],
+    mut bad_leaves: HashSet<u64>,
     problems: &mut Problems,
 ) -> Result<Hash, StoreError> {
     let mut tree = MemoryTree::new();
@@ -285,10 +295,22 @@ fn check_tree(
             Some(hash) => tree.push(*hash),
             None => {
                 problems.note(seq as u64, "tree leaf hash missing");
+                bad_leaves.insert(seq as u64);
                 tree.push([0; 32]);
             }
         }
     }
+    let mut differing: HashSet<(u32, u64)> = HashSet::new();
+    let explained = |differing: &HashSet<(u32, u64)>, level: u32, idx: u64| {
+        let children = [2 * idx, 2 * idx + 1];
+        if level == 1 {
+            children.iter().any(|c| bad_leaves.contains(c))
+        } else {
+            children
+                .iter()
+                .any(|c| differing.contains(&(level - 1, *c)))
+        }
+    };
     let read = backend("reading tree nodes");
     let mut stmt = conn
         .prepare("SELECT level, idx, hash FROM tree_nodes WHERE tenant = ?1 AND level > 0 ORDER BY level, idx")
@@ -330,12 +352,15 @@ fn check_tree(
                 format!("tree node (level {level}, index {idx}) beyond the log"),
             );
         } else if tree.node(level, idx).ok() != hash_from_blob(&hash).ok() {
-            problems.note(
-                first_leaf(level, idx),
-                format!(
-                    "tree node (level {level}, index {idx}) does not match the leaves below it"
-                ),
-            );
+            if !explained(&differing, level, idx) {
+                problems.note(
+                    first_leaf(level, idx),
+                    format!(
+                        "tree node (level {level}, index {idx}) does not match the leaves below it"
+                    ),
+                );
+            }
+            differing.insert((level, idx));
         }
     }
     while width(level) > 0 {

@@ -144,6 +144,19 @@ async fn swapped_envelopes_are_reported_at_the_lower_seq() {
     set_envelope(&conn, t, 23, &a);
     let found = problem(&store, t).await;
     assert_eq!(found, Some((11, "envelope claims seq 23".into())));
+
+    // Rewritten as TEXT (another storage class) with one character changed: still reported
+    // at its seq, not a failed read.
+    let text = String::from_utf8(envelope(&conn, t, 5))
+        .expect("utf-8")
+        .replacen("hardware", "Hardware", 1);
+    conn.execute(
+        "UPDATE entries SET envelope = ?2 WHERE pk = ?1",
+        params![pk(t, 5), text],
+    )
+    .expect("rewrite as text");
+    let found = problem(&store, t).await;
+    assert_eq!(found.map(|p| p.0), Some(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,8 @@
 
 use super::error::backend;
 use crate::StoreError;
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, Row};
 use sealtrail_core::envelope::{self, Part, Slot, VaultValue};
 use sealtrail_core::Entry;
 
@@ -39,6 +39,26 @@ pub(crate) fn slot_bytes(slot: &Slot) -> &[u8] {
         Slot::Committed(v) => &v.value,
         Slot::Erased { replacement, .. } => replacement,
     }
+}
+
+/// A byte column as bytes whatever its storage class, so a row edited behind the store's back
+/// (TEXT where a BLOB belongs) reads as changed bytes, which verification then reports, rather
+/// than failing the whole read.
+pub(crate) fn bytes(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
+        ValueRef::Real(f) => Some(f.to_string().into_bytes()),
+    })
+}
+
+/// An integer column; `None` for anything else (only a foreign edit stores anything else).
+pub(crate) fn integer(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<i64>> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Integer(i) => Some(i),
+        _ => None,
+    })
 }
 
 /// Rebuilds a slot from its row. A committed value must have a 16-byte salt.
@@ -142,31 +162,39 @@ pub(crate) fn load(
         .map_err(backend("reading entries"))?;
     let mut out: Vec<StoredEntry> = Vec::new();
     while let Some(row) = rows.next().map_err(backend("reading entries"))? {
-        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+        let read = |r: &Row<'_>| -> rusqlite::Result<_> {
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, Option<Vec<u8>>>(6)?,
-                r.get::<_, Option<Vec<u8>>>(7)?,
-                r.get::<_, Option<bool>>(8)?,
+                r.get_ref(5)?.data_type() != rusqlite::types::Type::Null,
+                integer(r, 5)?,
+                bytes(r, 6)?,
+                bytes(r, 7)?,
+                integer(r, 8)?,
             ))
         };
-        let (pk, part, salt, value, erased) = read(row).map_err(backend("reading entries"))?;
+        let (pk, has_slot, part, salt, value, erased) =
+            read(row).map_err(backend("reading entries"))?;
         if out.last().is_none_or(|last| last.pk != pk) {
             out.push(StoredEntry {
                 pk,
                 seq: row.get(1).map_err(backend("reading entries"))?,
-                id: row.get(2).map_err(backend("reading entries"))?,
-                envelope: row
-                    .get::<_, Option<Vec<u8>>>(3)
+                id: bytes(row, 2)
+                    .map_err(backend("reading entries"))?
+                    .unwrap_or_default(),
+                envelope: bytes(row, 3)
                     .map_err(backend("reading entries"))?
                     .unwrap_or_default(),
                 idempotency_key: row.get(4).map_err(backend("reading entries"))?,
                 slots: Vec::with_capacity(3),
             });
         }
-        if let (Some(part), Some(value), Some(last)) = (part, value, out.last_mut()) {
-            let slot = slot_from_row(part, salt, value, erased.unwrap_or(false))?;
+        if let (true, Some(last)) = (has_slot, out.last_mut()) {
+            let slot = slot_from_row(
+                part.unwrap_or(-1),
+                salt,
+                value.unwrap_or_default(),
+                erased.unwrap_or(0) != 0,
+            )?;
             last.slots.push(slot);
         }
     }

@@ -15,7 +15,7 @@ use super::append::{tenant_base, SEQ_LIMIT};
 use super::error::backend;
 use super::read::log_head;
 use super::tree::hash_from_blob;
-use super::vault::{slot_from_row, slot_part};
+use super::vault::{bytes, integer, slot_from_row, slot_part};
 use crate::{Hash, LogVerification, StoreError};
 use rusqlite::{Connection, Rows};
 use sealtrail_core::envelope::{self, Part, Slot};
@@ -89,7 +89,9 @@ fn stored_leaves(
             .get::<_, i64>(0)
             .map_err(backend("reading leaf hashes"))?
             .max(0) as u64;
-        let hash: Vec<u8> = row.get(1).map_err(backend("reading leaf hashes"))?;
+        let hash = bytes(row, 1)
+            .map_err(backend("reading leaf hashes"))?
+            .unwrap_or_default();
         match (leaves.get_mut(idx as usize), hash_from_blob(&hash)) {
             (Some(slot), Ok(h)) => *slot = Some(h),
             (Some(_), Err(_)) => problems.note(idx, "stored leaf hash is malformed"),
@@ -113,10 +115,10 @@ impl VaultCursor<'_> {
             Some(r) => {
                 let pk: i64 = r.get(0).map_err(&read)?;
                 let slot = slot_from_row(
-                    r.get(1).map_err(&read)?,
-                    r.get(2).map_err(&read)?,
-                    r.get(3).map_err(&read)?,
-                    r.get(4).map_err(&read)?,
+                    integer(r, 1).map_err(&read)?.unwrap_or(-1),
+                    bytes(r, 2).map_err(&read)?,
+                    bytes(r, 3).map_err(&read)?.unwrap_or_default(),
+                    integer(r, 4).map_err(&read)?.unwrap_or(0) != 0,
                 );
                 Some((pk, slot))
             }
@@ -183,9 +185,9 @@ impl Scan<'_> {
         let mut bad_leaves = HashSet::new();
         while let Some(row) = rows.next().map_err(&read)? {
             let pk: i64 = row.get(0).map_err(&read)?;
-            let column_seq: i64 = row.get(1).map_err(&read)?;
-            let id: Vec<u8> = row.get(2).map_err(&read)?;
-            let envelope: Option<Vec<u8>> = row.get(3).map_err(&read)?;
+            let column_seq = integer(row, 1).map_err(&read)?;
+            let id = bytes(row, 2).map_err(&read)?.unwrap_or_default();
+            let envelope = bytes(row, 3).map_err(&read)?;
             let entry_slots = slots.slots_for(pk)?;
             let seq = (pk - self.base) as u64;
             if seq >= self.size {
@@ -205,8 +207,8 @@ impl Scan<'_> {
             if matches!(self.leaves.get(seq as usize), Some(Some(stored)) if *stored != leaf) {
                 bad_leaves.insert(seq);
             }
-            let reason = if column_seq != seq as i64 {
-                Some(format!("row's seq column says {column_seq}"))
+            let reason = if column_seq != Some(seq as i64) {
+                Some(format!("row's seq column says {column_seq:?}"))
             } else {
                 self.check(seq, &id, &envelope, leaf, entry_slots)
             };
@@ -329,9 +331,16 @@ fn check_tree(
         }
     };
     while let Some(row) = rows.next().map_err(&read)? {
-        let row_level = u32::try_from(row.get::<_, i64>(0).map_err(&read)?).unwrap_or(u32::MAX);
-        let idx = row.get::<_, i64>(1).map_err(&read)?.max(0) as u64;
-        let hash: Vec<u8> = row.get(2).map_err(&read)?;
+        let (Some(row_level), Some(idx)) = (
+            integer(row, 0).map_err(&read)?,
+            integer(row, 1).map_err(&read)?,
+        ) else {
+            problems.note(size, "tree node with a malformed position");
+            continue;
+        };
+        let row_level = u32::try_from(row_level).unwrap_or(u32::MAX);
+        let idx = idx.max(0) as u64;
+        let hash = bytes(row, 2).map_err(&read)?.unwrap_or_default();
         if row_level >= u64::BITS {
             problems.note(
                 size,

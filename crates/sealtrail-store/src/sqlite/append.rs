@@ -57,13 +57,17 @@ struct Head {
 }
 
 /// Per-transaction state: heads read so far, idempotency keys assigned in this group, facet
-/// deltas, and tree nodes written so far.
+/// deltas, tree nodes written so far, and search documents still to write.
 #[derive(Default)]
 struct GroupState {
     heads: HashMap<i64, Option<Head>>,
     keys: HashMap<(i64, String), Appended>,
     facets: FacetDeltas,
     nodes: NodeCache,
+    /// `(pk, words)`, inserted after every other statement of the group: FTS5 flushes its
+    /// in-memory index at every statement savepoint once it has joined the transaction, so
+    /// interleaving its inserts with the others would write one tiny segment per entry.
+    documents: Vec<(i64, String)>,
 }
 
 /// Writes every request in one immediate transaction and commits it. Nothing is acknowledged
@@ -89,6 +93,9 @@ pub(crate) fn write_group(
     }
     state.facets.flush(&tx)?;
     flush_heads(&tx, &state.heads)?;
+    for (pk, words) in &state.documents {
+        insert_document(&tx, *pk, words)?;
+    }
     tx.commit()?;
     Ok(GroupOutcome { results, stored })
 }
@@ -142,6 +149,10 @@ fn append_request(
         vault::insert_sealed(tx, base | seq, &sealed.vault)?;
         append_leaf(tx, &mut state.nodes, tenant, seq as u64, sealed.leaf_hash)?;
         state.facets.add(tenant, &entry, 1);
+        let words = index_document(tenant, &entry);
+        if !words.is_empty() {
+            state.documents.push((base | seq, words));
+        }
         let appended = Appended {
             id,
             seq: seq as u64,
@@ -238,7 +249,8 @@ fn find_duplicate(
     }
 }
 
-/// Writes the entry row (filter columns and envelope), its targets and its search document.
+/// Writes the entry row (filter columns and envelope) and its targets; the caller indexes its
+/// search document.
 pub(crate) fn insert_entry(
     tx: &Connection,
     tenant: TenantId,
@@ -272,18 +284,12 @@ pub(crate) fn insert_entry(
         props_column(&entry.properties),
         envelope,
     ])?;
-    insert_derived(tx, tenant, pk, entry)?;
+    insert_targets(tx, pk, entry)?;
     Ok(())
 }
 
-/// Writes the rows derived from an entry's vault values: targets and the search document.
-/// Erasure deletes and rewrites exactly these.
-pub(crate) fn insert_derived(
-    tx: &Connection,
-    tenant: TenantId,
-    pk: i64,
-    entry: &Entry,
-) -> rusqlite::Result<()> {
+/// Writes an entry's target rows (erasure deletes and rewrites them from scrubbed values).
+pub(crate) fn insert_targets(tx: &Connection, pk: i64, entry: &Entry) -> rusqlite::Result<()> {
     if !entry.targets.is_empty() {
         let mut insert = tx.prepare_cached(
             "INSERT INTO entry_targets (pk, ord, type, id, name) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -292,10 +298,14 @@ pub(crate) fn insert_derived(
             insert.execute(params![pk, ord as i64, target.kind, target.id, target.name])?;
         }
     }
-    let document = index_document(tenant, entry);
-    if !document.is_empty() {
+    Ok(())
+}
+
+/// Indexes an entry's search words (from [`index_document`]) under its pk.
+pub(crate) fn insert_document(tx: &Connection, pk: i64, words: &str) -> rusqlite::Result<()> {
+    if !words.is_empty() {
         tx.prepare_cached("INSERT INTO entries_fts (rowid, words) VALUES (?1, ?2)")?
-            .execute(params![pk, document])?;
+            .execute(params![pk, words])?;
     }
     Ok(())
 }

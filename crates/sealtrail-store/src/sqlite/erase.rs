@@ -13,12 +13,12 @@
 //!
 //! Envelopes and tree nodes are never touched, so every proof and checkpoint stays valid.
 
-use super::append::{insert_derived, tenant_base};
+use super::append::{insert_document, insert_targets, tenant_base};
 use super::error::backend;
 use super::facets::FacetDeltas;
 use super::read::log_head;
 use super::scrub::{erased_actor, erased_context, same_text, Identifiers};
-use super::tokens::props_column;
+use super::tokens::{index_document, props_column};
 use super::vault::{self, slot_bytes, slot_part, StoredEntry};
 use super::WriteError;
 use crate::StoreError;
@@ -211,7 +211,8 @@ pub(crate) fn scrub_chunk(
             .execute([row.pk])?;
         tx.prepare_cached("DELETE FROM entries_fts WHERE rowid = ?1")?
             .execute([row.pk])?;
-        insert_derived(&tx, tenant, row.pk, &entry)?;
+        insert_targets(&tx, row.pk, &entry)?;
+        insert_document(&tx, row.pk, &index_document(tenant, &entry))?;
         scrubbed += 1;
     }
     facets.flush(&tx)?;

@@ -10,12 +10,15 @@ use crate::{Hash, StoreError, StoredCheckpoint};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
 
+/// The columns [`from_row`] reads, in order.
 const COLUMNS: &str = "size, root, note, signed_at";
 
+/// One checkpoint row, undecoded (decoding can fail with a store error, not an SQL one).
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, String, i64)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
+/// A checkpoint row as a record; a root that is not 32 bytes was not written by us.
 fn decode(row: (i64, Vec<u8>, String, i64)) -> Result<StoredCheckpoint, StoreError> {
     let (size, root, note, signed_at) = row;
     Ok(StoredCheckpoint {
@@ -58,6 +61,7 @@ pub(crate) fn at(
     .transpose()
 }
 
+/// The equivocation guard's refusal.
 fn refuse(message: String) -> WriteError {
     WriteError::Store(StoreError::Conflict(message))
 }

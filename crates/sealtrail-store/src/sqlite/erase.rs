@@ -81,7 +81,9 @@ pub(crate) fn collect_identifiers(
     };
     let mut stmt = conn
         .prepare_cached(
-            "SELECT v.value FROM entries AS e JOIN vault AS v ON v.pk = e.pk AND v.part = 0
+            // CROSS JOIN makes entries the outer loop, so the actor columns filter the rows
+            // before any vault value is read.
+            "SELECT v.value FROM entries AS e CROSS JOIN vault AS v ON v.pk = e.pk AND v.part = 0
              WHERE e.pk >= ?1 AND e.pk <= ?2
                AND (e.actor_id = ?3 OR e.actor_email LIKE ?4 ESCAPE '\\')",
         )

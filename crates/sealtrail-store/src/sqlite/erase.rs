@@ -181,6 +181,9 @@ pub(crate) fn scrub_chunk(
     }
     let stored = vault::load_range(&tx, base | lo as i64, base | hi as i64)?;
     let mut facets = FacetDeltas::default();
+    // Search documents are rewritten after every other statement of the chunk, as in the
+    // append path: FTS5 flushes its pending index at each statement savepoint.
+    let mut documents = Vec::new();
     let mut scrubbed = 0;
     for row in &stored {
         let Some(slots) = scrubbed_slots(row, plan) else {
@@ -211,13 +214,16 @@ pub(crate) fn scrub_chunk(
         ])?;
         tx.prepare_cached("DELETE FROM entry_targets WHERE pk = ?1")?
             .execute([row.pk])?;
-        tx.prepare_cached("DELETE FROM entries_fts WHERE rowid = ?1")?
-            .execute([row.pk])?;
         insert_targets(&tx, row.pk, &entry)?;
-        insert_document(&tx, row.pk, &index_document(tenant, &entry))?;
+        documents.push((row.pk, index_document(tenant, &entry)));
         scrubbed += 1;
     }
     facets.flush(&tx)?;
+    for (pk, words) in &documents {
+        tx.prepare_cached("DELETE FROM entries_fts WHERE rowid = ?1")?
+            .execute([pk])?;
+        insert_document(&tx, *pk, words)?;
+    }
     tx.commit()?;
     Ok(Step {
         scrubbed,

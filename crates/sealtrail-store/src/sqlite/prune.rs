@@ -102,7 +102,6 @@ pub(crate) fn step(
         let mut remember = tx.prepare_cached(
             "INSERT OR IGNORE INTO pruned_ids (tenant, id, seq) VALUES (?1, ?2, ?3)",
         )?;
-        let mut unindex = tx.prepare_cached("DELETE FROM entries_fts WHERE rowid = ?1")?;
         for row in &stored {
             match row.open() {
                 Ok(entry) => facets.add(tenant, &entry, -1),
@@ -112,7 +111,6 @@ pub(crate) fn step(
                 }
             }
             remember.execute(params![tenant.0, row.id, row.seq])?;
-            unindex.execute([row.pk])?;
         }
     }
     for table in ["entry_targets", "vault", "entries"] {
@@ -126,6 +124,13 @@ pub(crate) fn step(
         params![tenant.0, hi as i64],
     )?;
     facets.flush(&tx)?;
+    // Last, as in the append path: FTS5 flushes its pending changes at every statement
+    // savepoint once it has joined the transaction.
+    let mut unindex = tx.prepare_cached("DELETE FROM entries_fts WHERE rowid = ?1")?;
+    for row in &stored {
+        unindex.execute([row.pk])?;
+    }
+    drop(unindex);
     tx.commit()?;
     Ok(Step {
         removed: stored.len() as u64,

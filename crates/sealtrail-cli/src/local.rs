@@ -25,9 +25,27 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// The checkpoint verifier key, from the signing key file `serve` created here.
+    pub fn verifier(&self) -> anyhow::Result<sealtrail_core::checkpoint::NoteVerifier> {
+        let path = self
+            .data_dir
+            .join(sealtrail_server::signing::DEFAULT_KEY_FILE);
+        if !path.exists() {
+            anyhow::bail!(
+                "no signing key at {} (run `sealtrail serve` once, or pass --public-key)",
+                path.display()
+            );
+        }
+        let (signer, _) = sealtrail_server::signing::load_or_create(
+            &path,
+            sealtrail_server::signing::DEFAULT_KEY_NAME,
+        )?;
+        Ok(signer.verifier())
+    }
+
     /// Opens an existing store; refuses to create one, since a new store made here would skip
     /// the first-start set-up that `serve` performs.
-    fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+    pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         let db = self.data_dir.join("sealtrail.db");
         if !db.exists() {
             anyhow::bail!(
@@ -98,7 +116,7 @@ pub enum TenantsCommand {
 }
 
 /// The actor recorded for CLI actions: the System, via the CLI, naming the OS user.
-fn cli_actor() -> Actor {
+pub fn cli_actor() -> Actor {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown user".into());
@@ -111,7 +129,8 @@ fn cli_actor() -> Actor {
     }
 }
 
-async fn tenant_named(store: &dyn Store, name: &str) -> anyhow::Result<Tenant> {
+/// A tenant by name, or an error pointing at `tenants list`.
+pub async fn tenant_named(store: &dyn Store, name: &str) -> anyhow::Result<Tenant> {
     store
         .tenant_by_name(name)
         .await?

@@ -6,9 +6,11 @@
 
 mod client;
 mod ingest;
+mod lifecycle;
 mod local;
 mod query;
 mod serve;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +37,17 @@ enum Command {
     /// Create or list tenants (acts on the data directory).
     #[command(subcommand)]
     Tenants(local::TenantsCommand),
+    /// Verify a database (every leaf, tree hash and the signed checkpoint) or an evidence bundle.
+    Verify(verify::VerifyArgs),
+    /// Prune entries older than each tenant's retention window, now (acts on the data directory).
+    Prune(lifecycle::PruneArgs),
+    /// Erase a data subject's personal data (GDPR), keeping every proof valid.
+    Erase(lifecycle::EraseArgs),
+    /// Show or set retention and legal hold (acts on the data directory).
+    #[command(subcommand)]
+    Retention(lifecycle::RetentionCommand),
+    /// Print the checkpoint verifier key to give to auditors.
+    PublicKey(local::DataDir),
 }
 
 /// Exit status 2: the command ran, but some input was refused (e.g. rejected events).
@@ -56,6 +69,11 @@ fn main() -> ExitCode {
             Command::Query(args) => query::run(*args).await,
             Command::Keys(cmd) => local::keys(cmd).await,
             Command::Tenants(cmd) => local::tenants(cmd).await,
+            Command::Verify(args) => verify::run(args).await,
+            Command::Prune(args) => lifecycle::prune(args).await,
+            Command::Erase(args) => lifecycle::erase(args).await,
+            Command::Retention(cmd) => lifecycle::retention(cmd).await,
+            Command::PublicKey(dir) => lifecycle::public_key(&dir),
         }
     });
     match result {

@@ -24,6 +24,16 @@ pub struct ServeArgs {
     /// Requests running longer are answered 408.
     #[arg(long, env = "SEALTRAIL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// Checkpoint signing key file (created 0600 on first start). Default: in the data
+    /// directory. Nodes sharing one database must share this file.
+    #[arg(long, env = "SEALTRAIL_SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
+    /// Daily time (UTC, HH:MM) of the retention prune.
+    #[arg(long, env = "SEALTRAIL_PRUNE_AT", default_value = "03:00")]
+    prune_at: sealtrail_server::lifecycle::DailyAt,
+    /// Do not run the nightly prune in this process (e.g. all but one node of a cluster).
+    #[arg(long, env = "SEALTRAIL_NO_NIGHTLY_PRUNE")]
+    no_nightly_prune: bool,
     /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -59,6 +69,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
     config.max_body_bytes = args.max_body_bytes;
     config.request_timeout = Duration::from_secs(args.request_timeout_secs);
+    config.signing_key_file = args.signing_key_file.clone();
+    config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
     let server = sealtrail_server::start(config)
         .await
         .with_context(|| format!("starting with data directory {}", args.data_dir.display()))?;

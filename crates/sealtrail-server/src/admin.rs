@@ -14,6 +14,10 @@ pub enum AdminError {
     /// The request itself is wrong (bad name, no scopes); the message says how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// The request is well formed but the current state forbids it (e.g. a legal hold blocks
+    /// a prune); the message says what must change first.
+    #[error("{0}")]
+    Refused(String),
     /// The named tenant or key does not exist (in this tenant).
     #[error("{0} not found")]
     NotFound(String),

@@ -113,6 +113,36 @@ impl From<RequestError> for ApiError {
     }
 }
 
+impl From<crate::admin::AdminError> for ApiError {
+    fn from(e: crate::admin::AdminError) -> Self {
+        use crate::admin::AdminError;
+        match e {
+            AdminError::Invalid(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
+            }
+            AdminError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
+            AdminError::NotFound(what) => ApiError::not_found(&what),
+            AdminError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::checkpointer::CheckpointError> for ApiError {
+    fn from(e: crate::checkpointer::CheckpointError) -> Self {
+        match e {
+            crate::checkpointer::CheckpointError::Store(s) => s.into(),
+            crate::checkpointer::CheckpointError::Note(n) => {
+                tracing::error!(error = %n, "checkpoint signing failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "signing the checkpoint failed; it has been logged",
+                )
+            }
+        }
+    }
+}
+
 impl From<ParamError> for ApiError {
     fn from(e: ParamError) -> Self {
         let param = e.param.clone();

@@ -8,8 +8,11 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod checkpointer;
 pub mod error;
+pub mod lifecycle;
 pub mod routes;
+pub mod signing;
 pub mod state;
 
 pub use admin::{AdminError, Bootstrap, CreatedKey};
@@ -23,7 +26,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Why the server could not start or stopped.
@@ -51,6 +54,9 @@ pub enum ServerError {
     /// First-start set-up failed.
     #[error("first-start set-up failed: {0}")]
     Bootstrap(#[from] AdminError),
+    /// The checkpoint signing key could not be loaded or created.
+    #[error(transparent)]
+    SigningKey(#[from] signing::SigningKeyError),
     /// The HTTP server stopped with an error.
     #[error("HTTP server error: {0}")]
     Serve(std::io::Error),
@@ -67,6 +73,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 408 rather than holding a connection forever.
     pub request_timeout: Duration,
+    /// The checkpoint signing key; default `<data_dir>/checkpoint-signing.key`. Nodes sharing
+    /// one database must share this file.
+    pub signing_key_file: Option<PathBuf>,
+    /// How often growing logs get a new signed checkpoint (at most this long unsigned).
+    pub checkpoint_interval: Duration,
+    /// When the nightly retention prune runs (UTC); `None` disables the schedule.
+    pub prune_at: Option<lifecycle::DailyAt>,
 }
 
 impl ServerConfig {
@@ -77,6 +90,9 @@ impl ServerConfig {
             data_dir,
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            signing_key_file: None,
+            checkpoint_interval: Duration::from_secs(1),
+            prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
         }
     }
 }
@@ -121,6 +137,8 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     bootstrap: Option<Bootstrap>,
     shutdown: Option<oneshot::Sender<()>>,
+    background: watch::Sender<bool>,
+    checkpointer: Arc<checkpointer::Checkpointer>,
     signals: Option<ShutdownSignals>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -134,6 +152,11 @@ impl RunningServer {
     /// Base URL clients use.
     pub fn url(&self) -> String {
         format!("http://{}", self.local_addr)
+    }
+
+    /// The checkpoint signer (tests and the CLI use its public key).
+    pub fn checkpointer(&self) -> &Arc<checkpointer::Checkpointer> {
+        &self.checkpointer
     }
 
     /// What first-start set-up created, if this start did it.
@@ -159,7 +182,21 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        flatten((&mut self.task).await)
+        let served = flatten((&mut self.task).await);
+        let _ = self.background.send(true);
+        // A final checkpoint, so everything acknowledged before shutdown is signed.
+        for tenant in self
+            .checkpointer
+            .store()
+            .list_tenants()
+            .await
+            .unwrap_or_default()
+        {
+            if let Err(e) = self.checkpointer.checkpoint_now(tenant.id).await {
+                tracing::warn!(tenant = %tenant.name, error = %e, "final checkpoint not signed");
+            }
+        }
+        served
     }
 }
 
@@ -231,11 +268,30 @@ pub async fn start_with_store(
     store: Arc<dyn Store>,
 ) -> Result<RunningServer, ServerError> {
     let bootstrap = admin::bootstrap(store.as_ref()).await?;
+    let key_file = config
+        .signing_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join(signing::DEFAULT_KEY_FILE));
+    let (signer, created) = signing::load_or_create(&key_file, signing::DEFAULT_KEY_NAME)?;
+    if created {
+        tracing::info!(path = %key_file.display(), verifier = %signer.verifier(), "created the checkpoint signing key");
+    }
+    let checkpointer = Arc::new(checkpointer::Checkpointer::new(store.clone(), signer));
+    let (background, background_rx) = watch::channel(false);
+    tokio::spawn(
+        checkpointer
+            .clone()
+            .run(config.checkpoint_interval, background_rx.clone()),
+    );
+    if let Some(at) = config.prune_at {
+        tokio::spawn(lifecycle::run_daily_prune(store.clone(), at, background_rx));
+    }
     let state = AppState {
         store,
         limits: Arc::new(Limits::default()),
         max_body_bytes: config.max_body_bytes,
         metrics: metrics_handle(),
+        checkpointer: checkpointer.clone(),
     };
     let app = routes::router(state, config.request_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -261,6 +317,8 @@ pub async fn start_with_store(
         local_addr,
         bootstrap,
         shutdown: Some(tx),
+        background,
+        checkpointer,
         signals: Some(ShutdownSignals::register()),
         task,
     })

@@ -16,4 +16,6 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Signs checkpoints on demand (the periodic signer shares it).
+    pub checkpointer: Arc<crate::checkpointer::Checkpointer>,
 }

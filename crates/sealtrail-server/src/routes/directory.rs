@@ -1,6 +1,6 @@
 //! Facets for dropdowns, the caller's tenant, and API-key management (`admin` scope).
 
-use crate::admin::{self, AdminError};
+use crate::admin;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -12,18 +12,6 @@ use sealtrail_core::filter::Facets;
 use sealtrail_core::keys::{ApiKey, Scope};
 use serde::Deserialize;
 use serde_json::json;
-
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::Invalid(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
-            }
-            AdminError::NotFound(what) => ApiError::not_found(&what),
-            AdminError::Store(s) => s.into(),
-        }
-    }
-}
 
 /// `GET /v1/facets`: the distinct values present in the tenant's log, so filter dropdowns only
 /// offer values that can match.

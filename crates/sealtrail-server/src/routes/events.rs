@@ -2,21 +2,21 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{query_params, read_body};
+use crate::routes::{integrity, query_params, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sealtrail_core::entry::{Appended, Entry};
+use sealtrail_core::entry::Appended;
 use sealtrail_core::filter::{parse_query, Cursor};
 use sealtrail_core::ingest::{self, FieldError};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
 use sealtrail_store::Lookup;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// Longest `Idempotency-Key` header accepted.
@@ -103,9 +103,11 @@ pub async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Ingest)?;
+    let wait_for_checkpoint = wait_parameter(raw.as_deref())?;
     let idempotency = idempotency_header(&headers)?;
     let bytes = read_body(body, &headers, state.max_body_bytes).await?;
     let parsed = ingest::parse_body(&bytes, &state.limits, Timestamp::now())?;
@@ -148,20 +150,30 @@ pub async fn ingest(
     metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
         .increment(rejected.len() as u64);
 
+    let proofs = if wait_for_checkpoint && !results.is_empty() {
+        Some(integrity::proofs_for(&state, caller.tenant(), &results_seqs(&results)).await?)
+    } else {
+        None
+    };
+
     if !parsed.is_batch {
         let status = if duplicates == 1 {
             StatusCode::OK
         } else {
             StatusCode::CREATED
         };
-        return match results.pop() {
-            Some(result) => Ok((status, Json(result)).into_response()),
-            None => Err(ApiError::new(
+        let Some(result) = results.pop() else {
+            return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "no result for event",
-            )),
+            ));
         };
+        let mut body = serde_json::to_value(&result).unwrap_or(Value::Null);
+        if let Some(proofs) = &proofs {
+            proofs.attach(&mut body);
+        }
+        return Ok((status, Json(body)).into_response());
     }
     let rejected_count = rejected.len();
     results.extend(rejected);
@@ -175,12 +187,22 @@ pub async fn ingest(
     } else {
         StatusCode::MULTI_STATUS
     };
-    let body = json!({
-        "results": results,
+    let mut results: Vec<Value> = results
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+        .collect();
+    let mut body = json!({
         "accepted": accepted,
         "duplicates": duplicates,
         "rejected": rejected_count,
     });
+    if let Some(proofs) = &proofs {
+        for result in &mut results {
+            proofs.attach_proof(result);
+        }
+        body["checkpoint"] = proofs.checkpoint.clone();
+    }
+    body["results"] = Value::Array(results);
     Ok((status, Json(body)).into_response())
 }
 
@@ -236,7 +258,7 @@ pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Entry>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
     let id = Uuid::parse_str(&id).map_err(|_| {
         ApiError::new(
@@ -247,12 +269,62 @@ pub async fn detail(
         .with_field("id", Some("format"))
     })?;
     match state.store.get(caller.tenant(), id).await? {
-        Lookup::Found(entry) => Ok(Json(*entry)),
+        Lookup::Found(entry) => {
+            let integrity = integrity::entry_integrity(&state, caller.tenant(), entry.seq).await?;
+            let mut body = serde_json::to_value(&*entry).unwrap_or(Value::Null);
+            body["integrity"] = integrity;
+            Ok(Json(body))
+        }
         Lookup::Pruned { seq } => Err(ApiError::gone(format!(
             "entry {id} (seq {seq}) was removed by retention pruning; its leaf hash remains in the log's tree"
         ))),
         Lookup::Missing => Err(ApiError::not_found("entry")),
     }
+}
+
+/// The seqs of the stored (created or duplicate) results, for their inclusion proofs.
+fn results_seqs(results: &[ItemResult]) -> Vec<u64> {
+    results
+        .iter()
+        .filter_map(|r| match r {
+            ItemResult::Created { seq, .. } | ItemResult::Duplicate { seq, .. } => Some(*seq),
+            ItemResult::Rejected { .. } => None,
+        })
+        .collect()
+}
+
+/// `?wait=checkpoint` asks for a signed checkpoint and inclusion proofs in the answer; no
+/// other parameter is accepted on ingest.
+fn wait_parameter(raw: Option<&str>) -> Result<bool, ApiError> {
+    let mut wait = false;
+    for (key, value) in query_params(raw) {
+        match (key.as_str(), value.as_str()) {
+            ("wait", "checkpoint") => wait = true,
+            ("wait", other) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_parameter",
+                    format!(
+                        "query parameter `wait` must be `checkpoint`, not `{}`",
+                        truncate(other)
+                    ),
+                )
+                .with_field("wait", Some("enum")))
+            }
+            (other, _) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_parameter",
+                    format!(
+                        "query parameter `{}` is not known here (only `wait=checkpoint`)",
+                        truncate(other)
+                    ),
+                )
+                .with_field(truncate(other), None))
+            }
+        }
+    }
+    Ok(wait)
 }
 
 /// Echoing attacker-controlled text back is fine in JSON, but not at any length.

@@ -2,13 +2,15 @@
 
 pub mod directory;
 pub mod events;
+pub mod integrity;
+pub mod lifecycle;
 pub mod ops;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
@@ -26,6 +28,17 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             get(directory::list_keys).post(directory::create_key),
         )
         .route("/v1/keys/{id}", delete(directory::revoke_key))
+        .route(
+            "/v1/checkpoint",
+            get(integrity::latest).post(integrity::sign_now),
+        )
+        .route("/v1/proof/inclusion", get(integrity::inclusion))
+        .route("/v1/proof/consistency", get(integrity::consistency))
+        .route("/v1/settings", get(lifecycle::show))
+        .route("/v1/settings/retention", put(lifecycle::set_retention))
+        .route("/v1/settings/legal-hold", put(lifecycle::set_legal_hold))
+        .route("/v1/admin/prune", post(lifecycle::prune))
+        .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)

@@ -1,0 +1,174 @@
+//! `sealtrail prune`, `erase`, `retention` and `public-key`: operator commands for the log's
+//! lifecycle, acting on the data directory and audited in the tenant's own log.
+
+use crate::local::{cli_actor, tenant_named, DataDir};
+use clap::{Args, Subcommand};
+use sealtrail_core::Timestamp;
+use sealtrail_server::lifecycle::{self, PruneResult};
+use sealtrail_store::Retention;
+use std::process::ExitCode;
+
+/// Options for `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Only this tenant (default: every tenant, as the nightly run does).
+    #[arg(long)]
+    tenant: Option<String>,
+    #[command(flatten)]
+    data_dir: DataDir,
+}
+
+/// Options for `erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The data subject: an actor id or e-mail address.
+    subject: String,
+    /// Tenant whose log holds the subject.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    #[command(flatten)]
+    data_dir: DataDir,
+}
+
+/// `sealtrail retention ...`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Show a tenant's retention window and legal hold.
+    Show {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Set the window: `--days N` (at least 30) or `--forever`.
+    Set {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Keep entries this many days (minimum 30).
+        #[arg(long, conflicts_with = "forever", required_unless_present = "forever")]
+        days: Option<u32>,
+        /// Never prune.
+        #[arg(long)]
+        forever: bool,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Place (`on`) or lift (`off`) a legal hold, which blocks pruning.
+    LegalHold {
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+/// Runs `prune`.
+pub async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
+    let store = args.data_dir.open()?;
+    let tenants = match &args.tenant {
+        Some(name) => vec![tenant_named(store.as_ref(), name).await?],
+        None => store.list_tenants().await?,
+    };
+    let actor = cli_actor();
+    let mut refused = false;
+    for tenant in tenants {
+        match lifecycle::prune_tenant(store.as_ref(), tenant.id, &actor, Timestamp::now()).await {
+            Ok(PruneResult::Pruned(o)) => println!(
+                "{}: removed {} entries recorded before {} (log now starts at seq {})",
+                tenant.name,
+                o.removed,
+                o.cutoff.to_rfc3339(),
+                o.first_kept_seq
+            ),
+            Ok(PruneResult::KeepForever) => {
+                println!("{}: keeps entries forever; nothing pruned", tenant.name)
+            }
+            Err(e) => {
+                refused = true;
+                println!("{}: not pruned: {e}", tenant.name);
+            }
+        }
+    }
+    Ok(if refused {
+        ExitCode::from(crate::EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs `erase`.
+pub async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
+    let store = args.data_dir.open()?;
+    let tenant = tenant_named(store.as_ref(), &args.tenant).await?;
+    let outcome =
+        lifecycle::erase_subject(store.as_ref(), tenant.id, &args.subject, &cli_actor()).await?;
+    println!(
+        "Erased the subject's personal data from {} entries; they now show the pseudonym {}.",
+        outcome.entries_scrubbed, outcome.pseudonym
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(retention: Retention) -> String {
+    match retention {
+        Retention::Days(d) => format!("{d} days"),
+        Retention::Forever => "forever".into(),
+    }
+}
+
+/// Runs a `retention` subcommand.
+pub async fn retention(command: RetentionCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RetentionCommand::Show { tenant, data_dir } => {
+            let store = data_dir.open()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let settings = store.settings(tenant.id).await?;
+            println!(
+                "{}: retention {}, legal hold {}",
+                tenant.name,
+                describe(settings.retention),
+                if settings.legal_hold { "on" } else { "off" }
+            );
+        }
+        RetentionCommand::Set {
+            tenant,
+            days,
+            forever,
+            data_dir,
+        } => {
+            let store = data_dir.open()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let retention = match (forever, days) {
+                (true, _) => Retention::Forever,
+                (false, Some(d)) => Retention::Days(d),
+                (false, None) => anyhow::bail!("give --days N or --forever"),
+            };
+            lifecycle::set_retention(store.as_ref(), tenant.id, retention, &cli_actor()).await?;
+            println!("{}: retention is now {}", tenant.name, describe(retention));
+        }
+        RetentionCommand::LegalHold {
+            state,
+            tenant,
+            data_dir,
+        } => {
+            let store = data_dir.open()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let on = state == "on";
+            lifecycle::set_legal_hold(store.as_ref(), tenant.id, on, &cli_actor()).await?;
+            println!("{}: legal hold {state}", tenant.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `public-key`: prints the verifier key auditors need.
+pub fn public_key(data_dir: &DataDir) -> anyhow::Result<ExitCode> {
+    println!("{}", data_dir.verifier()?);
+    Ok(ExitCode::SUCCESS)
+}

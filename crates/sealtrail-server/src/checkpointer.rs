@@ -1,0 +1,138 @@
+//! Signs checkpoints: at least every second while a tenant's log grows, and on demand.
+//!
+//! The store refuses to record a checkpoint that would equivocate (a smaller size than one
+//! already signed, or another root for a signed size), across restarts and across nodes; this
+//! module only decides *when* to sign and never needs to trust its own memory for safety.
+
+use sealtrail_core::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use sealtrail_core::TenantId;
+use sealtrail_store::{Store, StoreError, StoredCheckpoint};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Why a checkpoint could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading the tree or recording the checkpoint failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The note could not be signed (an origin the format cannot carry).
+    #[error("signing the checkpoint failed: {0}")]
+    Note(#[from] NoteError),
+}
+
+/// The installation's signer plus the per-tenant serialisation of signing.
+pub struct Checkpointer {
+    store: Arc<dyn Store>,
+    signer: NoteSigner,
+    tenant_locks: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Checkpointer {
+    /// A checkpointer signing with `signer` over `store`.
+    pub fn new(store: Arc<dyn Store>, signer: NoteSigner) -> Self {
+        Checkpointer {
+            store,
+            signer,
+            tenant_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store it signs for.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The public key auditors verify checkpoints with.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.signer.verifier()
+    }
+
+    fn lock_for(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.tenant_locks.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        locks.entry(tenant).or_default().clone()
+    }
+
+    /// A signed checkpoint covering at least everything committed to the tenant's log before
+    /// this call: the latest one if it already does, else a new one.
+    pub async fn checkpoint_now(
+        &self,
+        tenant: TenantId,
+    ) -> Result<StoredCheckpoint, CheckpointError> {
+        let lock = self.lock_for(tenant);
+        let _serialised = lock.lock().await;
+        let head = self.store.tree_head(tenant).await?;
+        if let Some(latest) = self.store.latest_checkpoint(tenant).await? {
+            if latest.size >= head.size {
+                return Ok(latest);
+            }
+        }
+        let checkpoint = Checkpoint {
+            origin: self.store.log_origin(tenant).await?,
+            size: head.size,
+            root: head.root,
+        };
+        let note = checkpoint.sign(&self.signer)?;
+        match self
+            .store
+            .record_checkpoint(tenant, head.size, head.root, &note)
+            .await
+        {
+            Ok(recorded) => {
+                metrics::counter!("sealtrail_checkpoints_signed_total").increment(1);
+                Ok(recorded)
+            }
+            // Another node signed a larger tree meanwhile; that one covers ours too.
+            Err(StoreError::Conflict(reason)) => {
+                match self.store.latest_checkpoint(tenant).await? {
+                    Some(latest) if latest.size >= head.size => Ok(latest),
+                    _ => Err(StoreError::Conflict(reason).into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Signs, every `interval`, for each tenant whose log grew since its last checkpoint, until
+    /// `shutdown` changes. Failures are logged and retried on the next tick.
+    pub async fn run(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut signed: HashMap<TenantId, u64> = HashMap::new();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = self.sign_grown_logs(&mut signed).await {
+                tracing::warn!(error = %e, "periodic checkpoint signing failed; will retry");
+            }
+        }
+    }
+
+    async fn sign_grown_logs(
+        &self,
+        signed: &mut HashMap<TenantId, u64>,
+    ) -> Result<(), CheckpointError> {
+        for tenant in self.store.list_tenants().await? {
+            let size = self.store.log_size(tenant.id).await?;
+            if signed.get(&tenant.id).is_some_and(|s| *s >= size) {
+                continue;
+            }
+            match self.checkpoint_now(tenant.id).await {
+                Ok(cp) => {
+                    signed.insert(tenant.id, cp.size);
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.name, error = %e, "checkpoint not signed")
+                }
+            }
+        }
+        Ok(())
+    }
+}

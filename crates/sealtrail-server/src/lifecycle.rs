@@ -1,0 +1,260 @@
+//! Retention pruning and GDPR erasure, shared by the scheduler, the HTTP API and the CLI, so
+//! each path enforces the same rules and leaves the same audit entry.
+//!
+//! Both keep the Merkle tree intact (the store deletes bodies and vault values, never tree
+//! hashes), so every proof and checkpoint issued before still verifies afterwards.
+
+use crate::admin::AdminError;
+use crate::audit::SelfAudit;
+use sealtrail_core::entry::Actor;
+use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Milliseconds in a day, for retention windows.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// What a prune request did.
+#[derive(Debug, Clone)]
+pub enum PruneResult {
+    /// Entries older than the cutoff were removed (possibly none) and the prune was audited.
+    Pruned(PruneOutcome),
+    /// The tenant keeps its log forever; nothing to do.
+    KeepForever,
+}
+
+/// Prunes one tenant by its retention window and records the prune in its own log as `actor`
+/// (the System actor for the nightly run). Refused under legal hold.
+pub async fn prune_tenant(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<PruneResult, AdminError> {
+    let settings = store.settings(tenant).await?;
+    let days = match settings.retention {
+        Retention::Forever => return Ok(PruneResult::KeepForever),
+        Retention::Days(days) => days,
+    };
+    if settings.legal_hold {
+        return Err(AdminError::Refused(
+            "the tenant is under legal hold: nothing is pruned until the hold is lifted".into(),
+        ));
+    }
+    let cutoff = Timestamp(now.millis() - i64::from(days) * DAY_MS);
+    let outcome = store.prune(tenant, cutoff).await?;
+    let cutoff_text = outcome.cutoff.to_rfc3339();
+    let audit = SelfAudit {
+        channel: "compliance",
+        action: "retention.pruned",
+        event: "deleted",
+        description: format!(
+            "Retention prune removed {} entries recorded before {}",
+            outcome.removed, cutoff_text
+        ),
+        actor: actor.clone(),
+        target: None,
+        properties: props(&[
+            ("removed", json!(outcome.removed)),
+            ("cutoff", json!(cutoff_text)),
+            ("retention_days", json!(days)),
+            ("first_kept_seq", json!(outcome.first_kept_seq)),
+        ]),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(PruneResult::Pruned(outcome))
+}
+
+/// Erases a data subject's personal data from the tenant's log and records the erasure —
+/// under the pseudonym only, so the record of the erasure holds no personal data itself.
+pub async fn erase_subject(
+    store: &dyn Store,
+    tenant: TenantId,
+    subject: &str,
+    actor: &Actor,
+) -> Result<ErasureOutcome, AdminError> {
+    let subject = subject.trim();
+    if subject.is_empty() || subject.chars().count() > 320 || subject.chars().any(char::is_control)
+    {
+        return Err(AdminError::Invalid(
+            "the subject must be an actor id or e-mail address of 1-320 characters".into(),
+        ));
+    }
+    let outcome = store.erase_subject(tenant, subject).await?;
+    let audit = SelfAudit {
+        channel: "compliance",
+        action: "subject.erased",
+        event: "deleted",
+        description: format!(
+            "Personal data of subject {} erased from {} entries",
+            outcome.pseudonym, outcome.entries_scrubbed
+        ),
+        actor: actor.clone(),
+        target: Some(sealtrail_core::entry::Target {
+            kind: "subject".into(),
+            id: Some(outcome.pseudonym.clone()),
+            name: None,
+        }),
+        properties: props(&[("entries_scrubbed", json!(outcome.entries_scrubbed))]),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(outcome)
+}
+
+/// Changes the retention window (refused below the 30-day floor) and audits the change.
+pub async fn set_retention(
+    store: &dyn Store,
+    tenant: TenantId,
+    retention: Retention,
+    actor: &Actor,
+) -> Result<(), AdminError> {
+    let before = store.settings(tenant).await?.retention;
+    store.set_retention(tenant, retention).await?;
+    let text = |r: Retention| match r {
+        Retention::Days(d) => json!(d),
+        Retention::Forever => json!("forever"),
+    };
+    let audit = SelfAudit {
+        channel: "compliance",
+        action: "retention.changed",
+        event: "updated",
+        description: format!(
+            "Retention changed from {} to {}",
+            text(before),
+            text(retention)
+        ),
+        actor: actor.clone(),
+        target: None,
+        properties: props(&[("before", text(before)), ("after", text(retention))]),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(())
+}
+
+/// Places or lifts a legal hold (which blocks pruning) and audits it.
+pub async fn set_legal_hold(
+    store: &dyn Store,
+    tenant: TenantId,
+    on: bool,
+    actor: &Actor,
+) -> Result<(), AdminError> {
+    store.set_legal_hold(tenant, on).await?;
+    let audit = SelfAudit {
+        channel: "compliance",
+        action: if on {
+            "legal_hold.placed"
+        } else {
+            "legal_hold.lifted"
+        },
+        event: "updated",
+        description: if on {
+            "Legal hold placed: retention pruning is suspended".into()
+        } else {
+            "Legal hold lifted: retention pruning resumes".into()
+        },
+        actor: actor.clone(),
+        target: None,
+        properties: Map::new(),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(())
+}
+
+/// Prunes every tenant; one tenant's failure (or legal hold) does not stop the others.
+pub async fn prune_all(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
+    let actor = Actor::system("Retention");
+    for tenant in store.list_tenants().await? {
+        match prune_tenant(store, tenant.id, &actor, now).await {
+            Ok(PruneResult::Pruned(o)) => {
+                tracing::info!(tenant = %tenant.name, removed = o.removed, "retention prune done")
+            }
+            Ok(PruneResult::KeepForever) => {}
+            Err(e) => tracing::warn!(tenant = %tenant.name, error = %e, "retention prune skipped"),
+        }
+    }
+    Ok(())
+}
+
+/// Time of day (UTC) the nightly prune runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyAt {
+    /// Hour, 0-23.
+    pub hour: u8,
+    /// Minute, 0-59.
+    pub minute: u8,
+}
+
+impl std::str::FromStr for DailyAt {
+    type Err = String;
+    /// Parses `HH:MM` (24-hour, UTC).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a time of day like 03:00 (24-hour, UTC)");
+        let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+        let hour: u8 = h.parse().map_err(|_| bad())?;
+        let minute: u8 = m.parse().map_err(|_| bad())?;
+        if hour > 23 || minute > 59 {
+            return Err(bad());
+        }
+        Ok(DailyAt { hour, minute })
+    }
+}
+
+impl DailyAt {
+    /// How long from `now` until the next occurrence (never zero: a run at exactly the time
+    /// waits a full day for the next).
+    pub fn until_next(self, now: Timestamp) -> Duration {
+        let day_ms = now.millis().rem_euclid(DAY_MS);
+        let at_ms = (i64::from(self.hour) * 60 + i64::from(self.minute)) * 60_000;
+        let mut wait = at_ms - day_ms;
+        if wait <= 0 {
+            wait += DAY_MS;
+        }
+        Duration::from_millis(wait as u64)
+    }
+}
+
+/// Runs the prune every day at `at` until `shutdown` changes.
+pub async fn run_daily_prune(
+    store: Arc<dyn Store>,
+    at: DailyAt,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let wait = at.until_next(Timestamp::now());
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = prune_all(store.as_ref(), Timestamp::now()).await {
+            tracing::warn!(error = %e, "nightly prune failed; will run again tomorrow");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_at_parses_and_waits_until_the_next_occurrence() {
+        let at: DailyAt = "03:00".parse().unwrap();
+        let two_am = Timestamp::parse_rfc3339("2026-11-23T02:00:00Z").unwrap();
+        assert_eq!(at.until_next(two_am), Duration::from_secs(3600));
+        let four_am = Timestamp::parse_rfc3339("2026-11-23T04:00:00Z").unwrap();
+        assert_eq!(at.until_next(four_am), Duration::from_secs(23 * 3600));
+        let exactly = Timestamp::parse_rfc3339("2026-11-23T03:00:00Z").unwrap();
+        assert_eq!(at.until_next(exactly), Duration::from_secs(24 * 3600));
+        assert!("24:00".parse::<DailyAt>().is_err());
+        assert!("3".parse::<DailyAt>().is_err());
+    }
+}

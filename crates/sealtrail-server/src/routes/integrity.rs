@@ -1,0 +1,267 @@
+//! Tamper evidence over HTTP: signed checkpoints, inclusion and consistency proofs.
+//!
+//! Every hash is hex; the checkpoint `note` is the exact signed text an auditor feeds to any
+//! C2SP signed-note verifier together with `public_key`.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::query_params;
+use crate::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::merkle::Hash;
+use sealtrail_core::TenantId;
+use sealtrail_store::StoredCheckpoint;
+use serde_json::{json, Value};
+
+/// Hex for every hash in responses.
+pub fn hexes(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(hex::encode).collect()
+}
+
+/// A checkpoint as the API shows it.
+pub fn checkpoint_json(state: &AppState, cp: &StoredCheckpoint) -> Value {
+    json!({
+        "size": cp.size,
+        "root": hex::encode(cp.root),
+        "signed_at": cp.signed_at,
+        "note": cp.note,
+        "public_key": state.checkpointer.verifier().to_string(),
+    })
+}
+
+/// The latest checkpoint, signing one first if the tenant has none yet.
+pub async fn latest_or_new(
+    state: &AppState,
+    tenant: TenantId,
+) -> Result<StoredCheckpoint, ApiError> {
+    match state.store.latest_checkpoint(tenant).await? {
+        Some(cp) => Ok(cp),
+        None => Ok(state.checkpointer.checkpoint_now(tenant).await?),
+    }
+}
+
+/// `GET /v1/checkpoint`: the latest signed checkpoint of the caller's log.
+pub async fn latest(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let cp = latest_or_new(&state, caller.tenant()).await?;
+    Ok(Json(checkpoint_json(&state, &cp)))
+}
+
+/// `POST /v1/checkpoint`: signs now, so the answer covers everything acknowledged before it.
+pub async fn sign_now(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let cp = state.checkpointer.checkpoint_now(caller.tenant()).await?;
+    Ok(Json(checkpoint_json(&state, &cp)))
+}
+
+/// Reads a required or optional non-negative integer parameter; anything else is refused.
+fn number(
+    params: &[(String, String)],
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<u64>, ApiError> {
+    if let Some((unknown, _)) = params.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!(
+                "query parameter `{unknown}` is not known here (expected {})",
+                allowed.join(", ")
+            ),
+        )
+        .with_field(unknown, None));
+    }
+    let mut values = params.iter().filter(|(k, _)| k == name);
+    let Some((_, raw)) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("query parameter `{name}` is given more than once"),
+        )
+        .with_field(name, None));
+    }
+    raw.trim().parse::<u64>().map(Some).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("query parameter `{name}` must be a non-negative integer"),
+        )
+        .with_field(name, Some("type"))
+    })
+}
+
+fn required(value: Option<u64>, name: &str) -> Result<u64, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("query parameter `{name}` is required"),
+        )
+        .with_field(name, Some("required"))
+    })
+}
+
+/// `GET /v1/proof/inclusion?seq=&size=`: the audit path of entry `seq` in the tree of `size`
+/// entries (default: the latest checkpoint's size, whose signed note is included).
+pub async fn inclusion(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let params = query_params(raw.as_deref());
+    let allowed = ["seq", "size"];
+    let seq = required(number(&params, "seq", &allowed)?, "seq")?;
+    let tenant = caller.tenant();
+    let (size, checkpoint) = match number(&params, "size", &allowed)? {
+        Some(size) => (size, state.store.checkpoint_at(tenant, size).await?),
+        None => {
+            let cp = latest_or_new(&state, tenant).await?;
+            (cp.size, Some(cp))
+        }
+    };
+    let proof = state.store.inclusion_proof(tenant, seq, size).await?;
+    // A pruned entry's leaf is no longer readable; its proof still is (tree hashes are kept).
+    let leaf = state
+        .store
+        .leaves(tenant, seq, 1)
+        .await?
+        .into_iter()
+        .find(|l| l.seq == seq)
+        .map(|l| hex::encode(l.leaf_hash));
+    Ok(Json(json!({
+        "seq": seq,
+        "size": size,
+        "leaf_hash": leaf,
+        "proof": hexes(&proof),
+        "checkpoint": checkpoint.map(|cp| checkpoint_json(&state, &cp)),
+    })))
+}
+
+/// `GET /v1/proof/consistency?old=&new=`: proves the tree of `new` entries extends the tree of
+/// `old` entries (default `new`: the latest checkpoint's size).
+pub async fn consistency(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let params = query_params(raw.as_deref());
+    let allowed = ["old", "new"];
+    let old = required(number(&params, "old", &allowed)?, "old")?;
+    let tenant = caller.tenant();
+    let new = match number(&params, "new", &allowed)? {
+        Some(new) => new,
+        None => latest_or_new(&state, tenant).await?.size,
+    };
+    let proof = state.store.consistency_proof(tenant, old, new).await?;
+    let old_cp = state.store.checkpoint_at(tenant, old).await?;
+    let new_cp = state.store.checkpoint_at(tenant, new).await?;
+    Ok(Json(json!({
+        "old": old,
+        "new": new,
+        "proof": hexes(&proof),
+        "old_checkpoint": old_cp.map(|cp| checkpoint_json(&state, &cp)),
+        "new_checkpoint": new_cp.map(|cp| checkpoint_json(&state, &cp)),
+    })))
+}
+
+/// A fresh checkpoint plus the leaf hash and inclusion proof of each requested seq in it:
+/// what `POST /v1/events?wait=checkpoint` returns.
+pub struct ProofSet {
+    /// The checkpoint as JSON.
+    pub checkpoint: Value,
+    size: u64,
+    proofs: std::collections::HashMap<u64, (Option<String>, Vec<String>)>,
+}
+
+impl ProofSet {
+    /// Adds `leaf_hash` and `inclusion_proof` to one result object that has a `seq`.
+    pub fn attach_proof(&self, result: &mut Value) {
+        let Some(seq) = result.get("seq").and_then(Value::as_u64) else {
+            return;
+        };
+        if let Some((leaf, proof)) = self.proofs.get(&seq) {
+            result["leaf_hash"] = json!(leaf);
+            result["tree_size"] = json!(self.size);
+            result["inclusion_proof"] = json!(proof);
+        }
+    }
+
+    /// [`ProofSet::attach_proof`] plus the checkpoint itself (for a single-event answer).
+    pub fn attach(&self, result: &mut Value) {
+        self.attach_proof(result);
+        result["checkpoint"] = self.checkpoint.clone();
+    }
+}
+
+/// Signs a checkpoint now (covering everything just acknowledged) and proves each seq in it.
+pub async fn proofs_for(
+    state: &AppState,
+    tenant: TenantId,
+    seqs: &[u64],
+) -> Result<ProofSet, ApiError> {
+    let cp = state.checkpointer.checkpoint_now(tenant).await?;
+    let mut proofs = std::collections::HashMap::new();
+    for &seq in seqs {
+        let proof = state.store.inclusion_proof(tenant, seq, cp.size).await?;
+        let leaf = state
+            .store
+            .leaves(tenant, seq, 1)
+            .await?
+            .into_iter()
+            .find(|l| l.seq == seq)
+            .map(|l| hex::encode(l.leaf_hash));
+        proofs.insert(seq, (leaf, hexes(&proof)));
+    }
+    Ok(ProofSet {
+        checkpoint: checkpoint_json(state, &cp),
+        size: cp.size,
+        proofs,
+    })
+}
+
+/// The `integrity` block of an entry's detail: its leaf hash and, once a signed checkpoint
+/// covers it, the inclusion proof against that checkpoint.
+pub async fn entry_integrity(
+    state: &AppState,
+    tenant: TenantId,
+    seq: u64,
+) -> Result<Value, ApiError> {
+    let leaf = state
+        .store
+        .leaves(tenant, seq, 1)
+        .await?
+        .into_iter()
+        .find(|l| l.seq == seq)
+        .map(|l| hex::encode(l.leaf_hash));
+    match state.store.latest_checkpoint(tenant).await? {
+        Some(cp) if cp.size > seq => {
+            let proof = state.store.inclusion_proof(tenant, seq, cp.size).await?;
+            Ok(json!({
+                "status": "included",
+                "leaf_hash": leaf,
+                "tree_size": cp.size,
+                "inclusion_proof": hexes(&proof),
+                "checkpoint": checkpoint_json(state, &cp),
+            }))
+        }
+        _ => Ok(json!({
+            "status": "pending",
+            "leaf_hash": leaf,
+            "message": "not yet covered by a signed checkpoint; growing logs are signed at least every second",
+        })),
+    }
+}

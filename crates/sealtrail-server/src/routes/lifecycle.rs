@@ -1,0 +1,144 @@
+//! Retention settings, legal hold, on-demand prune and GDPR erasure over HTTP (admin scope).
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::lifecycle::{self, PruneResult};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::Timestamp;
+use sealtrail_store::{Retention, TenantSettings};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn settings_json(s: &TenantSettings) -> Value {
+    json!({
+        "retention_days": match s.retention {
+            Retention::Days(d) => json!(d),
+            Retention::Forever => json!("forever"),
+        },
+        "legal_hold": s.legal_hold,
+    })
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("expected {shape}: {e}"),
+        )
+    })
+}
+
+/// `GET /v1/settings`: the tenant's retention window and legal hold.
+pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    Ok(Json(settings_json(
+        &state.store.settings(caller.tenant()).await?,
+    )))
+}
+
+/// Body of `PUT /v1/settings/retention`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionBody {
+    days: Option<u32>,
+    #[serde(default)]
+    forever: bool,
+}
+
+/// `PUT /v1/settings/retention` with `{"days": N}` (at least 30) or `{"forever": true}`.
+pub async fn set_retention(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let shape = r#"{"days": 365} or {"forever": true}"#;
+    let request: RetentionBody = parse_body(&body, shape)?;
+    let retention = match (request.days, request.forever) {
+        (Some(days), false) => Retention::Days(days),
+        (None, true) => Retention::Forever,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                format!("give exactly one of {shape}"),
+            )
+            .with_field("days", Some("required")))
+        }
+    };
+    let tenant = caller.tenant();
+    lifecycle::set_retention(state.store.as_ref(), tenant, retention, &caller.as_actor()).await?;
+    Ok(Json(settings_json(&state.store.settings(tenant).await?)))
+}
+
+/// Body of `PUT /v1/settings/legal-hold`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    hold: bool,
+}
+
+/// `PUT /v1/settings/legal-hold` with `{"hold": true|false}`; a hold blocks every prune.
+pub async fn set_legal_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let request: HoldBody = parse_body(&body, r#"{"hold": true}"#)?;
+    let tenant = caller.tenant();
+    lifecycle::set_legal_hold(
+        state.store.as_ref(),
+        tenant,
+        request.hold,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok(Json(settings_json(&state.store.settings(tenant).await?)))
+}
+
+/// `POST /v1/admin/prune`: prunes now by the tenant's retention window (409 under legal hold).
+pub async fn prune(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let result = lifecycle::prune_tenant(
+        state.store.as_ref(),
+        caller.tenant(),
+        &caller.as_actor(),
+        Timestamp::now(),
+    )
+    .await?;
+    Ok(Json(match result {
+        PruneResult::Pruned(o) => json!({
+            "removed": o.removed,
+            "cutoff": o.cutoff,
+            "first_kept_seq": o.first_kept_seq,
+        }),
+        PruneResult::KeepForever => json!({ "removed": 0, "retention_days": "forever" }),
+    }))
+}
+
+/// `POST /v1/subjects/{subject}/erase`: GDPR erasure of an actor id or e-mail. Entries keep
+/// their place and proofs; personal data is replaced by a stable pseudonym.
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(subject): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let outcome = lifecycle::erase_subject(
+        state.store.as_ref(),
+        caller.tenant(),
+        &subject,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok(Json(json!({
+        "pseudonym": outcome.pseudonym,
+        "entries_scrubbed": outcome.entries_scrubbed,
+    })))
+}

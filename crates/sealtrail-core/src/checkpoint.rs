@@ -404,6 +404,28 @@ mod tests {
         assert_eq!(cosigner.verifier().open(&cosigned).unwrap(), TEXT);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bit_flip_in_a_signed_checkpoint_is_rejected(
+            size in 0u64..1_000_000,
+            root: [u8; 32],
+            position: usize,
+            bit in 0u8..8,
+        ) {
+            let signer = NoteSigner::from_private_key_string(SKEY).unwrap();
+            let cp = Checkpoint { origin: "sealtrail/0a1b2c3d/acme".into(), size, root };
+            let note = cp.sign(&signer).unwrap();
+            let mut bytes = note.into_bytes();
+            let i = position % bytes.len();
+            bytes[i] ^= 1 << bit;
+            // A flip may break UTF-8 (rejected before parsing) or yield another valid text.
+            if let Ok(flipped) = String::from_utf8(bytes) {
+                let opened = Checkpoint::open(&flipped, &signer.verifier());
+                proptest::prop_assert!(opened.is_err(), "accepted a flipped note: {flipped:?}");
+            }
+        }
+    }
+
     #[test]
     fn checkpoints_round_trip_and_bind_size_and_root() {
         let signer = NoteSigner::generate("sealtrail.example").unwrap();

@@ -1,0 +1,607 @@
+//! The real `sealtrail` binary on a real data directory: `verify` (with and without an
+//! independently obtained `--public-key`) after the file is tampered with behind the store's
+//! back, `erase` leaving no byte of the subject on disk while the log stays verifiable, and
+//! `retention` / `prune` with their audit entries, read back over HTTP from `serve`.
+
+use rusqlite::{params, Connection};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");
+const DB_FILE: &str = "sealtrail.db";
+
+/// A `sealtrail serve` child process and what it printed (as in `cli.rs`).
+struct Served {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    url: String,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Served {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("Sealtrail listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert!(line.starts_with("Data directory: "), "{line:?}");
+        Served { child, stdout, url }
+    }
+
+    /// Reads the first-start lines and returns the admin key they print.
+    fn read_first_key(&mut self) -> String {
+        let mut text = String::new();
+        for _ in 0..3 {
+            self.stdout.read_line(&mut text).unwrap();
+        }
+        assert!(text.contains("created tenant \"default\""), "{text}");
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("export SEALTRAIL_KEY="))
+            .unwrap_or_else(|| panic!("no key in the first-start lines: {text}"))
+            .to_string()
+    }
+
+    /// SIGTERM (so the final checkpoint is signed), then waits for a clean exit.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        assert!(
+            exit.success(),
+            "serve exited with {exit} after SIGTERM: {rest}"
+        );
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Everything a failure message needs about a finished command.
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "`sealtrail {}` exited with {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        args.join(" "),
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// Runs an operator command on the data directory (`--data-dir DIR` appended).
+fn local(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("SEALTRAIL_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+/// Runs an operator command and asserts its exit code; returns its stdout.
+fn local_expect(args: &[&str], dir: &Path, code: i32) -> String {
+    let out = local(args, dir);
+    assert_eq!(out.status.code(), Some(code), "{}", describe(args, &out));
+    text(&out.stdout)
+}
+
+/// Runs an HTTP client command (`ingest`, `query`) against a server.
+fn client(args: &[&str], url: &str, key: &str) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("SEALTRAIL_URL", url)
+        .env("SEALTRAIL_KEY", key)
+        .env_remove("SEALTRAIL_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+/// Writes `lines` as an NDJSON file in `dir` and ingests it; every line must be created.
+fn ingest(url: &str, key: &str, dir: &Path, lines: &[String]) {
+    let file = dir.join("events.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let args = ["ingest", file.to_str().unwrap()];
+    let out = client(&args, url, key);
+    assert!(out.status.success(), "{}", describe(&args, &out));
+    let expected = format!("{} created, 0 already present, 0 rejected", lines.len());
+    assert!(
+        text(&out.stderr).contains(&expected),
+        "expected `{expected}`: {}",
+        describe(&args, &out)
+    );
+}
+
+/// `query --format json` with `filters`: the whole answer.
+fn query(url: &str, key: &str, filters: &[&str]) -> Value {
+    let mut args = vec!["query", "--format", "json", "--limit", "1000"];
+    args.extend_from_slice(filters);
+    let out = client(&args, url, key);
+    assert!(out.status.success(), "{}", describe(&args, &out));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&args, &out)))
+}
+
+fn entries(answer: &Value) -> Vec<Value> {
+    answer["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// A raw connection on the data directory's file, as someone with file access has.
+fn raw(dir: &Path) -> Connection {
+    let conn = Connection::open(dir.join(DB_FILE)).expect("raw open");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
+    conn
+}
+
+fn tenant_id(conn: &Connection, name: &str) -> i64 {
+    conn.query_row("SELECT id FROM tenants WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .expect("tenant id")
+}
+
+fn pk(tenant: i64, seq: i64) -> i64 {
+    (tenant << 40) | seq
+}
+
+fn envelope(conn: &Connection, tenant: i64, seq: i64) -> Vec<u8> {
+    conn.query_row(
+        "SELECT envelope FROM entries WHERE pk = ?1",
+        [pk(tenant, seq)],
+        |r| r.get(0),
+    )
+    .unwrap_or_else(|e| panic!("envelope of seq {seq}: {e}"))
+}
+
+fn set_envelope(conn: &Connection, tenant: i64, seq: i64, bytes: &[u8]) {
+    let n = conn
+        .execute(
+            "UPDATE entries SET envelope = ?2 WHERE pk = ?1",
+            params![pk(tenant, seq), bytes],
+        )
+        .expect("update envelope");
+    assert_eq!(n, 1, "seq {seq} has a row");
+}
+
+/// Copies the files of a (stopped) data directory into a new directory `name` beside it.
+fn copy_data_dir(from: &Path, name: &str) -> PathBuf {
+    let to = from.parent().unwrap().join(name);
+    std::fs::create_dir(&to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            // fs::copy keeps the permission bits, so the signing key stays 0600.
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    to
+}
+
+/// The database file and its WAL, if any, concatenated.
+fn file_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(dir.join(DB_FILE)).expect("database file");
+    if let Ok(wal) = std::fs::read(dir.join(format!("{DB_FILE}-wal"))) {
+        bytes.extend(wal);
+    }
+    bytes
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Runs `verify` on `dir` and asserts it fails naming `expected` in its stdout.
+fn assert_verify_fails(case: &str, dir: &Path, expected: &[&str]) {
+    let args = ["verify"];
+    let out = local(&args, dir);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "case {case}: verify must fail\n{}",
+        describe(&args, &out)
+    );
+    assert!(
+        stdout.contains("default: FAILED"),
+        "case {case}\n{}",
+        describe(&args, &out)
+    );
+    for needle in expected {
+        assert!(
+            stdout.contains(needle),
+            "case {case}: expected `{needle}` in verify's stdout\n{}",
+            describe(&args, &out)
+        );
+    }
+}
+
+#[test]
+fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut served = Served::start(&dir);
+    let key = served.read_first_key();
+    // Seqs 0 and 1 are the bootstrap entries; the events get seqs 2..=41.
+    let lines: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"action":"invoice.approved","channel":"billing","description":"Invoice {i} approved","actor":{{"id":"u{}","email":"u{}@example.com"}},"properties":{{"n":{i}}}}}"#,
+                i % 5,
+                i % 5
+            )
+        })
+        .collect();
+    ingest(&served.url, &key, root.path(), &lines);
+    served.stop();
+
+    let ok = local_expect(&["verify"], &dir, 0);
+    assert!(ok.contains("default: OK"), "{ok}");
+    assert!(
+        ok.contains("42 entries (42 verified, 0 pruned)")
+            && ok.contains("extends the checkpoint of size 42"),
+        "the shutdown checkpoint covers every acknowledged entry: {ok}"
+    );
+
+    let public_key = local_expect(&["public-key"], &dir, 0).trim().to_string();
+    assert!(
+        public_key.starts_with("sealtrail+") && !public_key.contains(char::is_whitespace),
+        "{public_key:?}"
+    );
+    let trusted = local_expect(&["verify", "--public-key", &public_key], &dir, 0);
+    assert!(trusted.contains("default: OK"), "{trusted}");
+
+    let elsewhere = root.path().join("elsewhere");
+    Served::start(&elsewhere).stop();
+    let other_key = local_expect(&["public-key"], &elsewhere, 0)
+        .trim()
+        .to_string();
+    assert_ne!(other_key, public_key, "each installation has its own key");
+    let args = ["verify", "--public-key", other_key.as_str()];
+    let out = local(&args, &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&args, &out));
+    assert!(
+        text(&out.stdout).contains("default: FAILED — the latest checkpoint does not verify"),
+        "{}",
+        describe(&args, &out)
+    );
+
+    // (a) One byte flipped in the middle of an envelope.
+    let a = copy_data_dir(&dir, "case-a");
+    {
+        let conn = raw(&a);
+        let t = tenant_id(&conn, "default");
+        let mut bytes = envelope(&conn, t, 17);
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        set_envelope(&conn, t, 17, &bytes);
+    }
+    assert_verify_fails("a (flipped byte)", &a, &["first bad entry is seq 17:"]);
+
+    // (b) A row deleted.
+    let b = copy_data_dir(&dir, "case-b");
+    {
+        let conn = raw(&b);
+        let t = tenant_id(&conn, "default");
+        let n = conn
+            .execute("DELETE FROM entries WHERE pk = ?1", [pk(t, 9)])
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    assert_verify_fails(
+        "b (deleted row)",
+        &b,
+        &["first bad entry is seq 9: missing entry"],
+    );
+
+    // (c) Two envelopes swapped.
+    let c = copy_data_dir(&dir, "case-c");
+    {
+        let conn = raw(&c);
+        let t = tenant_id(&conn, "default");
+        let (five, six) = (envelope(&conn, t, 5), envelope(&conn, t, 6));
+        set_envelope(&conn, t, 5, &six);
+        set_envelope(&conn, t, 6, &five);
+    }
+    assert_verify_fails(
+        "c (swapped envelopes)",
+        &c,
+        &["first bad entry is seq 5: envelope claims seq 6"],
+    );
+
+    // (d) A vault value changed (the payload holds the description).
+    let d = copy_data_dir(&dir, "case-d");
+    {
+        let conn = raw(&d);
+        let t = tenant_id(&conn, "default");
+        let value: Vec<u8> = conn
+            .query_row(
+                "SELECT value FROM vault WHERE pk = ?1 AND part = 2",
+                [pk(t, 12)],
+                |r| r.get(0),
+            )
+            .expect("payload of seq 12");
+        let original = String::from_utf8(value).expect("payload is UTF-8 JSON");
+        assert!(original.contains("approved"), "{original}");
+        let altered = original.replace("approved", "rejected");
+        conn.execute(
+            "UPDATE vault SET value = ?2 WHERE pk = ?1 AND part = 2",
+            params![pk(t, 12), altered.as_bytes()],
+        )
+        .unwrap();
+    }
+    assert_verify_fails(
+        "d (vault value)",
+        &d,
+        &["first bad entry is seq 12: vault value `payload` changed"],
+    );
+
+    // (e) The last 3 entries removed consistently (rows, vault, tree nodes, log head), so the
+    // stored log is a valid log of 39 entries: only the signed checkpoint of 42 shows it.
+    let e = copy_data_dir(&dir, "case-e");
+    {
+        let conn = raw(&e);
+        let t = tenant_id(&conn, "default");
+        let removed = conn
+            .execute(
+                "DELETE FROM entries WHERE pk >= ?1 AND pk <= ?2",
+                [pk(t, 39), pk(t, 41)],
+            )
+            .unwrap();
+        assert_eq!(removed, 3);
+        conn.execute(
+            "DELETE FROM vault WHERE pk >= ?1 AND pk <= ?2",
+            [pk(t, 39), pk(t, 41)],
+        )
+        .unwrap();
+        // Every node whose subtree reaches a leaf at or beyond seq 39.
+        let nodes = conn
+            .execute(
+                "DELETE FROM tree_nodes WHERE tenant = ?1 AND ((idx + 1) << level) > 39",
+                [t],
+            )
+            .unwrap();
+        assert!(nodes >= 3, "leaf hashes of seqs 39..=41 deleted ({nodes})");
+        let heads = conn
+            .execute("UPDATE log_heads SET next_seq = 39 WHERE tenant = ?1", [t])
+            .unwrap();
+        assert_eq!(heads, 1);
+    }
+    assert_verify_fails(
+        "e (truncated log)",
+        &e,
+        &[
+            "the log has 39 entries but a checkpoint was signed for 42",
+            "first missing seq 39",
+        ],
+    );
+
+    // The untouched original still verifies: the cases really were independent copies.
+    let again = local_expect(&["verify"], &dir, 0);
+    assert!(again.contains("default: OK"), "{again}");
+}
+
+#[test]
+fn erase_keeps_the_log_verifiable_and_leaves_no_trace_in_the_files() {
+    const EMAIL: &str = "zoe@example.com";
+    const NAME: &str = "Zoë Martin";
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut served = Served::start(&dir);
+    let key = served.read_first_key();
+    let zoe = format!(r#"{{"id":"u-zoe","email":"{EMAIL}","name":"{NAME}"}}"#);
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        lines.push(format!(
+            r#"{{"action":"document.signed","channel":"docs","description":"Contract {i} signed","actor":{zoe},"context":{{"ip":"198.51.100.{i}"}},"targets":[{{"type":"document","id":"c{i}"}}]}}"#
+        ));
+    }
+    for i in 0..4 {
+        lines.push(format!(
+            r#"{{"action":"report.created","channel":"reports","description":"Report {i}","actor":{{"id":"u-alice","email":"alice@example.com","name":"Alice Liddell"}}}}"#
+        ));
+    }
+    lines.push(format!(
+        r#"{{"action":"hardware.assigned","channel":"it","description":"Laptop assigned to {NAME}","actor":{{"id":"u-bob","email":"bob@example.com","name":"Bob Builder"}},"targets":[{{"type":"hardware","id":"laptop-7"}}],"properties":{{"note":"for zoë martin"}}}}"#
+    ));
+    ingest(&served.url, &key, root.path(), &lines);
+    assert_eq!(query(&served.url, &key, &["--actor", EMAIL])["total"], 3);
+    served.stop();
+
+    // Her e-mail and name, her name as another actor's property wrote it, her actor id and
+    // her IP addresses.
+    let needles = [EMAIL, NAME, "zoë martin", "u-zoe", "198.51.100."];
+    let before = file_bytes(&dir);
+    for needle in needles {
+        assert!(
+            contains(&before, needle.as_bytes()),
+            "`{needle}` is on disk before erasure (else the scan below proves nothing)"
+        );
+    }
+
+    let erased = local_expect(&["erase", EMAIL], &dir, 0);
+    assert!(
+        erased.contains("from 4 entries"),
+        "3 own + 1 mention: {erased}"
+    );
+    let pseudonym = erased
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("erased-"))
+        .map(|rest| format!("erased-{}", rest.trim_end_matches('.')))
+        .unwrap_or_else(|| panic!("no pseudonym printed: {erased}"));
+    assert_eq!(pseudonym.len(), "erased-".len() + 12, "{erased}");
+
+    let verified = local_expect(&["verify"], &dir, 0);
+    assert!(verified.contains("default: OK"), "{verified}");
+
+    let served = Served::start(&dir);
+    let (url, key) = (served.url.clone(), key.as_str());
+    let all = query(&url, key, &["--all"]);
+    let all_text = all.to_string();
+    assert_eq!(
+        all["total"],
+        2 + 8 + 1,
+        "bootstrap + events + subject.erased"
+    );
+    for trace in [EMAIL, NAME, "zoë martin", "u-zoe", "198.51.100."] {
+        assert!(
+            !all_text.to_lowercase().contains(&trace.to_lowercase()),
+            "`{trace}` still visible after erasure: {all_text}"
+        );
+    }
+    let signed = entries(&query(&url, key, &["--action", "document.signed"]));
+    assert_eq!(signed.len(), 3, "{signed:?}");
+    for entry in &signed {
+        assert_eq!(entry["actor"]["id"], pseudonym.as_str(), "{entry}");
+        assert!(entry["actor"]["email"].is_null(), "{entry}");
+        assert!(entry["context"]["ip"].is_null(), "{entry}");
+    }
+    let mention = entries(&query(&url, key, &["--action", "hardware.assigned"]));
+    assert_eq!(
+        mention[0]["description"],
+        format!("Laptop assigned to {pseudonym}"),
+        "{mention:?}"
+    );
+    assert_eq!(
+        mention[0]["properties"]["note"],
+        format!("for {pseudonym}"),
+        "matched ignoring case: {mention:?}"
+    );
+    assert_eq!(
+        mention[0]["actor"]["email"], "bob@example.com",
+        "{mention:?}"
+    );
+    let alice = query(&url, key, &["--actor", "alice@example.com"]);
+    assert_eq!(alice["total"], 4, "other subjects untouched: {alice}");
+
+    assert_eq!(query(&url, key, &["--actor", EMAIL])["total"], 0);
+    assert_eq!(query(&url, key, &["--actor", "u-zoe"])["total"], 0);
+    assert_eq!(query(&url, key, &["--actor", &pseudonym])["total"], 3);
+    assert_eq!(
+        query(&url, key, &["-q", "martin"])["total"],
+        0,
+        "the search index forgot the name"
+    );
+
+    let audit = query(&url, key, &["--action", "subject.erased"]);
+    assert_eq!(audit["total"], 1, "{audit}");
+    let audit_text = audit.to_string();
+    assert!(
+        !audit_text.contains(EMAIL) && !audit_text.contains("zoe") && !audit_text.contains(NAME),
+        "the erasure record holds no personal data: {audit_text}"
+    );
+    assert!(audit_text.contains(&pseudonym), "{audit_text}");
+    let via = audit["entries"][0]["actor"]["via"].as_str().unwrap_or("");
+    assert!(via.starts_with("CLI"), "{audit_text}");
+    served.stop();
+
+    let after = file_bytes(&dir);
+    for needle in needles {
+        assert!(
+            !contains(&after, needle.as_bytes()),
+            "`{needle}` is still in {DB_FILE} or its WAL after erasure and a restart"
+        );
+    }
+    let verified = local_expect(&["verify"], &dir, 0);
+    assert!(verified.contains("default: OK"), "{verified}");
+}
+
+#[test]
+fn retention_and_prune_from_the_cli() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut served = Served::start(&dir);
+    let key = served.read_first_key();
+    let url = served.url.clone();
+
+    let args = ["retention", "set", "--days", "10"];
+    let out = local(&args, &dir);
+    assert!(!out.status.success(), "{}", describe(&args, &out));
+    assert!(
+        text(&out.stderr).contains("30"),
+        "the refusal names the 30-day minimum: {}",
+        describe(&args, &out)
+    );
+
+    let set = local_expect(&["retention", "set", "--days", "45"], &dir, 0);
+    assert!(set.contains("default: retention is now 45 days"), "{set}");
+    let show = local_expect(&["retention", "show"], &dir, 0);
+    assert!(
+        show.contains("default: retention 45 days, legal hold off"),
+        "{show}"
+    );
+
+    let on = local_expect(&["retention", "legal-hold", "on"], &dir, 0);
+    assert!(on.contains("default: legal hold on"), "{on}");
+    let show = local_expect(&["retention", "show"], &dir, 0);
+    assert!(show.contains("legal hold on"), "{show}");
+    let held = local_expect(&["prune"], &dir, 2);
+    assert!(
+        held.contains("default: not pruned") && held.contains("legal hold"),
+        "{held}"
+    );
+
+    let off = local_expect(&["retention", "legal-hold", "off"], &dir, 0);
+    assert!(off.contains("default: legal hold off"), "{off}");
+    let pruned = local_expect(&["prune"], &dir, 0);
+    assert!(
+        pruned.contains("default: removed 0 entries") && pruned.contains("starts at seq 0"),
+        "{pruned}"
+    );
+
+    for (action, expected_props) in [
+        ("retention.changed", Some(("after", serde_json::json!(45)))),
+        ("legal_hold.placed", None),
+        ("legal_hold.lifted", None),
+        ("retention.pruned", Some(("removed", serde_json::json!(0)))),
+    ] {
+        let answer = query(&url, &key, &["--action", action]);
+        assert_eq!(
+            answer["total"], 1,
+            "exactly one `{action}` (refused commands leave none): {answer}"
+        );
+        let entry = &answer["entries"][0];
+        let via = entry["actor"]["via"].as_str().unwrap_or("");
+        assert!(via.starts_with("CLI"), "`{action}` by the CLI: {entry}");
+        assert_eq!(entry["actor"]["type"], "system", "{entry}");
+        if let Some((prop, value)) = expected_props {
+            assert_eq!(entry["properties"][prop], value, "{entry}");
+        }
+    }
+    let pruned_entry = &query(&url, &key, &["--action", "retention.pruned"])["entries"][0];
+    assert_eq!(
+        pruned_entry["properties"]["retention_days"], 45,
+        "{pruned_entry}"
+    );
+    served.stop();
+
+    let verified = local_expect(&["verify"], &dir, 0);
+    assert!(verified.contains("default: OK"), "{verified}");
+}

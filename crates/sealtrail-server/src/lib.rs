@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod checkpointer;
 pub mod error;
+pub mod export;
 pub mod lifecycle;
 pub mod routes;
 pub mod signing;

@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod events;
+pub mod export;
 pub mod integrity;
 pub mod lifecycle;
 pub mod ops;
@@ -22,6 +23,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/events", post(events::ingest).get(events::list))
         .route("/v1/events/{id}", get(events::detail))
         .route("/v1/facets", get(directory::facets))
+        .route("/v1/export", get(export::download))
         .route("/v1/tenant", get(directory::tenant))
         .route(
             "/v1/keys",

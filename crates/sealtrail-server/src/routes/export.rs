@@ -1,0 +1,81 @@
+//! `GET /v1/export`: the current filter set, streamed in any format, as a download.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::export::{self, ExportRequest};
+use crate::routes::query_params;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sealtrail_core::filter::parse_query;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::Timestamp;
+use sealtrail_export::Format;
+use serde_json::{Map, Value};
+
+/// Streams exactly what `GET /v1/events` with the same filters would list (all pages),
+/// newest first. `format` is `csv` (default), `json`, `ndjson` or `bundle`.
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Export)?;
+    let params = query_params(raw.as_deref());
+    let format = match params.iter().filter(|(k, _)| k == "format").count() {
+        0 => Format::Csv,
+        1 => params
+            .iter()
+            .find(|(k, _)| k == "format")
+            .map(|(_, v)| v.parse::<Format>())
+            .transpose()
+            .map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string())
+                    .with_field("format", Some("enum"))
+            })?
+            .unwrap_or(Format::Csv),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "query parameter `format` is given more than once",
+            )
+            .with_field("format", None))
+        }
+    };
+    let now = Timestamp::now();
+    let query = parse_query(&params, now, &["format"])?;
+    let filters: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| k != "format" && k != "limit" && k != "cursor")
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let chunks = export::start(
+        state.store.clone(),
+        state.checkpointer.clone(),
+        ExportRequest {
+            tenant: caller.tenant(),
+            query,
+            format,
+            filters: Value::Object(filters),
+            actor: caller.as_actor(),
+        },
+    );
+    let stream = futures::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let disposition = format!("attachment; filename=\"{}\"", format.file_name(now));
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

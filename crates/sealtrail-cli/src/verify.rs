@@ -23,6 +23,11 @@ pub struct VerifyArgs {
     /// Only this tenant (default: every tenant).
     #[arg(long)]
     tenant: Option<String>,
+    /// A signed checkpoint you kept from earlier (file with the note, as `GET /v1/checkpoint`
+    /// returned it); the log must still extend it. Repeatable. This is what catches a log that
+    /// was truncated together with the database's own record of later checkpoints.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
     /// The verifier key to trust (`name+keyid+base64`). Default: derived from the signing key
     /// file in the data directory. An auditor should pass the key they obtained independently.
     #[arg(long)]
@@ -57,9 +62,21 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(name) => vec![crate::local::tenant_named(store.as_ref(), name).await?],
         None => store.list_tenants().await?,
     };
+    let mut kept = Vec::new();
+    for path in &args.checkpoints {
+        let note = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let checkpoint = Checkpoint::open(&note, &verifier).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a checkpoint signed by the trusted key: {e}",
+                path.display()
+            )
+        })?;
+        kept.push(checkpoint);
+    }
     let mut failed = false;
     for tenant in tenants {
-        match verify_tenant(store.as_ref(), &tenant, &verifier).await? {
+        match verify_tenant(store.as_ref(), &tenant, &verifier, &kept).await? {
             Ok(summary) => println!("{}: OK — {summary}", tenant.name),
             Err(problem) => {
                 failed = true;
@@ -79,6 +96,7 @@ async fn verify_tenant(
     store: &dyn Store,
     tenant: &Tenant,
     verifier: &NoteVerifier,
+    kept: &[Checkpoint],
 ) -> anyhow::Result<Result<String, String>> {
     let size = store.log_size(tenant.id).await?;
     let progress = bar(size, "entries");
@@ -103,12 +121,42 @@ async fn verify_tenant(
         Err(e) => return Ok(Err(format!("the latest checkpoint does not verify: {e}"))),
     };
     let origin = store.log_origin(tenant.id).await?;
+    let mut also = String::new();
+    for held in kept.iter().filter(|c| c.origin == origin) {
+        if let Err(problem) = extends(store, tenant, held, &report).await? {
+            return Ok(Err(format!("against your kept checkpoint: {problem}")));
+        }
+        also.push_str(&format!(", and your kept checkpoint of size {}", held.size));
+    }
     if checkpoint.origin != origin {
         return Ok(Err(format!(
             "the latest checkpoint is for log `{}`, not `{origin}`",
             checkpoint.origin
         )));
     }
+    if let Err(problem) = extends(store, tenant, &checkpoint, &report).await? {
+        return Ok(Err(problem));
+    }
+    Ok(Ok(format!(
+        "{} entries ({} verified, {} pruned), root {}, extends the checkpoint of size {} signed {}{also}",
+        report.size,
+        report.checked,
+        report.pruned,
+        hex_short(&report.root),
+        checkpoint.size,
+        stored.signed_at
+    )))
+}
+
+/// Whether the recomputed log (`report`) extends `checkpoint`: it is at least as large and a
+/// consistency proof from the stored (and just re-verified) tree hashes leads from the signed
+/// root to the recomputed root.
+async fn extends(
+    store: &dyn Store,
+    tenant: &Tenant,
+    checkpoint: &Checkpoint,
+    report: &sealtrail_store::LogVerification,
+) -> anyhow::Result<Result<(), String>> {
     if checkpoint.size > report.size {
         return Ok(Err(format!(
             "the log has {} entries but a checkpoint was signed for {}: entries are missing at the end (first missing seq {})",
@@ -132,15 +180,7 @@ async fn verify_tenant(
             checkpoint.size, checkpoint.size
         )));
     }
-    Ok(Ok(format!(
-        "{} entries ({} verified, {} pruned), root {}, extends the checkpoint of size {} signed {}",
-        report.size,
-        report.checked,
-        report.pruned,
-        hex_short(&report.root),
-        checkpoint.size,
-        stored.signed_at
-    )))
+    Ok(Ok(()))
 }
 
 /// The first 8 bytes of a hash, enough to compare by eye.

@@ -403,6 +403,62 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         ],
     );
 
+    // (e2) The same truncation, with the database's own record of the later checkpoints
+    // deleted too: only a checkpoint the auditor kept elsewhere can show what is missing.
+    let kept_note: String = raw(&dir)
+        .query_row(
+            "SELECT note FROM checkpoints WHERE size = 42 AND tenant = ?1",
+            [tenant_id(&raw(&dir), "default")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let kept = root.path().join("kept-checkpoint.txt");
+    std::fs::write(&kept, &kept_note).unwrap();
+    let e2 = copy_data_dir(&e, "case-e2");
+    {
+        let conn = raw(&e2);
+        let t = tenant_id(&conn, "default");
+        conn.execute(
+            "DELETE FROM checkpoints WHERE tenant = ?1 AND size > 39",
+            [t],
+        )
+        .unwrap();
+        let earlier: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM checkpoints WHERE tenant = ?1",
+                [t],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            earlier > 0,
+            "the start-up checkpoint (size 2) survives the deletion"
+        );
+    }
+    let blind = local_expect(&["verify"], &e2, 0);
+    assert!(
+        blind.contains("default: OK"),
+        "without an outside checkpoint the truncation is invisible: {blind}"
+    );
+    let kept_arg = kept.to_str().unwrap();
+    let out = local(&["verify", "--checkpoint", kept_arg], &e2);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        describe(&["verify", "--checkpoint", kept_arg], &out)
+    );
+    assert!(
+        text(&out.stdout).contains("against your kept checkpoint: the log has 39 entries but a checkpoint was signed for 42"),
+        "{}",
+        describe(&["verify", "--checkpoint", kept_arg], &out)
+    );
+    let fine = local_expect(&["verify", "--checkpoint", kept_arg], &dir, 0);
+    assert!(
+        fine.contains("and your kept checkpoint of size 42"),
+        "{fine}"
+    );
+
     // The untouched original still verifies: the cases really were independent copies.
     let again = local_expect(&["verify"], &dir, 0);
     assert!(again.contains("default: OK"), "{again}");

@@ -17,29 +17,8 @@ use std::io::Write;
 /// The UTF-8 byte-order mark written first.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// The header row; one column per cell of [`CsvWriter::write_entry`].
-pub const HEADER: [&str; 20] = [
-    "entry_id",
-    "recorded_at (UTC)",
-    "occurred_at (UTC)",
-    "channel",
-    "action",
-    "event",
-    "category",
-    "description",
-    "result",
-    "actor_type",
-    "actor_id",
-    "actor_name",
-    "actor_email",
-    "actor_via",
-    "target_type",
-    "target_id",
-    "target_name",
-    "ip",
-    "user_agent",
-    "properties",
-];
+/// The header row, shared with the XLSX export (see [`crate::columns`]).
+pub use crate::columns::HEADER;
 
 /// Characters that make a spreadsheet treat a cell as a formula (or, for `'`, as escaped text).
 const TRIGGERS: [char; 8] = ['=', '+', '-', '@', '\t', '\r', '\n', '\''];
@@ -75,40 +54,15 @@ impl<W: Write> CsvWriter<W> {
         Ok(CsvWriter { inner })
     }
 
-    /// Writes one row. Only the primary (first) target has columns; properties are compact JSON
-    /// (empty when there are none).
+    /// Writes one row: the cells of [`crate::columns::row`], times as RFC 3339, each neutralised.
     pub fn write_entry(&mut self, e: &Entry) -> Result<(), ExportError> {
-        let target = e.primary_target();
-        let opt = |v: Option<&String>| v.map_or("", String::as_str).to_string();
-        let properties = if e.properties.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string(&e.properties).map_err(std::io::Error::from)?
-        };
-        let cells: [String; 20] = [
-            e.id.to_string(),
-            e.recorded_at.to_rfc3339(),
-            e.occurred_at.to_rfc3339(),
-            e.channel.clone(),
-            e.action.clone(),
-            e.event.clone(),
-            opt(e.category.as_ref()),
-            e.description.clone(),
-            e.result.as_str().to_string(),
-            e.actor.kind.as_str().to_string(),
-            opt(e.actor.id.as_ref()),
-            opt(e.actor.name.as_ref()),
-            opt(e.actor.email.as_ref()),
-            opt(e.actor.via.as_ref()),
-            target.map_or(String::new(), |t| t.kind.clone()),
-            opt(target.and_then(|t| t.id.as_ref())),
-            opt(target.and_then(|t| t.name.as_ref())),
-            opt(e.context.ip.as_ref()),
-            opt(e.context.user_agent.as_ref()),
-            properties,
-        ];
+        let cells = crate::columns::row(e).map_err(std::io::Error::from)?;
         self.inner
-            .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
+            .write_record(
+                cells
+                    .into_iter()
+                    .map(|c| neutralise(&c.into_text()).into_owned()),
+            )
             .map_err(std::io::Error::from)?;
         Ok(())
     }

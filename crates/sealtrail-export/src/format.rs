@@ -10,6 +10,8 @@ use std::str::FromStr;
 pub enum Format {
     /// Spreadsheet-safe CSV.
     Csv,
+    /// An Excel workbook with date cells.
+    Xlsx,
     /// One JSON document with the export's metadata.
     Json,
     /// One JSON entry per line.
@@ -20,17 +22,24 @@ pub enum Format {
 
 /// A format name that is not one of [`Format::ALL`]; the message lists the valid ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown export format `{0}` (expected csv, json, ndjson or bundle)")]
+#[error("unknown export format `{0}` (expected csv, xlsx, json, ndjson or bundle)")]
 pub struct UnknownFormat(pub String);
 
 impl Format {
     /// Every format, in the order the Export buttons show them.
-    pub const ALL: [Format; 4] = [Format::Csv, Format::Json, Format::Ndjson, Format::Bundle];
+    pub const ALL: [Format; 5] = [
+        Format::Csv,
+        Format::Xlsx,
+        Format::Json,
+        Format::Ndjson,
+        Format::Bundle,
+    ];
 
     /// The name used in URLs (`?format=csv`) and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
             Format::Json => "json",
             Format::Ndjson => "ndjson",
             Format::Bundle => "bundle",
@@ -41,6 +50,7 @@ impl Format {
     pub fn file_extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
             Format::Json => "json",
             Format::Ndjson => "ndjson",
             Format::Bundle => "tar",
@@ -51,6 +61,7 @@ impl Format {
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Format::Json => "application/json",
             Format::Ndjson => "application/x-ndjson",
             Format::Bundle => "application/x-tar",
@@ -100,6 +111,7 @@ mod tests {
             names,
             [
                 "audit-log-20261123T101500Z.csv",
+                "audit-log-20261123T101500Z.xlsx",
                 "audit-log-20261123T101500Z.json",
                 "audit-log-20261123T101500Z.ndjson",
                 "audit-log-20261123T101500Z.tar",
@@ -115,7 +127,13 @@ mod tests {
             assert!(!f.content_type().is_empty());
         }
         assert_eq!(Format::Csv.content_type(), "text/csv; charset=utf-8");
-        let err = "xlsx".parse::<Format>().unwrap_err();
-        assert!(err.to_string().contains("csv, json, ndjson or bundle"));
+        assert_eq!(
+            Format::Xlsx.content_type(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        );
+        let err = "xls".parse::<Format>().unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("csv, xlsx, json, ndjson or bundle"));
     }
 }

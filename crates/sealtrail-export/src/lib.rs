@@ -5,15 +5,19 @@
 //!
 //! * [`bundle`] — the signed evidence bundle an auditor verifies offline (see `BUNDLE.md`).
 //! * [`csv`] — spreadsheet-safe CSV (BOM, UTC header, formula injection neutralised).
+//! * [`xlsx`] — an Excel workbook with real date cells, written in constant memory.
+//! * [`columns`] — the columns CSV and XLSX share.
 //! * [`json`] — one JSON document `{exported_at, filters, entries: [...]}`.
 //! * [`ndjson`] — one entry per line, for log pipelines.
 //! * [`Format`] — the formats by name, with file names and content types.
 
 pub mod bundle;
+pub mod columns;
 pub mod csv;
 mod format;
 pub mod json;
 pub mod ndjson;
+pub mod xlsx;
 
 pub use format::{Format, UnknownFormat};
 
@@ -29,6 +33,9 @@ pub enum ExportError {
     /// The format cannot be produced from entries alone (the evidence bundle needs proofs).
     #[error("the {0} format is not written entry by entry; use the bundle module")]
     NotAnEntryFormat(Format),
+    /// The spreadsheet library refused the workbook (a limit it enforces that we did not).
+    #[error("building the XLSX workbook failed: {0}")]
+    Xlsx(String),
 }
 
 /// A streaming encoder of entries, so callers can pick the format at run time and feed every
@@ -50,6 +57,7 @@ pub fn encoder<'a, W: Write + 'a>(
 ) -> Result<Box<dyn EntryEncoder<W> + 'a>, ExportError> {
     Ok(match format {
         Format::Csv => Box::new(csv::CsvWriter::new(out)?),
+        Format::Xlsx => Box::new(xlsx::XlsxWriter::new(out)?),
         Format::Json => Box::new(json::JsonWriter::new(out, exported_at, filters)?),
         Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(out)),
         Format::Bundle => return Err(ExportError::NotAnEntryFormat(format)),

@@ -67,3 +67,35 @@ pub(crate) fn sample_entry(seq: u64) -> Entry {
         idempotency_key: Some(format!("k{seq}")),
     }
 }
+
+/// Whether an external checker runs (`probe` exits 0). When it does not, the calling test
+/// skips with a loud notice on a developer machine, and fails in CI (`CI=true`), where
+/// `.ci/run` installs every checker, so a missing one means a broken set-up, not a skip.
+pub(crate) fn external_checker(
+    probe: &mut std::process::Command,
+    what: &str,
+    install: &str,
+) -> bool {
+    let ok = probe.output().is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {what} is not available ({install})"
+        );
+        eprintln!("\n!!!!! SKIPPED: {what} is not available ({install}) !!!!!\n");
+    }
+    ok
+}
+
+/// The process's peak resident memory in KiB (Linux `VmHWM`; 0 elsewhere), for the ignored
+/// scale tests that check an encoder's memory does not grow with the number of entries.
+pub(crate) fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -5,22 +5,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn python_with_cryptography() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        // .ci/run installs it, so in CI a missing module is a broken set-up, not a skip.
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but python3 cannot import `cryptography` (pip install cryptography)"
-        );
-        eprintln!(
-            "\n!!!!! SKIPPED: verify_bundle.py was not run: python3 with the `cryptography` \
-             package is missing (pip install cryptography) !!!!!\n"
-        );
-    }
-    ok
+    let probe = &mut Command::new("python3");
+    probe.args(["-c", "import cryptography"]);
+    crate::testutil::external_checker(
+        probe,
+        "python3 with the `cryptography` package, so verify_bundle.py was not run",
+        "pip install cryptography",
+    )
 }
 
 /// Unpacks `bundle` and runs its own `verify_bundle.py`; returns (success, stdout).

@@ -5,6 +5,8 @@
 //! directory directly, because they are how the first credentials come to exist.
 
 mod client;
+mod export;
+mod filters;
 mod ingest;
 mod lifecycle;
 mod local;
@@ -31,6 +33,8 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// List entries matching filters, newest first, as a table, JSON or NDJSON.
     Query(Box<query::QueryArgs>),
+    /// Download an export of the entries matching filters (CSV, JSON, NDJSON, evidence bundle).
+    Export(Box<export::ExportArgs>),
     /// Create, list or revoke API keys (acts on the data directory).
     #[command(subcommand)]
     Keys(local::KeysCommand),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
             Command::Query(args) => query::run(*args).await,
+            Command::Export(args) => export::run(*args).await,
             Command::Keys(cmd) => local::keys(cmd).await,
             Command::Tenants(cmd) => local::tenants(cmd).await,
             Command::Verify(args) => verify::run(args).await,

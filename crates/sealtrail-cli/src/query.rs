@@ -1,64 +1,20 @@
 //! `sealtrail query`: the API's filters as flags, printed as a table, JSON or NDJSON.
 
 use crate::client::{http_client, json_or_error, Connection};
+use crate::filters::FilterArgs;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::process::ExitCode;
 
 /// Filters mirror `GET /v1/events` one to one, so a URL and a command line say the same thing.
+/// Filters mirror `GET /v1/events` one to one, so a URL and a command line say the same thing.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     #[command(flatten)]
     connection: Connection,
-    /// From this date (`2026-11-01`) or RFC 3339 time, inclusive.
-    #[arg(long)]
-    from: Option<String>,
-    /// Up to this date (inclusive: the whole day) or RFC 3339 time (exclusive).
-    #[arg(long)]
-    to: Option<String>,
-    /// A preset period: 24h, 7d, 30d, 90d or this_month.
-    #[arg(long)]
-    range: Option<String>,
-    /// Actor id or e-mail.
-    #[arg(long)]
-    actor: Option<String>,
-    /// Action, exactly (`user.created`) or as a prefix (`user.*`).
-    #[arg(long)]
-    action: Option<String>,
-    /// Event kind: created, updated, deleted, read, other.
-    #[arg(long)]
-    event: Option<String>,
-    /// Channel (the page's "Subject" dropdown).
-    #[arg(long)]
-    channel: Option<String>,
-    /// Event-type category.
-    #[arg(long)]
-    category: Option<String>,
-    /// Target type (any target of the entry).
-    #[arg(long)]
-    target_type: Option<String>,
-    /// Target id (any target of the entry).
-    #[arg(long)]
-    target_id: Option<String>,
-    /// Target name (any target of the entry).
-    #[arg(long)]
-    target_name: Option<String>,
-    /// Result: success, failure, denied, warning, approved, allowed.
-    #[arg(long)]
-    result: Option<String>,
-    /// Client IP address.
-    #[arg(long)]
-    ip: Option<String>,
-    /// Only entries by System actors.
-    #[arg(long)]
-    system: bool,
-    /// `KEY=VALUE` on a property; repeat for several.
-    #[arg(long = "property", value_name = "KEY=VALUE")]
-    properties: Vec<String>,
-    /// Free text: every word must prefix-match the description, actor or action.
-    #[arg(long, short = 'q')]
-    search: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// Entries per page (1-1000).
     #[arg(long, default_value_t = 50)]
     limit: u32,
@@ -84,37 +40,7 @@ enum Format {
 impl QueryArgs {
     /// The URL query parameters, named exactly as the HTTP API names them.
     fn params(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let mut params = Vec::new();
-        let named = [
-            ("from", &self.from),
-            ("to", &self.to),
-            ("range", &self.range),
-            ("actor", &self.actor),
-            ("action", &self.action),
-            ("event", &self.event),
-            ("channel", &self.channel),
-            ("category", &self.category),
-            ("target_type", &self.target_type),
-            ("target_id", &self.target_id),
-            ("target_name", &self.target_name),
-            ("result", &self.result),
-            ("ip", &self.ip),
-            ("q", &self.search),
-        ];
-        for (name, value) in named {
-            if let Some(v) = value {
-                params.push((name.to_string(), v.clone()));
-            }
-        }
-        if self.system {
-            params.push(("system".into(), "true".into()));
-        }
-        for property in &self.properties {
-            let (key, value) = property.split_once('=').ok_or_else(|| {
-                anyhow::anyhow!("--property `{property}` must look like KEY=VALUE")
-            })?;
-            params.push((format!("properties.{key}"), value.to_string()));
-        }
+        let mut params = self.filters.params()?;
         params.push(("limit".into(), self.limit.to_string()));
         Ok(params)
     }

@@ -382,3 +382,111 @@ fn keys_and_tenants_work_on_the_data_dir_while_the_server_runs() {
     let no_tenant = sealtrail(&["keys", "list", "--tenant", "nope"], &u, "", d);
     assert!(text(&no_tenant.stderr).contains("no tenant named `nope`"));
 }
+
+#[test]
+fn export_writes_exactly_the_filtered_rows_and_bundles_verify_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start(dir.path());
+    let key = served.read_first_key();
+    let file = dir.path().join("e.ndjson");
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            format!(
+                r#"{{"action":"doc.{}","channel":"docs","description":"Doc {i} by Zoë","actor":{{"id":"u{}"}}}}"#,
+                if i % 3 == 0 { "deleted" } else { "updated" },
+                i % 2
+            )
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (u, k, d) = (served.url.clone(), key.clone(), dir.path().to_path_buf());
+    assert!(sealtrail(&["ingest", file.to_str().unwrap()], &u, &k, &d)
+        .status
+        .success());
+
+    let csv_path = d.join("deleted.csv");
+    let out = sealtrail(
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--event",
+            "deleted",
+            "-o",
+            csv_path.to_str().unwrap(),
+        ],
+        &u,
+        &k,
+        &d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&csv_path).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+    let rows = String::from_utf8_lossy(&bytes[3..]).lines().count();
+    assert_eq!(
+        rows as u64,
+        1 + query_total(&u, &k, &d, &["--event", "deleted"])
+    );
+
+    let bundle = d.join("evidence.tar");
+    let out = sealtrail(
+        &[
+            "export",
+            "--format",
+            "bundle",
+            "--actor",
+            "u1",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+        &u,
+        &k,
+        &d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let public_key = text(&sealtrail(&["public-key"], &u, &k, &d).stdout)
+        .trim()
+        .to_string();
+    let verified = sealtrail(
+        &[
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            &public_key,
+        ],
+        &u,
+        &k,
+        &d,
+    );
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        text(&verified.stdout),
+        text(&verified.stderr)
+    );
+    assert!(
+        text(&verified.stdout).contains("OK — 15 entries"),
+        "{}",
+        text(&verified.stdout)
+    );
+
+    let bad = d.join("bad.out");
+    let refused = sealtrail(
+        &["export", "--format", "docx", "-o", bad.to_str().unwrap()],
+        &u,
+        &k,
+        &d,
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("format"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!bad.exists(), "no file for a refused export");
+    assert_eq!(
+        query_total(&u, &k, &d, &["--action", "audit_log.exported"]),
+        2
+    );
+}

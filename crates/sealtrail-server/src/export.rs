@@ -131,8 +131,21 @@ pub fn start(
                 ("completed", json!(completed)),
             ]),
         };
-        if let Err(e) = handle.block_on(store.append(request.tenant, vec![audit.into_entry()])) {
-            tracing::error!(error = %e, "the export could not be audited");
+        match handle.block_on(store.append(request.tenant, vec![audit.into_entry()])) {
+            // Only now does the client get the last bytes: a completed download is always
+            // already in the log.
+            Ok(_) if completed => {
+                if let Err(e) = out.send() {
+                    tracing::warn!(error = %e, "the client left before the last chunk");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the export could not be audited; withholding its end");
+                let _ = tx.blocking_send(Err(std::io::Error::other(
+                    "the export could not be recorded in the audit log",
+                )));
+            }
         }
     });
     rx
@@ -166,7 +179,8 @@ fn run(
         }
         Ok(())
     })?;
-    encoder.finish()?.flush()?;
+    // No final flush here: the last chunk is held back until the export is audited.
+    encoder.finish()?;
     Ok(())
 }
 
@@ -251,6 +265,6 @@ fn run_bundle(
         })?;
         *rows += 1;
     }
-    writer.finish()?.flush()?;
+    writer.finish()?;
     Ok(())
 }

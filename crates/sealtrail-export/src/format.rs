@@ -16,22 +16,25 @@ pub enum Format {
     Json,
     /// One JSON entry per line.
     Ndjson,
+    /// A paginated report for auditors.
+    Pdf,
     /// The signed evidence bundle (a tar).
     Bundle,
 }
 
 /// A format name that is not one of [`Format::ALL`]; the message lists the valid ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown export format `{0}` (expected csv, xlsx, json, ndjson or bundle)")]
+#[error("unknown export format `{0}` (expected csv, xlsx, json, ndjson, pdf or bundle)")]
 pub struct UnknownFormat(pub String);
 
 impl Format {
     /// Every format, in the order the Export buttons show them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Csv,
         Format::Xlsx,
         Format::Json,
         Format::Ndjson,
+        Format::Pdf,
         Format::Bundle,
     ];
 
@@ -42,6 +45,7 @@ impl Format {
             Format::Xlsx => "xlsx",
             Format::Json => "json",
             Format::Ndjson => "ndjson",
+            Format::Pdf => "pdf",
             Format::Bundle => "bundle",
         }
     }
@@ -53,6 +57,7 @@ impl Format {
             Format::Xlsx => "xlsx",
             Format::Json => "json",
             Format::Ndjson => "ndjson",
+            Format::Pdf => "pdf",
             Format::Bundle => "tar",
         }
     }
@@ -64,6 +69,7 @@ impl Format {
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Format::Json => "application/json",
             Format::Ndjson => "application/x-ndjson",
+            Format::Pdf => "application/pdf",
             Format::Bundle => "application/x-tar",
         }
     }
@@ -114,6 +120,7 @@ mod tests {
                 "audit-log-20261123T101500Z.xlsx",
                 "audit-log-20261123T101500Z.json",
                 "audit-log-20261123T101500Z.ndjson",
+                "audit-log-20261123T101500Z.pdf",
                 "audit-log-20261123T101500Z.tar",
             ]
         );
@@ -131,9 +138,10 @@ mod tests {
             Format::Xlsx.content_type(),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         );
+        assert_eq!(Format::Pdf.content_type(), "application/pdf");
         let err = "xls".parse::<Format>().unwrap_err();
         assert!(err
             .to_string()
-            .contains("csv, xlsx, json, ndjson or bundle"));
+            .contains("csv, xlsx, json, ndjson, pdf or bundle"));
     }
 }

@@ -9,6 +9,7 @@
 //! * [`columns`] — the columns CSV and XLSX share.
 //! * [`json`] — one JSON document `{exported_at, filters, entries: [...]}`.
 //! * [`ndjson`] — one entry per line, for log pipelines.
+//! * [`pdf`] — a paginated report for auditors, with the signed checkpoint, written page by page.
 //! * [`Format`] — the formats by name, with file names and content types.
 
 pub mod bundle;
@@ -17,6 +18,7 @@ pub mod csv;
 mod format;
 pub mod json;
 pub mod ndjson;
+pub mod pdf;
 pub mod xlsx;
 
 pub use format::{Format, UnknownFormat};
@@ -36,6 +38,16 @@ pub enum ExportError {
     /// The spreadsheet library refused the workbook (a limit it enforces that we did not).
     #[error("building the XLSX workbook failed: {0}")]
     Xlsx(String),
+    /// The PDF report could not be built (the embedded font, or a report too large for PDF).
+    #[error("building the PDF report failed: {0}")]
+    Pdf(String),
+    /// The checkpoint given for the PDF report does not verify with the given key.
+    #[error("the report's checkpoint does not verify: {0}")]
+    Checkpoint(sealtrail_core::checkpoint::NoteError),
+    /// The PDF report needs its header (tenant, period, checkpoint): build it with
+    /// [`pdf::PdfWriter::new`], which is an [`EntryEncoder`] like the others.
+    #[error("the {0} format needs a report header; use pdf::PdfWriter::new")]
+    NeedsReportHeader(Format),
 }
 
 /// A streaming encoder of entries, so callers can pick the format at run time and feed every
@@ -49,6 +61,8 @@ pub trait EntryEncoder<W: Write> {
 
 /// The encoder for `format`, already past its preamble (BOM and header, or JSON prefix).
 /// `filters` describes the selection; formats with a header carry it (JSON), others ignore it.
+/// The PDF report needs more than this (tenant, checkpoint): build it with
+/// [`pdf::PdfWriter::new`] and use it through the same [`EntryEncoder`] trait.
 pub fn encoder<'a, W: Write + 'a>(
     format: Format,
     out: W,
@@ -60,6 +74,7 @@ pub fn encoder<'a, W: Write + 'a>(
         Format::Xlsx => Box::new(xlsx::XlsxWriter::new(out)?),
         Format::Json => Box::new(json::JsonWriter::new(out, exported_at, filters)?),
         Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(out)),
+        Format::Pdf => return Err(ExportError::NeedsReportHeader(format)),
         Format::Bundle => return Err(ExportError::NotAnEntryFormat(format)),
     })
 }

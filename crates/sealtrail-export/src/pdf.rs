@@ -1,0 +1,482 @@
+//! PDF: a report an auditor can read, print and file, with what was selected and how to check it.
+//!
+//! Page 1 starts with the title "Audit log report" and a summary: tenant, period, the filters
+//! in words, generation time, entry count and the latest signed checkpoint (tree size, root,
+//! public key). Then a table (Seq, When (UTC), Actor, Action, Event, Result, Subject,
+//! Description) runs over as many A4 landscape pages as needed, its header repeated on each;
+//! every page is numbered "Page N". Long cell text wraps, up to four lines, then ends with "…".
+//!
+//! Streaming: each page is compressed and written as soon as it is full, so memory is bounded
+//! by one page plus 8 bytes per PDF object (two per page) for the cross-reference table. The
+//! summary's count and period are only known at the end, so page 1 shows them through a form
+//! XObject written by [`PdfWriter::finish`]; the font subset is written then too.
+//!
+//! The text is set in an embedded subset of DejaVu Sans (see [`font`]'s limits: no complex
+//! shaping, "�" for characters the font lacks), and is extractable (`pdftotext`, copy/paste).
+
+mod file;
+mod font;
+mod layout;
+
+#[cfg(test)]
+mod tests;
+
+use crate::{EntryEncoder, ExportError};
+use file::PdfFile;
+use font::{new_chunk, Font, FontRefs};
+use layout::{
+    clip, wrap, BODY_SIZE, BOTTOM, COLUMNS, CONTENT_WIDTH, FOOTER_Y, LEADING, MARGIN,
+    MAX_CELL_LINES, PAD, PAGE_HEIGHT, PAGE_WIDTH,
+};
+use pdf_writer::types::TextRenderingMode;
+use pdf_writer::writers::{Catalog, DocumentInfo};
+use pdf_writer::{Content, Date, Filter, Finish, Name, Rect, Ref, Str, TextStr};
+use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
+use sealtrail_core::{Entry, Timestamp};
+use std::io::Write;
+
+/// A checkpoint whose signature has been verified, so the report never prints an unsigned
+/// or forged tree head as "signed".
+#[derive(Debug, Clone)]
+pub struct ReportCheckpoint {
+    checkpoint: Checkpoint,
+    verifier: NoteVerifier,
+}
+
+impl ReportCheckpoint {
+    /// Opens the signed checkpoint `note` with the log's `verifier`.
+    pub fn open(note: &str, verifier: NoteVerifier) -> Result<Self, ExportError> {
+        let checkpoint = Checkpoint::open(note, &verifier).map_err(ExportError::Checkpoint)?;
+        Ok(ReportCheckpoint {
+            checkpoint,
+            verifier,
+        })
+    }
+
+    /// What the checkpoint commits to.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// The key it was verified with, printed so auditors can compare it with the published one.
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.verifier
+    }
+}
+
+/// Everything page 1's summary says that does not come from the entries themselves.
+#[derive(Debug, Clone)]
+pub struct PdfHeader {
+    /// The tenant's name.
+    pub tenant: String,
+    /// The filter's inclusive start on `recorded_at`; without one, the earliest entry's time.
+    pub from: Option<Timestamp>,
+    /// The filter's exclusive end on `recorded_at`; without one, the latest entry's time.
+    pub until: Option<Timestamp>,
+    /// The filters in words, one per line ("Actor: Ada Admin"); empty when nothing was filtered.
+    /// At most [`MAX_FILTER_LINES`] are shown.
+    pub filters: Vec<String>,
+    /// When the report was made.
+    pub generated_at: Timestamp,
+    /// The log's latest signed checkpoint; `None` when the log has none yet.
+    pub checkpoint: Option<ReportCheckpoint>,
+}
+
+/// Filter lines shown in the summary; more are summarised as "… and N more", so the summary
+/// always fits on page 1.
+pub const MAX_FILTER_LINES: usize = 10;
+
+/// Object numbers fixed in advance, so pages can refer to objects written at the end.
+const CATALOG: Ref = Ref::new(1);
+const PAGES: Ref = Ref::new(2);
+const FONT: FontRefs = FontRefs {
+    type0: Ref::new(3),
+    cid: Ref::new(4),
+    descriptor: Ref::new(5),
+    file: Ref::new(6),
+    to_unicode: Ref::new(7),
+};
+const SUMMARY: Ref = Ref::new(8);
+const INFO: Ref = Ref::new(9);
+/// Page N is object `FIRST_PAGE + 2(N-1)`, its content stream the next number.
+const FIRST_PAGE: i64 = 10;
+
+/// The summary's text size, line spacing and label column width.
+const SUMMARY_SIZE: f32 = 9.0;
+const SUMMARY_LEADING: f32 = 12.5;
+const LABEL_WIDTH: f32 = 115.0;
+
+/// Writes entries as the rows of a PDF report to `W`, one finished page at a time.
+pub struct PdfWriter<W: Write> {
+    file: PdfFile<W>,
+    font: Font,
+    header: PdfHeader,
+    /// The page being filled.
+    content: Content,
+    /// Its number, from 1.
+    page: u32,
+    /// Where the next row's top goes.
+    y: f32,
+    entries: u64,
+    /// Earliest and latest `recorded_at` seen.
+    span: Option<(Timestamp, Timestamp)>,
+}
+
+impl<W: Write> std::fmt::Debug for PdfWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PdfWriter")
+            .field("page", &self.page)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> PdfWriter<W> {
+    /// Writes the file header and starts page 1.
+    pub fn new(out: W, header: PdfHeader) -> Result<Self, ExportError> {
+        let mut writer = PdfWriter {
+            file: PdfFile::start(out)?,
+            font: Font::new()?,
+            header,
+            content: Content::new(),
+            page: 0,
+            y: 0.0,
+            entries: 0,
+            span: None,
+        };
+        writer.start_page()?;
+        Ok(writer)
+    }
+
+    /// Adds one table row, on a new page when it does not fit on this one.
+    pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
+        self.entries += 1;
+        let at = entry.recorded_at;
+        self.span = Some(
+            self.span
+                .map_or((at, at), |(lo, hi)| (lo.min(at), hi.max(at))),
+        );
+        let cells = layout::cells(entry);
+        let lines: Vec<Vec<String>> = cells
+            .iter()
+            .zip(COLUMNS)
+            .map(|(text, (_, width))| {
+                wrap(
+                    &self.font,
+                    text,
+                    BODY_SIZE,
+                    width - 2.0 * PAD,
+                    MAX_CELL_LINES,
+                )
+            })
+            .collect();
+        let count = lines.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let height = count as f32 * LEADING + 2.0 * PAD;
+        if self.y - height < BOTTOM {
+            self.end_page()?;
+            self.start_page()?;
+        }
+        let mut x = MARGIN;
+        let c = &mut self.content;
+        c.begin_text();
+        c.set_font(Name(b"F1"), BODY_SIZE);
+        for (column, (_, width)) in lines.iter().zip(COLUMNS) {
+            let mut baseline = self.y - PAD - BODY_SIZE * 0.93;
+            for line in column {
+                c.set_text_matrix([1.0, 0.0, 0.0, 1.0, x + PAD, baseline]);
+                c.show(Str(&self.font.encode(line)));
+                baseline -= LEADING;
+            }
+            x += width;
+        }
+        c.end_text();
+        self.y -= height;
+        rule(c, self.y, 0.85);
+        Ok(())
+    }
+
+    /// Ends the last page, writes the summary, font, page tree and cross-reference table,
+    /// and returns the output.
+    pub fn finish(mut self) -> Result<W, ExportError> {
+        if self.entries == 0 {
+            let y = self.y - 14.0;
+            show(
+                &mut self.content,
+                &mut self.font,
+                MARGIN + PAD,
+                y,
+                BODY_SIZE + 1.0,
+                "No entries match the filters.",
+                false,
+            );
+        }
+        self.end_page()?;
+
+        let lines = self.summary();
+        let height = summary_height(lines.len());
+        let mut c = Content::new();
+        let mut baseline = height - SUMMARY_SIZE;
+        for (label, value) in &lines {
+            c.set_fill_gray(0.35);
+            show(
+                &mut c,
+                &mut self.font,
+                0.0,
+                baseline,
+                SUMMARY_SIZE,
+                label,
+                false,
+            );
+            c.set_fill_gray(0.0);
+            let value = clip(&self.font, value, SUMMARY_SIZE, CONTENT_WIDTH - LABEL_WIDTH);
+            show(
+                &mut c,
+                &mut self.font,
+                LABEL_WIDTH,
+                baseline,
+                SUMMARY_SIZE,
+                &value,
+                false,
+            );
+            baseline -= SUMMARY_LEADING;
+        }
+        let stream = deflate(&c.finish());
+        let mut chunk = new_chunk();
+        let mut form = chunk.form_xobject(SUMMARY, &stream);
+        form.filter(Filter::FlateDecode);
+        form.bbox(Rect::new(0.0, 0.0, CONTENT_WIDTH, height));
+        form.resources().fonts().pair(Name(b"F1"), FONT.type0);
+        form.finish();
+        self.file.emit(chunk)?;
+
+        let file = &mut self.file;
+        self.font.write(FONT, |chunk| file.emit(chunk))?;
+
+        let kids = (1..=self.page)
+            .map(page_refs)
+            .map(|refs| refs.map(|(page, _)| page))
+            .collect::<Result<Vec<Ref>, ExportError>>()?;
+        let mut chunk = new_chunk();
+        chunk
+            .pages(PAGES)
+            .kids(kids)
+            .count(i32::try_from(self.page).unwrap_or(i32::MAX));
+        self.file.emit(chunk)?;
+
+        let mut chunk = new_chunk();
+        chunk.indirect(CATALOG).start::<Catalog>().pages(PAGES);
+        self.file.emit(chunk)?;
+
+        let at = self.header.generated_at.to_datetime();
+        let date = Date::new(u16::try_from(at.year()).unwrap_or(0))
+            .month(u8::from(at.month()))
+            .day(at.day())
+            .hour(at.hour())
+            .minute(at.minute())
+            .second(at.second())
+            .utc_offset_hour(0);
+        let mut chunk = new_chunk();
+        chunk
+            .indirect(INFO)
+            .start::<DocumentInfo>()
+            .title(TextStr("Audit log report"))
+            .subject(TextStr(&format!("Audit log of {}", self.header.tenant)))
+            .producer(TextStr("Sealtrail"))
+            .creation_date(date);
+        self.file.emit(chunk)?;
+
+        self.file.finish(CATALOG, INFO)
+    }
+
+    /// Starts the next page: title and summary on page 1, a running title on the others,
+    /// then the table header.
+    fn start_page(&mut self) -> Result<(), ExportError> {
+        self.page += 1;
+        page_refs(self.page)?;
+        let summary = summary_height(self.summary().len());
+        let c = &mut self.content;
+        let mut y = PAGE_HEIGHT - MARGIN;
+        if self.page == 1 {
+            y -= 18.0;
+            show(c, &mut self.font, MARGIN, y, 18.0, "Audit log report", true);
+            y -= 12.0 + summary;
+            c.save_state();
+            c.transform([1.0, 0.0, 0.0, 1.0, MARGIN, y]);
+            c.x_object(Name(b"Summary"));
+            c.restore_state();
+            y -= 12.0;
+        } else {
+            y -= 8.0;
+            c.set_fill_gray(0.35);
+            let title = format!("Audit log report · {}", self.header.tenant);
+            let title = clip(&self.font, &title, 8.0, CONTENT_WIDTH);
+            show(c, &mut self.font, MARGIN, y, 8.0, &title, false);
+            c.set_fill_gray(0.0);
+            y -= 8.0;
+        }
+        let height = LEADING + 2.0 * PAD;
+        c.set_fill_gray(0.9);
+        c.rect(MARGIN, y - height, CONTENT_WIDTH, height);
+        c.fill_nonzero();
+        c.set_fill_gray(0.0);
+        let mut x = MARGIN;
+        for (title, width) in COLUMNS {
+            show(
+                c,
+                &mut self.font,
+                x + PAD,
+                y - PAD - BODY_SIZE * 0.93,
+                BODY_SIZE,
+                title,
+                true,
+            );
+            x += width;
+        }
+        self.y = y - height;
+        rule(c, self.y, 0.5);
+        Ok(())
+    }
+
+    /// Numbers the page, then writes its content stream and page object.
+    fn end_page(&mut self) -> Result<(), ExportError> {
+        let label = format!("Page {}", self.page);
+        let x = (PAGE_WIDTH - self.font.width(&label, 8.0)) / 2.0;
+        show(
+            &mut self.content,
+            &mut self.font,
+            x,
+            FOOTER_Y,
+            8.0,
+            &label,
+            false,
+        );
+        let content = std::mem::replace(&mut self.content, Content::new()).finish();
+        let (page, stream) = page_refs(self.page)?;
+
+        let compressed = deflate(&content);
+        let mut chunk = new_chunk();
+        chunk
+            .stream(stream, &compressed)
+            .filter(Filter::FlateDecode);
+        self.file.emit(chunk)?;
+
+        let mut chunk = new_chunk();
+        let mut writer = chunk.page(page);
+        writer
+            .parent(PAGES)
+            .media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
+            .contents(stream);
+        let mut resources = writer.resources();
+        resources.fonts().pair(Name(b"F1"), FONT.type0);
+        if self.page == 1 {
+            resources.x_objects().pair(Name(b"Summary"), SUMMARY);
+        }
+        resources.finish();
+        writer.finish();
+        self.file.emit(chunk)?;
+        Ok(())
+    }
+
+    /// The summary's (label, value) lines; how many there are does not depend on the entries.
+    fn summary(&self) -> Vec<(String, String)> {
+        let h = &self.header;
+        let mut lines = vec![("Tenant".to_string(), h.tenant.clone())];
+        let bound =
+            |filter: Option<Timestamp>, seen: Option<Timestamp>, what: &str, exclusive| match (
+                filter, seen,
+            ) {
+                (Some(at), _) if exclusive => format!("{} (filter, exclusive)", layout::when(at)),
+                (Some(at), _) => format!("{} (filter)", layout::when(at)),
+                (None, Some(at)) => format!("{} ({what} exported entry)", layout::when(at)),
+                (None, None) => "— (no entries)".to_string(),
+            };
+        let (lo, hi) = (self.span.map(|s| s.0), self.span.map(|s| s.1));
+        lines.push((
+            "Period from (UTC)".into(),
+            bound(h.from, lo, "earliest", false),
+        ));
+        lines.push(("Period to (UTC)".into(), bound(h.until, hi, "latest", true)));
+        let mut filters = h.filters.iter().take(MAX_FILTER_LINES).cloned();
+        let first = filters
+            .next()
+            .unwrap_or_else(|| "none (every entry)".into());
+        lines.push(("Filters".into(), first));
+        lines.extend(filters.map(|f| (String::new(), f)));
+        if h.filters.len() > MAX_FILTER_LINES {
+            let more = h.filters.len() - MAX_FILTER_LINES;
+            lines.push((String::new(), format!("… and {more} more")));
+        }
+        lines.push(("Generated (UTC)".into(), layout::when(h.generated_at)));
+        lines.push(("Entries".into(), self.entries.to_string()));
+        match &h.checkpoint {
+            Some(cp) => {
+                let c = cp.checkpoint();
+                lines.push((
+                    "Signed checkpoint".into(),
+                    format!("tree size {} · log {}", c.size, c.origin),
+                ));
+                lines.push(("Root (hex)".into(), hex::encode(c.root)));
+                lines.push(("Public key".into(), cp.verifier().to_string()));
+            }
+            None => lines.push((
+                "Signed checkpoint".into(),
+                "none yet: the log has not been checkpointed".into(),
+            )),
+        }
+        lines
+    }
+}
+
+impl<W: Write> EntryEncoder<W> for PdfWriter<W> {
+    fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
+        PdfWriter::write_entry(self, entry)
+    }
+
+    fn finish(self: Box<Self>) -> Result<W, ExportError> {
+        PdfWriter::finish(*self)
+    }
+}
+
+/// Object numbers of page `n` and of its content stream.
+fn page_refs(n: u32) -> Result<(Ref, Ref), ExportError> {
+    let page = FIRST_PAGE + 2 * (i64::from(n) - 1);
+    match (i32::try_from(page), i32::try_from(page + 1)) {
+        (Ok(page), Ok(stream)) => Ok((Ref::new(page), Ref::new(stream))),
+        _ => Err(ExportError::Pdf("too many pages for one PDF".into())),
+    }
+}
+
+fn summary_height(lines: usize) -> f32 {
+    lines as f32 * SUMMARY_LEADING
+}
+
+/// One line of text at (`x`, `y`); `bold` strokes the outline too, since the report embeds
+/// a single (regular) face.
+fn show(c: &mut Content, font: &mut Font, x: f32, y: f32, size: f32, text: &str, bold: bool) {
+    c.begin_text();
+    c.set_font(Name(b"F1"), size);
+    if bold {
+        c.set_line_width(size / 30.0);
+        c.set_text_rendering_mode(TextRenderingMode::FillStroke);
+    }
+    c.set_text_matrix([1.0, 0.0, 0.0, 1.0, x, y]);
+    c.show(Str(&font.encode(text)));
+    if bold {
+        c.set_text_rendering_mode(TextRenderingMode::Fill);
+    }
+    c.end_text();
+}
+
+/// A thin horizontal line across the table at `y`.
+fn rule(c: &mut Content, y: f32, gray: f32) {
+    c.set_stroke_gray(gray);
+    c.set_line_width(0.3);
+    c.move_to(MARGIN, y);
+    c.line_to(MARGIN + CONTENT_WIDTH, y);
+    c.stroke();
+}
+
+/// zlib-compressed `data`, for a stream with the FlateDecode filter.
+fn deflate(data: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+}

@@ -1,0 +1,83 @@
+//! The tabular view of an entry shared by the spreadsheet formats (CSV and XLSX), so both
+//! always have the same columns in the same order and a change to one cannot miss the other.
+
+use sealtrail_core::{Entry, Timestamp};
+
+/// The header row; one column per cell of [`row`].
+pub const HEADER: [&str; 20] = [
+    "entry_id",
+    "recorded_at (UTC)",
+    "occurred_at (UTC)",
+    "channel",
+    "action",
+    "event",
+    "category",
+    "description",
+    "result",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "actor_email",
+    "actor_via",
+    "target_type",
+    "target_id",
+    "target_name",
+    "ip",
+    "user_agent",
+    "properties",
+];
+
+/// One cell, typed so a format with real date cells (XLSX) can write instants as dates while a
+/// text format (CSV) writes them as RFC 3339.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text, empty when the field is absent.
+    Text(String),
+    /// A UTC instant.
+    Time(Timestamp),
+}
+
+impl Cell {
+    /// The cell as text, the way CSV writes it.
+    pub fn into_text(self) -> String {
+        match self {
+            Cell::Text(text) => text,
+            Cell::Time(at) => at.to_rfc3339(),
+        }
+    }
+}
+
+/// The cells of one entry, in [`HEADER`] order. Only the primary (first) target has columns;
+/// properties are compact JSON (empty when there are none).
+pub fn row(e: &Entry) -> Result<[Cell; 20], serde_json::Error> {
+    let target = e.primary_target();
+    let opt = |v: Option<&String>| Cell::Text(v.cloned().unwrap_or_default());
+    let text = |v: &str| Cell::Text(v.to_string());
+    let properties = if e.properties.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&e.properties)?
+    };
+    Ok([
+        Cell::Text(e.id.to_string()),
+        Cell::Time(e.recorded_at),
+        Cell::Time(e.occurred_at),
+        text(&e.channel),
+        text(&e.action),
+        text(&e.event),
+        opt(e.category.as_ref()),
+        text(&e.description),
+        text(e.result.as_str()),
+        text(e.actor.kind.as_str()),
+        opt(e.actor.id.as_ref()),
+        opt(e.actor.name.as_ref()),
+        opt(e.actor.email.as_ref()),
+        opt(e.actor.via.as_ref()),
+        Cell::Text(target.map_or(String::new(), |t| t.kind.clone())),
+        opt(target.and_then(|t| t.id.as_ref())),
+        opt(target.and_then(|t| t.name.as_ref())),
+        opt(e.context.ip.as_ref()),
+        opt(e.context.user_agent.as_ref()),
+        Cell::Text(properties),
+    ])
+}

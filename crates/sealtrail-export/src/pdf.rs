@@ -11,11 +11,15 @@
 //! summary's count and period are only known at the end, so page 1 shows them through a form
 //! XObject written by [`PdfWriter::finish`]; the font subset is written then too.
 //!
-//! The text is set in an embedded subset of DejaVu Sans (see [`font`]'s limits: no complex
-//! shaping, "�" for characters the font lacks), and is extractable (`pdftotext`, copy/paste).
+//! The text is set in an embedded subset of DejaVu Sans (`fonts/`) and is extractable
+//! (`pdftotext`, copy/paste). Limits: no complex shaping (no ligatures or kerning, Arabic in
+//! isolated letter forms, right-to-left runs drawn left to right), "�" for characters the
+//! font lacks (CJK, emoji), and a flat page tree (one `/Kids` array, valid PDF; a
+//! balanced tree would open very large reports faster in some readers).
 
 mod file;
 mod font;
+mod header;
 mod layout;
 
 #[cfg(test)]
@@ -24,6 +28,7 @@ mod tests;
 use crate::{EntryEncoder, ExportError};
 use file::PdfFile;
 use font::{new_chunk, Font, FontRefs};
+pub use header::{PdfHeader, ReportCheckpoint, MAX_FILTER_LINES};
 use layout::{
     clip, wrap, BODY_SIZE, BOTTOM, COLUMNS, CONTENT_WIDTH, FOOTER_Y, LEADING, MARGIN,
     MAX_CELL_LINES, PAD, PAGE_HEIGHT, PAGE_WIDTH,
@@ -31,60 +36,8 @@ use layout::{
 use pdf_writer::types::TextRenderingMode;
 use pdf_writer::writers::{Catalog, DocumentInfo};
 use pdf_writer::{Content, Date, Filter, Finish, Name, Rect, Ref, Str, TextStr};
-use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
 use sealtrail_core::{Entry, Timestamp};
 use std::io::Write;
-
-/// A checkpoint whose signature has been verified, so the report never prints an unsigned
-/// or forged tree head as "signed".
-#[derive(Debug, Clone)]
-pub struct ReportCheckpoint {
-    checkpoint: Checkpoint,
-    verifier: NoteVerifier,
-}
-
-impl ReportCheckpoint {
-    /// Opens the signed checkpoint `note` with the log's `verifier`.
-    pub fn open(note: &str, verifier: NoteVerifier) -> Result<Self, ExportError> {
-        let checkpoint = Checkpoint::open(note, &verifier).map_err(ExportError::Checkpoint)?;
-        Ok(ReportCheckpoint {
-            checkpoint,
-            verifier,
-        })
-    }
-
-    /// What the checkpoint commits to.
-    pub fn checkpoint(&self) -> &Checkpoint {
-        &self.checkpoint
-    }
-
-    /// The key it was verified with, printed so auditors can compare it with the published one.
-    pub fn verifier(&self) -> &NoteVerifier {
-        &self.verifier
-    }
-}
-
-/// Everything page 1's summary says that does not come from the entries themselves.
-#[derive(Debug, Clone)]
-pub struct PdfHeader {
-    /// The tenant's name.
-    pub tenant: String,
-    /// The filter's inclusive start on `recorded_at`; without one, the earliest entry's time.
-    pub from: Option<Timestamp>,
-    /// The filter's exclusive end on `recorded_at`; without one, the latest entry's time.
-    pub until: Option<Timestamp>,
-    /// The filters in words, one per line ("Actor: Ada Admin"); empty when nothing was filtered.
-    /// At most [`MAX_FILTER_LINES`] are shown.
-    pub filters: Vec<String>,
-    /// When the report was made.
-    pub generated_at: Timestamp,
-    /// The log's latest signed checkpoint; `None` when the log has none yet.
-    pub checkpoint: Option<ReportCheckpoint>,
-}
-
-/// Filter lines shown in the summary; more are summarised as "… and N more", so the summary
-/// always fits on page 1.
-pub const MAX_FILTER_LINES: usize = 10;
 
 /// Object numbers fixed in advance, so pages can refer to objects written at the end.
 const CATALOG: Ref = Ref::new(1);
@@ -212,7 +165,7 @@ impl<W: Write> PdfWriter<W> {
         }
         self.end_page()?;
 
-        let lines = self.summary();
+        let lines = header::summary(&self.header, self.entries, self.span);
         let height = summary_height(lines.len());
         let mut c = Content::new();
         let mut baseline = height - SUMMARY_SIZE;
@@ -293,7 +246,7 @@ impl<W: Write> PdfWriter<W> {
     fn start_page(&mut self) -> Result<(), ExportError> {
         self.page += 1;
         page_refs(self.page)?;
-        let summary = summary_height(self.summary().len());
+        let summary = summary_height(header::summary(&self.header, self.entries, self.span).len());
         let c = &mut self.content;
         let mut y = PAGE_HEIGHT - MARGIN;
         if self.page == 1 {
@@ -375,55 +328,6 @@ impl<W: Write> PdfWriter<W> {
         writer.finish();
         self.file.emit(chunk)?;
         Ok(())
-    }
-
-    /// The summary's (label, value) lines; how many there are does not depend on the entries.
-    fn summary(&self) -> Vec<(String, String)> {
-        let h = &self.header;
-        let mut lines = vec![("Tenant".to_string(), h.tenant.clone())];
-        let bound =
-            |filter: Option<Timestamp>, seen: Option<Timestamp>, what: &str, exclusive| match (
-                filter, seen,
-            ) {
-                (Some(at), _) if exclusive => format!("{} (filter, exclusive)", layout::when(at)),
-                (Some(at), _) => format!("{} (filter)", layout::when(at)),
-                (None, Some(at)) => format!("{} ({what} exported entry)", layout::when(at)),
-                (None, None) => "— (no entries)".to_string(),
-            };
-        let (lo, hi) = (self.span.map(|s| s.0), self.span.map(|s| s.1));
-        lines.push((
-            "Period from (UTC)".into(),
-            bound(h.from, lo, "earliest", false),
-        ));
-        lines.push(("Period to (UTC)".into(), bound(h.until, hi, "latest", true)));
-        let mut filters = h.filters.iter().take(MAX_FILTER_LINES).cloned();
-        let first = filters
-            .next()
-            .unwrap_or_else(|| "none (every entry)".into());
-        lines.push(("Filters".into(), first));
-        lines.extend(filters.map(|f| (String::new(), f)));
-        if h.filters.len() > MAX_FILTER_LINES {
-            let more = h.filters.len() - MAX_FILTER_LINES;
-            lines.push((String::new(), format!("… and {more} more")));
-        }
-        lines.push(("Generated (UTC)".into(), layout::when(h.generated_at)));
-        lines.push(("Entries".into(), self.entries.to_string()));
-        match &h.checkpoint {
-            Some(cp) => {
-                let c = cp.checkpoint();
-                lines.push((
-                    "Signed checkpoint".into(),
-                    format!("tree size {} · log {}", c.size, c.origin),
-                ));
-                lines.push(("Root (hex)".into(), hex::encode(c.root)));
-                lines.push(("Public key".into(), cp.verifier().to_string()));
-            }
-            None => lines.push((
-                "Signed checkpoint".into(),
-                "none yet: the log has not been checkpointed".into(),
-            )),
-        }
-        lines
     }
 }
 

@@ -6,6 +6,7 @@ use sealtrail_core::{ActorType, Entry, Timestamp};
 
 /// A4 landscape, in points: the table has eight columns and needs the width.
 pub(super) const PAGE_WIDTH: f32 = 841.89;
+/// See [`PAGE_WIDTH`].
 pub(super) const PAGE_HEIGHT: f32 = 595.28;
 /// Left, right and top margin.
 pub(super) const MARGIN: f32 = 36.0;
@@ -18,6 +19,7 @@ pub(super) const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
 
 /// Table text size and line spacing.
 pub(super) const BODY_SIZE: f32 = 7.0;
+/// See [`BODY_SIZE`].
 pub(super) const LEADING: f32 = 8.6;
 /// Space between a cell's text and its borders.
 pub(super) const PAD: f32 = 2.5;

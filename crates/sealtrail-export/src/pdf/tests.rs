@@ -1,6 +1,6 @@
 use super::*;
 use crate::testutil::{external_checker, sample_entry};
-use sealtrail_core::checkpoint::NoteSigner;
+use sealtrail_core::checkpoint::{Checkpoint, NoteSigner};
 use std::collections::BTreeSet;
 use std::process::Command;
 

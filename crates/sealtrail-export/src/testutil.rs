@@ -4,6 +4,7 @@ use sealtrail_core::{
     Actor, ActorType, Changes, Context, Entry, Outcome, RequestInfo, Target, Timestamp,
 };
 use serde_json::json;
+use std::io::Write;
 use uuid::Uuid;
 
 /// A deterministic, varied entry for position `seq`.
@@ -82,7 +83,11 @@ pub(crate) fn external_checker(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true but {what} is not available ({install})"
         );
-        eprintln!("\n!!!!! SKIPPED: {what} is not available ({install}) !!!!!\n");
+        // Straight to stderr, not `eprintln!`, which the test harness captures and hides.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!! SKIPPED: {what} is not available ({install}) !!!!!\n"
+        );
     }
     ok
 }

@@ -19,7 +19,8 @@ pub struct ExportArgs {
     connection: Connection,
     #[command(flatten)]
     filters: FilterArgs,
-    /// csv, json, ndjson or bundle (a signed evidence bundle, see `verify --bundle`).
+    /// csv, xlsx, json, ndjson, pdf (a report for auditors) or bundle (a signed evidence
+    /// bundle, see `verify --bundle`).
     #[arg(long, default_value = "csv")]
     format: String,
     /// Output file (default: the server's `audit-log-<UTC time>.<ext>` in this directory).

@@ -133,12 +133,15 @@ impl Default for Retention {
 }
 
 /// Per-tenant data-lifecycle settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TenantSettings {
     /// How long entries are kept.
     pub retention: Retention,
     /// While set, nothing may be pruned (litigation, investigations).
     pub legal_hold: bool,
+    /// `properties` keys that exports never include (e.g. `dialogue`: conversation content an
+    /// auditor must not receive even though the log keeps it).
+    pub export_excluded_properties: Vec<String>,
 }
 
 /// What a prune removed, for the audit entry the server appends about it.
@@ -284,6 +287,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         hold: bool,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// Replaces the list of `properties` keys exports leave out; keys are trimmed, deduplicated
+    /// and sorted, and must be 1-128 characters without control characters (else `Invalid`).
+    async fn set_export_exclusions(
+        &self,
+        tenant: TenantId,
+        keys: Vec<String>,
     ) -> Result<TenantSettings, StoreError>;
 
     /// Deletes entries recorded before `cutoff` (bodies, vault values, search and filter

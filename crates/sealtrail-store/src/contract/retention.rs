@@ -200,15 +200,16 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
     let defaults = TenantSettings {
         retention: Retention::Days(365),
         legal_hold: false,
+        export_excluded_properties: Vec::new(),
     };
-    assert_eq!(store.settings(t).await.ok(), Some(defaults));
+    assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
         let r = store.set_retention(t, Retention::Days(days)).await;
         assert!(matches!(r, Err(StoreError::Invalid(_))), "{days}: {r:?}");
     }
     assert_eq!(
         store.settings(t).await.ok(),
-        Some(defaults),
+        Some(defaults.clone()),
         "refusals change nothing"
     );
     let r = store.set_retention(t, Retention::Days(30)).await.ok();
@@ -221,7 +222,8 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         now,
         Some(TenantSettings {
             retention: Retention::Forever,
-            legal_hold: true
+            legal_hold: true,
+            export_excluded_properties: Vec::new(),
         })
     );
     let other = tenant(&store, "globex").await;
@@ -240,4 +242,51 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         Some(Timestamp(10 * 86_400_000))
     );
     assert_eq!(Retention::Forever.cutoff(Timestamp(0)), None);
+}
+
+/// Export exclusions are normalised, validated, per tenant, and survive as set.
+pub async fn export_exclusions_are_per_tenant_and_validated(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "globex").await;
+    let set = store
+        .set_export_exclusions(
+            t,
+            vec![" dialogue ".into(), "notes".into(), "dialogue".into()],
+        )
+        .await
+        .map(|s| s.export_excluded_properties)
+        .ok();
+    assert_eq!(set, Some(vec!["dialogue".to_string(), "notes".to_string()]));
+    assert_eq!(
+        store
+            .settings(t)
+            .await
+            .ok()
+            .map(|s| s.export_excluded_properties),
+        set
+    );
+    assert_eq!(
+        store
+            .settings(other)
+            .await
+            .ok()
+            .map(|s| s.export_excluded_properties),
+        Some(Vec::new())
+    );
+    for bad in [String::new(), "a\nb".into(), "k".repeat(129)] {
+        let r = store.set_export_exclusions(t, vec![bad.clone()]).await;
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{bad:?}: {r:?}");
+    }
+    let cleared = store.set_export_exclusions(t, Vec::new()).await.ok();
+    assert_eq!(
+        cleared.map(|s| s.export_excluded_properties),
+        Some(Vec::new())
+    );
+    let unknown = store
+        .set_export_exclusions(TenantId(987_654), vec!["x".into()])
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
 }

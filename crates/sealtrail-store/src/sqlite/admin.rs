@@ -78,22 +78,34 @@ pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<Strin
 
 /// A tenant's retention and legal hold.
 pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
-    conn.prepare_cached("SELECT retention_days, legal_hold FROM tenants WHERE id = ?1")
-        .and_then(|mut s| {
-            s.query_row([tenant.0], |r| {
-                let days: Option<i64> = r.get(0)?;
-                Ok(TenantSettings {
-                    retention: match days {
-                        Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
-                        None => Retention::Forever,
-                    },
-                    legal_hold: r.get(1)?,
-                })
+    conn.prepare_cached(
+        "SELECT retention_days, legal_hold, export_excluded FROM tenants WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([tenant.0], |r| {
+            let days: Option<i64> = r.get(0)?;
+            let excluded: String = r.get(2)?;
+            Ok(TenantSettings {
+                retention: match days {
+                    Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
+                    None => Retention::Forever,
+                },
+                legal_hold: r.get(1)?,
+                // Written only by `set_export_exclusions`; unreadable means corrupt, and
+                // excluding nothing would leak what was meant to stay out: refuse instead.
+                export_excluded_properties: serde_json::from_str(&excluded).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
             })
-            .optional()
         })
-        .map_err(backend("reading tenant settings"))?
-        .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))
+        .optional()
+    })
+    .map_err(backend("reading tenant settings"))?
+    .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))
 }
 
 /// Changes a tenant's retention (refusing one below the floor) or legal hold, whichever is
@@ -129,6 +141,40 @@ pub(crate) fn update_settings(
             "UPDATE tenants SET legal_hold = ?2 WHERE id = ?1",
             params![tenant.0, hold],
         )?;
+    }
+    let now = settings(&tx, tenant)?;
+    tx.commit()?;
+    Ok(now)
+}
+
+/// Normalises and stores the export exclusion list.
+pub(crate) fn set_export_exclusions(
+    conn: &mut Connection,
+    tenant: TenantId,
+    keys: Vec<String>,
+) -> Result<TenantSettings, WriteError> {
+    let mut keys: Vec<String> = keys.into_iter().map(|k| k.trim().to_string()).collect();
+    if let Some(bad) = keys
+        .iter()
+        .find(|k| k.is_empty() || k.chars().count() > 128 || k.chars().any(char::is_control))
+    {
+        return Err(StoreError::Invalid(format!(
+            "excluded property key `{}` must be 1-128 characters without control characters",
+            bad.chars().take(64).collect::<String>()
+        ))
+        .into());
+    }
+    keys.sort();
+    keys.dedup();
+    let json = serde_json::to_string(&keys)
+        .map_err(|e| StoreError::Backend(format!("encoding exclusions: {e}")))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE tenants SET export_excluded = ?2 WHERE id = ?1",
+        params![tenant.0, json],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
     }
     let now = settings(&tx, tenant)?;
     tx.commit()?;

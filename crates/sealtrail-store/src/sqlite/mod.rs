@@ -302,6 +302,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_export_exclusions(
+        &self,
+        tenant: TenantId,
+        keys: Vec<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::set_export_exclusions(conn, tenant, keys))
+            .await
+    }
+
     async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError> {
         // One writer job per chunk: appends queued meanwhile run between chunks.
         let mut end = None;

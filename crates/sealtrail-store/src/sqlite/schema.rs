@@ -33,7 +33,12 @@ enum Step {
 const MIGRATIONS: &[(i64, Step)] = &[
     (1, Step::Sql(V1_INITIAL)),
     (2, Step::Rust(backfill::migrate_v2)),
+    (3, Step::Sql(V3_EXPORT_EXCLUSIONS)),
 ];
+
+/// Version 3: per-tenant `properties` keys that exports leave out (a JSON array of strings).
+const V3_EXPORT_EXCLUSIONS: &str =
+    "ALTER TABLE tenants ADD COLUMN export_excluded TEXT NOT NULL DEFAULT '[]';";
 
 /// Version 1: tenants, keys, per-tenant log heads, entries with their filter columns, targets,
 /// the tenant-scoped search index and incrementally maintained facets.

@@ -16,6 +16,7 @@ use sealtrail_export::{encoder, Format};
 use sealtrail_store::Store;
 use serde_json::{json, Map, Value};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -37,6 +38,22 @@ pub struct ExportRequest {
     pub filters: Value,
     /// Who asked, for the audit entry.
     pub actor: Actor,
+    /// Counts entries as they are encoded, so a background job can report progress while it
+    /// runs; `None` for a plain download, whose client sees the bytes arrive.
+    pub progress: Option<Arc<AtomicU64>>,
+    /// The export job this export fulfils, recorded in the audit entry so an auditor can match
+    /// the entry to the job (and its file); `None` for a plain download.
+    pub job: Option<String>,
+}
+
+impl ExportRequest {
+    /// Counts one encoded entry, locally for the audit entry and in the shared counter.
+    fn count(&self, rows: &mut u64) {
+        *rows += 1;
+        if let Some(progress) = &self.progress {
+            progress.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A `Write` that hands the HTTP body 64 KiB chunks; a closed connection surfaces as an error,
@@ -85,6 +102,10 @@ enum ExportFailure {
     Checkpoint(#[from] crate::checkpointer::CheckpointError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A bug in an encoder or the store must end the export as failed, never as a silently
+    /// short file that a reader (or an export job) would take as complete.
+    #[error("the export stopped unexpectedly; the cause has been logged")]
+    Panicked,
 }
 
 /// Starts the export and returns the receiving end of its chunks. The audit entry is appended
@@ -102,14 +123,17 @@ pub fn start(
             buf: Vec::with_capacity(CHUNK),
         };
         let mut rows = 0u64;
-        let result = run(
-            &handle,
-            store.as_ref(),
-            &checkpointer,
-            &request,
-            &mut out,
-            &mut rows,
-        );
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(
+                &handle,
+                store.as_ref(),
+                &checkpointer,
+                &request,
+                &mut out,
+                &mut rows,
+            )
+        }))
+        .unwrap_or(Err(ExportFailure::Panicked));
         let completed = result.is_ok();
         if let Err(e) = &result {
             tracing::warn!(error = %e, rows, "export stopped early");
@@ -117,19 +141,27 @@ pub fn start(
             // silently short file.
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
+        let mut properties = props(&[
+            ("format", json!(request.format.as_str())),
+            ("filters", request.filters.clone()),
+            ("rows", json!(rows)),
+            ("completed", json!(completed)),
+        ]);
+        if let Some(job) = &request.job {
+            properties.insert("job".into(), json!(job));
+        }
         let audit = SelfAudit {
             channel: "security",
             action: "audit_log.exported",
             event: "read",
-            description: "Audit log export downloaded".into(),
+            // A job's export is written to a file that is downloaded later, maybe more than once.
+            description: match request.job {
+                Some(_) => "Audit log export prepared for download".into(),
+                None => "Audit log export downloaded".into(),
+            },
             actor: request.actor.clone(),
             target: None,
-            properties: props(&[
-                ("format", json!(request.format.as_str())),
-                ("filters", request.filters.clone()),
-                ("rows", json!(rows)),
-                ("completed", json!(completed)),
-            ]),
+            properties,
         };
         match handle.block_on(store.append(request.tenant, vec![audit.into_entry()])) {
             // Only now does the client get the last bytes: a completed download is always
@@ -175,7 +207,7 @@ fn run(
     for_each_page(handle, store, request, |entries| {
         for entry in entries {
             encoder.write_entry(entry)?;
-            *rows += 1;
+            request.count(rows);
         }
         Ok(())
     })?;
@@ -263,7 +295,7 @@ fn run_bundle(
             slots: leaf.slots,
             inclusion_proof: proof,
         })?;
-        *rows += 1;
+        request.count(rows);
     }
     writer.finish()?;
     Ok(())

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod checkpointer;
 pub mod error;
 pub mod export;
+pub mod jobs;
 pub mod lifecycle;
 pub mod routes;
 pub mod signing;
@@ -58,6 +59,9 @@ pub enum ServerError {
     /// The checkpoint signing key could not be loaded or created.
     #[error(transparent)]
     SigningKey(#[from] signing::SigningKeyError),
+    /// The export jobs directory could not be opened or recovered.
+    #[error(transparent)]
+    ExportJobs(#[from] jobs::JobError),
     /// The HTTP server stopped with an error.
     #[error("HTTP server error: {0}")]
     Serve(std::io::Error),
@@ -81,6 +85,11 @@ pub struct ServerConfig {
     pub checkpoint_interval: Duration,
     /// When the nightly retention prune runs (UTC); `None` disables the schedule.
     pub prune_at: Option<lifecycle::DailyAt>,
+    /// How long a finished export job's file is kept for download (jobs live in
+    /// `<data_dir>/exports`, so the disk they use is bounded by this).
+    pub export_retention: Duration,
+    /// Most export jobs running at once; the rest wait queued, so jobs cannot starve requests.
+    pub export_job_concurrency: usize,
 }
 
 impl ServerConfig {
@@ -94,6 +103,8 @@ impl ServerConfig {
             signing_key_file: None,
             checkpoint_interval: Duration::from_secs(1),
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
+            export_retention: Duration::from_secs(24 * 3600),
+            export_job_concurrency: 2,
         }
     }
 }
@@ -284,6 +295,17 @@ pub async fn start_with_store(
             .clone()
             .run(config.checkpoint_interval, background_rx.clone()),
     );
+    let exports = jobs::ExportJobs::open(
+        jobs::JobsConfig {
+            root: config.data_dir.join("exports"),
+            retention: config.export_retention,
+            concurrency: config.export_job_concurrency,
+        },
+        store.clone(),
+        checkpointer.clone(),
+        background_rx.clone(),
+    )?;
+    tokio::spawn(exports.clone().run_sweeper());
     if let Some(at) = config.prune_at {
         tokio::spawn(lifecycle::run_daily_prune(store.clone(), at, background_rx));
     }
@@ -293,6 +315,7 @@ pub async fn start_with_store(
         max_body_bytes: config.max_body_bytes,
         metrics: metrics_handle(),
         checkpointer: checkpointer.clone(),
+        exports,
     };
     let app = routes::router(state, config.request_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -18,4 +18,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Signs checkpoints on demand (the periodic signer shares it).
     pub checkpointer: Arc<crate::checkpointer::Checkpointer>,
+    /// Background export jobs (queue, files, expiry), shared with their runners.
+    pub exports: Arc<crate::jobs::ExportJobs>,
 }

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sealtrail_core::filter::parse_query;
+use sealtrail_core::filter::{parse_query, ParamError, Query};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
 use sealtrail_export::Format;
@@ -29,12 +29,8 @@ pub async fn download(
         1 => params
             .iter()
             .find(|(k, _)| k == "format")
-            .map(|(_, v)| v.parse::<Format>())
-            .transpose()
-            .map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string())
-                    .with_field("format", Some("enum"))
-            })?
+            .map(|(_, v)| parse_format(v))
+            .transpose()?
             .unwrap_or(Format::Csv),
         _ => {
             return Err(ApiError::new(
@@ -46,12 +42,7 @@ pub async fn download(
         }
     };
     let now = Timestamp::now();
-    let query = parse_query(&params, now, &["format"])?;
-    let filters: Map<String, Value> = params
-        .iter()
-        .filter(|(k, _)| k != "format" && k != "limit" && k != "cursor")
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    let (query, filters) = parse_filters(&params, now, &["format"])?;
     let chunks = export::start(
         state.store.clone(),
         state.checkpointer.clone(),
@@ -59,8 +50,10 @@ pub async fn download(
             tenant: caller.tenant(),
             query,
             format,
-            filters: Value::Object(filters),
+            filters,
             actor: caller.as_actor(),
+            progress: None,
+            job: None,
         },
     );
     let stream = futures::stream::unfold(chunks, |mut rx| async move {
@@ -78,4 +71,30 @@ pub async fn download(
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Parses an export format name, answering 400 naming `format` and listing the valid names, so
+/// the download and the export jobs refuse a format the same way.
+pub fn parse_format(name: &str) -> Result<Format, ApiError> {
+    name.parse::<Format>().map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string())
+            .with_field("format", Some("enum"))
+    })
+}
+
+/// Validates filters exactly as `GET /v1/events` does and returns the query together with the
+/// filters as recorded in the file and the audit entry (paging and `extra_allowed` parameters
+/// left out), so a download and an export job select and record the same entries.
+pub fn parse_filters(
+    params: &[(String, String)],
+    now: Timestamp,
+    extra_allowed: &[&str],
+) -> Result<(Query, Value), ParamError> {
+    let query = parse_query(params, now, extra_allowed)?;
+    let filters: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| k != "limit" && k != "cursor" && !extra_allowed.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Ok((query, Value::Object(filters)))
 }

@@ -3,6 +3,7 @@
 pub mod directory;
 pub mod events;
 pub mod export;
+pub mod exports;
 pub mod integrity;
 pub mod lifecycle;
 pub mod ops;
@@ -24,6 +25,9 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/events/{id}", get(events::detail))
         .route("/v1/facets", get(directory::facets))
         .route("/v1/export", get(export::download))
+        .route("/v1/exports", get(exports::list).post(exports::create))
+        .route("/v1/exports/{id}", get(exports::show))
+        .route("/v1/exports/{id}/download", get(exports::download))
         .route("/v1/tenant", get(directory::tenant))
         .route(
             "/v1/keys",

@@ -1,0 +1,270 @@
+//! `/v1/exports`: background export jobs for exports too large to wait for — create one, poll
+//! it, list them, download the file when it is ready. Scope `export` throughout; a job is
+//! visible only to its own tenant.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
+use crate::routes::export::{parse_filters, parse_format};
+use crate::routes::read_body;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealtrail_core::filter::ParamError;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::Timestamp;
+use sealtrail_export::Format;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tokio::io::AsyncReadExt;
+
+/// Largest job request accepted: a name and a handful of filters never come near it.
+const MAX_BODY: usize = 64 * 1024;
+/// Longest job name accepted.
+const MAX_NAME: usize = 200;
+/// Bytes read from the job file per chunk of the download.
+const CHUNK: usize = 64 * 1024;
+
+/// `POST /v1/exports` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    filters: Map<String, Value>,
+}
+
+/// A job as the API shows it: the record without its tenant, plus where to download it.
+#[derive(Debug, Serialize)]
+struct JobView<'a> {
+    id: String,
+    name: &'a str,
+    format: &'static str,
+    filters: &'a Value,
+    state: JobState,
+    rows: u64,
+    bytes: u64,
+    file_name: &'a str,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    finished_at: Option<Timestamp>,
+    expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    download_url: String,
+}
+
+fn view(record: &JobRecord) -> JobView<'_> {
+    JobView {
+        id: record.id.to_string(),
+        name: &record.name,
+        format: record.format.as_str(),
+        filters: &record.filters,
+        state: record.state,
+        rows: record.rows,
+        bytes: record.bytes,
+        file_name: &record.file_name,
+        created_at: record.created_at,
+        started_at: record.started_at,
+        finished_at: record.finished_at,
+        expires_at: record.expires_at,
+        error: record.error.as_deref(),
+        download_url: format!("/v1/exports/{}/download", record.id),
+    }
+}
+
+/// Queues an export of exactly what `GET /v1/events` with `filters` lists; answers 202 with
+/// the job (and its URL in `Location`) before any entry is read.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Export)?;
+    let bytes = read_body(body, &headers, MAX_BODY.min(state.max_body_bytes)).await?;
+    let body = parse_body(&bytes)?;
+    let format = body.format.as_deref().map(parse_format).transpose()?;
+    let format = format.unwrap_or(Format::Csv);
+    let now = Timestamp::now();
+    let name = job_name(body.name, format, now)?;
+    let params = filter_params(&body.filters)?;
+    let (query, filters) = parse_filters(&params, now, &[]).map_err(filter_error)?;
+    let job = NewJob {
+        name,
+        format,
+        filters,
+        query,
+        actor: caller.as_actor(),
+    };
+    let record = state.exports.submit(caller.tenant(), job).await?;
+    let mut response = (StatusCode::ACCEPTED, Json(view(&record))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/exports/{}", record.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// One job, with its progress while it runs.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Export)?;
+    let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
+    let record = state.exports.get(caller.tenant(), id).await?;
+    Ok(Json(view(&record)).into_response())
+}
+
+/// The caller's tenant's jobs, newest first (finished ones stay listed a week past expiry).
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Scope::Export)?;
+    let records = state.exports.list(caller.tenant()).await?;
+    let jobs: Vec<JobView<'_>> = records.iter().map(view).collect();
+    Ok(Json(json!({ "jobs": jobs })).into_response())
+}
+
+/// Streams a ready job's file as `audit-log-<UTC>.<ext>`; 409 before it is ready, 410 after
+/// it expired.
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Export)?;
+    let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
+    let (record, file) = state.exports.open_download(caller.tenant(), id).await?;
+    let length = file.metadata().await.map(|m| m.len()).ok();
+    let stream = futures::stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; CHUNK];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), file)))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(record.format.content_type()),
+    );
+    let disposition = format!("attachment; filename=\"{}\"", record.file_name);
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Malformed JSON is 400; well-formed JSON of the wrong shape (unknown field, wrong type) 422.
+fn parse_body(bytes: &[u8]) -> Result<CreateBody, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
+        }
+    })
+}
+
+/// The job's label; defaults to the file name so every job has a readable one.
+fn job_name(name: Option<String>, format: Format, now: Timestamp) -> Result<String, ApiError> {
+    let name = name.map(|n| n.trim().to_string()).unwrap_or_default();
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("`name` must be at most {MAX_NAME} characters without control characters"),
+        )
+        .with_field("name", Some("format")));
+    }
+    Ok(if name.is_empty() {
+        format.file_name(now)
+    } else {
+        name
+    })
+}
+
+/// Turns the `filters` object into the parameter pairs `GET /v1/events` takes. Strings are
+/// taken as they are, numbers and booleans as their JSON text; paging parameters are refused
+/// because a job always exports every match.
+fn filter_params(filters: &Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params = Vec::with_capacity(filters.len());
+    for (key, value) in filters {
+        let field = format!("filters.{key}");
+        if matches!(key.as_str(), "limit" | "cursor" | "format") {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("filter `{key}` is not a filter: a job exports every match, and `format` goes at the top level"),
+            )
+            .with_field(field, None));
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!("filter `{key}` must be a string, number or boolean"),
+                )
+                .with_field(field, Some("type")))
+            }
+        };
+        params.push((key.clone(), text));
+    }
+    Ok(params)
+}
+
+/// A filter the events list would refuse, named as the field of the body it came from.
+fn filter_error(e: ParamError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        format!("filter `{}`: {}", e.param, e.message),
+    )
+    .with_field(format!("filters.{}", e.param), None)
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::NotFound => ApiError::not_found("export job"),
+            JobError::NotReady(_) => {
+                ApiError::new(StatusCode::CONFLICT, "not_ready", e.to_string())
+            }
+            JobError::Expired => ApiError::gone(e.to_string()),
+            JobError::TooMany => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_jobs",
+                e.to_string(),
+            ),
+            JobError::Io { .. } | JobError::Corrupt { .. } | JobError::Task(_) => {
+                tracing::error!(error = %e, "export job storage error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "export job storage error; it has been logged",
+                )
+            }
+        }
+    }
+}

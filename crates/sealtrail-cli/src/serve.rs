@@ -34,6 +34,12 @@ pub struct ServeArgs {
     /// Do not run the nightly prune in this process (e.g. all but one node of a cluster).
     #[arg(long, env = "SEALTRAIL_NO_NIGHTLY_PRUNE")]
     no_nightly_prune: bool,
+    /// How long finished background export files are kept before they expire.
+    #[arg(long, env = "SEALTRAIL_EXPORT_RETENTION_HOURS", default_value_t = 24)]
+    export_retention_hours: u64,
+    /// Background export jobs run at once (others wait, queued).
+    #[arg(long, env = "SEALTRAIL_EXPORT_JOBS", default_value_t = 2)]
+    export_jobs: usize,
     /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -71,6 +77,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.request_timeout = Duration::from_secs(args.request_timeout_secs);
     config.signing_key_file = args.signing_key_file.clone();
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
+    if args.export_retention_hours == 0 || args.export_jobs == 0 {
+        anyhow::bail!("--export-retention-hours and --export-jobs must be at least 1");
+    }
+    config.export_retention = Duration::from_secs(args.export_retention_hours * 3600);
+    config.export_job_concurrency = args.export_jobs;
     let server = sealtrail_server::start(config)
         .await
         .with_context(|| format!("starting with data directory {}", args.data_dir.display()))?;

@@ -9,10 +9,12 @@ use crate::audit::SelfAudit;
 use crate::checkpointer::Checkpointer;
 use axum::body::Bytes;
 use sealtrail_core::entry::Actor;
+use sealtrail_core::envelope::{canonical_json, Part, Slot};
 use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
-use sealtrail_export::{encoder, Format};
+use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
+use sealtrail_export::{encoder, EntryEncoder, Format};
 use sealtrail_store::Store;
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -200,13 +202,37 @@ fn run(
     rows: &mut u64,
 ) -> Result<(), ExportFailure> {
     let now = Timestamp::now();
+    let excluded = handle
+        .block_on(store.settings(request.tenant))?
+        .export_excluded_properties;
     if request.format == Format::Bundle {
-        return run_bundle(handle, store, checkpointer, request, out, rows, now);
+        return run_bundle(
+            handle,
+            store,
+            checkpointer,
+            request,
+            out,
+            rows,
+            now,
+            &excluded,
+        );
     }
-    let mut encoder = encoder(request.format, &mut *out, now, &request.filters)?;
+    let mut encoder: Box<dyn EntryEncoder<_>> = match request.format {
+        Format::Pdf => Box::new(PdfWriter::new(
+            &mut *out,
+            pdf_header(handle, store, checkpointer, request, now)?,
+        )?),
+        format => encoder(format, &mut *out, now, &request.filters)?,
+    };
     for_each_page(handle, store, request, |entries| {
         for entry in entries {
-            encoder.write_entry(entry)?;
+            if excluded.iter().any(|k| entry.properties.contains_key(k)) {
+                let mut kept = entry.clone();
+                kept.properties.retain(|k, _| !excluded.contains(k));
+                encoder.write_entry(&kept)?;
+            } else {
+                encoder.write_entry(entry)?;
+            }
             request.count(rows);
         }
         Ok(())
@@ -214,6 +240,47 @@ fn run(
     // No final flush here: the last chunk is held back until the export is audited.
     encoder.finish()?;
     Ok(())
+}
+
+/// The PDF report's summary: tenant, period, filters in words, and the signed checkpoint
+/// (signed now, so it covers every exported entry).
+fn pdf_header(
+    handle: &Handle,
+    store: &dyn Store,
+    checkpointer: &Checkpointer,
+    request: &ExportRequest,
+    now: Timestamp,
+) -> Result<PdfHeader, ExportFailure> {
+    let tenant = handle
+        .block_on(store.tenant_by_id(request.tenant))?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let checkpoint = handle.block_on(checkpointer.checkpoint_now(request.tenant))?;
+    let filters = request
+        .filters
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}: {}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(PdfHeader {
+        tenant,
+        from: request.query.filter.from,
+        until: request.query.filter.until,
+        filters,
+        generated_at: now,
+        checkpoint: Some(ReportCheckpoint::open(
+            &checkpoint.note,
+            checkpointer.verifier(),
+        )?),
+    })
 }
 
 /// Calls `each` with every page of matches, newest first, until none are left.
@@ -245,6 +312,7 @@ fn for_each_page(
 
 /// The evidence bundle: a fresh checkpoint, then each match with its stored envelope, vault
 /// values and inclusion proof.
+#[allow(clippy::too_many_arguments)]
 fn run_bundle(
     handle: &Handle,
     store: &dyn Store,
@@ -253,6 +321,7 @@ fn run_bundle(
     out: &mut ChunkSender,
     rows: &mut u64,
     now: Timestamp,
+    excluded: &[String],
 ) -> Result<(), ExportFailure> {
     let tenant = request.tenant;
     let checkpoint = handle.block_on(checkpointer.checkpoint_now(tenant))?;
@@ -292,11 +361,44 @@ fn run_bundle(
         writer.add(&BundleEntry {
             seq,
             envelope: leaf.envelope,
-            slots: leaf.slots,
+            slots: withhold_excluded(leaf.slots, excluded),
             inclusion_proof: proof,
         })?;
         request.count(rows);
     }
     writer.finish()?;
     Ok(())
+}
+
+/// In a bundle, a payload holding an excluded property cannot ship as committed (its bytes would
+/// carry the property): it ships as a stand-in without those keys, marked like an erased value,
+/// so the bundle still verifies and says plainly that this value is not the committed one.
+fn withhold_excluded(slots: Vec<Slot>, excluded: &[String]) -> Vec<Slot> {
+    if excluded.is_empty() {
+        return slots;
+    }
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Committed(v) if v.part == Part::Payload => {
+                let Ok(mut payload) = serde_json::from_slice::<Value>(&v.value) else {
+                    return Slot::Committed(v);
+                };
+                let Some(properties) = payload.get_mut("properties").and_then(Value::as_object_mut)
+                else {
+                    return Slot::Committed(v);
+                };
+                let before = properties.len();
+                properties.retain(|k, _| !excluded.contains(k));
+                if properties.len() == before {
+                    return Slot::Committed(v);
+                }
+                Slot::Erased {
+                    part: Part::Payload,
+                    replacement: canonical_json(&payload),
+                }
+            }
+            other => other,
+        })
+        .collect()
 }

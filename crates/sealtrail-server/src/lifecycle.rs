@@ -170,6 +170,35 @@ pub async fn set_legal_hold(
     Ok(())
 }
 
+/// Replaces the `properties` keys exports leave out, and audits the change.
+pub async fn set_export_exclusions(
+    store: &dyn Store,
+    tenant: TenantId,
+    keys: Vec<String>,
+    actor: &Actor,
+) -> Result<Vec<String>, AdminError> {
+    let before = store.settings(tenant).await?.export_excluded_properties;
+    let after = store
+        .set_export_exclusions(tenant, keys)
+        .await?
+        .export_excluded_properties;
+    let audit = SelfAudit {
+        channel: "compliance",
+        action: "export_exclusions.changed",
+        event: "updated",
+        description: format!(
+            "Properties never exported changed from [{}] to [{}]",
+            before.join(", "),
+            after.join(", ")
+        ),
+        actor: actor.clone(),
+        target: None,
+        properties: props(&[("before", json!(before)), ("after", json!(after))]),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(after)
+}
+
 /// Prunes every tenant; one tenant's failure (or legal hold) does not stop the others.
 pub async fn prune_all(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
     let actor = Actor::system("Retention");

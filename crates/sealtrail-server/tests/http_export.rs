@@ -182,3 +182,167 @@ async fn export_needs_the_export_scope_and_valid_parameters() {
     let (_, body) = download(&s, &other, "format=ndjson").await;
     assert!(!String::from_utf8_lossy(&body).contains("doc.updated"));
 }
+
+#[tokio::test]
+async fn xlsx_and_pdf_exports_hold_every_filtered_entry() {
+    use calamine::Reader;
+    let s = TestServer::start().await;
+    seed(&s, 60).await;
+    let expected = total(&s, "action=user.deleted").await;
+
+    let (headers, body) = download(&s, &s.admin_key, "format=xlsx&action=user.deleted").await;
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(body)).unwrap();
+    let sheet = book.worksheet_range("Audit log").unwrap();
+    assert_eq!(sheet.rows().count() as u64, expected + 1, "header + rows");
+
+    let (headers, body) = download(&s, &s.admin_key, "format=pdf&action=user.deleted").await;
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert!(body.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, &body).unwrap();
+    match std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("Audit log report") && text.contains("Zoë"),
+                "{text}"
+            );
+            assert!(text.contains("Page 1"));
+        }
+        _ => assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but pdftotext (poppler-utils) is missing"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn pythons_csv_module_reads_the_same_cells() {
+    let s = TestServer::start().await;
+    seed(&s, 50).await;
+    let (_, body) = download(&s, &s.admin_key, "format=csv&channel=hardware").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.csv");
+    std::fs::write(&path, &body).unwrap();
+    let script = r#"
+import csv, json, sys
+with open(sys.argv[1], encoding="utf-8-sig", newline="") as f:
+    rows = list(csv.reader(f))
+print(json.dumps({"rows": len(rows) - 1, "header0": rows[0][0], "cells": [c for r in rows[1:] for c in r]}))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["rows"].as_u64().unwrap(),
+        total(&s, "channel=hardware").await
+    );
+    assert_eq!(
+        v["header0"], "entry_id",
+        "the BOM is not part of the first header cell"
+    );
+    let mut rust_cells = Vec::new();
+    for row in csv::Reader::from_reader(&body[3..]).records() {
+        rust_cells.extend(row.unwrap().iter().map(str::to_string));
+    }
+    assert_eq!(
+        v["cells"],
+        json!(rust_cells),
+        "Python and Rust readers agree cell for cell"
+    );
+    for cell in v["cells"].as_array().unwrap() {
+        let c = cell.as_str().unwrap();
+        assert!(
+            !c.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']),
+            "unsafe cell {c:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn excluded_properties_never_leave_in_any_export_but_stay_in_the_log() {
+    let s = TestServer::start().await;
+    let mut e = event("chat.reviewed", "ada");
+    e["properties"] = json!({ "dialogue": "SECRET-CONVERSATION", "verdict": "ok" });
+    s.post_events(&s.admin_key, &e).await;
+    let r = s
+        .client
+        .put(format!("{}/v1/settings/export-exclusions", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({ "properties": ["dialogue"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["export_excluded_properties"],
+        json!(["dialogue"])
+    );
+    // Uncompressed formats: a byte search of the whole file.
+    for format in ["csv", "json", "ndjson", "bundle"] {
+        let (_, body) = download(
+            &s,
+            &s.admin_key,
+            &format!("format={format}&action=chat.reviewed"),
+        )
+        .await;
+        let needle = b"SECRET-CONVERSATION";
+        assert!(
+            !body.windows(needle.len()).any(|w| w == needle),
+            "{format} leaked the excluded property"
+        );
+    }
+    // The workbook is zipped: search its cells.
+    {
+        use calamine::Reader;
+        let (_, body) = download(&s, &s.admin_key, "format=xlsx&action=chat.reviewed").await;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(body)).unwrap();
+        let sheet = book.worksheet_range("Audit log").unwrap();
+        let cells: Vec<String> = sheet
+            .rows()
+            .flat_map(|r| r.iter().map(|c| c.to_string()))
+            .collect();
+        assert!(cells.iter().any(|c| c.contains("verdict")), "{cells:?}");
+        assert!(
+            !cells.iter().any(|c| c.contains("SECRET-CONVERSATION")),
+            "xlsx leaked it"
+        );
+    }
+    let (_, body) = download(&s, &s.admin_key, "format=json&action=chat.reviewed").await;
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["entries"][0]["properties"], json!({ "verdict": "ok" }));
+    let (_, bundle) = download(&s, &s.admin_key, "format=bundle&action=chat.reviewed").await;
+    let report = sealtrail_export::bundle::verify_bundle(&bundle[..], |_| {}).unwrap();
+    assert!(report.is_ok() && report.erased_values == 1, "{report:?}");
+    let stored = s
+        .get_json(&s.admin_key, "/v1/events?action=chat.reviewed")
+        .await;
+    assert_eq!(
+        stored["entries"][0]["properties"]["dialogue"],
+        "SECRET-CONVERSATION"
+    );
+    assert_eq!(
+        s.get_json(&s.admin_key, "/v1/events?action=export_exclusions.changed")
+            .await["total"],
+        1
+    );
+}

@@ -297,7 +297,7 @@ async fn retention_legal_hold_and_prune_are_admin_only_audited_and_keep_proofs_v
     let settings = s.get_json(&s.admin_key, "/v1/settings").await;
     assert_eq!(
         settings,
-        json!({ "retention_days": 365, "legal_hold": false })
+        json!({ "retention_days": 365, "legal_hold": false, "export_excluded_properties": [] })
     );
     let read = s.key(&[Scope::Read]).await;
     expect_error(

@@ -20,6 +20,7 @@ fn settings_json(s: &TenantSettings) -> Value {
             Retention::Forever => json!("forever"),
         },
         "legal_hold": s.legal_hold,
+        "export_excluded_properties": s.export_excluded_properties,
     })
 }
 
@@ -141,4 +142,31 @@ pub async fn erase(
         "pseudonym": outcome.pseudonym,
         "entries_scrubbed": outcome.entries_scrubbed,
     })))
+}
+
+/// Body of `PUT /v1/settings/export-exclusions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExclusionsBody {
+    properties: Vec<String>,
+}
+
+/// `PUT /v1/settings/export-exclusions` with `{"properties": ["dialogue", ...]}`: keys every
+/// export of this tenant leaves out of `properties` (the log itself keeps them).
+pub async fn set_export_exclusions(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let request: ExclusionsBody = parse_body(&body, r#"{"properties": ["dialogue"]}"#)?;
+    let tenant = caller.tenant();
+    lifecycle::set_export_exclusions(
+        state.store.as_ref(),
+        tenant,
+        request.properties,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok(Json(settings_json(&state.store.settings(tenant).await?)))
 }

@@ -43,6 +43,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/settings", get(lifecycle::show))
         .route("/v1/settings/retention", put(lifecycle::set_retention))
         .route("/v1/settings/legal-hold", put(lifecycle::set_legal_hold))
+        .route(
+            "/v1/settings/export-exclusions",
+            put(lifecycle::set_export_exclusions),
+        )
         .route("/v1/admin/prune", post(lifecycle::prune))
         .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
         .route("/healthz", get(ops::healthz))

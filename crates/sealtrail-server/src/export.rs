@@ -46,6 +46,8 @@ pub struct ExportRequest {
     /// The export job this export fulfils, recorded in the audit entry so an auditor can match
     /// the entry to the job (and its file); `None` for a plain download.
     pub job: Option<String>,
+    /// Oldest entry first (default: newest first, as the page lists them).
+    pub oldest_first: bool,
 }
 
 impl ExportRequest {
@@ -224,7 +226,7 @@ fn run(
         )?),
         format => encoder(format, &mut *out, now, &request.filters)?,
     };
-    for_each_page(handle, store, request, |entries| {
+    for_each_page(handle, store, request, request.oldest_first, |entries| {
         for entry in entries {
             if excluded.iter().any(|k| entry.properties.contains_key(k)) {
                 let mut kept = entry.clone();
@@ -288,8 +290,12 @@ fn for_each_page(
     handle: &Handle,
     store: &dyn Store,
     request: &ExportRequest,
+    oldest_first: bool,
     mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
+    if oldest_first {
+        return for_each_page_oldest_first(handle, store, request, each);
+    }
     let mut query = Query {
         filter: request.query.filter.clone(),
         limit: PAGE,
@@ -303,6 +309,51 @@ fn for_each_page(
                 query.cursor = Some(Cursor {
                     seq: last.seq,
                     direction: Direction::Older,
+                })
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Oldest first, up to the log's size when the export started (entries appended meanwhile
+/// belong to the next export), walking "newer than" cursors. A newer-than cursor cannot reach
+/// seq 0, so that one entry is asked for on its own first.
+fn for_each_page_oldest_first(
+    handle: &Handle,
+    store: &dyn Store,
+    request: &ExportRequest,
+    mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
+) -> Result<(), ExportFailure> {
+    let end = handle.block_on(store.log_size(request.tenant))?;
+    let first = Query {
+        filter: request.query.filter.clone(),
+        limit: 1,
+        cursor: Some(Cursor {
+            seq: 1,
+            direction: Direction::Older,
+        }),
+    };
+    let zero = handle.block_on(store.query(request.tenant, &first))?;
+    each(&zero.entries)?;
+    let mut query = Query {
+        filter: request.query.filter.clone(),
+        limit: PAGE,
+        cursor: Some(Cursor {
+            seq: 0,
+            direction: Direction::Newer,
+        }),
+    };
+    loop {
+        let page = handle.block_on(store.query(request.tenant, &query))?;
+        let mut entries: Vec<_> = page.entries.into_iter().filter(|e| e.seq < end).collect();
+        entries.reverse();
+        each(&entries)?;
+        match (page.prev_cursor, entries.last()) {
+            (Some(_), Some(last)) if last.seq + 1 < end => {
+                query.cursor = Some(Cursor {
+                    seq: last.seq,
+                    direction: Direction::Newer,
                 })
             }
             _ => return Ok(()),
@@ -337,35 +388,29 @@ fn run_bundle(
     let mut writer = BundleWriter::new(&mut *out, header)?;
     // Entries newer than the checkpoint are left for the next bundle: the proofs must all
     // lead to one signed root.
-    let mut seqs: Vec<u64> = Vec::new();
-    for_each_page(handle, store, request, |entries| {
-        seqs.extend(
-            entries
-                .iter()
-                .map(|e| e.seq)
-                .filter(|s| *s < checkpoint.size),
-        );
+    // Bundles list entries in ascending seq, all proven against one signed root: entries
+    // newer than the checkpoint are left for the next bundle.
+    for_each_page(handle, store, request, true, |entries| {
+        for entry in entries.iter().filter(|e| e.seq < checkpoint.size) {
+            let seq = entry.seq;
+            let Some(leaf) = handle
+                .block_on(store.leaves(tenant, seq, 1))?
+                .into_iter()
+                .find(|l| l.seq == seq)
+            else {
+                continue; // pruned between the query and now
+            };
+            let proof = handle.block_on(store.inclusion_proof(tenant, seq, checkpoint.size))?;
+            writer.add(&BundleEntry {
+                seq,
+                envelope: leaf.envelope,
+                slots: withhold_excluded(leaf.slots, excluded),
+                inclusion_proof: proof,
+            })?;
+            request.count(rows);
+        }
         Ok(())
     })?;
-    // Bundles list entries in ascending seq.
-    seqs.reverse();
-    for seq in seqs {
-        let Some(leaf) = handle
-            .block_on(store.leaves(tenant, seq, 1))?
-            .into_iter()
-            .find(|l| l.seq == seq)
-        else {
-            continue; // pruned between the query and now
-        };
-        let proof = handle.block_on(store.inclusion_proof(tenant, seq, checkpoint.size))?;
-        writer.add(&BundleEntry {
-            seq,
-            envelope: leaf.envelope,
-            slots: withhold_excluded(leaf.slots, excluded),
-            inclusion_proof: proof,
-        })?;
-        request.count(rows);
-    }
     writer.finish()?;
     Ok(())
 }

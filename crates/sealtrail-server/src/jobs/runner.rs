@@ -130,6 +130,7 @@ async fn write(
             actor,
             progress: Some(progress.rows.clone()),
             job: Some(id.to_string()),
+            oldest_first: false,
         },
     );
     loop {

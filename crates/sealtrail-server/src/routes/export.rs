@@ -42,7 +42,25 @@ pub async fn download(
         }
     };
     let now = Timestamp::now();
-    let (query, filters) = parse_filters(&params, now, &["format"])?;
+    let (query, filters) = parse_filters(&params, now, &["format", "order"])?;
+    let oldest_first = match params
+        .iter()
+        .filter(|(k, _)| k == "order")
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["newest"] => false,
+        ["oldest"] => true,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "query parameter `order` must be given once, as `newest` or `oldest`",
+            )
+            .with_field("order", Some("enum")))
+        }
+    };
     let chunks = export::start(
         state.store.clone(),
         state.checkpointer.clone(),
@@ -54,6 +72,7 @@ pub async fn download(
             actor: caller.as_actor(),
             progress: None,
             job: None,
+            oldest_first,
         },
     );
     let stream = futures::stream::unfold(chunks, |mut rx| async move {

@@ -37,7 +37,7 @@ pub(super) const COLUMNS: [(&str, f32); 8] = [
     ("Event", 60.0),
     ("Result", 50.0),
     ("Subject", 100.0),
-    ("Description", CONTENT_WIDTH - 554.0),
+    ("Entry id · Description", CONTENT_WIDTH - 554.0),
 ];
 
 /// `2026-11-18 11:06:41.250`: the log's UTC instant, millisecond precision, no `T`/`Z` noise.
@@ -45,7 +45,7 @@ pub(super) fn when(at: Timestamp) -> String {
     at.to_rfc3339().replacen('T', " ", 1).replace('Z', "")
 }
 
-/// What each column shows for `e`. "When" is `recorded_at`, the log's own clock that the
+/// What each column shows for `e` (the Description cell starts with the entry id). "When" is `recorded_at`, the log's own clock that the
 /// period and the order refer to; the client's `occurred_at` follows when it differs by a
 /// second or more (its time only, when on the same day).
 pub(super) fn cells(e: &Entry) -> [String; 8] {
@@ -87,7 +87,9 @@ pub(super) fn cells(e: &Entry) -> [String; 8] {
         e.event.clone(),
         e.result.as_str().to_string(),
         subject,
-        e.description.clone(),
+        // The id first: it is what correspondence quotes, and a UUID is one unbreakable word,
+        // so it always sits whole on the cell's first line.
+        format!("{} {}", e.id, e.description),
     ]
 }
 

@@ -143,6 +143,10 @@ fn a_long_report_lists_every_entry_on_numbered_pages() {
         assert!(text.contains(name), "{name} missing");
     }
     assert_eq!(listed_seqs(&text), (0..2_000).collect());
+    for seq in 0..2_000 {
+        let id = crate::testutil::sample_entry(seq).id.to_string();
+        assert!(text.contains(&id), "entry id {id} (seq {seq}) missing");
+    }
     assert!(text.contains("long words wrap"), "wrapped text is there");
 
     let pages: u32 = poppler_tool("pdfinfo", &[], &pdf, &[])

@@ -1,89 +1,11 @@
 //! The real `sealtrail` binary, as a user runs it: `serve` on a loopback port over a real data
 //! directory, then `ingest`, `query`, `keys` and `tenants` against it.
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use common::{text, Served, BIN};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");
-
-/// A `sealtrail serve` child process and what it printed.
-struct Served {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    url: String,
-    key: Option<String>,
-}
-
-impl Served {
-    fn start(dir: &Path) -> Served {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("Sealtrail listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        line.clear();
-        stdout.read_line(&mut line).unwrap();
-        assert!(line.starts_with("Data directory: "), "{line:?}");
-        Served {
-            child,
-            stdout,
-            url,
-            key: None,
-        }
-    }
-
-    /// Reads the first-start lines and returns the admin key they print.
-    fn read_first_key(&mut self) -> String {
-        let mut text = String::new();
-        for _ in 0..3 {
-            self.stdout.read_line(&mut text).unwrap();
-        }
-        assert!(text.contains("created tenant \"default\""), "{text}");
-        assert!(
-            text.contains(&format!("export SEALTRAIL_URL={}", self.url)),
-            "{text}"
-        );
-        let key = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("export SEALTRAIL_KEY="))
-            .unwrap()
-            .to_string();
-        self.key = Some(key.clone());
-        key
-    }
-
-    /// SIGTERM, then the exit status and whatever else it printed.
-    fn stop(mut self) -> (bool, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        (exit.success(), rest)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Command, Output, Stdio};
 
 fn sealtrail(args: &[&str], url: &str, key: &str, dir: &Path) -> Output {
     Command::new(BIN)
@@ -93,10 +15,6 @@ fn sealtrail(args: &[&str], url: &str, key: &str, dir: &Path) -> Output {
         .env("SEALTRAIL_DATA_DIR", dir)
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn query_total(url: &str, key: &str, dir: &Path, filters: &[&str]) -> u64 {

@@ -5,84 +5,13 @@
 
 use rusqlite::{params, Connection};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use common::{text, Served, BIN};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");
 const DB_FILE: &str = "sealtrail.db";
-
-/// A `sealtrail serve` child process and what it printed (as in `cli.rs`).
-struct Served {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    url: String,
-}
-
-impl Served {
-    fn start(dir: &Path) -> Served {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("Sealtrail listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        line.clear();
-        stdout.read_line(&mut line).unwrap();
-        assert!(line.starts_with("Data directory: "), "{line:?}");
-        Served { child, stdout, url }
-    }
-
-    /// Reads the first-start lines and returns the admin key they print.
-    fn read_first_key(&mut self) -> String {
-        let mut text = String::new();
-        for _ in 0..3 {
-            self.stdout.read_line(&mut text).unwrap();
-        }
-        assert!(text.contains("created tenant \"default\""), "{text}");
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix("export SEALTRAIL_KEY="))
-            .unwrap_or_else(|| panic!("no key in the first-start lines: {text}"))
-            .to_string()
-    }
-
-    /// SIGTERM (so the final checkpoint is signed), then waits for a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        assert!(
-            exit.success(),
-            "serve exited with {exit} after SIGTERM: {rest}"
-        );
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Everything a failure message needs about a finished command.
 fn describe(args: &[&str], out: &Output) -> String {
@@ -260,7 +189,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         })
         .collect();
     ingest(&served.url, &key, root.path(), &lines);
-    served.stop();
+    served.stop_cleanly();
 
     let ok = local_expect(&["verify"], &dir, 0);
     assert!(ok.contains("default: OK"), "{ok}");
@@ -279,7 +208,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
     assert!(trusted.contains("default: OK"), "{trusted}");
 
     let elsewhere = root.path().join("elsewhere");
-    Served::start(&elsewhere).stop();
+    Served::start(&elsewhere).stop_cleanly();
     let other_key = local_expect(&["public-key"], &elsewhere, 0)
         .trim()
         .to_string();
@@ -489,7 +418,7 @@ fn erase_keeps_the_log_verifiable_and_leaves_no_trace_in_the_files() {
     ));
     ingest(&served.url, &key, root.path(), &lines);
     assert_eq!(query(&served.url, &key, &["--actor", EMAIL])["total"], 3);
-    served.stop();
+    served.stop_cleanly();
 
     // Her e-mail and name, her name as another actor's property wrote it, her actor id and
     // her IP addresses.
@@ -576,7 +505,7 @@ fn erase_keeps_the_log_verifiable_and_leaves_no_trace_in_the_files() {
     assert!(audit_text.contains(&pseudonym), "{audit_text}");
     let via = audit["entries"][0]["actor"]["via"].as_str().unwrap_or("");
     assert!(via.starts_with("CLI"), "{audit_text}");
-    served.stop();
+    served.stop_cleanly();
 
     let after = file_bytes(&dir);
     for needle in needles {
@@ -656,7 +585,7 @@ fn retention_and_prune_from_the_cli() {
         pruned_entry["properties"]["retention_days"], 45,
         "{pruned_entry}"
     );
-    served.stop();
+    served.stop_cleanly();
 
     let verified = local_expect(&["verify"], &dir, 0);
     assert!(verified.contains("default: OK"), "{verified}");

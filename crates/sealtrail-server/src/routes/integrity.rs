@@ -21,6 +21,21 @@ pub fn hexes(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
 }
 
+/// The leaf hash of entry `seq` in hex, or `None` once the entry is pruned: its bytes are gone
+/// but its tree hashes (and so its proofs) remain.
+async fn leaf_hex(
+    store: &dyn sealtrail_store::Store,
+    tenant: TenantId,
+    seq: u64,
+) -> Result<Option<String>, ApiError> {
+    Ok(store
+        .leaves(tenant, seq, 1)
+        .await?
+        .into_iter()
+        .find(|l| l.seq == seq)
+        .map(|l| hex::encode(l.leaf_hash)))
+}
+
 /// A checkpoint as the API shows it.
 pub fn checkpoint_json(state: &AppState, cp: &StoredCheckpoint) -> Value {
     json!({
@@ -133,14 +148,7 @@ pub async fn inclusion(
         }
     };
     let proof = state.store.inclusion_proof(tenant, seq, size).await?;
-    // A pruned entry's leaf is no longer readable; its proof still is (tree hashes are kept).
-    let leaf = state
-        .store
-        .leaves(tenant, seq, 1)
-        .await?
-        .into_iter()
-        .find(|l| l.seq == seq)
-        .map(|l| hex::encode(l.leaf_hash));
+    let leaf = leaf_hex(state.store.as_ref(), tenant, seq).await?;
     Ok(Json(json!({
         "seq": seq,
         "size": size,
@@ -217,13 +225,7 @@ pub async fn proofs_for(
     let mut proofs = std::collections::HashMap::new();
     for &seq in seqs {
         let proof = state.store.inclusion_proof(tenant, seq, cp.size).await?;
-        let leaf = state
-            .store
-            .leaves(tenant, seq, 1)
-            .await?
-            .into_iter()
-            .find(|l| l.seq == seq)
-            .map(|l| hex::encode(l.leaf_hash));
+        let leaf = leaf_hex(state.store.as_ref(), tenant, seq).await?;
         proofs.insert(seq, (leaf, hexes(&proof)));
     }
     Ok(ProofSet {
@@ -240,13 +242,7 @@ pub async fn entry_integrity(
     tenant: TenantId,
     seq: u64,
 ) -> Result<Value, ApiError> {
-    let leaf = state
-        .store
-        .leaves(tenant, seq, 1)
-        .await?
-        .into_iter()
-        .find(|l| l.seq == seq)
-        .map(|l| hex::encode(l.leaf_hash));
+    let leaf = leaf_hex(state.store.as_ref(), tenant, seq).await?;
     match state.store.latest_checkpoint(tenant).await? {
         Some(cp) if cp.size > seq => {
             let proof = state.store.inclusion_proof(tenant, seq, cp.size).await?;

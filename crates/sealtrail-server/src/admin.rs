@@ -1,12 +1,12 @@
 //! Tenant and API-key administration, shared by the HTTP API and the CLI so both enforce the
 //! same rules and both leave the same audit entries.
 
-use crate::audit::SelfAudit;
+use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::{Actor, Target};
 use sealtrail_core::keys::{self, ApiKey, Scope};
 use sealtrail_core::{validate_tenant_name, Tenant, TenantId};
 use sealtrail_store::{Store, StoreError};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 /// Why an administrative action was refused.
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +46,6 @@ pub struct Bootstrap {
 
 /// Longest key label accepted.
 const MAX_KEY_NAME: usize = 128;
-
-fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
 
 /// Creates a tenant and records it in the new tenant's own log.
 pub async fn create_tenant(

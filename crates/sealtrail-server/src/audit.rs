@@ -5,6 +5,14 @@ use sealtrail_core::entry::{Actor, Context, NewEntry, Outcome, Target};
 use sealtrail_core::redact;
 use serde_json::{Map, Value};
 
+/// The `properties` of a self-audit entry from literal pairs.
+pub fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
 /// Describes one of Sealtrail's own actions; [`SelfAudit::into_entry`] makes it a log entry.
 #[derive(Debug, Clone)]
 pub struct SelfAudit {

@@ -5,7 +5,7 @@
 //! feeds a synchronous encoder from `sealtrail-export`, and hands fixed-size chunks to the HTTP
 //! body through a bounded channel, so a slow client slows the export instead of growing memory.
 
-use crate::audit::SelfAudit;
+use crate::audit::{props, SelfAudit};
 use crate::checkpointer::Checkpointer;
 use axum::body::Bytes;
 use sealtrail_core::entry::Actor;
@@ -16,7 +16,7 @@ use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
 use sealtrail_export::{encoder, EntryEncoder, Format};
 use sealtrail_store::Store;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -185,13 +185,6 @@ pub fn start(
         }
     });
     rx
-}
-
-fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
 }
 
 /// Pages through every match newest first and encodes it.

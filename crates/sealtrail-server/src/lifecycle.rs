@@ -5,7 +5,7 @@
 //! hashes), so every proof and checkpoint issued before still verifies afterwards.
 
 use crate::admin::AdminError;
-use crate::audit::SelfAudit;
+use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
@@ -16,13 +16,6 @@ use tokio::sync::watch;
 
 /// Milliseconds in a day, for retention windows.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
 
 /// What a prune request did.
 #[derive(Debug, Clone)]
@@ -111,6 +104,14 @@ pub async fn erase_subject(
     Ok(outcome)
 }
 
+/// A retention window as the API and audit entries show it: days, or `"forever"`.
+pub fn retention_json(retention: Retention) -> Value {
+    match retention {
+        Retention::Days(d) => json!(d),
+        Retention::Forever => json!("forever"),
+    }
+}
+
 /// Changes the retention window (refused below the 30-day floor) and audits the change.
 pub async fn set_retention(
     store: &dyn Store,
@@ -120,22 +121,21 @@ pub async fn set_retention(
 ) -> Result<(), AdminError> {
     let before = store.settings(tenant).await?.retention;
     store.set_retention(tenant, retention).await?;
-    let text = |r: Retention| match r {
-        Retention::Days(d) => json!(d),
-        Retention::Forever => json!("forever"),
-    };
     let audit = SelfAudit {
         channel: "compliance",
         action: "retention.changed",
         event: "updated",
         description: format!(
             "Retention changed from {} to {}",
-            text(before),
-            text(retention)
+            retention_json(before),
+            retention_json(retention)
         ),
         actor: actor.clone(),
         target: None,
-        properties: props(&[("before", text(before)), ("after", text(retention))]),
+        properties: props(&[
+            ("before", retention_json(before)),
+            ("after", retention_json(retention)),
+        ]),
     };
     store.append(tenant, vec![audit.into_entry()]).await?;
     Ok(())

@@ -3,6 +3,7 @@
 use crate::admin;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::routes::json_body;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -64,13 +65,10 @@ pub async fn create_key(
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Scope::Admin)?;
-    let request: CreateKey = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("expected {{\"name\": \"...\", \"scopes\": [\"ingest\", \"read\", ...]}}: {e}"),
-        )
-    })?;
+    let request: CreateKey = json_body(
+        &body,
+        r#"{"name": "...", "scopes": ["ingest", "read", ...]}"#,
+    )?;
     let scopes = Scope::parse_list(&request.scopes.join(",")).map_err(|m| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
             .with_field("scopes", Some("enum"))

@@ -3,6 +3,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::lifecycle::{self, PruneResult};
+use crate::routes::json_body;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,22 +16,9 @@ use serde_json::{json, Value};
 
 fn settings_json(s: &TenantSettings) -> Value {
     json!({
-        "retention_days": match s.retention {
-            Retention::Days(d) => json!(d),
-            Retention::Forever => json!("forever"),
-        },
+        "retention_days": lifecycle::retention_json(s.retention),
         "legal_hold": s.legal_hold,
         "export_excluded_properties": s.export_excluded_properties,
-    })
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("expected {shape}: {e}"),
-        )
     })
 }
 
@@ -59,7 +47,7 @@ pub async fn set_retention(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
     let shape = r#"{"days": 365} or {"forever": true}"#;
-    let request: RetentionBody = parse_body(&body, shape)?;
+    let request: RetentionBody = json_body(&body, shape)?;
     let retention = match (request.days, request.forever) {
         (Some(days), false) => Retention::Days(days),
         (None, true) => Retention::Forever,
@@ -91,7 +79,7 @@ pub async fn set_legal_hold(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
-    let request: HoldBody = parse_body(&body, r#"{"hold": true}"#)?;
+    let request: HoldBody = json_body(&body, r#"{"hold": true}"#)?;
     let tenant = caller.tenant();
     lifecycle::set_legal_hold(
         state.store.as_ref(),
@@ -159,7 +147,7 @@ pub async fn set_export_exclusions(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
-    let request: ExclusionsBody = parse_body(&body, r#"{"properties": ["dialogue"]}"#)?;
+    let request: ExclusionsBody = json_body(&body, r#"{"properties": ["dialogue"]}"#)?;
     let tenant = caller.tenant();
     lifecycle::set_export_exclusions(
         state.store.as_ref(),

@@ -85,6 +85,17 @@ pub async fn read_body(
         .map_err(|_| too_large())
 }
 
+/// Decodes a small JSON request body, answering 400 `malformed_json` with the expected shape.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("expected {shape}: {e}"),
+        )
+    })
+}
+
 /// Decodes a raw query string into ordered pairs, keeping repeated keys so the filter parser
 /// can refuse them.
 pub fn query_params(raw: Option<&str>) -> Vec<(String, String)> {

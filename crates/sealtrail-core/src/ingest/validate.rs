@@ -29,15 +29,15 @@ pub(super) const EVENT_FIELDS: &[&str] = &[
     "idempotency_key",
 ];
 /// Fields of `actor`, in the order they are checked.
-const ACTOR_FIELDS: &[&str] = &["type", "id", "name", "email", "via"];
+pub(super) const ACTOR_FIELDS: &[&str] = &["type", "id", "name", "email", "via"];
 /// Fields of each `targets[i]`.
-const TARGET_FIELDS: &[&str] = &["type", "id", "name"];
+pub(super) const TARGET_FIELDS: &[&str] = &["type", "id", "name"];
 /// Fields of `context`.
-const CONTEXT_FIELDS: &[&str] = &["ip", "user_agent", "location", "request"];
+pub(super) const CONTEXT_FIELDS: &[&str] = &["ip", "user_agent", "location", "request"];
 /// Fields of `context.request`.
-const REQUEST_FIELDS: &[&str] = &["method", "path", "body", "response"];
+pub(super) const REQUEST_FIELDS: &[&str] = &["method", "path", "body", "response"];
 /// Fields of `changes`.
-const CHANGES_FIELDS: &[&str] = &["before", "after"];
+pub(super) const CHANGES_FIELDS: &[&str] = &["before", "after"];
 
 // Length limits, in characters: long enough for any real value, short enough that one
 // field cannot dominate an event or a list view.

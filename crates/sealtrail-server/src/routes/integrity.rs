@@ -78,23 +78,32 @@ pub async fn sign_now(
     Ok(Json(checkpoint_json(&state, &cp)))
 }
 
-/// Reads a required or optional non-negative integer parameter; anything else is refused.
-fn number(
+/// Reads the non-negative integer parameters `names` (each optional here, at most once);
+/// any other parameter is refused.
+fn numbers<const N: usize>(
     params: &[(String, String)],
-    name: &str,
-    allowed: &[&str],
-) -> Result<Option<u64>, ApiError> {
-    if let Some((unknown, _)) = params.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+    names: [&str; N],
+) -> Result<[Option<u64>; N], ApiError> {
+    if let Some((unknown, _)) = params.iter().find(|(k, _)| !names.contains(&k.as_str())) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_parameter",
             format!(
                 "query parameter `{unknown}` is not known here (expected {})",
-                allowed.join(", ")
+                names.join(", ")
             ),
         )
         .with_field(unknown, None));
     }
+    let mut values = [None; N];
+    for (value, name) in values.iter_mut().zip(names) {
+        *value = number(params, name)?;
+    }
+    Ok(values)
+}
+
+/// One integer parameter, refusing repeats and anything but a non-negative integer.
+fn number(params: &[(String, String)], name: &str) -> Result<Option<u64>, ApiError> {
     let mut values = params.iter().filter(|(k, _)| k == name);
     let Some((_, raw)) = values.next() else {
         return Ok(None);
@@ -137,10 +146,10 @@ pub async fn inclusion(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
     let params = query_params(raw.as_deref());
-    let allowed = ["seq", "size"];
-    let seq = required(number(&params, "seq", &allowed)?, "seq")?;
+    let [seq, size] = numbers(&params, ["seq", "size"])?;
+    let seq = required(seq, "seq")?;
     let tenant = caller.tenant();
-    let (size, checkpoint) = match number(&params, "size", &allowed)? {
+    let (size, checkpoint) = match size {
         Some(size) => (size, state.store.checkpoint_at(tenant, size).await?),
         None => {
             let cp = latest_or_new(&state, tenant).await?;
@@ -167,10 +176,10 @@ pub async fn consistency(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
     let params = query_params(raw.as_deref());
-    let allowed = ["old", "new"];
-    let old = required(number(&params, "old", &allowed)?, "old")?;
+    let [old, new] = numbers(&params, ["old", "new"])?;
+    let old = required(old, "old")?;
     let tenant = caller.tenant();
-    let new = match number(&params, "new", &allowed)? {
+    let new = match new {
         Some(new) => new,
         None => latest_or_new(&state, tenant).await?.size,
     };

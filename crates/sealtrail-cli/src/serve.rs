@@ -40,6 +40,19 @@ pub struct ServeArgs {
     /// Background export jobs run at once (others wait, queued).
     #[arg(long, env = "SEALTRAIL_EXPORT_JOBS", default_value_t = 2)]
     export_jobs: usize,
+    /// A reverse proxy (address or CIDR block) whose `X-Forwarded-For` header names the real
+    /// client, for the IP allowlist and audit entries. Repeat for several. Default: none, so the
+    /// header is ignored and the connection's address is used.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SEALTRAIL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
+    /// Send the session cookie without `Secure`, for serving the web page over plain HTTP on an
+    /// address other than localhost. Prefer HTTPS (a TLS-terminating proxy) instead.
+    #[arg(long, env = "SEALTRAIL_INSECURE_COOKIES")]
+    insecure_cookies: bool,
     /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -82,6 +95,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.export_retention = Duration::from_secs(args.export_retention_hours * 3600);
     config.export_job_concurrency = args.export_jobs;
+    config.trusted_proxies = args.trusted_proxies.clone();
+    config.secure_cookies = !args.insecure_cookies;
     let server = sealtrail_server::start(config)
         .await
         .with_context(|| format!("starting with data directory {}", args.data_dir.display()))?;
@@ -97,6 +112,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(out, "  export SEALTRAIL_URL={}", server.url())?;
         writeln!(out, "  export SEALTRAIL_KEY={}", first.admin_key)?;
+        writeln!(
+            out,
+            "Web page: {}/signin?workspace={} — sign in as {} with password {} (shown only now; change it under Account)",
+            server.url(),
+            first.tenant,
+            first.owner_email,
+            first.owner_password
+        )?;
     }
     out.flush()?;
     drop(out);

@@ -122,7 +122,9 @@ pub struct GeneratedKey {
 
 const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-fn random_text(len: usize) -> String {
+/// Uniformly random text over an alphabet without look-alike characters (no 0/O, 1/l/I), for
+/// secrets people may have to read or type: keys, first passwords, session tokens.
+pub(crate) fn random_text(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     // 256 is not a multiple of the alphabet size; reject-and-redraw keeps it uniform.

@@ -8,7 +8,10 @@
 //! * [`filter`] — the query language shared by the HTTP API, the CLI and every store backend.
 //! * [`keys`] — API-key generation, hashing at rest and scope checks.
 //! * [`merkle`] — RFC 6962 tree hashes, inclusion and consistency proofs (tamper evidence).
+//! * [`netacl`] — per-tenant IP allowlists.
+//! * [`session`] — web sign-in session tokens and their CSRF tokens.
 //! * [`timestamp`] — the one time representation (UTC, millisecond precision).
+//! * [`users`] — people who sign in, their roles, and password hashing (Argon2id).
 
 pub mod checkpoint;
 pub mod entry;
@@ -17,8 +20,11 @@ pub mod filter;
 pub mod ingest;
 pub mod keys;
 pub mod merkle;
+pub mod netacl;
 pub mod redact;
+pub mod session;
 pub mod timestamp;
+pub mod users;
 
 pub use entry::{
     Actor, ActorType, Appended, Changes, Context, Entry, NewEntry, Outcome, RequestInfo, Target,

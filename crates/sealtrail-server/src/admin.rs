@@ -18,6 +18,9 @@ pub enum AdminError {
     /// a prune); the message says what must change first.
     #[error("{0}")]
     Refused(String),
+    /// The acting user's role does not allow this change (e.g. an admin touching an owner).
+    #[error("{0}")]
+    Forbidden(String),
     /// The named tenant or key does not exist (in this tenant).
     #[error("{0} not found")]
     NotFound(String),
@@ -42,7 +45,14 @@ pub struct Bootstrap {
     pub tenant: String,
     /// Plaintext admin key for it.
     pub admin_key: String,
+    /// E-mail of the first user, an owner, who signs in to the web page.
+    pub owner_email: String,
+    /// That user's generated password, shown once.
+    pub owner_password: String,
 }
+
+/// The first user's sign-in name on a new installation.
+pub const FIRST_OWNER_EMAIL: &str = "admin@localhost";
 
 /// Longest key label accepted.
 const MAX_KEY_NAME: usize = 128;
@@ -158,8 +168,9 @@ fn key_target(key: &ApiKey) -> Target {
     }
 }
 
-/// On the first start with an empty store, creates the `default` tenant and an admin key so a
-/// new user can make their first request at once. Does nothing when any tenant exists.
+/// On the first start with an empty store, creates the `default` tenant, an admin key and an
+/// owner who can sign in to the web page, so a new user can make their first request and open
+/// the audit page at once. Does nothing when any tenant exists.
 pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, AdminError> {
     if !store.list_tenants().await?.is_empty() {
         return Ok(None);
@@ -174,8 +185,20 @@ pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, AdminErro
         &system,
     )
     .await?;
+    let owner = crate::accounts::create_user(
+        store,
+        tenant.id,
+        FIRST_OWNER_EMAIL,
+        Some("Administrator"),
+        sealtrail_core::users::Role::Owner,
+        None,
+        &crate::accounts::Acting::operator(system),
+    )
+    .await?;
     Ok(Some(Bootstrap {
         tenant: tenant.name,
         admin_key: created.plaintext,
+        owner_email: owner.user.email,
+        owner_password: owner.generated_password.unwrap_or_default(),
     }))
 }

@@ -1,7 +1,7 @@
 //! Sealtrail's own actions (key and tenant changes, later exports, prunes and erasures) are
 //! written to the same log as everything else, so pulling or changing the trail is part of it.
 
-use sealtrail_core::entry::{Actor, Context, NewEntry, Outcome, Target};
+use sealtrail_core::entry::{Actor, Changes, Context, NewEntry, Outcome, Target};
 use sealtrail_core::redact;
 use serde_json::{Map, Value};
 
@@ -35,6 +35,17 @@ pub struct SelfAudit {
 impl SelfAudit {
     /// The entry to append. Redaction still runs, as a second line of defence.
     pub fn into_entry(self) -> NewEntry {
+        self.into_entry_with(Outcome::Success, Context::default(), None)
+    }
+
+    /// The entry with an outcome other than success (a refused sign-in), the request's
+    /// context (where it came from) and before/after values, so the page can show them.
+    pub fn into_entry_with(
+        self,
+        result: Outcome,
+        context: Context,
+        changes: Option<Changes>,
+    ) -> NewEntry {
         let mut entry = NewEntry {
             occurred_at: None,
             channel: self.channel.to_string(),
@@ -42,11 +53,11 @@ impl SelfAudit {
             event: self.event.to_string(),
             category: Some("Security Events".to_string()),
             description: self.description,
-            result: Outcome::Success,
+            result,
             actor: self.actor,
             targets: self.target.into_iter().collect(),
-            context: Context::default(),
-            changes: None,
+            context,
+            changes,
             properties: self.properties,
             redacted: Vec::new(),
             idempotency_key: None,

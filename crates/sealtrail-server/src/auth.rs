@@ -1,8 +1,12 @@
 //! Who is calling: the API key in `Authorization: Bearer`, and therefore which tenant.
 //!
 //! The tenant always comes from the key — never from a header or parameter the client could
-//! change — so no endpoint can be pointed at another tenant's data.
+//! change — so no endpoint can be pointed at another tenant's data. Every endpoint but ingest
+//! also checks the tenant's IP allowlist ([`Caller`]); ingest ([`IngestCaller`]) does not,
+//! because applications send events from wherever they run, while reading the trail is what
+//! the allowlist protects.
 
+use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -10,7 +14,10 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use sealtrail_core::entry::{Actor, ActorType};
 use sealtrail_core::keys::{self, ApiKey, Scope};
+use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::TenantId;
+use sealtrail_store::StoreError;
+use std::net::IpAddr;
 
 /// An authenticated caller: a live API key and the tenant it belongs to.
 #[derive(Debug, Clone)]
@@ -53,7 +60,45 @@ impl Caller {
     }
 }
 
+/// Refuses with 403 `ip_not_allowed`, naming the address, when the tenant's allowlist does not
+/// include `ip`.
+pub async fn enforce_allowlist(
+    state: &AppState,
+    tenant: TenantId,
+    ip: IpAddr,
+) -> Result<(), ApiError> {
+    let entries = state.store.settings(tenant).await?.ip_allowlist;
+    let list = IpAllowlist::parse(&entries).map_err(StoreError::Corrupt)?;
+    if list.allows(ip) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ip_not_allowed",
+            format!("requests from {ip} are not on this tenant's IP allowlist"),
+        ))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = IngestCaller::from_request_parts(parts, state).await?.0;
+        let client = ClientInfo::from_request_parts(parts, state).await?;
+        enforce_allowlist(state, caller.tenant(), client.ip).await?;
+        Ok(caller)
+    }
+}
+
+/// An authenticated caller whose request is not subject to the IP allowlist: event ingest.
+#[derive(Debug, Clone)]
+pub struct IngestCaller(pub Caller);
+
+impl FromRequestParts<AppState> for IngestCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -84,6 +129,6 @@ impl FromRequestParts<AppState> for Caller {
         if !keys::verify(presented, &key.hash) || key.revoked_at.is_some() {
             return Err(invalid());
         }
-        Ok(Caller { key })
+        Ok(IngestCaller(Caller { key }))
     }
 }

@@ -121,6 +121,7 @@ impl From<crate::admin::AdminError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
             }
             AdminError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
+            AdminError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             AdminError::NotFound(what) => ApiError::not_found(&what),
             AdminError::Store(s) => s.into(),
         }

@@ -5,10 +5,12 @@
 //! when the directory is new, binds, and serves until [`RunningServer::wait`] sees ctrl-c or
 //! SIGTERM. The CLI and the integration tests use exactly this entry point.
 
+pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod checkpointer;
+pub mod client;
 pub mod error;
 pub mod export;
 pub mod jobs;
@@ -16,6 +18,8 @@ pub mod lifecycle;
 pub mod routes;
 pub mod signing;
 pub mod state;
+pub mod throttle;
+pub mod web;
 
 pub use admin::{AdminError, Bootstrap, CreatedKey};
 
@@ -59,6 +63,9 @@ pub enum ServerError {
     /// The checkpoint signing key could not be loaded or created.
     #[error(transparent)]
     SigningKey(#[from] signing::SigningKeyError),
+    /// A configuration value is unusable (e.g. a trusted proxy that is not an address).
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The export jobs directory could not be opened or recovered.
     #[error(transparent)]
     ExportJobs(#[from] jobs::JobError),
@@ -90,6 +97,12 @@ pub struct ServerConfig {
     pub export_retention: Duration,
     /// Most export jobs running at once; the rest wait queued, so jobs cannot starve requests.
     pub export_job_concurrency: usize,
+    /// Proxies (CIDR blocks or addresses) whose `X-Forwarded-For` header names the client;
+    /// empty (the default) believes no header, only the connection's peer address.
+    pub trusted_proxies: Vec<String>,
+    /// Mark the session cookie `Secure` (default). Browsers accept it on `http://localhost`;
+    /// turn it off only to serve the page over plain HTTP on another address.
+    pub secure_cookies: bool,
 }
 
 impl ServerConfig {
@@ -105,6 +118,8 @@ impl ServerConfig {
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
             export_retention: Duration::from_secs(24 * 3600),
             export_job_concurrency: 2,
+            trusted_proxies: Vec::new(),
+            secure_cookies: true,
         }
     }
 }
@@ -279,6 +294,8 @@ pub async fn start_with_store(
     config: ServerConfig,
     store: Arc<dyn Store>,
 ) -> Result<RunningServer, ServerError> {
+    let trusted_proxies = sealtrail_core::netacl::IpAllowlist::parse(&config.trusted_proxies)
+        .map_err(|e| ServerError::Config(format!("trusted proxy: {e}")))?;
     let bootstrap = admin::bootstrap(store.as_ref()).await?;
     let key_file = config
         .signing_key_file
@@ -306,6 +323,10 @@ pub async fn start_with_store(
         background_rx.clone(),
     )?;
     tokio::spawn(exports.clone().run_sweeper());
+    tokio::spawn(web::sweep_expired_sessions(
+        store.clone(),
+        background_rx.clone(),
+    ));
     if let Some(at) = config.prune_at {
         tokio::spawn(lifecycle::run_daily_prune(store.clone(), at, background_rx));
     }
@@ -316,6 +337,9 @@ pub async fn start_with_store(
         metrics: metrics_handle(),
         checkpointer: checkpointer.clone(),
         exports,
+        trusted_proxies: Arc::new(trusted_proxies),
+        secure_cookies: config.secure_cookies,
+        throttle: Arc::new(throttle::SignInThrottle::default()),
     };
     let app = routes::router(state, config.request_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -330,11 +354,14 @@ pub async fn start_with_store(
     })?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     tracing::info!(%local_addr, "sealtrail listening");
     Ok(RunningServer {

@@ -2,6 +2,7 @@
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use sealtrail_core::ingest::Limits;
+use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_store::Store;
 use std::sync::Arc;
 
@@ -20,4 +21,10 @@ pub struct AppState {
     pub checkpointer: Arc<crate::checkpointer::Checkpointer>,
     /// Background export jobs (queue, files, expiry), shared with their runners.
     pub exports: Arc<crate::jobs::ExportJobs>,
+    /// Proxies whose `X-Forwarded-For` is believed (empty: none).
+    pub trusted_proxies: Arc<IpAllowlist>,
+    /// Whether the session cookie carries `Secure` (off only for plain-HTTP deployments).
+    pub secure_cookies: bool,
+    /// Failed sign-in counts, so passwords cannot be guessed at speed.
+    pub throttle: Arc<crate::throttle::SignInThrottle>,
 }

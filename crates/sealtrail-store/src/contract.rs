@@ -9,6 +9,7 @@
 //! sealtrail_store::store_contract_tests!(setup);
 //! ```
 
+pub mod accounts;
 pub mod directory;
 pub mod erasure;
 pub mod filters;
@@ -18,6 +19,7 @@ pub mod log;
 pub mod paging;
 pub mod retention;
 
+pub use accounts::*;
 pub use directory::*;
 pub use erasure::*;
 pub use filters::*;
@@ -74,6 +76,19 @@ macro_rules! store_contract_tests {
             retention_has_a_floor,
             export_exclusions_are_per_tenant_and_validated,
             erasure_replaces_the_subject_everywhere,
+            users_round_trip_every_field,
+            user_emails_are_unique_per_tenant,
+            users_are_isolated_by_tenant,
+            user_role_changes_are_stored,
+            password_change_ends_the_users_sessions,
+            deactivation_is_kept_once_and_ends_sessions,
+            the_last_active_owner_is_kept,
+            concurrent_owner_removals_keep_an_owner,
+            sessions_round_trip_and_end,
+            expired_sessions_are_deleted_by_time,
+            sessions_need_an_existing_user,
+            ip_allowlist_is_normalised_and_per_tenant,
+            ip_allowlist_leaves_other_settings_alone,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use sealtrail_core::entry::{Appended, Entry, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::session::Session;
+use sealtrail_core::users::{Role, User};
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 use uuid::Uuid;
 
@@ -142,6 +144,34 @@ pub struct TenantSettings {
     /// `properties` keys that exports never include (e.g. `dialogue`: conversation content an
     /// auditor must not receive even though the log keeps it).
     pub export_excluded_properties: Vec<String>,
+    /// Addresses (normalised CIDR blocks or single IPs) allowed to reach the tenant's page and
+    /// read API; empty means no restriction.
+    pub ip_allowlist: Vec<String>,
+}
+
+/// A user to create; the password arrives already hashed, so the store never sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Sign-in e-mail, already normalised (lower-case, trimmed).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Initial role.
+    pub role: Role,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// One change to a user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// A new role. Refused (`Conflict`) if it would leave the tenant without an active owner.
+    Role(Role),
+    /// A new password hash; ends every session of the user.
+    PasswordHash(String),
+    /// Deactivates the account and ends its sessions. Refused (`Conflict`) for the last active
+    /// owner. Deactivating twice keeps the first time.
+    Deactivate,
 }
 
 /// What a prune removed, for the audit entry the server appends about it.
@@ -355,6 +385,51 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         id: &str,
     ) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Replaces the tenant's IP allowlist; entries are parsed and normalised
+    /// ([`sealtrail_core::netacl::IpAllowlist`]), `Invalid` naming the first bad one.
+    async fn set_ip_allowlist(
+        &self,
+        tenant: TenantId,
+        entries: Vec<String>,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// Creates a user of `tenant`; `Conflict` if the e-mail is taken in that tenant.
+    async fn create_user(&self, tenant: TenantId, user: NewUser) -> Result<User, StoreError>;
+
+    /// The tenant's user with this (normalised) e-mail, active or not.
+    async fn user_by_email(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// The tenant's user with this id; `None` for another tenant's user.
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// The tenant's users, oldest first, deactivated ones included.
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError>;
+
+    /// Applies one change to a user of `tenant`; `None` if the tenant has no such user.
+    async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        change: UserChange,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Records a signed-in session (keyed by its token's hash).
+    async fn create_session(&self, session: Session) -> Result<(), StoreError>;
+
+    /// The session with this token hash, in any tenant (authentication starts here), expired
+    /// or not: the caller decides, so it can say "your session expired".
+    async fn session(&self, token_hash: [u8; 32]) -> Result<Option<Session>, StoreError>;
+
+    /// Ends a session (sign-out). Ending an unknown session is not an error.
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    /// Deletes sessions whose `expires_at` is at or before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Checks the backend can serve: used by `/healthz`.
     async fn health(&self) -> Result<(), StoreError>;

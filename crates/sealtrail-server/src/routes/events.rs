@@ -1,6 +1,6 @@
 //! `/v1/events`: ingest (one event or a batch), the filtered newest-first list, and the detail view.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, IngestCaller};
 use crate::error::ApiError;
 use crate::routes::{integrity, query_params, read_body};
 use crate::state::AppState;
@@ -101,7 +101,7 @@ fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// per event in request order.
 pub async fn ingest(
     State(state): State<AppState>,
-    caller: Caller,
+    IngestCaller(caller): IngestCaller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Body,

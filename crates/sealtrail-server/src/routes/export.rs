@@ -9,9 +9,10 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sealtrail_core::entry::Actor;
 use sealtrail_core::filter::{parse_query, ParamError, Query};
 use sealtrail_core::keys::Scope;
-use sealtrail_core::Timestamp;
+use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
 use serde_json::{Map, Value};
 
@@ -24,6 +25,17 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Export)?;
     let params = query_params(raw.as_deref());
+    stream_download(&state, caller.tenant(), caller.as_actor(), &params)
+}
+
+/// Validates `format`, `order` and the filters, then starts streaming the download; shared by
+/// the API and the page's Export buttons, so both export (and audit) exactly the same way.
+pub fn stream_download(
+    state: &AppState,
+    tenant: TenantId,
+    actor: Actor,
+    params: &[(String, String)],
+) -> Result<Response, ApiError> {
     let format = match params.iter().filter(|(k, _)| k == "format").count() {
         0 => Format::Csv,
         1 => params
@@ -42,7 +54,7 @@ pub async fn download(
         }
     };
     let now = Timestamp::now();
-    let (query, filters) = parse_filters(&params, now, &["format", "order"])?;
+    let (query, filters) = parse_filters(params, now, &["format", "order"])?;
     let oldest_first = match params
         .iter()
         .filter(|(k, _)| k == "order")
@@ -65,11 +77,11 @@ pub async fn download(
         state.store.clone(),
         state.checkpointer.clone(),
         ExportRequest {
-            tenant: caller.tenant(),
+            tenant,
             query,
             format,
             filters,
-            actor: caller.as_actor(),
+            actor,
             progress: None,
             job: None,
             oldest_first,

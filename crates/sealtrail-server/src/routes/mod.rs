@@ -18,7 +18,8 @@ use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// Builds the application. Every `/v1` route authenticates inside its handler via [`crate::auth::Caller`].
+/// Builds the application. Every `/v1` route authenticates inside its handler via
+/// [`crate::auth::Caller`]; the web page's routes ([`crate::web::routes`]) via the session cookie.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .route("/v1/events", post(events::ingest).get(events::list))
@@ -51,8 +52,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(crate::web::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,

@@ -201,6 +201,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         retention: Retention::Days(365),
         legal_hold: false,
         export_excluded_properties: Vec::new(),
+        ip_allowlist: Vec::new(),
     };
     assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
@@ -224,6 +225,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
             retention: Retention::Forever,
             legal_hold: true,
             export_excluded_properties: Vec::new(),
+            ip_allowlist: Vec::new(),
         })
     );
     let other = tenant(&store, "globex").await;

@@ -8,6 +8,7 @@ use super::WriteError;
 use crate::{Retention, StoreError, TenantSettings};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 
 fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
@@ -79,12 +80,20 @@ pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<Strin
 /// A tenant's retention and legal hold.
 pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
     conn.prepare_cached(
-        "SELECT retention_days, legal_hold, export_excluded FROM tenants WHERE id = ?1",
+        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist FROM tenants WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.query_row([tenant.0], |r| {
             let days: Option<i64> = r.get(0)?;
             let excluded: String = r.get(2)?;
+            let allowlist: String = r.get(3)?;
+            let corrupt = |column: usize, e: serde_json::Error| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    column,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            };
             Ok(TenantSettings {
                 retention: match days {
                     Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
@@ -93,13 +102,10 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                 legal_hold: r.get(1)?,
                 // Written only by `set_export_exclusions`; unreadable means corrupt, and
                 // excluding nothing would leak what was meant to stay out: refuse instead.
-                export_excluded_properties: serde_json::from_str(&excluded).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?,
+                export_excluded_properties: serde_json::from_str(&excluded)
+                    .map_err(|e| corrupt(2, e))?,
+                // Likewise: an unreadable allowlist must not turn into "allow everyone".
+                ip_allowlist: serde_json::from_str(&allowlist).map_err(|e| corrupt(3, e))?,
             })
         })
         .optional()
@@ -171,6 +177,28 @@ pub(crate) fn set_export_exclusions(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = tx.execute(
         "UPDATE tenants SET export_excluded = ?2 WHERE id = ?1",
+        params![tenant.0, json],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
+    }
+    let now = settings(&tx, tenant)?;
+    tx.commit()?;
+    Ok(now)
+}
+
+/// Parses, normalises and stores the IP allowlist.
+pub(crate) fn set_ip_allowlist(
+    conn: &mut Connection,
+    tenant: TenantId,
+    entries: Vec<String>,
+) -> Result<TenantSettings, WriteError> {
+    let list = IpAllowlist::parse(&entries).map_err(StoreError::Invalid)?;
+    let json = serde_json::to_string(&list.entries())
+        .map_err(|e| StoreError::Backend(format!("encoding the IP allowlist: {e}")))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE tenants SET ip_allowlist = ?2 WHERE id = ?1",
         params![tenant.0, json],
     )?;
     if changed == 0 {

@@ -28,6 +28,7 @@ mod schema;
 mod scrub;
 mod tokens;
 mod tree;
+mod users;
 mod vault;
 mod verify;
 mod writer;
@@ -36,14 +37,16 @@ mod writer;
 mod tests;
 
 use crate::{
-    ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, PruneOutcome, Retention,
-    Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead,
+    ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
+    Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
 use sealtrail_core::entry::{Appended, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::session::Session;
+use sealtrail_core::users::User;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -461,6 +464,82 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.writer
             .run_job(move |conn| admin::revoke_api_key(conn, tenant, &id))
+            .await
+    }
+
+    async fn set_ip_allowlist(
+        &self,
+        tenant: TenantId,
+        entries: Vec<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::set_ip_allowlist(conn, tenant, entries))
+            .await
+    }
+
+    async fn create_user(&self, tenant: TenantId, user: NewUser) -> Result<User, StoreError> {
+        self.writer
+            .run_job(move |conn| users::create_user(conn, tenant, user))
+            .await
+    }
+
+    async fn user_by_email(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let email = email.to_string();
+        self.reads
+            .read(move |conn| users::user_by_email(conn, tenant, &email))
+            .await
+    }
+
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_string();
+        self.reads
+            .read(move |conn| users::user_by_id(conn, tenant, &id))
+            .await
+    }
+
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError> {
+        self.reads
+            .read(move |conn| users::list_users(conn, tenant))
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        change: UserChange,
+    ) -> Result<Option<User>, StoreError> {
+        let id = id.to_string();
+        self.writer
+            .run_job(move |conn| users::update_user(conn, tenant, &id, change))
+            .await
+    }
+
+    async fn create_session(&self, session: Session) -> Result<(), StoreError> {
+        self.writer
+            .run_job(move |conn| users::create_session(conn, session))
+            .await
+    }
+
+    async fn session(&self, token_hash: [u8; 32]) -> Result<Option<Session>, StoreError> {
+        self.reads
+            .read(move |conn| users::session(conn, token_hash))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.writer
+            .run_job(move |conn| users::delete_session(conn, token_hash))
+            .await
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .run_job(move |conn| users::delete_expired_sessions(conn, now))
             .await
     }
 

@@ -34,7 +34,36 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (1, Step::Sql(V1_INITIAL)),
     (2, Step::Rust(backfill::migrate_v2)),
     (3, Step::Sql(V3_EXPORT_EXCLUSIONS)),
+    (4, Step::Sql(V4_USERS_SESSIONS_ALLOWLIST)),
 ];
+
+/// Version 4: people who sign in to the web page, their sessions (token hashes only), and the
+/// per-tenant IP allowlist (a JSON array of normalised CIDR strings).
+const V4_USERS_SESSIONS_ALLOWLIST: &str = r#"
+ALTER TABLE tenants ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '[]';
+
+CREATE TABLE users (
+    id             TEXT PRIMARY KEY,
+    tenant         INTEGER NOT NULL REFERENCES tenants(id),
+    email          TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    password_hash  TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    deactivated_at INTEGER,
+    UNIQUE (tenant, email)
+);
+
+CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY,
+    tenant     INTEGER NOT NULL REFERENCES tenants(id),
+    user_id    TEXT NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+"#;
 
 /// Version 3: per-tenant `properties` keys that exports leave out (a JSON array of strings).
 const V3_EXPORT_EXCLUSIONS: &str =

@@ -115,3 +115,215 @@ async fn dropping_the_store_commits_what_was_queued_and_stops_the_thread() {
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("reopen");
     assert_eq!(store.log_size(t).await.expect("size"), 1);
 }
+
+/// A file as a version-3 build left it: schema 3, one tenant with non-default settings.
+fn version_3_file_with_a_tenant(dir: &std::path::Path) -> sealtrail_core::TenantId {
+    let path = dir.join(super::DB_FILE_NAME);
+    super::schema::create_at_version(&path, 3).expect("schema 3");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let has_users: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('users', 'sessions')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("schema");
+    assert_eq!(has_users, 0, "version 3 has no users or sessions");
+    let installation: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'installation_id'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("installation id");
+    conn.execute(
+        "INSERT INTO tenants (name, created_at, log_origin, retention_days, legal_hold,
+                              export_excluded)
+         VALUES ('acme', 1700000000000, ?1, 90, 1, '[\"dialogue\",\"notes\"]')",
+        [super::admin::log_origin(&installation, "acme")],
+    )
+    .expect("tenant");
+    let id = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO log_heads (tenant, next_seq, last_recorded_at) VALUES (?1, 0, 0)",
+        [id],
+    )
+    .expect("log head");
+    sealtrail_core::TenantId(id)
+}
+
+#[tokio::test]
+async fn a_version_3_database_migrates_to_users_sessions_and_allowlists() {
+    use crate::{NewUser, Retention, TenantSettings, UserChange};
+    use sealtrail_core::session::{generate_token, hash_token, Session, SESSION_LIFETIME_MS};
+    use sealtrail_core::users::Role;
+    use sealtrail_core::Timestamp;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = version_3_file_with_a_tenant(dir.path());
+    let kept = TenantSettings {
+        retention: Retention::Days(90),
+        legal_hold: true,
+        export_excluded_properties: vec!["dialogue".into(), "notes".into()],
+        ip_allowlist: Vec::new(),
+    };
+    let (user, token) = {
+        let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open migrates");
+        let tenant = store.tenant_by_name("acme").await.expect("lookup");
+        assert_eq!(
+            tenant.map(|t| (t.id, t.created_at)),
+            Some((t, Timestamp(1_700_000_000_000)))
+        );
+        assert_eq!(
+            store.settings(t).await.expect("settings"),
+            kept,
+            "settings kept, allowlist empty"
+        );
+        let origin = store.log_origin(t).await.expect("origin");
+        assert!(origin.ends_with("/acme"), "{origin}");
+
+        let user = store
+            .create_user(
+                t,
+                NewUser {
+                    email: "ada@example.com".into(),
+                    name: "Ada".into(),
+                    role: Role::Owner,
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+                },
+            )
+            .await
+            .expect("create user");
+        assert_eq!(store.list_users(t).await.expect("list"), vec![user.clone()]);
+        let token = generate_token();
+        let now = Timestamp::now();
+        let session = Session {
+            token_hash: hash_token(&token),
+            tenant: t,
+            user_id: user.id.clone(),
+            created_at: now,
+            expires_at: Timestamp(now.millis() + SESSION_LIFETIME_MS),
+        };
+        store
+            .create_session(session.clone())
+            .await
+            .expect("create session");
+        assert_eq!(
+            store.session(session.token_hash).await.expect("session"),
+            Some(session)
+        );
+        let refused = store.update_user(t, &user.id, UserChange::Deactivate).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(_))),
+            "{refused:?}"
+        );
+        let listed = store
+            .set_ip_allowlist(t, vec!["203.0.113.9/24".into()])
+            .await
+            .expect("allowlist");
+        assert_eq!(listed.ip_allowlist, ["203.0.113.0/24"]);
+        assert_eq!(
+            (listed.retention, listed.legal_hold),
+            (kept.retention, kept.legal_hold)
+        );
+        let acks = store
+            .append(t, vec![event("a.created", "u")])
+            .await
+            .expect("append");
+        assert_eq!(acks[0].seq, 0, "the log starts where version 3 left it");
+        (user, token)
+    };
+
+    // Reopening applies nothing twice and finds everything again.
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("reopen");
+    assert_eq!(
+        store
+            .user_by_email(t, "ada@example.com")
+            .await
+            .expect("user"),
+        Some(user)
+    );
+    assert!(store
+        .session(hash_token(&token))
+        .await
+        .expect("session")
+        .is_some());
+    assert_eq!(
+        store.settings(t).await.expect("settings").ip_allowlist,
+        ["203.0.113.0/24"]
+    );
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join(super::DB_FILE_NAME)).expect("raw");
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("versions");
+    assert_eq!(
+        versions,
+        (1..=SqliteStore::schema_version()).collect::<Vec<_>>(),
+        "each migration applied once"
+    );
+    assert!(SqliteStore::schema_version() >= 4);
+}
+
+#[tokio::test]
+async fn session_tokens_never_reach_the_files() {
+    use crate::NewUser;
+    use sealtrail_core::session::{generate_token, hash_token, Session, SESSION_LIFETIME_MS};
+    use sealtrail_core::users::Role;
+    use sealtrail_core::Timestamp;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    let t = store.create_tenant("acme").await.expect("tenant").id;
+    let user = store
+        .create_user(
+            t,
+            NewUser {
+                email: "ada@example.com".into(),
+                name: "Ada".into(),
+                role: Role::Owner,
+                password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+            },
+        )
+        .await
+        .expect("user");
+    let tokens: Vec<String> = (0..3).map(|_| generate_token()).collect();
+    let now = Timestamp::now();
+    for token in &tokens {
+        store
+            .create_session(Session {
+                token_hash: hash_token(token),
+                tenant: t,
+                user_id: user.id.clone(),
+                created_at: now,
+                expires_at: Timestamp(now.millis() + SESSION_LIFETIME_MS),
+            })
+            .await
+            .expect("session");
+    }
+    let files = |dir: &std::path::Path| -> Vec<u8> {
+        let db = dir.join(super::DB_FILE_NAME);
+        let mut bytes = std::fs::read(&db).expect("db");
+        if let Ok(wal) = std::fs::read(dir.join(format!("{}-wal", super::DB_FILE_NAME))) {
+            bytes.extend(wal);
+        }
+        bytes
+    };
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let check = |bytes: &[u8], when: &str| {
+        for token in &tokens {
+            assert!(
+                contains(bytes, &hash_token(token)),
+                "{when}: the stored hash is in the files (so the scan sees the sessions)"
+            );
+            assert!(
+                !contains(bytes, token.as_bytes()),
+                "{when}: a session token was found in the files"
+            );
+        }
+    };
+    check(&files(dir.path()), "while open");
+    drop(store);
+    check(&files(dir.path()), "after close");
+}

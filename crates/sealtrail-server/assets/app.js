@@ -1,0 +1,85 @@
+// Progressive enhancement for the audit page. Everything works without it: filters submit
+// as a plain GET form, Details links open the entry's own page.
+(function () {
+  "use strict";
+
+  function localTimes() {
+    document.querySelectorAll("time.when[datetime]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) { t.textContent = d.toLocaleString(); }
+    });
+  }
+
+  function relative(iso) {
+    var secs = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+    var future = secs < 0; secs = Math.abs(secs);
+    if (secs < 45) { return "just now"; }
+    var units = [[31536000, "year"], [2592000, "month"], [86400, "day"], [3600, "hour"], [60, "minute"]];
+    for (var i = 0; i < units.length; i++) {
+      if (secs >= units[i][0] || units[i][1] === "minute") {
+        var n = Math.max(1, Math.floor(secs / units[i][0]));
+        var label = n + " " + units[i][1] + (n === 1 ? "" : "s");
+        return future ? "in " + label : label + " ago";
+      }
+    }
+    return "";
+  }
+
+  function ages() {
+    document.querySelectorAll("[data-age]").forEach(function (el) {
+      el.textContent = relative(el.getAttribute("data-age"));
+    });
+  }
+
+  function filters() {
+    var form = document.getElementById("filters");
+    if (!form) { return; }
+    var range = form.elements.namedItem("range");
+    var from = form.elements.namedItem("from");
+    var to = form.elements.namedItem("to");
+    form.addEventListener("submit", function () {
+      // Keep URLs short and shareable: leave out empty fields.
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && el.type !== "checkbox" && el.value === "") { el.disabled = true; }
+      });
+    });
+    form.querySelectorAll("[data-autosubmit]").forEach(function (el) {
+      el.addEventListener("change", function () {
+        // A preset and explicit dates cannot both apply: the last one chosen wins.
+        if (el === range && range.value) { from.value = ""; to.value = ""; }
+        if ((el === from || el === to) && el.value) { range.value = ""; }
+        if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+      });
+    });
+  }
+
+  function details() {
+    document.querySelectorAll("a.details-toggle").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        var row = document.getElementById(a.getAttribute("aria-controls"));
+        if (!row) { return; }
+        ev.preventDefault();
+        var open = row.hidden;
+        row.hidden = !open;
+        a.setAttribute("aria-expanded", open ? "true" : "false");
+        a.textContent = open ? "Hide" : "Details";
+      });
+    });
+  }
+
+  function copyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var el = document.getElementById(b.getAttribute("data-copy"));
+        if (el && navigator.clipboard) {
+          navigator.clipboard.writeText(el.textContent).then(function () { b.textContent = "Copied"; });
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(); ages(); filters(); details(); copyButtons();
+    setInterval(ages, 60000);
+  });
+})();

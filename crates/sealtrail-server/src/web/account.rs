@@ -1,0 +1,95 @@
+//! `/account`: who you are signed in as, and changing your own password (which ends your other
+//! sessions; this one is replaced by a fresh session so you stay signed in).
+
+use crate::accounts;
+use crate::admin::AdminError;
+use crate::state::AppState;
+use crate::web::error::{admin_message, render, PageError};
+use crate::web::session::{check_same_origin, set_cookie, Chrome, WebUser};
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    notice: String,
+    error: String,
+}
+
+/// `GET /account`.
+pub async fn page(user: WebUser) -> Result<Response, PageError> {
+    Ok(render(&AccountPage {
+        chrome: user.chrome("Account", "account"),
+        notice: String::new(),
+        error: String::new(),
+    }))
+}
+
+/// The change-password form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// `POST /account`: changes the signed-in user's password.
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    check_same_origin(&headers)?;
+    user.check_csrf(&form.csrf)?;
+    let again = |status: StatusCode, error: String| {
+        let page = AccountPage {
+            chrome: user.chrome("Account", "account"),
+            notice: String::new(),
+            error,
+        };
+        (status, render(&page)).into_response()
+    };
+    if form.new != form.confirm {
+        return Ok(again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The new password and its confirmation differ.".into(),
+        ));
+    }
+    let changed = accounts::set_password(
+        state.store.as_ref(),
+        user.tenant.id,
+        &user.user.id,
+        Some(form.current),
+        Some(form.new.clone()),
+        &user.acting(),
+    )
+    .await;
+    if let Err(e) = changed {
+        return match (admin_message(&e), e) {
+            (Some(m), AdminError::Invalid(_)) => Ok(again(StatusCode::UNPROCESSABLE_ENTITY, m)),
+            (_, other) => Err(PageError::Internal(other.to_string())),
+        };
+    }
+    // Every session ended with the change; open a fresh one for this browser.
+    let token = accounts::open_session(state.store.as_ref(), &user.user).await?;
+    let fresh = WebUser {
+        token: token.clone(),
+        ..user.clone()
+    };
+    let mut response = render(&AccountPage {
+        chrome: fresh.chrome("Account", "account"),
+        notice: "Password changed. Your other sessions have been signed out.".into(),
+        error: String::new(),
+    });
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&token, state.secure_cookies));
+    Ok(response)
+}

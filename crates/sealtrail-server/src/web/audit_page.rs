@@ -1,0 +1,368 @@
+//! `/audit`: the filtered, newest-first trail with its count, facet dropdowns, cursor pages and
+//! Export buttons; `/audit/export` (the current view as a download); `/audit/entries/{id}`.
+//!
+//! The page uses the API's own filter parameters (`q`, `event`, `channel`, `actor`, …), parsed
+//! by the same function, so a page URL, an API call and an export select exactly the same
+//! entries — and the URL is the bookmarkable, shareable state of the view.
+
+use crate::routes::export::stream_download;
+use crate::routes::integrity::entry_integrity;
+use crate::routes::query_params;
+use crate::state::AppState;
+use crate::web::entry_view::EntryRow;
+use crate::web::error::{render, PageError};
+use crate::web::session::{Chrome, WebUser};
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use sealtrail_core::filter::{parse_query, Cursor, Facets, Query};
+use sealtrail_core::Timestamp;
+use sealtrail_export::Format;
+use sealtrail_store::Lookup;
+use uuid::Uuid;
+
+/// The filter fields the form shows, in URL order.
+const FIELDS: [&str; 10] = [
+    "q", "event", "channel", "actor", "result", "category", "range", "from", "to", "system",
+];
+
+/// One `<option>`.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    /// Submitted value.
+    pub value: String,
+    /// Shown text.
+    pub label: String,
+    /// Currently chosen.
+    pub selected: bool,
+}
+
+/// The filter form as the URL has it (raw strings, so a refused value is shown back).
+#[derive(Debug, Clone, Default)]
+pub struct FilterForm {
+    /// Free text.
+    pub q: String,
+    /// From date (`YYYY-MM-DD`).
+    pub from: String,
+    /// To date.
+    pub to: String,
+    /// "System only" is ticked.
+    pub system: bool,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    form: FilterForm,
+    events: Vec<Opt>,
+    channels: Vec<Opt>,
+    actors: Vec<Opt>,
+    results: Vec<Opt>,
+    categories: Vec<Opt>,
+    ranges: Vec<Opt>,
+    active: bool,
+    count_text: String,
+    rows: Vec<EntryRow>,
+    error: String,
+    next_url: String,
+    prev_url: String,
+    exports: Vec<Opt>,
+}
+
+fn value_of<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
+    params
+        .iter()
+        .find(|(k, _)| k == key || (key == "channel" && k == "subject"))
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
+}
+
+/// The query string of the current filters (empty values dropped) plus `extra` pairs.
+fn url_with(params: &[(String, String)], extra: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        if !v.trim().is_empty() && k != "cursor" && k != "limit" {
+            out.append_pair(k, v);
+        }
+    }
+    for (k, v) in extra {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+fn options(values: impl IntoIterator<Item = (String, String)>, selected: &str) -> Vec<Opt> {
+    let mut opts: Vec<Opt> = values
+        .into_iter()
+        .map(|(value, label)| Opt {
+            selected: value == selected,
+            value,
+            label,
+        })
+        .collect();
+    // A value chosen in a shared link but no longer present (pruned) still shows as chosen.
+    if !selected.is_empty() && !opts.iter().any(|o| o.selected) {
+        opts.push(Opt {
+            value: selected.to_string(),
+            label: selected.to_string(),
+            selected: true,
+        });
+    }
+    opts
+}
+
+fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<Opt>; 5] {
+    let plain = |values: &[sealtrail_core::filter::FacetValue]| {
+        values
+            .iter()
+            .map(|v| (v.value.clone(), format!("{} ({})", v.value, v.count)))
+            .collect::<Vec<_>>()
+    };
+    let actors = facets.actors.iter().filter_map(|a| {
+        let value = a.id.clone().or_else(|| a.email.clone())?;
+        let label = match (&a.name, &a.email) {
+            (Some(n), Some(e)) => format!("{n} <{e}>"),
+            (Some(n), None) => n.clone(),
+            (None, Some(e)) => e.clone(),
+            (None, None) => value.clone(),
+        };
+        Some((value, label))
+    });
+    [
+        options(plain(&facets.events), value_of(params, "event")),
+        options(plain(&facets.channels), value_of(params, "channel")),
+        options(actors.collect::<Vec<_>>(), value_of(params, "actor")),
+        options(plain(&facets.results), value_of(params, "result")),
+        options(plain(&facets.categories), value_of(params, "category")),
+    ]
+}
+
+fn count_text(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match n {
+        0 => "No entries".into(),
+        1 => "1 entry".into(),
+        _ => format!("{grouped} entries"),
+    }
+}
+
+/// `GET /audit`.
+pub async fn page(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    user.require_log_access()?;
+    let tenant = user.tenant.id;
+    let params = query_params(raw.as_deref());
+    let now = Timestamp::now();
+    let facets = state.store.facets(tenant).await?;
+    let [events, channels, actors, results, categories] = facet_options(&facets, &params);
+    let range = value_of(&params, "range");
+    let ranges = options(
+        [
+            ("24h", "Last 24 hours"),
+            ("7d", "Last 7 days"),
+            ("30d", "Last 30 days"),
+            ("90d", "Last 90 days"),
+            ("this_month", "This month"),
+        ]
+        .map(|(v, l)| (v.to_string(), l.to_string())),
+        range,
+    );
+    let form = FilterForm {
+        q: value_of(&params, "q").to_string(),
+        from: value_of(&params, "from").to_string(),
+        to: value_of(&params, "to").to_string(),
+        system: matches!(value_of(&params, "system"), "true" | "1" | "on"),
+    };
+    let active = params
+        .iter()
+        .any(|(k, v)| FIELDS.contains(&k.as_str()) && !v.trim().is_empty() && v != "false");
+    let exports = Format::ALL
+        .iter()
+        .map(|f| Opt {
+            value: format!(
+                "/audit/export?{}",
+                url_with(&params, &[("format", f.as_str())])
+            ),
+            label: export_label(*f).to_string(),
+            selected: false,
+        })
+        .collect();
+    let mut view = AuditPage {
+        chrome: user.chrome("Audit log", "audit"),
+        form,
+        events,
+        channels,
+        actors,
+        results,
+        categories,
+        ranges,
+        active,
+        count_text: String::new(),
+        rows: Vec::new(),
+        error: String::new(),
+        next_url: String::new(),
+        prev_url: String::new(),
+        exports,
+    };
+    // The form sends `system=on` from its checkbox; the filter language says `true`.
+    let normalised: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| match (k.as_str(), v.as_str()) {
+            ("system", "on") => (k.clone(), "true".to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let query = match parse_query(&normalised, now, &[]) {
+        Ok(q) => Query {
+            limit: q.limit.min(Query::DEFAULT_LIMIT),
+            ..q
+        },
+        Err(e) => {
+            view.error = e.to_string();
+            view.count_text = count_text(0);
+            return Ok(render(&view));
+        }
+    };
+    let (page, count, checkpoint) = tokio::try_join!(
+        state.store.query(tenant, &query),
+        state.store.count(tenant, &query.filter),
+        state.store.latest_checkpoint(tenant),
+    )?;
+    let signed = checkpoint.map(|c| c.size);
+    view.rows = page
+        .entries
+        .iter()
+        .map(|e| EntryRow::new(e, now, signed))
+        .collect();
+    view.count_text = count_text(count);
+    let page_url = |c: &Cursor| {
+        format!(
+            "/audit?{}",
+            url_with(&normalised, &[("cursor", &c.encode())])
+        )
+    };
+    view.next_url = page.next_cursor.as_ref().map(page_url).unwrap_or_default();
+    view.prev_url = page.prev_cursor.as_ref().map(page_url).unwrap_or_default();
+    Ok(render(&view))
+}
+
+fn export_label(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "CSV",
+        Format::Json => "JSON",
+        Format::Ndjson => "NDJSON",
+        Format::Xlsx => "Excel",
+        Format::Pdf => "PDF report",
+        Format::Bundle => "Evidence bundle",
+    }
+}
+
+/// `GET /audit/export`: the current view, every page of it, in the chosen format. The download
+/// is audited under the signed-in user, like every export.
+pub async fn export(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    user.require_log_access()?;
+    let params: Vec<(String, String)> = query_params(raw.as_deref())
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| match (k.as_str(), v.as_str()) {
+            ("system", "on") => (k, "true".to_string()),
+            _ => (k, v),
+        })
+        .collect();
+    stream_download(&state, user.tenant.id, user.actor(), &params)
+        .map_err(|e| PageError::BadRequest(e.body.message))
+}
+
+#[derive(Template)]
+#[template(path = "entry.html")]
+struct EntryPage {
+    chrome: Chrome,
+    row: EntryRow,
+    leaf_hash: String,
+    tree_size: String,
+    proof: Vec<String>,
+    root: String,
+}
+
+/// `GET /audit/entries/{id}`: one entry on its own page (a link to quote), with its inclusion
+/// proof against the latest signed checkpoint.
+pub async fn entry(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    user.require_log_access()?;
+    let tenant = user.tenant.id;
+    let uuid = Uuid::parse_str(&id)
+        .map_err(|_| PageError::NotFound("There is no entry with this id.".into()))?;
+    let entry = match state.store.get(tenant, uuid).await? {
+        Lookup::Found(e) => e,
+        Lookup::Pruned { seq } => {
+            return Err(PageError::Gone(format!(
+                "Entry {uuid} (position {seq} in the log) was removed by retention pruning. Its \
+                 hash is still part of the log, so proofs about the rest of the log remain valid."
+            )))
+        }
+        Lookup::Missing => {
+            return Err(PageError::NotFound(
+                "There is no entry with this id.".into(),
+            ))
+        }
+    };
+    let integrity = entry_integrity(&state, tenant, entry.seq)
+        .await
+        .map_err(|e| PageError::Internal(e.body.message))?;
+    let text = |key: &str| {
+        integrity
+            .get(key)
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .unwrap_or_default()
+    };
+    let proof = integrity
+        .get("inclusion_proof")
+        .and_then(|p| p.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let root = integrity
+        .get("checkpoint")
+        .and_then(|c| c.get("root"))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .unwrap_or_default();
+    let checkpoint = state.store.latest_checkpoint(tenant).await?;
+    let page = EntryPage {
+        chrome: user.chrome("Entry", "audit"),
+        row: EntryRow::new(&entry, Timestamp::now(), checkpoint.map(|c| c.size)),
+        leaf_hash: text("leaf_hash"),
+        tree_size: text("tree_size"),
+        proof,
+        root,
+    };
+    Ok(render(&page).into_response())
+}

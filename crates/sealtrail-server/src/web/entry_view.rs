@@ -1,0 +1,280 @@
+//! One entry as the page shows it: the five columns the seeds describe (When, Description,
+//! Subject, Actor, Event) plus Result, and the Details panel (before/after side by side, the raw
+//! entry as formatted JSON, its integrity status). Plain strings and flags only, so templates
+//! hold no logic and every value is escaped by the template engine.
+
+use sealtrail_core::entry::{ActorType, Entry, Outcome};
+use sealtrail_core::Timestamp;
+use serde_json::Value;
+
+/// A table row and its details panel.
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    /// Entry id (UUID), quotable in correspondence.
+    pub id: String,
+    /// Position in the tenant's log.
+    pub seq: u64,
+    /// `recorded_at` as RFC 3339 UTC, for `<time datetime>` and the script's local rendering.
+    pub when_iso: String,
+    /// Exact UTC time, shown on hover and without script.
+    pub when_utc: String,
+    /// "2 hours ago", from the server's clock (the script keeps it current).
+    pub when_relative: String,
+    /// The human summary.
+    pub description: String,
+    /// Primary target as "type id" (or its name), "—" when none.
+    pub subject: String,
+    /// Primary target's name, shown under the subject when it adds something.
+    pub subject_name: String,
+    /// Actor's display name (or id).
+    pub actor_name: String,
+    /// Actor's e-mail, if any.
+    pub actor_email: String,
+    /// The actor is the system: show the System badge.
+    pub actor_system: bool,
+    /// Where the action came from ("API (App Name)", "CSV Import").
+    pub actor_via: String,
+    /// Event kind for the badge.
+    pub event: String,
+    /// Badge colour: emerald, sky, rose or slate.
+    pub event_colour: &'static str,
+    /// Result for its badge.
+    pub result: String,
+    /// Result badge colour: good, bad or warn.
+    pub result_colour: &'static str,
+    /// Log channel (the seeds' "Subject" filter).
+    pub channel: String,
+    /// Dotted action.
+    pub action: String,
+    /// Client address, if recorded.
+    pub ip: String,
+    /// Before/after rows of the change, if the entry records one.
+    pub changes: Vec<ChangeRow>,
+    /// The entry as formatted JSON.
+    pub json: String,
+    /// Integrity status line.
+    pub integrity: String,
+    /// True once a signed checkpoint covers the entry.
+    pub included: bool,
+}
+
+/// One field of a before/after change.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    /// Field name (`value` when the change is not an object).
+    pub field: String,
+    /// Rendered value before ("—" if absent).
+    pub before: String,
+    /// Rendered value after ("—" if absent).
+    pub after: String,
+    /// The two differ (highlighted).
+    pub changed: bool,
+}
+
+/// The badge colour of an event kind, as the seeds define it.
+pub fn event_colour(event: &str) -> &'static str {
+    match event {
+        "created" => "emerald",
+        "updated" => "sky",
+        "deleted" => "rose",
+        _ => "slate",
+    }
+}
+
+fn result_colour(result: Outcome) -> &'static str {
+    match result {
+        Outcome::Success | Outcome::Approved | Outcome::Allowed => "good",
+        Outcome::Failure | Outcome::Denied => "bad",
+        Outcome::Warning => "warn",
+    }
+}
+
+/// "just now", "5 minutes ago", "2 hours ago", "3 days ago", "in 2 hours" (clock skew).
+pub fn relative_age(now: Timestamp, then: Timestamp) -> String {
+    let delta = (now.millis() - then.millis()) / 1000;
+    let (future, secs) = (delta < 0, delta.unsigned_abs());
+    let (n, unit) = match secs {
+        0..=44 => return "just now".into(),
+        45..=3_599 => (secs.div_ceil(60).max(1), "minute"),
+        3_600..=86_399 => (secs / 3_600, "hour"),
+        86_400..=2_591_999 => (secs / 86_400, "day"),
+        2_592_000..=31_535_999 => (secs / 2_592_000, "month"),
+        _ => (secs / 31_536_000, "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// A JSON value as a cell shows it: strings without quotes, everything else as compact JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None => "—".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Lines up before and after field by field (objects), or as one `value` row.
+pub fn change_rows(before: Option<&Value>, after: Option<&Value>) -> Vec<ChangeRow> {
+    match (before, after) {
+        (None, None) => Vec::new(),
+        (b @ (None | Some(Value::Object(_))), a @ (None | Some(Value::Object(_)))) => {
+            let empty = serde_json::Map::new();
+            let b = b.and_then(Value::as_object).unwrap_or(&empty);
+            let a = a.and_then(Value::as_object).unwrap_or(&empty);
+            let mut fields: Vec<&String> = b.keys().collect();
+            fields.extend(a.keys().filter(|k| !b.contains_key(*k)));
+            fields
+                .into_iter()
+                .map(|f| ChangeRow {
+                    field: f.clone(),
+                    before: cell(b.get(f)),
+                    after: cell(a.get(f)),
+                    changed: b.get(f) != a.get(f),
+                })
+                .collect()
+        }
+        (b, a) => vec![ChangeRow {
+            field: "value".into(),
+            before: cell(b),
+            after: cell(a),
+            changed: b != a,
+        }],
+    }
+}
+
+impl EntryRow {
+    /// Builds the row; `signed_size` is the latest signed checkpoint's tree size, if any.
+    pub fn new(entry: &Entry, now: Timestamp, signed_size: Option<u64>) -> Self {
+        let target = entry.targets.first();
+        let subject = match target {
+            Some(t) => match (&t.id, &t.name) {
+                (Some(id), _) => format!("{} #{id}", t.kind),
+                (None, Some(name)) => format!("{} {name}", t.kind),
+                (None, None) => t.kind.clone(),
+            },
+            None => "—".into(),
+        };
+        let subject_name = target
+            .filter(|t| t.id.is_some())
+            .and_then(|t| t.name.clone())
+            .unwrap_or_default();
+        let actor = &entry.actor;
+        let actor_name = actor
+            .name
+            .clone()
+            .or_else(|| actor.id.clone())
+            .unwrap_or_else(|| actor.kind.as_str().to_string());
+        let (included, integrity) = match signed_size {
+            Some(size) if size > entry.seq => (
+                true,
+                format!(
+                    "Included in the signed checkpoint of {size} entries (leaf {})",
+                    entry.seq
+                ),
+            ),
+            _ => (
+                false,
+                "Pending: the next signed checkpoint (within about a second) will cover it".into(),
+            ),
+        };
+        let changes = entry
+            .changes
+            .as_ref()
+            .map(|c| change_rows(c.before.as_ref(), c.after.as_ref()))
+            .unwrap_or_default();
+        EntryRow {
+            id: entry.id.to_string(),
+            seq: entry.seq,
+            when_iso: entry.recorded_at.to_rfc3339(),
+            when_utc: entry
+                .recorded_at
+                .to_rfc3339()
+                .replacen('T', " ", 1)
+                .replace(".000Z", "Z")
+                .replace('Z', " UTC"),
+            when_relative: relative_age(now, entry.recorded_at),
+            description: entry.description.clone(),
+            subject,
+            subject_name,
+            actor_name,
+            actor_email: actor.email.clone().unwrap_or_default(),
+            actor_system: actor.kind == ActorType::System,
+            actor_via: actor.via.clone().unwrap_or_default(),
+            event_colour: event_colour(&entry.event),
+            event: entry.event.clone(),
+            result_colour: result_colour(entry.result),
+            result: entry.result.as_str().to_string(),
+            channel: entry.channel.clone(),
+            action: entry.action.clone(),
+            ip: entry.context.ip.clone().unwrap_or_default(),
+            changes,
+            json: serde_json::to_string_pretty(entry).unwrap_or_default(),
+            integrity,
+            included,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn badges_follow_the_seeds_colours() {
+        assert_eq!(event_colour("created"), "emerald");
+        assert_eq!(event_colour("updated"), "sky");
+        assert_eq!(event_colour("deleted"), "rose");
+        assert_eq!(event_colour("exported"), "slate");
+    }
+
+    #[test]
+    fn relative_ages_read_naturally() {
+        let now = Timestamp(10_000_000_000);
+        let ago = |secs: i64| relative_age(now, Timestamp(now.millis() - secs * 1000));
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(60), "1 minute ago");
+        assert_eq!(ago(7_200), "2 hours ago");
+        assert_eq!(ago(3 * 86_400), "3 days ago");
+        assert_eq!(ago(400 * 86_400), "1 year ago");
+        assert_eq!(ago(-7_200), "in 2 hours");
+    }
+
+    #[test]
+    fn changes_line_up_field_by_field() {
+        let rows = change_rows(
+            Some(&json!({"role": "member", "name": "Ada"})),
+            Some(&json!({"role": "admin", "name": "Ada", "team": 7})),
+        );
+        let view: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.field.as_str(),
+                    r.before.as_str(),
+                    r.after.as_str(),
+                    r.changed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("role", "member", "admin", true),
+                ("name", "Ada", "Ada", false),
+                ("team", "—", "7", true),
+            ]
+        );
+        let scalar = change_rows(Some(&json!(1)), Some(&json!("two")));
+        assert_eq!(
+            (scalar[0].before.as_str(), scalar[0].after.as_str()),
+            ("1", "two")
+        );
+        assert!(change_rows(None, None).is_empty());
+    }
+}

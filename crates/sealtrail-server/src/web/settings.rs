@@ -1,0 +1,424 @@
+//! `/settings`: the tenant's retention window and legal hold, IP allowlist, API keys (a new key
+//! is shown once) and users with their roles (a new user's first password is shown once).
+//! Every change goes through the same functions the API and CLI use, so it is validated and
+//! audited the same way, attributed to the signed-in user.
+
+use crate::accounts;
+use crate::admin::{self, AdminError};
+use crate::lifecycle;
+use crate::state::AppState;
+use crate::web::audit_page::Opt;
+use crate::web::error::{admin_message, render, PageError};
+use crate::web::session::{check_same_origin, Chrome, WebUser};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use sealtrail_core::keys::Scope;
+use sealtrail_core::users::Role;
+use sealtrail_store::Retention;
+use serde::Deserialize;
+
+/// A key as the settings page lists it.
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    id: String,
+    name: String,
+    scopes: String,
+    created: String,
+    revoked: String,
+}
+
+/// A user as the settings page lists it.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    id: String,
+    name: String,
+    email: String,
+    role: String,
+    roles: Vec<Opt>,
+    active: bool,
+    created: String,
+    editable: bool,
+    is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    notice: String,
+    error: String,
+    retention_days: String,
+    retention_forever: bool,
+    legal_hold: bool,
+    allowlist_text: String,
+    your_ip: String,
+    keys: Vec<KeyView>,
+    users: Vec<UserView>,
+    invite_roles: Vec<Opt>,
+    secret_title: String,
+    secret: String,
+}
+
+fn date(t: sealtrail_core::Timestamp) -> String {
+    t.to_rfc3339().chars().take(10).collect()
+}
+
+async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageError> {
+    let tenant = user.tenant.id;
+    let settings = state.store.settings(tenant).await?;
+    let keys = state
+        .store
+        .list_api_keys(tenant)
+        .await?
+        .into_iter()
+        .map(|k| KeyView {
+            created: date(k.created_at),
+            revoked: k.revoked_at.map(date).unwrap_or_default(),
+            scopes: Scope::join(&k.scopes),
+            id: k.id,
+            name: k.name,
+        })
+        .collect();
+    let mine = user.user.role;
+    let users = state
+        .store
+        .list_users(tenant)
+        .await?
+        .into_iter()
+        .map(|u| UserView {
+            roles: Role::ALL
+                .iter()
+                .filter(|r| mine.can_assign(**r) || **r == u.role)
+                .map(|r| Opt {
+                    value: r.as_str().into(),
+                    label: r.as_str().into(),
+                    selected: *r == u.role,
+                })
+                .collect(),
+            editable: mine.can_assign(u.role) && u.is_active(),
+            is_self: u.id == user.user.id,
+            active: u.is_active(),
+            created: date(u.created_at),
+            role: u.role.to_string(),
+            id: u.id,
+            name: u.name,
+            email: u.email,
+        })
+        .collect();
+    let (days, forever) = match settings.retention {
+        Retention::Days(d) => (d.to_string(), false),
+        Retention::Forever => (String::new(), true),
+    };
+    Ok(SettingsPage {
+        chrome: user.chrome("Settings", "settings"),
+        notice: String::new(),
+        error: String::new(),
+        retention_days: days,
+        retention_forever: forever,
+        legal_hold: settings.legal_hold,
+        allowlist_text: settings.ip_allowlist.join("\n"),
+        your_ip: user.client.ip.to_string(),
+        keys,
+        users,
+        invite_roles: Role::ALL
+            .iter()
+            .filter(|r| mine.can_assign(**r))
+            .map(|r| Opt {
+                value: r.as_str().into(),
+                label: r.as_str().into(),
+                selected: *r == Role::Member,
+            })
+            .collect(),
+        secret_title: String::new(),
+        secret: String::new(),
+    })
+}
+
+/// Which confirmation to show after a change (fixed texts: nothing from the URL is echoed).
+#[derive(Debug, Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// `GET /settings`.
+pub async fn page(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    user.require_manage()?;
+    let mut page = view(&state, &user).await?;
+    page.notice = match done.done.as_deref() {
+        Some("retention") => "Retention window saved.",
+        Some("legal-hold") => "Legal hold updated.",
+        Some("allowlist") => "IP allowlist saved.",
+        Some("key-revoked") => "API key revoked.",
+        Some("role") => "Role changed.",
+        Some("deactivated") => "User deactivated; their sessions have ended.",
+        _ => "",
+    }
+    .into();
+    Ok(render(&page))
+}
+
+/// A posted form's fields (repeated names kept, for the scope checkboxes).
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Checks role, origin and CSRF token, and decodes the form.
+fn accept(user: &WebUser, headers: &HeaderMap, body: &Bytes) -> Result<Fields, PageError> {
+    user.require_manage()?;
+    check_same_origin(headers)?;
+    let fields = Fields(
+        form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    );
+    user.check_csrf(fields.get("csrf"))?;
+    Ok(fields)
+}
+
+/// After a change: back to the page with a confirmation, or the page again with the refusal.
+async fn finish(
+    state: &AppState,
+    user: &WebUser,
+    result: Result<(), AdminError>,
+    done: &str,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/settings?done={done}")).into_response()),
+        Err(e) => match admin_message(&e) {
+            Some(message) => {
+                let mut page = view(state, user).await?;
+                page.error = message;
+                let status = match e {
+                    AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                Ok((status, render(&page)).into_response())
+            }
+            None => Err(PageError::Internal(e.to_string())),
+        },
+    }
+}
+
+/// `POST /settings/retention`: a number of days (at least 30) or "keep forever".
+pub async fn retention(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let retention = if f.get("forever") == "on" {
+        Ok(Retention::Forever)
+    } else {
+        f.get("days")
+            .trim()
+            .parse::<u32>()
+            .map(Retention::Days)
+            .map_err(|_| AdminError::Invalid("retention must be a whole number of days".into()))
+    };
+    let result = match retention {
+        Ok(r) => lifecycle::set_retention(state.store.as_ref(), user.tenant.id, r, &user.actor())
+            .await
+            .map_err(|e| match e {
+                AdminError::Store(sealtrail_store::StoreError::Invalid(m)) => {
+                    AdminError::Invalid(m)
+                }
+                other => other,
+            }),
+        Err(e) => Err(e),
+    };
+    finish(&state, &user, result, "retention").await
+}
+
+/// `POST /settings/legal-hold`.
+pub async fn legal_hold(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let on = f.get("hold") == "on";
+    let result =
+        lifecycle::set_legal_hold(state.store.as_ref(), user.tenant.id, on, &user.actor()).await;
+    finish(&state, &user, result, "legal-hold").await
+}
+
+/// `POST /settings/allowlist`: one entry per line (or comma-separated); refused if it would
+/// lock out the address saving it.
+pub async fn allowlist(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let entries: Vec<String> = f
+        .get("entries")
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let result = accounts::set_ip_allowlist(
+        state.store.as_ref(),
+        user.tenant.id,
+        entries,
+        Some(user.client.ip),
+        &user.acting(),
+    )
+    .await
+    .map(|_| ());
+    finish(&state, &user, result, "allowlist").await
+}
+
+/// `POST /settings/keys`: creates a key and shows it once.
+pub async fn create_key(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let scopes: Result<Vec<Scope>, String> = f.all("scope").iter().map(|s| s.parse()).collect();
+    let result = match scopes {
+        Ok(scopes) => {
+            admin::create_api_key(
+                state.store.as_ref(),
+                user.tenant.id,
+                f.get("name"),
+                &scopes,
+                &user.actor(),
+            )
+            .await
+        }
+        Err(e) => Err(AdminError::Invalid(e)),
+    };
+    match result {
+        Ok(created) => {
+            let mut page = view(&state, &user).await?;
+            page.secret_title = format!(
+                "API key \"{}\" created. Copy it now: it is not stored and cannot be shown again.",
+                created.key.name
+            );
+            page.secret = created.plaintext;
+            Ok(render(&page))
+        }
+        Err(e) => finish(&state, &user, Err(e), "").await,
+    }
+}
+
+/// `POST /settings/keys/{id}/revoke`.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    accept(&user, &headers, &body)?;
+    let result = admin::revoke_api_key(state.store.as_ref(), user.tenant.id, &id, &user.actor())
+        .await
+        .map(|_| ());
+    finish(&state, &user, result, "key-revoked").await
+}
+
+/// `POST /settings/users`: creates a user with a generated first password, shown once.
+pub async fn create_user(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let result = match f.get("role").parse::<Role>() {
+        Ok(role) => {
+            accounts::create_user(
+                state.store.as_ref(),
+                user.tenant.id,
+                f.get("email"),
+                Some(f.get("name")),
+                role,
+                None,
+                &user.acting(),
+            )
+            .await
+        }
+        Err(e) => Err(AdminError::Invalid(e)),
+    };
+    match result {
+        Ok(created) => {
+            let mut page = view(&state, &user).await?;
+            page.secret_title = format!(
+                "User {} created as {}. Give them this first password; it is shown only once \
+                 (they can change it under Account).",
+                created.user.email, created.user.role
+            );
+            page.secret = created.generated_password.unwrap_or_default();
+            Ok(render(&page))
+        }
+        Err(e) => finish(&state, &user, Err(e), "").await,
+    }
+}
+
+/// `POST /settings/users/{id}/role`.
+pub async fn change_role(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let result = match f.get("role").parse::<Role>() {
+        Ok(role) => accounts::change_role(
+            state.store.as_ref(),
+            user.tenant.id,
+            &id,
+            role,
+            &user.acting(),
+        )
+        .await
+        .map(|_| ()),
+        Err(e) => Err(AdminError::Invalid(e)),
+    };
+    finish(&state, &user, result, "role").await
+}
+
+/// `POST /settings/users/{id}/deactivate`.
+pub async fn deactivate_user(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    accept(&user, &headers, &body)?;
+    let result =
+        accounts::deactivate_user(state.store.as_ref(), user.tenant.id, &id, &user.acting())
+            .await
+            .map(|_| ());
+    finish(&state, &user, result, "deactivated").await
+}

@@ -34,8 +34,8 @@ fn serve_prints_the_url_and_a_first_key_once_and_stops_cleanly_on_sigterm() {
     assert!(key.starts_with("st_"));
     assert_eq!(
         query_total(&served.url, &key, dir.path(), &[]),
-        2,
-        "bootstrap audits itself"
+        3,
+        "bootstrap audits itself (tenant, admin key, first owner)"
     );
     let (clean, rest) = served.stop();
     assert!(clean, "SIGTERM exits 0");
@@ -166,8 +166,8 @@ fn query_filters_formats_and_pages_like_the_api() {
     );
     assert_eq!(query_total(u, k, d, &["--property", "site=berlin"]), 5);
     assert_eq!(query_total(u, k, d, &["-q", "zoë", "--target-id", "7"]), 1);
-    assert_eq!(query_total(u, k, d, &["--system"]), 2);
-    assert_eq!(query_total(u, k, d, &["--range", "24h"]), 14);
+    assert_eq!(query_total(u, k, d, &["--system"]), 3);
+    assert_eq!(query_total(u, k, d, &["--range", "24h"]), 15);
 
     let ndjson = sealtrail(
         &[
@@ -236,8 +236,8 @@ fn keys_and_tenants_work_on_the_data_dir_while_the_server_runs() {
     assert!(text(&created.stderr).contains("shown only now"));
     assert_eq!(
         query_total(&u, &read_key, d, &[]),
-        3,
-        "2 bootstrap entries + the key creation"
+        4,
+        "3 bootstrap entries + the key creation"
     );
 
     let list = text(&sealtrail(&["keys", "list"], &u, "", d).stdout);

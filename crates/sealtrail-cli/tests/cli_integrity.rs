@@ -178,7 +178,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
     let dir = root.path().join("data");
     let mut served = Served::start(&dir);
     let key = served.read_first_key();
-    // Seqs 0 and 1 are the bootstrap entries; the events get seqs 2..=41.
+    // Seqs 0-2 are the bootstrap entries; the events get seqs 3..=42.
     let lines: Vec<String> = (0..40)
         .map(|i| {
             format!(
@@ -194,8 +194,8 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
     let ok = local_expect(&["verify"], &dir, 0);
     assert!(ok.contains("default: OK"), "{ok}");
     assert!(
-        ok.contains("42 entries (42 verified, 0 pruned)")
-            && ok.contains("extends the checkpoint of size 42"),
+        ok.contains("43 entries (43 verified, 0 pruned)")
+            && ok.contains("extends the checkpoint of size 43"),
         "the shutdown checkpoint covers every acknowledged entry: {ok}"
     );
 
@@ -301,13 +301,13 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         let removed = conn
             .execute(
                 "DELETE FROM entries WHERE pk >= ?1 AND pk <= ?2",
-                [pk(t, 39), pk(t, 41)],
+                [pk(t, 39), pk(t, 42)],
             )
             .unwrap();
-        assert_eq!(removed, 3);
+        assert_eq!(removed, 4);
         conn.execute(
             "DELETE FROM vault WHERE pk >= ?1 AND pk <= ?2",
-            [pk(t, 39), pk(t, 41)],
+            [pk(t, 39), pk(t, 42)],
         )
         .unwrap();
         // Every node whose subtree reaches a leaf at or beyond seq 39.
@@ -317,7 +317,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
                 [t],
             )
             .unwrap();
-        assert!(nodes >= 3, "leaf hashes of seqs 39..=41 deleted ({nodes})");
+        assert!(nodes >= 4, "leaf hashes of seqs 39..=42 deleted ({nodes})");
         let heads = conn
             .execute("UPDATE log_heads SET next_seq = 39 WHERE tenant = ?1", [t])
             .unwrap();
@@ -327,7 +327,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         "e (truncated log)",
         &e,
         &[
-            "the log has 39 entries but a checkpoint was signed for 42",
+            "the log has 39 entries but a checkpoint was signed for 43",
             "first missing seq 39",
         ],
     );
@@ -336,7 +336,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
     // deleted too: only a checkpoint the auditor kept elsewhere can show what is missing.
     let kept_note: String = raw(&dir)
         .query_row(
-            "SELECT note FROM checkpoints WHERE size = 42 AND tenant = ?1",
+            "SELECT note FROM checkpoints WHERE size = 43 AND tenant = ?1",
             [tenant_id(&raw(&dir), "default")],
             |r| r.get(0),
         )
@@ -378,13 +378,13 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         describe(&["verify", "--checkpoint", kept_arg], &out)
     );
     assert!(
-        text(&out.stdout).contains("against your kept checkpoint: the log has 39 entries but a checkpoint was signed for 42"),
+        text(&out.stdout).contains("against your kept checkpoint: the log has 39 entries but a checkpoint was signed for 43"),
         "{}",
         describe(&["verify", "--checkpoint", kept_arg], &out)
     );
     let fine = local_expect(&["verify", "--checkpoint", kept_arg], &dir, 0);
     assert!(
-        fine.contains("and your kept checkpoint of size 42"),
+        fine.contains("and your kept checkpoint of size 43"),
         "{fine}"
     );
 
@@ -452,8 +452,8 @@ fn erase_keeps_the_log_verifiable_and_leaves_no_trace_in_the_files() {
     let all_text = all.to_string();
     assert_eq!(
         all["total"],
-        2 + 8 + 1,
-        "bootstrap + events + subject.erased"
+        3 + 8 + 1,
+        "bootstrap (tenant, key, owner) + events + subject.erased"
     );
     for trace in [EMAIL, NAME, "zoë martin", "u-zoe", "198.51.100."] {
         assert!(

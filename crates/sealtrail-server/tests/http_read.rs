@@ -53,24 +53,24 @@ async fn list_is_newest_first_with_total_and_filters() {
     );
 
     let cases: &[(&str, u64)] = &[
-        ("action=user.created", 10),
-        ("action=user.*", 10),
+        ("action=user.created", 11), // + the first owner, created at start
+        ("action=user.*", 11),
         ("action=hardware.*", 20),
         ("channel=auth", 15),
         ("subject=auth", 15),
-        ("event=created", 12),
+        ("event=created", 13),
         ("result=failure", 6),
         ("actor=u1", 8),
         ("actor=u1%40example.com", 8),
         ("ip=10.0.0.2", 10),
-        ("system=true", 3),
+        ("system=true", 4),
         ("properties.repo=web", 15),
         ("properties.n=7", 1),
         ("q=assigned", 1),
         ("q=ZO%C3%8B", 1),
         ("target_type=hardware&target_id=142", 30),
         ("channel=auth&result=failure", 3),
-        ("range=24h", 33),
+        ("range=24h", 34),
         ("from=2000-01-01&to=2000-12-31", 0),
     ];
     for (query, expected) in cases {
@@ -260,8 +260,8 @@ async fn facets_list_values_present_with_counts() {
     assert_eq!(count_of("actions", "hardware.updated"), Some(20));
     assert_eq!(
         count_of("events", "created"),
-        Some(10 + 2),
-        "bootstrap's tenant and key creation count too"
+        Some(10 + 3),
+        "bootstrap's tenant, key and owner creation count too"
     );
     assert_eq!(count_of("results", "failure"), Some(6));
     assert!(f["actors"]

@@ -44,6 +44,33 @@ impl SignInThrottle {
             .map(|oldest| WINDOW.saturating_sub(now.duration_since(*oldest)))
     }
 
+    /// Checks `key` against `limit` and, when under it, records this attempt — atomically, so
+    /// concurrent attempts cannot all slip under the limit. Returns the wait when over it.
+    pub fn attempt(&self, key: &str, limit: usize, now: Instant) -> Option<Duration> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_KEYS {
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
+        }
+        let times = map.entry(key.to_string()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            times.pop_front();
+        }
+        if times.len() >= limit {
+            return times
+                .front()
+                .map(|oldest| WINDOW.saturating_sub(now.duration_since(*oldest)));
+        }
+        times.push_back(now);
+        None
+    }
+
     /// Records a failure for each key.
     pub fn record_failure(&self, keys: &[&str], now: Instant) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,5 +116,13 @@ mod tests {
         t.record_failure(&["b"], start);
         t.clear("b");
         assert_eq!(t.retry_after("b", 1, start), None);
+        for _ in 0..3 {
+            assert_eq!(t.attempt("c", 3, start), None);
+        }
+        assert_eq!(
+            t.attempt("c", 3, start),
+            Some(WINDOW),
+            "the fourth is refused"
+        );
     }
 }

@@ -30,8 +30,10 @@ pub async fn page(user: WebUser) -> Result<Response, PageError> {
     }))
 }
 
-/// The change-password form.
-#[derive(Debug, Deserialize)]
+/// The change-password form. Missing fields read as empty, so a form without its token gets
+/// the token check's page rather than a bare deserialisation error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct PasswordForm {
     csrf: String,
     current: String,

@@ -62,6 +62,12 @@ struct SettingsPage {
     secret: String,
 }
 
+/// Text typed by a user, isolated for a plain-text message (the Unicode equivalent of
+/// `<bdi>`), so a right-to-left override in a name cannot reorder the message around it.
+fn isolated(text: &str) -> String {
+    format!("\u{2068}{text}\u{2069}")
+}
+
 fn date(t: sealtrail_core::Timestamp) -> String {
     t.to_rfc3339().chars().take(10).collect()
 }
@@ -321,7 +327,7 @@ pub async fn create_key(
             let mut page = view(&state, &user).await?;
             page.secret_title = format!(
                 "API key \"{}\" created. Copy it now: it is not stored and cannot be shown again.",
-                created.key.name
+                isolated(&created.key.name)
             );
             page.secret = created.plaintext;
             Ok(render(&page))
@@ -374,7 +380,8 @@ pub async fn create_user(
             page.secret_title = format!(
                 "User {} created as {}. Give them this first password; it is shown only once \
                  (they can change it under Account).",
-                created.user.email, created.user.role
+                isolated(&created.user.email),
+                created.user.role
             );
             page.secret = created.generated_password.unwrap_or_default();
             Ok(render(&page))

@@ -128,10 +128,14 @@ pub async fn submit(
     let now = Instant::now();
     let account_key = format!("account:{workspace}:{email}");
     let address_key = format!("ip:{}", client.ip);
+    // The attempt is charged to the account as it starts (checked and recorded under one
+    // lock), not when its slow password check ends: otherwise guesses sent at once would all
+    // pass the limit before any was recorded. A correct password clears it again. Addresses
+    // count failures only, so an office whose people share one address can all sign in.
     let wait = state
         .throttle
-        .retry_after(&account_key, PER_ACCOUNT, now)
-        .or_else(|| state.throttle.retry_after(&address_key, PER_ADDRESS, now));
+        .retry_after(&address_key, PER_ADDRESS, now)
+        .or_else(|| state.throttle.attempt(&account_key, PER_ACCOUNT, now));
     if let Some(wait) = wait {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return Ok(again(
@@ -159,17 +163,20 @@ pub async fn submit(
             );
             Ok(response)
         }
-        Err(SignInRefusal::AddressNotAllowed(ip)) => Ok(again(
-            StatusCode::FORBIDDEN,
-            format!(
-                "Your address {ip} is not on this workspace's IP allowlist. Connect from an \
-                 allowed network, or ask an admin to add your address."
-            ),
-        )),
+        Err(SignInRefusal::AddressNotAllowed(ip)) => {
+            // The password was right: not a guess.
+            state.throttle.clear(&account_key);
+            Ok(again(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Your address {ip} is not on this workspace's IP allowlist. Connect from \
+                     an allowed network, or ask an admin to add your address."
+                ),
+            ))
+        }
         Err(SignInRefusal::BadCredentials | SignInRefusal::Deactivated) => {
-            state
-                .throttle
-                .record_failure(&[&account_key, &address_key], now);
+            // The account was charged before the check; the address is charged now.
+            state.throttle.record_failure(&[&address_key], now);
             Ok(again(
                 StatusCode::UNAUTHORIZED,
                 "Wrong workspace, e-mail or password.".into(),
@@ -178,9 +185,10 @@ pub async fn submit(
     }
 }
 
-/// The sign-out form.
+/// The sign-out form (a missing token is refused by the token check, with a page).
 #[derive(Debug, Deserialize)]
 pub struct SignOutForm {
+    #[serde(default)]
     csrf: String,
 }
 

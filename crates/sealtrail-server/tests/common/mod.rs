@@ -15,6 +15,10 @@ use std::sync::Arc;
 pub struct TestServer {
     pub url: String,
     pub admin_key: String,
+    /// E-mail of the owner first start created (`admin@localhost`), who signs in to the page.
+    pub owner_email: String,
+    /// That owner's generated password.
+    pub owner_password: String,
     pub store: Arc<dyn Store>,
     pub client: Client,
     server: Option<RunningServer>,
@@ -33,14 +37,12 @@ impl TestServer {
         configure(&mut config);
         let store = open_store(dir.path()).unwrap();
         let server = start_with_store(config, store.clone()).await.unwrap();
-        let admin_key = server
-            .bootstrap()
-            .expect("fresh dir bootstraps")
-            .admin_key
-            .clone();
+        let bootstrap = server.bootstrap().expect("fresh dir bootstraps").clone();
         TestServer {
             url: server.url(),
-            admin_key,
+            admin_key: bootstrap.admin_key,
+            owner_email: bootstrap.owner_email,
+            owner_password: bootstrap.owner_password,
             store,
             client: Client::new(),
             server: Some(server),

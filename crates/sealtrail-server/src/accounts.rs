@@ -113,6 +113,18 @@ async fn append(
         .map(|_| ())
 }
 
+/// One field's before and after, as the page's Details shows changes side by side.
+fn field_change(
+    field: &str,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Option<Changes> {
+    Some(Changes {
+        before: Some(json!({ field: before })),
+        after: Some(json!({ field: after })),
+    })
+}
+
 /// Creates a user. Without `password` a strong one is generated and returned once.
 pub async fn create_user(
     store: &dyn Store,
@@ -220,19 +232,8 @@ pub async fn change_role(
         target: Some(user_target(&after)),
         properties: Map::new(),
     };
-    let changes = Changes {
-        before: Some(json!({ "role": before.role.as_str() })),
-        after: Some(json!({ "role": role.as_str() })),
-    };
-    append(
-        store,
-        tenant,
-        audit,
-        Outcome::Success,
-        &by.context,
-        Some(changes),
-    )
-    .await?;
+    let changes = field_change("role", json!(before.role.as_str()), json!(role.as_str()));
+    append(store, tenant, audit, Outcome::Success, &by.context, changes).await?;
     Ok(after)
 }
 
@@ -350,19 +351,8 @@ pub async fn set_ip_allowlist(
         target: None,
         properties: Map::new(),
     };
-    let changes = Changes {
-        before: Some(json!({ "ip_allowlist": before })),
-        after: Some(json!({ "ip_allowlist": after })),
-    };
-    append(
-        store,
-        tenant,
-        audit,
-        Outcome::Success,
-        &by.context,
-        Some(changes),
-    )
-    .await?;
+    let changes = field_change("ip_allowlist", json!(before), json!(after));
+    append(store, tenant, audit, Outcome::Success, &by.context, changes).await?;
     Ok(after)
 }
 

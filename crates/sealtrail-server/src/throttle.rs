@@ -25,62 +25,56 @@ pub struct SignInThrottle {
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
+/// Drops attempts older than the window; returns how long until `key` may try again when it is
+/// at `limit`.
+fn over_limit(times: &mut VecDeque<Instant>, limit: usize, now: Instant) -> Option<Duration> {
+    while times
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+    {
+        times.pop_front();
+    }
+    if times.len() < limit {
+        return None;
+    }
+    times
+        .front()
+        .map(|oldest| WINDOW.saturating_sub(now.duration_since(*oldest)))
+}
+
 impl SignInThrottle {
+    fn map(&self, now: Instant) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_KEYS {
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
+        }
+        map
+    }
+
     /// How long until `key` may try again, if it is over `limit` now.
     pub fn retry_after(&self, key: &str, limit: usize, now: Instant) -> Option<Duration> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let times = map.get_mut(key)?;
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            times.pop_front();
-        }
-        if times.len() < limit {
-            return None;
-        }
-        times
-            .front()
-            .map(|oldest| WINDOW.saturating_sub(now.duration_since(*oldest)))
+        over_limit(self.map(now).get_mut(key)?, limit, now)
     }
 
     /// Checks `key` against `limit` and, when under it, records this attempt — atomically, so
     /// concurrent attempts cannot all slip under the limit. Returns the wait when over it.
     pub fn attempt(&self, key: &str, limit: usize, now: Instant) -> Option<Duration> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_KEYS {
-            map.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
-            });
-        }
+        let mut map = self.map(now);
         let times = map.entry(key.to_string()).or_default();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            times.pop_front();
+        let wait = over_limit(times, limit, now);
+        if wait.is_none() {
+            times.push_back(now);
         }
-        if times.len() >= limit {
-            return times
-                .front()
-                .map(|oldest| WINDOW.saturating_sub(now.duration_since(*oldest)));
-        }
-        times.push_back(now);
-        None
+        wait
     }
 
     /// Records a failure for each key.
     pub fn record_failure(&self, keys: &[&str], now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_KEYS {
-            map.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
-            });
-        }
+        let mut map = self.map(now);
         for key in keys {
             let times = map.entry((*key).to_string()).or_default();
             times.push_back(now);
@@ -92,8 +86,10 @@ impl SignInThrottle {
 
     /// Forgets an account's failures after it signs in successfully.
     pub fn clear(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 

@@ -228,6 +228,20 @@ async fn finish(
     }
 }
 
+/// The settings page with a secret that exists only in this response (a new key, a first
+/// password): the page is not cached (`no-store`) and a reload does not show it again.
+async fn show_once(
+    state: &AppState,
+    user: &WebUser,
+    title: String,
+    secret: String,
+) -> Result<Response, PageError> {
+    let mut page = view(state, user).await?;
+    page.secret_title = title;
+    page.secret = secret;
+    Ok(render(&page))
+}
+
 /// `POST /settings/retention`: a number of days (at least 30) or "keep forever".
 pub async fn retention(
     State(state): State<AppState>,
@@ -324,13 +338,11 @@ pub async fn create_key(
     };
     match result {
         Ok(created) => {
-            let mut page = view(&state, &user).await?;
-            page.secret_title = format!(
+            let title = format!(
                 "API key \"{}\" created. Copy it now: it is not stored and cannot be shown again.",
                 isolated(&created.key.name)
             );
-            page.secret = created.plaintext;
-            Ok(render(&page))
+            show_once(&state, &user, title, created.plaintext).await
         }
         Err(e) => finish(&state, &user, Err(e), "").await,
     }
@@ -376,15 +388,14 @@ pub async fn create_user(
     };
     match result {
         Ok(created) => {
-            let mut page = view(&state, &user).await?;
-            page.secret_title = format!(
+            let title = format!(
                 "User {} created as {}. Give them this first password; it is shown only once \
                  (they can change it under Account).",
                 isolated(&created.user.email),
                 created.user.role
             );
-            page.secret = created.generated_password.unwrap_or_default();
-            Ok(render(&page))
+            let password = created.generated_password.unwrap_or_default();
+            show_once(&state, &user, title, password).await
         }
         Err(e) => finish(&state, &user, Err(e), "").await,
     }

@@ -172,14 +172,37 @@ pub(crate) fn set_export_exclusions(
     }
     keys.sort();
     keys.dedup();
-    let json = serde_json::to_string(&keys)
-        .map_err(|e| StoreError::Backend(format!("encoding exclusions: {e}")))?;
+    set_json_setting(conn, tenant, JsonSetting::ExportExcluded, &keys)
+}
+
+/// The tenant settings stored as JSON arrays of strings.
+#[derive(Clone, Copy)]
+enum JsonSetting {
+    ExportExcluded,
+    IpAllowlist,
+}
+
+/// Stores one JSON-array setting and returns the settings as they now are.
+fn set_json_setting(
+    conn: &mut Connection,
+    tenant: TenantId,
+    setting: JsonSetting,
+    values: &[String],
+) -> Result<TenantSettings, WriteError> {
+    let (sql, what) = match setting {
+        JsonSetting::ExportExcluded => (
+            "UPDATE tenants SET export_excluded = ?2 WHERE id = ?1",
+            "exclusions",
+        ),
+        JsonSetting::IpAllowlist => (
+            "UPDATE tenants SET ip_allowlist = ?2 WHERE id = ?1",
+            "the IP allowlist",
+        ),
+    };
+    let json = serde_json::to_string(values)
+        .map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
-        "UPDATE tenants SET export_excluded = ?2 WHERE id = ?1",
-        params![tenant.0, json],
-    )?;
-    if changed == 0 {
+    if tx.execute(sql, params![tenant.0, json])? == 0 {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
     }
     let now = settings(&tx, tenant)?;
@@ -194,19 +217,7 @@ pub(crate) fn set_ip_allowlist(
     entries: Vec<String>,
 ) -> Result<TenantSettings, WriteError> {
     let list = IpAllowlist::parse(&entries).map_err(StoreError::Invalid)?;
-    let json = serde_json::to_string(&list.entries())
-        .map_err(|e| StoreError::Backend(format!("encoding the IP allowlist: {e}")))?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
-        "UPDATE tenants SET ip_allowlist = ?2 WHERE id = ?1",
-        params![tenant.0, json],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
-    let now = settings(&tx, tenant)?;
-    tx.commit()?;
-    Ok(now)
+    set_json_setting(conn, tenant, JsonSetting::IpAllowlist, &list.entries())
 }
 
 /// Every tenant, oldest first.

@@ -1,8 +1,8 @@
 //! The `sealtrail` command: one binary that serves the API and talks to it.
 //!
 //! `serve` runs the service; `ingest` and `query` are HTTP clients (so they work against any
-//! Sealtrail, local or remote); `keys` and `tenants` are operator commands that act on the data
-//! directory directly, because they are how the first credentials come to exist.
+//! Sealtrail, local or remote); `keys`, `tenants` and `users` are operator commands that act on
+//! the data directory directly, because they are how the first credentials come to exist.
 
 mod client;
 mod export;
@@ -12,6 +12,7 @@ mod lifecycle;
 mod local;
 mod query;
 mod serve;
+mod users;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,10 @@ enum Command {
     /// Create or list tenants (acts on the data directory).
     #[command(subcommand)]
     Tenants(local::TenantsCommand),
+    /// Create, list, change or deactivate the people who sign in to the web page (acts on the
+    /// data directory).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Verify a database (every leaf, tree hash and the signed checkpoint) or an evidence bundle.
     Verify(verify::VerifyArgs),
     /// Prune entries older than each tenant's retention window, now (acts on the data directory).
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(*args).await,
             Command::Keys(cmd) => local::keys(cmd).await,
             Command::Tenants(cmd) => local::tenants(cmd).await,
+            Command::Users(cmd) => users::run(cmd).await,
             Command::Verify(args) => verify::run(args).await,
             Command::Prune(args) => lifecycle::prune(args).await,
             Command::Erase(args) => lifecycle::erase(args).await,

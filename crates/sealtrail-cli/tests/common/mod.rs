@@ -15,6 +15,8 @@ pub struct Served {
     pub stdout: BufReader<ChildStdout>,
     pub url: String,
     pub key: Option<String>,
+    /// The first owner's web password, once `read_first_key` has read it.
+    pub owner_password: Option<String>,
 }
 
 impl Served {
@@ -43,15 +45,29 @@ impl Served {
             stdout,
             url,
             key: None,
+            owner_password: None,
         }
     }
 
-    /// Reads the first-start lines and returns the admin key they print.
+    /// Reads the first-start lines (URL, data dir, tenant, key, web sign-in) and returns the
+    /// admin key they print; the owner's password is kept in `owner_password`.
     pub fn read_first_key(&mut self) -> String {
         let mut text = String::new();
         for _ in 0..3 {
             self.stdout.read_line(&mut text).unwrap();
         }
+        let mut web = String::new();
+        self.stdout.read_line(&mut web).unwrap();
+        assert!(
+            web.contains("sign in as admin@localhost with password "),
+            "{web}"
+        );
+        self.owner_password = web
+            .split("with password ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string);
+        text.push_str(&web);
         assert!(text.contains("created tenant \"default\""), "{text}");
         assert!(
             text.contains(&format!("export SEALTRAIL_URL={}", self.url)),

@@ -44,11 +44,7 @@ impl IpAllowlist {
 
     /// Splits text as typed in a form (commas, spaces or new lines) and parses it.
     pub fn parse_text(text: &str) -> Result<Self, String> {
-        let entries: Vec<&str> = text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-            .collect();
-        Self::parse(&entries)
+        Self::parse(&split_entries(text))
     }
 
     /// True when no restriction applies.
@@ -77,6 +73,13 @@ impl IpAllowlist {
     pub fn entries(&self) -> Vec<String> {
         self.nets.iter().map(display).collect()
     }
+}
+
+/// The entries of a list as typed in a form: separated by commas, spaces or new lines.
+pub fn split_entries(text: &str) -> Vec<&str> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// A single address shows without `/32` or `/128`.

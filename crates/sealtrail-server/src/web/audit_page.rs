@@ -215,14 +215,7 @@ pub async fn page(
         prev_url: String::new(),
         exports,
     };
-    // The form sends `system=on` from its checkbox; the filter language says `true`.
-    let normalised: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| match (k.as_str(), v.as_str()) {
-            ("system", "on") => (k.clone(), "true".to_string()),
-            _ => (k.clone(), v.clone()),
-        })
-        .collect();
+    let normalised = filter_language(params.clone());
     let query = match parse_query(&normalised, now, &[]) {
         Ok(q) => Query {
             limit: q.limit.min(Query::DEFAULT_LIMIT),
@@ -257,6 +250,18 @@ pub async fn page(
     Ok(render(&view))
 }
 
+/// The form's parameters in the filter language: the "System only" checkbox may send
+/// `system=on`, which the filter parser spells `true`.
+fn filter_language(params: Vec<(String, String)>) -> Vec<(String, String)> {
+    params
+        .into_iter()
+        .map(|(k, v)| match (k.as_str(), v.as_str()) {
+            ("system", "on") => (k, "true".to_string()),
+            _ => (k, v),
+        })
+        .collect()
+}
+
 fn export_label(format: Format) -> &'static str {
     match format {
         Format::Csv => "CSV",
@@ -276,13 +281,9 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     user.require_log_access()?;
-    let params: Vec<(String, String)> = query_params(raw.as_deref())
+    let params: Vec<(String, String)> = filter_language(query_params(raw.as_deref()))
         .into_iter()
         .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| match (k.as_str(), v.as_str()) {
-            ("system", "on") => (k, "true".to_string()),
-            _ => (k, v),
-        })
         .collect();
     stream_download(&state, user.tenant.id, user.actor(), &params)
         .map_err(|e| PageError::BadRequest(e.body.message))

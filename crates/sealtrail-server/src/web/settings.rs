@@ -16,6 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use sealtrail_core::keys::Scope;
+use sealtrail_core::netacl::split_entries;
 use sealtrail_core::users::Role;
 use sealtrail_store::Retention;
 use serde::Deserialize;
@@ -296,10 +297,8 @@ pub async fn allowlist(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let f = accept(&user, &headers, &body)?;
-    let entries: Vec<String> = f
-        .get("entries")
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
+    let entries: Vec<String> = split_entries(f.get("entries"))
+        .into_iter()
         .map(str::to_string)
         .collect();
     let result = accounts::set_ip_allowlist(

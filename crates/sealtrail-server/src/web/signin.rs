@@ -57,14 +57,12 @@ pub async fn form(
     Query(q): Query<SignInQuery>,
 ) -> Result<Response, PageError> {
     let next = safe_next(q.next.as_deref());
-    if cookie_token(&headers).is_some() {
-        // Already signed in? Go straight on (a stale cookie just shows the form below).
-        if let Some(token) = cookie_token(&headers) {
-            let hash = sealtrail_core::session::hash_token(&token);
-            if let Some(s) = state.store.session(hash).await? {
-                if s.is_live(sealtrail_core::Timestamp::now()) {
-                    return Ok(Redirect::to(&next).into_response());
-                }
+    // Already signed in? Go straight on (a stale cookie just shows the form below).
+    if let Some(token) = cookie_token(&headers) {
+        let hash = sealtrail_core::session::hash_token(&token);
+        if let Some(s) = state.store.session(hash).await? {
+            if s.is_live(sealtrail_core::Timestamp::now()) {
+                return Ok(Redirect::to(&next).into_response());
             }
         }
     }

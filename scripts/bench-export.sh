@@ -2,6 +2,8 @@
 # Measures a large HTTP export end to end: ingests N events (default 1,000,000) into a fresh
 # release server, then times CSV and NDJSON exports of all of them and reports the server's
 # resident memory before and its peak (VmHWM) after. Usage: scripts/bench-export.sh [N]
+# With SEALTRAIL_BENCH_DATABASE=postgres://… the server keeps the log in that (empty)
+# PostgreSQL database instead of the embedded one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"
@@ -10,7 +12,9 @@ BIN="$PWD/target/release/sealtrail"
 WORK="$(mktemp -d)"
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-"$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --no-nightly-prune >"$WORK/out" 2>"$WORK/err" &
+DB_ARGS=()
+if [ -n "${SEALTRAIL_BENCH_DATABASE:-}" ]; then DB_ARGS=(--database "$SEALTRAIL_BENCH_DATABASE"); fi
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --no-nightly-prune "${DB_ARGS[@]}" >"$WORK/out" 2>"$WORK/err" &
 SERVER=$!
 for _ in $(seq 100); do grep -q SEALTRAIL_KEY "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 eval "$(grep export "$WORK/out")"

@@ -70,7 +70,7 @@ pub enum RetentionCommand {
 
 /// Runs `prune`.
 pub async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let store = args.data_dir.open()?;
+    let store = args.data_dir.open().await?;
     let tenants = match &args.tenant {
         Some(name) => vec![tenant_named(store.as_ref(), name).await?],
         None => store.list_tenants().await?,
@@ -104,7 +104,7 @@ pub async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `erase`.
 pub async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
-    let store = args.data_dir.open()?;
+    let store = args.data_dir.open().await?;
     let tenant = tenant_named(store.as_ref(), &args.tenant).await?;
     let outcome =
         lifecycle::erase_subject(store.as_ref(), tenant.id, &args.subject, &cli_actor()).await?;
@@ -126,7 +126,7 @@ fn describe(retention: Retention) -> String {
 pub async fn retention(command: RetentionCommand) -> anyhow::Result<ExitCode> {
     match command {
         RetentionCommand::Show { tenant, data_dir } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let settings = store.settings(tenant.id).await?;
             println!(
@@ -142,7 +142,7 @@ pub async fn retention(command: RetentionCommand) -> anyhow::Result<ExitCode> {
             forever,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let retention = match (forever, days) {
                 (true, _) => Retention::Forever,
@@ -157,7 +157,7 @@ pub async fn retention(command: RetentionCommand) -> anyhow::Result<ExitCode> {
             tenant,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let on = state == "on";
             lifecycle::set_legal_hold(store.as_ref(), tenant.id, on, &cli_actor()).await?;

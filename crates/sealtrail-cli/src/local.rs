@@ -16,12 +16,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Which data directory to act on.
+/// Which database to act on: the embedded one in a data directory, or PostgreSQL.
 #[derive(Debug, Args)]
 pub struct DataDir {
     /// Directory holding the database (as given to `serve`).
     #[arg(long, env = "SEALTRAIL_DATA_DIR", default_value = "./sealtrail-data")]
     data_dir: PathBuf,
+    /// PostgreSQL connection URL (as given to `serve --database`); overrides --data-dir's
+    /// database.
+    #[arg(long = "database", env = "SEALTRAIL_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 impl DataDir {
@@ -45,7 +49,14 @@ impl DataDir {
 
     /// Opens an existing store; refuses to create one, since a new store made here would skip
     /// the first-start set-up that `serve` performs.
-    pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        if let Some(url) = &self.database_url {
+            return sealtrail_server::open_postgres(url, None)
+                .await
+                .with_context(|| {
+                    format!("connecting to {}", sealtrail_store::pg::redacted_url(url))
+                });
+        }
         let db = self.data_dir.join("sealtrail.db");
         if !db.exists() {
             anyhow::bail!(
@@ -146,7 +157,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
             scopes,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let scopes = Scope::parse_list(&scopes).map_err(anyhow::Error::msg)?;
             let created =
@@ -162,7 +173,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
             println!("{}", created.plaintext);
         }
         KeysCommand::List { tenant, data_dir } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let keys = store.list_api_keys(tenant.id).await?;
             println!(
@@ -188,7 +199,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
             tenant,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let key = admin::revoke_api_key(store.as_ref(), tenant.id, &id, &cli_actor()).await?;
             let at = key
@@ -208,7 +219,7 @@ pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
             with_admin_key,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let actor = cli_actor();
             let tenant = admin::create_tenant(store.as_ref(), &name, &actor).await?;
             eprintln!("Created tenant {}.", tenant.name);
@@ -229,7 +240,7 @@ pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TenantsCommand::List { data_dir } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             println!("{:<32}  {:<24}  ENTRIES", "NAME", "CREATED (UTC)");
             for tenant in store.list_tenants().await? {
                 let size = store.log_size(tenant.id).await?;

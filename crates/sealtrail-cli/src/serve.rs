@@ -1,4 +1,5 @@
-//! `sealtrail serve`: the service on the embedded store, with first-start credentials printed once.
+//! `sealtrail serve`: the service on the embedded store (or PostgreSQL), with first-start
+//! credentials printed once.
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -15,9 +16,21 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "SEALTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory holding the database (created with owner-only permissions).
+    /// Directory holding the embedded database and this node's files (signing key, export
+    /// jobs); created with owner-only permissions.
     #[arg(long, env = "SEALTRAIL_DATA_DIR", default_value = "./sealtrail-data")]
     data_dir: PathBuf,
+    /// PostgreSQL connection URL (`postgres://user:password@host:5432/database`): keep the log
+    /// there instead of the embedded database, so several nodes can serve it.
+    #[arg(long = "database", env = "SEALTRAIL_DATABASE_URL")]
+    database_url: Option<String>,
+    /// A streaming replica of that database to serve pages, counts and exports from.
+    #[arg(
+        long = "database-replica",
+        env = "SEALTRAIL_DATABASE_REPLICA_URL",
+        requires = "database_url"
+    )]
+    database_replica_url: Option<String>,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SEALTRAIL_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -86,6 +99,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--request-timeout-secs must be at least 1");
     }
     let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
+    config.database_url = args.database_url.clone();
+    config.database_replica_url = args.database_replica_url.clone();
     config.max_body_bytes = args.max_body_bytes;
     config.request_timeout = Duration::from_secs(args.request_timeout_secs);
     config.signing_key_file = args.signing_key_file.clone();
@@ -97,13 +112,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.export_job_concurrency = args.export_jobs;
     config.trusted_proxies = args.trusted_proxies.clone();
     config.secure_cookies = !args.insecure_cookies;
+    let database = match &args.database_url {
+        Some(url) => sealtrail_store::pg::redacted_url(url),
+        None => args.data_dir.display().to_string(),
+    };
     let server = sealtrail_server::start(config)
         .await
-        .with_context(|| format!("starting with data directory {}", args.data_dir.display()))?;
+        .with_context(|| format!("starting with database {database}"))?;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "Sealtrail listening on {}", server.url())?;
-    writeln!(out, "Data directory: {}", args.data_dir.display())?;
+    match &args.database_url {
+        Some(_) => writeln!(out, "Database: {database}")?,
+        None => writeln!(out, "Data directory: {database}")?,
+    }
     if let Some(first) = server.bootstrap() {
         writeln!(
             out,

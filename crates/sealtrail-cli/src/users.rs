@@ -101,7 +101,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             data_dir,
         } => {
             let role = parse_role(&role)?;
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let password = password_stdin.then(read_password).transpose()?;
             let created = accounts::create_user(
@@ -131,7 +131,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             tenant,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let users = store.list_users(tenant.id).await?;
             if json {
@@ -148,7 +148,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             data_dir,
         } => {
             let role = parse_role(&role)?;
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let before = find(store.as_ref(), &tenant, &user).await?;
             let after = accounts::change_role(store.as_ref(), tenant.id, &before.id, role, &by)
@@ -170,7 +170,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             tenant,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let before = find(store.as_ref(), &tenant, &user).await?;
             let after = accounts::deactivate_user(store.as_ref(), tenant.id, &before.id, &by)
@@ -191,7 +191,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             tenant,
             data_dir,
         } => {
-            let store = data_dir.open()?;
+            let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let target = find(store.as_ref(), &tenant, &user).await?;
             let password = password_stdin.then(read_password).transpose()?;

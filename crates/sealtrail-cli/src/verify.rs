@@ -57,7 +57,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--public-key: {e}"))?,
         None => args.data_dir.verifier()?,
     };
-    let store = args.data_dir.open()?;
+    let store = args.data_dir.open().await?;
     let tenants: Vec<Tenant> = match &args.tenant {
         Some(name) => vec![crate::local::tenant_named(store.as_ref(), name).await?],
         None => store.list_tenants().await?,

@@ -176,7 +176,13 @@ pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, AdminErro
         return Ok(None);
     }
     let system = Actor::system("Sealtrail");
-    let tenant = create_tenant(store, "default", &system).await?;
+    let tenant = match create_tenant(store, "default", &system).await {
+        Ok(tenant) => tenant,
+        // Another node sharing the database won the race to set it up: it prints the
+        // credentials, this one starts without.
+        Err(AdminError::Store(StoreError::Conflict(_))) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let created = create_api_key(
         store,
         tenant.id,

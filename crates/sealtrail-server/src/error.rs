@@ -168,6 +168,14 @@ impl From<StoreError> for ApiError {
                     "the log cannot accept writes right now; nothing from this request was stored — retry later",
                 )
             }
+            StoreError::Unavailable(_) => {
+                tracing::error!(error = %e, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the database is unreachable right now; a write may or may not have been stored — retry with the same idempotency key",
+                )
+            }
             StoreError::Backend(_) | StoreError::Corrupt(_) => {
                 tracing::error!(error = %e, "storage error");
                 ApiError::new(

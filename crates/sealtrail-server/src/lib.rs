@@ -25,6 +25,7 @@ pub use admin::{AdminError, Bootstrap, CreatedKey};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sealtrail_core::ingest::Limits;
+use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
 use sealtrail_store::{Store, StoreError};
 use state::AppState;
@@ -79,8 +80,15 @@ pub enum ServerError {
 pub struct ServerConfig {
     /// Address to bind; port 0 picks a free port (tests do this).
     pub listen: SocketAddr,
-    /// Where the embedded database lives.
+    /// Where the embedded database lives, and in every case this node's own files (the
+    /// signing key by default, background export files).
     pub data_dir: PathBuf,
+    /// A PostgreSQL connection URL: use that database instead of the embedded one, so any
+    /// number of nodes can serve one log. `None` keeps the embedded SQLite database.
+    pub database_url: Option<String>,
+    /// A PostgreSQL streaming replica to serve pages, counts, facets and exports from (only
+    /// with `database_url`).
+    pub database_replica_url: Option<String>,
     /// Largest request body accepted (a 1,000-event batch of typical events fits in 8 MiB).
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 408 rather than holding a connection forever.
@@ -111,6 +119,8 @@ impl ServerConfig {
         ServerConfig {
             listen,
             data_dir,
+            database_url: None,
+            database_replica_url: None,
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             signing_key_file: None,
@@ -283,10 +293,34 @@ impl ShutdownSignals {
     }
 }
 
-/// Opens the embedded store in `config.data_dir` and starts serving.
+/// Opens the configured store (PostgreSQL when a URL is given, else the embedded one in
+/// `config.data_dir`) and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    let store = open_store(&config.data_dir)?;
+    let store = match &config.database_url {
+        Some(url) => open_postgres(url, config.database_replica_url.as_deref()).await?,
+        None if config.database_replica_url.is_some() => {
+            return Err(ServerError::Config(
+                "a read replica needs a PostgreSQL database (--database) too".into(),
+            ))
+        }
+        None => open_store(&config.data_dir)?,
+    };
     start_with_store(config, store).await
+}
+
+/// Connects to a PostgreSQL database (migrating it if needed) with the default node settings,
+/// reading pages and exports from `replica` when given.
+pub async fn open_postgres(
+    url: &str,
+    replica: Option<&str>,
+) -> Result<Arc<dyn Store>, ServerError> {
+    let options = PgOptions::default();
+    let pool_size = options.pool_size;
+    let mut store = PgStore::connect(url, options).await?;
+    if let Some(replica) = replica {
+        store = store.with_read_replica(replica, pool_size).await?;
+    }
+    Ok(Arc::new(store))
 }
 
 /// Starts serving over any store (the PostgreSQL backend and tests use this).

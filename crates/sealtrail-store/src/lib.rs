@@ -15,13 +15,29 @@ pub use sealtrail_core::envelope::Slot;
 /// Re-exported so callers of the integrity methods need not depend on `core::merkle` directly.
 pub use sealtrail_core::merkle::Hash;
 
+pub(crate) mod erasure;
+pub(crate) mod facets;
+pub(crate) mod group;
+pub(crate) mod paging;
+pub mod pg;
+pub(crate) mod pruning;
+pub(crate) mod rules;
+pub(crate) mod scrub;
 pub mod sqlite;
+pub(crate) mod stored;
+pub(crate) mod tokens;
+pub(crate) mod verification;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
+/// A real PostgreSQL server for tests (`initdb` + `pg_ctl`), shared by the contract suite and
+/// the multi-node tests of the server and CLI crates.
+#[cfg(feature = "contract")]
+pub mod pg_harness;
+
 /// Everything that can go wrong in storage, phrased for operators (clients see only a 5xx or 503).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The tenant (or key) does not exist.
     #[error("not found: {0}")]
@@ -33,6 +49,11 @@ pub enum StoreError {
     /// the process must restart so recovery runs from what is durably on disk.
     #[error("the log writer has stopped after a fatal storage error: {0}")]
     WriterFailed(String),
+    /// The database server could not be reached, or the connection broke mid-operation
+    /// (PostgreSQL restarting, failing over). A write answered with this may or may not have
+    /// been stored: retry it with the same idempotency key (HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A backend error on this operation only.
     #[error("storage error: {0}")]
     Backend(String),

@@ -21,9 +21,15 @@ pub struct Served {
 
 impl Served {
     pub fn start(dir: &Path) -> Served {
+        Served::start_with(dir, &[])
+    }
+
+    /// `serve` with extra options (e.g. `--database <url>` for a PostgreSQL node).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Served {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -39,7 +45,10 @@ impl Served {
             .to_string();
         line.clear();
         stdout.read_line(&mut line).unwrap();
-        assert!(line.starts_with("Data directory: "), "{line:?}");
+        assert!(
+            line.starts_with("Data directory: ") || line.starts_with("Database: "),
+            "{line:?}"
+        );
         Served {
             child,
             stdout,

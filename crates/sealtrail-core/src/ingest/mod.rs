@@ -106,6 +106,13 @@ pub enum RequestError {
         /// JSON path of the repeated key.
         path: String,
     },
+    /// A string or key holds U+0000: never meaningful in audit text, and PostgreSQL cannot
+    /// store it, so both backends refuse it alike instead of one failing at commit.
+    #[error("text at `{path}` contains the NUL character (U+0000), which is not allowed")]
+    NulCharacter {
+        /// JSON path of the string or key.
+        path: String,
+    },
     /// Arrays and objects are nested deeper than [`Limits::max_depth`].
     #[error("JSON nested deeper than {max} levels at `{path}`")]
     TooDeep {
@@ -140,6 +147,7 @@ impl RequestError {
             RequestError::InvalidUtf8 { .. } => "invalid_utf8",
             RequestError::MalformedJson { .. } => "malformed_json",
             RequestError::DuplicateKey { .. } => "duplicate_key",
+            RequestError::NulCharacter { .. } => "nul_character",
             RequestError::TooDeep { .. } => "too_deep",
             RequestError::BatchTooLarge { .. } => "batch_too_large",
             RequestError::EmptyBatch => "empty_batch",
@@ -263,6 +271,10 @@ mod tests {
             (
                 RequestError::DuplicateKey { path: "a".into() },
                 "duplicate_key",
+            ),
+            (
+                RequestError::NulCharacter { path: "a".into() },
+                "nul_character",
             ),
             (
                 RequestError::TooDeep {

@@ -34,7 +34,8 @@ fn known_keys() -> Vec<&'static str> {
 }
 
 fn arb_key() -> impl Strategy<Value = String> {
-    prop_oneof![select(known_keys()).prop_map(String::from), ".{0,8}"]
+    // Any text but NUL, which the parser refuses (see `nul_anywhere_is_refused`).
+    prop_oneof![select(known_keys()).prop_map(String::from), "[^\\x00]{0,8}"]
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -43,7 +44,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
-        ".{0,20}".prop_map(Value::String),
+        "[^\\x00]{0,20}".prop_map(Value::String),
         select(
             &[
                 "a.b",
@@ -94,6 +95,14 @@ proptest! {
         let text = serde_json::to_string(&value).unwrap();
         let expected: Value = serde_json::from_str(&text).unwrap();
         prop_assert_eq!(strict_json::parse(&text, &Limits::default()), Ok(expected));
+    }
+
+    #[test]
+    fn nul_anywhere_is_refused(value in arb_json(), before in "[^\\x00]{0,5}", after in "[^\\x00]{0,5}") {
+        let hostile = json!({ "action": "a.b", "p": [value, format!("{before}\u{0}{after}")] });
+        let text = serde_json::to_string(&hostile).unwrap();
+        let refused = matches!(strict_json::parse(&text, &Limits::default()), Err(RequestError::NulCharacter { .. }));
+        prop_assert!(refused);
     }
 
     #[test]

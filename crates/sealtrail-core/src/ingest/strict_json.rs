@@ -137,10 +137,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+        self.visit_string(v.to_string())
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        if v.contains('\0') {
+            let error = RequestError::NulCharacter {
+                path: self.state.path.clone(),
+            };
+            return Err(self.state.fail(error));
+        }
         Ok(Value::String(v))
     }
 
@@ -185,6 +191,12 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         while let Some(key) = map.next_key::<String>()? {
             let base = self.state.path.len();
             push_key(&mut self.state.path, &key);
+            if key.contains('\0') {
+                let error = RequestError::NulCharacter {
+                    path: self.state.path.clone(),
+                };
+                return Err(self.state.fail(error));
+            }
             if object.contains_key(&key) {
                 let error = RequestError::DuplicateKey {
                     path: self.state.path.clone(),
@@ -257,6 +269,24 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_values_and_keys() {
+        let limits = limits(8);
+        assert_eq!(
+            parse(r#"{"actor": {"id": "a\u0000b"}}"#, &limits),
+            Err(RequestError::NulCharacter {
+                path: "actor.id".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"{"properties": {"k\u0000": 1}}"#, &limits),
+            Err(RequestError::NulCharacter {
+                path: "properties.k\u{0}".into()
+            })
+        );
+        assert!(parse(r#"{"a": "\u0001 is fine"}"#, &limits).is_ok());
     }
 
     #[test]

@@ -5,6 +5,9 @@
 use super::append::MAX_TENANT;
 use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
+/// Re-exported so backfill and tests keep naming it here; the rule itself lives in `rules`.
+pub(crate) use crate::rules::log_origin;
+use crate::rules::{check_retention, export_exclusions};
 use crate::{Retention, StoreError, TenantSettings};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::keys::{ApiKey, Scope};
@@ -63,12 +66,6 @@ pub(crate) fn create_tenant(conn: &mut Connection, name: &str) -> Result<Tenant,
     })
 }
 
-/// The origin of a tenant's log: unique per installation and tenant, so envelopes and
-/// checkpoints of one log can never be presented as another's.
-pub(crate) fn log_origin(installation: &str, tenant_name: &str) -> String {
-    format!("sealtrail/{installation}/{tenant_name}")
-}
-
 /// The stored origin of a tenant's log.
 pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<String, StoreError> {
     conn.prepare_cached("SELECT log_origin FROM tenants WHERE id = ?1")
@@ -122,14 +119,8 @@ pub(crate) fn update_settings(
     retention: Option<Retention>,
     legal_hold: Option<bool>,
 ) -> Result<TenantSettings, WriteError> {
-    if let Some(Retention::Days(days)) = retention {
-        if days < Retention::MIN_DAYS {
-            return Err(StoreError::Invalid(format!(
-                "retention of {days} days is below the minimum of {} days",
-                Retention::MIN_DAYS
-            ))
-            .into());
-        }
+    if let Some(retention) = retention {
+        check_retention(retention)?;
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(retention) = retention {
@@ -159,19 +150,7 @@ pub(crate) fn set_export_exclusions(
     tenant: TenantId,
     keys: Vec<String>,
 ) -> Result<TenantSettings, WriteError> {
-    let mut keys: Vec<String> = keys.into_iter().map(|k| k.trim().to_string()).collect();
-    if let Some(bad) = keys
-        .iter()
-        .find(|k| k.is_empty() || k.chars().count() > 128 || k.chars().any(char::is_control))
-    {
-        return Err(StoreError::Invalid(format!(
-            "excluded property key `{}` must be 1-128 characters without control characters",
-            bad.chars().take(64).collect::<String>()
-        ))
-        .into());
-    }
-    keys.sort();
-    keys.dedup();
+    let keys = export_exclusions(&keys)?;
     set_json_setting(conn, tenant, JsonSetting::ExportExcluded, &keys)
 }
 

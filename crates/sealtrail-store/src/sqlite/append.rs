@@ -3,12 +3,14 @@
 //! tenant's Merkle tree, and writing its filter columns, targets, search words and facet
 //! counts, all inside the same `BEGIN IMMEDIATE … COMMIT`.
 
-use super::facets::FacetDeltas;
-use super::tokens::{index_document, props_column};
+use super::facets;
 use super::tree::{append_leaf, NodeCache};
 use super::{vault, WriteError};
+use crate::facets::FacetDeltas;
+use crate::group::{GroupOutcome, RequestRef};
+use crate::tokens::{index_document, props_column};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use sealtrail_core::entry::{Appended, Entry, NewEntry};
+use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::{random_salts, seal};
 use sealtrail_core::{TenantId, Timestamp};
 use std::collections::HashMap;
@@ -27,24 +29,6 @@ pub(crate) fn tenant_base(tenant: TenantId) -> Option<i64> {
     (0..=MAX_TENANT)
         .contains(&tenant.0)
         .then_some(tenant.0 << SEQ_BITS)
-}
-
-/// One request's events, as the writer hands them over (borrowed, so a failed group can be
-/// retried request by request).
-pub(crate) struct RequestRef<'a> {
-    /// The log the events go to.
-    pub tenant: TenantId,
-    /// The events, in request order.
-    pub entries: &'a [NewEntry],
-}
-
-/// What one committed group produced.
-pub(crate) struct GroupOutcome {
-    /// One answer per request, in order. A request can fail on its own (unknown tenant) without
-    /// failing the group; it then wrote nothing.
-    pub results: Vec<Result<Vec<Appended>, crate::StoreError>>,
-    /// Entries actually stored (duplicates excluded).
-    pub stored: u64,
 }
 
 /// A tenant's log head as read inside the transaction and advanced in memory.
@@ -91,7 +75,7 @@ pub(crate) fn write_group(
             Err(refused) => results.push(Err(refused)),
         }
     }
-    state.facets.flush(&tx)?;
+    facets::flush(&tx, &state.facets)?;
     flush_heads(&tx, &state.heads)?;
     for (pk, words) in &state.documents {
         insert_document(&tx, *pk, words)?;

@@ -6,6 +6,7 @@
 use super::error::backend;
 use super::tree::{hash_from_blob, root_at, size_of};
 use super::WriteError;
+use crate::rules::{checkpoint_guard, wrong_root};
 use crate::{Hash, StoreError, StoredCheckpoint};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
@@ -61,11 +62,6 @@ pub(crate) fn at(
     .transpose()
 }
 
-/// The equivocation guard's refusal.
-fn refuse(message: String) -> WriteError {
-    WriteError::Store(StoreError::Conflict(message))
-}
-
 /// Checks `(size, root)` against the recorded checkpoints and the tree, then records it.
 pub(crate) fn record(
     conn: &mut Connection,
@@ -76,32 +72,13 @@ pub(crate) fn record(
 ) -> Result<StoredCheckpoint, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let log = size_of(&tx, tenant)?;
-    if let Some(existing) = at(&tx, tenant, size)? {
-        return if existing.root == root {
-            Ok(existing)
-        } else {
-            Err(refuse(format!(
-                "a different root was already signed for tree size {size}; refusing to equivocate"
-            )))
-        };
-    }
-    if let Some(latest) = latest(&tx, tenant)? {
-        if size < latest.size {
-            return Err(refuse(format!(
-                "tree size {size} is smaller than the latest signed size {}",
-                latest.size
-            )));
-        }
-    }
-    if size > log {
-        return Err(refuse(format!(
-            "tree size {size} is larger than the log ({log} entries)"
-        )));
+    let existing = at(&tx, tenant, size)?;
+    let newest = latest(&tx, tenant)?;
+    if let Some(recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+        return Ok(recorded);
     }
     if root_at(&tx, tenant, size)? != root {
-        return Err(refuse(format!(
-            "the root given is not the tree's root at size {size}"
-        )));
+        return Err(wrong_root(size).into());
     }
     let record = StoredCheckpoint {
         size,

@@ -10,9 +10,12 @@
 //! * [`read`] — the read pool, single-entry reads and facets.
 //! * [`query`] — filters, cursor pages and counts.
 //! * [`admin`] — tenants (origin, retention, legal hold) and API keys.
-//! * [`prune`] — retention pruning; [`erase`] and [`scrub`] — GDPR erasure.
+//! * [`prune`] — retention pruning; [`erase`] — GDPR erasure.
 //! * [`verify`] — recomputing a log's integrity from stored bytes.
-//! * [`facets`] — incremental facet counts; [`tokens`] — search words and property text.
+//! * [`facets`] — writing facet-count deltas.
+//!
+//! What is not SQL is shared with every backend: [`crate::pruning`], [`crate::erasure`] and
+//! [`crate::scrub`], [`crate::verification`], [`crate::facets`] and [`crate::tokens`].
 
 mod admin;
 mod append;
@@ -25,8 +28,6 @@ mod prune;
 mod query;
 mod read;
 mod schema;
-mod scrub;
-mod tokens;
 mod tree;
 mod users;
 mod vault;
@@ -36,6 +37,7 @@ mod writer;
 #[cfg(all(test, feature = "contract"))]
 mod tests;
 
+use crate::group::{GroupLimits, WriterHandle};
 use crate::{
     ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
     Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
@@ -52,7 +54,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
-use writer::{GroupLimits, WriterHandle};
+use writer::SqliteWriter;
 
 pub(crate) use writer::WriteError;
 
@@ -89,7 +91,7 @@ pub struct SqliteStore {
     // Field order matters for Drop: readers close before the writer, whose connection is then
     // the last one and checkpoints the WAL.
     reads: Arc<ReadPool>,
-    writer: WriterHandle,
+    writer: WriterHandle<SqliteWriter>,
 }
 
 impl SqliteStore {
@@ -107,7 +109,7 @@ impl SqliteStore {
         // Readers open after the writer so the WAL files they need already exist.
         let reads = ReadPool::open(&db_path, options.read_connections)?;
         let writer = WriterHandle::spawn(
-            conn,
+            SqliteWriter::new(conn),
             GroupLimits {
                 max_entries: options.max_batch_entries.max(1),
                 wait: options.group_commit_wait,
@@ -317,26 +319,11 @@ impl Store for SqliteStore {
 
     async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError> {
         // One writer job per chunk: appends queued meanwhile run between chunks.
-        let mut end = None;
-        let mut removed = 0;
-        loop {
-            let step = self
-                .writer
+        crate::pruning::run(tenant, cutoff, |end| {
+            self.writer
                 .run_job(move |conn| prune::step(conn, tenant, cutoff, end))
-                .await?;
-            removed += step.removed;
-            end = Some(step.end);
-            if step.done {
-                if removed > 0 {
-                    tracing::info!(tenant = tenant.0, removed, "pruned entries");
-                }
-                return Ok(PruneOutcome {
-                    removed,
-                    cutoff,
-                    first_kept_seq: step.first_kept_seq,
-                });
-            }
-        }
+        })
+        .await
     }
 
     async fn erase_subject(
@@ -344,42 +331,24 @@ impl Store for SqliteStore {
         tenant: TenantId,
         subject: &str,
     ) -> Result<ErasureOutcome, StoreError> {
-        if subject.trim().is_empty() {
-            return Err(StoreError::Invalid("the subject to erase is empty".into()));
-        }
+        crate::erasure::check_subject(subject)?;
         let origin = self.log_origin(tenant).await?;
-        let pseudonym = scrub::pseudonym(&origin, subject);
         let owned = subject.to_string();
         let identifiers = self
             .reads
             .read(move |conn| erase::collect_identifiers(conn, tenant, &owned))
             .await?;
-        let plan = Arc::new(erase::Plan {
-            subject: subject.to_string(),
-            pseudonym: pseudonym.clone(),
-            identifiers,
-        });
-        let (mut from, mut scrubbed) = (0, 0);
-        loop {
+        let plan = Arc::new(crate::erasure::Plan::new(subject, &origin, identifiers));
+        let outcome = crate::erasure::scrub_all(tenant, &plan, |from| {
             let plan = plan.clone();
-            let step = self
-                .writer
+            self.writer
                 .run_job(move |conn| erase::scrub_chunk(conn, tenant, from, &plan))
-                .await?;
-            scrubbed += step.scrubbed;
-            from = step.next_seq;
-            if step.done {
-                break;
-            }
-        }
-        if scrubbed > 0 {
-            self.writer.run_job(erase::purge_traces).await?;
-            tracing::info!(tenant = tenant.0, scrubbed, "erased a data subject");
-        }
-        Ok(ErasureOutcome {
-            entries_scrubbed: scrubbed,
-            pseudonym,
         })
+        .await?;
+        if outcome.entries_scrubbed > 0 {
+            self.writer.run_job(erase::purge_traces).await?;
+        }
+        Ok(outcome)
     }
 
     async fn verify_log(
@@ -387,22 +356,11 @@ impl Store for SqliteStore {
         tenant: TenantId,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<LogVerification, StoreError> {
-        // The scan runs on a blocking thread; progress comes back over a channel so the
-        // caller's callback needs no 'static lifetime.
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let work = self.reads.read(move |conn| {
-            verify::verify_log(conn, tenant, &|n| {
-                // The caller may have stopped listening; the verification carries on.
-                let _ = sender.send(n);
-            })
-        });
-        let relay = async {
-            while let Some(n) = receiver.recv().await {
-                progress(n);
-            }
-        };
-        let (result, ()) = tokio::join!(work, relay);
-        result
+        crate::verification::relay_progress(progress, |sender| {
+            self.reads
+                .read(move |conn| verify::verify_log(conn, tenant, &|n| sender.report(n)))
+        })
+        .await
     }
 
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {

@@ -8,12 +8,13 @@
 use super::append::tenant_base;
 use super::error::backend;
 use super::read::log_head;
-use super::tokens::match_expression;
 use super::vault;
+use crate::paging;
+use crate::tokens::match_expression;
 use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
-use sealtrail_core::filter::{ActionMatch, Cursor, Direction, Filter, Page, Query};
+use sealtrail_core::filter::{ActionMatch, Filter, Page, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 
 /// A half-open seq range `[lo, hi)` of one tenant's log.
@@ -229,7 +230,10 @@ impl Conditions {
             self.params(range, Some(limit)),
             order == "DESC",
         )?;
-        stored.iter().map(vault::StoredEntry::open).collect()
+        stored
+            .iter()
+            .map(crate::stored::StoredEntry::open)
+            .collect()
     }
 
     /// True when some entry in `range` matches.
@@ -324,91 +328,52 @@ fn bound(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
+/// The SQLite answers to [`paging::page`]'s questions for one filter.
+struct SqlMatches<'c> {
+    conn: &'c Connection,
+    conditions: Conditions,
+    range: SeqRange,
+}
+
+impl paging::Matches for SqlMatches<'_> {
+    fn fetch(
+        &mut self,
+        lo: u64,
+        hi: u64,
+        descending: bool,
+        limit: u64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let window = self.range.narrowed(bound(lo), bound(hi));
+        let order = if descending { "DESC" } else { "ASC" };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.conditions.fetch(self.conn, window, order, limit)
+    }
+
+    fn exists(&mut self, lo: u64, hi: u64) -> Result<bool, StoreError> {
+        let window = self.range.narrowed(bound(lo), bound(hi));
+        self.conditions.exists(self.conn, window)
+    }
+}
+
 /// One page, newest first, with cursors for the neighbouring pages.
 pub(crate) fn query(
     conn: &Connection,
     tenant: TenantId,
     query: &Query,
 ) -> Result<Page, StoreError> {
-    let empty = Page {
-        entries: Vec::new(),
-        next_cursor: None,
-        prev_cursor: None,
-    };
     let Some(range) = seq_range(conn, tenant, &query.filter)? else {
-        return Ok(empty);
+        return Ok(Page {
+            entries: Vec::new(),
+            next_cursor: None,
+            prev_cursor: None,
+        });
     };
-    let limit = match query.limit {
-        0 => Query::DEFAULT_LIMIT,
-        n => n,
+    let mut matches = SqlMatches {
+        conn,
+        conditions: Conditions::new(tenant, &query.filter),
+        range,
     };
-    let fetch_n = i64::try_from(limit)
-        .unwrap_or(i64::MAX - 1)
-        .saturating_add(1);
-    let c = Conditions::new(tenant, &query.filter);
-    let older = |seq: u64| Cursor {
-        seq,
-        direction: Direction::Older,
-    };
-    let newer = |seq: u64| Cursor {
-        seq,
-        direction: Direction::Newer,
-    };
-
-    let mut page = empty;
-    match query.cursor {
-        None
-        | Some(Cursor {
-            direction: Direction::Older,
-            ..
-        }) => {
-            let cursor = query.cursor.map(|c| bound(c.seq));
-            let window = range.narrowed(range.lo, cursor.unwrap_or(range.hi));
-            let mut entries = c.fetch(conn, window, "DESC", fetch_n)?;
-            let more_older = entries.len() > limit;
-            entries.truncate(limit);
-            if more_older {
-                page.next_cursor = entries.last().map(|e| older(e.seq));
-            }
-            if let Some(cursor) = cursor {
-                // Newer matches: above the newest entry shown, or at/above the cursor if the
-                // page is empty (its previous page starts at the cursor itself).
-                let from = entries.first().map_or(cursor, |e| bound(e.seq) + 1);
-                if c.exists(conn, range.narrowed(from, range.hi))? {
-                    page.prev_cursor = match entries.first() {
-                        Some(e) => Some(newer(e.seq)),
-                        None => cursor
-                            .checked_sub(1)
-                            .filter(|s| *s >= 0)
-                            .map(|s| newer(s as u64)),
-                    };
-                }
-            }
-            page.entries = entries;
-        }
-        Some(Cursor {
-            seq,
-            direction: Direction::Newer,
-        }) => {
-            let cursor = bound(seq);
-            let window = range.narrowed(cursor.saturating_add(1), range.hi);
-            let mut entries = c.fetch(conn, window, "ASC", fetch_n)?;
-            let more_newer = entries.len() > limit;
-            entries.truncate(limit);
-            entries.reverse();
-            if more_newer {
-                page.prev_cursor = entries.first().map(|e| newer(e.seq));
-            }
-            let to = entries
-                .last()
-                .map_or(cursor.saturating_add(1), |e| bound(e.seq));
-            if c.exists(conn, range.narrowed(range.lo, to))? {
-                page.next_cursor = Some(older(to as u64));
-            }
-            page.entries = entries;
-        }
-    }
-    Ok(page)
+    paging::page(&mut matches, range.lo as u64, range.hi as u64, query)
 }
 
 /// The exact number of matching entries.

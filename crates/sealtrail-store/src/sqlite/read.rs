@@ -5,11 +5,11 @@ use super::append::tenant_base;
 use super::error::{backend, poisoned};
 use super::schema::open_reader;
 use super::vault;
+use crate::stored::StoredEntry;
 use crate::{LeafRecord, Lookup, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
-use sealtrail_core::merkle::leaf_hash;
 use sealtrail_core::TenantId;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -159,17 +159,7 @@ pub(crate) fn leaves(
     }
     vault::load_range(conn, base | lo as i64, base | hi as i64)?
         .into_iter()
-        .map(|row| {
-            let id = Uuid::from_slice(&row.id)
-                .map_err(|e| StoreError::Corrupt(format!("entry id at pk {}: {e}", row.pk)))?;
-            Ok(LeafRecord {
-                seq: row.seq.max(0) as u64,
-                id,
-                leaf_hash: leaf_hash(&row.envelope),
-                envelope: row.envelope,
-                slots: row.slots,
-            })
-        })
+        .map(StoredEntry::into_leaf)
         .collect()
 }
 

@@ -4,6 +4,7 @@
 
 use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
+use crate::rules::last_owner_refusal;
 use crate::{NewUser, StoreError, UserChange};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::session::Session;
@@ -178,10 +179,7 @@ pub(crate) fn update_user(
             |r| r.get(0),
         )?;
         if owners == 0 {
-            return Err(StoreError::Conflict(
-                "this is the tenant's last active owner: make someone else an owner first".into(),
-            )
-            .into());
+            return Err(last_owner_refusal().into());
         }
     }
     let after = user_by_id(&tx, tenant, id)?;

@@ -27,7 +27,7 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 
 /// The per-tenant token prefix; tenant ids are non-negative, so "12x" can never be a prefix of
 /// "1x…" or the other way round.
-fn tenant_prefix(tenant: TenantId) -> String {
+pub(crate) fn tenant_prefix(tenant: TenantId) -> String {
     format!("{}x", tenant.0)
 }
 
@@ -79,6 +79,18 @@ pub(crate) fn props_column(properties: &Map<String, Value>) -> Option<String> {
         .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), Value::String(t))))
         .collect();
     (!scalars.is_empty()).then(|| Value::Object(scalars).to_string())
+}
+
+/// The `targets` column of the PostgreSQL backend: every target as `{"type", "id", "name"}`
+/// (missing fields as JSON null), so "one target has all the given fields" is one containment
+/// test (`targets @> '[{…}]'`). `None` when the entry has no targets.
+pub(crate) fn targets_column(entry: &Entry) -> Option<String> {
+    let targets: Vec<Value> = entry
+        .targets
+        .iter()
+        .map(|t| serde_json::json!({ "type": t.kind, "id": t.id, "name": t.name }))
+        .collect();
+    (!targets.is_empty()).then(|| Value::Array(targets).to_string())
 }
 
 #[cfg(test)]

@@ -1,0 +1,161 @@
+//! Facet counts maintained incrementally, the part every backend shares: appends add an
+//! entry's values, pruning subtracts them, erasure moves an actor from its old identity to its
+//! pseudonym. Deltas accumulate here over one transaction; each backend writes them once per
+//! distinct value with its own SQL (`sqlite::facets::flush`, `pg::facets::flush`).
+
+use sealtrail_core::{Entry, TenantId};
+use std::collections::HashMap;
+
+/// The identity a facet actor row stands for: its columns `type`, `id`, `name`, `email`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ActorIdentity {
+    /// Actor type.
+    pub kind: &'static str,
+    /// Actor id.
+    pub id: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+}
+
+/// The net change of one `facet_values` row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueDelta<'a> {
+    /// Tenant id.
+    pub tenant: i64,
+    /// Which facet: `channel`, `action`, `event`, `category`, `result` or `target_type`.
+    pub kind: &'static str,
+    /// The value counted.
+    pub value: &'a str,
+    /// Signed change of its count (never zero).
+    pub delta: i64,
+}
+
+/// The net change of one `facet_actors` row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActorDelta<'a> {
+    /// Tenant id.
+    pub tenant: i64,
+    /// The row key: the identity as JSON, so a missing field stays distinct from an empty one.
+    pub key: &'a str,
+    /// The identity's columns.
+    pub actor: &'a ActorIdentity,
+    /// Signed change of its count (never zero).
+    pub delta: i64,
+}
+
+/// Signed count changes accumulated over one transaction.
+#[derive(Debug, Default)]
+pub(crate) struct FacetDeltas {
+    /// `(tenant, kind, value)` → change of its count.
+    values: HashMap<(i64, &'static str, String), i64>,
+    /// `(tenant, key)` → the identity and the change of its count.
+    actors: HashMap<(i64, String), (ActorIdentity, i64)>,
+}
+
+impl FacetDeltas {
+    /// Adds (`sign = 1`) or removes (`sign = -1`) one entry's values. A target type counts
+    /// once per entry, however many targets of that type the entry has.
+    pub(crate) fn add(&mut self, tenant: TenantId, entry: &Entry, sign: i64) {
+        let t = tenant.0;
+        let mut bump = |kind: &'static str, value: &str| {
+            *self.values.entry((t, kind, value.to_string())).or_insert(0) += sign;
+        };
+        bump("channel", &entry.channel);
+        bump("action", &entry.action);
+        bump("event", &entry.event);
+        if let Some(category) = &entry.category {
+            bump("category", category);
+        }
+        bump("result", entry.result.as_str());
+        let mut types: Vec<&str> = entry.targets.iter().map(|t| t.kind.as_str()).collect();
+        types.sort_unstable();
+        types.dedup();
+        for kind in types {
+            bump("target_type", kind);
+        }
+        let actor = &entry.actor;
+        // JSON keeps a missing field (null) distinct from an empty one ("").
+        let key =
+            serde_json::json!([actor.kind.as_str(), actor.id, actor.name, actor.email]).to_string();
+        self.actors
+            .entry((t, key))
+            .or_insert_with(|| {
+                let identity = ActorIdentity {
+                    kind: actor.kind.as_str(),
+                    id: actor.id.clone(),
+                    name: actor.name.clone(),
+                    email: actor.email.clone(),
+                };
+                (identity, 0)
+            })
+            .1 += sign;
+    }
+
+    /// The value rows whose count changes, so a backend writes only those.
+    pub(crate) fn values(&self) -> impl Iterator<Item = ValueDelta<'_>> {
+        self.values
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|((tenant, kind, value), n)| ValueDelta {
+                tenant: *tenant,
+                kind,
+                value,
+                delta: *n,
+            })
+    }
+
+    /// The actor rows whose count changes, so a backend writes only those.
+    pub(crate) fn actors(&self) -> impl Iterator<Item = ActorDelta<'_>> {
+        self.actors
+            .iter()
+            .filter(|(_, (_, n))| *n != 0)
+            .map(|((tenant, key), (actor, n))| ActorDelta {
+                tenant: *tenant,
+                key,
+                actor,
+                delta: *n,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(action: &str, actor: &str) -> Entry {
+        let value = json!({
+            "id": uuid::Uuid::nil(), "seq": 0,
+            "recorded_at": "1970-01-01T00:00:00Z", "occurred_at": "1970-01-01T00:00:00Z",
+            "channel": "web", "action": action, "event": action, "description": "",
+            "result": "success", "actor": { "type": "user", "id": actor },
+            "targets": [{ "type": "user" }, { "type": "user" }],
+        });
+        match serde_json::from_value(value) {
+            Ok(entry) => entry,
+            Err(e) => panic!("test entry: {e}"),
+        }
+    }
+
+    #[test]
+    fn opposite_changes_cancel_and_types_count_once_per_entry() {
+        let mut deltas = FacetDeltas::default();
+        deltas.add(TenantId(1), &entry("a.created", "u1"), 1);
+        deltas.add(TenantId(1), &entry("a.created", "u2"), 1);
+        deltas.add(TenantId(1), &entry("a.created", "u1"), -1);
+        let mut values: Vec<(&str, &str, i64)> = deltas
+            .values()
+            .map(|v| (v.kind, v.value, v.delta))
+            .collect();
+        values.sort();
+        assert!(values.contains(&("target_type", "user", 1)), "{values:?}");
+        assert!(values.contains(&("action", "a.created", 1)), "{values:?}");
+        let actors: Vec<(Option<&str>, i64)> = deltas
+            .actors()
+            .map(|a| (a.actor.id.as_deref(), a.delta))
+            .collect();
+        assert_eq!(actors, [(Some("u2"), 1)], "u1 cancelled out");
+    }
+}

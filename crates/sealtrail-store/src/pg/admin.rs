@@ -1,0 +1,333 @@
+//! Tenants (with their log origin and lifecycle settings) and API keys on PostgreSQL, behaving
+//! exactly as the SQLite backend does (the contract suite checks both).
+//!
+//! Writes run in the pool's READ COMMITTED transactions, where a failed statement aborts the
+//! whole transaction: expected refusals (a taken name or prefix, an unknown tenant) are
+//! therefore found with `ON CONFLICT DO NOTHING` and plain lookups, never by catching an error.
+
+use super::pool::{PgError, PgResult, Tx};
+use crate::rules::{check_retention, export_exclusions, log_origin};
+use crate::{Retention, StoreError, TenantSettings};
+use postgres::types::Json;
+use postgres::Row;
+use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::netacl::IpAllowlist;
+use sealtrail_core::{Tenant, TenantId, Timestamp};
+
+/// Decodes `id, name, created_at`.
+fn tenant_from_row(row: &Row) -> PgResult<Tenant> {
+    Ok(Tenant {
+        id: TenantId(row.try_get(0)?),
+        name: row.try_get(1)?,
+        created_at: Timestamp(row.try_get(2)?),
+    })
+}
+
+/// Creates the tenant, with its log origin, and its empty log head in the caller's
+/// transaction, so no tenant ever exists without a log.
+pub(crate) fn create_tenant(tx: &mut Tx<'_>, name: &str) -> PgResult<Tenant> {
+    let installation: String = tx
+        .query_one("SELECT value FROM meta WHERE key = 'installation_id'", &[])?
+        .try_get(0)?;
+    let created_at = Timestamp::now();
+    // A concurrent creation of the same name is waited for, then seen as the conflict.
+    let inserted = tx.query_opt(
+        "INSERT INTO tenants (name, created_at, log_origin) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO NOTHING RETURNING id",
+        &[
+            &name,
+            &created_at.millis(),
+            &log_origin(&installation, name),
+        ],
+    )?;
+    let Some(row) = inserted else {
+        return Err(StoreError::Conflict(format!("tenant name `{name}` is already taken")).into());
+    };
+    let id: i64 = row.try_get(0)?;
+    tx.execute(
+        "INSERT INTO log_heads (tenant, next_seq, last_recorded_at, first_seq)
+         VALUES ($1, 0, 0, 0)",
+        &[&id],
+    )?;
+    Ok(Tenant {
+        id: TenantId(id),
+        name: name.to_string(),
+        created_at,
+    })
+}
+
+/// The stored origin of a tenant's log; `NotFound` for an unknown tenant.
+pub(crate) fn tenant_origin(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<String> {
+    match tx.query_opt("SELECT log_origin FROM tenants WHERE id = $1", &[&tenant.0])? {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Err(unknown_tenant(tenant)),
+    }
+}
+
+/// The refusal for a tenant that does not exist.
+fn unknown_tenant(tenant: TenantId) -> PgError {
+    StoreError::NotFound(format!("tenant {}", tenant.0)).into()
+}
+
+/// Decodes `retention_days, legal_hold, export_excluded, ip_allowlist`. An unreadable list is
+/// `Corrupt`, never empty: excluding nothing would leak what was meant to stay out of exports,
+/// and an empty allowlist would let everyone in.
+fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
+    let days: Option<i32> = row.try_get(0)?;
+    let list = |column: usize, what: &str| -> PgResult<Vec<String>> {
+        let value: serde_json::Value = row.try_get(column)?;
+        serde_json::from_value(value)
+            .map_err(|e| StoreError::Corrupt(format!("tenant {} {what}: {e}", tenant.0)).into())
+    };
+    Ok(TenantSettings {
+        retention: match days {
+            Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
+            None => Retention::Forever,
+        },
+        legal_hold: row.try_get(1)?,
+        export_excluded_properties: list(2, "export exclusions")?,
+        ip_allowlist: list(3, "IP allowlist")?,
+    })
+}
+
+/// The settings columns of the row a `SELECT` or `UPDATE … RETURNING` found, decoded;
+/// `NotFound` when there was no row (no such tenant).
+fn settings_or_not_found(row: Option<Row>, tenant: TenantId) -> PgResult<TenantSettings> {
+    match row {
+        Some(row) => settings_from_row(&row, tenant),
+        None => Err(unknown_tenant(tenant)),
+    }
+}
+
+/// A tenant's retention, legal hold, export exclusions and IP allowlist.
+pub(crate) fn settings(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<TenantSettings> {
+    let row = tx.query_opt(
+        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist
+         FROM tenants WHERE id = $1",
+        &[&tenant.0],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Changes the retention, refusing one below the floor (and, unlike SQLite, one beyond the
+/// `integer` column: over five million years, where "forever" is meant), and returns the
+/// settings as they now are.
+pub(crate) fn set_retention(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    retention: Retention,
+) -> PgResult<TenantSettings> {
+    check_retention(retention)?;
+    let days = match retention {
+        Retention::Days(d) => Some(i32::try_from(d).map_err(|_| {
+            StoreError::Invalid(format!(
+                "retention of {d} days is longer than this store supports; choose forever"
+            ))
+        })?),
+        Retention::Forever => None,
+    };
+    let row = tx.query_opt(
+        "UPDATE tenants SET retention_days = $2 WHERE id = $1
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist",
+        &[&tenant.0, &days],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Sets or lifts the legal hold and returns the settings as they now are.
+pub(crate) fn set_legal_hold(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    hold: bool,
+) -> PgResult<TenantSettings> {
+    let row = tx.query_opt(
+        "UPDATE tenants SET legal_hold = $2 WHERE id = $1
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist",
+        &[&tenant.0, &hold],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Normalises (shared rule) and stores the export exclusion list.
+pub(crate) fn set_export_exclusions(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    keys: &[String],
+) -> PgResult<TenantSettings> {
+    let keys = export_exclusions(keys)?;
+    let row = tx.query_opt(
+        "UPDATE tenants SET export_excluded = $2 WHERE id = $1
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist",
+        &[&tenant.0, &Json(&keys)],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Parses, normalises and stores the IP allowlist; `Invalid` names the first bad entry.
+pub(crate) fn set_ip_allowlist(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    entries: &[String],
+) -> PgResult<TenantSettings> {
+    let list = IpAllowlist::parse(entries).map_err(StoreError::Invalid)?;
+    let row = tx.query_opt(
+        "UPDATE tenants SET ip_allowlist = $2 WHERE id = $1
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist",
+        &[&tenant.0, &Json(list.entries())],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Every tenant, oldest first (ids only grow).
+pub(crate) fn list_tenants(tx: &mut Tx<'_>) -> PgResult<Vec<Tenant>> {
+    tx.query("SELECT id, name, created_at FROM tenants ORDER BY id", &[])?
+        .iter()
+        .map(tenant_from_row)
+        .collect()
+}
+
+/// A tenant by name.
+pub(crate) fn tenant_by_name(tx: &mut Tx<'_>, name: &str) -> PgResult<Option<Tenant>> {
+    tx.query_opt(
+        "SELECT id, name, created_at FROM tenants WHERE name = $1",
+        &[&name],
+    )?
+    .as_ref()
+    .map(tenant_from_row)
+    .transpose()
+}
+
+/// A tenant by id.
+pub(crate) fn tenant_by_id(tx: &mut Tx<'_>, id: TenantId) -> PgResult<Option<Tenant>> {
+    tx.query_opt(
+        "SELECT id, name, created_at FROM tenants WHERE id = $1",
+        &[&id.0],
+    )?
+    .as_ref()
+    .map(tenant_from_row)
+    .transpose()
+}
+
+/// Decodes a key row (columns in this order); a malformed scope list or hash means the row was
+/// not written by us, so it is `Corrupt` rather than half a key.
+fn key_from_row(row: &Row) -> PgResult<ApiKey> {
+    let id: String = row.try_get(0)?;
+    let scopes: String = row.try_get(3)?;
+    let hash: Vec<u8> = row.try_get(4)?;
+    let scopes = Scope::parse_list(&scopes)
+        .map_err(|e| StoreError::Corrupt(format!("key {id} scopes: {e}")))?;
+    let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
+        return Err(StoreError::Corrupt(format!("key {id} hash is not 32 bytes")).into());
+    };
+    Ok(ApiKey {
+        tenant: TenantId(row.try_get(1)?),
+        name: row.try_get(2)?,
+        scopes,
+        hash,
+        created_at: Timestamp(row.try_get(5)?),
+        revoked_at: row.try_get::<_, Option<i64>>(6)?.map(Timestamp),
+        id,
+    })
+}
+
+/// Stores a key record. `Conflict` for a taken prefix (checked first, as on SQLite), else
+/// `NotFound` for an unknown tenant.
+pub(crate) fn insert_api_key(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    prefix: &str,
+    hash: [u8; 32],
+    name: &str,
+    scopes: &[Scope],
+) -> PgResult<ApiKey> {
+    let created_at = Timestamp::now();
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    // Tenants are never deleted, so one that exists now still exists at the insert.
+    let tenant_exists = tx
+        .query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&tenant.0])?
+        .is_some();
+    let inserted = tenant_exists
+        && tx
+            .query_opt(
+                "INSERT INTO api_keys (id, tenant, name, scopes, hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO NOTHING RETURNING id",
+                &[
+                    &prefix,
+                    &tenant.0,
+                    &name,
+                    &Scope::join(&scopes),
+                    &hash.as_slice(),
+                    &created_at.millis(),
+                ],
+            )?
+            .is_some();
+    if !inserted {
+        // The tenant exists, so the insert met the prefix; or it does not, and the prefix may
+        // still be taken elsewhere (SQLite checks uniqueness before the foreign key).
+        let taken = tenant_exists
+            || tx
+                .query_opt("SELECT 1 FROM api_keys WHERE id = $1", &[&prefix])?
+                .is_some();
+        return Err(if taken {
+            StoreError::Conflict(format!("an API key with prefix `{prefix}` already exists")).into()
+        } else {
+            unknown_tenant(tenant)
+        });
+    }
+    Ok(ApiKey {
+        id: prefix.to_string(),
+        tenant,
+        name: name.to_string(),
+        scopes,
+        created_at,
+        revoked_at: None,
+        hash,
+    })
+}
+
+/// The key with this prefix in any tenant.
+pub(crate) fn api_key_by_prefix(tx: &mut Tx<'_>, prefix: &str) -> PgResult<Option<ApiKey>> {
+    tx.query_opt(
+        "SELECT id, tenant, name, scopes, hash, created_at, revoked_at
+         FROM api_keys WHERE id = $1",
+        &[&prefix],
+    )?
+    .as_ref()
+    .map(key_from_row)
+    .transpose()
+}
+
+/// The tenant's keys, newest first, revoked ones included. Keys created in the same
+/// millisecond fall back to their prefix, byte order (SQLite uses insertion order, which
+/// PostgreSQL does not keep).
+pub(crate) fn list_api_keys(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Vec<ApiKey>> {
+    tx.query(
+        "SELECT id, tenant, name, scopes, hash, created_at, revoked_at
+         FROM api_keys WHERE tenant = $1 ORDER BY created_at DESC, id COLLATE \"C\" DESC",
+        &[&tenant.0],
+    )?
+    .iter()
+    .map(key_from_row)
+    .collect()
+}
+
+/// Revokes the tenant's key, keeping the first revocation time; `None` if the tenant has no
+/// key with that id (including another tenant's key).
+pub(crate) fn revoke_api_key(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    id: &str,
+) -> PgResult<Option<ApiKey>> {
+    tx.query_opt(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
+         WHERE id = $1 AND tenant = $2
+         RETURNING id, tenant, name, scopes, hash, created_at, revoked_at",
+        &[&id, &tenant.0, &Timestamp::now().millis()],
+    )?
+    .as_ref()
+    .map(key_from_row)
+    .transpose()
+}

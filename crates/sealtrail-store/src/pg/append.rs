@@ -1,0 +1,390 @@
+//! The body of one group-commit transaction on PostgreSQL. The log heads of the group's tenants
+//! are locked first (`FOR UPDATE`, in tenant order, so two nodes' groups never deadlock on
+//! them); from then on this node alone appends to those tenants until COMMIT, so seq, time,
+//! idempotency and the Merkle tree are decided exactly as on SQLite. Rows are then written with
+//! one multi-row statement per table (arrays bound as parameters and `unnest`ed), however
+//! large the group.
+
+use super::facets::flush as flush_facets;
+use super::pool::{Conn, PgResult};
+use super::search::lexemes;
+use super::tree::{self, Fetched};
+use crate::facets::FacetDeltas;
+use crate::group::{GroupOutcome, RequestRef};
+use crate::tokens::{props_column, targets_column};
+use crate::StoreError;
+use postgres::IsolationLevel;
+use sealtrail_core::entry::{Appended, Entry};
+use sealtrail_core::envelope::{random_salts, seal};
+use sealtrail_core::merkle::{self, Hash, NodeSource, ProofError};
+use sealtrail_core::{TenantId, Timestamp};
+use std::collections::{BTreeSet, HashMap};
+use uuid::Uuid;
+
+/// A tenant's log head as locked inside the transaction and advanced in memory.
+struct Head {
+    next_seq: i64,
+    last_recorded_at: i64,
+    origin: String,
+    /// Tree nodes readable as left siblings: the frontier at lock time plus nodes created since.
+    nodes: Fetched,
+    dirty: bool,
+}
+
+/// One vault part's column pair: salts and values, one per entry.
+#[derive(Default)]
+struct VaultColumns {
+    salts: Vec<Vec<u8>>,
+    values: Vec<Vec<u8>>,
+}
+
+/// Tree nodes created by a group, column by column.
+#[derive(Default)]
+struct NodeColumns {
+    tenants: Vec<i64>,
+    levels: Vec<i32>,
+    indexes: Vec<i64>,
+    hashes: Vec<Vec<u8>>,
+}
+
+/// The rows a group writes, column by column.
+#[derive(Default)]
+struct Rows {
+    tenant: Vec<i64>,
+    seq: Vec<i64>,
+    recorded_at: Vec<i64>,
+    id: Vec<Uuid>,
+    occurred_at: Vec<i64>,
+    channel: Vec<String>,
+    action: Vec<String>,
+    event: Vec<String>,
+    category: Vec<Option<String>>,
+    result: Vec<String>,
+    actor_type: Vec<String>,
+    actor_id: Vec<Option<String>>,
+    actor_email: Vec<Option<String>>,
+    ip: Vec<Option<String>>,
+    idempotency_key: Vec<Option<String>>,
+    props: Vec<Option<String>>,
+    targets: Vec<Option<String>>,
+    words: Vec<Option<String>>,
+    envelope: Vec<Vec<u8>>,
+    /// Salt and value per part, in `Part::ALL` order.
+    vault: [VaultColumns; 3],
+    /// Tree nodes created.
+    nodes: NodeColumns,
+}
+
+impl Rows {
+    fn push(&mut self, tenant: TenantId, entry: &Entry, envelope: Vec<u8>, words: Vec<String>) {
+        self.tenant.push(tenant.0);
+        self.seq.push(entry.seq as i64);
+        self.recorded_at.push(entry.recorded_at.millis());
+        self.id.push(entry.id);
+        self.occurred_at.push(entry.occurred_at.millis());
+        self.channel.push(entry.channel.clone());
+        self.action.push(entry.action.clone());
+        self.event.push(entry.event.clone());
+        self.category.push(entry.category.clone());
+        self.result.push(entry.result.as_str().to_string());
+        self.actor_type.push(entry.actor.kind.as_str().to_string());
+        self.actor_id.push(entry.actor.id.clone());
+        self.actor_email.push(entry.actor.email.clone());
+        self.ip.push(entry.context.ip.clone());
+        self.idempotency_key.push(entry.idempotency_key.clone());
+        self.props.push(props_column(&entry.properties));
+        self.targets.push(targets_column(entry));
+        self.words
+            .push((!words.is_empty()).then(|| words.join(" ")));
+        self.envelope.push(envelope);
+    }
+}
+
+/// Everything one group decides before writing.
+#[derive(Default)]
+struct GroupState {
+    heads: HashMap<i64, Head>,
+    /// Idempotency keys stored before this group, and those assigned in it.
+    keys: HashMap<(i64, String), Appended>,
+    facets: FacetDeltas,
+    rows: Rows,
+}
+
+/// Writes every request in one transaction and commits it. Nothing is acknowledged by this
+/// function; the caller replies only after it returns `Ok`, i.e. after COMMIT.
+pub(crate) fn write_group(conn: &mut Conn, requests: &[RequestRef<'_>]) -> PgResult<GroupOutcome> {
+    let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+    let tenants: Vec<i64> = requests
+        .iter()
+        .map(|r| r.tenant.0)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut state = GroupState::default();
+    let heads = tx.query(
+        "SELECT h.tenant, h.next_seq, h.last_recorded_at, t.log_origin
+         FROM log_heads AS h JOIN tenants AS t ON t.id = h.tenant
+         WHERE h.tenant = ANY($1)
+         ORDER BY h.tenant
+         FOR UPDATE OF h",
+        &[&tenants],
+    )?;
+    for row in heads {
+        let tenant: i64 = row.get(0);
+        let next_seq: i64 = row.get(1);
+        let nodes = tree::fetch(
+            &mut tx,
+            TenantId(tenant),
+            &tree::frontier(next_seq.max(0) as u64),
+        )?;
+        state.heads.insert(
+            tenant,
+            Head {
+                next_seq,
+                last_recorded_at: row.get(2),
+                origin: row.get(3),
+                nodes,
+                dirty: false,
+            },
+        );
+    }
+    // Taken after the locks are held, so time only moves forward across nodes too.
+    let now = Timestamp::now().millis();
+    load_known_keys(&mut tx, requests, &mut state)?;
+
+    let mut results = Vec::with_capacity(requests.len());
+    let mut stored = 0u64;
+    for request in requests {
+        match append_request(&mut state, now, request)? {
+            Ok((appended, n)) => {
+                stored += n;
+                results.push(Ok(appended));
+            }
+            Err(refused) => results.push(Err(refused)),
+        }
+    }
+    insert_rows(&mut tx, &state.rows)?;
+    flush_facets(&mut tx, &state.facets)?;
+    update_heads(&mut tx, &state.heads)?;
+    tx.commit()?;
+    Ok(GroupOutcome { results, stored })
+}
+
+/// Reads the stored originals of every idempotency key in the group, in one query.
+fn load_known_keys(
+    tx: &mut super::pool::Tx<'_>,
+    requests: &[RequestRef<'_>],
+    state: &mut GroupState,
+) -> PgResult<()> {
+    let (mut tenants, mut keys) = (Vec::new(), Vec::new());
+    for request in requests {
+        for key in request
+            .entries
+            .iter()
+            .filter_map(|e| e.idempotency_key.as_ref())
+        {
+            tenants.push(request.tenant.0);
+            keys.push(key.clone());
+        }
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows = tx.query(
+        "SELECT k.tenant, k.key, k.id, k.seq, k.recorded_at
+         FROM unnest($1::bigint[], $2::text[]) AS q(tenant, key)
+         JOIN idempotency_keys AS k ON k.tenant = q.tenant AND k.key = q.key",
+        &[&tenants, &keys],
+    )?;
+    for row in rows {
+        state.keys.insert(
+            (row.get(0), row.get(1)),
+            Appended {
+                id: row.get(2),
+                seq: row.get::<_, i64>(3).max(0) as u64,
+                recorded_at: Timestamp(row.get(4)),
+                duplicate: true,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Appends one request in memory. The outer `Result` fails the whole group; the inner one
+/// refuses only this request, before it has added anything.
+#[allow(clippy::type_complexity)]
+fn append_request(
+    state: &mut GroupState,
+    now: i64,
+    request: &RequestRef<'_>,
+) -> PgResult<Result<(Vec<Appended>, u64), StoreError>> {
+    let tenant = request.tenant;
+    if !state.heads.contains_key(&tenant.0) {
+        return Ok(Err(StoreError::NotFound(format!("tenant {}", tenant.0))));
+    }
+    let mut out = Vec::with_capacity(request.entries.len());
+    let mut stored = 0;
+    for new in request.entries {
+        if let Some(key) = &new.idempotency_key {
+            if let Some(original) = state.keys.get(&(tenant.0, key.clone())) {
+                out.push(original.clone());
+                continue;
+            }
+        }
+        let Some(head) = state.heads.get_mut(&tenant.0) else {
+            return Ok(Err(StoreError::NotFound(format!("tenant {}", tenant.0))));
+        };
+        let seq = head.next_seq;
+        let recorded_at = now.max(head.last_recorded_at);
+        head.next_seq += 1;
+        head.last_recorded_at = recorded_at;
+        head.dirty = true;
+
+        let id = Uuid::now_v7();
+        let entry = Entry::from_new(new.clone(), id, seq as u64, Timestamp(recorded_at));
+        let sealed = seal(&entry, &head.origin, random_salts());
+        add_leaf(head, &mut state.rows, tenant, seq as u64, sealed.leaf_hash)?;
+        for (i, value) in sealed.vault.iter().enumerate() {
+            state.rows.vault[i].salts.push(value.salt.to_vec());
+            state.rows.vault[i].values.push(value.value.clone());
+        }
+        state.facets.add(tenant, &entry, 1);
+        let words = lexemes(tenant, &entry);
+        state.rows.push(tenant, &entry, sealed.envelope, words);
+        let appended = Appended {
+            id,
+            seq: seq as u64,
+            recorded_at: Timestamp(recorded_at),
+            duplicate: false,
+        };
+        if let Some(key) = &new.idempotency_key {
+            state.keys.insert(
+                (tenant.0, key.clone()),
+                Appended {
+                    duplicate: true,
+                    ..appended.clone()
+                },
+            );
+        }
+        out.push(appended);
+        stored += 1;
+    }
+    Ok(Ok((out, stored)))
+}
+
+/// Adds leaf `seq` and every subtree it completes to the rows, reading left siblings from the
+/// head's known nodes.
+fn add_leaf(
+    head: &mut Head,
+    rows: &mut Rows,
+    tenant: TenantId,
+    seq: u64,
+    leaf: Hash,
+) -> PgResult<()> {
+    let created =
+        merkle::nodes_completed_by_append(seq, leaf, |level, index| head.nodes.node(level, index))
+            .map_err(|e: ProofError| {
+                StoreError::Corrupt(format!("appending leaf {seq} of tenant {}: {e}", tenant.0))
+            })?;
+    for (level, index, hash) in created {
+        rows.nodes.tenants.push(tenant.0);
+        rows.nodes.levels.push(level as i32);
+        rows.nodes.indexes.push(index as i64);
+        rows.nodes.hashes.push(hash.to_vec());
+        head.nodes.0.insert((level, index), hash);
+    }
+    Ok(())
+}
+
+/// Writes the entries, their idempotency keys and tree nodes, one statement per table.
+fn insert_rows(tx: &mut super::pool::Tx<'_>, rows: &Rows) -> PgResult<()> {
+    if rows.seq.is_empty() {
+        return Ok(());
+    }
+    let [actor, context, payload] = &rows.vault;
+    tx.execute(
+        "INSERT INTO entries (tenant, seq, recorded_at, id, occurred_at, channel, action, event,
+             category, result, actor_type, actor_id, actor_email, ip, idempotency_key, props,
+             targets, words, envelope, actor_salt, actor_value, context_salt, context_value,
+             payload_salt, payload_value)
+         SELECT tenant, seq, recorded_at, id, occurred_at, channel, action, event, category,
+             result, actor_type, actor_id, actor_email, ip, idempotency_key, props::jsonb,
+             targets::jsonb, array_to_tsvector(string_to_array(words, ' ')), envelope,
+             actor_salt, actor_value, context_salt, context_value, payload_salt, payload_value
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::uuid[], $5::bigint[],
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+             $18::text[], $19::bytea[], $20::bytea[], $21::bytea[], $22::bytea[], $23::bytea[],
+             $24::bytea[], $25::bytea[])
+           AS u(tenant, seq, recorded_at, id, occurred_at, channel, action, event, category,
+             result, actor_type, actor_id, actor_email, ip, idempotency_key, props, targets,
+             words, envelope, actor_salt, actor_value, context_salt, context_value,
+             payload_salt, payload_value)",
+        &[
+            &rows.tenant,
+            &rows.seq,
+            &rows.recorded_at,
+            &rows.id,
+            &rows.occurred_at,
+            &rows.channel,
+            &rows.action,
+            &rows.event,
+            &rows.category,
+            &rows.result,
+            &rows.actor_type,
+            &rows.actor_id,
+            &rows.actor_email,
+            &rows.ip,
+            &rows.idempotency_key,
+            &rows.props,
+            &rows.targets,
+            &rows.words,
+            &rows.envelope,
+            &actor.salts,
+            &actor.values,
+            &context.salts,
+            &context.values,
+            &payload.salts,
+            &payload.values,
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO idempotency_keys (tenant, key, seq, id, recorded_at)
+         SELECT tenant, key, seq, id, recorded_at
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::bigint[])
+           AS u(tenant, key, seq, id, recorded_at)
+         WHERE key IS NOT NULL",
+        &[
+            &rows.tenant,
+            &rows.idempotency_key,
+            &rows.seq,
+            &rows.id,
+            &rows.recorded_at,
+        ],
+    )?;
+    let nodes = &rows.nodes;
+    tx.execute(
+        "INSERT INTO tree_nodes (tenant, level, idx, hash)
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::bytea[])",
+        &[&nodes.tenants, &nodes.levels, &nodes.indexes, &nodes.hashes],
+    )?;
+    Ok(())
+}
+
+fn update_heads(tx: &mut super::pool::Tx<'_>, heads: &HashMap<i64, Head>) -> PgResult<()> {
+    let (mut tenants, mut next, mut last) = (Vec::new(), Vec::new(), Vec::new());
+    for (tenant, head) in heads.iter().filter(|(_, h)| h.dirty) {
+        tenants.push(*tenant);
+        next.push(head.next_seq);
+        last.push(head.last_recorded_at);
+    }
+    if !tenants.is_empty() {
+        tx.execute(
+            "UPDATE log_heads AS h SET next_seq = u.next_seq, last_recorded_at = u.last
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(tenant, next_seq, last)
+             WHERE h.tenant = u.tenant",
+            &[&tenants, &next, &last],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Signed checkpoints and the equivocation guard. Nodes record concurrently, so recording locks
+//! the tenant row first: the checks and the insert then see every other node's checkpoint.
+
+use super::pool::{PgResult, Tx};
+use super::read::existing_head;
+use super::tree::{hash_from_bytes, root_at};
+use crate::rules::{checkpoint_guard, wrong_root};
+use crate::{Hash, StoreError, StoredCheckpoint};
+use postgres::Row;
+use sealtrail_core::{TenantId, Timestamp};
+
+fn decode(row: &Row) -> Result<StoredCheckpoint, StoreError> {
+    let root: Vec<u8> = row.get(1);
+    Ok(StoredCheckpoint {
+        size: row.get::<_, i64>(0).max(0) as u64,
+        root: hash_from_bytes(&root)?,
+        note: row.get(2),
+        signed_at: Timestamp(row.get(3)),
+    })
+}
+
+/// The checkpoint with the largest size.
+pub(crate) fn latest(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Option<StoredCheckpoint>> {
+    let row = tx.query_opt(
+        "SELECT size, root, note, signed_at FROM checkpoints WHERE tenant = $1
+         ORDER BY size DESC LIMIT 1",
+        &[&tenant.0],
+    )?;
+    Ok(row.as_ref().map(decode).transpose()?)
+}
+
+/// The checkpoint recorded for exactly `size`.
+pub(crate) fn at(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    size: u64,
+) -> PgResult<Option<StoredCheckpoint>> {
+    let Ok(size) = i64::try_from(size) else {
+        return Ok(None);
+    };
+    let row = tx.query_opt(
+        "SELECT size, root, note, signed_at FROM checkpoints WHERE tenant = $1 AND size = $2",
+        &[&tenant.0, &size],
+    )?;
+    Ok(row.as_ref().map(decode).transpose()?)
+}
+
+/// Checks `(size, root)` against the recorded checkpoints and the tree, then records it.
+pub(crate) fn record(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    size: u64,
+    root: Hash,
+    note: &str,
+) -> PgResult<StoredCheckpoint> {
+    // Serialises recorders of this tenant across nodes without blocking appends (which lock
+    // the log head, not the tenant row) or foreign-key checks (FOR KEY SHARE).
+    tx.query_opt(
+        "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        &[&tenant.0],
+    )?;
+    let log = existing_head(tx, tenant)?.size;
+    let existing = at(tx, tenant, size)?;
+    let newest = latest(tx, tenant)?;
+    if let Some(recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+        return Ok(recorded);
+    }
+    if root_at(tx, tenant, size)? != root {
+        return Err(wrong_root(size).into());
+    }
+    let record = StoredCheckpoint {
+        size,
+        root,
+        note: note.to_string(),
+        signed_at: Timestamp::now(),
+    };
+    tx.execute(
+        "INSERT INTO checkpoints (tenant, size, root, note, signed_at) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &tenant.0,
+            &(size as i64),
+            &root.as_slice(),
+            &note,
+            &record.signed_at.millis(),
+        ],
+    )?;
+    Ok(record)
+}

@@ -1,0 +1,125 @@
+//! Retention pruning, GDPR erasure and verification on PostgreSQL. Everything that is not SQL
+//! is shared with the SQLite backend ([`crate::pruning`], [`crate::erasure`],
+//! [`crate::verification`], [`crate::facets`]); the submodules hold the SQL:
+//!
+//! * [`prune`] — one chunk of old entries per transaction, then empty old partitions dropped;
+//! * [`erase`] — the subject's identifiers, then one chunk of entries scrubbed per transaction;
+//! * [`verify`] — the three row streams verification checks, from one snapshot.
+//!
+//! Several nodes may write one tenant at once: every prune or erasure transaction first locks
+//! the tenant's log-head row ([`lock_head`]), as appends do, so it serialises with appends and
+//! with other nodes' prunes and erasures, and always sees the log as the last of them left it.
+
+/// Erasure's SQL.
+mod erase;
+/// Pruning's SQL and the partition drop.
+mod prune;
+/// Verification's row streams.
+mod verify;
+
+#[cfg(all(test, feature = "contract"))]
+mod tests;
+
+use super::admin;
+use super::pool::{PgResult, Pool, Tx};
+use crate::erasure::{self, Plan};
+use crate::verification::relay_progress;
+use crate::{pruning, ErasureOutcome, LogVerification, PruneOutcome, StoreError};
+use sealtrail_core::{TenantId, Timestamp};
+use std::sync::Arc;
+
+/// A tenant's log head as locked for one prune or erasure transaction.
+#[derive(Debug, Clone, Copy)]
+struct LockedHead {
+    /// Number of entries ever appended (the tree size).
+    size: u64,
+    /// The oldest seq not pruned.
+    first_seq: u64,
+    /// Whether the tenant is under legal hold (read under the same lock).
+    legal_hold: bool,
+}
+
+/// Locks the tenant's log-head row until the transaction ends; `NotFound` for a tenant that
+/// does not exist.
+fn lock_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<LockedHead> {
+    let row = tx.query_opt(
+        "SELECT h.next_seq, h.first_seq, t.legal_hold
+         FROM log_heads AS h JOIN tenants AS t ON t.id = h.tenant
+         WHERE h.tenant = $1
+         FOR UPDATE OF h",
+        &[&tenant.0],
+    )?;
+    let row = row.ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))?;
+    Ok(LockedHead {
+        size: row.try_get::<_, i64>(0)?.max(0) as u64,
+        first_seq: row.try_get::<_, i64>(1)?.max(0) as u64,
+        legal_hold: row.try_get(2)?,
+    })
+}
+
+/// Prunes `tenant`'s entries recorded before `cutoff`, one chunk per transaction, then drops
+/// the month partitions that became empty.
+pub(crate) async fn prune(
+    pool: &Arc<Pool>,
+    tenant: TenantId,
+    cutoff: Timestamp,
+) -> Result<PruneOutcome, StoreError> {
+    let outcome = pruning::run(tenant, cutoff, |end| {
+        pool.write("pruning entries", move |tx| {
+            prune::step(tx, tenant, cutoff, end)
+        })
+    })
+    .await?;
+    if outcome.removed > 0 {
+        prune::drop_empty_partitions(pool).await;
+    }
+    Ok(outcome)
+}
+
+/// Erases a data subject from `tenant`'s log (see [`crate::erasure`]).
+///
+/// Unlike SQLite there is nothing to purge afterwards (no full-text shadow tables, no WAL to
+/// truncate): the old row versions stay in the table files as dead tuples until (auto)vacuum
+/// reclaims them, and old WAL segments are recycled by checkpoints. Operators who need the
+/// bytes gone promptly run `VACUUM entries` after an erasure (docs/scale-out.md).
+pub(crate) async fn erase_subject(
+    pool: &Arc<Pool>,
+    tenant: TenantId,
+    subject: &str,
+) -> Result<ErasureOutcome, StoreError> {
+    erasure::check_subject(subject)?;
+    let origin = pool
+        .read("reading a log origin", move |tx| {
+            admin::tenant_origin(tx, tenant)
+        })
+        .await?;
+    let owned = subject.to_string();
+    let identifiers = pool
+        .read("finding the subject's entries", move |tx| {
+            erase::collect_identifiers(tx, tenant, &owned)
+        })
+        .await?;
+    let plan = Arc::new(Plan::new(subject, &origin, identifiers));
+    erasure::scrub_all(tenant, &plan, |from| {
+        let plan = plan.clone();
+        pool.write("erasing a data subject", move |tx| {
+            erase::scrub_chunk(tx, tenant, from, &plan)
+        })
+    })
+    .await
+}
+
+/// Verifies `tenant`'s log from one snapshot; `progress` receives the number of entries
+/// checked so far, relayed from the blocking thread the scan runs on.
+pub(crate) async fn verify_log(
+    pool: &Arc<Pool>,
+    tenant: TenantId,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<LogVerification, StoreError> {
+    relay_progress(progress, |sender| {
+        pool.read("verifying a log", move |tx| {
+            verify::verify_log(tx, tenant, &|n| sender.report(n))
+        })
+    })
+    .await
+}

@@ -1,0 +1,123 @@
+//! GDPR erasure on PostgreSQL: the SQL of the phases described in [`crate::erasure`], which
+//! holds everything that is not SQL. The vault values live in the entry row, so one `UPDATE`
+//! per changed entry rewrites its erased values together with every copy derived from them:
+//! the filter columns, targets, properties and search words.
+
+use super::lock_head;
+use crate::erasure::{self, like_literal, Plan, Scrubbed, Step, SubjectIdentifiers};
+use crate::facets::FacetDeltas;
+use crate::pg::facets;
+use crate::pg::pool::{PgResult, Tx};
+use crate::pg::read::load_range;
+use crate::pg::search::lexemes;
+use crate::scrub::Identifiers;
+use crate::stored::slot_part;
+use crate::tokens::{props_column, targets_column};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use sealtrail_core::envelope::{Part, Slot};
+use sealtrail_core::TenantId;
+
+/// Phase 1: the subject's identifiers, streamed. The prefilter uses the filter columns
+/// (`ILIKE` is at least as lenient as the ignoring-case comparison that decides); the vault
+/// value decides.
+pub(super) fn collect_identifiers(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    subject: &str,
+) -> PgResult<Identifiers> {
+    let mut found = SubjectIdentifiers::new(subject);
+    let pattern = like_literal(subject);
+    let params: [&(dyn ToSql + Sync); 3] = [&tenant.0, &subject, &pattern];
+    let mut rows = tx.inner().query_raw(
+        "SELECT actor_value FROM entries
+         WHERE tenant = $1 AND (actor_id = $2 OR actor_email ILIKE $3)",
+        params,
+    )?;
+    while let Some(row) = rows.next()? {
+        if let Some(actor) = row.try_get::<_, Option<Vec<u8>>>(0)? {
+            found.add_actor(&actor);
+        }
+    }
+    Ok(found.finish())
+}
+
+/// Phase 2: scrubs the entries of the next chunk from `from_seq` under the tenant's log-head
+/// lock, so appends and other nodes' prunes wait for it and it sees the log they left.
+pub(super) fn scrub_chunk(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    from_seq: u64,
+    plan: &Plan,
+) -> PgResult<Step> {
+    let head = lock_head(tx, tenant)?;
+    let Some(chunk) = erasure::chunk(from_seq, head.first_seq, head.size) else {
+        return Ok(Step::finished(from_seq.max(head.first_seq)));
+    };
+    let stored = load_range(tx, tenant, chunk.start, chunk.end)?;
+    let mut deltas = FacetDeltas::default();
+    let mut scrubbed = 0;
+    for row in &stored {
+        if let Some(after) = erasure::scrub(tenant, row, plan, &mut deltas)? {
+            rewrite(tx, tenant, row.seq, &after)?;
+            scrubbed += 1;
+        }
+    }
+    facets::flush(tx, &deltas)?;
+    Ok(Step {
+        scrubbed,
+        next_seq: chunk.end,
+        done: false,
+    })
+}
+
+/// One part's `(salt, value)` columns.
+type PartColumns<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// The columns of each part, in part order: a committed value has both, an erased one only
+/// its replacement, a missing one neither.
+fn vault_columns(slots: &[Slot]) -> [PartColumns<'_>; 3] {
+    Part::ALL.map(|part| match slots.iter().find(|s| slot_part(s) == part) {
+        Some(Slot::Committed(v)) => (Some(v.salt.as_slice()), Some(v.value.as_slice())),
+        Some(Slot::Erased { replacement, .. }) => (None, Some(replacement.as_slice())),
+        None => (None, None),
+    })
+}
+
+/// Writes one scrubbed entry: its vault values and every column derived from the entry, so
+/// no filter, search word or target still holds an erased value.
+fn rewrite(tx: &mut Tx<'_>, tenant: TenantId, seq: i64, after: &Scrubbed) -> PgResult<()> {
+    let [actor, context, payload] = vault_columns(&after.slots);
+    let entry = &after.entry;
+    let props = props_column(&entry.properties);
+    let targets = targets_column(entry);
+    let words = lexemes(tenant, entry);
+    // Written as the append path writes them (`pg::append`); recorded_at names the partition,
+    // so only one is visited.
+    tx.execute(
+        "UPDATE entries SET
+             actor_salt = $4, actor_value = $5, context_salt = $6, context_value = $7,
+             payload_salt = $8, payload_value = $9,
+             actor_id = $10, actor_email = $11, ip = $12, props = $13::text::jsonb,
+             targets = $14::text::jsonb, words = array_to_tsvector($15::text[])
+         WHERE tenant = $1 AND seq = $2 AND recorded_at = $3",
+        &[
+            &tenant.0,
+            &seq,
+            &entry.recorded_at.millis(),
+            &actor.0,
+            &actor.1,
+            &context.0,
+            &context.1,
+            &payload.0,
+            &payload.1,
+            &entry.actor.id,
+            &entry.actor.email,
+            &entry.context.ip,
+            &props,
+            &targets,
+            &words,
+        ],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! What the contract suite cannot see of PostgreSQL's lifecycle code: tampering found by
+//! verification, old partitions dropped after a prune (and skipped, not failed, when busy),
+//! idempotency keys leaving with their entries, and no erased value left in any column.
+
+use crate::contract::erasure::{by_subject, mentioning_subject};
+use crate::contract::fixtures::{append, event, keyed, tenant};
+use crate::pg::{PgOptions, PgStore};
+use crate::pg_harness;
+use crate::Store;
+use postgres::NoTls;
+use sealtrail_core::{TenantId, Timestamp};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// 2020-01-01, 2020-02-01 and 2020-03-01 (UTC), in milliseconds.
+const JAN_2020: i64 = 1_577_836_800_000;
+const FEB_2020: i64 = 1_580_515_200_000;
+const MAR_2020: i64 = 1_583_020_800_000;
+
+/// A fresh database on the shared test server and a store on it.
+async fn open() -> (String, Arc<dyn Store>) {
+    let url = match pg_harness::require_shared().create_database() {
+        Ok(url) => url,
+        Err(e) => panic!("create a database: {e}"),
+    };
+    let store = PgStore::connect(&url, PgOptions::default()).await;
+    match store {
+        Ok(store) => (url, Arc::new(store)),
+        Err(e) => panic!("connect: {e}"),
+    }
+}
+
+/// Runs SQL on a connection of its own, as an operator (or an attacker) would.
+async fn sql(url: &str, statements: String) {
+    let url = url.to_string();
+    let done = tokio::task::spawn_blocking(move || -> Result<(), postgres::Error> {
+        postgres::Client::connect(&url, NoTls)?.batch_execute(&statements)
+    })
+    .await;
+    assert!(matches!(done, Ok(Ok(()))), "{done:?}");
+}
+
+/// The single bigint a query returns.
+async fn scalar(url: &str, query: String) -> i64 {
+    let (url, sent) = (url.to_string(), query.clone());
+    let found = tokio::task::spawn_blocking(move || -> Result<i64, postgres::Error> {
+        postgres::Client::connect(&url, NoTls)?
+            .query_one(&sent, &[])?
+            .try_get(0)
+    })
+    .await;
+    match found {
+        Ok(Ok(n)) => n,
+        other => panic!("{query}: {other:?}"),
+    }
+}
+
+/// The lowest problem verification reports.
+async fn problem(store: &Arc<dyn Store>, t: TenantId) -> Option<(u64, String)> {
+    match store.verify_log(t, &|_| {}).await {
+        Ok(v) => v.first_problem,
+        Err(e) => panic!("verify_log: {e}"),
+    }
+}
+
+/// Whether a table (partition) of this name exists.
+async fn table_exists(url: &str, name: &str) -> bool {
+    scalar(
+        url,
+        format!("SELECT count(*) FROM pg_class WHERE relname = '{name}'"),
+    )
+    .await
+        == 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verification_reports_the_lowest_tampered_seq() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    let events = (0..40)
+        .map(|i| event("a.created", &format!("u{i}")))
+        .collect();
+    append(&store, t, events).await;
+    let reports = Mutex::new(Vec::new());
+    let clean = store
+        .verify_log(t, &|n| {
+            reports.lock().unwrap_or_else(|e| e.into_inner()).push(n)
+        })
+        .await;
+    let clean = clean
+        .map(|v| (v.first_problem, v.checked, v.pruned, v.size))
+        .ok();
+    assert_eq!(clean, Some((None, 40, 0, 40)));
+    assert_eq!(
+        reports.into_inner().ok().and_then(|r| r.last().copied()),
+        Some(40)
+    );
+
+    let at = |seq: u64| format!("WHERE tenant = {} AND seq = {seq}", t.0);
+    sql(
+        &url,
+        format!("UPDATE entries SET payload_value = '\\x7b7d' {}", at(30)),
+    )
+    .await;
+    let found = problem(&store, t).await;
+    assert!(
+        matches!(&found, Some((30, m)) if m.contains("vault value `payload` changed")),
+        "{found:?}"
+    );
+    let flip = "set_byte(envelope, 40, get_byte(envelope, 40) # 1)";
+    sql(
+        &url,
+        format!("UPDATE entries SET envelope = {flip} {}", at(20)),
+    )
+    .await;
+    assert_eq!(problem(&store, t).await.map(|p| p.0), Some(20));
+    sql(&url, format!("DELETE FROM entries {}", at(9))).await;
+    assert_eq!(problem(&store, t).await, Some((9, "missing entry".into())));
+    let node = format!("WHERE tenant = {} AND level = 2 AND idx = 1", t.0);
+    sql(
+        &url,
+        format!("UPDATE tree_nodes SET hash = sha256(hash) {node}"),
+    )
+    .await;
+    let found = problem(&store, t).await;
+    assert!(
+        matches!(&found, Some((4, m)) if m.contains("(level 2, index 1) does not match")),
+        "{found:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prune_drops_empty_old_partitions_and_frees_idempotency_keys() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    // An empty month, and one still holding another tenant's (hand-made) row.
+    sql(
+        &url,
+        format!(
+            "CREATE TABLE entries_2020_01 PARTITION OF entries FOR VALUES FROM ({JAN_2020}) TO ({FEB_2020});
+             CREATE TABLE entries_2020_02 PARTITION OF entries FOR VALUES FROM ({FEB_2020}) TO ({MAR_2020});
+             INSERT INTO entries (tenant, seq, recorded_at, id, occurred_at, channel, action, event,
+                                  result, actor_type, envelope)
+             VALUES (999, 0, {FEB_2020}, gen_random_uuid(), 0, 'c', 'a', 'e', 'success', 'user', '\\x00')"
+        ),
+    )
+    .await;
+    let first = append(
+        &store,
+        t,
+        vec![keyed("a.created", "u", "k1"), event("b", "u")],
+    )
+    .await;
+    let outcome = store.prune(t, Timestamp(i64::MAX)).await.ok();
+    assert_eq!(outcome.map(|o| (o.removed, o.first_kept_seq)), Some((2, 2)));
+    assert!(
+        !table_exists(&url, "entries_2020_01").await,
+        "empty old month dropped"
+    );
+    assert!(
+        table_exists(&url, "entries_2020_02").await,
+        "a month with rows stays"
+    );
+    let keys = format!(
+        "SELECT count(*) FROM idempotency_keys WHERE tenant = {}",
+        t.0
+    );
+    assert_eq!(scalar(&url, keys).await, 0);
+    let again = append(&store, t, vec![keyed("a.created", "u", "k1")]).await;
+    assert_eq!((again[0].seq, again[0].duplicate), (2, false), "{first:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_table_skips_the_partition_drop_but_not_the_prune() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    let old = format!("PARTITION OF entries FOR VALUES FROM ({JAN_2020}) TO ({FEB_2020})");
+    sql(&url, format!("CREATE TABLE entries_2020_01 {old}")).await;
+    // Another session reads `entries` in a long transaction: the drop cannot get its lock.
+    let (locked, release) = (mpsc::channel(), mpsc::channel::<()>());
+    let holder_url = url.clone();
+    let holder = std::thread::spawn(move || -> Result<(), postgres::Error> {
+        let mut client = postgres::Client::connect(&holder_url, NoTls)?;
+        let mut tx = client.transaction()?;
+        tx.batch_execute("LOCK TABLE entries IN ACCESS SHARE MODE")?;
+        let _ = locked.0.send(());
+        let _ = release.1.recv();
+        tx.commit()
+    });
+    assert!(locked.1.recv().is_ok(), "the lock holder started");
+    append(&store, t, vec![event("a.created", "u")]).await;
+    let outcome = store.prune(t, Timestamp(i64::MAX)).await;
+    assert_eq!(
+        outcome.map(|o| o.removed).ok(),
+        Some(1),
+        "the prune succeeds"
+    );
+    assert!(
+        table_exists(&url, "entries_2020_01").await,
+        "the drop was skipped"
+    );
+    let _ = release.0.send(());
+    assert!(matches!(holder.join(), Ok(Ok(()))));
+    append(&store, t, vec![event("a.created", "u")]).await;
+    assert_eq!(
+        store
+            .prune(t, Timestamp(i64::MAX))
+            .await
+            .map(|o| o.removed)
+            .ok(),
+        Some(1)
+    );
+    assert!(
+        !table_exists(&url, "entries_2020_01").await,
+        "the next prune drops it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    let news = vec![by_subject("session.created"), mentioning_subject()];
+    append(&store, t, news).await;
+    let text = "lower(concat_ws(' ', actor_id, actor_email, ip, props::text, targets::text,
+                  words::text, convert_from(actor_value, 'UTF8'),
+                  convert_from(context_value, 'UTF8'), convert_from(payload_value, 'UTF8')))";
+    let needles = ["zoe", "zoë", "martin", "10.9.8.7", "firefox"];
+    let matching = needles
+        .iter()
+        .map(|n| format!("{text} LIKE '%{n}%'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let count = format!(
+        "SELECT count(*) FROM entries WHERE tenant = {} AND ({matching})",
+        t.0
+    );
+    assert_eq!(
+        scalar(&url, count.clone()).await,
+        2,
+        "the subject is there before"
+    );
+    let erased = store
+        .erase_subject(t, "u-zoe")
+        .await
+        .map(|o| o.entries_scrubbed);
+    assert_eq!(erased.ok(), Some(2));
+    assert_eq!(
+        scalar(&url, count).await,
+        0,
+        "no column still names the subject"
+    );
+    assert_eq!(problem(&store, t).await, None);
+}

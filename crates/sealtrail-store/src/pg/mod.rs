@@ -1,0 +1,571 @@
+//! PostgreSQL backend, for running any number of stateless Sealtrail nodes on one database.
+//!
+//! * [`schema`] — migrations and the monthly partitions of `entries`.
+//! * [`pool`] — synchronous connections used from `spawn_blocking`, prepared-statement caches,
+//!   snapshot reads and retried writes.
+//! * [`writer`] and [`append`] — this node's group commit: each group locks the log-head rows
+//!   of its tenants (`FOR UPDATE`, in tenant order), so appends from every node to one tenant
+//!   serialise there and `seq` and the Merkle tree stay gapless.
+//! * [`tree`] and [`checkpoints`] — Merkle nodes, heads, proofs and the equivocation guard.
+//! * [`read`] and [`query`] — single entries, leaves, facets, filtered pages and counts.
+//! * [`admin`] and [`users`] — tenants, settings, API keys, users and sessions.
+//! * [`lifecycle`] — retention pruning, GDPR erasure and verification.
+
+mod admin;
+mod append;
+mod checkpoints;
+mod error;
+mod facets;
+mod lifecycle;
+mod pool;
+mod query;
+mod read;
+mod schema;
+mod search;
+mod tree;
+mod users;
+mod writer;
+
+use crate::group::{GroupLimits, WriterHandle};
+use crate::{
+    ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
+    Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
+};
+use async_trait::async_trait;
+use pool::Pool;
+use sealtrail_core::entry::{Appended, NewEntry};
+use sealtrail_core::filter::{Facets, Filter, Page, Query};
+use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_core::session::Session;
+use sealtrail_core::users::User;
+use sealtrail_core::{Tenant, TenantId, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+use writer::PgWriter;
+
+/// Tuning knobs. The defaults suit one node of several; tests shrink or stretch them.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections for reads and small writes: how many run in parallel on this node (the
+    /// writer has one more of its own).
+    pub pool_size: usize,
+    /// Most entries one group commit takes from this node's queue.
+    pub max_batch_entries: usize,
+    /// How long the writer waits for more requests after the first before committing.
+    pub group_commit_wait: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 8,
+            max_batch_entries: 10_000,
+            group_commit_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// A store on a PostgreSQL database; many nodes may hold one on the same database at once.
+pub struct PgStore {
+    pool: Arc<Pool>,
+    /// Where pages, counts, facets and single entries are read: a streaming replica when one
+    /// is configured, else `pool`.
+    reads: Arc<Pool>,
+    writer: WriterHandle<PgWriter>,
+    /// The URL without its password, for messages.
+    display_url: String,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`, or key=value
+    /// settings), applies pending migrations, creates the partitions ahead and starts this
+    /// node's writer thread.
+    pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|e| {
+            StoreError::Invalid(format!("the PostgreSQL connection string is invalid: {e}"))
+        })?;
+        let display_url = redacted_url(url);
+        let pool = Pool::new(config.clone(), options.pool_size);
+        pool.with_conn(schema::migrate).await?;
+        let writer = tokio::task::spawn_blocking(move || PgWriter::connect(config))
+            .await
+            .map_err(|e| StoreError::Backend(format!("starting the writer: {e}")))??;
+        let writer = WriterHandle::spawn(
+            writer,
+            GroupLimits {
+                max_entries: options.max_batch_entries.max(1),
+                wait: options.group_commit_wait,
+            },
+        )?;
+        Ok(PgStore {
+            reads: pool.clone(),
+            pool,
+            writer,
+            display_url,
+        })
+    }
+
+    /// Serves pages, counts and facets (the web page, `GET /v1/events`, exports) from a
+    /// streaming replica at `url`, keeping that load off the primary. Appends, settings, single
+    /// entries, proofs, checkpoints and evidence bundles stay on the primary: they must agree
+    /// with what was just acknowledged and with the newest signed tree head, which a lagging
+    /// replica may not hold yet.
+    pub async fn with_read_replica(
+        mut self,
+        url: &str,
+        pool_size: usize,
+    ) -> Result<Self, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|e| {
+            StoreError::Invalid(format!("the replica connection string is invalid: {e}"))
+        })?;
+        let replica = Pool::new(config, pool_size);
+        // Fail at start, not on the first page view, if the replica is unreachable or was
+        // never migrated (it replicates the primary's schema).
+        replica
+            .read("checking the read replica", |tx| {
+                tx.query_one("SELECT max(version) FROM schema_migrations", &[])?;
+                Ok(())
+            })
+            .await?;
+        self.reads = replica;
+        Ok(self)
+    }
+
+    /// The database URL with any password replaced by `***`, for logs and CLI messages.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// Group transactions this node has committed; with concurrent appends it grows slower
+    /// than the number of requests, which is the point of group commit.
+    pub fn commit_count(&self) -> u64 {
+        self.writer.shared().commits()
+    }
+
+    /// The newest schema version this build applies.
+    pub fn schema_version() -> i32 {
+        schema::latest_version()
+    }
+}
+
+/// `url` with the password (if any) replaced, so it can be printed.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn append(
+        &self,
+        tenant: TenantId,
+        entries: Vec<NewEntry>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer.append(tenant, entries).await
+    }
+
+    async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
+        let query = query.clone();
+        self.reads
+            .read("querying entries", move |tx| {
+                query::query(tx, tenant, &query)
+            })
+            .await
+    }
+
+    async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .read("counting entries", move |tx| {
+                query::count(tx, tenant, &filter)
+            })
+            .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Lookup, StoreError> {
+        // On the primary: an id just acknowledged must never answer 404 because of lag.
+        self.pool
+            .read("reading an entry", move |tx| read::get(tx, tenant, id))
+            .await
+    }
+
+    async fn facets(&self, tenant: TenantId) -> Result<Facets, StoreError> {
+        self.reads
+            .read("reading facets", move |tx| read::facets(tx, tenant))
+            .await
+    }
+
+    async fn log_size(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        self.pool
+            .read("reading the log size", move |tx| read::log_size(tx, tenant))
+            .await
+    }
+
+    async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError> {
+        self.pool
+            .read("reading a log origin", move |tx| {
+                admin::tenant_origin(tx, tenant)
+            })
+            .await
+    }
+
+    async fn tree_head(&self, tenant: TenantId) -> Result<TreeHead, StoreError> {
+        self.pool
+            .read("reading the tree head", move |tx| {
+                tree::tree_head(tx, tenant)
+            })
+            .await
+    }
+
+    async fn inclusion_proof(
+        &self,
+        tenant: TenantId,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.pool
+            .read("building an inclusion proof", move |tx| {
+                tree::inclusion_proof(tx, tenant, seq, size)
+            })
+            .await
+    }
+
+    async fn consistency_proof(
+        &self,
+        tenant: TenantId,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.pool
+            .read("building a consistency proof", move |tx| {
+                tree::consistency_proof(tx, tenant, old, new)
+            })
+            .await
+    }
+
+    async fn leaves(
+        &self,
+        tenant: TenantId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<LeafRecord>, StoreError> {
+        self.pool
+            .read("reading leaves", move |tx| {
+                read::leaves(tx, tenant, from_seq, limit)
+            })
+            .await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.pool
+            .read("reading checkpoints", move |tx| {
+                checkpoints::latest(tx, tenant)
+            })
+            .await
+    }
+
+    async fn checkpoint_at(
+        &self,
+        tenant: TenantId,
+        size: u64,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.pool
+            .read("reading checkpoints", move |tx| {
+                checkpoints::at(tx, tenant, size)
+            })
+            .await
+    }
+
+    async fn record_checkpoint(
+        &self,
+        tenant: TenantId,
+        size: u64,
+        root: Hash,
+        note: &str,
+    ) -> Result<StoredCheckpoint, StoreError> {
+        let note = note.to_string();
+        self.pool
+            .write("recording a checkpoint", move |tx| {
+                checkpoints::record(tx, tenant, size, root, &note)
+            })
+            .await
+    }
+
+    async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .read("reading tenant settings", move |tx| {
+                admin::settings(tx, tenant)
+            })
+            .await
+    }
+
+    async fn set_retention(
+        &self,
+        tenant: TenantId,
+        retention: Retention,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing the retention", move |tx| {
+                admin::set_retention(tx, tenant, retention)
+            })
+            .await
+    }
+
+    async fn set_legal_hold(
+        &self,
+        tenant: TenantId,
+        hold: bool,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing the legal hold", move |tx| {
+                admin::set_legal_hold(tx, tenant, hold)
+            })
+            .await
+    }
+
+    async fn set_export_exclusions(
+        &self,
+        tenant: TenantId,
+        keys: Vec<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing export exclusions", move |tx| {
+                admin::set_export_exclusions(tx, tenant, &keys)
+            })
+            .await
+    }
+
+    async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError> {
+        lifecycle::prune(&self.pool, tenant, cutoff).await
+    }
+
+    async fn erase_subject(
+        &self,
+        tenant: TenantId,
+        subject: &str,
+    ) -> Result<ErasureOutcome, StoreError> {
+        lifecycle::erase_subject(&self.pool, tenant, subject).await
+    }
+
+    async fn verify_log(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<LogVerification, StoreError> {
+        lifecycle::verify_log(&self.pool, tenant, progress).await
+    }
+
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        let name = name.to_string();
+        self.pool
+            .write("creating a tenant", move |tx| {
+                admin::create_tenant(tx, &name)
+            })
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.pool.read("listing tenants", admin::list_tenants).await
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        let name = name.to_string();
+        self.pool
+            .read("reading a tenant", move |tx| {
+                admin::tenant_by_name(tx, &name)
+            })
+            .await
+    }
+
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.pool
+            .read("reading a tenant", move |tx| admin::tenant_by_id(tx, id))
+            .await
+    }
+
+    async fn insert_api_key(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+        hash: [u8; 32],
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<ApiKey, StoreError> {
+        let (prefix, name, scopes) = (prefix.to_string(), name.to_string(), scopes.to_vec());
+        self.pool
+            .write("storing an API key", move |tx| {
+                admin::insert_api_key(tx, tenant, &prefix, hash, &name, &scopes)
+            })
+            .await
+    }
+
+    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let prefix = prefix.to_string();
+        self.pool
+            .read("reading an API key", move |tx| {
+                admin::api_key_by_prefix(tx, &prefix)
+            })
+            .await
+    }
+
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.pool
+            .read("listing API keys", move |tx| {
+                admin::list_api_keys(tx, tenant)
+            })
+            .await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let id = id.to_string();
+        self.pool
+            .write("revoking an API key", move |tx| {
+                admin::revoke_api_key(tx, tenant, &id)
+            })
+            .await
+    }
+
+    async fn set_ip_allowlist(
+        &self,
+        tenant: TenantId,
+        entries: Vec<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing the IP allowlist", move |tx| {
+                admin::set_ip_allowlist(tx, tenant, &entries)
+            })
+            .await
+    }
+
+    async fn create_user(&self, tenant: TenantId, user: NewUser) -> Result<User, StoreError> {
+        self.pool
+            .write("creating a user", move |tx| {
+                users::create_user(tx, tenant, &user)
+            })
+            .await
+    }
+
+    async fn user_by_email(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let email = email.to_string();
+        self.pool
+            .read("reading a user", move |tx| {
+                users::user_by_email(tx, tenant, &email)
+            })
+            .await
+    }
+
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_string();
+        self.pool
+            .read("reading a user", move |tx| {
+                users::user_by_id(tx, tenant, &id)
+            })
+            .await
+    }
+
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError> {
+        self.pool
+            .read("listing users", move |tx| users::list_users(tx, tenant))
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        change: UserChange,
+    ) -> Result<Option<User>, StoreError> {
+        let id = id.to_string();
+        self.pool
+            .write("changing a user", move |tx| {
+                users::update_user(tx, tenant, &id, &change)
+            })
+            .await
+    }
+
+    async fn create_session(&self, session: Session) -> Result<(), StoreError> {
+        self.pool
+            .write("storing a session", move |tx| {
+                users::create_session(tx, &session)
+            })
+            .await
+    }
+
+    async fn session(&self, token_hash: [u8; 32]) -> Result<Option<Session>, StoreError> {
+        self.pool
+            .read("reading a session", move |tx| {
+                users::session(tx, token_hash)
+            })
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.pool
+            .write("ending a session", move |tx| {
+                users::delete_session(tx, token_hash)
+            })
+            .await
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.pool
+            .write("deleting expired sessions", move |tx| {
+                users::delete_expired_sessions(tx, now)
+            })
+            .await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.writer.healthy()?;
+        self.pool
+            .read("checking the database", |tx| {
+                tx.query_one("SELECT count(*) FROM schema_migrations", &[])?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted_url("postgres://app:s3cr@t@db.example:5432/audit"),
+            "postgres://app:***@db.example:5432/audit"
+        );
+        assert_eq!(
+            redacted_url("postgres://db.example/audit"),
+            "postgres://db.example/audit"
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Connections: a small pool of synchronous clients used from `spawn_blocking`, each with its
+//! own cache of prepared statements, and [`Tx`], the transaction every store function works in.
+//!
+//! Reads run in `REPEATABLE READ READ ONLY` transactions, so everything one call returns comes
+//! from one snapshot (as on SQLite). Writes run in `READ COMMITTED` transactions that take the
+//! row locks they need explicitly; a deadlock or serialization failure is retried. A connection
+//! that broke (server restart, network) is dropped and replaced on next use, so a node outlives
+//! a database failover without restarting.
+
+use super::error::{describe, is_connection_lost, is_retryable};
+use crate::StoreError;
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Most distinct statements a connection keeps prepared; the query builder makes one per filter
+/// combination, so the cache is bounded and simply cleared when full.
+const STATEMENT_CACHE: usize = 256;
+
+/// How often a transaction that lost a deadlock or serialization race is run again.
+const RETRIES: usize = 5;
+
+/// An error inside a store function: PostgreSQL's (which the pool may retry or report), or a
+/// refusal already phrased for the caller.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PgError {
+    /// PostgreSQL failed.
+    #[error("{}", describe(.0))]
+    Sql(#[from] postgres::Error),
+    /// A refusal for the caller (conflict, unknown tenant, …).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PgError {
+    /// The error the caller sees.
+    pub(crate) fn into_store(self, context: &str) -> StoreError {
+        match self {
+            PgError::Sql(e) if is_connection_lost(&e) => {
+                StoreError::Unavailable(format!("{context}: {}", describe(&e)))
+            }
+            PgError::Sql(e) => StoreError::Backend(format!("{context}: {}", describe(&e))),
+            PgError::Store(e) => e,
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        matches!(self, PgError::Sql(e) if is_retryable(e))
+    }
+}
+
+/// Result of a store function.
+pub(crate) type PgResult<T> = Result<T, PgError>;
+
+/// One connection and its prepared statements.
+pub(crate) struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl Conn {
+    /// Opens a connection with the settings every Sealtrail session needs.
+    pub(crate) fn open(config: &postgres::Config) -> Result<Conn, StoreError> {
+        let mut client = config.connect(NoTls).map_err(|e| {
+            StoreError::Unavailable(format!("connecting to PostgreSQL: {}", describe(&e)))
+        })?;
+        // UTC so any timestamp PostgreSQL renders is unambiguous; a statement timeout so a
+        // runaway query cannot hold a connection forever.
+        client
+            .batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = '10min'")
+            .map_err(|e| StoreError::Backend(format!("configuring a session: {}", describe(&e))))?;
+        Ok(Conn {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    /// True once the connection can no longer be used.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Starts a transaction at `isolation`, read-only when asked.
+    pub(crate) fn begin(&mut self, isolation: IsolationLevel, read_only: bool) -> PgResult<Tx<'_>> {
+        let tx = self
+            .client
+            .build_transaction()
+            .isolation_level(isolation)
+            .read_only(read_only)
+            .start()?;
+        Ok(Tx {
+            tx,
+            statements: &mut self.statements,
+        })
+    }
+}
+
+/// A transaction with cached prepared statements: every store function works in one.
+pub(crate) struct Tx<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl<'a> Tx<'a> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// All rows of a (cached) statement.
+    pub(crate) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> PgResult<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query(&statement, params)?)
+    }
+
+    /// At most one row.
+    pub(crate) fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> PgResult<Option<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_opt(&statement, params)?)
+    }
+
+    /// Exactly one row.
+    pub(crate) fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Row> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_one(&statement, params)?)
+    }
+
+    /// Rows changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<u64> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.execute(&statement, params)?)
+    }
+
+    /// The underlying transaction, for streaming reads (`query_raw`) and scripts.
+    pub(crate) fn inner(&mut self) -> &mut postgres::Transaction<'a> {
+        &mut self.tx
+    }
+
+    /// Commits; the caller acknowledges nothing before this returns `Ok`.
+    pub(crate) fn commit(self) -> PgResult<()> {
+        Ok(self.tx.commit()?)
+    }
+}
+
+/// Connections shared by every reader and small writer of one store. The semaphore bounds
+/// concurrent calls to the pool size, so a connection (idle or newly opened) is always allowed
+/// once a permit is held.
+pub(crate) struct Pool {
+    config: postgres::Config,
+    idle: Mutex<Vec<Conn>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Pool {
+    /// A pool of at most `size` connections, opened lazily.
+    pub(crate) fn new(config: postgres::Config, size: usize) -> Arc<Pool> {
+        Arc::new(Pool {
+            config,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(size.max(1))),
+        })
+    }
+
+    /// Runs `f` on a pooled connection off the async threads. A connection that broke is
+    /// dropped instead of returned.
+    pub(crate) async fn with_conn<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the connection pool is closed".into()))?;
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut conn = match idle {
+                Some(conn) if !conn.is_closed() => conn,
+                _ => Conn::open(&pool.config)?,
+            };
+            let result = f(&mut conn);
+            if !conn.is_closed() {
+                pool.idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a database task failed: {e}")))?
+    }
+
+    /// Runs `f` in one read-only snapshot.
+    pub(crate) async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        context: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.with_conn(move |conn| {
+            let run = |conn: &mut Conn| -> PgResult<T> {
+                let mut tx = conn.begin(IsolationLevel::RepeatableRead, true)?;
+                let value = f(&mut tx)?;
+                tx.commit()?;
+                Ok(value)
+            };
+            run(conn).map_err(|e| e.into_store(context))
+        })
+        .await
+    }
+
+    /// Runs `f` in a read-write transaction and commits it; a lost deadlock or serialization
+    /// race runs it again (so `f` must only touch the database).
+    pub(crate) async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        context: &'static str,
+        f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.with_conn(move |conn| {
+            let mut attempt = 0;
+            loop {
+                let run = |conn: &mut Conn| -> PgResult<T> {
+                    let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+                    let value = f(&mut tx)?;
+                    tx.commit()?;
+                    Ok(value)
+                };
+                match run(conn) {
+                    Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
+                    other => return other.map_err(|e| e.into_store(context)),
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// True when an error means the connection it came from is unusable.
+pub(crate) fn lost(error: &PgError) -> bool {
+    matches!(error, PgError::Sql(e) if is_connection_lost(e))
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // A synchronous client owns a small runtime, which must not be dropped on an async
+        // thread (the store is often dropped on one): close idle connections elsewhere.
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if !idle.is_empty() {
+            let closing = std::thread::Builder::new()
+                .name("sealtrail-pg-close".into())
+                .spawn(move || drop(idle));
+            if let Err(e) = closing {
+                tracing::warn!(error = %e, "could not close idle PostgreSQL connections");
+            }
+        }
+    }
+}

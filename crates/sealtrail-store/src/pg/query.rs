@@ -1,0 +1,263 @@
+//! Filters, pages and counts on PostgreSQL.
+//!
+//! A query is first narrowed to a seq range, as on SQLite: the tenant's kept seqs, cut by the
+//! date range (a time becomes a seq through the `(tenant, recorded_at, seq)` index, since
+//! `recorded_at` never decreases along seq) and by the cursor; [`crate::paging`] does the
+//! rest. Every other filter field becomes a condition with its value bound as a parameter:
+//! equality on indexed columns, `starts_with` for action prefixes (collation-independent),
+//! JSONB containment for targets and properties (GIN), and a `tsquery` of prefix terms for
+//! free text (GIN over tenant-prefixed words).
+
+use super::pool::{PgResult, Tx};
+use super::read::{bound, log_head, stored_from_row, STORED_COLUMNS};
+use super::search::tsquery;
+use crate::paging::{self, Matches};
+use crate::StoreError;
+use postgres::types::ToSql;
+use sealtrail_core::filter::{ActionMatch, Filter, Page, Query};
+use sealtrail_core::{Entry, TenantId, Timestamp};
+use serde_json::{json, Map, Value};
+
+/// A bound parameter of a built query.
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The filter, minus its date range, as SQL over `entries AS e`. Parameters `$1`–`$3` are
+/// the tenant and the seq range; the conditions' own start at `$4`.
+struct Conditions {
+    clauses: Vec<String>,
+    params: Vec<Param>,
+}
+
+impl Conditions {
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len() + 3)
+    }
+
+    fn new(tenant: TenantId, filter: &Filter) -> Conditions {
+        let mut c = Conditions {
+            clauses: Vec::new(),
+            params: Vec::new(),
+        };
+        if let Some(actor) = &filter.actor {
+            let p = c.bind(actor.clone());
+            c.clauses
+                .push(format!("(e.actor_id = {p} OR e.actor_email = {p})"));
+        }
+        match &filter.action {
+            Some(ActionMatch::Exact(a)) => {
+                let p = c.bind(a.clone());
+                c.clauses.push(format!("e.action = {p}"));
+            }
+            // The empty prefix (`action=*`) matches every action.
+            Some(ActionMatch::Prefix(a)) if !a.is_empty() => {
+                let exact = c.bind(a.clone());
+                let below = c.bind(format!("{a}."));
+                c.clauses.push(format!(
+                    "(e.action = {exact} OR starts_with(e.action, {below}))"
+                ));
+            }
+            Some(ActionMatch::Prefix(_)) | None => {}
+        }
+        let columns = [
+            ("event", &filter.event),
+            ("channel", &filter.channel),
+            ("category", &filter.category),
+            ("ip", &filter.ip),
+        ];
+        for (column, value) in columns {
+            if let Some(v) = value {
+                let p = c.bind(v.clone());
+                c.clauses.push(format!("e.{column} = {p}"));
+            }
+        }
+        if let Some(result) = filter.result {
+            let p = c.bind(result.as_str().to_string());
+            c.clauses.push(format!("e.result = {p}"));
+        }
+        if filter.system_only {
+            c.clauses.push("e.actor_type = 'system'".into());
+        }
+        let target: Map<String, Value> = [
+            ("type", &filter.target_type),
+            ("id", &filter.target_id),
+            ("name", &filter.target_name),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| (k.to_string(), Value::String(v.clone())))
+        })
+        .collect();
+        if !target.is_empty() {
+            // One target must carry every given field.
+            let p = c.bind(json!([target]));
+            c.clauses.push(format!("e.targets @> {p}"));
+        }
+        for (key, value) in &filter.properties {
+            // Each pair on its own, so the same key twice with two values matches nothing.
+            let p = c.bind(json!({ key.clone(): value.clone() }));
+            c.clauses.push(format!("e.props @> {p}"));
+        }
+        if let Some(q) = filter.text.as_deref().and_then(|t| tsquery(tenant, t)) {
+            let p = c.bind(q);
+            c.clauses.push(format!("e.words @@ {p}::text::tsquery"));
+        }
+        c
+    }
+
+    /// `SELECT <what>` over the tenant's seqs `[$2, $3)` with every condition.
+    fn select(&self, what: &str) -> String {
+        let mut sql = format!(
+            "SELECT {what} FROM entries AS e WHERE e.tenant = $1 AND e.seq >= $2 AND e.seq < $3"
+        );
+        for clause in &self.clauses {
+            sql.push_str(" AND ");
+            sql.push_str(clause);
+        }
+        sql
+    }
+
+    /// Parameters for [`Conditions::select`], then `extra` (a limit).
+    fn params<'p>(
+        &'p self,
+        head: &'p [&'p (dyn ToSql + Sync); 3],
+        extra: Option<&'p (dyn ToSql + Sync)>,
+    ) -> Vec<&'p (dyn ToSql + Sync)> {
+        let mut all: Vec<&(dyn ToSql + Sync)> = head.to_vec();
+        all.extend(
+            self.params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync)),
+        );
+        all.extend(extra);
+        all
+    }
+}
+
+/// The PostgreSQL answers to [`paging::page`]'s questions for one filter.
+struct PgMatches<'t, 'c> {
+    tx: &'t mut Tx<'c>,
+    tenant: TenantId,
+    conditions: Conditions,
+}
+
+impl Matches for PgMatches<'_, '_> {
+    fn fetch(
+        &mut self,
+        lo: u64,
+        hi: u64,
+        descending: bool,
+        limit: u64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if lo >= hi {
+            return Ok(Vec::new());
+        }
+        let order = if descending { "DESC" } else { "ASC" };
+        let limit_index = self.conditions.params.len() + 4;
+        let sql = format!(
+            "{} ORDER BY e.seq {order} LIMIT ${limit_index}",
+            self.conditions.select(STORED_COLUMNS)
+        );
+        let (lo, hi, limit) = (bound(lo), bound(hi), bound(limit));
+        let head: [&(dyn ToSql + Sync); 3] = [&self.tenant.0, &lo, &hi];
+        let params = self.conditions.params(&head, Some(&limit));
+        let rows = self
+            .tx
+            .query(&sql, &params)
+            .map_err(|e| e.into_store("reading a page"))?;
+        rows.iter()
+            .map(|row| stored_from_row(row)?.open())
+            .collect()
+    }
+
+    fn exists(&mut self, lo: u64, hi: u64) -> Result<bool, StoreError> {
+        if lo >= hi {
+            return Ok(false);
+        }
+        let sql = format!("SELECT EXISTS ({})", self.conditions.select("1"));
+        let (lo, hi) = (bound(lo), bound(hi));
+        let head: [&(dyn ToSql + Sync); 3] = [&self.tenant.0, &lo, &hi];
+        let params = self.conditions.params(&head, None);
+        let row = self
+            .tx
+            .query_one(&sql, &params)
+            .map_err(|e| e.into_store("probing for entries"))?;
+        Ok(row.get(0))
+    }
+}
+
+/// The first seq recorded at or after `at`, if any. Valid because `recorded_at` never
+/// decreases along seq, so the entries at or after `at` are exactly a suffix of the log.
+fn first_seq_at_or_after(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    at: Timestamp,
+) -> PgResult<Option<u64>> {
+    Ok(tx
+        .query_opt(
+            "SELECT seq FROM entries WHERE tenant = $1 AND recorded_at >= $2
+             ORDER BY recorded_at, seq LIMIT 1",
+            &[&tenant.0, &at.millis()],
+        )?
+        .map(|r| r.get::<_, i64>(0).max(0) as u64))
+}
+
+/// The tenant's kept seqs `[lo, hi)` within the filter's date range; `None` for a tenant
+/// that does not exist.
+fn seq_range(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<Option<(u64, u64)>> {
+    let Some(head) = log_head(tx, tenant)? else {
+        return Ok(None);
+    };
+    let (mut lo, mut hi) = (head.first_seq, head.size);
+    if let Some(from) = filter.from {
+        lo = first_seq_at_or_after(tx, tenant, from)?
+            .unwrap_or(hi)
+            .max(lo);
+    }
+    if let Some(until) = filter.until {
+        hi = first_seq_at_or_after(tx, tenant, until)?
+            .unwrap_or(hi)
+            .min(hi);
+    }
+    Ok(Some((lo, hi)))
+}
+
+/// One page, newest first, with cursors for the neighbouring pages.
+pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResult<Page> {
+    let Some((lo, hi)) = seq_range(tx, tenant, &query.filter)? else {
+        return Ok(Page {
+            entries: Vec::new(),
+            next_cursor: None,
+            prev_cursor: None,
+        });
+    };
+    let mut matches = PgMatches {
+        tx,
+        tenant,
+        conditions: Conditions::new(tenant, &query.filter),
+    };
+    Ok(paging::page(&mut matches, lo, hi, query)?)
+}
+
+/// The exact number of matching entries.
+pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<u64> {
+    let Some((lo, hi)) = seq_range(tx, tenant, filter)? else {
+        return Ok(0);
+    };
+    if lo >= hi {
+        return Ok(0);
+    }
+    let conditions = Conditions::new(tenant, filter);
+    if conditions.clauses.is_empty() {
+        // Every seq from the prune horizon to the head exists: only pruning deletes entries,
+        // and only below that horizon.
+        return Ok(hi - lo);
+    }
+    let sql = conditions.select("count(*)");
+    let (lo, hi) = (bound(lo), bound(hi));
+    let head: [&(dyn ToSql + Sync); 3] = [&tenant.0, &lo, &hi];
+    let params = conditions.params(&head, None);
+    let n: i64 = tx.query_one(&sql, &params)?.get(0);
+    Ok(n.max(0) as u64)
+}

@@ -1,0 +1,207 @@
+//! Each tenant's Merkle tree in `tree_nodes`. The arithmetic is `core::merkle`'s; this module
+//! only decides which stored complete-subtree hashes to read, and reads them in one round trip:
+//! which nodes a root or proof needs depends only on the sizes, never on the hashes, so a first
+//! pass records the positions and one query fetches them all.
+
+use super::pool::{PgResult, Tx};
+use super::read::existing_head;
+use crate::{Hash, StoreError, TreeHead};
+use sealtrail_core::merkle::{self, NodeSource, ProofError};
+use sealtrail_core::TenantId;
+use std::collections::HashMap;
+
+/// A stored hash as a [`Hash`]; any other length means the row was not written by us.
+pub(crate) fn hash_from_bytes(bytes: &[u8]) -> Result<Hash, StoreError> {
+    <Hash>::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt(format!("stored hash has {} bytes", bytes.len())))
+}
+
+/// Records the positions asked for, answering with a dummy hash.
+#[derive(Default)]
+struct Recorder(Vec<(u32, u64)>);
+
+impl NodeSource for Recorder {
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        self.0.push((level, index));
+        Ok([0; 32])
+    }
+}
+
+/// Nodes already fetched, by position.
+#[derive(Default)]
+pub(crate) struct Fetched(pub(crate) HashMap<(u32, u64), Hash>);
+
+impl NodeSource for Fetched {
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        self.0
+            .get(&(level, index))
+            .copied()
+            .ok_or(ProofError::MissingNode { level, index })
+    }
+}
+
+/// Reads the stored nodes at `positions` of `tenant`'s tree in one query; absent ones are
+/// simply not in the map.
+pub(crate) fn fetch(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    positions: &[(u32, u64)],
+) -> PgResult<Fetched> {
+    let mut fetched = Fetched::default();
+    if positions.is_empty() {
+        return Ok(fetched);
+    }
+    let levels: Vec<i32> = positions
+        .iter()
+        .map(|(l, _)| i32::try_from(*l).unwrap_or(i32::MAX))
+        .collect();
+    let indexes: Vec<i64> = positions
+        .iter()
+        .map(|(_, i)| i64::try_from(*i).unwrap_or(i64::MAX))
+        .collect();
+    let rows = tx.query(
+        "SELECT n.level, n.idx, n.hash
+         FROM unnest($2::int[], $3::bigint[]) AS p(level, idx)
+         JOIN tree_nodes AS n ON n.tenant = $1 AND n.level = p.level AND n.idx = p.idx",
+        &[&tenant.0, &levels, &indexes],
+    )?;
+    for row in rows {
+        let level: i32 = row.get(0);
+        let idx: i64 = row.get(1);
+        let hash: Vec<u8> = row.get(2);
+        fetched.0.insert(
+            (level.max(0) as u32, idx.max(0) as u64),
+            hash_from_bytes(&hash)?,
+        );
+    }
+    Ok(fetched)
+}
+
+/// Runs a tree computation over stored nodes: once to learn the positions it reads, then
+/// again over those nodes fetched in one query.
+fn with_nodes<T>(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    compute: impl Fn(&mut dyn FnMut(u32, u64) -> Result<Hash, ProofError>) -> Result<T, ProofError>,
+) -> PgResult<T> {
+    let mut recorder = Recorder::default();
+    let planned = compute(&mut |level, index| recorder.node(level, index));
+    if let Err(ProofError::InvalidRequest(m)) = planned {
+        return Err(StoreError::Invalid(m).into());
+    }
+    let mut fetched = fetch(tx, tenant, &recorder.0)?;
+    compute(&mut |level, index| fetched.node(level, index)).map_err(|e| match e {
+        ProofError::InvalidRequest(m) => StoreError::Invalid(m).into(),
+        other => StoreError::Corrupt(format!("tree of tenant {}: {other}", tenant.0)).into(),
+    })
+}
+
+/// Adapts a closure to [`NodeSource`], so `core::merkle`'s generic functions can run over
+/// either pass of [`with_nodes`].
+struct Source<'f>(&'f mut dyn FnMut(u32, u64) -> Result<Hash, ProofError>);
+
+impl NodeSource for Source<'_> {
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        (self.0)(level, index)
+    }
+}
+
+/// The root of the first `size` leaves, from stored nodes.
+pub(crate) fn root_at(tx: &mut Tx<'_>, tenant: TenantId, size: u64) -> PgResult<Hash> {
+    with_nodes(tx, tenant, |nodes| merkle::root(&mut Source(nodes), size))
+}
+
+/// Size and root now.
+pub(crate) fn tree_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<TreeHead> {
+    let size = existing_head(tx, tenant)?.size;
+    Ok(TreeHead {
+        size,
+        root: root_at(tx, tenant, size)?,
+    })
+}
+
+fn beyond_log(size: u64, log: u64) -> super::pool::PgError {
+    StoreError::Invalid(format!(
+        "tree size {size} is larger than the log ({log} entries)"
+    ))
+    .into()
+}
+
+/// The audit path of `seq` in the tree of `size` leaves.
+pub(crate) fn inclusion_proof(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    seq: u64,
+    size: u64,
+) -> PgResult<Vec<Hash>> {
+    let log = existing_head(tx, tenant)?.size;
+    if size > log {
+        return Err(beyond_log(size, log));
+    }
+    with_nodes(tx, tenant, |nodes| {
+        merkle::inclusion_proof(&mut Source(nodes), seq, size)
+    })
+}
+
+/// The consistency proof from `old` to `new` leaves.
+pub(crate) fn consistency_proof(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    old: u64,
+    new: u64,
+) -> PgResult<Vec<Hash>> {
+    let log = existing_head(tx, tenant)?.size;
+    if new > log {
+        return Err(beyond_log(new, log));
+    }
+    with_nodes(tx, tenant, |nodes| {
+        merkle::consistency_proof(&mut Source(nodes), old, new)
+    })
+}
+
+/// The complete subtrees that make up the first `size` leaves (one per set bit of `size`):
+/// exactly the left siblings the next appends can need that are not created by them.
+pub(crate) fn frontier(size: u64) -> Vec<(u32, u64)> {
+    (0..u64::BITS)
+        .filter(|level| (size >> level) & 1 == 1)
+        .map(|level| (level, (size >> level) - 1))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealtrail_core::merkle::{leaf_hash, MemoryTree};
+
+    #[test]
+    fn appends_need_only_the_frontier_and_their_own_nodes() {
+        // Build trees of every size up to 70 by appending, answering left siblings only from
+        // the frontier at the start and the nodes created since: the frontier claim holds.
+        for start in 0..40u64 {
+            let mut tree = MemoryTree::new();
+            for i in 0..start {
+                tree.push(leaf_hash(&i.to_be_bytes()));
+            }
+            let mut known: HashMap<(u32, u64), Hash> = HashMap::new();
+            for (level, index) in frontier(start) {
+                let hash = tree.node(level, index);
+                assert!(hash.is_ok(), "frontier node ({level}, {index}) of {start}");
+                known.insert((level, index), hash.unwrap_or_default());
+            }
+            for i in start..start + 30 {
+                let leaf = leaf_hash(&i.to_be_bytes());
+                let created = merkle::nodes_completed_by_append(i, leaf, |level, index| {
+                    known
+                        .get(&(level, index))
+                        .copied()
+                        .ok_or(ProofError::MissingNode { level, index })
+                });
+                let created = created.unwrap_or_else(|e| panic!("start {start}, leaf {i}: {e}"));
+                for (level, index, hash) in created {
+                    known.insert((level, index), hash);
+                }
+                tree.push(leaf);
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! PostgreSQL's side of group commit ([`crate::group`]): this node's writer thread owns one
+//! connection and commits its queued appends in groups. Unlike SQLite, a failed group never
+//! stops the writer: PostgreSQL itself refuses to carry on after a failed fsync (it crashes and
+//! recovers from its WAL), so the writer only has to reconnect. A group whose connection broke
+//! may or may not have committed; its requests are failed without a retry, so a retry can
+//! never store an entry twice (clients retry with their idempotency keys).
+
+use super::append::write_group;
+use super::pool::{lost, Conn, PgError};
+use super::schema::{ensure_partitions, MONTHS_AHEAD};
+use crate::group::{CommitError, GroupOutcome, GroupWriter, RequestRef};
+use crate::StoreError;
+use sealtrail_core::Timestamp;
+
+/// Partitions are created again once the newest one ends within this many milliseconds: weeks
+/// of margin, so a month never starts without its partition.
+const PARTITION_MARGIN_MS: i64 = 20 * 86_400_000;
+
+/// The writer thread's connection and what it knows about the partitions.
+pub(crate) struct PgWriter {
+    config: postgres::Config,
+    conn: Option<Conn>,
+    /// Times before this have a partition.
+    covered_until: i64,
+}
+
+impl PgWriter {
+    /// Opens the writer's connection (on a blocking thread: the synchronous client must not be
+    /// created on an async one).
+    pub(crate) fn connect(config: postgres::Config) -> Result<PgWriter, StoreError> {
+        let conn = Conn::open(&config)?;
+        Ok(PgWriter {
+            config,
+            conn: Some(conn),
+            covered_until: 0,
+        })
+    }
+
+    /// The connection, reopened if the last one broke.
+    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        if self.conn.as_ref().is_none_or(Conn::is_closed) {
+            self.conn = Some(Conn::open(&self.config)?);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("no writer connection".into()))
+    }
+
+    /// Makes sure partitions reach well past now (cheap: a comparison, except about once a
+    /// month per node).
+    fn ensure_partitions(&mut self) -> Result<(), PgError> {
+        let now = Timestamp::now();
+        if now.millis() + PARTITION_MARGIN_MS < self.covered_until {
+            return Ok(());
+        }
+        let conn = self.conn()?;
+        self.covered_until = ensure_partitions(conn, now)?;
+        tracing::debug!(months_ahead = MONTHS_AHEAD, "entry partitions checked");
+        Ok(())
+    }
+
+    fn classify(&mut self, error: PgError) -> CommitError {
+        if lost(&error) {
+            self.conn = None;
+            return CommitError::Group(StoreError::Unavailable(format!(
+                "the connection to PostgreSQL broke during a commit; the request may not have \
+                 been stored, retry it with the same idempotency key: {}",
+                error
+            )));
+        }
+        match error {
+            PgError::Store(e) => CommitError::Request(e),
+            PgError::Sql(e) => {
+                CommitError::Request(PgError::Sql(e).into_store("appending entries"))
+            }
+        }
+    }
+}
+
+impl GroupWriter for PgWriter {
+    fn commit(&mut self, requests: &[RequestRef<'_>]) -> Result<GroupOutcome, CommitError> {
+        if let Err(e) = self.ensure_partitions() {
+            return Err(self.classify(e));
+        }
+        let result = match self.conn() {
+            Ok(conn) => write_group(conn, requests),
+            Err(e) => return Err(CommitError::Group(e)),
+        };
+        result.map_err(|e| self.classify(e))
+    }
+}

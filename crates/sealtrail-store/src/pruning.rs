@@ -1,0 +1,173 @@
+//! Retention pruning, the part every backend shares: how a prune is cut into steps, what the
+//! legal hold does to it, which facet counts the removed entries take with them, and the loop
+//! that drives the steps. Each backend's step (`sqlite::prune`, `pg::lifecycle::prune`) only
+//! reads the tenant's state and deletes rows.
+//!
+//! Since `recorded_at` never decreases along seq, the entries to remove are always a prefix
+//! `[first_seq, end)` of the log; each step removes a bounded chunk of it in its own write
+//! transaction, so appends queued behind a big prune wait for one chunk, not for the whole
+//! prune. Tree hashes are never removed, so every proof and every consistency check between
+//! old and new tree sizes still holds.
+
+use crate::facets::FacetDeltas;
+use crate::stored::StoredEntry;
+use crate::{PruneOutcome, StoreError};
+use sealtrail_core::{TenantId, Timestamp};
+use std::future::Future;
+use std::ops::Range;
+
+/// Entries removed per write transaction: large enough to amortise a transaction, small
+/// enough that appends waiting for the tenant's log head are delayed by well under a second.
+pub(crate) const CHUNK: u64 = 5_000;
+
+/// What one step did and where the prune stands.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    /// Entries removed by this step.
+    pub removed: u64,
+    /// The oldest seq still held after this step.
+    pub first_kept_seq: u64,
+    /// The seq the prune stops at (fixed by the first step).
+    pub end: u64,
+    /// True when nothing more is to be removed (or a legal hold stopped the prune).
+    pub done: bool,
+}
+
+/// What the next step does.
+#[derive(Debug, Clone)]
+pub(crate) enum Chunk {
+    /// Remove the entries with these seqs.
+    Remove(Range<u64>),
+    /// Nothing is left to remove: the step ends the prune as it is.
+    Done(Step),
+}
+
+/// Applies the legal hold to a step of a tenant under hold. The first step is refused, so the
+/// caller learns that nothing was pruned; a later step (the hold was set while the prune ran)
+/// ends the prune quietly, and the outcome reports what was removed before.
+pub(crate) fn under_hold(
+    tenant: TenantId,
+    first_step: bool,
+    first_seq: u64,
+) -> Result<Step, StoreError> {
+    if first_step {
+        return Err(StoreError::Conflict(format!(
+            "legal hold: tenant {} is under legal hold, nothing was pruned",
+            tenant.0
+        )));
+    }
+    Ok(Step {
+        removed: 0,
+        first_kept_seq: first_seq,
+        end: first_seq,
+        done: true,
+    })
+}
+
+/// The next chunk of `[first_seq, end)`, at most [`CHUNK`] seqs.
+pub(crate) fn next_chunk(first_seq: u64, end: u64) -> Chunk {
+    let hi = end.min(first_seq.saturating_add(CHUNK));
+    if first_seq >= hi {
+        return Chunk::Done(Step {
+            removed: 0,
+            first_kept_seq: first_seq,
+            end,
+            done: true,
+        });
+    }
+    Chunk::Remove(first_seq..hi)
+}
+
+/// The step that removed `removed` entries of `chunk`, on the way to `end`.
+pub(crate) fn removed(chunk: Range<u64>, removed: u64, end: u64) -> Step {
+    Step {
+        removed,
+        first_kept_seq: chunk.end,
+        end,
+        done: chunk.end >= end,
+    }
+}
+
+/// The facet counts the removed entries take with them. A damaged row is still removed; only
+/// its facet counts cannot be corrected, which is logged.
+pub(crate) fn facet_deltas(tenant: TenantId, removed: &[StoredEntry]) -> FacetDeltas {
+    let mut facets = FacetDeltas::default();
+    for row in removed {
+        match row.open() {
+            Ok(entry) => facets.add(tenant, &entry, -1),
+            Err(e) => {
+                tracing::warn!(error = %e, pk = row.pk, "pruning an entry that does not open")
+            }
+        }
+    }
+    facets
+}
+
+/// Runs a prune to its end: `step(end)` runs one write transaction (`end` is `None` on the
+/// first step, which fixes it), and steps continue until one is done.
+pub(crate) async fn run<F, Fut>(
+    tenant: TenantId,
+    cutoff: Timestamp,
+    mut step: F,
+) -> Result<PruneOutcome, StoreError>
+where
+    F: FnMut(Option<u64>) -> Fut,
+    Fut: Future<Output = Result<Step, StoreError>>,
+{
+    let mut end = None;
+    let mut removed = 0;
+    loop {
+        let step = step(end).await?;
+        removed += step.removed;
+        end = Some(step.end);
+        if step.done {
+            if removed > 0 {
+                tracing::info!(tenant = tenant.0, removed, "pruned entries");
+            }
+            return Ok(PruneOutcome {
+                removed,
+                cutoff,
+                first_kept_seq: step.first_kept_seq,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_prefix_once() {
+        let mut first = 0;
+        let mut seen = 0;
+        loop {
+            match next_chunk(first, 12_345) {
+                Chunk::Remove(r) => {
+                    assert!(r.end - r.start <= CHUNK);
+                    seen += r.end - r.start;
+                    let step = removed(r.clone(), r.end - r.start, 12_345);
+                    first = step.first_kept_seq;
+                }
+                Chunk::Done(step) => {
+                    assert_eq!((step.first_kept_seq, step.done), (12_345, true));
+                    break;
+                }
+            }
+        }
+        assert_eq!(seen, 12_345);
+    }
+
+    #[test]
+    fn a_hold_refuses_the_first_step_only() {
+        assert!(matches!(
+            under_hold(TenantId(1), true, 3),
+            Err(StoreError::Conflict(m)) if m.contains("legal hold")
+        ));
+        let later = under_hold(TenantId(1), false, 3).ok();
+        assert_eq!(
+            later.map(|s| (s.removed, s.first_kept_seq, s.done)),
+            Some((0, 3, true))
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Rules every backend applies the same way (validation, derived names, refusal wording), kept
+//! here once so SQLite and PostgreSQL cannot drift apart on what they accept or how they say no.
+
+use crate::{Hash, Retention, StoreError, StoredCheckpoint};
+
+/// The origin of a tenant's log: unique per installation and tenant, so envelopes and
+/// checkpoints of one log can never be presented as another's.
+pub(crate) fn log_origin(installation: &str, tenant_name: &str) -> String {
+    format!("sealtrail/{installation}/{tenant_name}")
+}
+
+/// Refuses a retention below [`Retention::MIN_DAYS`], before anything is written, because a
+/// typo (`3` for `30`) would otherwise let the next prune destroy most of the log.
+pub(crate) fn check_retention(retention: Retention) -> Result<(), StoreError> {
+    match retention {
+        Retention::Days(days) if days < Retention::MIN_DAYS => Err(StoreError::Invalid(format!(
+            "retention of {days} days is below the minimum of {} days",
+            Retention::MIN_DAYS
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The export exclusion list as stored: keys trimmed, sorted and deduplicated, so equal lists
+/// compare equal; `Invalid` for a key that is empty, longer than 128 characters or holds a
+/// control character, since such a key cannot name a property anyone meant to hide.
+pub(crate) fn export_exclusions(keys: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut keys: Vec<String> = keys.iter().map(|k| k.trim().to_string()).collect();
+    if let Some(bad) = keys
+        .iter()
+        .find(|k| k.is_empty() || k.chars().count() > 128 || k.chars().any(char::is_control))
+    {
+        return Err(StoreError::Invalid(format!(
+            "excluded property key `{}` must be 1-128 characters without control characters",
+            bad.chars().take(64).collect::<String>()
+        )));
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// The refusal for a change that would leave a tenant without an active owner; one wording for
+/// every backend, since the web page and CLI show it as is.
+pub(crate) fn last_owner_refusal() -> StoreError {
+    StoreError::Conflict(
+        "this is the tenant's last active owner: make someone else an owner first".into(),
+    )
+}
+
+/// The equivocation guard, before the tree is consulted: `existing` is the checkpoint already
+/// recorded at `size` (if any), `latest` the largest recorded, `log` the log's size now.
+/// `Ok(Some(_))`: this exact checkpoint is already recorded; `Ok(None)`: record it once its root
+/// is confirmed to be the tree's root at `size`; `Conflict` otherwise.
+pub(crate) fn checkpoint_guard(
+    size: u64,
+    root: Hash,
+    existing: Option<StoredCheckpoint>,
+    latest: Option<&StoredCheckpoint>,
+    log: u64,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    if let Some(existing) = existing {
+        return if existing.root == root {
+            Ok(Some(existing))
+        } else {
+            Err(StoreError::Conflict(format!(
+                "a different root was already signed for tree size {size}; refusing to equivocate"
+            )))
+        };
+    }
+    if let Some(latest) = latest.filter(|l| size < l.size) {
+        return Err(StoreError::Conflict(format!(
+            "tree size {size} is smaller than the latest signed size {}",
+            latest.size
+        )));
+    }
+    if size > log {
+        return Err(StoreError::Conflict(format!(
+            "tree size {size} is larger than the log ({log} entries)"
+        )));
+    }
+    Ok(None)
+}
+
+/// The guard's refusal when the root given is not the tree's.
+pub(crate) fn wrong_root(size: u64) -> StoreError {
+    StoreError::Conflict(format!(
+        "the root given is not the tree's root at size {size}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_are_trimmed_sorted_and_deduplicated() {
+        let keys = [" notes ".to_string(), "dialogue".into(), "notes".into()];
+        assert_eq!(
+            export_exclusions(&keys).ok(),
+            Some(vec!["dialogue".to_string(), "notes".to_string()])
+        );
+        for bad in [" ".to_string(), "a\tb".into(), "k".repeat(129)] {
+            assert!(matches!(
+                export_exclusions(&[bad]),
+                Err(StoreError::Invalid(_))
+            ));
+        }
+        assert_eq!(
+            export_exclusions(&["k".repeat(128)]).map(|k| k.len()).ok(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn retention_floor() {
+        assert!(check_retention(Retention::Days(29)).is_err());
+        assert!(check_retention(Retention::Days(30)).is_ok());
+        assert!(check_retention(Retention::Forever).is_ok());
+    }
+}

@@ -1,0 +1,383 @@
+//! Verification of a tenant's log from its stored bytes, the part every backend shares. A
+//! backend streams three sorted row sets from one read snapshot into a [`Verifier`], which
+//! holds only the leaf hashes (32 bytes per seq, the one O(n) structure) and the tree rebuilt
+//! from them:
+//!
+//! 1. the stored leaf hashes (tree level 0), [`Verifier::leaf`];
+//! 2. the entries in seq order, [`Verifier::entry`]: every seq from the prune horizon to the
+//!    head must have a row whose envelope names this log, this seq and the row's id, hashes
+//!    to the stored leaf, and whose committed vault values match their commitments; rows
+//!    outside the log are reported too;
+//! 3. the inner tree nodes in (level, idx) order, [`Verifier::node`], compared with the tree
+//!    rebuilt from the leaf hashes.
+//!
+//! The root returned is recomputed from the leaf hashes: the CLI compares it with the latest
+//! signed checkpoint, which also covers pruned seqs (whose bytes are gone by design). Only the
+//! lowest-seq problem is reported, the place an operator starts looking.
+
+use crate::stored::slot_part;
+use crate::{Hash, LogVerification, StoreError};
+use sealtrail_core::envelope::{self, Part, Slot};
+use sealtrail_core::merkle::{leaf_hash, MemoryTree, NodeSource};
+use std::collections::HashSet;
+use std::future::Future;
+
+/// Entries checked between progress reports.
+const PROGRESS_EVERY: u64 = 1_000;
+
+/// One entry row as stored, with whatever of it does not decode kept as an error so it is
+/// reported at its seq rather than failing the verification.
+#[derive(Debug)]
+pub(crate) struct EntryRow {
+    /// The seq the row's key places it at.
+    pub seq: u64,
+    /// The row's own seq column, `None` when it holds no integer.
+    pub seq_column: Option<i64>,
+    /// Id column (16 bytes when intact).
+    pub id: Vec<u8>,
+    /// Envelope bytes, verbatim.
+    pub envelope: Vec<u8>,
+    /// The vault values found for the row, in part order.
+    pub slots: Vec<Result<Slot, StoreError>>,
+}
+
+/// The tree rebuilt from the leaf hashes, and what the node comparison has found so far.
+struct TreeCheck {
+    /// Rebuilt from the stored leaf hashes (a missing one counted as zeros).
+    tree: MemoryTree,
+    /// Inner nodes found to differ from the rebuilt tree.
+    differing: HashSet<(u32, u64)>,
+    /// The level the node stream is at.
+    level: u32,
+    /// The next index expected at that level; skipped ones are missing nodes.
+    next: u64,
+}
+
+/// Checks one log from its streamed rows. Feed every leaf, then every entry, then every inner
+/// node, then call [`Verifier::finish`].
+pub(crate) struct Verifier<'a> {
+    /// The log size (tree size) verified.
+    size: u64,
+    /// The prune horizon: seqs below it have no entry row by design.
+    first_seq: u64,
+    /// The log origin every envelope must name.
+    origin: &'a str,
+    /// Receives the number of entries checked so far.
+    progress: &'a dyn Fn(u64),
+    /// The stored level-0 hashes, indexed by seq.
+    leaves: Vec<Option<Hash>>,
+    /// Seqs whose bytes no longer hash to their stored leaf, or whose leaf is missing.
+    bad_leaves: HashSet<u64>,
+    /// The lowest-seq problem found so far.
+    problem: Option<(u64, String)>,
+    /// The next seq the entry stream should show.
+    expected: u64,
+    /// Entry rows checked.
+    checked: u64,
+    /// The node comparison, once the entry stream has ended.
+    tree: Option<TreeCheck>,
+}
+
+impl<'a> Verifier<'a> {
+    /// A verifier for a log of `size` seqs pruned below `first_seq`, named `origin`;
+    /// `progress` receives the number of entries checked so far.
+    pub(crate) fn new(
+        size: u64,
+        first_seq: u64,
+        origin: &'a str,
+        progress: &'a dyn Fn(u64),
+    ) -> Result<Self, StoreError> {
+        let len = usize::try_from(size).map_err(|_| StoreError::Backend("log too large".into()))?;
+        Ok(Verifier {
+            size,
+            first_seq,
+            origin,
+            progress,
+            leaves: vec![None; len],
+            bad_leaves: HashSet::new(),
+            problem: None,
+            expected: first_seq,
+            checked: 0,
+            tree: None,
+        })
+    }
+
+    /// Records a problem at `seq`, kept if it is the lowest so far. Backends call it for rows
+    /// they cannot even place in the log.
+    pub(crate) fn note(&mut self, seq: u64, reason: impl Into<String>) {
+        if self.problem.as_ref().is_none_or(|(s, _)| seq < *s) {
+            self.problem = Some((seq, reason.into()));
+        }
+    }
+
+    /// One stored leaf hash (tree level 0, index `idx`).
+    pub(crate) fn leaf(&mut self, idx: u64, hash: &[u8]) {
+        let parsed = <Hash>::try_from(hash);
+        match (
+            usize::try_from(idx)
+                .ok()
+                .and_then(|i| self.leaves.get_mut(i)),
+            parsed,
+        ) {
+            (Some(slot), Ok(h)) => *slot = Some(h),
+            (Some(_), Err(_)) => self.note(idx, "stored leaf hash is malformed"),
+            (None, _) => self.note(idx, "tree leaf beyond the log"),
+        }
+    }
+
+    /// The stored leaf hash of `seq`, if there is one.
+    fn stored_leaf(&self, seq: u64) -> Option<Hash> {
+        usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.leaves.get(i).copied().flatten())
+    }
+
+    /// One entry row, in seq order (after every leaf).
+    pub(crate) fn entry(&mut self, row: EntryRow) {
+        let seq = row.seq;
+        if seq >= self.size {
+            return self.note(seq, "entry beyond the log");
+        }
+        if seq < self.first_seq {
+            return self.note(seq, "entry in the pruned range");
+        }
+        if seq > self.expected {
+            self.note(self.expected, "missing entry");
+        }
+        self.expected = self.expected.max(seq + 1);
+        let leaf = leaf_hash(&row.envelope);
+        if self.stored_leaf(seq).is_some_and(|stored| stored != leaf) {
+            self.bad_leaves.insert(seq);
+        }
+        let reason = match row.seq_column {
+            Some(column) if u64::try_from(column).ok() == Some(seq) => self.check(&row, leaf),
+            column => Some(format!("row's seq column says {column:?}")),
+        };
+        if let Some(reason) = reason {
+            self.note(seq, reason);
+        }
+        self.checked += 1;
+        if self.checked % PROGRESS_EVERY == 0 {
+            (self.progress)(self.checked);
+        }
+    }
+
+    /// The first thing wrong with one entry, if any.
+    fn check(&self, row: &EntryRow, leaf: Hash) -> Option<String> {
+        let head = match envelope::head(&row.envelope) {
+            Ok(head) => head,
+            Err(e) => return Some(format!("envelope does not decode: {e}")),
+        };
+        if head.log != self.origin {
+            return Some(format!("envelope names another log: `{}`", head.log));
+        }
+        if head.seq != row.seq {
+            return Some(format!("envelope claims seq {}", head.seq));
+        }
+        if head.id.as_bytes().as_slice() != row.id.as_slice() {
+            return Some(format!(
+                "envelope claims id {}: the entry was moved",
+                head.id
+            ));
+        }
+        // A missing leaf hash is reported by the tree check.
+        if self
+            .stored_leaf(row.seq)
+            .is_some_and(|stored| stored != leaf)
+        {
+            return Some("entry bytes changed: they no longer hash to the stored leaf".into());
+        }
+        let mut slots = Vec::with_capacity(row.slots.len());
+        for slot in &row.slots {
+            match slot {
+                Ok(slot) => slots.push(slot.clone()),
+                Err(e) => return Some(format!("vault row malformed: {e}")),
+            }
+        }
+        match envelope::mismatched_commitments(&row.envelope, &slots) {
+            Err(e) => return Some(format!("envelope does not decode: {e}")),
+            Ok(bad) if !bad.is_empty() => {
+                let parts: Vec<&str> = bad.iter().map(|p| p.as_str()).collect();
+                return Some(format!("vault value `{}` changed", parts.join("`, `")));
+            }
+            Ok(_) => {}
+        }
+        Part::ALL
+            .into_iter()
+            .find(|part| !slots.iter().any(|s| slot_part(s) == *part))
+            .map(|part| format!("vault value `{}` missing", part.as_str()))
+    }
+
+    /// Nodes expected at a level: one per complete subtree of 2^level leaves.
+    fn width(&self, level: u32) -> u64 {
+        self.size.checked_shr(level).unwrap_or(0)
+    }
+
+    /// Reports the first node of `level` in `[from, to)` that should exist, if any.
+    fn missing_up_to(&mut self, level: u32, from: u64, to: u64) {
+        if from < to.min(self.width(level)) {
+            self.note(
+                first_leaf(level, from),
+                format!("tree node (level {level}, index {from}) missing"),
+            );
+        }
+    }
+
+    /// Ends the entry stream and rebuilds the tree from the leaf hashes, on first use.
+    fn tree_check(&mut self) -> TreeCheck {
+        if let Some(check) = self.tree.take() {
+            return check;
+        }
+        if self.expected < self.size {
+            self.note(self.expected, "missing entry");
+        }
+        // The entries are done with the leaf hashes; the rebuilt tree holds them from now on.
+        let leaves = std::mem::take(&mut self.leaves);
+        let mut tree = MemoryTree::new();
+        for (seq, leaf) in (0u64..).zip(leaves) {
+            match leaf {
+                Some(hash) => tree.push(hash),
+                None => {
+                    self.note(seq, "tree leaf hash missing");
+                    self.bad_leaves.insert(seq);
+                    tree.push([0; 32]);
+                }
+            }
+        }
+        TreeCheck {
+            tree,
+            differing: HashSet::new(),
+            level: 1,
+            next: 0,
+        }
+    }
+
+    /// True when a differing node is explained by a differing child: a changed leaf hash
+    /// makes every ancestor differ from the rebuilt tree, while a changed inner node differs
+    /// alone, so the report names the deepest place, not the first leaf of the largest
+    /// subtree above it.
+    fn explained(&self, check: &TreeCheck, level: u32, idx: u64) -> bool {
+        let children = [2 * idx, 2 * idx + 1];
+        if level == 1 {
+            children.iter().any(|c| self.bad_leaves.contains(c))
+        } else {
+            children
+                .iter()
+                .any(|c| check.differing.contains(&(level - 1, *c)))
+        }
+    }
+
+    /// One stored inner node, in (level, idx) order (after every entry); `None` for a
+    /// position column that holds no integer.
+    pub(crate) fn node(&mut self, level: Option<i64>, idx: Option<i64>, hash: &[u8]) {
+        let mut check = self.tree_check();
+        self.compare_node(&mut check, level, idx, hash);
+        self.tree = Some(check);
+    }
+
+    /// Compares one stored inner node with the rebuilt tree, reporting nodes skipped before
+    /// it as missing.
+    fn compare_node(
+        &mut self,
+        check: &mut TreeCheck,
+        level: Option<i64>,
+        idx: Option<i64>,
+        hash: &[u8],
+    ) {
+        let (Some(row_level), Some(idx)) = (level, idx) else {
+            return self.note(self.size, "tree node with a malformed position");
+        };
+        let row_level = u32::try_from(row_level).unwrap_or(u32::MAX);
+        let idx = idx.max(0) as u64;
+        if row_level >= u64::BITS {
+            return self.note(
+                self.size,
+                format!("tree node at level {row_level} beyond the log"),
+            );
+        }
+        while check.level < row_level {
+            self.missing_up_to(check.level, check.next, u64::MAX);
+            check.level += 1;
+            check.next = 0;
+        }
+        let level = check.level;
+        self.missing_up_to(level, check.next, idx);
+        check.next = idx + 1;
+        if idx >= self.width(level) {
+            self.note(
+                self.size,
+                format!("tree node (level {level}, index {idx}) beyond the log"),
+            );
+        } else if check.tree.node(level, idx).ok() != <Hash>::try_from(hash).ok() {
+            if !self.explained(check, level, idx) {
+                self.note(
+                    first_leaf(level, idx),
+                    format!(
+                        "tree node (level {level}, index {idx}) does not match the leaves below it"
+                    ),
+                );
+            }
+            check.differing.insert((level, idx));
+        }
+    }
+
+    /// Ends the node stream, reports nodes that should exist but never came, and returns the
+    /// result with the root recomputed from the leaf hashes.
+    pub(crate) fn finish(mut self) -> Result<LogVerification, StoreError> {
+        let mut check = self.tree_check();
+        while self.width(check.level) > 0 {
+            self.missing_up_to(check.level, check.next, u64::MAX);
+            check.level += 1;
+            check.next = 0;
+        }
+        let root = check
+            .tree
+            .root_at(self.size)
+            .map_err(|e| StoreError::Corrupt(format!("rebuilding the tree: {e}")))?;
+        (self.progress)(self.checked);
+        Ok(LogVerification {
+            size: self.size,
+            root,
+            first_problem: self.problem,
+            checked: self.checked,
+            pruned: self.first_seq,
+        })
+    }
+}
+
+/// The first leaf under node (`level`, `idx`): where a problem with it is reported.
+fn first_leaf(level: u32, idx: u64) -> u64 {
+    idx.checked_shl(level).unwrap_or(u64::MAX)
+}
+
+/// Progress reports from a verification running on a blocking thread.
+pub(crate) struct ProgressSender(tokio::sync::mpsc::UnboundedSender<u64>);
+
+impl ProgressSender {
+    /// Passes on one report; the caller may have stopped listening, and the verification
+    /// carries on regardless.
+    pub(crate) fn report(&self, checked: u64) {
+        let _ = self.0.send(checked);
+    }
+}
+
+/// Runs `work` (a verification on a blocking thread, given a [`ProgressSender`]) and relays
+/// its reports to `progress` on this task, so the caller's callback needs no `'static`
+/// lifetime.
+pub(crate) async fn relay_progress<T, Fut>(
+    progress: &(dyn Fn(u64) + Send + Sync),
+    work: impl FnOnce(ProgressSender) -> Fut,
+) -> T
+where
+    Fut: Future<Output = T>,
+{
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let work = work(ProgressSender(sender));
+    let relay = async {
+        while let Some(n) = receiver.recv().await {
+            progress(n);
+        }
+    };
+    let (result, ()) = tokio::join!(work, relay);
+    result
+}

@@ -63,6 +63,7 @@ macro_rules! store_contract_tests {
             tenants_are_isolated,
             tenants_create_conflict_and_lookup,
             api_keys_insert_list_and_revoke,
+            text_lookups_with_nul_find_nothing,
             concurrent_appends_are_acknowledged_once_and_gapless,
             health_is_ok,
             tree_head_matches_an_independent_tree,

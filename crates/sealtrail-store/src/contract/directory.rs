@@ -320,3 +320,20 @@ pub async fn api_keys_insert_list_and_revoke(store: Arc<dyn Store>) {
         when
     );
 }
+
+/// Lookups by text a client supplies (sign-in e-mail, workspace, key prefix) find nothing for
+/// text no stored value can hold, such as U+0000, rather than failing.
+pub async fn text_lookups_with_nul_find_nothing(store: Arc<dyn Store>) {
+    let t = match store.create_tenant("acme").await {
+        Ok(t) => t.id,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(matches!(store.tenant_by_name("ac\0me").await, Ok(None)));
+    assert!(matches!(store.api_key_by_prefix("st_\0").await, Ok(None)));
+    assert!(matches!(store.revoke_api_key(t, "\0").await, Ok(None)));
+    assert!(matches!(
+        store.user_by_email(t, "a\0@example.com").await,
+        Ok(None)
+    ));
+    assert!(matches!(store.user_by_id(t, "\0").await, Ok(None)));
+}

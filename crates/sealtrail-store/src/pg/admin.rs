@@ -140,6 +140,12 @@ pub(crate) fn set_legal_hold(
     tenant: TenantId,
     hold: bool,
 ) -> PgResult<TenantSettings> {
+    // Waits for a prune chunk in progress (it holds the log head): once "held" is answered, no
+    // prune chunk of this tenant is running or can start without seeing the hold.
+    tx.query_opt(
+        "SELECT 1 FROM log_heads WHERE tenant = $1 FOR UPDATE",
+        &[&tenant.0],
+    )?;
     let row = tx.query_opt(
         "UPDATE tenants SET legal_hold = $2 WHERE id = $1
          RETURNING retention_days, legal_hold, export_excluded, ip_allowlist",
@@ -188,6 +194,10 @@ pub(crate) fn list_tenants(tx: &mut Tx<'_>) -> PgResult<Vec<Tenant>> {
 
 /// A tenant by name.
 pub(crate) fn tenant_by_name(tx: &mut Tx<'_>, name: &str) -> PgResult<Option<Tenant>> {
+    if name.contains('\0') {
+        // PostgreSQL text cannot hold U+0000, so nothing stored can match it.
+        return Ok(None);
+    }
     tx.query_opt(
         "SELECT id, name, created_at FROM tenants WHERE name = $1",
         &[&name],
@@ -290,6 +300,10 @@ pub(crate) fn insert_api_key(
 
 /// The key with this prefix in any tenant.
 pub(crate) fn api_key_by_prefix(tx: &mut Tx<'_>, prefix: &str) -> PgResult<Option<ApiKey>> {
+    if prefix.contains('\0') {
+        // PostgreSQL text cannot hold U+0000, so nothing stored can match it.
+        return Ok(None);
+    }
     tx.query_opt(
         "SELECT id, tenant, name, scopes, hash, created_at, revoked_at
          FROM api_keys WHERE id = $1",
@@ -321,6 +335,10 @@ pub(crate) fn revoke_api_key(
     tenant: TenantId,
     id: &str,
 ) -> PgResult<Option<ApiKey>> {
+    if id.contains('\0') {
+        // PostgreSQL text cannot hold U+0000, so nothing stored can match it.
+        return Ok(None);
+    }
     tx.query_opt(
         "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
          WHERE id = $1 AND tenant = $2

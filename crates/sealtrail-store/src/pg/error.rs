@@ -40,3 +40,13 @@ pub(crate) fn is_retryable(e: &postgres::Error) -> bool {
             || *code == SqlState::T_R_DEADLOCK_DETECTED
     )
 }
+
+/// True when a text value could not be stored or compared: PostgreSQL refuses U+0000 in
+/// text (ingest refuses it too, but lookups such as a sign-in e-mail can still carry one).
+pub(crate) fn is_unstorable_text(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(code) if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+            || *code == SqlState::UNTRANSLATABLE_CHARACTER
+    )
+}

@@ -35,25 +35,25 @@ struct LockedHead {
     size: u64,
     /// The oldest seq not pruned.
     first_seq: u64,
-    /// Whether the tenant is under legal hold (read under the same lock).
+    /// Whether the tenant is under legal hold (read once the lock is held).
     legal_hold: bool,
 }
 
 /// Locks the tenant's log-head row until the transaction ends; `NotFound` for a tenant that
-/// does not exist.
+/// does not exist. The legal hold is read by a second statement, after the lock is held: under
+/// READ COMMITTED a statement that waited for a lock re-reads only the locked row, so reading
+/// the hold in the same statement could miss one set (and acknowledged) while it waited.
 fn lock_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<LockedHead> {
     let row = tx.query_opt(
-        "SELECT h.next_seq, h.first_seq, t.legal_hold
-         FROM log_heads AS h JOIN tenants AS t ON t.id = h.tenant
-         WHERE h.tenant = $1
-         FOR UPDATE OF h",
+        "SELECT next_seq, first_seq FROM log_heads WHERE tenant = $1 FOR UPDATE",
         &[&tenant.0],
     )?;
     let row = row.ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))?;
+    let hold = tx.query_one("SELECT legal_hold FROM tenants WHERE id = $1", &[&tenant.0])?;
     Ok(LockedHead {
         size: row.try_get::<_, i64>(0)?.max(0) as u64,
         first_seq: row.try_get::<_, i64>(1)?.max(0) as u64,
-        legal_hold: row.try_get(2)?,
+        legal_hold: hold.try_get(0)?,
     })
 }
 

@@ -88,16 +88,17 @@ impl PgStore {
         let display_url = redacted_url(url);
         let pool = Pool::new(config.clone(), options.pool_size);
         pool.with_conn(schema::migrate).await?;
-        let writer = tokio::task::spawn_blocking(move || PgWriter::connect(config))
-            .await
-            .map_err(|e| StoreError::Backend(format!("starting the writer: {e}")))??;
-        let writer = WriterHandle::spawn(
-            writer,
-            GroupLimits {
-                max_entries: options.max_batch_entries.max(1),
-                wait: options.group_commit_wait,
-            },
-        )?;
+        let limits = GroupLimits {
+            max_entries: options.max_batch_entries.max(1),
+            wait: options.group_commit_wait,
+        };
+        // On a blocking thread: the writer's synchronous client must be neither created nor
+        // (if the thread cannot start) dropped on an async one.
+        let writer = tokio::task::spawn_blocking(move || {
+            WriterHandle::spawn(PgWriter::connect(pool::with_timeouts(config))?, limits)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("starting the writer: {e}")))??;
         Ok(PgStore {
             reads: pool.clone(),
             pool,
@@ -149,22 +150,54 @@ impl PgStore {
     }
 }
 
-/// `url` with the password (if any) replaced, so it can be printed.
+/// `url` with every password replaced by `***`, so it can be printed: the password of a
+/// `postgres://user:password@host/db` URL, a `password=` query parameter, and a `password=`
+/// setting of the key=value form (quoted or not).
 pub fn redacted_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{tail}")
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, tail) = rest
+                .find(['/', '?'])
+                .map_or((rest, ""), |i| rest.split_at(i));
+            match authority.rsplit_once('@') {
+                Some((credentials, host)) if credentials.contains(':') => {
+                    let user = credentials.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}{tail}")
+                }
+                _ => url.to_string(),
+            }
         }
         None => url.to_string(),
+    };
+    let mut from = 0;
+    while let Some(found) = out[from..].find("password") {
+        let start = from + found + "password".len();
+        let rest = &out[start..];
+        let spaces = rest.len() - rest.trim_start().len();
+        if !rest[spaces..].starts_with('=') {
+            from = start;
+            continue;
+        }
+        let value_at = start + spaces + 1;
+        let value = &out[value_at..];
+        let value = &value[value.len() - value.trim_start().len()..];
+        let value_at = out.len() - value.len();
+        let end = if let Some(quoted) = value.strip_prefix('\'') {
+            // A quoted value ends at the next quote not escaped by a backslash.
+            let mut escaped = false;
+            let close = quoted.char_indices().find(|(_, c)| {
+                let done = *c == '\'' && !escaped;
+                escaped = *c == '\\' && !escaped;
+                done
+            });
+            value_at + 1 + close.map_or(quoted.len(), |(i, _)| i + 1)
+        } else {
+            value_at + value.find([' ', '&', '\t', '\n']).unwrap_or(value.len())
+        };
+        out.replace_range(value_at..end, "***");
+        from = value_at + 3;
     }
+    out
 }
 
 #[async_trait]
@@ -566,6 +599,18 @@ mod tests {
         assert_eq!(
             redacted_url("postgres://db.example/audit"),
             "postgres://db.example/audit"
+        );
+        assert_eq!(
+            redacted_url("postgres://app@db/audit?sslmode=disable&password=s3cr%40t&x=1"),
+            "postgres://app@db/audit?sslmode=disable&password=***&x=1"
+        );
+        assert_eq!(
+            redacted_url("host=db user=app password=s3cret dbname=audit"),
+            "host=db user=app password=*** dbname=audit"
+        );
+        assert_eq!(
+            redacted_url("host=db password = 'a b\\' c' dbname=audit"),
+            "host=db password = *** dbname=audit"
         );
     }
 }

@@ -2,12 +2,13 @@
 //! own cache of prepared statements, and [`Tx`], the transaction every store function works in.
 //!
 //! Reads run in `REPEATABLE READ READ ONLY` transactions, so everything one call returns comes
-//! from one snapshot (as on SQLite). Writes run in `READ COMMITTED` transactions that take the
-//! row locks they need explicitly; a deadlock or serialization failure is retried. A connection
+//! from one snapshot (as on SQLite). Writes through the pool run in `READ COMMITTED`
+//! transactions that take the row locks they need explicitly; a deadlock or serialization
+//! failure runs them again. (Appends go through the writer instead, see `writer`.) A connection
 //! that broke (server restart, network) is dropped and replaced on next use, so a node outlives
-//! a database failover without restarting.
+//! a database failover without restarting (connect and keepalive timeouts: [`with_timeouts`]).
 
-use super::error::{describe, is_connection_lost, is_retryable};
+use super::error::{describe, is_connection_lost, is_retryable, is_unstorable_text};
 use crate::StoreError;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
@@ -41,6 +42,9 @@ impl PgError {
             PgError::Sql(e) if is_connection_lost(&e) => {
                 StoreError::Unavailable(format!("{context}: {}", describe(&e)))
             }
+            PgError::Sql(e) if is_unstorable_text(&e) => StoreError::Invalid(format!(
+                "{context}: the text contains a character PostgreSQL cannot hold (U+0000)"
+            )),
             PgError::Sql(e) => StoreError::Backend(format!("{context}: {}", describe(&e))),
             PgError::Store(e) => e,
         }
@@ -67,9 +71,13 @@ impl Conn {
             StoreError::Unavailable(format!("connecting to PostgreSQL: {}", describe(&e)))
         })?;
         // UTC so any timestamp PostgreSQL renders is unambiguous; a statement timeout so a
-        // runaway query cannot hold a connection forever.
+        // runaway query cannot hold a connection forever; synchronous_commit on whatever the
+        // database or role says, because an append is acknowledged when COMMIT returns.
         client
-            .batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = '10min'")
+            .batch_execute(
+                "SET TIME ZONE 'UTC'; SET statement_timeout = '10min'; \
+                 SET synchronous_commit = on",
+            )
             .map_err(|e| StoreError::Backend(format!("configuring a session: {}", describe(&e))))?;
         Ok(Conn {
             client,
@@ -172,7 +180,7 @@ impl Pool {
     /// A pool of at most `size` connections, opened lazily.
     pub(crate) fn new(config: postgres::Config, size: usize) -> Arc<Pool> {
         Arc::new(Pool {
-            config,
+            config: with_timeouts(config),
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
         })
@@ -211,20 +219,27 @@ impl Pool {
         .map_err(|e| StoreError::Backend(format!("a database task failed: {e}")))?
     }
 
-    /// Runs `f` in one read-only snapshot.
+    /// Runs `f` in one read-only snapshot. A snapshot cancelled by a conflict (on a hot
+    /// standby, replaying a vacuum or a partition drop cancels such reads) is taken again.
     pub(crate) async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         context: &'static str,
-        f: impl FnOnce(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
+        f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.with_conn(move |conn| {
-            let run = |conn: &mut Conn| -> PgResult<T> {
-                let mut tx = conn.begin(IsolationLevel::RepeatableRead, true)?;
-                let value = f(&mut tx)?;
-                tx.commit()?;
-                Ok(value)
-            };
-            run(conn).map_err(|e| e.into_store(context))
+            let mut attempt = 0;
+            loop {
+                let run = |conn: &mut Conn| -> PgResult<T> {
+                    let mut tx = conn.begin(IsolationLevel::RepeatableRead, true)?;
+                    let value = f(&mut tx)?;
+                    tx.commit()?;
+                    Ok(value)
+                };
+                match run(conn) {
+                    Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
+                    other => return other.map_err(|e| e.into_store(context)),
+                }
+            }
         })
         .await
     }
@@ -274,4 +289,18 @@ impl Drop for Pool {
             }
         }
     }
+}
+
+/// The connection settings with the timeouts a node needs to outlive a failover: without
+/// them a connection to a vanished host hangs for minutes and a silently dropped one for a
+/// quarter of an hour, with every append of the node behind it. Settings given in the URL win.
+pub(crate) fn with_timeouts(mut config: postgres::Config) -> postgres::Config {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    config.keepalives(true);
+    if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(std::time::Duration::from_secs(30));
+    }
+    config
 }

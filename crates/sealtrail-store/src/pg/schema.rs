@@ -286,20 +286,41 @@ pub(crate) fn months_from(at: Timestamp, ahead: u32) -> Vec<MonthPartition> {
 }
 
 /// Creates any missing partition for the month of `now` and the [`MONTHS_AHEAD`] after it;
-/// returns the end of the newest one (the writer refuses times beyond it). Runs under the
-/// maintenance lock, so nodes doing it at once do not collide.
+/// returns the end of the newest one (the writer refuses times beyond it). Existing partitions
+/// are looked up first, so the usual call takes no lock at all; creating one needs a brief
+/// exclusive lock on `entries`, which is given up after [`PARTITION_LOCK_TIMEOUT`] rather than
+/// queueing every reader and writer behind a long-running read. Runs under the maintenance
+/// lock, so nodes doing it at once do not collide.
 pub(crate) fn ensure_partitions(conn: &mut Conn, now: Timestamp) -> PgResult<i64> {
     let months = months_from(now, MONTHS_AHEAD);
     let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MAINTENANCE_LOCK])?;
+    tx.inner().batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'"
+    ))?;
+    let names: Vec<String> = months.iter().map(|m| m.name.clone()).collect();
+    let existing: Vec<String> = tx
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'entries'::regclass AND c.relname = ANY($1)",
+            &[&names],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let mut covered = 0;
     for month in &months {
-        create_partition(&mut tx, month)?;
+        if !existing.contains(&month.name) {
+            create_partition(&mut tx, month)?;
+        }
         covered = covered.max(month.to);
     }
     tx.commit()?;
     Ok(covered)
 }
+
+/// How long creating or dropping a partition waits for its exclusive lock on `entries`.
+pub(crate) const PARTITION_LOCK_TIMEOUT: &str = "2s";
 
 fn create_partition(tx: &mut Tx<'_>, month: &MonthPartition) -> PgResult<()> {
     // Names and bounds are computed here, never taken from input.
@@ -337,12 +358,17 @@ pub(crate) fn drop_empty_partitions(tx: &mut Tx<'_>, before: i64) -> PgResult<Ve
         if to > before || !name.starts_with("entries_") {
             continue;
         }
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        // Locked before looking, so an insert still in flight is waited for and seen, never
+        // dropped with the table.
+        tx.inner()
+            .batch_execute(&format!("LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE"))?;
         let empty = tx
             .inner()
-            .query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {name})"), &[])?
+            .query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {quoted})"), &[])?
             .get::<_, bool>(0);
         if empty {
-            tx.inner().batch_execute(&format!("DROP TABLE {name}"))?;
+            tx.inner().batch_execute(&format!("DROP TABLE {quoted}"))?;
             dropped.push(name);
         }
     }

@@ -92,6 +92,10 @@ pub(crate) fn user_by_email(
     tenant: TenantId,
     email: &str,
 ) -> PgResult<Option<User>> {
+    if email.contains('\0') {
+        // PostgreSQL text cannot hold U+0000, so nothing stored can match it.
+        return Ok(None);
+    }
     tx.query_opt(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant = $1 AND email = $2"),
         &[&tenant.0, &email],
@@ -103,6 +107,10 @@ pub(crate) fn user_by_email(
 
 /// The tenant's user with this id; `None` for another tenant's user.
 pub(crate) fn user_by_id(tx: &mut Tx<'_>, tenant: TenantId, id: &str) -> PgResult<Option<User>> {
+    if id.contains('\0') {
+        // PostgreSQL text cannot hold U+0000, so nothing stored can match it.
+        return Ok(None);
+    }
     tx.query_opt(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant = $1 AND id = $2"),
         &[&tenant.0, &id],

@@ -11,10 +11,15 @@ use super::schema::{ensure_partitions, MONTHS_AHEAD};
 use crate::group::{CommitError, GroupOutcome, GroupWriter, RequestRef};
 use crate::StoreError;
 use sealtrail_core::Timestamp;
+use std::time::{Duration, Instant};
 
 /// Partitions are created again once the newest one ends within this many milliseconds: weeks
 /// of margin, so a month never starts without its partition.
 const PARTITION_MARGIN_MS: i64 = 20 * 86_400_000;
+
+/// After a failed partition check, how long before the writer tries again (each try may wait
+/// for a lock for up to two seconds, which an append group should not pay every time).
+const PARTITION_RETRY: Duration = Duration::from_secs(60);
 
 /// The writer thread's connection and what it knows about the partitions.
 pub(crate) struct PgWriter {
@@ -22,6 +27,8 @@ pub(crate) struct PgWriter {
     conn: Option<Conn>,
     /// Times before this have a partition.
     covered_until: i64,
+    /// No partition check before this instant (set after a failed one).
+    next_check: Option<Instant>,
 }
 
 impl PgWriter {
@@ -33,6 +40,7 @@ impl PgWriter {
             config,
             conn: Some(conn),
             covered_until: 0,
+            next_check: None,
         })
     }
 
@@ -46,17 +54,31 @@ impl PgWriter {
             .ok_or_else(|| StoreError::Backend("no writer connection".into()))
     }
 
-    /// Makes sure partitions reach well past now (cheap: a comparison, except about once a
-    /// month per node).
+    /// Makes sure partitions reach well past now: a comparison, except every two to three
+    /// months per node. A failed check only matters once the partitions run out; until then
+    /// it is logged and tried again later, and appends carry on.
     fn ensure_partitions(&mut self) -> Result<(), PgError> {
         let now = Timestamp::now();
-        if now.millis() + PARTITION_MARGIN_MS < self.covered_until {
+        if now.millis() + PARTITION_MARGIN_MS < self.covered_until
+            || self.next_check.is_some_and(|at| Instant::now() < at)
+        {
             return Ok(());
         }
         let conn = self.conn()?;
-        self.covered_until = ensure_partitions(conn, now)?;
-        tracing::debug!(months_ahead = MONTHS_AHEAD, "entry partitions checked");
-        Ok(())
+        match ensure_partitions(conn, now) {
+            Ok(covered) => {
+                self.covered_until = covered;
+                self.next_check = None;
+                tracing::debug!(months_ahead = MONTHS_AHEAD, "entry partitions checked");
+                Ok(())
+            }
+            Err(e) if now.millis() < self.covered_until && !lost(&e) => {
+                tracing::warn!(error = %e, "could not create entry partitions ahead; will retry");
+                self.next_check = Some(Instant::now() + PARTITION_RETRY);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn classify(&mut self, error: PgError) -> CommitError {

@@ -13,6 +13,7 @@ use crate::pg::search::lexemes;
 use crate::scrub::Identifiers;
 use crate::stored::slot_part;
 use crate::tokens::{props_column, targets_column};
+use crate::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use sealtrail_core::envelope::{Part, Slot};
@@ -94,7 +95,7 @@ fn rewrite(tx: &mut Tx<'_>, tenant: TenantId, seq: i64, after: &Scrubbed) -> PgR
     let words = lexemes(tenant, entry);
     // Written as the append path writes them (`pg::append`); recorded_at names the partition,
     // so only one is visited.
-    tx.execute(
+    let updated = tx.execute(
         "UPDATE entries SET
              actor_salt = $4, actor_value = $5, context_salt = $6, context_value = $7,
              payload_salt = $8, payload_value = $9,
@@ -119,5 +120,14 @@ fn rewrite(tx: &mut Tx<'_>, tenant: TenantId, seq: i64, after: &Scrubbed) -> PgR
             &words,
         ],
     )?;
+    // The envelope's time names the row; a row whose column says otherwise was changed behind
+    // the store's back, and must not be counted as erased while it still holds the values.
+    if updated != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "erasing seq {seq} of tenant {}: its row's recorded_at differs from its envelope",
+            tenant.0
+        ))
+        .into());
+    }
     Ok(())
 }

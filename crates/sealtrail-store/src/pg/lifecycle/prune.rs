@@ -88,10 +88,6 @@ pub(super) fn step(
     Ok(pruning::removed(chunk, removed.len() as u64, end))
 }
 
-/// How long dropping a partition may wait for its lock: the drop needs an ACCESS EXCLUSIVE
-/// lock on `entries`, and every append and read queues behind a waiting drop.
-const DROP_LOCK_TIMEOUT: &str = "2s";
-
 /// Drops the month partitions that are now empty and end before the current month, in one
 /// short transaction. This only returns space sooner (the rows are already gone), so it
 /// never fails the prune: if the lock is not granted in time (busy tables, another node
@@ -119,8 +115,10 @@ pub(super) async fn drop_empty_partitions(pool: &Arc<Pool>) {
 /// The drop transaction itself; rolled back (by dropping it) on any error.
 fn try_drop(conn: &mut Conn, before: i64) -> PgResult<Vec<String>> {
     let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
-    tx.inner()
-        .batch_execute(&format!("SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))?;
+    tx.inner().batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}'",
+        schema::PARTITION_LOCK_TIMEOUT
+    ))?;
     let dropped = schema::drop_empty_partitions(&mut tx, before)?;
     tx.commit()?;
     Ok(dropped)

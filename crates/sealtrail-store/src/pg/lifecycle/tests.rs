@@ -251,3 +251,68 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
     );
     assert_eq!(problem(&store, t).await, None);
 }
+
+/// A legal hold acknowledged while a prune waits for the log head (an append group of another
+/// node holds it) is never followed by that prune deleting anything: either the prune's chunk
+/// commits before the hold is answered, or it sees the hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_answered_during_a_waiting_prune_stops_it() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    append(
+        &store,
+        t,
+        (0..20)
+            .map(|i| event("doc.read", &format!("u{i}")))
+            .collect(),
+    )
+    .await;
+    let count = format!("SELECT count(*) FROM entries WHERE tenant = {}", t.0);
+
+    // Another session holds the tenant's log head, as an append group would.
+    let (locked_tx, locked) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let (holder_url, tenant_id) = (url.clone(), t.0);
+    let holder = std::thread::spawn(move || -> Result<(), postgres::Error> {
+        let mut client = postgres::Client::connect(&holder_url, NoTls)?;
+        let mut tx = client.transaction()?;
+        tx.query(
+            "SELECT 1 FROM log_heads WHERE tenant = $1 FOR UPDATE",
+            &[&tenant_id],
+        )?;
+        let _ = locked_tx.send(());
+        let _ = released.recv();
+        tx.commit()
+    });
+    assert!(locked.recv().is_ok(), "the holder took the lock");
+
+    let cutoff = Timestamp(Timestamp::now().millis() + 60_000);
+    let pruning = tokio::spawn({
+        let store = store.clone();
+        async move { store.prune(t, cutoff).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The count is read the moment the hold is answered.
+    let holding = tokio::spawn({
+        let (store, url, count) = (store.clone(), url.clone(), count.clone());
+        async move {
+            let held = store.set_legal_hold(t, true).await;
+            (held, scalar(&url, count).await)
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let _ = release.send(());
+    assert!(matches!(holder.join(), Ok(Ok(()))));
+
+    let (held, when_held) = match holding.await {
+        Ok(answer) => answer,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(matches!(held, Ok(s) if s.legal_hold));
+    let _ = pruning.await;
+    assert_eq!(
+        scalar(&url, count).await,
+        when_held,
+        "nothing may be pruned once the hold was answered"
+    );
+}

@@ -5,22 +5,14 @@
 
 mod common;
 
-use common::{text, Served, BIN};
-use reqwest::StatusCode;
+use common::{assert_log_holds, Acks, Served};
 use sealtrail_store::pg_harness;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Acknowledged events: idempotency key → (id, seq).
-type Acks = HashMap<String, (String, u64)>;
-
-/// Stored entries by idempotency key: every (id, seq) found for the key.
-type Stored = HashMap<String, Vec<(String, u64)>>;
 
 /// Starts `count` nodes on `url`; the first creates the tenant and key and its signing key
 /// file, which the others share (every node signs checkpoints of the same logs).
@@ -120,71 +112,18 @@ async fn run_client(
     acks
 }
 
-/// Every entry of the default tenant's log, read page by page through `url`: idempotency key
-/// (if any) → (id, seq), and every seq seen.
-async fn read_log(url: &str, key: &str) -> (Stored, Vec<u64>) {
-    let http = reqwest::Client::new();
-    let (mut by_key, mut seqs): (Stored, Vec<u64>) = (HashMap::new(), Vec::new());
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("{url}/v1/events?limit=1000&count=false");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let response = http.get(&path).bearer_auth(key).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let page: Value = response.json().await.unwrap();
-        for e in page["entries"].as_array().unwrap() {
-            let seq = e["seq"].as_u64().unwrap();
-            seqs.push(seq);
-            if let Some(k) = e["idempotency_key"].as_str() {
-                by_key
-                    .entry(k.to_string())
-                    .or_default()
-                    .push((e["id"].as_str().unwrap().to_string(), seq));
-            }
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
-    (by_key, seqs)
-}
-
 /// The checks both tests end with.
-async fn assert_log_holds(url: &str, key: &str, acked: &Acks, database: &str, dir: &Path) {
-    let (stored, seqs) = read_log(url, key).await;
-    for (k, ack) in acked {
-        assert_eq!(
-            stored.get(k).map(Vec::as_slice),
-            Some(std::slice::from_ref(ack)),
-            "acknowledged event {k} missing, duplicated or moved"
-        );
-    }
-    let unique: BTreeSet<u64> = seqs.iter().copied().collect();
-    assert_eq!(unique.len(), seqs.len(), "a seq appears twice");
-    let expected: BTreeSet<u64> = (0..seqs.len() as u64).collect();
-    assert_eq!(unique, expected, "seq is gapless from 0");
-
-    let verify = Command::new(BIN)
-        .args([
-            "verify",
-            "--tenant",
-            "default",
-            "--database",
-            database,
-            "--data-dir",
-        ])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "verify failed:\n{}\n{}",
-        text(&verify.stdout),
-        text(&verify.stderr)
-    );
+async fn assert_pg_log_holds(url: &str, key: &str, acked: &Acks, database: &str, dir: &Path) {
+    let dir = dir.to_str().unwrap_or_default();
+    let args = [
+        "--tenant",
+        "default",
+        "--database",
+        database,
+        "--data-dir",
+        dir,
+    ];
+    assert_log_holds(url, key, acked, &args, "after ingest").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -207,7 +146,7 @@ async fn two_nodes_with_eight_clients_each_keep_one_gapless_log() {
         acked.extend(client.await.unwrap());
     }
     assert!(acked.len() > 16 * 40, "batches were sent");
-    assert_log_holds(&urls[1], &key, &acked, &database, a.path()).await;
+    assert_pg_log_holds(&urls[1], &key, &acked, &database, a.path()).await;
     for node in nodes {
         node.stop_cleanly();
     }
@@ -248,7 +187,7 @@ async fn killing_a_node_mid_ingest_loses_no_acknowledged_event() {
     for client in clients {
         acked.extend(client.await.unwrap());
     }
-    assert_log_holds(&urls[1], &key, &acked, &database, a.path()).await;
+    assert_pg_log_holds(&urls[1], &key, &acked, &database, a.path()).await;
     for node in nodes {
         node.stop_cleanly();
     }

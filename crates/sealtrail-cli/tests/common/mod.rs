@@ -124,3 +124,82 @@ impl Served {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Acknowledged events: idempotency key → (id, seq).
+pub type Acks = std::collections::HashMap<String, (String, u64)>;
+
+/// Stored entries by idempotency key: every (id, seq) found for the key.
+pub type Stored = std::collections::HashMap<String, Vec<(String, u64)>>;
+
+/// Every entry of the key's tenant, read page by page over HTTP: entries by idempotency key,
+/// and every seq seen.
+pub async fn read_log(url: &str, key: &str) -> (Stored, Vec<u64>) {
+    let http = reqwest::Client::new();
+    let (mut by_key, mut seqs): (Stored, Vec<u64>) = (Stored::new(), Vec::new());
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{url}/v1/events?limit=1000&count=false");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let response = http.get(&path).bearer_auth(key).send().await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let page: serde_json::Value = response.json().await.unwrap();
+        for e in page["entries"].as_array().unwrap() {
+            let seq = e["seq"].as_u64().unwrap();
+            seqs.push(seq);
+            if let Some(k) = e["idempotency_key"].as_str() {
+                by_key
+                    .entry(k.to_string())
+                    .or_default()
+                    .push((e["id"].as_str().unwrap().to_string(), seq));
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    (by_key, seqs)
+}
+
+/// The durability checks: every acknowledged event stored exactly once at its acknowledged
+/// seq, no idempotency key stored twice, seq gapless from 0, and `sealtrail verify <args>`
+/// passing. `when` names the moment in failure messages.
+pub async fn assert_log_holds(
+    url: &str,
+    key: &str,
+    acked: &Acks,
+    verify_args: &[&str],
+    when: &str,
+) {
+    let (stored, seqs) = read_log(url, key).await;
+    for (k, ack) in acked {
+        assert_eq!(
+            stored.get(k).map(Vec::as_slice),
+            Some(std::slice::from_ref(ack)),
+            "{when}: acknowledged event {k} missing, duplicated or moved"
+        );
+    }
+    for (k, found) in &stored {
+        assert_eq!(found.len(), 1, "{when}: {k} stored {} times", found.len());
+    }
+    let unique: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(unique.len(), seqs.len(), "{when}: a seq appears twice");
+    assert_eq!(
+        unique,
+        (0..seqs.len() as u64).collect(),
+        "{when}: seq is not gapless from 0"
+    );
+    let verify = Command::new(BIN)
+        .arg("verify")
+        .args(verify_args)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{when}: verify failed:\n{}\n{}",
+        text(&verify.stdout),
+        text(&verify.stderr)
+    );
+}

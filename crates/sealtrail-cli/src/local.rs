@@ -26,6 +26,9 @@ pub struct DataDir {
     /// database.
     #[arg(long = "database", env = "SEALTRAIL_DATABASE_URL")]
     database_url: Option<String>,
+    /// PEM file of the CAs to trust for the database's TLS certificate (as given to `serve`).
+    #[arg(long = "database-ca", env = "SEALTRAIL_DATABASE_CA")]
+    database_ca: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -51,7 +54,7 @@ impl DataDir {
     /// the first-start set-up that `serve` performs.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         if let Some(url) = &self.database_url {
-            return sealtrail_server::open_postgres(url, None)
+            return sealtrail_server::open_postgres(url, None, self.database_ca.clone())
                 .await
                 .with_context(|| {
                     format!("connecting to {}", sealtrail_store::pg::redacted_url(url))

@@ -31,6 +31,14 @@ pub struct ServeArgs {
         requires = "database_url"
     )]
     database_replica_url: Option<String>,
+    /// PEM file of the certificate authorities to trust for the database's TLS certificate
+    /// (default: Mozilla's roots).
+    #[arg(
+        long = "database-ca",
+        env = "SEALTRAIL_DATABASE_CA",
+        requires = "database_url"
+    )]
+    database_ca: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SEALTRAIL_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -101,6 +109,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
     config.database_url = args.database_url.clone();
     config.database_replica_url = args.database_replica_url.clone();
+    config.database_ca = args.database_ca.clone();
     config.max_body_bytes = args.max_body_bytes;
     config.request_timeout = Duration::from_secs(args.request_timeout_secs);
     config.signing_key_file = args.signing_key_file.clone();

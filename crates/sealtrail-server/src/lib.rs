@@ -89,6 +89,9 @@ pub struct ServerConfig {
     /// A PostgreSQL streaming replica to serve pages, counts, facets and exports from (only
     /// with `database_url`).
     pub database_replica_url: Option<String>,
+    /// PEM file of the CAs to trust for the database's TLS certificate; `None` trusts
+    /// Mozilla's roots.
+    pub database_ca: Option<PathBuf>,
     /// Largest request body accepted (a 1,000-event batch of typical events fits in 8 MiB).
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 408 rather than holding a connection forever.
@@ -121,6 +124,7 @@ impl ServerConfig {
             data_dir,
             database_url: None,
             database_replica_url: None,
+            database_ca: None,
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             signing_key_file: None,
@@ -297,7 +301,10 @@ impl ShutdownSignals {
 /// `config.data_dir`) and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let store = match &config.database_url {
-        Some(url) => open_postgres(url, config.database_replica_url.as_deref()).await?,
+        Some(url) => {
+            let replica = config.database_replica_url.as_deref();
+            open_postgres(url, replica, config.database_ca.clone()).await?
+        }
         None if config.database_replica_url.is_some() => {
             return Err(ServerError::Config(
                 "a read replica needs a PostgreSQL database (--database) too".into(),
@@ -309,12 +316,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 }
 
 /// Connects to a PostgreSQL database (migrating it if needed) with the default node settings,
-/// reading pages and exports from `replica` when given.
+/// reading pages and exports from `replica` when given, trusting the CAs in `ca_file` (else
+/// Mozilla's roots) for TLS.
 pub async fn open_postgres(
     url: &str,
     replica: Option<&str>,
+    ca_file: Option<PathBuf>,
 ) -> Result<Arc<dyn Store>, ServerError> {
-    let options = PgOptions::default();
+    let options = PgOptions {
+        ca_file,
+        ..PgOptions::default()
+    };
     let pool_size = options.pool_size;
     let mut store = PgStore::connect(url, options).await?;
     if let Some(replica) = replica {

@@ -22,6 +22,7 @@ mod query;
 mod read;
 mod schema;
 mod search;
+mod tls;
 mod tree;
 mod users;
 mod writer;
@@ -39,6 +40,7 @@ use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
 use sealtrail_core::users::User;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -54,6 +56,9 @@ pub struct PgOptions {
     pub max_batch_entries: usize,
     /// How long the writer waits for more requests after the first before committing.
     pub group_commit_wait: Duration,
+    /// PEM file of the certificate authorities to trust for the database's TLS certificate
+    /// (a private CA, a managed database's own); `None` trusts Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for PgOptions {
@@ -62,6 +67,7 @@ impl Default for PgOptions {
             pool_size: 8,
             max_batch_entries: 10_000,
             group_commit_wait: Duration::ZERO,
+            ca_file: None,
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct PgStore {
     /// Where pages, counts, facets and single entries are read: a streaming replica when one
     /// is configured, else `pool`.
     reads: Arc<Pool>,
+    /// How connections are encrypted (the replica's too).
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     writer: WriterHandle<PgWriter>,
     /// The URL without its password, for messages.
     display_url: String,
@@ -86,7 +94,8 @@ impl PgStore {
             StoreError::Invalid(format!("the PostgreSQL connection string is invalid: {e}"))
         })?;
         let display_url = redacted_url(url);
-        let pool = Pool::new(config.clone(), options.pool_size);
+        let tls = tls::connector(options.ca_file.as_deref())?;
+        let pool = Pool::new(config.clone(), tls.clone(), options.pool_size);
         pool.with_conn(schema::migrate).await?;
         let limits = GroupLimits {
             max_entries: options.max_batch_entries.max(1),
@@ -94,12 +103,15 @@ impl PgStore {
         };
         // On a blocking thread: the writer's synchronous client must be neither created nor
         // (if the thread cannot start) dropped on an async one.
+        let writer_tls = tls.clone();
         let writer = tokio::task::spawn_blocking(move || {
-            WriterHandle::spawn(PgWriter::connect(pool::with_timeouts(config))?, limits)
+            let writer = PgWriter::connect(pool::with_timeouts(config), writer_tls)?;
+            WriterHandle::spawn(writer, limits)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("starting the writer: {e}")))??;
         Ok(PgStore {
+            tls,
             reads: pool.clone(),
             pool,
             writer,
@@ -120,7 +132,7 @@ impl PgStore {
         let config: postgres::Config = url.parse().map_err(|e| {
             StoreError::Invalid(format!("the replica connection string is invalid: {e}"))
         })?;
-        let replica = Pool::new(config, pool_size);
+        let replica = Pool::new(config, self.tls.clone(), pool_size);
         // Fail at start, not on the first page view, if the replica is unreachable or was
         // never migrated (it replicates the primary's schema).
         replica

@@ -11,10 +11,11 @@
 use super::error::{describe, is_connection_lost, is_retryable, is_unstorable_text};
 use crate::StoreError;
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
+use postgres::{Client, IsolationLevel, Row, Statement};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Most distinct statements a connection keeps prepared; the query builder makes one per filter
 /// combination, so the cache is bounded and simply cleared when full.
@@ -65,9 +66,13 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Opens a connection with the settings every Sealtrail session needs.
-    pub(crate) fn open(config: &postgres::Config) -> Result<Conn, StoreError> {
-        let mut client = config.connect(NoTls).map_err(|e| {
+    /// Opens a connection (encrypted when the server offers TLS, see `tls`) with the settings
+    /// every Sealtrail session needs.
+    pub(crate) fn open(
+        config: &postgres::Config,
+        tls: &MakeRustlsConnect,
+    ) -> Result<Conn, StoreError> {
+        let mut client = config.connect(tls.clone()).map_err(|e| {
             StoreError::Unavailable(format!("connecting to PostgreSQL: {}", describe(&e)))
         })?;
         // UTC so any timestamp PostgreSQL renders is unambiguous; a statement timeout so a
@@ -172,15 +177,17 @@ impl<'a> Tx<'a> {
 /// once a permit is held.
 pub(crate) struct Pool {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     idle: Mutex<Vec<Conn>>,
     permits: Arc<Semaphore>,
 }
 
 impl Pool {
     /// A pool of at most `size` connections, opened lazily.
-    pub(crate) fn new(config: postgres::Config, size: usize) -> Arc<Pool> {
+    pub(crate) fn new(config: postgres::Config, tls: MakeRustlsConnect, size: usize) -> Arc<Pool> {
         Arc::new(Pool {
             config: with_timeouts(config),
+            tls,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
         })
@@ -204,7 +211,7 @@ impl Pool {
             let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut conn = match idle {
                 Some(conn) if !conn.is_closed() => conn,
-                _ => Conn::open(&pool.config)?,
+                _ => Conn::open(&pool.config, &pool.tls)?,
             };
             let result = f(&mut conn);
             if !conn.is_closed() {

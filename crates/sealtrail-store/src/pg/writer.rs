@@ -12,6 +12,7 @@ use crate::group::{CommitError, GroupOutcome, GroupWriter, RequestRef};
 use crate::StoreError;
 use sealtrail_core::Timestamp;
 use std::time::{Duration, Instant};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Partitions are created again once the newest one ends within this many milliseconds: weeks
 /// of margin, so a month never starts without its partition.
@@ -24,6 +25,7 @@ const PARTITION_RETRY: Duration = Duration::from_secs(60);
 /// The writer thread's connection and what it knows about the partitions.
 pub(crate) struct PgWriter {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     conn: Option<Conn>,
     /// Times before this have a partition.
     covered_until: i64,
@@ -34,10 +36,14 @@ pub(crate) struct PgWriter {
 impl PgWriter {
     /// Opens the writer's connection (on a blocking thread: the synchronous client must not be
     /// created on an async one).
-    pub(crate) fn connect(config: postgres::Config) -> Result<PgWriter, StoreError> {
-        let conn = Conn::open(&config)?;
+    pub(crate) fn connect(
+        config: postgres::Config,
+        tls: MakeRustlsConnect,
+    ) -> Result<PgWriter, StoreError> {
+        let conn = Conn::open(&config, &tls)?;
         Ok(PgWriter {
             config,
+            tls,
             conn: Some(conn),
             covered_until: 0,
             next_check: None,
@@ -47,7 +53,7 @@ impl PgWriter {
     /// The connection, reopened if the last one broke.
     fn conn(&mut self) -> Result<&mut Conn, StoreError> {
         if self.conn.as_ref().is_none_or(Conn::is_closed) {
-            self.conn = Some(Conn::open(&self.config)?);
+            self.conn = Some(Conn::open(&self.config, &self.tls)?);
         }
         self.conn
             .as_mut()

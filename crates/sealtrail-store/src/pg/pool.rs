@@ -233,22 +233,8 @@ impl Pool {
         context: &'static str,
         f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.with_conn(move |conn| {
-            let mut attempt = 0;
-            loop {
-                let run = |conn: &mut Conn| -> PgResult<T> {
-                    let mut tx = conn.begin(IsolationLevel::RepeatableRead, true)?;
-                    let value = f(&mut tx)?;
-                    tx.commit()?;
-                    Ok(value)
-                };
-                match run(conn) {
-                    Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
-                    other => return other.map_err(|e| e.into_store(context)),
-                }
-            }
-        })
-        .await
+        self.transaction(IsolationLevel::RepeatableRead, true, context, f)
+            .await
     }
 
     /// Runs `f` in a read-write transaction and commits it; a lost deadlock or serialization
@@ -258,11 +244,24 @@ impl Pool {
         context: &'static str,
         f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.transaction(IsolationLevel::ReadCommitted, false, context, f)
+            .await
+    }
+
+    /// Runs `f` in one committed transaction, again (up to [`RETRIES`] times) whenever
+    /// PostgreSQL cancelled it for a deadlock or serialization conflict.
+    async fn transaction<T: Send + 'static>(
+        self: &Arc<Self>,
+        isolation: IsolationLevel,
+        read_only: bool,
+        context: &'static str,
+        f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.with_conn(move |conn| {
             let mut attempt = 0;
             loop {
                 let run = |conn: &mut Conn| -> PgResult<T> {
-                    let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+                    let mut tx = conn.begin(isolation, read_only)?;
                     let value = f(&mut tx)?;
                     tx.commit()?;
                     Ok(value)

@@ -15,6 +15,9 @@ pub use sealtrail_core::envelope::Slot;
 /// Re-exported so callers of the integrity methods need not depend on `core::merkle` directly.
 pub use sealtrail_core::merkle::Hash;
 
+pub use clock::{Clock, ReplayHandle};
+
+mod clock;
 pub(crate) mod erasure;
 pub(crate) mod facets;
 pub(crate) mod group;

@@ -12,7 +12,7 @@ use super::tree::{self, Fetched};
 use crate::facets::FacetDeltas;
 use crate::group::{GroupOutcome, RequestRef};
 use crate::tokens::{props_column, targets_column};
-use crate::StoreError;
+use crate::{Clock, StoreError};
 use postgres::IsolationLevel;
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::{random_salts, seal};
@@ -112,7 +112,11 @@ struct GroupState {
 
 /// Writes every request in one transaction and commits it. Nothing is acknowledged by this
 /// function; the caller replies only after it returns `Ok`, i.e. after COMMIT.
-pub(crate) fn write_group(conn: &mut Conn, requests: &[RequestRef<'_>]) -> PgResult<GroupOutcome> {
+pub(crate) fn write_group(
+    conn: &mut Conn,
+    clock: &Clock,
+    requests: &[RequestRef<'_>],
+) -> PgResult<GroupOutcome> {
     let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
     let tenants: Vec<i64> = requests
         .iter()
@@ -149,7 +153,7 @@ pub(crate) fn write_group(conn: &mut Conn, requests: &[RequestRef<'_>]) -> PgRes
         );
     }
     // Taken after the locks are held, so time only moves forward across nodes too.
-    let now = Timestamp::now().millis();
+    let now = clock.now().millis();
     load_known_keys(&mut tx, requests, &mut state)?;
 
     let mut results = Vec::with_capacity(requests.len());

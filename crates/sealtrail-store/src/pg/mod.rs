@@ -28,6 +28,7 @@ mod users;
 mod writer;
 
 use crate::group::{GroupLimits, WriterHandle};
+use crate::Clock;
 use crate::{
     ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
     Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
@@ -59,6 +60,8 @@ pub struct PgOptions {
     /// PEM file of the certificate authorities to trust for the database's TLS certificate
     /// (a private CA, a managed database's own); `None` trusts Mozilla's roots.
     pub ca_file: Option<PathBuf>,
+    /// Where `recorded_at` comes from: the system clock except in bulk loaders.
+    pub clock: Clock,
 }
 
 impl Default for PgOptions {
@@ -68,6 +71,7 @@ impl Default for PgOptions {
             max_batch_entries: 10_000,
             group_commit_wait: Duration::ZERO,
             ca_file: None,
+            clock: Clock::System,
         }
     }
 }
@@ -104,8 +108,9 @@ impl PgStore {
         // On a blocking thread: the writer's synchronous client must be neither created nor
         // (if the thread cannot start) dropped on an async one.
         let writer_tls = tls.clone();
+        let clock = options.clock.clone();
         let writer = tokio::task::spawn_blocking(move || {
-            let writer = PgWriter::connect(pool::with_timeouts(config), writer_tls)?;
+            let writer = PgWriter::connect(pool::with_timeouts(config), writer_tls, clock)?;
             WriterHandle::spawn(writer, limits)
         })
         .await

@@ -9,8 +9,7 @@ use super::append::write_group;
 use super::pool::{lost, Conn, PgError};
 use super::schema::{ensure_partitions, MONTHS_AHEAD};
 use crate::group::{CommitError, GroupOutcome, GroupWriter, RequestRef};
-use crate::StoreError;
-use sealtrail_core::Timestamp;
+use crate::{Clock, StoreError};
 use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -31,6 +30,8 @@ pub(crate) struct PgWriter {
     covered_until: i64,
     /// No partition check before this instant (set after a failed one).
     next_check: Option<Instant>,
+    /// Where `recorded_at` comes from; partitions are created ahead of it.
+    clock: Clock,
 }
 
 impl PgWriter {
@@ -39,6 +40,7 @@ impl PgWriter {
     pub(crate) fn connect(
         config: postgres::Config,
         tls: MakeRustlsConnect,
+        clock: Clock,
     ) -> Result<PgWriter, StoreError> {
         let conn = Conn::open(&config, &tls)?;
         Ok(PgWriter {
@@ -47,6 +49,7 @@ impl PgWriter {
             conn: Some(conn),
             covered_until: 0,
             next_check: None,
+            clock,
         })
     }
 
@@ -64,7 +67,7 @@ impl PgWriter {
     /// months per node. A failed check only matters once the partitions run out; until then
     /// it is logged and tried again later, and appends carry on.
     fn ensure_partitions(&mut self) -> Result<(), PgError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         if now.millis() + PARTITION_MARGIN_MS < self.covered_until
             || self.next_check.is_some_and(|at| Instant::now() < at)
         {
@@ -110,8 +113,9 @@ impl GroupWriter for PgWriter {
         if let Err(e) = self.ensure_partitions() {
             return Err(self.classify(e));
         }
+        let clock = self.clock.clone();
         let result = match self.conn() {
-            Ok(conn) => write_group(conn, requests),
+            Ok(conn) => write_group(conn, &clock, requests),
             Err(e) => return Err(CommitError::Group(e)),
         };
         result.map_err(|e| self.classify(e))

@@ -9,6 +9,7 @@ use super::{vault, WriteError};
 use crate::facets::FacetDeltas;
 use crate::group::{GroupOutcome, RequestRef};
 use crate::tokens::{index_document, props_column};
+use crate::Clock;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::{random_salts, seal};
@@ -58,11 +59,12 @@ struct GroupState {
 /// by this function; the caller replies only after it returns `Ok`, i.e. after COMMIT.
 pub(crate) fn write_group(
     conn: &mut Connection,
+    clock: &Clock,
     requests: &[RequestRef<'_>],
 ) -> Result<GroupOutcome, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Taken after the write lock is held, so time only moves forward across processes too.
-    let now = Timestamp::now().millis();
+    let now = clock.now().millis();
     let mut state = GroupState::default();
     let mut results = Vec::with_capacity(requests.len());
     let mut stored = 0u64;

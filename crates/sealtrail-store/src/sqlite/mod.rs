@@ -38,6 +38,7 @@ mod writer;
 mod tests;
 
 use crate::group::{GroupLimits, WriterHandle};
+use crate::Clock;
 use crate::{
     ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
     Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
@@ -73,6 +74,8 @@ pub struct SqliteOptions {
     /// commits at once; the queue still fills while an fsync is in progress, so groups form
     /// under load anyway.
     pub group_commit_wait: Duration,
+    /// Where `recorded_at` comes from: the system clock except in bulk loaders.
+    pub clock: Clock,
 }
 
 impl Default for SqliteOptions {
@@ -81,6 +84,7 @@ impl Default for SqliteOptions {
             read_connections: 4,
             max_batch_entries: 10_000,
             group_commit_wait: Duration::ZERO,
+            clock: Clock::System,
         }
     }
 }
@@ -109,7 +113,7 @@ impl SqliteStore {
         // Readers open after the writer so the WAL files they need already exist.
         let reads = ReadPool::open(&db_path, options.read_connections)?;
         let writer = WriterHandle::spawn(
-            SqliteWriter::new(conn),
+            SqliteWriter::new(conn, options.clock.clone()),
             GroupLimits {
                 max_entries: options.max_batch_entries.max(1),
                 wait: options.group_commit_wait,

@@ -327,3 +327,40 @@ async fn session_tokens_never_reach_the_files() {
     drop(store);
     check(&files(dir.path()), "after close");
 }
+
+#[tokio::test]
+async fn a_replayed_clock_dates_entries_and_time_never_goes_back() {
+    use crate::Clock;
+    use sealtrail_core::filter::Query;
+    use sealtrail_core::Timestamp;
+    let (clock, handle) = Clock::replayed(Timestamp(1_700_000_000_000));
+    let (_dir, store) = open(SqliteOptions {
+        clock,
+        ..SqliteOptions::default()
+    });
+    let tenant = store.create_tenant("acme").await.expect("tenant").id;
+    store
+        .append(tenant, vec![event("a.created", "u1")])
+        .await
+        .expect("first");
+    handle.set(Timestamp(1_600_000_000_000));
+    store
+        .append(tenant, vec![event("a.created", "u2")])
+        .await
+        .expect("second");
+    handle.set(Timestamp(1_710_000_000_000));
+    store
+        .append(tenant, vec![event("a.created", "u3")])
+        .await
+        .expect("third");
+    let page = store.query(tenant, &Query::default()).await.expect("page");
+    let times: Vec<i64> = page
+        .entries
+        .iter()
+        .map(|e| e.recorded_at.millis())
+        .collect();
+    assert_eq!(
+        times,
+        [1_710_000_000_000, 1_700_000_000_000, 1_700_000_000_000]
+    );
+}

@@ -7,7 +7,7 @@ use super::error::{is_busy, is_fatal};
 use crate::group::{
     CommitError, GroupOutcome, GroupWriter, RequestRef, WriterHandle, WriterShared,
 };
-use crate::StoreError;
+use crate::{Clock, StoreError};
 use rusqlite::Connection;
 
 /// Why a write did not happen: an SQLite error (which may be fatal for the writer) or a
@@ -25,12 +25,13 @@ pub(crate) enum WriteError {
 /// The writer thread's connection.
 pub(crate) struct SqliteWriter {
     conn: Connection,
+    clock: Clock,
 }
 
 impl SqliteWriter {
     /// Wraps an already migrated read-write connection.
-    pub(crate) fn new(conn: Connection) -> Self {
-        SqliteWriter { conn }
+    pub(crate) fn new(conn: Connection, clock: Clock) -> Self {
+        SqliteWriter { conn, clock }
     }
 }
 
@@ -48,7 +49,7 @@ fn classify(shared: &WriterShared, error: WriteError) -> StoreError {
 
 impl GroupWriter for SqliteWriter {
     fn commit(&mut self, requests: &[RequestRef<'_>]) -> Result<GroupOutcome, CommitError> {
-        write_group(&mut self.conn, requests).map_err(|error| match error {
+        write_group(&mut self.conn, &self.clock, requests).map_err(|error| match error {
             WriteError::Sql(e) if is_fatal(&e) => CommitError::Fatal(e.to_string()),
             // Another process held the write lock past the busy timeout: retrying request by
             // request would only wait that long again, once per request.

@@ -1,0 +1,7 @@
+//! Sealtrail's benchmark suite (`sealtrail bench`): a seeded workload shaped like real audit
+//! traffic, the scenarios whose figures BENCHMARKS.md records, and raw-engine baselines run in
+//! the same process and the same run, so every figure comes with the ratio that makes it
+//! meaningful on a noisy machine.
+
+pub mod rng;
+pub mod workload;

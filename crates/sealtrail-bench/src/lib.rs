@@ -3,5 +3,14 @@
 //! the same process and the same run, so every figure comes with the ratio that makes it
 //! meaningful on a noisy machine.
 
+pub mod error;
+pub mod http;
+pub mod load;
+pub mod raw;
+pub mod report;
 pub mod rng;
+pub mod run;
+pub mod scenarios;
+pub mod server;
+pub mod stats;
 pub mod workload;

@@ -4,6 +4,7 @@
 //! Sealtrail, local or remote); `keys`, `tenants` and `users` are operator commands that act on
 //! the data directory directly, because they are how the first credentials come to exist.
 
+mod bench;
 mod client;
 mod export;
 mod filters;
@@ -57,6 +58,9 @@ enum Command {
     Retention(lifecycle::RetentionCommand),
     /// Print the checkpoint verifier key to give to auditors.
     PublicKey(local::DataDir),
+    /// Measure ingest, reads, search, export, verification and pruning against raw-engine
+    /// baselines (BENCHMARKS.md); `bench gen` writes the workload.
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// Exit status 2: the command ran, but some input was refused (e.g. rejected events).
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
             Command::Erase(args) => lifecycle::erase(args).await,
             Command::Retention(cmd) => lifecycle::retention(cmd).await,
             Command::PublicKey(dir) => lifecycle::public_key(&dir),
+            Command::Bench(args) => bench::run_command(*args).await,
         }
     });
     match result {

@@ -6,7 +6,7 @@
 
 use sealtrail_core::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use sealtrail_core::TenantId;
-use sealtrail_store::{Store, StoreError, StoredCheckpoint};
+use sealtrail_store::{CheckpointToRecord, Store, StoreError, StoredCheckpoint};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,31 +66,34 @@ impl Checkpointer {
     ) -> Result<StoredCheckpoint, CheckpointError> {
         let lock = self.lock_for(tenant);
         let _serialised = lock.lock().await;
-        let head = self.store.tree_head(tenant).await?;
-        if let Some(latest) = self.store.latest_checkpoint(tenant).await? {
-            if latest.size >= head.size {
-                return Ok(latest);
-            }
-        }
-        let checkpoint = Checkpoint {
-            origin: self.store.log_origin(tenant).await?,
-            size: head.size,
-            root: head.root,
+        let checkpoint = match self.head(tenant).await? {
+            Head::Covered(latest) => return Ok(latest),
+            Head::Unsigned(checkpoint) => checkpoint,
         };
         let note = checkpoint.sign(&self.signer)?;
-        match self
+        let recorded = self
             .store
-            .record_checkpoint(tenant, head.size, head.root, &note)
-            .await
-        {
+            .record_checkpoint(tenant, checkpoint.size, checkpoint.root, &note)
+            .await;
+        self.recorded(tenant, checkpoint.size, recorded).await
+    }
+
+    /// Counts a recorded checkpoint; a conflict because another node signed a larger tree
+    /// meanwhile is no failure, since that checkpoint covers ours too.
+    async fn recorded(
+        &self,
+        tenant: TenantId,
+        size: u64,
+        result: Result<StoredCheckpoint, StoreError>,
+    ) -> Result<StoredCheckpoint, CheckpointError> {
+        match result {
             Ok(recorded) => {
                 metrics::counter!("sealtrail_checkpoints_signed_total").increment(1);
                 Ok(recorded)
             }
-            // Another node signed a larger tree meanwhile; that one covers ours too.
             Err(StoreError::Conflict(reason)) => {
                 match self.store.latest_checkpoint(tenant).await? {
-                    Some(latest) if latest.size >= head.size => Ok(latest),
+                    Some(latest) if latest.size >= size => Ok(latest),
                     _ => Err(StoreError::Conflict(reason).into()),
                 }
             }
@@ -115,16 +118,49 @@ impl Checkpointer {
         }
     }
 
+    /// Signs every log that grew since the last tick and records all the notes in one
+    /// batch (one durable write on SQLite, however many tenants grew). Tenants being signed
+    /// on demand at the same moment are left for the next tick.
     async fn sign_grown_logs(
         &self,
         signed: &mut HashMap<TenantId, u64>,
     ) -> Result<(), CheckpointError> {
+        let mut held = Vec::new();
+        let mut batch = Vec::new();
         for tenant in self.store.list_tenants().await? {
             let size = self.store.log_size(tenant.id).await?;
             if signed.get(&tenant.id).is_some_and(|s| *s >= size) {
                 continue;
             }
-            match self.checkpoint_now(tenant.id).await {
+            let lock = self.lock_for(tenant.id);
+            let Ok(guard) = lock.try_lock_owned() else {
+                continue;
+            };
+            match self.head(tenant.id).await {
+                Ok(Head::Unsigned(checkpoint)) => {
+                    let note = checkpoint.sign(&self.signer)?;
+                    batch.push(CheckpointToRecord {
+                        tenant: tenant.id,
+                        size: checkpoint.size,
+                        root: checkpoint.root,
+                        note,
+                    });
+                    held.push((tenant, guard));
+                }
+                Ok(Head::Covered(latest)) => {
+                    signed.insert(tenant.id, latest.size);
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.name, error = %e, "checkpoint not signed")
+                }
+            }
+        }
+        let sizes: Vec<u64> = batch.iter().map(|c| c.size).collect();
+        let results = self.store.record_checkpoints(batch).await;
+        for ((tenant, _guard), (size, result)) in
+            held.into_iter().zip(sizes.into_iter().zip(results))
+        {
+            match self.recorded(tenant.id, size, result).await {
                 Ok(cp) => {
                     signed.insert(tenant.id, cp.size);
                 }
@@ -135,4 +171,27 @@ impl Checkpointer {
         }
         Ok(())
     }
+
+    /// The tenant's latest checkpoint if it covers the whole tree, else the checkpoint to sign.
+    async fn head(&self, tenant: TenantId) -> Result<Head, StoreError> {
+        let head = self.store.tree_head(tenant).await?;
+        if let Some(latest) = self.store.latest_checkpoint(tenant).await? {
+            if latest.size >= head.size {
+                return Ok(Head::Covered(latest));
+            }
+        }
+        Ok(Head::Unsigned(Checkpoint {
+            origin: self.store.log_origin(tenant).await?,
+            size: head.size,
+            root: head.root,
+        }))
+    }
+}
+
+/// Whether a tenant's tree needs a new checkpoint.
+enum Head {
+    /// The latest recorded checkpoint already covers the tree.
+    Covered(StoredCheckpoint),
+    /// The checkpoint to sign.
+    Unsigned(Checkpoint),
 }

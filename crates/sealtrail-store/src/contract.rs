@@ -71,6 +71,7 @@ macro_rules! store_contract_tests {
             every_inclusion_proof_verifies,
             every_consistency_proof_verifies,
             checkpoints_refuse_equivocation,
+            checkpoint_batches_answer_each_item,
             prune_removes_old_entries_and_keeps_proofs,
             prune_in_chunks_removes_exactly_the_old_entries,
             legal_hold_blocks_prune,

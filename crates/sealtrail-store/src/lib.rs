@@ -92,6 +92,16 @@ pub struct StoredCheckpoint {
     pub signed_at: Timestamp,
 }
 
+/// A checkpoint to record with [`Store::record_checkpoints`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointToRecord {
+    pub tenant: TenantId,
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note, verbatim.
+    pub note: String,
+}
+
 /// One leaf with everything an offline verifier needs: the envelope bytes the tree commits to
 /// and the vault slots that open it (evidence bundles, exports).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +335,25 @@ pub trait Store: Send + Sync + 'static {
         root: Hash,
         note: &str,
     ) -> Result<StoredCheckpoint, StoreError>;
+
+    /// Records many checkpoints, each checked exactly as [`Store::record_checkpoint`] checks
+    /// one; one result per item, in order. The periodic signer sends every tenant that grew
+    /// since its last tick, and a backend whose writes are serialised (SQLite) records them in
+    /// one transaction, so signing costs one durable write per tick however many tenants grew,
+    /// instead of one per tenant competing with appends.
+    async fn record_checkpoints(
+        &self,
+        batch: Vec<CheckpointToRecord>,
+    ) -> Vec<Result<StoredCheckpoint, StoreError>> {
+        let mut results = Vec::with_capacity(batch.len());
+        for c in batch {
+            results.push(
+                self.record_checkpoint(c.tenant, c.size, c.root, &c.note)
+                    .await,
+            );
+        }
+        results
+    }
 
     /// The tenant's retention and legal hold.
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError>;

@@ -3,7 +3,7 @@
 //! was appended, and the checkpoint equivocation guard.
 
 use super::fixtures::*;
-use crate::{Hash, Store, StoreError, TreeHead};
+use crate::{CheckpointToRecord, Hash, Store, StoreError, TreeHead};
 use sealtrail_core::envelope;
 use sealtrail_core::merkle::{self, MemoryTree};
 use sealtrail_core::{Entry, TenantId};
@@ -258,4 +258,57 @@ pub async fn checkpoints_refuse_equivocation(store: Arc<dyn Store>) {
         matches!(unknown, Err(StoreError::NotFound(_))),
         "{unknown:?}"
     );
+}
+
+/// A batch of checkpoints answers each item as a single recording would: good ones are
+/// recorded, equivocating ones refused, and one refusal does not stop the others.
+pub async fn checkpoint_batches_answer_each_item(store: Arc<dyn Store>) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "globex").await;
+    grow(&store, a, 6).await;
+    grow(&store, b, 4).await;
+    let mut tree_a = memory_tree(&store, a).await;
+    let mut tree_b = memory_tree(&store, b).await;
+    let (a6, a3, b4) = (
+        root_at(&mut tree_a, 6),
+        root_at(&mut tree_a, 3),
+        root_at(&mut tree_b, 4),
+    );
+    let item = |tenant, size, root, note: &str| CheckpointToRecord {
+        tenant,
+        size,
+        root,
+        note: note.into(),
+    };
+    let results = store
+        .record_checkpoints(vec![
+            item(a, 6, a6, "a6\n"),
+            item(a, 3, a3, "a3: smaller than a6, refused\n"),
+            item(b, 4, [9; 32], "not b's root, refused\n"),
+            item(b, 4, b4, "b4\n"),
+        ])
+        .await;
+    let sizes: Vec<_> = results
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|c| c.size)
+                .map_err(|e| matches!(e, StoreError::Conflict(_)))
+        })
+        .collect();
+    assert_eq!(sizes, [Ok(6), Err(true), Err(true), Ok(4)], "{results:?}");
+    let latest = |t| {
+        let store = store.clone();
+        async move {
+            store
+                .latest_checkpoint(t)
+                .await
+                .ok()
+                .flatten()
+                .map(|c| (c.size, c.note))
+        }
+    };
+    assert_eq!(latest(a).await, Some((6, "a6\n".to_string())));
+    assert_eq!(latest(b).await, Some((4, "b4\n".to_string())));
+    assert!(store.record_checkpoints(Vec::new()).await.is_empty());
 }

@@ -7,7 +7,7 @@ use super::error::backend;
 use super::tree::{hash_from_blob, root_at, size_of};
 use super::WriteError;
 use crate::rules::{checkpoint_guard, wrong_root};
-use crate::{Hash, StoreError, StoredCheckpoint};
+use crate::{CheckpointToRecord, Hash, StoreError, StoredCheckpoint};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
 
@@ -71,13 +71,45 @@ pub(crate) fn record(
     note: &str,
 ) -> Result<StoredCheckpoint, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let log = size_of(&tx, tenant)?;
-    let existing = at(&tx, tenant, size)?;
-    let newest = latest(&tx, tenant)?;
+    let record = record_in(&tx, tenant, size, root, note)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+/// Records a batch in one transaction: a refusal answers only its item, an SQL error fails
+/// the whole batch (nothing of it is committed).
+pub(crate) fn record_many(
+    conn: &mut Connection,
+    batch: &[CheckpointToRecord],
+) -> Result<Vec<Result<StoredCheckpoint, StoreError>>, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for c in batch {
+        results.push(match record_in(&tx, c.tenant, c.size, c.root, &c.note) {
+            Ok(record) => Ok(record),
+            Err(WriteError::Store(refused)) => Err(refused),
+            Err(sql) => return Err(sql),
+        });
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+/// The guard and the insert, inside the caller's transaction; a refusal writes nothing.
+fn record_in(
+    tx: &Connection,
+    tenant: TenantId,
+    size: u64,
+    root: Hash,
+    note: &str,
+) -> Result<StoredCheckpoint, WriteError> {
+    let log = size_of(tx, tenant)?;
+    let existing = at(tx, tenant, size)?;
+    let newest = latest(tx, tenant)?;
     if let Some(recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
         return Ok(recorded);
     }
-    if root_at(&tx, tenant, size)? != root {
+    if root_at(tx, tenant, size)? != root {
         return Err(wrong_root(size).into());
     }
     let record = StoredCheckpoint {
@@ -96,6 +128,5 @@ pub(crate) fn record(
             record.signed_at.millis()
         ],
     )?;
-    tx.commit()?;
     Ok(record)
 }

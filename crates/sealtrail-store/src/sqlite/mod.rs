@@ -40,8 +40,9 @@ mod tests;
 use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
-    ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
-    Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
+    CheckpointToRecord, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup,
+    NewUser, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantSettings,
+    TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
@@ -283,6 +284,21 @@ impl Store for SqliteStore {
         self.writer
             .run_job(move |conn| checkpoints::record(conn, tenant, size, root, &note))
             .await
+    }
+
+    async fn record_checkpoints(
+        &self,
+        batch: Vec<CheckpointToRecord>,
+    ) -> Vec<Result<StoredCheckpoint, StoreError>> {
+        let n = batch.len();
+        match self
+            .writer
+            .run_job(move |conn| checkpoints::record_many(conn, &batch))
+            .await
+        {
+            Ok(results) => results,
+            Err(e) => vec![Err(e); n],
+        }
     }
 
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {

@@ -1,0 +1,48 @@
+//! What can stop a benchmark run, phrased for the person running it.
+
+/// A benchmark run failed; the message says which step and why.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The store refused or failed while loading the workload.
+    #[error("{step}: {source}")]
+    Store {
+        step: &'static str,
+        #[source]
+        source: sealtrail_store::StoreError,
+    },
+    /// Creating a tenant or key for the workload failed.
+    #[error("setting up tenants: {0}")]
+    Admin(#[from] sealtrail_server::admin::AdminError),
+    /// An HTTP request to the server under test failed or was answered with an error.
+    #[error("{0}")]
+    Http(String),
+    /// The server process could not be started or stopped.
+    #[error("server: {0}")]
+    Server(String),
+    /// A raw-engine baseline failed.
+    #[error("raw baseline: {0}")]
+    Raw(String),
+    /// Reading or writing the work directory or the report.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The workload does not hold what a scenario needs (e.g. too few events).
+    #[error("{0}")]
+    Workload(String),
+}
+
+impl BenchError {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+        let what = what.into();
+        move |source| BenchError::Io { what, source }
+    }
+
+    /// Wraps a store error with the step that failed.
+    pub fn store(step: &'static str) -> impl FnOnce(sealtrail_store::StoreError) -> BenchError {
+        move |source| BenchError::Store { step, source }
+    }
+}

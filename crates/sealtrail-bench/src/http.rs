@@ -1,0 +1,151 @@
+//! The benchmark's HTTP client: keep-alive connections, one per simulated client, so latency
+//! is the server's and the loopback's, never a connection handshake.
+
+use crate::error::BenchError;
+use bytes::Bytes;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// One simulated client: its own connection pool holding one keep-alive connection.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    client: Client,
+}
+
+impl Api {
+    /// A client of the server at `base`.
+    pub fn new(base: &str) -> Result<Api, BenchError> {
+        let client = Client::builder()
+            .pool_max_idle_per_host(1)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|e| BenchError::Http(format!("building the HTTP client: {e}")))?;
+        Ok(Api {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+        })
+    }
+
+    fn auth(key: &str) -> Result<HeaderValue, BenchError> {
+        HeaderValue::from_str(&format!("Bearer {key}"))
+            .map_err(|e| BenchError::Http(format!("API key is not a header value: {e}")))
+    }
+
+    /// `POST /v1/events` with a prepared body; `Ok` only for a 2xx answer with nothing
+    /// rejected, so a benchmark never counts refused events as ingested.
+    pub async fn ingest(
+        &self,
+        key: &str,
+        body: Bytes,
+        idempotency_key: &str,
+    ) -> Result<(), BenchError> {
+        let response = self
+            .client
+            .post(format!("{}/v1/events", self.base))
+            .header(AUTHORIZATION, Api::auth(key)?)
+            .header(CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", idempotency_key)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| BenchError::Http(format!("POST /v1/events: {e}")))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| BenchError::Http(format!("reading the ingest answer: {e}")))?;
+        // 207 means some events were rejected: a failure for a benchmark.
+        if status != StatusCode::OK && status != StatusCode::CREATED {
+            return Err(BenchError::Http(format!(
+                "POST /v1/events answered {status}: {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        Ok(())
+    }
+
+    /// A GET answered with JSON.
+    pub async fn get_json(&self, key: &str, path: &str) -> Result<Value, BenchError> {
+        let response = self.get(key, path).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| BenchError::Http(format!("GET {path}: reading JSON: {e}")))
+    }
+
+    /// A PUT or POST with a JSON body, answered with JSON.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, BenchError> {
+        let response = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header(AUTHORIZATION, Api::auth(key)?)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| BenchError::Http(format!("{method} {path}: {e}")))?;
+        let response = success(response, &format!("{method} {path}")).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| BenchError::Http(format!("{method} {path}: reading JSON: {e}")))
+    }
+
+    /// A GET whose answer must be 2xx.
+    pub async fn get(&self, key: &str, path: &str) -> Result<Response, BenchError> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(AUTHORIZATION, Api::auth(key)?)
+            .send()
+            .await
+            .map_err(|e| BenchError::Http(format!("GET {path}: {e}")))?;
+        success(response, &format!("GET {path}")).await
+    }
+
+    /// Streams a download to nowhere, returning (time to first byte, total time, bytes).
+    pub async fn download(
+        &self,
+        key: &str,
+        path: &str,
+    ) -> Result<(Duration, Duration, u64), BenchError> {
+        let started = Instant::now();
+        let mut response = self.get(key, path).await?;
+        let mut first_byte = None;
+        let mut bytes = 0u64;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| BenchError::Http(format!("GET {path}: reading the body: {e}")))?
+        {
+            if first_byte.is_none() && !chunk.is_empty() {
+                first_byte = Some(started.elapsed());
+            }
+            bytes += chunk.len() as u64;
+        }
+        let total = started.elapsed();
+        Ok((first_byte.unwrap_or(total), total, bytes))
+    }
+}
+
+/// The response if it is 2xx, else an error quoting the start of its body.
+async fn success(response: Response, what: &str) -> Result<Response, BenchError> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    Err(BenchError::Http(format!(
+        "{what} answered {status}: {}",
+        text.chars().take(300).collect::<String>()
+    )))
+}

@@ -1,0 +1,370 @@
+//! The run's figures: one JSON document for machines, Markdown tables for BENCHMARKS.md, and
+//! the targets of issue #7 checked against the figures of the same run.
+
+use crate::scenarios::export::ExportFigures;
+use crate::scenarios::ingest::IngestFigures;
+use crate::scenarios::lifecycle::{PruneFigures, VerifyFigures};
+use crate::scenarios::read::{CountFigures, PageFigures, SearchFigures};
+use crate::stats::Latency;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Everything one `sealtrail bench` run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub started_at: String,
+    pub machine: Machine,
+    pub workload: WorkloadFigures,
+    pub ingest_single: Vec<IngestFigures>,
+    pub ingest_batch: Vec<BatchFigures>,
+    pub pages: Vec<PageFigures>,
+    pub counts: Vec<CountFigures>,
+    pub search: Vec<SearchFigures>,
+    pub exports: Vec<ExportFigures>,
+    pub verify: VerifyFigures,
+    pub prune: PruneFigures,
+    pub targets: Vec<TargetCheck>,
+}
+
+/// Where the figures were measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub cpu: String,
+    /// "SQLite (embedded)" or "PostgreSQL".
+    pub backend: String,
+    pub raw_engine: Option<String>,
+}
+
+impl Machine {
+    /// Describes this machine from `/proc`.
+    pub fn describe(backend: &str, raw_engine: Option<&str>) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kib = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            memory_gib: kib / 1024.0 / 1024.0,
+            cpu,
+            backend: backend.to_string(),
+            raw_engine: raw_engine.map(str::to_string),
+        }
+    }
+}
+
+/// The loaded workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadFigures {
+    pub seed: u64,
+    /// Submissions of the Zipf workload (duplicates included).
+    pub events: u64,
+    pub tenants: u32,
+    /// Entries of the one large log (E1, V1, P1).
+    pub bulk_events: u64,
+    /// Entries stored by the load, duplicates answered as such.
+    pub stored: u64,
+    pub duplicates: u64,
+    pub load_seconds: f64,
+    pub load_events_per_s: f64,
+    /// The raw engine loading the same events in the same batches.
+    pub raw_load_events_per_s: Option<f64>,
+    /// Entries of the large, mid and small tenants of Q1.
+    pub large_tenant: u64,
+    pub mid_tenant: u64,
+    pub small_tenant: u64,
+}
+
+/// I2 with its raw baseline at the same transaction size.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchFigures {
+    pub http: IngestFigures,
+    pub raw_events_per_s: Option<f64>,
+    /// Sealtrail's rate over the raw engine's.
+    pub ratio: Option<f64>,
+}
+
+/// One target of BENCHMARKS.md against the figure measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub name: String,
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+impl TargetCheck {
+    fn new(name: &str, target: &str, measured: String, met: bool) -> TargetCheck {
+        TargetCheck {
+            name: name.into(),
+            target: target.into(),
+            measured,
+            met,
+        }
+    }
+}
+
+/// Checks the issue's targets against `report`'s figures.
+pub fn check_targets(report: &Report) -> Vec<TargetCheck> {
+    let mut checks = Vec::new();
+    for batch in &report.ingest_batch {
+        if let Some(ratio) = batch.ratio {
+            checks.push(TargetCheck::new(
+                &format!("I2 batch {} vs raw", batch.http.batch),
+                "≥ 90% of the raw insert rate",
+                format!(
+                    "{:.0} vs {:.0} events/s ({:.0}%)",
+                    batch.http.events_per_s,
+                    batch.raw_events_per_s.unwrap_or(0.0),
+                    ratio * 100.0
+                ),
+                ratio >= 0.9,
+            ));
+        }
+    }
+    if let Some(i64) = report.ingest_single.iter().find(|f| f.clients == 64) {
+        checks.push(TargetCheck::new(
+            "I1 64 clients",
+            "≥ 30,000 events/s, p99 ≤ 20 ms",
+            format!(
+                "{:.0} events/s, p99 {:.1} ms",
+                i64.events_per_s, i64.latency.p99_ms
+            ),
+            i64.events_per_s >= 30_000.0 && i64.latency.p99_ms <= 20.0,
+        ));
+    }
+    for page in report.pages.iter().filter(|p| p.tenant == "large") {
+        let raw_p50 = page.raw.map_or(f64::NAN, |r| r.p50_ms);
+        checks.push(TargetCheck::new(
+            &format!("Q1 large tenant, {} filters", page.filters),
+            "p50 ≤ raw + 0.5 ms, p99 ≤ 5 ms",
+            format!(
+                "p50 {:.2} ms (raw {:.2}), p99 {:.2} ms",
+                page.sealtrail.p50_ms, raw_p50, page.sealtrail.p99_ms
+            ),
+            page.sealtrail.p50_ms <= raw_p50 + 0.5 && page.sealtrail.p99_ms <= 5.0,
+        ));
+    }
+    if let Some(common) = report.search.iter().find(|s| s.kind == "common") {
+        let p50 = common.sealtrail.map_or(f64::NAN, |l| l.p50_ms);
+        checks.push(TargetCheck::new(
+            "S1 common-term search",
+            "≤ 20 ms",
+            format!("p50 {p50:.2} ms"),
+            p50 <= 20.0,
+        ));
+    }
+    if let Some(csv) = report.exports.iter().find(|e| e.format == "csv") {
+        checks.push(TargetCheck::new(
+            &format!("E1 CSV export of {} rows", csv.entries),
+            "≤ 2.5 s, RSS growth ≤ 100 MB",
+            format!(
+                "{:.2} s, +{:.0} MiB",
+                csv.seconds, csv.server_rss_growth_mib
+            ),
+            // 100 MB = 95.4 MiB.
+            csv.seconds <= 2.5 && csv.server_rss_growth_mib <= 100e6 / 1_048_576.0,
+        ));
+    }
+    checks.push(TargetCheck::new(
+        &format!("V1 verify {} entries", report.verify.entries),
+        "≤ 1.5 s",
+        format!("{:.2} s", report.verify.seconds),
+        report.verify.valid && report.verify.seconds <= 1.5,
+    ));
+    checks
+}
+
+fn lat(l: &Latency) -> String {
+    format!("{:.2} / {:.2} / {:.2}", l.p50_ms, l.p99_ms, l.p999_ms)
+}
+
+/// p50 / p99, or a dash where nothing was measured (no baseline, no further pages).
+fn opt_lat(l: &Option<Latency>) -> String {
+    match l {
+        Some(l) if l.n > 0 => format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms),
+        _ => "—".into(),
+    }
+}
+
+/// The report as Markdown tables, in the order of BENCHMARKS.md.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let m = &report.machine;
+    let w = &report.workload;
+    let _ = writeln!(
+        out,
+        "Run {}: {} cores ({}), {:.0} GiB; backend {}; raw baseline {}.\n",
+        report.started_at,
+        m.cores,
+        m.cpu,
+        m.memory_gib,
+        m.backend,
+        m.raw_engine.as_deref().unwrap_or("none")
+    );
+    let _ = writeln!(
+        out,
+        "Workload: seed {}, {} submissions over {} tenants ({} stored, {} duplicates) + a {}-entry log; \
+         Q1 tenants hold {} / {} / {} entries. Load: {:.0} events/s (raw {}).\n",
+        w.seed,
+        w.events,
+        w.tenants,
+        w.stored,
+        w.duplicates,
+        w.bulk_events,
+        w.large_tenant,
+        w.mid_tenant,
+        w.small_tenant,
+        w.load_events_per_s,
+        w.raw_load_events_per_s.map_or("—".into(), |r| format!("{r:.0} events/s"))
+    );
+    let _ = writeln!(
+        out,
+        "| scenario | events/s | p50 / p99 / p99.9 ms | server CPU | client CPU |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for f in &report.ingest_single {
+        let _ = writeln!(
+            out,
+            "| I1 single events, {} clients | {:.0} | {} | {:.2} cores | {:.2} cores |",
+            f.clients,
+            f.events_per_s,
+            lat(&f.latency),
+            f.server_cpu_cores,
+            f.client_cpu_cores
+        );
+    }
+    for b in &report.ingest_batch {
+        let f = &b.http;
+        let raw = b.raw_events_per_s.map_or(String::new(), |r| {
+            format!(" (raw {r:.0}, {:.0}%)", b.ratio.unwrap_or(0.0) * 100.0)
+        });
+        let _ = writeln!(
+            out,
+            "| I2 batches of {}, {} client | {:.0}{raw} | {} | {:.2} cores | {:.2} cores |",
+            f.batch,
+            f.clients,
+            f.events_per_s,
+            lat(&f.latency),
+            f.server_cpu_cores,
+            f.client_cpu_cores
+        );
+    }
+    let _ = writeln!(out, "\n| Q1 newest 50 | filters | rows | Sealtrail p50 / p99 ms | raw p50 / p99 ms | next 20 pages Sealtrail | raw |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for p in &report.pages {
+        let _ = writeln!(
+            out,
+            "| {} ({} entries) | {} | {} | {:.2} / {:.2} | {} | {} | {} |",
+            p.tenant,
+            p.tenant_entries,
+            p.label,
+            p.rows,
+            p.sealtrail.p50_ms,
+            p.sealtrail.p99_ms,
+            opt_lat(&p.raw),
+            opt_lat(&Some(p.follow_sealtrail)),
+            opt_lat(&p.follow_raw)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| Q2 count, {} tenant | total | Sealtrail p50 / p99 ms | raw p50 / p99 ms |",
+        report.counts.first().map_or("", |c| c.tenant)
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for c in &report.counts {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2} / {:.2} | {} |",
+            c.label,
+            c.total,
+            c.sealtrail.p50_ms,
+            c.sealtrail.p99_ms,
+            opt_lat(&c.raw)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| S1 search, newest 50 | term | matches | Sealtrail p50 / p99 ms | raw p50 / p99 ms |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for s in &report.search {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} ({:.2}%) | {} | {} |",
+            s.kind,
+            s.term,
+            s.matches,
+            s.share * 100.0,
+            s.sealtrail.as_ref().map_or_else(
+                || "not supported".into(),
+                |l| format!("{:.2} / {:.2}", l.p50_ms, l.p99_ms)
+            ),
+            opt_lat(&s.raw)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| E1 export | entries | size | time | first byte | server RSS | raw CSV |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for e in &report.exports {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} MiB | {:.2} s | {:.1} ms | {:.0} → max {:.0} MiB (+{:.0}) | {} |",
+            e.format,
+            e.entries,
+            e.bytes as f64 / 1_048_576.0,
+            e.seconds,
+            e.time_to_first_byte_ms,
+            e.server_rss_before_mib,
+            e.server_rss_max_mib,
+            e.server_rss_growth_mib,
+            e.raw_seconds.map_or("—".into(), |s| format!("{s:.2} s"))
+        );
+    }
+    let v = &report.verify;
+    let _ = writeln!(
+        out,
+        "\nV1 verify: {} entries in {:.2} s ({:.0}/s), {}.",
+        v.entries,
+        v.seconds,
+        v.entries_per_s,
+        if v.valid { "valid" } else { "INVALID" }
+    );
+    let p = &report.prune;
+    let _ = writeln!(
+        out,
+        "P1 prune: {} entries removed in {:.2} s while {} clients sent {:.0} events/s; ack p50 / p99 / p99.9 before {} ms, during {} ms.\n",
+        p.removed,
+        p.prune_seconds,
+        p.ingest.clients,
+        p.ingest.events_per_s,
+        lat(&p.before_prune),
+        lat(&p.during_prune)
+    );
+    let _ = writeln!(out, "| target | wanted | measured | met |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for t in &report.targets {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            t.name,
+            t.target,
+            t.measured,
+            if t.met { "yes" } else { "**no**" }
+        );
+    }
+    out
+}

@@ -1,0 +1,431 @@
+//! One benchmark run from start to finish: load, start the server, measure every scenario
+//! with its raw baseline, stop, and report.
+
+use crate::error::BenchError;
+use crate::http::Api;
+use crate::load::{load, FlushWindow, Loaded, LoadedTenant};
+use crate::raw::postgres::RawPostgres;
+use crate::raw::sqlite::RawSqlite;
+use crate::raw::RawEngine;
+use crate::report::{check_targets, BatchFigures, Machine, Report, WorkloadFigures};
+use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
+use crate::scenarios::{export, lifecycle, read};
+use crate::server::ServerProcess;
+use crate::workload::{terms, Submission, Workload, WorkloadSpec};
+use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::pg::{PgOptions, PgStore};
+use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+use sealtrail_store::{Clock, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Seed of the workload.
+    pub seed: u64,
+    /// Submissions of the Zipf workload.
+    pub events: u64,
+    /// Tenants sharing them (1,000 in the standard workload; fewer for quick runs).
+    pub tenants: u32,
+    /// Entries of the one large log (E1, V1, P1).
+    pub bulk_events: u64,
+    /// Where the databases go; kept afterwards when given, a temporary directory otherwise.
+    pub work_dir: Option<PathBuf>,
+    /// A PostgreSQL URL (an empty database): the server and the raw baseline run there
+    /// instead of on SQLite files.
+    pub database: Option<String>,
+    /// The `sealtrail` binary to serve with.
+    pub binary: PathBuf,
+    /// Length of each timed ingest phase.
+    pub phase: Duration,
+    /// Client counts of I1.
+    pub clients: Vec<usize>,
+    /// Timed repetitions of each read.
+    pub reps: usize,
+    /// Leave out the raw-engine baseline.
+    pub no_raw: bool,
+}
+
+/// Progress messages for the person waiting.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// Runs every scenario and returns the report (targets checked).
+pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, BenchError> {
+    let started_at = Timestamp::now();
+    // A temporary work directory is removed when the run ends, whatever happens.
+    let temp;
+    let work: PathBuf = match &config.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("sealtrail-bench-")
+                .tempdir()
+                .map_err(BenchError::io("creating a temporary work directory"))?;
+            temp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&work)
+        .map_err(BenchError::io(format!("creating {}", work.display())))?;
+    let data_dir = work.join("data");
+    let spec = WorkloadSpec {
+        tenants: config.tenants.max(1),
+        ..WorkloadSpec::standard(config.seed, config.events, started_at)
+    };
+
+    say(&format!(
+        "loading {} events over {} tenants + a {}-entry log into Sealtrail…",
+        spec.events, spec.tenants, config.bulk_events
+    ));
+    let loaded = load_sealtrail(config, &data_dir, &spec, say).await?;
+    say(&format!(
+        "loaded {} entries in {:.1} s ({:.0}/s)",
+        loaded.stored,
+        loaded.seconds,
+        loaded.stored as f64 / loaded.seconds
+    ));
+    let mut raw: Option<Box<dyn RawEngine>> = None;
+    let mut raw_next = RawSeqs::default();
+    let mut raw_load_rate = None;
+    if !config.no_raw {
+        say("loading the same events into the raw baseline…");
+        let mut engine: Box<dyn RawEngine> = match &config.database {
+            Some(url) => Box::new(RawPostgres::create(url).map_err(raw_err)?),
+            None => Box::new(RawSqlite::create(&work.join("raw.db")).map_err(raw_err)?),
+        };
+        let started = Instant::now();
+        let stored = load_raw(engine.as_mut(), &spec, config.bulk_events, &mut raw_next)?;
+        let rate = stored as f64 / started.elapsed().as_secs_f64();
+        say(&format!("raw baseline loaded {stored} rows ({rate:.0}/s)"));
+        raw_load_rate = Some(rate);
+        raw = Some(engine);
+    }
+
+    let server = ServerProcess::start(&config.binary, &data_dir, config.database.as_deref())?;
+    say(&format!("server under test at {}", server.url()));
+    let keys: Vec<String> = loaded.tenants.iter().map(|t| t.key.clone()).collect();
+    let api = Api::new(server.url())?;
+
+    // I1: single events, as fast as answered, at each concurrency.
+    let singles = Arc::new(Requests::singles(
+        WorkloadSpec {
+            seed: config.seed ^ 0x11,
+            events: 200_000,
+            ..spec.clone()
+        },
+        &keys,
+        200_000,
+    )?);
+    let mut ingest_single = Vec::new();
+    for &clients in &config.clients {
+        say(&format!("I1: single events from {clients} clients…"));
+        let plan = IngestPlan {
+            clients,
+            duration: config.phase,
+            pace: None,
+            stop: None,
+        };
+        let (figures, _) =
+            ingest::run(&server, singles.clone(), plan, &format!("i1-{clients}")).await?;
+        ingest_single.push(figures);
+    }
+
+    // I2: batches from one client, against the raw engine at the same transaction size.
+    let mut ingest_batch = Vec::new();
+    for batch in [100usize, 1_000] {
+        say(&format!("I2: batches of {batch}…"));
+        let count = (200_000 / batch).max(1);
+        let batches = tenant_batches(
+            WorkloadSpec {
+                seed: config.seed ^ 0x12 ^ batch as u64,
+                events: 2_000_000,
+                ..spec.clone()
+            },
+            batch,
+            count,
+        )?;
+        let requests = Arc::new(Requests::batches(&batches, &keys)?);
+        let plan = IngestPlan {
+            clients: 1,
+            duration: config.phase,
+            pace: None,
+            stop: None,
+        };
+        let (http, _) = ingest::run(&server, requests, plan, &format!("i2-{batch}")).await?;
+        let raw_rate = match engine(&mut raw) {
+            Some(engine) => {
+                let sent = (http.requests as usize).clamp(1, batches.len());
+                Some(insert_raw_batches(engine, &batches[..sent], &mut raw_next)?)
+            }
+            None => None,
+        };
+        ingest_batch.push(BatchFigures {
+            ratio: raw_rate.map(|r| http.events_per_s / r),
+            raw_events_per_s: raw_rate,
+            http,
+        });
+    }
+
+    // Q1, Q2, S1 on a large, a mid and a small tenant.
+    let now = Timestamp::now();
+    let pick = |rank: usize| -> Result<&LoadedTenant, BenchError> {
+        loaded
+            .tenants
+            .get(rank.min(loaded.tenants.len() - 1))
+            .ok_or_else(|| BenchError::Workload("no tenants loaded".into()))
+    };
+    let (large, mid, small) = (pick(0)?, pick(30)?, pick(usize::MAX)?);
+    let mut pages = Vec::new();
+    let mut counts = Vec::new();
+    let mut search = Vec::new();
+    let mut held = Vec::new();
+    for (size, tenant) in [("large", large), ("mid", mid), ("small", small)] {
+        // I1 and I2 added to these logs: count what they hold now.
+        let entries = read::total(&api, &tenant.key).await?;
+        held.push(entries);
+        say(&format!(
+            "Q1: newest-50 pages, {size} tenant ({entries} entries)…"
+        ));
+        let target = read::ReadTenant {
+            size,
+            key: &tenant.key,
+            raw_id: tenant.rank,
+            entries,
+        };
+        pages.extend(read::pages(&api, &target, engine(&mut raw), now, config.reps).await?);
+        if size == "large" {
+            say("Q2: counts; S1: search…");
+            counts = read::counts(
+                &api,
+                &target,
+                engine(&mut raw),
+                now,
+                config.reps.div_ceil(5),
+            )
+            .await?;
+            search = read::search(&api, &target, engine(&mut raw), &terms(), config.reps).await?;
+        }
+    }
+
+    // E1: the one large log as CSV and NDJSON.
+    let bulk = &loaded.bulk;
+    let mut exports = Vec::new();
+    for format in ["csv", "ndjson"] {
+        say(&format!(
+            "E1: exporting {} entries as {format}…",
+            bulk.events
+        ));
+        let raw_bulk = engine(&mut raw).map(|e| (e, bulk_raw_id(&spec)));
+        exports
+            .push(export::download(&api, &bulk.key, &server, format, bulk.events, raw_bulk).await?);
+    }
+
+    // V1: verify the large log from the stored bytes (a second handle on the same database).
+    say("V1: verifying the large log…");
+    let verify = {
+        let store = open_store(config, &data_dir, Clock::System).await?;
+        lifecycle::verify(store.as_ref(), TenantId(bulk.id)).await?
+    };
+
+    // P1: prune its oldest tenth while I1 runs at half the 64-client rate.
+    let half = ingest_single
+        .iter()
+        .find(|f| f.clients == 64)
+        .or(ingest_single.last())
+        .map_or(1_000.0, |f| f.events_per_s / 2.0);
+    say(&format!(
+        "P1: pruning the oldest tenth while ingesting {half:.0} events/s…"
+    ));
+    let prune = lifecycle::prune_during_ingest(&server, &bulk.key, singles, 64, half, 329).await?;
+    server.stop()?;
+
+    let mut report = Report {
+        started_at: started_at.to_rfc3339(),
+        machine: Machine::describe(
+            if config.database.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite (embedded)"
+            },
+            raw.as_ref().map(|r| r.name()),
+        ),
+        workload: WorkloadFigures {
+            seed: config.seed,
+            events: spec.events,
+            tenants: spec.tenants,
+            bulk_events: bulk.events,
+            stored: loaded.stored,
+            duplicates: loaded.duplicates,
+            load_seconds: loaded.seconds,
+            load_events_per_s: loaded.stored as f64 / loaded.seconds,
+            raw_load_events_per_s: raw_load_rate,
+            large_tenant: held[0],
+            mid_tenant: held[1],
+            small_tenant: held[2],
+        },
+        ingest_single,
+        ingest_batch,
+        pages,
+        counts,
+        search,
+        exports,
+        verify,
+        prune,
+        targets: Vec::new(),
+    };
+    report.targets = check_targets(&report);
+    Ok(report)
+}
+
+/// The raw engine borrowed for one scenario.
+fn engine(raw: &mut Option<Box<dyn RawEngine>>) -> Option<&mut dyn RawEngine> {
+    match raw {
+        Some(engine) => Some(engine.as_mut()),
+        None => None,
+    }
+}
+
+fn raw_err(e: crate::raw::RawError) -> BenchError {
+    BenchError::Raw(e.to_string())
+}
+
+/// The raw engine's id of the bulk tenant: the rank after the workload's last.
+fn bulk_raw_id(spec: &WorkloadSpec) -> u32 {
+    spec.tenants
+}
+
+async fn open_store(
+    config: &BenchConfig,
+    data_dir: &Path,
+    clock: Clock,
+) -> Result<Arc<dyn Store>, BenchError> {
+    Ok(match &config.database {
+        Some(url) => Arc::new(
+            PgStore::connect(
+                url,
+                PgOptions {
+                    clock,
+                    ..PgOptions::default()
+                },
+            )
+            .await
+            .map_err(BenchError::store("connecting to PostgreSQL"))?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(
+                data_dir,
+                SqliteOptions {
+                    clock,
+                    ..SqliteOptions::default()
+                },
+            )
+            .map_err(BenchError::store("opening the data directory"))?,
+        ),
+    })
+}
+
+async fn load_sealtrail(
+    config: &BenchConfig,
+    data_dir: &Path,
+    spec: &WorkloadSpec,
+    say: Progress<'_>,
+) -> Result<Loaded, BenchError> {
+    let (clock, handle) = Clock::replayed(spec.start());
+    let store = open_store(config, data_dir, clock).await?;
+    let progress = |n: u64| say(&format!("  {n} submissions loaded"));
+    load(store, &handle, spec, config.bulk_events, 1_000, &progress).await
+}
+
+/// The next seq of each raw tenant, so baseline inserts continue each log.
+#[derive(Default)]
+struct RawSeqs(std::collections::HashMap<u32, i64>);
+
+impl RawSeqs {
+    fn take(&mut self, tenant: u32, n: usize) -> i64 {
+        let next = self.0.entry(tenant).or_insert(0);
+        let first = *next;
+        *next += n as i64;
+        first
+    }
+}
+
+/// Loads the workload and the bulk log into the raw engine in batches of 1,000 per tenant,
+/// duplicates left out (a plain table has no idempotency to answer them with).
+fn load_raw(
+    engine: &mut dyn RawEngine,
+    spec: &WorkloadSpec,
+    bulk_events: u64,
+    seqs: &mut RawSeqs,
+) -> Result<u64, BenchError> {
+    let mut stored = 0u64;
+    let mut pending: Vec<Vec<Submission>> = vec![Vec::new(); spec.tenants as usize];
+    let mut flush = |engine: &mut dyn RawEngine, tenant: u32, batch: &[Submission]| {
+        let events: Vec<_> = batch.iter().map(|s| &s.event).collect();
+        let first = seqs.take(tenant, events.len());
+        stored += events.len() as u64;
+        engine.insert_batch(tenant, first, &events).map_err(raw_err)
+    };
+    let mut window = FlushWindow::new(spec.start());
+    for s in Workload::new(spec.clone()).filter(|s| !s.duplicate) {
+        if window.passed(s.event.at) {
+            for (tenant, buffer) in pending.iter_mut().enumerate() {
+                if !buffer.is_empty() {
+                    flush(engine, tenant as u32, &std::mem::take(buffer))?;
+                }
+            }
+        }
+        let tenant = s.tenant;
+        pending[tenant as usize].push(s);
+        if pending[tenant as usize].len() == 1_000 {
+            flush(
+                engine,
+                tenant,
+                &std::mem::take(&mut pending[tenant as usize]),
+            )?;
+        }
+    }
+    for (tenant, rest) in pending.into_iter().enumerate() {
+        if !rest.is_empty() {
+            flush(engine, tenant as u32, &rest)?;
+        }
+    }
+    let bulk_spec = WorkloadSpec {
+        seed: spec.seed ^ 0xb01c,
+        events: bulk_events,
+        tenants: 1,
+        duplicate_rate: 0.0,
+        ..spec.clone()
+    };
+    let mut chunk = Vec::with_capacity(1_000);
+    for s in Workload::new(bulk_spec) {
+        chunk.push(s);
+        if chunk.len() == 1_000 {
+            flush(engine, bulk_raw_id(spec), &chunk)?;
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() {
+        flush(engine, bulk_raw_id(spec), &chunk)?;
+    }
+    Ok(stored)
+}
+
+/// Inserts `batches` one transaction each and returns events per second.
+fn insert_raw_batches(
+    engine: &mut dyn RawEngine,
+    batches: &[ingest::TenantBatch],
+    seqs: &mut RawSeqs,
+) -> Result<f64, BenchError> {
+    let started = Instant::now();
+    let mut events = 0usize;
+    for (tenant, submissions) in batches {
+        let refs: Vec<_> = submissions.iter().map(|s| &s.event).collect();
+        let first = seqs.take(*tenant, refs.len());
+        engine
+            .insert_batch(*tenant, first, &refs)
+            .map_err(raw_err)?;
+        events += refs.len();
+    }
+    Ok(events as f64 / started.elapsed().as_secs_f64())
+}

@@ -1,0 +1,88 @@
+//! E1: the one large log downloaded over HTTP as CSV and NDJSON, with the server's memory
+//! sampled while it streams, against the raw engine writing the same rows as CSV.
+
+use crate::error::BenchError;
+use crate::http::Api;
+use crate::raw::RawEngine;
+use crate::server::ServerProcess;
+use crate::stats::{ms, ProcessSample};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one download measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportFigures {
+    pub format: &'static str,
+    /// Entries in the log exported.
+    pub entries: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub time_to_first_byte_ms: f64,
+    /// Server RSS before the download and its maximum during it (sampled every 10 ms).
+    pub server_rss_before_mib: f64,
+    pub server_rss_max_mib: f64,
+    pub server_rss_growth_mib: f64,
+    /// The raw engine writing the same entries as CSV to nowhere (CSV only).
+    pub raw_seconds: Option<f64>,
+}
+
+/// Downloads `/v1/export?format=<format>` of the tenant whose key is `key`.
+pub async fn download(
+    api: &Api,
+    key: &str,
+    server: &ServerProcess,
+    format: &'static str,
+    entries: u64,
+    raw: Option<(&mut dyn RawEngine, u32)>,
+) -> Result<ExportFigures, BenchError> {
+    let before = server.sample();
+    let (stop, sampler) = sample_rss(server.pid());
+    let result = api
+        .download(key, &format!("/v1/export?format={format}"))
+        .await;
+    stop.store(true, Ordering::Relaxed);
+    let max_rss = sampler
+        .join()
+        .map_err(|_| BenchError::Server("the memory sampler panicked".into()))?;
+    let (first_byte, total, bytes) = result?;
+    let raw_seconds = match raw {
+        Some((engine, tenant)) if format == "csv" => {
+            let started = Instant::now();
+            engine
+                .export_csv(tenant, &mut std::io::sink())
+                .map_err(|e| BenchError::Raw(e.to_string()))?;
+            Some(started.elapsed().as_secs_f64())
+        }
+        _ => None,
+    };
+    Ok(ExportFigures {
+        format,
+        entries,
+        bytes,
+        seconds: total.as_secs_f64(),
+        time_to_first_byte_ms: ms(first_byte),
+        server_rss_before_mib: before.rss_mib,
+        server_rss_max_mib: max_rss.max(before.rss_mib),
+        server_rss_growth_mib: (max_rss - before.rss_mib).max(0.0),
+        raw_seconds,
+    })
+}
+
+/// Samples the resident memory of `pid` every 10 ms on a plain thread until told to stop;
+/// the thread returns the maximum seen, in MiB.
+fn sample_rss(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<f64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let pid = pid.to_string();
+        let mut max: f64 = 0.0;
+        while !flag.load(Ordering::Relaxed) {
+            max = max.max(ProcessSample::read(&pid).rss_mib);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        max.max(ProcessSample::read(&pid).rss_mib)
+    });
+    (stop, handle)
+}

@@ -1,0 +1,345 @@
+//! Q1 (newest-50 pages with 0–3 filters, then 20 cursor pages), Q2 (counts) and S1 (search),
+//! each timed over HTTP against Sealtrail and directly against the raw engine, same filters.
+
+use crate::error::BenchError;
+use crate::http::Api;
+use crate::raw::{RawCursor, RawEngine, RawFilter};
+use crate::stats::Latency;
+use crate::workload::{Terms, DAY_MS};
+use sealtrail_core::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Page size of every page scenario: the web page's.
+const PAGE: usize = 50;
+/// Follow-on pages after the first.
+const FOLLOW_PAGES: usize = 20;
+
+/// A tenant a read scenario runs on.
+pub struct ReadTenant<'a> {
+    /// "large", "mid" or "small".
+    pub size: &'static str,
+    pub key: &'a str,
+    /// Its id in the raw engine's tables.
+    pub raw_id: u32,
+    /// Entries it holds.
+    pub entries: u64,
+}
+
+/// One set of filters, as query parameters and as the raw engine's filter.
+#[derive(Debug, Clone)]
+pub struct FilterCase {
+    /// How many filters.
+    pub filters: usize,
+    /// Human description, e.g. "actor + action".
+    pub label: String,
+    params: String,
+    raw: RawFilter,
+}
+
+/// The four filter sets: none; the most active person; plus the second most common action;
+/// plus the last 90 days.
+pub fn filter_cases(now: Timestamp) -> Vec<FilterCase> {
+    let since = now.millis() - 90 * DAY_MS;
+    let actor = "u0";
+    let action = "document.viewed";
+    let from = Timestamp(since).to_rfc3339();
+    vec![
+        FilterCase {
+            filters: 0,
+            label: "none".into(),
+            params: String::new(),
+            raw: RawFilter::default(),
+        },
+        FilterCase {
+            filters: 1,
+            label: format!("actor={actor}"),
+            params: format!("&actor={actor}"),
+            raw: RawFilter {
+                actor_id: Some(actor.into()),
+                ..RawFilter::default()
+            },
+        },
+        FilterCase {
+            filters: 2,
+            label: format!("actor={actor}, action={action}"),
+            params: format!("&actor={actor}&action={action}"),
+            raw: RawFilter {
+                actor_id: Some(actor.into()),
+                action: Some(action.into()),
+                ..RawFilter::default()
+            },
+        },
+        FilterCase {
+            filters: 3,
+            label: format!("actor={actor}, action={action}, last 90 days"),
+            params: format!("&actor={actor}&action={action}&from={from}"),
+            raw: RawFilter {
+                actor_id: Some(actor.into()),
+                action: Some(action.into()),
+                since: Some(since),
+                ..RawFilter::default()
+            },
+        },
+    ]
+}
+
+/// Q1 figures for one tenant and filter set.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageFigures {
+    pub tenant: &'static str,
+    pub tenant_entries: u64,
+    pub filters: usize,
+    pub label: String,
+    /// Rows on the first page.
+    pub rows: usize,
+    pub sealtrail: Latency,
+    pub raw: Option<Latency>,
+    /// The 20 pages after the first, each followed by its cursor.
+    pub follow_sealtrail: Latency,
+    pub follow_raw: Option<Latency>,
+}
+
+/// Runs Q1 for every filter set on `tenant`, `reps` timed first pages each.
+pub async fn pages(
+    api: &Api,
+    tenant: &ReadTenant<'_>,
+    mut raw: Option<&mut dyn RawEngine>,
+    now: Timestamp,
+    reps: usize,
+) -> Result<Vec<PageFigures>, BenchError> {
+    let mut out = Vec::new();
+    for case in filter_cases(now) {
+        let path = format!("/v1/events?limit={PAGE}&count=false{}", case.params);
+        let first = api.get_json(tenant.key, &path).await?; // warm-up
+        let rows = first["entries"].as_array().map_or(0, Vec::len);
+        let mut samples = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let started = Instant::now();
+            api.get_json(tenant.key, &path).await?;
+            samples.push(started.elapsed());
+        }
+        let mut follow = Vec::new();
+        let mut cursor = first["next_cursor"].as_str().map(str::to_string);
+        while let (Some(c), true) = (cursor.take(), follow.len() < FOLLOW_PAGES) {
+            let started = Instant::now();
+            let page = api
+                .get_json(tenant.key, &format!("{path}&cursor={c}"))
+                .await?;
+            follow.push(started.elapsed());
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        let (raw_first, raw_follow) = match raw.as_deref_mut() {
+            Some(engine) => {
+                let (a, b) = raw_pages(engine, tenant.raw_id, &case.raw, reps)?;
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        out.push(PageFigures {
+            tenant: tenant.size,
+            tenant_entries: tenant.entries,
+            filters: case.filters,
+            label: case.label,
+            rows,
+            sealtrail: Latency::of(&mut samples),
+            raw: raw_first,
+            follow_sealtrail: Latency::of(&mut follow),
+            follow_raw: raw_follow,
+        });
+    }
+    Ok(out)
+}
+
+fn raw_pages(
+    engine: &mut dyn RawEngine,
+    tenant: u32,
+    filter: &RawFilter,
+    reps: usize,
+) -> Result<(Latency, Latency), BenchError> {
+    let raw_err = |e: crate::raw::RawError| BenchError::Raw(e.to_string());
+    engine.newest(tenant, filter, None, PAGE).map_err(raw_err)?; // warm-up
+    let mut samples = Vec::with_capacity(reps);
+    let mut first = Vec::new();
+    for _ in 0..reps {
+        let started = Instant::now();
+        first = engine.newest(tenant, filter, None, PAGE).map_err(raw_err)?;
+        samples.push(started.elapsed());
+    }
+    let mut follow = Vec::new();
+    let mut last = first.last().map(|r| RawCursor {
+        recorded_at: r.recorded_at,
+        seq: r.seq,
+    });
+    while let (Some(cursor), true) = (last.take(), follow.len() < FOLLOW_PAGES) {
+        let started = Instant::now();
+        let page = engine
+            .newest(tenant, filter, Some(&cursor), PAGE)
+            .map_err(raw_err)?;
+        follow.push(started.elapsed());
+        if page.len() == PAGE {
+            last = page.last().map(|r| RawCursor {
+                recorded_at: r.recorded_at,
+                seq: r.seq,
+            });
+        }
+    }
+    Ok((Latency::of(&mut samples), Latency::of(&mut follow)))
+}
+
+/// Q2 figures: counting the entries of one filter set.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountFigures {
+    pub tenant: &'static str,
+    pub filters: usize,
+    pub label: String,
+    pub total: u64,
+    pub sealtrail: Latency,
+    pub raw: Option<Latency>,
+}
+
+/// Runs Q2 on `tenant` for every filter set: the list endpoint with its total, as the web
+/// page asks for it.
+pub async fn counts(
+    api: &Api,
+    tenant: &ReadTenant<'_>,
+    mut raw: Option<&mut dyn RawEngine>,
+    now: Timestamp,
+    reps: usize,
+) -> Result<Vec<CountFigures>, BenchError> {
+    let mut out = Vec::new();
+    for case in filter_cases(now) {
+        let path = format!("/v1/events?limit=1&count=true{}", case.params);
+        let answer = api.get_json(tenant.key, &path).await?;
+        let total = answer["total"].as_u64().unwrap_or(0);
+        let sealtrail = time_http(api, tenant.key, &path, reps).await?;
+        let raw = match raw.as_deref_mut() {
+            Some(engine) => Some(time_raw(reps, || {
+                engine.count(tenant.raw_id, &case.raw).map(|_| ())
+            })?),
+            None => None,
+        };
+        out.push(CountFigures {
+            tenant: tenant.size,
+            filters: case.filters,
+            label: case.label,
+            total,
+            sealtrail,
+            raw,
+        });
+    }
+    Ok(out)
+}
+
+/// S1 figures for one term.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchFigures {
+    /// "common", "mid", "rare" or "substring".
+    pub kind: &'static str,
+    pub term: String,
+    /// Entries of the tenant that match, by Sealtrail's count (raw's for substring).
+    pub matches: u64,
+    /// Matches as a share of the tenant's entries.
+    pub share: f64,
+    /// `None` where Sealtrail has no such search (substring).
+    pub sealtrail: Option<Latency>,
+    pub raw: Option<Latency>,
+}
+
+/// Runs S1 on `tenant`: the newest 50 entries matching a common, a mid and a rare word, and
+/// a substring (the middle of the common word) on the raw engine.
+pub async fn search(
+    api: &Api,
+    tenant: &ReadTenant<'_>,
+    mut raw: Option<&mut dyn RawEngine>,
+    terms: &Terms,
+    reps: usize,
+) -> Result<Vec<SearchFigures>, BenchError> {
+    let mut out = Vec::new();
+    for (kind, term) in [
+        ("common", &terms.common),
+        ("mid", &terms.mid),
+        ("rare", &terms.rare),
+    ] {
+        let counted: Value = api
+            .get_json(
+                tenant.key,
+                &format!("/v1/events?limit=1&count=true&q={term}"),
+            )
+            .await?;
+        let matches = counted["total"].as_u64().unwrap_or(0);
+        let path = format!("/v1/events?limit={PAGE}&count=false&q={term}");
+        let sealtrail = time_http(api, tenant.key, &path, reps).await?;
+        let raw = match raw.as_deref_mut() {
+            Some(engine) => Some(time_raw(reps, || {
+                engine.search(tenant.raw_id, term, PAGE).map(|_| ())
+            })?),
+            None => None,
+        };
+        out.push(SearchFigures {
+            kind,
+            term: term.clone(),
+            matches,
+            share: matches as f64 / tenant.entries.max(1) as f64,
+            sealtrail: Some(sealtrail),
+            raw,
+        });
+    }
+    if let Some(engine) = raw {
+        let needle = substring_of(&terms.common);
+        let matches = engine
+            .substring(tenant.raw_id, &needle, 1 << 40)
+            .map_err(|e| BenchError::Raw(e.to_string()))?
+            .len() as u64;
+        let latency = time_raw(reps, || {
+            engine.substring(tenant.raw_id, &needle, PAGE).map(|_| ())
+        })?;
+        out.push(SearchFigures {
+            kind: "substring",
+            term: needle,
+            matches,
+            share: matches as f64 / tenant.entries.max(1) as f64,
+            sealtrail: None,
+            raw: Some(latency),
+        });
+    }
+    Ok(out)
+}
+
+/// Entries the tenant's log holds now.
+pub async fn total(api: &Api, key: &str) -> Result<u64, BenchError> {
+    let answer = api.get_json(key, "/v1/events?limit=1&count=true").await?;
+    answer["total"]
+        .as_u64()
+        .ok_or_else(|| BenchError::Http("the list answer has no total".into()))
+}
+
+/// The common word without its first letter: found only by a substring search.
+fn substring_of(word: &str) -> String {
+    word.chars().skip(1).collect()
+}
+
+async fn time_http(api: &Api, key: &str, path: &str, reps: usize) -> Result<Latency, BenchError> {
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let started = Instant::now();
+        api.get_json(key, path).await?;
+        samples.push(started.elapsed());
+    }
+    Ok(Latency::of(&mut samples))
+}
+
+fn time_raw(
+    reps: usize,
+    mut run: impl FnMut() -> Result<(), crate::raw::RawError>,
+) -> Result<Latency, BenchError> {
+    run().map_err(|e| BenchError::Raw(e.to_string()))?; // warm-up
+    let mut samples: Vec<Duration> = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let started = Instant::now();
+        run().map_err(|e| BenchError::Raw(e.to_string()))?;
+        samples.push(started.elapsed());
+    }
+    Ok(Latency::of(&mut samples))
+}

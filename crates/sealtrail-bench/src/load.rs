@@ -110,8 +110,14 @@ pub async fn load(
         duplicate_rate: 0.0,
         ..spec.clone()
     };
-    let mut chunk = Vec::with_capacity(batch);
+    let mut chunk: Vec<Submission> = Vec::with_capacity(batch);
     for submission in Workload::new(bulk_spec) {
+        // A batch is recorded at its newest event's time: keep it within a day so the
+        // recorded times of a small bulk log still spread over the year.
+        if spans_a_day(&chunk, &submission) {
+            bulk.events += loader.send(TenantId(bulk.id), &chunk).await?;
+            chunk.clear();
+        }
         chunk.push(submission);
         if chunk.len() == batch {
             bulk.events += loader.send(TenantId(bulk.id), &chunk).await?;
@@ -163,6 +169,13 @@ impl FlushWindow {
         }
         true
     }
+}
+
+/// True when adding `next` would make `chunk` span more than a day of workload time.
+pub fn spans_a_day(chunk: &[Submission], next: &Submission) -> bool {
+    chunk.first().is_some_and(|first| {
+        next.event.at.millis() - first.event.at.millis() > crate::workload::DAY_MS
+    })
 }
 
 /// The actor the benchmark's own administrative actions are recorded under.

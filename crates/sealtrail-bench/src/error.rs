@@ -34,6 +34,12 @@ pub enum BenchError {
     Workload(String),
 }
 
+impl From<crate::raw::RawError> for BenchError {
+    fn from(e: crate::raw::RawError) -> Self {
+        BenchError::Raw(e.to_string())
+    }
+}
+
 impl BenchError {
     /// Wraps an I/O error with what was being done.
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {

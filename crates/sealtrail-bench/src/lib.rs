@@ -3,6 +3,7 @@
 //! the same process and the same run, so every figure comes with the ratio that makes it
 //! meaningful on a noisy machine.
 
+pub mod batches;
 pub mod error;
 pub mod http;
 pub mod load;

@@ -6,8 +6,9 @@
 //! presets, retention and pruning behave as on a log that really grew for a year. The HTTP
 //! path itself is measured separately (scenarios I1 and I2).
 
+use crate::batches::{Batches, Producer};
 use crate::error::BenchError;
-use crate::workload::{tenant_name, Submission, Workload, WorkloadSpec};
+use crate::workload::{tenant_name, Submission, WorkloadSpec};
 use sealtrail_core::entry::{Actor, ActorType, NewEntry};
 use sealtrail_core::ingest::{parse_body, Limits};
 use sealtrail_core::keys::Scope;
@@ -77,58 +78,18 @@ pub async fn load(
         stored: 0,
         duplicates: 0,
     };
-    let mut buffers: Vec<Vec<Submission>> = vec![Vec::new(); tenants.len()];
-    let mut window = FlushWindow::new(spec.start());
-    for (n, submission) in Workload::new(spec.clone()).enumerate() {
-        if window.passed(submission.event.at) {
-            for (rank, buffer) in buffers.iter_mut().enumerate() {
-                if !buffer.is_empty() {
-                    let part = std::mem::take(buffer);
-                    tenants[rank].events += loader.send(TenantId(tenants[rank].id), &part).await?;
-                }
-            }
+    let mut batches = Batches::new(spec, bulk_events, batch);
+    let mut reported = 0;
+    while let Some((producer, submissions)) = batches.next() {
+        let target = match producer {
+            Producer::Tenant(rank) => &mut tenants[rank as usize],
+            Producer::Bulk => &mut bulk,
+        };
+        target.events += loader.send(TenantId(target.id), &submissions).await?;
+        if batches.submitted() / 100_000 > reported {
+            reported = batches.submitted() / 100_000;
+            progress(batches.submitted());
         }
-        let rank = submission.tenant as usize;
-        buffers[rank].push(submission);
-        if buffers[rank].len() == batch {
-            let full = std::mem::take(&mut buffers[rank]);
-            tenants[rank].events += loader.send(TenantId(tenants[rank].id), &full).await?;
-        }
-        if n % 100_000 == 0 {
-            progress(n as u64);
-        }
-    }
-    for (rank, rest) in buffers.into_iter().enumerate() {
-        if !rest.is_empty() {
-            tenants[rank].events += loader.send(TenantId(tenants[rank].id), &rest).await?;
-        }
-    }
-    let bulk_spec = WorkloadSpec {
-        seed: spec.seed ^ 0xb01c,
-        events: bulk_events,
-        tenants: 1,
-        duplicate_rate: 0.0,
-        ..spec.clone()
-    };
-    let mut chunk: Vec<Submission> = Vec::with_capacity(batch);
-    for submission in Workload::new(bulk_spec) {
-        // A batch is recorded at its newest event's time: keep it within a day so the
-        // recorded times of a small bulk log still spread over the year.
-        if spans_a_day(&chunk, &submission) {
-            bulk.events += loader.send(TenantId(bulk.id), &chunk).await?;
-            chunk.clear();
-        }
-        chunk.push(submission);
-        if chunk.len() == batch {
-            bulk.events += loader.send(TenantId(bulk.id), &chunk).await?;
-            chunk.clear();
-            if bulk.events % 100_000 == 0 {
-                progress(spec.events + bulk.events);
-            }
-        }
-    }
-    if !chunk.is_empty() {
-        bulk.events += loader.send(TenantId(bulk.id), &chunk).await?;
     }
     loader.finish().await?;
     Ok(Loaded {
@@ -137,44 +98,6 @@ pub async fn load(
         stored: loader.stored,
         duplicates: loader.duplicates,
         seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-/// How long a producer holds events before sending a partial batch.
-pub const FLUSH_EVERY_DAYS: i64 = 60;
-
-/// Producers send a batch when it is full or, at the latest, every [`FLUSH_EVERY_DAYS`] of
-/// workload time. Without the deadline a small tenant's events would wait for the end of the
-/// load, hundreds of thousands of them held at once, and the loader would measure the memory
-/// allocator rather than the store.
-pub struct FlushWindow {
-    end: i64,
-}
-
-impl FlushWindow {
-    /// The first window starts at `start`.
-    pub fn new(start: Timestamp) -> FlushWindow {
-        FlushWindow {
-            end: start.millis() + FLUSH_EVERY_DAYS * crate::workload::DAY_MS,
-        }
-    }
-
-    /// True once per window, for the first event at or after its end.
-    pub fn passed(&mut self, at: Timestamp) -> bool {
-        if at.millis() < self.end {
-            return false;
-        }
-        while self.end <= at.millis() {
-            self.end += FLUSH_EVERY_DAYS * crate::workload::DAY_MS;
-        }
-        true
-    }
-}
-
-/// True when adding `next` would make `chunk` span more than a day of workload time.
-pub fn spans_a_day(chunk: &[Submission], next: &Submission) -> bool {
-    chunk.first().is_some_and(|first| {
-        next.event.at.millis() - first.event.at.millis() > crate::workload::DAY_MS
     })
 }
 

@@ -1,9 +1,10 @@
 //! One benchmark run from start to finish: load, start the server, measure every scenario
 //! with its raw baseline, stop, and report.
 
+use crate::batches::{Batches, Producer};
 use crate::error::BenchError;
 use crate::http::Api;
-use crate::load::{load, spans_a_day, FlushWindow, Loaded, LoadedTenant};
+use crate::load::{load, Loaded, LoadedTenant};
 use crate::raw::postgres::RawPostgres;
 use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
@@ -11,7 +12,7 @@ use crate::report::{check_targets, BatchFigures, Machine, Report, WorkloadFigure
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
 use crate::scenarios::{export, lifecycle, read};
 use crate::server::ServerProcess;
-use crate::workload::{terms, Submission, Workload, WorkloadSpec};
+use crate::workload::{terms, Submission, WorkloadSpec};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
@@ -91,8 +92,8 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     if !config.no_raw {
         say("loading the same events into the raw baseline…");
         let mut engine: Box<dyn RawEngine> = match &config.database {
-            Some(url) => Box::new(RawPostgres::create(url).map_err(raw_err)?),
-            None => Box::new(RawSqlite::create(&work.join("raw.db")).map_err(raw_err)?),
+            Some(url) => Box::new(RawPostgres::create(url)?),
+            None => Box::new(RawSqlite::create(&work.join("raw.db"))?),
         };
         let started = Instant::now();
         let stored = load_raw(engine.as_mut(), &spec, config.bulk_events, &mut raw_next)?;
@@ -289,10 +290,6 @@ fn engine(raw: &mut Option<Box<dyn RawEngine>>) -> Option<&mut dyn RawEngine> {
     }
 }
 
-fn raw_err(e: crate::raw::RawError) -> BenchError {
-    BenchError::Raw(e.to_string())
-}
-
 /// The raw engine's id of the bulk tenant: the rank after the workload's last.
 fn bulk_raw_id(spec: &WorkloadSpec) -> u32 {
     spec.tenants
@@ -353,8 +350,8 @@ impl RawSeqs {
     }
 }
 
-/// Loads the workload and the bulk log into the raw engine in batches of 1,000 per tenant,
-/// duplicates left out (a plain table has no idempotency to answer them with).
+/// Loads the workload and the bulk log into the raw engine in exactly the batches Sealtrail's
+/// load sent, duplicates left out (a plain table has no idempotency to answer them with).
 fn load_raw(
     engine: &mut dyn RawEngine,
     spec: &WorkloadSpec,
@@ -362,60 +359,35 @@ fn load_raw(
     seqs: &mut RawSeqs,
 ) -> Result<u64, BenchError> {
     let mut stored = 0u64;
-    let mut pending: Vec<Vec<Submission>> = vec![Vec::new(); spec.tenants as usize];
-    let mut flush = |engine: &mut dyn RawEngine, tenant: u32, batch: &[Submission]| {
-        let events: Vec<_> = batch.iter().map(|s| &s.event).collect();
-        let first = seqs.take(tenant, events.len());
-        stored += events.len() as u64;
-        engine.insert_batch(tenant, first, &events).map_err(raw_err)
-    };
-    let mut window = FlushWindow::new(spec.start());
-    for s in Workload::new(spec.clone()).filter(|s| !s.duplicate) {
-        if window.passed(s.event.at) {
-            for (tenant, buffer) in pending.iter_mut().enumerate() {
-                if !buffer.is_empty() {
-                    flush(engine, tenant as u32, &std::mem::take(buffer))?;
-                }
-            }
-        }
-        let tenant = s.tenant;
-        pending[tenant as usize].push(s);
-        if pending[tenant as usize].len() == 1_000 {
-            flush(
-                engine,
-                tenant,
-                &std::mem::take(&mut pending[tenant as usize]),
-            )?;
-        }
-    }
-    for (tenant, rest) in pending.into_iter().enumerate() {
-        if !rest.is_empty() {
-            flush(engine, tenant as u32, &rest)?;
-        }
-    }
-    let bulk_spec = WorkloadSpec {
-        seed: spec.seed ^ 0xb01c,
-        events: bulk_events,
-        tenants: 1,
-        duplicate_rate: 0.0,
-        ..spec.clone()
-    };
-    let mut chunk: Vec<Submission> = Vec::with_capacity(1_000);
-    for s in Workload::new(bulk_spec) {
-        if spans_a_day(&chunk, &s) {
-            flush(engine, bulk_raw_id(spec), &chunk)?;
-            chunk.clear();
-        }
-        chunk.push(s);
-        if chunk.len() == 1_000 {
-            flush(engine, bulk_raw_id(spec), &chunk)?;
-            chunk.clear();
-        }
-    }
-    if !chunk.is_empty() {
-        flush(engine, bulk_raw_id(spec), &chunk)?;
+    for (producer, batch) in Batches::new(spec, bulk_events, 1_000) {
+        let tenant = match producer {
+            Producer::Tenant(rank) => rank,
+            Producer::Bulk => bulk_raw_id(spec),
+        };
+        stored += insert_raw(engine, tenant, &batch, seqs)? as u64;
     }
     Ok(stored)
+}
+
+/// Inserts one batch's new events (duplicates left out) in one transaction, continuing the
+/// tenant's seq; returns how many were inserted.
+fn insert_raw(
+    engine: &mut dyn RawEngine,
+    tenant: u32,
+    batch: &[Submission],
+    seqs: &mut RawSeqs,
+) -> Result<usize, BenchError> {
+    let events: Vec<_> = batch
+        .iter()
+        .filter(|s| !s.duplicate)
+        .map(|s| &s.event)
+        .collect();
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let first = seqs.take(tenant, events.len());
+    engine.insert_batch(tenant, first, &events)?;
+    Ok(events.len())
 }
 
 /// Inserts `batches` one transaction each and returns events per second.
@@ -427,12 +399,7 @@ fn insert_raw_batches(
     let started = Instant::now();
     let mut events = 0usize;
     for (tenant, submissions) in batches {
-        let refs: Vec<_> = submissions.iter().map(|s| &s.event).collect();
-        let first = seqs.take(*tenant, refs.len());
-        engine
-            .insert_batch(*tenant, first, &refs)
-            .map_err(raw_err)?;
-        events += refs.len();
+        events += insert_raw(engine, *tenant, submissions, seqs)?;
     }
     Ok(events as f64 / started.elapsed().as_secs_f64())
 }

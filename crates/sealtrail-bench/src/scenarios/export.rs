@@ -50,9 +50,7 @@ pub async fn download(
     let raw_seconds = match raw {
         Some((engine, tenant)) if format == "csv" => {
             let started = Instant::now();
-            engine
-                .export_csv(tenant, &mut std::io::sink())
-                .map_err(|e| BenchError::Raw(e.to_string()))?;
+            engine.export_csv(tenant, &mut std::io::sink())?;
             Some(started.elapsed().as_secs_f64())
         }
         _ => None,

@@ -112,14 +112,8 @@ pub async fn pages(
     let mut out = Vec::new();
     for case in filter_cases(now) {
         let path = format!("/v1/events?limit={PAGE}&count=false{}", case.params);
-        let first = api.get_json(tenant.key, &path).await?; // warm-up
+        let (sealtrail, first) = time_http(api, tenant.key, &path, reps).await?;
         let rows = first["entries"].as_array().map_or(0, Vec::len);
-        let mut samples = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let started = Instant::now();
-            api.get_json(tenant.key, &path).await?;
-            samples.push(started.elapsed());
-        }
         let mut follow = Vec::new();
         let mut cursor = first["next_cursor"].as_str().map(str::to_string);
         while let (Some(c), true) = (cursor.take(), follow.len() < FOLLOW_PAGES) {
@@ -143,7 +137,7 @@ pub async fn pages(
             filters: case.filters,
             label: case.label,
             rows,
-            sealtrail: Latency::of(&mut samples),
+            sealtrail,
             raw: raw_first,
             follow_sealtrail: Latency::of(&mut follow),
             follow_raw: raw_follow,
@@ -158,34 +152,18 @@ fn raw_pages(
     filter: &RawFilter,
     reps: usize,
 ) -> Result<(Latency, Latency), BenchError> {
-    let raw_err = |e: crate::raw::RawError| BenchError::Raw(e.to_string());
-    engine.newest(tenant, filter, None, PAGE).map_err(raw_err)?; // warm-up
-    let mut samples = Vec::with_capacity(reps);
-    let mut first = Vec::new();
-    for _ in 0..reps {
-        let started = Instant::now();
-        first = engine.newest(tenant, filter, None, PAGE).map_err(raw_err)?;
-        samples.push(started.elapsed());
-    }
+    let (first_page, first) = time_raw(reps, || engine.newest(tenant, filter, None, PAGE))?;
     let mut follow = Vec::new();
-    let mut last = first.last().map(|r| RawCursor {
-        recorded_at: r.recorded_at,
-        seq: r.seq,
-    });
+    let mut last = first.last().copied().map(RawCursor::from);
     while let (Some(cursor), true) = (last.take(), follow.len() < FOLLOW_PAGES) {
         let started = Instant::now();
-        let page = engine
-            .newest(tenant, filter, Some(&cursor), PAGE)
-            .map_err(raw_err)?;
+        let page = engine.newest(tenant, filter, Some(&cursor), PAGE)?;
         follow.push(started.elapsed());
         if page.len() == PAGE {
-            last = page.last().map(|r| RawCursor {
-                recorded_at: r.recorded_at,
-                seq: r.seq,
-            });
+            last = page.last().copied().map(RawCursor::from);
         }
     }
-    Ok((Latency::of(&mut samples), Latency::of(&mut follow)))
+    Ok((first_page, Latency::of(&mut follow)))
 }
 
 /// Q2 figures: counting the entries of one filter set.
@@ -211,13 +189,10 @@ pub async fn counts(
     let mut out = Vec::new();
     for case in filter_cases(now) {
         let path = format!("/v1/events?limit=1&count=true{}", case.params);
-        let answer = api.get_json(tenant.key, &path).await?;
+        let (sealtrail, answer) = time_http(api, tenant.key, &path, reps).await?;
         let total = answer["total"].as_u64().unwrap_or(0);
-        let sealtrail = time_http(api, tenant.key, &path, reps).await?;
         let raw = match raw.as_deref_mut() {
-            Some(engine) => Some(time_raw(reps, || {
-                engine.count(tenant.raw_id, &case.raw).map(|_| ())
-            })?),
+            Some(engine) => Some(time_raw(reps, || engine.count(tenant.raw_id, &case.raw))?.0),
             None => None,
         };
         out.push(CountFigures {
@@ -270,11 +245,9 @@ pub async fn search(
             .await?;
         let matches = counted["total"].as_u64().unwrap_or(0);
         let path = format!("/v1/events?limit={PAGE}&count=false&q={term}");
-        let sealtrail = time_http(api, tenant.key, &path, reps).await?;
+        let (sealtrail, _) = time_http(api, tenant.key, &path, reps).await?;
         let raw = match raw.as_deref_mut() {
-            Some(engine) => Some(time_raw(reps, || {
-                engine.search(tenant.raw_id, term, PAGE).map(|_| ())
-            })?),
+            Some(engine) => Some(time_raw(reps, || engine.search(tenant.raw_id, term, PAGE))?.0),
             None => None,
         };
         out.push(SearchFigures {
@@ -288,13 +261,8 @@ pub async fn search(
     }
     if let Some(engine) = raw {
         let needle = substring_of(&terms.common);
-        let matches = engine
-            .substring(tenant.raw_id, &needle, 1 << 40)
-            .map_err(|e| BenchError::Raw(e.to_string()))?
-            .len() as u64;
-        let latency = time_raw(reps, || {
-            engine.substring(tenant.raw_id, &needle, PAGE).map(|_| ())
-        })?;
+        let matches = engine.substring(tenant.raw_id, &needle, 1 << 40)?.len() as u64;
+        let (latency, _) = time_raw(reps, || engine.substring(tenant.raw_id, &needle, PAGE))?;
         out.push(SearchFigures {
             kind: "substring",
             term: needle,
@@ -320,26 +288,35 @@ fn substring_of(word: &str) -> String {
     word.chars().skip(1).collect()
 }
 
-async fn time_http(api: &Api, key: &str, path: &str, reps: usize) -> Result<Latency, BenchError> {
+/// One untimed request (warming caches; its answer is returned), then `reps` timed ones.
+async fn time_http(
+    api: &Api,
+    key: &str,
+    path: &str,
+    reps: usize,
+) -> Result<(Latency, Value), BenchError> {
+    let answer = api.get_json(key, path).await?;
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
         let started = Instant::now();
         api.get_json(key, path).await?;
         samples.push(started.elapsed());
     }
-    Ok(Latency::of(&mut samples))
+    Ok((Latency::of(&mut samples), answer))
 }
 
-fn time_raw(
+/// The raw engine's counterpart of [`time_http`]: one untimed run, whose result is returned,
+/// then `reps` timed ones.
+fn time_raw<T>(
     reps: usize,
-    mut run: impl FnMut() -> Result<(), crate::raw::RawError>,
-) -> Result<Latency, BenchError> {
-    run().map_err(|e| BenchError::Raw(e.to_string()))?; // warm-up
+    mut run: impl FnMut() -> Result<T, crate::raw::RawError>,
+) -> Result<(Latency, T), BenchError> {
+    let result = run()?;
     let mut samples: Vec<Duration> = Vec::with_capacity(reps);
     for _ in 0..reps {
         let started = Instant::now();
-        run().map_err(|e| BenchError::Raw(e.to_string()))?;
+        run()?;
         samples.push(started.elapsed());
     }
-    Ok(Latency::of(&mut samples))
+    Ok((Latency::of(&mut samples), result))
 }

@@ -52,6 +52,7 @@ macro_rules! store_contract_tests {
             idempotent_retries_return_the_original,
             every_filter_field_matches_the_dataset,
             action_prefix_matches_whole_segments,
+            actor_filter_matches_ids_and_emails,
             property_filters_compare_scalars_as_text,
             property_filters_accept_hostile_keys,
             text_search_matches_word_prefixes,

@@ -17,6 +17,7 @@ pub use sealtrail_core::merkle::Hash;
 
 pub use clock::{Clock, ReplayHandle};
 
+mod actor_columns;
 mod clock;
 pub(crate) mod erasure;
 pub(crate) mod facets;

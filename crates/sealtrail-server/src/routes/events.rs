@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sealtrail_core::entry::Appended;
+use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::filter::{parse_query, Cursor};
 use sealtrail_core::ingest::{self, FieldError};
 use sealtrail_core::keys::Scope;
@@ -212,7 +212,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ListBody>, ApiError> {
     caller.require(Scope::Read)?;
     let params = query_params(raw.as_deref());
     let with_total = match params
@@ -242,13 +242,25 @@ pub async fn list(
     } else {
         (state.store.query(tenant, &query).await?, None)
     };
-    Ok(Json(json!({
-        "entries": page.entries,
-        "total": total,
-        "limit": query.limit,
-        "next_cursor": page.next_cursor.as_ref().map(Cursor::encode),
-        "prev_cursor": page.prev_cursor.as_ref().map(Cursor::encode),
-    })))
+    Ok(Json(ListBody {
+        entries: page.entries,
+        total,
+        limit: query.limit,
+        next_cursor: page.next_cursor.as_ref().map(Cursor::encode),
+        prev_cursor: page.prev_cursor.as_ref().map(Cursor::encode),
+    }))
+}
+
+/// The body of `GET /v1/events`. A struct rather than `json!`, so the entries are written
+/// straight to the response instead of first being copied into a `Value` tree (which took a
+/// fifth of a page's CPU time).
+#[derive(Serialize)]
+pub struct ListBody {
+    entries: Vec<Entry>,
+    total: Option<u64>,
+    limit: usize,
+    next_cursor: Option<String>,
+    prev_cursor: Option<String>,
 }
 
 /// `GET /v1/events/{id}`: one entry with its before/after changes. Another tenant's id is

@@ -278,6 +278,54 @@ pub async fn action_prefix_matches_whole_segments(store: Arc<dyn Store>) {
     .await;
 }
 
+/// An actor value matches ids and emails alike, newest first, whether it occurs as an id
+/// only, as an email only, as both in different entries, or in another tenant only.
+pub async fn actor_filter_matches_ids_and_emails(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "globex").await;
+    let with_email = |actor: &str, email: &str| {
+        let mut e = event("user.updated", actor);
+        e.actor.email = Some(email.into());
+        e
+    };
+    append(
+        &store,
+        t,
+        vec![
+            with_email("bob@example.com", "robert@example.org"), // 0: id
+            with_email("u2", "bob@example.com"),                 // 1: email
+            with_email("u3", "carol@example.com"),               // 2
+            with_email("bob@example.com", "robert@example.org"), // 3: id
+            with_email("u4", "bob@example.com"),                 // 4: email
+        ],
+    )
+    .await;
+    append(&store, other, vec![with_email("u9", "eve@example.com")]).await;
+    let actor = |a: &str| Filter {
+        actor: Some(a.into()),
+        ..Filter::default()
+    };
+    let cases: [(&str, &[u64]); 6] = [
+        ("bob@example.com", &[4, 3, 1, 0]),
+        ("robert@example.org", &[3, 0]),
+        ("u3", &[2]),
+        ("carol@example.com", &[2]),
+        ("eve@example.com", &[]),
+        ("nobody", &[]),
+    ];
+    for (value, want) in cases {
+        for limit in [1, 2, 50] {
+            let got = seqs(&all_pages(&store, t, &actor(value), limit).await);
+            assert_eq!(got, want, "actor={value}, pages of {limit}");
+        }
+        assert_eq!(
+            count(&store, t, &actor(value)).await,
+            want.len() as u64,
+            "{value}"
+        );
+    }
+}
+
 /// String "7", number 7 and bool true/"true" compare as their text.
 pub async fn property_filters_compare_scalars_as_text(store: Arc<dyn Store>) {
     let (t, _, _) = seed_dataset(&store, "acme").await;

@@ -11,6 +11,7 @@
 use super::pool::{PgResult, Tx};
 use super::read::{bound, log_head, stored_from_row, STORED_COLUMNS};
 use super::search::tsquery;
+use crate::actor_columns::ActorColumns;
 use crate::paging::{self, Matches};
 use crate::StoreError;
 use postgres::types::ToSql;
@@ -34,15 +35,22 @@ impl Conditions {
         format!("${}", self.params.len() + 3)
     }
 
-    fn new(tenant: TenantId, filter: &Filter) -> Conditions {
+    /// The conditions for `filter` over the tenant's seqs `[lo, hi)`. Probes the actor
+    /// indexes so an actor filter walks one of them in seq order (see [`ActorColumns`]).
+    fn new(
+        tx: &mut Tx<'_>,
+        tenant: TenantId,
+        filter: &Filter,
+        (lo, hi): (u64, u64),
+    ) -> PgResult<Conditions> {
         let mut c = Conditions {
             clauses: Vec::new(),
             params: Vec::new(),
         };
         if let Some(actor) = &filter.actor {
+            let columns = actor_columns(tx, tenant, actor, lo, hi)?;
             let p = c.bind(actor.clone());
-            c.clauses
-                .push(format!("(e.actor_id = {p} OR e.actor_email = {p})"));
+            c.clauses.push(columns.condition(&p));
         }
         match &filter.action {
             Some(ActionMatch::Exact(a)) => {
@@ -103,7 +111,7 @@ impl Conditions {
             let p = c.bind(q);
             c.clauses.push(format!("e.words @@ {p}::text::tsquery"));
         }
-        c
+        Ok(c)
     }
 
     /// `SELECT <what>` over the tenant's seqs `[$2, $3)` with every condition.
@@ -187,6 +195,26 @@ impl Matches for PgMatches<'_, '_> {
     }
 }
 
+/// Where `actor` occurs among the tenant's seqs `[lo, hi)`: two index probes in the query's
+/// own snapshot.
+fn actor_columns(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    actor: &str,
+    lo: u64,
+    hi: u64,
+) -> PgResult<ActorColumns> {
+    let row = tx.query_one(
+        "SELECT
+           EXISTS (SELECT 1 FROM entries
+                   WHERE tenant = $1 AND actor_id = $2 AND seq >= $3 AND seq < $4),
+           EXISTS (SELECT 1 FROM entries
+                   WHERE tenant = $1 AND actor_email = $2 AND seq >= $3 AND seq < $4)",
+        &[&tenant.0, &actor, &bound(lo), &bound(hi)],
+    )?;
+    Ok(ActorColumns::from_presence(row.get(0), row.get(1)))
+}
+
 /// The first seq recorded at or after `at`, if any. Valid because `recorded_at` never
 /// decreases along seq, so the entries at or after `at` are exactly a suffix of the log.
 fn first_seq_at_or_after(
@@ -232,10 +260,11 @@ pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResul
             prev_cursor: None,
         });
     };
+    let conditions = Conditions::new(tx, tenant, &query.filter, (lo, hi))?;
     let mut matches = PgMatches {
         tx,
         tenant,
-        conditions: Conditions::new(tenant, &query.filter),
+        conditions,
     };
     Ok(paging::page(&mut matches, lo, hi, query)?)
 }
@@ -248,7 +277,7 @@ pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgRes
     if lo >= hi {
         return Ok(0);
     }
-    let conditions = Conditions::new(tenant, filter);
+    let conditions = Conditions::new(tx, tenant, filter, (lo, hi))?;
     if conditions.clauses.is_empty() {
         // Every seq from the prune horizon to the head exists: only pruning deletes entries,
         // and only below that horizon.

@@ -9,6 +9,7 @@ use super::append::tenant_base;
 use super::error::backend;
 use super::read::log_head;
 use super::vault;
+use crate::actor_columns::ActorColumns;
 use crate::paging;
 use crate::tokens::match_expression;
 use crate::StoreError;
@@ -60,7 +61,14 @@ impl Conditions {
         self.fts.is_none() && self.clauses.is_empty()
     }
 
-    fn new(tenant: TenantId, filter: &Filter) -> Conditions {
+    /// The conditions for `filter` over `range`. Reads the index to learn which actor column
+    /// a value occurs in, so the common case can be answered in seq order from one index.
+    fn new(
+        conn: &Connection,
+        tenant: TenantId,
+        filter: &Filter,
+        range: SeqRange,
+    ) -> Result<Conditions, StoreError> {
         let mut c = Conditions {
             fts: filter
                 .text
@@ -70,13 +78,13 @@ impl Conditions {
             params: Vec::new(),
         };
         if let Some(actor) = &filter.actor {
-            // Spelled so SQLite can answer each side from its (tenant, actor_…) index and
-            // union the two, instead of scanning the tenant's range.
             let t = c.bind(tenant.0);
             let p = c.bind(actor.clone());
-            c.clauses.push(format!(
-                "((e.tenant = {t} AND e.actor_id = {p}) OR (e.tenant = {t} AND e.actor_email = {p}))"
-            ));
+            let columns = actor_columns(conn, tenant, actor, range)?;
+            // `tenant = ?` lets SQLite use the (tenant, actor_…) index, which yields the
+            // actor's entries in pk order; with both columns it unions the two and sorts.
+            c.clauses
+                .push(format!("e.tenant = {t} AND {}", columns.condition(&p)));
         }
         match &filter.action {
             Some(ActionMatch::Exact(a)) => {
@@ -142,7 +150,7 @@ impl Conditions {
                 "EXISTS (SELECT 1 FROM json_each(e.props) AS p WHERE p.key = {k} AND p.value = {v})"
             ));
         }
-        c
+        Ok(c)
     }
 
     /// `SELECT <what>` over the range with every condition, ordered by seq when asked.
@@ -273,6 +281,34 @@ impl Conditions {
     }
 }
 
+/// Where `actor` occurs in `range`: two index probes in the query's own snapshot.
+fn actor_columns(
+    conn: &Connection,
+    tenant: TenantId,
+    actor: &str,
+    range: SeqRange,
+) -> Result<ActorColumns, StoreError> {
+    conn.prepare_cached(
+        "SELECT
+           EXISTS (SELECT 1 FROM entries
+                   WHERE tenant = ?1 AND actor_id = ?2 AND pk >= ?3 AND pk < ?4),
+           EXISTS (SELECT 1 FROM entries
+                   WHERE tenant = ?1 AND actor_email = ?2 AND pk >= ?3 AND pk < ?4)",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            (
+                tenant.0,
+                actor,
+                range.base | range.lo,
+                range.base | range.hi,
+            ),
+            |r| Ok(ActorColumns::from_presence(r.get(0)?, r.get(1)?)),
+        )
+    })
+    .map_err(backend("looking up an actor"))
+}
+
 /// The tenant's seqs within the filter's date range; `None` when nothing can match.
 fn seq_range(
     conn: &Connection,
@@ -370,7 +406,7 @@ pub(crate) fn query(
     };
     let mut matches = SqlMatches {
         conn,
-        conditions: Conditions::new(tenant, &query.filter),
+        conditions: Conditions::new(conn, tenant, &query.filter, range)?,
         range,
     };
     paging::page(&mut matches, range.lo as u64, range.hi as u64, query)
@@ -383,7 +419,7 @@ pub(crate) fn count(
     filter: &Filter,
 ) -> Result<u64, StoreError> {
     match seq_range(conn, tenant, filter)? {
-        Some(range) => Conditions::new(tenant, filter).count(conn, range),
+        Some(range) => Conditions::new(conn, tenant, filter, range)?.count(conn, range),
         None => Ok(0),
     }
 }

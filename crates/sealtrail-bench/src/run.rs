@@ -5,6 +5,7 @@ use crate::batches::{Batches, Producer};
 use crate::error::BenchError;
 use crate::http::Api;
 use crate::load::{load, Loaded, LoadedTenant};
+use crate::raw::off_runtime::OffRuntime;
 use crate::raw::postgres::RawPostgres;
 use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
@@ -92,7 +93,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     if !config.no_raw {
         say("loading the same events into the raw baseline…");
         let mut engine: Box<dyn RawEngine> = match &config.database {
-            Some(url) => Box::new(RawPostgres::create(url)?),
+            Some(url) => Box::new(OffRuntime::create(|| RawPostgres::create(url))?),
             None => Box::new(RawSqlite::create(&work.join("raw.db"))?),
         };
         let started = Instant::now();

@@ -13,6 +13,7 @@
 //! * [`postgres`] — [`RawPostgres`], one synchronous client with `synchronous_commit = on`.
 
 mod csv_out;
+pub mod off_runtime;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -112,6 +113,9 @@ pub enum RawError {
         /// What is wrong.
         detail: String,
     },
+    /// The engine was used after it was closed (only possible while it is being dropped).
+    #[error("the raw engine is already closed")]
+    Closed,
     /// Writing the CSV export failed (the output refused bytes).
     #[error("writing the raw CSV export: {0}")]
     Csv(#[from] ::csv::Error),

@@ -13,7 +13,8 @@
 //! generic plan cannot suit both a tenant with half the rows and one with a hundred.
 //!
 //! A synchronous client owns a small Tokio runtime: create, use and drop a [`RawPostgres`] on
-//! a plain thread (or in `spawn_blocking`), never directly on an async task.
+//! a plain thread, or wrapped in [`super::off_runtime::OffRuntime`] (as the benchmark does),
+//! never directly on an async task.
 
 use super::csv_out::{CsvRows, ExportRow, TEXT_COLUMNS};
 use super::sql::{contains_pattern, export_select, Conditions, Param};

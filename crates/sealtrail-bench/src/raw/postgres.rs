@@ -237,12 +237,7 @@ impl RawEngine for RawPostgres {
         after: Option<&RawCursor>,
         limit: usize,
     ) -> Result<Vec<RawRow>, RawError> {
-        let mut c = Conditions::tenant(tenant, mark);
-        c.filter(filter, mark);
-        if let Some(cursor) = after {
-            c.after(cursor, mark);
-        }
-        let limit = c.limit(limit_param(limit)?, mark);
+        let (c, limit) = Conditions::page(tenant, filter, after, limit_param(limit)?, mark);
         let sql = format!(
             "SELECT seq, recorded_at, row_to_json(raw_events)::text FROM raw_events WHERE {} \
              ORDER BY recorded_at DESC, seq DESC LIMIT {limit}",
@@ -252,8 +247,7 @@ impl RawEngine for RawPostgres {
     }
 
     fn count(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError> {
-        let mut c = Conditions::tenant(tenant, mark);
-        c.filter(filter, mark);
+        let c = Conditions::matching(tenant, filter, mark);
         let statement =
             self.statement(&format!("SELECT count(*) FROM raw_events WHERE {}", c.sql))?;
         let bound: Vec<&(dyn ToSql + Sync)> = c.params.iter().map(bind).collect();

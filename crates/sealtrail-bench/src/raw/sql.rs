@@ -61,8 +61,33 @@ pub(crate) struct Conditions<'a> {
 }
 
 impl<'a> Conditions<'a> {
-    /// `tenant = <1>`; `mark(n)` renders placeholder `n` in the engine's dialect.
-    pub(crate) fn tenant(tenant: u32, mark: fn(usize) -> String) -> Self {
+    /// A count's conditions: the tenant and every field of `filter` that is set. `mark(n)`
+    /// renders placeholder `n` in the engine's dialect.
+    pub(crate) fn matching(tenant: u32, filter: &'a RawFilter, mark: fn(usize) -> String) -> Self {
+        let mut c = Conditions::tenant(tenant, mark);
+        c.filter(filter, mark);
+        c
+    }
+
+    /// A list page's conditions: [`Conditions::matching`], strictly older than `after` when
+    /// given, then the limit, whose placeholder is returned for a trailing `LIMIT`.
+    pub(crate) fn page(
+        tenant: u32,
+        filter: &'a RawFilter,
+        after: Option<&RawCursor>,
+        limit: i64,
+        mark: fn(usize) -> String,
+    ) -> (Self, String) {
+        let mut c = Conditions::matching(tenant, filter, mark);
+        if let Some(cursor) = after {
+            c.after(cursor, mark);
+        }
+        let limit = c.limit(limit, mark);
+        (c, limit)
+    }
+
+    /// `tenant = <1>`.
+    fn tenant(tenant: u32, mark: fn(usize) -> String) -> Self {
         Conditions {
             sql: format!("tenant = {}", mark(1)),
             params: vec![Param::Int(i64::from(tenant))],
@@ -70,13 +95,7 @@ impl<'a> Conditions<'a> {
     }
 
     /// Adds `AND <column> <op> <placeholder>` bound to `value`.
-    pub(crate) fn and(
-        &mut self,
-        column: &str,
-        op: &str,
-        value: Param<'a>,
-        mark: fn(usize) -> String,
-    ) {
+    fn and(&mut self, column: &str, op: &str, value: Param<'a>, mark: fn(usize) -> String) {
         self.params.push(value);
         let n = self.params.len();
         self.sql
@@ -84,7 +103,7 @@ impl<'a> Conditions<'a> {
     }
 
     /// Adds every field of `filter` that is set.
-    pub(crate) fn filter(&mut self, filter: &'a RawFilter, mark: fn(usize) -> String) {
+    fn filter(&mut self, filter: &'a RawFilter, mark: fn(usize) -> String) {
         let text = [
             ("action", &filter.action),
             ("result", &filter.result),
@@ -103,7 +122,7 @@ impl<'a> Conditions<'a> {
     /// Adds the keyset condition: rows strictly older than the cursor's in page order. Row-value
     /// comparison, which both engines turn into one range of the `(tenant, recorded_at, seq)`
     /// index.
-    pub(crate) fn after(&mut self, cursor: &RawCursor, mark: fn(usize) -> String) {
+    fn after(&mut self, cursor: &RawCursor, mark: fn(usize) -> String) {
         self.params.push(Param::Int(cursor.recorded_at));
         self.params.push(Param::Int(cursor.seq));
         let n = self.params.len();
@@ -113,7 +132,7 @@ impl<'a> Conditions<'a> {
     }
 
     /// Adds the limit parameter and returns its placeholder, for a trailing `LIMIT`.
-    pub(crate) fn limit(&mut self, limit: i64, mark: fn(usize) -> String) -> String {
+    fn limit(&mut self, limit: i64, mark: fn(usize) -> String) -> String {
         self.params.push(Param::Int(limit));
         mark(self.params.len())
     }
@@ -150,16 +169,11 @@ mod tests {
             actor_id: Some("u1".into()),
             since: Some(5),
         };
-        let mut c = Conditions::tenant(7, q);
-        c.filter(&filter, q);
-        c.after(
-            &RawCursor {
-                recorded_at: 9,
-                seq: 3,
-            },
-            q,
-        );
-        let limit = c.limit(50, q);
+        let cursor = RawCursor {
+            recorded_at: 9,
+            seq: 3,
+        };
+        let (c, limit) = Conditions::page(7, &filter, Some(&cursor), 50, q);
         assert_eq!(
             c.sql,
             "tenant = ?1 AND action = ?2 AND actor_id = ?3 AND recorded_at >= ?4 \

@@ -228,12 +228,7 @@ impl RawEngine for RawSqlite {
         after: Option<&RawCursor>,
         limit: usize,
     ) -> Result<Vec<RawRow>, RawError> {
-        let mut c = Conditions::tenant(tenant, mark);
-        c.filter(filter, mark);
-        if let Some(cursor) = after {
-            c.after(cursor, mark);
-        }
-        let limit = c.limit(limit_param(limit)?, mark);
+        let (c, limit) = Conditions::page(tenant, filter, after, limit_param(limit)?, mark);
         let sql = format!(
             "SELECT seq, recorded_at, {} FROM raw_events WHERE {} \
              ORDER BY recorded_at DESC, seq DESC LIMIT {limit}",
@@ -244,8 +239,7 @@ impl RawEngine for RawSqlite {
     }
 
     fn count(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError> {
-        let mut c = Conditions::tenant(tenant, mark);
-        c.filter(filter, mark);
+        let c = Conditions::matching(tenant, filter, mark);
         let sql = format!("SELECT count(*) FROM raw_events WHERE {}", c.sql);
         let mut stmt = self
             .conn

@@ -45,6 +45,25 @@ pub struct ServeArgs {
     /// Requests running longer are answered 408.
     #[arg(long, env = "SEALTRAIL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers, on a new connection and between
+    /// requests on a kept-alive one; slower connections are closed.
+    #[arg(long, env = "SEALTRAIL_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a connection may go with no byte moving either way (a stalled upload, a download
+    /// nobody reads) before it is closed; longer than --request-timeout-secs.
+    #[arg(long, env = "SEALTRAIL_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    idle_timeout_secs: u64,
+    /// Most open connections (lowered to fit the open-file limit). At the cap a new connection
+    /// replaces one that is doing nothing, or gets 503 when all are busy.
+    #[arg(long, env = "SEALTRAIL_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Most requests in progress at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "SEALTRAIL_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    max_concurrent_requests: usize,
+    /// Seconds shutdown waits for requests in progress before cutting connections and signing
+    /// the final checkpoint.
+    #[arg(long, env = "SEALTRAIL_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    shutdown_timeout_secs: u64,
     /// Checkpoint signing key file (created 0600 on first start). Default: in the data
     /// directory. Nodes sharing one database must share this file.
     #[arg(long, env = "SEALTRAIL_SIGNING_KEY_FILE")]
@@ -103,8 +122,11 @@ fn init_logging(format: LogFormat) {
 /// scripts can read them; logs go to stderr.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
-    if args.request_timeout_secs == 0 {
-        anyhow::bail!("--request-timeout-secs must be at least 1");
+    if args.request_timeout_secs == 0 || args.header_timeout_secs == 0 {
+        anyhow::bail!("--request-timeout-secs and --header-timeout-secs must be at least 1");
+    }
+    if args.max_connections == 0 || args.max_concurrent_requests == 0 {
+        anyhow::bail!("--max-connections and --max-concurrent-requests must be at least 1");
     }
     let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
     config.database_url = args.database_url.clone();
@@ -112,6 +134,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.database_ca = args.database_ca.clone();
     config.max_body_bytes = args.max_body_bytes;
     config.request_timeout = Duration::from_secs(args.request_timeout_secs);
+    config.header_timeout = Duration::from_secs(args.header_timeout_secs);
+    config.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
+    config.max_connections = args.max_connections;
+    config.max_concurrent_requests = args.max_concurrent_requests;
+    config.shutdown_timeout = Duration::from_secs(args.shutdown_timeout_secs);
     config.signing_key_file = args.signing_key_file.clone();
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
     if args.export_retention_hours == 0 || args.export_jobs == 0 {

@@ -31,6 +31,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The body's `error` object.
     pub body: ErrorBody,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -44,7 +46,29 @@ impl ApiError {
                 field: None,
                 rule: None,
             },
+            retry_after: None,
         }
+    }
+
+    /// Tells the client when to try again (`Retry-After`, whole seconds, at least 1).
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        self
+    }
+
+    /// 429: the caller is over a rate limit or quota; `wait` is when it frees up.
+    pub fn too_many_requests(
+        code: &str,
+        message: impl Into<String>,
+        wait: std::time::Duration,
+    ) -> Self {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message).retry_after(wait)
+    }
+
+    /// 503: the server is at a capacity limit; nothing from the request was done.
+    pub fn overloaded(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+            .retry_after(std::time::Duration::from_secs(1))
     }
 
     /// Attaches the offending field or parameter.
@@ -192,6 +216,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response =
             (self.status, Json(serde_json::json!({ "error": self.body }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod jobs;
 pub mod lifecycle;
+pub mod listener;
 pub mod routes;
 pub mod signing;
 pub mod state;
@@ -94,8 +95,23 @@ pub struct ServerConfig {
     pub database_ca: Option<PathBuf>,
     /// Largest request body accepted (a 1,000-event batch of typical events fits in 8 MiB).
     pub max_body_bytes: usize,
-    /// Requests taking longer are answered 408 rather than holding a connection forever.
+    /// Requests taking longer (reading the body included) are answered 408 rather than holding
+    /// a connection forever. Must be shorter than `idle_timeout`.
     pub request_timeout: Duration,
+    /// Time a client has to send a request head, on a new connection and between requests on a
+    /// kept-alive one.
+    pub header_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Most open connections (lowered to what the descriptor limit allows); at the cap a new
+    /// connection replaces an idle one, or is answered 503 when all are busy.
+    pub max_connections: usize,
+    /// Most requests in progress at once; beyond it requests are answered 503 with
+    /// `Retry-After` (health checks and metrics excepted).
+    pub max_concurrent_requests: usize,
+    /// How long shutdown waits for requests in progress before cutting connections and signing
+    /// the final checkpoint.
+    pub shutdown_timeout: Duration,
     /// The checkpoint signing key; default `<data_dir>/checkpoint-signing.key`. Nodes sharing
     /// one database must share this file.
     pub signing_key_file: Option<PathBuf>,
@@ -127,6 +143,11 @@ impl ServerConfig {
             database_ca: None,
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_concurrent_requests: 256,
+            shutdown_timeout: Duration::from_secs(10),
             signing_key_file: None,
             checkpoint_interval: Duration::from_secs(1),
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
@@ -342,6 +363,13 @@ pub async fn start_with_store(
 ) -> Result<RunningServer, ServerError> {
     let trusted_proxies = sealtrail_core::netacl::IpAllowlist::parse(&config.trusted_proxies)
         .map_err(|e| ServerError::Config(format!("trusted proxy: {e}")))?;
+    if config.idle_timeout <= config.request_timeout {
+        return Err(ServerError::Config(format!(
+            "the idle timeout ({} s) must be longer than the request timeout ({} s), or slow requests would be cut mid-way",
+            config.idle_timeout.as_secs_f64(),
+            config.request_timeout.as_secs_f64()
+        )));
+    }
     let bootstrap = admin::bootstrap(store.as_ref()).await?;
     let key_file = config
         .signing_key_file
@@ -388,28 +416,33 @@ pub async fn start_with_store(
         throttle: Arc::new(throttle::SignInThrottle::default()),
     };
     let app = routes::router(state, config.request_timeout);
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
             addr: config.listen,
             source,
         })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+    let local_addr = tcp.local_addr().map_err(|source| ServerError::Bind {
         addr: config.listen,
         source,
     })?;
+    let limits = listener::ConnectionLimits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: listener::connection_capacity(config.max_connections),
+        max_concurrent_requests: config.max_concurrent_requests,
+        shutdown_timeout: config.shutdown_timeout,
+    };
+    if limits.max_connections < config.max_connections {
+        tracing::warn!(
+            wanted = config.max_connections,
+            allowed = limits.max_connections,
+            "the open-file limit allows fewer connections than configured; raise `ulimit -n`"
+        );
+    }
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await
-    });
-    tracing::info!(%local_addr, "sealtrail listening");
+    let task = tokio::spawn(listener::serve(tcp, app, limits, rx));
+    tracing::info!(%local_addr, max_connections = limits.max_connections, "sealtrail listening");
     Ok(RunningServer {
         local_addr,
         bootstrap,

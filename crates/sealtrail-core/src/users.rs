@@ -8,8 +8,8 @@
 use crate::keys::random_text;
 use crate::timestamp::Timestamp;
 use crate::TenantId;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -204,6 +204,13 @@ pub fn validate_display_name(name: &str) -> Result<String, String> {
 #[error("password hashing failed: {0}")]
 pub struct PasswordHashError(String);
 
+impl PasswordHashError {
+    /// The hashing thread ended before producing a result (the process is shutting down).
+    pub fn interrupted() -> Self {
+        PasswordHashError("the hashing task was interrupted".into())
+    }
+}
+
 /// Hashes a password with Argon2id at the library's defaults (OWASP's m=19 MiB, t=2, p=1).
 /// Slow on purpose (tens of milliseconds): callers run it off the async threads.
 pub fn hash_password(password: &str) -> Result<String, PasswordHashError> {
@@ -214,18 +221,64 @@ pub fn hash_password(password: &str) -> Result<String, PasswordHashError> {
         .map_err(|e| PasswordHashError(e.to_string()))
 }
 
-/// Checks a password against a stored PHC string; a malformed stored hash never matches.
-pub fn verify_password(password: &str, stored: &str) -> bool {
+/// Argon2's working memory (19 MiB at the default parameters), kept and reused across checks.
+///
+/// Allocating it per check lets a burst of sign-in attempts grow the process by 19 MiB each,
+/// and the allocator keeps much of that after the burst; a fixed set of these, one per check
+/// allowed to run at once, bounds password memory for the life of the process.
+#[derive(Default)]
+pub struct PasswordMemory(Vec<Block>);
+
+impl PasswordMemory {
+    /// The first `count` blocks, growing the buffer only when parameters need more.
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.0.len() < count {
+            self.0.resize(count, Block::default());
+        }
+        &mut self.0[..count]
+    }
+}
+
+impl fmt::Debug for PasswordMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PasswordMemory({} KiB)", self.0.len())
+    }
+}
+
+/// Checks a password against a stored PHC string in `memory`; a malformed stored hash never
+/// matches. The comparison of the derived hash is constant-time.
+pub fn verify_password(password: &str, stored: &str, memory: &mut PasswordMemory) -> bool {
     if password.len() > MAX_PASSWORD_BYTES {
         return false;
     }
-    PasswordHash::new(stored)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = memory.blocks(params.block_count());
+    let argon = Argon2::new(algorithm, version, params);
+    Output::init_with(expected.len(), |out| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut *blocks)
+            .map_err(|_| argon2::password_hash::Error::Password)
+    })
+    .is_ok_and(|derived| derived == expected)
 }
 
 /// A hash no password matches, verified against when the e-mail is unknown so a failed
@@ -288,10 +341,33 @@ mod tests {
     fn passwords_hash_with_argon2id_and_verify() {
         let hash = hash_password("correct horse battery").unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", &hash));
-        assert!(!verify_password("correct horse batterY", &hash));
-        assert!(!verify_password("anything", "not a phc string"));
-        assert!(!verify_password("anything", decoy_hash()));
+        let mut memory = PasswordMemory::default();
+        assert!(verify_password("correct horse battery", &hash, &mut memory));
+        assert!(!verify_password(
+            "correct horse batterY",
+            &hash,
+            &mut memory
+        ));
+        assert!(!verify_password(
+            "anything",
+            "not a phc string",
+            &mut memory
+        ));
+        assert!(!verify_password("anything", decoy_hash(), &mut memory));
+        // Hashes made with other parameters verify too (their PHC string carries them).
+        let argon_reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 3, 4, Some(32)).unwrap(),
+        )
+        .hash_password(
+            b"password",
+            argon2::password_hash::Salt::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        assert!(verify_password("password", &argon_reference, &mut memory));
+        assert!(memory.0.len() >= Params::default().block_count());
     }
 
     #[test]

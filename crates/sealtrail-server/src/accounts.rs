@@ -4,6 +4,7 @@
 
 use crate::admin::AdminError;
 use crate::audit::{props, SelfAudit};
+use crate::passwords::PasswordWork;
 use sealtrail_core::entry::{Actor, ActorType, Changes, Context, Outcome, Target};
 use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::session::{self, Session, SESSION_LIFETIME_MS};
@@ -81,19 +82,18 @@ pub struct CreatedUser {
     pub generated_password: Option<String>,
 }
 
-/// Hashes off the async threads: Argon2 takes tens of milliseconds by design.
+/// Hashes in the process's bounded password work (Argon2 takes tens of milliseconds and
+/// 19 MiB by design).
 async fn hash(password: String) -> Result<String, AdminError> {
-    tokio::task::spawn_blocking(move || users::hash_password(&password))
+    PasswordWork::global()
+        .hash(password)
         .await
-        .map_err(|e| AdminError::Store(StoreError::Backend(format!("hashing task: {e}"))))?
         .map_err(|e| AdminError::Store(StoreError::Backend(e.to_string())))
 }
 
-/// Verifies off the async threads.
+/// Verifies for a signed-in user, waiting for a slot.
 async fn verify(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || users::verify_password(&password, &stored))
-        .await
-        .unwrap_or(false)
+    PasswordWork::global().verify(password, stored).await
 }
 
 async fn append(
@@ -366,6 +366,8 @@ pub enum SignInRefusal {
     Deactivated,
     /// Correct credentials from an address the tenant's allowlist does not include.
     AddressNotAllowed(IpAddr),
+    /// Too many password checks are waiting; this one was not made (nothing is audited).
+    Busy,
 }
 
 /// A successful sign-in: the cookie token (shown to the browser only) and who signed in.
@@ -397,7 +399,13 @@ pub async fn sign_in(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| users::decoy_hash().to_string());
-    let password_ok = verify(password, stored).await && user.is_some();
+    let Ok(matched) = PasswordWork::global()
+        .verify_or_busy(password, stored)
+        .await
+    else {
+        return Ok(Err(SignInRefusal::Busy));
+    };
+    let password_ok = matched && user.is_some();
     let Some(tenant) = tenant else {
         return Ok(Err(SignInRefusal::BadCredentials));
     };
@@ -422,6 +430,7 @@ pub async fn sign_in(
             SignInRefusal::AddressNotAllowed(_) => {
                 ("address not on the IP allowlist", Outcome::Denied)
             }
+            SignInRefusal::Busy => ("not checked: server busy", Outcome::Failure),
         };
         let audit = SelfAudit {
             channel: "auth",

@@ -16,6 +16,7 @@ pub mod export;
 pub mod jobs;
 pub mod lifecycle;
 pub mod listener;
+pub mod passwords;
 pub mod routes;
 pub mod signing;
 pub mod state;

@@ -4,12 +4,12 @@
 use crate::accounts::{self, SignInRefusal};
 use crate::client::ClientInfo;
 use crate::state::AppState;
-use crate::throttle::{PER_ACCOUNT, PER_ADDRESS};
+use crate::throttle::Limit;
 use crate::web::error::{render, PageError};
 use crate::web::session::{check_same_origin, cookie_token, set_cookie, Chrome, WebUser};
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -123,25 +123,45 @@ pub async fn submit(
         };
         (status, render(&page)).into_response()
     };
-    let now = Instant::now();
-    let account_key = format!("account:{workspace}:{email}");
-    let address_key = format!("ip:{}", client.ip);
-    // The attempt is charged to the account as it starts (checked and recorded under one
-    // lock), not when its slow password check ends: otherwise guesses sent at once would all
-    // pass the limit before any was recorded. A correct password clears it again. Addresses
-    // count failures only, so an office whose people share one address can all sign in.
-    let wait = state
+    let too_many = |wait: std::time::Duration, error: String| {
+        let mut response = again(StatusCode::TOO_MANY_REQUESTS, error);
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    };
+    // Charged before the slow password check, refunded when it turns out not to be a guess
+    // (see crate::throttle).
+    let account_key = format!("{workspace}:{email}");
+    let attempt = match state
         .throttle
-        .retry_after(&address_key, PER_ADDRESS, now)
-        .or_else(|| state.throttle.attempt(&account_key, PER_ACCOUNT, now));
-    if let Some(wait) = wait {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return Ok(again(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed sign-ins. Try again in {minutes} minute(s)."),
-        ));
-    }
-    let tenant = state.store.tenant_by_name(&workspace).await?;
+        .begin(&account_key, client.ip, Instant::now())
+    {
+        Ok(attempt) => attempt,
+        Err(refusal) => {
+            let limit = match refusal.limit {
+                Limit::AccountAtAddress => "account_at_address",
+                Limit::Address => "address",
+                Limit::AccountDelay => "account_delay",
+            };
+            metrics::counter!("sealtrail_sign_in_refused_total", "limit" => limit).increment(1);
+            return Ok(too_many(
+                refusal.retry_after,
+                format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    wait_text(refusal.retry_after)
+                ),
+            ));
+        }
+    };
+    let tenant = match state.store.tenant_by_name(&workspace).await {
+        Ok(tenant) => tenant,
+        Err(e) => {
+            state.throttle.refund(attempt);
+            return Err(e.into());
+        }
+    };
     let outcome = accounts::sign_in(
         state.store.as_ref(),
         tenant.as_ref(),
@@ -150,10 +170,17 @@ pub async fn submit(
         client.ip,
         &client.context(),
     )
-    .await?;
+    .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            state.throttle.refund(attempt);
+            return Err(e.into());
+        }
+    };
     match outcome {
         Ok(signed_in) => {
-            state.throttle.clear(&account_key);
+            state.throttle.succeeded(attempt);
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,
@@ -163,7 +190,7 @@ pub async fn submit(
         }
         Err(SignInRefusal::AddressNotAllowed(ip)) => {
             // The password was right: not a guess.
-            state.throttle.clear(&account_key);
+            state.throttle.succeeded(attempt);
             Ok(again(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -172,14 +199,29 @@ pub async fn submit(
                 ),
             ))
         }
-        Err(SignInRefusal::BadCredentials | SignInRefusal::Deactivated) => {
-            // The account was charged before the check; the address is charged now.
-            state.throttle.record_failure(&[&address_key], now);
-            Ok(again(
-                StatusCode::UNAUTHORIZED,
-                "Wrong workspace, e-mail or password.".into(),
+        Err(SignInRefusal::Busy) => {
+            state.throttle.refund(attempt);
+            metrics::counter!("sealtrail_sign_in_refused_total", "limit" => "busy").increment(1);
+            Ok(too_many(
+                std::time::Duration::from_secs(1),
+                "Too many sign-ins are being checked right now. Try again in a moment.".into(),
             ))
         }
+        // Failures stay charged.
+        Err(SignInRefusal::BadCredentials | SignInRefusal::Deactivated) => Ok(again(
+            StatusCode::UNAUTHORIZED,
+            "Wrong workspace, e-mail or password.".into(),
+        )),
+    }
+}
+
+/// "45 seconds", "3 minutes": how long a refused sign-in must wait, for the page.
+fn wait_text(wait: std::time::Duration) -> String {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    match seconds {
+        1 => "1 second".into(),
+        s if s < 90 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
     }
 }
 

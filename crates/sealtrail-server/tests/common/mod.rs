@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod web;
+
 use reqwest::{Client, Response, StatusCode};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::keys::Scope;

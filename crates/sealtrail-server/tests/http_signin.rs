@@ -1,0 +1,132 @@
+//! The sign-in throttle against guessers at several real client addresses (127.x.y.z are all
+//! loopback): a guesser is stopped at their own address, the real user keeps signing in from
+//! theirs, and an account attacked from many addresses makes strangers wait a growing delay.
+
+mod common;
+
+use common::web::*;
+use common::TestServer;
+use futures::future::join_all;
+use reqwest::StatusCode;
+use sealtrail_core::users::Role;
+use std::net::IpAddr;
+use std::time::Duration;
+
+fn addr(last: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, last])
+}
+
+fn retry_after(page: &Page) -> u64 {
+    page.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guesser_elsewhere_cannot_lock_the_real_user_out() {
+    let s = TestServer::start().await;
+    let (zoe, zoe_pw) = make_user(&s, Role::Admin, "zoe@example.com").await;
+    // Zoë works from 127.0.0.3.
+    let mut home = Browser::from_address(&s, addr(3));
+    let page = home.sign_in("default", &zoe.email, &zoe_pw).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // A guesser at 127.0.0.2 gets five tries, then waits — only there.
+    let mut guesser = Browser::from_address(&s, addr(2));
+    for i in 0..5 {
+        let page = guesser
+            .sign_in("default", &zoe.email, &format!("guess {i}"))
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let page = guesser.sign_in("default", &zoe.email, &zoe_pw).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.error().contains("Too many failed sign-ins"));
+    assert!(retry_after(&page) > 60, "the guesser waits for the window");
+
+    // Zoë, from her usual address, signs in at once.
+    let mut home = Browser::from_address(&s, addr(3));
+    let page = home.sign_in("default", &zoe.email, &zoe_pw).await;
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "locked out: {}",
+        page.body
+    );
+    assert_eq!(audited(&s, "auth.sign_in_failed").await.len(), 5);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_from_many_addresses_meet_a_growing_delay_that_passes() {
+    let s = TestServer::start().await;
+    let (sam, sam_pw) = make_user(&s, Role::Admin, "sam@example.com").await;
+    // Five addresses, one guess each: each is under its own limit.
+    for last in 10..15 {
+        let mut b = Browser::from_address(&s, addr(last));
+        let page = b.sign_in("default", &sam.email, "not the password").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    // The account now makes unfamiliar addresses wait, and the wait doubles per failure.
+    let mut sixth = Browser::from_address(&s, addr(15));
+    let page = sixth.sign_in("default", &sam.email, "still guessing").await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    let first_wait = retry_after(&page);
+    assert!((1..=2).contains(&first_wait), "{first_wait}");
+    tokio::time::sleep(Duration::from_secs(first_wait)).await;
+    let page = sixth.sign_in("default", &sam.email, "still guessing").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    let mut seventh = Browser::from_address(&s, addr(16));
+    let page = seventh.sign_in("default", &sam.email, "again").await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&page) >= 2, "the delay grew");
+
+    // Sam, from a new address, waits the short delay — minutes, never a lockout — and is in.
+    let mut new_place = Browser::from_address(&s, addr(20));
+    let wait = retry_after(&new_place.sign_in("default", &sam.email, &sam_pw).await);
+    assert!(wait <= 4, "{wait}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let page = new_place.sign_in("default", &sam.email, &sam_pw).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // Success forgets the failures: the next stranger starts from nothing.
+    let mut later = Browser::from_address(&s, addr(21));
+    let page = later.sign_in("default", &sam.email, "wrong").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_from_one_address_is_refused_before_any_password_is_checked() {
+    let s = TestServer::start().await;
+    let (zoe, _) = make_user(&s, Role::Admin, "zoe@example.com").await;
+    let pages = join_all((0..150).map(|i| {
+        let mut b = Browser::from_address(&s, addr(40));
+        let email = if i % 2 == 0 {
+            zoe.email.clone()
+        } else {
+            format!("nobody{i}@example.com")
+        };
+        async move { b.sign_in("default", &email, &format!("guess {i}")).await }
+    }))
+    .await;
+    let checked = pages
+        .iter()
+        .filter(|p| p.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused: Vec<&Page> = pages
+        .iter()
+        .filter(|p| p.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(checked + refused.len(), 150);
+    assert!(
+        checked <= 30,
+        "{checked} guesses from one address were checked"
+    );
+    assert!(refused.iter().all(|p| retry_after(p) >= 1));
+    assert_eq!(audited(&s, "auth.sign_in_failed").await.len(), checked);
+    // The server is fine, and people elsewhere still sign in.
+    Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    s.stop().await;
+}

@@ -15,6 +15,7 @@ pub mod erasure;
 pub mod filters;
 pub mod fixtures;
 pub mod integrity;
+pub mod limits;
 pub mod log;
 pub mod paging;
 pub mod retention;
@@ -24,6 +25,7 @@ pub use directory::*;
 pub use erasure::*;
 pub use filters::*;
 pub use integrity::*;
+pub use limits::*;
 pub use log::*;
 pub use paging::*;
 pub use retention::*;
@@ -92,6 +94,8 @@ macro_rules! store_contract_tests {
             sessions_need_an_existing_user,
             ip_allowlist_is_normalised_and_per_tenant,
             ip_allowlist_leaves_other_settings_alone,
+            limits_default_validate_and_stay_per_tenant,
+            entries_since_counts_by_recorded_time,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

@@ -16,12 +16,14 @@ pub use sealtrail_core::envelope::Slot;
 pub use sealtrail_core::merkle::Hash;
 
 pub use clock::{Clock, ReplayHandle};
+pub use limits::TenantLimits;
 
 mod actor_columns;
 mod clock;
 pub(crate) mod erasure;
 pub(crate) mod facets;
 pub(crate) mod group;
+mod limits;
 pub(crate) mod paging;
 pub mod pg;
 pub(crate) mod pruning;
@@ -182,6 +184,8 @@ pub struct TenantSettings {
     /// Addresses (normalised CIDR blocks or single IPs) allowed to reach the tenant's page and
     /// read API; empty means no restriction.
     pub ip_allowlist: Vec<String>,
+    /// Rate limits and the daily quota the server enforces for this tenant.
+    pub limits: TenantLimits,
 }
 
 /// A user to create; the password arrives already hashed, so the store never sees it.
@@ -380,6 +384,19 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         keys: Vec<String>,
     ) -> Result<TenantSettings, StoreError>;
+
+    /// Replaces the tenant's usage limits; `Invalid` for zero or implausibly large values
+    /// ([`TenantLimits::check`]). Returns the new settings.
+    async fn set_limits(
+        &self,
+        tenant: TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// How many entries the tenant's log gained at or after `since` (by recorded time,
+    /// Sealtrail's own entries included): what a daily quota counts. An index probe, not a
+    /// scan, since `recorded_at` never decreases along `seq`.
+    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError>;
 
     /// Deletes entries recorded before `cutoff` (bodies, vault values, search and filter
     /// rows), keeping their tree hashes so proofs and consistency still hold, in bounded

@@ -627,6 +627,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
         legal_hold: true,
         export_excluded_properties: vec!["dialogue".into()],
         ip_allowlist: vec!["203.0.113.0/24".into()],
+        limits: crate::TenantLimits::DEFAULT,
     };
     let set = store
         .set_ip_allowlist(t, vec!["203.0.113.7/24".into()])
@@ -658,6 +659,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
             legal_hold: false,
             export_excluded_properties: Vec::new(),
             ip_allowlist: Vec::new(),
+            limits: crate::TenantLimits::DEFAULT,
         })
     );
 }

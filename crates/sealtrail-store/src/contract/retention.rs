@@ -202,6 +202,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         legal_hold: false,
         export_excluded_properties: Vec::new(),
         ip_allowlist: Vec::new(),
+        limits: crate::TenantLimits::DEFAULT,
     };
     assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
@@ -226,6 +227,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
             legal_hold: true,
             export_excluded_properties: Vec::new(),
             ip_allowlist: Vec::new(),
+            limits: crate::TenantLimits::DEFAULT,
         })
     );
     let other = tenant(&store, "globex").await;

@@ -31,7 +31,8 @@ use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
-    Retention, Store, StoreError, StoredCheckpoint, TenantSettings, TreeHead, UserChange,
+    Retention, Store, StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TreeHead,
+    UserChange,
 };
 use async_trait::async_trait;
 use pool::Pool;
@@ -400,6 +401,26 @@ impl Store for PgStore {
         self.pool
             .write("changing export exclusions", move |tx| {
                 admin::set_export_exclusions(tx, tenant, &keys)
+            })
+            .await
+    }
+
+    async fn set_limits(
+        &self,
+        tenant: TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing tenant limits", move |tx| {
+                admin::set_limits(tx, tenant, limits)
+            })
+            .await
+    }
+
+    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError> {
+        self.pool
+            .read("counting recent entries", move |tx| {
+                read::entries_since(tx, tenant, since)
             })
             .await
     }

@@ -7,7 +7,7 @@ use postgres::types::ToSql;
 use postgres::Row;
 use sealtrail_core::envelope::{Part, Slot};
 use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
-use sealtrail_core::TenantId;
+use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
 
 /// A tenant's log head: how far the log reaches and where pruning has cut it.
@@ -40,6 +40,23 @@ pub(crate) fn existing_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<LogHe
 /// The next seq of the tenant's log (0 for a tenant that has none).
 pub(crate) fn log_size(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<u64> {
     Ok(log_head(tx, tenant)?.map_or(0, |h| h.size))
+}
+
+/// Entries recorded at or after `since`: the log size minus the first such seq (one probe of
+/// `entries_by_time`; `recorded_at` never decreases along seq).
+pub(crate) fn entries_since(tx: &mut Tx<'_>, tenant: TenantId, since: Timestamp) -> PgResult<u64> {
+    let head = existing_head(tx, tenant)?;
+    let first = tx.query_opt(
+        "SELECT seq FROM entries WHERE tenant = $1 AND recorded_at >= $2
+         ORDER BY recorded_at, seq LIMIT 1",
+        &[&tenant.0, &since.millis()],
+    )?;
+    Ok(match first {
+        Some(row) => head
+            .size
+            .saturating_sub(row.try_get::<_, i64>(0)?.max(0) as u64),
+        None => 0,
+    })
 }
 
 /// The columns [`stored_from_row`] decodes, for `entries AS e`.

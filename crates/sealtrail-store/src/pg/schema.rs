@@ -18,7 +18,14 @@ const MAINTENANCE_LOCK: i64 = 0x5EA1_7A11;
 pub(crate) const MONTHS_AHEAD: u32 = 3;
 
 /// The schema, oldest first. Never edit a released entry: add a new one.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1_INITIAL)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1_INITIAL), (2, V2_TENANT_LIMITS)];
+
+/// Version 2: per-tenant rate limits and daily quota ([`crate::TenantLimits`]); existing tenants
+/// get the defaults.
+const V2_TENANT_LIMITS: &str = r#"
+ALTER TABLE tenants ADD COLUMN limits jsonb NOT NULL
+    DEFAULT '{"api_key_requests_per_second":500,"ingest_events_per_second":5000,"daily_event_quota":null}';
+"#;
 
 /// Version 1: everything the SQLite schema holds at its version 4, laid out for scale.
 const V1_INITIAL: &str = r#"

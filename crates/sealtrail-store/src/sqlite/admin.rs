@@ -8,7 +8,7 @@ use super::WriteError;
 /// Re-exported so backfill and tests keep naming it here; the rule itself lives in `rules`.
 pub(crate) use crate::rules::log_origin;
 use crate::rules::{check_retention, export_exclusions};
-use crate::{Retention, StoreError, TenantSettings};
+use crate::{Retention, StoreError, TenantLimits, TenantSettings};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::netacl::IpAllowlist;
@@ -77,13 +77,15 @@ pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<Strin
 /// A tenant's retention and legal hold.
 pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
     conn.prepare_cached(
-        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist FROM tenants WHERE id = ?1",
+        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits
+         FROM tenants WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.query_row([tenant.0], |r| {
             let days: Option<i64> = r.get(0)?;
             let excluded: String = r.get(2)?;
             let allowlist: String = r.get(3)?;
+            let limits: String = r.get(4)?;
             let corrupt = |column: usize, e: serde_json::Error| {
                 rusqlite::Error::FromSqlConversionFailure(
                     column,
@@ -103,6 +105,8 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                     .map_err(|e| corrupt(2, e))?,
                 // Likewise: an unreadable allowlist must not turn into "allow everyone".
                 ip_allowlist: serde_json::from_str(&allowlist).map_err(|e| corrupt(3, e))?,
+                // Likewise: unreadable limits must not turn into "unlimited".
+                limits: serde_json::from_str(&limits).map_err(|e| corrupt(4, e))?,
             })
         })
         .optional()
@@ -152,6 +156,26 @@ pub(crate) fn set_export_exclusions(
 ) -> Result<TenantSettings, WriteError> {
     let keys = export_exclusions(&keys)?;
     set_json_setting(conn, tenant, JsonSetting::ExportExcluded, &keys)
+}
+
+/// Replaces the tenant's limits and returns the settings as they now are.
+pub(crate) fn set_limits(
+    conn: &mut Connection,
+    tenant: TenantId,
+    limits: TenantLimits,
+) -> Result<TenantSettings, WriteError> {
+    limits.check()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE tenants SET limits = ?2 WHERE id = ?1",
+        params![tenant.0, limits.to_json().to_string()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
+    }
+    let now = settings(&tx, tenant)?;
+    tx.commit()?;
+    Ok(now)
 }
 
 /// The tenant settings stored as JSON arrays of strings.

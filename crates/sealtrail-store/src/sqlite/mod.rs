@@ -41,8 +41,8 @@ use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     CheckpointToRecord, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup,
-    NewUser, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantSettings,
-    TreeHead, UserChange,
+    NewUser, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits,
+    TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
@@ -334,6 +334,22 @@ impl Store for SqliteStore {
     ) -> Result<TenantSettings, StoreError> {
         self.writer
             .run_job(move |conn| admin::set_export_exclusions(conn, tenant, keys))
+            .await
+    }
+
+    async fn set_limits(
+        &self,
+        tenant: TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::set_limits(conn, tenant, limits))
+            .await
+    }
+
+    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError> {
+        self.reads
+            .read(move |conn| read::entries_since(conn, tenant, since))
             .await
     }
 

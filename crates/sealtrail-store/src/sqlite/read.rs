@@ -8,9 +8,9 @@ use super::vault;
 use crate::stored::StoredEntry;
 use crate::{LeafRecord, Lookup, StoreError};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
-use sealtrail_core::TenantId;
+use sealtrail_core::{TenantId, Timestamp};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -111,6 +111,29 @@ pub(crate) fn log_head(conn: &Connection, tenant: TenantId) -> Result<Option<Log
             .optional()
         })
         .map_err(backend("reading the log head"))
+}
+
+/// Entries recorded at or after `since`: the log size minus the first such seq (one probe of
+/// the `(tenant, recorded_at)` index; `recorded_at` never decreases along seq).
+pub(crate) fn entries_since(
+    conn: &Connection,
+    tenant: TenantId,
+    since: Timestamp,
+) -> Result<u64, StoreError> {
+    let Some(head) = log_head(conn, tenant)? else {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+    };
+    let first: Option<i64> = conn
+        .prepare_cached(
+            "SELECT seq FROM entries WHERE tenant = ?1 AND recorded_at >= ?2
+             ORDER BY recorded_at, pk LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![tenant.0, since.millis()], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend("counting recent entries"))?;
+    Ok(first.map_or(0, |seq| head.size.saturating_sub(seq.max(0) as u64)))
 }
 
 /// One entry by id, only if it belongs to `tenant`; a pruned id answers `Pruned`.

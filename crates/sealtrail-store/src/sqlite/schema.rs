@@ -35,7 +35,15 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (2, Step::Rust(backfill::migrate_v2)),
     (3, Step::Sql(V3_EXPORT_EXCLUSIONS)),
     (4, Step::Sql(V4_USERS_SESSIONS_ALLOWLIST)),
+    (5, Step::Sql(V5_TENANT_LIMITS)),
 ];
+
+/// Version 5: per-tenant rate limits and daily quota (JSON, [`crate::TenantLimits`]); existing
+/// tenants get the defaults.
+const V5_TENANT_LIMITS: &str = r#"
+ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL
+    DEFAULT '{"api_key_requests_per_second":500,"ingest_events_per_second":5000,"daily_event_quota":null}';
+"#;
 
 /// Version 4: people who sign in to the web page, their sessions (token hashes only), and the
 /// per-tenant IP allowlist (a JSON array of normalised CIDR strings).

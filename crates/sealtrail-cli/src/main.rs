@@ -10,6 +10,7 @@ mod export;
 mod filters;
 mod ingest;
 mod lifecycle;
+mod limits;
 mod local;
 mod query;
 mod serve;
@@ -56,6 +57,9 @@ enum Command {
     /// Show or set retention and legal hold (acts on the data directory).
     #[command(subcommand)]
     Retention(lifecycle::RetentionCommand),
+    /// Show or set a tenant's rate limits and daily event quota (acts on the data directory).
+    #[command(subcommand)]
+    Limits(limits::LimitsCommand),
     /// Print the checkpoint verifier key to give to auditors.
     PublicKey(local::DataDir),
     /// Measure ingest, reads, search, export, verification and pruning against raw-engine
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
             Command::Prune(args) => lifecycle::prune(args).await,
             Command::Erase(args) => lifecycle::erase(args).await,
             Command::Retention(cmd) => lifecycle::retention(cmd).await,
+            Command::Limits(cmd) => limits::run(cmd).await,
             Command::PublicKey(dir) => lifecycle::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,
         }

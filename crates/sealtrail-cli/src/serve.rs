@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// the final checkpoint.
     #[arg(long, env = "SEALTRAIL_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     shutdown_timeout_secs: u64,
+    /// MiB of ingest request bodies read and parsed at once; more get 503 with Retry-After.
+    #[arg(long, env = "SEALTRAIL_INGEST_BUFFER_MIB", default_value_t = 256)]
+    ingest_buffer_mib: usize,
+    /// Events parsed and waiting for the writer at most; more get 503 with Retry-After.
+    #[arg(long, env = "SEALTRAIL_MAX_QUEUED_EVENTS", default_value_t = 50_000)]
+    max_queued_events: usize,
     /// Checkpoint signing key file (created 0600 on first start). Default: in the data
     /// directory. Nodes sharing one database must share this file.
     #[arg(long, env = "SEALTRAIL_SIGNING_KEY_FILE")]
@@ -139,6 +145,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_connections = args.max_connections;
     config.max_concurrent_requests = args.max_concurrent_requests;
     config.shutdown_timeout = Duration::from_secs(args.shutdown_timeout_secs);
+    config.ingest_capacity = sealtrail_server::usage::IngestCapacity {
+        body_buffer_mib: args.ingest_buffer_mib,
+        queued_events: args.max_queued_events,
+    };
     config.signing_key_file = args.signing_key_file.clone();
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
     if args.export_retention_hours == 0 || args.export_jobs == 0 {

@@ -5,7 +5,7 @@ use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::{Actor, Target};
 use sealtrail_core::keys::{self, ApiKey, Scope};
 use sealtrail_core::{validate_tenant_name, Tenant, TenantId};
-use sealtrail_store::{Store, StoreError};
+use sealtrail_store::{Store, StoreError, TenantLimits};
 use serde_json::{json, Map};
 
 /// Why an administrative action was refused.
@@ -158,6 +158,50 @@ pub async fn revoke_api_key(
         store.append(tenant, vec![audit.into_entry()]).await?;
     }
     Ok(key)
+}
+
+/// A limit as people read it: the number, or "unlimited".
+fn limit_text<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
+}
+
+/// Replaces the tenant's usage limits (validated by the store) and audits the change with the
+/// before and after values; an unchanged set is not audited.
+pub async fn set_limits(
+    store: &dyn Store,
+    tenant: TenantId,
+    limits: TenantLimits,
+    actor: &Actor,
+) -> Result<TenantLimits, AdminError> {
+    let before = store.settings(tenant).await?.limits;
+    let after = store.set_limits(tenant, limits).await?.limits;
+    if before != after {
+        let audit = SelfAudit {
+            channel: "security",
+            action: "limits.changed",
+            event: "updated",
+            description: format!(
+                "Usage limits changed: {} requests/s per API key, {} ingested events/s, daily quota {}",
+                limit_text(after.api_key_requests_per_second),
+                limit_text(after.ingest_events_per_second),
+                limit_text(after.daily_event_quota)
+            ),
+            actor: actor.clone(),
+            target: None,
+            properties: Map::new(),
+        };
+        let changes = sealtrail_core::entry::Changes {
+            before: Some(json!(before)),
+            after: Some(json!(after)),
+        };
+        let entry = audit.into_entry_with(
+            sealtrail_core::entry::Outcome::Success,
+            sealtrail_core::entry::Context::default(),
+            Some(changes),
+        );
+        store.append(tenant, vec![entry]).await?;
+    }
+    Ok(after)
 }
 
 fn key_target(key: &ApiKey) -> Target {

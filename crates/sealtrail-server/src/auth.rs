@@ -129,6 +129,7 @@ impl FromRequestParts<AppState> for IngestCaller {
         if !keys::verify(presented, &key.hash) || key.revoked_at.is_some() {
             return Err(invalid());
         }
+        state.usage.charge_key(state.store.as_ref(), &key).await?;
         Ok(IngestCaller(Caller { key }))
     }
 }

@@ -21,6 +21,7 @@ pub mod routes;
 pub mod signing;
 pub mod state;
 pub mod throttle;
+pub mod usage;
 pub mod web;
 
 pub use admin::{AdminError, Bootstrap, CreatedKey};
@@ -113,6 +114,8 @@ pub struct ServerConfig {
     /// How long shutdown waits for requests in progress before cutting connections and signing
     /// the final checkpoint.
     pub shutdown_timeout: Duration,
+    /// How much ingest work the node holds at once (beyond it: 503 with `Retry-After`).
+    pub ingest_capacity: usage::IngestCapacity,
     /// The checkpoint signing key; default `<data_dir>/checkpoint-signing.key`. Nodes sharing
     /// one database must share this file.
     pub signing_key_file: Option<PathBuf>,
@@ -149,6 +152,10 @@ impl ServerConfig {
             max_connections: 4096,
             max_concurrent_requests: 256,
             shutdown_timeout: Duration::from_secs(10),
+            ingest_capacity: usage::IngestCapacity {
+                body_buffer_mib: 256,
+                queued_events: 50_000,
+            },
             signing_key_file: None,
             checkpoint_interval: Duration::from_secs(1),
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
@@ -364,6 +371,18 @@ pub async fn start_with_store(
 ) -> Result<RunningServer, ServerError> {
     let trusted_proxies = sealtrail_core::netacl::IpAllowlist::parse(&config.trusted_proxies)
         .map_err(|e| ServerError::Config(format!("trusted proxy: {e}")))?;
+    let capacity = config.ingest_capacity;
+    if capacity.body_buffer_mib.saturating_mul(1 << 20) < config.max_body_bytes
+        || capacity.queued_events < sealtrail_core::ingest::Limits::default().max_batch
+    {
+        return Err(ServerError::Config(format!(
+            "the ingest buffer ({} MiB) must hold at least one largest body ({} bytes) and the queue ({} events) one largest batch ({} events)",
+            capacity.body_buffer_mib,
+            config.max_body_bytes,
+            capacity.queued_events,
+            sealtrail_core::ingest::Limits::default().max_batch
+        )));
+    }
     if config.idle_timeout <= config.request_timeout {
         return Err(ServerError::Config(format!(
             "the idle timeout ({} s) must be longer than the request timeout ({} s), or slow requests would be cut mid-way",
@@ -415,6 +434,7 @@ pub async fn start_with_store(
         trusted_proxies: Arc::new(trusted_proxies),
         secure_cookies: config.secure_cookies,
         throttle: Arc::new(throttle::SignInThrottle::default()),
+        usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
     };
     let app = routes::router(state, config.request_timeout);
     let tcp = tokio::net::TcpListener::bind(config.listen)

@@ -27,4 +27,6 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Failed sign-in counts, so passwords cannot be guessed at speed.
     pub throttle: Arc<crate::throttle::SignInThrottle>,
+    /// Rate limits, quotas and the node's ingest capacity.
+    pub usage: Arc<crate::usage::Usage>,
 }

@@ -2,7 +2,7 @@
 
 use crate::auth::{Caller, IngestCaller};
 use crate::error::ApiError;
-use crate::routes::{integrity, query_params, read_body};
+use crate::routes::{declared_length, integrity, query_params, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -109,8 +109,12 @@ pub async fn ingest(
     caller.require(Scope::Ingest)?;
     let wait_for_checkpoint = wait_parameter(raw.as_deref())?;
     let idempotency = idempotency_header(&headers)?;
+    let _reading = state
+        .usage
+        .admit_body(declared_length(&headers), state.max_body_bytes)?;
     let bytes = read_body(body, &headers, state.max_body_bytes).await?;
     let parsed = ingest::parse_body(&bytes, &state.limits, Timestamp::now())?;
+    drop(bytes);
 
     let mut to_store = Vec::new();
     let mut rejected = Vec::new();
@@ -131,6 +135,10 @@ pub async fn ingest(
     let appended = if entries.is_empty() {
         Vec::new()
     } else {
+        let _queued = state
+            .usage
+            .admit_events(state.store.as_ref(), caller.tenant(), entries.len())
+            .await?;
         state.store.append(caller.tenant(), entries).await?
     };
     let mut results: Vec<ItemResult> = indices

@@ -19,10 +19,12 @@ fn settings_json(s: &TenantSettings) -> Value {
         "retention_days": lifecycle::retention_json(s.retention),
         "legal_hold": s.legal_hold,
         "export_excluded_properties": s.export_excluded_properties,
+        "limits": s.limits,
     })
 }
 
-/// `GET /v1/settings`: the tenant's retention window and legal hold.
+/// `GET /v1/settings`: the tenant's retention window, legal hold, export exclusions and usage
+/// limits.
 pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
     Ok(Json(settings_json(

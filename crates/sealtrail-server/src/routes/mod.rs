@@ -6,6 +6,7 @@ pub mod export;
 pub mod exports;
 pub mod integrity;
 pub mod lifecycle;
+pub mod limits;
 pub mod ops;
 
 use crate::error::ApiError;
@@ -48,6 +49,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             "/v1/settings/export-exclusions",
             put(lifecycle::set_export_exclusions),
         )
+        .route("/v1/settings/limits", put(limits::set_limits))
         .route("/v1/admin/prune", post(lifecycle::prune))
         .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
         .route("/healthz", get(ops::healthz))
@@ -76,16 +78,21 @@ pub async fn read_body(
             "request body is larger than the {limit}-byte limit"
         ))
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())
+}
+
+/// The body length the client announced in `Content-Length`, if any.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Decodes a small JSON request body, answering 400 `malformed_json` with the expected shape.

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::netacl::split_entries;
 use sealtrail_core::users::Role;
-use sealtrail_store::Retention;
+use sealtrail_store::{Retention, TenantLimits};
 use serde::Deserialize;
 
 /// A key as the settings page lists it.
@@ -54,6 +54,9 @@ struct SettingsPage {
     retention_days: String,
     retention_forever: bool,
     legal_hold: bool,
+    key_rate: String,
+    ingest_rate: String,
+    daily_quota: String,
     allowlist_text: String,
     your_ip: String,
     keys: Vec<KeyView>,
@@ -126,6 +129,9 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         retention_days: days,
         retention_forever: forever,
         legal_hold: settings.legal_hold,
+        key_rate: limit_field(settings.limits.api_key_requests_per_second),
+        ingest_rate: limit_field(settings.limits.ingest_events_per_second),
+        daily_quota: limit_field(settings.limits.daily_event_quota),
         allowlist_text: settings.ip_allowlist.join("\n"),
         your_ip: user.client.ip.to_string(),
         keys,
@@ -161,6 +167,7 @@ pub async fn page(
     page.notice = match done.done.as_deref() {
         Some("retention") => "Retention window saved.",
         Some("legal-hold") => "Legal hold updated.",
+        Some("limits") => "Usage limits saved.",
         Some("allowlist") => "IP allowlist saved.",
         Some("key-revoked") => "API key revoked.",
         Some("role") => "Role changed.",
@@ -272,6 +279,62 @@ pub async fn retention(
         Err(e) => Err(e),
     };
     finish(&state, &user, result, "retention").await
+}
+
+/// A limit in its form field: the number, or empty for unlimited.
+fn limit_field<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A limit typed in the form: empty is unlimited, otherwise a whole number.
+fn parse_limit<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, AdminError> {
+    let text = text.trim().replace(['_', ','], "");
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        AdminError::Invalid(format!(
+            "{what} must be a whole number, or empty for unlimited"
+        ))
+    })
+}
+
+/// `POST /settings/limits`: the rate limits and daily quota (empty fields are unlimited).
+pub async fn limits(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let parsed = (|| {
+        Ok(TenantLimits {
+            api_key_requests_per_second: parse_limit(
+                f.get("key_rate"),
+                "Requests per second per API key",
+            )?,
+            ingest_events_per_second: parse_limit(
+                f.get("ingest_rate"),
+                "Ingested events per second",
+            )?,
+            daily_event_quota: parse_limit(f.get("daily_quota"), "Events per day")?,
+        })
+    })();
+    let result = match parsed {
+        Ok(limits) => {
+            admin::set_limits(state.store.as_ref(), user.tenant.id, limits, &user.actor())
+                .await
+                .map(|now| state.usage.remember_limits(user.tenant.id, now))
+                .map_err(|e| match e {
+                    AdminError::Store(sealtrail_store::StoreError::Invalid(m)) => {
+                        AdminError::Invalid(m)
+                    }
+                    other => other,
+                })
+        }
+        Err(e) => Err(e),
+    };
+    finish(&state, &user, result, "limits").await
 }
 
 /// `POST /settings/legal-hold`.

@@ -1,0 +1,49 @@
+//! `PUT /v1/settings/limits`: a tenant's rate limits and daily quota (admin scope).
+
+use crate::admin;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::json_body;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sealtrail_core::keys::Scope;
+use sealtrail_store::TenantLimits;
+use serde_json::{json, Value};
+
+/// The fields of the body; every one must be given (`null` for unlimited), so leaving one out
+/// can never silently lift a limit.
+const FIELDS: [&str; 3] = [
+    "api_key_requests_per_second",
+    "ingest_events_per_second",
+    "daily_event_quota",
+];
+
+/// `PUT /v1/settings/limits` with
+/// `{"api_key_requests_per_second": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}`.
+/// Applies on this node at once and on others within a few seconds; audited as
+/// `limits.changed`.
+pub async fn set_limits(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let shape = r#"{"api_key_requests_per_second": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}"#;
+    let given: serde_json::Map<String, Value> = json_body(&body, shape)?;
+    if let Some(missing) = FIELDS.iter().find(|f| !given.contains_key(**f)) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("`{missing}` is missing: give every limit, null for unlimited, as in {shape}"),
+        )
+        .with_field(*missing, Some("required")));
+    }
+    let limits: TenantLimits = json_body(&body, shape)?;
+    let tenant = caller.tenant();
+    let limits =
+        admin::set_limits(state.store.as_ref(), tenant, limits, &caller.as_actor()).await?;
+    state.usage.remember_limits(tenant, limits);
+    Ok(Json(json!({ "limits": limits })))
+}

@@ -32,6 +32,8 @@ mod text;
 #[cfg(test)]
 mod entry_tests;
 #[cfg(test)]
+mod field_proptests;
+#[cfg(test)]
 mod proptests;
 
 use crate::entry::NewEntry;

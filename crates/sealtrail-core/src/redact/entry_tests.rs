@@ -157,6 +157,7 @@ fn every_text_field_is_scanned_and_recorded() {
 fn numeric_ids_are_ids_not_cards() {
     let mut e = entry(json!({"order_id": "4111111111111111"}));
     e.actor.id = Some("4111111111111111".into());
+    e.actor.via = Some("-4111111111111111".into());
     e.targets = vec![Target {
         kind: "card".into(),
         id: Some("5555555555554444".into()),
@@ -170,7 +171,26 @@ fn numeric_ids_are_ids_not_cards() {
         Some(REDACTED),
         "names are text"
     );
-    assert_eq!(e.redacted, ["properties.order_id", "targets[0].name"]);
+    assert_eq!(
+        e.redacted,
+        ["actor.via", "properties.order_id", "targets[0].name"]
+    );
+    for id in [
+        "-4111111111111111",
+        "4111111111111111.5",
+        "4111111111111111e+3",
+    ] {
+        e.actor.id = Some(id.into());
+        redact_entry(&mut e);
+        assert_eq!(e.actor.id.as_deref(), Some(id), "number-shaped ids are ids");
+    }
+    e.actor.id = Some("4111-1111-1111-1111".into());
+    redact_entry(&mut e);
+    assert_eq!(
+        e.actor.id.as_deref(),
+        Some(REDACTED),
+        "a grouped card is no number"
+    );
 }
 
 #[test]

@@ -37,7 +37,7 @@ mod field_proptests;
 mod proptests;
 
 use crate::entry::NewEntry;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
 
 pub use text::redact_text;
@@ -195,15 +195,12 @@ fn redact_optional(text: &mut Option<String>, path: &str, redacted: &mut Vec<Str
     }
 }
 
-/// An id made only of digits is a number the producer's database gave out (a JSON number
-/// sent as an id is stored as such digits, and numbers are never scanned), so it is kept even
-/// when it happens to pass the card checks: a 16-digit id must stay findable by filter and by
-/// erasure. Any other id is scanned like every text.
+/// An id spelled as a JSON number (`4111111111111111`, `-42`, `1.5e3`) is a number the
+/// producer's database gave out: a JSON number sent as an id is stored as its text, and JSON
+/// numbers are never scanned. Only the card check could match such text, and a 16-digit id
+/// must stay findable by filter and by erasure, so it is kept. Any other id is scanned.
 fn redact_id(id: &mut Option<String>, path: &str, redacted: &mut Vec<String>) {
-    if id
-        .as_deref()
-        .is_some_and(|id| id.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if id.as_deref().is_some_and(|id| id.parse::<Number>().is_ok()) {
         return;
     }
     redact_optional(id, path, redacted);

@@ -6,12 +6,16 @@
 //! stored. Problems with one event are a [`FieldError`] for that event only, so the valid
 //! events of a batch can still be stored.
 //!
-//! * [`strict_json`] — the parser: UTF-8 in, `serde_json::Value` out, strict.
+//! * [`strict_json`] — the parser: UTF-8 in, `serde_json::Value` out, strict, numbers exact.
+//! * [`numbers`] — the raw text's number tokens, which every parsed number is checked against.
 //! * [`validate`] — the per-field rules that turn a `Value` into a [`NewEntry`].
 
+mod numbers;
 mod strict_json;
 mod validate;
 
+#[cfg(test)]
+mod exact_numbers_tests;
 #[cfg(test)]
 mod proptests;
 
@@ -113,6 +117,14 @@ pub enum RequestError {
         /// JSON path of the string or key.
         path: String,
     },
+    /// An object key spells `$serde_json::private::Number`, the marker serde_json uses for
+    /// numbers kept digit for digit: every JSON reader in Sealtrail would later take the object
+    /// for a number, so the stored and signed value would not be the one received.
+    #[error("key `{path}` is reserved (`$serde_json::private::Number` marks numbers); rename it")]
+    ReservedKey {
+        /// JSON path of the key.
+        path: String,
+    },
     /// Arrays and objects are nested deeper than [`Limits::max_depth`].
     #[error("JSON nested deeper than {max} levels at `{path}`")]
     TooDeep {
@@ -148,6 +160,7 @@ impl RequestError {
             RequestError::MalformedJson { .. } => "malformed_json",
             RequestError::DuplicateKey { .. } => "duplicate_key",
             RequestError::NulCharacter { .. } => "nul_character",
+            RequestError::ReservedKey { .. } => "reserved_key",
             RequestError::TooDeep { .. } => "too_deep",
             RequestError::BatchTooLarge { .. } => "batch_too_large",
             RequestError::EmptyBatch => "empty_batch",
@@ -168,10 +181,12 @@ pub struct ParsedBody {
 
 /// Parses a request body into validated, redacted entries.
 ///
-/// The whole request is refused ([`RequestError`]) for invalid UTF-8, malformed JSON,
-/// duplicate keys, nesting deeper than [`Limits::max_depth`], a shape other than an event
-/// object or `{"events": [...]}` (an object whose only key is `events`), and empty or
-/// oversized batches. Otherwise each event is checked with [`validate_event`].
+/// Numbers keep every digit as sent (see [`strict_json`]). The whole request is refused
+/// ([`RequestError`]) for invalid UTF-8, malformed JSON, duplicate keys, NUL characters, the
+/// reserved key `$serde_json::private::Number`, nesting deeper than [`Limits::max_depth`], a
+/// shape other than an event object or `{"events": [...]}` (an object whose only key is
+/// `events`), and empty or oversized batches. Otherwise each event is checked with
+/// [`validate_event`].
 pub fn parse_body(
     bytes: &[u8],
     limits: &Limits,
@@ -275,6 +290,10 @@ mod tests {
             (
                 RequestError::NulCharacter { path: "a".into() },
                 "nul_character",
+            ),
+            (
+                RequestError::ReservedKey { path: "a".into() },
+                "reserved_key",
             ),
             (
                 RequestError::TooDeep {

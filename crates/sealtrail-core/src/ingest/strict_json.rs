@@ -6,11 +6,24 @@
 //! Depth is counted from the event object, which is at depth 1: `{"a": [1]}` has depth 2.
 //! In a batch body `{"events": [...]}` the wrapper object and the `events` array are not
 //! counted, so an event is allowed the same nesting whether it is sent alone or in a batch.
+//!
+//! Numbers keep every digit they were sent with (serde_json's `arbitrary_precision`, which
+//! [`Number::as_str`] below requires at compile time): `123456789012345678901234567890`,
+//! `-0`, `1.0` and `0.1000000000000000000001` are stored, signed and shown as sent. The one
+//! spelling serde_json changes is the exponent marker, written `e` with an explicit sign
+//! (`1E400` → `1e+400`): the same value, and every reader of the stored JSON spells it so.
+//! Each number is checked against the raw text's own number tokens (see [`super::numbers`]),
+//! and an object key spelling serde_json's private number marker is refused.
 
+use super::numbers::{self, Token, Tokens, NUMBER_KEY};
 use super::{Limits, RequestError};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt::{self, Write as _};
+use std::iter::Peekable;
+
+/// How much of an unreadable number an error message quotes.
+const QUOTED_NUMBER_CHARS: usize = 40;
 
 /// What serde_json says when its own fixed recursion limit (128) trips first; only reachable
 /// when [`Limits::max_depth`] is configured above roughly 125.
@@ -22,6 +35,8 @@ pub(super) fn parse(text: &str, limits: &Limits) -> Result<Value, RequestError> 
         path: String::new(),
         error: None,
         max_depth: limits.max_depth,
+        text,
+        numbers: Tokens::new(text).peekable(),
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = ValueSeed {
@@ -60,23 +75,54 @@ fn message_without_position(e: &serde_json::Error) -> String {
 }
 
 /// Parser state shared by every level: the path of the value being read (left pointing at
-/// the fault when parsing fails) and the structured error behind a failure, because serde's
-/// error type can only carry a string.
-struct State {
+/// the fault when parsing fails), the structured error behind a failure (serde's error type
+/// can only carry a string), and the raw text's number tokens not yet met.
+struct State<'t> {
     /// JSON path of the value being parsed.
     path: String,
     /// Why the parse failed, when this parser (not serde_json) failed it.
     error: Option<RequestError>,
     /// [`Limits::max_depth`].
     max_depth: usize,
+    /// The body being parsed.
+    text: &'t str,
+    /// Its numbers and reserved keys, in document order, from the next one on.
+    numbers: Peekable<Tokens<'t>>,
 }
 
-impl State {
+impl State<'_> {
     /// Records `error` and returns the opaque serde error that unwinds the parse.
     fn fail<E: de::Error>(&mut self, error: RequestError) -> E {
         let text = error.to_string();
         self.error = Some(error);
         E::custom(text)
+    }
+
+    /// The number serde_json just read, spelled `parsed`, taken from the next number token of
+    /// the raw text. The two always agree on well-formed JSON; anything else (a token that is
+    /// not a number, or one spelled otherwise) is refused as an unreadable number rather than
+    /// stored as something the client did not send.
+    fn number<E: de::Error>(&mut self, parsed: &str) -> Result<Number, E> {
+        let token = self.numbers.next();
+        if let Some(Token::Number { text, .. }) = token {
+            if let Ok(number) = text.parse::<Number>() {
+                if number.as_str() == parsed {
+                    return Ok(number);
+                }
+            }
+        }
+        let offset = token.map_or(self.text.len(), Token::offset);
+        let (line, column) = numbers::position(self.text, offset);
+        let spelled = match token {
+            Some(Token::Number { text, .. }) => text.chars().take(QUOTED_NUMBER_CHARS).collect(),
+            _ => parsed.chars().take(QUOTED_NUMBER_CHARS).collect::<String>(),
+        };
+        let error = RequestError::MalformedJson {
+            line,
+            column,
+            message: format!("the number `{spelled}` could not be read exactly"),
+        };
+        Err(self.fail(error))
     }
 }
 
@@ -89,16 +135,16 @@ fn push_key(path: &mut String, key: &str) {
 }
 
 /// Parses one value; `depth` is the depth this value has if it is an array or object.
-struct ValueSeed<'a> {
+struct ValueSeed<'a, 't> {
     /// Shared by every level.
-    state: &'a mut State,
+    state: &'a mut State<'t>,
     /// Depth of this value if it is a container; the event object is at 1.
     depth: usize,
     /// True only for the body's top-level value, whose `events` member is the batch array.
     batch_root: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -106,7 +152,10 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed<'_> {
+/// serde_json with `arbitrary_precision` never calls `visit_f64` from `deserialize_any`: a
+/// number that is not a `u64` or `i64` arrives as a map under [`NUMBER_KEY`] (see
+/// `visit_map`), so floats never pass through `f64` and keep their digits.
+impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,18 +171,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+        self.state.number(&v.to_string()).map(Value::Number)
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        // JSON text cannot spell NaN or infinity, so this only fails on a serde_json change.
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number is not finite"))
+        self.state.number(&v.to_string()).map(Value::Number)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
@@ -180,6 +222,14 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut next = map.next_key::<String>()?;
+        let real_number = next.as_deref() == Some(NUMBER_KEY)
+            && matches!(self.state.numbers.peek(), Some(Token::Number { .. }));
+        if real_number {
+            // serde_json's form of a number that is not a u64 or i64: its text under the key.
+            let text: String = map.next_value()?;
+            return self.state.number(&text).map(Value::Number);
+        }
         if self.depth > self.state.max_depth {
             let error = RequestError::TooDeep {
                 path: self.state.path.clone(),
@@ -188,11 +238,17 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             return Err(self.state.fail(error));
         }
         let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = next {
             let base = self.state.path.len();
             push_key(&mut self.state.path, &key);
             if key.contains('\0') {
                 let error = RequestError::NulCharacter {
+                    path: self.state.path.clone(),
+                };
+                return Err(self.state.fail(error));
+            }
+            if key == NUMBER_KEY {
+                let error = RequestError::ReservedKey {
                     path: self.state.path.clone(),
                 };
                 return Err(self.state.fail(error));
@@ -216,6 +272,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             })?;
             self.state.path.truncate(base);
             object.insert(key, value);
+            next = map.next_key::<String>()?;
         }
         Ok(Value::Object(object))
     }
@@ -374,7 +431,16 @@ mod tests {
             ),
             "{err:?}"
         );
-        for text in ["", "{} {}", "{\"a\":1,}", "'a'", "[1 2]", "1e999", "{1: 2}"] {
+        for text in [
+            "",
+            "{} {}",
+            "{\"a\":1,}",
+            "'a'",
+            "[1 2]",
+            "[1.]",
+            "[-]",
+            "{1: 2}",
+        ] {
             assert!(
                 matches!(
                     parse(text, &Limits::default()),

@@ -1,84 +1,99 @@
 //! Secret redaction before anything is hashed or stored.
 //!
 //! An audit log is kept for years and read by many people, so secrets that producers send by
-//! mistake must not reach it. Two complementary rules apply to the free-form parts of an entry
-//! (`properties`, `changes.before`/`after`, `context.request.body`/`response`, `description`):
+//! mistake must not reach it. Every string an entry stores goes through the same scan
+//! ([`redact_text`]), and JSON adds a rule by key name ([`redact_value`]):
 //!
-//! * **By key name** ([`redact_value`]): a value under a key such as `password`, `api_key` or
-//!   `Authorization` is replaced whatever it holds.
-//! * **By shape** ([`redact_text`]): JWTs, cloud and chat tokens, private keys, HTTP
-//!   credentials and card numbers are replaced wherever they appear in a string.
+//! * **By shape** ([`shapes`], [`cards`]): private keys, JWTs, cloud, chat and payment-provider
+//!   tokens, HTTP credentials, URL passwords and card numbers, wherever they appear.
+//! * **By name in the text** ([`pairs`]): `password=…`, `"api_key": "…"`, and URL parameters
+//!   such as `?token=…` or `&X-Amz-Signature=…`.
+//! * **By key name** ([`keys`]): a JSON value under a key such as `password`, `api_key`,
+//!   `Authorization` or `user_pin` is replaced whatever it holds.
 //!
-//! Replaced values become the string [`REDACTED`], and their JSON paths are listed in
-//! [`NewEntry::redacted`] so readers know something was removed.
+//! Only the secret goes where the text around it still means something (`Bearer [REDACTED]`,
+//! `postgres://app:[REDACTED]@db/x`). Replaced values read [`REDACTED`], and their paths are
+//! listed in [`NewEntry::redacted`] so readers know something was removed.
+//!
+//! [`redact_entry`] covers every string of an entry, including the strictly formatted `action`,
+//! `channel` and `event`: their character sets admit GitHub, Slack and Stripe tokens, AWS key
+//! ids, JWTs and card numbers, and they sit in the signed envelope, which erasure cannot
+//! touch. Three fields are not scanned because nothing but their own values can reach them:
+//! `result` (one of six words), `context.ip` (re-rendered from a parsed address) and
+//! `occurred_at` (a parsed time). `idempotency_key` is not scanned either: it only
+//! deduplicates, and replacing it would merge distinct events into one.
 
+mod cards;
+mod keys;
+mod pairs;
+mod shapes;
 mod text;
 
+#[cfg(test)]
+mod entry_tests;
+#[cfg(test)]
+mod field_proptests;
 #[cfg(test)]
 mod proptests;
 
 use crate::entry::NewEntry;
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
+use std::collections::HashSet;
 
 pub use text::redact_text;
 
 /// What a removed secret is replaced with: visible to readers, and never itself a match.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Key-name fragments that mark a value as secret, matched against the normalised key
-/// (lowercase, without `_`, `-`, `.` and spaces) as substrings, so `X-Api-Key`,
-/// `db_password_hash` and `sessionId` are all caught.
-///
-/// Substring matching over-redacts some harmless keys (`secretary`, `cookie_consent`,
-/// `tokenizer`); for an audit log a lost harmless value is far cheaper than a stored secret.
-/// The one built-in exception: a JSON *number* under a key whose only match is `token` is a
-/// count (`max_tokens`, `tokens_used`), not a credential, and is kept.
-const SENSITIVE_KEY_PARTS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "apikey",
-    "privatekey",
-    "accesskey",
-    "credential",
-    "sessionid",
-    "clientsecret",
-];
-
-/// Redacts every free-form part of `entry` in place and records the replaced paths in
+/// Redacts every string of `entry` in place and records the replaced paths in
 /// `entry.redacted` (merged with any already there, sorted, without duplicates), so the entry
-/// can be stored as is. Running it twice changes nothing more.
+/// can be stored as is. Running it twice changes nothing more. See the module documentation
+/// for which fields are scanned and why.
 pub fn redact_entry(entry: &mut NewEntry) {
     let mut paths = std::mem::take(&mut entry.redacted);
+    let p = &mut paths;
+    redact_string(&mut entry.action, "action", p);
+    redact_string(&mut entry.channel, "channel", p);
+    redact_string(&mut entry.event, "event", p);
+    redact_optional(&mut entry.category, "category", p);
+    redact_string(&mut entry.description, "description", p);
 
-    let mut properties = Value::Object(std::mem::take(&mut entry.properties));
-    redact_value(&mut properties, "properties", &mut paths);
-    if let Value::Object(map) = properties {
-        entry.properties = map;
+    let actor = &mut entry.actor;
+    redact_id(&mut actor.id, "actor.id", p);
+    redact_optional(&mut actor.name, "actor.name", p);
+    redact_optional(&mut actor.email, "actor.email", p);
+    redact_optional(&mut actor.via, "actor.via", p);
+    for (i, target) in entry.targets.iter_mut().enumerate() {
+        redact_string(&mut target.kind, &format!("targets[{i}].type"), p);
+        redact_id(&mut target.id, &format!("targets[{i}].id"), p);
+        redact_optional(&mut target.name, &format!("targets[{i}].name"), p);
+    }
+
+    let context = &mut entry.context;
+    redact_optional(&mut context.user_agent, "context.user_agent", p);
+    redact_optional(&mut context.location, "context.location", p);
+    if let Some(request) = &mut context.request {
+        redact_optional(&mut request.method, "context.request.method", p);
+        redact_optional(&mut request.path, "context.request.path", p);
+        if let Some(body) = &mut request.body {
+            redact_value(body, "context.request.body", p);
+        }
+        if let Some(response) = &mut request.response {
+            redact_value(response, "context.request.response", p);
+        }
     }
     if let Some(changes) = &mut entry.changes {
         if let Some(before) = &mut changes.before {
-            redact_value(before, "changes.before", &mut paths);
+            redact_value(before, "changes.before", p);
         }
         if let Some(after) = &mut changes.after {
-            redact_value(after, "changes.after", &mut paths);
+            redact_value(after, "changes.after", p);
         }
     }
-    if let Some(request) = &mut entry.context.request {
-        if let Some(body) = &mut request.body {
-            redact_value(body, "context.request.body", &mut paths);
-        }
-        if let Some(response) = &mut request.response {
-            redact_value(response, "context.request.response", &mut paths);
-        }
-    }
-    if let Some(description) = redact_text(&entry.description) {
-        entry.description = description;
-        paths.push("description".to_string());
+    let mut properties = Value::Object(std::mem::take(&mut entry.properties));
+    redact_value(&mut properties, "properties", p);
+    if let Value::Object(map) = properties {
+        entry.properties = map;
     }
 
     paths.sort();
@@ -87,34 +102,28 @@ pub fn redact_entry(entry: &mut NewEntry) {
 }
 
 /// Redacts `value` (found at JSON path `path`) in place, recursively, appending the path of
-/// every replaced value to `redacted`: values under sensitive keys become [`REDACTED`], and
-/// strings elsewhere go through [`redact_text`]. Object members extend the path with
-/// `.key`, array elements with `[i]`.
+/// every replaced value to `redacted`: values under secret-like keys become [`REDACTED`],
+/// strings go through [`redact_text`], and keys holding a secret are renamed (see
+/// [`rename_secret_keys`]). Object members extend the path with `.key`, array elements with
+/// `[i]`.
 pub fn redact_value(value: &mut Value, path: &str, redacted: &mut Vec<String>) {
     match value {
-        Value::String(s) => {
-            if let Some(clean) = redact_text(s) {
-                *s = clean;
-                redacted.push(path.to_string());
-            }
-        }
+        Value::String(s) => redact_string(s, path, redacted),
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 redact_value(item, &format!("{path}[{i}]"), redacted);
             }
         }
         Value::Object(map) => {
+            rename_secret_keys(map, path, redacted);
             for (key, child) in map.iter_mut() {
-                let child_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                if holds_secret(key, child) {
-                    *child = Value::String(REDACTED.to_string());
-                    redacted.push(child_path);
-                } else {
-                    redact_value(child, &child_path, redacted);
+                let child_path = join(path, key);
+                match keys::secret_key(key) {
+                    Some(kind) if kind.covers(child) => {
+                        *child = Value::String(REDACTED.to_string());
+                        redacted.push(child_path);
+                    }
+                    _ => redact_value(child, &child_path, redacted),
                 }
             }
         }
@@ -122,60 +131,90 @@ pub fn redact_value(value: &mut Value, path: &str, redacted: &mut Vec<String>) {
     }
 }
 
-/// Whether the value under `key` must be replaced as a whole. Nulls, booleans, empty strings
-/// and already-redacted values carry no secret (and `password_changed: true` is exactly
-/// what an audit log should show), so they are kept.
-fn holds_secret(key: &str, value: &Value) -> bool {
-    let normalised: String = key
-        .chars()
-        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect();
-    let mut matches = SENSITIVE_KEY_PARTS
-        .iter()
-        .filter(|part| normalised.contains(*part));
-    let Some(first) = matches.next() else {
-        return false;
-    };
-    let only_token = *first == "token" && matches.next().is_none();
-    match value {
-        Value::Null | Value::Bool(_) => false,
-        Value::String(s) => !s.is_empty() && s != REDACTED,
-        Value::Number(_) => !only_token,
-        Value::Array(_) | Value::Object(_) => true,
+/// Keys are names, but producers also key maps by what they hold (sessions by token, clients
+/// by API key), and a key is stored, indexed and shown like any string. So a key with a secret
+/// in it is renamed: the secret replaced as in any text, with ` (2)`, ` (3)`, … appended when
+/// that name is already taken. The member keeps its place and value; its new path is recorded.
+fn rename_secret_keys(map: &mut Map<String, Value>, path: &str, redacted: &mut Vec<String>) {
+    let renamed: Vec<Option<String>> = map.keys().map(|key| redact_text(key)).collect();
+    if renamed.iter().all(Option::is_none) {
+        return;
     }
+    let mut taken: HashSet<String> = map
+        .keys()
+        .zip(&renamed)
+        .filter(|(_, clean)| clean.is_none())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for ((key, value), clean) in std::mem::take(map).into_iter().zip(renamed) {
+        let key = match clean {
+            None => key,
+            Some(clean) => {
+                let unique = unique_name(clean, &taken);
+                taken.insert(unique.clone());
+                redacted.push(join(path, &unique));
+                unique
+            }
+        };
+        map.insert(key, value);
+    }
+}
+
+/// `base`, or `base (n)` with the smallest `n` from 2 that is not `taken`.
+fn unique_name(base: String, taken: &HashSet<String>) -> String {
+    if !taken.contains(&base) {
+        return base;
+    }
+    let numbered = (2u64..)
+        .map(|n| format!("{base} ({n})"))
+        .find(|name| !taken.contains(name));
+    numbered.unwrap_or(base)
+}
+
+/// `path` + `key` → `path.key`; the empty path is the root.
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Replaces the secrets in one text field and records its path if any were found.
+fn redact_string(text: &mut String, path: &str, redacted: &mut Vec<String>) {
+    if let Some(clean) = redact_text(text) {
+        *text = clean;
+        redacted.push(path.to_string());
+    }
+}
+
+/// [`redact_string`] for an optional field.
+fn redact_optional(text: &mut Option<String>, path: &str, redacted: &mut Vec<String>) {
+    if let Some(text) = text {
+        redact_string(text, path, redacted);
+    }
+}
+
+/// An id spelled as a JSON number (`4111111111111111`, `-42`, `1.5e3`) is a number the
+/// producer's database gave out: a JSON number sent as an id is stored as its text, and JSON
+/// numbers are never scanned. Only the card check could match such text, and a 16-digit id
+/// must stay findable by filter and by erasure, so it is kept. Any other id is scanned.
+fn redact_id(id: &mut Option<String>, path: &str, redacted: &mut Vec<String>) {
+    if id.as_deref().is_some_and(|id| id.parse::<Number>().is_ok()) {
+        return;
+    }
+    redact_optional(id, path, redacted);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::{Actor, Changes, Context, Outcome, RequestInfo};
-    use serde_json::{json, Map};
+    use serde_json::json;
 
     fn redact(mut value: Value) -> (Value, Vec<String>) {
         let mut paths = Vec::new();
         redact_value(&mut value, "properties", &mut paths);
         (value, paths)
-    }
-
-    fn entry(properties: Value) -> NewEntry {
-        let properties: Map<String, Value> = serde_json::from_value(properties).unwrap();
-        NewEntry {
-            occurred_at: None,
-            channel: "default".into(),
-            action: "a.b".into(),
-            event: "other".into(),
-            category: None,
-            description: "a.b".into(),
-            result: Outcome::Success,
-            actor: Actor::system("test"),
-            targets: Vec::new(),
-            context: Context::default(),
-            changes: None,
-            properties,
-            redacted: Vec::new(),
-            idempotency_key: None,
-        }
     }
 
     #[test]
@@ -245,51 +284,68 @@ mod tests {
     }
 
     #[test]
-    fn entry_parts_are_redacted_and_paths_merged_sorted_deduplicated() {
-        let mut e = entry(json!({"password": "hunter2", "note": "card 4111 1111 1111 1111"}));
-        e.description = "used key AKIAIOSFODNN7EXAMPLE".into();
-        e.changes = Some(Changes {
-            before: Some(json!({"password": "old"})),
-            after: Some(json!("ghp_1234567890abcdefghijABCDEFGHIJ123456")),
-        });
-        e.context.request = Some(RequestInfo {
-            method: Some("POST".into()),
-            path: Some("/login".into()),
-            body: Some(json!({"token": "t"})),
-            response: Some(json!({"ok": true, "session_id": "s"})),
-        });
-        e.redacted = vec!["zzz.earlier".into(), "properties.password".into()];
-        redact_entry(&mut e);
-        assert_eq!(e.description, "used key [REDACTED]");
-        assert_eq!(e.properties["note"], "card [REDACTED]");
-        assert_eq!(
-            e.redacted,
-            [
-                "changes.after",
-                "changes.before.password",
-                "context.request.body.token",
-                "context.request.response.session_id",
-                "description",
-                "properties.note",
-                "properties.password",
-                "zzz.earlier",
-            ]
-        );
-        let text = serde_json::to_string(&e).unwrap();
-        assert!(
-            !text.contains("hunter2") && !text.contains("AKIAIOSFODNN7EXAMPLE"),
-            "{text}"
-        );
-        let once = e.clone();
-        redact_entry(&mut e);
-        assert_eq!(e, once, "idempotent");
+    fn short_secret_words_in_keys() {
+        let (v, paths) = redact(json!({
+            "user_pin": "1234", "pinCode": 1234, "PIN": "0000", "db_pass": "p", "pwd": "x",
+            "shipping": "DHL", "mapping": "m", "spinner": "s", "passenger": "p",
+            "compass": "c", "passport_country": "DE",
+        }));
+        for key in ["user_pin", "pinCode", "PIN", "db_pass", "pwd"] {
+            assert_eq!(v[key], json!(REDACTED), "{key}");
+        }
+        for key in [
+            "shipping",
+            "mapping",
+            "spinner",
+            "passenger",
+            "compass",
+            "passport_country",
+        ] {
+            assert_ne!(v[key], json!(REDACTED), "{key}");
+        }
+        assert_eq!(paths.len(), 5);
     }
 
     #[test]
-    fn clean_entry_is_untouched() {
-        let mut e = entry(json!({"n": 1, "s": "hello", "nested": {"list": [1, "x"]}}));
-        let before = e.clone();
-        redact_entry(&mut e);
-        assert_eq!(e, before);
+    fn keys_holding_secrets_are_renamed_in_place() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        let (v, paths) = redact(json!({
+            "first": 1,
+            jwt: {"user": "alice"},
+            "[REDACTED]": "taken",
+            "ghp_1234567890abcdefghijABCDEFGHIJ123456": true,
+            "password=hunter2": "x",
+            "last": 2,
+        }));
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "first",
+                "[REDACTED] (2)",
+                "[REDACTED]",
+                "[REDACTED] (3)",
+                "password=[REDACTED]",
+                "last"
+            ]
+        );
+        assert_eq!(v["[REDACTED] (2)"], json!({"user": "alice"}));
+        assert_eq!(v["[REDACTED] (3)"], json!(true));
+        assert_eq!(
+            v["password=[REDACTED]"],
+            json!(REDACTED),
+            "the new name is secret-like too"
+        );
+        assert_eq!(
+            paths,
+            [
+                "properties.[REDACTED] (2)",
+                "properties.[REDACTED] (3)",
+                "properties.password=[REDACTED]",
+                "properties.password=[REDACTED]",
+            ]
+        );
+        let (again, more) = redact(v.clone());
+        assert_eq!((again, more), (v, Vec::new()));
     }
 }

@@ -1,6 +1,6 @@
 //! Property tests for redaction: it never panics, is idempotent, removes every generated
 //! secret wherever it is embedded, leaves ordinary text alone and reports exactly the paths
-//! it changed.
+//! it changed. The secret generators are shared with `field_proptests`.
 
 use super::*;
 use proptest::prelude::*;
@@ -8,7 +8,7 @@ use proptest::sample::select;
 use serde_json::{json, Map, Number};
 
 /// A Luhn-valid card number starting with 2-6, plain or grouped in fours with spaces or dashes.
-fn arb_card() -> impl Strategy<Value = String> {
+pub(super) fn arb_card() -> impl Strategy<Value = String> {
     (2u8..=6, prop::collection::vec(0u8..10, 11..=17), 0..3usize).prop_map(
         |(first, rest, style)| {
             let mut digits: Vec<u8> = std::iter::once(first).chain(rest).collect();
@@ -49,17 +49,125 @@ fn arb_card() -> impl Strategy<Value = String> {
     )
 }
 
-fn arb_jwt() -> impl Strategy<Value = String> {
+pub(super) fn arb_jwt() -> impl Strategy<Value = String> {
     "eyJ[A-Za-z0-9_-]{10,40}\\.eyJ[A-Za-z0-9_-]{10,60}\\.[A-Za-z0-9_-]{10,43}"
 }
 
-fn arb_secret() -> impl Strategy<Value = String> {
+/// Secrets whose whole text is the secret and that contain no blank.
+pub(super) fn arb_secret() -> impl Strategy<Value = String> {
     prop_oneof![
         arb_card(),
         arb_jwt(),
         "(AKIA|ASIA)[A-Z0-9]{16}",
         "gh[pousr]_[A-Za-z0-9]{36}",
         "xox[baprs]-[0-9]{10,12}-[A-Za-z0-9]{20,24}",
+        "(sk|rk)_(live|test)_[A-Za-z0-9]{24,32}",
+        "whsec_[A-Za-z0-9]{32}",
+        "AIza[A-Za-z0-9_-]{35}",
+    ]
+}
+
+/// A secret as a producer writes it into text, and the part that must never be stored (the
+/// token of `Bearer <token>`, the password of a URL, the value of `password=<value>`).
+#[derive(Debug, Clone)]
+pub(super) struct Planted {
+    /// What goes into the text.
+    pub text: String,
+    /// What must not survive redaction.
+    pub secret: String,
+}
+
+/// One secret of every kind redaction knows, written the way producers write it.
+pub(super) fn arb_planted() -> impl Strategy<Value = Planted> {
+    let whole = |secret: String| Planted {
+        text: secret.clone(),
+        secret,
+    };
+    let schemes: &[&str] = &[
+        "postgres",
+        "postgresql",
+        "mysql",
+        "mongodb+srv",
+        "redis",
+        "amqp",
+        "https",
+    ];
+    let names: &[&str] = &[
+        "password",
+        "pwd",
+        "pass",
+        "api_key",
+        "apiKey",
+        "secret",
+        "pin",
+        "user_pin",
+        "db_pass",
+        "client_secret",
+        "Authorization",
+        "X-Api-Key",
+        "otp",
+        "passcode",
+    ];
+    let layouts: &[&str] = &[
+        "{n}={v}",
+        "{n}: {v}",
+        "\"{n}\": \"{v}\"",
+        "'{n}': '{v}'",
+        "--{n}={v}",
+        "{n} => \"{v}\"",
+        "\\\"{n}\\\":\\\"{v}\\\"",
+    ];
+    let query_names: &[&str] = &[
+        "token",
+        "access_token",
+        "sig",
+        "signature",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "code",
+        "key",
+        "password",
+        "client_secret",
+    ];
+    prop_oneof![
+        arb_secret().prop_map(whole),
+        "[A-Za-z0-9+/]{40,80}".prop_map(|body| Planted {
+            text: format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"),
+            secret: body,
+        }),
+        "[A-Za-z]{4,10}[0-9]{2,4}[A-Za-z0-9]{4,10}".prop_map(|token| Planted {
+            text: format!("Bearer {token}"),
+            secret: token,
+        }),
+        ("[a-z]{3,8}", "[A-Za-z0-9]{8,16}").prop_map(|(user, password)| {
+            use base64::Engine;
+            let cred =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            Planted {
+                text: format!("Basic {cred}"),
+                secret: cred,
+            }
+        }),
+        (
+            select(schemes),
+            "[a-z]{0,8}",
+            "[A-Za-z0-9]{12,20}",
+            "[a-z0-9.-]{1,12}"
+        )
+            .prop_map(|(scheme, user, password, host)| Planted {
+                text: format!("{scheme}://{user}:{password}@{host}/db"),
+                secret: password,
+            }),
+        (select(names), select(layouts), "[A-Za-z][A-Za-z0-9]{9,15}").prop_map(
+            |(name, layout, value)| Planted {
+                text: layout.replace("{n}", name).replace("{v}", &value),
+                secret: value,
+            }
+        ),
+        (select(query_names), "[A-Za-z0-9%._~-]{10,20}").prop_map(|(name, value)| Planted {
+            text: format!("/reset?{name}={value}&user=7"),
+            secret: value,
+        }),
     ]
 }
 
@@ -89,6 +197,21 @@ fn arb_tricky_text() -> impl Strategy<Value = String> {
             "\n",
             "ABCDEFGHIJKLMNOP",
             "0123456789",
+            "password=",
+            "pin: ",
+            "\"token\": \"",
+            "'",
+            "\"",
+            "\\",
+            ":",
+            "?sig=",
+            "&code=",
+            "#",
+            "postgres://u:",
+            "@",
+            "sk_live_",
+            "AIza",
+            "Authorization: Bearer ",
         ][..],
     );
     prop::collection::vec(
@@ -142,6 +265,23 @@ fn arb_ordinary_text() -> impl Strategy<Value = String> {
             "日本語",
             "→",
             "",
+            "Password changed",
+            "password_changed: true",
+            "max_tokens=4096",
+            "PIN",
+            "code",
+            "shipping",
+            "mapping",
+            "spinner",
+            "passenger",
+            "compass",
+            "passport_country=DE",
+            "Berlin, DE",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+            "/v1/users/42/pin-history",
+            "/v1/items?page=2&sort_key=name",
+            "pk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "ssh://git@github.com/acme/repo.git",
         ][..],
     );
     let extra = prop_oneof![
@@ -183,6 +323,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         )
         .prop_map(String::from),
         "[a-z]{1,6}",
+        arb_secret(),
     ];
     leaf.prop_recursive(5, 48, 6, move |inner| {
         prop_oneof![
@@ -197,17 +338,17 @@ fn redact_once(text: &str) -> String {
     redact_text(text).unwrap_or_else(|| text.to_string())
 }
 
-/// Paths where `after` differs from `before`, not descending into replaced values.
+/// Paths where `after` differs from `before`, not descending into replaced values. Members
+/// keep their place, so a renamed key is found by position and named by its new name.
 fn changed_paths(before: &Value, after: &Value, path: &str, out: &mut Vec<String>) {
     match (before, after) {
         (Value::Object(b), Value::Object(a)) => {
-            for (key, bv) in b {
-                let child = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                changed_paths(bv, &a[key], &child, out);
+            for ((before_key, bv), (after_key, av)) in b.iter().zip(a) {
+                let child = join(path, after_key);
+                if before_key != after_key {
+                    out.push(child.clone());
+                }
+                changed_paths(bv, av, &child, out);
             }
         }
         (Value::Array(b), Value::Array(a)) => {
@@ -236,10 +377,10 @@ proptest! {
     }
 
     #[test]
-    fn embedded_secrets_never_survive(prefix in ".{0,30}", secret in arb_secret(), suffix in ".{0,30}") {
-        let text = format!("{prefix} {secret} {suffix}");
+    fn embedded_secrets_never_survive(prefix in ".{0,30}", planted in arb_planted(), suffix in ".{0,30}") {
+        let text = format!("{prefix} {} {suffix}", planted.text);
         let out = redact_once(&text);
-        prop_assert!(!out.contains(&secret), "{:?} survived in {:?}", secret, out);
+        prop_assert!(!out.contains(&planted.secret), "{:?} survived in {:?}", planted.secret, out);
         prop_assert!(out.contains(REDACTED));
     }
 
@@ -262,10 +403,12 @@ proptest! {
         redact_value(&mut redacted, "properties", &mut paths);
         let mut changed = Vec::new();
         changed_paths(&value, &redacted, "properties", &mut changed);
-        // Generated keys are unique within an object and free of '.' and '['.
+        // A renamed member whose value is replaced too is recorded twice; compare as sets.
         let mut sorted = paths.clone();
         sorted.sort();
+        sorted.dedup();
         changed.sort();
+        changed.dedup();
         prop_assert_eq!(sorted, changed);
 
         let mut again = redacted.clone();

@@ -8,7 +8,7 @@ use crate::admin::AdminError;
 use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
-use sealtrail_store::{ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
+use sealtrail_store::{ErasureMode, ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,7 +83,9 @@ pub async fn erase_subject(
             "the subject must be an actor id or e-mail address of 1-320 characters".into(),
         ));
     }
-    let outcome = store.erase_subject(tenant, subject).await?;
+    let outcome = store
+        .erase_subject(tenant, subject, ErasureMode::Erase)
+        .await?;
     let audit = SelfAudit {
         channel: "compliance",
         action: "subject.erased",

@@ -106,8 +106,14 @@ pub async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
 pub async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
     let store = args.data_dir.open().await?;
     let tenant = tenant_named(store.as_ref(), &args.tenant).await?;
-    let outcome =
-        lifecycle::erase_subject(store.as_ref(), tenant.id, &args.subject, &cli_actor()).await?;
+    let outcome = lifecycle::erase_subject(
+        store.as_ref(),
+        tenant.id,
+        &args.subject,
+        sealtrail_store::ErasureMode::Erase,
+        &cli_actor(),
+    )
+    .await?;
     println!(
         "Erased the subject's personal data from {} entries; they now show the pseudonym {}.",
         outcome.entries_scrubbed, outcome.pseudonym

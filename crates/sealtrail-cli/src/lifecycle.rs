@@ -1,11 +1,12 @@
-//! `sealtrail prune`, `erase`, `retention` and `public-key`: operator commands for the log's
-//! lifecycle, acting on the data directory and audited in the tenant's own log.
+//! `sealtrail prune`, `erase` (with `--dry-run`), `retention` and `public-key`: operator
+//! commands for the log's lifecycle, acting on the data directory and audited in the tenant's
+//! own log (a dry run changes and audits nothing).
 
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::{Args, Subcommand};
 use sealtrail_core::Timestamp;
 use sealtrail_server::lifecycle::{self, PruneResult};
-use sealtrail_store::Retention;
+use sealtrail_store::{ErasureMode, ErasureOutcome, Retention};
 use std::process::ExitCode;
 
 /// Options for `prune`.
@@ -21,8 +22,11 @@ pub struct PruneArgs {
 /// Options for `erase`.
 #[derive(Debug, Args)]
 pub struct EraseArgs {
-    /// The data subject: an actor id or e-mail address.
+    /// The data subject: an actor or target id, or an e-mail address.
     subject: String,
+    /// Only list what the erasure would change (entries, fields, counts); change nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// Tenant whose log holds the subject.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -102,17 +106,59 @@ pub async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs `erase`.
+/// Runs `erase`, or with `--dry-run` prints what it would change and changes nothing.
 pub async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
     let store = args.data_dir.open().await?;
     let tenant = tenant_named(store.as_ref(), &args.tenant).await?;
+    let mode = if args.dry_run {
+        ErasureMode::DryRun
+    } else {
+        ErasureMode::Erase
+    };
     let outcome =
-        lifecycle::erase_subject(store.as_ref(), tenant.id, &args.subject, &cli_actor()).await?;
-    println!(
-        "Erased the subject's personal data from {} entries; they now show the pseudonym {}.",
-        outcome.entries_scrubbed, outcome.pseudonym
-    );
+        lifecycle::erase_subject(store.as_ref(), tenant.id, &args.subject, mode, &cli_actor())
+            .await?;
+    print!("{}", erasure_summary(&outcome, mode));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an erasure changed (or would change), for a person: the count and pseudonym, each
+/// field with the number of entries it was replaced in, then the entries.
+fn erasure_summary(outcome: &ErasureOutcome, mode: ErasureMode) -> String {
+    let (n, p) = (outcome.entries_scrubbed, &outcome.pseudonym);
+    let mut out = match mode {
+        ErasureMode::DryRun => format!(
+            "Dry run, nothing was changed: erasing would change {n} entries; they would show \
+             the pseudonym {p}.\n"
+        ),
+        ErasureMode::Erase => format!(
+            "Erased the subject's personal data from {n} entries; they now show the pseudonym \
+             {p}.\n"
+        ),
+    };
+    let width = outcome.fields.keys().map(|f| f.chars().count()).max();
+    let width = width.unwrap_or(0);
+    out.push_str("Fields (entries):\n");
+    for (field, count) in &outcome.fields {
+        out.push_str(&format!("  {field:<width$}  {count}\n"));
+    }
+    out.push_str("Entries:\n");
+    for e in &outcome.entries {
+        out.push_str(&format!(
+            "  seq {}  {}  {}\n",
+            e.seq,
+            e.id,
+            e.fields.join(", ")
+        ));
+    }
+    if outcome.truncated {
+        let listed = outcome.entries.len();
+        out.push_str(&format!(
+            "  … and {} more (only the first {listed} are listed)\n",
+            n.saturating_sub(listed as u64)
+        ));
+    }
+    out
 }
 
 fn describe(retention: Retention) -> String {

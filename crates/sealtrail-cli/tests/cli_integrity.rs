@@ -1,6 +1,7 @@
 //! The real `sealtrail` binary on a real data directory: `verify` (with and without an
 //! independently obtained `--public-key`) after the file is tampered with behind the store's
-//! back, `erase` leaving no byte of the subject on disk while the log stays verifiable, and
+//! back, `erase` leaving no byte of the subject on disk while the log stays verifiable (and its
+//! `--dry-run` changing nothing), and
 //! `retention` / `prune` with their audit entries, read back over HTTP from `serve`.
 
 use rusqlite::{params, Connection};
@@ -516,6 +517,95 @@ fn erase_keeps_the_log_verifiable_and_leaves_no_trace_in_the_files() {
     }
     let verified = local_expect(&["verify"], &dir, 0);
     assert!(verified.contains("default: OK"), "{verified}");
+}
+
+/// True when some line of `out` reads exactly these words (columns are padded).
+fn has_line(out: &str, words: &[&str]) -> bool {
+    out.lines()
+        .any(|l| l.split_whitespace().collect::<Vec<_>>() == words)
+}
+
+#[test]
+fn erase_dry_run_lists_what_would_change_and_unknown_subjects_fail() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut served = Served::start(&dir);
+    let key = served.read_first_key();
+    let ann = r#"{"id":"100","email":"ann@example.com","name":"Ann Lee"}"#;
+    let bob = r#"{"id":"bob","email":"bob@example.com","name":"Bob Stone"}"#;
+    let lines = [
+        format!(
+            r#"{{"action":"invoice.created","channel":"billing","description":"Ann Lee created it","actor":{ann},"context":{{"ip":"198.51.100.7"}}}}"#
+        ),
+        format!(
+            r#"{{"action":"invoice.paid","channel":"billing","description":"Invoice 1005 paid, 3100 EUR","actor":{bob},"properties":{{"city":"Berlin"}}}}"#
+        ),
+        format!(
+            r#"{{"action":"invoice.sent","channel":"billing","description":"Sent","actor":{ann}}}"#
+        ),
+    ];
+    ingest(&served.url, &key, root.path(), &lines);
+    let before = query(&served.url, &key, &["--all"]);
+
+    for args in [&["erase", "Berlin"][..], &["erase", "--dry-run", "Berlin"]] {
+        let out = local(args, &dir);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(args, &out));
+        assert!(
+            text(&out.stderr).contains("no actor or target in this log is identified by `Berlin`"),
+            "{}",
+            describe(args, &out)
+        );
+    }
+
+    // Seqs 0-2 are the first start's own entries; Ann's are 3 and 5, Bob's is 4.
+    let dry = local_expect(&["erase", "--dry-run", "100"], &dir, 0);
+    assert!(
+        dry.starts_with("Dry run, nothing was changed: erasing would change 2 entries"),
+        "{dry}"
+    );
+    for words in [
+        &["actor", "2"][..],
+        &["context", "1"],
+        &["description", "1"],
+    ] {
+        assert!(has_line(&dry, words), "{words:?}: {dry}");
+    }
+    let listed: Vec<&str> = dry
+        .lines()
+        .filter(|l| l.trim_start().starts_with("seq "))
+        .collect();
+    assert_eq!(listed.len(), 2, "{dry}");
+    assert!(listed[0].contains("seq 3 ") && listed[0].ends_with("actor, context, description"));
+    assert!(
+        listed[1].contains("seq 5 ") && listed[1].ends_with("  actor"),
+        "{dry}"
+    );
+    assert_eq!(
+        query(&served.url, &key, &["--all"]),
+        before,
+        "the dry run changed nothing and audited nothing"
+    );
+
+    let erased = local_expect(&["erase", "100"], &dir, 0);
+    assert!(
+        erased.starts_with("Erased the subject's personal data from 2 entries"),
+        "{erased}"
+    );
+    let summary = |out: &str| out.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        summary(&erased),
+        summary(&dry),
+        "the erasure did what the dry run listed"
+    );
+    let bobs = entries(&query(&served.url, &key, &["--action", "invoice.paid"]));
+    let bobs_before: Vec<Value> = entries(&before)
+        .into_iter()
+        .filter(|e| e["action"] == "invoice.paid")
+        .collect();
+    assert_eq!(bobs, bobs_before, "Bob's entry is unchanged");
+    let audit = query(&served.url, &key, &["--action", "subject.erased"]);
+    assert_eq!(audit["total"], 1, "{audit}");
+    served.stop_cleanly();
 }
 
 #[test]

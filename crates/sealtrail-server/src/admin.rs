@@ -24,6 +24,10 @@ pub enum AdminError {
     /// The named tenant or key does not exist (in this tenant).
     #[error("{0} not found")]
     NotFound(String),
+    /// No actor or target in the tenant's log is the data subject named (erasure): told apart
+    /// from other misses so the answer can say what was looked for. Nothing was changed.
+    #[error("no actor or target in this log is identified by `{0}`")]
+    NoSuchSubject(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

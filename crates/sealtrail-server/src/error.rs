@@ -147,6 +147,9 @@ impl From<crate::admin::AdminError> for ApiError {
             AdminError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
             AdminError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             AdminError::NotFound(what) => ApiError::not_found(&what),
+            e @ AdminError::NoSuchSubject(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "subject_not_found", e.to_string())
+            }
             AdminError::Store(s) => s.into(),
         }
     }

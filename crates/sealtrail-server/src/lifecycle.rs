@@ -8,7 +8,7 @@ use crate::admin::AdminError;
 use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
-use sealtrail_store::{ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
+use sealtrail_store::{ErasureMode, ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,21 +69,35 @@ pub async fn prune_tenant(
 }
 
 /// Erases a data subject's personal data from the tenant's log and records the erasure —
-/// under the pseudonym only, so the record of the erasure holds no personal data itself.
+/// under the pseudonym only, so the record of the erasure holds no personal data itself. With
+/// [`ErasureMode::DryRun`] it only reports what the erasure would change: nothing is changed
+/// and nothing is recorded. A subject that no actor or target is answers
+/// [`AdminError::NoSuchSubject`], with nothing changed or recorded either.
 pub async fn erase_subject(
     store: &dyn Store,
     tenant: TenantId,
     subject: &str,
+    mode: ErasureMode,
     actor: &Actor,
 ) -> Result<ErasureOutcome, AdminError> {
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > 320 || subject.chars().any(char::is_control)
     {
         return Err(AdminError::Invalid(
-            "the subject must be an actor id or e-mail address of 1-320 characters".into(),
+            "the subject must be an actor or target id or an e-mail address of 1-320 characters"
+                .into(),
         ));
     }
-    let outcome = store.erase_subject(tenant, subject).await?;
+    let outcome = match store.erase_subject(tenant, subject, mode).await {
+        Ok(outcome) => outcome,
+        // The tenant comes from an authenticated key or a name already resolved, so what was
+        // not found is the subject.
+        Err(StoreError::NotFound(_)) => return Err(AdminError::NoSuchSubject(subject.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    if mode == ErasureMode::DryRun {
+        return Ok(outcome);
+    }
     let audit = SelfAudit {
         channel: "compliance",
         action: "subject.erased",

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod directory;
 pub mod erasure;
+pub mod erasure_scope;
 pub mod filters;
 pub mod fixtures;
 pub mod integrity;
@@ -23,6 +24,7 @@ pub mod retention;
 pub use accounts::*;
 pub use directory::*;
 pub use erasure::*;
+pub use erasure_scope::*;
 pub use filters::*;
 pub use integrity::*;
 pub use limits::*;
@@ -81,6 +83,10 @@ macro_rules! store_contract_tests {
             retention_has_a_floor,
             export_exclusions_are_per_tenant_and_validated,
             erasure_replaces_the_subject_everywhere,
+            erasing_an_unknown_subject_changes_nothing,
+            erasing_a_short_id_leaves_other_entries_byte_identical,
+            a_subject_known_only_as_a_target_is_erased_there,
+            erasure_dry_run_predicts_exactly_what_changes,
             users_round_trip_every_field,
             user_emails_are_unique_per_tenant,
             users_are_isolated_by_tenant,

@@ -1,82 +1,47 @@
-//! GDPR erasure, the part every backend shares; the text rules (pseudonym, identifiers,
-//! replacing them in JSON) are in [`crate::scrub`]. An erasure runs in phases:
+//! GDPR erasure, the part every backend shares; the text rules (pseudonym, specificity,
+//! whole-token replacement) are in [`crate::scrub`]. An erasure runs in phases:
 //!
-//! 1. identifiers (read snapshot): the subject's entries (actor id equal to the subject, or
-//!    actor e-mail equal ignoring case) are found with a backend's SQL prefilter over its
-//!    filter columns, then [`SubjectIdentifiers`] decides from the vault value and gathers the
-//!    subject string and every id, e-mail and name found in those actors;
-//! 2. scrubbing (bounded write transactions, driven by [`scrub_all`]): [`scrub`] gives each
-//!    entry of a chunk its erased vault values (the subject's own entries get a pseudonymous
-//!    actor and an empty context; any other value naming an identifier is replaced by an
-//!    erased stand-in with the identifiers swapped for the pseudonym) and the facet changes;
-//!    the backend writes them with the denormalised copies (filter columns, targets,
-//!    properties, search words) rebuilt from the scrubbed entry;
+//! 1. who (read snapshot, [`SubjectIdentifiers`]): the subject's actors — actor id equal to
+//!    the subject, or actor e-mail equal to it ignoring ASCII case — come from a backend's
+//!    prefilter over its actor columns; then the subject's targets — id equal to the subject
+//!    or to the id of one of those actors, or id or name equal to the subject's or those
+//!    actors' e-mail address ignoring ASCII case — from a prefilter over the backend's target
+//!    copies (an index for ids; e-mails only when there are any). The predicates here decide,
+//!    on both backends alike. With neither an actor nor a target the erasure ends in
+//!    `NotFound` before anything is written. Identifiers for free text are taken only from
+//!    those actors (id, e-mail, name) and targets (id, name), and only when
+//!    [`crate::scrub::specific`].
+//! 2. scrubbing (bounded write transactions, driven by [`run`]): [`scrub`] gives each entry
+//!    of a chunk its erased vault values and facet changes. Structurally, the subject's own
+//!    entries get a pseudonymous actor and an empty context, and targets that are the subject
+//!    become the pseudonym; everywhere else only whole-token occurrences of the specific
+//!    identifiers are replaced. The backend writes the values with the denormalised copies
+//!    (filter columns, targets, properties, search words) rebuilt from the scrubbed entry. A
+//!    dry run takes the same steps on read snapshots ([`preview`]) and writes nothing, so it
+//!    reports exactly what the erasure would change.
 //! 3. traces (backend-specific): whatever the engine keeps of the old values is purged.
 //!
 //! Envelopes and tree nodes are never touched, so every proof and checkpoint stays valid.
 
+mod subject;
+
+pub(crate) use subject::{Plan, SubjectIdentifiers};
+
 use crate::facets::FacetDeltas;
-use crate::scrub::{erased_actor, erased_context, pseudonym, same_text, Identifiers};
+use crate::scrub::{erased_actor, erased_context, erased_target, TextScrub};
 use crate::stored::{slot_bytes, slot_part, StoredEntry};
-use crate::{ErasureOutcome, StoreError};
+use crate::{ErasedEntry, ErasureMode, ErasureOutcome, StoreError, ERASURE_LIST_LIMIT};
 use sealtrail_core::envelope::{canonical_json, Part, Slot};
 use sealtrail_core::{Entry, TenantId};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::ops::Range;
+use subject::is_own_actor;
 
 /// Entries examined per write transaction: every value of every entry is parsed and
 /// searched, so chunks are smaller than pruning's.
 pub(crate) const CHUNK: u64 = 2_000;
-
-/// Names shorter than this (in characters) are too ambiguous to erase wherever they occur.
-const MIN_NAME_CHARS: usize = 3;
-
-/// Everything a scrub step needs, computed once per erasure.
-#[derive(Debug)]
-pub(crate) struct Plan {
-    /// The actor id or e-mail being erased.
-    pub subject: String,
-    /// Its stand-in.
-    pub pseudonym: String,
-    /// What to replace wherever it appears.
-    pub identifiers: Identifiers,
-}
-
-impl Plan {
-    /// The plan for erasing `subject` from the log named `log_origin` (the pseudonym depends
-    /// on both, so it is stable per log and never comparable across logs).
-    pub(crate) fn new(subject: &str, log_origin: &str, identifiers: Identifiers) -> Plan {
-        Plan {
-            subject: subject.to_string(),
-            pseudonym: pseudonym(log_origin, subject),
-            identifiers,
-        }
-    }
-}
-
-/// Where one step got to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Step {
-    /// Entries changed by this step.
-    pub scrubbed: u64,
-    /// The seq the next step starts at.
-    pub next_seq: u64,
-    /// True once the scan has reached the head of the log.
-    pub done: bool,
-}
-
-impl Step {
-    /// The step that found nothing left to scan.
-    pub(crate) fn finished(at: u64) -> Step {
-        Step {
-            scrubbed: 0,
-            next_seq: at,
-            done: true,
-        }
-    }
-}
 
 /// Refuses an empty subject: it would match every actor without an id.
 pub(crate) fn check_subject(subject: &str) -> Result<(), StoreError> {
@@ -86,107 +51,81 @@ pub(crate) fn check_subject(subject: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// True when this actor value (vault JSON) is the subject.
-fn is_subject(actor: &Value, subject: &str) -> bool {
-    let id = actor.get("id").and_then(Value::as_str);
-    let email = actor.get("email").and_then(Value::as_str);
-    id == Some(subject) || email.is_some_and(|e| same_text(e, subject))
-}
-
 /// A `LIKE` pattern matching `s` literally (escape character `\`), for the prefilters that
-/// find the subject's entries by e-mail ignoring case.
+/// find e-mail addresses ignoring case.
 pub(crate) fn like_literal(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
 
-/// Phase 1: gathers the subject's identifiers from the actor values the backend's prefilter
-/// found; only actors that really are the subject count.
-#[derive(Debug)]
-pub(crate) struct SubjectIdentifiers {
-    /// The actor id or e-mail being erased.
-    subject: String,
-    /// The identifiers gathered so far, the subject string included.
-    found: BTreeSet<String>,
+/// The payload's fields: targets are judged one by one, `changes` and `request` keep their
+/// own keys, everything else is free text.
+fn scrub_payload(walk: &mut TextScrub<'_>, payload: &mut Value, plan: &Plan) {
+    let Value::Object(map) = payload else {
+        return walk.text(payload);
+    };
+    for (key, value) in map.iter_mut() {
+        walk.key(key, |w| match key.as_str() {
+            "targets" => scrub_targets(w, value, plan),
+            "changes" | "request" => w.fields(value),
+            _ => w.text(value),
+        });
+    }
 }
 
-impl SubjectIdentifiers {
-    /// Starts with the subject string itself.
-    pub(crate) fn new(subject: &str) -> Self {
-        SubjectIdentifiers {
-            subject: subject.to_string(),
-            found: BTreeSet::from([subject.to_string()]),
-        }
-    }
-
-    /// Takes the id, e-mail and name of this actor value (vault bytes) if it is the subject.
-    pub(crate) fn add_actor(&mut self, actor: &[u8]) {
-        let Ok(actor) = serde_json::from_slice::<Value>(actor) else {
-            return;
-        };
-        if !is_subject(&actor, &self.subject) {
-            return;
-        }
-        for (field, min_chars) in [("id", 1), ("email", 1), ("name", MIN_NAME_CHARS)] {
-            if let Some(v) = actor.get(field).and_then(Value::as_str) {
-                if v.trim().chars().count() >= min_chars {
-                    self.found.insert(v.to_string());
-                }
+/// Targets that are the subject become [`erased_target`]s; the others are free text.
+fn scrub_targets(walk: &mut TextScrub<'_>, targets: &mut Value, plan: &Plan) {
+    let Value::Array(items) = targets else {
+        return walk.text(targets);
+    };
+    for (i, target) in items.iter_mut().enumerate() {
+        walk.index(i, |w| {
+            if plan.is_subject_target(target) {
+                *target = erased_target(target, &plan.pseudonym);
+                w.mark();
+            } else {
+                w.fields(target);
             }
+        });
+    }
+}
+
+/// The value `part` should show after erasure (`None` if it stays), adding the field paths
+/// that change to `fields`. `own` says whether the entry's actor is the subject.
+fn part_after(
+    part: Part,
+    bytes: &[u8],
+    own: bool,
+    plan: &Plan,
+    fields: &mut BTreeSet<String>,
+) -> Option<Vec<u8>> {
+    let stand_in = match part {
+        Part::Actor if own => Some(erased_actor(&plan.pseudonym)),
+        Part::Context if own => Some(erased_context()),
+        _ => None,
+    };
+    if let Some(stand_in) = stand_in {
+        if stand_in == bytes {
+            return None;
         }
+        fields.insert(part.as_str().to_string());
+        return Some(stand_in);
     }
-
-    /// The matcher for phase 2.
-    pub(crate) fn finish(self) -> Identifiers {
-        Identifiers::new(self.found.iter().map(String::as_str))
+    if part != Part::Payload && plan.text.is_empty() {
+        return None;
     }
-}
-
-/// The seqs a step examines: `[from_seq, from_seq + CHUNK)` clamped to the kept log
-/// `[first_seq, size)`, or `None` once the scan has passed the head.
-pub(crate) fn chunk(from_seq: u64, first_seq: u64, size: u64) -> Option<Range<u64>> {
-    let lo = from_seq.max(first_seq);
-    let hi = size.min(lo.saturating_add(CHUNK));
-    (lo < hi).then_some(lo..hi)
-}
-
-/// The slots an entry should have after erasure, or `None` if nothing changes.
-fn scrubbed_slots(stored: &StoredEntry, plan: &Plan) -> Option<Vec<Slot>> {
-    let actor = stored
-        .slots
-        .iter()
-        .find(|s| slot_part(s) == Part::Actor)
-        .and_then(|s| serde_json::from_slice::<Value>(slot_bytes(s)).ok());
-    let own = actor.is_some_and(|a| is_subject(&a, &plan.subject));
-    let mut changed = false;
-    let slots = stored
-        .slots
-        .iter()
-        .map(|slot| {
-            let part = slot_part(slot);
-            let replacement = match part {
-                Part::Actor if own => Some(erased_actor(&plan.pseudonym)),
-                Part::Context if own => Some(erased_context()),
-                _ => serde_json::from_slice::<Value>(slot_bytes(slot))
-                    .ok()
-                    .and_then(|mut v| {
-                        plan.identifiers
-                            .scrub_json(&mut v, &plan.pseudonym)
-                            .then(|| canonical_json(&v))
-                    }),
-            };
-            match replacement {
-                Some(replacement) => {
-                    let new = Slot::Erased { part, replacement };
-                    changed |= new != *slot;
-                    new
-                }
-                None => slot.clone(),
-            }
-        })
-        .collect();
-    changed.then_some(slots)
+    let mut value = serde_json::from_slice::<Value>(bytes).ok()?;
+    let mut walk = TextScrub::new(&plan.text, &plan.pseudonym);
+    match part {
+        Part::Payload => scrub_payload(&mut walk, &mut value, plan),
+        Part::Actor | Part::Context => walk.key(part.as_str(), |w| w.fields(&mut value)),
+    }
+    if walk.changed.is_empty() {
+        return None;
+    }
+    fields.extend(walk.changed);
+    Some(canonical_json(&value))
 }
 
 /// One entry after erasure.
@@ -197,6 +136,55 @@ pub(crate) struct Scrubbed {
     /// The entry as readers now see it: what the filter columns, targets, properties and
     /// search words are rebuilt from.
     pub entry: Entry,
+    /// What changed, for the outcome.
+    pub summary: ErasedEntry,
+}
+
+/// What erasure does to one stored entry, or `None` if it stays as it is. The scrubbed entry
+/// is opened here, so a dry run fails exactly where the erasure would.
+fn change(row: &StoredEntry, plan: &Plan) -> Result<Option<Scrubbed>, StoreError> {
+    let own = row
+        .slots
+        .iter()
+        .find(|s| slot_part(s) == Part::Actor)
+        .and_then(|s| serde_json::from_slice::<Value>(slot_bytes(s)).ok())
+        .is_some_and(|a| is_own_actor(&a, &plan.subject));
+    let mut fields = BTreeSet::new();
+    let mut parts = Vec::new();
+    let slots: Vec<Slot> = row
+        .slots
+        .iter()
+        .map(|slot| {
+            let part = slot_part(slot);
+            match part_after(part, slot_bytes(slot), own, plan, &mut fields) {
+                Some(replacement) => {
+                    parts.push(part);
+                    Slot::Erased { part, replacement }
+                }
+                None => slot.clone(),
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let id = uuid::Uuid::from_slice(&row.id)
+        .map_err(|e| StoreError::Corrupt(format!("entry id at pk {}: {e}", row.pk)))?;
+    let after = StoredEntry {
+        slots,
+        ..row.clone()
+    };
+    let entry = after.open()?;
+    Ok(Some(Scrubbed {
+        slots: after.slots,
+        entry,
+        summary: ErasedEntry {
+            id,
+            seq: row.seq.max(0) as u64,
+            parts,
+            fields: fields.into_iter().collect(),
+        },
+    }))
 }
 
 /// Phase 2 for one entry: its scrubbed slots and entry, or `None` if the erasure does not
@@ -207,85 +195,116 @@ pub(crate) fn scrub(
     plan: &Plan,
     facets: &mut FacetDeltas,
 ) -> Result<Option<Scrubbed>, StoreError> {
-    let Some(slots) = scrubbed_slots(row, plan) else {
+    let Some(scrubbed) = change(row, plan)? else {
         return Ok(None);
     };
-    let before = row.open()?;
-    let after = StoredEntry {
-        slots,
-        ..row.clone()
-    };
-    let entry = after.open()?;
-    facets.add(tenant, &before, -1);
-    facets.add(tenant, &entry, 1);
-    Ok(Some(Scrubbed {
-        slots: after.slots,
-        entry,
-    }))
+    facets.add(tenant, &row.open()?, -1);
+    facets.add(tenant, &scrubbed.entry, 1);
+    Ok(Some(scrubbed))
 }
 
-/// Phase 2 over the whole log: `step(from_seq)` scrubs one chunk in one write transaction,
-/// and steps continue until one reaches the head.
-pub(crate) async fn scrub_all<F, Fut>(
+/// Phase 2 of a dry run for one chunk: what [`scrub`] would change, changing nothing.
+pub(crate) fn preview(rows: &[StoredEntry], plan: &Plan) -> Result<Vec<ErasedEntry>, StoreError> {
+    let mut changed = Vec::new();
+    for row in rows {
+        if let Some(scrubbed) = change(row, plan)? {
+            changed.push(scrubbed.summary);
+        }
+    }
+    Ok(changed)
+}
+
+/// The seqs a step examines: `[from_seq, from_seq + CHUNK)` clamped to the kept log
+/// `[first_seq, size)`, or `None` once the scan has passed the head.
+pub(crate) fn chunk(from_seq: u64, first_seq: u64, size: u64) -> Option<Range<u64>> {
+    let lo = from_seq.max(first_seq);
+    let hi = size.min(lo.saturating_add(CHUNK));
+    (lo < hi).then_some(lo..hi)
+}
+
+/// Where one step got to.
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    /// Entries this step changed (or, in a dry run, would change), in seq order.
+    pub changed: Vec<ErasedEntry>,
+    /// The seq the next step starts at.
+    pub next_seq: u64,
+    /// True once the scan has reached the head of the log.
+    pub done: bool,
+}
+
+impl Step {
+    /// The step that found nothing left to scan.
+    pub(crate) fn finished(at: u64) -> Step {
+        Step {
+            changed: Vec::new(),
+            next_seq: at,
+            done: true,
+        }
+    }
+}
+
+impl ErasureOutcome {
+    /// An outcome with nothing changed yet.
+    fn empty(pseudonym: &str) -> Self {
+        ErasureOutcome {
+            entries_scrubbed: 0,
+            pseudonym: pseudonym.to_string(),
+            fields: BTreeMap::new(),
+            entries: Vec::new(),
+            truncated: false,
+        }
+    }
+
+    /// Counts one changed entry, listing it while the list is under [`ERASURE_LIST_LIMIT`].
+    /// Every changed entry passes here, in seq order: the one place to also fold the
+    /// `(seq, part)` pairs into a digest if a record of the erasure should commit to them.
+    fn record(&mut self, entry: ErasedEntry) {
+        self.entries_scrubbed += 1;
+        for field in &entry.fields {
+            *self.fields.entry(field.clone()).or_insert(0) += 1;
+        }
+        if self.entries.len() < ERASURE_LIST_LIMIT {
+            self.entries.push(entry);
+        } else {
+            self.truncated = true;
+        }
+    }
+}
+
+/// Phase 2 over the whole log: `step(from_seq)` scrubs (or previews) one chunk, in one write
+/// transaction (or read snapshot), and steps continue until one reaches the head.
+pub(crate) async fn run<F, Fut>(
     tenant: TenantId,
     plan: &Plan,
+    mode: ErasureMode,
     mut step: F,
 ) -> Result<ErasureOutcome, StoreError>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<Step, StoreError>>,
 {
-    let (mut from, mut scrubbed) = (0, 0);
+    let mut outcome = ErasureOutcome::empty(&plan.pseudonym);
+    let mut from = 0;
     loop {
         let step = step(from).await?;
-        scrubbed += step.scrubbed;
+        for entry in step.changed {
+            outcome.record(entry);
+        }
         from = step.next_seq;
         if step.done {
             break;
         }
     }
-    if scrubbed > 0 {
-        tracing::info!(tenant = tenant.0, scrubbed, "erased a data subject");
+    if mode == ErasureMode::Erase && outcome.entries_scrubbed > 0 {
+        tracing::info!(
+            tenant = tenant.0,
+            scrubbed = outcome.entries_scrubbed,
+            "erased a data subject"
+        );
     }
-    Ok(ErasureOutcome {
-        entries_scrubbed: scrubbed,
-        pseudonym: plan.pseudonym.clone(),
-    })
+    Ok(outcome)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn only_the_subjects_own_actors_give_identifiers() {
-        let mut ids = SubjectIdentifiers::new("zoe@example.com");
-        let own = json!({ "id": "u-zoe", "email": "ZOE@example.com", "name": "Zoë Martin" });
-        let other = json!({ "id": "bob", "email": "bob@example.com", "name": "Bob Stone" });
-        let short = json!({ "id": "u2", "email": "zoe@example.com", "name": "Zo" });
-        for actor in [own, other, short] {
-            ids.add_actor(&canonical_json(&actor));
-        }
-        ids.add_actor(b"not json");
-        let ids = ids.finish();
-        assert_eq!(ids.scrub_str("u-zoe", "p").as_deref(), Some("p"));
-        assert_eq!(ids.scrub_str("u2", "p").as_deref(), Some("p"));
-        assert_eq!(ids.scrub_str("Zoë Martin", "p").as_deref(), Some("p"));
-        assert_eq!(
-            ids.scrub_str("Zo", "p"),
-            None,
-            "names under 3 characters are ignored"
-        );
-        assert_eq!(ids.scrub_str("Bob Stone", "p"), None);
-    }
-
-    #[test]
-    fn chunks_stay_inside_the_kept_log() {
-        assert_eq!(chunk(0, 10, 5_000), Some(10..2_010));
-        assert_eq!(chunk(4_010, 10, 5_000), Some(4_010..5_000));
-        assert_eq!(chunk(5_000, 10, 5_000), None);
-        assert_eq!(like_literal(r"a_b%c\d"), r"a\_b\%c\\d");
-        assert!(check_subject(" \t").is_err() && check_subject("u1").is_ok());
-    }
-}
+mod tests;

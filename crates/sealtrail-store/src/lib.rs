@@ -224,13 +224,51 @@ pub struct PruneOutcome {
     pub first_kept_seq: u64,
 }
 
-/// What an erasure changed, for the `erasure` entry the server appends.
+/// Whether [`Store::erase_subject`] writes: erasure cannot be undone, so an operator can see
+/// first exactly what it would change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErasureMode {
+    /// Computes what the erasure would change, from the same steps, and changes nothing.
+    DryRun,
+    /// Replaces the values.
+    Erase,
+}
+
+/// The most entries an [`ErasureOutcome`] lists one by one (its counts cover all of them), so
+/// the answer about a subject with a million entries stays small.
+pub const ERASURE_LIST_LIMIT: usize = 1_000;
+
+/// One entry an erasure changed, or would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasedEntry {
+    /// The entry's id.
+    pub id: Uuid,
+    /// Its place in the log.
+    pub seq: u64,
+    /// The vault parts whose values were replaced, in part order: with `seq`, what a record
+    /// of the erasure can commit to.
+    pub parts: Vec<sealtrail_core::envelope::Part>,
+    /// The fields replaced, sorted: `actor` and `context` (the subject's own entries),
+    /// `targets[i]` (a target that is the subject), or the path of a free-text value such as
+    /// `description`, `properties.note`, `changes.after.owner`, `targets[1].name`.
+    pub fields: Vec<String>,
+}
+
+/// What an erasure changed (or, in a dry run, would change), so the operator sees it and the
+/// server can record it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErasureOutcome {
     /// Entries with at least one vault value replaced.
     pub entries_scrubbed: u64,
     /// The stable stand-in now shown for the subject.
     pub pseudonym: String,
+    /// For each field path (as in [`ErasedEntry::fields`]), the number of entries in which it
+    /// was replaced.
+    pub fields: std::collections::BTreeMap<String, u64>,
+    /// The changed entries in seq order, at most [`ERASURE_LIST_LIMIT`].
+    pub entries: Vec<ErasedEntry>,
+    /// True when more entries changed than `entries` lists.
+    pub truncated: bool,
 }
 
 /// The result of recomputing a log's integrity from its stored bytes.
@@ -403,14 +441,19 @@ pub trait Store: Send + Sync + 'static {
     /// chunks so ingest keeps flowing. `Conflict` under legal hold.
     async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError>;
 
-    /// GDPR erasure of a data subject (actor id or e-mail): the subject's identity and context
-    /// become a stable pseudonym, and every other vault value mentioning the subject's
-    /// identifiers is scrubbed, along with the search and filter copies. Envelopes and tree
-    /// hashes are untouched, so every proof and checkpoint stays valid.
+    /// GDPR erasure of a data subject (an actor or target id, or an e-mail address): the
+    /// subject's actors and targets become a stable pseudonym, their entries lose their
+    /// context, and whole-token mentions of their specific identifiers (e-mail, full name,
+    /// long ids) are replaced in every other vault value, along with the search and filter
+    /// copies; the rules are in `erasure` and `scrub`. `NotFound` when no actor or target is
+    /// the subject, with nothing written. [`ErasureMode::DryRun`] reports the same outcome
+    /// and writes nothing. Envelopes and tree hashes are untouched, so every proof and
+    /// checkpoint stays valid.
     async fn erase_subject(
         &self,
         tenant: TenantId,
         subject: &str,
+        mode: ErasureMode,
     ) -> Result<ErasureOutcome, StoreError>;
 
     /// Recomputes the log's integrity from stored bytes, streaming, reporting the number of

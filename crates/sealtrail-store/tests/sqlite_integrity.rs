@@ -11,7 +11,7 @@ use sealtrail_store::contract::erasure::{
 };
 use sealtrail_store::contract::fixtures::{dataset_entry, event, keyed};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore, DB_FILE_NAME};
-use sealtrail_store::{Lookup, Store, StoreError};
+use sealtrail_store::{ErasureMode, Lookup, Store, StoreError};
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -323,7 +323,10 @@ async fn erasure_leaves_no_bytes_of_the_subject_in_the_files() {
         contains(&before, SUBJECT_EMAIL.as_bytes()) && contains(&before, SUBJECT_NAME.as_bytes()),
         "the subject is on disk before erasure"
     );
-    let outcome = store.erase_subject(t, SUBJECT_EMAIL).await.expect("erase");
+    let outcome = store
+        .erase_subject(t, SUBJECT_EMAIL, ErasureMode::Erase)
+        .await
+        .expect("erase");
     assert_eq!(outcome.entries_scrubbed, 200);
     let open_files = files(dir.path());
     for needle in needles {

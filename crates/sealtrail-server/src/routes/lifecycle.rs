@@ -1,16 +1,17 @@
-//! Retention settings, legal hold, on-demand prune and GDPR erasure over HTTP (admin scope).
+//! Retention settings, legal hold, on-demand prune and GDPR erasure (with its dry run) over
+//! HTTP (admin scope).
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::lifecycle::{self, PruneResult};
-use crate::routes::json_body;
+use crate::routes::{json_body, query_params};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
-use sealtrail_store::{Retention, TenantSettings};
+use sealtrail_store::{ErasureMode, ErasureOutcome, Retention, TenantSettings};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -113,25 +114,73 @@ pub async fn prune(State(state): State<AppState>, caller: Caller) -> Result<Json
     }))
 }
 
-/// `POST /v1/subjects/{subject}/erase`: GDPR erasure of an actor id or e-mail. Entries keep
-/// their place and proofs; personal data is replaced by a stable pseudonym.
+/// `POST /v1/subjects/{subject}/erase[?dry_run=true]`: GDPR erasure of the actor or target
+/// identified by an id or e-mail address. Entries keep their place and proofs; personal data
+/// is replaced by a stable pseudonym. A dry run answers the same summary and changes nothing;
+/// a subject no actor or target is answers 404 `subject_not_found`.
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
     Path(subject): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
+    let mode = dry_run_parameter(&query_params(raw.as_deref()))?;
     let outcome = lifecycle::erase_subject(
         state.store.as_ref(),
         caller.tenant(),
         &subject,
+        mode,
         &caller.as_actor(),
     )
     .await?;
-    Ok(Json(json!({
+    Ok(Json(erasure_json(&outcome, mode)))
+}
+
+/// The erase endpoint's only parameter, `dry_run` (`true`/`1` or `false`/`0`, default false);
+/// anything else is refused, so a misspelt `dry-run` never erases for real.
+fn dry_run_parameter(params: &[(String, String)]) -> Result<ErasureMode, ApiError> {
+    let mut mode = None;
+    for (key, value) in params {
+        let problem = match (key.as_str(), value.as_str(), mode) {
+            ("dry_run", _, Some(_)) => "is given more than once",
+            ("dry_run", "true" | "1", None) => {
+                mode = Some(ErasureMode::DryRun);
+                continue;
+            }
+            ("dry_run", "false" | "0", None) => {
+                mode = Some(ErasureMode::Erase);
+                continue;
+            }
+            ("dry_run", _, None) => "must be true or false",
+            _ => "is not known here (only `dry_run`)",
+        };
+        let name: String = key.chars().take(64).collect();
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("query parameter `{name}` {problem}"),
+        )
+        .with_field(name, None));
+    }
+    Ok(mode.unwrap_or(ErasureMode::Erase))
+}
+
+/// What an erasure changed (or would change), as the API answers it.
+fn erasure_json(outcome: &ErasureOutcome, mode: ErasureMode) -> Value {
+    let entries: Vec<Value> = outcome
+        .entries
+        .iter()
+        .map(|e| json!({ "id": e.id, "seq": e.seq, "fields": e.fields }))
+        .collect();
+    json!({
+        "dry_run": mode == ErasureMode::DryRun,
         "pseudonym": outcome.pseudonym,
         "entries_scrubbed": outcome.entries_scrubbed,
-    })))
+        "fields": outcome.fields,
+        "entries": entries,
+        "truncated": outcome.truncated,
+    })
 }
 
 /// Body of `PUT /v1/settings/export-exclusions`.

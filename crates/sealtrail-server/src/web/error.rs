@@ -128,6 +128,7 @@ pub fn admin_message(e: &AdminError) -> Option<String> {
             Some(m.clone())
         }
         AdminError::NotFound(what) => Some(format!("{what} not found")),
+        AdminError::NoSuchSubject(_) => Some(e.to_string()),
         AdminError::Store(StoreError::Conflict(m) | StoreError::Invalid(m)) => Some(m.clone()),
         AdminError::Store(_) => None,
     }

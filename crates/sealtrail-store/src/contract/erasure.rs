@@ -3,7 +3,7 @@
 
 use super::fixtures::*;
 use super::integrity::{head, leaf_hashes};
-use crate::{Store, StoreError};
+use crate::{ErasureMode, Store, StoreError};
 use sealtrail_core::entry::{NewEntry, Target};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::merkle;
@@ -68,7 +68,10 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
         .await;
     assert!(checkpoint.is_ok(), "{checkpoint:?}");
 
-    let outcome = match store.erase_subject(t, "Zoe.Martin@Example.com").await {
+    let outcome = match store
+        .erase_subject(t, "Zoe.Martin@Example.com", ErasureMode::Erase)
+        .await
+    {
         Ok(o) => o,
         Err(e) => panic!("erase: {e}"),
     };
@@ -97,7 +100,18 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
         Some("bob"),
         "other actors stay"
     );
-    assert_eq!(mention.targets[1].name.as_deref(), Some(p.as_str()));
+    // The target `u-zoe` is the subject (her actor's id): replaced as a whole, type kept.
+    let target = &mention.targets[1];
+    assert_eq!(
+        (target.kind.as_str(), target.id.as_deref()),
+        ("user", Some(p.as_str()))
+    );
+    assert_eq!(target.name.as_deref(), Some("Erased subject"));
+    assert_eq!(
+        mention.targets[0].id.as_deref(),
+        Some("142"),
+        "other targets stay"
+    );
     assert_eq!(mention.properties.get("assignee"), Some(&json!(p)));
     assert_eq!(
         mention.properties.get("note"),
@@ -290,14 +304,12 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
         Some(SUBJECT_EMAIL.into()),
         "tenant-scoped"
     );
-    let repeat = store.erase_subject(t, SUBJECT_EMAIL).await.ok();
-    assert_eq!(
-        repeat.map(|o| (o.entries_scrubbed, o.pseudonym)),
-        Some((0, p.clone()))
-    );
-    let unknown = store.erase_subject(t, "nobody@example.com").await.ok();
-    assert_eq!(unknown.map(|o| o.entries_scrubbed), Some(0));
-    let empty = store.erase_subject(t, "  ").await;
+    // Nothing in the log identifies her any more, so a second erasure finds no subject.
+    let repeat = store
+        .erase_subject(t, SUBJECT_EMAIL, ErasureMode::Erase)
+        .await;
+    assert!(matches!(repeat, Err(StoreError::NotFound(_))), "{repeat:?}");
+    let empty = store.erase_subject(t, "  ", ErasureMode::DryRun).await;
     assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
     let appended = append(&store, t, vec![event("a.created", "u")]).await;
     assert_eq!(appended[0].seq, 5, "the log carries on");

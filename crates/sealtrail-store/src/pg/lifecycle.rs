@@ -3,7 +3,8 @@
 //! [`crate::verification`], [`crate::facets`]); the submodules hold the SQL:
 //!
 //! * [`prune`] — one chunk of old entries per transaction, then empty old partitions dropped;
-//! * [`erase`] — the subject's identifiers, then one chunk of entries scrubbed per transaction;
+//! * [`erase`] — who the subject is, then one chunk of entries scrubbed (or, in a dry run,
+//!   previewed) per transaction;
 //! * [`verify`] — the three row streams verification checks, from one snapshot.
 //!
 //! Several nodes may write one tenant at once: every prune or erasure transaction first locks
@@ -22,9 +23,9 @@ mod tests;
 
 use super::admin;
 use super::pool::{PgResult, Pool, Tx};
-use crate::erasure::{self, Plan};
+use crate::erasure;
 use crate::verification::relay_progress;
-use crate::{pruning, ErasureOutcome, LogVerification, PruneOutcome, StoreError};
+use crate::{pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOutcome, StoreError};
 use sealtrail_core::{TenantId, Timestamp};
 use std::sync::Arc;
 
@@ -76,7 +77,9 @@ pub(crate) async fn prune(
     Ok(outcome)
 }
 
-/// Erases a data subject from `tenant`'s log (see [`crate::erasure`]).
+/// Erases a data subject from `tenant`'s log (see [`crate::erasure`]), or with
+/// [`ErasureMode::DryRun`] computes what that would change from the same steps, each chunk in
+/// a read-only snapshot instead of a locked write transaction.
 ///
 /// Unlike SQLite there is nothing to purge afterwards (no full-text shadow tables, no WAL to
 /// truncate): the old row versions stay in the table files as dead tuples until (auto)vacuum
@@ -86,6 +89,7 @@ pub(crate) async fn erase_subject(
     pool: &Arc<Pool>,
     tenant: TenantId,
     subject: &str,
+    mode: ErasureMode,
 ) -> Result<ErasureOutcome, StoreError> {
     erasure::check_subject(subject)?;
     let origin = pool
@@ -94,19 +98,32 @@ pub(crate) async fn erase_subject(
         })
         .await?;
     let owned = subject.to_string();
-    let identifiers = pool
+    let plan = pool
         .read("finding the subject's entries", move |tx| {
-            erase::collect_identifiers(tx, tenant, &owned)
+            erase::find_subject(tx, tenant, &owned, &origin)
         })
         .await?;
-    let plan = Arc::new(Plan::new(subject, &origin, identifiers));
-    erasure::scrub_all(tenant, &plan, |from| {
-        let plan = plan.clone();
-        pool.write("erasing a data subject", move |tx| {
-            erase::scrub_chunk(tx, tenant, from, &plan)
-        })
-    })
-    .await
+    let plan = Arc::new(plan);
+    match mode {
+        ErasureMode::DryRun => {
+            erasure::run(tenant, &plan, mode, |from| {
+                let plan = plan.clone();
+                pool.read("previewing an erasure", move |tx| {
+                    erase::preview_chunk(tx, tenant, from, &plan)
+                })
+            })
+            .await
+        }
+        ErasureMode::Erase => {
+            erasure::run(tenant, &plan, mode, |from| {
+                let plan = plan.clone();
+                pool.write("erasing a data subject", move |tx| {
+                    erase::scrub_chunk(tx, tenant, from, &plan)
+                })
+            })
+            .await
+        }
+    }
 }
 
 /// Verifies `tenant`'s log from one snapshot; `progress` receives the number of entries

@@ -30,9 +30,9 @@ mod writer;
 use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
-    ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser, PruneOutcome,
-    Retention, Store, StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TreeHead,
-    UserChange,
+    ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser,
+    PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits, TenantSettings,
+    TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use pool::Pool;
@@ -433,8 +433,9 @@ impl Store for PgStore {
         &self,
         tenant: TenantId,
         subject: &str,
+        mode: ErasureMode,
     ) -> Result<ErasureOutcome, StoreError> {
-        lifecycle::erase_subject(&self.pool, tenant, subject).await
+        lifecycle::erase_subject(&self.pool, tenant, subject, mode).await
     }
 
     async fn verify_log(

@@ -1,9 +1,11 @@
 //! GDPR erasure on SQLite: the SQL of the three phases described in [`crate::erasure`], which
 //! holds everything that is not SQL.
 //!
-//! 1. [`collect_identifiers`] (read pool): the prefilter over the actor columns.
+//! 1. [`find_subject`] (read pool): the prefilters over the actor columns and the target
+//!    copies (`entry_targets`).
 //! 2. [`scrub_chunk`] (writer, bounded chunks): vault rows, filter columns, targets, facets
-//!    and search documents of the changed entries are rewritten.
+//!    and search documents of the changed entries are rewritten; [`preview_chunk`] (read
+//!    pool) computes the same changes for a dry run and writes nothing.
 //! 3. [`purge_traces`] (writer): FTS segments are merged so deleted tokens go, and the WAL is
 //!    checkpointed and truncated; with `secure_delete` no old page keeps the data.
 
@@ -15,47 +17,121 @@ use super::vault;
 use super::WriteError;
 use crate::erasure::{self, like_literal, Plan, Step, SubjectIdentifiers};
 use crate::facets::FacetDeltas;
-use crate::scrub::Identifiers;
 use crate::tokens::{index_document, props_column};
 use crate::StoreError;
 use rusqlite::{params, Connection, TransactionBehavior};
 use sealtrail_core::TenantId;
 use std::time::Duration;
 
-/// Phase 1: the subject's identifiers. The SQL prefilter uses the denormalised columns; the
-/// vault value decides.
-pub(crate) fn collect_identifiers(
+/// Phase 1: who the subject is, as a plan for erasing them from the log named `log_origin`;
+/// `NotFound` when no actor or target is the subject. The SQL prefilters use the
+/// denormalised columns; [`SubjectIdentifiers`] decides.
+pub(crate) fn find_subject(
     conn: &Connection,
     tenant: TenantId,
     subject: &str,
-) -> Result<Identifiers, StoreError> {
+    log_origin: &str,
+) -> Result<Plan, StoreError> {
     let mut found = SubjectIdentifiers::new(subject);
-    let Some(base) = tenant_base(tenant) else {
-        return Ok(found.finish());
-    };
-    let read = backend("finding the subject's entries");
+    if let Some(base) = tenant_base(tenant) {
+        let (lo, hi) = (base, base | (SEQ_LIMIT - 1));
+        add_actors(conn, lo, hi, subject, &mut found)?;
+        add_targets(conn, lo, hi, &mut found)?;
+    }
+    found.finish(log_origin)
+}
+
+/// The subject's actors among the entries with `lo <= pk <= hi`.
+fn add_actors(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    subject: &str,
+    found: &mut SubjectIdentifiers,
+) -> Result<(), StoreError> {
+    let read = backend("finding the subject's actors");
     let mut stmt = conn
         .prepare_cached(
             // CROSS JOIN makes entries the outer loop, so the actor columns filter the rows
-            // before any vault value is read.
+            // before any vault value is read. LIKE ignores ASCII case, as the decision does.
             "SELECT v.value FROM entries AS e CROSS JOIN vault AS v ON v.pk = e.pk AND v.part = 0
              WHERE e.pk >= ?1 AND e.pk <= ?2
                AND (e.actor_id = ?3 OR e.actor_email LIKE ?4 ESCAPE '\\')",
         )
         .map_err(&read)?;
     let mut rows = stmt
-        .query(params![
-            base,
-            base | (SEQ_LIMIT - 1),
-            subject,
-            like_literal(subject)
-        ])
+        .query(params![lo, hi, subject, like_literal(subject)])
         .map_err(&read)?;
     while let Some(row) = rows.next().map_err(&read)? {
         let bytes: Vec<u8> = row.get(0).map_err(&read)?;
         found.add_actor(&bytes);
     }
-    Ok(found.finish())
+    Ok(())
+}
+
+/// The subject's targets among the entries with `lo <= pk <= hi`, from their copies in
+/// `entry_targets` (no vault value is read): by id through `entry_targets_by_id`; by e-mail
+/// (id or name, ignoring ASCII case) over the tenant's target rows, only when the subject
+/// has an e-mail address.
+fn add_targets(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    found: &mut SubjectIdentifiers,
+) -> Result<(), StoreError> {
+    let read = backend("finding the subject's targets");
+    let mut hits: Vec<(Option<String>, Option<String>)> = Vec::new();
+    let mut collect = |sql: &str, value: String| -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![lo, hi, value], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for row in rows {
+            hits.push(row?);
+        }
+        Ok(())
+    };
+    for id in found.target_ids() {
+        collect(
+            "SELECT DISTINCT t.id, t.name FROM entry_targets AS t
+             WHERE t.id = ?3 AND t.pk >= ?1 AND t.pk <= ?2",
+            id,
+        )
+        .map_err(&read)?;
+    }
+    for email in found.target_emails() {
+        collect(
+            "SELECT DISTINCT t.id, t.name FROM entry_targets AS t
+             WHERE t.pk >= ?1 AND t.pk <= ?2
+               AND (t.id LIKE ?3 ESCAPE '\\' OR t.name LIKE ?3 ESCAPE '\\')",
+            like_literal(&email),
+        )
+        .map_err(&read)?;
+    }
+    for (id, name) in &hits {
+        found.add_target(id.as_deref(), name.as_deref());
+    }
+    Ok(())
+}
+
+/// Phase 2 of a dry run: what [`scrub_chunk`] would change in the same chunk, read from one
+/// snapshot, writing nothing.
+pub(crate) fn preview_chunk(
+    conn: &Connection,
+    tenant: TenantId,
+    from_seq: u64,
+    plan: &Plan,
+) -> Result<Step, StoreError> {
+    let (Some(head), Some(base)) = (log_head(conn, tenant)?, tenant_base(tenant)) else {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+    };
+    let Some(chunk) = erasure::chunk(from_seq, head.first_seq, head.size) else {
+        return Ok(Step::finished(from_seq.max(head.first_seq)));
+    };
+    let stored = vault::load_range(conn, base | chunk.start as i64, base | chunk.end as i64)?;
+    Ok(Step {
+        changed: erasure::preview(&stored, plan)?,
+        next_seq: chunk.end,
+        done: false,
+    })
 }
 
 /// Phase 2: scrubs the entries in `[from_seq, from_seq + CHUNK)` (clamped to the kept log) in
@@ -78,6 +154,7 @@ pub(crate) fn scrub_chunk(
     // Search documents are rewritten after every other statement of the chunk, as in the
     // append path: FTS5 flushes its pending index at each statement savepoint.
     let mut documents = Vec::new();
+    let mut changed = Vec::new();
     for row in &stored {
         let Some(scrubbed) = erasure::scrub(tenant, row, plan, &mut deltas)? else {
             continue;
@@ -102,6 +179,7 @@ pub(crate) fn scrub_chunk(
             .execute([row.pk])?;
         insert_targets(&tx, row.pk, entry)?;
         documents.push((row.pk, index_document(tenant, entry)));
+        changed.push(scrubbed.summary);
     }
     facets::flush(&tx, &deltas)?;
     for (pk, words) in &documents {
@@ -111,7 +189,7 @@ pub(crate) fn scrub_chunk(
     }
     tx.commit()?;
     Ok(Step {
-        scrubbed: documents.len() as u64,
+        changed,
         next_seq: chunk.end,
         done: false,
     })

@@ -40,8 +40,8 @@ mod tests;
 use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
-    CheckpointToRecord, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup,
-    NewUser, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits,
+    CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,
+    Lookup, NewUser, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits,
     TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
@@ -366,22 +366,36 @@ impl Store for SqliteStore {
         &self,
         tenant: TenantId,
         subject: &str,
+        mode: ErasureMode,
     ) -> Result<ErasureOutcome, StoreError> {
         crate::erasure::check_subject(subject)?;
         let origin = self.log_origin(tenant).await?;
         let owned = subject.to_string();
-        let identifiers = self
+        let plan = self
             .reads
-            .read(move |conn| erase::collect_identifiers(conn, tenant, &owned))
+            .read(move |conn| erase::find_subject(conn, tenant, &owned, &origin))
             .await?;
-        let plan = Arc::new(crate::erasure::Plan::new(subject, &origin, identifiers));
-        let outcome = crate::erasure::scrub_all(tenant, &plan, |from| {
-            let plan = plan.clone();
-            self.writer
-                .run_job(move |conn| erase::scrub_chunk(conn, tenant, from, &plan))
-        })
-        .await?;
-        if outcome.entries_scrubbed > 0 {
+        let plan = Arc::new(plan);
+        let outcome = match mode {
+            // One read snapshot per chunk, as the erasure takes one transaction per chunk.
+            ErasureMode::DryRun => {
+                crate::erasure::run(tenant, &plan, mode, |from| {
+                    let plan = plan.clone();
+                    self.reads
+                        .read(move |conn| erase::preview_chunk(conn, tenant, from, &plan))
+                })
+                .await?
+            }
+            ErasureMode::Erase => {
+                crate::erasure::run(tenant, &plan, mode, |from| {
+                    let plan = plan.clone();
+                    self.writer
+                        .run_job(move |conn| erase::scrub_chunk(conn, tenant, from, &plan))
+                })
+                .await?
+            }
+        };
+        if mode == ErasureMode::Erase && outcome.entries_scrubbed > 0 {
             self.writer.run_job(erase::purge_traces).await?;
         }
         Ok(outcome)

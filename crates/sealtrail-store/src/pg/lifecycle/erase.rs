@@ -8,9 +8,8 @@ use crate::erasure::{self, like_literal, Plan, Scrubbed, Step, SubjectIdentifier
 use crate::facets::FacetDeltas;
 use crate::pg::facets;
 use crate::pg::pool::{PgResult, Tx};
-use crate::pg::read::load_range;
+use crate::pg::read::{existing_head, load_range};
 use crate::pg::search::lexemes;
-use crate::scrub::Identifiers;
 use crate::stored::slot_part;
 use crate::tokens::{props_column, targets_column};
 use crate::StoreError;
@@ -18,16 +17,31 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use sealtrail_core::envelope::{Part, Slot};
 use sealtrail_core::TenantId;
+use serde_json::json;
 
-/// Phase 1: the subject's identifiers, streamed. The prefilter uses the filter columns
-/// (`ILIKE` is at least as lenient as the ignoring-case comparison that decides); the vault
-/// value decides.
-pub(super) fn collect_identifiers(
+/// Phase 1: who the subject is, as a plan for erasing them from the log named `log_origin`;
+/// `NotFound` when no actor or target is the subject. The prefilters use the filter columns
+/// (`ILIKE` is at least as lenient as the ASCII-case comparison that decides);
+/// [`SubjectIdentifiers`] decides.
+pub(super) fn find_subject(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     subject: &str,
-) -> PgResult<Identifiers> {
+    log_origin: &str,
+) -> PgResult<Plan> {
     let mut found = SubjectIdentifiers::new(subject);
+    add_actors(tx, tenant, subject, &mut found)?;
+    add_targets(tx, tenant, &mut found)?;
+    Ok(found.finish(log_origin)?)
+}
+
+/// The subject's actors, streamed.
+fn add_actors(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    subject: &str,
+    found: &mut SubjectIdentifiers,
+) -> PgResult<()> {
     let pattern = like_literal(subject);
     let params: [&(dyn ToSql + Sync); 3] = [&tenant.0, &subject, &pattern];
     let mut rows = tx.inner().query_raw(
@@ -40,7 +54,60 @@ pub(super) fn collect_identifiers(
             found.add_actor(&actor);
         }
     }
-    Ok(found.finish())
+    Ok(())
+}
+
+/// The subject's targets, from the `targets` column (no vault value is decoded): by id
+/// through its GIN index; by e-mail (id or name, ignoring case) over the tenant's rows, only
+/// when the subject has an e-mail address — like the actor e-mail prefilter, which no index
+/// answers either.
+fn add_targets(tx: &mut Tx<'_>, tenant: TenantId, found: &mut SubjectIdentifiers) -> PgResult<()> {
+    let mut rows = Vec::new();
+    for id in found.target_ids() {
+        let contains = json!([{ "id": id }]).to_string();
+        rows.extend(tx.query(
+            "SELECT DISTINCT t->>'id', t->>'name'
+             FROM entries AS e CROSS JOIN LATERAL jsonb_array_elements(e.targets) AS t
+             WHERE e.tenant = $1 AND e.targets @> $2::text::jsonb",
+            &[&tenant.0, &contains],
+        )?);
+    }
+    for email in found.target_emails() {
+        let pattern = like_literal(&email);
+        rows.extend(tx.query(
+            "SELECT DISTINCT t->>'id', t->>'name'
+             FROM entries AS e CROSS JOIN LATERAL jsonb_array_elements(e.targets) AS t
+             WHERE e.tenant = $1 AND e.targets IS NOT NULL
+               AND (t->>'id' ILIKE $2 OR t->>'name' ILIKE $2)",
+            &[&tenant.0, &pattern],
+        )?);
+    }
+    for row in rows {
+        let id: Option<String> = row.try_get(0)?;
+        let name: Option<String> = row.try_get(1)?;
+        found.add_target(id.as_deref(), name.as_deref());
+    }
+    Ok(())
+}
+
+/// Phase 2 of a dry run: what [`scrub_chunk`] would change in the same chunk, in a read-only
+/// snapshot that locks nothing.
+pub(super) fn preview_chunk(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    from_seq: u64,
+    plan: &Plan,
+) -> PgResult<Step> {
+    let head = existing_head(tx, tenant)?;
+    let Some(chunk) = erasure::chunk(from_seq, head.first_seq, head.size) else {
+        return Ok(Step::finished(from_seq.max(head.first_seq)));
+    };
+    let stored = load_range(tx, tenant, chunk.start, chunk.end)?;
+    Ok(Step {
+        changed: erasure::preview(&stored, plan)?,
+        next_seq: chunk.end,
+        done: false,
+    })
 }
 
 /// Phase 2: scrubs the entries of the next chunk from `from_seq` under the tenant's log-head
@@ -57,16 +124,16 @@ pub(super) fn scrub_chunk(
     };
     let stored = load_range(tx, tenant, chunk.start, chunk.end)?;
     let mut deltas = FacetDeltas::default();
-    let mut scrubbed = 0;
+    let mut changed = Vec::new();
     for row in &stored {
         if let Some(after) = erasure::scrub(tenant, row, plan, &mut deltas)? {
             rewrite(tx, tenant, row.seq, &after)?;
-            scrubbed += 1;
+            changed.push(after.summary);
         }
     }
     facets::flush(tx, &deltas)?;
     Ok(Step {
-        scrubbed,
+        changed,
         next_seq: chunk.end,
         done: false,
     })

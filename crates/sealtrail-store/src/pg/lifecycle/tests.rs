@@ -240,7 +240,7 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
         "the subject is there before"
     );
     let erased = store
-        .erase_subject(t, "u-zoe")
+        .erase_subject(t, "u-zoe", crate::ErasureMode::Erase)
         .await
         .map(|o| o.entries_scrubbed);
     assert_eq!(erased.ok(), Some(2));

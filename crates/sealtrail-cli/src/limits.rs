@@ -64,7 +64,7 @@ fn print(tenant: &str, limits: &TenantLimits) {
     println!("{tenant}:");
     println!(
         "  requests per second per API key: {}",
-        text(limits.api_key_requests_per_second)
+        text(limits.requests_per_second_per_key)
     );
     println!(
         "  ingested events per second:      {}",
@@ -108,7 +108,7 @@ pub async fn run(command: LimitsCommand) -> anyhow::Result<ExitCode> {
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let mut limits = store.settings(tenant.id).await?.limits;
             if let Some(l) = key_rate {
-                limits.api_key_requests_per_second = rate(l, "--key-rate")?;
+                limits.requests_per_second_per_key = rate(l, "--key-rate")?;
             }
             if let Some(l) = ingest_rate {
                 limits.ingest_events_per_second = rate(l, "--ingest-rate")?;

@@ -186,7 +186,7 @@ pub async fn set_limits(
             event: "updated",
             description: format!(
                 "Usage limits changed: {} requests/s per API key, {} ingested events/s, daily quota {}",
-                limit_text(after.api_key_requests_per_second),
+                limit_text(after.requests_per_second_per_key),
                 limit_text(after.ingest_events_per_second),
                 limit_text(after.daily_event_quota)
             ),

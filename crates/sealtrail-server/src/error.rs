@@ -124,9 +124,10 @@ impl From<RequestError> for ApiError {
             _ => StatusCode::BAD_REQUEST,
         };
         let field = match &e {
-            RequestError::DuplicateKey { path } | RequestError::TooDeep { path, .. } => {
-                Some(path.clone())
-            }
+            RequestError::DuplicateKey { path }
+            | RequestError::NulCharacter { path }
+            | RequestError::ReservedKey { path }
+            | RequestError::TooDeep { path, .. } => Some(path.clone()),
             _ => None,
         };
         let err = ApiError::new(status, e.code(), e.to_string());

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub struct TenantLimits {
     /// Requests per second one API key may make to any `/v1` endpoint (a runaway client or
     /// leaked key cannot starve the tenant's other keys or the node).
-    pub api_key_requests_per_second: Option<u32>,
+    pub requests_per_second_per_key: Option<u32>,
     /// Events per second the tenant may ingest across all its keys (its share of the writer).
     pub ingest_events_per_second: Option<u32>,
     /// Entries the tenant's log may grow by per UTC day (a contractual or cost ceiling).
@@ -23,14 +23,14 @@ impl TenantLimits {
     /// per action (or batches), low enough that one broken client cannot monopolise a node.
     /// No quota: that is a business decision, not a safety one.
     pub const DEFAULT: TenantLimits = TenantLimits {
-        api_key_requests_per_second: Some(500),
+        requests_per_second_per_key: Some(500),
         ingest_events_per_second: Some(5_000),
         daily_event_quota: None,
     };
 
     /// No limit at all (benchmarks and trusted internal tenants).
     pub const UNLIMITED: TenantLimits = TenantLimits {
-        api_key_requests_per_second: None,
+        requests_per_second_per_key: None,
         ingest_events_per_second: None,
         daily_event_quota: None,
     };
@@ -51,8 +51,8 @@ impl TenantLimits {
             _ => Ok(()),
         };
         rate(
-            "api_key_requests_per_second",
-            self.api_key_requests_per_second,
+            "requests_per_second_per_key",
+            self.requests_per_second_per_key,
         )?;
         rate("ingest_events_per_second", self.ingest_events_per_second)?;
         match self.daily_event_quota {
@@ -92,7 +92,7 @@ mod tests {
         assert!(TenantLimits::UNLIMITED.check().is_ok());
         for bad in [
             TenantLimits {
-                api_key_requests_per_second: Some(0),
+                requests_per_second_per_key: Some(0),
                 ..TenantLimits::DEFAULT
             },
             TenantLimits {

@@ -15,13 +15,13 @@ use serde_json::{json, Value};
 /// The fields of the body; every one must be given (`null` for unlimited), so leaving one out
 /// can never silently lift a limit.
 const FIELDS: [&str; 3] = [
-    "api_key_requests_per_second",
+    "requests_per_second_per_key",
     "ingest_events_per_second",
     "daily_event_quota",
 ];
 
 /// `PUT /v1/settings/limits` with
-/// `{"api_key_requests_per_second": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}`.
+/// `{"requests_per_second_per_key": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}`.
 /// Applies on this node at once and on others within a few seconds; audited as
 /// `limits.changed`.
 pub async fn set_limits(
@@ -30,7 +30,7 @@ pub async fn set_limits(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
-    let shape = r#"{"api_key_requests_per_second": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}"#;
+    let shape = r#"{"requests_per_second_per_key": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}"#;
     let given: serde_json::Map<String, Value> = json_body(&body, shape)?;
     if let Some(missing) = FIELDS.iter().find(|f| !given.contains_key(**f)) {
         return Err(ApiError::new(

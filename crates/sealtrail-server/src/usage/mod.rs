@@ -105,7 +105,7 @@ impl Usage {
         let Some(per_second) = self
             .limits(store, key.tenant)
             .await?
-            .api_key_requests_per_second
+            .requests_per_second_per_key
         else {
             return Ok(());
         };

@@ -129,7 +129,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         retention_days: days,
         retention_forever: forever,
         legal_hold: settings.legal_hold,
-        key_rate: limit_field(settings.limits.api_key_requests_per_second),
+        key_rate: limit_field(settings.limits.requests_per_second_per_key),
         ingest_rate: limit_field(settings.limits.ingest_events_per_second),
         daily_quota: limit_field(settings.limits.daily_event_quota),
         allowlist_text: settings.ip_allowlist.join("\n"),
@@ -309,7 +309,7 @@ pub async fn limits(
     let f = accept(&user, &headers, &body)?;
     let parsed = (|| {
         Ok(TenantLimits {
-            api_key_requests_per_second: parse_limit(
+            requests_per_second_per_key: parse_limit(
                 f.get("key_rate"),
                 "Requests per second per API key",
             )?,

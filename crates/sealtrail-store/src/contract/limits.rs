@@ -22,7 +22,7 @@ pub async fn limits_default_validate_and_stay_per_tenant(store: Arc<dyn Store>) 
     );
     let before = settings(t).await;
     let strict = TenantLimits {
-        api_key_requests_per_second: Some(3),
+        requests_per_second_per_key: Some(3),
         ingest_events_per_second: None,
         daily_event_quota: Some(1_000),
     };

@@ -24,7 +24,7 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, V1_INITIAL), (2, V2_TENANT_LIMITS)];
 /// get the defaults.
 const V2_TENANT_LIMITS: &str = r#"
 ALTER TABLE tenants ADD COLUMN limits jsonb NOT NULL
-    DEFAULT '{"api_key_requests_per_second":500,"ingest_events_per_second":5000,"daily_event_quota":null}';
+    DEFAULT '{"requests_per_second_per_key":500,"ingest_events_per_second":5000,"daily_event_quota":null}';
 "#;
 
 /// Version 1: everything the SQLite schema holds at its version 4, laid out for scale.

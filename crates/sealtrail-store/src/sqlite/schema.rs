@@ -42,7 +42,7 @@ const MIGRATIONS: &[(i64, Step)] = &[
 /// tenants get the defaults.
 const V5_TENANT_LIMITS: &str = r#"
 ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL
-    DEFAULT '{"api_key_requests_per_second":500,"ingest_events_per_second":5000,"daily_event_quota":null}';
+    DEFAULT '{"requests_per_second_per_key":500,"ingest_events_per_second":5000,"daily_event_quota":null}';
 "#;
 
 /// Version 4: people who sign in to the web page, their sessions (token hashes only), and the

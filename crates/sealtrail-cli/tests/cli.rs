@@ -3,19 +3,9 @@
 
 mod common;
 
-use common::{text, Served, BIN};
+use common::{sealtrail, text, Served, BIN};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn sealtrail(args: &[&str], url: &str, key: &str, dir: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("SEALTRAIL_URL", url)
-        .env("SEALTRAIL_KEY", key)
-        .env("SEALTRAIL_DATA_DIR", dir)
-        .output()
-        .unwrap()
-}
+use std::process::{Command, Stdio};
 
 fn query_total(url: &str, key: &str, dir: &Path, filters: &[&str]) -> u64 {
     let mut args = vec!["query", "--format", "json"];

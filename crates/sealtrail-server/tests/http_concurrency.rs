@@ -13,6 +13,8 @@ async fn concurrent_clients_lose_and_duplicate_nothing() {
     const CLIENTS: usize = 16;
     const PER_CLIENT: usize = 1000;
     let s = TestServer::start().await;
+    // Durability under load, not the per-key rate limit (tested in http_limits.rs).
+    s.lift_limits().await;
     let before = s.get_json(&s.admin_key, "/v1/tenant").await["log_size"]
         .as_u64()
         .unwrap();

@@ -297,7 +297,16 @@ async fn retention_legal_hold_and_prune_are_admin_only_audited_and_keep_proofs_v
     let settings = s.get_json(&s.admin_key, "/v1/settings").await;
     assert_eq!(
         settings,
-        json!({ "retention_days": 365, "legal_hold": false, "export_excluded_properties": [] })
+        json!({
+            "retention_days": 365,
+            "legal_hold": false,
+            "export_excluded_properties": [],
+            "limits": {
+                "requests_per_second_per_key": 500,
+                "ingest_events_per_second": 5000,
+                "daily_event_quota": null
+            }
+        })
     );
     let read = s.key(&[Scope::Read]).await;
     expect_error(

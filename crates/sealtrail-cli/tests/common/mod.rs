@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");
 
@@ -118,6 +118,18 @@ impl Served {
         let (clean, rest) = self.stop();
         assert!(clean, "serve did not exit cleanly after SIGTERM: {rest}");
     }
+}
+
+/// Runs the binary with a server's URL and key and a data directory in its environment, as an
+/// operator's shell would have them.
+pub fn sealtrail(args: &[&str], url: &str, key: &str, dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("SEALTRAIL_URL", url)
+        .env("SEALTRAIL_KEY", key)
+        .env("SEALTRAIL_DATA_DIR", dir)
+        .output()
+        .unwrap()
 }
 
 /// Command output as text.

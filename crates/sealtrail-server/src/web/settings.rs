@@ -267,15 +267,11 @@ pub async fn retention(
             .map(Retention::Days)
             .map_err(|_| AdminError::Invalid("retention must be a whole number of days".into()))
     };
+    // A refusal by the store (below the floor) is shown on the page like any other.
     let result = match retention {
-        Ok(r) => lifecycle::set_retention(state.store.as_ref(), user.tenant.id, r, &user.actor())
-            .await
-            .map_err(|e| match e {
-                AdminError::Store(sealtrail_store::StoreError::Invalid(m)) => {
-                    AdminError::Invalid(m)
-                }
-                other => other,
-            }),
+        Ok(r) => {
+            lifecycle::set_retention(state.store.as_ref(), user.tenant.id, r, &user.actor()).await
+        }
         Err(e) => Err(e),
     };
     finish(&state, &user, result, "retention").await
@@ -325,12 +321,6 @@ pub async fn limits(
             admin::set_limits(state.store.as_ref(), user.tenant.id, limits, &user.actor())
                 .await
                 .map(|now| state.usage.remember_limits(user.tenant.id, now))
-                .map_err(|e| match e {
-                    AdminError::Store(sealtrail_store::StoreError::Invalid(m)) => {
-                        AdminError::Invalid(m)
-                    }
-                    other => other,
-                })
         }
         Err(e) => Err(e),
     };

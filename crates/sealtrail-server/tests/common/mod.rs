@@ -52,6 +52,16 @@ impl TestServer {
         }
     }
 
+    /// Lifts the default tenant's rate limits, for tests that load the server on purpose (call
+    /// before the first request: the server caches limits for a few seconds).
+    pub async fn lift_limits(&self) {
+        let tenant = self.store.tenant_by_name("default").await.unwrap().unwrap();
+        self.store
+            .set_limits(tenant.id, sealtrail_store::TenantLimits::UNLIMITED)
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await.unwrap();

@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{sealtrail, text, Served};
+use common::{sealtrail, serve_args, text, Served, BIN};
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -160,4 +160,48 @@ fn sigterm_with_a_stuck_client_exits_after_the_deadline_with_every_entry_signed(
         out.contains(&format!("extends the checkpoint of size {size} ")),
         "the final checkpoint does not cover the log: {out}"
     );
+}
+
+/// The attack from the issue, on a server limited to 256 open files: 300 half-sent requests.
+/// The server keeps answering health checks and ingest, and still stops cleanly.
+#[test]
+fn three_hundred_half_sent_requests_on_256_descriptors_do_not_silence_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(serve_args(dir.path(), &[]));
+    let mut served = Served::spawn(command);
+    let key = served.read_first_key();
+    let address = served.url.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        match TcpStream::connect(&address) {
+            Ok(mut s) => {
+                let _ = s.write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+                slow.push(s);
+            }
+            Err(e) => panic!("connecting failed: {e}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // A prompt client still gets through, on a fresh connection.
+    let started = Instant::now();
+    let mut probe = TcpStream::connect(&address).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    probe
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut probe, &mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "healthz: {answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let ingested = sealtrail(&["query", "--limit", "1"], &served.url, &key, dir.path());
+    assert!(ingested.status.success(), "{}", text(&ingested.stderr));
+    drop(slow);
+    served.stop_cleanly();
 }

@@ -26,10 +26,15 @@ impl Served {
 
     /// `serve` with extra options (e.g. `--database <url>` for a PostgreSQL node).
     pub fn start_with(dir: &Path, extra: &[&str]) -> Served {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .args(extra)
+        let mut command = Command::new(BIN);
+        command.args(serve_args(dir, extra));
+        Served::spawn(command)
+    }
+
+    /// Runs `command` (which must end up exec'ing `serve`, e.g. under `sh -c 'ulimit …'`) and
+    /// reads the lines it prints first.
+    pub fn spawn(mut command: Command) -> Served {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -118,6 +123,16 @@ impl Served {
         let (clean, rest) = self.stop();
         assert!(clean, "serve did not exit cleanly after SIGTERM: {rest}");
     }
+}
+
+/// The arguments of `serve` on a free loopback port over `dir`, then `extra`.
+pub fn serve_args(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["serve", "--listen", "127.0.0.1:0", "--data-dir"]
+        .map(String::from)
+        .to_vec();
+    args.push(dir.display().to_string());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 /// Runs the binary with a server's URL and key and a data directory in its environment, as an

@@ -10,26 +10,13 @@ use common::TestServer;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use sealtrail_core::users::Role;
-use std::net::IpAddr;
-
-fn addr(last: u8) -> IpAddr {
-    IpAddr::from([127, 0, 0, last])
-}
-
-fn retry_after(page: &Page) -> u64 {
-    page.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_from_one_address_is_refused_before_any_password_is_checked() {
     let s = TestServer::start().await;
     let (zoe, _) = make_user(&s, Role::Admin, "zoe@example.com").await;
     let pages = join_all((0..150).map(|i| {
-        let mut b = Browser::from_address(&s, addr(40));
+        let mut b = Browser::at_loopback(&s, 40);
         let email = if i % 2 == 0 {
             zoe.email.clone()
         } else {
@@ -51,7 +38,7 @@ async fn a_burst_from_one_address_is_refused_before_any_password_is_checked() {
         checked <= 30,
         "{checked} guesses from one address were checked"
     );
-    assert!(refused.iter().all(|p| retry_after(p) >= 1));
+    assert!(refused.iter().all(|p| p.retry_after() >= 1));
     assert_eq!(audited(&s, "auth.sign_in_failed").await.len(), checked);
     // The server is fine, and people elsewhere still sign in.
     Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;

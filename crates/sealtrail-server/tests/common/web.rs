@@ -36,6 +36,15 @@ impl Page {
         self.headers.get(SET_COOKIE).and_then(|v| v.to_str().ok())
     }
 
+    /// Seconds of the `Retry-After` header of a refused sign-in.
+    pub fn retry_after(&self) -> u64 {
+        self.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     pub fn content_type(&self) -> &str {
         self.headers
             .get(CONTENT_TYPE)
@@ -175,6 +184,12 @@ impl Browser {
             cookie: None,
             forwarded_for: None,
         }
+    }
+
+    /// A browser whose connections come from 127.0.0.`last`, one of several real client
+    /// addresses on loopback.
+    pub fn at_loopback(s: &TestServer, last: u8) -> Self {
+        Browser::from_address(s, std::net::IpAddr::from([127, 0, 0, last]))
     }
 
     /// A browser whose connections come from `local` (any 127.x.y.z address is loopback on

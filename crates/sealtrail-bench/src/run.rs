@@ -9,11 +9,12 @@ use crate::raw::off_runtime::OffRuntime;
 use crate::raw::postgres::RawPostgres;
 use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
-use crate::report::{check_targets, BatchFigures, Machine, Report, WorkloadFigures};
+use crate::raw::singles;
+use crate::report::{check_targets, BatchFigures, Machine, Report, SingleFigures, WorkloadFigures};
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
 use crate::scenarios::{export, lifecycle, read};
 use crate::server::ServerProcess;
-use crate::workload::{terms, Submission, WorkloadSpec};
+use crate::workload::{terms, Submission, Workload, WorkloadSpec};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
@@ -113,15 +114,17 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     // Prepared bodies are reused round-robin (with fresh idempotency keys); 200,000 cover a
     // 10 s phase at 20k events/s without repeating, fewer suffice for small runs.
     let distinct = (config.events / 5).clamp(5_000, 200_000);
+    let singles_spec = WorkloadSpec {
+        seed: config.seed ^ 0x11,
+        events: distinct * 2,
+        ..spec.clone()
+    };
     let singles = Arc::new(Requests::singles(
-        WorkloadSpec {
-            seed: config.seed ^ 0x11,
-            events: distinct * 2,
-            ..spec.clone()
-        },
+        singles_spec.clone(),
         &keys,
         distinct as usize,
     )?);
+    let mut raw_singles = None;
     let mut ingest_single = Vec::new();
     for &clients in &config.clients {
         say(&format!("I1: single events from {clients} clients…"));
@@ -131,9 +134,32 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             pace: None,
             stop: None,
         };
-        let (figures, _) =
+        let (http, _) =
             ingest::run(&server, singles.clone(), plan, &format!("i1-{clients}")).await?;
-        ingest_single.push(figures);
+        let raw_figures = match engine(&mut raw) {
+            Some(engine) => {
+                let events = raw_singles.get_or_insert_with(|| {
+                    Workload::new(singles_spec.clone())
+                        .filter(|s| !s.duplicate)
+                        .take(distinct as usize)
+                        .map(|s| (s.tenant, s.event))
+                        .collect::<Vec<_>>()
+                });
+                Some(singles::group_committed(
+                    engine,
+                    events,
+                    clients,
+                    config.phase,
+                    &mut |tenant| raw_next.take(tenant, 1),
+                )?)
+            }
+            None => None,
+        };
+        ingest_single.push(SingleFigures {
+            ratio: raw_figures.map(|r| http.events_per_s / r.events_per_s),
+            raw: raw_figures,
+            http,
+        });
     }
 
     // I2: batches from one client, against the raw engine at the same transaction size.
@@ -236,9 +262,9 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     // P1: prune its oldest tenth while I1 runs at half the 64-client rate.
     let half = ingest_single
         .iter()
-        .find(|f| f.clients == 64)
+        .find(|f| f.http.clients == 64)
         .or(ingest_single.last())
-        .map_or(1_000.0, |f| f.events_per_s / 2.0);
+        .map_or(1_000.0, |f| f.http.events_per_s / 2.0);
     say(&format!(
         "P1: pruning the oldest tenth while ingesting {half:.0} events/s…"
     ));

@@ -15,6 +15,7 @@
 mod csv_out;
 pub mod off_runtime;
 pub mod postgres;
+pub mod singles;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]
@@ -43,7 +44,7 @@ pub struct RawFilter {
 /// measured time is the engine's, not the cost of materialising whole events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RawRow {
-    /// The entry's position in its tenant's log, as given to [`RawEngine::insert_batch`].
+    /// The entry's position in its tenant's log, as given to [`RawEngine::insert_rows`].
     pub seq: i64,
     /// When it was recorded (Unix milliseconds).
     pub recorded_at: i64,
@@ -136,17 +137,35 @@ pub enum RawError {
 /// The operations the benchmark scenarios run on a baseline, so one scenario body measures
 /// Sealtrail and every raw engine alike. Reads of a tenant never return another tenant's rows.
 pub trait RawEngine {
-    /// Stores `events` for `tenant` with `seq = first_seq + i`, a fresh UUIDv7 id and
-    /// `recorded_at = occurred_at = event.at`. One transaction, durable on return (SQLite WAL +
-    /// `synchronous = FULL`; PostgreSQL `synchronous_commit = on`), the unit the ingest figures
-    /// compare. An idempotency key or seq the tenant already has fails the whole batch with
+    /// Stores `rows` (each with its tenant and seq, a fresh UUIDv7 id and `recorded_at =
+    /// occurred_at = event.at`) in one transaction, durable on return (SQLite WAL +
+    /// `synchronous = FULL`; PostgreSQL `synchronous_commit = on`): the unit the ingest figures
+    /// compare. Rows may belong to several tenants, as a group commit of single events does. An
+    /// idempotency key or seq a tenant already has fails the whole transaction with
     /// [`RawError::Conflict`].
+    fn insert_rows(&mut self, rows: &[RawInsert<'_>]) -> Result<(), RawError>;
+
+    /// Stores `events` for one tenant with `seq = first_seq + i`, in one transaction (see
+    /// [`RawEngine::insert_rows`]).
     fn insert_batch(
         &mut self,
         tenant: u32,
         first_seq: i64,
         events: &[&BenchEvent],
-    ) -> Result<(), RawError>;
+    ) -> Result<(), RawError> {
+        let rows = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                Ok(RawInsert {
+                    tenant,
+                    seq: seq_at(first_seq, i)?,
+                    event,
+                })
+            })
+            .collect::<Result<Vec<_>, RawError>>()?;
+        self.insert_rows(&rows)
+    }
 
     /// Up to `limit` entries of the tenant matching `filter`, newest first by
     /// `(recorded_at DESC, seq DESC)`, strictly after `after` when given: the list page.
@@ -183,6 +202,17 @@ pub trait RawEngine {
 
     /// A short name for reports: "raw SQLite" / "raw PostgreSQL".
     fn name(&self) -> &'static str;
+}
+
+/// One row for [`RawEngine::insert_rows`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawInsert<'a> {
+    /// The tenant whose log the row continues.
+    pub tenant: u32,
+    /// Its position in that log.
+    pub seq: i64,
+    /// The event.
+    pub event: &'a BenchEvent,
 }
 
 /// `first_seq + offset`, refusing to wrap, because a wrapped seq would silently collide with

@@ -7,8 +7,7 @@
 //! thread and leaves the runtime context for the call's duration. That hand-over costs a few
 //! microseconds, which the raw PostgreSQL timings include.
 
-use super::{RawCursor, RawEngine, RawError, RawFilter, RawRow};
-use crate::workload::BenchEvent;
+use super::{RawCursor, RawEngine, RawError, RawFilter, RawInsert, RawRow};
 use std::io::Write;
 
 /// `engine`, callable from inside the benchmark's multi-threaded runtime.
@@ -48,13 +47,8 @@ impl<E: RawEngine> Drop for OffRuntime<E> {
 }
 
 impl<E: RawEngine> RawEngine for OffRuntime<E> {
-    fn insert_batch(
-        &mut self,
-        tenant: u32,
-        first_seq: i64,
-        events: &[&BenchEvent],
-    ) -> Result<(), RawError> {
-        self.call(|e| e.insert_batch(tenant, first_seq, events))
+    fn insert_rows(&mut self, rows: &[RawInsert<'_>]) -> Result<(), RawError> {
+        self.call(|e| e.insert_rows(rows))
     }
 
     fn newest(

@@ -18,7 +18,9 @@
 
 use super::csv_out::{CsvRows, ExportRow, TEXT_COLUMNS};
 use super::sql::{contains_pattern, export_select, Conditions, Param};
-use super::{count_value, limit_param, seq_at, RawCursor, RawEngine, RawError, RawFilter, RawRow};
+use super::{
+    count_value, limit_param, RawCursor, RawEngine, RawError, RawFilter, RawInsert, RawRow,
+};
 use crate::workload::BenchEvent;
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
@@ -66,13 +68,13 @@ CREATE INDEX raw_events_words ON raw_events USING gin (to_tsvector('simple', des
 const INSERT: &str = "INSERT INTO raw_events (tenant, seq, id, recorded_at, occurred_at, action, \
      channel, result, actor_type, actor_id, actor_email, actor_name, description, target_type, \
      target_id, target_name, ip, user_agent, properties, idempotency_key) \
-     SELECT $1, seq, id, at, at, action, channel, result, actor_type, actor_id, actor_email, \
+     SELECT tenant, seq, id, at, at, action, channel, result, actor_type, actor_id, actor_email, \
      actor_name, description, target_type, target_id, target_name, ip, user_agent, \
      properties::jsonb, idempotency_key \
-     FROM unnest($2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
+     FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
      $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) \
-     AS u(seq, id, at, action, channel, result, actor_type, actor_id, actor_email, actor_name, \
+     AS u(tenant, seq, id, at, action, channel, result, actor_type, actor_id, actor_email, actor_name, \
      description, target_type, target_id, target_name, ip, user_agent, properties, \
      idempotency_key)";
 
@@ -181,32 +183,29 @@ fn text_cells<'a>(e: &'a BenchEvent, properties: &'a str) -> [Option<&'a str>; T
 }
 
 impl RawEngine for RawPostgres {
-    fn insert_batch(
-        &mut self,
-        tenant: u32,
-        first_seq: i64,
-        events: &[&BenchEvent],
-    ) -> Result<(), RawError> {
-        let properties = events
+    fn insert_rows(&mut self, rows: &[RawInsert<'_>]) -> Result<(), RawError> {
+        let properties = rows
             .iter()
-            .map(|e| serde_json::to_string(&e.properties))
+            .map(|r| serde_json::to_string(&r.event.properties))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut seqs = Vec::with_capacity(events.len());
-        let mut ids = Vec::with_capacity(events.len());
-        let mut ats = Vec::with_capacity(events.len());
+        let mut tenants = Vec::with_capacity(rows.len());
+        let mut seqs = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut ats = Vec::with_capacity(rows.len());
         let mut text: Vec<Vec<Option<&str>>> = (0..TEXT_COLUMNS)
-            .map(|_| Vec::with_capacity(events.len()))
+            .map(|_| Vec::with_capacity(rows.len()))
             .collect();
-        for (i, (e, properties)) in events.iter().zip(&properties).enumerate() {
-            seqs.push(seq_at(first_seq, i)?);
+        for (row, properties) in rows.iter().zip(&properties) {
+            let e = row.event;
+            tenants.push(i64::from(row.tenant));
+            seqs.push(row.seq);
             ids.push(Uuid::now_v7());
             ats.push(e.at.millis());
             for (column, cell) in text.iter_mut().zip(text_cells(e, properties)) {
                 column.push(cell);
             }
         }
-        let tenant_param = i64::from(tenant);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant_param, &seqs, &ids, &ats];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenants, &seqs, &ids, &ats];
         params.extend(text.iter().map(|c| c as &(dyn ToSql + Sync)));
         // One statement outside an explicit transaction is one transaction: all rows or none,
         // durable when the server answers, without BEGIN/COMMIT round trips.
@@ -218,7 +217,7 @@ impl RawEngine for RawPostgres {
                     .map_or_else(|| source.to_string(), |db| db.to_string());
                 RawError::Conflict {
                     engine: NAME,
-                    tenant,
+                    tenant: rows.first().map_or(0, |r| r.tenant),
                     detail,
                 }
             } else {

@@ -25,8 +25,9 @@
 
 use super::csv_out::{CsvRows, ExportRow, TEXT_COLUMNS};
 use super::sql::{contains_pattern, export_select, Conditions, Param};
-use super::{count_value, limit_param, seq_at, RawCursor, RawEngine, RawError, RawFilter, RawRow};
-use crate::workload::BenchEvent;
+use super::{
+    count_value, limit_param, RawCursor, RawEngine, RawError, RawFilter, RawInsert, RawRow,
+};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, ToSql, TransactionBehavior};
 use std::path::Path;
@@ -168,12 +169,7 @@ fn sqlite(context: &'static str) -> impl Fn(rusqlite::Error) -> RawError {
 }
 
 impl RawEngine for RawSqlite {
-    fn insert_batch(
-        &mut self,
-        tenant: u32,
-        first_seq: i64,
-        events: &[&BenchEvent],
-    ) -> Result<(), RawError> {
+    fn insert_rows(&mut self, rows: &[RawInsert<'_>]) -> Result<(), RawError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -182,11 +178,12 @@ impl RawEngine for RawSqlite {
             let mut insert = tx
                 .prepare_cached(INSERT)
                 .map_err(sqlite("preparing the insert"))?;
-            for (i, e) in events.iter().enumerate() {
+            for row in rows {
+                let e = row.event;
                 let properties = serde_json::to_string(&e.properties)?;
                 let inserted = insert.execute(params![
-                    tenant,
-                    seq_at(first_seq, i)?,
+                    row.tenant,
+                    row.seq,
                     Uuid::now_v7().as_bytes(),
                     e.at.millis(),
                     e.action,
@@ -208,7 +205,7 @@ impl RawEngine for RawSqlite {
                 inserted.map_err(|source| match source.sqlite_error_code() {
                     Some(ErrorCode::ConstraintViolation) => RawError::Conflict {
                         engine: NAME,
-                        tenant,
+                        tenant: row.tenant,
                         detail: source.to_string(),
                     },
                     _ => RawError::Sqlite {

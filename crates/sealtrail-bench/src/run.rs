@@ -125,6 +125,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         distinct as usize,
     )?);
     let mut raw_singles = None;
+    let mut raw_singles_sent = 0u64;
     let mut ingest_single = Vec::new();
     for &clients in &config.clients {
         say(&format!("I1: single events from {clients} clients…"));
@@ -150,6 +151,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
                     events,
                     clients,
                     config.phase,
+                    &mut raw_singles_sent,
                     &mut |tenant| raw_next.take(tenant, 1),
                 )?)
             }

@@ -38,12 +38,15 @@ struct Pending {
 
 /// Sends `events` (tenant, event; round-robin, with a fresh idempotency key on every reuse)
 /// from `clients` threads for `duration`, group-committing on this thread. `next_seq` hands
-/// out each tenant's next seq, so the rows continue the logs already loaded.
+/// out each tenant's next seq, so the rows continue the logs already loaded; `handed_out`
+/// counts the events sent by earlier phases, so a later phase continues the round-robin
+/// instead of resending keys the table already holds.
 pub fn group_committed(
     engine: &mut dyn RawEngine,
     events: &[(u32, BenchEvent)],
     clients: usize,
     duration: Duration,
+    handed_out: &mut u64,
     next_seq: &mut dyn FnMut(u32) -> i64,
 ) -> Result<RawSingleFigures, RawError> {
     if events.is_empty() {
@@ -53,7 +56,7 @@ pub fn group_committed(
         });
     }
     let (queue, incoming) = mpsc::sync_channel::<Pending>(clients.max(1) * 2);
-    let counter = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(*handed_out));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let deadline = started + duration;
@@ -63,14 +66,16 @@ pub fn group_committed(
             let (queue, counter, stop) = (queue.clone(), counter.clone(), stop.clone());
             threads.push(scope.spawn(move || {
                 let mut latencies = Vec::new();
-                let (reply, answer) = mpsc::sync_channel(1);
                 while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
+                    // A channel per event, whose only sender travels with it: an event the
+                    // writer drops unanswered (it stopped) ends the wait with an error.
+                    let (reply, answer) = mpsc::sync_channel(1);
                     let pending = Pending {
                         index: (n % events.len() as u64) as usize,
                         round: n / events.len() as u64,
                         sent: Instant::now(),
-                        reply: reply.clone(),
+                        reply,
                     };
                     if queue.send(pending).is_err() {
                         break;
@@ -84,7 +89,9 @@ pub fn group_committed(
             }));
         }
         drop(queue);
-        let committed = write_groups(engine, events, &incoming, next_seq);
+        // The writer owns the receiving end, so when it stops (an error) every client blocked
+        // on a full queue gets an error instead of waiting forever.
+        let committed = write_groups(engine, events, incoming, next_seq);
         if committed.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -93,6 +100,7 @@ pub fn group_committed(
         for thread in threads {
             latencies.extend(thread.join().unwrap_or_default());
         }
+        *handed_out = counter.load(Ordering::Relaxed);
         let (events_done, groups) = committed?;
         let seconds = started.elapsed().as_secs_f64();
         Ok(RawSingleFigures {
@@ -108,7 +116,7 @@ pub fn group_committed(
 fn write_groups(
     engine: &mut dyn RawEngine,
     events: &[(u32, BenchEvent)],
-    incoming: &Receiver<Pending>,
+    incoming: Receiver<Pending>,
     next_seq: &mut dyn FnMut(u32) -> i64,
 ) -> Result<(u64, u64), RawError> {
     let mut done = (0u64, 0u64);
@@ -151,5 +159,68 @@ fn write_groups(
         result?;
         done.0 += group.len() as u64;
         done.1 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw::sqlite::RawSqlite;
+    use crate::workload::{Workload, WorkloadSpec};
+    use sealtrail_core::Timestamp;
+
+    fn events(n: u64) -> Vec<(u32, BenchEvent)> {
+        Workload::new(WorkloadSpec::standard(7, n, Timestamp::now()))
+            .filter(|s| !s.duplicate)
+            .map(|s| (s.tenant, s.event))
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_phases_continue_the_round_robin_without_reusing_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = RawSqlite::create(&dir.path().join("raw.db")).unwrap();
+        // Few events, so both phases wrap around them several times.
+        let events = events(50);
+        let mut seqs: HashMap<u32, i64> = HashMap::new();
+        let mut next_seq = |tenant: u32| {
+            let seq = seqs.entry(tenant).or_insert(0);
+            *seq += 1;
+            *seq - 1
+        };
+        let mut sent = 0;
+        for clients in [1, 16] {
+            let figures = group_committed(
+                &mut engine,
+                &events,
+                clients,
+                Duration::from_millis(300),
+                &mut sent,
+                &mut next_seq,
+            )
+            .unwrap();
+            assert!(figures.events_per_s > 0.0);
+            assert!(figures.mean_group >= 1.0);
+        }
+        assert!(sent > events.len() as u64, "the phases wrapped around the events");
+    }
+
+    #[test]
+    fn a_failing_writer_ends_the_phase_instead_of_leaving_clients_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = RawSqlite::create(&dir.path().join("raw.db")).unwrap();
+        let events = events(20);
+        // Every event gets seq 0, so the second row of any tenant conflicts.
+        let started = Instant::now();
+        let result = group_committed(
+            &mut engine,
+            &events,
+            64,
+            Duration::from_secs(30),
+            &mut 0,
+            &mut |_| 0,
+        );
+        assert!(matches!(result, Err(RawError::Conflict { .. })), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -176,7 +176,12 @@ pub fn check_targets(report: &Report) -> Vec<TargetCheck> {
 /// The ingest targets of issue #16, each against the raw engine measured in the same run.
 fn ingest_targets(report: &Report) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
-    let single = |clients: usize| report.ingest_single.iter().find(|f| f.http.clients == clients);
+    let single = |clients: usize| {
+        report
+            .ingest_single
+            .iter()
+            .find(|f| f.http.clients == clients)
+    };
     let raw_batch_100 = report
         .ingest_batch
         .iter()

@@ -150,6 +150,12 @@ impl<W: GroupWriter> WriterHandle<W> {
         &self.shared
     }
 
+    /// The shared state, for helper threads (the WAL checkpointer) whose fatal errors must
+    /// stop the writer too.
+    pub(crate) fn shared_arc(&self) -> Arc<WriterShared> {
+        self.shared.clone()
+    }
+
     /// True while the thread is running and has not failed.
     pub(crate) fn healthy(&self) -> Result<(), StoreError> {
         if let Some(e) = self.shared.failed_error() {

@@ -202,7 +202,10 @@ mod tests {
             assert!(figures.events_per_s > 0.0);
             assert!(figures.mean_group >= 1.0);
         }
-        assert!(sent > events.len() as u64, "the phases wrapped around the events");
+        assert!(
+            sent > events.len() as u64,
+            "the phases wrapped around the events"
+        );
     }
 
     #[test]
@@ -220,7 +223,10 @@ mod tests {
             &mut 0,
             &mut |_| 0,
         );
-        assert!(matches!(result, Err(RawError::Conflict { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(RawError::Conflict { .. })),
+            "{result:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -365,3 +365,40 @@ async fn a_replayed_clock_dates_entries_and_time_never_goes_back() {
         [1_710_000_000_000, 1_700_000_000_000, 1_700_000_000_000]
     );
 }
+
+#[tokio::test]
+async fn the_writer_never_checkpoints_and_the_checkpoint_thread_drains_the_wal() {
+    let (dir, store) = open(SqliteOptions::default());
+    let autocheckpoint: i64 = store
+        .with_writer(|conn| {
+            conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                .map_err(WriteError::from)
+        })
+        .await
+        .expect("pragma");
+    assert_eq!(autocheckpoint, 0, "commits never wait for a checkpoint");
+
+    let t = store.create_tenant("acme").await.expect("tenant").id;
+    let main_file = dir.path().join(super::DB_FILE_NAME);
+    let before = std::fs::metadata(&main_file).expect("db file").len();
+    let rounds_before = store.wal_checkpoints();
+    for _ in 0..20 {
+        let events = (0..100).map(|_| event("bulk.loaded", "u")).collect();
+        store.append(t, events).await.expect("append");
+    }
+    // Only a checkpoint copies pages into the main file, so its growth shows the thread ran.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.wal_checkpoints() == rounds_before
+        || std::fs::metadata(&main_file).expect("db file").len() <= before
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint drained the WAL within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store.count(t, &Filter::default()).await.expect("count"),
+        2_000
+    );
+}

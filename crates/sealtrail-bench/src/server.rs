@@ -33,7 +33,11 @@ impl ServerProcess {
                 "--data-dir",
             ])
             .arg(data_dir)
-            .env("RUST_LOG", "warn")
+            // Quiet unless the caller asks (`RUST_LOG=…` reaches the server under test).
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -246,16 +246,42 @@ fn run<W: GroupWriter>(
                 Err(_) => break, // the store was dropped and the queue is empty
             },
         };
+        let started = Instant::now();
         match command {
-            Command::Job(job) => job(&mut writer, shared),
+            Command::Job(job) => {
+                job(&mut writer, shared);
+                note_busy("job", 0, started.elapsed());
+            }
             Command::Append(first) => {
                 let (group, next) = collect_group(first, &receiver, limits);
                 carried = next;
+                let entries = group.iter().map(|r| r.entries.len()).sum();
                 commit_group(&mut writer, shared, group);
+                note_busy("group", entries, started.elapsed());
             }
         }
     }
 }
+
+/// Records how long the writer was busy with one group or job: every queued append waits
+/// behind it, so these durations are what ingest latency is made of.
+fn note_busy(kind: &'static str, entries: usize, took: Duration) {
+    metrics::histogram!("sealtrail_writer_busy_seconds", "kind" => kind).record(took.as_secs_f64());
+    if kind == "group" {
+        metrics::histogram!("sealtrail_writer_group_entries").record(entries as f64);
+    }
+    if took >= SLOW_WRITE {
+        tracing::info!(
+            kind,
+            entries,
+            ms = took.as_millis() as u64,
+            "slow write on the log writer"
+        );
+    }
+}
+
+/// A group or job holding the writer at least this long is logged.
+const SLOW_WRITE: Duration = Duration::from_millis(100);
 
 /// Drains queued appends behind `first` up to the group limits. A command that does not fit
 /// (a job, or a request that would overflow the group) is handed back to run next.

@@ -254,6 +254,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA cache_size = -32768;",
     )
     .map_err(backend("setting pragmas"))?;
+    super::wal::install_backstop(&conn);
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     migrate(&mut conn, latest_version())?;
     Ok(conn)

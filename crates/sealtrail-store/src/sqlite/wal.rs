@@ -12,6 +12,10 @@
 //! the writer and readers to step aside once and lets the next commit start the WAL file
 //! from its beginning again: the WAL's size stays bounded under any load.
 //!
+//! If the writer outruns the thread anyway (large batches back to back), the writer's own
+//! backstop checkpoints once the WAL passes [`BACKSTOP_FRAMES`], as SQLite's auto-checkpoint
+//! would, but at a bound a hundred times higher.
+//!
 //! A checkpoint that fails with an I/O error (a failed fsync of the main file) means the disk
 //! can no longer be trusted: the writer is stopped exactly as if its own commit had failed.
 
@@ -46,6 +50,50 @@ impl Default for WalPolicy {
             restart_frames: 4_096,
         }
     }
+}
+
+/// WAL frames (128 MiB of 4 KiB pages) past which the writer checkpoints by itself, after its
+/// commit. The checkpoint thread normally keeps the WAL far below this; only a writer that
+/// produces pages faster than the thread copies them (a bulk load of large batches) gets here,
+/// and then waiting for the copy is the back-pressure that keeps the WAL file bounded.
+pub(crate) const BACKSTOP_FRAMES: i32 = 32_768;
+
+/// Installs the writer's backstop ([`BACKSTOP_FRAMES`]). Must run after any
+/// `wal_autocheckpoint` pragma on `conn`, which replaces the hook.
+pub(crate) fn install_backstop(conn: &Connection) {
+    conn.wal_hook(Some(backstop));
+}
+
+/// Called by SQLite after every commit with the frames now in the WAL. Past the bound the
+/// writer waits for the checkpoint thread's round in progress (SQLite answers "busy" at once
+/// while another connection checkpoints) and then restarts the WAL itself. The commit has
+/// already happened, so nothing is reported back: a checkpoint that fails here (still busy
+/// after [`BUSY_TIMEOUT`], or an I/O error) is left to the checkpoint thread's next round,
+/// which stops the writer on an I/O error.
+fn backstop(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    if frames <= BACKSTOP_FRAMES {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let outcome = loop {
+        match wal.checkpoint_v2(rusqlite::hooks::CheckpointMode::RESTART) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            outcome => break outcome,
+        }
+    };
+    metrics::counter!("sealtrail_wal_backstops_total").increment(1);
+    tracing::info!(
+        frames,
+        ms = started.elapsed().as_millis() as u64,
+        ?outcome,
+        "WAL past its hard bound: the writer waited for a checkpoint"
+    );
+    Ok(())
 }
 
 /// What one checkpoint reported: frames in the WAL, and frames now in the main file.
@@ -140,9 +188,14 @@ fn backfill(conn: &Connection, policy: WalPolicy) -> rusqlite::Result<bool> {
     let progress = checkpoint(conn, "PASSIVE")?;
     metrics::gauge!("sealtrail_wal_frames").set(progress.wal_frames as f64);
     if progress.wal_frames > policy.restart_frames {
+        let started = std::time::Instant::now();
         let restarted = checkpoint(conn, "RESTART")?;
         metrics::counter!("sealtrail_wal_restarts_total").increment(1);
-        tracing::debug!(?restarted, "WAL past its bound: restart checkpoint");
+        tracing::debug!(
+            ?restarted,
+            ms = started.elapsed().as_millis() as u64,
+            "WAL past its bound: restart checkpoint"
+        );
         return Ok(restarted.complete);
     }
     Ok(progress.complete && progress.backfilled == progress.wal_frames)
@@ -154,5 +207,53 @@ impl Drop for WalCheckpointer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAL connection with the writer's settings and no checkpoint thread.
+    fn writer_alone(path: &Path, backstop: bool) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (b BLOB);")
+            .unwrap();
+        if backstop {
+            install_backstop(&conn);
+        }
+        conn
+    }
+
+    /// Writes about 1.25 × the backstop in 4 MiB rows and returns the WAL's frames after.
+    fn frames_after_a_bulk_load(backstop: bool) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = writer_alone(&dir.path().join("db"), backstop);
+        let blob = vec![7u8; 4 << 20];
+        let rows = (BACKSTOP_FRAMES as usize * 4096 * 5 / 4) / blob.len();
+        for _ in 0..rows {
+            conn.execute("INSERT INTO t (b) VALUES (?1)", [&blob])
+                .unwrap();
+        }
+        // A PASSIVE checkpoint from the same connection reports the WAL's size.
+        checkpoint(&conn, "PASSIVE").unwrap().wal_frames
+    }
+
+    #[test]
+    fn the_writer_checkpoints_by_itself_only_past_the_backstop() {
+        let without = frames_after_a_bulk_load(false);
+        assert!(
+            without > i64::from(BACKSTOP_FRAMES),
+            "without the backstop the WAL keeps growing: {without} frames"
+        );
+        let with = frames_after_a_bulk_load(true);
+        assert!(
+            with < i64::from(BACKSTOP_FRAMES) / 2,
+            "the backstop restarted the WAL: {with} frames"
+        );
     }
 }

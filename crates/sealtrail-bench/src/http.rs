@@ -43,6 +43,25 @@ impl Api {
         body: Bytes,
         idempotency_key: &str,
     ) -> Result<(), BenchError> {
+        let answer = self.try_ingest(key, body, idempotency_key).await?;
+        // 207 means some events were rejected: a failure for a benchmark.
+        if answer.status != StatusCode::OK && answer.status != StatusCode::CREATED {
+            return Err(BenchError::Http(format!(
+                "POST /v1/events answered {}: {}",
+                answer.status, answer.text
+            )));
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/events`, returning whatever the server answered (for scenarios where a
+    /// refusal is an expected outcome, such as overload).
+    pub async fn try_ingest(
+        &self,
+        key: &str,
+        body: Bytes,
+        idempotency_key: &str,
+    ) -> Result<IngestAnswer, BenchError> {
         let response = self
             .client
             .post(format!("{}/v1/events", self.base))
@@ -52,20 +71,22 @@ impl Api {
             .body(body)
             .send()
             .await
-            .map_err(|e| BenchError::Http(format!("POST /v1/events: {e}")))?;
+            .map_err(|e| BenchError::Http(format!("POST /v1/events: {}", with_causes(&e))))?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let text = response
             .text()
             .await
             .map_err(|e| BenchError::Http(format!("reading the ingest answer: {e}")))?;
-        // 207 means some events were rejected: a failure for a benchmark.
-        if status != StatusCode::OK && status != StatusCode::CREATED {
-            return Err(BenchError::Http(format!(
-                "POST /v1/events answered {status}: {}",
-                text.chars().take(300).collect::<String>()
-            )));
-        }
-        Ok(())
+        Ok(IngestAnswer {
+            status,
+            retry_after,
+            text: text.chars().take(300).collect(),
+        })
     }
 
     /// A GET answered with JSON.
@@ -148,4 +169,27 @@ async fn success(response: Response, what: &str) -> Result<Response, BenchError>
         "{what} answered {status}: {}",
         text.chars().take(300).collect::<String>()
     )))
+}
+
+/// What `POST /v1/events` answered.
+#[derive(Debug, Clone)]
+pub struct IngestAnswer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// `Retry-After` in whole seconds, when sent.
+    pub retry_after: Option<u64>,
+    /// The start of the body, for error messages.
+    pub text: String,
+}
+
+/// An error with its chain of causes ("error sending request" alone says nothing).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

@@ -5,6 +5,7 @@ use crate::raw::singles::RawSingleFigures;
 use crate::scenarios::export::ExportFigures;
 use crate::scenarios::ingest::IngestFigures;
 use crate::scenarios::lifecycle::{PruneFigures, VerifyFigures};
+use crate::scenarios::overload::OverloadFigures;
 use crate::scenarios::read::{CountFigures, PageFigures, SearchFigures};
 use crate::stats::Latency;
 use serde::Serialize;
@@ -24,6 +25,8 @@ pub struct Report {
     pub exports: Vec<ExportFigures>,
     pub verify: VerifyFigures,
     pub prune: PruneFigures,
+    /// O1, when run (`--overload-clients` above zero).
+    pub overload: Option<OverloadFigures>,
     pub targets: Vec<TargetCheck>,
 }
 
@@ -251,6 +254,20 @@ fn ingest_targets(report: &Report) -> Vec<TargetCheck> {
             ratio >= 0.7,
         ));
     }
+    if let Some(o) = &report.overload {
+        checks.push(TargetCheck::new(
+            &format!("O1 {} clients × {} events", o.clients, o.batch),
+            "peak RSS < 1 GiB; refusals 503 + Retry-After only",
+            format!(
+                "peak {:.0} MiB; {} accepted, {} refused ({} with Retry-After), {} other",
+                o.rss_peak_mib, o.accepted, o.refused, o.refused_with_retry_after, o.other
+            ),
+            o.rss_peak_mib < 1024.0
+                && o.other == 0
+                && o.refused_with_retry_after == o.refused
+                && o.accepted > 0,
+        ));
+    }
     checks
 }
 
@@ -433,6 +450,28 @@ pub fn markdown(report: &Report) -> String {
         lat(&p.before_prune),
         lat(&p.during_prune)
     );
+    if let Some(o) = &report.overload {
+        let _ = writeln!(
+            out,
+            "O1 overload: {} clients × {}-event batches for {:.1} s: {} accepted ({:.0} events/s, p50 / p99 / p99.9 {} ms), {} refused with 503 ({} with Retry-After), {} other{}; server RSS {:.0} → peak {:.0} → {:.0} MiB.\n",
+            o.clients,
+            o.batch,
+            o.seconds,
+            o.accepted,
+            o.accepted_events as f64 / o.seconds.max(1e-9),
+            lat(&o.accepted_latency),
+            o.refused,
+            o.refused_with_retry_after,
+            o.other,
+            o.first_other
+                .as_deref()
+                .map(|f| format!(" (first: {f})"))
+                .unwrap_or_default(),
+            o.rss_before_mib,
+            o.rss_peak_mib,
+            o.rss_after_mib
+        );
+    }
     let _ = writeln!(out, "| target | wanted | measured | met |");
     let _ = writeln!(out, "|---|---|---|---|");
     for t in &report.targets {

@@ -12,7 +12,7 @@ use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
 use crate::report::{check_targets, BatchFigures, Machine, Report, SingleFigures, WorkloadFigures};
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
-use crate::scenarios::{export, lifecycle, read};
+use crate::scenarios::{export, lifecycle, overload, read};
 use crate::server::ServerProcess;
 use crate::workload::{terms, Submission, Workload, WorkloadSpec};
 use sealtrail_core::{TenantId, Timestamp};
@@ -49,6 +49,8 @@ pub struct BenchConfig {
     pub reps: usize,
     /// Leave out the raw-engine baseline.
     pub no_raw: bool,
+    /// Clients of O1 (1,000-event batches at once, past what the node may queue); 0 skips it.
+    pub overload_clients: usize,
 }
 
 /// Progress messages for the person waiting.
@@ -166,6 +168,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
 
     // I2: batches from one client, against the raw engine at the same transaction size.
     let mut ingest_batch = Vec::new();
+    let mut thousands = None;
     for batch in [100usize, 1_000] {
         say(&format!("I2: batches of {batch}…"));
         let count = ((config.events / 5) as usize / batch).clamp(1, 200_000 / batch);
@@ -179,6 +182,9 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             count,
         )?;
         let requests = Arc::new(Requests::batches(&batches, &keys)?);
+        if batch == 1_000 {
+            thousands = Some(requests.clone());
+        }
         let plan = IngestPlan {
             clients: 1,
             duration: config.phase,
@@ -271,6 +277,18 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         "P1: pruning the oldest tenth while ingesting {half:.0} events/s…"
     ));
     let prune = lifecycle::prune_during_ingest(&server, &bulk.key, singles, 64, half, 329).await?;
+
+    // O1 last: it fills the node's buffers on purpose.
+    let overload = match thousands {
+        Some(requests) if config.overload_clients > 0 => {
+            say(&format!(
+                "O1: {} clients sending 1000-event batches at once…",
+                config.overload_clients
+            ));
+            Some(overload::run(&server, requests, config.overload_clients, config.phase).await?)
+        }
+        _ => None,
+    };
     server.stop()?;
 
     let mut report = Report {
@@ -305,6 +323,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         exports,
         verify,
         prune,
+        overload,
         targets: Vec::new(),
     };
     report.targets = check_targets(&report);

@@ -94,6 +94,10 @@ struct RunArgs {
     /// Leave out the raw-engine baseline.
     #[arg(long)]
     no_raw: bool,
+    /// Clients of O1, the overload scenario: each sends 1,000-event batches at once, retrying
+    /// refusals after 50 ms (0 leaves it out).
+    #[arg(long, default_value_t = 512)]
+    overload_clients: usize,
     /// Where to write the machine-readable results.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -160,6 +164,7 @@ async fn benchmark(args: RunArgs) -> anyhow::Result<ExitCode> {
         binary: std::env::current_exe().context("finding the sealtrail binary")?,
         phase: Duration::from_secs_f64(args.phase_seconds.max(0.1)),
         clients: args.clients,
+        overload_clients: args.overload_clients,
         reps: args.reps.max(1),
         no_raw: args.no_raw,
     };

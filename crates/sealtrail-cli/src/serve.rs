@@ -65,10 +65,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALTRAIL_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     shutdown_timeout_secs: u64,
     /// MiB of ingest request bodies read and parsed at once; more get 503 with Retry-After.
-    #[arg(long, env = "SEALTRAIL_INGEST_BUFFER_MIB", default_value_t = 256)]
+    #[arg(long, env = "SEALTRAIL_INGEST_BUFFER_MIB", default_value_t = 128)]
     ingest_buffer_mib: usize,
     /// Events parsed and waiting for the writer at most; more get 503 with Retry-After.
-    #[arg(long, env = "SEALTRAIL_MAX_QUEUED_EVENTS", default_value_t = 50_000)]
+    #[arg(long, env = "SEALTRAIL_MAX_QUEUED_EVENTS", default_value_t = 20_000)]
     max_queued_events: usize,
     /// Checkpoint signing key file (created 0600 on first start). Default: in the data
     /// directory. Nodes sharing one database must share this file.

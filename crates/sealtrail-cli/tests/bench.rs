@@ -65,6 +65,8 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
             "1,4",
             "--reps",
             "3",
+            "--overload-clients",
+            "24",
             "--json",
         ])
         .arg(&json)
@@ -83,6 +85,7 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         "E1 export",
         "V1 verify",
         "P1 prune",
+        "O1 overload: 24 clients",
         "| target |",
     ] {
         assert!(table.contains(heading), "no {heading:?} in\n{table}");
@@ -100,6 +103,18 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     let singles = report["ingest_single"].as_array().unwrap();
     assert_eq!(singles.len(), 2);
     assert!(singles.iter().all(|f| f["events"].as_u64().unwrap() > 0));
+    // Each I1 phase has its raw single-event baseline, group-committed from as many clients.
+    for single in singles {
+        assert!(
+            single["raw"]["events_per_s"].as_f64().unwrap() > 0.0,
+            "{single}"
+        );
+        assert!(
+            single["raw"]["mean_group"].as_f64().unwrap() >= 1.0,
+            "{single}"
+        );
+        assert!(single["ratio"].as_f64().unwrap() > 0.0, "{single}");
+    }
     for batch in report["ingest_batch"].as_array().unwrap() {
         assert!(batch["ratio"].as_f64().unwrap() > 0.0, "{batch}");
     }
@@ -127,5 +142,13 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     let removed = report["prune"]["removed"].as_u64().unwrap();
     assert!((200..=400).contains(&removed), "prune removed {removed}");
     assert!(report["prune"]["during_prune"]["n"].as_u64().is_some());
+    // O1: every answer was an acknowledgement or a 503 with Retry-After.
+    let o = &report["overload"];
+    assert_eq!(o["clients"], 24);
+    assert_eq!(o["batch"], 1000);
+    assert!(o["accepted"].as_u64().unwrap() > 0, "{o}");
+    assert_eq!(o["other"], 0, "{o}");
+    assert_eq!(o["refused"], o["refused_with_retry_after"], "{o}");
+    assert!(o["rss_peak_mib"].as_f64().unwrap() > 0.0, "{o}");
     assert!(report["targets"].as_array().unwrap().len() >= 6);
 }

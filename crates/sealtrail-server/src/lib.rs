@@ -153,8 +153,8 @@ impl ServerConfig {
             max_concurrent_requests: 256,
             shutdown_timeout: Duration::from_secs(10),
             ingest_capacity: usage::IngestCapacity {
-                body_buffer_mib: 256,
-                queued_events: 50_000,
+                body_buffer_mib: 128,
+                queued_events: 20_000,
             },
             signing_key_file: None,
             checkpoint_interval: Duration::from_secs(1),
@@ -453,6 +453,7 @@ pub async fn start_with_store(
         max_connections: listener::connection_capacity(config.max_connections),
         max_concurrent_requests: config.max_concurrent_requests,
         shutdown_timeout: config.shutdown_timeout,
+        max_discarded_body: config.max_body_bytes,
     };
     if limits.max_connections < config.max_connections {
         tracing::warn!(

@@ -122,6 +122,21 @@ async fn requests_over_the_cap_get_503_with_retry_after_and_probes_still_answer(
     assert_eq!(r.headers()["retry-after"], "1");
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "overloaded");
+    // A large batch refused while still being sent gets the 503 as an answer, not a reset
+    // connection: the listener reads and drops the rest of the body first.
+    for _ in 0..3 {
+        let r = s
+            .client
+            .post(format!("{}/v1/events", s.url))
+            .bearer_auth(&s.admin_key)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 4 << 20])
+            .send()
+            .await
+            .expect("the refusal arrives as an answer");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "1");
+    }
     healthz_ok(&s).await;
     let metrics = s
         .client

@@ -262,6 +262,24 @@ async fn a_full_ingest_buffer_answers_503_and_frees_up() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retry_after(&r), 1);
     expect_error(r, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    // A large batch refused while it is still being sent gets the 503 too, not a connection
+    // reset: the server reads and drops the rest of the body before answering.
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let mut large = vec![b' '; 4 << 20];
+        large[0] = b'{';
+        large[(4 << 20) - 1] = b'}';
+        let r = client
+            .post(format!("{}/v1/events", s.url))
+            .bearer_auth(&s.admin_key)
+            .header("content-type", "application/json")
+            .body(large)
+            .send()
+            .await
+            .expect("the refusal arrives as an answer, not as a broken connection");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after(&r), 1);
+    }
     drop(slow);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = s

@@ -46,6 +46,19 @@ impl Requests {
     }
 }
 
+impl Requests {
+    /// True when there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The `n`-th request round-robin: (tenant key, body, events in it).
+    pub fn item(&self, n: u64) -> (&str, &Bytes, u64) {
+        let (key, body, count) = &self.items[(n % self.items.len().max(1) as u64) as usize];
+        (key, body, *count)
+    }
+}
+
 /// One producer's batch: a tenant rank and its events.
 pub type TenantBatch = (u32, Vec<Submission>);
 

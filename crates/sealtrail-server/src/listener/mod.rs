@@ -56,6 +56,9 @@ pub struct ConnectionLimits {
     pub max_concurrent_requests: usize,
     /// How long shutdown waits for requests in progress before cutting connections.
     pub shutdown_timeout: Duration,
+    /// Most body bytes read and dropped from a request refused at the request cap, so the
+    /// client receives the 503 instead of a reset connection (the largest accepted body).
+    pub max_discarded_body: usize,
 }
 
 /// Raises the process's open-file soft limit to its hard limit (systems often start services
@@ -78,6 +81,7 @@ struct Shared {
     app: Router,
     registry: Arc<Registry>,
     requests: Arc<Semaphore>,
+    max_discarded_body: usize,
 }
 
 /// Serves `app` on `listener` until `shutdown` fires, then shuts down as described above.
@@ -91,6 +95,7 @@ pub async fn serve(
         app,
         registry: Registry::new(limits.max_connections),
         requests: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+        max_discarded_body: limits.max_discarded_body,
     });
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
@@ -197,6 +202,11 @@ async fn handle(
                 let busy = ApiError::overloaded(
                     "the server is handling as many requests as it allows; retry shortly",
                 );
+                crate::routes::discard_body(
+                    Body::new(request.into_body()),
+                    shared.max_discarded_body,
+                )
+                .await;
                 return Ok(busy.into_response());
             }
         }

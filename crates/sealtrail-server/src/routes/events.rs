@@ -2,7 +2,7 @@
 
 use crate::auth::{Caller, IngestCaller};
 use crate::error::ApiError;
-use crate::routes::{declared_length, integrity, query_params, read_body};
+use crate::routes::{declared_length, discard_body, integrity, query_params, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -109,9 +109,16 @@ pub async fn ingest(
     caller.require(Scope::Ingest)?;
     let wait_for_checkpoint = wait_parameter(raw.as_deref())?;
     let idempotency = idempotency_header(&headers)?;
-    let _reading = state
+    let _reading = match state
         .usage
-        .admit_body(declared_length(&headers), state.max_body_bytes)?;
+        .admit_body(declared_length(&headers), state.max_body_bytes)
+    {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            discard_body(body, state.max_body_bytes).await;
+            return Err(refusal);
+        }
+    };
     let bytes = read_body(body, &headers, state.max_body_bytes).await?;
     let parsed = ingest::parse_body(&bytes, &state.limits, Timestamp::now())?;
     drop(bytes);

@@ -87,6 +87,24 @@ pub async fn read_body(
         .map_err(|_| too_large())
 }
 
+/// Reads and drops the body of a request the server refuses before reading it (503 when the
+/// ingest buffer is full). A client is usually still sending a large body when the refusal is
+/// ready; closing the connection with its bytes unread makes the kernel reset it, and the
+/// client then sees a broken connection instead of the 503 and its `Retry-After`. Nothing is
+/// kept, so memory stays bounded; past `limit` bytes (or on a read error) it stops and the
+/// connection closes after all.
+pub async fn discard_body(body: Body, limit: usize) {
+    use futures::StreamExt;
+    let mut chunks = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = chunks.next().await {
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            break;
+        }
+    }
+}
+
 /// The body length the client announced in `Content-Length`, if any.
 pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers

@@ -293,6 +293,45 @@ async fn a_full_ingest_buffer_answers_503_and_frees_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_writer_queue_refuses_before_reading_or_parsing_the_body() {
+    let s = TestServer::start_with(|c| c.ingest_capacity.queued_events = 1_000).await;
+    // A body of 64 KiB may hold up to 1,000 events: while it arrives it holds the whole queue.
+    let mut slow = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
+        s.admin_key,
+        64 << 10
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Malformed JSON gets 503, not 400: it was refused before any parsing.
+    let malformed = || {
+        s.client
+            .post(format!("{}/v1/events", s.url))
+            .bearer_auth(&s.admin_key)
+            .header("content-type", "application/json")
+            .body("{\"oops")
+            .send()
+    };
+    let r = malformed().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(retry_after(&r), 1);
+    expect_error(r, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(malformed().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    // A full batch fits again: the reservation was cut to what was parsed, then released.
+    let r = s.post_events(&s.admin_key, &batch(1_000, "q")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(metrics(&s)
+        .await
+        .contains("sealtrail_ingest_refused_total{reason=\"queue_full\"}"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_set_limits_on_the_settings_page() {
     let s = TestServer::start().await;
     let mut admin = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;

@@ -109,10 +109,17 @@ pub async fn ingest(
     caller.require(Scope::Ingest)?;
     let wait_for_checkpoint = wait_parameter(raw.as_deref())?;
     let idempotency = idempotency_header(&headers)?;
-    let _reading = match state
+    let declared = declared_length(&headers);
+    let admitted = state
         .usage
-        .admit_body(declared_length(&headers), state.max_body_bytes)
-    {
+        .admit_body(declared, state.max_body_bytes)
+        .and_then(|reading| {
+            let queued = state
+                .usage
+                .reserve_queue(declared, state.limits.max_batch)?;
+            Ok((reading, queued))
+        });
+    let (_reading, queued) = match admitted {
         Ok(admitted) => admitted,
         Err(refusal) => {
             discard_body(body, state.max_body_bytes).await;
@@ -144,7 +151,7 @@ pub async fn ingest(
     } else {
         let _queued = state
             .usage
-            .admit_events(state.store.as_ref(), caller.tenant(), entries.len())
+            .admit_events(state.store.as_ref(), caller.tenant(), entries.len(), queued)
             .await?;
         state.store.append(caller.tenant(), entries).await?
     };

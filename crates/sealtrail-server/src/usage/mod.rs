@@ -47,6 +47,17 @@ fn refused(reason: &'static str, events: u64, error: ApiError) -> ApiError {
     error
 }
 
+/// 503 for a request the writer's queue has no room for.
+fn queue_full(events: u64) -> ApiError {
+    refused(
+        "queue_full",
+        events,
+        ApiError::overloaded(
+            "the writer's queue is full; nothing from this request was stored — retry shortly",
+        ),
+    )
+}
+
 /// Everything the usage limits remember.
 #[derive(Debug)]
 pub struct Usage {
@@ -139,25 +150,35 @@ impl Usage {
         })
     }
 
-    /// Admits `events` parsed events of `tenant` for storing: 503 when the writer's queue is
-    /// full, 429 `rate_limited` over the tenant's ingest rate, 429 `quota_exceeded` over its
-    /// daily quota. Hold the result until the append returns.
+    /// Reserves writer-queue room for the most events a body of `declared` bytes can hold,
+    /// before the body is read: 503 when the queue is full, so a refused request costs no
+    /// parsing. [`Usage::admit_events`] cuts the reservation to the parsed count.
+    pub fn reserve_queue(
+        &self,
+        declared: Option<u64>,
+        max_batch: usize,
+    ) -> Result<Admitted, ApiError> {
+        let bound = admission::events_upper_bound(declared, max_batch);
+        self.admission
+            .events(bound)
+            .map_err(|_: Full| queue_full(bound as u64))
+    }
+
+    /// Admits `events` parsed events of `tenant` for storing into the `queued` reservation:
+    /// 503 when the writer's queue cannot hold them, 429 `rate_limited` over the tenant's
+    /// ingest rate, 429 `quota_exceeded` over its daily quota. Hold the result until the
+    /// append returns.
     pub async fn admit_events(
         &self,
         store: &dyn Store,
         tenant: TenantId,
         events: usize,
+        mut queued: Admitted,
     ) -> Result<Admitted, ApiError> {
         let n = events as u64;
-        let queued = self.admission.events(events).map_err(|_: Full| {
-            refused(
-                "queue_full",
-                n,
-                ApiError::overloaded(
-                    "the writer's queue is full; nothing from this request was stored — retry shortly",
-                ),
-            )
-        })?;
+        self.admission
+            .resize(&mut queued, events)
+            .map_err(|_: Full| queue_full(n))?;
         let limits = self.limits(store, tenant).await?;
         if let Some(per_second) = limits.ingest_events_per_second {
             let bucket = format!("tenant:{}", tenant.0);

@@ -93,6 +93,30 @@ fn clock_ticks_per_second() -> f64 {
     100.0
 }
 
+/// Samples the resident memory of `pid` every `every` on a plain thread until told to stop;
+/// the thread returns the maximum seen, in MiB (one last sample included).
+pub fn sample_rss(
+    pid: u32,
+    every: std::time::Duration,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<f64>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let pid = pid.to_string();
+        let mut max: f64 = 0.0;
+        while !flag.load(Ordering::Relaxed) {
+            max = max.max(ProcessSample::read(&pid).rss_mib);
+            std::thread::sleep(every);
+        }
+        max.max(ProcessSample::read(&pid).rss_mib)
+    });
+    (stop, handle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,16 +24,6 @@ async fn half_sent_head(url: &str) -> TcpStream {
     stream
 }
 
-/// Opens a connection and sends a complete head announcing a body that never arrives.
-async fn half_sent_body(url: &str, key: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(host(url)).await.unwrap();
-    let head = format!(
-        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"action\":"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream
-}
-
 /// Reads until the server closes the connection (or `limit` passes); returns what it sent.
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
     let mut out = Vec::new();
@@ -101,7 +91,7 @@ async fn a_body_that_stops_arriving_is_answered_408_by_the_request_timeout() {
         c.idle_timeout = Duration::from_secs(3);
     })
     .await;
-    let mut stream = half_sent_body(&s.url, &s.admin_key).await;
+    let mut stream = s.ingest_in_progress(1000).await;
     let answer = read_until_closed(&mut stream, Duration::from_secs(5))
         .await
         .expect("the server answered and closed");
@@ -114,8 +104,8 @@ async fn a_body_that_stops_arriving_is_answered_408_by_the_request_timeout() {
 async fn requests_over_the_cap_get_503_with_retry_after_and_probes_still_answer() {
     let s = TestServer::start_with(|c| c.max_concurrent_requests = 2).await;
     // Two requests in progress (their bodies are still "arriving").
-    let _busy1 = half_sent_body(&s.url, &s.admin_key).await;
-    let _busy2 = half_sent_body(&s.url, &s.admin_key).await;
+    let _busy1 = s.ingest_in_progress(1000).await;
+    let _busy2 = s.ingest_in_progress(1000).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = s.get(&s.admin_key, "/v1/tenant").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -125,15 +115,8 @@ async fn requests_over_the_cap_get_503_with_retry_after_and_probes_still_answer(
     // A large batch refused while still being sent gets the 503 as an answer, not a reset
     // connection: the listener reads and drops the rest of the body first.
     for _ in 0..3 {
-        let r = s
-            .client
-            .post(format!("{}/v1/events", s.url))
-            .bearer_auth(&s.admin_key)
-            .header("content-type", "application/json")
-            .body(vec![b' '; 4 << 20])
-            .send()
-            .await
-            .expect("the refusal arrives as an answer");
+        // `post_raw` fails the test on a broken connection.
+        let r = s.post_raw(&s.admin_key, vec![b' '; 4 << 20]).await;
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()["retry-after"], "1");
     }
@@ -157,8 +140,8 @@ async fn requests_over_the_cap_get_503_with_retry_after_and_probes_still_answer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_every_connection_is_busy_a_newcomer_gets_503_not_a_hang() {
     let s = TestServer::start_with(|c| c.max_connections = 2).await;
-    let _busy1 = half_sent_body(&s.url, &s.admin_key).await;
-    let _busy2 = half_sent_body(&s.url, &s.admin_key).await;
+    let _busy1 = s.ingest_in_progress(1000).await;
+    let _busy2 = s.ingest_in_progress(1000).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut third = TcpStream::connect(host(&s.url)).await.unwrap();
     let answer = read_until_closed(&mut third, Duration::from_secs(3))
@@ -185,7 +168,7 @@ async fn shutdown_cuts_a_stuck_client_after_the_deadline_and_signs_the_final_che
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
-    let mut stuck = half_sent_body(&s.url, &s.admin_key).await;
+    let mut stuck = s.ingest_in_progress(1000).await;
     let store = s.store.clone();
     let tenant = store.tenant_by_name("default").await.unwrap().unwrap();
     let started = Instant::now();

@@ -11,7 +11,6 @@ use reqwest::{Method, StatusCode};
 use sealtrail_core::keys::Scope;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 async fn set_limits(s: &TestServer, body: Value) -> reqwest::Response {
     s.client
@@ -246,15 +245,7 @@ async fn a_full_ingest_buffer_answers_503_and_frees_up() {
     })
     .await;
     // A client announcing a maximal body that is still arriving holds the whole buffer.
-    let mut slow = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let head = format!(
-        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
-        s.admin_key,
-        8 << 20
-    );
-    slow.write_all(head.as_bytes()).await.unwrap();
+    let slow = s.ingest_in_progress(8 << 20).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = s
         .post_events(&s.admin_key, &event("user.created", "u1"))
@@ -264,19 +255,12 @@ async fn a_full_ingest_buffer_answers_503_and_frees_up() {
     expect_error(r, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
     // A large batch refused while it is still being sent gets the 503 too, not a connection
     // reset: the server reads and drops the rest of the body before answering.
-    let client = reqwest::Client::new();
     for _ in 0..3 {
         let mut large = vec![b' '; 4 << 20];
         large[0] = b'{';
         large[(4 << 20) - 1] = b'}';
-        let r = client
-            .post(format!("{}/v1/events", s.url))
-            .bearer_auth(&s.admin_key)
-            .header("content-type", "application/json")
-            .body(large)
-            .send()
-            .await
-            .expect("the refusal arrives as an answer, not as a broken connection");
+        // `post_raw` fails the test on a broken connection.
+        let r = s.post_raw(&s.admin_key, large).await;
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(retry_after(&r), 1);
     }
@@ -296,32 +280,17 @@ async fn a_full_ingest_buffer_answers_503_and_frees_up() {
 async fn a_full_writer_queue_refuses_before_reading_or_parsing_the_body() {
     let s = TestServer::start_with(|c| c.ingest_capacity.queued_events = 1_000).await;
     // A body of 64 KiB may hold up to 1,000 events: while it arrives it holds the whole queue.
-    let mut slow = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let head = format!(
-        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
-        s.admin_key,
-        64 << 10
-    );
-    slow.write_all(head.as_bytes()).await.unwrap();
+    let slow = s.ingest_in_progress(64 << 10).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Malformed JSON gets 503, not 400: it was refused before any parsing.
-    let malformed = || {
-        s.client
-            .post(format!("{}/v1/events", s.url))
-            .bearer_auth(&s.admin_key)
-            .header("content-type", "application/json")
-            .body("{\"oops")
-            .send()
-    };
-    let r = malformed().await.unwrap();
+    let malformed = || s.post_raw(&s.admin_key, "{\"oops");
+    let r = malformed().await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retry_after(&r), 1);
     expect_error(r, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
     drop(slow);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(malformed().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(malformed().await.status(), StatusCode::BAD_REQUEST);
     // A full batch fits again: the reservation was cut to what was parsed, then released.
     let r = s.post_events(&s.admin_key, &batch(1_000, "q")).await;
     assert_eq!(r.status(), StatusCode::OK);

@@ -13,7 +13,7 @@ use crate::workload::BenchEvent;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,12 +121,8 @@ fn write_groups(
 ) -> Result<(u64, u64), RawError> {
     let mut done = (0u64, 0u64);
     let mut renamed: HashMap<(usize, u64), BenchEvent> = HashMap::new();
-    loop {
-        let first = match incoming.recv_timeout(Duration::from_secs(5)) {
-            Ok(first) => first,
-            Err(RecvTimeoutError::Disconnected) => return Ok(done),
-            Err(RecvTimeoutError::Timeout) => continue,
-        };
+    // `recv` fails only once every client has hung up and the queue is empty.
+    while let Ok(first) = incoming.recv() {
         let mut group = vec![first];
         while let Ok(more) = incoming.try_recv() {
             group.push(more);
@@ -160,6 +156,7 @@ fn write_groups(
         done.0 += group.len() as u64;
         done.1 += 1;
     }
+    Ok(done)
 }
 
 #[cfg(test)]

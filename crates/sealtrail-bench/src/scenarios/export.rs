@@ -5,10 +5,9 @@ use crate::error::BenchError;
 use crate::http::Api;
 use crate::raw::RawEngine;
 use crate::server::ServerProcess;
-use crate::stats::{ms, ProcessSample};
+use crate::stats::{ms, sample_rss};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What one download measured.
@@ -38,7 +37,7 @@ pub async fn download(
     raw: Option<(&mut dyn RawEngine, u32)>,
 ) -> Result<ExportFigures, BenchError> {
     let before = server.sample();
-    let (stop, sampler) = sample_rss(server.pid());
+    let (stop, sampler) = sample_rss(server.pid(), Duration::from_millis(10));
     let result = api
         .download(key, &format!("/v1/export?format={format}"))
         .await;
@@ -66,21 +65,4 @@ pub async fn download(
         server_rss_growth_mib: (max_rss - before.rss_mib).max(0.0),
         raw_seconds,
     })
-}
-
-/// Samples the resident memory of `pid` every 10 ms on a plain thread until told to stop;
-/// the thread returns the maximum seen, in MiB.
-fn sample_rss(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<f64>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let handle = std::thread::spawn(move || {
-        let pid = pid.to_string();
-        let mut max: f64 = 0.0;
-        while !flag.load(Ordering::Relaxed) {
-            max = max.max(ProcessSample::read(&pid).rss_mib);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        max.max(ProcessSample::read(&pid).rss_mib)
-    });
-    (stop, handle)
 }

@@ -8,7 +8,7 @@ use super::ingest::Requests;
 use crate::error::BenchError;
 use crate::http::Api;
 use crate::server::ServerProcess;
-use crate::stats::{Latency, ProcessSample};
+use crate::stats::{sample_rss, Latency};
 use reqwest::StatusCode;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,20 +67,7 @@ pub async fn run(
         return Err(BenchError::Workload("no requests to send".into()));
     }
     let rss_before = server.sample().rss_mib;
-    let peak = Arc::new(AtomicU64::new(rss_before.to_bits()));
-    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let sampler = {
-        let (peak, sampling, pid) = (peak.clone(), sampling.clone(), server.pid().to_string());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                let rss = ProcessSample::read(&pid).rss_mib;
-                if rss > f64::from_bits(peak.load(Ordering::Relaxed)) {
-                    peak.store(rss.to_bits(), Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
+    let (sampling, sampler) = sample_rss(server.pid(), Duration::from_millis(100));
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -137,8 +124,10 @@ pub async fn run(
         total.latencies.extend(t.latencies);
     }
     let seconds = started.elapsed().as_secs_f64();
-    sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.join();
+    sampling.store(true, Ordering::Relaxed);
+    let rss_peak = sampler
+        .join()
+        .map_err(|_| BenchError::Server("the memory sampler panicked".into()))?;
     let rss_after = server.sample().rss_mib;
     Ok(OverloadFigures {
         clients,
@@ -153,6 +142,6 @@ pub async fn run(
         accepted_latency: Latency::of(&mut total.latencies),
         rss_before_mib: rss_before,
         rss_after_mib: rss_after,
-        rss_peak_mib: f64::from_bits(peak.load(Ordering::Relaxed)).max(rss_after),
+        rss_peak_mib: rss_peak.max(rss_before).max(rss_after),
     })
 }

@@ -109,6 +109,22 @@ impl TestServer {
             .unwrap()
     }
 
+    /// A `POST /v1/events` by the admin key that announces `content_length` bytes and sends
+    /// only the first: the request stays in progress (holding whatever it reserved) until the
+    /// stream is dropped.
+    pub async fn ingest_in_progress(&self, content_length: u64) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(self.url.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\n\r\n{{",
+            self.admin_key
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream
+    }
+
     pub async fn get(&self, key: &str, path_and_query: &str) -> Response {
         self.client
             .get(format!("{}{}", self.url, path_and_query))

@@ -273,7 +273,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         let t = tenant_id(&conn, "default");
         let value: Vec<u8> = conn
             .query_row(
-                "SELECT value FROM vault WHERE pk = ?1 AND part = 2",
+                "SELECT payload_value FROM entries WHERE pk = ?1",
                 [pk(t, 12)],
                 |r| r.get(0),
             )
@@ -282,7 +282,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         assert!(original.contains("approved"), "{original}");
         let altered = original.replace("approved", "rejected");
         conn.execute(
-            "UPDATE vault SET value = ?2 WHERE pk = ?1 AND part = 2",
+            "UPDATE entries SET payload_value = ?2 WHERE pk = ?1",
             params![pk(t, 12), altered.as_bytes()],
         )
         .unwrap();
@@ -293,7 +293,7 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
         &["first bad entry is seq 12: vault value `payload` changed"],
     );
 
-    // (e) The last 3 entries removed consistently (rows, vault, tree nodes, log head), so the
+    // (e) The last 3 entries removed consistently (rows with their vault values, tree nodes, log head), so the
     // stored log is a valid log of 39 entries: only the signed checkpoint of 42 shows it.
     let e = copy_data_dir(&dir, "case-e");
     {
@@ -306,11 +306,6 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
             )
             .unwrap();
         assert_eq!(removed, 4);
-        conn.execute(
-            "DELETE FROM vault WHERE pk >= ?1 AND pk <= ?2",
-            [pk(t, 39), pk(t, 42)],
-        )
-        .unwrap();
         // Every node whose subtree reaches a leaf at or beyond seq 39.
         let nodes = conn
             .execute(

@@ -58,6 +58,37 @@ pub(crate) fn slot_from_row(
     Ok(Slot::Committed(VaultValue { part, salt, value }))
 }
 
+/// One part's `(salt, value)` columns as written: a committed value has both, an erased one
+/// only its replacement, a missing one neither.
+pub(crate) type PartColumns<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// The columns of each part, in part order. Both backends keep the vault in the entry row, a
+/// salt and a value column per part, so writing and reading them is shared here.
+pub(crate) fn vault_columns(slots: &[Slot]) -> [PartColumns<'_>; 3] {
+    Part::ALL.map(|part| match slots.iter().find(|s| slot_part(s) == part) {
+        Some(Slot::Committed(v)) => (Some(v.salt.as_slice()), Some(v.value.as_slice())),
+        Some(Slot::Erased { replacement, .. }) => (None, Some(replacement.as_slice())),
+        None => (None, None),
+    })
+}
+
+/// One part's `(salt, value)` columns as read.
+pub(crate) type ReadColumns = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The slots stored in [`vault_columns`] form, in part order, each decoded on its own so
+/// verification can report a damaged one at its seq. A part without a value is left out
+/// (verification reports it as missing); a part with a value but no salt was erased.
+pub(crate) fn slots_from_columns(columns: [ReadColumns; 3]) -> Vec<Result<Slot, StoreError>> {
+    let mut slots = Vec::with_capacity(3);
+    for (part, (salt, value)) in Part::ALL.iter().zip(columns) {
+        if let Some(value) = value {
+            let erased = salt.is_none();
+            slots.push(slot_from_row(part_code(*part), salt, value, erased));
+        }
+    }
+    slots
+}
+
 /// One entry as stored, before it is opened.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredEntry {

@@ -11,7 +11,7 @@ use sealtrail_store::contract::erasure::{
 };
 use sealtrail_store::contract::fixtures::{dataset_entry, event, keyed};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore, DB_FILE_NAME};
-use sealtrail_store::{ErasureMode, Lookup, Store, StoreError};
+use sealtrail_store::{ErasureMode, Lookup, Slot, Store, StoreError};
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -185,7 +185,7 @@ async fn an_altered_or_missing_vault_value_is_reported() {
     let conn = raw(dir.path());
     let value: Vec<u8> = conn
         .query_row(
-            "SELECT value FROM vault WHERE pk = ?1 AND part = 2",
+            "SELECT payload_value FROM entries WHERE pk = ?1",
             [pk(t, 30)],
             |r| r.get(0),
         )
@@ -194,14 +194,17 @@ async fn an_altered_or_missing_vault_value_is_reported() {
         .expect("utf-8")
         .replace("recorded", "deleted");
     conn.execute(
-        "UPDATE vault SET value = ?2 WHERE pk = ?1 AND part = 2",
+        "UPDATE entries SET payload_value = ?2 WHERE pk = ?1",
         params![pk(t, 30), altered.as_bytes()],
     )
     .expect("alter");
     let found = problem(&store, t).await;
     assert_eq!(found, Some((30, "vault value `payload` changed".into())));
-    conn.execute("DELETE FROM vault WHERE pk = ?1 AND part = 0", [pk(t, 12)])
-        .expect("delete");
+    conn.execute(
+        "UPDATE entries SET actor_salt = NULL, actor_value = NULL WHERE pk = ?1",
+        [pk(t, 12)],
+    )
+    .expect("delete");
     let found = problem(&store, t).await;
     assert_eq!(found, Some((12, "vault value `actor` missing".into())));
 }
@@ -451,11 +454,11 @@ fn insert_v1_entry(conn: &Connection, t: TenantId, entry: &Entry) {
     .expect("insert words");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_1_database_is_sealed_on_upgrade() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    SqliteStore::create_version_1(dir.path()).expect("v1");
-    let conn = raw(dir.path());
+/// Fills a version-1 file in `dir` with two tenants' logs (37 and 5 entries; seq 3 of the
+/// first carries idempotency key `k-3`), as a build before tamper evidence stored them.
+fn version_1_logs(dir: &Path) -> Vec<(TenantId, Vec<Entry>)> {
+    SqliteStore::create_at_version(dir, 1).expect("v1");
+    let conn = raw(dir);
     let mut logs: Vec<(TenantId, Vec<Entry>)> = Vec::new();
     for (id, name, n) in [(1i64, "acme", 37u64), (2, "globex", 5)] {
         let t = TenantId(id);
@@ -483,8 +486,13 @@ async fn a_version_1_database_is_sealed_on_upgrade() {
         .expect("head");
         logs.push((t, entries));
     }
-    drop(conn);
+    logs
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_sealed_on_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = version_1_logs(dir.path());
     let store = open(dir.path());
     for (t, entries) in &logs {
         let v = store.verify_log(*t, &|_| {}).await.expect("verify");
@@ -552,4 +560,65 @@ async fn a_version_1_database_is_sealed_on_upgrade() {
         matches!(too_short, Err(StoreError::Invalid(_))),
         "{too_short:?}"
     );
+}
+
+/// `(pk, part, salt, value)` of one stored vault value.
+type VaultRow = (i64, i64, Option<Vec<u8>>, Vec<u8>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_6_folds_the_vault_table_into_the_entry_rows_and_keeps_erased_parts_erased() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = version_1_logs(dir.path());
+    SqliteStore::create_at_version(dir.path(), 5).expect("v5");
+    let (acme, _) = &logs[0];
+    // As an erasure on version 5 left it: no salt, a stand-in value, `erased` set.
+    let stand_in = br#"{"type":"user","id":"erased-1f2e"}"#;
+    let conn = raw(dir.path());
+    let before: Vec<VaultRow> = {
+        conn.execute(
+            "UPDATE vault SET salt = NULL, value = ?2, erased = 1 WHERE pk = ?1 AND part = 0",
+            params![pk(*acme, 4), stand_in.as_slice()],
+        )
+        .expect("erase on v5");
+        let mut stmt = conn
+            .prepare("SELECT pk, part, salt, value FROM vault ORDER BY pk, part")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("vault rows")
+            .collect::<Result<_, _>>()
+            .expect("vault rows");
+        rows
+    };
+    drop(conn);
+    assert_eq!(before.len(), 3 * (37 + 5));
+
+    let store = open(dir.path());
+    let mut after = Vec::new();
+    for (t, entries) in &logs {
+        let v = store.verify_log(*t, &|_| {}).await.expect("verify");
+        assert_eq!((v.first_problem, v.checked), (None, entries.len() as u64));
+        for leaf in store.leaves(*t, 0, 1000).await.expect("leaves") {
+            for (part, slot) in leaf.slots.iter().enumerate() {
+                let (salt, value) = match slot {
+                    Slot::Committed(v) => (Some(v.salt.to_vec()), v.value.clone()),
+                    Slot::Erased { replacement, .. } => (None, replacement.clone()),
+                };
+                after.push((pk(*t, leaf.seq), part as i64, salt, value));
+            }
+        }
+    }
+    assert_eq!(
+        after, before,
+        "every salt and value moved, the erased one without a salt"
+    );
+    let conn = raw(dir.path());
+    let vault_tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'vault'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("schema");
+    assert_eq!(vault_tables, 0, "the vault table is gone");
 }

@@ -1,11 +1,11 @@
 //! Single entries, leaves, log heads and facets, each read inside the caller's snapshot.
 
 use super::pool::{PgResult, Tx};
-use crate::stored::{part_code, slot_from_row, StoredEntry};
+use crate::stored::{slots_from_columns, StoredEntry};
 use crate::{LeafRecord, Lookup, StoreError};
 use postgres::types::ToSql;
 use postgres::Row;
-use sealtrail_core::envelope::{Part, Slot};
+use sealtrail_core::envelope::Slot;
 use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
@@ -63,20 +63,13 @@ pub(crate) fn entries_since(tx: &mut Tx<'_>, tenant: TenantId, since: Timestamp)
 pub(crate) const STORED_COLUMNS: &str = "e.seq, e.id, e.envelope, e.idempotency_key, \
      e.actor_salt, e.actor_value, e.context_salt, e.context_value, e.payload_salt, e.payload_value";
 
-/// The vault values of an entry row selected with [`STORED_COLUMNS`], in part order, each
-/// decoded on its own so verification can report a damaged one at its seq. A part without a
-/// value is left out (verification reports it); a part without a salt was erased.
+/// The vault values of an entry row selected with [`STORED_COLUMNS`] ([`slots_from_columns`]).
 pub(crate) fn row_slots(row: &Row) -> Vec<Result<Slot, StoreError>> {
-    let mut slots = Vec::with_capacity(3);
-    for (i, part) in Part::ALL.iter().enumerate() {
-        let salt: Option<Vec<u8>> = row.get(4 + 2 * i);
-        let value: Option<Vec<u8>> = row.get(5 + 2 * i);
-        if let Some(value) = value {
-            let erased = salt.is_none();
-            slots.push(slot_from_row(part_code(*part), salt, value, erased));
-        }
-    }
-    slots
+    slots_from_columns([
+        (row.get(4), row.get(5)),
+        (row.get(6), row.get(7)),
+        (row.get(8), row.get(9)),
+    ])
 }
 
 /// An entry row (selected with [`STORED_COLUMNS`]) as stored; a damaged vault value fails it.

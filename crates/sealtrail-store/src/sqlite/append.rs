@@ -1,18 +1,18 @@
 //! The body of one group-commit transaction: assigning seq and time from the tenant's log head,
-//! honouring idempotency keys, sealing the entry (envelope + vault), adding its leaf to the
+//! honouring idempotency keys, sealing the entry (envelope + vault values, one row), adding its leaf to the
 //! tenant's Merkle tree, and writing its filter columns, targets, search words and facet
 //! counts, all inside the same `BEGIN IMMEDIATE … COMMIT`.
 
 use super::facets;
 use super::tree::{append_leaf, NodeCache};
-use super::{vault, WriteError};
+use super::WriteError;
 use crate::facets::FacetDeltas;
 use crate::group::{GroupOutcome, RequestRef};
 use crate::tokens::{index_document, props_column};
 use crate::Clock;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry};
-use sealtrail_core::envelope::{random_salts, seal};
+use sealtrail_core::envelope::{random_salts, seal, Sealed};
 use sealtrail_core::{TenantId, Timestamp};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -131,8 +131,7 @@ fn append_request(
         let id = Uuid::now_v7();
         let entry = Entry::from_new(new.clone(), id, seq as u64, Timestamp(recorded_at));
         let sealed = seal(&entry, &head.origin, random_salts());
-        insert_entry(tx, tenant, base | seq, &entry, &sealed.envelope)?;
-        vault::insert_sealed(tx, base | seq, &sealed.vault)?;
+        insert_entry(tx, tenant, base | seq, &entry, &sealed)?;
         append_leaf(tx, &mut state.nodes, tenant, seq as u64, sealed.leaf_hash)?;
         state.facets.add(tenant, &entry, 1);
         let words = index_document(tenant, &entry);
@@ -235,20 +234,23 @@ fn find_duplicate(
     }
 }
 
-/// Writes the entry row (filter columns and envelope) and its targets; the caller indexes its
-/// search document.
-pub(crate) fn insert_entry(
+/// Writes the entry row (filter columns, envelope and vault values) and its targets; the
+/// caller indexes its search document.
+fn insert_entry(
     tx: &Connection,
     tenant: TenantId,
     pk: i64,
     entry: &Entry,
-    envelope: &[u8],
+    sealed: &Sealed,
 ) -> Result<(), WriteError> {
+    let [actor, context, payload] = &sealed.vault;
     tx.prepare_cached(
         "INSERT INTO entries (pk, tenant, seq, id, recorded_at, occurred_at, channel, action,
              event, category, result, actor_type, actor_id, actor_email, ip, idempotency_key,
-             props, envelope)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+             props, envelope, actor_salt, actor_value, context_salt, context_value,
+             payload_salt, payload_value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19, ?20, ?21, ?22, ?23, ?24)",
     )?
     .execute(params![
         pk,
@@ -268,7 +270,13 @@ pub(crate) fn insert_entry(
         entry.context.ip,
         entry.idempotency_key,
         props_column(&entry.properties),
-        envelope,
+        sealed.envelope,
+        actor.salt.as_slice(),
+        actor.value,
+        context.salt.as_slice(),
+        context.value,
+        payload.salt.as_slice(),
+        payload.value,
     ])?;
     insert_targets(tx, pk, entry)?;
     Ok(())

@@ -7,10 +7,11 @@ use super::admin::log_origin;
 use super::error::backend;
 use super::schema::V2_INTEGRITY;
 use super::tree::{append_leaf, NodeCache};
-use super::{vault, WriteError};
+use super::WriteError;
+use crate::stored::part_code;
 use crate::StoreError;
 use rusqlite::{params, Transaction};
-use sealtrail_core::envelope::{random_salts, seal};
+use sealtrail_core::envelope::{random_salts, seal, VaultValue};
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashMap;
 
@@ -102,7 +103,7 @@ fn seal_legacy_entries(
             tx.prepare_cached("UPDATE entries SET envelope = ?2 WHERE pk = ?1")
                 .and_then(|mut st| st.execute(params![pk, s.envelope]))
                 .map_err(backend("storing an envelope"))?;
-            vault::insert_sealed(tx, pk, &s.vault).map_err(backend("storing vault values"))?;
+            insert_v2_vault(tx, pk, &s.vault).map_err(backend("storing vault values"))?;
             append_leaf(tx, &mut nodes, TenantId(tenant), entry.seq, s.leaf_hash).map_err(|e| {
                 match e {
                     WriteError::Sql(e) => backend("storing tree nodes")(e),
@@ -114,6 +115,23 @@ fn seal_legacy_entries(
     }
     if sealed > 0 {
         tracing::info!(sealed, "sealed version-1 entries into envelopes and trees");
+    }
+    Ok(())
+}
+
+/// Stores a sealed entry's values in the version-2 `vault` table (one row per part), which
+/// version 6 then folds into the entry rows.
+fn insert_v2_vault(tx: &Transaction<'_>, pk: i64, vault: &[VaultValue; 3]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO vault (pk, part, salt, value, erased) VALUES (?1, ?2, ?3, ?4, 0)",
+    )?;
+    for value in vault {
+        insert.execute(params![
+            pk,
+            part_code(value.part),
+            value.salt.as_slice(),
+            value.value
+        ])?;
     }
     Ok(())
 }

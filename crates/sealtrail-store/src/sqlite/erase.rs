@@ -52,9 +52,8 @@ fn add_actors(
     let read = backend("finding the subject's actors");
     let mut stmt = conn
         .prepare_cached(
-            // CROSS JOIN makes entries the outer loop, so the actor columns filter the rows
-            // before any vault value is read. LIKE ignores ASCII case, as the decision does.
-            "SELECT v.value FROM entries AS e CROSS JOIN vault AS v ON v.pk = e.pk AND v.part = 0
+            // LIKE ignores ASCII case, as the decision does.
+            "SELECT e.actor_value FROM entries AS e
              WHERE e.pk >= ?1 AND e.pk <= ?2
                AND (e.actor_id = ?3 OR e.actor_email LIKE ?4 ESCAPE '\\')",
         )
@@ -63,8 +62,9 @@ fn add_actors(
         .query(params![lo, hi, subject, like_literal(subject)])
         .map_err(&read)?;
     while let Some(row) = rows.next().map_err(&read)? {
-        let bytes: Vec<u8> = row.get(0).map_err(&read)?;
-        found.add_actor(&bytes);
+        if let Some(bytes) = vault::bytes(row, 0).map_err(&read)? {
+            found.add_actor(&bytes);
+        }
     }
     Ok(())
 }
@@ -159,10 +159,8 @@ pub(crate) fn scrub_chunk(
         let Some(scrubbed) = erasure::scrub(tenant, row, plan, &mut deltas)? else {
             continue;
         };
-        for (old, new) in row.slots.iter().zip(&scrubbed.slots) {
-            if old != new {
-                vault::write_slot(&tx, row.pk, new)?;
-            }
+        if row.slots != scrubbed.slots {
+            vault::write_slots(&tx, row.pk, &scrubbed.slots)?;
         }
         let entry = &scrubbed.entry;
         tx.prepare_cached(

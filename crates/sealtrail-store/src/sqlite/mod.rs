@@ -154,14 +154,14 @@ impl SqliteStore {
         schema::latest_version()
     }
 
-    /// Creates `<data_dir>/sealtrail.db` with only schema version 1 applied, as a build before
-    /// tamper evidence left it, so upgrade tests can fill it with old rows and reopen it.
+    /// Creates (or migrates) `<data_dir>/sealtrail.db` only up to schema `version`, as an
+    /// older build left it, so upgrade tests can fill it with old rows and reopen it.
     #[cfg(feature = "contract")]
-    pub fn create_version_1(data_dir: &Path) -> Result<PathBuf, StoreError> {
+    pub fn create_at_version(data_dir: &Path, version: i64) -> Result<PathBuf, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Backend(format!("creating {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE_NAME);
-        schema::create_at_version(&path, 1)?;
+        schema::create_at_version(&path, version)?;
         Ok(path)
     }
 

@@ -69,7 +69,7 @@ pub(crate) fn step(
             remember.execute(params![tenant.0, row.id, row.seq])?;
         }
     }
-    for table in ["entry_targets", "vault", "entries"] {
+    for table in ["entry_targets", "entries"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE pk >= ?1 AND pk < ?2"),
             params![pk_lo, pk_hi],

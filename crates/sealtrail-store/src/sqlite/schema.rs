@@ -36,7 +36,38 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (3, Step::Sql(V3_EXPORT_EXCLUSIONS)),
     (4, Step::Sql(V4_USERS_SESSIONS_ALLOWLIST)),
     (5, Step::Sql(V5_TENANT_LIMITS)),
+    (6, Step::Sql(V6_VAULT_IN_ENTRY_ROWS)),
 ];
+
+/// Version 6: the vault moves into the entry row, a salt and a value column per part (as on
+/// PostgreSQL), so an append writes one row per event instead of four rows in two B-trees. An
+/// erased part keeps no salt. Dropping the table under `secure_delete` zeroes its pages.
+const V6_VAULT_IN_ENTRY_ROWS: &str = r#"
+ALTER TABLE entries ADD COLUMN actor_salt BLOB;
+ALTER TABLE entries ADD COLUMN actor_value BLOB;
+ALTER TABLE entries ADD COLUMN context_salt BLOB;
+ALTER TABLE entries ADD COLUMN context_value BLOB;
+ALTER TABLE entries ADD COLUMN payload_salt BLOB;
+ALTER TABLE entries ADD COLUMN payload_value BLOB;
+
+UPDATE entries SET
+    actor_salt = v.actor_salt, actor_value = v.actor_value,
+    context_salt = v.context_salt, context_value = v.context_value,
+    payload_salt = v.payload_salt, payload_value = v.payload_value
+FROM (
+    SELECT pk,
+        max(CASE WHEN part = 0 AND erased = 0 THEN salt END) AS actor_salt,
+        max(CASE WHEN part = 0 THEN value END) AS actor_value,
+        max(CASE WHEN part = 1 AND erased = 0 THEN salt END) AS context_salt,
+        max(CASE WHEN part = 1 THEN value END) AS context_value,
+        max(CASE WHEN part = 2 AND erased = 0 THEN salt END) AS payload_salt,
+        max(CASE WHEN part = 2 THEN value END) AS payload_value
+    FROM vault GROUP BY pk
+) AS v
+WHERE v.pk = entries.pk;
+
+DROP TABLE vault;
+"#;
 
 /// Version 5: per-tenant rate limits and daily quota (JSON, [`crate::TenantLimits`]); existing
 /// tenants get the defaults.
@@ -193,6 +224,7 @@ ALTER TABLE entries ADD COLUMN envelope BLOB;
 
 -- The values the envelope commits to (part 0 actor, 1 context, 2 payload). Erasure replaces
 -- a value with a pseudonymous stand-in (erased = 1, salt NULL); the commitment stays.
+-- Version 6 moves these into the entry rows.
 CREATE TABLE vault (
     pk     INTEGER NOT NULL,
     part   INTEGER NOT NULL,

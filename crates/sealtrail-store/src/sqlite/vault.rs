@@ -1,12 +1,13 @@
-//! The vault: the values an envelope commits to, one row per part, and the one place stored
-//! entries are turned back into [`Entry`]s (envelope + slots, idempotency key from its column).
+//! The vault: the values an envelope commits to, a salt and a value column per part in the
+//! entry row (written with it, so an append writes each event once), and the one place stored
+//! rows are read back as [`StoredEntry`]s (envelope + slots, idempotency key from its column).
 
 use super::error::backend;
-use crate::stored::{part_code, slot_bytes, slot_from_row, slot_part, StoredEntry};
+use crate::stored::{slots_from_columns, vault_columns, ReadColumns, StoredEntry};
 use crate::StoreError;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, Row};
-use sealtrail_core::envelope::{Slot, VaultValue};
+use sealtrail_core::envelope::Slot;
 
 /// A byte column as bytes whatever its storage class, so a row edited behind the store's back
 /// (TEXT where a BLOB belongs) reads as changed bytes, which verification then reports, rather
@@ -28,34 +29,33 @@ pub(crate) fn integer(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<i64>
     })
 }
 
-/// Inserts or replaces one slot of entry `pk`.
-pub(crate) fn write_slot(conn: &Connection, pk: i64, slot: &Slot) -> rusqlite::Result<()> {
-    let (salt, erased) = match slot {
-        Slot::Committed(v) => (Some(v.salt.as_slice()), false),
-        Slot::Erased { .. } => (None, true),
+/// The vault columns of `entries AS e`, in the order [`row_slots`] reads them.
+pub(crate) const VAULT_COLUMNS: &str =
+    "e.actor_salt, e.actor_value, e.context_salt, e.context_value, e.payload_salt, e.payload_value";
+
+/// The slots of a row whose vault columns start at `first` (selected with [`VAULT_COLUMNS`]),
+/// each decoded on its own so verification reports a damaged one at its seq.
+pub(crate) fn row_slots(
+    row: &Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Vec<Result<Slot, StoreError>>> {
+    let part = |i: usize| -> rusqlite::Result<ReadColumns> {
+        Ok((bytes(row, first + 2 * i)?, bytes(row, first + 2 * i + 1)?))
     };
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO vault (pk, part, salt, value, erased) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        pk,
-        part_code(slot_part(slot)),
-        salt,
-        slot_bytes(slot),
-        erased
-    ])?;
-    Ok(())
+    Ok(slots_from_columns([part(0)?, part(1)?, part(2)?]))
 }
 
-/// Inserts the three committed values of a freshly sealed entry.
-pub(crate) fn insert_sealed(
-    conn: &Connection,
-    pk: i64,
-    vault: &[VaultValue; 3],
-) -> rusqlite::Result<()> {
-    for value in vault {
-        write_slot(conn, pk, &Slot::Committed(value.clone()))?;
-    }
+/// Rewrites the vault columns of entry `pk` from `slots` (erasure).
+pub(crate) fn write_slots(conn: &Connection, pk: i64, slots: &[Slot]) -> rusqlite::Result<()> {
+    let [actor, context, payload] = vault_columns(slots);
+    conn.prepare_cached(
+        "UPDATE entries SET actor_salt = ?2, actor_value = ?3, context_salt = ?4,
+             context_value = ?5, payload_salt = ?6, payload_value = ?7
+         WHERE pk = ?1",
+    )?
+    .execute(params![
+        pk, actor.0, actor.1, context.0, context.1, payload.0, payload.1
+    ])?;
     Ok(())
 }
 
@@ -69,54 +69,29 @@ pub(crate) fn load(
 ) -> Result<Vec<StoredEntry>, StoreError> {
     let order = if descending { "DESC" } else { "ASC" };
     let sql = format!(
-        "SELECT e.pk, e.seq, e.id, e.envelope, e.idempotency_key, v.part, v.salt, v.value, v.erased
-         FROM entries AS e LEFT JOIN vault AS v ON v.pk = e.pk
+        "SELECT e.pk, e.seq, e.id, e.envelope, e.idempotency_key, {VAULT_COLUMNS}
+         FROM entries AS e
          WHERE {condition}
-         ORDER BY e.pk {order}, v.part"
+         ORDER BY e.pk {order}"
     );
+    let read = backend("reading entries");
     let mut stmt = conn
         .prepare_cached(&sql)
         .map_err(backend("preparing an entry read"))?;
-    let mut rows = stmt
-        .query(params_from_iter(params))
-        .map_err(backend("reading entries"))?;
+    let mut rows = stmt.query(params_from_iter(params)).map_err(&read)?;
     let mut out: Vec<StoredEntry> = Vec::new();
-    while let Some(row) = rows.next().map_err(backend("reading entries"))? {
-        let read = |r: &Row<'_>| -> rusqlite::Result<_> {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get_ref(5)?.data_type() != rusqlite::types::Type::Null,
-                integer(r, 5)?,
-                bytes(r, 6)?,
-                bytes(r, 7)?,
-                integer(r, 8)?,
-            ))
-        };
-        let (pk, has_slot, part, salt, value, erased) =
-            read(row).map_err(backend("reading entries"))?;
-        if out.last().is_none_or(|last| last.pk != pk) {
-            out.push(StoredEntry {
-                pk,
-                seq: row.get(1).map_err(backend("reading entries"))?,
-                id: bytes(row, 2)
-                    .map_err(backend("reading entries"))?
-                    .unwrap_or_default(),
-                envelope: bytes(row, 3)
-                    .map_err(backend("reading entries"))?
-                    .unwrap_or_default(),
-                idempotency_key: row.get(4).map_err(backend("reading entries"))?,
-                slots: Vec::with_capacity(3),
-            });
-        }
-        if let (true, Some(last)) = (has_slot, out.last_mut()) {
-            let slot = slot_from_row(
-                part.unwrap_or(-1),
-                salt,
-                value.unwrap_or_default(),
-                erased.unwrap_or(0) != 0,
-            )?;
-            last.slots.push(slot);
-        }
+    while let Some(row) = rows.next().map_err(&read)? {
+        out.push(StoredEntry {
+            pk: row.get(0).map_err(&read)?,
+            seq: row.get(1).map_err(&read)?,
+            id: bytes(row, 2).map_err(&read)?.unwrap_or_default(),
+            envelope: bytes(row, 3).map_err(&read)?.unwrap_or_default(),
+            idempotency_key: row.get(4).map_err(&read)?,
+            slots: row_slots(row, 5)
+                .map_err(&read)?
+                .into_iter()
+                .collect::<Result<_, _>>()?,
+        });
     }
     Ok(out)
 }

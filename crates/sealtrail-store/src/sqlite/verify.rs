@@ -1,17 +1,15 @@
 //! Verification of a tenant's log on SQLite: the three row streams [`crate::verification`]
-//! checks (leaf hashes, entries with their vault rows merge-joined in seq order, inner tree
+//! checks (leaf hashes, entries with their vault columns in seq order, inner tree
 //! nodes), read in one snapshot without loading the log.
 
 use super::admin::tenant_origin;
 use super::append::{tenant_base, SEQ_LIMIT};
 use super::error::backend;
 use super::read::log_head;
-use super::vault::{bytes, integer};
-use crate::stored::slot_from_row;
+use super::vault::{bytes, integer, row_slots, VAULT_COLUMNS};
 use crate::verification::{EntryRow, Verifier};
 use crate::{LogVerification, StoreError};
-use rusqlite::{Connection, Rows};
-use sealtrail_core::envelope::Slot;
+use rusqlite::Connection;
 use sealtrail_core::TenantId;
 
 /// Verifies `tenant`'s log; `progress` receives the number of entries checked so far.
@@ -50,72 +48,16 @@ fn leaves(
     Ok(())
 }
 
-/// Vault rows streamed in pk order alongside the entries.
-struct VaultCursor<'s> {
-    /// Vault rows ordered by `(pk, part)`.
-    rows: Rows<'s>,
-    /// The row read but not yet handed out, with its pk.
-    pending: Option<(i64, Result<Slot, StoreError>)>,
-}
-
-impl VaultCursor<'_> {
-    /// Reads the next vault row into `pending` (`None` at the end).
-    fn fetch(&mut self) -> Result<(), StoreError> {
-        let read = backend("reading vault rows");
-        self.pending = match self.rows.next().map_err(&read)? {
-            None => None,
-            Some(r) => {
-                let pk: i64 = r.get(0).map_err(&read)?;
-                let slot = slot_from_row(
-                    integer(r, 1).map_err(&read)?.unwrap_or(-1),
-                    bytes(r, 2).map_err(&read)?,
-                    bytes(r, 3).map_err(&read)?.unwrap_or_default(),
-                    integer(r, 4).map_err(&read)?.unwrap_or(0) != 0,
-                );
-                Some((pk, slot))
-            }
-        };
-        Ok(())
-    }
-
-    /// The slots of entry `pk`, skipping rows of entries that no longer exist.
-    fn slots_for(&mut self, pk: i64) -> Result<Vec<Result<Slot, StoreError>>, StoreError> {
-        let mut slots = Vec::with_capacity(3);
-        loop {
-            match self.pending.take() {
-                None => return Ok(slots),
-                Some((p, slot)) if p <= pk => {
-                    if p == pk {
-                        slots.push(slot);
-                    }
-                    self.fetch()?;
-                }
-                Some(later) => {
-                    self.pending = Some(later);
-                    return Ok(slots);
-                }
-            }
-        }
-    }
-}
-
-/// Streams every entry row of the tenant with its vault rows, in seq order.
+/// Streams every entry row of the tenant with its vault columns, in seq order.
 fn entries(conn: &Connection, base: i64, verifier: &mut Verifier<'_>) -> Result<(), StoreError> {
     let read = backend("reading entries");
     let bounds = (base, base | (SEQ_LIMIT - 1));
     let mut entries = conn
-        .prepare(
-            "SELECT pk, seq, id, envelope FROM entries WHERE pk >= ?1 AND pk <= ?2 ORDER BY pk",
-        )
+        .prepare(&format!(
+            "SELECT e.pk, e.seq, e.id, e.envelope, {VAULT_COLUMNS} FROM entries AS e
+             WHERE e.pk >= ?1 AND e.pk <= ?2 ORDER BY e.pk"
+        ))
         .map_err(&read)?;
-    let mut vault = conn
-        .prepare("SELECT pk, part, salt, value, erased FROM vault WHERE pk >= ?1 AND pk <= ?2 ORDER BY pk, part")
-        .map_err(&read)?;
-    let mut slots = VaultCursor {
-        rows: vault.query(bounds).map_err(&read)?,
-        pending: None,
-    };
-    slots.fetch()?;
     let mut rows = entries.query(bounds).map_err(&read)?;
     while let Some(row) = rows.next().map_err(&read)? {
         let pk: i64 = row.get(0).map_err(&read)?;
@@ -124,7 +66,7 @@ fn entries(conn: &Connection, base: i64, verifier: &mut Verifier<'_>) -> Result<
             seq_column: integer(row, 1).map_err(&read)?,
             id: bytes(row, 2).map_err(&read)?.unwrap_or_default(),
             envelope: bytes(row, 3).map_err(&read)?.unwrap_or_default(),
-            slots: slots.slots_for(pk)?,
+            slots: row_slots(row, 4).map_err(&read)?,
         });
     }
     Ok(())

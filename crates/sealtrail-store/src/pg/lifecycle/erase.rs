@@ -10,12 +10,12 @@ use crate::pg::facets;
 use crate::pg::pool::{PgResult, Tx};
 use crate::pg::read::{existing_head, load_range};
 use crate::pg::search::lexemes;
-use crate::stored::slot_part;
+use crate::stored::vault_columns;
 use crate::tokens::{props_column, targets_column};
 use crate::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use sealtrail_core::envelope::{Part, Slot};
+
 use sealtrail_core::TenantId;
 use serde_json::json;
 
@@ -136,19 +136,6 @@ pub(super) fn scrub_chunk(
         changed,
         next_seq: chunk.end,
         done: false,
-    })
-}
-
-/// One part's `(salt, value)` columns.
-type PartColumns<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
-
-/// The columns of each part, in part order: a committed value has both, an erased one only
-/// its replacement, a missing one neither.
-fn vault_columns(slots: &[Slot]) -> [PartColumns<'_>; 3] {
-    Part::ALL.map(|part| match slots.iter().find(|s| slot_part(s) == part) {
-        Some(Slot::Committed(v)) => (Some(v.salt.as_slice()), Some(v.value.as_slice())),
-        Some(Slot::Erased { replacement, .. }) => (None, Some(replacement.as_slice())),
-        None => (None, None),
     })
 }
 

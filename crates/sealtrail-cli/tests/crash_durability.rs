@@ -73,7 +73,8 @@ async fn write_until_crash(
                         json!({
                             "action": "crash.tested",
                             "actor": { "id": format!("writer-{writer}") },
-                            "description": format!("event {k}"),
+                            "description": format!("crash test event {k}"),
+                            "targets": [{ "type": "crash-batch", "id": format!("w{writer}-b{batch}") }],
                             "idempotency_key": k,
                         })
                     })
@@ -117,12 +118,48 @@ async fn write_until_crash(
     }
 }
 
-/// Every acknowledged event once at its seq, seq gapless, and the whole log verifies.
+/// Every acknowledged event once at its seq, seq gapless, the whole log verifies, and the
+/// derived indexes (search words, target rows, facet counts, written after the acknowledging
+/// commit) hold every stored event exactly once, whenever the kill came.
 async fn check(url: &str, key: &str, dir: &Path, ledger: &Ledger, crash: usize) {
     let acked = ledger.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let dir = dir.to_str().unwrap_or_default();
     let when = format!("after crash {crash}");
     assert_log_holds(url, key, &acked, &["--data-dir", dir], &when).await;
+    let total = |filter: &'static str| {
+        let http = reqwest::Client::new();
+        let request = http
+            .get(format!("{url}/v1/events?limit=1&{filter}"))
+            .bearer_auth(key);
+        async move {
+            let page: Value = request.send().await.unwrap().json().await.unwrap();
+            page["total"].as_u64().unwrap_or(u64::MAX)
+        }
+    };
+    let stored = total("action=crash.tested").await;
+    assert!(stored >= acked.len() as u64, "{when}: {stored} stored");
+    assert_eq!(total("q=crash").await, stored, "{when}: search");
+    assert_eq!(
+        total("target_type=crash-batch").await,
+        stored,
+        "{when}: target rows"
+    );
+    let facets: Value = reqwest::Client::new()
+        .get(format!("{url}/v1/facets"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let counted = facets["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["value"] == "crash.tested")
+        .and_then(|a| a["count"].as_u64());
+    assert_eq!(counted, Some(stored), "{when}: facet count");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

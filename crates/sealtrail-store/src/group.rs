@@ -55,6 +55,25 @@ pub(crate) trait GroupWriter: Send + 'static {
     /// Writes every request in one transaction and commits it. Nothing may be acknowledged
     /// before this returns `Ok`.
     fn commit(&mut self, requests: &[RequestRef<'_>]) -> Result<GroupOutcome, CommitError>;
+
+    /// When work deferred from the acknowledgement path (derived indexes) is next due; `None`
+    /// while nothing waits. The writer wakes up for it even when no request arrives.
+    fn deferred_due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Committed entries whose deferred work is not done yet.
+    fn deferred_entries(&self) -> u64 {
+        0
+    }
+
+    /// Does the deferred work: all of it when `all` (before a job, and before the thread
+    /// stops), otherwise only what is ready; returns the entries it completed. Failures are
+    /// the implementation's to report (a fatal one through [`WriterShared::fail`]) and must
+    /// push [`GroupWriter::deferred_due`] into the future.
+    fn run_deferred(&mut self, _shared: &WriterShared, _all: bool) -> u64 {
+        0
+    }
 }
 
 /// A job run on the writer's connection, between groups.
@@ -92,6 +111,8 @@ pub(crate) struct WriterShared {
     failure: OnceLock<String>,
     /// Group transactions committed, for tests and operators.
     commits: AtomicU64,
+    /// Entries committed whose derived indexes are not written yet.
+    deferred: AtomicU64,
 }
 
 impl WriterShared {
@@ -111,6 +132,18 @@ impl WriterShared {
     /// Group transactions committed so far.
     pub(crate) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Entries committed whose derived indexes (search, targets, facets) are not written yet;
+    /// a read that needs them first asks the writer to catch up while this is not zero.
+    pub(crate) fn deferred(&self) -> u64 {
+        self.deferred.load(Ordering::Acquire)
+    }
+
+    /// Records how many entries await their derived indexes.
+    pub(crate) fn set_deferred(&self, entries: u64) {
+        self.deferred.store(entries, Ordering::Release);
+        metrics::gauge!("sealtrail_index_pending_entries").set(entries as f64);
     }
 
     /// The error every write gets once the writer has failed.
@@ -241,14 +274,17 @@ fn run<W: GroupWriter>(
     loop {
         let command = match carried.take() {
             Some(c) => c,
-            None => match receiver.recv() {
-                Ok(c) => c,
-                Err(_) => break, // the store was dropped and the queue is empty
+            None => match next_command(&mut writer, &receiver, shared) {
+                Some(c) => c,
+                None => break, // the store was dropped and the queue is empty
             },
         };
         let started = Instant::now();
         match command {
             Command::Job(job) => {
+                // Jobs (prune, erasure, a reader catching up) see every derived index written.
+                run_deferred(&mut writer, shared, true);
+                let started = Instant::now();
                 job(&mut writer, shared);
                 note_busy("job", 0, started.elapsed());
             }
@@ -258,8 +294,40 @@ fn run<W: GroupWriter>(
                 let entries = group.iter().map(|r| r.entries.len()).sum();
                 commit_group(&mut writer, shared, group);
                 note_busy("group", entries, started.elapsed());
+                run_deferred(&mut writer, shared, false);
             }
         }
+    }
+    writer.run_deferred(shared, true);
+}
+
+/// Waits for the next command, doing the writer's deferred work whenever it falls due in the
+/// meantime; `None` once the queue is closed and empty.
+fn next_command<W: GroupWriter>(
+    writer: &mut W,
+    receiver: &Receiver<Command<W>>,
+    shared: &WriterShared,
+) -> Option<Command<W>> {
+    loop {
+        let Some(due) = writer.deferred_due() else {
+            return receiver.recv().ok();
+        };
+        match receiver.recv_timeout(due.saturating_duration_since(Instant::now())) {
+            Ok(c) => return Some(c),
+            Err(RecvTimeoutError::Disconnected) => return None,
+            Err(RecvTimeoutError::Timeout) => {
+                run_deferred(writer, shared, false);
+            }
+        }
+    }
+}
+
+/// Runs the writer's deferred work and records how long it held the writer.
+fn run_deferred<W: GroupWriter>(writer: &mut W, shared: &WriterShared, all: bool) {
+    let started = Instant::now();
+    let entries = writer.run_deferred(shared, all);
+    if entries > 0 {
+        note_busy("deferred", entries as usize, started.elapsed());
     }
 }
 
@@ -342,6 +410,9 @@ fn commit_group<W: GroupWriter>(writer: &mut W, shared: &WriterShared, group: Ve
     match outcome {
         Ok(outcome) => {
             shared.commits.fetch_add(1, Ordering::Relaxed);
+            // Before any reply: a client that reads after its acknowledgement must see that
+            // its entries still await their derived indexes.
+            shared.set_deferred(writer.deferred_entries());
             metrics::histogram!("sealtrail_commit_seconds").record(started.elapsed().as_secs_f64());
             metrics::histogram!("sealtrail_commit_group_entries").record(outcome.stored as f64);
             metrics::counter!("sealtrail_entries_appended_total").increment(outcome.stored);

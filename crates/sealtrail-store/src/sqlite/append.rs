@@ -1,14 +1,13 @@
 //! The body of one group-commit transaction: assigning seq and time from the tenant's log head,
-//! honouring idempotency keys, sealing the entry (envelope + vault values, one row), adding its leaf to the
-//! tenant's Merkle tree, and writing its filter columns, targets, search words and facet
-//! counts, all inside the same `BEGIN IMMEDIATE … COMMIT`.
+//! honouring idempotency keys, sealing the entry (one row: filter columns, envelope and vault
+//! values), adding its leaf to the tenant's Merkle tree and queueing it for its derived indexes
+//! ([`super::derive`]), all inside the same `BEGIN IMMEDIATE … COMMIT`.
 
-use super::facets;
+use super::derive::Pending;
 use super::tree::{append_leaf, NodeCache};
 use super::WriteError;
-use crate::facets::FacetDeltas;
 use crate::group::{GroupOutcome, RequestRef};
-use crate::tokens::{index_document, props_column};
+use crate::tokens::props_column;
 use crate::Clock;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry};
@@ -41,26 +40,24 @@ struct Head {
     dirty: bool,
 }
 
-/// Per-transaction state: heads read so far, idempotency keys assigned in this group, facet
-/// deltas, tree nodes written so far, and search documents still to write.
+/// Per-transaction state: heads read so far, idempotency keys assigned in this group, tree
+/// nodes written so far, and the entries stored (for their derived indexes).
 #[derive(Default)]
 struct GroupState {
     heads: HashMap<i64, Option<Head>>,
     keys: HashMap<(i64, String), Appended>,
-    facets: FacetDeltas,
     nodes: NodeCache,
-    /// `(pk, words)`, inserted after every other statement of the group: FTS5 flushes its
-    /// in-memory index at every statement savepoint once it has joined the transaction, so
-    /// interleaving its inserts with the others would write one tiny segment per entry.
-    documents: Vec<(i64, String)>,
+    stored: Vec<(i64, TenantId, Entry)>,
 }
 
 /// Writes every request in one immediate transaction and commits it. Nothing is acknowledged
-/// by this function; the caller replies only after it returns `Ok`, i.e. after COMMIT.
+/// by this function; the caller replies only after it returns `Ok`, i.e. after COMMIT. The
+/// stored entries are handed to `pending` only once committed.
 pub(crate) fn write_group(
     conn: &mut Connection,
     clock: &Clock,
     requests: &[RequestRef<'_>],
+    pending: &mut Pending,
 ) -> Result<GroupOutcome, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Taken after the write lock is held, so time only moves forward across processes too.
@@ -77,12 +74,9 @@ pub(crate) fn write_group(
             Err(refused) => results.push(Err(refused)),
         }
     }
-    facets::flush(&tx, &state.facets)?;
     flush_heads(&tx, &state.heads)?;
-    for (pk, words) in &state.documents {
-        insert_document(&tx, *pk, words)?;
-    }
     tx.commit()?;
+    pending.extend(state.stored);
     Ok(GroupOutcome { results, stored })
 }
 
@@ -133,11 +127,8 @@ fn append_request(
         let sealed = seal(&entry, &head.origin, random_salts());
         insert_entry(tx, tenant, base | seq, &entry, &sealed)?;
         append_leaf(tx, &mut state.nodes, tenant, seq as u64, sealed.leaf_hash)?;
-        state.facets.add(tenant, &entry, 1);
-        let words = index_document(tenant, &entry);
-        if !words.is_empty() {
-            state.documents.push((base | seq, words));
-        }
+        tx.prepare_cached("INSERT INTO index_queue (pk) VALUES (?1)")?
+            .execute([base | seq])?;
         let appended = Appended {
             id,
             seq: seq as u64,
@@ -154,6 +145,7 @@ fn append_request(
             );
         }
         out.push(appended);
+        state.stored.push((base | seq, tenant, entry));
         stored += 1;
     }
     Ok(Ok((out, stored)))
@@ -234,8 +226,7 @@ fn find_duplicate(
     }
 }
 
-/// Writes the entry row (filter columns, envelope and vault values) and its targets; the
-/// caller indexes its search document.
+/// Writes the entry row: filter columns, envelope and vault values.
 fn insert_entry(
     tx: &Connection,
     tenant: TenantId,
@@ -278,29 +269,6 @@ fn insert_entry(
         payload.salt.as_slice(),
         payload.value,
     ])?;
-    insert_targets(tx, pk, entry)?;
-    Ok(())
-}
-
-/// Writes an entry's target rows (erasure deletes and rewrites them from scrubbed values).
-pub(crate) fn insert_targets(tx: &Connection, pk: i64, entry: &Entry) -> rusqlite::Result<()> {
-    if !entry.targets.is_empty() {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO entry_targets (pk, ord, type, id, name) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (ord, target) in entry.targets.iter().enumerate() {
-            insert.execute(params![pk, ord as i64, target.kind, target.id, target.name])?;
-        }
-    }
-    Ok(())
-}
-
-/// Indexes an entry's search words (from [`index_document`]) under its pk.
-pub(crate) fn insert_document(tx: &Connection, pk: i64, words: &str) -> rusqlite::Result<()> {
-    if !words.is_empty() {
-        tx.prepare_cached("INSERT INTO entries_fts (rowid, words) VALUES (?1, ?2)")?
-            .execute(params![pk, words])?;
-    }
     Ok(())
 }
 

@@ -9,7 +9,8 @@
 //! 3. [`purge_traces`] (writer): FTS segments are merged so deleted tokens go, and the WAL is
 //!    checkpointed and truncated; with `secure_delete` no old page keeps the data.
 
-use super::append::{insert_document, insert_targets, tenant_base, SEQ_LIMIT};
+use super::append::{tenant_base, SEQ_LIMIT};
+use super::derive::{insert_document, insert_targets};
 use super::error::backend;
 use super::facets;
 use super::read::log_head;

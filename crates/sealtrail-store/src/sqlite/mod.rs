@@ -21,6 +21,7 @@ mod admin;
 mod append;
 mod backfill;
 mod checkpoints;
+mod derive;
 mod erase;
 mod error;
 mod facets;
@@ -92,6 +93,14 @@ impl Default for SqliteOptions {
     }
 }
 
+/// True when a filter reads a derived index: search words or target rows.
+fn uses_derived_indexes(filter: &Filter) -> bool {
+    filter.text.is_some()
+        || filter.target_type.is_some()
+        || filter.target_id.is_some()
+        || filter.target_name.is_some()
+}
+
 /// The embedded store: everything in `<data_dir>/sealtrail.db`.
 pub struct SqliteStore {
     db_path: PathBuf,
@@ -117,7 +126,7 @@ impl SqliteStore {
         // Readers open after the writer so the WAL files they need already exist.
         let reads = ReadPool::open(&db_path, options.read_connections)?;
         let writer = WriterHandle::spawn(
-            SqliteWriter::new(conn, options.clock.clone()),
+            SqliteWriter::open(conn, options.clock.clone())?,
             GroupLimits {
                 max_entries: options.max_batch_entries.max(1),
                 wait: options.group_commit_wait,
@@ -147,6 +156,25 @@ impl SqliteStore {
     /// checkpoints, so this is how tests and operators see that the WAL is being drained.
     pub fn wal_checkpoints(&self) -> u64 {
         self.wal.complete_rounds()
+    }
+
+    /// Entries this instance has committed whose derived indexes (search words, targets, facet
+    /// counts) are not written yet; they are written within `derive::MAX_LAG`, or at once when
+    /// a read needs them.
+    pub fn entries_awaiting_indexes(&self) -> u64 {
+        self.writer.shared().deferred()
+    }
+
+    /// Before a read that uses a derived index, has the writer write what is pending, so the
+    /// read finds every entry acknowledged before it started. A stopped writer cannot: the read
+    /// then answers from what was indexed.
+    async fn settle(&self, needed: bool) {
+        if needed && self.writer.shared().deferred() > 0 {
+            let caught_up = self.writer.run(|_, _| Ok(())).await;
+            if let Err(error) = caught_up {
+                tracing::warn!(%error, "reading without the newest derived indexes");
+            }
+        }
     }
 
     /// The newest schema version this build applies.
@@ -189,6 +217,7 @@ impl Store for SqliteStore {
     }
 
     async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
+        self.settle(uses_derived_indexes(&query.filter)).await;
         let query = query.clone();
         self.reads
             .read(move |conn| query::query(conn, tenant, &query))
@@ -196,6 +225,7 @@ impl Store for SqliteStore {
     }
 
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError> {
+        self.settle(uses_derived_indexes(filter)).await;
         let filter = filter.clone();
         self.reads
             .read(move |conn| query::count(conn, tenant, &filter))
@@ -209,6 +239,7 @@ impl Store for SqliteStore {
     }
 
     async fn facets(&self, tenant: TenantId) -> Result<Facets, StoreError> {
+        self.settle(true).await;
         self.reads
             .read(move |conn| read::facets(conn, tenant))
             .await
@@ -381,6 +412,8 @@ impl Store for SqliteStore {
     ) -> Result<ErasureOutcome, StoreError> {
         crate::erasure::check_subject(subject)?;
         let origin = self.log_origin(tenant).await?;
+        // The subject is also found through its entries' target rows.
+        self.settle(true).await;
         let owned = subject.to_string();
         let plan = self
             .reads

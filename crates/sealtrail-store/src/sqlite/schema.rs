@@ -37,7 +37,13 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (4, Step::Sql(V4_USERS_SESSIONS_ALLOWLIST)),
     (5, Step::Sql(V5_TENANT_LIMITS)),
     (6, Step::Sql(V6_VAULT_IN_ENTRY_ROWS)),
+    (7, Step::Sql(V7_INDEX_QUEUE)),
 ];
+
+/// Version 7: entries committed but not yet in their derived indexes (targets, facet counts,
+/// search words), which `sqlite::derive` builds in batches after the acknowledging commit.
+/// Every entry already stored is indexed, so the queue starts empty.
+const V7_INDEX_QUEUE: &str = "CREATE TABLE index_queue (pk INTEGER PRIMARY KEY);";
 
 /// Version 6: the vault moves into the entry row, a salt and a value column per part (as on
 /// PostgreSQL), so an append writes one row per event instead of four rows in two B-trees. An

@@ -402,3 +402,120 @@ async fn the_writer_never_checkpoints_and_the_checkpoint_thread_drains_the_wal()
         2_000
     );
 }
+
+/// How many entries of `t` search, a target filter and the facet counts each find.
+async fn derived_counts(store: &SqliteStore, t: sealtrail_core::TenantId) -> (u64, u64, u64) {
+    let text = Filter {
+        text: Some("did".into()),
+        ..Filter::default()
+    };
+    let target = Filter {
+        target_id: Some("142".into()),
+        ..Filter::default()
+    };
+    let facets = store.facets(t).await.expect("facets");
+    (
+        store.count(t, &text).await.expect("search count"),
+        store.count(t, &target).await.expect("target count"),
+        facets.actions.iter().map(|v| v.count).sum(),
+    )
+}
+
+/// Raw row counts of the derived indexes and the queue, read behind the store's back.
+fn derived_rows(dir: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(dir.join(super::DB_FILE_NAME)).expect("raw open");
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+    (
+        count("SELECT count(*) FROM entry_targets"),
+        count("SELECT count(*) FROM index_queue"),
+    )
+}
+
+#[tokio::test]
+async fn derived_indexes_follow_the_commit_within_the_lag_bound_without_any_read() {
+    let (dir, store) = open(SqliteOptions::default());
+    let t = store.create_tenant("acme").await.expect("tenant").id;
+    let appended = store
+        .append(
+            t,
+            (0..20)
+                .map(|i| event("a.created", &format!("u{i}")))
+                .collect(),
+        )
+        .await
+        .expect("append");
+    assert_eq!(appended.len(), 20);
+    assert_eq!(
+        store.entries_awaiting_indexes(),
+        20,
+        "indexed after the ack"
+    );
+    assert_eq!(derived_rows(dir.path()), (0, 20));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while derived_rows(dir.path()) != (20, 0) {
+        assert!(std::time::Instant::now() < deadline, "never indexed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.entries_awaiting_indexes(), 0);
+    assert_eq!(derived_counts(&store, t).await, (20, 20, 20));
+}
+
+#[tokio::test]
+async fn a_read_that_needs_derived_indexes_sees_every_acknowledged_entry() {
+    let (_dir, store) = open(SqliteOptions::default());
+    let t = store.create_tenant("acme").await.expect("tenant").id;
+    for round in 1..=5u64 {
+        store
+            .append(t, vec![event("a.created", "u"), event("b.created", "v")])
+            .await
+            .expect("append");
+        assert_eq!(
+            derived_counts(&store, t).await,
+            (2 * round, 2 * round, 2 * round)
+        );
+    }
+}
+
+#[tokio::test]
+async fn entries_queued_by_another_process_are_indexed_exactly_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    let t = first.create_tenant("acme").await.expect("tenant").id;
+    first
+        .append(
+            t,
+            (0..30)
+                .map(|i| event("a.created", &format!("u{i}")))
+                .collect(),
+        )
+        .await
+        .expect("append");
+    assert_eq!(first.entries_awaiting_indexes(), 30);
+    // A second process on the same file indexes what it finds queued before its first job...
+    let second = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("second open");
+    second.create_tenant("other").await.expect("a job");
+    assert_eq!(derived_rows(dir.path()), (30, 0));
+    // ...and the first, finding its entries' queue rows gone, does not index them again.
+    assert_eq!(derived_counts(&first, t).await, (30, 30, 30));
+    assert_eq!(first.entries_awaiting_indexes(), 0);
+    assert_eq!(derived_counts(&second, t).await, (30, 30, 30));
+    assert_eq!(derived_rows(dir.path()), (30, 0));
+}
+
+#[tokio::test]
+async fn closing_the_store_writes_the_pending_derived_indexes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = {
+        let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+        let t = store.create_tenant("acme").await.expect("tenant").id;
+        store
+            .append(t, vec![event("a.created", "u")])
+            .await
+            .expect("append");
+        assert_eq!(store.entries_awaiting_indexes(), 1);
+        t
+    };
+    assert_eq!(derived_rows(dir.path()), (1, 0));
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("reopen");
+    assert_eq!(derived_counts(&store, t).await, (1, 1, 1));
+}

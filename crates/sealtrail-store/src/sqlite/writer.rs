@@ -1,14 +1,17 @@
 //! SQLite's side of group commit ([`crate::group`]): the writer thread owns the only read-write
 //! connection; appends are grouped into one `BEGIN IMMEDIATE … COMMIT`, and tenant, key and
-//! lifecycle changes run as jobs on the same connection between groups.
+//! lifecycle changes run as jobs on the same connection between groups. Derived indexes are
+//! written in batches after the acknowledging commits ([`super::derive`]).
 
 use super::append::write_group;
+use super::derive::{index_queued, Pending};
 use super::error::{is_busy, is_fatal};
 use crate::group::{
     CommitError, GroupOutcome, GroupWriter, RequestRef, WriterHandle, WriterShared,
 };
 use crate::{Clock, StoreError};
 use rusqlite::Connection;
+use std::time::Instant;
 
 /// Why a write did not happen: an SQLite error (which may be fatal for the writer) or a
 /// refusal already phrased for the caller.
@@ -22,16 +25,32 @@ pub(crate) enum WriteError {
     Store(#[from] StoreError),
 }
 
-/// The writer thread's connection.
+/// The writer thread's connection, and the committed entries whose derived indexes it has
+/// still to write.
 pub(crate) struct SqliteWriter {
     conn: Connection,
     clock: Clock,
+    pending: Pending,
 }
 
 impl SqliteWriter {
-    /// Wraps an already migrated read-write connection.
-    pub(crate) fn new(conn: Connection, clock: Clock) -> Self {
-        SqliteWriter { conn, clock }
+    /// Wraps an already migrated read-write connection, after indexing whatever an earlier
+    /// run left queued (a crash between a commit and its derived indexes), so the first read
+    /// after a restart already finds every acknowledged entry.
+    pub(crate) fn open(mut conn: Connection, clock: Clock) -> Result<Self, StoreError> {
+        let mut pending = Pending::default();
+        let indexed = index_queued(&mut conn, &mut pending).map_err(|e| match e {
+            WriteError::Sql(e) => StoreError::Backend(format!("indexing queued entries: {e}")),
+            WriteError::Store(e) => e,
+        })?;
+        if indexed > 0 {
+            tracing::info!(indexed, "indexed entries an earlier run had left queued");
+        }
+        Ok(SqliteWriter {
+            conn,
+            clock,
+            pending,
+        })
     }
 }
 
@@ -49,16 +68,55 @@ fn classify(shared: &WriterShared, error: WriteError) -> StoreError {
 
 impl GroupWriter for SqliteWriter {
     fn commit(&mut self, requests: &[RequestRef<'_>]) -> Result<GroupOutcome, CommitError> {
-        write_group(&mut self.conn, &self.clock, requests).map_err(|error| match error {
-            WriteError::Sql(e) if is_fatal(&e) => CommitError::Fatal(e.to_string()),
-            // Another process held the write lock past the busy timeout: retrying request by
-            // request would only wait that long again, once per request.
-            WriteError::Sql(e) if is_busy(&e) => {
-                CommitError::Group(StoreError::Backend(e.to_string()))
+        write_group(&mut self.conn, &self.clock, requests, &mut self.pending).map_err(|error| {
+            match error {
+                WriteError::Sql(e) if is_fatal(&e) => CommitError::Fatal(e.to_string()),
+                // Another process held the write lock past the busy timeout: retrying request by
+                // request would only wait that long again, once per request.
+                WriteError::Sql(e) if is_busy(&e) => {
+                    CommitError::Group(StoreError::Backend(e.to_string()))
+                }
+                WriteError::Sql(e) => CommitError::Request(StoreError::Backend(e.to_string())),
+                WriteError::Store(e) => CommitError::Request(e),
             }
-            WriteError::Sql(e) => CommitError::Request(StoreError::Backend(e.to_string())),
-            WriteError::Store(e) => CommitError::Request(e),
         })
+    }
+
+    fn deferred_due(&self) -> Option<Instant> {
+        self.pending.due()
+    }
+
+    fn deferred_entries(&self) -> u64 {
+        self.pending.len() as u64
+    }
+
+    fn run_deferred(&mut self, shared: &WriterShared, all: bool) -> u64 {
+        let now = Instant::now();
+        if !self.pending.has_work() || !(all || self.pending.ready(now)) {
+            shared.set_deferred(self.pending.len() as u64);
+            return 0;
+        }
+        if shared.failure().is_some() {
+            // Nothing more is written after a fatal error; the queue rows stay for the next
+            // start to index.
+            self.pending = Pending::default();
+            shared.set_deferred(0);
+            return 0;
+        }
+        metrics::histogram!("sealtrail_index_lag_seconds").record(self.pending.lag(now));
+        let indexed = match index_queued(&mut self.conn, &mut self.pending) {
+            Ok(indexed) => indexed,
+            Err(error) => {
+                let error = classify(shared, error);
+                if shared.failure().is_none() {
+                    tracing::warn!(%error, "writing derived indexes failed; retrying shortly");
+                    self.pending.retry_later();
+                }
+                0
+            }
+        };
+        shared.set_deferred(self.pending.len() as u64);
+        indexed
     }
 }
 

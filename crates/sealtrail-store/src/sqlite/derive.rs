@@ -1,0 +1,196 @@
+//! Derived indexes — every target row, facet count and search document — built after the
+//! acknowledging commit, in larger batches sorted by pk (so by tenant).
+//!
+//! Why: one single event of a tenant dirtied a page in each tenant-clustered B-tree it touched,
+//! so a group of single events from many tenants wrote several pages per event. The append
+//! transaction now writes the entry row, its tree nodes and one row of `index_queue` (a tiny
+//! table, so its pages are shared by the whole group); this module indexes the queued entries
+//! a few hundred milliseconds later, where a tenant's pages are touched once per batch and its
+//! facet counts are summed before they are written.
+//!
+//! Invariants:
+//! - Exactly once: a batch deletes the queue rows it indexes in its own transaction, so a crash
+//!   before its commit leaves the queue (and the entries) to be indexed after the restart, and
+//!   a crash after it leaves nothing queued. Entries queued by another process on the same file
+//!   are indexed by whichever process commits first; the other finds their queue rows gone and
+//!   skips them.
+//! - Nothing stale is read: the store runs a batch before any read that uses a derived index
+//!   while entries are pending (`SqliteStore::settle`), and before every other job of the
+//!   writer (prune and erasure see a fully indexed log).
+
+use super::facets;
+use super::vault;
+use super::WriteError;
+use crate::facets::FacetDeltas;
+use crate::tokens::index_document;
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, TransactionBehavior};
+use sealtrail_core::{Entry, TenantId};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Pending entries that run a batch at once, before they are due (a batch indexes the whole
+/// queue, which the writer's throughput over [`MAX_LAG`] bounds).
+pub(crate) const BATCH: usize = 4_096;
+
+/// The longest an acknowledged entry waits for its derived indexes while the writer is busy:
+/// the visibility lag of search, target filters and facets for readers that do not ask for
+/// their own writes.
+pub(crate) const MAX_LAG: Duration = Duration::from_millis(200);
+
+/// After a failed (non-fatal) batch, how long the writer waits before it tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Entries committed but not yet indexed, kept by the writer so a batch does not read them back.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// `(pk, tenant, entry)` in commit order.
+    entries: Vec<(i64, TenantId, Entry)>,
+    /// When the oldest of them was committed (or when a failed batch may be retried).
+    since: Option<Instant>,
+    /// Set while entries may be queued that this process does not hold in memory (a batch
+    /// failed after taking them): the next batch reads them back from their rows.
+    recover: bool,
+}
+
+impl Pending {
+    /// Adds the entries of a committed group.
+    pub(crate) fn extend(&mut self, committed: Vec<(i64, TenantId, Entry)>) {
+        if committed.is_empty() {
+            return;
+        }
+        self.since.get_or_insert_with(Instant::now);
+        self.entries.extend(committed);
+    }
+
+    /// Entries waiting (those of other processes not counted).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when a batch would have something to do.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.entries.is_empty() || self.recover
+    }
+
+    /// When the next batch is due if nothing else triggers it.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.has_work()
+            .then(|| self.since.map(|s| s + MAX_LAG))
+            .flatten()
+    }
+
+    /// True when a batch should run now: the batch is full or the oldest entry is due.
+    pub(crate) fn ready(&self, now: Instant) -> bool {
+        self.entries.len() >= BATCH || self.due().is_some_and(|due| due <= now)
+    }
+
+    /// Seconds the oldest pending entry has waited.
+    pub(crate) fn lag(&self, now: Instant) -> f64 {
+        self.since
+            .map_or(0.0, |s| now.saturating_duration_since(s).as_secs_f64())
+    }
+
+    /// Postpones the next attempt after a failed batch.
+    pub(crate) fn retry_later(&mut self) {
+        self.since = Some(Instant::now() + RETRY_AFTER - MAX_LAG);
+    }
+}
+
+/// Indexes every queued entry in one transaction: the ones `pending` holds, and any other
+/// process (or a crashed run) left queued. Returns how many were indexed.
+pub(crate) fn index_queued(
+    conn: &mut Connection,
+    pending: &mut Pending,
+) -> Result<u64, WriteError> {
+    // Until this batch commits, what it took from `pending` is only in the queue table: a
+    // failed batch is retried from there.
+    pending.recover = true;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let queued: Vec<i64> = tx
+        .prepare_cached("SELECT pk FROM index_queue ORDER BY pk")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut held: HashMap<i64, (TenantId, Entry)> = pending
+        .entries
+        .drain(..)
+        .map(|(pk, tenant, entry)| (pk, (tenant, entry)))
+        .collect();
+    let mut batch: Vec<(i64, TenantId, Entry)> = Vec::with_capacity(queued.len());
+    let mut unheld = Vec::new();
+    for pk in queued {
+        match held.remove(&pk) {
+            Some((tenant, entry)) => batch.push((pk, tenant, entry)),
+            None => unheld.push(pk),
+        }
+    }
+    // Entries held here but no longer queued were indexed by another process: `held` drops them.
+    for chunk in unheld.chunks(500) {
+        batch.extend(read_back(&tx, chunk)?);
+    }
+    batch.sort_unstable_by_key(|(pk, _, _)| *pk);
+    tx.execute("DELETE FROM index_queue", [])?;
+
+    let mut deltas = FacetDeltas::default();
+    for (pk, tenant, entry) in &batch {
+        insert_targets(&tx, *pk, entry)?;
+        deltas.add(*tenant, entry, 1);
+    }
+    facets::flush(&tx, &deltas)?;
+    // Last: FTS5 flushes its pending index at every statement savepoint once it has joined
+    // the transaction, so interleaving its inserts with the others would write one tiny
+    // segment per entry.
+    for (pk, tenant, entry) in &batch {
+        insert_document(&tx, *pk, &index_document(*tenant, entry))?;
+    }
+    tx.commit()?;
+    pending.since = None;
+    pending.recover = false;
+    Ok(batch.len() as u64)
+}
+
+/// Queued entries this process does not hold, read back from their rows. An entry that no
+/// longer opens (a row edited behind the store's back) is left unindexed and reported;
+/// `verify` names it.
+fn read_back(tx: &Connection, pks: &[i64]) -> Result<Vec<(i64, TenantId, Entry)>, WriteError> {
+    let marks = vec!["?"; pks.len()].join(", ");
+    let stored = vault::load(
+        tx,
+        &format!("e.pk IN ({marks})"),
+        pks.iter().map(|pk| Value::Integer(*pk)).collect(),
+        false,
+    )?;
+    let mut out = Vec::with_capacity(stored.len());
+    for row in stored {
+        let tenant = TenantId(row.pk >> super::append::SEQ_BITS);
+        match row.open() {
+            Ok(entry) => out.push((row.pk, tenant, entry)),
+            Err(error) => {
+                tracing::error!(pk = row.pk, %error, "a queued entry does not open; it is left out of search, target filters and facets")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes an entry's target rows (erasure deletes and rewrites them from scrubbed values).
+pub(crate) fn insert_targets(tx: &Connection, pk: i64, entry: &Entry) -> rusqlite::Result<()> {
+    if !entry.targets.is_empty() {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO entry_targets (pk, ord, type, id, name) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (ord, target) in entry.targets.iter().enumerate() {
+            insert.execute(params![pk, ord as i64, target.kind, target.id, target.name])?;
+        }
+    }
+    Ok(())
+}
+
+/// Indexes an entry's search words (from [`index_document`]) under its pk.
+pub(crate) fn insert_document(tx: &Connection, pk: i64, words: &str) -> rusqlite::Result<()> {
+    if !words.is_empty() {
+        tx.prepare_cached("INSERT INTO entries_fts (rowid, words) VALUES (?1, ?2)")?
+            .execute(params![pk, words])?;
+    }
+    Ok(())
+}

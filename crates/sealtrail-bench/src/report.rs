@@ -7,6 +7,7 @@ use crate::scenarios::ingest::IngestFigures;
 use crate::scenarios::lifecycle::{PruneFigures, VerifyFigures};
 use crate::scenarios::overload::OverloadFigures;
 use crate::scenarios::read::{CountFigures, PageFigures, SearchFigures};
+use crate::scenarios::visibility::VisibilityFigures;
 use crate::stats::Latency;
 use serde::Serialize;
 use std::fmt::Write;
@@ -27,6 +28,8 @@ pub struct Report {
     pub prune: PruneFigures,
     /// O1, when run (`--overload-clients` above zero).
     pub overload: Option<OverloadFigures>,
+    /// L1.
+    pub visibility: Option<VisibilityFigures>,
     pub targets: Vec<TargetCheck>,
 }
 
@@ -268,6 +271,26 @@ fn ingest_targets(report: &Report) -> Vec<TargetCheck> {
                 && o.accepted > 0,
         ));
     }
+    if let Some(v) = &report.visibility {
+        checks.push(TargetCheck::new(
+            &format!("L1 visibility under {} clients", v.clients),
+            "by id at once; list, search, counts and facets p99 ≤ 1 s; no miss",
+            format!(
+                "p99 by id {:.1} ms, list {:.1}, search {:.1}, count + facets {:.1}; {} misses in {} probes",
+                v.by_id.p99_ms,
+                v.list.p99_ms,
+                v.search.p99_ms,
+                v.count_and_facets.p99_ms,
+                v.misses,
+                v.probes
+            ),
+            v.misses == 0
+                && v.probes > 0
+                && [&v.list, &v.search, &v.count_and_facets]
+                    .iter()
+                    .all(|l| l.p99_ms <= 1000.0),
+        ));
+    }
     checks
 }
 
@@ -470,6 +493,20 @@ pub fn markdown(report: &Report) -> String {
             o.rss_before_mib,
             o.rss_peak_mib,
             o.rss_after_mib
+        );
+    }
+    if let Some(v) = &report.visibility {
+        let _ = writeln!(
+            out,
+            "L1 visibility: {} probes while {} clients sent {:.0} events/s; from acknowledgement to an answer holding the entry, p50 / p99 / p99.9 ms: by id {}, filtered list {}, search {}, target count + facets {}; {} answers missed the entry.\n",
+            v.probes,
+            v.clients,
+            v.load_events_per_s,
+            lat(&v.by_id),
+            lat(&v.list),
+            lat(&v.search),
+            lat(&v.count_and_facets),
+            v.misses
         );
     }
     let _ = writeln!(out, "| target | wanted | measured | met |");

@@ -12,7 +12,7 @@ use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
 use crate::report::{check_targets, BatchFigures, Machine, Report, SingleFigures, WorkloadFigures};
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
-use crate::scenarios::{export, lifecycle, overload, read};
+use crate::scenarios::{export, lifecycle, overload, read, visibility};
 use crate::server::ServerProcess;
 use crate::workload::{terms, Submission, Workload, WorkloadSpec};
 use sealtrail_core::{TenantId, Timestamp};
@@ -165,6 +165,23 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             http,
         });
     }
+
+    // L1: how soon an acknowledged entry is readable, under the 64-client load.
+    say("L1: visibility of acknowledged entries under 64 clients…");
+    let probe_tenant = loaded
+        .tenants
+        .last()
+        .ok_or_else(|| BenchError::Workload("no tenants loaded".into()))?;
+    let visibility = Some(
+        visibility::run(
+            &server,
+            singles.clone(),
+            64,
+            config.phase,
+            &probe_tenant.key,
+        )
+        .await?,
+    );
 
     // I2: batches from one client, against the raw engine at the same transaction size.
     let mut ingest_batch = Vec::new();
@@ -324,6 +341,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         verify,
         prune,
         overload,
+        visibility,
         targets: Vec::new(),
     };
     report.targets = check_targets(&report);

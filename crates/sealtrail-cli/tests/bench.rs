@@ -86,6 +86,7 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         "V1 verify",
         "P1 prune",
         "O1 overload: 24 clients",
+        "L1 visibility",
         "| target |",
     ] {
         assert!(table.contains(heading), "no {heading:?} in\n{table}");
@@ -150,5 +151,14 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     assert_eq!(o["other"], 0, "{o}");
     assert_eq!(o["refused"], o["refused_with_retry_after"], "{o}");
     assert!(o["rss_peak_mib"].as_f64().unwrap() > 0.0, "{o}");
-    assert!(report["targets"].as_array().unwrap().len() >= 6);
+    // L1: every probe was read back four ways, and no answer missed it.
+    let v = &report["visibility"];
+    assert_eq!(v["clients"], 64);
+    let probes = v["probes"].as_u64().unwrap();
+    assert!(probes > 0, "{v}");
+    for read in ["by_id", "list", "search", "count_and_facets"] {
+        assert_eq!(v[read]["n"].as_u64(), Some(probes), "{v}");
+    }
+    assert_eq!(v["misses"], 0, "{v}");
+    assert!(report["targets"].as_array().unwrap().len() >= 7);
 }

@@ -1,8 +1,9 @@
 //! The measured scenarios, named as in BENCHMARKS.md: I1/I2 ingest, Q1/Q2/S1 reads, E1
-//! export, V1 verification, P1 pruning under load and O1 overload.
+//! export, V1 verification, P1 pruning under load, O1 overload and L1 visibility lag.
 
 pub mod export;
 pub mod ingest;
 pub mod lifecycle;
 pub mod overload;
 pub mod read;
+pub mod visibility;

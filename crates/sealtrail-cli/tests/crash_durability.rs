@@ -126,15 +126,18 @@ async fn check(url: &str, key: &str, dir: &Path, ledger: &Ledger, crash: usize) 
     let dir = dir.to_str().unwrap_or_default();
     let when = format!("after crash {crash}");
     assert_log_holds(url, key, &acked, &["--data-dir", dir], &when).await;
-    let total = |filter: &'static str| {
-        let http = reqwest::Client::new();
-        let request = http
-            .get(format!("{url}/v1/events?limit=1&{filter}"))
-            .bearer_auth(key);
-        async move {
-            let page: Value = request.send().await.unwrap().json().await.unwrap();
-            page["total"].as_u64().unwrap_or(u64::MAX)
-        }
+    let get = |path: String| async move {
+        let response = reqwest::Client::new()
+            .get(format!("{url}{path}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()
+    };
+    let total = |filter: &str| {
+        let page = get(format!("/v1/events?limit=1&{filter}"));
+        async move { page.await["total"].as_u64().unwrap_or(u64::MAX) }
     };
     let stored = total("action=crash.tested").await;
     assert!(stored >= acked.len() as u64, "{when}: {stored} stored");
@@ -144,15 +147,7 @@ async fn check(url: &str, key: &str, dir: &Path, ledger: &Ledger, crash: usize) 
         stored,
         "{when}: target rows"
     );
-    let facets: Value = reqwest::Client::new()
-        .get(format!("{url}/v1/facets"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let facets = get("/v1/facets".into()).await;
     let counted = facets["actions"]
         .as_array()
         .into_iter()

@@ -3,9 +3,11 @@
 //! commits them in one transaction, and only then acknowledges each request. One fsync (or one
 //! WAL flush on PostgreSQL) is thereby shared by every request that arrived meanwhile.
 //!
-//! A backend supplies a [`GroupWriter`] (how one group is written and committed, and how its
-//! failures are classified); the queueing, the retry of a failed group request by request and
-//! the "stop after a fatal error" rule live here once.
+//! A backend supplies a [`GroupWriter`] (how one group is written and committed, how its
+//! failures are classified, and any work it defers past the acknowledgement, which this loop
+//! runs when it falls due, before every job and before the thread stops); the queueing, the
+//! retry of a failed group request by request and the "stop after a fatal error" rule live
+//! here once.
 
 use crate::StoreError;
 use sealtrail_core::entry::{Appended, NewEntry};

@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 /// queue, which the writer's throughput over [`MAX_LAG`] bounds).
 pub(crate) const BATCH: usize = 4_096;
 
-/// The longest an acknowledged entry waits for its derived indexes while the writer is busy:
-/// the visibility lag of search, target filters and facets for readers that do not ask for
-/// their own writes.
+/// The longest an acknowledged entry waits for its derived indexes when no read asks for them
+/// sooner (a read that needs them has the writer catch up first): the lag /metrics reports,
+/// and the longest a reader in another process on the same file may miss the entry.
 pub(crate) const MAX_LAG: Duration = Duration::from_millis(200);
 
 /// After a failed (non-fatal) batch, how long the writer waits before it tries again.

@@ -281,7 +281,6 @@ fn run<W: GroupWriter>(
                 None => break, // the store was dropped and the queue is empty
             },
         };
-        let started = Instant::now();
         match command {
             Command::Job(job) => {
                 // Jobs (prune, erasure, a reader catching up) see every derived index written.
@@ -291,6 +290,7 @@ fn run<W: GroupWriter>(
                 note_busy("job", 0, started.elapsed());
             }
             Command::Append(first) => {
+                let started = Instant::now();
                 let (group, next) = collect_group(first, &receiver, limits);
                 carried = next;
                 let entries = group.iter().map(|r| r.entries.len()).sum();
@@ -300,7 +300,7 @@ fn run<W: GroupWriter>(
             }
         }
     }
-    writer.run_deferred(shared, true);
+    run_deferred(&mut writer, shared, true);
 }
 
 /// Waits for the next command, doing the writer's deferred work whenever it falls due in the

@@ -27,6 +27,11 @@ fn raw(dir: &Path) -> Connection {
     conn
 }
 
+/// The one integer a schema or bookkeeping query answers.
+fn scalar(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
 fn pk(t: TenantId, seq: u64) -> i64 {
     (t.0 << 40) | seq as i64
 }
@@ -538,19 +543,12 @@ async fn a_version_1_database_is_sealed_on_upgrade() {
     assert_eq!((v.first_problem, v.size), (None, 38));
     drop(store);
     let conn = raw(dir.path());
-    let body_columns: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'body'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("columns");
+    let body_columns = scalar(
+        &conn,
+        "SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'body'",
+    );
     assert_eq!(body_columns, 0, "the plaintext bodies are gone");
-    let version: i64 = conn
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
-            r.get(0)
-        })
-        .expect("version");
+    let version = scalar(&conn, "SELECT max(version) FROM schema_migrations");
     assert_eq!(version, SqliteStore::schema_version());
     let too_short = SqliteStore::open(dir.path(), SqliteOptions::default())
         .expect("reopen")
@@ -613,12 +611,9 @@ async fn version_6_folds_the_vault_table_into_the_entry_rows_and_keeps_erased_pa
         "every salt and value moved, the erased one without a salt"
     );
     let conn = raw(dir.path());
-    let vault_tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'vault'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("schema");
+    let vault_tables = scalar(
+        &conn,
+        "SELECT count(*) FROM sqlite_master WHERE name = 'vault'",
+    );
     assert_eq!(vault_tables, 0, "the vault table is gone");
 }

@@ -7,7 +7,6 @@ use super::admin::log_origin;
 use super::error::backend;
 use super::schema::V2_INTEGRITY;
 use super::tree::{append_leaf, NodeCache};
-use super::WriteError;
 use crate::stored::part_code;
 use crate::StoreError;
 use rusqlite::{params, Transaction};
@@ -104,12 +103,8 @@ fn seal_legacy_entries(
                 .and_then(|mut st| st.execute(params![pk, s.envelope]))
                 .map_err(backend("storing an envelope"))?;
             insert_v2_vault(tx, pk, &s.vault).map_err(backend("storing vault values"))?;
-            append_leaf(tx, &mut nodes, TenantId(tenant), entry.seq, s.leaf_hash).map_err(|e| {
-                match e {
-                    WriteError::Sql(e) => backend("storing tree nodes")(e),
-                    WriteError::Store(e) => e,
-                }
-            })?;
+            append_leaf(tx, &mut nodes, TenantId(tenant), entry.seq, s.leaf_hash)
+                .map_err(|e| e.while_doing("storing tree nodes"))?;
             sealed += 1;
         }
     }

@@ -103,6 +103,19 @@ pub(crate) fn index_queued(
     conn: &mut Connection,
     pending: &mut Pending,
 ) -> Result<u64, WriteError> {
+    // Nothing held and nothing queued (every open, when the last run closed cleanly): no
+    // write lock taken, no transaction.
+    if pending.entries.is_empty() {
+        let queued: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM index_queue)", [], |r| {
+                r.get(0)
+            })?;
+        if !queued {
+            pending.since = None;
+            pending.recover = false;
+            return Ok(0);
+        }
+    }
     // Until this batch commits, what it took from `pending` is only in the queue table: a
     // failed batch is retried from there.
     pending.recover = true;

@@ -425,6 +425,13 @@ async fn derived_counts(store: &SqliteStore, t: sealtrail_core::TenantId) -> (u6
     )
 }
 
+/// `n` events of one action, each from its own actor (so facets count `n` actors).
+fn from_distinct_actors(n: usize) -> Vec<sealtrail_core::entry::NewEntry> {
+    (0..n)
+        .map(|i| event("a.created", &format!("u{i}")))
+        .collect()
+}
+
 /// Raw row counts of the derived indexes and the queue, read behind the store's back.
 fn derived_rows(dir: &std::path::Path) -> (i64, i64) {
     let conn = rusqlite::Connection::open(dir.join(super::DB_FILE_NAME)).expect("raw open");
@@ -440,12 +447,7 @@ async fn derived_indexes_follow_the_commit_within_the_lag_bound_without_any_read
     let (dir, store) = open(SqliteOptions::default());
     let t = store.create_tenant("acme").await.expect("tenant").id;
     let appended = store
-        .append(
-            t,
-            (0..20)
-                .map(|i| event("a.created", &format!("u{i}")))
-                .collect(),
-        )
+        .append(t, from_distinct_actors(20))
         .await
         .expect("append");
     assert_eq!(appended.len(), 20);
@@ -486,12 +488,7 @@ async fn entries_queued_by_another_process_are_indexed_exactly_once() {
     let first = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
     let t = first.create_tenant("acme").await.expect("tenant").id;
     first
-        .append(
-            t,
-            (0..30)
-                .map(|i| event("a.created", &format!("u{i}")))
-                .collect(),
-        )
+        .append(t, from_distinct_actors(30))
         .await
         .expect("append");
     assert_eq!(first.entries_awaiting_indexes(), 30);

@@ -5,7 +5,7 @@
 
 use super::append::write_group;
 use super::derive::{index_queued, Pending};
-use super::error::{is_busy, is_fatal};
+use super::error::{backend, is_busy, is_fatal};
 use crate::group::{
     CommitError, GroupOutcome, GroupWriter, RequestRef, WriterHandle, WriterShared,
 };
@@ -25,6 +25,17 @@ pub(crate) enum WriteError {
     Store(#[from] StoreError),
 }
 
+impl WriteError {
+    /// The error for a caller outside the writer's classification (start-up, migrations): an
+    /// SQLite error says what was being done, a refusal stays as phrased.
+    pub(crate) fn while_doing(self, doing: &str) -> StoreError {
+        match self {
+            WriteError::Sql(e) => backend(doing)(e),
+            WriteError::Store(e) => e,
+        }
+    }
+}
+
 /// The writer thread's connection, and the committed entries whose derived indexes it has
 /// still to write.
 pub(crate) struct SqliteWriter {
@@ -39,10 +50,8 @@ impl SqliteWriter {
     /// after a restart already finds every acknowledged entry.
     pub(crate) fn open(mut conn: Connection, clock: Clock) -> Result<Self, StoreError> {
         let mut pending = Pending::default();
-        let indexed = index_queued(&mut conn, &mut pending).map_err(|e| match e {
-            WriteError::Sql(e) => StoreError::Backend(format!("indexing queued entries: {e}")),
-            WriteError::Store(e) => e,
-        })?;
+        let indexed = index_queued(&mut conn, &mut pending)
+            .map_err(|e| e.while_doing("indexing queued entries"))?;
         if indexed > 0 {
             tracing::info!(indexed, "indexed entries an earlier run had left queued");
         }
@@ -92,8 +101,9 @@ impl GroupWriter for SqliteWriter {
 
     fn run_deferred(&mut self, shared: &WriterShared, all: bool) -> u64 {
         let now = Instant::now();
+        // Nothing to do, or not yet: the count readers see was set when it last changed
+        // (after the commit that added entries, after the batch that took them).
         if !self.pending.has_work() || !(all || self.pending.ready(now)) {
-            shared.set_deferred(self.pending.len() as u64);
             return 0;
         }
         if shared.failure().is_some() {

@@ -15,7 +15,6 @@ use crate::tokens::{props_column, targets_column};
 use crate::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-
 use sealtrail_core::TenantId;
 use serde_json::json;
 

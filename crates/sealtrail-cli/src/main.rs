@@ -20,6 +20,13 @@ mod verify;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: parsing a batch allocates many small values on a
+/// request thread that the writer thread frees, the pattern glibc's arenas handle worst (a
+/// third of the bulk loader's samples were in `malloc`/`free`); with mimalloc the load runs
+/// about 50% faster (BENCHMARKS.md, "Ingest write path, part 3").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sealtrail: an append-only, tamper-evident audit log as a service.
 #[derive(Debug, Parser)]
 #[command(name = "sealtrail", version, about, propagate_version = true)]

@@ -39,6 +39,7 @@ mod proptests;
 use crate::entry::NewEntry;
 use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
+use std::fmt::Write;
 
 pub use text::redact_text;
 
@@ -107,24 +108,40 @@ pub fn redact_entry(entry: &mut NewEntry) {
 /// [`rename_secret_keys`]). Object members extend the path with `.key`, array elements with
 /// `[i]`.
 pub fn redact_value(value: &mut Value, path: &str, redacted: &mut Vec<String>) {
+    redact_at(value, &mut path.to_string(), redacted);
+}
+
+/// [`redact_value`] with the path in one buffer that each level extends and truncates again:
+/// a path is only copied out when something under it is replaced, which is rare, instead of
+/// being formatted for every member of every object.
+fn redact_at(value: &mut Value, path: &mut String, redacted: &mut Vec<String>) {
     match value {
         Value::String(s) => redact_string(s, path, redacted),
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                redact_value(item, &format!("{path}[{i}]"), redacted);
+                let parent = path.len();
+                // Writing into a String cannot fail.
+                let _ = write!(path, "[{i}]");
+                redact_at(item, path, redacted);
+                path.truncate(parent);
             }
         }
         Value::Object(map) => {
             rename_secret_keys(map, path, redacted);
             for (key, child) in map.iter_mut() {
-                let child_path = join(path, key);
+                let parent = path.len();
+                if parent > 0 {
+                    path.push('.');
+                }
+                path.push_str(key);
                 match keys::secret_key(key) {
                     Some(kind) if kind.covers(child) => {
                         *child = Value::String(REDACTED.to_string());
-                        redacted.push(child_path);
+                        redacted.push(path.clone());
                     }
-                    _ => redact_value(child, &child_path, redacted),
+                    _ => redact_at(child, path, redacted),
                 }
+                path.truncate(parent);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}

@@ -392,6 +392,17 @@ proptest! {
     }
 
     #[test]
+    fn the_screen_never_changes_the_answer(
+        text in prop_oneof![".{0,64}", arb_tricky_text(), arb_ordinary_text()],
+        planted in arb_planted(),
+        glued in any::<bool>(),
+    ) {
+        super::text::tests::screened_equals_unscreened(&text);
+        let sep = if glued { "" } else { " " };
+        super::text::tests::screened_equals_unscreened(&format!("{text}{sep}{}", planted.text));
+    }
+
+    #[test]
     fn ordinary_text_is_unchanged(text in arb_ordinary_text()) {
         prop_assert_eq!(redact_text(&text), None);
     }

@@ -8,7 +8,9 @@
 //! leaf, root, proof and checkpoint valid, and the random salt stops anyone confirming a guess
 //! of the erased value from the commitment.
 
-use crate::entry::{Actor, ActorType, Changes, Context, Entry, Outcome, RequestInfo, Target};
+use crate::entry::{
+    Actor, ActorType, Changes, Context, Entry, NewEntry, Outcome, RequestInfo, Target,
+};
 use crate::merkle::{leaf_hash, Hash};
 use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -82,18 +84,16 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable();
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
+            for (i, (key, member)) in members.into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_scalar(&Value::String(key.clone()), out);
+                write_scalar(key.as_str(), out);
                 out.push(b':');
-                if let Some(v) = map.get(key) {
-                    write_canonical(v, out);
-                }
+                write_canonical(member, out);
             }
             out.push(b'}');
         }
@@ -111,11 +111,10 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_scalar(value: &Value, out: &mut Vec<u8>) {
-    // Serialising a scalar Value cannot fail; an empty write would only make verification fail.
-    if let Ok(bytes) = serde_json::to_vec(value) {
-        out.extend_from_slice(&bytes);
-    }
+/// A string, number, boolean or null exactly as serde_json writes it, straight into `out`.
+fn write_scalar<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing a scalar into a Vec cannot fail; an empty write would only make verification fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// One vaulted value: the canonical bytes and the salt of its commitment.
@@ -149,9 +148,12 @@ pub struct Sealed {
 
 /// Salts for the three parts. Random in production; fixed in tests for known answers.
 pub fn random_salts() -> [[u8; 16]; 3] {
+    // One system call for all three: this runs for every event ingested.
+    let mut bytes = [0u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let mut salts = [[0u8; 16]; 3];
-    for salt in &mut salts {
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, salt);
+    for (salt, chunk) in salts.iter_mut().zip(bytes.chunks_exact(16)) {
+        salt.copy_from_slice(chunk);
     }
     salts
 }
@@ -231,42 +233,127 @@ fn to_canonical<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Seals an entry of the log named `log` (the tenant's checkpoint origin).
 pub fn seal(entry: &Entry, log: &str, salts: [[u8; 16]; 3]) -> Sealed {
-    let actor = ActorIdentity {
-        id: entry.actor.id.clone(),
-        name: entry.actor.name.clone(),
-        email: entry.actor.email.clone(),
-        via: entry.actor.via.clone(),
+    let parts = VaultParts {
+        actor: &entry.actor,
+        context: &entry.context,
+        description: &entry.description,
+        targets: &entry.targets,
+        changes: &entry.changes,
+        properties: &entry.properties,
     };
-    let context = NetworkContext {
-        ip: entry.context.ip.clone(),
-        user_agent: entry.context.user_agent.clone(),
-        location: entry.context.location.clone(),
-    };
-    let payload = Payload {
-        description: entry.description.clone(),
-        targets: entry.targets.clone(),
-        changes: entry.changes.clone(),
-        properties: entry.properties.clone(),
-        request: entry.context.request.clone(),
-    };
-    let [s_actor, s_context, s_payload] = salts;
-    let vault = [
-        VaultValue {
-            part: Part::Actor,
-            salt: s_actor,
-            value: to_canonical(&actor),
-        },
-        VaultValue {
-            part: Part::Context,
-            salt: s_context,
-            value: to_canonical(&context),
-        },
-        VaultValue {
-            part: Part::Payload,
-            salt: s_payload,
-            value: to_canonical(&payload),
-        },
-    ];
+    let (vault, commitments) = parts.seal(salts);
+    seal_placed(entry, log, vault, commitments)
+}
+
+/// An event whose vaulted parts are already sealed: their canonical bytes, fresh salts and
+/// commitments. None of that depends on the entry's place in the log, so it is done on the
+/// request's own thread before the event reaches the group writer, the one serial step of
+/// ingest, which then only encodes the small envelope around it ([`Presealed::place`]).
+#[derive(Debug, Clone)]
+pub struct Presealed {
+    entry: NewEntry,
+    vault: [VaultValue; 3],
+    commitments: Commitments,
+}
+
+impl Presealed {
+    /// Seals the vaulted parts of `entry` with `salts` ([`random_salts`] outside tests).
+    pub fn new(entry: NewEntry, salts: [[u8; 16]; 3]) -> Presealed {
+        let parts = VaultParts {
+            actor: &entry.actor,
+            context: &entry.context,
+            description: &entry.description,
+            targets: &entry.targets,
+            changes: &entry.changes,
+            properties: &entry.properties,
+        };
+        let (vault, commitments) = parts.seal(salts);
+        Presealed {
+            entry,
+            vault,
+            commitments,
+        }
+    }
+
+    /// The event as validated (for its idempotency key and tenant checks).
+    pub fn entry(&self) -> &NewEntry {
+        &self.entry
+    }
+
+    /// The stored entry and its seal once the writer has given it an id, a seq and a time in
+    /// the log named `log`: byte for byte what [`seal`] gives for the same entry and salts.
+    pub fn place(&self, id: Uuid, seq: u64, recorded_at: Timestamp, log: &str) -> (Entry, Sealed) {
+        let entry = Entry::from_new(self.entry.clone(), id, seq, recorded_at);
+        let sealed = seal_placed(&entry, log, self.vault.clone(), self.commitments.clone());
+        (entry, sealed)
+    }
+}
+
+/// The fields of an entry that go into its vault, borrowed from a new or a stored entry.
+struct VaultParts<'a> {
+    actor: &'a Actor,
+    context: &'a Context,
+    description: &'a str,
+    targets: &'a [Target],
+    changes: &'a Option<Changes>,
+    properties: &'a Map<String, Value>,
+}
+
+impl VaultParts<'_> {
+    /// The three vault values with `salts`, and the envelope's commitments to them.
+    fn seal(&self, salts: [[u8; 16]; 3]) -> ([VaultValue; 3], Commitments) {
+        let actor = ActorIdentity {
+            id: self.actor.id.clone(),
+            name: self.actor.name.clone(),
+            email: self.actor.email.clone(),
+            via: self.actor.via.clone(),
+        };
+        let context = NetworkContext {
+            ip: self.context.ip.clone(),
+            user_agent: self.context.user_agent.clone(),
+            location: self.context.location.clone(),
+        };
+        let payload = Payload {
+            description: self.description.to_string(),
+            targets: self.targets.to_vec(),
+            changes: self.changes.clone(),
+            properties: self.properties.clone(),
+            request: self.context.request.clone(),
+        };
+        let [s_actor, s_context, s_payload] = salts;
+        let vault = [
+            VaultValue {
+                part: Part::Actor,
+                salt: s_actor,
+                value: to_canonical(&actor),
+            },
+            VaultValue {
+                part: Part::Context,
+                salt: s_context,
+                value: to_canonical(&context),
+            },
+            VaultValue {
+                part: Part::Payload,
+                salt: s_payload,
+                value: to_canonical(&payload),
+            },
+        ];
+        let commitments = Commitments {
+            actor: hex::encode(vault[0].commitment()),
+            context: hex::encode(vault[1].commitment()),
+            payload: hex::encode(vault[2].commitment()),
+        };
+        (vault, commitments)
+    }
+}
+
+/// The envelope of `entry` around already sealed vault values, and its leaf hash.
+fn seal_placed(
+    entry: &Entry,
+    log: &str,
+    vault: [VaultValue; 3],
+    commitments: Commitments,
+) -> Sealed {
     let fields = EnvelopeFields {
         v: ENVELOPE_VERSION,
         log: log.to_string(),
@@ -281,11 +368,7 @@ pub fn seal(entry: &Entry, log: &str, salts: [[u8; 16]; 3]) -> Sealed {
         result: entry.result,
         actor_type: entry.actor.kind,
         redacted: entry.redacted.clone(),
-        commitments: Commitments {
-            actor: hex::encode(vault[0].commitment()),
-            context: hex::encode(vault[1].commitment()),
-            payload: hex::encode(vault[2].commitment()),
-        },
+        commitments,
     };
     let envelope = to_canonical(&fields);
     Sealed {

@@ -11,6 +11,7 @@
 
 use crate::StoreError;
 use sealtrail_core::entry::{Appended, NewEntry};
+use sealtrail_core::envelope::{random_salts, Presealed};
 use sealtrail_core::TenantId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -24,8 +25,8 @@ use tokio::sync::oneshot;
 pub(crate) struct RequestRef<'a> {
     /// The log the events go to.
     pub tenant: TenantId,
-    /// The events, in request order.
-    pub entries: &'a [NewEntry],
+    /// The events, in request order, their vaulted parts already sealed.
+    pub entries: &'a [Presealed],
 }
 
 /// What one committed group produced.
@@ -84,7 +85,7 @@ pub(crate) type Job<W> = Box<dyn FnOnce(&mut W, &WriterShared) + Send>;
 /// One `append` call waiting for the writer.
 struct AppendRequest {
     tenant: TenantId,
-    entries: Vec<NewEntry>,
+    entries: Vec<Presealed>,
     /// Answered only after the group holding this request has committed (or failed).
     reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
 }
@@ -219,6 +220,12 @@ impl<W: GroupWriter> WriterHandle<W> {
         if let Some(e) = self.shared.failed_error() {
             return Err(e);
         }
+        // Sealed here, on the caller's thread, so the writer's share of each event is only its
+        // envelope (see `Presealed`).
+        let entries = entries
+            .into_iter()
+            .map(|entry| Presealed::new(entry, random_salts()))
+            .collect();
         let (reply, answer) = oneshot::channel();
         self.send(Command::Append(AppendRequest {
             tenant,

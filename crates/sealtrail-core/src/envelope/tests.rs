@@ -3,7 +3,17 @@ use proptest::prelude::*;
 use serde_json::json;
 
 fn sample() -> Entry {
-    let new: crate::entry::NewEntry = crate::entry::NewEntry {
+    let id = Uuid::parse_str("0193a0b0-0000-7000-8000-000000000001").unwrap();
+    Entry::from_new(
+        sample_new(),
+        id,
+        41,
+        Timestamp::parse_rfc3339("2026-11-23T09:00:01.250Z").unwrap(),
+    )
+}
+
+fn sample_new() -> NewEntry {
+    NewEntry {
         occurred_at: Some(Timestamp::parse_rfc3339("2026-11-23T09:00:00Z").unwrap()),
         channel: "hardware".into(),
         action: "hardware.updated".into(),
@@ -39,14 +49,26 @@ fn sample() -> Entry {
             .clone(),
         redacted: vec!["properties.password".into()],
         idempotency_key: Some("k1".into()),
-    };
-    let id = Uuid::parse_str("0193a0b0-0000-7000-8000-000000000001").unwrap();
-    Entry::from_new(
-        new,
-        id,
-        41,
-        Timestamp::parse_rfc3339("2026-11-23T09:00:01.250Z").unwrap(),
-    )
+    }
+}
+
+#[test]
+fn presealing_gives_the_same_bytes_as_sealing_the_placed_entry() {
+    let stored = sample();
+    let presealed = Presealed::new(sample_new(), SALTS);
+    assert_eq!(presealed.entry(), &sample_new());
+    let (entry, sealed) = presealed.place(stored.id, stored.seq, stored.recorded_at, "log");
+    assert_eq!(entry, stored);
+    let expected = seal(&stored, "log", SALTS);
+    assert_eq!(sealed.envelope, expected.envelope);
+    assert_eq!(sealed.leaf_hash, expected.leaf_hash);
+    assert_eq!(sealed.vault, expected.vault);
+    let other = Presealed::new(sample_new(), [[9; 16], [2; 16], [3; 16]]);
+    let (_, resealed) = other.place(stored.id, stored.seq, stored.recorded_at, "log");
+    assert_ne!(
+        resealed.envelope, expected.envelope,
+        "the salts are committed to"
+    );
 }
 
 const SALTS: [[u8; 16]; 3] = [[1; 16], [2; 16], [3; 16]];

@@ -15,7 +15,6 @@ use crate::tokens::{props_column, targets_column};
 use crate::{Clock, StoreError};
 use postgres::IsolationLevel;
 use sealtrail_core::entry::{Appended, Entry};
-use sealtrail_core::envelope::{random_salts, seal};
 use sealtrail_core::merkle::{self, Hash, NodeSource, ProofError};
 use sealtrail_core::{TenantId, Timestamp};
 use std::collections::{BTreeSet, HashMap};
@@ -185,7 +184,7 @@ fn load_known_keys(
         for key in request
             .entries
             .iter()
-            .filter_map(|e| e.idempotency_key.as_ref())
+            .filter_map(|e| e.entry().idempotency_key.as_ref())
         {
             tenants.push(request.tenant.0);
             keys.push(key.clone());
@@ -228,7 +227,8 @@ fn append_request(
     }
     let mut out = Vec::with_capacity(request.entries.len());
     let mut stored = 0;
-    for new in request.entries {
+    for presealed in request.entries {
+        let new = presealed.entry();
         if let Some(key) = &new.idempotency_key {
             if let Some(original) = state.keys.get(&(tenant.0, key.clone())) {
                 out.push(original.clone());
@@ -245,8 +245,7 @@ fn append_request(
         head.dirty = true;
 
         let id = Uuid::now_v7();
-        let entry = Entry::from_new(new.clone(), id, seq as u64, Timestamp(recorded_at));
-        let sealed = seal(&entry, &head.origin, random_salts());
+        let (entry, sealed) = presealed.place(id, seq as u64, Timestamp(recorded_at), &head.origin);
         add_leaf(head, &mut state.rows, tenant, seq as u64, sealed.leaf_hash)?;
         for (i, value) in sealed.vault.iter().enumerate() {
             state.rows.vault[i].salts.push(value.salt.to_vec());

@@ -11,7 +11,7 @@ use crate::tokens::props_column;
 use crate::Clock;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry};
-use sealtrail_core::envelope::{random_salts, seal, Sealed};
+use sealtrail_core::envelope::Sealed;
 use sealtrail_core::{TenantId, Timestamp};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -106,7 +106,8 @@ fn append_request(
 
     let mut out = Vec::with_capacity(request.entries.len());
     let mut stored = 0;
-    for new in request.entries {
+    for presealed in request.entries {
+        let new = presealed.entry();
         if let Some(key) = &new.idempotency_key {
             if let Some(original) = find_duplicate(tx, state, tenant, key)? {
                 out.push(original);
@@ -123,8 +124,7 @@ fn append_request(
         head.dirty = true;
 
         let id = Uuid::now_v7();
-        let entry = Entry::from_new(new.clone(), id, seq as u64, Timestamp(recorded_at));
-        let sealed = seal(&entry, &head.origin, random_salts());
+        let (entry, sealed) = presealed.place(id, seq as u64, Timestamp(recorded_at), &head.origin);
         insert_entry(tx, tenant, base | seq, &entry, &sealed)?;
         append_leaf(tx, &mut state.nodes, tenant, seq as u64, sealed.leaf_hash)?;
         tx.prepare_cached("INSERT INTO index_queue (pk) VALUES (?1)")?

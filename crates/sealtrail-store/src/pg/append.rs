@@ -132,21 +132,20 @@ pub(crate) fn write_group(
          FOR UPDATE OF h",
         &[&tenants],
     )?;
+    let sizes: Vec<(TenantId, u64)> = heads
+        .iter()
+        .map(|row| (TenantId(row.get(0)), row.get::<_, i64>(1).max(0) as u64))
+        .collect();
+    let mut frontiers = tree::fetch_frontiers(&mut tx, &sizes)?;
     for row in heads {
         let tenant: i64 = row.get(0);
-        let next_seq: i64 = row.get(1);
-        let nodes = tree::fetch(
-            &mut tx,
-            TenantId(tenant),
-            &tree::frontier(next_seq.max(0) as u64),
-        )?;
         state.heads.insert(
             tenant,
             Head {
-                next_seq,
+                next_seq: row.get(1),
                 last_recorded_at: row.get(2),
                 origin: row.get(3),
-                nodes,
+                nodes: frontiers.remove(&tenant).unwrap_or_default(),
                 dirty: false,
             },
         );

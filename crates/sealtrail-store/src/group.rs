@@ -116,6 +116,8 @@ pub(crate) struct WriterShared {
     commits: AtomicU64,
     /// Entries committed whose derived indexes are not written yet.
     deferred: AtomicU64,
+    /// Append requests queued (or taken and carried) that no group has served yet.
+    waiting: AtomicU64,
 }
 
 impl WriterShared {
@@ -147,6 +149,12 @@ impl WriterShared {
     pub(crate) fn set_deferred(&self, entries: u64) {
         self.deferred.store(entries, Ordering::Release);
         metrics::gauge!("sealtrail_index_pending_entries").set(entries as f64);
+    }
+
+    /// True while append requests wait for the writer: deferred work then goes in short
+    /// slices between groups rather than in one long batch that would hold them all.
+    pub(crate) fn appends_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
     }
 
     /// The error every write gets once the writer has failed.
@@ -227,11 +235,16 @@ impl<W: GroupWriter> WriterHandle<W> {
             .map(|entry| Presealed::new(entry, random_salts()))
             .collect();
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Append(AppendRequest {
+        self.shared.waiting.fetch_add(1, Ordering::AcqRel);
+        let sent = self.send(Command::Append(AppendRequest {
             tenant,
             entries,
             reply,
-        }))?;
+        }));
+        if sent.is_err() {
+            self.shared.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        sent?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -300,6 +313,9 @@ fn run<W: GroupWriter>(
                 let started = Instant::now();
                 let (group, next) = collect_group(first, &receiver, limits);
                 carried = next;
+                shared
+                    .waiting
+                    .fetch_sub(group.len() as u64, Ordering::AcqRel);
                 let entries = group.iter().map(|r| r.entries.len()).sum();
                 commit_group(&mut writer, shared, group);
                 note_busy("group", entries, started.elapsed());

@@ -38,6 +38,13 @@ pub(crate) const BATCH: usize = 4_096;
 /// and the longest a reader in another process on the same file may miss the entry.
 pub(crate) const MAX_LAG: Duration = Duration::from_millis(200);
 
+/// Most held entries one batch indexes while appends are waiting behind it. A batch holds
+/// the writer, and under single events from many tenants 1,000 entries took about 100 ms,
+/// which was the whole p99 of single-event ingest (BENCHMARKS.md, part 3). A larger backlog
+/// then drains one slice after each group, oldest first. With nothing waiting (one client
+/// sending batches, an idle moment) one batch takes everything, which costs fewer commits.
+pub(crate) const SLICE: usize = 256;
+
 /// After a failed (non-fatal) batch, how long the writer waits before it tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -97,12 +104,19 @@ impl Pending {
     }
 }
 
-/// Indexes every queued entry in one transaction: the ones `pending` holds, and any other
-/// process (or a crashed run) left queued. Returns how many were indexed.
+/// Indexes queued entries in one transaction and returns how many. With `whole` (a reader or
+/// a job is waiting for all of it, or no append is waiting behind it), or when `pending`
+/// holds at most [`SLICE`] entries, that is every queued entry: the ones held, and any other
+/// process (or a crashed run) left queued. Otherwise it is the oldest [`SLICE`] held ones
+/// ([`index_slice`]).
 pub(crate) fn index_queued(
     conn: &mut Connection,
     pending: &mut Pending,
+    whole: bool,
 ) -> Result<u64, WriteError> {
+    if !whole && !pending.recover && pending.entries.len() > SLICE {
+        return index_slice(conn, pending);
+    }
     // Nothing held and nothing queued (every open, when the last run closed cleanly): no
     // write lock taken, no transaction.
     if pending.entries.is_empty() {
@@ -141,25 +155,56 @@ pub(crate) fn index_queued(
     for chunk in unheld.chunks(500) {
         batch.extend(read_back(&tx, chunk)?);
     }
-    batch.sort_unstable_by_key(|(pk, _, _)| *pk);
     tx.execute("DELETE FROM index_queue", [])?;
-
-    let mut deltas = FacetDeltas::default();
-    for (pk, tenant, entry) in &batch {
-        insert_targets(&tx, *pk, entry)?;
-        deltas.add(*tenant, entry, 1);
-    }
-    facets::flush(&tx, &deltas)?;
-    // Last: FTS5 flushes its pending index at every statement savepoint once it has joined
-    // the transaction, so interleaving its inserts with the others would write one tiny
-    // segment per entry.
-    for (pk, tenant, entry) in &batch {
-        insert_document(&tx, *pk, &index_document(*tenant, entry))?;
-    }
+    write_indexes(&tx, &mut batch)?;
     tx.commit()?;
     pending.since = None;
     pending.recover = false;
     Ok(batch.len() as u64)
+}
+
+/// Indexes the oldest [`SLICE`] entries `pending` holds, deleting exactly their queue rows; one
+/// whose row is already gone was indexed by another process and is skipped. The rest stay
+/// pending and still due, so the writer takes the next slice after its next group.
+fn index_slice(conn: &mut Connection, pending: &mut Pending) -> Result<u64, WriteError> {
+    // As in the full batch: until this commits, what it took is only in the queue table.
+    pending.recover = true;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut batch = Vec::with_capacity(SLICE);
+    {
+        let mut dequeue = tx.prepare_cached("DELETE FROM index_queue WHERE pk = ?1")?;
+        for (pk, tenant, entry) in pending.entries.drain(..SLICE) {
+            if dequeue.execute([pk])? == 1 {
+                batch.push((pk, tenant, entry));
+            }
+        }
+    }
+    write_indexes(&tx, &mut batch)?;
+    tx.commit()?;
+    pending.recover = false;
+    if pending.entries.is_empty() {
+        pending.since = None;
+    }
+    Ok(batch.len() as u64)
+}
+
+/// Writes the target rows, facet counts and search documents of `batch`, sorted by pk so a
+/// tenant's pages are touched once.
+fn write_indexes(tx: &Connection, batch: &mut [(i64, TenantId, Entry)]) -> Result<(), WriteError> {
+    batch.sort_unstable_by_key(|(pk, _, _)| *pk);
+    let mut deltas = FacetDeltas::default();
+    for (pk, tenant, entry) in batch.iter() {
+        insert_targets(tx, *pk, entry)?;
+        deltas.add(*tenant, entry, 1);
+    }
+    facets::flush(tx, &deltas)?;
+    // Last: FTS5 flushes its pending index at every statement savepoint once it has joined
+    // the transaction, so interleaving its inserts with the others would write one tiny
+    // segment per entry.
+    for (pk, tenant, entry) in batch.iter() {
+        insert_document(tx, *pk, &index_document(*tenant, entry))?;
+    }
+    Ok(())
 }
 
 /// Queued entries this process does not hold, read back from their rows. An entry that no

@@ -502,3 +502,71 @@ async fn entries_queued_by_another_process_are_indexed_exactly_once() {
     assert_eq!(derived_counts(&second, t).await, (30, 30, 30));
     assert_eq!(derived_rows(dir.path()), (30, 0));
 }
+
+#[tokio::test]
+async fn a_backlog_behind_waiting_appends_is_indexed_in_slices_exactly_once() {
+    use super::derive::{index_queued, Pending, SLICE};
+    let n = SLICE * 2 + 40;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    let t = store.create_tenant("acme").await.expect("tenant").id;
+    store
+        .append(t, from_distinct_actors(n))
+        .await
+        .expect("append");
+    drop(store);
+    // The entries as the writer holds them after their commit, their indexes not yet written.
+    let mut conn = rusqlite::Connection::open(dir.path().join(super::DB_FILE_NAME)).expect("raw");
+    conn.execute_batch(
+        "DELETE FROM entry_targets; DELETE FROM entries_fts; DELETE FROM facet_values;
+         DELETE FROM facet_actors; INSERT INTO index_queue (pk) SELECT pk FROM entries;",
+    )
+    .expect("requeue");
+    let stored = super::vault::load(&conn, "1 = 1", Vec::new(), false).expect("load");
+    let mut pending = Pending::default();
+    pending.extend(
+        stored
+            .into_iter()
+            .map(|row| (row.pk, t, row.open().expect("opens")))
+            .collect(),
+    );
+    let rows = |conn: &rusqlite::Connection, sql: &str| -> usize {
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql) as usize
+    };
+
+    // Appends waiting: the oldest slice only, and exactly its queue rows.
+    assert_eq!(
+        index_queued(&mut conn, &mut pending, false).expect("slice"),
+        SLICE as u64
+    );
+    assert_eq!(pending.len(), n - SLICE);
+    assert_eq!(rows(&conn, "SELECT count(*) FROM index_queue"), n - SLICE);
+    assert_eq!(rows(&conn, "SELECT count(*) FROM entry_targets"), SLICE);
+
+    // Another process indexed ten of the next slice first: their rows are gone, they are skipped.
+    conn.execute(
+        "DELETE FROM index_queue WHERE pk IN (SELECT pk FROM index_queue ORDER BY pk LIMIT 10)",
+        [],
+    )
+    .expect("taken by another process");
+    assert_eq!(
+        index_queued(&mut conn, &mut pending, false).expect("slice"),
+        SLICE as u64 - 10
+    );
+
+    // Nothing waiting (or a reader catching up): the rest in one batch, and the log is whole.
+    assert_eq!(
+        index_queued(&mut conn, &mut pending, false).expect("rest"),
+        40
+    );
+    assert_eq!(pending.len(), 0);
+    assert_eq!(rows(&conn, "SELECT count(*) FROM index_queue"), 0);
+    assert_eq!(rows(&conn, "SELECT count(*) FROM entry_targets"), n - 10);
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT sum(count) FROM facet_values WHERE kind = 'action'"
+        ),
+        n - 10
+    );
+}

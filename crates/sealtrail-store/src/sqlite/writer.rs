@@ -50,7 +50,7 @@ impl SqliteWriter {
     /// after a restart already finds every acknowledged entry.
     pub(crate) fn open(mut conn: Connection, clock: Clock) -> Result<Self, StoreError> {
         let mut pending = Pending::default();
-        let indexed = index_queued(&mut conn, &mut pending)
+        let indexed = index_queued(&mut conn, &mut pending, true)
             .map_err(|e| e.while_doing("indexing queued entries"))?;
         if indexed > 0 {
             tracing::info!(indexed, "indexed entries an earlier run had left queued");
@@ -114,7 +114,9 @@ impl GroupWriter for SqliteWriter {
             return 0;
         }
         metrics::histogram!("sealtrail_index_lag_seconds").record(self.pending.lag(now));
-        let indexed = match index_queued(&mut self.conn, &mut self.pending) {
+        // Everything at once unless appends are waiting behind it (then one slice per group).
+        let whole = all || !shared.appends_waiting();
+        let indexed = match index_queued(&mut self.conn, &mut self.pending, whole) {
             Ok(indexed) => indexed,
             Err(error) => {
                 let error = classify(shared, error);

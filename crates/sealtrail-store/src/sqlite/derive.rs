@@ -42,7 +42,9 @@ pub(crate) const MAX_LAG: Duration = Duration::from_millis(200);
 /// the writer, and under single events from many tenants 1,000 entries took about 100 ms,
 /// which was the whole p99 of single-event ingest (BENCHMARKS.md, part 3). A larger backlog
 /// then drains one slice after each group, oldest first. With nothing waiting (one client
-/// sending batches, an idle moment) one batch takes everything, which costs fewer commits.
+/// sending batches, an idle moment) one batch takes everything, which costs fewer commits; so
+/// does a backlog past [`BATCH`], which slices would not drain while groups bring more than a
+/// slice each (the backlog, held in memory, and the lag would grow without bound).
 pub(crate) const SLICE: usize = 256;
 
 /// After a failed (non-fatal) batch, how long the writer waits before it tries again.
@@ -106,7 +108,7 @@ impl Pending {
 
 /// Indexes queued entries in one transaction and returns how many. With `whole` (a reader or
 /// a job is waiting for all of it, or no append is waiting behind it), or when `pending`
-/// holds at most [`SLICE`] entries, that is every queued entry: the ones held, and any other
+/// holds at most [`SLICE`] or more than [`BATCH`] entries, that is every queued entry: the ones held, and any other
 /// process (or a crashed run) left queued. Otherwise it is the oldest [`SLICE`] held ones
 /// ([`index_slice`]).
 pub(crate) fn index_queued(
@@ -114,7 +116,7 @@ pub(crate) fn index_queued(
     pending: &mut Pending,
     whole: bool,
 ) -> Result<u64, WriteError> {
-    if !whole && !pending.recover && pending.entries.len() > SLICE {
+    if !whole && !pending.recover && (SLICE + 1..=BATCH).contains(&pending.entries.len()) {
         return index_slice(conn, pending);
     }
     // Nothing held and nothing queued (every open, when the last run closed cleanly): no

@@ -503,10 +503,15 @@ async fn entries_queued_by_another_process_are_indexed_exactly_once() {
     assert_eq!(derived_rows(dir.path()), (30, 0));
 }
 
-#[tokio::test]
-async fn a_backlog_behind_waiting_appends_is_indexed_in_slices_exactly_once() {
-    use super::derive::{index_queued, Pending, SLICE};
-    let n = SLICE * 2 + 40;
+/// A file holding `n` entries whose derived indexes were wiped and queued again, and the
+/// entries as the writer holds them right after their commit.
+async fn requeued(
+    n: usize,
+) -> (
+    tempfile::TempDir,
+    rusqlite::Connection,
+    super::derive::Pending,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
     let t = store.create_tenant("acme").await.expect("tenant").id;
@@ -515,21 +520,28 @@ async fn a_backlog_behind_waiting_appends_is_indexed_in_slices_exactly_once() {
         .await
         .expect("append");
     drop(store);
-    // The entries as the writer holds them after their commit, their indexes not yet written.
-    let mut conn = rusqlite::Connection::open(dir.path().join(super::DB_FILE_NAME)).expect("raw");
+    let conn = rusqlite::Connection::open(dir.path().join(super::DB_FILE_NAME)).expect("raw");
     conn.execute_batch(
         "DELETE FROM entry_targets; DELETE FROM entries_fts; DELETE FROM facet_values;
          DELETE FROM facet_actors; INSERT INTO index_queue (pk) SELECT pk FROM entries;",
     )
     .expect("requeue");
     let stored = super::vault::load(&conn, "1 = 1", Vec::new(), false).expect("load");
-    let mut pending = Pending::default();
+    let mut pending = super::derive::Pending::default();
     pending.extend(
         stored
             .into_iter()
             .map(|row| (row.pk, t, row.open().expect("opens")))
             .collect(),
     );
+    (dir, conn, pending)
+}
+
+#[tokio::test]
+async fn a_backlog_behind_waiting_appends_is_indexed_in_slices_exactly_once() {
+    use super::derive::{index_queued, SLICE};
+    let n = SLICE * 2 + 40;
+    let (_dir, mut conn, mut pending) = requeued(n).await;
     let rows = |conn: &rusqlite::Connection, sql: &str| -> usize {
         conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql) as usize
     };
@@ -569,4 +581,15 @@ async fn a_backlog_behind_waiting_appends_is_indexed_in_slices_exactly_once() {
         ),
         n - 10
     );
+}
+
+#[tokio::test]
+async fn a_backlog_past_a_full_batch_is_indexed_at_once_even_while_appends_wait() {
+    use super::derive::{index_queued, BATCH};
+    let (_dir, mut conn, mut pending) = requeued(BATCH + 10).await;
+    assert_eq!(
+        index_queued(&mut conn, &mut pending, false).expect("batch"),
+        BATCH as u64 + 10
+    );
+    assert_eq!(pending.len(), 0);
 }

@@ -26,16 +26,20 @@ use crate::tokens::index_document;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, TransactionBehavior};
 use sealtrail_core::{Entry, TenantId};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Pending entries that run a batch at once, before they are due (a batch indexes the whole
 /// queue, which the writer's throughput over [`MAX_LAG`] bounds).
 pub(crate) const BATCH: usize = 4_096;
 
-/// The longest an acknowledged entry waits for its derived indexes when no read asks for them
-/// sooner (a read that needs them has the writer catch up first): the lag /metrics reports,
-/// and the longest a reader in another process on the same file may miss the entry.
+/// How long after its commit an entry's derived indexes are due when no read asks for them
+/// sooner (a read that needs them has the writer catch up first). They are written then,
+/// except while appends wait behind a backlog of more than [`SLICE`] entries: that drains one
+/// slice per group, so under sustained load an entry can wait longer, at most until
+/// [`BATCH`] entries are held and one batch takes them all. `sealtrail_index_lag_seconds`
+/// reports the actual wait; it is also how long a reader in another process on the same file
+/// may miss the entry.
 pub(crate) const MAX_LAG: Duration = Duration::from_millis(200);
 
 /// Most held entries one batch indexes while appends are waiting behind it. A batch holds
@@ -57,6 +61,9 @@ pub(crate) struct Pending {
     entries: Vec<(i64, TenantId, Entry)>,
     /// When the oldest of them was committed (or when a failed batch may be retried).
     since: Option<Instant>,
+    /// Each committed group's entry count and commit time, oldest first, so `since` stays the
+    /// oldest held entry's time after a slice has taken some.
+    groups: VecDeque<(usize, Instant)>,
     /// Set while entries may be queued that this process does not hold in memory (a batch
     /// failed after taking them): the next batch reads them back from their rows.
     recover: bool,
@@ -68,8 +75,33 @@ impl Pending {
         if committed.is_empty() {
             return;
         }
-        self.since.get_or_insert_with(Instant::now);
+        let now = Instant::now();
+        self.since.get_or_insert(now);
+        self.groups.push_back((committed.len(), now));
         self.entries.extend(committed);
+    }
+
+    /// Forgets every held entry once they are all indexed (or taken by a batch).
+    fn clear_times(&mut self) {
+        self.since = None;
+        self.groups.clear();
+    }
+
+    /// Accounts for the oldest `taken` entries leaving the queue; `since` becomes the commit
+    /// time of the oldest entry still held.
+    fn took_oldest(&mut self, mut taken: usize) {
+        while taken > 0 {
+            let Some((count, _)) = self.groups.front_mut() else {
+                break;
+            };
+            if *count > taken {
+                *count -= taken;
+                break;
+            }
+            taken -= *count;
+            self.groups.pop_front();
+        }
+        self.since = self.groups.front().map(|(_, at)| *at);
     }
 
     /// Entries waiting (those of other processes not counted).
@@ -116,7 +148,7 @@ pub(crate) fn index_queued(
     pending: &mut Pending,
     whole: bool,
 ) -> Result<u64, WriteError> {
-    if !whole && !pending.recover && (SLICE + 1..=BATCH).contains(&pending.entries.len()) {
+    if !whole && !pending.recover && (SLICE + 1..BATCH).contains(&pending.entries.len()) {
         return index_slice(conn, pending);
     }
     // Nothing held and nothing queued (every open, when the last run closed cleanly): no
@@ -127,7 +159,7 @@ pub(crate) fn index_queued(
                 r.get(0)
             })?;
         if !queued {
-            pending.since = None;
+            pending.clear_times();
             pending.recover = false;
             return Ok(0);
         }
@@ -160,14 +192,15 @@ pub(crate) fn index_queued(
     tx.execute("DELETE FROM index_queue", [])?;
     write_indexes(&tx, &mut batch)?;
     tx.commit()?;
-    pending.since = None;
+    pending.clear_times();
     pending.recover = false;
     Ok(batch.len() as u64)
 }
 
 /// Indexes the oldest [`SLICE`] entries `pending` holds, deleting exactly their queue rows; one
 /// whose row is already gone was indexed by another process and is skipped. The rest stay
-/// pending and still due, so the writer takes the next slice after its next group.
+/// pending, due from the oldest one's commit, so the writer takes the next slice after its
+/// next group once that is due.
 fn index_slice(conn: &mut Connection, pending: &mut Pending) -> Result<u64, WriteError> {
     // As in the full batch: until this commits, what it took is only in the queue table.
     pending.recover = true;
@@ -184,9 +217,7 @@ fn index_slice(conn: &mut Connection, pending: &mut Pending) -> Result<u64, Writ
     write_indexes(&tx, &mut batch)?;
     tx.commit()?;
     pending.recover = false;
-    if pending.entries.is_empty() {
-        pending.since = None;
-    }
+    pending.took_oldest(SLICE);
     Ok(batch.len() as u64)
 }
 
@@ -253,4 +284,39 @@ pub(crate) fn insert_document(tx: &Connection, pk: i64, words: &str) -> rusqlite
             .execute(params![pk, words])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::fixtures::event;
+    use sealtrail_core::Timestamp;
+
+    fn committed(n: usize) -> Vec<(i64, TenantId, Entry)> {
+        (0..n)
+            .map(|i| {
+                let new = event("a.created", "u");
+                let entry = Entry::from_new(new, uuid::Uuid::nil(), i as u64, Timestamp(0));
+                (i as i64, TenantId(1), entry)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn after_a_slice_the_lag_is_the_oldest_held_entrys() {
+        let mut pending = Pending::default();
+        pending.extend(committed(100));
+        std::thread::sleep(Duration::from_millis(60));
+        pending.extend(committed(300));
+        let now = Instant::now();
+        assert!(pending.lag(now) >= 0.06);
+        // A slice took the first group and half of the second: the second group is the oldest.
+        pending.entries.drain(..250);
+        pending.took_oldest(250);
+        assert!(pending.lag(now) < 0.06, "lag {}", pending.lag(now));
+        assert_eq!(pending.groups, VecDeque::from([(150, pending.groups[0].1)]));
+        pending.entries.drain(..);
+        pending.took_oldest(150);
+        assert_eq!((pending.since, pending.groups.len()), (None, 0));
+    }
 }

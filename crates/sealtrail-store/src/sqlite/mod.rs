@@ -159,8 +159,8 @@ impl SqliteStore {
     }
 
     /// Entries this instance has committed whose derived indexes (search words, targets, facet
-    /// counts) are not written yet; they are written within `derive::MAX_LAG`, or at once when
-    /// a read needs them.
+    /// counts) are not written yet; they are due `derive::MAX_LAG` after their commit (later
+    /// under sustained load, see there), and are written at once when a read needs them.
     pub fn entries_awaiting_indexes(&self) -> u64 {
         self.writer.shared().deferred()
     }

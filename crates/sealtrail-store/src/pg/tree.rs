@@ -47,34 +47,8 @@ pub(crate) fn fetch(
     tenant: TenantId,
     positions: &[(u32, u64)],
 ) -> PgResult<Fetched> {
-    let mut fetched = Fetched::default();
-    if positions.is_empty() {
-        return Ok(fetched);
-    }
-    let levels: Vec<i32> = positions
-        .iter()
-        .map(|(l, _)| i32::try_from(*l).unwrap_or(i32::MAX))
-        .collect();
-    let indexes: Vec<i64> = positions
-        .iter()
-        .map(|(_, i)| i64::try_from(*i).unwrap_or(i64::MAX))
-        .collect();
-    let rows = tx.query(
-        "SELECT n.level, n.idx, n.hash
-         FROM unnest($2::int[], $3::bigint[]) AS p(level, idx)
-         JOIN tree_nodes AS n ON n.tenant = $1 AND n.level = p.level AND n.idx = p.idx",
-        &[&tenant.0, &levels, &indexes],
-    )?;
-    for row in rows {
-        let level: i32 = row.get(0);
-        let idx: i64 = row.get(1);
-        let hash: Vec<u8> = row.get(2);
-        fetched.0.insert(
-            (level.max(0) as u32, idx.max(0) as u64),
-            hash_from_bytes(&hash)?,
-        );
-    }
-    Ok(fetched)
+    let mut fetched = fetch_nodes(tx, positions.iter().map(|&(l, i)| (tenant, l, i)))?;
+    Ok(fetched.remove(&tenant.0).unwrap_or_default())
 }
 
 /// The frontier ([`frontier`]) of each `(tenant, size)` in one query: a group appends to the
@@ -84,15 +58,30 @@ pub(crate) fn fetch_frontiers(
     tx: &mut Tx<'_>,
     trees: &[(TenantId, u64)],
 ) -> PgResult<HashMap<i64, Fetched>> {
+    let positions = trees.iter().flat_map(|&(tenant, size)| {
+        frontier(size)
+            .into_iter()
+            .map(move |(level, index)| (tenant, level, index))
+    });
+    let mut fetched = fetch_nodes(tx, positions)?;
+    for (tenant, _) in trees {
+        fetched.entry(tenant.0).or_default();
+    }
+    Ok(fetched)
+}
+
+/// The stored nodes at `(tenant, level, index)` positions of any trees, by tenant, in one
+/// query; absent ones are simply not in the maps.
+fn fetch_nodes(
+    tx: &mut Tx<'_>,
+    positions: impl Iterator<Item = (TenantId, u32, u64)>,
+) -> PgResult<HashMap<i64, Fetched>> {
     let mut fetched: HashMap<i64, Fetched> = HashMap::new();
     let (mut tenants, mut levels, mut indexes) = (Vec::new(), Vec::new(), Vec::new());
-    for (tenant, size) in trees {
-        fetched.entry(tenant.0).or_default();
-        for (level, index) in frontier(*size) {
-            tenants.push(tenant.0);
-            levels.push(i32::try_from(level).unwrap_or(i32::MAX));
-            indexes.push(i64::try_from(index).unwrap_or(i64::MAX));
-        }
+    for (tenant, level, index) in positions {
+        tenants.push(tenant.0);
+        levels.push(i32::try_from(level).unwrap_or(i32::MAX));
+        indexes.push(i64::try_from(index).unwrap_or(i64::MAX));
     }
     if tenants.is_empty() {
         return Ok(fetched);

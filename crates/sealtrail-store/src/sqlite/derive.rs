@@ -59,11 +59,11 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Pending {
     /// `(pk, tenant, entry)` in commit order.
     entries: Vec<(i64, TenantId, Entry)>,
-    /// When the oldest of them was committed (or when a failed batch may be retried).
-    since: Option<Instant>,
-    /// Each committed group's entry count and commit time, oldest first, so `since` stays the
-    /// oldest held entry's time after a slice has taken some.
+    /// Each committed group's entry count and commit time, oldest first: the front is the
+    /// oldest held entry's, also after a slice has taken some.
     groups: VecDeque<(usize, Instant)>,
+    /// After a failed batch, when the next may run (instead of when the oldest entry is due).
+    retry_at: Option<Instant>,
     /// Set while entries may be queued that this process does not hold in memory (a batch
     /// failed after taking them): the next batch reads them back from their rows.
     recover: bool,
@@ -75,20 +75,17 @@ impl Pending {
         if committed.is_empty() {
             return;
         }
-        let now = Instant::now();
-        self.since.get_or_insert(now);
-        self.groups.push_back((committed.len(), now));
+        self.groups.push_back((committed.len(), Instant::now()));
         self.entries.extend(committed);
     }
 
     /// Forgets every held entry once they are all indexed (or taken by a batch).
     fn clear_times(&mut self) {
-        self.since = None;
         self.groups.clear();
+        self.retry_at = None;
     }
 
-    /// Accounts for the oldest `taken` entries leaving the queue; `since` becomes the commit
-    /// time of the oldest entry still held.
+    /// Accounts for the oldest `taken` entries leaving the queue.
     fn took_oldest(&mut self, mut taken: usize) {
         while taken > 0 {
             let Some((count, _)) = self.groups.front_mut() else {
@@ -101,7 +98,11 @@ impl Pending {
             taken -= *count;
             self.groups.pop_front();
         }
-        self.since = self.groups.front().map(|(_, at)| *at);
+    }
+
+    /// When the oldest held entry was committed.
+    fn since(&self) -> Option<Instant> {
+        self.groups.front().map(|(_, at)| *at)
     }
 
     /// Entries waiting (those of other processes not counted).
@@ -117,7 +118,7 @@ impl Pending {
     /// When the next batch is due if nothing else triggers it.
     pub(crate) fn due(&self) -> Option<Instant> {
         self.has_work()
-            .then(|| self.since.map(|s| s + MAX_LAG))
+            .then(|| self.retry_at.or(self.since().map(|s| s + MAX_LAG)))
             .flatten()
     }
 
@@ -128,21 +129,21 @@ impl Pending {
 
     /// Seconds the oldest pending entry has waited.
     pub(crate) fn lag(&self, now: Instant) -> f64 {
-        self.since
+        self.since()
             .map_or(0.0, |s| now.saturating_duration_since(s).as_secs_f64())
     }
 
     /// Postpones the next attempt after a failed batch.
     pub(crate) fn retry_later(&mut self) {
-        self.since = Some(Instant::now() + RETRY_AFTER - MAX_LAG);
+        self.retry_at = Some(Instant::now() + RETRY_AFTER);
     }
 }
 
 /// Indexes queued entries in one transaction and returns how many. With `whole` (a reader or
 /// a job is waiting for all of it, or no append is waiting behind it), or when `pending`
-/// holds at most [`SLICE`] or more than [`BATCH`] entries, that is every queued entry: the ones held, and any other
-/// process (or a crashed run) left queued. Otherwise it is the oldest [`SLICE`] held ones
-/// ([`index_slice`]).
+/// holds at most [`SLICE`] or at least [`BATCH`] entries, that is every queued entry: the
+/// ones held, and any other process (or a crashed run) left queued. Otherwise it is the
+/// oldest [`SLICE`] held ones ([`index_slice`]).
 pub(crate) fn index_queued(
     conn: &mut Connection,
     pending: &mut Pending,
@@ -317,6 +318,6 @@ mod tests {
         assert_eq!(pending.groups, VecDeque::from([(150, pending.groups[0].1)]));
         pending.entries.drain(..);
         pending.took_oldest(150);
-        assert_eq!((pending.since, pending.groups.len()), (None, 0));
+        assert_eq!((pending.since(), pending.groups.len()), (None, 0));
     }
 }

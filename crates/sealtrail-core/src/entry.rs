@@ -11,6 +11,18 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
+/// The action of the entry a retention prune writes before it removes anything: `verify`
+/// accepts a pruned range only when such an entry names its new first seq.
+pub const PRUNE_ACTION: &str = "retention.pruned";
+
+/// The action of the entry that records a GDPR erasure under the subject's pseudonym.
+pub const ERASURE_ACTION: &str = "subject.erased";
+
+/// Actions only Sealtrail itself records. `verify` trusts what these entries say about the
+/// log (which entries a prune removed, which values an erasure replaced), so a client may not
+/// send them: an application could otherwise write the very entry that excuses a deletion.
+pub const RESERVED_ACTIONS: [&str; 2] = [PRUNE_ACTION, ERASURE_ACTION];
+
 /// Outcome of the recorded action, shown as the Result badge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -8,7 +8,9 @@ use crate::admin::AdminError;
 use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
-use sealtrail_store::{ErasureMode, ErasureOutcome, PruneOutcome, Retention, Store, StoreError};
+use sealtrail_store::{
+    ErasureMode, ErasureOutcome, PruneOrder, PruneOutcome, Retention, Store, StoreError,
+};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +28,8 @@ pub enum PruneResult {
     KeepForever,
 }
 
-/// Prunes one tenant by its retention window and records the prune in its own log as `actor`
-/// (the System actor for the nightly run). Refused under legal hold.
+/// Prunes one tenant by its retention window, recorded in its own log as done by `actor` (the
+/// System actor for the nightly run). Refused under legal hold.
 pub async fn prune_tenant(
     store: &dyn Store,
     tenant: TenantId,
@@ -44,27 +46,13 @@ pub async fn prune_tenant(
             "the tenant is under legal hold: nothing is pruned until the hold is lifted".into(),
         ));
     }
-    let cutoff = Timestamp(now.millis() - i64::from(days) * DAY_MS);
-    let outcome = store.prune(tenant, cutoff).await?;
-    let cutoff_text = outcome.cutoff.to_rfc3339();
-    let audit = SelfAudit {
-        channel: "compliance",
-        action: "retention.pruned",
-        event: "deleted",
-        description: format!(
-            "Retention prune removed {} entries recorded before {}",
-            outcome.removed, cutoff_text
-        ),
-        actor: actor.clone(),
-        target: None,
-        properties: props(&[
-            ("removed", json!(outcome.removed)),
-            ("cutoff", json!(cutoff_text)),
-            ("retention_days", json!(days)),
-            ("first_kept_seq", json!(outcome.first_kept_seq)),
-        ]),
+    let order = PruneOrder {
+        cutoff: Timestamp(now.millis() - i64::from(days) * DAY_MS),
+        by: actor.clone(),
+        retention_days: Some(days),
     };
-    store.append(tenant, vec![audit.into_entry()]).await?;
+    // The store writes the prune's own `retention.pruned` entry before it removes anything.
+    let outcome = store.prune(tenant, &order).await?;
     Ok(PruneResult::Pruned(outcome))
 }
 

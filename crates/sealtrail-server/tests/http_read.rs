@@ -28,7 +28,7 @@ async fn seed(s: &TestServer) {
         }
         events.push(e);
     }
-    events.push(json!({ "action": "retention.pruned", "actor": { "type": "system" }, "channel": "compliance", "description": "Nightly prune" }));
+    events.push(json!({ "action": "backup.completed", "actor": { "type": "system" }, "channel": "compliance", "description": "Nightly backup" }));
     let r = s
         .post_events(&s.admin_key, &json!({ "events": events }))
         .await;

@@ -2,7 +2,7 @@
 //! the log, and one contract suite ([`contract`]) proves every backend behaves the same.
 
 use async_trait::async_trait;
-use sealtrail_core::entry::{Appended, Entry, NewEntry};
+use sealtrail_core::entry::{Actor, Appended, Entry, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
@@ -224,6 +224,28 @@ pub struct PruneOutcome {
     pub first_kept_seq: u64,
 }
 
+/// A prune to run: the cutoff, and who asked and why, for the entry the prune writes.
+#[derive(Debug, Clone)]
+pub struct PruneOrder {
+    /// Entries recorded before this instant are removed.
+    pub cutoff: Timestamp,
+    /// Who prunes: the System actor for the nightly run, the admin for one on request.
+    pub by: Actor,
+    /// The retention window the cutoff came from, shown in the prune's entry.
+    pub retention_days: Option<u32>,
+}
+
+impl PruneOrder {
+    /// A prune of everything recorded before `cutoff`, by the System actor.
+    pub fn at(cutoff: Timestamp) -> PruneOrder {
+        PruneOrder {
+            cutoff,
+            by: Actor::system("Retention"),
+            retention_days: None,
+        }
+    }
+}
+
 /// Whether [`Store::erase_subject`] writes: erasure cannot be undone, so an operator can see
 /// first exactly what it would change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,10 +458,13 @@ pub trait Store: Send + Sync + 'static {
     /// scan, since `recorded_at` never decreases along `seq`.
     async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError>;
 
-    /// Deletes entries recorded before `cutoff` (bodies, vault values, search and filter
-    /// rows), keeping their tree hashes so proofs and consistency still hold, in bounded
-    /// chunks so ingest keeps flowing. `Conflict` under legal hold.
-    async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError>;
+    /// Deletes entries recorded before the order's cutoff (bodies, vault values, search and
+    /// filter rows), keeping their tree hashes so proofs and consistency still hold, in
+    /// bounded chunks so ingest keeps flowing. Before it removes anything it appends a
+    /// `retention.pruned` entry naming the new first seq ([`pruning`]): the only thing
+    /// `verify` accepts as the reason entries are gone. `Conflict` under legal hold.
+    async fn prune(&self, tenant: TenantId, order: &PruneOrder)
+        -> Result<PruneOutcome, StoreError>;
 
     /// GDPR erasure of a data subject (an actor or target id, or an e-mail address): the
     /// subject's actors and targets become a stable pseudonym, their entries lose their

@@ -8,17 +8,78 @@
 //! transaction, so appends queued behind a big prune wait for one chunk, not for the whole
 //! prune. Tree hashes are never removed, so every proof and every consistency check between
 //! old and new tree sizes still holds.
+//!
+//! **The log says what was pruned.** Before the first step, the prune appends its
+//! `retention.pruned` entry ([`record`]) naming `end` as the first seq it keeps; `verify`
+//! accepts a prune horizon only up to the highest such seq named by a verified entry. Written
+//! first, the entry is durable before any row goes: a crash in between leaves a horizon behind
+//! the one named (the next prune finishes the job), never one ahead of it. Someone deleting
+//! rows and moving the horizon by hand has no such entry, and `verify` names the gap.
 
 use crate::facets::FacetDeltas;
 use crate::stored::StoredEntry;
-use crate::{PruneOutcome, StoreError};
-use sealtrail_core::{TenantId, Timestamp};
+use crate::{PruneOrder, PruneOutcome, StoreError};
+use sealtrail_core::entry::{Context, NewEntry, Outcome, PRUNE_ACTION};
+use sealtrail_core::TenantId;
+use serde_json::{json, Map};
 use std::future::Future;
 use std::ops::Range;
 
 /// Entries removed per write transaction: large enough to amortise a transaction, small
 /// enough that appends waiting for the tenant's log head are delayed by well under a second.
 pub(crate) const CHUNK: u64 = 5_000;
+
+/// Where a prune starts and stops, fixed before it writes anything.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// The oldest seq held when the prune was planned.
+    pub first_seq: u64,
+    /// The first seq the prune keeps: the first entry recorded at or after the cutoff, or the
+    /// log size; never below `first_seq` (a longer window does not bring entries back).
+    pub end: u64,
+}
+
+impl Plan {
+    /// The plan for a log pruned below `first_seq` whose first entry recorded at or after the
+    /// cutoff is `at_cutoff`.
+    pub(crate) fn new(first_seq: u64, at_cutoff: u64) -> Plan {
+        Plan {
+            first_seq,
+            end: at_cutoff.max(first_seq),
+        }
+    }
+}
+
+/// The `retention.pruned` entry a prune appends before it removes anything. Its
+/// `first_kept_seq` is what `verify` holds the prune horizon to.
+pub(crate) fn record(order: &PruneOrder, plan: Plan) -> NewEntry {
+    let removing = plan.end - plan.first_seq;
+    let cutoff = order.cutoff.to_rfc3339();
+    let mut properties = Map::new();
+    properties.insert("removed".into(), json!(removing));
+    properties.insert("cutoff".into(), json!(cutoff));
+    properties.insert("first_removed_seq".into(), json!(plan.first_seq));
+    properties.insert("first_kept_seq".into(), json!(plan.end));
+    if let Some(days) = order.retention_days {
+        properties.insert("retention_days".into(), json!(days));
+    }
+    NewEntry {
+        occurred_at: None,
+        channel: "compliance".into(),
+        action: PRUNE_ACTION.into(),
+        event: "deleted".into(),
+        category: Some("Security Events".into()),
+        description: format!("Retention prune removes {removing} entries recorded before {cutoff}"),
+        result: Outcome::Success,
+        actor: order.by.clone(),
+        targets: Vec::new(),
+        context: Context::default(),
+        changes: None,
+        properties,
+        redacted: Vec::new(),
+        idempotency_key: None,
+    }
+}
 
 /// What one step did and where the prune stands.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +88,6 @@ pub(crate) struct Step {
     pub removed: u64,
     /// The oldest seq still held after this step.
     pub first_kept_seq: u64,
-    /// The seq the prune stops at (fixed by the first step).
-    pub end: u64,
     /// True when nothing more is to be removed (or a legal hold stopped the prune).
     pub done: bool,
 }
@@ -59,7 +118,6 @@ pub(crate) fn under_hold(
     Ok(Step {
         removed: 0,
         first_kept_seq: first_seq,
-        end: first_seq,
         done: true,
     })
 }
@@ -71,7 +129,6 @@ pub(crate) fn next_chunk(first_seq: u64, end: u64) -> Chunk {
         return Chunk::Done(Step {
             removed: 0,
             first_kept_seq: first_seq,
-            end,
             done: true,
         });
     }
@@ -83,7 +140,6 @@ pub(crate) fn removed(chunk: Range<u64>, removed: u64, end: u64) -> Step {
     Step {
         removed,
         first_kept_seq: chunk.end,
-        end,
         done: chunk.end >= end,
     }
 }
@@ -103,30 +159,39 @@ pub(crate) fn facet_deltas(tenant: TenantId, removed: &[StoredEntry]) -> FacetDe
     facets
 }
 
-/// Runs a prune to its end: `step(end)` runs one write transaction (`end` is `None` on the
-/// first step, which fixes it), and steps continue until one is done.
-pub(crate) async fn run<F, Fut>(
+/// Runs a prune to its end: `plan` reads where the log stands (refusing under legal hold),
+/// `append` writes the prune's entry and waits for it to be durable, then `step(first)` runs
+/// one write transaction removing the next chunk of `[first_seq, end)` until one is done.
+pub(crate) async fn run<P, A, S, PF, AF, SF>(
     tenant: TenantId,
-    cutoff: Timestamp,
-    mut step: F,
+    order: &PruneOrder,
+    plan: P,
+    append: A,
+    mut step: S,
 ) -> Result<PruneOutcome, StoreError>
 where
-    F: FnMut(Option<u64>) -> Fut,
-    Fut: Future<Output = Result<Step, StoreError>>,
+    P: FnOnce() -> PF,
+    PF: Future<Output = Result<Plan, StoreError>>,
+    A: FnOnce(NewEntry) -> AF,
+    AF: Future<Output = Result<(), StoreError>>,
+    S: FnMut(bool, u64) -> SF,
+    SF: Future<Output = Result<Step, StoreError>>,
 {
-    let mut end = None;
+    let plan = plan().await?;
+    append(record(order, plan)).await?;
     let mut removed = 0;
+    let mut first = true;
     loop {
-        let step = step(end).await?;
+        let step = step(first, plan.end).await?;
+        first = false;
         removed += step.removed;
-        end = Some(step.end);
         if step.done {
             if removed > 0 {
                 tracing::info!(tenant = tenant.0, removed, "pruned entries");
             }
             return Ok(PruneOutcome {
                 removed,
-                cutoff,
+                cutoff: order.cutoff,
                 first_kept_seq: step.first_kept_seq,
             });
         }

@@ -11,14 +11,24 @@
 //! 3. the inner tree nodes in (level, idx) order, [`Verifier::node`], compared with the tree
 //!    rebuilt from the leaf hashes.
 //!
+//! Each entry's filter columns, target rows and search words must also be exactly what the
+//! append path writes for the committed entry ([`copies`]): a read path that trusts an edited
+//! copy would hide the entry from lists and filtered exports while every hash still matches.
+//!
 //! The root returned is recomputed from the leaf hashes: the CLI compares it with the latest
 //! signed checkpoint, which also covers pruned seqs (whose bytes are gone by design). Only the
 //! lowest-seq problem is reported, the place an operator starts looking.
 
-use crate::stored::slot_part;
+mod copies;
+
+pub(crate) use copies::{target_copy, IndexCopies, Words, SCALAR_COLUMNS};
+
+use crate::stored::{slot_part, StoredEntry};
 use crate::{Hash, LogVerification, StoreError};
+use sealtrail_core::entry::PRUNE_ACTION;
 use sealtrail_core::envelope::{self, Part, Slot};
 use sealtrail_core::merkle::{leaf_hash, MemoryTree, NodeSource};
+use sealtrail_core::{Entry, TenantId};
 use std::collections::HashSet;
 use std::future::Future;
 
@@ -39,6 +49,8 @@ pub(crate) struct EntryRow {
     pub envelope: Vec<u8>,
     /// The vault values found for the row, in part order.
     pub slots: Vec<Result<Slot, StoreError>>,
+    /// The copies of its values that read paths use instead of the vault.
+    pub copies: IndexCopies,
 }
 
 /// The tree rebuilt from the leaf hashes, and what the node comparison has found so far.
@@ -56,6 +68,8 @@ struct TreeCheck {
 /// Checks one log from its streamed rows. Feed every leaf, then every entry, then every inner
 /// node, then call [`Verifier::finish`].
 pub(crate) struct Verifier<'a> {
+    /// The tenant whose log this is (its filter columns name it).
+    tenant: TenantId,
     /// The log size (tree size) verified.
     size: u64,
     /// The prune horizon: seqs below it have no entry row by design.
@@ -74,14 +88,18 @@ pub(crate) struct Verifier<'a> {
     expected: u64,
     /// Entry rows checked.
     checked: u64,
+    /// The highest first seq a verified `retention.pruned` entry says its prune kept: the
+    /// prune horizon may not pass it.
+    prune_claim: u64,
     /// The node comparison, once the entry stream has ended.
     tree: Option<TreeCheck>,
 }
 
 impl<'a> Verifier<'a> {
-    /// A verifier for a log of `size` seqs pruned below `first_seq`, named `origin`;
+    /// A verifier for `tenant`'s log of `size` seqs pruned below `first_seq`, named `origin`;
     /// `progress` receives the number of entries checked so far.
     pub(crate) fn new(
+        tenant: TenantId,
         size: u64,
         first_seq: u64,
         origin: &'a str,
@@ -89,6 +107,7 @@ impl<'a> Verifier<'a> {
     ) -> Result<Self, StoreError> {
         let len = usize::try_from(size).map_err(|_| StoreError::Backend("log too large".into()))?;
         Ok(Verifier {
+            tenant,
             size,
             first_seq,
             origin,
@@ -98,6 +117,7 @@ impl<'a> Verifier<'a> {
             problem: None,
             expected: first_seq,
             checked: 0,
+            prune_claim: 0,
             tree: None,
         })
     }
@@ -149,12 +169,13 @@ impl<'a> Verifier<'a> {
         if self.stored_leaf(seq).is_some_and(|stored| stored != leaf) {
             self.bad_leaves.insert(seq);
         }
-        let reason = match row.seq_column {
+        let checked = match row.seq_column {
             Some(column) if u64::try_from(column).ok() == Some(seq) => self.check(&row, leaf),
-            column => Some(format!("row's seq column says {column:?}")),
+            column => Err(format!("row's seq column says {column:?}")),
         };
-        if let Some(reason) = reason {
-            self.note(seq, reason);
+        match checked {
+            Ok(entry) => self.note_prune(seq, &entry),
+            Err(reason) => self.note(seq, reason),
         }
         self.checked += 1;
         if self.checked % PROGRESS_EVERY == 0 {
@@ -162,20 +183,20 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// The first thing wrong with one entry, if any.
-    fn check(&self, row: &EntryRow, leaf: Hash) -> Option<String> {
+    /// The entry as committed, or the first thing wrong with it.
+    fn check(&self, row: &EntryRow, leaf: Hash) -> Result<Entry, String> {
         let head = match envelope::head(&row.envelope) {
             Ok(head) => head,
-            Err(e) => return Some(format!("envelope does not decode: {e}")),
+            Err(e) => return Err(format!("envelope does not decode: {e}")),
         };
         if head.log != self.origin {
-            return Some(format!("envelope names another log: `{}`", head.log));
+            return Err(format!("envelope names another log: `{}`", head.log));
         }
         if head.seq != row.seq {
-            return Some(format!("envelope claims seq {}", head.seq));
+            return Err(format!("envelope claims seq {}", head.seq));
         }
         if head.id.as_bytes().as_slice() != row.id.as_slice() {
-            return Some(format!(
+            return Err(format!(
                 "envelope claims id {}: the entry was moved",
                 head.id
             ));
@@ -185,27 +206,71 @@ impl<'a> Verifier<'a> {
             .stored_leaf(row.seq)
             .is_some_and(|stored| stored != leaf)
         {
-            return Some("entry bytes changed: they no longer hash to the stored leaf".into());
+            return Err("entry bytes changed: they no longer hash to the stored leaf".into());
         }
         let mut slots = Vec::with_capacity(row.slots.len());
         for slot in &row.slots {
             match slot {
                 Ok(slot) => slots.push(slot.clone()),
-                Err(e) => return Some(format!("vault row malformed: {e}")),
+                Err(e) => return Err(format!("vault row malformed: {e}")),
             }
         }
         match envelope::mismatched_commitments(&row.envelope, &slots) {
-            Err(e) => return Some(format!("envelope does not decode: {e}")),
+            Err(e) => return Err(format!("envelope does not decode: {e}")),
             Ok(bad) if !bad.is_empty() => {
                 let parts: Vec<&str> = bad.iter().map(|p| p.as_str()).collect();
-                return Some(format!("vault value `{}` changed", parts.join("`, `")));
+                return Err(format!("vault value `{}` changed", parts.join("`, `")));
             }
             Ok(_) => {}
         }
-        Part::ALL
+        if let Some(part) = Part::ALL
             .into_iter()
             .find(|part| !slots.iter().any(|s| slot_part(s) == *part))
-            .map(|part| format!("vault value `{}` missing", part.as_str()))
+        {
+            return Err(format!("vault value `{}` missing", part.as_str()));
+        }
+        let stored = StoredEntry {
+            pk: row.seq as i64,
+            seq: row.seq as i64,
+            id: row.id.clone(),
+            envelope: row.envelope.clone(),
+            idempotency_key: None,
+            slots,
+        };
+        let entry = match stored.open() {
+            Ok(entry) => entry,
+            Err(e) => return Err(format!("entry does not open: {e}")),
+        };
+        match copies::first_difference(self.tenant, &entry, &row.copies) {
+            Some(column) => Err(format!(
+                "the `{column}` copy that filters read differs from the committed entry"
+            )),
+            None => Ok(entry),
+        }
+    }
+
+    /// Takes note of what a verified `retention.pruned` entry says the prune kept. A prune
+    /// writes its entry before it removes anything and only ever removes older entries, so
+    /// the first seq it names is never after its own.
+    fn note_prune(&mut self, seq: u64, entry: &Entry) {
+        if entry.action != PRUNE_ACTION {
+            return;
+        }
+        match entry
+            .properties
+            .get("first_kept_seq")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(kept) if kept <= seq => self.prune_claim = self.prune_claim.max(kept),
+            Some(kept) => self.note(
+                seq,
+                format!("a `{PRUNE_ACTION}` entry may not remove itself or later entries (it names seq {kept})"),
+            ),
+            None => self.note(
+                seq,
+                format!("a `{PRUNE_ACTION}` entry without the first seq it kept"),
+            ),
+        }
     }
 
     /// Nodes expected at a level: one per complete subtree of 2^level leaves.
@@ -230,6 +295,16 @@ impl<'a> Verifier<'a> {
         }
         if self.expected < self.size {
             self.note(self.expected, "missing entry");
+        }
+        if self.first_seq > self.prune_claim {
+            self.note(
+                self.prune_claim,
+                format!(
+                    "seqs {}-{} are gone, but no `{PRUNE_ACTION}` entry in the log removed them",
+                    self.prune_claim,
+                    self.first_seq - 1
+                ),
+            );
         }
         // The entries are done with the leaf hashes; the rebuilt tree holds them from now on.
         let leaves = std::mem::take(&mut self.leaves);

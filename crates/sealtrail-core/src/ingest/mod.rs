@@ -363,6 +363,21 @@ mod tests {
     }
 
     #[test]
+    fn the_actions_verify_trusts_are_refused_from_clients() {
+        for action in crate::entry::RESERVED_ACTIONS {
+            let parsed = parse_json(&json!({"action": action, "actor": {"id": "u1"}})).unwrap();
+            let e = parsed.items[0].as_ref().unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.rule),
+                ("action", "reserved"),
+                "{action}"
+            );
+        }
+        let parsed = parse_json(&json!({"action": "retention.planned", "actor": {"id": "u1"}}));
+        assert!(parsed.unwrap().items[0].is_ok());
+    }
+
+    #[test]
     fn a_batch_of_one_is_still_a_batch() {
         let parsed =
             parse_json(&json!({"events": [{"action": "a.b", "actor": {"id": "u"}}]})).unwrap();

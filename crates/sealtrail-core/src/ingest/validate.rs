@@ -274,6 +274,13 @@ fn action(taken: Taken) -> Result<String, FieldError> {
             "must be dot-separated words of letters, digits, '_' or '-', such as `user.created`",
         ));
     }
+    if crate::entry::RESERVED_ACTIONS.contains(&action.as_str()) {
+        return Err(FieldError::new(
+            "action",
+            "reserved",
+            "is recorded only by Sealtrail itself (its prunes and erasures), because `verify` trusts those entries; name the application's own action differently",
+        ));
+    }
     Ok(action)
 }
 

@@ -3,7 +3,7 @@
 
 use super::fixtures::*;
 use super::integrity::{grow, head, leaf_hashes};
-use crate::{Lookup, Retention, Store, StoreError, TenantSettings};
+use crate::{Lookup, PruneOrder, Retention, Store, StoreError, TenantSettings};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::merkle;
 use sealtrail_core::{TenantId, Timestamp};
@@ -32,7 +32,7 @@ pub async fn prune_removes_old_entries_and_keeps_proofs(store: Arc<dyn Store>) {
     let full = head(&store, t).await;
     assert_eq!(full.size, 50);
 
-    let outcome = match store.prune(t, cutoff).await {
+    let outcome = match store.prune(t, &PruneOrder::at(cutoff)).await {
         Ok(o) => o,
         Err(e) => panic!("prune: {e}"),
     };
@@ -40,8 +40,27 @@ pub async fn prune_removes_old_entries_and_keeps_proofs(store: Arc<dyn Store>) {
         (outcome.removed, outcome.cutoff, outcome.first_kept_seq),
         (30, cutoff, 30)
     );
-    assert_eq!(head(&store, t).await, full, "the tree is untouched");
-    assert_eq!(store.log_size(t).await.ok(), Some(50));
+    // The prune's own entry (seq 50) went into the log before anything was removed; the
+    // tree only grew by it.
+    let pruned = head(&store, t).await;
+    assert_eq!(pruned.size, 51);
+    let proof = store.consistency_proof(t, 50, 51).await.unwrap_or_default();
+    assert!(merkle::verify_consistency(50, 51, &full.root, &pruned.root, &proof).is_ok());
+    let newest = all_pages(&store, t, &Filter::default(), 7).await;
+    let record = &newest[0];
+    assert_eq!(record.seq, 50);
+    assert_eq!(
+        (
+            record.action.as_str(),
+            record.properties.get("first_kept_seq"),
+            record.properties.get("removed")
+        ),
+        (
+            "retention.pruned",
+            Some(&serde_json::json!(30)),
+            Some(&serde_json::json!(30))
+        )
+    );
     for a in &old_acks {
         assert_eq!(
             store.get(t, a.id).await.ok(),
@@ -56,10 +75,10 @@ pub async fn prune_removes_old_entries_and_keeps_proofs(store: Arc<dyn Store>) {
     assert!(found(&store, other, theirs[0].id).await.is_some());
 
     let all = Filter::default();
-    assert_eq!(count(&store, t, &all).await, 20);
+    assert_eq!(count(&store, t, &all).await, 21);
     assert_eq!(
         seqs(&all_pages(&store, t, &all, 7).await),
-        (30..50).rev().collect::<Vec<_>>()
+        (30..51).rev().collect::<Vec<_>>()
     );
     let text = Filter {
         text: Some("ancient".into()),
@@ -75,7 +94,7 @@ pub async fn prune_removes_old_entries_and_keeps_proofs(store: Arc<dyn Store>) {
         from: Some(Timestamp(0)),
         ..Filter::default()
     };
-    assert_eq!(count(&store, t, &since_epoch).await, 20);
+    assert_eq!(count(&store, t, &since_epoch).await, 21);
     let until_cutoff = Filter {
         until: Some(cutoff),
         ..Filter::default()
@@ -86,8 +105,8 @@ pub async fn prune_removes_old_entries_and_keeps_proofs(store: Arc<dyn Store>) {
         facets.channels.iter().all(|c| c.value != "legacy"),
         "{facets:?}"
     );
-    assert_eq!(facets.actions.iter().map(|a| a.count).sum::<u64>(), 20);
-    assert_eq!(facets.actors.iter().map(|a| a.count).sum::<u64>(), 20);
+    assert_eq!(facets.actions.iter().map(|a| a.count).sum::<u64>(), 21);
+    assert_eq!(facets.actors.iter().map(|a| a.count).sum::<u64>(), 21);
     let leaves = store.leaves(t, 0, 100).await.unwrap_or_default();
     assert_eq!(leaves.first().map(|l| l.seq), Some(30));
 
@@ -108,33 +127,50 @@ pub async fn prune_removes_old_entries_and_keeps_proofs(store: Arc<dyn Store>) {
         vec![event("a.created", "u"), event("b.created", "u")],
     )
     .await;
-    assert_eq!(more.iter().map(|a| a.seq).collect::<Vec<_>>(), [50, 51]);
-    assert_eq!(count(&store, t, &all).await, 22);
+    assert_eq!(more.iter().map(|a| a.seq).collect::<Vec<_>>(), [51, 52]);
+    assert_eq!(count(&store, t, &all).await, 23);
     let after = head(&store, t).await;
-    let proof = store.consistency_proof(t, 50, 52).await.unwrap_or_default();
-    assert!(merkle::verify_consistency(50, 52, &full.root, &after.root, &proof).is_ok());
+    let proof = store.consistency_proof(t, 50, 53).await.unwrap_or_default();
+    assert!(merkle::verify_consistency(50, 53, &full.root, &after.root, &proof).is_ok());
     let verified = store.verify_log(t, &|_| {}).await;
     let verified = match verified {
         Ok(v) => v,
         Err(e) => panic!("verify_log: {e}"),
     };
     assert_eq!(verified.first_problem, None);
-    assert_eq!((verified.size, verified.root), (52, after.root));
-    assert_eq!((verified.checked, verified.pruned), (22, 30));
+    assert_eq!((verified.size, verified.root), (53, after.root));
+    assert_eq!((verified.checked, verified.pruned), (23, 30));
 
-    let again = store.prune(t, cutoff).await.ok();
+    // Nothing more is old enough: the prune still says so in the log (seq 53).
+    let again = store.prune(t, &PruneOrder::at(cutoff)).await.ok();
     assert_eq!(again.map(|o| (o.removed, o.first_kept_seq)), Some((0, 30)));
-    let everything = store.prune(t, Timestamp(i64::MAX)).await.ok();
+    // Everything up to its own entry (seq 54), which it keeps.
+    let everything = store
+        .prune(t, &PruneOrder::at(Timestamp(i64::MAX)))
+        .await
+        .ok();
     assert_eq!(
         everything.map(|o| (o.removed, o.first_kept_seq)),
-        Some((22, 52))
+        Some((24, 54))
     );
-    assert_eq!(count(&store, t, &all).await, 0);
-    assert!(all_pages(&store, t, &all, 10).await.is_empty());
-    assert_eq!(store.facets(t).await.ok(), Some(Default::default()));
+    assert_eq!(seqs(&all_pages(&store, t, &all, 10).await), [54]);
+    let facets = store.facets(t).await.unwrap_or_default();
+    assert_eq!(
+        facets
+            .actions
+            .iter()
+            .map(|a| (a.value.as_str(), a.count))
+            .collect::<Vec<_>>(),
+        [("retention.pruned", 1)]
+    );
     let next = append(&store, t, vec![event("c.created", "u")]).await;
-    assert_eq!(next[0].seq, 52);
-    assert_eq!(count(&store, t, &all).await, 1);
+    assert_eq!(next[0].seq, 55);
+    assert_eq!(count(&store, t, &all).await, 2);
+    let verified = store.verify_log(t, &|_| {}).await.ok();
+    assert_eq!(
+        verified.map(|v| (v.first_problem, v.checked, v.pruned)),
+        Some((None, 2, 54))
+    );
     assert_eq!(
         count(&store, other, &all).await,
         1,
@@ -160,16 +196,23 @@ pub async fn prune_in_chunks_removes_exactly_the_old_entries(store: Arc<dyn Stor
     }
     tokio::time::sleep(Duration::from_millis(5)).await;
     let kept = append(&store, t, vec![event("kept.created", "u")]).await;
-    let outcome = store.prune(t, kept[0].recorded_at).await.ok();
+    let outcome = store
+        .prune(t, &PruneOrder::at(kept[0].recorded_at))
+        .await
+        .ok();
     assert_eq!(
         outcome.map(|o| (o.removed, o.first_kept_seq)),
         Some((n as u64, n as u64))
     );
-    assert_eq!(count(&store, t, &Filter::default()).await, 1);
+    assert_eq!(
+        count(&store, t, &Filter::default()).await,
+        2,
+        "kept + the prune's entry"
+    );
     let verified = store.verify_log(t, &|_| {}).await.ok();
     assert_eq!(
         verified.map(|v| (v.first_problem, v.checked)),
-        Some((None, 1))
+        Some((None, 2))
     );
 }
 
@@ -179,7 +222,7 @@ pub async fn legal_hold_blocks_prune(store: Arc<dyn Store>) {
     grow(&store, t, 5).await;
     let held = store.set_legal_hold(t, true).await.ok();
     assert_eq!(held.map(|s| s.legal_hold), Some(true));
-    let r = store.prune(t, Timestamp(i64::MAX)).await;
+    let r = store.prune(t, &PruneOrder::at(Timestamp(i64::MAX))).await;
     assert!(
         matches!(&r, Err(StoreError::Conflict(m)) if m.contains("legal hold")),
         "{r:?}"
@@ -190,7 +233,10 @@ pub async fn legal_hold_blocks_prune(store: Arc<dyn Store>) {
         "nothing was pruned"
     );
     assert!(store.set_legal_hold(t, false).await.is_ok());
-    let r = store.prune(t, Timestamp(i64::MAX)).await.ok();
+    let r = store
+        .prune(t, &PruneOrder::at(Timestamp(i64::MAX)))
+        .await
+        .ok();
     assert_eq!(r.map(|o| o.removed), Some(5));
 }
 

@@ -25,8 +25,11 @@ use super::admin;
 use super::pool::{PgResult, Pool, Tx};
 use crate::erasure;
 use crate::verification::relay_progress;
-use crate::{pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOutcome, StoreError};
-use sealtrail_core::{TenantId, Timestamp};
+use crate::{
+    pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOrder, PruneOutcome, StoreError,
+};
+use sealtrail_core::entry::NewEntry;
+use sealtrail_core::TenantId;
 use std::sync::Arc;
 
 /// A tenant's log head as locked for one prune or erasure transaction.
@@ -58,18 +61,35 @@ fn lock_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<LockedHead> {
     })
 }
 
-/// Prunes `tenant`'s entries recorded before `cutoff`, one chunk per transaction, then drops
-/// the month partitions that became empty.
-pub(crate) async fn prune(
+/// Prunes `tenant`'s entries recorded before the order's cutoff (see [`crate::pruning`]): the
+/// plan under the log-head lock, the prune's entry through `append`, then one chunk per
+/// transaction; then drops the month partitions that became empty.
+pub(crate) async fn prune<A, AF>(
     pool: &Arc<Pool>,
     tenant: TenantId,
-    cutoff: Timestamp,
-) -> Result<PruneOutcome, StoreError> {
-    let outcome = pruning::run(tenant, cutoff, |end| {
-        pool.write("pruning entries", move |tx| {
-            prune::step(tx, tenant, cutoff, end)
-        })
-    })
+    order: &PruneOrder,
+    append: A,
+) -> Result<PruneOutcome, StoreError>
+where
+    A: FnOnce(NewEntry) -> AF,
+    AF: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let cutoff = order.cutoff;
+    let outcome = pruning::run(
+        tenant,
+        order,
+        || {
+            pool.write("planning a prune", move |tx| {
+                prune::plan(tx, tenant, cutoff)
+            })
+        },
+        append,
+        |first, end| {
+            pool.write("pruning entries", move |tx| {
+                prune::step(tx, tenant, first, end)
+            })
+        },
+    )
     .await?;
     if outcome.removed > 0 {
         prune::drop_empty_partitions(pool).await;

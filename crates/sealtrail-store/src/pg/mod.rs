@@ -31,8 +31,8 @@ use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser,
-    PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits, TenantSettings,
-    TreeHead, UserChange,
+    PruneOrder, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits,
+    TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use pool::Pool;
@@ -425,8 +425,15 @@ impl Store for PgStore {
             .await
     }
 
-    async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError> {
-        lifecycle::prune(&self.pool, tenant, cutoff).await
+    async fn prune(
+        &self,
+        tenant: TenantId,
+        order: &PruneOrder,
+    ) -> Result<PruneOutcome, StoreError> {
+        lifecycle::prune(&self.pool, tenant, order, |record| async move {
+            self.append(tenant, vec![record]).await.map(drop)
+        })
+        .await
     }
 
     async fn erase_subject(

@@ -43,8 +43,8 @@ use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,
-    Lookup, NewUser, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits,
-    TenantSettings, TreeHead, UserChange,
+    Lookup, NewUser, PruneOrder, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint,
+    TenantLimits, TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
@@ -395,12 +395,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn prune(&self, tenant: TenantId, cutoff: Timestamp) -> Result<PruneOutcome, StoreError> {
-        // One writer job per chunk: appends queued meanwhile run between chunks.
-        crate::pruning::run(tenant, cutoff, |end| {
-            self.writer
-                .run_job(move |conn| prune::step(conn, tenant, cutoff, end))
-        })
+    async fn prune(
+        &self,
+        tenant: TenantId,
+        order: &PruneOrder,
+    ) -> Result<PruneOutcome, StoreError> {
+        let cutoff = order.cutoff;
+        crate::pruning::run(
+            tenant,
+            order,
+            || {
+                self.reads
+                    .read(move |conn| prune::plan(conn, tenant, cutoff))
+            },
+            |record| async move { self.append(tenant, vec![record]).await.map(drop) },
+            // One writer job per chunk: appends queued meanwhile run between chunks.
+            |first, end| {
+                self.writer
+                    .run_job(move |conn| prune::step(conn, tenant, first, end))
+            },
+        )
         .await
     }
 

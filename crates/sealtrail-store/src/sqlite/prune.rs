@@ -1,7 +1,8 @@
-//! Retention pruning on SQLite: one step removes the next chunk of entries older than the
-//! cutoff (envelope, vault values, targets, search words, facet counts) in one immediate
-//! transaction, keeping their tree hashes. How a prune is cut into steps and what the legal
-//! hold does is shared with every backend in [`crate::pruning`].
+//! Retention pruning on SQLite: [`plan`] reads where the log stands, then one step removes the
+//! next chunk of the planned entries (envelope, vault values, targets, search words, facet
+//! counts) in one immediate transaction, keeping their tree hashes. The prune's own entry,
+//! how a prune is cut into steps and what the legal hold does are shared with every backend
+//! in [`crate::pruning`].
 
 use super::admin::settings;
 use super::append::tenant_base;
@@ -9,7 +10,7 @@ use super::error::backend;
 use super::facets;
 use super::read::log_head;
 use super::{vault, WriteError};
-use crate::pruning::{self, Chunk, Step};
+use crate::pruning::{self, Chunk, Plan, Step};
 use crate::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
@@ -35,13 +36,33 @@ fn end_seq(
     Ok(seq.map_or(size, |s| s.max(0) as u64))
 }
 
-/// Removes the next chunk of entries older than `cutoff`. `end` is `None` on the first step,
-/// which fixes it.
+/// Where a prune of entries recorded before `cutoff` starts and stops; `Conflict` under legal
+/// hold, before anything is written.
+pub(crate) fn plan(
+    conn: &Connection,
+    tenant: TenantId,
+    cutoff: Timestamp,
+) -> Result<Plan, StoreError> {
+    let hold = settings(conn, tenant)?.legal_hold;
+    let Some(head) = log_head(conn, tenant)? else {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+    };
+    if hold {
+        pruning::under_hold(tenant, true, head.first_seq)?;
+    }
+    Ok(Plan::new(
+        head.first_seq,
+        end_seq(conn, tenant, cutoff, head.size)?,
+    ))
+}
+
+/// Removes the next chunk of the planned entries, up to `end`; `first` on the prune's first
+/// step (a legal hold placed since the plan refuses it).
 pub(crate) fn step(
     conn: &mut Connection,
     tenant: TenantId,
-    cutoff: Timestamp,
-    end: Option<u64>,
+    first: bool,
+    end: u64,
 ) -> Result<Step, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let hold = settings(&tx, tenant)?.legal_hold;
@@ -49,12 +70,8 @@ pub(crate) fn step(
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
     };
     if hold {
-        return Ok(pruning::under_hold(tenant, end.is_none(), head.first_seq)?);
+        return Ok(pruning::under_hold(tenant, first, head.first_seq)?);
     }
-    let end = match end {
-        Some(end) => end,
-        None => end_seq(&tx, tenant, cutoff, head.size)?,
-    };
     let chunk = match pruning::next_chunk(head.first_seq, end) {
         Chunk::Remove(chunk) => chunk,
         Chunk::Done(step) => return Ok(step),

@@ -1,16 +1,20 @@
 //! Verification of a tenant's log on SQLite: the three row streams [`crate::verification`]
-//! checks (leaf hashes, entries with their vault columns in seq order, inner tree
-//! nodes), read in one snapshot without loading the log.
+//! checks (leaf hashes, entries with their vault and filter columns and target rows in seq
+//! order, inner tree nodes), read in one snapshot without loading the log.
 
 use super::admin::tenant_origin;
 use super::append::{tenant_base, SEQ_LIMIT};
 use super::error::backend;
 use super::read::log_head;
 use super::vault::{bytes, integer, row_slots, VAULT_COLUMNS};
-use crate::verification::{EntryRow, Verifier};
+use crate::verification::{target_copy, EntryRow, IndexCopies, Verifier, SCALAR_COLUMNS};
 use crate::{LogVerification, StoreError};
-use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Row};
 use sealtrail_core::TenantId;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::iter::Peekable;
 
 /// Verifies `tenant`'s log; `progress` receives the number of entries checked so far.
 pub(crate) fn verify_log(
@@ -22,7 +26,7 @@ pub(crate) fn verify_log(
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
     };
     let origin = tenant_origin(conn, tenant)?;
-    let mut verifier = Verifier::new(head.size, head.first_seq, &origin, progress)?;
+    let mut verifier = Verifier::new(tenant, head.size, head.first_seq, &origin, progress)?;
     leaves(conn, tenant, &mut verifier)?;
     entries(conn, base, &mut verifier)?;
     nodes(conn, tenant, &mut verifier)?;
@@ -48,25 +52,109 @@ fn leaves(
     Ok(())
 }
 
-/// Streams every entry row of the tenant with its vault columns, in seq order.
+/// Any column as text, the way the checked copies are compared (`None` for NULL).
+fn text(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+    })
+}
+
+/// The pks whose derived indexes (target rows, search words, facet counts) are still queued:
+/// their target rows are written later, from the committed entry.
+fn queued(conn: &Connection, lo: i64, hi: i64) -> Result<HashSet<i64>, StoreError> {
+    let read = backend("reading the index queue");
+    let mut stmt = conn
+        .prepare("SELECT pk FROM index_queue WHERE pk >= ?1 AND pk <= ?2")
+        .map_err(&read)?;
+    let pks = stmt
+        .query_map((lo, hi), |r| r.get::<_, i64>(0))
+        .map_err(&read)?
+        .collect::<rusqlite::Result<HashSet<i64>>>()
+        .map_err(&read)?;
+    Ok(pks)
+}
+
+/// The target rows of entry `pk` from a stream ordered by pk (rows of earlier pks, whose entry
+/// is gone, are passed over: the entry stream reports the missing entry).
+fn targets_of<I>(pk: i64, rows: &mut Peekable<I>) -> rusqlite::Result<Vec<Value>>
+where
+    I: Iterator<Item = rusqlite::Result<(i64, Value)>>,
+{
+    let mut targets = Vec::new();
+    while let Some(next) = rows.peek() {
+        match next {
+            Ok((at, _)) if *at > pk => break,
+            Err(_) => {
+                if let Some(Err(e)) = rows.next() {
+                    return Err(e);
+                }
+            }
+            Ok(_) => {
+                if let Some(Ok((at, target))) = rows.next() {
+                    if at == pk {
+                        targets.push(target);
+                    }
+                }
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// Streams every entry row of the tenant with its vault and filter columns and its target
+/// rows, in seq order.
 fn entries(conn: &Connection, base: i64, verifier: &mut Verifier<'_>) -> Result<(), StoreError> {
     let read = backend("reading entries");
-    let bounds = (base, base | (SEQ_LIMIT - 1));
+    let (lo, hi) = (base, base | (SEQ_LIMIT - 1));
+    let queued = queued(conn, lo, hi)?;
+    let scalars = SCALAR_COLUMNS.map(|c| format!("e.{c}")).join(", ");
     let mut entries = conn
         .prepare(&format!(
-            "SELECT e.pk, e.seq, e.id, e.envelope, {VAULT_COLUMNS} FROM entries AS e
+            "SELECT e.pk, e.seq, e.id, e.envelope, {VAULT_COLUMNS}, e.props, {scalars}
+             FROM entries AS e
              WHERE e.pk >= ?1 AND e.pk <= ?2 ORDER BY e.pk"
         ))
         .map_err(&read)?;
-    let mut rows = entries.query(bounds).map_err(&read)?;
+    let mut targets = conn
+        .prepare(
+            "SELECT pk, type, id, name FROM entry_targets
+             WHERE pk >= ?1 AND pk <= ?2 ORDER BY pk, ord",
+        )
+        .map_err(&read)?;
+    let mut target_rows = targets
+        .query_map((lo, hi), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                target_copy(text(r, 1)?, text(r, 2)?, text(r, 3)?),
+            ))
+        })
+        .map_err(&read)?
+        .peekable();
+    let mut rows = entries.query((lo, hi)).map_err(&read)?;
+    let first_scalar = 11;
     while let Some(row) = rows.next().map_err(&read)? {
         let pk: i64 = row.get(0).map_err(&read)?;
+        let row_targets = targets_of(pk, &mut target_rows).map_err(&read)?;
+        let scalars = (first_scalar..first_scalar + SCALAR_COLUMNS.len())
+            .map(|i| text(row, i))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(&read)?;
         verifier.entry(EntryRow {
             seq: (pk - base) as u64,
             seq_column: integer(row, 1).map_err(&read)?,
             id: bytes(row, 2).map_err(&read)?.unwrap_or_default(),
             envelope: bytes(row, 3).map_err(&read)?.unwrap_or_default(),
             slots: row_slots(row, 4).map_err(&read)?,
+            copies: IndexCopies {
+                scalars,
+                props: text(row, 10).map_err(&read)?,
+                targets: (!queued.contains(&pk)).then_some(row_targets),
+                // The search index is contentless: its words cannot be read back.
+                words: None,
+            },
         });
     }
     Ok(())

@@ -9,7 +9,7 @@ use crate::pg::facets;
 use crate::pg::pool::{Conn, PgError, PgResult, Pool, Tx};
 use crate::pg::read::{bound, stored_from_row, STORED_COLUMNS};
 use crate::pg::schema;
-use crate::pruning::{self, Chunk, Step};
+use crate::pruning::{self, Chunk, Plan, Step};
 use crate::stored::StoredEntry;
 use postgres::error::SqlState;
 use postgres::IsolationLevel;
@@ -55,22 +55,24 @@ fn remove_entries(
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Removes the next chunk of entries older than `cutoff`, under the tenant's log-head lock.
-/// `end` is `None` on the first step, which fixes it.
-pub(super) fn step(
-    tx: &mut Tx<'_>,
-    tenant: TenantId,
-    cutoff: Timestamp,
-    end: Option<u64>,
-) -> PgResult<Step> {
+/// Where a prune of entries recorded before `cutoff` starts and stops; `Conflict` under legal
+/// hold, before anything is written.
+pub(super) fn plan(tx: &mut Tx<'_>, tenant: TenantId, cutoff: Timestamp) -> PgResult<Plan> {
     let head = lock_head(tx, tenant)?;
     if head.legal_hold {
-        return Ok(pruning::under_hold(tenant, end.is_none(), head.first_seq)?);
+        pruning::under_hold(tenant, true, head.first_seq)?;
     }
-    let end = match end {
-        Some(end) => end,
-        None => end_seq(tx, tenant, cutoff, head.size)?,
-    };
+    let at_cutoff = end_seq(tx, tenant, cutoff, head.size)?;
+    Ok(Plan::new(head.first_seq, at_cutoff))
+}
+
+/// Removes the next chunk of the planned entries, up to `end`, under the tenant's log-head
+/// lock; `first` on the prune's first step (a legal hold placed since the plan refuses it).
+pub(super) fn step(tx: &mut Tx<'_>, tenant: TenantId, first: bool, end: u64) -> PgResult<Step> {
+    let head = lock_head(tx, tenant)?;
+    if head.legal_hold {
+        return Ok(pruning::under_hold(tenant, first, head.first_seq)?);
+    }
     let chunk = match pruning::next_chunk(head.first_seq, end) {
         Chunk::Remove(chunk) => chunk,
         Chunk::Done(step) => return Ok(step),

@@ -6,7 +6,8 @@
 use crate::pg::admin::tenant_origin;
 use crate::pg::pool::{PgResult, Tx};
 use crate::pg::read::{existing_head, row_slots, STORED_COLUMNS};
-use crate::verification::{EntryRow, Verifier};
+use crate::pg::search::lexemes;
+use crate::verification::{EntryRow, IndexCopies, Verifier, Words, SCALAR_COLUMNS};
 use crate::LogVerification;
 use postgres::fallible_iterator::FallibleIterator;
 use sealtrail_core::TenantId;
@@ -23,7 +24,7 @@ pub(super) fn verify_log(
         .batch_execute("SET LOCAL statement_timeout = 0")?;
     let head = existing_head(tx, tenant)?;
     let origin = tenant_origin(tx, tenant)?;
-    let mut verifier = Verifier::new(head.size, head.first_seq, &origin, progress)?;
+    let mut verifier = Verifier::new(tenant, head.size, head.first_seq, &origin, progress)?;
     leaves(tx, tenant, &mut verifier)?;
     entries(tx, tenant, &mut verifier)?;
     nodes(tx, tenant, &mut verifier)?;
@@ -44,11 +45,16 @@ fn leaves(tx: &mut Tx<'_>, tenant: TenantId, verifier: &mut Verifier<'_>) -> PgR
     Ok(())
 }
 
-/// Streams every entry row of the tenant, in seq order. The seq column is the row's key, so
-/// it is both where the row sits and what it claims.
+/// Streams every entry row of the tenant with its filter columns, targets and search words, in
+/// seq order. The seq column is the row's key, so it is both where the row sits and what it
+/// claims.
 fn entries(tx: &mut Tx<'_>, tenant: TenantId, verifier: &mut Verifier<'_>) -> PgResult<()> {
-    let sql =
-        format!("SELECT {STORED_COLUMNS} FROM entries AS e WHERE e.tenant = $1 ORDER BY e.seq");
+    let scalars = SCALAR_COLUMNS.map(|c| format!("e.{c}::text")).join(", ");
+    let sql = format!(
+        "SELECT {STORED_COLUMNS}, e.props::text, e.targets::text,
+                tsvector_to_array(e.words), {scalars}
+         FROM entries AS e WHERE e.tenant = $1 ORDER BY e.seq"
+    );
     let mut rows = tx.inner().query_raw(sql.as_str(), [tenant.0])?;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.try_get(0)?;
@@ -63,9 +69,38 @@ fn entries(tx: &mut Tx<'_>, tenant: TenantId, verifier: &mut Verifier<'_>) -> Pg
             id: id.as_bytes().to_vec(),
             envelope: row.try_get(2)?,
             slots: row_slots(&row),
+            copies: copies(&row)?,
         });
     }
     Ok(())
+}
+
+/// The filter columns, targets and words of a row selected by [`entries`].
+fn copies(row: &postgres::Row) -> PgResult<IndexCopies> {
+    let first_scalar = 13;
+    let scalars = (first_scalar..first_scalar + SCALAR_COLUMNS.len())
+        .map(|i| row.try_get::<_, Option<String>>(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets: Option<String> = row.try_get(11)?;
+    let targets = match targets
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+    {
+        None => Vec::new(),
+        Some(Ok(serde_json::Value::Array(items))) => items,
+        // Anything else is not what the append path writes; it differs from any target list.
+        Some(_) => vec![serde_json::Value::Null],
+    };
+    let words: Option<Vec<String>> = row.try_get(12)?;
+    Ok(IndexCopies {
+        scalars,
+        props: row.try_get(10)?,
+        targets: Some(targets),
+        words: Some(Words {
+            stored: words.unwrap_or_default().into_iter().collect(),
+            of_entry: lexemes,
+        }),
+    })
 }
 
 /// Streams the stored inner nodes in (level, idx) order.

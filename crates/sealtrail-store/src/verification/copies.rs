@@ -1,0 +1,218 @@
+//! The copies of an entry's committed values that filters, counts and exports read — the
+//! filter columns of its row, its target rows and (on PostgreSQL) its search words — checked
+//! against the entry opened from its envelope and vault values.
+//!
+//! Why: a list filtered by actor reads `actor_id`, not the vault. Editing that column hides an
+//! entry from `?actor=` lists and from filtered bundles while every hash still matches, so
+//! verification must hold every copy a read path trusts to the committed values. What cannot
+//! be read back (SQLite's contentless search index, facet counts) is named in
+//! `docs/integrity.md`.
+
+use crate::tokens::{props_column, targets_column};
+use sealtrail_core::{Entry, TenantId};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// The scalar filter columns, in the order [`IndexCopies::scalars`] holds them. Each backend
+/// selects exactly these, rendered as text.
+pub(crate) const SCALAR_COLUMNS: [&str; 12] = [
+    "tenant",
+    "recorded_at",
+    "occurred_at",
+    "channel",
+    "action",
+    "event",
+    "category",
+    "result",
+    "actor_type",
+    "actor_id",
+    "actor_email",
+    "ip",
+];
+
+/// What a backend stored for one entry beside its envelope and vault values.
+#[derive(Debug, Default)]
+pub(crate) struct IndexCopies {
+    /// The columns of [`SCALAR_COLUMNS`], as text (`None` for NULL).
+    pub scalars: Vec<Option<String>>,
+    /// The property filter column as stored (JSON text), `None` for NULL.
+    pub props: Option<String>,
+    /// The target copies, each `{"type", "id", "name"}`; `None` while the entry's derived
+    /// indexes are still queued (they are written from the committed entry when due).
+    pub targets: Option<Vec<Value>>,
+    /// The search words, where the backend can read them back.
+    pub words: Option<Words>,
+}
+
+/// A backend's stored search words for one entry, and how that backend makes them.
+#[derive(Debug)]
+pub(crate) struct Words {
+    /// The distinct words stored.
+    pub stored: BTreeSet<String>,
+    /// The words the backend's append path writes for an entry.
+    pub of_entry: fn(TenantId, &Entry) -> Vec<String>,
+}
+
+/// The scalar columns as the append path writes them for `entry` of `tenant`.
+fn expected_scalars(tenant: TenantId, entry: &Entry) -> [Option<String>; 12] {
+    [
+        Some(tenant.0.to_string()),
+        Some(entry.recorded_at.millis().to_string()),
+        Some(entry.occurred_at.millis().to_string()),
+        Some(entry.channel.clone()),
+        Some(entry.action.clone()),
+        Some(entry.event.clone()),
+        entry.category.clone(),
+        Some(entry.result.as_str().to_string()),
+        Some(entry.actor.kind.as_str().to_string()),
+        entry.actor.id.clone(),
+        entry.actor.email.clone(),
+        entry.context.ip.clone(),
+    ]
+}
+
+/// JSON text as a value, so spacing and key order (PostgreSQL's `jsonb` renders its own) do
+/// not count; text that is not JSON stays text and so differs from any JSON.
+fn json(text: Option<&str>) -> Option<Value> {
+    text.map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())))
+}
+
+/// The first copy of `entry` (of `tenant`) that differs from what the append path writes for
+/// it, by column name; `None` when every copy agrees.
+pub(crate) fn first_difference(
+    tenant: TenantId,
+    entry: &Entry,
+    copies: &IndexCopies,
+) -> Option<&'static str> {
+    let expected = expected_scalars(tenant, entry);
+    for (i, name) in SCALAR_COLUMNS.iter().enumerate() {
+        if copies.scalars.get(i) != Some(&expected[i]) {
+            return Some(name);
+        }
+    }
+    if json(copies.props.as_deref()) != json(props_column(&entry.properties).as_deref()) {
+        return Some("props");
+    }
+    if let Some(targets) = &copies.targets {
+        let committed = json(targets_column(entry).as_deref());
+        let stored = (!targets.is_empty()).then(|| Value::Array(targets.clone()));
+        if stored != committed {
+            return Some("targets");
+        }
+    }
+    if let Some(words) = &copies.words {
+        let committed: BTreeSet<String> = (words.of_entry)(tenant, entry).into_iter().collect();
+        if words.stored != committed {
+            return Some("words");
+        }
+    }
+    None
+}
+
+/// One target copy in the shape [`targets_column`] gives, from a backend's target row.
+pub(crate) fn target_copy(kind: Option<String>, id: Option<String>, name: Option<String>) -> Value {
+    serde_json::json!({ "type": kind, "id": id, "name": name })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealtrail_core::entry::{Actor, ActorType, Context, NewEntry, Outcome, Target};
+    use sealtrail_core::Timestamp;
+    use uuid::Uuid;
+
+    fn document(tenant: TenantId, entry: &Entry) -> Vec<String> {
+        crate::tokens::index_document(tenant, entry)
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    }
+
+    fn stored_copies(tenant: TenantId, entry: &Entry) -> IndexCopies {
+        IndexCopies {
+            scalars: expected_scalars(tenant, entry).to_vec(),
+            props: props_column(&entry.properties),
+            targets: Some(
+                entry
+                    .targets
+                    .iter()
+                    .map(|t| target_copy(Some(t.kind.clone()), t.id.clone(), t.name.clone()))
+                    .collect(),
+            ),
+            words: Some(Words {
+                stored: document(tenant, entry).into_iter().collect(),
+                of_entry: document,
+            }),
+        }
+    }
+
+    fn entry() -> Entry {
+        let mut new = NewEntry {
+            occurred_at: None,
+            channel: "billing".into(),
+            action: "invoice.approved".into(),
+            event: "updated".into(),
+            category: Some("Finance".into()),
+            description: "Invoice 7 approved".into(),
+            result: Outcome::Success,
+            actor: Actor {
+                kind: ActorType::User,
+                id: Some("u-1042".into()),
+                name: Some("Zoë Martin".into()),
+                email: Some("zoe@example.com".into()),
+                via: None,
+            },
+            targets: vec![Target {
+                kind: "invoice".into(),
+                id: Some("inv-7".into()),
+                name: None,
+            }],
+            context: Context {
+                ip: Some("203.0.113.9".into()),
+                ..Context::default()
+            },
+            changes: None,
+            properties: serde_json::Map::new(),
+            redacted: Vec::new(),
+            idempotency_key: None,
+        };
+        new.properties
+            .insert("amount".into(), serde_json::json!(120));
+        Entry::from_new(new, Uuid::now_v7(), 4, Timestamp(1_700_000_000_000))
+    }
+
+    #[test]
+    fn faithful_copies_pass_and_each_edited_copy_is_named() {
+        let t = TenantId(3);
+        let e = entry();
+        assert_eq!(first_difference(t, &e, &stored_copies(t, &e)), None);
+
+        for (i, name) in SCALAR_COLUMNS.iter().enumerate() {
+            let mut copies = stored_copies(t, &e);
+            copies.scalars[i] = Some("mallory".into());
+            assert_eq!(first_difference(t, &e, &copies), Some(*name));
+        }
+        let mut copies = stored_copies(t, &e);
+        copies.props = Some(r#"{"amount":"1"}"#.into());
+        assert_eq!(first_difference(t, &e, &copies), Some("props"));
+        let mut copies = stored_copies(t, &e);
+        copies.targets = Some(Vec::new());
+        assert_eq!(first_difference(t, &e, &copies), Some("targets"));
+        let mut copies = stored_copies(t, &e);
+        if let Some(words) = copies.words.as_mut() {
+            words.stored.insert("3xmallory".into());
+        }
+        assert_eq!(first_difference(t, &e, &copies), Some("words"));
+    }
+
+    #[test]
+    fn spacing_of_stored_json_and_unreadable_copies_do_not_count() {
+        let t = TenantId(3);
+        let e = entry();
+        let mut copies = stored_copies(t, &e);
+        copies.props = Some(r#"{"amount": "120"}"#.into());
+        copies.targets = None;
+        copies.words = None;
+        assert_eq!(first_difference(t, &e, &copies), None);
+    }
+}

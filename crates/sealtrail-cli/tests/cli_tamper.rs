@@ -1,6 +1,7 @@
 //! Attacks by someone who can write the data directory's files, each on its own copy of one
 //! real log, and `sealtrail verify` catching every one: copies that filters read edited behind
-//! the store's back, and entries deleted as if a retention prune had removed them.
+//! the store's back, entries deleted as if a retention prune had removed them, and erased
+//! values forged or altered (with and without the erasure ledger).
 
 use rusqlite::params;
 mod common;
@@ -141,4 +142,92 @@ fn a_prune_that_the_log_does_not_record_fails_verify() {
         "{}",
         describe(&["verify"], &out)
     );
+}
+
+/// The served log after `sealtrail erase u1@example.com`: the actor of seqs 4, 9, 14, … is
+/// now the pseudonym, and seq 43 is the erasure's own entry.
+fn erased_log(root: &Path) -> PathBuf {
+    let dir = served_log(root);
+    let erased = local_expect(&["erase", "u1@example.com"], &dir, 0);
+    assert!(erased.contains("erased-"), "{erased}");
+    let ok = local_expect(&["verify"], &dir, 0);
+    assert!(ok.contains("default: OK — 44 entries"), "{ok}");
+    dir
+}
+
+/// An actor value naming someone who never acted, as a forger would write it.
+const MALLORY: &str = r#"{"email":null,"id":"mallory","name":"Mallory Forger","via":null}"#;
+
+#[test]
+fn verify_catches_forged_and_altered_erasures() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = erased_log(root.path());
+    let forge = |case: &str, seq: i64| -> PathBuf {
+        let copy = copy_data_dir(&dir, case);
+        let conn = raw(&copy);
+        let t = tenant_id(&conn, "default");
+        // The filter column follows, so only the erasure itself is in question.
+        let changed = conn
+            .execute(
+                "UPDATE entries SET actor_salt = NULL, actor_value = ?2, actor_id = 'mallory',
+                     actor_email = NULL
+                 WHERE pk = ?1",
+                params![pk(t, seq), MALLORY.as_bytes()],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+        copy
+    };
+
+    // (a) An entry never erased, marked erased with an invented actor.
+    let a = forge("forged-erasure", 5);
+    assert_verify_fails(
+        "forged erasure",
+        &a,
+        &["first bad entry is seq 5: vault value `actor` is marked erased, but no erasure recorded in the log replaced it"],
+    );
+    // (b) A value the real erasure wrote, replaced by another.
+    let b = forge("altered-erasure", 9);
+    assert_verify_fails(
+        "altered erasure",
+        &b,
+        &["first bad entry is seq 9: erased vault value `actor` differs from what its erasure wrote"],
+    );
+    // (c) The same, with the ledger row rewritten to match: the erasure's entry in the tree
+    // still commits to the list as it was.
+    let c = forge("altered-erasure-and-ledger", 9);
+    {
+        let conn = raw(&c);
+        let hash: Vec<u8> = sha256(MALLORY.as_bytes());
+        let t = tenant_id(&conn, "default");
+        let n = conn
+            .execute(
+                "UPDATE erased_slots SET hash = ?3 WHERE tenant = ?1 AND seq = ?2 AND part = 0",
+                params![t, 9, hash],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    assert_verify_fails(
+        "altered erasure and ledger",
+        &c,
+        &["first bad entry is seq 43: the erasure ledger no longer matches this `subject.erased` entry"],
+    );
+    // (d) The ledger emptied: nothing accounts for the erased values any more.
+    let d = copy_data_dir(&dir, "ledger-gone");
+    raw(&d).execute("DELETE FROM erased_slots", []).unwrap();
+    assert_verify_fails(
+        "ledger deleted",
+        &d,
+        &["first bad entry is seq 4: vault value `actor` is marked erased, but no erasure recorded in the log replaced it"],
+    );
+    let again = local_expect(&["verify"], &dir, 0);
+    assert!(again.contains("default: OK"), "{again}");
+}
+
+/// SHA-256, as the erasure ledger lists a replacement (written out here, not borrowed from
+/// the store).
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
 }

@@ -391,6 +391,13 @@ pub async fn start_with_store(
         )));
     }
     let bootstrap = admin::bootstrap(store.as_ref()).await?;
+    // An erasure cut short by a stop or crash gets its `subject.erased` entry now, so verify
+    // never finds erased values that no entry in the log accounts for.
+    match lifecycle::finish_erasures(store.as_ref()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "recorded erasure runs left without their entry"),
+        Err(e) => tracing::warn!(error = %e, "recording erasure runs failed; retried nightly"),
+    }
     let key_file = config
         .signing_key_file
         .clone()

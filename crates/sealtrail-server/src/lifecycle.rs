@@ -76,34 +76,14 @@ pub async fn erase_subject(
                 .into(),
         ));
     }
-    let outcome = match store.erase_subject(tenant, subject, mode).await {
-        Ok(outcome) => outcome,
+    // The store ends a real erasure with its `subject.erased` entry, naming `actor`.
+    match store.erase_subject(tenant, subject, mode, actor).await {
+        Ok(outcome) => Ok(outcome),
         // The tenant comes from an authenticated key or a name already resolved, so what was
         // not found is the subject.
-        Err(StoreError::NotFound(_)) => return Err(AdminError::NoSuchSubject(subject.to_string())),
-        Err(e) => return Err(e.into()),
-    };
-    if mode == ErasureMode::DryRun {
-        return Ok(outcome);
+        Err(StoreError::NotFound(_)) => Err(AdminError::NoSuchSubject(subject.to_string())),
+        Err(e) => Err(e.into()),
     }
-    let audit = SelfAudit {
-        channel: "compliance",
-        action: "subject.erased",
-        event: "deleted",
-        description: format!(
-            "Personal data of subject {} erased from {} entries",
-            outcome.pseudonym, outcome.entries_scrubbed
-        ),
-        actor: actor.clone(),
-        target: Some(sealtrail_core::entry::Target {
-            kind: "subject".into(),
-            id: Some(outcome.pseudonym.clone()),
-            name: None,
-        }),
-        properties: props(&[("entries_scrubbed", json!(outcome.entries_scrubbed))]),
-    };
-    store.append(tenant, vec![audit.into_entry()]).await?;
-    Ok(outcome)
 }
 
 /// A retention window as the API and audit entries show it: days, or `"forever"`.
@@ -201,9 +181,25 @@ pub async fn set_export_exclusions(
     Ok(after)
 }
 
+/// Writes the missing `subject.erased` entry of every erasure run that a crash (or a stopped
+/// node) left without one, for every tenant; `serve` runs it at start and nightly.
+pub async fn finish_erasures(store: &dyn Store) -> Result<u64, StoreError> {
+    let mut recorded = 0;
+    for tenant in store.list_tenants().await? {
+        match store.finish_erasures(tenant.id).await {
+            Ok(n) => recorded += n,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.name, error = %e, "recording erasure runs failed")
+            }
+        }
+    }
+    Ok(recorded)
+}
+
 /// Prunes every tenant; one tenant's failure (or legal hold) does not stop the others.
 pub async fn prune_all(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
     let actor = Actor::system("Retention");
+    finish_erasures(store).await?;
     for tenant in store.list_tenants().await? {
         match prune_tenant(store, tenant.id, &actor, now).await {
             Ok(PruneResult::Pruned(o)) => {

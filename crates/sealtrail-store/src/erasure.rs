@@ -23,6 +23,7 @@
 //!
 //! Envelopes and tree nodes are never touched, so every proof and checkpoint stays valid.
 
+pub(crate) mod ledger;
 mod subject;
 
 pub(crate) use subject::{Plan, SubjectIdentifiers};

@@ -309,6 +309,14 @@ pub struct LogVerification {
     pub pruned: u64,
 }
 
+/// The seq of the one entry an append of a single entry stored (or found already stored).
+pub(crate) fn appended_seq(appended: Vec<Appended>) -> Result<u64, StoreError> {
+    appended
+        .first()
+        .map(|a| a.seq)
+        .ok_or_else(|| StoreError::Backend("an append of one entry stored none".into()))
+}
+
 /// A stored API key as found by its prefix, with the tenant it belongs to.
 pub type KeyRecord = ApiKey;
 
@@ -466,7 +474,8 @@ pub trait Store: Send + Sync + 'static {
     async fn prune(&self, tenant: TenantId, order: &PruneOrder)
         -> Result<PruneOutcome, StoreError>;
 
-    /// GDPR erasure of a data subject (an actor or target id, or an e-mail address): the
+    /// GDPR erasure of a data subject (an actor or target id, or an e-mail address) by `by`,
+    /// who the `subject.erased` entry it ends with names: the
     /// subject's actors and targets become a stable pseudonym, their entries lose their
     /// context, and whole-token mentions of their specific identifiers (e-mail, full name,
     /// long ids) are replaced in every other vault value, along with the search and filter
@@ -479,7 +488,15 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         subject: &str,
         mode: ErasureMode,
+        by: &Actor,
     ) -> Result<ErasureOutcome, StoreError>;
+
+    /// Writes the `subject.erased` entry of every erasure run of `tenant` that finished (or
+    /// was interrupted) without one, as done by the actor who started it
+    /// ([`erasure::ledger`]); returns how many. [`Store::erase_subject`] ends with it, and
+    /// `serve` runs it at start and nightly, so a crash between an erasure's last chunk and
+    /// its entry never leaves erased values that no entry accounts for.
+    async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError>;
 
     /// Recomputes the log's integrity from stored bytes, streaming, reporting the number of
     /// entries checked so far to `progress`.

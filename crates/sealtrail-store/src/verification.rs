@@ -11,6 +11,10 @@
 //! 3. the inner tree nodes in (level, idx) order, [`Verifier::node`], compared with the tree
 //!    rebuilt from the leaf hashes.
 //!
+//! Erased vault values, which no commitment covers any more, are held to the erasure ledger
+//! and the `subject.erased` entries that commit to it ([`erasures`], fed by
+//! [`Verifier::listed`] after the entries).
+//!
 //! Each entry's filter columns, target rows and search words must also be exactly what the
 //! append path writes for the committed entry ([`copies`]): a read path that trusts an edited
 //! copy would hide the entry from lists and filtered exports while every hash still matches.
@@ -20,12 +24,13 @@
 //! lowest-seq problem is reported, the place an operator starts looking.
 
 mod copies;
+mod erasures;
 
 pub(crate) use copies::{target_copy, IndexCopies, Words, SCALAR_COLUMNS};
 
 use crate::stored::{slot_part, StoredEntry};
 use crate::{Hash, LogVerification, StoreError};
-use sealtrail_core::entry::PRUNE_ACTION;
+use sealtrail_core::entry::{ERASURE_ACTION, PRUNE_ACTION};
 use sealtrail_core::envelope::{self, Part, Slot};
 use sealtrail_core::merkle::{leaf_hash, MemoryTree, NodeSource};
 use sealtrail_core::{Entry, TenantId};
@@ -91,6 +96,8 @@ pub(crate) struct Verifier<'a> {
     /// The highest first seq a verified `retention.pruned` entry says its prune kept: the
     /// prune horizon may not pass it.
     prune_claim: u64,
+    /// Erased values, erasure entries and the erasure ledger.
+    erasures: erasures::ErasureCheck,
     /// The node comparison, once the entry stream has ended.
     tree: Option<TreeCheck>,
 }
@@ -118,6 +125,7 @@ impl<'a> Verifier<'a> {
             expected: first_seq,
             checked: 0,
             prune_claim: 0,
+            erasures: erasures::ErasureCheck::default(),
             tree: None,
         })
     }
@@ -174,7 +182,13 @@ impl<'a> Verifier<'a> {
             column => Err(format!("row's seq column says {column:?}")),
         };
         match checked {
-            Ok(entry) => self.note_prune(seq, &entry),
+            Ok(entry) => {
+                self.note_prune(seq, &entry);
+                let slots: Vec<Slot> = row.slots.into_iter().filter_map(Result::ok).collect();
+                if let Err(reason) = self.erasures.entry(seq, &slots, &entry, ERASURE_ACTION) {
+                    self.note(seq, reason);
+                }
+            }
             Err(reason) => self.note(seq, reason),
         }
         self.checked += 1;
@@ -269,6 +283,25 @@ impl<'a> Verifier<'a> {
             None => self.note(
                 seq,
                 format!("a `{PRUNE_ACTION}` entry without the first seq it kept"),
+            ),
+        }
+    }
+
+    /// One row of the erasure ledger, in (run, seq, part) order (after every entry).
+    pub(crate) fn listed(&mut self, run: &[u8], seq: i64, part: i64, hash: &[u8]) {
+        let position = u64::try_from(seq).ok();
+        match (
+            <[u8; 16]>::try_from(run),
+            position,
+            u8::try_from(part).ok().filter(|p| *p < 3),
+            <Hash>::try_from(hash),
+        ) {
+            (Ok(run), Some(seq), Some(part), Ok(hash)) => {
+                self.erasures.listed(run, seq, part, hash)
+            }
+            _ => self.note(
+                position.unwrap_or(0),
+                "a malformed row in the erasure ledger",
             ),
         }
     }
@@ -400,6 +433,10 @@ impl<'a> Verifier<'a> {
     /// result with the root recomputed from the leaf hashes.
     pub(crate) fn finish(mut self) -> Result<LogVerification, StoreError> {
         let mut check = self.tree_check();
+        let erasures = std::mem::take(&mut self.erasures);
+        for (seq, reason) in erasures.finish(self.first_seq) {
+            self.note(seq, reason);
+        }
         while self.width(check.level) > 0 {
             self.missing_up_to(check.level, check.next, u64::MAX);
             check.level += 1;

@@ -69,7 +69,12 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
     assert!(checkpoint.is_ok(), "{checkpoint:?}");
 
     let outcome = match store
-        .erase_subject(t, "Zoe.Martin@Example.com", ErasureMode::Erase)
+        .erase_subject(
+            t,
+            "Zoe.Martin@Example.com",
+            ErasureMode::Erase,
+            &sealtrail_core::entry::Actor::system("Erasure"),
+        )
         .await
     {
         Ok(o) => o,
@@ -126,7 +131,15 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
     );
 
     let everything = all_pages(&store, t, &Filter::default(), 100).await;
-    assert_eq!(everything.len(), 5);
+    assert_eq!(
+        everything.len(),
+        6,
+        "the five entries and the erasure's own"
+    );
+    let record = &everything[0];
+    assert_eq!(record.action, "subject.erased");
+    assert_eq!(record.properties.get("entries_scrubbed"), Some(&json!(3)));
+    assert_eq!(record.targets[0].id.as_deref(), Some(p.as_str()));
     for entry in &everything {
         let text = serde_json::to_string(entry)
             .unwrap_or_default()
@@ -208,7 +221,8 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
                     text: Some(p.clone()),
                     ..f()
                 },
-                3,
+                // The three scrubbed entries and the erasure's own, which names the pseudonym.
+                4,
             ),
         ),
         (
@@ -269,17 +283,27 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
         .actors
         .iter()
         .any(|a| a.id.as_deref() == Some(p.as_str()) && a.count == 2));
-    assert_eq!(facets.actors.iter().map(|a| a.count).sum::<u64>(), 5);
-
     assert_eq!(
-        head(&store, t).await,
-        before,
-        "envelopes and tree untouched"
+        facets.actors.iter().map(|a| a.count).sum::<u64>(),
+        6,
+        "the five entries and the erasure's own"
+    );
+
+    // Envelopes and tree untouched: the tree only grew by the erasure's own entry.
+    let after = head(&store, t).await;
+    assert_eq!(after.size, before.size + 1);
+    let grown = store
+        .consistency_proof(t, before.size, after.size)
+        .await
+        .unwrap_or_default();
+    assert!(
+        merkle::verify_consistency(before.size, after.size, &before.root, &after.root, &grown)
+            .is_ok()
     );
     let verified = store.verify_log(t, &|_| {}).await.ok();
     assert_eq!(
         verified.map(|v| (v.first_problem, v.root)),
-        Some((None, before.root))
+        Some((None, after.root))
     );
     let again = store
         .record_checkpoint(t, before.size, before.root, "cp\n")
@@ -290,6 +314,9 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
         "the signed checkpoint still stands"
     );
     for (seq, leaf) in leaf_hashes(&store, t).await {
+        if seq >= before.size {
+            continue;
+        }
         let proof = store
             .inclusion_proof(t, seq, before.size)
             .await
@@ -306,11 +333,23 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
     );
     // Nothing in the log identifies her any more, so a second erasure finds no subject.
     let repeat = store
-        .erase_subject(t, SUBJECT_EMAIL, ErasureMode::Erase)
+        .erase_subject(
+            t,
+            SUBJECT_EMAIL,
+            ErasureMode::Erase,
+            &sealtrail_core::entry::Actor::system("Erasure"),
+        )
         .await;
     assert!(matches!(repeat, Err(StoreError::NotFound(_))), "{repeat:?}");
-    let empty = store.erase_subject(t, "  ", ErasureMode::DryRun).await;
+    let empty = store
+        .erase_subject(
+            t,
+            "  ",
+            ErasureMode::DryRun,
+            &sealtrail_core::entry::Actor::system("Erasure"),
+        )
+        .await;
     assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
     let appended = append(&store, t, vec![event("a.created", "u")]).await;
-    assert_eq!(appended[0].seq, 5, "the log carries on");
+    assert_eq!(appended[0].seq, 6, "the log carries on");
 }

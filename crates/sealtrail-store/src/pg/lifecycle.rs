@@ -13,6 +13,8 @@
 
 /// Erasure's SQL.
 mod erase;
+/// The erasure ledger's SQL.
+mod ledger;
 /// Pruning's SQL and the partition drop.
 mod prune;
 /// Verification's row streams.
@@ -28,7 +30,7 @@ use crate::verification::relay_progress;
 use crate::{
     pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOrder, PruneOutcome, StoreError,
 };
-use sealtrail_core::entry::NewEntry;
+use sealtrail_core::entry::{Actor, NewEntry};
 use sealtrail_core::TenantId;
 use std::sync::Arc;
 
@@ -110,6 +112,7 @@ pub(crate) async fn erase_subject(
     tenant: TenantId,
     subject: &str,
     mode: ErasureMode,
+    by: &Actor,
 ) -> Result<ErasureOutcome, StoreError> {
     erasure::check_subject(subject)?;
     let origin = pool
@@ -124,26 +127,57 @@ pub(crate) async fn erase_subject(
         })
         .await?;
     let plan = Arc::new(plan);
-    match mode {
-        ErasureMode::DryRun => {
-            erasure::run(tenant, &plan, mode, |from| {
-                let plan = plan.clone();
-                pool.read("previewing an erasure", move |tx| {
-                    erase::preview_chunk(tx, tenant, from, &plan)
-                })
+    if mode == ErasureMode::DryRun {
+        return erasure::run(tenant, &plan, mode, |from| {
+            let plan = plan.clone();
+            pool.read("previewing an erasure", move |tx| {
+                erase::preview_chunk(tx, tenant, from, &plan)
             })
-            .await
-        }
-        ErasureMode::Erase => {
-            erasure::run(tenant, &plan, mode, |from| {
-                let plan = plan.clone();
-                pool.write("erasing a data subject", move |tx| {
-                    erase::scrub_chunk(tx, tenant, from, &plan)
-                })
-            })
-            .await
-        }
+        })
+        .await;
     }
+    let run = erasure::ledger::new_run_id();
+    let (pseudonym, by) = (plan.pseudonym.clone(), by.clone());
+    pool.write("starting an erasure", move |tx| {
+        ledger::begin(tx, tenant, run, &pseudonym, &by)
+    })
+    .await?;
+    let outcome = erasure::run(tenant, &plan, mode, |from| {
+        let plan = plan.clone();
+        pool.write("erasing a data subject", move |tx| {
+            erase::scrub_chunk(tx, tenant, from, &plan, run)
+        })
+    })
+    .await?;
+    pool.write("finishing an erasure", move |tx| {
+        ledger::touch(tx, tenant, run, true)
+    })
+    .await?;
+    Ok(outcome)
+}
+
+/// The erasure runs of `tenant` that need their entry ([`erasure::ledger::record_pending`]).
+pub(crate) async fn pending_erasures(
+    pool: &Arc<Pool>,
+    tenant: TenantId,
+) -> Result<Vec<erasure::ledger::RunSummary>, StoreError> {
+    pool.read("reading unrecorded erasure runs", move |tx| {
+        ledger::pending(tx, tenant)
+    })
+    .await
+}
+
+/// Remembers that run `run`'s entry is at `seq`.
+pub(crate) async fn mark_recorded(
+    pool: &Arc<Pool>,
+    tenant: TenantId,
+    run: [u8; 16],
+    seq: u64,
+) -> Result<(), StoreError> {
+    pool.write("recording an erasure run", move |tx| {
+        ledger::mark_recorded(tx, tenant, run, seq)
+    })
+    .await
 }
 
 /// Verifies `tenant`'s log from one snapshot; `progress` receives the number of entries

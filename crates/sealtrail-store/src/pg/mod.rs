@@ -30,13 +30,13 @@ mod writer;
 use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
-    ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification, Lookup, NewUser,
-    PruneOrder, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint, TenantLimits,
-    TenantSettings, TreeHead, UserChange,
+    appended_seq, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,
+    Lookup, NewUser, PruneOrder, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint,
+    TenantLimits, TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use pool::Pool;
-use sealtrail_core::entry::{Appended, NewEntry};
+use sealtrail_core::entry::{Actor, Appended, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
@@ -441,8 +441,22 @@ impl Store for PgStore {
         tenant: TenantId,
         subject: &str,
         mode: ErasureMode,
+        by: &Actor,
     ) -> Result<ErasureOutcome, StoreError> {
-        lifecycle::erase_subject(&self.pool, tenant, subject, mode).await
+        let outcome = lifecycle::erase_subject(&self.pool, tenant, subject, mode, by).await?;
+        if mode == ErasureMode::Erase {
+            self.finish_erasures(tenant).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        crate::erasure::ledger::record_pending(
+            || lifecycle::pending_erasures(&self.pool, tenant),
+            |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
+            |run, seq| lifecycle::mark_recorded(&self.pool, tenant, run, seq),
+        )
+        .await
     }
 
     async fn verify_log(

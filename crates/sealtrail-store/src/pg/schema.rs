@@ -18,7 +18,49 @@ const MAINTENANCE_LOCK: i64 = 0x5EA1_7A11;
 pub(crate) const MONTHS_AHEAD: u32 = 3;
 
 /// The schema, oldest first. Never edit a released entry: add a new one.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1_INITIAL), (2, V2_TENANT_LIMITS)];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, V1_INITIAL),
+    (2, V2_TENANT_LIMITS),
+    (3, V3_ERASURE_LEDGER),
+];
+
+/// Version 3: the erasure ledger ([`crate::erasure::ledger`]), and one run per tenant listing
+/// every value erased before it existed, recorded by the next start like any run that was
+/// never recorded.
+const V3_ERASURE_LEDGER: &str = r#"
+CREATE TABLE erasure_runs (
+    tenant       bigint NOT NULL,
+    run          bytea NOT NULL,
+    pseudonym    text NOT NULL,
+    actor        text NOT NULL,           -- JSON: who erased, for the run's entry
+    finished     boolean NOT NULL DEFAULT false,
+    updated_at   bigint NOT NULL,         -- ms, the run's last chunk
+    recorded_seq bigint,                  -- its subject.erased entry, once written
+    PRIMARY KEY (tenant, run)
+);
+CREATE TABLE erased_slots (
+    tenant bigint NOT NULL,
+    run    bytea NOT NULL,
+    seq    bigint NOT NULL,
+    part   smallint NOT NULL,
+    hash   bytea NOT NULL,                -- SHA-256 of the replacement written
+    PRIMARY KEY (tenant, run, seq, part)
+);
+INSERT INTO erasure_runs (tenant, run, pseudonym, actor, finished, updated_at)
+SELECT t.tenant, uuid_send(gen_random_uuid()), '',
+       '{"type":"system","id":"system","name":"Upgrade"}', true,
+       (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+FROM (SELECT DISTINCT tenant FROM entries
+      WHERE actor_salt IS NULL OR context_salt IS NULL OR payload_salt IS NULL) AS t;
+INSERT INTO erased_slots (tenant, run, seq, part, hash)
+SELECT e.tenant, r.run, e.seq, p.part, sha256(p.value)
+FROM entries AS e
+JOIN erasure_runs AS r ON r.tenant = e.tenant
+CROSS JOIN LATERAL (VALUES (0::smallint, e.actor_salt, e.actor_value),
+                           (1::smallint, e.context_salt, e.context_value),
+                           (2::smallint, e.payload_salt, e.payload_value)) AS p(part, salt, value)
+WHERE p.salt IS NULL AND p.value IS NOT NULL;
+"#;
 
 /// Version 2: per-tenant rate limits and daily quota ([`crate::TenantLimits`]); existing tenants
 /// get the defaults.

@@ -13,6 +13,7 @@ use super::append::{tenant_base, SEQ_LIMIT};
 use super::derive::{insert_document, insert_targets};
 use super::error::backend;
 use super::facets;
+use super::ledger;
 use super::read::log_head;
 use super::vault;
 use super::WriteError;
@@ -136,12 +137,13 @@ pub(crate) fn preview_chunk(
 }
 
 /// Phase 2: scrubs the entries in `[from_seq, from_seq + CHUNK)` (clamped to the kept log) in
-/// one write transaction.
+/// one write transaction, listing every replaced value in the ledger under `run`.
 pub(crate) fn scrub_chunk(
     conn: &mut Connection,
     tenant: TenantId,
     from_seq: u64,
     plan: &Plan,
+    run: [u8; 16],
 ) -> Result<Step, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (Some(head), Some(base)) = (log_head(&tx, tenant)?, tenant_base(tenant)) else {
@@ -163,6 +165,7 @@ pub(crate) fn scrub_chunk(
         if row.slots != scrubbed.slots {
             vault::write_slots(&tx, row.pk, &scrubbed.slots)?;
         }
+        ledger::list(&tx, tenant, run, &scrubbed)?;
         let entry = &scrubbed.entry;
         tx.prepare_cached(
             "UPDATE entries SET actor_id = ?2, actor_email = ?3, ip = ?4, props = ?5 WHERE pk = ?1",
@@ -181,6 +184,7 @@ pub(crate) fn scrub_chunk(
         changed.push(scrubbed.summary);
     }
     facets::flush(&tx, &deltas)?;
+    ledger::touch(&tx, tenant, run, false)?;
     for (pk, words) in &documents {
         tx.prepare_cached("DELETE FROM entries_fts WHERE rowid = ?1")?
             .execute([pk])?;

@@ -25,6 +25,7 @@ mod derive;
 mod erase;
 mod error;
 mod facets;
+mod ledger;
 mod prune;
 mod query;
 mod read;
@@ -37,18 +38,20 @@ mod wal;
 mod writer;
 
 #[cfg(all(test, feature = "contract"))]
+mod ledger_tests;
+#[cfg(all(test, feature = "contract"))]
 mod tests;
 
 use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
-    CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,
-    Lookup, NewUser, PruneOrder, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint,
-    TenantLimits, TenantSettings, TreeHead, UserChange,
+    appended_seq, CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord,
+    LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, Retention, Store, StoreError,
+    StoredCheckpoint, TenantLimits, TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
-use sealtrail_core::entry::{Appended, NewEntry};
+use sealtrail_core::entry::{Actor, Appended, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
@@ -423,6 +426,7 @@ impl Store for SqliteStore {
         tenant: TenantId,
         subject: &str,
         mode: ErasureMode,
+        by: &Actor,
     ) -> Result<ErasureOutcome, StoreError> {
         crate::erasure::check_subject(subject)?;
         let origin = self.log_origin(tenant).await?;
@@ -434,29 +438,46 @@ impl Store for SqliteStore {
             .read(move |conn| erase::find_subject(conn, tenant, &owned, &origin))
             .await?;
         let plan = Arc::new(plan);
-        let outcome = match mode {
+        if mode == ErasureMode::DryRun {
             // One read snapshot per chunk, as the erasure takes one transaction per chunk.
-            ErasureMode::DryRun => {
-                crate::erasure::run(tenant, &plan, mode, |from| {
-                    let plan = plan.clone();
-                    self.reads
-                        .read(move |conn| erase::preview_chunk(conn, tenant, from, &plan))
-                })
-                .await?
-            }
-            ErasureMode::Erase => {
-                crate::erasure::run(tenant, &plan, mode, |from| {
-                    let plan = plan.clone();
-                    self.writer
-                        .run_job(move |conn| erase::scrub_chunk(conn, tenant, from, &plan))
-                })
-                .await?
-            }
-        };
-        if mode == ErasureMode::Erase && outcome.entries_scrubbed > 0 {
+            return crate::erasure::run(tenant, &plan, mode, |from| {
+                let plan = plan.clone();
+                self.reads
+                    .read(move |conn| erase::preview_chunk(conn, tenant, from, &plan))
+            })
+            .await;
+        }
+        let run = crate::erasure::ledger::new_run_id();
+        let (pseudonym, by) = (plan.pseudonym.clone(), by.clone());
+        self.writer
+            .run_job(move |conn| ledger::begin(conn, tenant, run, &pseudonym, &by))
+            .await?;
+        let outcome = crate::erasure::run(tenant, &plan, mode, |from| {
+            let plan = plan.clone();
+            self.writer
+                .run_job(move |conn| erase::scrub_chunk(conn, tenant, from, &plan, run))
+        })
+        .await?;
+        self.writer
+            .run_job(move |conn| ledger::finish(conn, tenant, run))
+            .await?;
+        self.finish_erasures(tenant).await?;
+        if outcome.entries_scrubbed > 0 {
             self.writer.run_job(erase::purge_traces).await?;
         }
         Ok(outcome)
+    }
+
+    async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        crate::erasure::ledger::record_pending(
+            || self.reads.read(move |conn| ledger::pending(conn, tenant)),
+            |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
+            |run, seq| {
+                self.writer
+                    .run_job(move |conn| ledger::mark_recorded(conn, tenant, run, seq))
+            },
+        )
+        .await
     }
 
     async fn verify_log(

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (5, Step::Sql(V5_TENANT_LIMITS)),
     (6, Step::Sql(V6_VAULT_IN_ENTRY_ROWS)),
     (7, Step::Sql(V7_INDEX_QUEUE)),
+    (8, Step::Rust(super::ledger::migrate_v8)),
 ];
 
 /// Version 7: entries committed but not yet in their derived indexes (targets, facet counts,

@@ -29,6 +29,7 @@ pub(crate) fn verify_log(
     let mut verifier = Verifier::new(tenant, head.size, head.first_seq, &origin, progress)?;
     leaves(conn, tenant, &mut verifier)?;
     entries(conn, base, &mut verifier)?;
+    super::ledger::stream(conn, tenant, &mut verifier)?;
     nodes(conn, tenant, &mut verifier)?;
     verifier.finish()
 }

@@ -116,6 +116,7 @@ pub(super) fn scrub_chunk(
     tenant: TenantId,
     from_seq: u64,
     plan: &Plan,
+    run: [u8; 16],
 ) -> PgResult<Step> {
     let head = lock_head(tx, tenant)?;
     let Some(chunk) = erasure::chunk(from_seq, head.first_seq, head.size) else {
@@ -127,10 +128,12 @@ pub(super) fn scrub_chunk(
     for row in &stored {
         if let Some(after) = erasure::scrub(tenant, row, plan, &mut deltas)? {
             rewrite(tx, tenant, row.seq, &after)?;
+            super::ledger::list(tx, tenant, run, &after)?;
             changed.push(after.summary);
         }
     }
     facets::flush(tx, &deltas)?;
+    super::ledger::touch(tx, tenant, run, false)?;
     Ok(Step {
         changed,
         next_seq: chunk.end,

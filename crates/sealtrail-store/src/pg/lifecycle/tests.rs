@@ -246,7 +246,12 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
         "the subject is there before"
     );
     let erased = store
-        .erase_subject(t, "u-zoe", crate::ErasureMode::Erase)
+        .erase_subject(
+            t,
+            "u-zoe",
+            crate::ErasureMode::Erase,
+            &sealtrail_core::entry::Actor::system("Erasure"),
+        )
         .await
         .map(|o| o.entries_scrubbed);
     assert_eq!(erased.ok(), Some(2));

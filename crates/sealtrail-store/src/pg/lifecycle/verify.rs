@@ -27,6 +27,7 @@ pub(super) fn verify_log(
     let mut verifier = Verifier::new(tenant, head.size, head.first_seq, &origin, progress)?;
     leaves(tx, tenant, &mut verifier)?;
     entries(tx, tenant, &mut verifier)?;
+    super::ledger::stream(tx, tenant, &mut verifier)?;
     nodes(tx, tenant, &mut verifier)?;
     Ok(verifier.finish()?)
 }

@@ -115,9 +115,16 @@ pub async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
     } else {
         ErasureMode::Erase
     };
-    let outcome =
-        lifecycle::erase_subject(store.as_ref(), tenant.id, &args.subject, mode, &cli_actor())
-            .await?;
+    let key = args.data_dir.pseudonym_key()?;
+    let outcome = lifecycle::erase_subject(
+        store.as_ref(),
+        tenant.id,
+        &args.subject,
+        mode,
+        &cli_actor(),
+        &key,
+    )
+    .await?;
     print!("{}", erasure_summary(&outcome, mode));
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,9 @@ pub struct DataDir {
     /// PEM file of the CAs to trust for the database's TLS certificate (as given to `serve`).
     #[arg(long = "database-ca", env = "SEALTRAIL_DATABASE_CA")]
     database_ca: Option<PathBuf>,
+    /// The pseudonym key file (as given to `serve`; default: in the data directory).
+    #[arg(long, env = "SEALTRAIL_PSEUDONYM_KEY_FILE")]
+    pseudonym_key_file: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -48,6 +51,22 @@ impl DataDir {
             sealtrail_server::signing::DEFAULT_KEY_NAME,
         )?;
         Ok(signer.verifier())
+    }
+
+    /// The deployment's pseudonym key, from the file `serve` uses. Never created here: a new
+    /// key would give a subject another pseudonym than the running nodes give them.
+    pub fn pseudonym_key(&self) -> anyhow::Result<sealtrail_store::PseudonymKey> {
+        let path = self.pseudonym_key_file.clone().unwrap_or_else(|| {
+            self.data_dir
+                .join(sealtrail_server::secret_file::PSEUDONYM_KEY_FILE)
+        });
+        if !path.exists() {
+            anyhow::bail!(
+                "no pseudonym key at {} (start `sealtrail serve` once on this version, or pass --pseudonym-key-file with the file the nodes use)",
+                path.display()
+            );
+        }
+        Ok(sealtrail_server::secret_file::pseudonym_key(&path)?.0)
     }
 
     /// Opens an existing store; refuses to create one, since a new store made here would skip

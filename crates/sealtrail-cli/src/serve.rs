@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// directory. Nodes sharing one database must share this file.
     #[arg(long, env = "SEALTRAIL_SIGNING_KEY_FILE")]
     signing_key_file: Option<PathBuf>,
+    /// Pseudonym key file: the secret that makes erased subjects' pseudonyms impossible to
+    /// confirm by guessing (created 0600 on first start). Default: in the data directory.
+    /// Nodes sharing one database must share this file.
+    #[arg(long, env = "SEALTRAIL_PSEUDONYM_KEY_FILE")]
+    pseudonym_key_file: Option<PathBuf>,
     /// Daily time (UTC, HH:MM) of the retention prune.
     #[arg(long, env = "SEALTRAIL_PRUNE_AT", default_value = "03:00")]
     prune_at: sealtrail_server::lifecycle::DailyAt,
@@ -150,6 +155,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         queued_events: args.max_queued_events,
     };
     config.signing_key_file = args.signing_key_file.clone();
+    config.pseudonym_key_file = args.pseudonym_key_file.clone();
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
     if args.export_retention_hours == 0 || args.export_jobs == 0 {
         anyhow::bail!("--export-retention-hours and --export-jobs must be at least 1");

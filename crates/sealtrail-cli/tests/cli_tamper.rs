@@ -1,7 +1,8 @@
 //! Attacks by someone who can write the data directory's files, each on its own copy of one
 //! real log, and `sealtrail verify` catching every one: copies that filters read edited behind
-//! the store's back, entries deleted as if a retention prune had removed them, and erased
-//! values forged or altered (with and without the erasure ledger).
+//! the store's back, entries deleted as if a retention prune had removed them, erased values
+//! forged or altered (with and without the erasure ledger) — and a pseudonym that cannot be
+//! confirmed by guessing without the key file.
 
 use rusqlite::params;
 mod common;
@@ -230,4 +231,54 @@ fn verify_catches_forged_and_altered_erasures() {
 fn sha256(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// HMAC-SHA256 (RFC 2104), written out so the test does not borrow the store's.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = sha256(&[pad(0x36), message.to_vec()].concat());
+    sha256(&[pad(0x5c), inner].concat())
+}
+
+#[test]
+fn pseudonyms_are_keyed_with_a_secret_kept_beside_the_signing_key() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = served_log(root.path());
+    let key_file = dir.join("pseudonym.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "created owner-only by the first start");
+    }
+    let key = hex::decode(std::fs::read_to_string(&key_file).unwrap().trim()).unwrap();
+    assert_eq!(key.len(), 32);
+    let origin: String = raw(&dir)
+        .query_row(
+            "SELECT log_origin FROM tenants WHERE name = 'default'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let erased = local_expect(&["erase", "U1@Example.com"], &dir, 0);
+    let mac = hmac_sha256(&key, format!("{origin}\0u1@example.com").as_bytes());
+    let expected = format!("erased-{}", &hex::encode(mac)[..12]);
+    assert!(erased.contains(&expected), "{expected} in {erased}");
+    // The unkeyed hash a guesser could compute is not it.
+    let unkeyed = sha256(format!("{origin}\0u1@example.com").as_bytes());
+    assert!(!erased.contains(&hex::encode(unkeyed)[..12]), "{erased}");
+
+    // Without the key file, `erase` refuses rather than invent another key.
+    let moved = dir.join("pseudonym.key.moved");
+    std::fs::rename(&key_file, &moved).unwrap();
+    let out = local(&["erase", "u2@example.com"], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&["erase"], &out));
+    assert!(
+        text(&out.stderr).contains("no pseudonym key at"),
+        "{}",
+        describe(&["erase"], &out)
+    );
+    assert!(!key_file.exists());
 }

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod passwords;
 pub mod routes;
+pub mod secret_file;
 pub mod signing;
 pub mod state;
 pub mod throttle;
@@ -64,9 +65,10 @@ pub enum ServerError {
     /// First-start set-up failed.
     #[error("first-start set-up failed: {0}")]
     Bootstrap(#[from] AdminError),
-    /// The checkpoint signing key could not be loaded or created.
+    /// A key kept in a file (the checkpoint signing key, the pseudonym key) could not be
+    /// loaded or created.
     #[error(transparent)]
-    SigningKey(#[from] signing::SigningKeyError),
+    KeyFile(#[from] secret_file::SecretFileError),
     /// A configuration value is unusable (e.g. a trusted proxy that is not an address).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -119,6 +121,9 @@ pub struct ServerConfig {
     /// The checkpoint signing key; default `<data_dir>/checkpoint-signing.key`. Nodes sharing
     /// one database must share this file.
     pub signing_key_file: Option<PathBuf>,
+    /// The pseudonym key (HMAC key of erased subjects' pseudonyms); default
+    /// `<data_dir>/pseudonym.key`. Nodes sharing one database must share this file.
+    pub pseudonym_key_file: Option<PathBuf>,
     /// How often growing logs get a new signed checkpoint (at most this long unsigned).
     pub checkpoint_interval: Duration,
     /// When the nightly retention prune runs (UTC); `None` disables the schedule.
@@ -157,6 +162,7 @@ impl ServerConfig {
                 queued_events: 20_000,
             },
             signing_key_file: None,
+            pseudonym_key_file: None,
             checkpoint_interval: Duration::from_secs(1),
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
             export_retention: Duration::from_secs(24 * 3600),
@@ -406,6 +412,14 @@ pub async fn start_with_store(
     if created {
         tracing::info!(path = %key_file.display(), verifier = %signer.verifier(), "created the checkpoint signing key");
     }
+    let pseudonym_file = config
+        .pseudonym_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join(secret_file::PSEUDONYM_KEY_FILE));
+    let (pseudonym_key, created) = secret_file::pseudonym_key(&pseudonym_file)?;
+    if created {
+        tracing::info!(path = %pseudonym_file.display(), "created the pseudonym key");
+    }
     let checkpointer = Arc::new(checkpointer::Checkpointer::new(store.clone(), signer));
     let (background, background_rx) = watch::channel(false);
     tokio::spawn(
@@ -433,6 +447,7 @@ pub async fn start_with_store(
     }
     let state = AppState {
         store,
+        pseudonym_key: Arc::new(pseudonym_key),
         limits: Arc::new(Limits::default()),
         max_body_bytes: config.max_body_bytes,
         metrics: metrics_handle(),

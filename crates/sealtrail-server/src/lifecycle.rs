@@ -9,7 +9,8 @@ use crate::audit::{props, SelfAudit};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{
-    ErasureMode, ErasureOutcome, PruneOrder, PruneOutcome, Retention, Store, StoreError,
+    ErasureMode, ErasureOutcome, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
+    StoreError,
 };
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub async fn erase_subject(
     subject: &str,
     mode: ErasureMode,
     actor: &Actor,
+    key: &PseudonymKey,
 ) -> Result<ErasureOutcome, AdminError> {
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > 320 || subject.chars().any(char::is_control)
@@ -77,7 +79,7 @@ pub async fn erase_subject(
         ));
     }
     // The store ends a real erasure with its `subject.erased` entry, naming `actor`.
-    match store.erase_subject(tenant, subject, mode, actor).await {
+    match store.erase_subject(tenant, subject, mode, actor, key).await {
         Ok(outcome) => Ok(outcome),
         // The tenant comes from an authenticated key or a name already resolved, so what was
         // not found is the subject.

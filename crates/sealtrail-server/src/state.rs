@@ -11,6 +11,8 @@ use std::sync::Arc;
 pub struct AppState {
     /// The log and directory (tenants, keys).
     pub store: Arc<dyn Store>,
+    /// The deployment's key for erased subjects' pseudonyms (from its file, never the database).
+    pub pseudonym_key: Arc<sealtrail_store::PseudonymKey>,
     /// Per-event and per-batch ingest limits.
     pub limits: Arc<Limits>,
     /// Largest request body accepted, in bytes.

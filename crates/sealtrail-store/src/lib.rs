@@ -17,6 +17,7 @@ pub use sealtrail_core::merkle::Hash;
 
 pub use clock::{Clock, ReplayHandle};
 pub use limits::TenantLimits;
+pub use scrub::PseudonymKey;
 
 mod actor_columns;
 mod clock;
@@ -475,7 +476,8 @@ pub trait Store: Send + Sync + 'static {
         -> Result<PruneOutcome, StoreError>;
 
     /// GDPR erasure of a data subject (an actor or target id, or an e-mail address) by `by`,
-    /// who the `subject.erased` entry it ends with names: the
+    /// who the `subject.erased` entry it ends with names, the pseudonym keyed with the
+    /// deployment's `key`: the
     /// subject's actors and targets become a stable pseudonym, their entries lose their
     /// context, and whole-token mentions of their specific identifiers (e-mail, full name,
     /// long ids) are replaced in every other vault value, along with the search and filter
@@ -489,6 +491,7 @@ pub trait Store: Send + Sync + 'static {
         subject: &str,
         mode: ErasureMode,
         by: &Actor,
+        key: &PseudonymKey,
     ) -> Result<ErasureOutcome, StoreError>;
 
     /// Writes the `subject.erased` entry of every erasure run of `tenant` that finished (or

@@ -18,7 +18,7 @@
 
 use sealtrail_core::envelope::canonical_json;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::BTreeSet;
 
 /// Letters and digits an id mixing both needs before it is replaced inside text.
@@ -32,15 +32,65 @@ pub(crate) const NUMBER_ID_MIN: usize = 10;
 /// What an erased actor or target is called.
 pub(crate) const ERASED_NAME: &str = "Erased subject";
 
+/// The deployment's secret for pseudonyms. A pseudonym must not be reversible by guessing: an
+/// unkeyed hash of a public log origin and an e-mail address can be confirmed for any guessed
+/// address. The key lives in a file beside the signing key, never in the database (a database
+/// copy alone cannot reverse a pseudonym), and is the same on every node, so a subject erased
+/// twice, or on another node, gets the same pseudonym.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PseudonymKey([u8; 32]);
+
+impl PseudonymKey {
+    /// A fresh random key, from the operating system's generator.
+    pub fn generate() -> PseudonymKey {
+        let salts = sealtrail_core::envelope::random_salts();
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(&salts[0]);
+        key[16..].copy_from_slice(&salts[1]);
+        PseudonymKey(key)
+    }
+
+    /// A key from its bytes (tests pin one to get stable pseudonyms).
+    pub fn from_bytes(bytes: [u8; 32]) -> PseudonymKey {
+        PseudonymKey(bytes)
+    }
+
+    /// Parses the key file's text: 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<PseudonymKey, String> {
+        let bytes = hex::decode(text.trim()).map_err(|e| format!("not hex: {e}"))?;
+        let key = <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| format!("{} bytes, a key has 32", bytes.len()))?;
+        Ok(PseudonymKey(key))
+    }
+
+    /// The key file's text.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::fmt::Debug for PseudonymKey {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
 /// The subject's stable stand-in: `erased-` and 12 hex digits of
-/// `SHA-256(log_origin || 0x00 || lowercase(subject))`. Stable per log and subject, so repeated
-/// erasures and later entries agree, yet not comparable across logs.
-pub(crate) fn pseudonym(log_origin: &str, subject: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(log_origin.as_bytes());
-    h.update([0u8]);
-    h.update(subject.to_lowercase().as_bytes());
-    let digest = hex::encode(h.finalize());
+/// `HMAC-SHA256(key, log_origin || 0x00 || lowercase(subject))`. Stable per deployment, log and
+/// subject, so repeated erasures and later entries agree; not comparable across logs; and,
+/// without the key, not to be confirmed by guessing the subject.
+pub(crate) fn pseudonym(key: &PseudonymKey, log_origin: &str, subject: &str) -> String {
+    use hmac::Mac as _;
+    // HMAC pads a key shorter than the hash's 64-byte block with zeros (RFC 2104), so the
+    // padded block is the same key, passed in the one form that cannot fail.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(&key.0);
+    let mut mac = <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
+    mac.update(log_origin.as_bytes());
+    mac.update(&[0u8]);
+    mac.update(subject.to_lowercase().as_bytes());
+    let digest = hex::encode(mac.finalize().into_bytes());
     format!("erased-{}", &digest[..12])
 }
 

@@ -338,6 +338,7 @@ async fn erasure_leaves_no_bytes_of_the_subject_in_the_files() {
             SUBJECT_EMAIL,
             ErasureMode::Erase,
             &sealtrail_core::entry::Actor::system("Erasure"),
+            &sealtrail_store::contract::fixtures::pseudonym_key(),
         )
         .await
         .expect("erase");

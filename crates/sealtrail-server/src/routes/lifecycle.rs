@@ -132,6 +132,7 @@ pub async fn erase(
         &subject,
         mode,
         &caller.as_actor(),
+        &state.pseudonym_key,
     )
     .await?;
     Ok(Json(erasure_json(&outcome, mode)))

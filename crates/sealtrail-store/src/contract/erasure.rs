@@ -74,6 +74,7 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
             "Zoe.Martin@Example.com",
             ErasureMode::Erase,
             &sealtrail_core::entry::Actor::system("Erasure"),
+            &crate::contract::fixtures::pseudonym_key(),
         )
         .await
     {
@@ -338,6 +339,7 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
             SUBJECT_EMAIL,
             ErasureMode::Erase,
             &sealtrail_core::entry::Actor::system("Erasure"),
+            &crate::contract::fixtures::pseudonym_key(),
         )
         .await;
     assert!(matches!(repeat, Err(StoreError::NotFound(_))), "{repeat:?}");
@@ -347,6 +349,7 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
             "  ",
             ErasureMode::DryRun,
             &sealtrail_core::entry::Actor::system("Erasure"),
+            &crate::contract::fixtures::pseudonym_key(),
         )
         .await;
     assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");

@@ -55,6 +55,7 @@ async fn erase(
             subject,
             mode,
             &sealtrail_core::entry::Actor::system("Erasure"),
+            &crate::contract::fixtures::pseudonym_key(),
         )
         .await
     {
@@ -96,6 +97,7 @@ pub async fn erasing_an_unknown_subject_changes_nothing(store: Arc<dyn Store>) {
                     subject,
                     mode,
                     &sealtrail_core::entry::Actor::system("Erasure"),
+                    &crate::contract::fixtures::pseudonym_key(),
                 )
                 .await;
             assert!(

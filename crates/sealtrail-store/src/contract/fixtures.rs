@@ -213,3 +213,9 @@ pub async fn expect_counts(store: &Arc<dyn Store>, t: TenantId, cases: Vec<(&str
         );
     }
 }
+
+/// The pseudonym key of the contract suite: pinned, so a dry run and the erasure after it
+/// (and both backends) agree on a subject's pseudonym.
+pub fn pseudonym_key() -> crate::PseudonymKey {
+    crate::PseudonymKey::from_bytes([7; 32])
+}

@@ -2,7 +2,7 @@
 //! actors and targets; the predicates here decide, identically for every backend, and gather
 //! the identifiers specific enough to replace inside free text (see [`crate::erasure`]).
 
-use crate::scrub::{is_email, pseudonym, same_email, specific, Identifiers, Kind};
+use crate::scrub::{is_email, pseudonym, same_email, specific, Identifiers, Kind, PseudonymKey};
 use crate::StoreError;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -113,9 +113,14 @@ impl SubjectIdentifiers {
         }
     }
 
-    /// The plan for erasing the subject from the log named `log_origin`, or `NotFound` when
+    /// The plan for erasing the subject from the log named `log_origin`, its pseudonym keyed
+    /// with the deployment's `key`, or `NotFound` when
     /// no actor and no target is the subject (nothing may then be written or audited).
-    pub(crate) fn finish(mut self, log_origin: &str) -> Result<Plan, StoreError> {
+    pub(crate) fn finish(
+        mut self,
+        log_origin: &str,
+        key: &PseudonymKey,
+    ) -> Result<Plan, StoreError> {
         if !self.found {
             return Err(StoreError::NotFound(format!(
                 "no actor or target in this log is identified by `{}`",
@@ -125,7 +130,7 @@ impl SubjectIdentifiers {
         let subject = self.subject.clone();
         self.keep(Kind::Id, Some(&subject));
         Ok(Plan {
-            pseudonym: pseudonym(log_origin, &subject),
+            pseudonym: pseudonym(key, log_origin, &subject),
             subject,
             target_ids: self.target_ids,
             emails: self.emails,

@@ -28,7 +28,8 @@ use super::pool::{PgResult, Pool, Tx};
 use crate::erasure;
 use crate::verification::relay_progress;
 use crate::{
-    pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOrder, PruneOutcome, StoreError,
+    pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOrder, PruneOutcome, PseudonymKey,
+    StoreError,
 };
 use sealtrail_core::entry::{Actor, NewEntry};
 use sealtrail_core::TenantId;
@@ -113,6 +114,7 @@ pub(crate) async fn erase_subject(
     subject: &str,
     mode: ErasureMode,
     by: &Actor,
+    key: &PseudonymKey,
 ) -> Result<ErasureOutcome, StoreError> {
     erasure::check_subject(subject)?;
     let origin = pool
@@ -120,10 +122,10 @@ pub(crate) async fn erase_subject(
             admin::tenant_origin(tx, tenant)
         })
         .await?;
-    let owned = subject.to_string();
+    let (owned, key) = (subject.to_string(), key.clone());
     let plan = pool
         .read("finding the subject's entries", move |tx| {
-            erase::find_subject(tx, tenant, &owned, &origin)
+            erase::find_subject(tx, tenant, &owned, &origin, &key)
         })
         .await?;
     let plan = Arc::new(plan);

@@ -31,8 +31,8 @@ use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     appended_seq, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,
-    Lookup, NewUser, PruneOrder, PruneOutcome, Retention, Store, StoreError, StoredCheckpoint,
-    TenantLimits, TenantSettings, TreeHead, UserChange,
+    Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store, StoreError,
+    StoredCheckpoint, TenantLimits, TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use pool::Pool;
@@ -442,8 +442,9 @@ impl Store for PgStore {
         subject: &str,
         mode: ErasureMode,
         by: &Actor,
+        key: &PseudonymKey,
     ) -> Result<ErasureOutcome, StoreError> {
-        let outcome = lifecycle::erase_subject(&self.pool, tenant, subject, mode, by).await?;
+        let outcome = lifecycle::erase_subject(&self.pool, tenant, subject, mode, by, key).await?;
         if mode == ErasureMode::Erase {
             self.finish_erasures(tenant).await?;
         }

@@ -11,9 +11,25 @@ fn scrub(ids: &[&str], s: &str) -> Option<String> {
 
 #[test]
 fn pseudonyms_are_stable_per_log_and_case_insensitive() {
-    let a = pseudonym("sealtrail/0011aabb/acme", "Zoe@Example.com");
-    assert_eq!(a, pseudonym("sealtrail/0011aabb/acme", "zoe@example.com"));
-    assert_ne!(a, pseudonym("sealtrail/0011aabb/globex", "zoe@example.com"));
+    let key = PseudonymKey::from_bytes([7; 32]);
+    let a = pseudonym(&key, "sealtrail/0011aabb/acme", "Zoe@Example.com");
+    // Known answer, from Python's `hmac.new(bytes([7] * 32),
+    // b"sealtrail/0011aabb/acme\0zoe@example.com", "sha256").hexdigest()[:12]`.
+    assert_eq!(a, "erased-364f3a6b130d");
+    assert_eq!(
+        a,
+        pseudonym(&key, "sealtrail/0011aabb/acme", "zoe@example.com")
+    );
+    assert_ne!(
+        a,
+        pseudonym(&key, "sealtrail/0011aabb/globex", "zoe@example.com")
+    );
+    let other = PseudonymKey::from_bytes([8; 32]);
+    assert_ne!(
+        a,
+        pseudonym(&other, "sealtrail/0011aabb/acme", "zoe@example.com"),
+        "without the deployment's key a guess cannot be confirmed"
+    );
     assert!(
         a.starts_with("erased-") && a.len() == "erased-".len() + 12,
         "{a}"

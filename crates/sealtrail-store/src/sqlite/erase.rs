@@ -20,7 +20,7 @@ use super::WriteError;
 use crate::erasure::{self, like_literal, Plan, Step, SubjectIdentifiers};
 use crate::facets::FacetDeltas;
 use crate::tokens::{index_document, props_column};
-use crate::StoreError;
+use crate::{PseudonymKey, StoreError};
 use rusqlite::{params, Connection, TransactionBehavior};
 use sealtrail_core::TenantId;
 use std::time::Duration;
@@ -33,6 +33,7 @@ pub(crate) fn find_subject(
     tenant: TenantId,
     subject: &str,
     log_origin: &str,
+    key: &PseudonymKey,
 ) -> Result<Plan, StoreError> {
     let mut found = SubjectIdentifiers::new(subject);
     if let Some(base) = tenant_base(tenant) {
@@ -40,7 +41,7 @@ pub(crate) fn find_subject(
         add_actors(conn, lo, hi, subject, &mut found)?;
         add_targets(conn, lo, hi, &mut found)?;
     }
-    found.finish(log_origin)
+    found.finish(log_origin, key)
 }
 
 /// The subject's actors among the entries with `lo <= pk <= hi`.

@@ -3,7 +3,7 @@
 
 use super::{erase, ledger, SqliteOptions, SqliteStore};
 use crate::contract::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
-use crate::contract::fixtures::event;
+use crate::contract::fixtures::{event, pseudonym_key};
 use crate::erasure::ledger::{new_run_id, STALE_AFTER_MS};
 use crate::{Store, StoreError};
 use sealtrail_core::filter::Filter;
@@ -24,7 +24,7 @@ async fn an_interrupted_erasure_is_recorded_once_it_is_stale() {
     let origin = store.log_origin(t).await.expect("origin");
     let plan = store
         .reads
-        .read(move |conn| erase::find_subject(conn, t, SUBJECT_EMAIL, &origin))
+        .read(move |conn| erase::find_subject(conn, t, SUBJECT_EMAIL, &origin, &pseudonym_key()))
         .await
         .expect("plan");
     // The run's first chunk commits; the process then dies before the run finishes.

@@ -46,8 +46,8 @@ use crate::group::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     appended_seq, CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord,
-    LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, Retention, Store, StoreError,
-    StoredCheckpoint, TenantLimits, TenantSettings, TreeHead, UserChange,
+    LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
+    StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
@@ -427,15 +427,16 @@ impl Store for SqliteStore {
         subject: &str,
         mode: ErasureMode,
         by: &Actor,
+        key: &PseudonymKey,
     ) -> Result<ErasureOutcome, StoreError> {
         crate::erasure::check_subject(subject)?;
         let origin = self.log_origin(tenant).await?;
         // The subject is also found through its entries' target rows.
         self.settle(true).await;
-        let owned = subject.to_string();
+        let (owned, key) = (subject.to_string(), key.clone());
         let plan = self
             .reads
-            .read(move |conn| erase::find_subject(conn, tenant, &owned, &origin))
+            .read(move |conn| erase::find_subject(conn, tenant, &owned, &origin, &key))
             .await?;
         let plan = Arc::new(plan);
         if mode == ErasureMode::DryRun {

@@ -12,7 +12,7 @@ use crate::pg::read::{existing_head, load_range};
 use crate::pg::search::lexemes;
 use crate::stored::vault_columns;
 use crate::tokens::{props_column, targets_column};
-use crate::StoreError;
+use crate::{PseudonymKey, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use sealtrail_core::TenantId;
@@ -27,11 +27,12 @@ pub(super) fn find_subject(
     tenant: TenantId,
     subject: &str,
     log_origin: &str,
+    key: &PseudonymKey,
 ) -> PgResult<Plan> {
     let mut found = SubjectIdentifiers::new(subject);
     add_actors(tx, tenant, subject, &mut found)?;
     add_targets(tx, tenant, &mut found)?;
-    Ok(found.finish(log_origin)?)
+    Ok(found.finish(log_origin, key)?)
 }
 
 /// The subject's actors, streamed.

@@ -251,6 +251,7 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
             "u-zoe",
             crate::ErasureMode::Erase,
             &sealtrail_core::entry::Actor::system("Erasure"),
+            &crate::contract::fixtures::pseudonym_key(),
         )
         .await
         .map(|o| o.entries_scrubbed);

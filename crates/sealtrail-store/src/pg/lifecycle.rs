@@ -107,7 +107,7 @@ where
 /// Unlike SQLite there is nothing to purge afterwards (no full-text shadow tables, no WAL to
 /// truncate): the old row versions stay in the table files as dead tuples until (auto)vacuum
 /// reclaims them, and old WAL segments are recycled by checkpoints. Operators who need the
-/// bytes gone promptly run `VACUUM entries` after an erasure (docs/scale-out.md).
+/// bytes gone promptly rewrite the affected partitions with `VACUUM (FULL)` (docs/scale-out.md).
 pub(crate) async fn erase_subject(
     pool: &Arc<Pool>,
     tenant: TenantId,

@@ -6,8 +6,8 @@
 //! 2. [`scrub_chunk`] (writer, bounded chunks): vault rows, filter columns, targets, facets
 //!    and search documents of the changed entries are rewritten; [`preview_chunk`] (read
 //!    pool) computes the same changes for a dry run and writes nothing.
-//! 3. [`purge_traces`] (writer): FTS segments are merged so deleted tokens go, and the WAL is
-//!    checkpointed and truncated; with `secure_delete` no old page keeps the data.
+//! 3. [`super::purge::traces`] (writer): FTS segments are merged so deleted tokens go, and the
+//!    WAL is checkpointed and truncated; with `secure_delete` no old page keeps the data.
 
 use super::append::{tenant_base, SEQ_LIMIT};
 use super::derive::{insert_document, insert_targets};
@@ -23,7 +23,6 @@ use crate::tokens::{index_document, props_column};
 use crate::{PseudonymKey, StoreError};
 use rusqlite::{params, Connection, TransactionBehavior};
 use sealtrail_core::TenantId;
-use std::time::Duration;
 
 /// Phase 1: who the subject is, as a plan for erasing them from the log named `log_origin`;
 /// `NotFound` when no actor or target is the subject. The SQL prefilters use the
@@ -197,26 +196,4 @@ pub(crate) fn scrub_chunk(
         next_seq: chunk.end,
         done: false,
     })
-}
-
-/// Phase 3: rewrites the search index without the deleted documents' tokens, then copies the
-/// WAL into the database and truncates it, so no page image with erased data survives in
-/// either file. A reader holding an old snapshot can delay the truncation; it is retried
-/// briefly, and otherwise happens at the next checkpoint.
-pub(crate) fn purge_traces(conn: &mut Connection) -> Result<(), WriteError> {
-    conn.execute(
-        "INSERT INTO entries_fts (entries_fts) VALUES ('optimize')",
-        [],
-    )?;
-    for attempt in 0..20 {
-        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        if busy == 0 {
-            return Ok(());
-        }
-        if attempt < 19 {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    tracing::warn!("WAL checkpoint after erasure was blocked by readers; old pages remain in the WAL until the next checkpoint");
-    Ok(())
 }

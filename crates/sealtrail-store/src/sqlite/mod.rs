@@ -27,6 +27,7 @@ mod error;
 mod facets;
 mod ledger;
 mod prune;
+mod purge;
 mod query;
 mod read;
 mod schema;
@@ -404,7 +405,7 @@ impl Store for SqliteStore {
         order: &PruneOrder,
     ) -> Result<PruneOutcome, StoreError> {
         let cutoff = order.cutoff;
-        crate::pruning::run(
+        let outcome = crate::pruning::run(
             tenant,
             order,
             || {
@@ -418,7 +419,11 @@ impl Store for SqliteStore {
                     .run_job(move |conn| prune::step(conn, tenant, first, end))
             },
         )
-        .await
+        .await?;
+        if outcome.removed > 0 {
+            self.writer.run_job(purge::traces).await?;
+        }
+        Ok(outcome)
     }
 
     async fn erase_subject(
@@ -464,7 +469,7 @@ impl Store for SqliteStore {
             .await?;
         self.finish_erasures(tenant).await?;
         if outcome.entries_scrubbed > 0 {
-            self.writer.run_job(erase::purge_traces).await?;
+            self.writer.run_job(purge::traces).await?;
         }
         Ok(outcome)
     }

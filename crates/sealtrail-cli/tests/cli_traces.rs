@@ -1,0 +1,163 @@
+//! No byte of what a prune or an erasure removed stays in the data directory's files once the
+//! command has answered, while `serve` keeps running on the same files: the database, its WAL
+//! and every index, including an erasure of a subject some of whose entries were pruned first.
+
+use rusqlite::params;
+mod common;
+
+use common::tamper::*;
+use common::Served;
+use sealtrail_core::entry::{Actor, ActorType, NewEntry, Outcome, Target};
+use sealtrail_core::Timestamp;
+use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+use sealtrail_store::{Clock, Store};
+use std::path::Path;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Old entries: more than one prune chunk, spread over many index pages.
+const OLD: usize = 6_000;
+/// New entries by the subject, kept by the prune.
+const NEW: usize = 400;
+/// What identifies the subject, each of which must vanish from the files.
+const SUBJECT_ID: &str = "u-zoe-4471";
+const SUBJECT_EMAIL: &str = "zoe.martin@legacy.example";
+const SUBJECT_NAME: &str = "Zoe Martinelli";
+/// In the old entries only: gone once they are pruned.
+const OLD_MARKER: &str = "quarterly-ledger-7731";
+
+fn event(actor: &str, email: &str, name: &str, description: String) -> NewEntry {
+    NewEntry {
+        occurred_at: None,
+        channel: "billing".into(),
+        action: "invoice.approved".into(),
+        event: "updated".into(),
+        category: None,
+        description,
+        result: Outcome::Success,
+        actor: Actor {
+            kind: ActorType::User,
+            id: Some(actor.into()),
+            name: Some(name.into()),
+            email: Some(email.into()),
+            via: None,
+        },
+        targets: vec![Target {
+            kind: "user".into(),
+            id: Some(actor.into()),
+            name: Some(name.into()),
+        }],
+        context: Default::default(),
+        changes: None,
+        properties: Default::default(),
+        redacted: Vec::new(),
+        idempotency_key: None,
+    }
+}
+
+/// Tenant `legacy`, whose first [`OLD`] entries (by the subject and another actor) were
+/// recorded 400 days ago and whose last [`NEW`] (by the subject) today, written through the store with a
+/// replayed clock as a long-running installation would hold them.
+async fn legacy_tenant(dir: &Path) {
+    let (clock, time) = Clock::replayed(Timestamp(Timestamp::now().millis() - 400 * DAY_MS));
+    let store = SqliteStore::open(
+        dir,
+        SqliteOptions {
+            clock,
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    let t = store.create_tenant("legacy").await.unwrap().id;
+    let old: Vec<NewEntry> = (0..OLD)
+        .map(|i| {
+            let description = format!("Approved {OLD_MARKER} number {i}");
+            if i % 2 == 0 {
+                event(SUBJECT_ID, SUBJECT_EMAIL, SUBJECT_NAME, description)
+            } else {
+                event("u-kim", "kim@legacy.example", "Kim Park", description)
+            }
+        })
+        .collect();
+    store.append(t, old).await.unwrap();
+    time.set(Timestamp::now());
+    let new: Vec<NewEntry> = (0..NEW)
+        .map(|i| {
+            event(
+                SUBJECT_ID,
+                SUBJECT_EMAIL,
+                SUBJECT_NAME,
+                format!("Approved invoice {i}"),
+            )
+        })
+        .collect();
+    store.append(t, new).await.unwrap();
+}
+
+/// Where each needle still occurs in the data directory's files (database, WAL).
+fn traces(dir: &Path, needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("sealtrail.db") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in needles {
+            let n = bytes
+                .windows(needle.len())
+                .filter(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+                .count();
+            if n > 0 {
+                found.push(format!("{needle} ×{n} in {name}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_prune_and_a_later_erasure_leave_no_byte_behind_while_serve_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut first = Served::start(&dir);
+    first.read_first_key();
+    first.stop_cleanly();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(legacy_tenant(&dir));
+    let served = Served::start(&dir);
+    assert!(
+        !traces(&dir, &[OLD_MARKER]).is_empty(),
+        "the test finds what it looks for"
+    );
+
+    let pruned = local_expect(&["prune", "--tenant", "legacy"], &dir, 0);
+    assert!(
+        pruned.contains(&format!("legacy: removed {OLD} entries")),
+        "{pruned}"
+    );
+    let left = traces(&dir, &[OLD_MARKER, "kim@legacy.example", "Kim Park"]);
+    assert!(left.is_empty(), "after the prune answered: {left:?}");
+
+    let erased = local_expect(&["erase", SUBJECT_ID, "--tenant", "legacy"], &dir, 0);
+    assert!(erased.contains("erased-"), "{erased}");
+    let left = traces(&dir, &[SUBJECT_ID, SUBJECT_EMAIL, SUBJECT_NAME]);
+    assert!(left.is_empty(), "after the erasure answered: {left:?}");
+
+    served.stop_cleanly();
+    let verified = local_expect(&["verify", "--tenant", "legacy"], &dir, 0);
+    assert!(verified.contains("legacy: OK"), "{verified}");
+    let conn = raw(&dir);
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM entries WHERE tenant = (SELECT id FROM tenants WHERE name = ?1)",
+            params!["legacy"],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        kept,
+        NEW as i64 + 2,
+        "the new entries, the prune's and the erasure's own"
+    );
+}

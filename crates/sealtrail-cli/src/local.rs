@@ -69,6 +69,12 @@ impl DataDir {
         Ok(sealtrail_server::secret_file::pseudonym_key(&path)?.0)
     }
 
+    /// Where `serve` remembers the checkpoints it signed.
+    pub fn signed_memory_file(&self) -> PathBuf {
+        self.data_dir
+            .join(sealtrail_server::signed_memory::FILE_NAME)
+    }
+
     /// Opens an existing store; refuses to create one, since a new store made here would skip
     /// the first-start set-up that `serve` performs.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {

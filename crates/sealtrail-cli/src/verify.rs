@@ -2,13 +2,14 @@
 //!
 //! For a database, every leaf is recomputed from the stored envelope bytes, every tree hash is
 //! rebuilt, and the result must extend the latest signed checkpoint (checked with the public
-//! key, never with anything the database itself says). The first bad `seq` is named.
+//! key, never with anything the database itself says), every checkpoint the server remembers
+//! signing outside the database (`signed-checkpoints.json`), and every one passed with
+//! `--checkpoint`. The first bad `seq` is named.
 
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
-use sealtrail_core::merkle::verify_consistency;
 use sealtrail_core::Tenant;
 use sealtrail_store::Store;
 use std::path::PathBuf;
@@ -28,6 +29,10 @@ pub struct VerifyArgs {
     /// was truncated together with the database's own record of later checkpoints.
     #[arg(long = "checkpoint", value_name = "FILE")]
     checkpoints: Vec<PathBuf>,
+    /// Do not also check the log against the checkpoints this server remembers signing
+    /// (`signed-checkpoints.json` in the data directory, read by default).
+    #[arg(long)]
+    no_signed_memory: bool,
     /// The verifier key to trust (`name+keyid+base64`). Default: derived from the signing key
     /// file in the data directory. An auditor should pass the key they obtained independently.
     #[arg(long)]
@@ -62,7 +67,24 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(name) => vec![crate::local::tenant_named(store.as_ref(), name).await?],
         None => store.list_tenants().await?,
     };
-    let mut kept = Vec::new();
+    // Checkpoints kept outside the database: what this server remembers signing (unless the
+    // auditor brings only their own), then every one passed with --checkpoint.
+    let mut kept: Vec<(Checkpoint, &str)> = Vec::new();
+    let mut failed = false;
+    if !args.no_signed_memory {
+        let memory = args.data_dir.signed_memory_file();
+        match sealtrail_server::signed_memory::read(&memory, &verifier) {
+            Ok(remembered) => kept.extend(remembered.into_values().map(|(checkpoint, _)| {
+                (checkpoint, "the checkpoint this server remembers signing")
+            })),
+            // Not signed by the trusted key, or damaged: itself a finding, and no reason to
+            // skip the rest.
+            Err(e) => {
+                failed = true;
+                println!("{}: FAILED — {e}", memory.display());
+            }
+        }
+    }
     for path in &args.checkpoints {
         let note = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -72,9 +94,8 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             )
         })?;
-        kept.push(checkpoint);
+        kept.push((checkpoint, "your kept checkpoint"));
     }
-    let mut failed = false;
     for tenant in tenants {
         match verify_tenant(store.as_ref(), &tenant, &verifier, &kept).await? {
             Ok(summary) => println!("{}: OK — {summary}", tenant.name),
@@ -96,7 +117,7 @@ async fn verify_tenant(
     store: &dyn Store,
     tenant: &Tenant,
     verifier: &NoteVerifier,
-    kept: &[Checkpoint],
+    kept: &[(Checkpoint, &str)],
 ) -> anyhow::Result<Result<String, String>> {
     let size = store.log_size(tenant.id).await?;
     let progress = bar(size, "entries");
@@ -122,11 +143,11 @@ async fn verify_tenant(
     };
     let origin = store.log_origin(tenant.id).await?;
     let mut also = String::new();
-    for held in kept.iter().filter(|c| c.origin == origin) {
+    for (held, whose) in kept.iter().filter(|(c, _)| c.origin == origin) {
         if let Err(problem) = extends(store, tenant, held, &report).await? {
-            return Ok(Err(format!("against your kept checkpoint: {problem}")));
+            return Ok(Err(format!("against {whose}: {problem}")));
         }
-        also.push_str(&format!(", and your kept checkpoint of size {}", held.size));
+        also.push_str(&format!(", and {whose} of size {}", held.size));
     }
     if checkpoint.origin != origin {
         return Ok(Err(format!(
@@ -157,30 +178,14 @@ async fn extends(
     checkpoint: &Checkpoint,
     report: &sealtrail_store::LogVerification,
 ) -> anyhow::Result<Result<(), String>> {
-    if checkpoint.size > report.size {
-        return Ok(Err(format!(
-            "the log has {} entries but a checkpoint was signed for {}: entries are missing at the end (first missing seq {})",
-            report.size, checkpoint.size, report.size
-        )));
-    }
-    let proof = store
-        .consistency_proof(tenant.id, checkpoint.size, report.size)
-        .await?;
-    if verify_consistency(
-        checkpoint.size,
+    Ok(sealtrail_server::signed_memory::extends(
+        store,
+        tenant.id,
+        checkpoint,
         report.size,
-        &checkpoint.root,
         &report.root,
-        &proof,
     )
-    .is_err()
-    {
-        return Ok(Err(format!(
-            "the recomputed tree does not extend the signed checkpoint of size {}: entries before seq {} were changed",
-            checkpoint.size, checkpoint.size
-        )));
-    }
-    Ok(Ok(()))
+    .await?)
 }
 
 /// The first 8 bytes of a hash, enough to compare by eye.

@@ -167,7 +167,9 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
     );
 
     // (e2) The same truncation, with the database's own record of the later checkpoints
-    // deleted too: only a checkpoint the auditor kept elsewhere can show what is missing.
+    // deleted too: the server's own memory of what it signed (outside the database) still
+    // shows it, and once that file is deleted as well, only a checkpoint the auditor kept
+    // elsewhere can.
     let kept_note: String = raw(&dir)
         .query_row(
             "SELECT note FROM checkpoints WHERE size = 43 AND tenant = ?1",
@@ -198,10 +200,16 @@ fn verify_passes_on_a_fresh_log_and_names_the_first_bad_seq_after_tampering() {
             "the start-up checkpoint (size 2) survives the deletion"
         );
     }
+    assert_verify_fails(
+        "e2 (truncated, checkpoint records deleted)",
+        &e2,
+        &["against the checkpoint this server remembers signing: the log has 39 entries but a checkpoint was signed for 43"],
+    );
+    std::fs::remove_file(e2.join("signed-checkpoints.json")).unwrap();
     let blind = local_expect(&["verify"], &e2, 0);
     assert!(
         blind.contains("default: OK"),
-        "without an outside checkpoint the truncation is invisible: {blind}"
+        "without any outside checkpoint the truncation is invisible: {blind}"
     );
     let kept_arg = kept.to_str().unwrap();
     let out = local(&["verify", "--checkpoint", kept_arg], &e2);

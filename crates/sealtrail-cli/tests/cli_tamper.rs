@@ -282,3 +282,106 @@ fn pseudonyms_are_keyed_with_a_secret_kept_beside_the_signing_key() {
     );
     assert!(!key_file.exists());
 }
+
+/// Runs `serve` on `dir` expecting it to refuse to start; returns what it printed.
+fn serve_refuses(dir: &Path) -> String {
+    let mut child = std::process::Command::new(common::BIN)
+        .args(common::serve_args(dir, &[]))
+        .env_remove("SEALTRAIL_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert!(!status.success(), "serve must refuse to start: {printed}");
+            return printed;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started on a database that went back behind what it signed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Ingests `n` events through a fresh `serve` on `dir`, then stops it cleanly (which signs).
+fn ingest_served(dir: &Path, key: &str, n: usize, what: &str) {
+    let served = Served::start(dir);
+    let lines: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"action":"doc.{what}","actor":{{"id":"u{i}"}}}}"#))
+        .collect();
+    ingest(&served.url, key, dir.parent().unwrap(), &lines);
+    served.stop_cleanly();
+}
+
+/// Replaces the database files of `dir` with those saved in `from`.
+fn restore_database(from: &Path, dir: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("{DB_FILE}{suffix}")));
+        let saved = from.join(format!("{DB_FILE}{suffix}"));
+        if saved.exists() {
+            std::fs::copy(saved, dir.join(format!("{DB_FILE}{suffix}"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_database_restored_from_an_older_copy_is_refused_and_verify_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut first = Served::start(&dir);
+    let key = first.read_first_key();
+    let lines: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"action":"doc.created","actor":{{"id":"u{i}"}}}}"#))
+        .collect();
+    ingest(&first.url, &key, root.path(), &lines);
+    first.stop_cleanly();
+    let backup = copy_data_dir(&dir, "backup");
+    ingest_served(&dir, &key, 10, "updated");
+    let memory = dir.join("signed-checkpoints.json");
+    assert!(
+        memory.exists(),
+        "serve remembers what it signed outside the database"
+    );
+
+    // The database goes back to the older copy; the node's memory does not.
+    restore_database(&backup, &dir);
+    let refused = serve_refuses(&dir);
+    assert!(
+        refused.contains("refusing to start")
+            && refused.contains("the log has 13 entries but a checkpoint was signed for 23")
+            && refused.contains("Restore the newest copy of the database"),
+        "{refused}"
+    );
+    assert_verify_fails(
+        "rolled back",
+        &dir,
+        &["against the checkpoint this server remembers signing: the log has 13 entries but a checkpoint was signed for 23"],
+    );
+    let blind = local_expect(&["verify", "--no-signed-memory"], &dir, 0);
+    assert!(
+        blind.contains("default: OK"),
+        "the older copy is a valid log by itself: {blind}"
+    );
+
+    // A fork: the older copy grows past the remembered size with other entries (served
+    // without the memory), then the memory comes back.
+    let saved = root.path().join("signed-checkpoints.saved");
+    std::fs::rename(&memory, &saved).unwrap();
+    ingest_served(&dir, &key, 15, "forked");
+    std::fs::rename(&saved, &memory).unwrap();
+    let refused = serve_refuses(&dir);
+    assert!(
+        refused.contains("does not extend the signed checkpoint of size 23"),
+        "{refused}"
+    );
+    assert_verify_fails(
+        "forked",
+        &dir,
+        &["against the checkpoint this server remembers signing: the tree does not extend the signed checkpoint of size 23"],
+    );
+}

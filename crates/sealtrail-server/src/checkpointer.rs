@@ -1,9 +1,13 @@
 //! Signs checkpoints: at least every second while a tenant's log grows, and on demand.
 //!
 //! The store refuses to record a checkpoint that would equivocate (a smaller size than one
-//! already signed, or another root for a signed size), across restarts and across nodes; this
-//! module only decides *when* to sign and never needs to trust its own memory for safety.
+//! already signed, or another root for a signed size), across restarts and across nodes. A
+//! database restored from an older copy would forget what it refused, so before every
+//! signature the tree must also extend the newest checkpoint this node remembers signing
+//! outside the database ([`crate::signed_memory`]), which is made durable before the new
+//! checkpoint is recorded or returned.
 
+use crate::signed_memory::{extends, rollback_message, SignedMemory};
 use sealtrail_core::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use sealtrail_core::TenantId;
 use sealtrail_store::{CheckpointToRecord, Store, StoreError, StoredCheckpoint};
@@ -21,21 +25,31 @@ pub enum CheckpointError {
     /// The note could not be signed (an origin the format cannot carry).
     #[error("signing the checkpoint failed: {0}")]
     Note(#[from] NoteError),
+    /// The database's tree no longer extends a checkpoint this node signed: signing would fork
+    /// the log.
+    #[error("{0}")]
+    Rollback(String),
+    /// The record of signed checkpoints could not be written, so nothing is signed.
+    #[error("remembering the signed checkpoint failed: {0}")]
+    Memory(#[from] crate::signed_memory::MemoryError),
 }
 
 /// The installation's signer plus the per-tenant serialisation of signing.
 pub struct Checkpointer {
     store: Arc<dyn Store>,
     signer: NoteSigner,
+    memory: SignedMemory,
     tenant_locks: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Checkpointer {
-    /// A checkpointer signing with `signer` over `store`.
-    pub fn new(store: Arc<dyn Store>, signer: NoteSigner) -> Self {
+    /// A checkpointer signing with `signer` over `store`, never behind what `memory` says this
+    /// node signed before.
+    pub fn new(store: Arc<dyn Store>, signer: NoteSigner, memory: SignedMemory) -> Self {
         Checkpointer {
             store,
             signer,
+            memory,
             tenant_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -70,7 +84,10 @@ impl Checkpointer {
             Head::Covered(latest) => return Ok(latest),
             Head::Unsigned(checkpoint) => checkpoint,
         };
+        self.guard(tenant, &checkpoint).await?;
         let note = checkpoint.sign(&self.signer)?;
+        self.memory
+            .remember(&[(checkpoint.origin.clone(), note.clone())])?;
         let recorded = self
             .store
             .record_checkpoint(tenant, checkpoint.size, checkpoint.root, &note)
@@ -127,6 +144,7 @@ impl Checkpointer {
     ) -> Result<(), CheckpointError> {
         let mut held = Vec::new();
         let mut batch = Vec::new();
+        let mut remembered = Vec::new();
         for tenant in self.store.list_tenants().await? {
             let size = self.store.log_size(tenant.id).await?;
             if signed.get(&tenant.id).is_some_and(|s| *s >= size) {
@@ -138,7 +156,12 @@ impl Checkpointer {
             };
             match self.head(tenant.id).await {
                 Ok(Head::Unsigned(checkpoint)) => {
+                    if let Err(e) = self.guard(tenant.id, &checkpoint).await {
+                        tracing::error!(tenant = %tenant.name, error = %e, "checkpoint not signed");
+                        continue;
+                    }
                     let note = checkpoint.sign(&self.signer)?;
+                    remembered.push((checkpoint.origin.clone(), note.clone()));
                     batch.push(CheckpointToRecord {
                         tenant: tenant.id,
                         size: checkpoint.size,
@@ -155,6 +178,8 @@ impl Checkpointer {
                 }
             }
         }
+        // Durable before any of them is recorded, so none can be published and then forgotten.
+        self.memory.remember(&remembered)?;
         let sizes: Vec<u64> = batch.iter().map(|c| c.size).collect();
         let results = self.store.record_checkpoints(batch).await;
         for ((tenant, _guard), (size, result)) in
@@ -168,6 +193,49 @@ impl Checkpointer {
                     tracing::warn!(tenant = %tenant.name, error = %e, "checkpoint not signed")
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a checkpoint whose tree does not extend the one this node last signed for the
+    /// log (a database restored from an older copy, or changed behind its back).
+    async fn guard(
+        &self,
+        tenant: TenantId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), CheckpointError> {
+        let Some(remembered) = self.memory.get(&checkpoint.origin, &self.verifier()) else {
+            return Ok(());
+        };
+        match extends(
+            self.store.as_ref(),
+            tenant,
+            &remembered,
+            checkpoint.size,
+            &checkpoint.root,
+        )
+        .await?
+        {
+            Ok(()) => Ok(()),
+            Err(why) => Err(CheckpointError::Rollback(rollback_message(
+                &checkpoint.origin,
+                &why,
+                self.memory.path(),
+            ))),
+        }
+    }
+
+    /// Checks every log's tree against what this node remembers signing; `serve` refuses to
+    /// start on the first that does not extend it.
+    pub async fn check_all(&self) -> Result<(), CheckpointError> {
+        for tenant in self.store.list_tenants().await? {
+            let head = self.store.tree_head(tenant.id).await?;
+            let checkpoint = Checkpoint {
+                origin: self.store.log_origin(tenant.id).await?,
+                size: head.size,
+                root: head.root,
+            };
+            self.guard(tenant.id, &checkpoint).await?;
         }
         Ok(())
     }

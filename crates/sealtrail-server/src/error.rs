@@ -160,12 +160,21 @@ impl From<crate::checkpointer::CheckpointError> for ApiError {
     fn from(e: crate::checkpointer::CheckpointError) -> Self {
         match e {
             crate::checkpointer::CheckpointError::Store(s) => s.into(),
-            crate::checkpointer::CheckpointError::Note(n) => {
-                tracing::error!(error = %n, "checkpoint signing failed");
+            crate::checkpointer::CheckpointError::Note(_)
+            | crate::checkpointer::CheckpointError::Memory(_) => {
+                tracing::error!(error = %e, "checkpoint signing failed");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "signing the checkpoint failed; it has been logged",
+                )
+            }
+            crate::checkpointer::CheckpointError::Rollback(why) => {
+                tracing::error!(error = %why, "checkpoint refused: the log went back");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "log_rolled_back",
+                    "the log no longer extends a checkpoint this server signed; it refuses to sign until an operator restores the database (see the server log)",
                 )
             }
         }

@@ -19,6 +19,7 @@ pub mod listener;
 pub mod passwords;
 pub mod routes;
 pub mod secret_file;
+pub mod signed_memory;
 pub mod signing;
 pub mod state;
 pub mod throttle;
@@ -65,6 +66,13 @@ pub enum ServerError {
     /// First-start set-up failed.
     #[error("first-start set-up failed: {0}")]
     Bootstrap(#[from] AdminError),
+    /// The database's tree does not extend a checkpoint this node signed (or that record could
+    /// not be read): signing now would fork the log.
+    #[error("refusing to start: {0}")]
+    Checkpoints(#[from] checkpointer::CheckpointError),
+    /// The record of this node's signed checkpoints could not be read.
+    #[error("refusing to start: {0}")]
+    SignedMemory(#[from] signed_memory::MemoryError),
     /// A key kept in a file (the checkpoint signing key, the pseudonym key) could not be
     /// loaded or created.
     #[error(transparent)]
@@ -420,7 +428,15 @@ pub async fn start_with_store(
     if created {
         tracing::info!(path = %pseudonym_file.display(), "created the pseudonym key");
     }
-    let checkpointer = Arc::new(checkpointer::Checkpointer::new(store.clone(), signer));
+    let memory_file = config.data_dir.join(signed_memory::FILE_NAME);
+    let memory = signed_memory::SignedMemory::open(&memory_file, &signer.verifier())?;
+    let checkpointer = Arc::new(checkpointer::Checkpointer::new(
+        store.clone(),
+        signer,
+        memory,
+    ));
+    // Never sign on top of a database that went back behind what this node signed.
+    checkpointer.check_all().await?;
     let (background, background_rx) = watch::channel(false);
     tokio::spawn(
         checkpointer

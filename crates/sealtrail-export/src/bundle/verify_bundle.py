@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """Verify a Sealtrail evidence bundle (sealtrail-evidence-bundle/1) without Sealtrail.
 
-Usage:  tar xf audit-log-....tar -C bundle && python3 bundle/verify_bundle.py bundle
-Needs Python 3.8+ and the `cryptography` package (pip install cryptography); everything else is
-the standard library. Exit status 0 when every check passes, 1 with the first problem otherwise.
+Usage:  tar xf audit-log-....tar -C bundle && python3 bundle/verify_bundle.py bundle \
+            [--public-key 'sealtrail+<key id>+<base64>']
+Pass --public-key with the verifier key the operator published (`sealtrail public-key`): without
+it the bundle is checked against the key it carries itself, which a re-signed bundle would
+carry too. Needs Python 3.8+ and the `cryptography` package (pip install cryptography);
+everything else is the standard library. Exit status 0 when every check passes, 1 with the
+first problem otherwise.
 
 Checks: the checkpoint's Ed25519 signature (C2SP signed note) by the key in public-key.txt; the
 manifest agrees with the checkpoint; for every line of entries.ndjson, in increasing seq order:
 leaf hash = SHA-256(0x00 || envelope), the RFC 9162 section 2.1.3.2 inclusion proof leads to the
 checkpoint root, the envelope names this log, seq and id, every vault value matches its salted
 commitment SHA-256("sealtrail-commit-v1\\0" || salt || value), and the readable "entry" is what
-envelope and vault say. Finally: the manifest's entry count.
+envelope and vault say. Finally: the manifest's entry count, and whether the bundle holds the
+whole log (every seq from 0 to the checkpoint's size) or a selection of it.
 """
+import argparse
 import base64
 import hashlib
 import json
@@ -162,7 +168,7 @@ def check_line(line, origin, size, root, last_seq):
     return seq, erased
 
 
-def main(directory):
+def main(directory, pinned_key=None):
     def read(name):
         with open(os.path.join(directory, name), encoding="utf-8") as f:
             return f.read()
@@ -171,10 +177,13 @@ def main(directory):
     if manifest["format"] != FORMAT:
         raise Bad("manifest format is %r, expected %r" % (manifest["format"], FORMAT))
     key_line = read("public-key.txt")
+    if pinned_key is not None and key_line.strip() != pinned_key.strip():
+        raise Bad("the bundle is signed by %s, not by the key you trust (%s)"
+                  % (key_line.strip(), pinned_key.strip()))
     origin, size, root = open_checkpoint(key_line, read("checkpoint.txt"))
     if (origin, size, root.hex()) != (manifest["origin"], manifest["tree_size"], manifest["root"]):
         raise Bad("manifest does not match the signed checkpoint")
-    count, erased, last_seq = 0, 0, None
+    count, erased, last_seq, whole = 0, 0, None, True
     with open(os.path.join(directory, "entries.ndjson"), "rb") as f:
         for raw in f:
             count += 1
@@ -186,19 +195,37 @@ def main(directory):
                     raise Bad("last line does not end with a newline")
                 last_seq, n = check_line(line, origin, size, root, last_seq)
                 erased += n
+                whole = whole and seq == count - 1
             except (Bad, KeyError, TypeError, ValueError) as e:
                 raise Bad("entries.ndjson line %d (seq %s): %s" % (count, seq, e or type(e).__name__))
     if count != manifest["entries"]:
         raise Bad("manifest says %d entries, entries.ndjson has %d" % (manifest["entries"], count))
+    whole = whole and count == size
     print("OK: %d entries of log %s verified against its signed checkpoint (size %d, root %s)."
           % (count, origin, size, root.hex()))
+    if whole:
+        print("The bundle holds the whole log: every seq from 0 to %d." % (size - 1))
+    else:
+        print("A selection of %d of the log's %d entries: it cannot show whether entries outside "
+              "it exist." % (count, size))
     print("%d vault values were erased (shown as replacements)." % erased)
-    print("Compare the public key with the one the operator published: %s" % key_line.strip())
+    if pinned_key is None:
+        print("Checked against the key inside the bundle; pass --public-key with the one the "
+              "operator published: %s" % key_line.strip())
+    else:
+        print("Signed by the key you trust: %s" % key_line.strip())
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Verify a Sealtrail evidence bundle.")
+    parser.add_argument("directory", nargs="?",
+                        default=os.path.dirname(os.path.abspath(__file__)),
+                        help="the unpacked bundle (default: this script's directory)")
+    parser.add_argument("--public-key", dest="public_key",
+                        help="the verifier key you trust (name+keyid+base64)")
+    arguments = parser.parse_args()
     try:
-        main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+        main(arguments.directory, arguments.public_key)
     except (Bad, KeyError, TypeError, ValueError, OSError) as e:
         print("FAILED: %s" % (e or type(e).__name__))
         sys.exit(1)

@@ -16,11 +16,17 @@ fn python_with_cryptography() -> bool {
 
 /// Unpacks `bundle` and runs its own `verify_bundle.py`; returns (success, stdout).
 fn run_script(bundle: &[u8]) -> (bool, String) {
+    run_script_with(bundle, &[])
+}
+
+/// [`run_script`] with more arguments (`--public-key`).
+fn run_script_with(bundle: &[u8], extra: &[&str]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     tar::Archive::new(bundle).unpack(dir.path()).unwrap();
     let out = Command::new("python3")
         .arg(dir.path().join(files::SCRIPT))
         .arg(dir.path())
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -52,8 +58,31 @@ fn the_python_script_verifies_a_good_bundle_and_catches_tampering() {
     );
     assert!(out.contains("1 vault values were erased"), "{out}");
 
+    assert!(
+        out.contains("A selection of 4 of the log's 40 entries"),
+        "{out}"
+    );
+    assert!(out.contains("pass --public-key"), "{out}");
+
     let whole = log.bundle(&(0..40).collect::<Vec<_>>());
-    assert!(run_script(&whole).0);
+    let (ok, out) = run_script(&whole);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("The bundle holds the whole log: every seq from 0 to 39."),
+        "{out}"
+    );
+    let key = log.signer.verifier().to_string();
+    let (ok, out) = run_script_with(&whole, &["--public-key", &key]);
+    assert!(ok && out.contains("Signed by the key you trust"), "{out}");
+    let other = sealtrail_core::checkpoint::NoteSigner::generate("sealtrail")
+        .unwrap()
+        .verifier()
+        .to_string();
+    let (ok, out) = run_script_with(&whole, &["--public-key", &other]);
+    assert!(
+        !ok && out.starts_with("FAILED: the bundle is signed by"),
+        "a pinned key catches a bundle re-signed with another: {out}"
+    );
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
         (

@@ -26,9 +26,9 @@
 mod copies;
 mod erasures;
 
-pub(crate) use copies::{target_copy, IndexCopies, Words, SCALAR_COLUMNS};
+pub(crate) use copies::{target_from_json, IndexCopies, TargetCopy, Words, SCALAR_COLUMNS};
 
-use crate::stored::{slot_part, StoredEntry};
+use crate::stored::slot_part;
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::{ERASURE_ACTION, PRUNE_ACTION};
 use sealtrail_core::envelope::{self, Part, Slot};
@@ -178,13 +178,12 @@ impl<'a> Verifier<'a> {
             self.bad_leaves.insert(seq);
         }
         let checked = match row.seq_column {
-            Some(column) if u64::try_from(column).ok() == Some(seq) => self.check(&row, leaf),
+            Some(column) if u64::try_from(column).ok() == Some(seq) => self.check(row, leaf),
             column => Err(format!("row's seq column says {column:?}")),
         };
         match checked {
-            Ok(entry) => {
+            Ok((entry, slots)) => {
                 self.note_prune(seq, &entry);
-                let slots: Vec<Slot> = row.slots.into_iter().filter_map(Result::ok).collect();
                 if let Err(reason) = self.erasures.entry(seq, &slots, &entry, ERASURE_ACTION) {
                     self.note(seq, reason);
                 }
@@ -197,22 +196,23 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// The entry as committed, or the first thing wrong with it.
-    fn check(&self, row: &EntryRow, leaf: Hash) -> Result<Entry, String> {
-        let head = match envelope::head(&row.envelope) {
-            Ok(head) => head,
+    /// The entry as committed with its vault slots, or the first thing wrong with it. The
+    /// envelope is decoded once for its claims, its commitments and the entry.
+    fn check(&self, row: EntryRow, leaf: Hash) -> Result<(Entry, Vec<Slot>), String> {
+        let decoded = match envelope::decode(&row.envelope) {
+            Ok(decoded) => decoded,
             Err(e) => return Err(format!("envelope does not decode: {e}")),
         };
-        if head.log != self.origin {
-            return Err(format!("envelope names another log: `{}`", head.log));
+        if decoded.log() != self.origin {
+            return Err(format!("envelope names another log: `{}`", decoded.log()));
         }
-        if head.seq != row.seq {
-            return Err(format!("envelope claims seq {}", head.seq));
+        if decoded.seq() != row.seq {
+            return Err(format!("envelope claims seq {}", decoded.seq()));
         }
-        if head.id.as_bytes().as_slice() != row.id.as_slice() {
+        if decoded.id().as_bytes().as_slice() != row.id.as_slice() {
             return Err(format!(
                 "envelope claims id {}: the entry was moved",
-                head.id
+                decoded.id()
             ));
         }
         // A missing leaf hash is reported by the tree check.
@@ -223,19 +223,16 @@ impl<'a> Verifier<'a> {
             return Err("entry bytes changed: they no longer hash to the stored leaf".into());
         }
         let mut slots = Vec::with_capacity(row.slots.len());
-        for slot in &row.slots {
+        for slot in row.slots {
             match slot {
-                Ok(slot) => slots.push(slot.clone()),
+                Ok(slot) => slots.push(slot),
                 Err(e) => return Err(format!("vault row malformed: {e}")),
             }
         }
-        match envelope::mismatched_commitments(&row.envelope, &slots) {
-            Err(e) => return Err(format!("envelope does not decode: {e}")),
-            Ok(bad) if !bad.is_empty() => {
-                let parts: Vec<&str> = bad.iter().map(|p| p.as_str()).collect();
-                return Err(format!("vault value `{}` changed", parts.join("`, `")));
-            }
-            Ok(_) => {}
+        let bad = decoded.mismatched_commitments(&slots);
+        if !bad.is_empty() {
+            let parts: Vec<&str> = bad.iter().map(|p| p.as_str()).collect();
+            return Err(format!("vault value `{}` changed", parts.join("`, `")));
         }
         if let Some(part) = Part::ALL
             .into_iter()
@@ -243,15 +240,7 @@ impl<'a> Verifier<'a> {
         {
             return Err(format!("vault value `{}` missing", part.as_str()));
         }
-        let stored = StoredEntry {
-            pk: row.seq as i64,
-            seq: row.seq as i64,
-            id: row.id.clone(),
-            envelope: row.envelope.clone(),
-            idempotency_key: None,
-            slots,
-        };
-        let entry = match stored.open() {
+        let entry = match decoded.open(&slots) {
             Ok(entry) => entry,
             Err(e) => return Err(format!("entry does not open: {e}")),
         };
@@ -259,7 +248,7 @@ impl<'a> Verifier<'a> {
             Some(column) => Err(format!(
                 "the `{column}` copy that filters read differs from the committed entry"
             )),
-            None => Ok(entry),
+            None => Ok((entry, slots)),
         }
     }
 

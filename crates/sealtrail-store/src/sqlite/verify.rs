@@ -7,12 +7,11 @@ use super::append::{tenant_base, SEQ_LIMIT};
 use super::error::backend;
 use super::read::log_head;
 use super::vault::{bytes, integer, row_slots, VAULT_COLUMNS};
-use crate::verification::{target_copy, EntryRow, IndexCopies, Verifier, SCALAR_COLUMNS};
+use crate::verification::{EntryRow, IndexCopies, TargetCopy, Verifier, SCALAR_COLUMNS};
 use crate::{LogVerification, StoreError};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 use sealtrail_core::TenantId;
-use serde_json::Value;
 use std::collections::HashSet;
 use std::iter::Peekable;
 
@@ -59,7 +58,11 @@ fn text(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
         ValueRef::Null => None,
         ValueRef::Integer(i) => Some(i.to_string()),
         ValueRef::Real(f) => Some(f.to_string()),
-        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(match std::str::from_utf8(b) {
+            Ok(text) => text.to_owned(),
+            // Not what the store writes; shown lossily, it then differs from the entry.
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        }),
     })
 }
 
@@ -80,9 +83,9 @@ fn queued(conn: &Connection, lo: i64, hi: i64) -> Result<HashSet<i64>, StoreErro
 
 /// The target rows of entry `pk` from a stream ordered by pk (rows of earlier pks, whose entry
 /// is gone, are passed over: the entry stream reports the missing entry).
-fn targets_of<I>(pk: i64, rows: &mut Peekable<I>) -> rusqlite::Result<Vec<Value>>
+fn targets_of<I>(pk: i64, rows: &mut Peekable<I>) -> rusqlite::Result<Vec<TargetCopy>>
 where
-    I: Iterator<Item = rusqlite::Result<(i64, Value)>>,
+    I: Iterator<Item = rusqlite::Result<(i64, TargetCopy)>>,
 {
     let mut targets = Vec::new();
     while let Some(next) = rows.peek() {
@@ -127,10 +130,7 @@ fn entries(conn: &Connection, base: i64, verifier: &mut Verifier<'_>) -> Result<
         .map_err(&read)?;
     let mut target_rows = targets
         .query_map((lo, hi), |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                target_copy(text(r, 1)?, text(r, 2)?, text(r, 3)?),
-            ))
+            Ok((r.get::<_, i64>(0)?, (text(r, 1)?, text(r, 2)?, text(r, 3)?)))
         })
         .map_err(&read)?
         .peekable();

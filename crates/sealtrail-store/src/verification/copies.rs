@@ -8,9 +8,10 @@
 //! be read back (SQLite's contentless search index, facet counts) is named in
 //! `docs/integrity.md`.
 
-use crate::tokens::{props_column, targets_column};
+use crate::tokens::scalar_text;
 use sealtrail_core::{Entry, TenantId};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// The scalar filter columns, in the order [`IndexCopies::scalars`] holds them. Each backend
@@ -37,12 +38,15 @@ pub(crate) struct IndexCopies {
     pub scalars: Vec<Option<String>>,
     /// The property filter column as stored (JSON text), `None` for NULL.
     pub props: Option<String>,
-    /// The target copies, each `{"type", "id", "name"}`; `None` while the entry's derived
-    /// indexes are still queued (they are written from the committed entry when due).
-    pub targets: Option<Vec<Value>>,
+    /// The target copies in order; `None` while the entry's derived indexes are still queued
+    /// (they are written from the committed entry when due).
+    pub targets: Option<Vec<TargetCopy>>,
     /// The search words, where the backend can read them back.
     pub words: Option<Words>,
 }
+
+/// One target as a backend copied it: type, id, name (`None` for NULL or a non-string).
+pub(crate) type TargetCopy = (Option<String>, Option<String>, Option<String>);
 
 /// A backend's stored search words for one entry, and how that backend makes them.
 #[derive(Debug)]
@@ -53,28 +57,59 @@ pub(crate) struct Words {
     pub of_entry: fn(TenantId, &Entry) -> Vec<String>,
 }
 
-/// The scalar columns as the append path writes them for `entry` of `tenant`.
-fn expected_scalars(tenant: TenantId, entry: &Entry) -> [Option<String>; 12] {
+/// The scalar columns as the append path writes them for `entry` of `tenant` (text borrowed
+/// from the entry where it can be, so checking a row allocates little).
+fn expected_scalars(tenant: TenantId, entry: &Entry) -> [Option<Cow<'_, str>>; 12] {
+    let owned = |s: String| Some(Cow::Owned(s));
     [
-        Some(tenant.0.to_string()),
-        Some(entry.recorded_at.millis().to_string()),
-        Some(entry.occurred_at.millis().to_string()),
-        Some(entry.channel.clone()),
-        Some(entry.action.clone()),
-        Some(entry.event.clone()),
-        entry.category.clone(),
-        Some(entry.result.as_str().to_string()),
-        Some(entry.actor.kind.as_str().to_string()),
-        entry.actor.id.clone(),
-        entry.actor.email.clone(),
-        entry.context.ip.clone(),
+        owned(tenant.0.to_string()),
+        owned(entry.recorded_at.millis().to_string()),
+        owned(entry.occurred_at.millis().to_string()),
+        Some(Cow::Borrowed(entry.channel.as_str())),
+        Some(Cow::Borrowed(entry.action.as_str())),
+        Some(Cow::Borrowed(entry.event.as_str())),
+        entry.category.as_deref().map(Cow::Borrowed),
+        Some(Cow::Borrowed(entry.result.as_str())),
+        Some(Cow::Borrowed(entry.actor.kind.as_str())),
+        entry.actor.id.as_deref().map(Cow::Borrowed),
+        entry.actor.email.as_deref().map(Cow::Borrowed),
+        entry.context.ip.as_deref().map(Cow::Borrowed),
     ]
 }
 
-/// JSON text as a value, so spacing and key order (PostgreSQL's `jsonb` renders its own) do
-/// not count; text that is not JSON stays text and so differs from any JSON.
-fn json(text: Option<&str>) -> Option<Value> {
-    text.map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())))
+/// Whether the stored property filter column holds exactly the entry's scalar properties as
+/// text (the `props` column rule), compared as JSON so spacing and key order do not count.
+fn same_props(stored: Option<&str>, entry: &Entry) -> bool {
+    let mut expected = entry
+        .properties
+        .iter()
+        .filter_map(|(k, v)| scalar_text(v).map(|t| (k, t)))
+        .peekable();
+    let Some(stored) = stored else {
+        return expected.peek().is_none();
+    };
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(stored) else {
+        return false;
+    };
+    let mut count = 0;
+    for (key, text) in expected {
+        count += 1;
+        if map.get(key).and_then(Value::as_str) != Some(text.as_str()) {
+            return false;
+        }
+    }
+    count > 0 && map.len() == count
+}
+
+/// Whether the target copies are the entry's targets, in order.
+fn same_targets(stored: &[TargetCopy], entry: &Entry) -> bool {
+    stored.len() == entry.targets.len()
+        && stored
+            .iter()
+            .zip(&entry.targets)
+            .all(|((kind, id, name), t)| {
+                kind.as_deref() == Some(t.kind.as_str()) && *id == t.id && *name == t.name
+            })
 }
 
 /// The first copy of `entry` (of `tenant`) that differs from what the append path writes for
@@ -86,19 +121,19 @@ pub(crate) fn first_difference(
 ) -> Option<&'static str> {
     let expected = expected_scalars(tenant, entry);
     for (i, name) in SCALAR_COLUMNS.iter().enumerate() {
-        if copies.scalars.get(i) != Some(&expected[i]) {
+        if copies.scalars.get(i).map(|s| s.as_deref()) != Some(expected[i].as_deref()) {
             return Some(name);
         }
     }
-    if json(copies.props.as_deref()) != json(props_column(&entry.properties).as_deref()) {
+    if !same_props(copies.props.as_deref(), entry) {
         return Some("props");
     }
-    if let Some(targets) = &copies.targets {
-        let committed = json(targets_column(entry).as_deref());
-        let stored = (!targets.is_empty()).then(|| Value::Array(targets.clone()));
-        if stored != committed {
-            return Some("targets");
-        }
+    if copies
+        .targets
+        .as_ref()
+        .is_some_and(|targets| !same_targets(targets, entry))
+    {
+        return Some("targets");
     }
     if let Some(words) = &copies.words {
         let committed: BTreeSet<String> = (words.of_entry)(tenant, entry).into_iter().collect();
@@ -109,9 +144,10 @@ pub(crate) fn first_difference(
     None
 }
 
-/// One target copy in the shape [`targets_column`] gives, from a backend's target row.
-pub(crate) fn target_copy(kind: Option<String>, id: Option<String>, name: Option<String>) -> Value {
-    serde_json::json!({ "type": kind, "id": id, "name": name })
+/// One target copy from a backend's JSON of a target (`{"type", "id", "name"}`).
+pub(crate) fn target_from_json(target: &Value) -> TargetCopy {
+    let field = |k: &str| target.get(k).and_then(Value::as_str).map(String::from);
+    (field("type"), field("id"), field("name"))
 }
 
 #[cfg(test)]
@@ -130,13 +166,16 @@ mod tests {
 
     fn stored_copies(tenant: TenantId, entry: &Entry) -> IndexCopies {
         IndexCopies {
-            scalars: expected_scalars(tenant, entry).to_vec(),
-            props: props_column(&entry.properties),
+            scalars: expected_scalars(tenant, entry)
+                .into_iter()
+                .map(|s| s.map(Cow::into_owned))
+                .collect(),
+            props: crate::tokens::props_column(&entry.properties),
             targets: Some(
                 entry
                     .targets
                     .iter()
-                    .map(|t| target_copy(Some(t.kind.clone()), t.id.clone(), t.name.clone()))
+                    .map(|t| (Some(t.kind.clone()), t.id.clone(), t.name.clone()))
                     .collect(),
             ),
             words: Some(Words {

@@ -7,7 +7,9 @@ use crate::pg::admin::tenant_origin;
 use crate::pg::pool::{PgResult, Tx};
 use crate::pg::read::{existing_head, row_slots, STORED_COLUMNS};
 use crate::pg::search::lexemes;
-use crate::verification::{EntryRow, IndexCopies, Verifier, Words, SCALAR_COLUMNS};
+use crate::verification::{
+    target_from_json, EntryRow, IndexCopies, Verifier, Words, SCALAR_COLUMNS,
+};
 use crate::LogVerification;
 use postgres::fallible_iterator::FallibleIterator;
 use sealtrail_core::TenantId;
@@ -88,9 +90,9 @@ fn copies(row: &postgres::Row) -> PgResult<IndexCopies> {
         .map(serde_json::from_str::<serde_json::Value>)
     {
         None => Vec::new(),
-        Some(Ok(serde_json::Value::Array(items))) => items,
+        Some(Ok(serde_json::Value::Array(items))) => items.iter().map(target_from_json).collect(),
         // Anything else is not what the append path writes; it differs from any target list.
-        Some(_) => vec![serde_json::Value::Null],
+        Some(_) => vec![(None, None, None)],
     };
     let words: Option<Vec<String>> = row.try_get(12)?;
     Ok(IndexCopies {

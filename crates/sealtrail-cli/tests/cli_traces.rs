@@ -6,7 +6,7 @@ use rusqlite::params;
 mod common;
 
 use common::tamper::*;
-use common::Served;
+use common::{text, Served};
 use sealtrail_core::entry::{Actor, ActorType, NewEntry, Outcome, Target};
 use sealtrail_core::Timestamp;
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
@@ -159,5 +159,59 @@ fn a_prune_and_a_later_erasure_leave_no_byte_behind_while_serve_runs() {
         kept,
         NEW as i64 + 2,
         "the new entries, the prune's and the erasure's own"
+    );
+}
+
+#[test]
+fn a_prune_goes_by_committed_times_not_by_an_edited_column() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mut first = Served::start(&dir);
+    first.read_first_key();
+    first.stop_cleanly();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(legacy_tenant(&dir));
+    // Someone with the file makes five recent entries (seqs OLD..OLD+5) look 500 days old, and
+    // sets a window below the floor, so that the next prune would take them.
+    {
+        let conn = raw(&dir);
+        let t = tenant_id(&conn, "legacy");
+        let old_time = Timestamp::now().millis() - 500 * DAY_MS;
+        let n = conn
+            .execute(
+                "UPDATE entries SET recorded_at = ?3 WHERE pk >= ?1 AND pk < ?2",
+                params![pk(t, OLD as i64), pk(t, OLD as i64 + 5), old_time],
+            )
+            .unwrap();
+        assert_eq!(n, 5);
+        conn.execute(
+            "UPDATE tenants SET retention_days = 1 WHERE id = ?1",
+            params![t],
+        )
+        .unwrap();
+    }
+    let pruned = local_expect(&["prune", "--tenant", "legacy"], &dir, 0);
+    assert!(
+        pruned.contains(&format!("legacy: removed {OLD} entries")),
+        "only the entries whose committed time is old: {pruned}"
+    );
+    let conn = raw(&dir);
+    let t = tenant_id(&conn, "legacy");
+    let recent: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM entries WHERE pk >= ?1 AND pk < ?2",
+            params![pk(t, OLD as i64), pk(t, OLD as i64 + 5)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recent, 5, "the backdated entries are still there");
+    drop(conn);
+    let out = local(&["verify", "--tenant", "legacy"], &dir);
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "legacy: FAILED — first bad entry is seq {OLD}: the `recorded_at` copy that filters read differs from the committed entry"
+        )),
+        "{}",
+        describe(&["verify"], &out)
     );
 }

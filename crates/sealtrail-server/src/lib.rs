@@ -405,13 +405,6 @@ pub async fn start_with_store(
         )));
     }
     let bootstrap = admin::bootstrap(store.as_ref()).await?;
-    // An erasure cut short by a stop or crash gets its `subject.erased` entry now, so verify
-    // never finds erased values that no entry in the log accounts for.
-    match lifecycle::finish_erasures(store.as_ref()).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(runs = n, "recorded erasure runs left without their entry"),
-        Err(e) => tracing::warn!(error = %e, "recording erasure runs failed; retried nightly"),
-    }
     let key_file = config
         .signing_key_file
         .clone()
@@ -437,6 +430,15 @@ pub async fn start_with_store(
     ));
     // Never sign on top of a database that went back behind what this node signed.
     checkpointer.check_all().await?;
+    // An erasure cut short by a stop or crash gets its `subject.erased` entry now (after the
+    // rollback check, so a refused database is not written to), so verify does not keep
+    // finding erased values that no entry in the log accounts for.
+    match lifecycle::finish_erasures(store.as_ref()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "recorded erasure runs left without their entry"),
+        Err(e) => tracing::warn!(error = %e, "recording erasure runs failed; retried nightly"),
+    }
+
     let (background, background_rx) = watch::channel(false);
     tokio::spawn(
         checkpointer

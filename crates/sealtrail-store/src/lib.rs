@@ -497,8 +497,8 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the `subject.erased` entry of every erasure run of `tenant` that finished (or
     /// was interrupted) without one, as done by the actor who started it
     /// ([`erasure::ledger`]); returns how many. [`Store::erase_subject`] ends with it, and
-    /// `serve` runs it at start and nightly, so a crash between an erasure's last chunk and
-    /// its entry never leaves erased values that no entry accounts for.
+    /// `serve` runs it at start and nightly, so erased values that a crash left without their
+    /// entry are accounted for again by the next start (until then `verify` names the run).
     async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError>;
 
     /// Recomputes the log's integrity from stored bytes, streaming, reporting the number of

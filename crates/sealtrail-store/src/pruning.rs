@@ -20,7 +20,7 @@ use crate::facets::FacetDeltas;
 use crate::stored::StoredEntry;
 use crate::{PruneOrder, PruneOutcome, StoreError};
 use sealtrail_core::entry::{Context, NewEntry, Outcome, PRUNE_ACTION};
-use sealtrail_core::TenantId;
+use sealtrail_core::{TenantId, Timestamp};
 use serde_json::{json, Map};
 use std::future::Future;
 use std::ops::Range;
@@ -141,6 +141,38 @@ pub(crate) fn removed(chunk: Range<u64>, removed: u64, end: u64) -> Step {
         removed,
         first_kept_seq: chunk.end,
         done: chunk.end >= end,
+    }
+}
+
+/// How many of `rows` (one chunk, in seq order, from its first seq on) may go: those whose
+/// *committed* time — the envelope's, not the `recorded_at` column the plan selected by — is
+/// before `cutoff`, up to the first that is not, does not open, or leaves a gap. A column
+/// edited to make recent entries look old therefore stops the prune instead of steering it
+/// (and the edit is what `verify` then reports).
+pub(crate) fn provably_older(rows: &[StoredEntry], first_seq: u64, cutoff: Timestamp) -> usize {
+    let mut expected = first_seq;
+    for (i, row) in rows.iter().enumerate() {
+        let older =
+            row.seq == expected as i64 && row.open().is_ok_and(|entry| entry.recorded_at < cutoff);
+        if !older {
+            tracing::warn!(
+                seq = row.seq,
+                "prune stopped: the entry's committed time is not before the cutoff, or it does not open, although its recorded_at column placed it before; run `sealtrail verify`"
+            );
+            return i;
+        }
+        expected += 1;
+    }
+    rows.len()
+}
+
+/// The step that removed the first `kept_from - chunk.start` entries of `chunk` and stopped
+/// there because the next one is not provably older than the cutoff.
+pub(crate) fn stopped(chunk: Range<u64>, kept_from: u64) -> Step {
+    Step {
+        removed: kept_from - chunk.start,
+        first_kept_seq: kept_from,
+        done: true,
     }
 }
 

@@ -21,6 +21,18 @@ pub(crate) fn check_retention(retention: Retention) -> Result<(), StoreError> {
     }
 }
 
+/// A retention window as read back from the database. One below the floor was not set through
+/// the store (which refuses it), so it is read as the floor: a value edited in the file must
+/// not let the next prune remove entries younger than [`Retention::MIN_DAYS`].
+pub(crate) fn stored_retention(days: Option<i64>) -> Retention {
+    match days {
+        Some(d) => Retention::Days(
+            u32::try_from(d.max(i64::from(Retention::MIN_DAYS))).unwrap_or(u32::MAX),
+        ),
+        None => Retention::Forever,
+    }
+}
+
 /// The export exclusion list as stored: keys trimmed, sorted and deduplicated, so equal lists
 /// compare equal; `Invalid` for a key that is empty, longer than 128 characters or holds a
 /// control character, since such a key cannot name a property anyone meant to hide.

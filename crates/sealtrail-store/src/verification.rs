@@ -1,5 +1,5 @@
 //! Verification of a tenant's log from its stored bytes, the part every backend shares. A
-//! backend streams three sorted row sets from one read snapshot into a [`Verifier`], which
+//! backend streams four sorted row sets from one read snapshot into a [`Verifier`], which
 //! holds only the leaf hashes (32 bytes per seq, the one O(n) structure) and the tree rebuilt
 //! from them:
 //!
@@ -8,7 +8,8 @@
 //!    head must have a row whose envelope names this log, this seq and the row's id, hashes
 //!    to the stored leaf, and whose committed vault values match their commitments; rows
 //!    outside the log are reported too;
-//! 3. the inner tree nodes in (level, idx) order, [`Verifier::node`], compared with the tree
+//! 3. the erasure ledger in (run, seq, part) order, [`Verifier::listed`];
+//! 4. the inner tree nodes in (level, idx) order, [`Verifier::node`], compared with the tree
 //!    rebuilt from the leaf hashes.
 //!
 //! Erased vault values, which no commitment covers any more, are held to the erasure ledger
@@ -70,8 +71,8 @@ struct TreeCheck {
     next: u64,
 }
 
-/// Checks one log from its streamed rows. Feed every leaf, then every entry, then every inner
-/// node, then call [`Verifier::finish`].
+/// Checks one log from its streamed rows. Feed every leaf, then every entry, then the erasure
+/// ledger, then every inner node, then call [`Verifier::finish`].
 pub(crate) struct Verifier<'a> {
     /// The tenant whose log this is (its filter columns name it).
     tenant: TenantId,

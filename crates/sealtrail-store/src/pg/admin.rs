@@ -81,10 +81,7 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
             .map_err(|e| StoreError::Corrupt(format!("tenant {} {what}: {e}", tenant.0)).into())
     };
     Ok(TenantSettings {
-        retention: match days {
-            Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
-            None => Retention::Forever,
-        },
+        retention: crate::rules::stored_retention(days.map(i64::from)),
         legal_hold: row.try_get(1)?,
         export_excluded_properties: list(2, "export exclusions")?,
         ip_allowlist: list(3, "IP allowlist")?,

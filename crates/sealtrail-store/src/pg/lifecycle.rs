@@ -89,7 +89,7 @@ where
         append,
         |first, end| {
             pool.write("pruning entries", move |tx| {
-                prune::step(tx, tenant, first, end)
+                prune::step(tx, tenant, first, end, cutoff)
             })
         },
     )

@@ -94,10 +94,7 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                 )
             };
             Ok(TenantSettings {
-                retention: match days {
-                    Some(d) => Retention::Days(u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
-                    None => Retention::Forever,
-                },
+                retention: crate::rules::stored_retention(days),
                 legal_hold: r.get(1)?,
                 // Written only by `set_export_exclusions`; unreadable means corrupt, and
                 // excluding nothing would leak what was meant to stay out: refuse instead.

@@ -416,7 +416,7 @@ impl Store for SqliteStore {
             // One writer job per chunk: appends queued meanwhile run between chunks.
             |first, end| {
                 self.writer
-                    .run_job(move |conn| prune::step(conn, tenant, first, end))
+                    .run_job(move |conn| prune::step(conn, tenant, first, end, cutoff))
             },
         )
         .await?;

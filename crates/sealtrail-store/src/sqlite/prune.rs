@@ -56,13 +56,15 @@ pub(crate) fn plan(
     ))
 }
 
-/// Removes the next chunk of the planned entries, up to `end`; `first` on the prune's first
-/// step (a legal hold placed since the plan refuses it).
+/// Removes the next chunk of the planned entries, up to `end`, each only if its committed time
+/// is before `cutoff` ([`pruning::provably_older`]); `first` on the prune's first step (a legal
+/// hold placed since the plan refuses it).
 pub(crate) fn step(
     conn: &mut Connection,
     tenant: TenantId,
     first: bool,
     end: u64,
+    cutoff: Timestamp,
 ) -> Result<Step, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let hold = settings(&tx, tenant)?.legal_hold;
@@ -77,7 +79,14 @@ pub(crate) fn step(
         Chunk::Done(step) => return Ok(step),
     };
     let (pk_lo, pk_hi) = (base | chunk.start as i64, base | chunk.end as i64);
-    let stored = vault::load_range(&tx, pk_lo, pk_hi)?;
+    let mut stored = vault::load_range(&tx, pk_lo, pk_hi)?;
+    let going = pruning::provably_older(&stored, chunk.start, cutoff);
+    let stop = (going < (chunk.end - chunk.start) as usize).then(|| chunk.start + going as u64);
+    stored.truncate(going);
+    let (chunk, pk_hi) = match stop {
+        Some(at) => (chunk.start..at, base | at as i64),
+        None => (chunk, pk_hi),
+    };
     {
         let mut remember = tx.prepare_cached(
             "INSERT OR IGNORE INTO pruned_ids (tenant, id, seq) VALUES (?1, ?2, ?3)",
@@ -105,5 +114,8 @@ pub(crate) fn step(
     }
     drop(unindex);
     tx.commit()?;
-    Ok(pruning::removed(chunk, stored.len() as u64, end))
+    Ok(match stop {
+        Some(at) => pruning::stopped(chunk.start..at, at),
+        None => pruning::removed(chunk, stored.len() as u64, end),
+    })
 }

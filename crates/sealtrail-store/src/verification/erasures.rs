@@ -24,8 +24,11 @@ struct Recorded {
 #[derive(Debug)]
 struct Listed {
     digest: ListDigest,
-    /// The lowest seq the run lists.
+    /// The lowest seq the run lists, where a problem with it is reported.
     first_seq: u64,
+    /// The highest: a run whose values were all pruned (and its entry with them) is past
+    /// checking.
+    last_seq: u64,
 }
 
 /// A run's id.
@@ -39,6 +42,8 @@ pub(super) struct ErasureCheck {
     erased: Vec<(u64, u8, Hash)>,
     /// Runs named by verified `subject.erased` entries.
     records: HashMap<[u8; 16], Recorded>,
+    /// Later entries naming a run already recorded (seq, run): the store writes one per run.
+    duplicates: Vec<(u64, RunId)>,
     /// Runs found in the ledger.
     runs: HashMap<[u8; 16], Listed>,
     /// For each listed value: the runs that listed it, with the hash each listed.
@@ -80,14 +85,14 @@ impl ErasureCheck {
         let digest = from_hex::<32>(p.get("erased_digest").and_then(serde_json::Value::as_str));
         match (run, values, digest) {
             (Some(run), Some(values), Some(digest)) => {
-                self.records.insert(
-                    run,
-                    Recorded {
-                        seq,
-                        values,
-                        digest,
-                    },
-                );
+                let record = Recorded {
+                    seq,
+                    values,
+                    digest,
+                };
+                if self.records.insert(run, record).is_some() {
+                    self.duplicates.push((seq, run));
+                }
                 Ok(())
             }
             _ => Err(format!(
@@ -101,9 +106,11 @@ impl ErasureCheck {
         let listed = self.runs.entry(run).or_insert_with(|| Listed {
             digest: ListDigest::new(),
             first_seq: seq,
+            last_seq: seq,
         });
         listed.digest.add(seq, part, &hash);
         listed.first_seq = listed.first_seq.min(seq);
+        listed.last_seq = listed.last_seq.max(seq);
         self.listed
             .entry((seq, part))
             .or_default()
@@ -123,7 +130,7 @@ impl ErasureCheck {
                     r.seq,
                     "the erasure ledger no longer matches this `subject.erased` entry: erased values were added, removed or changed".to_string(),
                 )),
-                None if listed.first_seq < first_seq => {}
+                None if listed.last_seq < first_seq => {}
                 None => problems.push((
                     listed.first_seq,
                     format!(
@@ -133,15 +140,24 @@ impl ErasureCheck {
                 )),
             }
         }
-        for record in self
-            .records
-            .iter()
-            .filter(|(run, r)| r.values > 0 && !self.runs.contains_key(*run))
-        {
+        for (seq, run) in &self.duplicates {
             problems.push((
-                record.1.seq,
-                "the erased values this `subject.erased` entry lists are missing from the erasure ledger".into(),
+                *seq,
+                format!(
+                    "a second `subject.erased` entry for erasure run {}: the store writes one",
+                    hex::encode(run)
+                ),
             ));
+        }
+        let empty = ListDigest::new().finish();
+        for (run, record) in &self.records {
+            let listed = self.runs.contains_key(run);
+            if !listed && (record.values > 0 || record.digest != empty) {
+                problems.push((
+                    record.seq,
+                    "the erased values this `subject.erased` entry lists are missing from the erasure ledger".into(),
+                ));
+            }
         }
         for (seq, part, hash) in &self.erased {
             let latest = self

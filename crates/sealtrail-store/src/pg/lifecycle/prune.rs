@@ -7,7 +7,7 @@
 use super::lock_head;
 use crate::pg::facets;
 use crate::pg::pool::{Conn, PgError, PgResult, Pool, Tx};
-use crate::pg::read::{bound, stored_from_row, STORED_COLUMNS};
+use crate::pg::read::{bound, load_range, stored_from_row, STORED_COLUMNS};
 use crate::pg::schema;
 use crate::pruning::{self, Chunk, Plan, Step};
 use crate::stored::StoredEntry;
@@ -68,7 +68,14 @@ pub(super) fn plan(tx: &mut Tx<'_>, tenant: TenantId, cutoff: Timestamp) -> PgRe
 
 /// Removes the next chunk of the planned entries, up to `end`, under the tenant's log-head
 /// lock; `first` on the prune's first step (a legal hold placed since the plan refuses it).
-pub(super) fn step(tx: &mut Tx<'_>, tenant: TenantId, first: bool, end: u64) -> PgResult<Step> {
+/// Each entry goes only if its committed time is before `cutoff` ([`pruning::provably_older`]).
+pub(super) fn step(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    first: bool,
+    end: u64,
+    cutoff: Timestamp,
+) -> PgResult<Step> {
     let head = lock_head(tx, tenant)?;
     if head.legal_hold {
         return Ok(pruning::under_hold(tenant, first, head.first_seq)?);
@@ -76,6 +83,13 @@ pub(super) fn step(tx: &mut Tx<'_>, tenant: TenantId, first: bool, end: u64) -> 
     let chunk = match pruning::next_chunk(head.first_seq, end) {
         Chunk::Remove(chunk) => chunk,
         Chunk::Done(step) => return Ok(step),
+    };
+    let candidates = load_range(tx, tenant, chunk.start, chunk.end)?;
+    let going = pruning::provably_older(&candidates, chunk.start, cutoff) as u64;
+    let stop = (going < chunk.end - chunk.start).then_some(chunk.start + going);
+    let chunk = match stop {
+        Some(at) => chunk.start..at,
+        None => chunk,
     };
     let removed = remove_entries(tx, tenant, chunk.start, chunk.end)?;
     tx.execute(
@@ -87,7 +101,10 @@ pub(super) fn step(tx: &mut Tx<'_>, tenant: TenantId, first: bool, end: u64) -> 
         &[&tenant.0, &bound(chunk.end)],
     )?;
     facets::flush(tx, &pruning::facet_deltas(tenant, &removed))?;
-    Ok(pruning::removed(chunk, removed.len() as u64, end))
+    Ok(match stop {
+        Some(at) => pruning::stopped(chunk, at),
+        None => pruning::removed(chunk, removed.len() as u64, end),
+    })
 }
 
 /// Drops the month partitions that are now empty and end before the current month, in one

@@ -1,5 +1,6 @@
-//! Verification on PostgreSQL: the three row streams [`crate::verification`] checks (leaf
-//! hashes, entries in seq order, inner tree nodes in (level, idx) order), each read with
+//! Verification on PostgreSQL: the four row streams [`crate::verification`] checks (leaf
+//! hashes, entries in seq order, the erasure ledger, inner tree nodes in (level, idx) order),
+//! each read with
 //! `query_raw` so rows arrive as the scan goes and memory stays constant, all from the one
 //! `REPEATABLE READ` snapshot of the caller's transaction.
 

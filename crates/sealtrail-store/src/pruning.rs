@@ -150,10 +150,9 @@ pub(crate) fn removed(chunk: Range<u64>, removed: u64, end: u64) -> Step {
 /// edited to make recent entries look old therefore stops the prune instead of steering it
 /// (and the edit is what `verify` then reports).
 pub(crate) fn provably_older(rows: &[StoredEntry], first_seq: u64, cutoff: Timestamp) -> usize {
-    let mut expected = first_seq;
-    for (i, row) in rows.iter().enumerate() {
-        let older =
-            row.seq == expected as i64 && row.open().is_ok_and(|entry| entry.recorded_at < cutoff);
+    for (i, (expected, row)) in (first_seq..).zip(rows).enumerate() {
+        let older = u64::try_from(row.seq).ok() == Some(expected)
+            && row.open().is_ok_and(|entry| entry.recorded_at < cutoff);
         if !older {
             tracing::warn!(
                 seq = row.seq,
@@ -161,7 +160,6 @@ pub(crate) fn provably_older(rows: &[StoredEntry], first_seq: u64, cutoff: Times
             );
             return i;
         }
-        expected += 1;
     }
     rows.len()
 }

@@ -97,12 +97,10 @@ pub async fn set_legal_hold(
 /// `POST /v1/admin/prune`: prunes now by the tenant's retention window (409 under legal hold).
 pub async fn prune(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
-    let result = lifecycle::prune_tenant(
-        state.store.as_ref(),
-        caller.tenant(),
-        &caller.as_actor(),
-        Timestamp::now(),
-    )
+    let (store, tenant, actor) = (state.store.clone(), caller.tenant(), caller.as_actor());
+    let result = to_completion(async move {
+        lifecycle::prune_tenant(store.as_ref(), tenant, &actor, Timestamp::now()).await
+    })
     .await?;
     Ok(Json(match result {
         PruneResult::Pruned(o) => json!({
@@ -126,16 +124,33 @@ pub async fn erase(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
     let mode = dry_run_parameter(&query_params(raw.as_deref()))?;
-    let outcome = lifecycle::erase_subject(
-        state.store.as_ref(),
-        caller.tenant(),
-        &subject,
-        mode,
-        &caller.as_actor(),
-        &state.pseudonym_key,
-    )
+    let (store, tenant, actor) = (state.store.clone(), caller.tenant(), caller.as_actor());
+    let key = state.pseudonym_key.clone();
+    let outcome = to_completion(async move {
+        lifecycle::erase_subject(store.as_ref(), tenant, &subject, mode, &actor, &key).await
+    })
     .await?;
     Ok(Json(erasure_json(&outcome, mode)))
+}
+
+/// Runs a prune or an erasure on a task of its own and waits for it. Run inside the handler,
+/// a client hanging up (or the request timeout) would drop it between two chunks: the
+/// erasure's entry and purge, or the rest of the prune, would then wait for the next start or
+/// the nightly job. On its own task it always runs to its end.
+async fn to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, crate::admin::AdminError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(result) => Ok(result?),
+        Err(e) => {
+            tracing::error!(error = %e, "a prune or erasure task failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the operation failed; it has been logged",
+            ))
+        }
+    }
 }
 
 /// The erase endpoint's only parameter, `dry_run` (`true`/`1` or `false`/`0`, default false);

@@ -87,7 +87,7 @@ impl Checkpointer {
         self.guard(tenant, &checkpoint).await?;
         let note = checkpoint.sign(&self.signer)?;
         self.memory
-            .remember(&[(checkpoint.origin.clone(), note.clone())])?;
+            .remember(&[(checkpoint.clone(), note.clone())])?;
         let recorded = self
             .store
             .record_checkpoint(tenant, checkpoint.size, checkpoint.root, &note)
@@ -161,7 +161,7 @@ impl Checkpointer {
                         continue;
                     }
                     let note = checkpoint.sign(&self.signer)?;
-                    remembered.push((checkpoint.origin.clone(), note.clone()));
+                    remembered.push((checkpoint.clone(), note.clone()));
                     batch.push(CheckpointToRecord {
                         tenant: tenant.id,
                         size: checkpoint.size,
@@ -204,7 +204,7 @@ impl Checkpointer {
         tenant: TenantId,
         checkpoint: &Checkpoint,
     ) -> Result<(), CheckpointError> {
-        let Some(remembered) = self.memory.get(&checkpoint.origin, &self.verifier()) else {
+        let Some(remembered) = self.memory.get(&checkpoint.origin) else {
             return Ok(());
         };
         match extends(

@@ -46,20 +46,18 @@ pub enum MemoryError {
     },
 }
 
-/// The remembered notes, by log origin.
+/// The remembered checkpoints with their notes, by log origin (each note verified once, when
+/// read or signed).
 pub struct SignedMemory {
     path: PathBuf,
-    notes: Mutex<BTreeMap<String, String>>,
+    notes: Mutex<BTreeMap<String, (Checkpoint, String)>>,
 }
 
 impl SignedMemory {
     /// Reads the file at `path` (none yet: nothing remembered), keeping only notes that
     /// `verifier` opens: a note the key never signed is refused, not trusted.
     pub fn open(path: &Path, verifier: &NoteVerifier) -> Result<SignedMemory, MemoryError> {
-        let notes = read(path, verifier)?
-            .into_iter()
-            .map(|(origin, (_, note))| (origin, note))
-            .collect();
+        let notes = read(path, verifier)?;
         Ok(SignedMemory {
             path: path.to_path_buf(),
             notes: Mutex::new(notes),
@@ -72,23 +70,24 @@ impl SignedMemory {
     }
 
     /// The remembered checkpoint of log `origin`, if any.
-    pub fn get(&self, origin: &str, verifier: &NoteVerifier) -> Option<Checkpoint> {
+    pub fn get(&self, origin: &str) -> Option<Checkpoint> {
         let notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
-        notes
-            .get(origin)
-            .and_then(|note| Checkpoint::open(note, verifier).ok())
+        notes.get(origin).map(|(checkpoint, _)| checkpoint.clone())
     }
 
-    /// Remembers `notes` (origin, signed note: each of a tree that extends the one remembered
-    /// for its log) and makes the file durable before returning.
-    pub fn remember(&self, notes: &[(String, String)]) -> Result<(), MemoryError> {
-        if notes.is_empty() {
+    /// Remembers `signed` (each checkpoint with its note, of a tree that extends the one
+    /// remembered for its log) and makes the file durable before returning.
+    pub fn remember(&self, signed: &[(Checkpoint, String)]) -> Result<(), MemoryError> {
+        if signed.is_empty() {
             return Ok(());
         }
         let mut held = self.notes.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = held.clone();
-        for (origin, note) in notes {
-            next.insert(origin.clone(), note.clone());
+        for (checkpoint, note) in signed {
+            next.insert(
+                checkpoint.origin.clone(),
+                (checkpoint.clone(), note.clone()),
+            );
         }
         write(&self.path, &next)?;
         *held = next;
@@ -134,12 +133,16 @@ pub fn read(
 
 /// Replaces the file: a temporary file beside it, fsynced, renamed over it, and the directory
 /// fsynced, so a crash leaves the old file or the new one, never a torn one.
-fn write(path: &Path, notes: &BTreeMap<String, String>) -> Result<(), MemoryError> {
+fn write(path: &Path, notes: &BTreeMap<String, (Checkpoint, String)>) -> Result<(), MemoryError> {
     let io = |source| MemoryError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let text = serde_json::to_string_pretty(notes).map_err(|e| MemoryError::Invalid {
+    let notes: BTreeMap<&str, &str> = notes
+        .iter()
+        .map(|(origin, (_, note))| (origin.as_str(), note.as_str()))
+        .collect();
+    let text = serde_json::to_string_pretty(&notes).map_err(|e| MemoryError::Invalid {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;

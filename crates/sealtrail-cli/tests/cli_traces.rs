@@ -93,6 +93,18 @@ async fn legacy_tenant(dir: &Path) {
     store.append(t, new).await.unwrap();
 }
 
+/// A data directory under `root` that `serve` set up once (and stopped), holding the
+/// `legacy` tenant of [`legacy_tenant`].
+fn legacy_data_dir(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("data");
+    let mut first = Served::start(&dir);
+    first.read_first_key();
+    first.stop_cleanly();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(legacy_tenant(&dir));
+    dir
+}
+
 /// Where each needle still occurs in the data directory's files (database, WAL).
 fn traces(dir: &Path, needles: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
@@ -119,12 +131,7 @@ fn traces(dir: &Path, needles: &[&str]) -> Vec<String> {
 #[test]
 fn a_prune_and_a_later_erasure_leave_no_byte_behind_while_serve_runs() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let mut first = Served::start(&dir);
-    first.read_first_key();
-    first.stop_cleanly();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(legacy_tenant(&dir));
+    let dir = legacy_data_dir(root.path());
     let served = Served::start(&dir);
     assert!(
         !traces(&dir, &[OLD_MARKER]).is_empty(),
@@ -165,12 +172,7 @@ fn a_prune_and_a_later_erasure_leave_no_byte_behind_while_serve_runs() {
 #[test]
 fn a_prune_goes_by_committed_times_not_by_an_edited_column() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let mut first = Served::start(&dir);
-    first.read_first_key();
-    first.stop_cleanly();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(legacy_tenant(&dir));
+    let dir = legacy_data_dir(root.path());
     // Someone with the file makes five recent entries (seqs OLD..OLD+5) look 500 days old, and
     // sets a window below the floor, so that the next prune would take them.
     {

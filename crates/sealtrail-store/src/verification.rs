@@ -31,7 +31,7 @@ pub(crate) use copies::{target_from_json, IndexCopies, TargetCopy, Words, SCALAR
 
 use crate::stored::slot_part;
 use crate::{Hash, LogVerification, StoreError};
-use sealtrail_core::entry::{ERASURE_ACTION, PRUNE_ACTION};
+use sealtrail_core::entry::PRUNE_ACTION;
 use sealtrail_core::envelope::{self, Part, Slot};
 use sealtrail_core::merkle::{leaf_hash, MemoryTree, NodeSource};
 use sealtrail_core::{Entry, TenantId};
@@ -185,7 +185,7 @@ impl<'a> Verifier<'a> {
         match checked {
             Ok((entry, slots)) => {
                 self.note_prune(seq, &entry);
-                if let Err(reason) = self.erasures.entry(seq, &slots, &entry, ERASURE_ACTION) {
+                if let Err(reason) = self.erasures.entry(seq, &slots, &entry) {
                     self.note(seq, reason);
                 }
             }

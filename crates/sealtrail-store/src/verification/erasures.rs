@@ -5,6 +5,7 @@
 use crate::erasure::ledger::{value_hash, ListDigest};
 use crate::stored::part_code;
 use crate::Hash;
+use sealtrail_core::entry::ERASURE_ACTION;
 use sealtrail_core::envelope::{Part, Slot};
 use sealtrail_core::Entry;
 use std::collections::HashMap;
@@ -58,20 +59,14 @@ fn from_hex<const N: usize>(text: Option<&str>) -> Option<[u8; N]> {
 impl ErasureCheck {
     /// Takes note of a verified entry: its erased values, and what it records if it is an
     /// erasure's entry. `Err` when an erasure entry is malformed.
-    pub(super) fn entry(
-        &mut self,
-        seq: u64,
-        slots: &[Slot],
-        entry: &Entry,
-        action: &str,
-    ) -> Result<(), String> {
+    pub(super) fn entry(&mut self, seq: u64, slots: &[Slot], entry: &Entry) -> Result<(), String> {
         for slot in slots {
             if let Slot::Erased { part, replacement } = slot {
                 self.erased
                     .push((seq, code(*part), value_hash(replacement)));
             }
         }
-        if entry.action != action {
+        if entry.action != ERASURE_ACTION {
             return Ok(());
         }
         let p = &entry.properties;
@@ -96,7 +91,7 @@ impl ErasureCheck {
                 Ok(())
             }
             _ => Err(format!(
-                "a `{action}` entry whose run, value count or digest is malformed"
+                "a `{ERASURE_ACTION}` entry whose run, value count or digest is malformed"
             )),
         }
     }

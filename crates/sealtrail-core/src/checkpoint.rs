@@ -23,7 +23,7 @@ use crate::merkle::Hash;
 /// Algorithm byte for Ed25519 in C2SP signed-note key encodings.
 const ALG_ED25519: u8 = 0x01;
 /// The signature line prefix: an em dash and a space.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Why a key, note or checkpoint was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,23 +43,36 @@ pub enum NoteError {
 }
 
 /// Key names must be non-empty and contain no whitespace or `+` (they are `+`-delimited).
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
-/// The 4-byte key id binding a name to a public key.
-fn key_id(name: &str, public: &[u8; 32]) -> u32 {
+/// The 4-byte key id binding a name and a signature algorithm to a public key.
+pub(crate) fn key_id_for(name: &str, alg: u8, public: &[u8; 32]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ALG_ED25519]);
+    h.update([alg]);
     h.update(public);
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
-/// Splits `name+hex+base64` and checks the id matches the key bytes.
+/// The key id of an Ed25519 note key.
+fn key_id(name: &str, public: &[u8; 32]) -> u32 {
+    key_id_for(name, ALG_ED25519, public)
+}
+
+/// Splits an Ed25519 note key `name+hex+base64`.
 fn parse_key_string(s: &str) -> Result<(String, u32, [u8; 32]), NoteError> {
+    parse_key_string_for(s, ALG_ED25519)
+}
+
+/// Splits `name+hex+base64(alg || 32-byte key)`, refusing any other algorithm byte.
+pub(crate) fn parse_key_string_for(
+    s: &str,
+    expected_alg: u8,
+) -> Result<(String, u32, [u8; 32]), NoteError> {
     let bad = |why: &str| NoteError::MalformedKey(why.to_string());
     // The base64 key may itself contain '+', so only the first two '+' delimit.
     let mut parts = s.trim().splitn(3, '+');
@@ -75,8 +88,10 @@ fn parse_key_string(s: &str) -> Result<(String, u32, [u8; 32]), NoteError> {
     let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key id is not hex"))?;
     let raw = B64.decode(b64).map_err(|_| bad("key is not base64"))?;
     let (alg, key) = raw.split_first().ok_or_else(|| bad("empty key"))?;
-    if *alg != ALG_ED25519 {
-        return Err(bad("only Ed25519 keys (algorithm 0x01) are supported"));
+    if *alg != expected_alg {
+        return Err(bad(&format!(
+            "expected a key of algorithm 0x{expected_alg:02x}, found 0x{alg:02x}"
+        )));
     }
     let key: [u8; 32] = key
         .try_into()
@@ -229,38 +244,13 @@ impl NoteVerifier {
     /// Verifies `note` and returns its text. Signatures by other keys are ignored, as the
     /// format intends (a note may carry cosignatures); at least one line must be ours and valid.
     pub fn open<'n>(&self, note: &'n str) -> Result<&'n str, NoteError> {
-        let split = note
-            .rfind("\n\n")
-            .ok_or_else(|| NoteError::MalformedNote("no blank line before signatures".into()))?;
-        let text = &note[..split + 1];
-        let signatures = &note[split + 2..];
-        check_text(text)?;
-        if !signatures.ends_with('\n') {
-            return Err(NoteError::MalformedNote(
-                "signature block must end with a newline".into(),
-            ));
-        }
+        let (text, signatures) = split_note(note)?;
         let mut found = false;
-        for line in signatures.lines() {
-            let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
-                NoteError::MalformedNote(format!(
-                    "signature line must start with an em dash: {line:?}"
-                ))
-            })?;
-            let (name, b64) = rest.split_once(' ').ok_or_else(|| {
-                NoteError::MalformedNote("signature line needs a name and a signature".into())
-            })?;
-            let blob = B64
-                .decode(b64)
-                .map_err(|_| NoteError::MalformedNote("signature is not base64".into()))?;
-            if blob.len() < 4 {
-                return Err(NoteError::MalformedNote("signature too short".into()));
-            }
-            let id = u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]);
-            if name != self.name || id != self.id {
+        for signature in signatures {
+            if signature.name != self.name || signature.key_id != self.id {
                 continue;
             }
-            let signature = Signature::from_slice(&blob[4..])
+            let signature = Signature::from_slice(&signature.blob)
                 .map_err(|_| NoteError::MalformedNote("bad Ed25519 signature length".into()))?;
             if self.key.verify_strict(text.as_bytes(), &signature).is_err() {
                 return Err(NoteError::Unverified(self.to_string()));
@@ -273,6 +263,92 @@ impl NoteVerifier {
             Err(NoteError::Unverified(self.to_string()))
         }
     }
+}
+
+/// One signature line of a note, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLine<'n> {
+    /// The key name on the line.
+    pub name: &'n str,
+    /// The 4-byte key id that starts the base64 blob.
+    pub key_id: u32,
+    /// The rest of the blob: the signature (with a timestamp first, for cosignatures).
+    pub blob: Vec<u8>,
+    /// The whole line without its newline, as written.
+    pub line: &'n str,
+}
+
+/// Splits a note into its text (ending in a newline) and decoded signature lines, refusing
+/// anything that is not a well-formed note.
+pub fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| NoteError::MalformedNote("no blank line before signatures".into()))?;
+    let text = &note[..split + 1];
+    let signatures = &note[split + 2..];
+    check_text(text)?;
+    if !signatures.ends_with('\n') {
+        return Err(NoteError::MalformedNote(
+            "signature block must end with a newline".into(),
+        ));
+    }
+    let mut lines = Vec::new();
+    for line in signatures.lines() {
+        lines.push(signature_line(line)?);
+    }
+    Ok((text, lines))
+}
+
+/// Decodes one `— <name> <base64(key id || signature)>` line.
+pub fn signature_line(line: &str) -> Result<SignatureLine<'_>, NoteError> {
+    let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
+        NoteError::MalformedNote(format!(
+            "signature line must start with an em dash: {line:?}"
+        ))
+    })?;
+    let (name, b64) = rest.split_once(' ').ok_or_else(|| {
+        NoteError::MalformedNote("signature line needs a name and a signature".into())
+    })?;
+    let blob = B64
+        .decode(b64)
+        .map_err(|_| NoteError::MalformedNote("signature is not base64".into()))?;
+    if blob.len() < 4 || !valid_name(name) {
+        return Err(NoteError::MalformedNote(
+            "signature too short or key name invalid".into(),
+        ));
+    }
+    Ok(SignatureLine {
+        name,
+        key_id: u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]),
+        blob: blob[4..].to_vec(),
+        line,
+    })
+}
+
+/// `existing` with the signature lines of `incoming` (a note over the same text) whose key it
+/// does not carry yet, or `None` when it already has them all: how a checkpoint collects its
+/// witnesses' cosignatures. A note over another text is refused, not merged.
+pub fn merge_signatures(existing: &str, incoming: &str) -> Result<Option<String>, NoteError> {
+    let (text, have) = split_note(existing)?;
+    let (other_text, offered) = split_note(incoming)?;
+    if text != other_text {
+        return Err(NoteError::MalformedNote(
+            "the signatures are over another text".into(),
+        ));
+    }
+    let mut merged = existing.to_string();
+    let mut added = false;
+    let mut keys: Vec<(&str, u32)> = have.iter().map(|s| (s.name, s.key_id)).collect();
+    for signature in offered {
+        if keys.contains(&(signature.name, signature.key_id)) {
+            continue;
+        }
+        keys.push((signature.name, signature.key_id));
+        merged.push_str(signature.line);
+        merged.push('\n');
+        added = true;
+    }
+    Ok(added.then_some(merged))
 }
 
 /// Note text is UTF-8 lines, each ending in a newline, none blank, no control characters.

@@ -1,6 +1,7 @@
 //! Sealtrail's domain model, with no I/O so every rule here is testable in isolation.
 //!
 //! * [`checkpoint`] — signed tree heads in the C2SP signed-note / tlog-checkpoint formats.
+//! * [`cosignature`] — witnesses' timestamped cosignatures of checkpoints (C2SP tlog-cosignature).
 //! * [`entry`] — the audit entry as accepted ([`entry::NewEntry`]) and as stored ([`entry::Entry`]).
 //! * [`envelope`] — the canonical leaf bytes of an entry, with personal data as salted commitments.
 //! * [`ingest`] — turning untrusted request bytes into validated, redacted entries.
@@ -10,10 +11,13 @@
 //! * [`merkle`] — RFC 6962 tree hashes, inclusion and consistency proofs (tamper evidence).
 //! * [`netacl`] — per-tenant IP allowlists.
 //! * [`session`] — web sign-in session tokens and their CSRF tokens.
+//! * [`tiles`] — the C2SP tlog-tiles paths through which monitors follow a log's tree.
 //! * [`timestamp`] — the one time representation (UTC, millisecond precision).
 //! * [`users`] — people who sign in, their roles, and password hashing (Argon2id).
+//! * [`witness`] — the C2SP tlog-witness `add-checkpoint` request and a witness's rules.
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod entry;
 pub mod envelope;
 pub mod filter;
@@ -23,8 +27,10 @@ pub mod merkle;
 pub mod netacl;
 pub mod redact;
 pub mod session;
+pub mod tiles;
 pub mod timestamp;
 pub mod users;
+pub mod witness;
 
 pub use entry::{
     Actor, ActorType, Appended, Changes, Context, Entry, NewEntry, Outcome, RequestInfo, Target,

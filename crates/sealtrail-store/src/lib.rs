@@ -187,6 +187,40 @@ pub struct TenantSettings {
     pub ip_allowlist: Vec<String>,
     /// Rate limits and the daily quota the server enforces for this tenant.
     pub limits: TenantLimits,
+    /// Who may read the log's tree tiles (hashes only) to monitor it for forks.
+    pub tile_access: TileAccess,
+}
+
+/// Who may fetch a log's checkpoint and Merkle tree tiles (C2SP tlog-tiles) without signing in.
+/// Off by default: a tenant decides whether its log's size and growth are anyone's business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TileAccess {
+    /// Nobody: the tiles answer 404 as if the log did not exist.
+    #[default]
+    Off,
+    /// API keys of the tenant with the `monitor` scope (or `admin`).
+    Monitor,
+    /// Anyone, without a key (a public log that outside monitors and witnesses follow).
+    Public,
+}
+
+impl TileAccess {
+    /// Every value, in display order.
+    pub const ALL: [TileAccess; 3] = [TileAccess::Off, TileAccess::Monitor, TileAccess::Public];
+
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TileAccess::Off => "off",
+            TileAccess::Monitor => "monitor",
+            TileAccess::Public => "public",
+        }
+    }
+
+    /// Parses the spelling of [`TileAccess::as_str`].
+    pub fn parse(s: &str) -> Option<TileAccess> {
+        TileAccess::ALL.into_iter().find(|a| a.as_str() == s)
+    }
 }
 
 /// A user to create; the password arrives already hashed, so the store never sees it.
@@ -401,7 +435,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records a signed checkpoint: the equivocation guard. `Conflict` for a size below the
     /// latest recorded, another root for a recorded size, a size beyond the log, or a root
     /// that is not the tree's root at that size. The same size and root again return the
-    /// existing record.
+    /// existing record, with any signature line of `note` by a key it does not carry yet
+    /// added to it: that is how witnesses' cosignatures are kept (the caller verifies them).
     async fn record_checkpoint(
         &self,
         tenant: TenantId,
@@ -453,6 +488,24 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         keys: Vec<String>,
     ) -> Result<TenantSettings, StoreError>;
+
+    /// Sets who may read the log's tiles. Returns the new settings.
+    async fn set_tile_access(
+        &self,
+        tenant: TenantId,
+        access: TileAccess,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// The complete-subtree hashes at tree `level`, indexes `first .. first + count`, of the
+    /// tenant's tree (a C2SP tile is one such range): `Invalid` when the tree does not have
+    /// them all yet, `Corrupt` when a node that must exist is missing.
+    async fn tree_level(
+        &self,
+        tenant: TenantId,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Hash>, StoreError>;
 
     /// Replaces the tenant's usage limits; `Invalid` for zero or implausibly large values
     /// ([`TenantLimits::check`]). Returns the new settings.

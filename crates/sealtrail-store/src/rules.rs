@@ -94,6 +94,63 @@ pub(crate) fn checkpoint_guard(
     Ok(None)
 }
 
+/// The node index range `first .. first + count` at tree `level` as stored integers, once a tree
+/// of `size` leaves has all of them (complete subtrees only); `Invalid` otherwise.
+pub(crate) fn tree_level_range(
+    size: u64,
+    level: u32,
+    first: u64,
+    count: u64,
+) -> Result<(i64, i64), StoreError> {
+    let complete = if level >= 64 { 0 } else { size >> level };
+    match first.checked_add(count) {
+        Some(end) if end <= complete && count > 0 => Ok((first as i64, end as i64)),
+        _ => Err(StoreError::Invalid(format!(
+            "the tree of {size} entries has no complete nodes {first}..{} at level {level}",
+            first.saturating_add(count)
+        ))),
+    }
+}
+
+/// The hashes of a level range read in index order, checked to be exactly the range: a gap is
+/// a damaged tree, not a shorter answer.
+pub(crate) fn contiguous_level(
+    rows: Vec<(i64, Hash)>,
+    level: u32,
+    (first, end): (i64, i64),
+) -> Result<Vec<Hash>, StoreError> {
+    let mut hashes = Vec::with_capacity(rows.len());
+    for (expected, (idx, hash)) in (first..end).zip(rows.iter()) {
+        if *idx != expected {
+            break;
+        }
+        hashes.push(*hash);
+    }
+    if hashes.len() as i64 != end - first {
+        return Err(StoreError::Corrupt(format!(
+            "tree nodes missing at level {level} between {first} and {end}"
+        )));
+    }
+    Ok(hashes)
+}
+
+/// A stored tile-access value; anything this build did not write is corruption, not "off"
+/// or "public".
+pub(crate) fn stored_tile_access(stored: String) -> Result<crate::TileAccess, StoreError> {
+    crate::TileAccess::parse(&stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown tile access `{stored}`")))
+}
+
+/// The note to keep for a checkpoint recorded again: the stored one plus any signature line of
+/// `note` by a key it does not carry yet (a witness's cosignature), or `None` when nothing is
+/// new. A note over another text (or no note at all) adds nothing: the stored text is what
+/// was signed, and the caller sees its lines were not kept.
+pub(crate) fn merged_note(recorded: &StoredCheckpoint, note: &str) -> Option<String> {
+    sealtrail_core::checkpoint::merge_signatures(&recorded.note, note)
+        .ok()
+        .flatten()
+}
+
 /// The guard's refusal when the root given is not the tree's.
 pub(crate) fn wrong_root(size: u64) -> StoreError {
     StoreError::Conflict(format!(

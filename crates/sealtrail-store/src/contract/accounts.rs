@@ -628,6 +628,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
         export_excluded_properties: vec!["dialogue".into()],
         ip_allowlist: vec!["203.0.113.0/24".into()],
         limits: crate::TenantLimits::DEFAULT,
+        tile_access: crate::TileAccess::Off,
     };
     let set = store
         .set_ip_allowlist(t, vec!["203.0.113.7/24".into()])
@@ -660,6 +661,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
             export_excluded_properties: Vec::new(),
             ip_allowlist: Vec::new(),
             limits: crate::TenantLimits::DEFAULT,
+            tile_access: crate::TileAccess::Off,
         })
     );
 }

@@ -312,3 +312,124 @@ pub async fn checkpoint_batches_answer_each_item(store: Arc<dyn Store>) {
     assert_eq!(latest(b).await, Some((4, "b4\n".to_string())));
     assert!(store.record_checkpoints(Vec::new()).await.is_empty());
 }
+
+/// A checkpoint recorded again with witnesses' cosignatures keeps them (once per key) on every
+/// later read, and a note over another text adds nothing.
+pub async fn cosignatures_are_added_to_a_recorded_checkpoint(store: Arc<dyn Store>) {
+    use sealtrail_core::checkpoint::{Checkpoint, NoteSigner};
+    use sealtrail_core::cosignature::Cosigner;
+    let t = tenant(&store, "acme").await;
+    grow(&store, t, 6).await;
+    let mut tree = memory_tree(&store, t).await;
+    let log = NoteSigner::from_seed("sealtrail", [1; 32]).expect("log key");
+    let checkpoint = Checkpoint {
+        origin: "sealtrail/test/acme".into(),
+        size: 6,
+        root: root_at(&mut tree, 6),
+    };
+    let note = checkpoint.sign(&log).expect("sign");
+    let first = store.record_checkpoint(t, 6, checkpoint.root, &note).await;
+    assert_eq!(first.map(|c| c.note).ok(), Some(note.clone()));
+    let text = checkpoint.to_text();
+    let w1 = Cosigner::from_seed("w1.example", [2; 32]).expect("w1");
+    let w2 = Cosigner::from_seed("w2.example", [3; 32]).expect("w2");
+    let with_w1 = format!("{note}{}", w1.cosign(&text, 100));
+    let kept = store
+        .record_checkpoint(t, 6, checkpoint.root, &with_w1)
+        .await;
+    assert_eq!(kept.map(|c| c.note).ok(), Some(with_w1.clone()));
+    // w1 again (later) and w2: only w2's line is new.
+    let offered = format!("{text}\n{}{}", w1.cosign(&text, 200), w2.cosign(&text, 300));
+    let both = store
+        .record_checkpoint(t, 6, checkpoint.root, &offered)
+        .await;
+    let expected = format!("{with_w1}{}", w2.cosign(&text, 300));
+    assert_eq!(both.map(|c| c.note).ok(), Some(expected.clone()));
+    let other_text = text.replacen("acme", "globex", 1);
+    let foreign = format!("{other_text}\n{}", w1.cosign(&other_text, 1));
+    let ignored = store
+        .record_checkpoint(t, 6, checkpoint.root, &foreign)
+        .await;
+    assert_eq!(ignored.map(|c| c.note).ok(), Some(expected.clone()));
+    let read = store.latest_checkpoint(t).await.ok().flatten();
+    assert_eq!(read.map(|c| c.note), Some(expected.clone()));
+    let read = store.checkpoint_at(t, 6).await.ok().flatten();
+    assert_eq!(read.map(|c| c.note), Some(expected));
+    assert_eq!(
+        w1.verifier().cosigned_at(&both_note(&store, t).await).ok(),
+        Some(Some(100))
+    );
+}
+
+async fn both_note(store: &Arc<dyn Store>, t: TenantId) -> String {
+    match store.latest_checkpoint(t).await {
+        Ok(Some(c)) => c.note,
+        other => panic!("latest checkpoint: {other:?}"),
+    }
+}
+
+/// A tree level range holds exactly the complete-subtree hashes an independent tree computes,
+/// and ranges the tree does not complete yet are refused, per tenant.
+pub async fn tree_levels_are_the_complete_subtrees(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "globex").await;
+    grow(&store, t, 21).await;
+    grow(&store, other, 3).await;
+    let mut tree = memory_tree(&store, t).await;
+    for (level, first, count) in [
+        (0u32, 0u64, 21u64),
+        (0, 5, 3),
+        (1, 0, 10),
+        (2, 1, 4),
+        (4, 0, 1),
+    ] {
+        let got = store.tree_level(t, level, first, count).await;
+        let want: Vec<Hash> = (first..first + count)
+            .map(|i| {
+                let lo = i << level;
+                merkle::range_hash(&mut tree, lo, lo + (1 << level)).expect("memory tree")
+            })
+            .collect();
+        assert_eq!(got.ok(), Some(want), "level {level} from {first} x{count}");
+    }
+    for (level, first, count) in [
+        (0u32, 0u64, 22u64),
+        (1, 10, 1),
+        (2, 0, 6),
+        (5, 0, 1),
+        (0, 3, 0),
+    ] {
+        let r = store.tree_level(t, level, first, count).await;
+        assert!(
+            matches!(r, Err(StoreError::Invalid(_))),
+            "{level}/{first}/{count}: {r:?}"
+        );
+    }
+    let r = store.tree_level(other, 0, 0, 4).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+}
+
+/// Tile access is off by default, set per tenant, and left alone by other settings.
+pub async fn tile_access_is_a_setting_per_tenant(store: Arc<dyn Store>) {
+    use crate::TileAccess;
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "globex").await;
+    let access = |s: Result<crate::TenantSettings, StoreError>| s.map(|s| s.tile_access).ok();
+    assert_eq!(access(store.settings(t).await), Some(TileAccess::Off));
+    for value in [TileAccess::Public, TileAccess::Monitor] {
+        assert_eq!(access(store.set_tile_access(t, value).await), Some(value));
+        assert_eq!(access(store.settings(t).await), Some(value));
+    }
+    assert_eq!(
+        access(store.set_legal_hold(t, true).await),
+        Some(TileAccess::Monitor)
+    );
+    assert_eq!(access(store.settings(other).await), Some(TileAccess::Off));
+    let unknown = store
+        .set_tile_access(TenantId(987_654), TileAccess::Public)
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+}

@@ -249,6 +249,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         export_excluded_properties: Vec::new(),
         ip_allowlist: Vec::new(),
         limits: crate::TenantLimits::DEFAULT,
+        tile_access: crate::TileAccess::Off,
     };
     assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
@@ -274,6 +275,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
             export_excluded_properties: Vec::new(),
             ip_allowlist: Vec::new(),
             limits: crate::TenantLimits::DEFAULT,
+            tile_access: crate::TileAccess::Off,
         })
     );
     let other = tenant(&store, "globex").await;

@@ -7,7 +7,7 @@
 
 use super::pool::{PgError, PgResult, Tx};
 use crate::rules::{check_retention, export_exclusions, log_origin};
-use crate::{Retention, StoreError, TenantLimits, TenantSettings};
+use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use postgres::types::Json;
 use postgres::Row;
 use sealtrail_core::keys::{ApiKey, Scope};
@@ -69,7 +69,7 @@ fn unknown_tenant(tenant: TenantId) -> PgError {
     StoreError::NotFound(format!("tenant {}", tenant.0)).into()
 }
 
-/// Decodes `retention_days, legal_hold, export_excluded, ip_allowlist, limits`. An unreadable
+/// Decodes `retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access`. An unreadable
 /// list (or limits object) is
 /// `Corrupt`, never empty: excluding nothing would leak what was meant to stay out of exports,
 /// and an empty allowlist would let everyone in.
@@ -86,6 +86,7 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
         export_excluded_properties: list(2, "export exclusions")?,
         ip_allowlist: list(3, "IP allowlist")?,
         limits: TenantLimits::from_json(row.try_get(4)?, tenant.0)?,
+        tile_access: crate::rules::stored_tile_access(row.try_get(5)?)?,
     })
 }
 
@@ -101,7 +102,7 @@ fn settings_or_not_found(row: Option<Row>, tenant: TenantId) -> PgResult<TenantS
 /// A tenant's retention, legal hold, export exclusions and IP allowlist.
 pub(crate) fn settings(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<TenantSettings> {
     let row = tx.query_opt(
-        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits
+        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access
          FROM tenants WHERE id = $1",
         &[&tenant.0],
     )?;
@@ -127,7 +128,7 @@ pub(crate) fn set_retention(
     };
     let row = tx.query_opt(
         "UPDATE tenants SET retention_days = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits",
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
         &[&tenant.0, &days],
     )?;
     settings_or_not_found(row, tenant)
@@ -147,7 +148,7 @@ pub(crate) fn set_legal_hold(
     )?;
     let row = tx.query_opt(
         "UPDATE tenants SET legal_hold = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits",
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
         &[&tenant.0, &hold],
     )?;
     settings_or_not_found(row, tenant)
@@ -162,7 +163,7 @@ pub(crate) fn set_export_exclusions(
     let keys = export_exclusions(keys)?;
     let row = tx.query_opt(
         "UPDATE tenants SET export_excluded = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits",
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
         &[&tenant.0, &Json(&keys)],
     )?;
     settings_or_not_found(row, tenant)
@@ -177,8 +178,22 @@ pub(crate) fn set_limits(
     limits.check()?;
     let row = tx.query_opt(
         "UPDATE tenants SET limits = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits",
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
         &[&tenant.0, &limits.to_json()],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Sets who may read the log's tiles and returns the settings as they now are.
+pub(crate) fn set_tile_access(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    access: TileAccess,
+) -> PgResult<TenantSettings> {
+    let row = tx.query_opt(
+        "UPDATE tenants SET tile_access = $2 WHERE id = $1
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &[&tenant.0, &access.as_str()],
     )?;
     settings_or_not_found(row, tenant)
 }
@@ -192,7 +207,7 @@ pub(crate) fn set_ip_allowlist(
     let list = IpAllowlist::parse(entries).map_err(StoreError::Invalid)?;
     let row = tx.query_opt(
         "UPDATE tenants SET ip_allowlist = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits",
+         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
         &[&tenant.0, &Json(list.entries())],
     )?;
     settings_or_not_found(row, tenant)

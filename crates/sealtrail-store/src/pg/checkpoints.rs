@@ -4,7 +4,7 @@
 use super::pool::{PgResult, Tx};
 use super::read::existing_head;
 use super::tree::{hash_from_bytes, root_at};
-use crate::rules::{checkpoint_guard, wrong_root};
+use crate::rules::{checkpoint_guard, merged_note, wrong_root};
 use crate::{Hash, StoreError, StoredCheckpoint};
 use postgres::Row;
 use sealtrail_core::{TenantId, Timestamp};
@@ -62,7 +62,14 @@ pub(crate) fn record(
     let log = existing_head(tx, tenant)?.size;
     let existing = at(tx, tenant, size)?;
     let newest = latest(tx, tenant)?;
-    if let Some(recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+    if let Some(mut recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+        if let Some(merged) = merged_note(&recorded, note) {
+            tx.execute(
+                "UPDATE checkpoints SET note = $3 WHERE tenant = $1 AND size = $2",
+                &[&tenant.0, &(size as i64), &merged],
+            )?;
+            recorded.note = merged;
+        }
         return Ok(recorded);
     }
     if root_at(tx, tenant, size)? != root {

@@ -32,7 +32,7 @@ use crate::Clock;
 use crate::{
     appended_seq, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,
     Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store, StoreError,
-    StoredCheckpoint, TenantLimits, TenantSettings, TreeHead, UserChange,
+    StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use pool::Pool;
@@ -401,6 +401,32 @@ impl Store for PgStore {
         self.pool
             .write("changing export exclusions", move |tx| {
                 admin::set_export_exclusions(tx, tenant, &keys)
+            })
+            .await
+    }
+
+    async fn set_tile_access(
+        &self,
+        tenant: TenantId,
+        access: TileAccess,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing the tile access", move |tx| {
+                admin::set_tile_access(tx, tenant, access)
+            })
+            .await
+    }
+
+    async fn tree_level(
+        &self,
+        tenant: TenantId,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.pool
+            .read("reading tree tiles", move |tx| {
+                tree::level_range(tx, tenant, level, first, count)
             })
             .await
     }

@@ -22,7 +22,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, V1_INITIAL),
     (2, V2_TENANT_LIMITS),
     (3, V3_ERASURE_LEDGER),
+    (4, V4_TILE_ACCESS),
 ];
+
+/// Version 4: who may read the log's tree tiles ([`crate::TileAccess`]); off for every tenant.
+const V4_TILE_ACCESS: &str =
+    "ALTER TABLE tenants ADD COLUMN tile_access text NOT NULL DEFAULT 'off';";
 
 /// Version 3: the erasure ledger ([`crate::erasure::ledger`]), and one run per tenant listing
 /// every value erased before it existed, recorded by the next start like any run that was

@@ -139,6 +139,34 @@ pub(crate) fn root_at(tx: &mut Tx<'_>, tenant: TenantId, size: u64) -> PgResult<
     with_nodes(tx, tenant, |nodes| merkle::root(&mut Source(nodes), size))
 }
 
+/// The stored hashes at `level`, indexes `first .. first + count`, once the tree has them all.
+pub(crate) fn level_range(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    level: u32,
+    first: u64,
+    count: u64,
+) -> PgResult<Vec<Hash>> {
+    let size = existing_head(tx, tenant)?.size;
+    let range = crate::rules::tree_level_range(size, level, first, count)?;
+    let level_column = i32::try_from(level).unwrap_or(i32::MAX);
+    let rows = tx.query(
+        "SELECT idx, hash FROM tree_nodes
+         WHERE tenant = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx",
+        &[&tenant.0, &level_column, &range.0, &range.1],
+    )?;
+    let rows = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.get::<_, i64>(0),
+                hash_from_bytes(row.get::<_, &[u8]>(1))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(crate::rules::contiguous_level(rows, level, range)?)
+}
+
 /// Size and root now.
 pub(crate) fn tree_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<TreeHead> {
     let size = existing_head(tx, tenant)?.size;

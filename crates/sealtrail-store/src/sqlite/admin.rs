@@ -8,7 +8,7 @@ use super::WriteError;
 /// Re-exported so backfill and tests keep naming it here; the rule itself lives in `rules`.
 pub(crate) use crate::rules::log_origin;
 use crate::rules::{check_retention, export_exclusions};
-use crate::{Retention, StoreError, TenantLimits, TenantSettings};
+use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::netacl::IpAllowlist;
@@ -77,7 +77,7 @@ pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<Strin
 /// A tenant's retention and legal hold.
 pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
     conn.prepare_cached(
-        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits
+        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access
          FROM tenants WHERE id = ?1",
     )
     .and_then(|mut s| {
@@ -86,6 +86,7 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
             let excluded: String = r.get(2)?;
             let allowlist: String = r.get(3)?;
             let limits: String = r.get(4)?;
+            let tile_access: String = r.get(5)?;
             let corrupt = |column: usize, e: serde_json::Error| {
                 rusqlite::Error::FromSqlConversionFailure(
                     column,
@@ -104,6 +105,13 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                 ip_allowlist: serde_json::from_str(&allowlist).map_err(|e| corrupt(3, e))?,
                 // Likewise: unreadable limits must not turn into "unlimited".
                 limits: serde_json::from_str(&limits).map_err(|e| corrupt(4, e))?,
+                tile_access: crate::rules::stored_tile_access(tile_access).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        5,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
             })
         })
         .optional()
@@ -166,6 +174,25 @@ pub(crate) fn set_limits(
     let changed = tx.execute(
         "UPDATE tenants SET limits = ?2 WHERE id = ?1",
         params![tenant.0, limits.to_json().to_string()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
+    }
+    let now = settings(&tx, tenant)?;
+    tx.commit()?;
+    Ok(now)
+}
+
+/// Sets who may read the log's tiles and returns the settings as they now are.
+pub(crate) fn set_tile_access(
+    conn: &mut Connection,
+    tenant: TenantId,
+    access: TileAccess,
+) -> Result<TenantSettings, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE tenants SET tile_access = ?2 WHERE id = ?1",
+        params![tenant.0, access.as_str()],
     )?;
     if changed == 0 {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());

@@ -6,7 +6,7 @@
 use super::error::backend;
 use super::tree::{hash_from_blob, root_at, size_of};
 use super::WriteError;
-use crate::rules::{checkpoint_guard, wrong_root};
+use crate::rules::{checkpoint_guard, merged_note, wrong_root};
 use crate::{CheckpointToRecord, Hash, StoreError, StoredCheckpoint};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
@@ -106,7 +106,14 @@ fn record_in(
     let log = size_of(tx, tenant)?;
     let existing = at(tx, tenant, size)?;
     let newest = latest(tx, tenant)?;
-    if let Some(recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+    if let Some(mut recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+        if let Some(merged) = merged_note(&recorded, note) {
+            tx.execute(
+                "UPDATE checkpoints SET note = ?3 WHERE tenant = ?1 AND size = ?2",
+                params![tenant.0, size as i64, merged],
+            )?;
+            recorded.note = merged;
+        }
         return Ok(recorded);
     }
     if root_at(tx, tenant, size)? != root {

@@ -48,7 +48,7 @@ use crate::Clock;
 use crate::{
     appended_seq, CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord,
     LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
-    StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TreeHead, UserChange,
+    StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
 use async_trait::async_trait;
 use read::ReadPool;
@@ -380,6 +380,28 @@ impl Store for SqliteStore {
     ) -> Result<TenantSettings, StoreError> {
         self.writer
             .run_job(move |conn| admin::set_export_exclusions(conn, tenant, keys))
+            .await
+    }
+
+    async fn set_tile_access(
+        &self,
+        tenant: TenantId,
+        access: TileAccess,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::set_tile_access(conn, tenant, access))
+            .await
+    }
+
+    async fn tree_level(
+        &self,
+        tenant: TenantId,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.reads
+            .read(move |conn| tree::level_range(conn, tenant, level, first, count))
             .await
     }
 

@@ -39,7 +39,12 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (6, Step::Sql(V6_VAULT_IN_ENTRY_ROWS)),
     (7, Step::Sql(V7_INDEX_QUEUE)),
     (8, Step::Rust(super::ledger::migrate_v8)),
+    (9, Step::Sql(V9_TILE_ACCESS)),
 ];
+
+/// Version 9: who may read the log's tree tiles ([`crate::TileAccess`]); off for every tenant.
+const V9_TILE_ACCESS: &str =
+    "ALTER TABLE tenants ADD COLUMN tile_access TEXT NOT NULL DEFAULT 'off';";
 
 /// Version 7: entries committed but not yet in their derived indexes (targets, facet counts,
 /// search words), which `sqlite::derive` builds in batches after the acknowledging commit.

@@ -153,6 +153,34 @@ pub(crate) fn size_of(conn: &Connection, tenant: TenantId) -> Result<u64, StoreE
         .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))
 }
 
+/// The stored hashes at `level`, indexes `first .. first + count`, once the tree has them all.
+pub(crate) fn level_range(
+    conn: &Connection,
+    tenant: TenantId,
+    level: u32,
+    first: u64,
+    count: u64,
+) -> Result<Vec<Hash>, StoreError> {
+    let range = crate::rules::tree_level_range(size_of(conn, tenant)?, level, first, count)?;
+    let rows = conn
+        .prepare_cached(
+            "SELECT idx, hash FROM tree_nodes
+             WHERE tenant = ?1 AND level = ?2 AND idx >= ?3 AND idx < ?4 ORDER BY idx",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![tenant.0, level, range.0, range.1], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(backend("reading tree nodes"))?;
+    let rows = rows
+        .into_iter()
+        .map(|(idx, blob)| Ok((idx, hash_from_blob(&blob)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    crate::rules::contiguous_level(rows, level, range)
+}
+
 /// Size and root now.
 pub(crate) fn tree_head(conn: &Connection, tenant: TenantId) -> Result<TreeHead, StoreError> {
     let size = size_of(conn, tenant)?;

@@ -108,7 +108,7 @@ pub enum KeysCommand {
         /// A label saying what uses the key (e.g. "billing-service").
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: ingest, read, export, admin.
+        /// Comma-separated scopes: ingest, read, export, monitor, admin.
         #[arg(long, required = true)]
         scopes: String,
         #[command(flatten)]

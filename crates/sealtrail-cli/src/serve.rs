@@ -104,6 +104,30 @@ pub struct ServeArgs {
     /// address other than localhost. Prefer HTTPS (a TLS-terminating proxy) instead.
     #[arg(long, env = "SEALTRAIL_INSECURE_COOKIES")]
     insecure_cookies: bool,
+    /// A witness to ask for a cosignature of every checkpoint: `<witness key> <URL prefix>`
+    /// (the URL its `add-checkpoint` lives under, e.g. `https://w.example/witness`). Repeat for
+    /// several (in the environment, separate them with `;`).
+    #[arg(long = "witness", env = "SEALTRAIL_WITNESSES", value_delimiter = ';')]
+    witnesses: Vec<String>,
+    /// Cosignatures a checkpoint needs to count as witnessed (default: every --witness).
+    #[arg(long, env = "SEALTRAIL_WITNESS_QUORUM", requires = "witnesses")]
+    witness_quorum: Option<usize>,
+    /// Act as a witness for another installation's logs: `<origin prefix> <log verifier key>`
+    /// (e.g. `sealtrail/0a1b2c3d/ sealtrail+1234abcd+AX…`). Repeat for several (`;` in the
+    /// environment). Turns on `POST /witness/add-checkpoint`.
+    #[arg(
+        long = "witness-for",
+        env = "SEALTRAIL_WITNESS_FOR",
+        value_delimiter = ';'
+    )]
+    witness_for: Vec<String>,
+    /// The witness's key file (created 0600 on first start). Default: in the data directory.
+    #[arg(long, env = "SEALTRAIL_WITNESS_KEY_FILE")]
+    witness_key_file: Option<PathBuf>,
+    /// The witness's name on its cosignatures, used when its key is created (a URL-like
+    /// identifier such as `witness.example.com/sealtrail`).
+    #[arg(long, env = "SEALTRAIL_WITNESS_NAME", default_value = sealtrail_server::witness::DEFAULT_NAME)]
+    witness_name: String,
     /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -164,6 +188,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.export_job_concurrency = args.export_jobs;
     config.trusted_proxies = args.trusted_proxies.clone();
     config.secure_cookies = !args.insecure_cookies;
+    config.witnesses = args
+        .witnesses
+        .iter()
+        .map(|w| {
+            w.parse()
+                .map_err(|e: String| anyhow::anyhow!("--witness: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    config.witness_quorum = args.witness_quorum;
+    config.witness_for = args
+        .witness_for
+        .iter()
+        .map(|w| {
+            w.parse()
+                .map_err(|e: String| anyhow::anyhow!("--witness-for: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    config.witness_key_file = args.witness_key_file.clone();
+    config.witness_name = args.witness_name.clone();
     let database = match &args.database_url {
         Some(url) => sealtrail_store::pg::redacted_url(url),
         None => args.data_dir.display().to_string(),
@@ -177,6 +220,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     match &args.database_url {
         Some(_) => writeln!(out, "Database: {database}")?,
         None => writeln!(out, "Data directory: {database}")?,
+    }
+    if let Some(key) = server.witness_key() {
+        writeln!(out, "Witness key (give it to the logs you witness): {key}")?;
     }
     if let Some(first) = server.bootstrap() {
         writeln!(

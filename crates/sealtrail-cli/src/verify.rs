@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
+use sealtrail_core::cosignature::{count_cosignatures, CosignatureVerifier};
 use sealtrail_core::Tenant;
 use sealtrail_store::Store;
 use std::path::PathBuf;
@@ -37,6 +38,13 @@ pub struct VerifyArgs {
     /// file in the data directory. An auditor should pass the key they obtained independently.
     #[arg(long)]
     public_key: Option<String>,
+    /// A witness's cosignature key (`name+keyid+base64`, algorithm 0x04) whose cosignature on
+    /// the latest checkpoint (or the bundle's) counts. Repeatable.
+    #[arg(long = "witness", value_name = "KEY")]
+    witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    witness_quorum: Option<usize>,
     #[command(flatten)]
     data_dir: crate::local::DataDir,
 }
@@ -53,8 +61,9 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 
 /// Runs the verification; exit 0 when everything verifies, 1 otherwise.
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let witnesses = WitnessPolicy::from_args(&args.witnesses, args.witness_quorum)?;
     if let Some(path) = &args.bundle {
-        return verify_bundle(path, args.public_key.as_deref());
+        return verify_bundle(path, args.public_key.as_deref(), &witnesses);
     }
     let verifier = match &args.public_key {
         Some(key) => key
@@ -97,7 +106,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         kept.push((checkpoint, "your kept checkpoint"));
     }
     for tenant in tenants {
-        match verify_tenant(store.as_ref(), &tenant, &verifier, &kept).await? {
+        match verify_tenant(store.as_ref(), &tenant, &verifier, &kept, &witnesses).await? {
             Ok(summary) => println!("{}: OK — {summary}", tenant.name),
             Err(problem) => {
                 failed = true;
@@ -118,6 +127,7 @@ async fn verify_tenant(
     tenant: &Tenant,
     verifier: &NoteVerifier,
     kept: &[(Checkpoint, &str)],
+    witnesses: &WitnessPolicy,
 ) -> anyhow::Result<Result<String, String>> {
     let size = store.log_size(tenant.id).await?;
     let progress = bar(size, "entries");
@@ -158,6 +168,15 @@ async fn verify_tenant(
     if let Err(problem) = extends(store, tenant, &checkpoint, &report).await? {
         return Ok(Err(problem));
     }
+    match witnesses.check(&stored.note) {
+        Ok(cosigned) => also.push_str(&cosigned),
+        Err(problem) => {
+            return Ok(Err(format!(
+                "the latest checkpoint (size {}): {problem}",
+                checkpoint.size
+            )))
+        }
+    }
     Ok(Ok(format!(
         "{} entries ({} verified, {} pruned), root {}, extends the checkpoint of size {} signed {}{also}",
         report.size,
@@ -193,7 +212,62 @@ fn hex_short(hash: &[u8; 32]) -> String {
     hex::encode(&hash[..8])
 }
 
-fn verify_bundle(path: &std::path::Path, trusted_key: Option<&str>) -> anyhow::Result<ExitCode> {
+/// The witnesses an auditor trusts and how many must have cosigned.
+struct WitnessPolicy {
+    keys: Vec<CosignatureVerifier>,
+    quorum: usize,
+}
+
+impl WitnessPolicy {
+    fn from_args(keys: &[String], quorum: Option<usize>) -> anyhow::Result<WitnessPolicy> {
+        let keys = keys
+            .iter()
+            .map(|k| {
+                k.parse::<CosignatureVerifier>()
+                    .map_err(|e| anyhow::anyhow!("--witness {k}: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let quorum = quorum.unwrap_or(keys.len());
+        if quorum > keys.len() {
+            anyhow::bail!(
+                "--witness-quorum {quorum} is more than the {} witness keys given",
+                keys.len()
+            );
+        }
+        Ok(WitnessPolicy { keys, quorum })
+    }
+
+    /// `Ok(summary)` when `note` carries at least the quorum of valid cosignatures (an empty
+    /// summary when no witness was asked for), `Err(problem)` otherwise.
+    fn check(&self, note: &str) -> Result<String, String> {
+        if self.keys.is_empty() {
+            return Ok(String::new());
+        }
+        let (valid, invalid) = count_cosignatures(note, &self.keys);
+        if !invalid.is_empty() {
+            return Err(format!(
+                "the cosignature of {} does not verify",
+                invalid.join(", ")
+            ));
+        }
+        if valid < self.quorum {
+            return Err(format!(
+                "{valid} of the {} required witness cosignatures (the witnesses have not cosigned it, or refused to)",
+                self.quorum
+            ));
+        }
+        Ok(format!(
+            ", cosigned by {valid} of {} witnesses",
+            self.keys.len()
+        ))
+    }
+}
+
+fn verify_bundle(
+    path: &std::path::Path,
+    trusted_key: Option<&str>,
+    witnesses: &WitnessPolicy,
+) -> anyhow::Result<ExitCode> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let progress = bar(0, "entries");
@@ -221,10 +295,17 @@ fn verify_bundle(path: &std::path::Path, trusted_key: Option<&str>) -> anyhow::R
             report.public_key
         );
     }
+    let cosigned = match witnesses.check(&report.checkpoint_note) {
+        Ok(summary) => summary,
+        Err(problem) => {
+            println!("FAILED — the bundle's checkpoint: {problem}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     match report.first_problem {
         None => {
             println!(
-                "OK — {} entries of log {} verify against the checkpoint of size {} (root {}){}{}",
+                "OK — {} entries of log {} verify against the checkpoint of size {} (root {}){cosigned}{}{}",
                 report.entries,
                 report.origin,
                 report.tree_size,

@@ -24,13 +24,22 @@ pub enum Scope {
     Read,
     /// Download exports.
     Export,
+    /// Follow the log's checkpoint and tree tiles (hashes only), where the tenant allows keys
+    /// to: for monitors that check the log never forks, without reading any entry.
+    Monitor,
     /// Manage keys and tenant settings; implies all scopes.
     Admin,
 }
 
 impl Scope {
     /// Every scope, in display order.
-    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Read, Scope::Export, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::Ingest,
+        Scope::Read,
+        Scope::Export,
+        Scope::Monitor,
+        Scope::Admin,
+    ];
 
     /// The wire and storage spelling.
     pub fn as_str(self) -> &'static str {
@@ -38,6 +47,7 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Export => "export",
+            Scope::Monitor => "monitor",
             Scope::Admin => "admin",
         }
     }
@@ -52,7 +62,9 @@ impl Scope {
             }
         }
         if scopes.is_empty() {
-            return Err("at least one scope is required (ingest, read, export, admin)".into());
+            return Err(
+                "at least one scope is required (ingest, read, export, monitor, admin)".into(),
+            );
         }
         scopes.sort();
         Ok(scopes)
@@ -80,7 +92,9 @@ impl FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown scope `{s}` (expected ingest, read, export or admin)"))
+            .ok_or_else(|| {
+                format!("unknown scope `{s}` (expected ingest, read, export, monitor or admin)")
+            })
     }
 }
 

@@ -119,6 +119,9 @@ pub struct BundleReport {
     /// The verifier key string the checkpoint was checked with. It came from the bundle itself,
     /// so it must be compared with the operator's published key before the result means anything.
     pub public_key: String,
+    /// The signed checkpoint note as bundled, with any witnesses' cosignatures, for checking
+    /// them against witness keys the auditor trusts.
+    pub checkpoint_note: String,
     /// Export time as the manifest claims it (not signed).
     pub exported_at: Timestamp,
     /// Filters as the manifest claims them (not signed).

@@ -103,7 +103,7 @@ pub async fn create_api_key(
     }
     if scopes.is_empty() {
         return Err(AdminError::Invalid(
-            "at least one scope is required (ingest, read, export, admin)".into(),
+            "at least one scope is required (ingest, read, export, monitor, admin)".into(),
         ));
     }
     let generated = keys::generate();

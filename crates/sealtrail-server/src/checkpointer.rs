@@ -8,6 +8,7 @@
 //! checkpoint is recorded or returned.
 
 use crate::signed_memory::{extends, rollback_message, SignedMemory};
+use crate::witnesses::Witnesses;
 use sealtrail_core::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use sealtrail_core::TenantId;
 use sealtrail_store::{CheckpointToRecord, Store, StoreError, StoredCheckpoint};
@@ -34,22 +35,33 @@ pub enum CheckpointError {
     Memory(#[from] crate::signed_memory::MemoryError),
 }
 
+/// How long an on-demand checkpoint waits for witnesses' cosignatures before it is returned
+/// with those it has.
+const COSIGN_WAIT: Duration = Duration::from_secs(3);
+
 /// The installation's signer plus the per-tenant serialisation of signing.
 pub struct Checkpointer {
     store: Arc<dyn Store>,
     signer: NoteSigner,
     memory: SignedMemory,
+    witnesses: Arc<Witnesses>,
     tenant_locks: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Checkpointer {
     /// A checkpointer signing with `signer` over `store`, never behind what `memory` says this
-    /// node signed before.
-    pub fn new(store: Arc<dyn Store>, signer: NoteSigner, memory: SignedMemory) -> Self {
+    /// node signed before, asking `witnesses` (possibly none) to cosign what it signs.
+    pub fn new(
+        store: Arc<dyn Store>,
+        signer: NoteSigner,
+        memory: SignedMemory,
+        witnesses: Arc<Witnesses>,
+    ) -> Self {
         Checkpointer {
             store,
             signer,
             memory,
+            witnesses,
             tenant_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -57,6 +69,11 @@ impl Checkpointer {
     /// The store it signs for.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The witnesses asked to cosign.
+    pub fn witnesses(&self) -> &Arc<Witnesses> {
+        &self.witnesses
     }
 
     /// The public key auditors verify checkpoints with.
@@ -73,11 +90,30 @@ impl Checkpointer {
     }
 
     /// A signed checkpoint covering at least everything committed to the tenant's log before
-    /// this call: the latest one if it already does, else a new one.
+    /// this call: the latest one if it already does, else a new one; with the cosignatures the
+    /// witnesses give within a few seconds when it lacks a quorum.
     pub async fn checkpoint_now(
         &self,
         tenant: TenantId,
     ) -> Result<StoredCheckpoint, CheckpointError> {
+        let checkpoint = self.sign_now(tenant).await?;
+        if self.witnesses.is_empty()
+            || self.witnesses.cosigned_by(&checkpoint.note).len() >= self.witnesses.quorum()
+        {
+            return Ok(checkpoint);
+        }
+        let fallback = checkpoint.clone();
+        let cosigned = tokio::time::timeout(
+            COSIGN_WAIT,
+            self.witnesses
+                .cosign(self.store.as_ref(), tenant, checkpoint),
+        )
+        .await;
+        Ok(cosigned.unwrap_or(fallback))
+    }
+
+    /// [`Checkpointer::checkpoint_now`] without asking the witnesses.
+    async fn sign_now(&self, tenant: TenantId) -> Result<StoredCheckpoint, CheckpointError> {
         let lock = self.lock_for(tenant);
         let _serialised = lock.lock().await;
         let checkpoint = match self.head(tenant).await? {
@@ -188,6 +224,7 @@ impl Checkpointer {
             match self.recorded(tenant.id, size, result).await {
                 Ok(cp) => {
                     signed.insert(tenant.id, cp.size);
+                    self.witnesses.notify(tenant.id);
                 }
                 Err(e) => {
                     tracing::warn!(tenant = %tenant.name, error = %e, "checkpoint not signed")

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod checkpointer;
 pub mod client;
+pub mod durable_file;
 pub mod error;
 pub mod export;
 pub mod jobs;
@@ -25,6 +26,8 @@ pub mod state;
 pub mod throttle;
 pub mod usage;
 pub mod web;
+pub mod witness;
+pub mod witnesses;
 
 pub use admin::{AdminError, Bootstrap, CreatedKey};
 
@@ -73,6 +76,9 @@ pub enum ServerError {
     /// The record of this node's signed checkpoints could not be read.
     #[error("refusing to start: {0}")]
     SignedMemory(#[from] signed_memory::MemoryError),
+    /// The witness role could not start (its key or state file).
+    #[error("witness: {0}")]
+    Witness(#[from] witness::WitnessError),
     /// A key kept in a file (the checkpoint signing key, the pseudonym key) could not be
     /// loaded or created.
     #[error(transparent)]
@@ -144,6 +150,17 @@ pub struct ServerConfig {
     /// Proxies (CIDR blocks or addresses) whose `X-Forwarded-For` header names the client;
     /// empty (the default) believes no header, only the connection's peer address.
     pub trusted_proxies: Vec<String>,
+    /// Witnesses asked to cosign every checkpoint of every tenant's log (none by default).
+    pub witnesses: Vec<witnesses::WitnessSpec>,
+    /// Cosignatures a checkpoint needs to count as witnessed; `None`: all witnesses.
+    pub witness_quorum: Option<usize>,
+    /// Logs this process witnesses for others (`POST /witness/add-checkpoint`); empty turns
+    /// the witness role off.
+    pub witness_for: Vec<witness::WitnessedLog>,
+    /// The witness key; default `<data_dir>/witness-signing.key` (created when witnessing).
+    pub witness_key_file: Option<PathBuf>,
+    /// The witness's name on its cosignatures (used when its key is created).
+    pub witness_name: String,
     /// Mark the session cookie `Secure` (default). Browsers accept it on `http://localhost`;
     /// turn it off only to serve the page over plain HTTP on another address.
     pub secure_cookies: bool,
@@ -176,6 +193,11 @@ impl ServerConfig {
             export_retention: Duration::from_secs(24 * 3600),
             export_job_concurrency: 2,
             trusted_proxies: Vec::new(),
+            witnesses: Vec::new(),
+            witness_quorum: None,
+            witness_for: Vec::new(),
+            witness_key_file: None,
+            witness_name: witness::DEFAULT_NAME.to_string(),
             secure_cookies: true,
         }
     }
@@ -220,6 +242,7 @@ fn metrics_handle() -> PrometheusHandle {
 pub struct RunningServer {
     local_addr: SocketAddr,
     bootstrap: Option<Bootstrap>,
+    witness_key: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     background: watch::Sender<bool>,
     checkpointer: Arc<checkpointer::Checkpointer>,
@@ -236,6 +259,12 @@ impl RunningServer {
     /// Base URL clients use.
     pub fn url(&self) -> String {
         format!("http://{}", self.local_addr)
+    }
+
+    /// This process's witness verifier key, when it witnesses other logs (`serve` prints it
+    /// for the logs' operators to configure).
+    pub fn witness_key(&self) -> Option<&str> {
+        self.witness_key.as_deref()
     }
 
     /// The checkpoint signer (tests and the CLI use its public key).
@@ -423,10 +452,29 @@ pub async fn start_with_store(
     }
     let memory_file = config.data_dir.join(signed_memory::FILE_NAME);
     let memory = signed_memory::SignedMemory::open(&memory_file, &signer.verifier())?;
+    let witnesses = Arc::new(
+        witnesses::Witnesses::new(config.witnesses.clone(), config.witness_quorum)
+            .map_err(ServerError::Config)?,
+    );
+    let witness = if config.witness_for.is_empty() {
+        None
+    } else {
+        let key_file = config
+            .witness_key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join(witness::DEFAULT_KEY_FILE));
+        Some(Arc::new(witness::Witness::open(
+            &key_file,
+            &config.witness_name,
+            &config.data_dir.join(witness::STATE_FILE),
+            config.witness_for.clone(),
+        )?))
+    };
     let checkpointer = Arc::new(checkpointer::Checkpointer::new(
         store.clone(),
         signer,
         memory,
+        witnesses.clone(),
     ));
     // Never sign on top of a database that went back behind what this node signed.
     checkpointer.check_all().await?;
@@ -445,6 +493,13 @@ pub async fn start_with_store(
             .clone()
             .run(config.checkpoint_interval, background_rx.clone()),
     );
+    if !witnesses.is_empty() {
+        tokio::spawn(witnesses.clone().run(store.clone(), background_rx.clone()));
+        // Checkpoints signed before the witnesses were configured (or while they were down).
+        for tenant in store.list_tenants().await? {
+            witnesses.notify(tenant.id);
+        }
+    }
     let exports = jobs::ExportJobs::open(
         jobs::JobsConfig {
             root: config.data_dir.join("exports"),
@@ -475,6 +530,7 @@ pub async fn start_with_store(
         secure_cookies: config.secure_cookies,
         throttle: Arc::new(throttle::SignInThrottle::default()),
         usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
+        witness: witness.clone(),
     };
     let app = routes::router(state, config.request_timeout);
     let tcp = tokio::net::TcpListener::bind(config.listen)
@@ -508,6 +564,7 @@ pub async fn start_with_store(
     Ok(RunningServer {
         local_addr,
         bootstrap,
+        witness_key: witness.map(|w| w.verifier().to_string()),
         shutdown: Some(tx),
         background,
         checkpointer,

@@ -10,7 +10,7 @@ use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{
     ErasureMode, ErasureOutcome, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
-    StoreError,
+    StoreError, TileAccess,
 };
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -149,6 +149,36 @@ pub async fn set_legal_hold(
         actor: actor.clone(),
         target: None,
         properties: Map::new(),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(())
+}
+
+/// Sets who may read the log's tree tiles (`/tlog/{tenant}/...`) and audits the change: opening
+/// them to keys or to everyone is a security decision an auditor wants to see.
+pub async fn set_tile_access(
+    store: &dyn Store,
+    tenant: TenantId,
+    access: TileAccess,
+    actor: &Actor,
+) -> Result<(), AdminError> {
+    let before = store.settings(tenant).await?.tile_access;
+    store.set_tile_access(tenant, access).await?;
+    let audit = SelfAudit {
+        channel: "security",
+        action: "tile_access.changed",
+        event: "updated",
+        description: format!(
+            "Access to the log's tree tiles changed from {} to {}",
+            before.as_str(),
+            access.as_str()
+        ),
+        actor: actor.clone(),
+        target: None,
+        properties: props(&[
+            ("before", json!(before.as_str())),
+            ("after", json!(access.as_str())),
+        ]),
     };
     store.append(tenant, vec![audit.into_entry()]).await?;
     Ok(())

@@ -18,7 +18,6 @@ use sealtrail_core::merkle::{verify_consistency, Hash};
 use sealtrail_core::TenantId;
 use sealtrail_store::{Store, StoreError};
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -131,13 +130,8 @@ pub fn read(
     Ok(opened)
 }
 
-/// Replaces the file: a temporary file beside it, fsynced, renamed over it, and the directory
-/// fsynced, so a crash leaves the old file or the new one, never a torn one.
+/// Replaces the file whole ([`crate::durable_file::replace`]).
 fn write(path: &Path, notes: &BTreeMap<String, (Checkpoint, String)>) -> Result<(), MemoryError> {
-    let io = |source| MemoryError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let notes: BTreeMap<&str, &str> = notes
         .iter()
         .map(|(origin, (_, note))| (origin.as_str(), note.as_str()))
@@ -146,18 +140,10 @@ fn write(path: &Path, notes: &BTreeMap<String, (Checkpoint, String)>) -> Result<
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let temp = path.with_extension("json.tmp");
-    {
-        let mut file = std::fs::File::create(&temp).map_err(io)?;
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&temp, path).map_err(io)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)
+    crate::durable_file::replace(path, text.as_bytes()).map_err(|source| MemoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Whether the tree of `size` leaves with `root` in `tenant`'s log extends `remembered`:

@@ -31,4 +31,6 @@ pub struct AppState {
     pub throttle: Arc<crate::throttle::SignInThrottle>,
     /// Rate limits, quotas and the node's ingest capacity.
     pub usage: Arc<crate::usage::Usage>,
+    /// This process's witness role for other logs, when configured.
+    pub witness: Option<Arc<crate::witness::Witness>>,
 }

@@ -1380,6 +1380,90 @@ const RLO: char = '\u{202E}';
 
 /// No markup from stored text: the only script element is the page's own, no `<img` at all,
 /// and the policy forbids inline script.
+/// The log-monitoring choice on the settings page opens and closes the tiles, a key with the
+/// `monitor` scope made on the page reads them, and members cannot change it.
+#[tokio::test]
+async fn log_monitoring_access_through_the_page() {
+    let s = TestServer::start().await;
+    let (_, member_pw) = make_user(&s, Role::Member, "member@example.com").await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let csrf = b.csrf().await;
+    let page = b.get("/settings").await;
+    assert_eq!(page.options("tile-access").len(), 3, "{}", page.body);
+    assert!(page.body.contains("/tlog/default/checkpoint"));
+    let checkpoint = format!("{}/tlog/default/checkpoint", s.url);
+    let anonymous = || async { s.client.get(&checkpoint).send().await.unwrap().status() };
+    assert_eq!(anonymous().await, StatusCode::NOT_FOUND, "off by default");
+
+    let saved = b
+        .post("/settings/tiles", &[("csrf", &csrf), ("access", "public")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location(), "/settings?done=tiles");
+    let shown = b.get("/settings?done=tiles").await;
+    assert!(shown.body.contains("Log monitoring access saved."));
+    assert!(
+        shown.body.contains(r#"<option value="public" selected>"#),
+        "{}",
+        shown.body
+    );
+    assert_eq!(anonymous().await, StatusCode::OK);
+
+    let bad = b
+        .post(
+            "/settings/tiles",
+            &[("csrf", &csrf), ("access", "everyone")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.error().contains("choose who may read the tiles"),
+        "{}",
+        bad.body
+    );
+
+    let created = b
+        .post(
+            "/settings/keys",
+            &[("csrf", &csrf), ("name", "monitor"), ("scope", "monitor")],
+        )
+        .await;
+    let monitor = created.text_of("secret").expect("the new key is shown");
+    b.post("/settings/tiles", &[("csrf", &csrf), ("access", "monitor")])
+        .await;
+    assert_eq!(anonymous().await, StatusCode::UNAUTHORIZED);
+    let with_key = s
+        .client
+        .get(&checkpoint)
+        .bearer_auth(&monitor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_key.status(), StatusCode::OK);
+    assert!(with_key.text().await.unwrap().starts_with("sealtrail/"));
+    let (status, _) = api(&s, Method::GET, &monitor, "/v1/events", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a monitor key reads no entry"
+    );
+
+    let mut member = Browser::signed_in(&s, "member@example.com", &member_pw).await;
+    let member_csrf = member.get("/account").await.csrf();
+    let refused = member
+        .post(
+            "/settings/tiles",
+            &[("csrf", &member_csrf), ("access", "public")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(anonymous().await, StatusCode::UNAUTHORIZED, "unchanged");
+    let audited = s
+        .get_json(&s.admin_key, "/v1/events?action=tile_access.changed")
+        .await;
+    assert_eq!(audited["total"], 2, "{audited}");
+}
+
 fn assert_inert(page: &Page, what: &str) {
     assert_eq!(page.status, StatusCode::OK, "{what}: {}", page.body);
     let body = &page.body;

@@ -232,3 +232,53 @@ pub async fn assert_log_holds(
         text(&verify.stderr)
     );
 }
+
+impl Served {
+    /// Reads the line a witness prints at start and returns its key.
+    pub fn read_witness_key(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim()
+            .strip_prefix("Witness key (give it to the logs you witness): ")
+            .unwrap_or_else(|| panic!("expected the witness key line, got {line:?}"))
+            .to_string()
+    }
+}
+
+/// Builds the Go program `tests/go/<name>` (once per test process) with Debian's Go and
+/// `golang.org/x/mod` (`apt-get install golang-go golang-golang-x-mod-dev`, as `.ci/run`
+/// does) and returns its path: independent checks written against the ecosystem's own code.
+pub fn go_tool(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-tools");
+    let binary = out_dir.join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if built.iter().any(|b| b == name) {
+        return binary;
+    }
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/go")
+        .join(name)
+        .join("main.go");
+    let output = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GO111MODULE", "off")
+        .env("GOCACHE", out_dir.join("cache"))
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `go` ({e}): apt-get install golang-go golang-golang-x-mod-dev")
+        });
+    assert!(
+        output.status.success(),
+        "go build {}: {}",
+        source.display(),
+        text(&output.stderr)
+    );
+    built.push(name.to_string());
+    binary
+}

@@ -113,6 +113,7 @@ struct Verified {
     log: Log,
     manifest: Manifest,
     public_key: String,
+    note: String,
 }
 
 impl Meta {
@@ -158,6 +159,7 @@ impl Meta {
             },
             manifest,
             public_key: verifier.to_string(),
+            note: note.to_string(),
         })
     }
 }
@@ -172,6 +174,7 @@ fn verify_entries(
         log,
         manifest,
         public_key,
+        note,
     } = verified;
     let mut first_problem: Option<Problem> = None;
     let (mut count, mut erased_values) = (0u64, 0u64);
@@ -232,6 +235,7 @@ fn verify_entries(
         tree_size: log.tree_size,
         root: log.root,
         public_key,
+        checkpoint_note: note,
         exported_at: manifest.exported_at,
         filters: manifest.filters,
         entries: count,

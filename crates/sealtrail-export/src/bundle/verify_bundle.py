@@ -86,6 +86,35 @@ def open_checkpoint(key_line, note):
     return origin, int(size), b64(root)
 
 
+def cosigned_at(key_line, note):
+    """C2SP tlog-cosignature/v1: the timestamp of the witness's valid cosignature, or None."""
+    name, key_id, key_b64 = key_line.strip().split("+", 2)
+    raw = b64(key_b64)
+    if len(raw) != 33 or raw[0] != 4:
+        raise Bad("witness key %s is not a cosignature/v1 (0x04) key" % key_line.strip())
+    if sha256(name.encode(), b"\n", raw)[:4].hex() != key_id:
+        raise Bad("witness key id does not match the key")
+    key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    split = note.rindex("\n\n")
+    text, signatures = note[: split + 1], note[split + 2 :]
+    found = None
+    for line in signatures.splitlines():
+        sig_name, sig_b64 = line[2:].split(" ", 1)
+        blob = b64(sig_b64)
+        if sig_name != name or blob[:4].hex() != key_id:
+            continue
+        if len(blob) != 4 + 8 + 64:
+            raise Bad("malformed cosignature by %s" % name)
+        timestamp = int.from_bytes(blob[4:12], "big")
+        message = ("cosignature/v1\ntime %d\n" % timestamp).encode() + text.encode()
+        try:
+            key.verify(blob[12:], message)
+        except InvalidSignature:
+            raise Bad("the cosignature by %s does not verify" % name)
+        found = timestamp
+    return found
+
+
 def node(left, right):
     return sha256(b"\x01", left, right)
 
@@ -168,7 +197,7 @@ def check_line(line, origin, size, root, last_seq):
     return seq, erased
 
 
-def main(directory, pinned_key=None):
+def main(directory, pinned_key=None, witnesses=(), quorum=None):
     def read(name):
         with open(os.path.join(directory, name), encoding="utf-8") as f:
             return f.read()
@@ -180,7 +209,16 @@ def main(directory, pinned_key=None):
     if pinned_key is not None and key_line.strip() != pinned_key.strip():
         raise Bad("the bundle is signed by %s, not by the key you trust (%s)"
                   % (key_line.strip(), pinned_key.strip()))
-    origin, size, root = open_checkpoint(key_line, read("checkpoint.txt"))
+    note = read("checkpoint.txt")
+    origin, size, root = open_checkpoint(key_line, note)
+    if witnesses:
+        needed = len(witnesses) if quorum is None else quorum
+        if needed > len(witnesses):
+            raise Bad("a quorum of %d needs at least that many --witness keys" % needed)
+        valid = sum(1 for w in witnesses if cosigned_at(w, note) is not None)
+        if valid < needed:
+            raise Bad("the checkpoint carries %d of the %d required witness cosignatures"
+                      % (valid, needed))
     if (origin, size, root.hex()) != (manifest["origin"], manifest["tree_size"], manifest["root"]):
         raise Bad("manifest does not match the signed checkpoint")
     count, erased, last_seq, whole = 0, 0, None, True
@@ -209,6 +247,8 @@ def main(directory, pinned_key=None):
         print("A selection of %d of the log's %d entries: it cannot show whether entries outside "
               "it exist." % (count, size))
     print("%d vault values were erased (shown as replacements)." % erased)
+    if witnesses:
+        print("Cosigned by %d of the %d witnesses you trust." % (valid, len(witnesses)))
     if pinned_key is None:
         print("Checked against the key inside the bundle; pass --public-key with the one the "
               "operator published: %s" % key_line.strip())
@@ -223,9 +263,13 @@ if __name__ == "__main__":
                         help="the unpacked bundle (default: this script's directory)")
     parser.add_argument("--public-key", dest="public_key",
                         help="the verifier key you trust (name+keyid+base64)")
+    parser.add_argument("--witness", dest="witnesses", action="append", default=[],
+                        help="a witness's cosignature key (name+keyid+base64, 0x04); repeatable")
+    parser.add_argument("--witness-quorum", dest="quorum", type=int,
+                        help="how many --witness keys must have cosigned (default: all)")
     arguments = parser.parse_args()
     try:
-        main(arguments.directory, arguments.public_key)
+        main(arguments.directory, arguments.public_key, arguments.witnesses, arguments.quorum)
     except (Bad, KeyError, TypeError, ValueError, OSError) as e:
         print("FAILED: %s" % (e or type(e).__name__))
         sys.exit(1)

@@ -36,15 +36,25 @@ async fn leaf_hex(
         .map(|l| hex::encode(l.leaf_hash)))
 }
 
-/// A checkpoint as the API shows it.
+/// A checkpoint as the API shows it; with witnesses configured, which of them cosigned it
+/// and whether that reaches the quorum.
 pub fn checkpoint_json(state: &AppState, cp: &StoredCheckpoint) -> Value {
-    json!({
+    let mut out = json!({
         "size": cp.size,
         "root": hex::encode(cp.root),
         "signed_at": cp.signed_at,
         "note": cp.note,
         "public_key": state.checkpointer.verifier().to_string(),
-    })
+    });
+    let witnesses = state.checkpointer.witnesses();
+    if !witnesses.is_empty() {
+        let cosigned_by = witnesses.cosigned_by(&cp.note);
+        out["witnessed"] = json!(cosigned_by.len() >= witnesses.quorum());
+        out["witness_quorum"] = json!(witnesses.quorum());
+        out["cosigned_by"] = json!(cosigned_by);
+        out["witnesses"] = json!(witnesses.status());
+    }
+    out
 }
 
 /// The latest checkpoint, signing one first if the tenant has none yet.

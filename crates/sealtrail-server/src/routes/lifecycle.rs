@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
-use sealtrail_store::{ErasureMode, ErasureOutcome, Retention, TenantSettings};
+use sealtrail_store::{ErasureMode, ErasureOutcome, Retention, TenantSettings, TileAccess};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -21,6 +21,7 @@ fn settings_json(s: &TenantSettings) -> Value {
         "legal_hold": s.legal_hold,
         "export_excluded_properties": s.export_excluded_properties,
         "limits": s.limits,
+        "tile_access": s.tile_access.as_str(),
     })
 }
 
@@ -91,6 +92,38 @@ pub async fn set_legal_hold(
         &caller.as_actor(),
     )
     .await?;
+    Ok(Json(settings_json(&state.store.settings(tenant).await?)))
+}
+
+/// Body of `PUT /v1/settings/tiles`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TilesBody {
+    access: String,
+}
+
+/// `PUT /v1/settings/tiles` with `{"access": "off" | "monitor" | "public"}`: who may read the
+/// log's checkpoint and tree tiles at `/tlog/{tenant}/`.
+pub async fn set_tile_access(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let request: TilesBody = json_body(&body, r#"{"access": "off" | "monitor" | "public"}"#)?;
+    let access = TileAccess::parse(&request.access).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!(
+                "unknown tile access `{}` (expected off, monitor or public)",
+                request.access
+            ),
+        )
+        .with_field("access", Some("enum"))
+    })?;
+    let tenant = caller.tenant();
+    lifecycle::set_tile_access(state.store.as_ref(), tenant, access, &caller.as_actor()).await?;
     Ok(Json(settings_json(&state.store.settings(tenant).await?)))
 }
 

@@ -8,6 +8,8 @@ pub mod integrity;
 pub mod lifecycle;
 pub mod limits;
 pub mod ops;
+pub mod tiles;
+pub mod witness;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -50,6 +52,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             put(lifecycle::set_export_exclusions),
         )
         .route("/v1/settings/limits", put(limits::set_limits))
+        .route("/v1/settings/tiles", put(lifecycle::set_tile_access))
+        .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
+        .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
+        .route("/witness/add-checkpoint", post(witness::add_checkpoint))
         .route("/v1/admin/prune", post(lifecycle::prune))
         .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
         .route("/healthz", get(ops::healthz))

@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/retention", post(settings::retention))
         .route("/settings/legal-hold", post(settings::legal_hold))
         .route("/settings/limits", post(settings::limits))
+        .route("/settings/tiles", post(settings::tiles))
         .route("/settings/allowlist", post(settings::allowlist))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::netacl::split_entries;
 use sealtrail_core::users::Role;
-use sealtrail_store::{Retention, TenantLimits};
+use sealtrail_store::{Retention, TenantLimits, TileAccess};
 use serde::Deserialize;
 
 /// A key as the settings page lists it.
@@ -59,6 +59,8 @@ struct SettingsPage {
     daily_quota: String,
     allowlist_text: String,
     your_ip: String,
+    tile_options: Vec<Opt>,
+    tiles_prefix: String,
     keys: Vec<KeyView>,
     users: Vec<UserView>,
     invite_roles: Vec<Opt>,
@@ -134,6 +136,15 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         daily_quota: limit_field(settings.limits.daily_event_quota),
         allowlist_text: settings.ip_allowlist.join("\n"),
         your_ip: user.client.ip.to_string(),
+        tile_options: TileAccess::ALL
+            .iter()
+            .map(|a| Opt {
+                value: a.as_str().into(),
+                label: tile_access_label(*a).into(),
+                selected: *a == settings.tile_access,
+            })
+            .collect(),
+        tiles_prefix: format!("/tlog/{}", user.tenant.name),
         keys,
         users,
         invite_roles: Role::ALL
@@ -167,6 +178,7 @@ pub async fn page(
     page.notice = match done.done.as_deref() {
         Some("retention") => "Retention window saved.",
         Some("legal-hold") => "Legal hold updated.",
+        Some("tiles") => "Log monitoring access saved.",
         Some("limits") => "Usage limits saved.",
         Some("allowlist") => "IP allowlist saved.",
         Some("key-revoked") => "API key revoked.",
@@ -339,6 +351,33 @@ pub async fn legal_hold(
     let result =
         lifecycle::set_legal_hold(state.store.as_ref(), user.tenant.id, on, &user.actor()).await;
     finish(&state, &user, result, "legal-hold").await
+}
+
+/// How the page names each tile-access choice.
+fn tile_access_label(access: TileAccess) -> &'static str {
+    match access {
+        TileAccess::Off => "Off",
+        TileAccess::Monitor => "API keys with the monitor scope",
+        TileAccess::Public => "Anyone (public log)",
+    }
+}
+
+/// `POST /settings/tiles`: who may read the log's checkpoint and tree tiles.
+pub async fn tiles(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let result = match TileAccess::parse(f.get("access")) {
+        Some(access) => {
+            lifecycle::set_tile_access(state.store.as_ref(), user.tenant.id, access, &user.actor())
+                .await
+        }
+        None => Err(AdminError::Invalid("choose who may read the tiles".into())),
+    };
+    finish(&state, &user, result, "tiles").await
 }
 
 /// `POST /settings/allowlist`: one entry per line (or comma-separated); refused if it would

@@ -220,17 +220,21 @@ struct WitnessPolicy {
 
 impl WitnessPolicy {
     fn from_args(keys: &[String], quorum: Option<usize>) -> anyhow::Result<WitnessPolicy> {
-        let keys = keys
-            .iter()
-            .map(|k| {
-                k.parse::<CosignatureVerifier>()
-                    .map_err(|e| anyhow::anyhow!("--witness {k}: {e}"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut parsed: Vec<CosignatureVerifier> = Vec::new();
+        for k in keys {
+            let key = k
+                .parse::<CosignatureVerifier>()
+                .map_err(|e| anyhow::anyhow!("--witness {k}: {e}"))?;
+            // The same witness twice would count twice toward the quorum.
+            if !parsed.contains(&key) {
+                parsed.push(key);
+            }
+        }
+        let keys = parsed;
         let quorum = quorum.unwrap_or(keys.len());
-        if quorum > keys.len() {
+        if !keys.is_empty() && !(1..=keys.len()).contains(&quorum) {
             anyhow::bail!(
-                "--witness-quorum {quorum} is more than the {} witness keys given",
+                "--witness-quorum must be between 1 and the {} distinct witness keys given",
                 keys.len()
             );
         }

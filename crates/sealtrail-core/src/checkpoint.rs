@@ -404,6 +404,7 @@ impl Checkpoint {
         let size = lines
             .next()
             .filter(|s| s == &"0" || !s.starts_with('0'))
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| bad("tree size must be a decimal number without leading zeros"))?;
         let root = lines
@@ -516,6 +517,7 @@ mod tests {
         let bigger = note.replacen("\n8\n", "\n9\n", 1);
         assert!(Checkpoint::open(&bigger, &signer.verifier()).is_err());
         assert!(Checkpoint::parse("o\n08\nBwcH\n").is_err());
+        assert!(Checkpoint::parse("o\n+8\nBwcH\n").is_err());
         assert!(Checkpoint::parse("o\n8\nnot-base64\n").is_err());
         assert!(signer.sign("two\n\nparagraphs\n").is_err());
     }

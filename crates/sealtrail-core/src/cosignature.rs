@@ -181,12 +181,37 @@ impl CosignatureVerifier {
     }
 }
 
+impl CosignatureVerifier {
+    /// This witness's valid cosignature line for checkpoint `text` among the lines of a
+    /// witness's answer (`body`), without its newline: lines by other keys, lines that do not
+    /// verify and anything else in the body are left out, so an answer can add nothing to a
+    /// note but this witness's own cosignature.
+    pub fn verified_line(&self, text: &str, body: &str) -> Option<String> {
+        body.lines().find_map(|line| {
+            let signature = crate::checkpoint::signature_line(line).ok()?;
+            if signature.name != self.name || signature.key_id != self.id {
+                return None;
+            }
+            match self.cosigned_at(&format!("{text}\n{line}\n")) {
+                Ok(Some(_)) => Some(line.to_string()),
+                _ => None,
+            }
+        })
+    }
+}
+
 /// How many of `witnesses` validly cosigned `note` (each counted once), with the names of
 /// those whose lines do not verify.
+/// A key given twice counts once.
 pub fn count_cosignatures(note: &str, witnesses: &[CosignatureVerifier]) -> (usize, Vec<String>) {
     let mut valid = 0;
     let mut invalid = Vec::new();
+    let mut seen: Vec<&CosignatureVerifier> = Vec::new();
     for witness in witnesses {
+        if seen.contains(&witness) {
+            continue;
+        }
+        seen.push(witness);
         match witness.cosigned_at(note) {
             Ok(Some(_)) => valid += 1,
             Ok(None) => {}
@@ -245,6 +270,29 @@ mod tests {
             count_cosignatures(&cosigned, &[witness.verifier()]),
             (1, vec![])
         );
+    }
+
+    #[test]
+    fn only_the_witness_own_valid_line_is_taken_from_an_answer() {
+        let (_, note) = signed();
+        let text = note.split_once("\n\n").unwrap().0.to_string() + "\n";
+        let witness = Cosigner::from_seed("w1", [5; 32]).unwrap();
+        let other = Cosigner::from_seed("w2", [6; 32]).unwrap();
+        let mine = witness.cosign(&text, 9);
+        let forged = mine.replacen('A', "B", 1);
+        let body = format!(
+            "junk\n{}{forged}{}{mine}",
+            other.cosign(&text, 1),
+            "\u{2014} w1 AAAA\n"
+        );
+        assert_eq!(
+            witness.verifier().verified_line(&text, &body),
+            Some(mine.trim_end().to_string())
+        );
+        assert_eq!(witness.verifier().verified_line(&text, "nothing\n"), None);
+        let twice = [witness.verifier(), witness.verifier()];
+        let cosigned = format!("{note}{mine}");
+        assert_eq!(count_cosignatures(&cosigned, &twice), (1, vec![]));
     }
 
     #[test]

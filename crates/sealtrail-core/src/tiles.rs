@@ -72,11 +72,17 @@ impl TileRef {
                 .and_then(|i| i.checked_add(value))
                 .ok_or_else(|| bad("index too large"))?;
         }
-        Ok(TileRef {
+        let tile = TileRef {
             level,
             index,
             partial,
-        })
+        };
+        // One spelling per tile (no `x000/` groups in front): an immutable resource that
+        // answers under many URLs would defeat caches and invite cache flooding.
+        if tile.path() != path {
+            return Err(bad("not the canonical spelling of the tile"));
+        }
+        Ok(tile)
     }
 
     /// The path after `tile/`, the inverse of [`TileRef::parse`].

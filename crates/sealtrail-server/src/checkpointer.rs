@@ -90,26 +90,34 @@ impl Checkpointer {
     }
 
     /// A signed checkpoint covering at least everything committed to the tenant's log before
-    /// this call: the latest one if it already does, else a new one; with the cosignatures the
-    /// witnesses give within a few seconds when it lacks a quorum.
+    /// this call: the latest one if it already does, else a new one. Witnesses, if any, are
+    /// asked in the background; this never waits for them.
     pub async fn checkpoint_now(
         &self,
         tenant: TenantId,
     ) -> Result<StoredCheckpoint, CheckpointError> {
         let checkpoint = self.sign_now(tenant).await?;
-        if self.witnesses.is_empty()
-            || self.witnesses.cosigned_by(&checkpoint.note).len() >= self.witnesses.quorum()
-        {
+        if !self.witnesses.has_quorum(&checkpoint.note) {
+            self.witnesses.notify(tenant);
+        }
+        Ok(checkpoint)
+    }
+
+    /// [`Checkpointer::checkpoint_now`], then up to a few seconds for the witnesses'
+    /// cosignatures when it lacks its quorum: for evidence bundles and an explicit request,
+    /// whose checkpoint an auditor checks against the witnesses.
+    pub async fn witnessed_checkpoint_now(
+        &self,
+        tenant: TenantId,
+    ) -> Result<StoredCheckpoint, CheckpointError> {
+        let checkpoint = self.sign_now(tenant).await?;
+        if self.witnesses.has_quorum(&checkpoint.note) {
             return Ok(checkpoint);
         }
-        let fallback = checkpoint.clone();
-        let cosigned = tokio::time::timeout(
-            COSIGN_WAIT,
-            self.witnesses
-                .cosign(self.store.as_ref(), tenant, checkpoint),
-        )
-        .await;
-        Ok(cosigned.unwrap_or(fallback))
+        Ok(self
+            .witnesses
+            .cosign_within(&self.store, tenant, checkpoint, COSIGN_WAIT)
+            .await)
     }
 
     /// [`Checkpointer::checkpoint_now`] without asking the witnesses.

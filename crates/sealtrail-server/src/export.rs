@@ -250,7 +250,7 @@ fn pdf_header(
         .block_on(store.tenant_by_id(request.tenant))?
         .map(|t| t.name)
         .unwrap_or_default();
-    let checkpoint = handle.block_on(checkpointer.checkpoint_now(request.tenant))?;
+    let checkpoint = handle.block_on(checkpointer.witnessed_checkpoint_now(request.tenant))?;
     let filters = request
         .filters
         .as_object()
@@ -368,7 +368,7 @@ fn run_bundle(
     excluded: &[String],
 ) -> Result<(), ExportFailure> {
     let tenant = request.tenant;
-    let checkpoint = handle.block_on(checkpointer.checkpoint_now(tenant))?;
+    let checkpoint = handle.block_on(checkpointer.witnessed_checkpoint_now(tenant))?;
     let header = BundleHeader {
         origin: handle.block_on(store.log_origin(tenant))?,
         checkpoint_note: checkpoint.note.clone(),

@@ -46,8 +46,10 @@ impl std::str::FromStr for WitnessedLog {
             .trim()
             .split_once(' ')
             .ok_or_else(|| format!("expected `<origin prefix> <log verifier key>`, got `{s}`"))?;
-        if prefix.is_empty() {
-            return Err("the origin prefix is empty".into());
+        if !prefix.ends_with('/') || prefix.len() < 2 {
+            return Err(format!(
+                "the origin prefix `{prefix}` must end with `/` (e.g. `sealtrail/1a2b3c4d/`), so it names whole origins"
+            ));
         }
         let key = key
             .trim()
@@ -90,6 +92,9 @@ pub enum WitnessError {
     /// The key file.
     #[error(transparent)]
     Key(#[from] SecretFileError),
+    /// The configured logs contradict each other.
+    #[error("{0}")]
+    Config(String),
     /// The state file exists but cannot be read as one.
     #[error("witness state {path}: {message}")]
     State {
@@ -105,8 +110,18 @@ pub struct Witness {
     cosigner: Cosigner,
     logs: Vec<WitnessedLog>,
     path: PathBuf,
-    latest: Mutex<BTreeMap<String, Checkpoint>>,
+    /// Origin → the latest cosigned checkpoint and the log-signed note it came in.
+    latest: Mutex<BTreeMap<String, (Checkpoint, String)>>,
+    /// Requests handled at once; more are answered 503, so a flood cannot tie up the blocking
+    /// threads the store's reads also use.
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests a witness handles at once.
+const CONCURRENT_REQUESTS: usize = 4;
+/// The directory (beside the state file) where the witness keeps a log's conflicting signed
+/// notes: proof, for anyone, that the log showed two histories.
+pub const EVIDENCE_DIR: &str = "witness-evidence";
 
 impl Witness {
     /// Loads the key from `key_file` (created owner-only under `name` when missing) and the
@@ -130,13 +145,31 @@ impl Witness {
         if created {
             tracing::info!(path = %key_file.display(), key = %cosigner.verifier(), "created the witness key");
         }
-        let latest = read_state(state_file)?;
+        for (i, log) in logs.iter().enumerate() {
+            if let Some(other) = logs.iter().take(i).find(|o| {
+                o.origin_prefix.starts_with(&log.origin_prefix)
+                    || log.origin_prefix.starts_with(&o.origin_prefix)
+            }) {
+                return Err(WitnessError::Config(format!(
+                    "the origin prefixes `{}` and `{}` overlap: each origin must belong to one log key",
+                    other.origin_prefix, log.origin_prefix
+                )));
+            }
+        }
+        let latest = read_state(state_file, &logs)?;
         Ok(Witness {
             cosigner,
             logs,
             path: state_file.to_path_buf(),
             latest: Mutex::new(latest),
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS)),
         })
+    }
+
+    /// A slot to handle one request in (held until the work ends, even if the request
+    /// timed out first), or `None` when the witness is busy (answer 503).
+    pub fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
     }
 
     /// The key logs configure to check this witness's cosignatures.
@@ -150,22 +183,20 @@ impl Witness {
         let request = AddCheckpoint::parse(body).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let (text, _) = split_note(&request.note).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let checkpoint = Checkpoint::parse(text).map_err(|e| Refusal::Malformed(e.to_string()))?;
-        let trusted: Vec<&WitnessedLog> = self
+        // Prefixes never overlap (checked at open), so at most one log key speaks for an origin.
+        let Some(log) = self
             .logs
             .iter()
-            .filter(|log| checkpoint.origin.starts_with(&log.origin_prefix))
-            .collect();
-        if trusted.is_empty() {
+            .find(|log| checkpoint.origin.starts_with(&log.origin_prefix))
+        else {
             return Err(Refusal::UnknownLog(checkpoint.origin));
-        }
-        if !trusted
-            .iter()
-            .any(|log| log.key.open(&request.note).is_ok())
-        {
+        };
+        if log.key.open(&request.note).is_err() {
             return Err(Refusal::Unsigned(checkpoint.origin));
         }
         let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
-        match decide(latest.get(&checkpoint.origin), &request, &checkpoint) {
+        let previous = latest.get(&checkpoint.origin);
+        match decide(previous.map(|(c, _)| c), &request, &checkpoint) {
             Decision::Cosign => {}
             Decision::OldTooLarge => {
                 return Err(Refusal::Malformed(format!(
@@ -173,22 +204,72 @@ impl Witness {
                     request.old, checkpoint.size
                 )))
             }
-            Decision::Conflict(size) => return Err(Refusal::Conflict(size)),
+            Decision::Conflict(size) => {
+                if let Some((seen, seen_note)) = previous.filter(|(c, _)| c.size == checkpoint.size)
+                {
+                    if seen.root != checkpoint.root {
+                        self.keep_evidence(&checkpoint, &[seen_note.as_str(), &request.note]);
+                    }
+                }
+                return Err(Refusal::Conflict(size));
+            }
             Decision::BadProof => {
-                tracing::warn!(origin = %checkpoint.origin, old = request.old, size = checkpoint.size, "refused a checkpoint whose consistency proof does not verify: the log may have forked");
+                let seen = previous.map(|(_, note)| note.as_str()).unwrap_or_default();
+                self.keep_evidence(&checkpoint, &[seen, body]);
                 return Err(Refusal::BadProof);
             }
         }
-        let mut next = latest.clone();
-        next.insert(checkpoint.origin.clone(), checkpoint.clone());
-        write_state(&self.path, &next).map_err(|e| Refusal::Storage(e.to_string()))?;
-        *latest = next;
+        // The same checkpoint again (a retry, or anyone replaying it) changes nothing on disk.
+        let unchanged = previous.is_some_and(|(c, _)| c == &checkpoint);
+        if !unchanged {
+            let mut next = latest.clone();
+            next.insert(
+                checkpoint.origin.clone(),
+                (checkpoint.clone(), request.note.clone()),
+            );
+            write_state(&self.path, &next).map_err(|e| Refusal::Storage(e.to_string()))?;
+            *latest = next;
+        }
         Ok(self.cosigner.cosign(text, now))
+    }
+
+    /// Keeps what a log signed that contradicts what this witness cosigned (two roots for one
+    /// size, or a tree its proof does not connect), and says so loudly: the log forked or went
+    /// back. Only a log's valid signature gets here, so only a misbehaving log fills it.
+    fn keep_evidence(&self, checkpoint: &Checkpoint, notes: &[&str]) {
+        metrics::counter!("sealtrail_witness_inconsistent_checkpoints_total").increment(1);
+        tracing::error!(origin = %checkpoint.origin, size = checkpoint.size, "the log signed a checkpoint inconsistent with the one this witness cosigned: it forked or was rolled back; evidence kept");
+        let dir = self.path.with_file_name(EVIDENCE_DIR);
+        let name: String = format!(
+            "{}-{}-{}",
+            checkpoint.origin,
+            checkpoint.size,
+            hex::encode(&checkpoint.root[..8])
+        )
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+        let evidence = notes.join("\n----\n");
+        if let Err(e) =
+            crate::durable_file::replace(&dir.join(format!("{name}.txt")), evidence.as_bytes())
+        {
+            tracing::error!(error = %e, "keeping the evidence failed");
+        }
     }
 }
 
-/// The state file: origin → the checkpoint text last cosigned.
-fn read_state(path: &Path) -> Result<BTreeMap<String, Checkpoint>, WitnessError> {
+/// The state file: origin → the log-signed note of the checkpoint last cosigned, each checked
+/// again with its log's key (a state file edited by hand is refused, not trusted).
+fn read_state(
+    path: &Path,
+    logs: &[WitnessedLog],
+) -> Result<BTreeMap<String, (Checkpoint, String)>, WitnessError> {
     let invalid = |message: String| WitnessError::State {
         path: path.to_path_buf(),
         message,
@@ -201,23 +282,34 @@ fn read_state(path: &Path) -> Result<BTreeMap<String, Checkpoint>, WitnessError>
     let stored: BTreeMap<String, String> =
         serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let mut latest = BTreeMap::new();
-    for (origin, body) in stored {
-        let checkpoint = Checkpoint::parse(&body).map_err(|e| invalid(e.to_string()))?;
+    for (origin, note) in stored {
+        let Some(log) = logs.iter().find(|l| origin.starts_with(&l.origin_prefix)) else {
+            // A log no longer witnessed: keep its record, in case it is configured again.
+            let (body, _) = split_note(&note).map_err(|e| invalid(e.to_string()))?;
+            let checkpoint = Checkpoint::parse(body).map_err(|e| invalid(e.to_string()))?;
+            latest.insert(origin, (checkpoint, note));
+            continue;
+        };
+        let checkpoint = Checkpoint::open(&note, &log.key)
+            .map_err(|e| invalid(format!("the note of `{origin}`: {e}")))?;
         if checkpoint.origin != origin {
             return Err(invalid(format!(
                 "a checkpoint of `{}` filed under `{origin}`",
                 checkpoint.origin
             )));
         }
-        latest.insert(origin, checkpoint);
+        latest.insert(origin, (checkpoint, note));
     }
     Ok(latest)
 }
 
-fn write_state(path: &Path, latest: &BTreeMap<String, Checkpoint>) -> std::io::Result<()> {
-    let stored: BTreeMap<&str, String> = latest
+fn write_state(
+    path: &Path,
+    latest: &BTreeMap<String, (Checkpoint, String)>,
+) -> std::io::Result<()> {
+    let stored: BTreeMap<&str, &str> = latest
         .iter()
-        .map(|(origin, checkpoint)| (origin.as_str(), checkpoint.to_text()))
+        .map(|(origin, (_, note))| (origin.as_str(), note.as_str()))
         .collect();
     let text = serde_json::to_string_pretty(&stored).map_err(std::io::Error::other)?;
     crate::durable_file::replace(path, text.as_bytes())
@@ -321,5 +413,137 @@ mod tests {
             restarted.add_checkpoint("garbage", 1007),
             Err(Refusal::Malformed(_))
         ));
+
+        // The fork and the rolled-back proof left evidence: the log's own conflicting notes.
+        let evidence: Vec<_> = std::fs::read_dir(dir.path().join(EVIDENCE_DIR))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(evidence.len(), 1, "{evidence:?}");
+        assert!(
+            evidence[0].contains(&grown),
+            "the forked checkpoint is kept"
+        );
+
+        // The same checkpoint again is cosigned without rewriting the state.
+        std::fs::remove_file(dir.path().join(STATE_FILE)).unwrap();
+        let again = restarted.add_checkpoint(&body(30, vec![], &second), 1008);
+        assert!(again.is_ok());
+        assert!(
+            !dir.path().join(STATE_FILE).exists(),
+            "a replay writes nothing"
+        );
+    }
+}
+
+#[cfg(test)]
+mod configuration_and_race_tests {
+    use super::*;
+    use sealtrail_core::checkpoint::NoteSigner;
+    use sealtrail_core::merkle::{consistency_proof, leaf_hash, MemoryTree};
+    use std::sync::{Arc, Mutex as StdMutex};
+
+    #[test]
+    fn prefixes_name_whole_origins_and_never_overlap() {
+        let key = NoteSigner::from_seed("sealtrail", [1; 32])
+            .unwrap()
+            .verifier();
+        assert!(format!("sealtrail/1a2b {key}")
+            .parse::<WitnessedLog>()
+            .is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let overlapping = vec![
+            format!("sealtrail/ {key}").parse().unwrap(),
+            format!("sealtrail/1a2b/ {key}").parse().unwrap(),
+        ];
+        let opened = Witness::open(
+            &dir.path().join(DEFAULT_KEY_FILE),
+            "w",
+            &dir.path().join(STATE_FILE),
+            overlapping,
+        );
+        assert!(matches!(opened, Err(WitnessError::Config(_))));
+    }
+
+    /// Many requests at once, each racing to extend the log to a size of its own: whatever
+    /// order they run in, the witness ends at the largest size it cosigned, never behind it.
+    #[test]
+    fn concurrent_requests_never_move_the_witness_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(NoteSigner::from_seed("sealtrail", [1; 32]).unwrap());
+        let logs = vec![format!("sealtrail/aa/ {}", log.verifier()).parse().unwrap()];
+        let witness = Arc::new(
+            Witness::open(
+                &dir.path().join(DEFAULT_KEY_FILE),
+                "w",
+                &dir.path().join(STATE_FILE),
+                logs,
+            )
+            .unwrap(),
+        );
+        let mut tree = MemoryTree::new();
+        for i in 0..64u8 {
+            tree.push(leaf_hash(&[i]));
+        }
+        let tree = Arc::new(StdMutex::new(tree));
+        let cosigned = Arc::new(StdMutex::new(Vec::new()));
+        let threads: Vec<_> = (0..8u64)
+            .map(|t| {
+                let (witness, log, tree, cosigned) =
+                    (witness.clone(), log.clone(), tree.clone(), cosigned.clone());
+                std::thread::spawn(move || {
+                    for round in 0..16u64 {
+                        let target = 1 + (t * 7 + round * 13) % 64;
+                        let (note, proof_from) = {
+                            let mut tree = tree.lock().unwrap();
+                            let root = tree.root_at(target).unwrap();
+                            let cp = Checkpoint {
+                                origin: "sealtrail/aa/x".into(),
+                                size: target,
+                                root,
+                            };
+                            (
+                                cp.sign(&log).unwrap(),
+                                |tree: &mut MemoryTree, old: u64, new: u64| {
+                                    consistency_proof(tree, old, new).unwrap()
+                                },
+                            )
+                        };
+                        let mut old = 0;
+                        for _ in 0..3 {
+                            let proof = if old == 0 || old > target {
+                                Vec::new()
+                            } else {
+                                proof_from(&mut tree.lock().unwrap(), old, target)
+                            };
+                            let body = AddCheckpoint {
+                                old,
+                                proof,
+                                note: note.clone(),
+                            }
+                            .to_body();
+                            match witness.add_checkpoint(&body, round) {
+                                Ok(_) => {
+                                    cosigned.lock().unwrap().push(target);
+                                    break;
+                                }
+                                Err(Refusal::Conflict(size)) => old = size,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let largest = cosigned.lock().unwrap().iter().copied().max().unwrap();
+        let state = read_state(&dir.path().join(STATE_FILE), &[]).unwrap();
+        assert_eq!(state["sealtrail/aa/x"].0.size, largest);
+        assert_eq!(
+            witness.latest.lock().unwrap()["sealtrail/aa/x"].0.size,
+            largest
+        );
     }
 }

@@ -306,7 +306,8 @@ async fn retention_legal_hold_and_prune_are_admin_only_audited_and_keep_proofs_v
                 "requests_per_second_per_key": 500,
                 "ingest_events_per_second": 5000,
                 "daily_event_quota": null
-            }
+            },
+            "tile_access": "off"
         })
     );
     let read = s.key(&[Scope::Read]).await;

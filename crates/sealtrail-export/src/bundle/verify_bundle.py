@@ -211,10 +211,12 @@ def main(directory, pinned_key=None, witnesses=(), quorum=None):
                   % (key_line.strip(), pinned_key.strip()))
     note = read("checkpoint.txt")
     origin, size, root = open_checkpoint(key_line, note)
+    witnesses = sorted(set(w.strip() for w in witnesses))  # the same key counts once
     if witnesses:
         needed = len(witnesses) if quorum is None else quorum
-        if needed > len(witnesses):
-            raise Bad("a quorum of %d needs at least that many --witness keys" % needed)
+        if not 1 <= needed <= len(witnesses):
+            raise Bad("--witness-quorum must be between 1 and the %d distinct witness keys"
+                      % len(witnesses))
         valid = sum(1 for w in witnesses if cosigned_at(w, note) is not None)
         if valid < needed:
             raise Bad("the checkpoint carries %d of the %d required witness cosignatures"

@@ -36,9 +36,9 @@ async fn leaf_hex(
         .map(|l| hex::encode(l.leaf_hash)))
 }
 
-/// A checkpoint as the API shows it; with witnesses configured, which of them cosigned it
-/// and whether that reaches the quorum.
-pub fn checkpoint_json(state: &AppState, cp: &StoredCheckpoint) -> Value {
+/// A checkpoint of `tenant`'s log as the API shows it; with witnesses configured, which of
+/// them cosigned it, whether that reaches the quorum, and what each last answered for this log.
+pub fn checkpoint_json(state: &AppState, tenant: TenantId, cp: &StoredCheckpoint) -> Value {
     let mut out = json!({
         "size": cp.size,
         "root": hex::encode(cp.root),
@@ -52,7 +52,7 @@ pub fn checkpoint_json(state: &AppState, cp: &StoredCheckpoint) -> Value {
         out["witnessed"] = json!(cosigned_by.len() >= witnesses.quorum());
         out["witness_quorum"] = json!(witnesses.quorum());
         out["cosigned_by"] = json!(cosigned_by);
-        out["witnesses"] = json!(witnesses.status());
+        out["witnesses"] = json!(witnesses.status(tenant));
     }
     out
 }
@@ -75,17 +75,21 @@ pub async fn latest(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
     let cp = latest_or_new(&state, caller.tenant()).await?;
-    Ok(Json(checkpoint_json(&state, &cp)))
+    Ok(Json(checkpoint_json(&state, caller.tenant(), &cp)))
 }
 
-/// `POST /v1/checkpoint`: signs now, so the answer covers everything acknowledged before it.
+/// `POST /v1/checkpoint`: signs now, so the answer covers everything acknowledged before it
+/// (waiting a few seconds for witnesses' cosignatures, when witnesses are configured).
 pub async fn sign_now(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
-    let cp = state.checkpointer.checkpoint_now(caller.tenant()).await?;
-    Ok(Json(checkpoint_json(&state, &cp)))
+    let cp = state
+        .checkpointer
+        .witnessed_checkpoint_now(caller.tenant())
+        .await?;
+    Ok(Json(checkpoint_json(&state, caller.tenant(), &cp)))
 }
 
 /// Reads the non-negative integer parameters `names` (each optional here, at most once);
@@ -173,7 +177,7 @@ pub async fn inclusion(
         "size": size,
         "leaf_hash": leaf,
         "proof": hexes(&proof),
-        "checkpoint": checkpoint.map(|cp| checkpoint_json(&state, &cp)),
+        "checkpoint": checkpoint.map(|cp| checkpoint_json(&state, tenant, &cp)),
     })))
 }
 
@@ -200,8 +204,8 @@ pub async fn consistency(
         "old": old,
         "new": new,
         "proof": hexes(&proof),
-        "old_checkpoint": old_cp.map(|cp| checkpoint_json(&state, &cp)),
-        "new_checkpoint": new_cp.map(|cp| checkpoint_json(&state, &cp)),
+        "old_checkpoint": old_cp.map(|cp| checkpoint_json(&state, tenant, &cp)),
+        "new_checkpoint": new_cp.map(|cp| checkpoint_json(&state, tenant, &cp)),
     })))
 }
 
@@ -248,7 +252,7 @@ pub async fn proofs_for(
         proofs.insert(seq, (leaf, hexes(&proof)));
     }
     Ok(ProofSet {
-        checkpoint: checkpoint_json(state, &cp),
+        checkpoint: checkpoint_json(state, tenant, &cp),
         size: cp.size,
         proofs,
     })
@@ -270,7 +274,7 @@ pub async fn entry_integrity(
                 "leaf_hash": leaf,
                 "tree_size": cp.size,
                 "inclusion_proof": hexes(&proof),
-                "checkpoint": checkpoint_json(state, &cp),
+                "checkpoint": checkpoint_json(state, tenant, &cp),
             }))
         }
         _ => Ok(json!({

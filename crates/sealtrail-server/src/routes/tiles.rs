@@ -2,7 +2,8 @@
 //! C2SP tlog-tiles, for monitors built on standard tooling (hashes only, never entries).
 //!
 //! Who may read them is the tenant's `tile_access` setting: off (404, as if there were no such
-//! log), API keys of the tenant with the `monitor` scope, or anyone. Reads are not audited:
+//! log), API keys of the tenant with the `monitor` scope (404 too without a valid key of the
+//! tenant, so names cannot be probed), or anyone. Reads are not audited:
 //! they reveal only the log's size and hashes, and a monitor polls every few seconds.
 
 use crate::auth::Caller;
@@ -30,7 +31,9 @@ async fn readable_log(
         TileAccess::Off => return Err(hidden()),
         TileAccess::Public => {}
         TileAccess::Monitor => {
-            let caller = caller?;
+            // No key, a bad key or another tenant's key learns nothing, not even that the
+            // tenant exists: the same 404 as for a log that is off or unknown.
+            let caller = caller.map_err(|_| hidden())?;
             if caller.tenant() != tenant.id {
                 return Err(hidden());
             }

@@ -33,15 +33,23 @@ pub async fn add_checkpoint(
         )
     })?;
     let now = sealtrail_core::Timestamp::now().millis().max(0) as u64 / 1000;
-    let answer = tokio::task::spawn_blocking(move || witness.add_checkpoint(&text, now))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("the witness task failed: {e}"),
-            )
-        })?;
+    let Some(slot) = witness.slot() else {
+        return Err(ApiError::overloaded(
+            "the witness is busy with other checkpoints; retry shortly",
+        ));
+    };
+    let answer = tokio::task::spawn_blocking(move || {
+        let _held = slot;
+        witness.add_checkpoint(&text, now)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the witness task failed: {e}"),
+        )
+    })?;
     let plain = |status: StatusCode, content_type: &'static str, text: String| {
         (
             status,

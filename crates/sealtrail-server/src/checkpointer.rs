@@ -189,25 +189,25 @@ impl Checkpointer {
         let mut held = Vec::new();
         let mut batch = Vec::new();
         let mut remembered = Vec::new();
-        for tenant in self.store.list_tenants().await? {
-            let size = self.store.log_size(tenant.id).await?;
-            if signed.get(&tenant.id).is_some_and(|s| *s >= size) {
+        // One read for every log's size: most logs did not grow since the last tick.
+        for (tenant, size) in self.store.log_sizes().await? {
+            if signed.get(&tenant).is_some_and(|s| *s >= size) {
                 continue;
             }
-            let lock = self.lock_for(tenant.id);
+            let lock = self.lock_for(tenant);
             let Ok(guard) = lock.try_lock_owned() else {
                 continue;
             };
-            match self.head(tenant.id).await {
+            match self.head(tenant).await {
                 Ok(Head::Unsigned(checkpoint)) => {
-                    if let Err(e) = self.guard(tenant.id, &checkpoint).await {
-                        tracing::error!(tenant = %tenant.name, error = %e, "checkpoint not signed");
+                    if let Err(e) = self.guard(tenant, &checkpoint).await {
+                        tracing::error!(tenant = tenant.0, error = %e, "checkpoint not signed");
                         continue;
                     }
                     let note = checkpoint.sign(&self.signer)?;
                     remembered.push((checkpoint.clone(), note.clone()));
                     batch.push(CheckpointToRecord {
-                        tenant: tenant.id,
+                        tenant,
                         size: checkpoint.size,
                         root: checkpoint.root,
                         note,
@@ -215,10 +215,10 @@ impl Checkpointer {
                     held.push((tenant, guard));
                 }
                 Ok(Head::Covered(latest)) => {
-                    signed.insert(tenant.id, latest.size);
+                    signed.insert(tenant, latest.size);
                 }
                 Err(e) => {
-                    tracing::warn!(tenant = %tenant.name, error = %e, "checkpoint not signed")
+                    tracing::warn!(tenant = tenant.0, error = %e, "checkpoint not signed")
                 }
             }
         }
@@ -229,13 +229,13 @@ impl Checkpointer {
         for ((tenant, _guard), (size, result)) in
             held.into_iter().zip(sizes.into_iter().zip(results))
         {
-            match self.recorded(tenant.id, size, result).await {
+            match self.recorded(tenant, size, result).await {
                 Ok(cp) => {
-                    signed.insert(tenant.id, cp.size);
-                    self.witnesses.notify(tenant.id);
+                    signed.insert(tenant, cp.size);
+                    self.witnesses.notify(tenant);
                 }
                 Err(e) => {
-                    tracing::warn!(tenant = %tenant.name, error = %e, "checkpoint not signed")
+                    tracing::warn!(tenant = tenant.0, error = %e, "checkpoint not signed")
                 }
             }
         }

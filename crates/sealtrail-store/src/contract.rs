@@ -80,6 +80,7 @@ macro_rules! store_contract_tests {
             cosignatures_are_added_to_a_recorded_checkpoint,
             tree_levels_are_the_complete_subtrees,
             tile_access_is_a_setting_per_tenant,
+            log_sizes_list_every_tenant,
             prune_removes_old_entries_and_keeps_proofs,
             prune_in_chunks_removes_exactly_the_old_entries,
             legal_hold_blocks_prune,

@@ -433,3 +433,25 @@ pub async fn tile_access_is_a_setting_per_tenant(store: Arc<dyn Store>) {
         "{unknown:?}"
     );
 }
+
+/// Every tenant's size in one read agrees with asking each tenant.
+pub async fn log_sizes_list_every_tenant(store: Arc<dyn Store>) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "globex").await;
+    let c = tenant(&store, "initech").await;
+    grow(&store, a, 5).await;
+    grow(&store, c, 2).await;
+    let sizes = match store.log_sizes().await {
+        Ok(sizes) => sizes,
+        Err(e) => panic!("log sizes: {e}"),
+    };
+    for t in [a, b, c] {
+        let one = store.log_size(t).await.ok();
+        let listed = sizes.iter().find(|(id, _)| *id == t).map(|(_, n)| *n);
+        assert_eq!(listed, one, "tenant {t:?}");
+    }
+    assert_eq!(
+        sizes.iter().find(|(id, _)| *id == a).map(|(_, n)| *n),
+        Some(5)
+    );
+}

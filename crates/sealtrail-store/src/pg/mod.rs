@@ -268,6 +268,12 @@ impl Store for PgStore {
             .await
     }
 
+    async fn log_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError> {
+        self.pool
+            .read("reading the log sizes", read::log_sizes)
+            .await
+    }
+
     async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError> {
         self.pool
             .read("reading a log origin", move |tx| {

@@ -42,6 +42,18 @@ pub(crate) fn log_size(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<u64> {
     Ok(log_head(tx, tenant)?.map_or(0, |h| h.size))
 }
 
+/// Every tenant's log size (its next seq).
+pub(crate) fn log_sizes(tx: &mut Tx<'_>) -> PgResult<Vec<(TenantId, u64)>> {
+    let rows = tx.query(
+        "SELECT tenant, next_seq FROM log_heads ORDER BY tenant",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|row| (TenantId(row.get(0)), row.get::<_, i64>(1).max(0) as u64))
+        .collect())
+}
+
 /// Entries recorded at or after `since`: the log size minus the first such seq (one probe of
 /// `entries_by_time`; `recorded_at` never decreases along seq).
 pub(crate) fn entries_since(tx: &mut Tx<'_>, tenant: TenantId, since: Timestamp) -> PgResult<u64> {

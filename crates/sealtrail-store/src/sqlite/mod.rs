@@ -255,6 +255,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn log_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError> {
+        self.reads.read(read::log_sizes).await
+    }
+
     async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError> {
         self.reads
             .read(move |conn| admin::tenant_origin(conn, tenant))
@@ -561,7 +565,7 @@ impl Store for SqliteStore {
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
         let prefix = prefix.to_string();
         self.reads
-            .read(move |conn| admin::api_key_by_prefix(conn, &prefix))
+            .read_point(move |conn| admin::api_key_by_prefix(conn, &prefix))
             .await
     }
 

@@ -11,7 +11,7 @@ use crate::signed_memory::{extends, rollback_message, SignedMemory};
 use crate::witnesses::Witnesses;
 use sealtrail_core::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use sealtrail_core::TenantId;
-use sealtrail_store::{CheckpointToRecord, Store, StoreError, StoredCheckpoint};
+use sealtrail_store::{CheckpointToRecord, Store, StoreError, StoredCheckpoint, TreeHead};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,6 +45,8 @@ pub struct Checkpointer {
     signer: NoteSigner,
     memory: SignedMemory,
     witnesses: Arc<Witnesses>,
+    /// Log origins by tenant (fixed at creation).
+    origins: Mutex<HashMap<TenantId, String>>,
     tenant_locks: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -62,6 +64,7 @@ impl Checkpointer {
             signer,
             memory,
             witnesses,
+            origins: Mutex::new(HashMap::new()),
             tenant_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -82,11 +85,7 @@ impl Checkpointer {
     }
 
     fn lock_for(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = match self.tenant_locks.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        locks.entry(tenant).or_default().clone()
+        lock(&self.tenant_locks).entry(tenant).or_default().clone()
     }
 
     /// A signed checkpoint covering at least everything committed to the tenant's log before
@@ -198,7 +197,18 @@ impl Checkpointer {
             let Ok(guard) = lock.try_lock_owned() else {
                 continue;
             };
-            match self.head(tenant).await {
+            // A log this process signed before needs no look at the latest checkpoint: it grew
+            // past what was signed (another node's larger checkpoint makes the record below
+            // answer with that one instead).
+            let head = if signed.contains_key(&tenant) {
+                match self.store.tree_head(tenant).await {
+                    Ok(head) => self.unsigned(tenant, head).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.head(tenant).await
+            };
+            match head {
                 Ok(Head::Unsigned(checkpoint)) => {
                     if let Err(e) = self.guard(tenant, &checkpoint).await {
                         tracing::error!(tenant = tenant.0, error = %e, "checkpoint not signed");
@@ -276,7 +286,7 @@ impl Checkpointer {
         for tenant in self.store.list_tenants().await? {
             let head = self.store.tree_head(tenant.id).await?;
             let checkpoint = Checkpoint {
-                origin: self.store.log_origin(tenant.id).await?,
+                origin: self.origin(tenant.id).await?,
                 size: head.size,
                 root: head.root,
             };
@@ -293,12 +303,33 @@ impl Checkpointer {
                 return Ok(Head::Covered(latest));
             }
         }
+        self.unsigned(tenant, head).await
+    }
+
+    /// The checkpoint of `head`, to sign.
+    async fn unsigned(&self, tenant: TenantId, head: TreeHead) -> Result<Head, StoreError> {
         Ok(Head::Unsigned(Checkpoint {
-            origin: self.store.log_origin(tenant).await?,
+            origin: self.origin(tenant).await?,
             size: head.size,
             root: head.root,
         }))
     }
+
+    /// The tenant's log origin: fixed when the tenant is created, so read once per process
+    /// rather than before every signature.
+    async fn origin(&self, tenant: TenantId) -> Result<String, StoreError> {
+        if let Some(origin) = lock(&self.origins).get(&tenant) {
+            return Ok(origin.clone());
+        }
+        let origin = self.store.log_origin(tenant).await?;
+        lock(&self.origins).insert(tenant, origin.clone());
+        Ok(origin)
+    }
+}
+
+/// A mutex's contents even after a panic elsewhere (the maps here stay consistent).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether a tenant's tree needs a new checkpoint.

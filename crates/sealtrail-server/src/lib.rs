@@ -298,6 +298,7 @@ impl RunningServer {
         let served = flatten((&mut self.task).await);
         let _ = self.background.send(true);
         // A final checkpoint, so everything acknowledged before shutdown is signed.
+        let mut signed = Vec::new();
         for tenant in self
             .checkpointer
             .store()
@@ -305,13 +306,29 @@ impl RunningServer {
             .await
             .unwrap_or_default()
         {
-            if let Err(e) = self.checkpointer.checkpoint_now(tenant.id).await {
-                tracing::warn!(tenant = %tenant.name, error = %e, "final checkpoint not signed");
+            match self.checkpointer.checkpoint_now(tenant.id).await {
+                Ok(checkpoint) => signed.push((tenant.id, checkpoint)),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.name, error = %e, "final checkpoint not signed")
+                }
             }
         }
+        // And, with witnesses, one bounded wait for their cosignatures of those checkpoints
+        // (all logs at once), so the newest checkpoint a stopped node leaves is witnessed.
+        let witnesses = self.checkpointer.witnesses();
+        witnesses
+            .cosign_all(
+                self.checkpointer.store().as_ref(),
+                signed,
+                FINAL_COSIGN_WAIT,
+            )
+            .await;
         served
     }
 }
+
+/// How long shutdown waits, in all, for witnesses to cosign the final checkpoints.
+const FINAL_COSIGN_WAIT: Duration = Duration::from_secs(3);
 
 fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServerError> {
     match result {

@@ -257,6 +257,26 @@ impl Witnesses {
         }
     }
 
+    /// [`Witnesses::cosign`] for each of `checkpoints` lacking its quorum, eight logs at a
+    /// time, for at most `wait` in all (what is cosigned by then is recorded; the rest is not
+    /// waited for).
+    pub async fn cosign_all(
+        &self,
+        store: &dyn Store,
+        checkpoints: Vec<(TenantId, StoredCheckpoint)>,
+        wait: Duration,
+    ) {
+        use futures::StreamExt;
+        let missing = checkpoints
+            .into_iter()
+            .filter(|(_, checkpoint)| !self.has_quorum(&checkpoint.note));
+        let asking = futures::stream::iter(missing)
+            .map(|(tenant, checkpoint)| self.cosign(store, tenant, checkpoint))
+            .buffer_unordered(8)
+            .for_each(|_| async {});
+        let _ = tokio::time::timeout(wait, asking).await;
+    }
+
     /// Asks every witness that has not cosigned `checkpoint` yet, at once, and records the
     /// cosignature line each one's answer holds for it (nothing else of the answer); returns
     /// the checkpoint as recorded, or as given when nothing was added. Outcomes are logged and

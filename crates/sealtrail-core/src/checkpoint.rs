@@ -68,6 +68,34 @@ fn parse_key_string(s: &str) -> Result<(String, u32, [u8; 32]), NoteError> {
     parse_key_string_for(s, ALG_ED25519)
 }
 
+/// `name+hex key id+base64(alg || 32-byte key)`: the text of a verifier key, and (after
+/// `PRIVATE+KEY+`) of a private key, for every key kind (note signers, cosigners).
+pub(crate) fn key_text(name: &str, id: u32, alg: u8, key: &[u8; 32]) -> String {
+    let mut raw = vec![alg];
+    raw.extend_from_slice(key);
+    format!("{name}+{id:08x}+{}", B64.encode(raw))
+}
+
+/// A fresh 32-byte Ed25519 seed from the operating system's random source.
+pub(crate) fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    seed
+}
+
+/// Splits `PRIVATE+KEY+<name>+<id>+<base64(alg || seed)>` (the Go `note` encoding); the
+/// caller checks the id against the key the seed makes.
+pub(crate) fn parse_private_key_for(
+    s: &str,
+    alg: u8,
+) -> Result<(String, u32, [u8; 32]), NoteError> {
+    let rest = s
+        .trim()
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or_else(|| NoteError::MalformedKey("expected PRIVATE+KEY+...".into()))?;
+    parse_key_string_for(rest, alg)
+}
+
 /// Splits `name+hex+base64(alg || 32-byte key)`, refusing any other algorithm byte.
 pub(crate) fn parse_key_string_for(
     s: &str,
@@ -118,9 +146,7 @@ impl std::fmt::Debug for NoteSigner {
 impl NoteSigner {
     /// A fresh key from the operating system's random source.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
-        let mut seed = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        Self::from_seed(name, seed)
+        Self::from_seed(name, random_seed())
     }
 
     /// A key from its 32-byte seed.
@@ -138,11 +164,7 @@ impl NoteSigner {
 
     /// Reads `PRIVATE+KEY+<name>+<id>+<base64(0x01 || seed)>`, the Go `note` encoding.
     pub fn from_private_key_string(s: &str) -> Result<Self, NoteError> {
-        let rest = s
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(|| NoteError::MalformedKey("expected PRIVATE+KEY+...".into()))?;
-        let (name, id, seed) = parse_key_string(rest)?;
+        let (name, id, seed) = parse_private_key_for(s, ALG_ED25519)?;
         let signer = Self::from_seed(&name, seed)?;
         if signer.key_id() != id {
             return Err(NoteError::MalformedKey(
@@ -154,14 +176,8 @@ impl NoteSigner {
 
     /// The private key in the Go `note` encoding, for the key file.
     pub fn private_key_string(&self) -> String {
-        let mut raw = vec![ALG_ED25519];
-        raw.extend_from_slice(&self.key.to_bytes());
-        format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.key_id(),
-            B64.encode(raw)
-        )
+        let text = key_text(&self.name, self.key_id(), ALG_ED25519, &self.key.to_bytes());
+        format!("PRIVATE+KEY+{text}")
     }
 
     /// The key's name, which appears on every signature line.
@@ -207,9 +223,12 @@ pub struct NoteVerifier {
 
 impl std::fmt::Display for NoteVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut raw = vec![ALG_ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        f.write_str(&key_text(
+            &self.name,
+            self.id,
+            ALG_ED25519,
+            self.key.as_bytes(),
+        ))
     }
 }
 

@@ -13,7 +13,10 @@
 //! verifier key:    <name>+<hex key id>+base64(0x04 || public key)
 //! ```
 
-use crate::checkpoint::{key_id_for, parse_key_string_for, split_note, valid_name, NoteError};
+use crate::checkpoint::{
+    key_id_for, key_text, parse_key_string_for, parse_private_key_for, random_seed, split_note,
+    valid_name, NoteError,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -44,9 +47,7 @@ impl std::fmt::Debug for Cosigner {
 impl Cosigner {
     /// A fresh key from the operating system's random source.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
-        let mut seed = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        Self::from_seed(name, seed)
+        Self::from_seed(name, random_seed())
     }
 
     /// A key from its 32-byte seed.
@@ -64,11 +65,7 @@ impl Cosigner {
 
     /// Reads `PRIVATE+KEY+<name>+<id>+<base64(0x04 || seed)>`.
     pub fn from_private_key_string(s: &str) -> Result<Self, NoteError> {
-        let rest = s
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(|| NoteError::MalformedKey("expected PRIVATE+KEY+...".into()))?;
-        let (name, id, seed) = parse_key_string_for(rest, ALG_COSIGNATURE_V1)?;
+        let (name, id, seed) = parse_private_key_for(s, ALG_COSIGNATURE_V1)?;
         let cosigner = Self::from_seed(&name, seed)?;
         if cosigner.verifier().id != id {
             return Err(NoteError::MalformedKey(
@@ -80,14 +77,13 @@ impl Cosigner {
 
     /// The private key for the key file.
     pub fn private_key_string(&self) -> String {
-        let mut raw = vec![ALG_COSIGNATURE_V1];
-        raw.extend_from_slice(&self.key.to_bytes());
-        format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
+        let text = key_text(
+            &self.name,
             self.verifier().id,
-            B64.encode(raw)
-        )
+            ALG_COSIGNATURE_V1,
+            &self.key.to_bytes(),
+        );
+        format!("PRIVATE+KEY+{text}")
     }
 
     /// The public half, which logs and their auditors are configured with.
@@ -120,9 +116,12 @@ pub struct CosignatureVerifier {
 
 impl std::fmt::Display for CosignatureVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut raw = vec![ALG_COSIGNATURE_V1];
-        raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        f.write_str(&key_text(
+            &self.name,
+            self.id,
+            ALG_COSIGNATURE_V1,
+            self.key.as_bytes(),
+        ))
     }
 }
 

@@ -7,6 +7,7 @@
 //! outside the database ([`crate::signed_memory`]), which is made durable before the new
 //! checkpoint is recorded or returned.
 
+use crate::lock;
 use crate::signed_memory::{extends, rollback_message, SignedMemory};
 use crate::witnesses::Witnesses;
 use sealtrail_core::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
@@ -325,11 +326,6 @@ impl Checkpointer {
         lock(&self.origins).insert(tenant, origin.clone());
         Ok(origin)
     }
-}
-
-/// A mutex's contents even after a panic elsewhere (the maps here stay consistent).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether a tenant's tree needs a new checkpoint.

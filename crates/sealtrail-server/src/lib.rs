@@ -94,6 +94,12 @@ pub enum ServerError {
     Serve(std::io::Error),
 }
 
+/// A mutex's contents even after a panic elsewhere: every map kept behind one here stays
+/// consistent between statements, so a poisoned lock is no reason to fail a request.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// How to run the service.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

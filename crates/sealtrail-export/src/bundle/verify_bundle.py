@@ -57,23 +57,36 @@ def unhex32(s):
     return raw
 
 
-def open_checkpoint(key_line, note):
-    """C2SP signed note: returns (origin, size, root) if a signature by the key verifies."""
+def parse_key(key_line, alg, what):
+    """A C2SP vkey `name+keyid+base64(alg || key)`: (name, key id hex, Ed25519 key)."""
     name, key_id, key_b64 = key_line.strip().split("+", 2)
     raw = b64(key_b64)
-    if len(raw) != 33 or raw[0] != 1:
-        raise Bad("public key is not an Ed25519 (0x01) key")
+    if len(raw) != 33 or raw[0] != alg:
+        raise Bad("%s %s is not a 0x%02x key" % (what, key_line.strip(), alg))
     if sha256(name.encode(), b"\n", raw)[:4].hex() != key_id:
-        raise Bad("public key id does not match the key")
-    key = Ed25519PublicKey.from_public_bytes(raw[1:])
+        raise Bad("%s id does not match the key" % what)
+    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def signature_lines(note):
+    """A signed note's text and its (name, blob) signature lines."""
     split = note.rindex("\n\n")
     text, signatures = note[: split + 1], note[split + 2 :]
-    verified = False
+    lines = []
     for line in signatures.splitlines():
         if not line.startswith("\u2014 "):
             raise Bad("malformed signature line")
         sig_name, sig_b64 = line[2:].split(" ", 1)
-        blob = b64(sig_b64)
+        lines.append((sig_name, b64(sig_b64)))
+    return text, lines
+
+
+def open_checkpoint(key_line, note):
+    """C2SP signed note: returns (origin, size, root) if a signature by the key verifies."""
+    name, key_id, key = parse_key(key_line, 1, "public key")
+    text, lines = signature_lines(note)
+    verified = False
+    for sig_name, blob in lines:
         if sig_name == name and blob[:4].hex() == key_id:
             try:
                 key.verify(blob[4:], text.encode())
@@ -88,19 +101,10 @@ def open_checkpoint(key_line, note):
 
 def cosigned_at(key_line, note):
     """C2SP tlog-cosignature/v1: the timestamp of the witness's valid cosignature, or None."""
-    name, key_id, key_b64 = key_line.strip().split("+", 2)
-    raw = b64(key_b64)
-    if len(raw) != 33 or raw[0] != 4:
-        raise Bad("witness key %s is not a cosignature/v1 (0x04) key" % key_line.strip())
-    if sha256(name.encode(), b"\n", raw)[:4].hex() != key_id:
-        raise Bad("witness key id does not match the key")
-    key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    split = note.rindex("\n\n")
-    text, signatures = note[: split + 1], note[split + 2 :]
+    name, key_id, key = parse_key(key_line, 4, "witness key")
+    text, lines = signature_lines(note)
     found = None
-    for line in signatures.splitlines():
-        sig_name, sig_b64 = line[2:].split(" ", 1)
-        blob = b64(sig_b64)
+    for sig_name, blob in lines:
         if sig_name != name or blob[:4].hex() != key_id:
             continue
         if len(blob) != 4 + 8 + 64:

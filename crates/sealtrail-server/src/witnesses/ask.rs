@@ -30,8 +30,8 @@ pub(super) struct Asked {
     pub(super) known: Option<u64>,
 }
 
-/// The witness's cosignature line for `checkpoint` (verified, without its newline), starting
-/// from `known` (the size it last cosigned, as far as this node knows) and retrying once with
+/// The witness's cosignature line for `checkpoint`, whose note text is `text` (verified,
+/// without its newline), starting from `known` (the size it last cosigned, as far as this node knows) and retrying once with
 /// the size a 409 names.
 pub(super) async fn ask(
     client: &reqwest::Client,
@@ -39,6 +39,7 @@ pub(super) async fn ask(
     tenant: TenantId,
     spec: &WitnessSpec,
     checkpoint: &StoredCheckpoint,
+    checkpoint_text: &str,
     known: u64,
 ) -> Asked {
     let mut old = known;
@@ -70,14 +71,13 @@ pub(super) async fn ask(
             note: checkpoint.note.clone(),
         }
         .to_body();
-        let (status, is_size, text) = match post(client, spec, body).await {
+        let (status, is_size, answer) = match post(client, spec, body).await {
             Ok(answer) => answer,
             Err(e) => return failed(e, Some(old)),
         };
         match status {
             200 => {
-                let checkpoint_text = text_of(&checkpoint.note);
-                return match spec.key.verified_line(checkpoint_text, &text) {
+                return match spec.key.verified_line(checkpoint_text, &answer) {
                     Some(line) => Asked {
                         result: Ok(line),
                         known: Some(checkpoint.size),
@@ -91,9 +91,12 @@ pub(super) async fn ask(
                 };
             }
             409 if is_size => {
-                let Ok(size) = text.trim().parse::<u64>() else {
+                let Ok(size) = answer.trim().parse::<u64>() else {
                     return failed(
-                        AskError::Refused(format!("409 with an unreadable size `{}`", text.trim())),
+                        AskError::Refused(format!(
+                            "409 with an unreadable size `{}`",
+                            answer.trim()
+                        )),
                         None,
                     );
                 };
@@ -121,7 +124,7 @@ pub(super) async fn ask(
                 return failed(
                     AskError::Refused(format!(
                         "answered {code}: {}",
-                        text.chars().take(200).collect::<String>()
+                        answer.chars().take(200).collect::<String>()
                     )),
                     None,
                 )
@@ -174,9 +177,4 @@ async fn post(
         is_size,
         String::from_utf8_lossy(&bytes).into_owned(),
     ))
-}
-
-/// The text of a note (everything before the blank line, with its newline).
-pub(super) fn text_of(note: &str) -> &str {
-    note.rfind("\n\n").map_or(note, |i| &note[..i + 1])
 }

@@ -13,8 +13,9 @@
 
 mod ask;
 
-use ask::{ask, text_of};
-use sealtrail_core::checkpoint::merge_signatures;
+use crate::lock;
+use ask::ask;
+use sealtrail_core::checkpoint::{merge_signatures, split_note};
 use sealtrail_core::cosignature::CosignatureVerifier;
 use sealtrail_core::TenantId;
 use sealtrail_store::{Store, StoredCheckpoint};
@@ -287,6 +288,13 @@ impl Witnesses {
         tenant: TenantId,
         checkpoint: StoredCheckpoint,
     ) -> StoredCheckpoint {
+        let text = match split_note(&checkpoint.note) {
+            Ok((text, _)) => text.to_string(),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored checkpoint is not a signed note; not asking witnesses");
+                return checkpoint;
+            }
+        };
         let missing: Vec<(usize, &WitnessSpec)> = self
             .specs
             .iter()
@@ -295,9 +303,8 @@ impl Witnesses {
             .collect();
         let asks = missing
             .iter()
-            .map(|(i, spec)| self.ask_one(store, tenant, *i, spec, &checkpoint));
+            .map(|(i, spec)| self.ask_one(store, tenant, *i, spec, &checkpoint, &text));
         let answers = futures::future::join_all(asks).await;
-        let text = text_of(&checkpoint.note).to_string();
         let mut note = checkpoint.note.clone();
         for ((i, spec), answer) in missing.iter().zip(answers) {
             let outcome = match answer {
@@ -336,6 +343,7 @@ impl Witnesses {
         witness: usize,
         spec: &WitnessSpec,
         checkpoint: &StoredCheckpoint,
+        text: &str,
     ) -> Result<String, String> {
         let exclusive = lock(&self.locks)
             .entry((witness, tenant))
@@ -346,7 +354,7 @@ impl Witnesses {
             .get(&(witness, tenant))
             .copied()
             .unwrap_or(0);
-        let asked = ask(&self.client, store, tenant, spec, checkpoint, known).await;
+        let asked = ask(&self.client, store, tenant, spec, checkpoint, text, known).await;
         let mut known = lock(&self.known);
         match asked.known {
             Some(size) => known.insert((witness, tenant), size),
@@ -377,9 +385,4 @@ impl Witnesses {
             }
         }
     }
-}
-
-/// A mutex's contents even after a panic elsewhere (every value here stays consistent).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

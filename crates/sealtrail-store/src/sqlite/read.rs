@@ -50,39 +50,18 @@ impl ReadPool {
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let lease = Lease {
-                conn: pool.conns.lock().map_err(poisoned)?.pop(),
-                pool: &pool,
-            };
-            let conn = lease
-                .conn
-                .as_ref()
-                .ok_or_else(|| StoreError::Backend("no read connection available".into()))?;
-            let tx = conn
-                .unchecked_transaction()
-                .map_err(backend("starting a read transaction"))?;
-            let result = f(&tx)?;
-            tx.commit().map_err(backend("ending a read transaction"))?;
-            Ok(result)
+            pool.in_transaction(f)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
     }
-}
 
-impl ReadPool {
-    /// Runs `f` on a pooled connection on the calling thread when one is free at once, else
-    /// as [`ReadPool::read`] does. Only for point lookups on small, always-cached tables (an
-    /// API key by prefix, on every request): such a lookup takes microseconds, and the trip
-    /// to a blocking thread and back cost more than the query (a profile under single-event
-    /// ingest put it at 6–7% of the server's CPU).
-    pub(crate) async fn read_point<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    /// Runs `f` on a pooled connection in one read transaction, on this thread; the caller
+    /// holds a permit, so a connection is free.
+    fn in_transaction<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
-            return self.read(f).await;
-        };
         let lease = Lease {
             conn: self.conns.lock().map_err(poisoned)?.pop(),
             pool: self,
@@ -97,6 +76,21 @@ impl ReadPool {
         let result = f(&tx)?;
         tx.commit().map_err(backend("ending a read transaction"))?;
         Ok(result)
+    }
+
+    /// Runs `f` on a pooled connection on the calling thread when one is free at once, else
+    /// as [`ReadPool::read`] does. Only for point lookups on small, always-cached tables (an
+    /// API key by prefix, on every request): such a lookup takes microseconds, and the trip
+    /// to a blocking thread and back cost more than the query (a profile under single-event
+    /// ingest put it at 6–7% of the server's CPU).
+    pub(crate) async fn read_point<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
+            return self.read(f).await;
+        };
+        self.in_transaction(f)
     }
 }
 

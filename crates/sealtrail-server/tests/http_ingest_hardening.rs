@@ -31,7 +31,7 @@ async fn secrets_in_any_field_never_reach_storage_search_or_exports() {
             "location": format!("postgres://app:{DB_PASSWORD}@db.internal:5432/prod"),
             "request": { "method": "POST", "path": format!("/reset?token={RESET_TOKEN}&user=7") }
         },
-        "properties": { "pwd": "hunter3-secret", "user_pin": 4321, "shipping": "DHL", "note": "api_key: zz-secret-zz" }
+        "properties": { "pwd": "hunter3-secret", "user_pin": 730_295_816_413_u64, "shipping": "DHL", "note": "api_key: zz-secret-zz" }
     });
     let r = s.post_events(&s.admin_key, &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -55,7 +55,9 @@ async fn secrets_in_any_field_never_reach_storage_search_or_exports() {
         RESET_TOKEN,
         "hunter2-secret",
         "hunter3-secret",
-        "4321",
+        // Long enough that a random id or hash cannot contain it by chance
+        // (a four-digit PIN appeared inside a leaf hash once in ~200 runs).
+        "730295816413",
         "zz-secret-zz",
     ];
     for secret in secrets {

@@ -12,7 +12,7 @@ pub enum BenchError {
     },
     /// Creating a tenant or key for the workload failed.
     #[error("setting up tenants: {0}")]
-    Admin(#[from] sealtrail_server::admin::AdminError),
+    Admin(#[from] sealtrail_service::ServiceError),
     /// An HTTP request to the server under test failed or was answered with an error.
     #[error("{0}")]
     Http(String),

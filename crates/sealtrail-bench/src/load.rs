@@ -13,7 +13,7 @@ use sealtrail_core::entry::{Actor, ActorType, NewEntry};
 use sealtrail_core::ingest::{parse_body, Limits};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::{TenantId, Timestamp};
-use sealtrail_server::admin;
+use sealtrail_service::admin;
 use sealtrail_store::{ReplayHandle, Store, TenantLimits};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

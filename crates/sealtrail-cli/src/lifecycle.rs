@@ -5,7 +5,7 @@
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::{Args, Subcommand};
 use sealtrail_core::Timestamp;
-use sealtrail_server::lifecycle::{self, PruneResult};
+use sealtrail_service::lifecycle::{self, PruneResult};
 use sealtrail_store::{ErasureMode, ErasureOutcome, Retention};
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::Subcommand;
-use sealtrail_server::admin;
+use sealtrail_service::admin;
 use sealtrail_store::TenantLimits;
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use sealtrail_core::entry::{Actor, ActorType};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Tenant;
-use sealtrail_server::admin;
+use sealtrail_service::admin;
 use sealtrail_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,16 +39,16 @@ impl DataDir {
     pub fn verifier(&self) -> anyhow::Result<sealtrail_core::checkpoint::NoteVerifier> {
         let path = self
             .data_dir
-            .join(sealtrail_server::signing::DEFAULT_KEY_FILE);
+            .join(sealtrail_service::signing::DEFAULT_KEY_FILE);
         if !path.exists() {
             anyhow::bail!(
                 "no signing key at {} (run `sealtrail serve` once, or pass --public-key)",
                 path.display()
             );
         }
-        let (signer, _) = sealtrail_server::signing::load_or_create(
+        let (signer, _) = sealtrail_service::signing::load_or_create(
             &path,
-            sealtrail_server::signing::DEFAULT_KEY_NAME,
+            sealtrail_service::signing::DEFAULT_KEY_NAME,
         )?;
         Ok(signer.verifier())
     }
@@ -58,7 +58,7 @@ impl DataDir {
     pub fn pseudonym_key(&self) -> anyhow::Result<sealtrail_store::PseudonymKey> {
         let path = self.pseudonym_key_file.clone().unwrap_or_else(|| {
             self.data_dir
-                .join(sealtrail_server::secret_file::PSEUDONYM_KEY_FILE)
+                .join(sealtrail_service::secret_file::PSEUDONYM_KEY_FILE)
         });
         if !path.exists() {
             anyhow::bail!(
@@ -66,20 +66,20 @@ impl DataDir {
                 path.display()
             );
         }
-        Ok(sealtrail_server::secret_file::pseudonym_key(&path)?.0)
+        Ok(sealtrail_service::secret_file::pseudonym_key(&path)?.0)
     }
 
     /// Where `serve` remembers the checkpoints it signed.
     pub fn signed_memory_file(&self) -> PathBuf {
         self.data_dir
-            .join(sealtrail_server::signed_memory::FILE_NAME)
+            .join(sealtrail_service::signed_memory::FILE_NAME)
     }
 
     /// Opens an existing store; refuses to create one, since a new store made here would skip
     /// the first-start set-up that `serve` performs.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         if let Some(url) = &self.database_url {
-            return sealtrail_server::open_postgres(url, None, self.database_ca.clone())
+            return sealtrail_service::stores::open_postgres(url, None, self.database_ca.clone())
                 .await
                 .with_context(|| {
                     format!("connecting to {}", sealtrail_store::pg::redacted_url(url))
@@ -92,7 +92,7 @@ impl DataDir {
                 self.data_dir.display()
             );
         }
-        sealtrail_server::open_store(&self.data_dir)
+        sealtrail_service::stores::open_embedded(&self.data_dir)
             .with_context(|| format!("opening {}", db.display()))
     }
 }

@@ -81,7 +81,7 @@ pub struct ServeArgs {
     pseudonym_key_file: Option<PathBuf>,
     /// Daily time (UTC, HH:MM) of the retention prune.
     #[arg(long, env = "SEALTRAIL_PRUNE_AT", default_value = "03:00")]
-    prune_at: sealtrail_server::lifecycle::DailyAt,
+    prune_at: sealtrail_service::lifecycle::DailyAt,
     /// Do not run the nightly prune in this process (e.g. all but one node of a cluster).
     #[arg(long, env = "SEALTRAIL_NO_NIGHTLY_PRUNE")]
     no_nightly_prune: bool,
@@ -126,7 +126,7 @@ pub struct ServeArgs {
     witness_key_file: Option<PathBuf>,
     /// The witness's name on its cosignatures, used when its key is created (a URL-like
     /// identifier such as `witness.example.com/sealtrail`).
-    #[arg(long, env = "SEALTRAIL_WITNESS_NAME", default_value = sealtrail_server::witness::DEFAULT_NAME)]
+    #[arg(long, env = "SEALTRAIL_WITNESS_NAME", default_value = sealtrail_service::witness::DEFAULT_NAME)]
     witness_name: String,
     /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -174,7 +174,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_connections = args.max_connections;
     config.max_concurrent_requests = args.max_concurrent_requests;
     config.shutdown_timeout = Duration::from_secs(args.shutdown_timeout_secs);
-    config.ingest_capacity = sealtrail_server::usage::IngestCapacity {
+    config.ingest_capacity = sealtrail_service::usage::IngestCapacity {
         body_buffer_mib: args.ingest_buffer_mib,
         queued_events: args.max_queued_events,
     };

@@ -1,7 +1,7 @@
 //! `sealtrail users`: the people who sign in to the web page, managed from the data directory.
 //!
 //! Every rule (roles, password length, the last active owner, sessions ending) lives in
-//! `sealtrail_server::accounts`, shared with the web page; this module only parses arguments,
+//! `sealtrail_service::accounts`, shared with the web page; this module only parses arguments,
 //! reads passwords from stdin and prints. Each change leaves the audit entry the accounts module
 //! writes, attributed to the CLI operator. Like `keys create`, a generated password is the only
 //! thing printed on stdout (so `PW=$(sealtrail users create …)` works); the rest goes to stderr.
@@ -11,8 +11,8 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use sealtrail_core::users::{Role, User, MAX_PASSWORD_BYTES};
 use sealtrail_core::Tenant;
-use sealtrail_server::accounts::{self, Acting};
-use sealtrail_server::admin::AdminError;
+use sealtrail_service::accounts::{self, Acting};
+use sealtrail_service::ServiceError;
 use sealtrail_store::Store;
 use std::io::{BufRead as _, IsTerminal as _, Read as _};
 use std::process::ExitCode;
@@ -235,13 +235,13 @@ async fn find(store: &dyn Store, tenant: &Tenant, user: &str) -> anyhow::Result<
 
 /// Phrases an accounts error for the operator: an unknown user points at `users list`; a
 /// refusal (invalid input, last owner) keeps the accounts module's own message.
-fn refused(error: AdminError, tenant: &Tenant, doing: &str) -> anyhow::Error {
+fn refused(error: ServiceError, tenant: &Tenant, doing: &str) -> anyhow::Error {
     match error {
-        AdminError::NotFound(what) => anyhow::anyhow!(
+        ServiceError::NotFound(what) => anyhow::anyhow!(
             "no {what} in tenant `{0}` (see `sealtrail users list --tenant {0}`)",
             tenant.name
         ),
-        AdminError::Invalid(message) | AdminError::Refused(message) => {
+        ServiceError::Invalid(message) | ServiceError::Refused(message) => {
             anyhow::anyhow!("{doing}: {message}")
         }
         other => anyhow::Error::new(other).context(doing.to_string()),

@@ -82,7 +82,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     if !args.no_signed_memory {
         let memory = args.data_dir.signed_memory_file();
-        match sealtrail_server::signed_memory::read(&memory, &verifier) {
+        match sealtrail_service::signed_memory::read(&memory, &verifier) {
             Ok(remembered) => kept.extend(remembered.into_values().map(|(checkpoint, _)| {
                 (checkpoint, "the checkpoint this server remembers signing")
             })),
@@ -197,7 +197,7 @@ async fn extends(
     checkpoint: &Checkpoint,
     report: &sealtrail_store::LogVerification,
 ) -> anyhow::Result<Result<(), String>> {
-    Ok(sealtrail_server::signed_memory::extends(
+    Ok(sealtrail_service::signed_memory::extends(
         store,
         tenant.id,
         checkpoint,

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sealtrail_core::filter::ParamError;
 use sealtrail_core::ingest::{FieldError, RequestError};
+use sealtrail_service::checkpointer::CheckpointError;
+use sealtrail_service::ServiceError;
 use sealtrail_store::StoreError;
 use serde::Serialize;
 
@@ -138,30 +140,39 @@ impl From<RequestError> for ApiError {
     }
 }
 
-impl From<crate::admin::AdminError> for ApiError {
-    fn from(e: crate::admin::AdminError) -> Self {
-        use crate::admin::AdminError;
+/// One status per kind of service failure, for every route.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            AdminError::Invalid(m) => {
+            ServiceError::Invalid(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
             }
-            AdminError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
-            AdminError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            AdminError::NotFound(what) => ApiError::not_found(&what),
-            e @ AdminError::NoSuchSubject(_) => {
+            ServiceError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            ServiceError::NotFound(what) => ApiError::not_found(&what),
+            e @ ServiceError::NoSuchSubject(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "subject_not_found", e.to_string())
             }
-            AdminError::Store(s) => s.into(),
+            ServiceError::Limited {
+                code,
+                message,
+                retry_after,
+            } => ApiError::too_many_requests(code, message, retry_after),
+            ServiceError::Overloaded(m) => ApiError::overloaded(m),
+            ServiceError::Body(e) => e.into(),
+            ServiceError::Field(e) => e.into(),
+            ServiceError::Job(e) => e.into(),
+            ServiceError::Checkpoint(e) => e.into(),
+            ServiceError::Store(s) => s.into(),
         }
     }
 }
 
-impl From<crate::checkpointer::CheckpointError> for ApiError {
-    fn from(e: crate::checkpointer::CheckpointError) -> Self {
+impl From<CheckpointError> for ApiError {
+    fn from(e: CheckpointError) -> Self {
         match e {
-            crate::checkpointer::CheckpointError::Store(s) => s.into(),
-            crate::checkpointer::CheckpointError::Note(_)
-            | crate::checkpointer::CheckpointError::Memory(_) => {
+            CheckpointError::Store(s) => s.into(),
+            CheckpointError::Note(_) | CheckpointError::Memory(_) => {
                 tracing::error!(error = %e, "checkpoint signing failed");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -169,7 +180,7 @@ impl From<crate::checkpointer::CheckpointError> for ApiError {
                     "signing the checkpoint failed; it has been logged",
                 )
             }
-            crate::checkpointer::CheckpointError::Rollback(why) => {
+            CheckpointError::Rollback(why) => {
                 tracing::error!(error = %why, "checkpoint refused: the log went back");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

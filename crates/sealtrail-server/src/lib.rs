@@ -5,40 +5,26 @@
 //! when the directory is new, binds, and serves until [`RunningServer::wait`] sees ctrl-c or
 //! SIGTERM. The CLI and the integration tests use exactly this entry point.
 
-pub mod accounts;
-pub mod admin;
-pub mod audit;
 pub mod auth;
-pub mod checkpointer;
 pub mod client;
-pub mod durable_file;
 pub mod error;
-pub mod export;
-pub mod jobs;
-pub mod lifecycle;
 pub mod listener;
-pub mod passwords;
 pub mod routes;
-pub mod secret_file;
-pub mod signed_memory;
-pub mod signing;
 pub mod state;
-pub mod throttle;
-pub mod usage;
 pub mod web;
-pub mod witness;
-pub mod witnesses;
 
-pub use admin::{AdminError, Bootstrap, CreatedKey};
+pub use sealtrail_service::{Bootstrap, CreatedKey, ServiceError};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sealtrail_core::ingest::Limits;
-use sealtrail_store::pg::{PgOptions, PgStore};
-use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+use sealtrail_service::{
+    admin, checkpointer, jobs, lifecycle, secret_file, signed_memory, signing, stores, throttle,
+    usage, witness, witnesses,
+};
 use sealtrail_store::{Store, StoreError};
 use state::AppState;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
@@ -66,9 +52,12 @@ pub enum ServerError {
     /// The store failed to open or serve.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The data directory or database could not be opened.
+    #[error(transparent)]
+    Open(#[from] stores::OpenError),
     /// First-start set-up failed.
     #[error("first-start set-up failed: {0}")]
-    Bootstrap(#[from] AdminError),
+    Bootstrap(#[from] ServiceError),
     /// The database's tree does not extend a checkpoint this node signed (or that record could
     /// not be read): signing now would fork the log.
     #[error("refusing to start: {0}")]
@@ -92,12 +81,6 @@ pub enum ServerError {
     /// The HTTP server stopped with an error.
     #[error("HTTP server error: {0}")]
     Serve(std::io::Error),
-}
-
-/// A mutex's contents even after a panic elsewhere: every map kept behind one here stays
-/// consistent between statements, so a poisoned lock is no reason to fail a request.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How to run the service.
@@ -207,25 +190,6 @@ impl ServerConfig {
             secure_cookies: true,
         }
     }
-}
-
-/// Opens (creating if needed, with owner-only permissions) the embedded SQLite store.
-pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
-    let io_err = |source| ServerError::DataDir {
-        path: data_dir.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(data_dir).map_err(io_err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io_err)?;
-    }
-    Ok(Arc::new(SqliteStore::open(
-        data_dir,
-        SqliteOptions::default(),
-    )?))
 }
 
 /// The process-wide Prometheus recorder: the `metrics` facade allows one global recorder, and
@@ -398,36 +362,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let store = match &config.database_url {
         Some(url) => {
             let replica = config.database_replica_url.as_deref();
-            open_postgres(url, replica, config.database_ca.clone()).await?
+            stores::open_postgres(url, replica, config.database_ca.clone()).await?
         }
         None if config.database_replica_url.is_some() => {
             return Err(ServerError::Config(
                 "a read replica needs a PostgreSQL database (--database) too".into(),
             ))
         }
-        None => open_store(&config.data_dir)?,
+        None => stores::open_embedded(&config.data_dir)?,
     };
     start_with_store(config, store).await
-}
-
-/// Connects to a PostgreSQL database (migrating it if needed) with the default node settings,
-/// reading pages and exports from `replica` when given, trusting the CAs in `ca_file` (else
-/// Mozilla's roots) for TLS.
-pub async fn open_postgres(
-    url: &str,
-    replica: Option<&str>,
-    ca_file: Option<PathBuf>,
-) -> Result<Arc<dyn Store>, ServerError> {
-    let options = PgOptions {
-        ca_file,
-        ..PgOptions::default()
-    };
-    let pool_size = options.pool_size;
-    let mut store = PgStore::connect(url, options).await?;
-    if let Some(replica) = replica {
-        store = store.with_read_replica(replica, pool_size).await?;
-    }
-    Ok(Arc::new(store))
 }
 
 /// Starts serving over any store (the PostgreSQL backend and tests use this).

@@ -20,17 +20,17 @@ pub struct AppState {
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Signs checkpoints on demand (the periodic signer shares it).
-    pub checkpointer: Arc<crate::checkpointer::Checkpointer>,
+    pub checkpointer: Arc<sealtrail_service::checkpointer::Checkpointer>,
     /// Background export jobs (queue, files, expiry), shared with their runners.
-    pub exports: Arc<crate::jobs::ExportJobs>,
+    pub exports: Arc<sealtrail_service::jobs::ExportJobs>,
     /// Proxies whose `X-Forwarded-For` is believed (empty: none).
     pub trusted_proxies: Arc<IpAllowlist>,
     /// Whether the session cookie carries `Secure` (off only for plain-HTTP deployments).
     pub secure_cookies: bool,
     /// Failed sign-in counts, so passwords cannot be guessed at speed.
-    pub throttle: Arc<crate::throttle::SignInThrottle>,
+    pub throttle: Arc<sealtrail_service::throttle::SignInThrottle>,
     /// Rate limits, quotas and the node's ingest capacity.
-    pub usage: Arc<crate::usage::Usage>,
+    pub usage: Arc<sealtrail_service::usage::Usage>,
     /// This process's witness role for other logs, when configured.
-    pub witness: Option<Arc<crate::witness::Witness>>,
+    pub witness: Option<Arc<sealtrail_service::witness::Witness>>,
 }

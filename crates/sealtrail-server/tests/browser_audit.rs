@@ -12,7 +12,7 @@ use fantoccini::Locator;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::users::Role;
 use sealtrail_core::Timestamp;
-use sealtrail_server::accounts::{self, Acting};
+use sealtrail_service::accounts::{self, Acting};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery staple";

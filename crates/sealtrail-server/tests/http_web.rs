@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::users::Role;
 use sealtrail_export::Format;
-use sealtrail_server::accounts;
+use sealtrail_service::accounts;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashSet};
 

@@ -1,6 +1,5 @@
 //! Facets for dropdowns, the caller's tenant, and API-key management (`admin` scope).
 
-use crate::admin;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::json_body;
@@ -11,6 +10,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use sealtrail_core::filter::Facets;
 use sealtrail_core::keys::{ApiKey, Scope};
+use sealtrail_service::admin;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -2,6 +2,7 @@
 
 use crate::auth::{Caller, IngestCaller};
 use crate::error::ApiError;
+use crate::routes::integrity::ProofSet;
 use crate::routes::{declared_length, discard_body, integrity, query_params, read_body};
 use crate::state::AppState;
 use axum::body::Body;
@@ -11,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::filter::{parse_query, Cursor};
-use sealtrail_core::ingest::{self, FieldError};
+use sealtrail_core::ingest::FieldError;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
+use sealtrail_service::ingest::{self, IngestRequest, Ingested};
 use sealtrail_store::Lookup;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -69,6 +71,15 @@ impl ItemResult {
             error: ApiError::from(e).body,
         }
     }
+
+    /// The event's place in the request.
+    fn index(&self) -> usize {
+        match self {
+            ItemResult::Created { index, .. }
+            | ItemResult::Duplicate { index, .. }
+            | ItemResult::Rejected { index, .. } => *index,
+        }
+    }
 }
 
 /// The `Idempotency-Key` header, if present and well-formed.
@@ -108,7 +119,9 @@ pub async fn ingest(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Ingest)?;
     let wait_for_checkpoint = wait_parameter(raw.as_deref())?;
-    let idempotency = idempotency_header(&headers)?;
+    let idempotency_key = idempotency_header(&headers)?;
+    // Room to read the body and queue its events is reserved before it is read, so a
+    // refused request costs no parsing; the body is still drained so the client sees the 503.
     let declared = declared_length(&headers);
     let admitted = state
         .usage
@@ -123,62 +136,43 @@ pub async fn ingest(
         Ok(admitted) => admitted,
         Err(refusal) => {
             discard_body(body, state.max_body_bytes).await;
-            return Err(refusal);
+            return Err(refusal.into());
         }
     };
-    let bytes = read_body(body, &headers, state.max_body_bytes).await?;
-    let parsed = ingest::parse_body(&bytes, &state.limits, Timestamp::now())?;
-    drop(bytes);
-
-    let mut to_store = Vec::new();
-    let mut rejected = Vec::new();
-    for (index, item) in parsed.items.into_iter().enumerate() {
-        match item {
-            Ok(mut entry) => {
-                if entry.idempotency_key.is_none() {
-                    entry.idempotency_key = idempotency.as_ref().map(|h| format!("{h}#{index}"));
-                }
-                to_store.push((index, entry));
-            }
-            Err(e) if !parsed.is_batch => return Err(e.into()),
-            Err(e) => rejected.push(ItemResult::rejected(index, e)),
-        }
-    }
-
-    let (indices, entries): (Vec<usize>, Vec<_>) = to_store.into_iter().unzip();
-    let appended = if entries.is_empty() {
-        Vec::new()
-    } else {
-        let _queued = state
-            .usage
-            .admit_events(state.store.as_ref(), caller.tenant(), entries.len(), queued)
-            .await?;
-        state.store.append(caller.tenant(), entries).await?
+    let request = IngestRequest {
+        tenant: caller.tenant(),
+        body: read_body(body, &headers, state.max_body_bytes).await?,
+        idempotency_key,
     };
-    let mut results: Vec<ItemResult> = indices
-        .into_iter()
-        .zip(appended)
-        .map(|(i, a)| ItemResult::stored(i, a))
-        .collect();
-    let duplicates = results
-        .iter()
-        .filter(|r| matches!(r, ItemResult::Duplicate { .. }))
-        .count();
-    let accepted = results.len() - duplicates;
-    metrics::counter!("sealtrail_events_ingested_total", "status" => "created")
-        .increment(accepted as u64);
-    metrics::counter!("sealtrail_events_ingested_total", "status" => "duplicate")
-        .increment(duplicates as u64);
-    metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
-        .increment(rejected.len() as u64);
-
-    let proofs = if wait_for_checkpoint && !results.is_empty() {
-        Some(integrity::proofs_for(&state, caller.tenant(), &results_seqs(&results)).await?)
+    let ingested = ingest::ingest(
+        state.store.as_ref(),
+        &state.usage,
+        &state.limits,
+        request,
+        queued,
+    )
+    .await?;
+    let proofs = if wait_for_checkpoint && !ingested.stored.is_empty() {
+        let seqs: Vec<u64> = ingested.stored.iter().map(|(_, a)| a.seq).collect();
+        Some(integrity::proofs_for(&state, caller.tenant(), &seqs).await?)
     } else {
         None
     };
+    answer(ingested, proofs.as_ref())
+}
 
-    if !parsed.is_batch {
+/// The answer to an ingest request: one event answers 201 (200 for a duplicate) with its
+/// result; a batch answers 200 when every event was stored or was a duplicate, 207 when some
+/// were rejected, with counts and a result per event in request order. Proofs, when asked
+/// for, go beside each stored result.
+fn answer(ingested: Ingested, proofs: Option<&ProofSet>) -> Result<Response, ApiError> {
+    let (duplicates, accepted) = (ingested.duplicates(), ingested.accepted());
+    let mut results: Vec<ItemResult> = ingested
+        .stored
+        .into_iter()
+        .map(|(i, a)| ItemResult::stored(i, a))
+        .collect();
+    if !ingested.is_batch {
         let status = if duplicates == 1 {
             StatusCode::OK
         } else {
@@ -192,19 +186,20 @@ pub async fn ingest(
             ));
         };
         let mut body = serde_json::to_value(&result).unwrap_or(Value::Null);
-        if let Some(proofs) = &proofs {
+        if let Some(proofs) = proofs {
             proofs.attach(&mut body);
         }
         return Ok((status, Json(body)).into_response());
     }
-    let rejected_count = rejected.len();
-    results.extend(rejected);
-    results.sort_by_key(|r| match r {
-        ItemResult::Created { index, .. }
-        | ItemResult::Duplicate { index, .. }
-        | ItemResult::Rejected { index, .. } => *index,
-    });
-    let status = if rejected_count == 0 {
+    let rejected = ingested.rejected.len();
+    results.extend(
+        ingested
+            .rejected
+            .into_iter()
+            .map(|(i, e)| ItemResult::rejected(i, e)),
+    );
+    results.sort_by_key(ItemResult::index);
+    let status = if rejected == 0 {
         StatusCode::OK
     } else {
         StatusCode::MULTI_STATUS
@@ -216,9 +211,9 @@ pub async fn ingest(
     let mut body = json!({
         "accepted": accepted,
         "duplicates": duplicates,
-        "rejected": rejected_count,
+        "rejected": rejected,
     });
-    if let Some(proofs) = &proofs {
+    if let Some(proofs) = proofs {
         for result in &mut results {
             proofs.attach_proof(result);
         }
@@ -314,17 +309,6 @@ pub async fn detail(
         ))),
         Lookup::Missing => Err(ApiError::not_found("entry")),
     }
-}
-
-/// The seqs of the stored (created or duplicate) results, for their inclusion proofs.
-fn results_seqs(results: &[ItemResult]) -> Vec<u64> {
-    results
-        .iter()
-        .filter_map(|r| match r {
-            ItemResult::Created { seq, .. } | ItemResult::Duplicate { seq, .. } => Some(*seq),
-            ItemResult::Rejected { .. } => None,
-        })
-        .collect()
 }
 
 /// `?wait=checkpoint` asks for a signed checkpoint and inclusion proofs in the answer; no

@@ -2,7 +2,6 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::export::{self, ExportRequest};
 use crate::routes::query_params;
 use crate::state::AppState;
 use axum::body::Body;
@@ -14,6 +13,7 @@ use sealtrail_core::filter::{parse_query, ParamError, Query};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
+use sealtrail_service::export::{self, ExportRequest};
 use serde_json::{Map, Value};
 
 /// Streams exactly what `GET /v1/events` with the same filters would list (all pages),

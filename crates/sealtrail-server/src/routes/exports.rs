@@ -4,7 +4,6 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
 use crate::routes::export::{parse_filters, parse_format};
 use crate::routes::read_body;
 use crate::state::AppState;
@@ -17,6 +16,7 @@ use sealtrail_core::filter::ParamError;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
 use sealtrail_export::Format;
+use sealtrail_service::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncReadExt;

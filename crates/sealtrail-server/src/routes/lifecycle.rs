@@ -3,7 +3,6 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::lifecycle::{self, PruneResult};
 use crate::routes::{json_body, query_params};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -11,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Timestamp;
+use sealtrail_service::lifecycle::{self, PruneResult};
 use sealtrail_store::{ErasureMode, ErasureOutcome, Retention, TenantSettings, TileAccess};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -171,7 +171,7 @@ pub async fn erase(
 /// erasure's entry and purge, or the rest of the prune, would then wait for the next start or
 /// the nightly job. On its own task it always runs to its end.
 async fn to_completion<T: Send + 'static>(
-    work: impl std::future::Future<Output = Result<T, crate::admin::AdminError>> + Send + 'static,
+    work: impl std::future::Future<Output = Result<T, sealtrail_service::ServiceError>> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::spawn(work).await {
         Ok(result) => Ok(result?),

@@ -1,6 +1,5 @@
 //! `PUT /v1/settings/limits`: a tenant's rate limits and daily quota (admin scope).
 
-use crate::admin;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::json_body;
@@ -9,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use sealtrail_core::keys::Scope;
+use sealtrail_service::admin;
 use sealtrail_store::TenantLimits;
 use serde_json::{json, Value};
 

@@ -1,16 +1,16 @@
 //! `POST /witness/add-checkpoint`: this process as a C2SP tlog-witness for other logs
-//! ([`crate::witness`]). Unauthenticated, as the protocol intends: the checkpoint's signature
+//! ([`sealtrail_service::witness`]). Unauthenticated, as the protocol intends: the checkpoint's signature
 //! by a configured log key is the authentication.
 
 use crate::error::ApiError;
 use crate::routes::read_body;
 use crate::state::AppState;
-use crate::witness::Refusal;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealtrail_core::witness::SIZE_CONTENT_TYPE;
+use sealtrail_service::witness::Refusal;
 
 /// Largest request: 63 proof lines and a checkpoint with a few signatures fit in 16 KiB.
 const MAX_BODY: usize = 16 * 1024;

@@ -1,8 +1,6 @@
 //! `/account`: who you are signed in as, and changing your own password (which ends your other
 //! sessions; this one is replaced by a fresh session so you stay signed in).
 
-use crate::accounts;
-use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::web::error::{admin_message, render, PageError};
 use crate::web::session::{check_same_origin, set_cookie, Chrome, WebUser};
@@ -11,6 +9,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use sealtrail_service::accounts;
+use sealtrail_service::ServiceError;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -75,7 +75,7 @@ pub async fn change_password(
     .await;
     if let Err(e) = changed {
         return match (admin_message(&e), e) {
-            (Some(m), AdminError::Invalid(_)) => Ok(again(StatusCode::UNPROCESSABLE_ENTITY, m)),
+            (Some(m), ServiceError::Invalid(_)) => Ok(again(StatusCode::UNPROCESSABLE_ENTITY, m)),
             (_, other) => Err(PageError::Internal(other.to_string())),
         };
     }

@@ -2,11 +2,11 @@
 //! that says why (403 for a role or an address, 404, 410, 400) — never a JSON body or a bare
 //! status code in a browser.
 
-use crate::admin::AdminError;
 use crate::web::session::Chrome;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use sealtrail_service::ServiceError;
 use sealtrail_store::StoreError;
 
 /// A page-level failure.
@@ -122,14 +122,18 @@ impl From<StoreError> for PageError {
 }
 
 /// What an admin action's refusal says on the settings page (shown in its error banner).
-pub fn admin_message(e: &AdminError) -> Option<String> {
+pub fn admin_message(e: &ServiceError) -> Option<String> {
     match e {
-        AdminError::Invalid(m) | AdminError::Refused(m) | AdminError::Forbidden(m) => {
+        ServiceError::Invalid(m) | ServiceError::Refused(m) | ServiceError::Forbidden(m) => {
             Some(m.clone())
         }
-        AdminError::NotFound(what) => Some(format!("{what} not found")),
-        AdminError::NoSuchSubject(_) => Some(e.to_string()),
-        AdminError::Store(StoreError::Conflict(m) | StoreError::Invalid(m)) => Some(m.clone()),
-        AdminError::Store(_) => None,
+        ServiceError::NotFound(what) => Some(format!("{what} not found")),
+        ServiceError::NoSuchSubject(_)
+        | ServiceError::Limited { .. }
+        | ServiceError::Overloaded(_)
+        | ServiceError::Body(_)
+        | ServiceError::Field(_) => Some(e.to_string()),
+        ServiceError::Store(StoreError::Conflict(m) | StoreError::Invalid(m)) => Some(m.clone()),
+        ServiceError::Store(_) | ServiceError::Job(_) | ServiceError::Checkpoint(_) => None,
     }
 }

@@ -2,7 +2,6 @@
 //! tenant's IP allowlist, checked on every request (a role change, deactivation or allowlist
 //! change takes effect on the next click, not at the next sign-in).
 
-use crate::accounts::{user_actor, Acting};
 use crate::client::ClientInfo;
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -14,6 +13,7 @@ use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::session::{self, SESSION_LIFETIME_MS};
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::{Tenant, Timestamp};
+use sealtrail_service::accounts::{user_actor, Acting};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "sealtrail_session";

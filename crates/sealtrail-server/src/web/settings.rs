@@ -3,9 +3,6 @@
 //! Every change goes through the same functions the API and CLI use, so it is validated and
 //! audited the same way, attributed to the signed-in user.
 
-use crate::accounts;
-use crate::admin::{self, AdminError};
-use crate::lifecycle;
 use crate::state::AppState;
 use crate::web::audit_page::Opt;
 use crate::web::error::{admin_message, render, PageError};
@@ -18,6 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::netacl::split_entries;
 use sealtrail_core::users::Role;
+use sealtrail_service::accounts;
+use sealtrail_service::lifecycle;
+use sealtrail_service::{admin, ServiceError};
 use sealtrail_store::{Retention, TenantLimits, TileAccess};
 use serde::Deserialize;
 
@@ -228,7 +228,7 @@ fn accept(user: &WebUser, headers: &HeaderMap, body: &Bytes) -> Result<Fields, P
 async fn finish(
     state: &AppState,
     user: &WebUser,
-    result: Result<(), AdminError>,
+    result: Result<(), ServiceError>,
     done: &str,
 ) -> Result<Response, PageError> {
     match result {
@@ -238,7 +238,7 @@ async fn finish(
                 let mut page = view(state, user).await?;
                 page.error = message;
                 let status = match e {
-                    AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+                    ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };
                 Ok((status, render(&page)).into_response())
@@ -277,7 +277,7 @@ pub async fn retention(
             .trim()
             .parse::<u32>()
             .map(Retention::Days)
-            .map_err(|_| AdminError::Invalid("retention must be a whole number of days".into()))
+            .map_err(|_| ServiceError::Invalid("retention must be a whole number of days".into()))
     };
     // A refusal by the store (below the floor) is shown on the page like any other.
     let result = match retention {
@@ -295,13 +295,13 @@ fn limit_field<T: ToString>(value: Option<T>) -> String {
 }
 
 /// A limit typed in the form: empty is unlimited, otherwise a whole number.
-fn parse_limit<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, AdminError> {
+fn parse_limit<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, ServiceError> {
     let text = text.trim().replace(['_', ','], "");
     if text.is_empty() {
         return Ok(None);
     }
     text.parse().map(Some).map_err(|_| {
-        AdminError::Invalid(format!(
+        ServiceError::Invalid(format!(
             "{what} must be a whole number, or empty for unlimited"
         ))
     })
@@ -375,7 +375,9 @@ pub async fn tiles(
             lifecycle::set_tile_access(state.store.as_ref(), user.tenant.id, access, &user.actor())
                 .await
         }
-        None => Err(AdminError::Invalid("choose who may read the tiles".into())),
+        None => Err(ServiceError::Invalid(
+            "choose who may read the tiles".into(),
+        )),
     };
     finish(&state, &user, result, "tiles").await
 }
@@ -425,7 +427,7 @@ pub async fn create_key(
             )
             .await
         }
-        Err(e) => Err(AdminError::Invalid(e)),
+        Err(e) => Err(ServiceError::Invalid(e)),
     };
     match result {
         Ok(created) => {
@@ -475,7 +477,7 @@ pub async fn create_user(
             )
             .await
         }
-        Err(e) => Err(AdminError::Invalid(e)),
+        Err(e) => Err(ServiceError::Invalid(e)),
     };
     match result {
         Ok(created) => {
@@ -511,7 +513,7 @@ pub async fn change_role(
         )
         .await
         .map(|_| ()),
-        Err(e) => Err(AdminError::Invalid(e)),
+        Err(e) => Err(ServiceError::Invalid(e)),
     };
     finish(&state, &user, result, "role").await
 }

@@ -1,10 +1,8 @@
 //! `/signin` and `/signout`. One message for every credential failure, so the form never tells
 //! a stranger which workspaces or accounts exist; the audit entry records the real reason.
 
-use crate::accounts::{self, SignInRefusal};
 use crate::client::ClientInfo;
 use crate::state::AppState;
-use crate::throttle::Limit;
 use crate::web::error::{render, PageError};
 use crate::web::session::{check_same_origin, cookie_token, set_cookie, Chrome, WebUser};
 use askama::Template;
@@ -12,6 +10,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use sealtrail_service::accounts::{self, SignInRefusal};
+use sealtrail_service::throttle::Limit;
 use serde::Deserialize;
 use std::time::Instant;
 
@@ -132,7 +132,7 @@ pub async fn submit(
         response
     };
     // Charged before the slow password check, refunded when it turns out not to be a guess
-    // (see crate::throttle).
+    // (see sealtrail_service::throttle).
     let account_key = format!("{workspace}:{email}");
     let attempt = match state
         .throttle

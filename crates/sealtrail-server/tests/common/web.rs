@@ -10,7 +10,7 @@ use reqwest::{Client, Method, StatusCode};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::TenantId;
-use sealtrail_server::accounts::{self, Acting};
+use sealtrail_service::accounts::{self, Acting};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 use crate::audit::{props, SelfAudit};
 use crate::checkpointer::Checkpointer;
-use axum::body::Bytes;
+use bytes::Bytes;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::envelope::{canonical_json, Part, Slot};
 use sealtrail_core::filter::{Cursor, Direction, Query};

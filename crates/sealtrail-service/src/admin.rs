@@ -2,36 +2,12 @@
 //! same rules and both leave the same audit entries.
 
 use crate::audit::{props, SelfAudit};
+use crate::ServiceError;
 use sealtrail_core::entry::{Actor, Target};
 use sealtrail_core::keys::{self, ApiKey, Scope};
 use sealtrail_core::{validate_tenant_name, Tenant, TenantId};
 use sealtrail_store::{Store, StoreError, TenantLimits};
 use serde_json::{json, Map};
-
-/// Why an administrative action was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// The request itself is wrong (bad name, no scopes); the message says how to fix it.
-    #[error("{0}")]
-    Invalid(String),
-    /// The request is well formed but the current state forbids it (e.g. a legal hold blocks
-    /// a prune); the message says what must change first.
-    #[error("{0}")]
-    Refused(String),
-    /// The acting user's role does not allow this change (e.g. an admin touching an owner).
-    #[error("{0}")]
-    Forbidden(String),
-    /// The named tenant or key does not exist (in this tenant).
-    #[error("{0} not found")]
-    NotFound(String),
-    /// No actor or target in the tenant's log is the data subject named (erasure): told apart
-    /// from other misses so the answer can say what was looked for. Nothing was changed.
-    #[error("no actor or target in this log is identified by `{0}`")]
-    NoSuchSubject(String),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// A key just created: the only moment its plaintext exists.
 #[derive(Debug, Clone)]
@@ -66,8 +42,8 @@ pub async fn create_tenant(
     store: &dyn Store,
     name: &str,
     actor: &Actor,
-) -> Result<Tenant, AdminError> {
-    validate_tenant_name(name).map_err(AdminError::Invalid)?;
+) -> Result<Tenant, ServiceError> {
+    validate_tenant_name(name).map_err(ServiceError::Invalid)?;
     let tenant = store.create_tenant(name).await?;
     let audit = SelfAudit {
         channel: "security",
@@ -93,16 +69,16 @@ pub async fn create_api_key(
     name: &str,
     scopes: &[Scope],
     actor: &Actor,
-) -> Result<CreatedKey, AdminError> {
+) -> Result<CreatedKey, ServiceError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_KEY_NAME || name.chars().any(char::is_control)
     {
-        return Err(AdminError::Invalid(format!(
+        return Err(ServiceError::Invalid(format!(
             "key name must be 1-{MAX_KEY_NAME} characters without control characters"
         )));
     }
     if scopes.is_empty() {
-        return Err(AdminError::Invalid(
+        return Err(ServiceError::Invalid(
             "at least one scope is required (ingest, read, export, monitor, admin)".into(),
         ));
     }
@@ -136,19 +112,19 @@ pub async fn revoke_api_key(
     tenant: TenantId,
     id: &str,
     actor: &Actor,
-) -> Result<ApiKey, AdminError> {
+) -> Result<ApiKey, ServiceError> {
     let before = store
         .list_api_keys(tenant)
         .await?
         .into_iter()
         .find(|k| k.id == id);
     let Some(before) = before else {
-        return Err(AdminError::NotFound(format!("API key {id}")));
+        return Err(ServiceError::NotFound(format!("API key {id}")));
     };
     let key = store
         .revoke_api_key(tenant, id)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("API key {id}")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("API key {id}")))?;
     if before.revoked_at.is_none() {
         let audit = SelfAudit {
             channel: "security",
@@ -176,7 +152,7 @@ pub async fn set_limits(
     tenant: TenantId,
     limits: TenantLimits,
     actor: &Actor,
-) -> Result<TenantLimits, AdminError> {
+) -> Result<TenantLimits, ServiceError> {
     let before = store.settings(tenant).await?.limits;
     let after = store.set_limits(tenant, limits).await?.limits;
     if before != after {
@@ -219,7 +195,7 @@ fn key_target(key: &ApiKey) -> Target {
 /// On the first start with an empty store, creates the `default` tenant, an admin key and an
 /// owner who can sign in to the web page, so a new user can make their first request and open
 /// the audit page at once. Does nothing when any tenant exists.
-pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, AdminError> {
+pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, ServiceError> {
     if !store.list_tenants().await?.is_empty() {
         return Ok(None);
     }
@@ -228,7 +204,7 @@ pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, AdminErro
         Ok(tenant) => tenant,
         // Another node sharing the database won the race to set it up: it prints the
         // credentials, this one starts without.
-        Err(AdminError::Store(StoreError::Conflict(_))) => return Ok(None),
+        Err(ServiceError::Store(StoreError::Conflict(_))) => return Ok(None),
         Err(e) => return Err(e),
     };
     let created = create_api_key(

@@ -4,8 +4,8 @@
 //! Both keep the Merkle tree intact (the store deletes bodies and vault values, never tree
 //! hashes), so every proof and checkpoint issued before still verifies afterwards.
 
-use crate::admin::AdminError;
 use crate::audit::{props, SelfAudit};
+use crate::ServiceError;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{
@@ -36,14 +36,14 @@ pub async fn prune_tenant(
     tenant: TenantId,
     actor: &Actor,
     now: Timestamp,
-) -> Result<PruneResult, AdminError> {
+) -> Result<PruneResult, ServiceError> {
     let settings = store.settings(tenant).await?;
     let days = match settings.retention {
         Retention::Forever => return Ok(PruneResult::KeepForever),
         Retention::Days(days) => days,
     };
     if settings.legal_hold {
-        return Err(AdminError::Refused(
+        return Err(ServiceError::Refused(
             "the tenant is under legal hold: nothing is pruned until the hold is lifted".into(),
         ));
     }
@@ -61,7 +61,7 @@ pub async fn prune_tenant(
 /// under the pseudonym only, so the record of the erasure holds no personal data itself. With
 /// [`ErasureMode::DryRun`] it only reports what the erasure would change: nothing is changed
 /// and nothing is recorded. A subject that no actor or target is answers
-/// [`AdminError::NoSuchSubject`], with nothing changed or recorded either.
+/// [`ServiceError::NoSuchSubject`], with nothing changed or recorded either.
 pub async fn erase_subject(
     store: &dyn Store,
     tenant: TenantId,
@@ -69,11 +69,11 @@ pub async fn erase_subject(
     mode: ErasureMode,
     actor: &Actor,
     key: &PseudonymKey,
-) -> Result<ErasureOutcome, AdminError> {
+) -> Result<ErasureOutcome, ServiceError> {
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > 320 || subject.chars().any(char::is_control)
     {
-        return Err(AdminError::Invalid(
+        return Err(ServiceError::Invalid(
             "the subject must be an actor or target id or an e-mail address of 1-320 characters"
                 .into(),
         ));
@@ -83,7 +83,7 @@ pub async fn erase_subject(
         Ok(outcome) => Ok(outcome),
         // The tenant comes from an authenticated key or a name already resolved, so what was
         // not found is the subject.
-        Err(StoreError::NotFound(_)) => Err(AdminError::NoSuchSubject(subject.to_string())),
+        Err(StoreError::NotFound(_)) => Err(ServiceError::NoSuchSubject(subject.to_string())),
         Err(e) => Err(e.into()),
     }
 }
@@ -102,7 +102,7 @@ pub async fn set_retention(
     tenant: TenantId,
     retention: Retention,
     actor: &Actor,
-) -> Result<(), AdminError> {
+) -> Result<(), ServiceError> {
     let before = store.settings(tenant).await?.retention;
     store.set_retention(tenant, retention).await?;
     let audit = SelfAudit {
@@ -131,7 +131,7 @@ pub async fn set_legal_hold(
     tenant: TenantId,
     on: bool,
     actor: &Actor,
-) -> Result<(), AdminError> {
+) -> Result<(), ServiceError> {
     store.set_legal_hold(tenant, on).await?;
     let audit = SelfAudit {
         channel: "compliance",
@@ -161,7 +161,7 @@ pub async fn set_tile_access(
     tenant: TenantId,
     access: TileAccess,
     actor: &Actor,
-) -> Result<(), AdminError> {
+) -> Result<(), ServiceError> {
     let before = store.settings(tenant).await?.tile_access;
     store.set_tile_access(tenant, access).await?;
     let audit = SelfAudit {
@@ -190,7 +190,7 @@ pub async fn set_export_exclusions(
     tenant: TenantId,
     keys: Vec<String>,
     actor: &Actor,
-) -> Result<Vec<String>, AdminError> {
+) -> Result<Vec<String>, ServiceError> {
     let before = store.settings(tenant).await?.export_excluded_properties;
     let after = store
         .set_export_exclusions(tenant, keys)

@@ -2,9 +2,9 @@
 //! the web page, the CLI and first-start set-up, so every path enforces the same rules and
 //! leaves the same audit entries (channel `security` for account changes, `auth` for sign-ins).
 
-use crate::admin::AdminError;
 use crate::audit::{props, SelfAudit};
 use crate::passwords::PasswordWork;
+use crate::ServiceError;
 use sealtrail_core::entry::{Actor, ActorType, Changes, Context, Outcome, Target};
 use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::session::{self, Session, SESSION_LIFETIME_MS};
@@ -44,9 +44,9 @@ impl Acting {
         }
     }
 
-    fn may_assign(&self, role: Role) -> Result<(), AdminError> {
+    fn may_assign(&self, role: Role) -> Result<(), ServiceError> {
         match self.role {
-            Some(mine) if !mine.can_assign(role) => Err(AdminError::Forbidden(format!(
+            Some(mine) if !mine.can_assign(role) => Err(ServiceError::Forbidden(format!(
                 "your role ({mine}) cannot give or take away the {role} role"
             ))),
             _ => Ok(()),
@@ -84,11 +84,11 @@ pub struct CreatedUser {
 
 /// Hashes in the process's bounded password work (Argon2 takes tens of milliseconds and
 /// 19 MiB by design).
-async fn hash(password: String) -> Result<String, AdminError> {
+async fn hash(password: String) -> Result<String, ServiceError> {
     PasswordWork::global()
         .hash(password)
         .await
-        .map_err(|e| AdminError::Store(StoreError::Backend(e.to_string())))
+        .map_err(|e| ServiceError::Store(StoreError::Backend(e.to_string())))
 }
 
 /// Verifies for a signed-in user, waiting for a slot.
@@ -134,18 +134,18 @@ pub async fn create_user(
     role: Role,
     password: Option<String>,
     by: &Acting,
-) -> Result<CreatedUser, AdminError> {
+) -> Result<CreatedUser, ServiceError> {
     by.may_assign(role)?;
-    let email = users::normalize_email(email).map_err(AdminError::Invalid)?;
+    let email = users::normalize_email(email).map_err(ServiceError::Invalid)?;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(n) => users::validate_display_name(n).map_err(AdminError::Invalid)?,
+        Some(n) => users::validate_display_name(n).map_err(ServiceError::Invalid)?,
         None => email.split('@').next().unwrap_or(&email).to_string(),
     };
     if let Some(p) = &password {
-        users::validate_password(p).map_err(AdminError::Invalid)?;
+        users::validate_password(p).map_err(ServiceError::Invalid)?;
     }
     if store.user_by_email(tenant, &email).await?.is_some() {
-        return Err(AdminError::Refused(format!(
+        return Err(ServiceError::Refused(format!(
             "a user with e-mail {email} already exists in this tenant"
         )));
     }
@@ -179,11 +179,11 @@ pub async fn create_user(
     })
 }
 
-async fn existing(store: &dyn Store, tenant: TenantId, id: &str) -> Result<User, AdminError> {
+async fn existing(store: &dyn Store, tenant: TenantId, id: &str) -> Result<User, ServiceError> {
     store
         .user_by_id(tenant, id)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {id}")))
+        .ok_or_else(|| ServiceError::NotFound(format!("user {id}")))
 }
 
 /// The tenant's user by id or e-mail, for the CLI, which names people by address.
@@ -191,7 +191,7 @@ pub async fn find_user(
     store: &dyn Store,
     tenant: TenantId,
     id_or_email: &str,
-) -> Result<User, AdminError> {
+) -> Result<User, ServiceError> {
     if let Some(u) = store.user_by_id(tenant, id_or_email).await? {
         return Ok(u);
     }
@@ -199,7 +199,7 @@ pub async fn find_user(
     store
         .user_by_email(tenant, &email)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {id_or_email}")))
+        .ok_or_else(|| ServiceError::NotFound(format!("user {id_or_email}")))
 }
 
 /// Changes a user's role. Only owners touch the owner role; the last active owner keeps it.
@@ -209,7 +209,7 @@ pub async fn change_role(
     id: &str,
     role: Role,
     by: &Acting,
-) -> Result<User, AdminError> {
+) -> Result<User, ServiceError> {
     let before = existing(store, tenant, id).await?;
     by.may_assign(before.role)?;
     by.may_assign(role)?;
@@ -219,7 +219,7 @@ pub async fn change_role(
     let after = store
         .update_user(tenant, id, UserChange::Role(role))
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {id}")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("user {id}")))?;
     let audit = SelfAudit {
         channel: "security",
         action: "user.role_changed",
@@ -243,7 +243,7 @@ pub async fn deactivate_user(
     tenant: TenantId,
     id: &str,
     by: &Acting,
-) -> Result<User, AdminError> {
+) -> Result<User, ServiceError> {
     let before = existing(store, tenant, id).await?;
     by.may_assign(before.role)?;
     if !before.is_active() {
@@ -252,7 +252,7 @@ pub async fn deactivate_user(
     let after = store
         .update_user(tenant, id, UserChange::Deactivate)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {id}")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("user {id}")))?;
     let audit = SelfAudit {
         channel: "security",
         action: "user.deactivated",
@@ -276,17 +276,17 @@ pub async fn set_password(
     current: Option<String>,
     new: Option<String>,
     by: &Acting,
-) -> Result<Option<String>, AdminError> {
+) -> Result<Option<String>, ServiceError> {
     let user = existing(store, tenant, id).await?;
     if let Some(current) = current {
         if !verify(current, user.password_hash.clone()).await {
-            return Err(AdminError::Invalid(
+            return Err(ServiceError::Invalid(
                 "the current password is not correct".into(),
             ));
         }
     }
     if let Some(p) = &new {
-        users::validate_password(p).map_err(AdminError::Invalid)?;
+        users::validate_password(p).map_err(ServiceError::Invalid)?;
     }
     let generated = new.is_none().then(users::generate_password);
     let plaintext = new.or_else(|| generated.clone()).unwrap_or_default();
@@ -294,7 +294,7 @@ pub async fn set_password(
     store
         .update_user(tenant, id, UserChange::PasswordHash(password_hash))
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("user {id}")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("user {id}")))?;
     let audit = SelfAudit {
         channel: "security",
         action: "user.password_changed",
@@ -317,11 +317,11 @@ pub async fn set_ip_allowlist(
     entries: Vec<String>,
     from: Option<IpAddr>,
     by: &Acting,
-) -> Result<Vec<String>, AdminError> {
-    let parsed = IpAllowlist::parse(&entries).map_err(AdminError::Invalid)?;
+) -> Result<Vec<String>, ServiceError> {
+    let parsed = IpAllowlist::parse(&entries).map_err(ServiceError::Invalid)?;
     if let Some(ip) = from {
         if !parsed.allows(ip) {
-            return Err(AdminError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "this list would block your own address {ip}; add it (or its network) first"
             )));
         }

@@ -13,7 +13,7 @@ pub mod admission;
 pub mod bucket;
 pub mod quota;
 
-use crate::error::ApiError;
+use crate::ServiceError;
 use admission::{Admitted, Full, IngestAdmission};
 use bucket::{Buckets, Rate};
 use quota::DailyQuotas;
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 /// this node apply at once; on other nodes within this long).
 pub const LIMITS_CACHE_FOR: Duration = Duration::from_secs(5);
 
-/// The node's capacity for ingest (defaults in [`crate::ServerConfig::new`]).
+/// The node's capacity for ingest (defaults in `sealtrail_server::ServerConfig::new`).
 #[derive(Debug, Clone, Copy)]
 pub struct IngestCapacity {
     /// MiB of request bodies read and parsed at once.
@@ -38,7 +38,7 @@ pub struct IngestCapacity {
 }
 
 /// Counts a refusal in `/metrics` and builds its answer.
-fn refused(reason: &'static str, events: u64, error: ApiError) -> ApiError {
+fn refused(reason: &'static str, events: u64, error: ServiceError) -> ServiceError {
     metrics::counter!("sealtrail_ingest_refused_total", "reason" => reason).increment(1);
     if events > 0 {
         metrics::counter!("sealtrail_ingest_refused_events_total", "reason" => reason)
@@ -48,12 +48,13 @@ fn refused(reason: &'static str, events: u64, error: ApiError) -> ApiError {
 }
 
 /// 503 for a request the writer's queue has no room for.
-fn queue_full(events: u64) -> ApiError {
+fn queue_full(events: u64) -> ServiceError {
     refused(
         "queue_full",
         events,
-        ApiError::overloaded(
-            "the writer's queue is full; nothing from this request was stored — retry shortly",
+        ServiceError::Overloaded(
+            "the writer's queue is full; nothing from this request was stored — retry shortly"
+                .into(),
         ),
     )
 }
@@ -112,7 +113,7 @@ impl Usage {
     }
 
     /// Charges one request to `key`: 429 `rate_limited` over its tenant's per-key rate.
-    pub async fn charge_key(&self, store: &dyn Store, key: &ApiKey) -> Result<(), ApiError> {
+    pub async fn charge_key(&self, store: &dyn Store, key: &ApiKey) -> Result<(), ServiceError> {
         let Some(per_second) = self
             .limits(store, key.tenant)
             .await?
@@ -126,25 +127,30 @@ impl Usage {
             .map_err(|wait| {
                 metrics::counter!("sealtrail_requests_refused_total", "reason" => "key_rate")
                     .increment(1);
-                ApiError::too_many_requests(
-                    "rate_limited",
-                    format!(
+                ServiceError::Limited {
+ code: "rate_limited",
+ message: format!(
                         "this API key is over its limit of {per_second} requests per second; retry after the Retry-After delay"
                     ),
-                    wait,
-                )
+ retry_after: wait,
+ }
             })
     }
 
     /// Reserves room to read an ingest body: 503 `overloaded` when the node is reading as much
     /// as it allows.
-    pub fn admit_body(&self, declared: Option<u64>, max_body: usize) -> Result<Admitted, ApiError> {
+    pub fn admit_body(
+        &self,
+        declared: Option<u64>,
+        max_body: usize,
+    ) -> Result<Admitted, ServiceError> {
         self.admission.body(declared, max_body).map_err(|_| {
             refused(
                 "body_buffer_full",
                 0,
-                ApiError::overloaded(
-                    "the server is reading as many event batches as it allows; retry shortly",
+                ServiceError::Overloaded(
+                    "the server is reading as many event batches as it allows; retry shortly"
+                        .into(),
                 ),
             )
         })
@@ -157,7 +163,7 @@ impl Usage {
         &self,
         declared: Option<u64>,
         max_batch: usize,
-    ) -> Result<Admitted, ApiError> {
+    ) -> Result<Admitted, ServiceError> {
         let bound = admission::events_upper_bound(declared, max_batch);
         self.admission
             .events(bound)
@@ -174,7 +180,7 @@ impl Usage {
         tenant: TenantId,
         events: usize,
         mut queued: Admitted,
-    ) -> Result<Admitted, ApiError> {
+    ) -> Result<Admitted, ServiceError> {
         let n = events as u64;
         self.admission
             .resize(&mut queued, events)
@@ -189,13 +195,13 @@ impl Usage {
                 return Err(refused(
                     "tenant_rate",
                     n,
-                    ApiError::too_many_requests(
-                        "rate_limited",
-                        format!(
+                    ServiceError::Limited {
+ code: "rate_limited",
+ message: format!(
                             "this tenant is over its ingest limit of {per_second} events per second; nothing from this request was stored"
                         ),
-                        wait,
-                    ),
+ retry_after: wait,
+ },
                 ));
             }
         }
@@ -208,14 +214,14 @@ impl Usage {
                 return Err(refused(
                     "daily_quota",
                     n,
-                    ApiError::too_many_requests(
-                        "quota_exceeded",
-                        format!(
+                    ServiceError::Limited {
+ code: "quota_exceeded",
+ message: format!(
                             "this tenant's daily quota of {} events is used up ({} recorded today, {n} more sent); it resets at 00:00 UTC and nothing from this request was stored",
                             over.quota, over.used
                         ),
-                        over.resets_in,
-                    ),
+ retry_after: over.resets_in,
+ },
                 ));
             }
         }

@@ -1,0 +1,37 @@
+//! What Sealtrail does, with no HTTP in it: the actions the API, the web page and the CLI all
+//! perform, so each enforces the same rules and leaves the same audit entries.
+//!
+//! Layering: `core` (pure domain) and `store` (the `Store` trait and its backends) sit below;
+//! `export` encodes files; this crate combines them into actions (create a key, erase a
+//! subject, prune a log, sign a checkpoint, run an export job, admit an ingest request);
+//! `server` maps HTTP requests and pages onto these functions and [`ServiceError`] onto
+//! statuses. Nothing here knows a status code, a header or a template.
+
+pub mod accounts;
+pub mod admin;
+pub mod audit;
+pub mod checkpointer;
+pub mod durable_file;
+pub mod error;
+pub mod export;
+pub mod ingest;
+pub mod jobs;
+pub mod lifecycle;
+pub mod passwords;
+pub mod secret_file;
+pub mod signed_memory;
+pub mod signing;
+pub mod stores;
+pub mod throttle;
+pub mod usage;
+pub mod witness;
+pub mod witnesses;
+
+pub use admin::{Bootstrap, CreatedKey};
+pub use error::ServiceError;
+
+/// A mutex's contents even after a panic elsewhere: every map kept behind one here stays
+/// consistent between statements, so a poisoned lock is no reason to fail a request.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -30,6 +30,7 @@ pub mod pg;
 pub(crate) mod pruning;
 pub(crate) mod rules;
 pub(crate) mod scrub;
+pub(crate) mod sequencer;
 pub mod sqlite;
 pub(crate) mod stored;
 pub(crate) mod tokens;

@@ -1,37 +1,29 @@
 //! The body of one group-commit transaction on PostgreSQL. The log heads of the group's tenants
 //! are locked first (`FOR UPDATE`, in tenant order, so two nodes' groups never deadlock on
 //! them); from then on this node alone appends to those tenants until COMMIT, so seq, time,
-//! idempotency and the Merkle tree are decided exactly as on SQLite. A group takes four round
+//! idempotency are decided by the same [`crate::sequencer`] as on SQLite. A group takes four round
 //! trips however large it is: the locked heads, the Merkle frontiers of all its tenants, the
 //! stored idempotency keys it names, and one statement that writes every row (arrays bound as
 //! parameters and `unnest`ed, one `WITH` clause per table), then COMMIT.
 
 use super::facets::{upsert_actors_sql, upsert_values_sql, ActorColumns, ValueColumns};
-use super::pool::{Conn, PgResult};
+use super::pool::{Conn, PgError, PgResult};
 use super::search::lexemes;
 use super::tree::{self, Fetched};
 use crate::facets::FacetDeltas;
 use crate::group::{GroupOutcome, RequestRef};
+use crate::sequencer::{AppendTarget, LogHead, Sequencer};
 use crate::tokens::{props_column, targets_column};
 use crate::{Clock, StoreError};
 use postgres::types::Type;
 use postgres::IsolationLevel;
 use sealtrail_core::entry::{Appended, Entry};
+use sealtrail_core::envelope::Sealed;
 use sealtrail_core::merkle::{self, Hash, NodeSource, ProofError};
 use sealtrail_core::{TenantId, Timestamp};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use uuid::Uuid;
-
-/// A tenant's log head as locked inside the transaction and advanced in memory.
-struct Head {
-    next_seq: i64,
-    last_recorded_at: i64,
-    origin: String,
-    /// Tree nodes readable as left siblings: the frontier at lock time plus nodes created since.
-    nodes: Fetched,
-    dirty: bool,
-}
 
 /// One vault part's column pair: salts and values, one per entry.
 #[derive(Default)]
@@ -102,12 +94,17 @@ impl Rows {
     }
 }
 
-/// Everything one group decides before writing.
+/// The PostgreSQL side of a group: the heads locked and the keys read before any entry is
+/// placed, each tenant's known tree nodes, and the rows staged for the one write statement.
 #[derive(Default)]
-struct GroupState {
-    heads: HashMap<i64, Head>,
-    /// Idempotency keys stored before this group, and those assigned in it.
-    keys: HashMap<(i64, String), Appended>,
+struct Target {
+    /// Heads locked `FOR UPDATE`, handed to the sequencer on first use.
+    locked: HashMap<i64, LogHead>,
+    /// Tree nodes readable as left siblings, per tenant: the frontier at lock time plus nodes
+    /// created since.
+    nodes: HashMap<i64, Fetched>,
+    /// Idempotency keys stored before this group.
+    stored_keys: HashMap<(i64, String), Appended>,
     facets: FacetDeltas,
     rows: Rows,
 }
@@ -126,7 +123,7 @@ pub(crate) fn write_group(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut state = GroupState::default();
+    let mut target = Target::default();
     let heads = tx.query(
         "SELECT h.tenant, h.next_seq, h.last_recorded_at, t.log_origin
          FROM log_heads AS h JOIN tenants AS t ON t.id = h.tenant
@@ -139,28 +136,20 @@ pub(crate) fn write_group(
         .iter()
         .map(|row| (TenantId(row.get(0)), row.get::<_, i64>(1).max(0) as u64))
         .collect();
-    let mut frontiers = tree::fetch_frontiers(&mut tx, &sizes)?;
+    target.nodes = tree::fetch_frontiers(&mut tx, &sizes)?;
     for row in heads {
-        let tenant: i64 = row.get(0);
-        state.heads.insert(
-            tenant,
-            Head {
-                next_seq: row.get(1),
-                last_recorded_at: row.get(2),
-                origin: row.get(3),
-                nodes: frontiers.remove(&tenant).unwrap_or_default(),
-                dirty: false,
-            },
-        );
+        let head = LogHead::new(row.get(1), row.get(2), row.get(3));
+        target.locked.insert(row.get(0), head);
     }
     // Taken after the locks are held, so time only moves forward across nodes too.
     let now = clock.now().millis();
-    load_known_keys(&mut tx, requests, &mut state)?;
+    load_known_keys(&mut tx, requests, &mut target)?;
 
+    let mut sequencer = Sequencer::default();
     let mut results = Vec::with_capacity(requests.len());
     let mut stored = 0u64;
     for request in requests {
-        match append_request(&mut state, now, request)? {
+        match sequencer.append_request(&mut target, now, request)? {
             Ok((appended, n)) => {
                 stored += n;
                 results.push(Ok(appended));
@@ -168,7 +157,7 @@ pub(crate) fn write_group(
             Err(refused) => results.push(Err(refused)),
         }
     }
-    write_rows(&mut tx, &state)?;
+    write_rows(&mut tx, &target, &sequencer)?;
     tx.commit()?;
     Ok(GroupOutcome { results, stored })
 }
@@ -177,7 +166,7 @@ pub(crate) fn write_group(
 fn load_known_keys(
     tx: &mut super::pool::Tx<'_>,
     requests: &[RequestRef<'_>],
-    state: &mut GroupState,
+    target: &mut Target,
 ) -> PgResult<()> {
     let (mut tenants, mut keys) = (Vec::new(), Vec::new());
     for request in requests {
@@ -204,7 +193,7 @@ fn load_known_keys(
         &[(&tenants, Type::INT8_ARRAY), (&keys, Type::TEXT_ARRAY)],
     )?;
     for row in rows {
-        state.keys.insert(
+        target.stored_keys.insert(
             (row.get(0), row.get(1)),
             Appended {
                 id: row.get(2),
@@ -217,79 +206,52 @@ fn load_known_keys(
     Ok(())
 }
 
-/// Appends one request in memory. The outer `Result` fails the whole group; the inner one
-/// refuses only this request, before it has added anything.
-#[allow(clippy::type_complexity)]
-fn append_request(
-    state: &mut GroupState,
-    now: i64,
-    request: &RequestRef<'_>,
-) -> PgResult<Result<(Vec<Appended>, u64), StoreError>> {
-    let tenant = request.tenant;
-    if !state.heads.contains_key(&tenant.0) {
-        return Ok(Err(StoreError::NotFound(format!("tenant {}", tenant.0))));
-    }
-    let mut out = Vec::with_capacity(request.entries.len());
-    let mut stored = 0;
-    for presealed in request.entries {
-        let new = presealed.entry();
-        if let Some(key) = &new.idempotency_key {
-            if let Some(original) = state.keys.get(&(tenant.0, key.clone())) {
-                out.push(original.clone());
-                continue;
-            }
-        }
-        let Some(head) = state.heads.get_mut(&tenant.0) else {
-            return Ok(Err(StoreError::NotFound(format!("tenant {}", tenant.0))));
-        };
-        let seq = head.next_seq;
-        let recorded_at = now.max(head.last_recorded_at);
-        head.next_seq += 1;
-        head.last_recorded_at = recorded_at;
-        head.dirty = true;
+impl AppendTarget for Target {
+    type Error = PgError;
 
-        let id = Uuid::now_v7();
-        let (entry, sealed) = presealed.place(id, seq as u64, Timestamp(recorded_at), &head.origin);
-        add_leaf(head, &mut state.rows, tenant, seq as u64, sealed.leaf_hash)?;
-        for (i, value) in sealed.vault.iter().enumerate() {
-            state.rows.vault[i].salts.push(value.salt.to_vec());
-            state.rows.vault[i].values.push(value.value.clone());
-        }
-        state.facets.add(tenant, &entry, 1);
-        let words = lexemes(tenant, &entry);
-        state.rows.push(tenant, &entry, sealed.envelope, words);
-        let appended = Appended {
-            id,
-            seq: seq as u64,
-            recorded_at: Timestamp(recorded_at),
-            duplicate: false,
-        };
-        if let Some(key) = &new.idempotency_key {
-            state.keys.insert(
-                (tenant.0, key.clone()),
-                Appended {
-                    duplicate: true,
-                    ..appended.clone()
-                },
-            );
-        }
-        out.push(appended);
-        stored += 1;
+    fn load_head(&mut self, tenant: TenantId) -> PgResult<Option<LogHead>> {
+        Ok(self.locked.remove(&tenant.0))
     }
-    Ok(Ok((out, stored)))
+
+    fn seq_limit(&self) -> i64 {
+        i64::MAX
+    }
+
+    fn stored_original(&mut self, tenant: TenantId, key: &str) -> PgResult<Option<Appended>> {
+        Ok(self.stored_keys.get(&(tenant.0, key.to_string())).cloned())
+    }
+
+    fn write(
+        &mut self,
+        tenant: TenantId,
+        entry: Entry,
+        sealed: Sealed,
+        _head: &LogHead,
+    ) -> PgResult<()> {
+        let nodes = self.nodes.entry(tenant.0).or_default();
+        add_leaf(nodes, &mut self.rows, tenant, entry.seq, sealed.leaf_hash)?;
+        for (i, value) in sealed.vault.iter().enumerate() {
+            self.rows.vault[i].salts.push(value.salt.to_vec());
+            self.rows.vault[i].values.push(value.value.clone());
+        }
+        self.facets.add(tenant, &entry, 1);
+        let words = lexemes(tenant, &entry);
+        self.rows.push(tenant, &entry, sealed.envelope, words);
+        Ok(())
+    }
 }
 
 /// Adds leaf `seq` and every subtree it completes to the rows, reading left siblings from the
-/// head's known nodes.
+/// tenant's known nodes.
 fn add_leaf(
-    head: &mut Head,
+    nodes: &mut Fetched,
     rows: &mut Rows,
     tenant: TenantId,
     seq: u64,
     leaf: Hash,
 ) -> PgResult<()> {
     let created =
-        merkle::nodes_completed_by_append(seq, leaf, |level, index| head.nodes.node(level, index))
+        merkle::nodes_completed_by_append(seq, leaf, |level, index| nodes.node(level, index))
             .map_err(|e: ProofError| {
                 StoreError::Corrupt(format!("appending leaf {seq} of tenant {}: {e}", tenant.0))
             })?;
@@ -298,7 +260,7 @@ fn add_leaf(
         rows.nodes.levels.push(level as i32);
         rows.nodes.indexes.push(index as i64);
         rows.nodes.hashes.push(hash.to_vec());
-        head.nodes.0.insert((level, index), hash);
+        nodes.0.insert((level, index), hash);
     }
     Ok(())
 }
@@ -352,18 +314,22 @@ static WRITE_GROUP_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// Writes what the group decided ([`WRITE_GROUP_SQL`]); nothing when every event was a
 /// duplicate.
-fn write_rows(tx: &mut super::pool::Tx<'_>, state: &GroupState) -> PgResult<()> {
-    let rows = &state.rows;
+fn write_rows(
+    tx: &mut super::pool::Tx<'_>,
+    target: &Target,
+    sequencer: &Sequencer,
+) -> PgResult<()> {
+    let rows = &target.rows;
     if rows.seq.is_empty() {
         return Ok(());
     }
     let [actor, context, payload] = &rows.vault;
     let nodes = &rows.nodes;
-    let values = ValueColumns::of(&state.facets);
-    let actors = ActorColumns::of(&state.facets);
+    let values = ValueColumns::of(&target.facets);
+    let actors = ActorColumns::of(&target.facets);
     let (mut heads, mut next, mut last) = (Vec::new(), Vec::new(), Vec::new());
-    for (tenant, head) in state.heads.iter().filter(|(_, h)| h.dirty) {
-        heads.push(*tenant);
+    for (tenant, head) in sequencer.dirty_heads() {
+        heads.push(tenant.0);
         next.push(head.next_seq);
         last.push(head.last_recorded_at);
     }

@@ -1,19 +1,20 @@
-//! The body of one group-commit transaction: assigning seq and time from the tenant's log head,
-//! honouring idempotency keys, sealing the entry (one row: filter columns, envelope and vault
-//! values), adding its leaf to the tenant's Merkle tree and queueing it for its derived indexes
-//! ([`super::derive`]), all inside the same `BEGIN IMMEDIATE … COMMIT`.
+//! The body of one group-commit transaction on SQLite: [`crate::sequencer`] decides seq, time,
+//! id and idempotency from the tenant's log head; this file reads the heads and stored keys and
+//! writes each placed entry (one row: filter columns, envelope and vault values), its leaf in
+//! the tenant's Merkle tree and its row in the queue of derived indexes ([`super::derive`]),
+//! all inside the same `BEGIN IMMEDIATE … COMMIT`.
 
 use super::derive::Pending;
 use super::tree::{append_leaf, NodeCache};
 use super::WriteError;
 use crate::group::{GroupOutcome, RequestRef};
+use crate::sequencer::{AppendTarget, LogHead, Sequencer};
 use crate::tokens::props_column;
 use crate::Clock;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::Sealed;
 use sealtrail_core::{TenantId, Timestamp};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Bits of `pk` that hold the seq; the tenant id sits above them.
@@ -31,21 +32,10 @@ pub(crate) fn tenant_base(tenant: TenantId) -> Option<i64> {
         .then_some(tenant.0 << SEQ_BITS)
 }
 
-/// A tenant's log head as read inside the transaction and advanced in memory.
-struct Head {
-    next_seq: i64,
-    last_recorded_at: i64,
-    /// The log's origin, named in every envelope.
-    origin: String,
-    dirty: bool,
-}
-
-/// Per-transaction state: heads read so far, idempotency keys assigned in this group, tree
-/// nodes written so far, and the entries stored (for their derived indexes).
-#[derive(Default)]
-struct GroupState {
-    heads: HashMap<i64, Option<Head>>,
-    keys: HashMap<(i64, String), Appended>,
+/// The SQLite side of a group: the open transaction, the tree nodes written so far, and the
+/// entries stored (for their derived indexes once committed).
+struct Target<'t> {
+    tx: &'t Connection,
     nodes: NodeCache,
     stored: Vec<(i64, TenantId, Entry)>,
 }
@@ -62,11 +52,16 @@ pub(crate) fn write_group(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Taken after the write lock is held, so time only moves forward across processes too.
     let now = clock.now().millis();
-    let mut state = GroupState::default();
+    let mut sequencer = Sequencer::default();
+    let mut target = Target {
+        tx: &tx,
+        nodes: NodeCache::default(),
+        stored: Vec::new(),
+    };
     let mut results = Vec::with_capacity(requests.len());
     let mut stored = 0u64;
     for request in requests {
-        match append_request(&tx, &mut state, now, request)? {
+        match sequencer.append_request(&mut target, now, request)? {
             Ok((appended, n)) => {
                 stored += n;
                 results.push(Ok(appended));
@@ -74,155 +69,97 @@ pub(crate) fn write_group(
             Err(refused) => results.push(Err(refused)),
         }
     }
-    flush_heads(&tx, &state.heads)?;
+    let committed = target.stored;
+    flush_heads(&tx, &sequencer)?;
     tx.commit()?;
-    pending.extend(state.stored);
+    pending.extend(committed);
     Ok(GroupOutcome { results, stored })
 }
 
-/// Appends one request. The outer `Result` fails the whole group (an SQL error); the inner one
-/// refuses only this request, before it has written anything.
-#[allow(clippy::type_complexity)]
-fn append_request(
-    tx: &Connection,
-    state: &mut GroupState,
-    now: i64,
-    request: &RequestRef<'_>,
-) -> Result<Result<(Vec<Appended>, u64), crate::StoreError>, WriteError> {
-    let tenant = request.tenant;
-    let Some(base) = tenant_base(tenant) else {
-        return Ok(Err(unknown_tenant(tenant)));
-    };
-    match load_head(tx, state, tenant)? {
-        None => return Ok(Err(unknown_tenant(tenant))),
-        Some(next_seq) if next_seq + request.entries.len() as i64 > SEQ_LIMIT => {
-            return Ok(Err(crate::StoreError::Backend(format!(
-                "tenant {} has reached the maximum log size",
-                tenant.0
-            ))));
+impl AppendTarget for Target<'_> {
+    type Error = WriteError;
+
+    fn load_head(&mut self, tenant: TenantId) -> Result<Option<LogHead>, WriteError> {
+        if tenant_base(tenant).is_none() {
+            return Ok(None);
         }
-        Some(_) => {}
-    }
-
-    let mut out = Vec::with_capacity(request.entries.len());
-    let mut stored = 0;
-    for presealed in request.entries {
-        let new = presealed.entry();
-        if let Some(key) = &new.idempotency_key {
-            if let Some(original) = find_duplicate(tx, state, tenant, key)? {
-                out.push(original);
-                continue;
-            }
-        }
-        let Some(Some(head)) = state.heads.get_mut(&tenant.0) else {
-            return Ok(Err(unknown_tenant(tenant)));
-        };
-        let seq = head.next_seq;
-        let recorded_at = now.max(head.last_recorded_at);
-        head.next_seq += 1;
-        head.last_recorded_at = recorded_at;
-        head.dirty = true;
-
-        let id = Uuid::now_v7();
-        let (entry, sealed) = presealed.place(id, seq as u64, Timestamp(recorded_at), &head.origin);
-        insert_entry(tx, tenant, base | seq, &entry, &sealed)?;
-        append_leaf(tx, &mut state.nodes, tenant, seq as u64, sealed.leaf_hash)?;
-        tx.prepare_cached("INSERT INTO index_queue (pk) VALUES (?1)")?
-            .execute([base | seq])?;
-        let appended = Appended {
-            id,
-            seq: seq as u64,
-            recorded_at: Timestamp(recorded_at),
-            duplicate: false,
-        };
-        if let Some(key) = &new.idempotency_key {
-            state.keys.insert(
-                (tenant.0, key.clone()),
-                Appended {
-                    duplicate: true,
-                    ..appended.clone()
-                },
-            );
-        }
-        out.push(appended);
-        state.stored.push((base | seq, tenant, entry));
-        stored += 1;
-    }
-    Ok(Ok((out, stored)))
-}
-
-fn unknown_tenant(tenant: TenantId) -> crate::StoreError {
-    crate::StoreError::NotFound(format!("tenant {}", tenant.0))
-}
-
-/// Reads the tenant's head once per transaction and returns its next seq; `None` when the
-/// tenant does not exist.
-fn load_head(
-    tx: &Connection,
-    state: &mut GroupState,
-    tenant: TenantId,
-) -> Result<Option<i64>, WriteError> {
-    if let std::collections::hash_map::Entry::Vacant(slot) = state.heads.entry(tenant.0) {
-        let head = tx
+        Ok(self
+            .tx
             .prepare_cached(
                 "SELECT h.next_seq, h.last_recorded_at, t.log_origin
                  FROM log_heads AS h JOIN tenants AS t ON t.id = h.tenant
                  WHERE h.tenant = ?1",
             )?
             .query_row([tenant.0], |r| {
-                Ok(Head {
-                    next_seq: r.get(0)?,
-                    last_recorded_at: r.get(1)?,
-                    origin: r.get(2)?,
-                    dirty: false,
-                })
+                Ok(LogHead::new(r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+    }
+
+    fn seq_limit(&self) -> i64 {
+        SEQ_LIMIT
+    }
+
+    fn stored_original(
+        &mut self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<Appended>, WriteError> {
+        let found = self
+            .tx
+            .prepare_cached(
+                "SELECT id, seq, recorded_at FROM entries
+                 WHERE tenant = ?1 AND idempotency_key = ?2",
+            )?
+            .query_row(params![tenant.0, key], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })
             .optional()?;
-        slot.insert(head);
+        let Some((id, seq, recorded_at)) = found else {
+            return Ok(None);
+        };
+        let id = Uuid::from_slice(&id)
+            .map_err(|e| WriteError::Store(crate::StoreError::Corrupt(format!("entry id: {e}"))))?;
+        Ok(Some(Appended {
+            id,
+            seq: seq as u64,
+            recorded_at: Timestamp(recorded_at),
+            duplicate: true,
+        }))
     }
-    Ok(state
-        .heads
-        .get(&tenant.0)
-        .and_then(Option::as_ref)
-        .map(|h| h.next_seq))
-}
 
-/// The original entry for an idempotency key, from this group or from the stored log.
-fn find_duplicate(
-    tx: &Connection,
-    state: &GroupState,
-    tenant: TenantId,
-    key: &str,
-) -> Result<Option<Appended>, WriteError> {
-    if let Some(original) = state.keys.get(&(tenant.0, key.to_string())) {
-        return Ok(Some(original.clone()));
-    }
-    let found = tx
-        .prepare_cached(
-            "SELECT id, seq, recorded_at FROM entries
-             WHERE tenant = ?1 AND idempotency_key = ?2",
-        )?
-        .query_row(params![tenant.0, key], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
-        .optional()?;
-    match found {
-        None => Ok(None),
-        Some((id, seq, recorded_at)) => {
-            let id = Uuid::from_slice(&id).map_err(|e| {
-                WriteError::Store(crate::StoreError::Corrupt(format!("entry id: {e}")))
-            })?;
-            Ok(Some(Appended {
-                id,
-                seq: seq as u64,
-                recorded_at: Timestamp(recorded_at),
-                duplicate: true,
-            }))
-        }
+    fn write(
+        &mut self,
+        tenant: TenantId,
+        entry: Entry,
+        sealed: Sealed,
+        _head: &LogHead,
+    ) -> Result<(), WriteError> {
+        // `load_head` found no head for a tenant the encoding cannot hold, so this is Some.
+        let Some(base) = tenant_base(tenant) else {
+            return Err(WriteError::Store(crate::StoreError::NotFound(format!(
+                "tenant {}",
+                tenant.0
+            ))));
+        };
+        let pk = base | entry.seq as i64;
+        insert_entry(self.tx, tenant, pk, &entry, &sealed)?;
+        append_leaf(
+            self.tx,
+            &mut self.nodes,
+            tenant,
+            entry.seq,
+            sealed.leaf_hash,
+        )?;
+        self.tx
+            .prepare_cached("INSERT INTO index_queue (pk) VALUES (?1)")?
+            .execute([pk])?;
+        self.stored.push((pk, tenant, entry));
+        Ok(())
     }
 }
 
@@ -272,14 +209,12 @@ fn insert_entry(
     Ok(())
 }
 
-fn flush_heads(tx: &Connection, heads: &HashMap<i64, Option<Head>>) -> Result<(), WriteError> {
+fn flush_heads(tx: &Connection, sequencer: &Sequencer) -> Result<(), WriteError> {
     let mut update = tx.prepare_cached(
         "UPDATE log_heads SET next_seq = ?2, last_recorded_at = ?3 WHERE tenant = ?1",
     )?;
-    for (tenant, head) in heads {
-        if let Some(head) = head.as_ref().filter(|h| h.dirty) {
-            update.execute(params![tenant, head.next_seq, head.last_recorded_at])?;
-        }
+    for (tenant, head) in sequencer.dirty_heads() {
+        update.execute(params![tenant.0, head.next_seq, head.last_recorded_at])?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ pub use scrub::PseudonymKey;
 
 mod actor_columns;
 mod clock;
+pub(crate) mod conditions;
 pub(crate) mod erasure;
 pub(crate) mod facets;
 pub(crate) mod group;

@@ -12,10 +12,11 @@ use super::pool::{PgResult, Tx};
 use super::read::{bound, log_head, stored_from_row, STORED_COLUMNS};
 use super::search::tsquery;
 use crate::actor_columns::ActorColumns;
+use crate::conditions::{self, Dialect};
 use crate::paging::{self, Matches};
 use crate::StoreError;
 use postgres::types::ToSql;
-use sealtrail_core::filter::{ActionMatch, Filter, Page, Query};
+use sealtrail_core::filter::{Filter, Page, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use serde_json::{json, Map, Value};
 
@@ -32,10 +33,11 @@ struct Conditions {
 impl Conditions {
     fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
         self.params.push(Box::new(value));
-        format!("${}", self.params.len() + 3)
+        Pg::placeholder(self.params.len())
     }
 
-    /// The conditions for `filter` over the tenant's seqs `[lo, hi)`. Probes the actor
+    /// The conditions for `filter` over the tenant's seqs `[lo, hi)` ([`conditions`], in
+    /// PostgreSQL's [`Pg`] dialect, then the free text as a tsquery). Probes the actor
     /// indexes so an actor filter walks one of them in seq order (see [`ActorColumns`]).
     fn new(
         tx: &mut Tx<'_>,
@@ -43,70 +45,15 @@ impl Conditions {
         filter: &Filter,
         (lo, hi): (u64, u64),
     ) -> PgResult<Conditions> {
-        let mut c = Conditions {
-            clauses: Vec::new(),
-            params: Vec::new(),
+        let actor = match &filter.actor {
+            Some(actor) => Some(actor_columns(tx, tenant, actor, lo, hi)?),
+            None => None,
         };
-        if let Some(actor) = &filter.actor {
-            let columns = actor_columns(tx, tenant, actor, lo, hi)?;
-            let p = c.bind(actor.clone());
-            c.clauses.push(columns.condition(&p));
-        }
-        match &filter.action {
-            Some(ActionMatch::Exact(a)) => {
-                let p = c.bind(a.clone());
-                c.clauses.push(format!("e.action = {p}"));
-            }
-            // The empty prefix (`action=*`) matches every action.
-            Some(ActionMatch::Prefix(a)) if !a.is_empty() => {
-                let exact = c.bind(a.clone());
-                let below = c.bind(format!("{a}."));
-                c.clauses.push(format!(
-                    "(e.action = {exact} OR starts_with(e.action, {below}))"
-                ));
-            }
-            Some(ActionMatch::Prefix(_)) | None => {}
-        }
-        let columns = [
-            ("event", &filter.event),
-            ("channel", &filter.channel),
-            ("category", &filter.category),
-            ("ip", &filter.ip),
-        ];
-        for (column, value) in columns {
-            if let Some(v) = value {
-                let p = c.bind(v.clone());
-                c.clauses.push(format!("e.{column} = {p}"));
-            }
-        }
-        if let Some(result) = filter.result {
-            let p = c.bind(result.as_str().to_string());
-            c.clauses.push(format!("e.result = {p}"));
-        }
-        if filter.system_only {
-            c.clauses.push("e.actor_type = 'system'".into());
-        }
-        let target: Map<String, Value> = [
-            ("type", &filter.target_type),
-            ("id", &filter.target_id),
-            ("name", &filter.target_name),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .map(|v| (k.to_string(), Value::String(v.clone())))
-        })
-        .collect();
-        if !target.is_empty() {
-            // One target must carry every given field.
-            let p = c.bind(json!([target]));
-            c.clauses.push(format!("e.targets @> {p}"));
-        }
-        for (key, value) in &filter.properties {
-            // Each pair on its own, so the same key twice with two values matches nothing.
-            let p = c.bind(json!({ key.clone(): value.clone() }));
-            c.clauses.push(format!("e.props @> {p}"));
-        }
+        let shared = conditions::Conditions::<Pg>::of(tenant, filter, actor);
+        let mut c = Conditions {
+            clauses: shared.clauses,
+            params: shared.params,
+        };
         if let Some(q) = filter.text.as_deref().and_then(|t| tsquery(tenant, t)) {
             let p = c.bind(q);
             c.clauses.push(format!("e.words @@ {p}::text::tsquery"));
@@ -192,6 +139,52 @@ impl Matches for PgMatches<'_, '_> {
             .query_one(&sql, &params)
             .map_err(|e| e.into_store("probing for entries"))?;
         Ok(row.get(0))
+    }
+}
+
+/// PostgreSQL's spelling of filter conditions: `$n` placeholders after the tenant and the seq
+/// range (`$1`–`$3`), `starts_with` for action prefixes (collation-independent), and JSONB
+/// containment for targets and properties (GIN).
+struct Pg;
+
+impl Dialect for Pg {
+    type Param = Param;
+
+    fn text(value: String) -> Param {
+        Box::new(value)
+    }
+
+    fn placeholder(n: usize) -> String {
+        format!("${}", n + 3)
+    }
+
+    fn actor(
+        c: &mut conditions::Conditions<Self>,
+        _tenant: TenantId,
+        columns: ActorColumns,
+        actor: &str,
+    ) -> String {
+        let p = c.bind_text(actor);
+        columns.condition(&p)
+    }
+
+    fn action_below(c: &mut conditions::Conditions<Self>, prefix: &str) -> String {
+        let below = c.bind_text(format!("{prefix}."));
+        format!("starts_with(e.action, {below})")
+    }
+
+    fn target(c: &mut conditions::Conditions<Self>, fields: &[(&'static str, &str)]) -> String {
+        let target: Map<String, Value> = fields
+            .iter()
+            .map(|(field, value)| (field.to_string(), Value::String(value.to_string())))
+            .collect();
+        let p = c.bind(Box::new(json!([target])));
+        format!("e.targets @> {p}")
+    }
+
+    fn property(c: &mut conditions::Conditions<Self>, key: &str, value: &str) -> String {
+        let p = c.bind(Box::new(json!({ key: value })));
+        format!("e.props @> {p}")
     }
 }
 

@@ -10,12 +10,13 @@ use super::error::backend;
 use super::read::log_head;
 use super::vault;
 use crate::actor_columns::ActorColumns;
+use crate::conditions::{self, Dialect};
 use crate::paging;
 use crate::tokens::match_expression;
 use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
-use sealtrail_core::filter::{ActionMatch, Filter, Page, Query};
+use sealtrail_core::filter::{Filter, Page, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 
 /// A half-open seq range `[lo, hi)` of one tenant's log.
@@ -51,106 +52,33 @@ struct Conditions {
 }
 
 impl Conditions {
-    fn bind(&mut self, value: impl Into<Value>) -> String {
-        self.params.push(value.into());
-        format!("?{}", self.params.len())
-    }
-
     /// True when nothing beyond the seq range narrows the log.
     fn is_empty(&self) -> bool {
         self.fts.is_none() && self.clauses.is_empty()
     }
 
-    /// The conditions for `filter` over `range`. Reads the index to learn which actor column
-    /// a value occurs in, so the common case can be answered in seq order from one index.
+    /// The conditions for `filter` over `range` ([`conditions`], in SQLite's [`Sqlite`]
+    /// dialect). Reads the index to learn which actor column a value occurs in, so the common
+    /// case can be answered in seq order from one index.
     fn new(
         conn: &Connection,
         tenant: TenantId,
         filter: &Filter,
         range: SeqRange,
     ) -> Result<Conditions, StoreError> {
-        let mut c = Conditions {
+        let actor = match &filter.actor {
+            Some(actor) => Some(actor_columns(conn, tenant, actor, range)?),
+            None => None,
+        };
+        let shared = conditions::Conditions::<Sqlite>::of(tenant, filter, actor);
+        Ok(Conditions {
             fts: filter
                 .text
                 .as_deref()
                 .and_then(|t| match_expression(tenant, t)),
-            clauses: Vec::new(),
-            params: Vec::new(),
-        };
-        if let Some(actor) = &filter.actor {
-            let t = c.bind(tenant.0);
-            let p = c.bind(actor.clone());
-            let columns = actor_columns(conn, tenant, actor, range)?;
-            // `tenant = ?` lets SQLite use the (tenant, actor_…) index, which yields the
-            // actor's entries in pk order; with both columns it unions the two and sorts.
-            c.clauses
-                .push(format!("e.tenant = {t} AND {}", columns.condition(&p)));
-        }
-        match &filter.action {
-            Some(ActionMatch::Exact(a)) => {
-                let p = c.bind(a.clone());
-                c.clauses.push(format!("e.action = {p}"));
-            }
-            // The empty prefix (`action=*`) matches every action.
-            Some(ActionMatch::Prefix(a)) if !a.is_empty() => {
-                // `a` itself, or anything in ["a.", "a/"): exactly the strings starting "a.".
-                let exact = c.bind(a.clone());
-                let lo = c.bind(format!("{a}."));
-                let hi = c.bind(format!("{a}/"));
-                c.clauses.push(format!(
-                    "(e.action = {exact} OR (e.action >= {lo} AND e.action < {hi}))"
-                ));
-            }
-            Some(ActionMatch::Prefix(_)) | None => {}
-        }
-        let columns = [
-            ("event", &filter.event),
-            ("channel", &filter.channel),
-            ("category", &filter.category),
-            ("ip", &filter.ip),
-        ];
-        for (column, value) in columns {
-            if let Some(v) = value {
-                let p = c.bind(v.clone());
-                c.clauses.push(format!("e.{column} = {p}"));
-            }
-        }
-        if let Some(result) = filter.result {
-            let p = c.bind(result.as_str().to_string());
-            c.clauses.push(format!("e.result = {p}"));
-        }
-        if filter.system_only {
-            c.clauses.push("e.actor_type = 'system'".into());
-        }
-        let target = [
-            ("type", &filter.target_type),
-            ("id", &filter.target_id),
-            ("name", &filter.target_name),
-        ];
-        if target.iter().any(|(_, v)| v.is_some()) {
-            // One target must match every given target field.
-            let mut on = Vec::new();
-            for (column, value) in target {
-                if let Some(v) = value {
-                    let p = c.bind(v.clone());
-                    on.push(format!("t.{column} = {p}"));
-                }
-            }
-            c.clauses.push(format!(
-                "e.pk IN (SELECT t.pk FROM entry_targets AS t
-                          WHERE t.pk >= ?lo AND t.pk < ?hi AND {})",
-                on.join(" AND ")
-            ));
-        }
-        for (key, value) in &filter.properties {
-            // Keys are bound, never spliced into a JSON path, so any key is safe.
-            let k = c.bind(key.clone());
-            let v = c.bind(value.clone());
-            c.clauses.push(format!(
-                "EXISTS (SELECT 1 FROM json_each(e.props) AS p WHERE p.key = {k} AND p.value = {v})"
-            ));
-        }
-        Ok(c)
+            clauses: shared.clauses,
+            params: shared.params,
+        })
     }
 
     /// `SELECT <what>` over the range with every condition, ordered by seq when asked.
@@ -278,6 +206,63 @@ impl Conditions {
             })
             .map(|n| n.max(0) as u64)
             .map_err(backend("counting entries"))
+    }
+}
+
+/// SQLite's spelling of filter conditions: `?n` placeholders; `?lo`/`?hi` in a clause name the
+/// pk bounds, bound after the conditions' own parameters ([`Conditions::select`]).
+struct Sqlite;
+
+impl Dialect for Sqlite {
+    type Param = Value;
+
+    fn text(value: String) -> Value {
+        Value::Text(value)
+    }
+
+    fn placeholder(n: usize) -> String {
+        format!("?{n}")
+    }
+
+    fn actor(
+        c: &mut conditions::Conditions<Self>,
+        tenant: TenantId,
+        columns: ActorColumns,
+        actor: &str,
+    ) -> String {
+        let t = c.bind(Value::Integer(tenant.0));
+        let p = c.bind_text(actor);
+        // `tenant = ?` lets SQLite use the (tenant, actor_…) index, which yields the actor's
+        // entries in pk order; with both columns it unions the two and sorts.
+        format!("e.tenant = {t} AND {}", columns.condition(&p))
+    }
+
+    fn action_below(c: &mut conditions::Conditions<Self>, prefix: &str) -> String {
+        // Anything in ["a.", "a/"): exactly the strings starting "a.", from the index.
+        let lo = c.bind_text(format!("{prefix}."));
+        let hi = c.bind_text(format!("{prefix}/"));
+        format!("(e.action >= {lo} AND e.action < {hi})")
+    }
+
+    fn target(c: &mut conditions::Conditions<Self>, fields: &[(&'static str, &str)]) -> String {
+        let on: Vec<String> = fields
+            .iter()
+            .map(|(field, value)| format!("t.{field} = {}", c.bind_text(*value)))
+            .collect();
+        format!(
+            "e.pk IN (SELECT t.pk FROM entry_targets AS t
+                      WHERE t.pk >= ?lo AND t.pk < ?hi AND {})",
+            on.join(" AND ")
+        )
+    }
+
+    fn property(c: &mut conditions::Conditions<Self>, key: &str, value: &str) -> String {
+        // Keys are bound, never spliced into a JSON path, so any key is safe.
+        let k = c.bind_text(key);
+        let v = c.bind_text(value);
+        format!(
+            "EXISTS (SELECT 1 FROM json_each(e.props) AS p WHERE p.key = {k} AND p.value = {v})"
+        )
     }
 }
 

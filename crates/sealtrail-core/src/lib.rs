@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod keys;
 pub mod merkle;
 pub mod netacl;
+pub mod policy;
 pub mod redact;
 pub mod session;
 pub mod tiles;

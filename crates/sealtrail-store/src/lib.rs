@@ -139,40 +139,9 @@ pub enum Lookup {
     Missing,
 }
 
-/// How long a tenant keeps entry bodies before pruning may remove them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retention {
-    /// Entries older than this many days may be pruned.
-    Days(u32),
-    /// Never prune.
-    Forever,
-}
-
-impl Retention {
-    /// The shortest retention accepted: an audit trail shorter than a month is of little use
-    /// and a typo (`3` for `30`) would destroy data.
-    pub const MIN_DAYS: u32 = 30;
-    /// The retention of a new tenant.
-    pub const DEFAULT_DAYS: u32 = 365;
-
-    /// The prune cutoff this retention gives at `now`: entries recorded before it may go.
-    /// `None` for `Forever`.
-    pub fn cutoff(self, now: Timestamp) -> Option<Timestamp> {
-        match self {
-            Retention::Days(days) => Some(Timestamp(
-                now.millis()
-                    .saturating_sub(i64::from(days).saturating_mul(86_400_000)),
-            )),
-            Retention::Forever => None,
-        }
-    }
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention::Days(Retention::DEFAULT_DAYS)
-    }
-}
+/// How long a tenant keeps entry bodies: a product rule, defined with its floor in
+/// [`sealtrail_core::policy`] and re-exported here because every settings call names it.
+pub use sealtrail_core::policy::Retention;
 
 /// Per-tenant data-lifecycle settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -3,34 +3,9 @@
 
 use crate::{Hash, Retention, StoreError, StoredCheckpoint};
 
-/// The origin of a tenant's log: unique per installation and tenant, so envelopes and
-/// checkpoints of one log can never be presented as another's.
-pub(crate) fn log_origin(installation: &str, tenant_name: &str) -> String {
-    format!("sealtrail/{installation}/{tenant_name}")
-}
-
-/// Refuses a retention below [`Retention::MIN_DAYS`], before anything is written, because a
-/// typo (`3` for `30`) would otherwise let the next prune destroy most of the log.
+/// Refuses a retention below the floor ([`Retention::check`]) as an invalid request.
 pub(crate) fn check_retention(retention: Retention) -> Result<(), StoreError> {
-    match retention {
-        Retention::Days(days) if days < Retention::MIN_DAYS => Err(StoreError::Invalid(format!(
-            "retention of {days} days is below the minimum of {} days",
-            Retention::MIN_DAYS
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// A retention window as read back from the database. One below the floor was not set through
-/// the store (which refuses it), so it is read as the floor: a value edited in the file must
-/// not let the next prune remove entries younger than [`Retention::MIN_DAYS`].
-pub(crate) fn stored_retention(days: Option<i64>) -> Retention {
-    match days {
-        Some(d) => Retention::Days(
-            u32::try_from(d.max(i64::from(Retention::MIN_DAYS))).unwrap_or(u32::MAX),
-        ),
-        None => Retention::Forever,
-    }
+    retention.check().map(|_| ()).map_err(StoreError::Invalid)
 }
 
 /// The export exclusion list as stored: keys trimmed, sorted and deduplicated, so equal lists
@@ -52,12 +27,10 @@ pub(crate) fn export_exclusions(keys: &[String]) -> Result<Vec<String>, StoreErr
     Ok(keys)
 }
 
-/// The refusal for a change that would leave a tenant without an active owner; one wording for
-/// every backend, since the web page and CLI show it as is.
+/// The refusal for a change that would leave a tenant without an active owner
+/// ([`sealtrail_core::policy::loses_last_owner`]), as a conflict.
 pub(crate) fn last_owner_refusal() -> StoreError {
-    StoreError::Conflict(
-        "this is the tenant's last active owner: make someone else an owner first".into(),
-    )
+    StoreError::Conflict(sealtrail_core::policy::LAST_OWNER_REFUSAL.into())
 }
 
 /// The equivocation guard, before the tree is consulted: `existing` is the checkpoint already

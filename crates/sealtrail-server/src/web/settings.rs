@@ -53,6 +53,8 @@ struct SettingsPage {
     error: String,
     retention_days: String,
     retention_forever: bool,
+    /// The shortest retention accepted ([`Retention::MIN_DAYS`]), shown and enforced by the form.
+    retention_floor: u32,
     legal_hold: bool,
     key_rate: String,
     ingest_rate: String,
@@ -130,6 +132,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         error: String::new(),
         retention_days: days,
         retention_forever: forever,
+        retention_floor: Retention::MIN_DAYS,
         legal_hold: settings.legal_hold,
         key_rate: limit_field(settings.limits.requests_per_second_per_key),
         ingest_rate: limit_field(settings.limits.ingest_events_per_second),

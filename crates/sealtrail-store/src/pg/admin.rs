@@ -6,12 +6,13 @@
 //! therefore found with `ON CONFLICT DO NOTHING` and plain lookups, never by catching an error.
 
 use super::pool::{PgError, PgResult, Tx};
-use crate::rules::{check_retention, export_exclusions, log_origin};
+use crate::rules::{check_retention, export_exclusions};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use postgres::types::Json;
 use postgres::Row;
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::netacl::IpAllowlist;
+use sealtrail_core::policy::log_origin;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 
 /// Decodes `id, name, created_at`.
@@ -81,7 +82,7 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
             .map_err(|e| StoreError::Corrupt(format!("tenant {} {what}: {e}", tenant.0)).into())
     };
     Ok(TenantSettings {
-        retention: crate::rules::stored_retention(days.map(i64::from)),
+        retention: Retention::from_stored(days.map(i64::from)),
         legal_hold: row.try_get(1)?,
         export_excluded_properties: list(2, "export exclusions")?,
         ip_allowlist: list(3, "IP allowlist")?,

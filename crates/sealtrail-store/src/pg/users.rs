@@ -11,6 +11,7 @@ use super::pool::{PgResult, Tx};
 use crate::rules::last_owner_refusal;
 use crate::{NewUser, StoreError, UserChange};
 use postgres::Row;
+use sealtrail_core::policy::loses_last_owner;
 use sealtrail_core::session::Session;
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::{TenantId, Timestamp};
@@ -182,7 +183,8 @@ pub(crate) fn update_user(
     if ends_sessions {
         tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&id])?;
     }
-    if before.role == Role::Owner && before.is_active() {
+    let was_owner = before.role == Role::Owner && before.is_active();
+    if was_owner {
         let owners: i64 = tx
             .query_one(
                 "SELECT count(*) FROM users WHERE tenant = $1 AND role = $2
@@ -190,7 +192,7 @@ pub(crate) fn update_user(
                 &[&tenant.0, &Role::Owner.as_str()],
             )?
             .try_get(0)?;
-        if owners == 0 {
+        if loses_last_owner(was_owner, owners) {
             // Returning an error rolls the whole change back, sessions included.
             return Err(last_owner_refusal().into());
         }

@@ -5,13 +5,13 @@
 use super::append::MAX_TENANT;
 use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
-/// Re-exported so backfill and tests keep naming it here; the rule itself lives in `rules`.
-pub(crate) use crate::rules::log_origin;
 use crate::rules::{check_retention, export_exclusions};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::netacl::IpAllowlist;
+/// Re-exported so backfill and tests keep naming it here; the rule itself lives in `rules`.
+pub(crate) use sealtrail_core::policy::log_origin;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 
 fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
@@ -95,7 +95,7 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                 )
             };
             Ok(TenantSettings {
-                retention: crate::rules::stored_retention(days),
+                retention: Retention::from_stored(days),
                 legal_hold: r.get(1)?,
                 // Written only by `set_export_exclusions`; unreadable means corrupt, and
                 // excluding nothing would leak what was meant to stay out: refuse instead.

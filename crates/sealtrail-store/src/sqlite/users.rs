@@ -7,6 +7,7 @@ use super::WriteError;
 use crate::rules::last_owner_refusal;
 use crate::{NewUser, StoreError, UserChange};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use sealtrail_core::policy::loses_last_owner;
 use sealtrail_core::session::Session;
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::{TenantId, Timestamp};
@@ -178,7 +179,7 @@ pub(crate) fn update_user(
             [tenant.0],
             |r| r.get(0),
         )?;
-        if owners == 0 {
+        if loses_last_owner(was_owner, owners) {
             return Err(last_owner_refusal().into());
         }
     }

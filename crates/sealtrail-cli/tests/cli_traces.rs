@@ -3,6 +3,7 @@
 //! and every index, including an erasure of a subject some of whose entries were pruned first.
 
 use rusqlite::params;
+use sealtrail_store::{Directory, EventLog};
 mod common;
 
 use common::tamper::*;
@@ -10,7 +11,7 @@ use common::{text, Served};
 use sealtrail_core::entry::{Actor, ActorType, NewEntry, Outcome, Target};
 use sealtrail_core::Timestamp;
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
-use sealtrail_store::{Clock, Store};
+use sealtrail_store::Clock;
 use std::path::Path;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;

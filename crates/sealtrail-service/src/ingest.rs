@@ -114,6 +114,7 @@ mod tests {
     use super::*;
     use crate::usage::IngestCapacity;
     use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+    use sealtrail_store::{Directory, EventLog};
 
     fn usage() -> Usage {
         Usage::new(IngestCapacity {

@@ -326,10 +326,10 @@ pub(crate) fn appended_seq(appended: Vec<Appended>) -> Result<u64, StoreError> {
 /// A stored API key as found by its prefix, with the tenant it belongs to.
 pub type KeyRecord = ApiKey;
 
-/// The persistence contract. Every method is tenant-scoped where data is tenant-owned: no call
-/// can read or write another tenant's entries.
+/// The tenant's log of entries: appending (durably, before the answer), reading pages,
+/// counts, facets and single entries, and checking the stored log against its tree.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait EventLog: Send + Sync + 'static {
     /// Appends one request's events to `tenant`'s log, in order, and returns only once they are
     /// durably committed. Events whose `idempotency_key` already exists in the tenant's log (or
     /// earlier in the same batch) are not stored again: their original id and seq come back with
@@ -360,6 +360,24 @@ pub trait Store: Send + Sync + 'static {
     /// grew, and one query per tenant (a thousand a second) cost more than the signing.
     async fn log_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError>;
 
+    /// How many entries the tenant's log gained at or after `since` (by recorded time,
+    /// Sealtrail's own entries included): what a daily quota counts. An index probe, not a
+    /// scan, since `recorded_at` never decreases along `seq`.
+    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError>;
+
+    /// Recomputes the log's integrity from stored bytes, streaming, reporting the number of
+    /// entries checked so far to `progress`.
+    async fn verify_log(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<LogVerification, StoreError>;
+}
+
+/// The tenant's Merkle tree and signed checkpoints: heads, proofs, leaves, tiles' levels, and
+/// the record of checkpoints with its equivocation guard.
+#[async_trait]
+pub trait Integrity: Send + Sync + 'static {
     /// The tenant's checkpoint origin (`sealtrail/<installation>/<tenant>`), fixed at creation
     /// and named in every envelope, so leaves of one log can never pass as another's.
     async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError>;
@@ -439,6 +457,22 @@ pub trait Store: Send + Sync + 'static {
         results
     }
 
+    /// The complete-subtree hashes at tree `level`, indexes `first .. first + count`, of the
+    /// tenant's tree (a C2SP tile is one such range): `Invalid` when the tree does not have
+    /// them all yet, `Corrupt` when a node that must exist is missing.
+    async fn tree_level(
+        &self,
+        tenant: TenantId,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Hash>, StoreError>;
+}
+
+/// A tenant's settings and what they set in motion: retention and its prune, legal hold,
+/// export exclusions, tile access, usage limits, and GDPR erasure.
+#[async_trait]
+pub trait Lifecycle: Send + Sync + 'static {
     /// The tenant's retention and legal hold.
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError>;
 
@@ -471,17 +505,6 @@ pub trait Store: Send + Sync + 'static {
         access: TileAccess,
     ) -> Result<TenantSettings, StoreError>;
 
-    /// The complete-subtree hashes at tree `level`, indexes `first .. first + count`, of the
-    /// tenant's tree (a C2SP tile is one such range): `Invalid` when the tree does not have
-    /// them all yet, `Corrupt` when a node that must exist is missing.
-    async fn tree_level(
-        &self,
-        tenant: TenantId,
-        level: u32,
-        first: u64,
-        count: u64,
-    ) -> Result<Vec<Hash>, StoreError>;
-
     /// Replaces the tenant's usage limits; `Invalid` for zero or implausibly large values
     /// ([`TenantLimits::check`]). Returns the new settings.
     async fn set_limits(
@@ -489,11 +512,6 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         limits: TenantLimits,
     ) -> Result<TenantSettings, StoreError>;
-
-    /// How many entries the tenant's log gained at or after `since` (by recorded time,
-    /// Sealtrail's own entries included): what a daily quota counts. An index probe, not a
-    /// scan, since `recorded_at` never decreases along `seq`.
-    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError>;
 
     /// Deletes entries recorded before the order's cutoff (bodies, vault values, search and
     /// filter rows), keeping their tree hashes so proofs and consistency still hold, in
@@ -528,15 +546,11 @@ pub trait Store: Send + Sync + 'static {
     /// `serve` runs it at start and nightly, so erased values that a crash left without their
     /// entry are accounted for again by the next start (until then `verify` names the run).
     async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError>;
+}
 
-    /// Recomputes the log's integrity from stored bytes, streaming, reporting the number of
-    /// entries checked so far to `progress`.
-    async fn verify_log(
-        &self,
-        tenant: TenantId,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<LogVerification, StoreError>;
-
+/// Who may act: tenants, API keys, the IP allowlist, users and web sessions.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
     /// Creates a tenant; `Conflict` if the name is taken.
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
 
@@ -617,7 +631,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes sessions whose `expires_at` is at or before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
 
+/// The persistence contract, split by role so each part reads on its own: [`EventLog`],
+/// [`Integrity`], [`Lifecycle`] and [`Directory`]. Every method is tenant-scoped where data is
+/// tenant-owned: no call can read or write another tenant's entries. Callers hold an
+/// `Arc<dyn Store>`, on which every role's methods are callable without importing the role.
+///
+/// Each backend keeps its own SQL and I/O (SQLite on one writer thread and a read pool,
+/// PostgreSQL with row locks and round trips batched into one statement); what they share is
+/// only pure: the sequencer, the filter conditions, group commit, paging, policies and rules.
+#[async_trait]
+pub trait Store: EventLog + Integrity + Lifecycle + Directory {
     /// Checks the backend can serve: used by `/healthz`.
     async fn health(&self) -> Result<(), StoreError>;
 }

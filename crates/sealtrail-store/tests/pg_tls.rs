@@ -4,6 +4,7 @@
 
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::pg_harness::PgServer;
+use sealtrail_store::{Directory, EventLog};
 use sealtrail_store::{Store, StoreError};
 use std::process::Command;
 

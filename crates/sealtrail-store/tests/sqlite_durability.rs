@@ -7,6 +7,7 @@ use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
 use sealtrail_store::contract::fixtures::{event, keyed};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+use sealtrail_store::{Directory, EventLog};
 use sealtrail_store::{Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -8,6 +8,7 @@ use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_store::contract::fixtures::event;
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
 use sealtrail_store::Store;
+use sealtrail_store::{Directory, EventLog};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 

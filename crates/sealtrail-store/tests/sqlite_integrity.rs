@@ -12,6 +12,7 @@ use sealtrail_store::contract::erasure::{
 use sealtrail_store::contract::fixtures::{all_pages, dataset_entry, event, keyed};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore, DB_FILE_NAME};
 use sealtrail_store::PruneOrder;
+use sealtrail_store::{Directory, EventLog, Integrity, Lifecycle};
 use sealtrail_store::{ErasureMode, Lookup, Slot, Store, StoreError};
 use std::path::Path;
 use tempfile::TempDir;

@@ -34,6 +34,7 @@ use crate::{
     Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store, StoreError,
     StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
+use crate::{Directory, EventLog, Integrity, Lifecycle};
 use async_trait::async_trait;
 use pool::Pool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
@@ -219,7 +220,7 @@ pub fn redacted_url(url: &str) -> String {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl EventLog for PgStore {
     async fn append(
         &self,
         tenant: TenantId,
@@ -274,6 +275,25 @@ impl Store for PgStore {
             .await
     }
 
+    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError> {
+        self.pool
+            .read("counting recent entries", move |tx| {
+                read::entries_since(tx, tenant, since)
+            })
+            .await
+    }
+
+    async fn verify_log(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<LogVerification, StoreError> {
+        lifecycle::verify_log(&self.pool, tenant, progress).await
+    }
+}
+
+#[async_trait]
+impl Integrity for PgStore {
     async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError> {
         self.pool
             .read("reading a log origin", move |tx| {
@@ -367,6 +387,23 @@ impl Store for PgStore {
             .await
     }
 
+    async fn tree_level(
+        &self,
+        tenant: TenantId,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.pool
+            .read("reading tree tiles", move |tx| {
+                tree::level_range(tx, tenant, level, first, count)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Lifecycle for PgStore {
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {
         self.pool
             .read("reading tenant settings", move |tx| {
@@ -423,20 +460,6 @@ impl Store for PgStore {
             .await
     }
 
-    async fn tree_level(
-        &self,
-        tenant: TenantId,
-        level: u32,
-        first: u64,
-        count: u64,
-    ) -> Result<Vec<Hash>, StoreError> {
-        self.pool
-            .read("reading tree tiles", move |tx| {
-                tree::level_range(tx, tenant, level, first, count)
-            })
-            .await
-    }
-
     async fn set_limits(
         &self,
         tenant: TenantId,
@@ -445,14 +468,6 @@ impl Store for PgStore {
         self.pool
             .write("changing tenant limits", move |tx| {
                 admin::set_limits(tx, tenant, limits)
-            })
-            .await
-    }
-
-    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError> {
-        self.pool
-            .read("counting recent entries", move |tx| {
-                read::entries_since(tx, tenant, since)
             })
             .await
     }
@@ -491,15 +506,10 @@ impl Store for PgStore {
         )
         .await
     }
+}
 
-    async fn verify_log(
-        &self,
-        tenant: TenantId,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<LogVerification, StoreError> {
-        lifecycle::verify_log(&self.pool, tenant, progress).await
-    }
-
+#[async_trait]
+impl Directory for PgStore {
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
         let name = name.to_string();
         self.pool
@@ -667,7 +677,10 @@ impl Store for PgStore {
             })
             .await
     }
+}
 
+#[async_trait]
+impl Store for PgStore {
     async fn health(&self) -> Result<(), StoreError> {
         self.writer.healthy()?;
         self.pool

@@ -5,6 +5,7 @@ use super::{erase, ledger, SqliteOptions, SqliteStore};
 use crate::contract::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
 use crate::contract::fixtures::{event, pseudonym_key};
 use crate::erasure::ledger::{new_run_id, STALE_AFTER_MS};
+use crate::{Directory, EventLog, Integrity, Lifecycle};
 use crate::{Store, StoreError};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::Timestamp;

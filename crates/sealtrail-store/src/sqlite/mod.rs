@@ -50,6 +50,7 @@ use crate::{
     LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
     StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
+use crate::{Directory, EventLog, Integrity, Lifecycle};
 use async_trait::async_trait;
 use read::ReadPool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
@@ -208,7 +209,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl EventLog for SqliteStore {
     async fn append(
         &self,
         tenant: TenantId,
@@ -259,6 +260,27 @@ impl Store for SqliteStore {
         self.reads.read(read::log_sizes).await
     }
 
+    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError> {
+        self.reads
+            .read(move |conn| read::entries_since(conn, tenant, since))
+            .await
+    }
+
+    async fn verify_log(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<LogVerification, StoreError> {
+        crate::verification::relay_progress(progress, |sender| {
+            self.reads
+                .read(move |conn| verify::verify_log(conn, tenant, &|n| sender.report(n)))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Integrity for SqliteStore {
     async fn log_origin(&self, tenant: TenantId) -> Result<String, StoreError> {
         self.reads
             .read(move |conn| admin::tenant_origin(conn, tenant))
@@ -351,6 +373,21 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn tree_level(
+        &self,
+        tenant: TenantId,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.reads
+            .read(move |conn| tree::level_range(conn, tenant, level, first, count))
+            .await
+    }
+}
+
+#[async_trait]
+impl Lifecycle for SqliteStore {
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {
         self.reads
             .read(move |conn| admin::settings(conn, tenant))
@@ -397,18 +434,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn tree_level(
-        &self,
-        tenant: TenantId,
-        level: u32,
-        first: u64,
-        count: u64,
-    ) -> Result<Vec<Hash>, StoreError> {
-        self.reads
-            .read(move |conn| tree::level_range(conn, tenant, level, first, count))
-            .await
-    }
-
     async fn set_limits(
         &self,
         tenant: TenantId,
@@ -416,12 +441,6 @@ impl Store for SqliteStore {
     ) -> Result<TenantSettings, StoreError> {
         self.writer
             .run_job(move |conn| admin::set_limits(conn, tenant, limits))
-            .await
-    }
-
-    async fn entries_since(&self, tenant: TenantId, since: Timestamp) -> Result<u64, StoreError> {
-        self.reads
-            .read(move |conn| read::entries_since(conn, tenant, since))
             .await
     }
 
@@ -511,19 +530,10 @@ impl Store for SqliteStore {
         )
         .await
     }
+}
 
-    async fn verify_log(
-        &self,
-        tenant: TenantId,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<LogVerification, StoreError> {
-        crate::verification::relay_progress(progress, |sender| {
-            self.reads
-                .read(move |conn| verify::verify_log(conn, tenant, &|n| sender.report(n)))
-        })
-        .await
-    }
-
+#[async_trait]
+impl Directory for SqliteStore {
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
         let name = name.to_string();
         self.writer
@@ -661,7 +671,10 @@ impl Store for SqliteStore {
             .run_job(move |conn| users::delete_expired_sessions(conn, now))
             .await
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn health(&self) -> Result<(), StoreError> {
         self.writer.healthy()?;
         self.reads

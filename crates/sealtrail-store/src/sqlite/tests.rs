@@ -2,6 +2,7 @@
 
 use super::{SqliteOptions, SqliteStore, WriteError};
 use crate::contract::fixtures::event;
+use crate::{Directory, EventLog, Integrity, Lifecycle};
 use crate::{Store, StoreError};
 use sealtrail_core::filter::Filter;
 use std::time::Duration;

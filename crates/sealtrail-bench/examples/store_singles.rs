@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tenants = Vec::new();
     for rank in 0..1_000u32 {
         let tenant =
-            sealtrail_service::admin::create_tenant(store.as_ref(), &format!("t{rank}"), &actor)
+            sealtrail_service::tenants::create_tenant(store.as_ref(), &format!("t{rank}"), &actor)
                 .await?;
         store.set_limits(tenant.id, TenantLimits::UNLIMITED).await?;
         tenants.push(tenant.id);

@@ -6,8 +6,10 @@ pub enum BenchError {
     /// The store refused or failed while loading the workload.
     #[error("{step}: {source}")]
     Store {
+        /// What the benchmark was doing, e.g. "loading the workload"; the message's prefix.
         step: &'static str,
         #[source]
+        /// The store's own error, kept as the source so the whole chain is reported.
         source: sealtrail_store::StoreError,
     },
     /// Creating a tenant or key for the workload failed.
@@ -25,8 +27,10 @@ pub enum BenchError {
     /// Reading or writing the work directory or the report.
     #[error("{what}: {source}")]
     Io {
+        /// What was being read or written, e.g. `creating <dir>`; the message's prefix.
         what: String,
         #[source]
+        /// The operating system's error, kept as the source of the chain.
         source: std::io::Error,
     },
     /// The workload does not hold what a scenario needs (e.g. too few events).

@@ -13,7 +13,7 @@ use sealtrail_core::entry::{Actor, ActorType, NewEntry};
 use sealtrail_core::ingest::{parse_body, Limits};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::{TenantId, Timestamp};
-use sealtrail_service::admin;
+use sealtrail_service::tenants;
 use sealtrail_store::{ReplayHandle, Store, TenantLimits};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -29,7 +29,9 @@ pub const BULK_TENANT: &str = "bench-bulk";
 pub struct LoadedTenant {
     /// Rank in the workload (0 = largest); the bulk tenant has rank `u32::MAX`.
     pub rank: u32,
+    /// Its tenant name: `bench-0001` for rank 0 and so on, or [`BULK_TENANT`].
     pub name: String,
+    /// Its [`TenantId`] in the store, for the calls that bypass HTTP (the load itself, V1).
     pub id: i64,
     /// Plaintext admin key (the benchmark's own throwaway data directory).
     pub key: String,
@@ -118,8 +120,8 @@ async fn create_tenant(
     name: &str,
 ) -> Result<LoadedTenant, BenchError> {
     let actor = bench_actor();
-    let tenant = admin::create_tenant(store, name, &actor).await?;
-    let key = admin::create_api_key(store, tenant.id, "bench", &[Scope::Admin], &actor).await?;
+    let tenant = tenants::create_tenant(store, name, &actor).await?;
+    let key = tenants::create_api_key(store, tenant.id, "bench", &[Scope::Admin], &actor).await?;
     // The benchmark measures the engine, not the per-tenant rate limits (which would cap I1's
     // 256 clients at a fraction of what the node does): its tenants have none.
     store

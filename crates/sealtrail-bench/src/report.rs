@@ -15,32 +15,48 @@ use std::fmt::Write;
 /// Everything one `sealtrail bench` run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// When the run started (RFC 3339, UTC); also the end of the workload's year of history.
     pub started_at: String,
+    /// Where the run took place: figures from different machines do not compare.
     pub machine: Machine,
+    /// What was loaded before the scenarios ran, and how fast (Sealtrail and raw).
     pub workload: WorkloadFigures,
+    /// I1: one phase per client count (`--clients`), each with its raw baseline.
     pub ingest_single: Vec<SingleFigures>,
+    /// I2: batches of 100 and of 1,000 events from one client, against the raw engine.
     pub ingest_batch: Vec<BatchFigures>,
+    /// Q1: newest-50 pages for the large, mid and small tenants, each with 0–3 filters.
     pub pages: Vec<PageFigures>,
+    /// Q2: the list with its total, on the large tenant, one per filter set.
     pub counts: Vec<CountFigures>,
+    /// S1: a common, a mid and a rare word, plus a substring when the raw engine ran.
     pub search: Vec<SearchFigures>,
+    /// E1: the bulk log downloaded as CSV, then as NDJSON.
     pub exports: Vec<ExportFigures>,
+    /// V1: the bulk log verified from the stored bytes (store-level, no raw baseline).
     pub verify: VerifyFigures,
+    /// P1: the bulk log's oldest ~10% pruned while paced single events arrive.
     pub prune: PruneFigures,
     /// O1, when run (`--overload-clients` above zero).
     pub overload: Option<OverloadFigures>,
     /// L1.
     pub visibility: Option<VisibilityFigures>,
+    /// BENCHMARKS.md's targets checked against this run's figures ([`check_targets`]).
     pub targets: Vec<TargetCheck>,
 }
 
 /// Where the figures were measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
+    /// Logical CPUs this process may use; the server under test runs on the same ones.
     pub cores: usize,
+    /// Total memory (`MemTotal` of `/proc/meminfo`) in GiB; 0 where `/proc` is missing.
     pub memory_gib: f64,
+    /// The CPU's model name from `/proc/cpuinfo`, or "unknown".
     pub cpu: String,
     /// "SQLite (embedded)" or "PostgreSQL".
     pub backend: String,
+    /// The baseline, "raw SQLite" or "raw PostgreSQL"; `None` when run without one.
     pub raw_engine: Option<String>,
 }
 
@@ -73,22 +89,29 @@ impl Machine {
 /// The loaded workload.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadFigures {
+    /// Seed of the workload: a run with the same seed loads the same events.
     pub seed: u64,
     /// Submissions of the Zipf workload (duplicates included).
     pub events: u64,
+    /// Tenants sharing the workload's events, Zipf(1.0) by rank.
     pub tenants: u32,
     /// Entries of the one large log (E1, V1, P1).
     pub bulk_events: u64,
     /// Entries stored by the load, duplicates answered as such.
     pub stored: u64,
+    /// Submissions answered as duplicates (retries with an earlier idempotency key).
     pub duplicates: u64,
+    /// Wall time of loading Sealtrail, bulk log included (straight into the store, no HTTP).
     pub load_seconds: f64,
+    /// Entries stored per second of the load (`stored` / `load_seconds`).
     pub load_events_per_s: f64,
     /// The raw engine loading the same events in the same batches.
     pub raw_load_events_per_s: Option<f64>,
     /// Entries of the large, mid and small tenants of Q1.
     pub large_tenant: u64,
+    /// The mid tenant's entries (rank 30, or the last if fewer), counted after I1 and I2.
     pub mid_tenant: u64,
+    /// The small tenant's entries (the last rank), counted after I1 and I2.
     pub small_tenant: u64,
 }
 
@@ -107,7 +130,9 @@ pub struct SingleFigures {
 /// One I2 phase: batches from one client, against the raw engine inserting the same batches.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchFigures {
+    /// Sealtrail over HTTP: one client, one request per batch.
     pub http: IngestFigures,
+    /// The raw engine inserting the same batches, in events/s; `None` without a baseline.
     pub raw_events_per_s: Option<f64>,
     /// Sealtrail's rate over the raw engine's.
     pub ratio: Option<f64>,
@@ -116,9 +141,13 @@ pub struct BatchFigures {
 /// One target of BENCHMARKS.md against the figure measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetCheck {
+    /// Which scenario and figure, e.g. "I1 64 clients".
     pub name: String,
+    /// The wanted value as the report prints it, e.g. "p50 ≤ 1.5 ms".
     pub target: String,
+    /// This run's figures for it, formatted for the report.
     pub measured: String,
+    /// Whether this run met the target; a comparison with a missing (NaN) figure is not met.
     pub met: bool,
 }
 

@@ -11,9 +11,13 @@ use std::time::Duration;
 pub struct Latency {
     /// Number of samples.
     pub n: usize,
+    /// Median, nearest rank: the figure compared across runs, as it resists a noisy machine.
     pub p50_ms: f64,
+    /// 99th percentile, nearest rank: the tail the p99 targets are checked against.
     pub p99_ms: f64,
+    /// 99.9th percentile, nearest rank; equal to `max_ms` with fewer than 1,000 samples.
     pub p999_ms: f64,
+    /// Slowest sample; every field is 0 when there are no samples (`n == 0`).
     pub max_ms: f64,
 }
 

@@ -56,18 +56,31 @@ impl WorkloadSpec {
 pub struct BenchEvent {
     /// When it happened (and, when loading history, when it is recorded).
     pub at: Timestamp,
+    /// One of the 48 actions, Zipf(1.1) (most often "session.login").
     pub action: &'static str,
+    /// "web" 55%, "api" 30%, "system" 10% or "cli" 5%.
     pub channel: &'static str,
+    /// "success" 94%, "failure" 5% or "denied" 1%.
     pub result: &'static str,
+    /// "user" (web, cli), "api" (api channel) or "system" (a scheduled job).
     pub actor_type: &'static str,
+    /// `u<n>` for person n of the tenant's Zipf(1.2) pool (`u0` most active), `job-<n>` for jobs.
     pub actor_id: String,
+    /// The person's address; `None` for system jobs.
     pub actor_email: Option<String>,
+    /// Display name, e.g. "Alice Martin"; also the start of the description.
     pub actor_name: String,
+    /// Name, verb, resource and object, then 8 Zipf(1.0) vocabulary words: what S1 searches.
     pub description: String,
+    /// The action's resource, shortened as producers send it (`api_key` becomes `key`).
     pub target_type: &'static str,
+    /// Object number, 0–49,999, also in the description and `properties.path`.
     pub target_id: String,
+    /// `<resource> <object>`, e.g. "invoice 1234".
     pub target_name: String,
+    /// `203.0.<tenant>.<person>` for people, `10.0.0.2` for system jobs.
     pub ip: String,
+    /// One of four fixed user agents (two browsers, an SDK, curl), uniformly.
     pub user_agent: &'static str,
     /// About 250 bytes of application-specific properties.
     pub properties: Map<String, Value>,
@@ -107,6 +120,7 @@ pub struct Submission {
     pub tenant: u32,
     /// A retry of an earlier submission (same event, same idempotency key): stored once.
     pub duplicate: bool,
+    /// The event; a duplicate repeats its original's exactly, time and idempotency key included.
     pub event: BenchEvent,
 }
 

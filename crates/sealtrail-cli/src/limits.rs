@@ -3,7 +3,7 @@
 
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::Subcommand;
-use sealtrail_service::admin;
+use sealtrail_service::tenants;
 use sealtrail_store::TenantLimits;
 use std::process::ExitCode;
 
@@ -116,7 +116,7 @@ pub async fn run(command: LimitsCommand) -> anyhow::Result<ExitCode> {
             if let Some(l) = daily_quota {
                 limits.daily_event_quota = l.0;
             }
-            let now = admin::set_limits(store.as_ref(), tenant.id, limits, &cli_actor()).await?;
+            let now = tenants::set_limits(store.as_ref(), tenant.id, limits, &cli_actor()).await?;
             print(&tenant.name, &now);
         }
     }

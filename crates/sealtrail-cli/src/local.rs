@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use sealtrail_core::entry::{Actor, ActorType};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::Tenant;
-use sealtrail_service::admin;
+use sealtrail_service::tenants;
 use sealtrail_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -189,7 +189,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let scopes = Scope::parse_list(&scopes).map_err(anyhow::Error::msg)?;
             let created =
-                admin::create_api_key(store.as_ref(), tenant.id, &name, &scopes, &cli_actor())
+                tenants::create_api_key(store.as_ref(), tenant.id, &name, &scopes, &cli_actor())
                     .await?;
             eprintln!(
                 "Created key {} \"{}\" for tenant {} with scopes {} (the secret is shown only now):",
@@ -229,7 +229,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
         } => {
             let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
-            let key = admin::revoke_api_key(store.as_ref(), tenant.id, &id, &cli_actor()).await?;
+            let key = tenants::revoke_api_key(store.as_ref(), tenant.id, &id, &cli_actor()).await?;
             let at = key
                 .revoked_at
                 .map_or_else(|| "now".to_string(), |t| t.to_string());
@@ -249,10 +249,10 @@ pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
         } => {
             let store = data_dir.open().await?;
             let actor = cli_actor();
-            let tenant = admin::create_tenant(store.as_ref(), &name, &actor).await?;
+            let tenant = tenants::create_tenant(store.as_ref(), &name, &actor).await?;
             eprintln!("Created tenant {}.", tenant.name);
             if with_admin_key {
-                let created = admin::create_api_key(
+                let created = tenants::create_api_key(
                     store.as_ref(),
                     tenant.id,
                     "admin (created with the tenant)",

@@ -1,8 +1,8 @@
 //! `sealtrail users`: the people who sign in to the web page, managed from the data directory.
 //!
 //! Every rule (roles, password length, the last active owner, sessions ending) lives in
-//! `sealtrail_service::accounts`, shared with the web page; this module only parses arguments,
-//! reads passwords from stdin and prints. Each change leaves the audit entry the accounts module
+//! `sealtrail_service::users`, shared with the web page; this module only parses arguments,
+//! reads passwords from stdin and prints. Each change leaves the audit entry the service's users module
 //! writes, attributed to the CLI operator. Like `keys create`, a generated password is the only
 //! thing printed on stdout (so `PW=$(sealtrail users create …)` works); the rest goes to stderr.
 
@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use sealtrail_core::users::{Role, User, MAX_PASSWORD_BYTES};
 use sealtrail_core::Tenant;
-use sealtrail_service::accounts::{self, Acting};
+use sealtrail_service::users::{self, Acting};
 use sealtrail_service::ServiceError;
 use sealtrail_store::Store;
 use std::io::{BufRead as _, IsTerminal as _, Read as _};
@@ -104,7 +104,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let password = password_stdin.then(read_password).transpose()?;
-            let created = accounts::create_user(
+            let created = users::create_user(
                 store.as_ref(),
                 tenant.id,
                 &email,
@@ -151,7 +151,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let before = find(store.as_ref(), &tenant, &user).await?;
-            let after = accounts::change_role(store.as_ref(), tenant.id, &before.id, role, &by)
+            let after = users::change_role(store.as_ref(), tenant.id, &before.id, role, &by)
                 .await
                 .map_err(|e| {
                     refused(e, &tenant, &format!("cannot make {} {role}", before.email))
@@ -173,7 +173,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             let store = data_dir.open().await?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let before = find(store.as_ref(), &tenant, &user).await?;
-            let after = accounts::deactivate_user(store.as_ref(), tenant.id, &before.id, &by)
+            let after = users::deactivate_user(store.as_ref(), tenant.id, &before.id, &by)
                 .await
                 .map_err(|e| refused(e, &tenant, &format!("cannot deactivate {}", before.email)))?;
             match (before.deactivated_at, after.deactivated_at) {
@@ -196,7 +196,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             let target = find(store.as_ref(), &tenant, &user).await?;
             let password = password_stdin.then(read_password).transpose()?;
             let generated =
-                accounts::set_password(store.as_ref(), tenant.id, &target.id, None, password, &by)
+                users::set_password(store.as_ref(), tenant.id, &target.id, None, password, &by)
                     .await
                     .map_err(|e| {
                         refused(
@@ -228,13 +228,13 @@ fn parse_role(role: &str) -> anyhow::Result<Role> {
 
 /// The user by id or e-mail, or an error pointing at `users list`.
 async fn find(store: &dyn Store, tenant: &Tenant, user: &str) -> anyhow::Result<User> {
-    accounts::find_user(store, tenant.id, user)
+    users::find_user(store, tenant.id, user)
         .await
         .map_err(|e| refused(e, tenant, "cannot find the user"))
 }
 
 /// Phrases an accounts error for the operator: an unknown user points at `users list`; a
-/// refusal (invalid input, last owner) keeps the accounts module's own message.
+/// refusal (invalid input, last owner) keeps the service's users module's own message.
 fn refused(error: ServiceError, tenant: &Tenant, doing: &str) -> anyhow::Error {
     match error {
         ServiceError::NotFound(what) => anyhow::anyhow!(
@@ -249,7 +249,7 @@ fn refused(error: ServiceError, tenant: &Tenant, doing: &str) -> anyhow::Error {
 }
 
 /// Reads one line from stdin as the password (without its line ending), so it never appears in
-/// shell history or the process list. Length rules are checked by the accounts module.
+/// shell history or the process list. Length rules are checked by the service's users module.
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {

@@ -1,6 +1,9 @@
 //! `sealtrail bench` as a user runs it: the real binary generating its workload and running
 //! every scenario, tiny, against a server it starts itself and the raw SQLite baseline.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! The real `sealtrail` binary, as a user runs it: `serve` on a loopback port over a real data
 //! directory, then `ingest`, `query`, `keys` and `tenants` against it.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{sealtrail, text, Served, BIN};

@@ -1,6 +1,9 @@
 //! The real binary under conditions an operator meets: `sealtrail limits` changing what a
 //! running server allows, and SIGTERM while a client is stuck mid-request.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{sealtrail, serve_args, text, Served, BIN};

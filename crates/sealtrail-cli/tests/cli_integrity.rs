@@ -4,6 +4,9 @@
 //! `--dry-run` changing nothing), and
 //! `retention` / `prune` with their audit entries, read back over HTTP from `serve`.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use rusqlite::params;
 use serde_json::Value;
 mod common;

@@ -4,6 +4,9 @@
 //! forged or altered (with and without the erasure ledger) — and a pseudonym that cannot be
 //! confirmed by guessing without the key file.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use rusqlite::params;
 mod common;
 

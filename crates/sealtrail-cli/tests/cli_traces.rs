@@ -2,6 +2,9 @@
 //! command has answered, while `serve` keeps running on the same files: the database, its WAL
 //! and every index, including an erasure of a subject some of whose entries were pruned first.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use rusqlite::params;
 use sealtrail_store::{Directory, EventLog};
 mod common;

@@ -1,6 +1,9 @@
 //! `sealtrail users` as an operator runs it: the real binary on the data directory of a running
 //! `serve`, and the real `/signin` form proving what the commands did to who can sign in.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Served, BIN};

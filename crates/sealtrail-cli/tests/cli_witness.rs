@@ -3,6 +3,9 @@
 //! cosignatures Go's `sumdb/note` verifies — and which refuses a log restored from an older
 //! copy.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::tamper::*;

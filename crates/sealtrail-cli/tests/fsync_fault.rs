@@ -6,6 +6,9 @@
 //! request that failed resolves to exactly one entry per event when retried with its
 //! idempotency keys, and `sealtrail verify` passes.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Served, BIN};

@@ -2,6 +2,9 @@
 //! connects when given the CA that issued the server's certificate, and names the certificate
 //! problem when not.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, BIN};

@@ -27,12 +27,18 @@ pub const RESERVED_ACTIONS: [&str; 2] = [PRUNE_ACTION, ERASURE_ACTION];
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The action completed as intended; the default when the client sends no `result`.
     #[default]
     Success,
+    /// The action was attempted and did not complete (an error, a wrong password).
     Failure,
+    /// An authorisation or policy check refused the action, so it never took effect.
     Denied,
+    /// Completed only in part or with a caveat a reviewer should notice (an unfinished erasure).
     Warning,
+    /// A request that needed sign-off was granted; shown with the same good badge as `Success`.
     Approved,
+    /// A permission or policy check let the action through; shown as good, like `Success`.
     Allowed,
 }
 
@@ -85,10 +91,14 @@ impl FromStr for Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ActorType {
+    /// A person, usually signed in to the producing app; the default when `type` is absent.
     #[default]
     User,
+    /// Sealtrail or the producing platform itself; may omit `id`, which then becomes `system`.
     System,
+    /// A caller holding an API key; Sealtrail records actions taken with its own keys this way.
     Api,
+    /// A connected third-party service acting for the tenant (a sync job, a partner webhook).
     Integration,
 }
 
@@ -130,12 +140,16 @@ impl FromStr for ActorType {
 /// The person or process that performed the action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Actor {
+    /// Serialised as `type`; `system` actors are what the `system=true` filter selects.
     #[serde(rename = "type", default)]
     pub kind: ActorType,
+    /// The producer's stable identifier, required at ingest unless the actor is `system`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Display name shown in the Actor column; the id stands in for it when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Validated loosely as an address; the `actor` filter matches it as well as the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// The source the action came through: "API (App Name)", "CSV Import", "Webhook", "Bulk Invite".
@@ -159,10 +173,13 @@ impl Actor {
 /// A record the action touched. The first target is the entry's primary Subject.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Target {
+    /// Serialised as `type`: what kind of record it is (`invoice`, `user`); required at ingest.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The record's id in the producer's system; JSON numbers are kept as their decimal text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Human-readable label of the record, as the producer named it at the time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -170,12 +187,16 @@ pub struct Target {
 /// The HTTP request that caused the action, when the producer records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RequestInfo {
+    /// HTTP method as the producer sent it; not validated against a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// Request path as sent; secrets in URL parameters are redacted before storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Request body as free JSON, stored after redaction of recognised secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+    /// Response the producer returned, as free JSON, stored after redaction of secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<Value>,
 }
@@ -186,10 +207,13 @@ pub struct Context {
     /// Client IP in canonical text form (validated as an IPv4 or IPv6 address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// The client's User-Agent header, at most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// Free text from the producer ("Berlin"); Sealtrail does not derive it from the IP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// `None` unless the producer sent at least one of its fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestInfo>,
 }
@@ -207,8 +231,10 @@ impl Context {
 /// Before/after values of an edit, shown side by side in the detail view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Changes {
+    /// Value before the edit as free JSON; `None` when not recorded (e.g. for a creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    /// Value after the edit as free JSON; `None` when not recorded (e.g. for a deletion).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
 }
@@ -218,16 +244,27 @@ pub struct Changes {
 pub struct NewEntry {
     /// The client's claim of when it happened; defaults to the time of ingest.
     pub occurred_at: Option<Timestamp>,
+    /// Log area such as `auth` or `billing` (the web page's Subject filter); `default` if unset.
     pub channel: String,
+    /// Dotted verb such as `member.role_changed`; clients may not use [`RESERVED_ACTIONS`].
     pub action: String,
+    /// Badge kind (`created`, `updated`, ...): as given, or derived from the action's last word.
     pub event: String,
+    /// Free grouping label such as "Policy Changes"; `None` when the client sent none.
     pub category: Option<String>,
+    /// Human summary, the first thing free-text search matches; defaults to the action.
     pub description: String,
+    /// Outcome the producer reported; `Success` when it sent none.
     pub result: Outcome,
+    /// Who acted; ingest requires an `id` unless the actor is `system`.
     pub actor: Actor,
+    /// Records the action touched (ingest allows 32); the first is the primary Subject.
     pub targets: Vec<Target>,
+    /// Request details; all fields `None` when the producer sent no `context`.
     pub context: Context,
+    /// `None` unless the producer sent `before` or `after`.
     pub changes: Option<Changes>,
+    /// Free producer data, filterable with `properties.<key>=value`; redacted like the rest.
     pub properties: Map<String, Value>,
     /// JSON paths (e.g. `properties.password`) whose values were replaced before storage.
     pub redacted: Vec<String>,
@@ -245,25 +282,39 @@ pub struct Entry {
     pub seq: u64,
     /// Server time the entry was committed; never decreases along `seq` within a tenant.
     pub recorded_at: Timestamp,
+    /// The client's claim of when it happened (not ordered by `seq`); else `recorded_at`.
     pub occurred_at: Timestamp,
+    /// Log area such as `auth` or `billing`; `default` when the client sent none.
     pub channel: String,
+    /// Dotted verb such as `member.role_changed`, as the `action` filter matches it.
     pub action: String,
+    /// Badge kind (`created`, `updated`, `deleted`, `read`, `other` or a client's own slug).
     pub event: String,
+    /// Free grouping label such as "Policy Changes"; omitted from JSON when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Human summary shown in the list; an erasure may replace the subject's words in it.
     pub description: String,
+    /// Outcome the producer reported, shown as the Result badge.
     pub result: Outcome,
+    /// Who acted; an erasure replaces an erased subject's identity with its pseudonym.
     pub actor: Actor,
+    /// Records the action touched; the first is the primary Subject. May be empty.
     #[serde(default)]
     pub targets: Vec<Target>,
+    /// Where the action came from; omitted from JSON when nothing was recorded.
     #[serde(default, skip_serializing_if = "Context::is_empty")]
     pub context: Context,
+    /// Before/after values of an edit; `None` when the producer sent neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
+    /// Free producer data; a tenant may exclude some keys from its exports.
     #[serde(default)]
     pub properties: Map<String, Value>,
+    /// JSON paths (e.g. `properties.password`) whose values were replaced before storage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redacted: Vec<String>,
+    /// The key this entry was stored under, so later retries with it answer with this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
@@ -301,8 +352,11 @@ impl Entry {
 /// What the log answered for one appended event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Appended {
+    /// The entry's id; on a duplicate, the id of the entry stored the first time.
     pub id: Uuid,
+    /// The entry's position in the tenant's log; on a duplicate, the original entry's.
     pub seq: u64,
+    /// Server commit time in UTC; on a duplicate, the original entry's, not this request's.
     pub recorded_at: Timestamp,
     /// True when the idempotency key matched an entry already in the log: nothing new was stored.
     pub duplicate: bool,

@@ -11,6 +11,7 @@ use time::{Date, Duration, OffsetDateTime, Time};
 /// How the `action` filter matches: `user.created` exactly, or `user.*` as a dotted prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActionMatch {
+    /// Matches this action only, not the actions below it.
     Exact(String),
     /// Matches the prefix itself and anything below it: `user` matches `user` and `user.created`.
     Prefix(String),
@@ -25,15 +26,23 @@ pub struct Filter {
     pub until: Option<Timestamp>,
     /// Matches the actor's id or e-mail exactly.
     pub actor: Option<String>,
+    /// `None` matches every action; see [`ActionMatch`] for exact and prefix forms.
     pub action: Option<ActionMatch>,
+    /// Exact badge kind, such as `deleted`.
     pub event: Option<String>,
+    /// Exact channel; the `subject` query parameter sets it too, as the web page calls it that.
     pub channel: Option<String>,
+    /// Exact category label, such as "Policy Changes".
     pub category: Option<String>,
     /// Match any target, not only the primary one.
     pub target_type: Option<String>,
+    /// Exact target id; with the other target fields, all must hold for one and the same target.
     pub target_id: Option<String>,
+    /// Exact target name; like the other target fields it must match the same target.
     pub target_name: Option<String>,
+    /// Exact outcome, parsed from its wire spelling so an unknown value is refused up front.
     pub result: Option<Outcome>,
+    /// Client IP in canonical text form, so it compares equal to what ingest stored.
     pub ip: Option<String>,
     /// Only entries whose actor type is `system`.
     pub system_only: bool,
@@ -64,6 +73,7 @@ pub enum Direction {
 pub struct Cursor {
     /// The seq of the last entry shown on the current page, in the direction of travel.
     pub seq: u64,
+    /// Which side of `seq` the next page lies on.
     pub direction: Direction,
 }
 
@@ -107,9 +117,11 @@ impl Cursor {
 /// One page request: newest first, `limit` entries, optionally continuing from a cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Query {
+    /// Which entries to match; `Filter::default()` matches the whole log.
     pub filter: Filter,
     /// 1..=[`Query::MAX_LIMIT`].
     pub limit: usize,
+    /// `None` asks for the first (newest) page.
     pub cursor: Option<Cursor>,
 }
 
@@ -123,6 +135,7 @@ impl Query {
 /// A page of entries, always newest first, with cursors for both directions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page {
+    /// At most the query's `limit` entries, newest first.
     pub entries: Vec<crate::entry::Entry>,
     /// Present when older entries match the filter.
     pub next_cursor: Option<Cursor>,
@@ -133,30 +146,44 @@ pub struct Page {
 /// One distinct value present in a tenant's log, with how many entries carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacetValue {
+    /// The value as stored (for `results`, the outcome's wire spelling).
     pub value: String,
+    /// Entries currently held that carry it (pruning subtracts the entries it removes).
     pub count: u64,
 }
 
 /// A distinct actor present in the log, for the Actor dropdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacetActor {
+    /// Actor type in its wire spelling (`user`, `system`, ...), serialised as `type`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Actor id as stored; `None` when the entries' actor had none.
     pub id: Option<String>,
+    /// Display name as stored; `None` when the entries' actor had none.
     pub name: Option<String>,
+    /// E-mail as stored; `None` when the entries' actor had none.
     pub email: Option<String>,
+    /// Entries currently held by this exact identity (type, id, name and e-mail together).
     pub count: u64,
 }
 
 /// The values present in a tenant's data, so dropdowns list only what can match.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Facets {
+    /// Distinct channels, most frequent first.
     pub channels: Vec<FacetValue>,
+    /// Distinct actions, most frequent first.
     pub actions: Vec<FacetValue>,
+    /// Distinct badge kinds, most frequent first.
     pub events: Vec<FacetValue>,
+    /// Distinct categories, most frequent first; entries without one are not counted.
     pub categories: Vec<FacetValue>,
+    /// Outcomes present, most frequent first.
     pub results: Vec<FacetValue>,
+    /// Distinct target types, most frequent first; a type counts once per entry.
     pub target_types: Vec<FacetValue>,
+    /// Distinct actor identities, most frequent first.
     pub actors: Vec<FacetActor>,
 }
 
@@ -164,7 +191,9 @@ pub struct Facets {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("query parameter `{param}`: {message}")]
 pub struct ParamError {
+    /// The parameter as the client spelled it (e.g. `properties.plan`), so it can fix that one.
     pub param: String,
+    /// What is wrong and what is accepted instead, shown to the client verbatim.
     pub message: String,
 }
 

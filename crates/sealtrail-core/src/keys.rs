@@ -103,11 +103,16 @@ impl FromStr for Scope {
 pub struct ApiKey {
     /// Public identifier used to list and revoke the key (its prefix).
     pub id: String,
+    /// The only tenant the key can act for; left out of serialised output.
     #[serde(skip)]
     pub tenant: TenantId,
+    /// Label chosen at creation; Sealtrail's own entries name the key's actor by it.
     pub name: String,
+    /// What the key grants; check with [`ApiKey::allows`], as `Admin` implies every scope.
     pub scopes: Vec<Scope>,
+    /// When the key was generated.
     pub created_at: Timestamp,
+    /// `None` while active; set once on revocation and kept, so the key still lists as revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
     /// SHA-256 of the full key. Never serialised.

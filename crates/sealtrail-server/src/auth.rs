@@ -6,15 +6,15 @@
 //! because applications send events from wherever they run, while reading the trail is what
 //! the allowlist protects.
 
-use crate::client::ClientInfo;
+use crate::client_addr::ClientInfo;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use sealtrail_core::entry::{Actor, ActorType};
+use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_core::keys::{self, ApiKey, Scope};
-use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::TenantId;
 use sealtrail_store::StoreError;
 use std::net::IpAddr;

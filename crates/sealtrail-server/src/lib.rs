@@ -5,10 +5,14 @@
 //! when the directory is new, binds, and serves until [`RunningServer::wait`] sees ctrl-c or
 //! SIGTERM. The CLI and the integration tests use exactly this entry point.
 
+pub mod app;
 pub mod auth;
-pub mod client;
+pub mod client_addr;
+pub mod download;
 pub mod error;
 pub mod listener;
+pub mod proofs;
+pub mod request;
 pub mod routes;
 pub mod state;
 pub mod web;
@@ -18,7 +22,7 @@ pub use sealtrail_service::{Bootstrap, CreatedKey, ServiceError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sealtrail_core::ingest::Limits;
 use sealtrail_service::{
-    admin, checkpointer, jobs, lifecycle, secret_file, signed_memory, signing, stores, throttle,
+    checkpointer, jobs, lifecycle, secret_file, signed_memory, signing, stores, tenants, throttle,
     usage, witness, witnesses,
 };
 use sealtrail_store::{Store, StoreError};
@@ -379,7 +383,7 @@ pub async fn start_with_store(
     config: ServerConfig,
     store: Arc<dyn Store>,
 ) -> Result<RunningServer, ServerError> {
-    let trusted_proxies = sealtrail_core::netacl::IpAllowlist::parse(&config.trusted_proxies)
+    let trusted_proxies = sealtrail_core::ip_allowlist::IpAllowlist::parse(&config.trusted_proxies)
         .map_err(|e| ServerError::Config(format!("trusted proxy: {e}")))?;
     let capacity = config.ingest_capacity;
     if capacity.body_buffer_mib.saturating_mul(1 << 20) < config.max_body_bytes
@@ -400,7 +404,7 @@ pub async fn start_with_store(
             config.request_timeout.as_secs_f64()
         )));
     }
-    let bootstrap = admin::bootstrap(store.as_ref()).await?;
+    let bootstrap = tenants::bootstrap(store.as_ref()).await?;
     let key_file = config
         .signing_key_file
         .clone()
@@ -499,7 +503,7 @@ pub async fn start_with_store(
         usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
         witness: witness.clone(),
     };
-    let app = routes::router(state, config.request_timeout);
+    let app = app::router(state, config.request_timeout);
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

@@ -2,7 +2,7 @@
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use sealtrail_core::ingest::Limits;
-use sealtrail_core::netacl::IpAllowlist;
+use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_store::Store;
 use std::sync::Arc;
 

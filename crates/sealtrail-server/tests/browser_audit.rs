@@ -3,6 +3,9 @@
 //! open Details, export exactly the view as CSV, sign out; hostile content stays inert text; the
 //! page fits a phone. Screenshots land in `target/test-artifacts/`.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod browser;
 mod common;
 
@@ -12,14 +15,14 @@ use fantoccini::Locator;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::users::Role;
 use sealtrail_core::Timestamp;
-use sealtrail_service::accounts::{self, Acting};
+use sealtrail_service::users::{self, Acting};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A user of the default tenant with a known password.
 async fn user(s: &TestServer, email: &str, role: Role) {
-    accounts::create_user(
+    users::create_user(
         s.store.as_ref(),
         s.store.tenant_by_name("default").await.unwrap().unwrap().id,
         email,
@@ -393,7 +396,7 @@ async fn the_page_fits_a_phone_and_roles_without_access_are_told_why() {
     let s = TestServer::start().await;
     ingest(&s, dataset()).await;
     user(&s, "hr@example.com", Role::Hr).await;
-    accounts::create_user(
+    users::create_user(
         s.store.as_ref(),
         s.store.tenant_by_name("default").await.unwrap().unwrap().id,
         "it@example.com",

@@ -2,6 +2,9 @@
 //! must land on disk byte for byte, a screenshot, a phone-sized window, and what Chromium does
 //! with a `Secure` cookie on plain http://127.0.0.1.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod browser;
 
 use axum::extract::Query;

@@ -2,6 +2,9 @@
 //! connections than allowed, more requests than allowed, and a shutdown with a stuck client.
 //! The server must stay answerable throughout and always sign its final checkpoint.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{event, TestServer};

@@ -3,6 +3,9 @@
 //! no actor or target answers 404, and a dry run lists exactly the subject's entries before
 //! anything changes.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{expect_error, TestServer};

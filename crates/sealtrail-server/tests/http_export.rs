@@ -1,6 +1,9 @@
 //! `GET /v1/export` over real HTTP: each format re-read by an independent parser, exactly the
 //! filtered rows, the evidence bundle verified offline, and every export audited.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{event, expect_error, TestServer};

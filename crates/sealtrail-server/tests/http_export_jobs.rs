@@ -2,6 +2,9 @@
 //! the filtered rows, reports progress, is audited, stays inside its tenant, never survives a
 //! restart half-written, and expires.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{event, expect_error, TestServer};
@@ -9,9 +12,9 @@ use reqwest::{Response, StatusCode};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
 use sealtrail_server::{start_with_store, ServerConfig};
-use sealtrail_service::admin;
 use sealtrail_service::jobs::{JobId, INTERRUPTED};
 use sealtrail_service::stores::open_embedded as open_store;
+use sealtrail_service::tenants;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -385,7 +388,7 @@ fn write_record(dir: &Path, record: &Value) {
 async fn a_restart_fails_unfinished_jobs_and_deletes_their_partial_files() {
     let data = tempfile::tempdir().unwrap();
     let store = open_store(data.path()).unwrap();
-    let key = admin::bootstrap(store.as_ref())
+    let key = tenants::bootstrap(store.as_ref())
         .await
         .unwrap()
         .unwrap()

@@ -2,6 +2,9 @@
 //! field never reach storage, search or exports; numbers are stored and signed digit for digit;
 //! a JSON key that would turn into a number is refused.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{expect_error, TestServer};

@@ -2,6 +2,9 @@
 //! proofs checked with core's verifiers, `wait=checkpoint`, retention, legal hold, prune (410
 //! for pruned ids) and erasure.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{event, expect_error, TestServer};

@@ -3,6 +3,9 @@
 //! Every refusal is a 429 or 503 with `Retry-After`, stores nothing, and is counted in
 //! `/metrics`.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::web::*;

@@ -1,6 +1,9 @@
 //! Reading over real HTTP: list, filters, cursors, detail, facets, tenant isolation, key
 //! management, health and metrics.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{event, expect_error, TestServer};

@@ -2,6 +2,9 @@
 //! loopback): a guesser is stopped at their own address, the real user keeps signing in from
 //! theirs, and an account attacked from many addresses makes strangers wait a growing delay.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::web::*;

@@ -3,6 +3,9 @@
 //! password work is process-wide (one bound per process, as in production): a burst here would
 //! otherwise answer "busy" to the sign-ins of the other throttle tests running beside it.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::web::*;

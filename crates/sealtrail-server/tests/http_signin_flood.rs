@@ -4,6 +4,9 @@
 //! grow by Argon2's 19 MiB per guess. Its own test binary, so the peak memory it reads is this
 //! test's alone.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::web::*;

@@ -6,6 +6,9 @@
 //! The client follows no redirects and keeps the session cookie by hand, so every `303`, every
 //! `Set-Cookie` attribute and every reuse of an old cookie is visible to the tests.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::web::*;
@@ -16,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::users::Role;
 use sealtrail_export::Format;
-use sealtrail_service::accounts;
+use sealtrail_service::users;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashSet};
 
@@ -2038,7 +2041,7 @@ async fn a_workspace_sees_and_manages_only_its_own() {
         .or_else(|| acme_entry["id"].as_str())
         .unwrap()
         .to_string();
-    let acme_user = accounts::create_user(
+    let acme_user = users::create_user(
         s.store.as_ref(),
         acme,
         "wile@acme.example",

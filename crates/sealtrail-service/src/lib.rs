@@ -7,13 +7,11 @@
 //! `server` maps HTTP requests and pages onto these functions and [`ServiceError`] onto
 //! statuses. Nothing here knows a status code, a header or a template.
 
-pub mod accounts;
-pub mod admin;
 pub mod audit;
 pub mod checkpointer;
 pub mod durable_file;
 pub mod error;
-pub mod export;
+pub mod export_stream;
 pub mod ingest;
 pub mod jobs;
 pub mod lifecycle;
@@ -22,13 +20,15 @@ pub mod secret_file;
 pub mod signed_memory;
 pub mod signing;
 pub mod stores;
+pub mod tenants;
 pub mod throttle;
 pub mod usage;
+pub mod users;
 pub mod witness;
 pub mod witnesses;
 
-pub use admin::{Bootstrap, CreatedKey};
 pub use error::ServiceError;
+pub use tenants::{Bootstrap, CreatedKey};
 
 /// A mutex's contents even after a panic elsewhere: every map kept behind one here stays
 /// consistent between statements, so a poisoned lock is no reason to fail a request.

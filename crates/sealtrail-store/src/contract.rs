@@ -9,6 +9,9 @@
 //! sealtrail_store::store_contract_tests!(setup);
 //! ```
 
+// A test suite may unwrap: a failing unwrap is a failing test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod accounts;
 pub mod directory;
 pub mod erasure;

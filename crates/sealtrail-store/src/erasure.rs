@@ -30,7 +30,7 @@ pub(crate) use subject::{Plan, SubjectIdentifiers};
 
 use crate::facets::FacetDeltas;
 use crate::scrub::{erased_actor, erased_context, erased_target, TextScrub};
-use crate::stored::{slot_bytes, slot_part, StoredEntry};
+use crate::stored_entry::{slot_bytes, slot_part, StoredEntry};
 use crate::{ErasedEntry, ErasureMode, ErasureOutcome, StoreError, ERASURE_LIST_LIMIT};
 use sealtrail_core::envelope::{canonical_json, Part, Slot};
 use sealtrail_core::{Entry, TenantId};

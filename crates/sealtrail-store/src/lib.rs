@@ -24,17 +24,17 @@ mod clock;
 pub(crate) mod conditions;
 pub(crate) mod erasure;
 pub(crate) mod facets;
-pub(crate) mod group;
+pub(crate) mod group_commit;
+pub(crate) mod guards;
+pub(crate) mod index_terms;
 mod limits;
 pub(crate) mod paging;
 pub mod pg;
 pub(crate) mod pruning;
-pub(crate) mod rules;
 pub(crate) mod scrub;
 pub(crate) mod sequencer;
 pub mod sqlite;
-pub(crate) mod stored;
-pub(crate) mod tokens;
+pub(crate) mod stored_entry;
 pub(crate) mod verification;
 
 #[cfg(feature = "contract")]
@@ -101,8 +101,11 @@ pub struct StoredCheckpoint {
 /// A checkpoint to record with [`Store::record_checkpoints`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointToRecord {
+    /// Whose log the checkpoint covers; each item of a batch is checked on its own.
     pub tenant: TenantId,
+    /// Tree size the note commits to; refused below the latest recorded size or past the log.
     pub size: u64,
+    /// Root at `size`; refused unless it is the stored tree's root at that size.
     pub root: Hash,
     /// The signed note, verbatim.
     pub note: String,
@@ -588,7 +591,7 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<Option<ApiKey>, StoreError>;
 
     /// Replaces the tenant's IP allowlist; entries are parsed and normalised
-    /// ([`sealtrail_core::netacl::IpAllowlist`]), `Invalid` naming the first bad one.
+    /// ([`sealtrail_core::ip_allowlist::IpAllowlist`]), `Invalid` naming the first bad one.
     async fn set_ip_allowlist(
         &self,
         tenant: TenantId,

@@ -17,7 +17,7 @@
 //! rows and moving the horizon by hand has no such entry, and `verify` names the gap.
 
 use crate::facets::FacetDeltas;
-use crate::stored::StoredEntry;
+use crate::stored_entry::StoredEntry;
 use crate::{PruneOrder, PruneOutcome, StoreError};
 use sealtrail_core::entry::{Context, NewEntry, Outcome, PRUNE_ACTION};
 use sealtrail_core::{TenantId, Timestamp};

@@ -14,7 +14,7 @@
 //! - one idempotency key, one entry: a key seen earlier in the same group, or stored before,
 //!   answers with the original (`duplicate: true`) and stores nothing.
 
-use crate::group::RequestRef;
+use crate::group_commit::RequestRef;
 use crate::StoreError;
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::Sealed;

@@ -29,7 +29,7 @@ mod erasures;
 
 pub(crate) use copies::{target_from_json, IndexCopies, TargetCopy, Words, SCALAR_COLUMNS};
 
-use crate::stored::slot_part;
+use crate::stored_entry::slot_part;
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::PRUNE_ACTION;
 use sealtrail_core::envelope::{self, Part, Slot};

@@ -2,6 +2,9 @@
 //! [`sealtrail_store::pg_harness`] with `initdb`/`pg_ctl`), a fresh database per case. Without
 //! PostgreSQL's server binaries every case fails, loudly: this suite never skips.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sealtrail_store::contract::StoreUnderTest;
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::pg_harness;

@@ -2,6 +2,9 @@
 //! from the test's own primary. Once the primary is gone, pages and counts still answer (so
 //! they come from the replica) while appends fail (they never do).
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sealtrail_core::filter::{Filter, Query};
 use sealtrail_store::contract::fixtures::{append, event, tenant};
 use sealtrail_store::pg::{PgOptions, PgStore};

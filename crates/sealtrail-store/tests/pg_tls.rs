@@ -2,6 +2,9 @@
 //! with the CA given, the store connects encrypted and verified; without it the unknown issuer
 //! is refused rather than trusted; plain text only when the URL asks for it.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::pg_harness::PgServer;
 use sealtrail_store::{Directory, EventLog};

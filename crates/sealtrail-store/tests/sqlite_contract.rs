@@ -1,6 +1,9 @@
 //! The shared contract suite against the embedded SQLite store, on a fresh temporary directory
 //! per case.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sealtrail_store::contract::StoreUnderTest;
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! What only a real file shows: reopening, two stores writing one file, group commit, and
 //! migrations racing.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sealtrail_core::entry::NewEntry;
 use sealtrail_core::filter::{Filter, Query};
 use sealtrail_core::keys::Scope;

@@ -1,6 +1,9 @@
 //! Property test: on random small datasets, the store's `query` and `count` agree with a naive
 //! in-memory implementation of the filter semantics, for random filters and page sizes.
 
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use sealtrail_core::entry::{Actor, ActorType, NewEntry, Outcome, Target};
 use sealtrail_core::filter::{ActionMatch, Cursor, Filter, Query};

@@ -13,15 +13,21 @@ use std::time::{Duration, Instant};
 /// What one download measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportFigures {
+    /// "csv" or "ndjson", as passed to `/v1/export?format=`.
     pub format: &'static str,
     /// Entries in the log exported.
     pub entries: u64,
+    /// Bytes of the response body received; the report shows them in MiB.
     pub bytes: u64,
+    /// From sending the request to the last byte received, in seconds (CSV target: ≤ 2.5 s).
     pub seconds: f64,
+    /// From sending the request to the first non-empty body chunk, in ms.
     pub time_to_first_byte_ms: f64,
     /// Server RSS before the download and its maximum during it (sampled every 10 ms).
     pub server_rss_before_mib: f64,
+    /// Highest server RSS seen during the download, in MiB (never below the value before).
     pub server_rss_max_mib: f64,
+    /// Max minus before, in MiB (0 if it shrank); the CSV target is ≤ 100 MB (95.4 MiB).
     pub server_rss_growth_mib: f64,
     /// The raw engine writing the same entries as CSV to nowhere (CSV only).
     pub raw_seconds: Option<f64>,

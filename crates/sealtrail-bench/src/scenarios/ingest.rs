@@ -125,12 +125,17 @@ pub struct IngestPlan {
 /// What one ingest phase measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestFigures {
+    /// Concurrent clients, each on its own keep-alive connection.
     pub clients: usize,
     /// Events per request.
     pub batch: u64,
+    /// Requests acknowledged; any refused or failed request ends the run with an error.
     pub requests: u64,
+    /// Events in the acknowledged requests.
     pub events: u64,
+    /// Wall time until every client's last answer, in seconds (requests in flight included).
     pub seconds: f64,
+    /// Acknowledged events per second of wall time: the phase's throughput.
     pub events_per_s: f64,
     /// Acknowledgement latency of each request.
     pub latency: Latency,

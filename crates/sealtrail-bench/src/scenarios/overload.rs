@@ -18,15 +18,19 @@ use std::time::{Duration, Instant};
 /// What O1 measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct OverloadFigures {
+    /// Impatient clients sending at once (`--overload-clients`), one connection each.
     pub clients: usize,
     /// Events per request.
     pub batch: u64,
+    /// Wall time of the phase, in seconds, including requests in flight at its end.
     pub seconds: f64,
     /// Requests acknowledged (2xx) and their events.
     pub accepted: u64,
+    /// Events of the accepted requests; over `seconds`, the accepted rate.
     pub accepted_events: u64,
     /// 503 answers, and how many of them carried `Retry-After`.
     pub refused: u64,
+    /// Refusals that carried `Retry-After`; O1's target wants all of them to.
     pub refused_with_retry_after: u64,
     /// Any other answer or a transport error: none is expected.
     pub other: u64,
@@ -36,6 +40,7 @@ pub struct OverloadFigures {
     pub accepted_latency: Latency,
     /// Server resident memory before and right after the phase, in MiB.
     pub rss_before_mib: f64,
+    /// Server RSS read once after the last client finished, in MiB (not sampled).
     pub rss_after_mib: f64,
     /// Highest resident memory seen by sampling every 100 ms during the phase, in MiB.
     pub rss_peak_mib: f64,

@@ -20,6 +20,7 @@ const FOLLOW_PAGES: usize = 20;
 pub struct ReadTenant<'a> {
     /// "large", "mid" or "small".
     pub size: &'static str,
+    /// The tenant's admin API key, sent with every Sealtrail request.
     pub key: &'a str,
     /// Its id in the raw engine's tables.
     pub raw_id: u32,
@@ -88,16 +89,23 @@ pub fn filter_cases(now: Timestamp) -> Vec<FilterCase> {
 /// Q1 figures for one tenant and filter set.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageFigures {
+    /// "large", "mid" or "small" (ranks 0, 30 and the last).
     pub tenant: &'static str,
+    /// Entries the tenant held when Q1 ran (I1 and I2 included).
     pub tenant_entries: u64,
+    /// Number of filters applied, 0–3.
     pub filters: usize,
+    /// The filters in words, e.g. "actor=u0, action=document.viewed".
     pub label: String,
     /// Rows on the first page.
     pub rows: usize,
+    /// The first page over HTTP, `reps` times after one untimed warm-up request.
     pub sealtrail: Latency,
+    /// The same filters as an in-process keyset query (no HTTP); `None` without a baseline.
     pub raw: Option<Latency>,
     /// The 20 pages after the first, each followed by its cursor.
     pub follow_sealtrail: Latency,
+    /// The raw engine's follow-on pages by keyset cursor; `None` without a baseline.
     pub follow_raw: Option<Latency>,
 }
 
@@ -169,11 +177,17 @@ fn raw_pages(
 /// Q2 figures: counting the entries of one filter set.
 #[derive(Debug, Clone, Serialize)]
 pub struct CountFigures {
+    /// "large", "mid" or "small"; Q2 runs on the large tenant only.
     pub tenant: &'static str,
+    /// Number of filters applied, 0–3.
     pub filters: usize,
+    /// The filters in words, e.g. "actor=u0".
     pub label: String,
+    /// The count Sealtrail answered; the raw engine's count is timed but not compared.
     pub total: u64,
+    /// `GET /v1/events?limit=1&count=true`, `reps` times after one untimed warm-up.
     pub sealtrail: Latency,
+    /// The same count in-process on the raw table; `None` without a baseline.
     pub raw: Option<Latency>,
 }
 
@@ -212,6 +226,7 @@ pub async fn counts(
 pub struct SearchFigures {
     /// "common", "mid", "rare" or "substring".
     pub kind: &'static str,
+    /// The word searched; for "substring", the common word without its first letter.
     pub term: String,
     /// Entries of the tenant that match, by Sealtrail's count (raw's for substring).
     pub matches: u64,
@@ -219,6 +234,7 @@ pub struct SearchFigures {
     pub share: f64,
     /// `None` where Sealtrail has no such search (substring).
     pub sealtrail: Option<Latency>,
+    /// The raw engine's newest 50 (full-text, or `LIKE` for substring); `None` without one.
     pub raw: Option<Latency>,
 }
 

@@ -1,3 +1,5 @@
+//! The envelope's tests: canonical bytes, commitments and leaf hashes, with property tests.
+
 use super::*;
 use proptest::prelude::*;
 use serde_json::json;

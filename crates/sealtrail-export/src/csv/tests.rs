@@ -1,3 +1,5 @@
+//! The CSV encoder's tests: BOM, quoting, formula neutralisation, read back by a CSV parser.
+
 use super::*;
 use crate::testutil::sample_entry;
 use proptest::prelude::*;

@@ -1,3 +1,5 @@
+//! The PDF report's tests: structure, fonts and text, checked by an external reader.
+
 use super::*;
 use crate::testutil::{external_checker, sample_entry};
 use sealtrail_core::checkpoint::{Checkpoint, NoteSigner};

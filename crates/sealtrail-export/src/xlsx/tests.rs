@@ -1,3 +1,5 @@
+//! The XLSX encoder's tests: workbooks read back by calamine and checked by an external reader.
+
 use super::*;
 use crate::testutil::{external_checker, sample_entry};
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};

@@ -2,7 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::json_body;
+use crate::request::json_body;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use sealtrail_core::filter::Facets;
 use sealtrail_core::keys::{ApiKey, Scope};
-use sealtrail_service::admin;
+use sealtrail_service::tenants;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -73,7 +73,7 @@ pub async fn create_key(
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
             .with_field("scopes", Some("enum"))
     })?;
-    let created = admin::create_api_key(
+    let created = tenants::create_api_key(
         state.store.as_ref(),
         caller.tenant(),
         &request.name,
@@ -99,7 +99,7 @@ pub async fn revoke_key(
 ) -> Result<Json<ApiKey>, ApiError> {
     caller.require(Scope::Admin)?;
     Ok(Json(
-        admin::revoke_api_key(
+        tenants::revoke_api_key(
             state.store.as_ref(),
             caller.tenant(),
             &id,

@@ -2,8 +2,8 @@
 
 use crate::auth::{Caller, IngestCaller};
 use crate::error::ApiError;
-use crate::routes::integrity::ProofSet;
-use crate::routes::{declared_length, discard_body, integrity, query_params, read_body};
+use crate::proofs::{self, ProofSet};
+use crate::request::{declared_length, discard_body, query_params, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -154,7 +154,7 @@ pub async fn ingest(
     .await?;
     let proofs = if wait_for_checkpoint && !ingested.stored.is_empty() {
         let seqs: Vec<u64> = ingested.stored.iter().map(|(_, a)| a.seq).collect();
-        Some(integrity::proofs_for(&state, caller.tenant(), &seqs).await?)
+        Some(proofs::proofs_for(&state, caller.tenant(), &seqs).await?)
     } else {
         None
     };
@@ -299,7 +299,7 @@ pub async fn detail(
     })?;
     match state.store.get(caller.tenant(), id).await? {
         Lookup::Found(entry) => {
-            let integrity = integrity::entry_integrity(&state, caller.tenant(), entry.seq).await?;
+            let integrity = proofs::entry_integrity(&state, caller.tenant(), entry.seq).await?;
             let mut body = serde_json::to_value(&*entry).unwrap_or(Value::Null);
             body["integrity"] = integrity;
             Ok(Json(body))

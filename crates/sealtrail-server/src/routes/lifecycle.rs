@@ -3,7 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{json_body, query_params};
+use crate::request::{json_body, query_params};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

@@ -2,13 +2,13 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::json_body;
+use crate::request::json_body;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use sealtrail_core::keys::Scope;
-use sealtrail_service::admin;
+use sealtrail_service::tenants;
 use sealtrail_store::TenantLimits;
 use serde_json::{json, Value};
 
@@ -43,7 +43,7 @@ pub async fn set_limits(
     let limits: TenantLimits = json_body(&body, shape)?;
     let tenant = caller.tenant();
     let limits =
-        admin::set_limits(state.store.as_ref(), tenant, limits, &caller.as_actor()).await?;
+        tenants::set_limits(state.store.as_ref(), tenant, limits, &caller.as_actor()).await?;
     state.usage.remember_limits(tenant, limits);
     Ok(Json(json!({ "limits": limits })))
 }

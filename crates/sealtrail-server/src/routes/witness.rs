@@ -3,7 +3,7 @@
 //! by a configured log key is the authentication.
 
 use crate::error::ApiError;
-use crate::routes::read_body;
+use crate::request::read_body;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;

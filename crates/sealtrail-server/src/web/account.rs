@@ -3,20 +3,21 @@
 
 use crate::state::AppState;
 use crate::web::error::{admin_message, render, PageError};
-use crate::web::session::{check_same_origin, set_cookie, Chrome, WebUser};
+use crate::web::frame::PageFrame;
+use crate::web::session::{check_same_origin, set_cookie, WebUser};
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use sealtrail_service::accounts;
+use sealtrail_service::users;
 use sealtrail_service::ServiceError;
 use serde::Deserialize;
 
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
-    chrome: Chrome,
+    frame: PageFrame,
     notice: String,
     error: String,
 }
@@ -24,7 +25,7 @@ struct AccountPage {
 /// `GET /account`.
 pub async fn page(user: WebUser) -> Result<Response, PageError> {
     Ok(render(&AccountPage {
-        chrome: user.chrome("Account", "account"),
+        frame: user.frame("Account", "account"),
         notice: String::new(),
         error: String::new(),
     }))
@@ -52,7 +53,7 @@ pub async fn change_password(
     user.check_csrf(&form.csrf)?;
     let again = |status: StatusCode, error: String| {
         let page = AccountPage {
-            chrome: user.chrome("Account", "account"),
+            frame: user.frame("Account", "account"),
             notice: String::new(),
             error,
         };
@@ -64,7 +65,7 @@ pub async fn change_password(
             "The new password and its confirmation differ.".into(),
         ));
     }
-    let changed = accounts::set_password(
+    let changed = users::set_password(
         state.store.as_ref(),
         user.tenant.id,
         &user.user.id,
@@ -80,13 +81,13 @@ pub async fn change_password(
         };
     }
     // Every session ended with the change; open a fresh one for this browser.
-    let token = accounts::open_session(state.store.as_ref(), &user.user).await?;
+    let token = users::open_session(state.store.as_ref(), &user.user).await?;
     let fresh = WebUser {
         token: token.clone(),
         ..user.clone()
     };
     let mut response = render(&AccountPage {
-        chrome: fresh.chrome("Account", "account"),
+        frame: fresh.frame("Account", "account"),
         notice: "Password changed. Your other sessions have been signed out.".into(),
         error: String::new(),
     });

@@ -5,13 +5,15 @@
 //! by the same function, so a page URL, an API call and an export select exactly the same
 //! entries — and the URL is the bookmarkable, shareable state of the view.
 
-use crate::routes::export::stream_download;
-use crate::routes::integrity::entry_integrity;
-use crate::routes::query_params;
+use crate::download::stream_download;
+use crate::proofs::entry_integrity;
+use crate::request::query_params;
 use crate::state::AppState;
 use crate::web::entry_view::EntryRow;
 use crate::web::error::{render, PageError};
-use crate::web::session::{Chrome, WebUser};
+use crate::web::form::SelectOption;
+use crate::web::frame::PageFrame;
+use crate::web::session::WebUser;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -25,17 +27,6 @@ use uuid::Uuid;
 const FIELDS: [&str; 10] = [
     "q", "event", "channel", "actor", "result", "category", "range", "from", "to", "system",
 ];
-
-/// One `<option>`.
-#[derive(Debug, Clone)]
-pub struct Opt {
-    /// Submitted value.
-    pub value: String,
-    /// Shown text.
-    pub label: String,
-    /// Currently chosen.
-    pub selected: bool,
-}
 
 /// The filter form as the URL has it (raw strings, so a refused value is shown back).
 #[derive(Debug, Clone, Default)]
@@ -53,21 +44,21 @@ pub struct FilterForm {
 #[derive(Template)]
 #[template(path = "audit.html")]
 struct AuditPage {
-    chrome: Chrome,
+    frame: PageFrame,
     form: FilterForm,
-    events: Vec<Opt>,
-    channels: Vec<Opt>,
-    actors: Vec<Opt>,
-    results: Vec<Opt>,
-    categories: Vec<Opt>,
-    ranges: Vec<Opt>,
+    events: Vec<SelectOption>,
+    channels: Vec<SelectOption>,
+    actors: Vec<SelectOption>,
+    results: Vec<SelectOption>,
+    categories: Vec<SelectOption>,
+    ranges: Vec<SelectOption>,
     active: bool,
     count_text: String,
     rows: Vec<EntryRow>,
     error: String,
     next_url: String,
     prev_url: String,
-    exports: Vec<Opt>,
+    exports: Vec<SelectOption>,
 }
 
 fn value_of<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
@@ -92,10 +83,13 @@ fn url_with(params: &[(String, String)], extra: &[(&str, &str)]) -> String {
     out.finish()
 }
 
-fn options(values: impl IntoIterator<Item = (String, String)>, selected: &str) -> Vec<Opt> {
-    let mut opts: Vec<Opt> = values
+fn options(
+    values: impl IntoIterator<Item = (String, String)>,
+    selected: &str,
+) -> Vec<SelectOption> {
+    let mut opts: Vec<SelectOption> = values
         .into_iter()
-        .map(|(value, label)| Opt {
+        .map(|(value, label)| SelectOption {
             selected: value == selected,
             value,
             label,
@@ -103,7 +97,7 @@ fn options(values: impl IntoIterator<Item = (String, String)>, selected: &str) -
         .collect();
     // A value chosen in a shared link but no longer present (pruned) still shows as chosen.
     if !selected.is_empty() && !opts.iter().any(|o| o.selected) {
-        opts.push(Opt {
+        opts.push(SelectOption {
             value: selected.to_string(),
             label: selected.to_string(),
             selected: true,
@@ -112,7 +106,7 @@ fn options(values: impl IntoIterator<Item = (String, String)>, selected: &str) -
     opts
 }
 
-fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<Opt>; 5] {
+fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<SelectOption>; 5] {
     let plain = |values: &[sealtrail_core::filter::FacetValue]| {
         values
             .iter()
@@ -189,7 +183,7 @@ pub async fn page(
         .any(|(k, v)| FIELDS.contains(&k.as_str()) && !v.trim().is_empty() && v != "false");
     let exports = Format::ALL
         .iter()
-        .map(|f| Opt {
+        .map(|f| SelectOption {
             value: format!(
                 "/audit/export?{}",
                 url_with(&params, &[("format", f.as_str())])
@@ -199,7 +193,7 @@ pub async fn page(
         })
         .collect();
     let mut view = AuditPage {
-        chrome: user.chrome("Audit log", "audit"),
+        frame: user.frame("Audit log", "audit"),
         form,
         events,
         channels,
@@ -292,7 +286,7 @@ pub async fn export(
 #[derive(Template)]
 #[template(path = "entry.html")]
 struct EntryPage {
-    chrome: Chrome,
+    frame: PageFrame,
     row: EntryRow,
     leaf_hash: String,
     tree_size: String,
@@ -358,7 +352,7 @@ pub async fn entry(
         .unwrap_or_default();
     let checkpoint = state.store.latest_checkpoint(tenant).await?;
     let page = EntryPage {
-        chrome: user.chrome("Entry", "audit"),
+        frame: user.frame("Entry", "audit"),
         row: EntryRow::new(&entry, Timestamp::now(), checkpoint.map(|c| c.size)),
         leaf_hash: text("leaf_hash"),
         tree_size: text("tree_size"),

@@ -2,7 +2,7 @@
 //! that says why (403 for a role or an address, 404, 410, 400) — never a JSON body or a bare
 //! status code in a browser.
 
-use crate::web::session::Chrome;
+use crate::web::frame::PageFrame;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -26,7 +26,7 @@ pub enum PageError {
         /// Explanation.
         message: String,
         /// The page frame, when the user is known (boxed: it is large, and errors travel often).
-        chrome: Option<Box<Chrome>>,
+        frame: Option<Box<PageFrame>>,
     },
     /// Nothing here (including another tenant's entry).
     NotFound(String),
@@ -41,7 +41,7 @@ pub enum PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    chrome: Chrome,
+    frame: PageFrame,
     title: &'a str,
     message: &'a str,
 }
@@ -60,9 +60,14 @@ pub fn render(template: &impl Template) -> Response {
     }
 }
 
-fn error_page(status: StatusCode, chrome: Option<Chrome>, title: &str, message: &str) -> Response {
+fn error_page(
+    status: StatusCode,
+    frame: Option<PageFrame>,
+    title: &str,
+    message: &str,
+) -> Response {
     let page = ErrorPage {
-        chrome: chrome.unwrap_or_else(|| Chrome::anonymous(title)),
+        frame: frame.unwrap_or_else(|| PageFrame::anonymous(title)),
         title,
         message,
     };
@@ -91,8 +96,8 @@ impl IntoResponse for PageError {
             PageError::Forbidden {
                 title,
                 message,
-                chrome,
-            } => error_page(StatusCode::FORBIDDEN, chrome.map(|c| *c), &title, &message),
+                frame,
+            } => error_page(StatusCode::FORBIDDEN, frame.map(|c| *c), &title, &message),
             PageError::NotFound(m) => error_page(StatusCode::NOT_FOUND, None, "Not found", &m),
             PageError::Gone(m) => error_page(StatusCode::GONE, None, "Removed by retention", &m),
             PageError::BadRequest(m) => {

@@ -2,59 +2,22 @@
 //! tenant's IP allowlist, checked on every request (a role change, deactivation or allowlist
 //! change takes effect on the next click, not at the next sign-in).
 
-use crate::client::ClientInfo;
+use crate::client_addr::ClientInfo;
 use crate::state::AppState;
 use crate::web::error::PageError;
+use crate::web::frame::PageFrame;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use sealtrail_core::entry::Actor;
-use sealtrail_core::netacl::IpAllowlist;
+use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_core::session::{self, SESSION_LIFETIME_MS};
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::{Tenant, Timestamp};
-use sealtrail_service::accounts::{user_actor, Acting};
+use sealtrail_service::users::{user_actor, Acting};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "sealtrail_session";
-
-/// The page frame every template extends: who is signed in, and the CSRF token its forms carry.
-#[derive(Debug, Clone, Default)]
-pub struct Chrome {
-    /// Window title.
-    pub title: String,
-    /// Signed-in user's display name; empty when nobody is signed in.
-    pub user_name: String,
-    /// Signed-in user's e-mail.
-    pub user_email: String,
-    /// Signed-in user's role.
-    pub role: String,
-    /// The tenant (workspace) name.
-    pub tenant: String,
-    /// Token for the forms of this page.
-    pub csrf: String,
-    /// Show the Audit log link.
-    pub can_view_log: bool,
-    /// Show the Settings link.
-    pub can_manage: bool,
-    /// Which navigation item is current (`audit`, `settings`, `account`).
-    pub current: &'static str,
-}
-
-impl Chrome {
-    /// The frame of a page seen without signing in (sign-in, errors).
-    pub fn anonymous(title: &str) -> Self {
-        Chrome {
-            title: title.to_string(),
-            ..Chrome::default()
-        }
-    }
-
-    /// True when a user is signed in (the header shows their name and a sign-out button).
-    pub fn signed_in(&self) -> bool {
-        !self.user_email.is_empty()
-    }
-}
 
 /// A signed-in user, with where the request came from.
 #[derive(Debug, Clone)]
@@ -71,8 +34,8 @@ pub struct WebUser {
 
 impl WebUser {
     /// The page frame for this user.
-    pub fn chrome(&self, title: &str, current: &'static str) -> Chrome {
-        Chrome {
+    pub fn frame(&self, title: &str, current: &'static str) -> PageFrame {
+        PageFrame {
             title: title.to_string(),
             user_name: self.user.name.clone(),
             user_email: self.user.email.clone(),
@@ -109,7 +72,7 @@ impl WebUser {
                 self.user.role,
                 Role::log_viewers()
             ),
-            chrome: Some(Box::new(self.chrome("Access denied", ""))),
+            frame: Some(Box::new(self.frame("Access denied", ""))),
         })
     }
 
@@ -125,7 +88,7 @@ impl WebUser {
                  super-admin and admin roles.",
                 self.tenant.name, self.user.role
             ),
-            chrome: Some(Box::new(self.chrome("Access denied", ""))),
+            frame: Some(Box::new(self.frame("Access denied", ""))),
         })
     }
 
@@ -257,7 +220,7 @@ impl FromRequestParts<AppState> for WebUser {
                      or VPN), or ask an admin to add your address.",
                     web_user.tenant.name, web_user.client.ip
                 ),
-                chrome: None,
+                frame: None,
             });
         }
         Ok(web_user)

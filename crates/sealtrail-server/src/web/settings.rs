@@ -4,20 +4,21 @@
 //! audited the same way, attributed to the signed-in user.
 
 use crate::state::AppState;
-use crate::web::audit_page::Opt;
 use crate::web::error::{admin_message, render, PageError};
-use crate::web::session::{check_same_origin, Chrome, WebUser};
+use crate::web::form::SelectOption;
+use crate::web::frame::PageFrame;
+use crate::web::session::{check_same_origin, WebUser};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use sealtrail_core::ip_allowlist::split_entries;
 use sealtrail_core::keys::Scope;
-use sealtrail_core::netacl::split_entries;
 use sealtrail_core::users::Role;
-use sealtrail_service::accounts;
 use sealtrail_service::lifecycle;
-use sealtrail_service::{admin, ServiceError};
+use sealtrail_service::users;
+use sealtrail_service::{tenants, ServiceError};
 use sealtrail_store::{Retention, TenantLimits, TileAccess};
 use serde::Deserialize;
 
@@ -38,7 +39,7 @@ pub struct UserView {
     name: String,
     email: String,
     role: String,
-    roles: Vec<Opt>,
+    roles: Vec<SelectOption>,
     active: bool,
     created: String,
     editable: bool,
@@ -48,7 +49,7 @@ pub struct UserView {
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
-    chrome: Chrome,
+    frame: PageFrame,
     notice: String,
     error: String,
     retention_days: String,
@@ -61,11 +62,11 @@ struct SettingsPage {
     daily_quota: String,
     allowlist_text: String,
     your_ip: String,
-    tile_options: Vec<Opt>,
+    tile_options: Vec<SelectOption>,
     tiles_prefix: String,
     keys: Vec<KeyView>,
     users: Vec<UserView>,
-    invite_roles: Vec<Opt>,
+    invite_roles: Vec<SelectOption>,
     secret_title: String,
     secret: String,
 }
@@ -106,7 +107,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
             roles: Role::ALL
                 .iter()
                 .filter(|r| mine.can_assign(**r) || **r == u.role)
-                .map(|r| Opt {
+                .map(|r| SelectOption {
                     value: r.as_str().into(),
                     label: r.as_str().into(),
                     selected: *r == u.role,
@@ -127,7 +128,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         Retention::Forever => (String::new(), true),
     };
     Ok(SettingsPage {
-        chrome: user.chrome("Settings", "settings"),
+        frame: user.frame("Settings", "settings"),
         notice: String::new(),
         error: String::new(),
         retention_days: days,
@@ -141,7 +142,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         your_ip: user.client.ip.to_string(),
         tile_options: TileAccess::ALL
             .iter()
-            .map(|a| Opt {
+            .map(|a| SelectOption {
                 value: a.as_str().into(),
                 label: tile_access_label(*a).into(),
                 selected: *a == settings.tile_access,
@@ -153,7 +154,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         invite_roles: Role::ALL
             .iter()
             .filter(|r| mine.can_assign(**r))
-            .map(|r| Opt {
+            .map(|r| SelectOption {
                 value: r.as_str().into(),
                 label: r.as_str().into(),
                 selected: *r == Role::Member,
@@ -333,7 +334,7 @@ pub async fn limits(
     })();
     let result = match parsed {
         Ok(limits) => {
-            admin::set_limits(state.store.as_ref(), user.tenant.id, limits, &user.actor())
+            tenants::set_limits(state.store.as_ref(), user.tenant.id, limits, &user.actor())
                 .await
                 .map(|now| state.usage.remember_limits(user.tenant.id, now))
         }
@@ -398,7 +399,7 @@ pub async fn allowlist(
         .into_iter()
         .map(str::to_string)
         .collect();
-    let result = accounts::set_ip_allowlist(
+    let result = users::set_ip_allowlist(
         state.store.as_ref(),
         user.tenant.id,
         entries,
@@ -421,7 +422,7 @@ pub async fn create_key(
     let scopes: Result<Vec<Scope>, String> = f.all("scope").iter().map(|s| s.parse()).collect();
     let result = match scopes {
         Ok(scopes) => {
-            admin::create_api_key(
+            tenants::create_api_key(
                 state.store.as_ref(),
                 user.tenant.id,
                 f.get("name"),
@@ -453,7 +454,7 @@ pub async fn revoke_key(
     body: Bytes,
 ) -> Result<Response, PageError> {
     accept(&user, &headers, &body)?;
-    let result = admin::revoke_api_key(state.store.as_ref(), user.tenant.id, &id, &user.actor())
+    let result = tenants::revoke_api_key(state.store.as_ref(), user.tenant.id, &id, &user.actor())
         .await
         .map(|_| ());
     finish(&state, &user, result, "key-revoked").await
@@ -469,7 +470,7 @@ pub async fn create_user(
     let f = accept(&user, &headers, &body)?;
     let result = match f.get("role").parse::<Role>() {
         Ok(role) => {
-            accounts::create_user(
+            users::create_user(
                 state.store.as_ref(),
                 user.tenant.id,
                 f.get("email"),
@@ -507,7 +508,7 @@ pub async fn change_role(
 ) -> Result<Response, PageError> {
     let f = accept(&user, &headers, &body)?;
     let result = match f.get("role").parse::<Role>() {
-        Ok(role) => accounts::change_role(
+        Ok(role) => users::change_role(
             state.store.as_ref(),
             user.tenant.id,
             &id,
@@ -530,9 +531,8 @@ pub async fn deactivate_user(
     body: Bytes,
 ) -> Result<Response, PageError> {
     accept(&user, &headers, &body)?;
-    let result =
-        accounts::deactivate_user(state.store.as_ref(), user.tenant.id, &id, &user.acting())
-            .await
-            .map(|_| ());
+    let result = users::deactivate_user(state.store.as_ref(), user.tenant.id, &id, &user.acting())
+        .await
+        .map(|_| ());
     finish(&state, &user, result, "deactivated").await
 }

@@ -1,24 +1,25 @@
 //! `/signin` and `/signout`. One message for every credential failure, so the form never tells
 //! a stranger which workspaces or accounts exist; the audit entry records the real reason.
 
-use crate::client::ClientInfo;
+use crate::client_addr::ClientInfo;
 use crate::state::AppState;
 use crate::web::error::{render, PageError};
-use crate::web::session::{check_same_origin, cookie_token, set_cookie, Chrome, WebUser};
+use crate::web::frame::PageFrame;
+use crate::web::session::{check_same_origin, cookie_token, set_cookie, WebUser};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use sealtrail_service::accounts::{self, SignInRefusal};
 use sealtrail_service::throttle::Limit;
+use sealtrail_service::users::{self, SignInRefusal};
 use serde::Deserialize;
 use std::time::Instant;
 
 #[derive(Template)]
 #[template(path = "signin.html")]
 struct SignInPage {
-    chrome: Chrome,
+    frame: PageFrame,
     workspace: String,
     email: String,
     next: String,
@@ -82,7 +83,7 @@ pub async fn form(
         _ => "",
     };
     Ok(render(&SignInPage {
-        chrome: Chrome::anonymous("Sign in"),
+        frame: PageFrame::anonymous("Sign in"),
         workspace,
         email: String::new(),
         next,
@@ -114,7 +115,7 @@ pub async fn submit(
     let email = form.email.trim().to_lowercase();
     let again = |status: StatusCode, error: String| {
         let page = SignInPage {
-            chrome: Chrome::anonymous("Sign in"),
+            frame: PageFrame::anonymous("Sign in"),
             workspace: workspace.clone(),
             email: email.clone(),
             next: next.clone(),
@@ -162,7 +163,7 @@ pub async fn submit(
             return Err(e.into());
         }
     };
-    let outcome = accounts::sign_in(
+    let outcome = users::sign_in(
         state.store.as_ref(),
         tenant.as_ref(),
         &email,
@@ -241,7 +242,7 @@ pub async fn sign_out(
 ) -> Result<Response, PageError> {
     check_same_origin(&headers)?;
     user.check_csrf(&form.csrf)?;
-    accounts::sign_out(
+    users::sign_out(
         state.store.as_ref(),
         &user.token,
         &user.user,

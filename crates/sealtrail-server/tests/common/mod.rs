@@ -9,8 +9,8 @@ use sealtrail_core::entry::Actor;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
 use sealtrail_server::{start_with_store, RunningServer, ServerConfig};
-use sealtrail_service::admin;
 use sealtrail_service::stores::open_embedded as open_store;
+use sealtrail_service::tenants;
 use sealtrail_store::Store;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -75,13 +75,14 @@ impl TestServer {
         let actor = Actor::system("test");
         let tenant = match self.store.tenant_by_name(name).await.unwrap() {
             Some(t) => t,
-            None => admin::create_tenant(self.store.as_ref(), name, &actor)
+            None => tenants::create_tenant(self.store.as_ref(), name, &actor)
                 .await
                 .unwrap(),
         };
-        let key = admin::create_api_key(self.store.as_ref(), tenant.id, "test key", scopes, &actor)
-            .await
-            .unwrap();
+        let key =
+            tenants::create_api_key(self.store.as_ref(), tenant.id, "test key", scopes, &actor)
+                .await
+                .unwrap();
         (tenant.id, key.plaintext)
     }
 

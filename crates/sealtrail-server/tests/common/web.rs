@@ -10,7 +10,7 @@ use reqwest::{Client, Method, StatusCode};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::TenantId;
-use sealtrail_service::accounts::{self, Acting};
+use sealtrail_service::users::{self, Acting};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ pub fn operator() -> Acting {
 /// Creates a user with a known password (one Argon2 hash).
 pub async fn make_user(s: &TestServer, role: Role, email: &str) -> (User, String) {
     let password = format!("correct horse {email}");
-    let created = accounts::create_user(
+    let created = users::create_user(
         s.store.as_ref(),
         tenant(s).await,
         email,
@@ -373,7 +373,7 @@ pub async fn owner(s: &TestServer) -> User {
 }
 
 pub async fn set_allowlist(s: &TestServer, entries: &[&str]) {
-    accounts::set_ip_allowlist(
+    users::set_ip_allowlist(
         s.store.as_ref(),
         tenant(s).await,
         entries.iter().map(|e| e.to_string()).collect(),

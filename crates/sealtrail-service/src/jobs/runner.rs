@@ -3,7 +3,7 @@
 
 use super::files::{remove, sync_dir};
 use super::{ExportJobs, JobError, JobRecord, JobState, Progress};
-use crate::export::{self, ExportRequest};
+use crate::export_stream::{self, ExportRequest};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::filter::Query;
 use sealtrail_core::Timestamp;
@@ -119,7 +119,7 @@ async fn write(
         })
     };
     let mut file = tokio::fs::File::create(part).await.map_err(io)?;
-    let mut chunks = export::start(
+    let mut chunks = export_stream::start(
         jobs.store.clone(),
         jobs.checkpointer.clone(),
         ExportRequest {

@@ -6,7 +6,7 @@
 use super::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
 use super::fixtures::*;
 use super::integrity::head;
-use crate::stored::slot_part;
+use crate::stored_entry::slot_part;
 use crate::{ErasureMode, ErasureOutcome, LeafRecord, Store, StoreError};
 use sealtrail_core::entry::{NewEntry, Target};
 use sealtrail_core::envelope::Part;

@@ -6,12 +6,12 @@
 //! therefore found with `ON CONFLICT DO NOTHING` and plain lookups, never by catching an error.
 
 use super::pool::{PgError, PgResult, Tx};
-use crate::rules::{check_retention, export_exclusions};
+use crate::guards::{check_retention, export_exclusions};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use postgres::types::Json;
 use postgres::Row;
+use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_core::keys::{ApiKey, Scope};
-use sealtrail_core::netacl::IpAllowlist;
 use sealtrail_core::policy::log_origin;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 
@@ -87,7 +87,7 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
         export_excluded_properties: list(2, "export exclusions")?,
         ip_allowlist: list(3, "IP allowlist")?,
         limits: TenantLimits::from_json(row.try_get(4)?, tenant.0)?,
-        tile_access: crate::rules::stored_tile_access(row.try_get(5)?)?,
+        tile_access: crate::guards::stored_tile_access(row.try_get(5)?)?,
     })
 }
 

@@ -4,7 +4,7 @@
 use super::pool::{PgResult, Tx};
 use super::read::existing_head;
 use super::tree::{hash_from_bytes, root_at};
-use crate::rules::{checkpoint_guard, merged_note, wrong_root};
+use crate::guards::{checkpoint_guard, merged_note, wrong_root};
 use crate::{Hash, StoreError, StoredCheckpoint};
 use postgres::Row;
 use sealtrail_core::{TenantId, Timestamp};

@@ -1,7 +1,7 @@
 //! Single entries, leaves, log heads and facets, each read inside the caller's snapshot.
 
 use super::pool::{PgResult, Tx};
-use crate::stored::{slots_from_columns, StoredEntry};
+use crate::stored_entry::{slots_from_columns, StoredEntry};
 use crate::{LeafRecord, Lookup, StoreError};
 use postgres::types::ToSql;
 use postgres::Row;

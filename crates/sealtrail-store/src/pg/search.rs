@@ -1,10 +1,10 @@
 //! Free-text search on PostgreSQL: the same words as SQLite's FTS5 index (from
-//! [`crate::tokens`], tenant-prefixed), stored as a `tsvector` built verbatim with
+//! [`crate::index_terms`], tenant-prefixed), stored as a `tsvector` built verbatim with
 //! `array_to_tsvector` (no PostgreSQL parser or dictionary touches them) and queried with a
 //! `tsquery` of prefix terms. Words only ever contain letters and digits, so no user input can
 //! reach `tsquery` syntax.
 
-use crate::tokens::{index_document, tenant_prefix, words};
+use crate::index_terms::{index_document, tenant_prefix, words};
 use sealtrail_core::{Entry, TenantId};
 
 /// Longest word kept, in bytes: PostgreSQL refuses lexemes over 2 KiB, so longer words are cut

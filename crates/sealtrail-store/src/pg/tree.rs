@@ -148,7 +148,7 @@ pub(crate) fn level_range(
     count: u64,
 ) -> PgResult<Vec<Hash>> {
     let size = existing_head(tx, tenant)?.size;
-    let range = crate::rules::tree_level_range(size, level, first, count)?;
+    let range = crate::guards::tree_level_range(size, level, first, count)?;
     let level_column = i32::try_from(level).unwrap_or(i32::MAX);
     let rows = tx.query(
         "SELECT idx, hash FROM tree_nodes
@@ -164,7 +164,7 @@ pub(crate) fn level_range(
             ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(crate::rules::contiguous_level(rows, level, range)?)
+    Ok(crate::guards::contiguous_level(rows, level, range)?)
 }
 
 /// Size and root now.

@@ -8,7 +8,7 @@
 //! tenants are never deleted, so one seen to exist still exists when the insert runs.
 
 use super::pool::{PgResult, Tx};
-use crate::rules::last_owner_refusal;
+use crate::guards::last_owner_refusal;
 use crate::{NewUser, StoreError, UserChange};
 use postgres::Row;
 use sealtrail_core::policy::loses_last_owner;

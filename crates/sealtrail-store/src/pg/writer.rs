@@ -1,4 +1,4 @@
-//! PostgreSQL's side of group commit ([`crate::group`]): this node's writer thread owns one
+//! PostgreSQL's side of group commit ([`crate::group_commit`]): this node's writer thread owns one
 //! connection and commits its queued appends in groups. Unlike SQLite, a failed group never
 //! stops the writer: PostgreSQL itself refuses to carry on after a failed fsync (it crashes and
 //! recovers from its WAL), so the writer only has to reconnect. A group whose connection broke
@@ -8,7 +8,7 @@
 use super::append::write_group;
 use super::pool::{lost, Conn, PgError};
 use super::schema::{ensure_partitions, MONTHS_AHEAD};
-use crate::group::{CommitError, GroupOutcome, GroupWriter, RequestRef};
+use crate::group_commit::{CommitError, GroupOutcome, GroupWriter, RequestRef};
 use crate::{Clock, StoreError};
 use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;

@@ -2,14 +2,14 @@
 //! jobs on the writer connection (so entries keep a single writer), reads go through the read
 //! pool.
 
-use super::append::MAX_TENANT;
 use super::error::{backend, constraint_kind, Constraint};
+use super::pk::MAX_TENANT;
 use super::WriteError;
-use crate::rules::{check_retention, export_exclusions};
+use crate::guards::{check_retention, export_exclusions};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_core::keys::{ApiKey, Scope};
-use sealtrail_core::netacl::IpAllowlist;
 /// Re-exported so backfill and tests keep naming it here; the rule itself lives in `rules`.
 pub(crate) use sealtrail_core::policy::log_origin;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
@@ -105,7 +105,7 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                 ip_allowlist: serde_json::from_str(&allowlist).map_err(|e| corrupt(3, e))?,
                 // Likewise: unreadable limits must not turn into "unlimited".
                 limits: serde_json::from_str(&limits).map_err(|e| corrupt(4, e))?,
-                tile_access: crate::rules::stored_tile_access(tile_access).map_err(|e| {
+                tile_access: crate::guards::stored_tile_access(tile_access).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(
                         5,
                         rusqlite::types::Type::Text,

@@ -5,32 +5,18 @@
 //! all inside the same `BEGIN IMMEDIATE … COMMIT`.
 
 use super::derive::Pending;
+use super::pk::{tenant_base, SEQ_LIMIT};
 use super::tree::{append_leaf, NodeCache};
 use super::WriteError;
-use crate::group::{GroupOutcome, RequestRef};
+use crate::group_commit::{GroupOutcome, RequestRef};
+use crate::index_terms::props_column;
 use crate::sequencer::{AppendTarget, LogHead, Sequencer};
-use crate::tokens::props_column;
 use crate::Clock;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::Sealed;
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
-
-/// Bits of `pk` that hold the seq; the tenant id sits above them.
-pub(crate) const SEQ_BITS: u32 = 40;
-/// Largest tenant id whose entries fit the `pk` encoding (`pk` is a signed 64-bit integer).
-pub(crate) const MAX_TENANT: i64 = (1 << (63 - SEQ_BITS)) - 1;
-/// One more than the largest seq a tenant's log can hold.
-pub(crate) const SEQ_LIMIT: i64 = 1 << SEQ_BITS;
-
-/// The first `pk` of a tenant's log, or `None` for an id the encoding cannot hold (such a
-/// tenant cannot exist, so reads treat it as empty).
-pub(crate) fn tenant_base(tenant: TenantId) -> Option<i64> {
-    (0..=MAX_TENANT)
-        .contains(&tenant.0)
-        .then_some(tenant.0 << SEQ_BITS)
-}
 
 /// The SQLite side of a group: the open transaction, the tree nodes written so far, and the
 /// entries stored (for their derived indexes once committed).

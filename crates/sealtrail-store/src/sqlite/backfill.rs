@@ -3,16 +3,77 @@
 //! (`body`), in seq order per tenant, build its tree nodes, and drop `body`. All of it runs in
 //! the migration's one transaction: a crash leaves the file at version 1, to be redone.
 
-use super::admin::log_origin;
 use super::error::backend;
-use super::schema::V2_INTEGRITY;
 use super::tree::{append_leaf, NodeCache};
-use crate::stored::part_code;
+use crate::stored_entry::part_code;
 use crate::StoreError;
 use rusqlite::{params, Transaction};
 use sealtrail_core::envelope::{random_salts, seal, VaultValue};
+use sealtrail_core::policy::log_origin;
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashMap;
+
+/// Version 2 (tables and columns; [`backfill::migrate_v2`] runs this, then seals the entries
+/// version 1 stored and drops their plaintext `body`): tamper evidence, retention and erasure.
+const V2_INTEGRITY: &str = r#"
+-- Installation-wide values; `installation_id` names this installation in log origins.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- "sealtrail/<installation id>/<tenant name>", fixed at creation: every envelope names it.
+ALTER TABLE tenants ADD COLUMN log_origin TEXT NOT NULL DEFAULT '';
+-- Days to keep entries; NULL keeps them forever.
+ALTER TABLE tenants ADD COLUMN retention_days INTEGER DEFAULT 365;
+ALTER TABLE tenants ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+
+-- Seqs below first_seq were pruned: their rows are gone, their tree hashes are kept.
+ALTER TABLE log_heads ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+
+-- The canonical envelope: the Merkle leaf, stored verbatim and never rewritten.
+ALTER TABLE entries ADD COLUMN envelope BLOB;
+
+-- The values the envelope commits to (part 0 actor, 1 context, 2 payload). Erasure replaces
+-- a value with a pseudonymous stand-in (erased = 1, salt NULL); the commitment stays.
+-- Version 6 moves these into the entry rows.
+CREATE TABLE vault (
+    pk     INTEGER NOT NULL,
+    part   INTEGER NOT NULL,
+    salt   BLOB,
+    value  BLOB NOT NULL,
+    erased INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (pk, part)
+) WITHOUT ROWID;
+
+-- Every complete subtree hash of every tenant's tree (level 0 = leaf hashes). Never deleted,
+-- not even by pruning, so roots and proofs always cost O(log n) reads.
+CREATE TABLE tree_nodes (
+    tenant INTEGER NOT NULL,
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    hash   BLOB NOT NULL,
+    PRIMARY KEY (tenant, level, idx)
+) WITHOUT ROWID;
+
+-- Ids of pruned entries, so a lookup answers "pruned" (410) rather than "missing" (404).
+CREATE TABLE pruned_ids (
+    tenant INTEGER NOT NULL,
+    id     BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+
+-- Signed checkpoints: the equivocation guard reads these, so it survives restarts.
+CREATE TABLE checkpoints (
+    tenant    INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    root      BLOB NOT NULL,
+    note      TEXT NOT NULL,
+    signed_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, size)
+) WITHOUT ROWID;
+"#;
 
 /// Rows sealed per read batch; also bounds the node cache, so memory stays constant.
 const BATCH: i64 = 1_000;

@@ -6,7 +6,7 @@
 use super::error::backend;
 use super::tree::{hash_from_blob, root_at, size_of};
 use super::WriteError;
-use crate::rules::{checkpoint_guard, merged_note, wrong_root};
+use crate::guards::{checkpoint_guard, merged_note, wrong_root};
 use crate::{CheckpointToRecord, Hash, StoreError, StoredCheckpoint};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};

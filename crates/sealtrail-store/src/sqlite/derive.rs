@@ -22,7 +22,7 @@ use super::facets;
 use super::vault;
 use super::WriteError;
 use crate::facets::FacetDeltas;
-use crate::tokens::index_document;
+use crate::index_terms::index_document;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, TransactionBehavior};
 use sealtrail_core::{Entry, TenantId};
@@ -254,7 +254,7 @@ fn read_back(tx: &Connection, pks: &[i64]) -> Result<Vec<(i64, TenantId, Entry)>
     )?;
     let mut out = Vec::with_capacity(stored.len());
     for row in stored {
-        let tenant = TenantId(row.pk >> super::append::SEQ_BITS);
+        let tenant = TenantId(row.pk >> super::pk::SEQ_BITS);
         match row.open() {
             Ok(entry) => out.push((row.pk, tenant, entry)),
             Err(error) => {

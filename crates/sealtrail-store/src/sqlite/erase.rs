@@ -9,17 +9,17 @@
 //! 3. [`super::purge::traces`] (writer): FTS segments are merged so deleted tokens go, and the
 //!    WAL is checkpointed and truncated; with `secure_delete` no old page keeps the data.
 
-use super::append::{tenant_base, SEQ_LIMIT};
 use super::derive::{insert_document, insert_targets};
 use super::error::backend;
 use super::facets;
 use super::ledger;
-use super::read::log_head;
+use super::pk::log_range;
+use super::pk::{tenant_base, SEQ_LIMIT};
 use super::vault;
 use super::WriteError;
 use crate::erasure::{self, like_literal, Plan, Step, SubjectIdentifiers};
 use crate::facets::FacetDeltas;
-use crate::tokens::{index_document, props_column};
+use crate::index_terms::{index_document, props_column};
 use crate::{PseudonymKey, StoreError};
 use rusqlite::{params, Connection, TransactionBehavior};
 use sealtrail_core::TenantId;
@@ -122,7 +122,7 @@ pub(crate) fn preview_chunk(
     from_seq: u64,
     plan: &Plan,
 ) -> Result<Step, StoreError> {
-    let (Some(head), Some(base)) = (log_head(conn, tenant)?, tenant_base(tenant)) else {
+    let (Some(head), Some(base)) = (log_range(conn, tenant)?, tenant_base(tenant)) else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
     };
     let Some(chunk) = erasure::chunk(from_seq, head.first_seq, head.size) else {
@@ -146,7 +146,7 @@ pub(crate) fn scrub_chunk(
     run: [u8; 16],
 ) -> Result<Step, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (Some(head), Some(base)) = (log_head(&tx, tenant)?, tenant_base(tenant)) else {
+    let (Some(head), Some(base)) = (log_range(&tx, tenant)?, tenant_base(tenant)) else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
     };
     let Some(chunk) = erasure::chunk(from_seq, head.first_seq, head.size) else {

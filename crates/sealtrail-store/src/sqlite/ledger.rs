@@ -5,7 +5,7 @@ use super::error::backend;
 use super::WriteError;
 use crate::erasure::ledger::{value_hash, RunSummary, STALE_AFTER_MS};
 use crate::erasure::Scrubbed;
-use crate::stored::{part_code, slot_bytes, slot_part};
+use crate::stored_entry::{part_code, slot_bytes, slot_part};
 use crate::verification::Verifier;
 use crate::StoreError;
 use rusqlite::{params, Connection, Transaction};

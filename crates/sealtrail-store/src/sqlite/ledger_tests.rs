@@ -1,6 +1,9 @@
 //! An erasure cut short before its entry was written: verify names the run, and the run is
 //! recorded, as interrupted, once it is stale (what `serve` does at start and nightly).
 
+// A test suite may unwrap: a failing unwrap is a failing test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::{erase, ledger, SqliteOptions, SqliteStore};
 use crate::contract::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
 use crate::contract::fixtures::{event, pseudonym_key};

@@ -5,10 +5,10 @@
 //! in [`crate::pruning`].
 
 use super::admin::settings;
-use super::append::tenant_base;
 use super::error::backend;
 use super::facets;
-use super::read::log_head;
+use super::pk::log_range;
+use super::pk::tenant_base;
 use super::{vault, WriteError};
 use crate::pruning::{self, Chunk, Plan, Step};
 use crate::StoreError;
@@ -44,7 +44,7 @@ pub(crate) fn plan(
     cutoff: Timestamp,
 ) -> Result<Plan, StoreError> {
     let hold = settings(conn, tenant)?.legal_hold;
-    let Some(head) = log_head(conn, tenant)? else {
+    let Some(head) = log_range(conn, tenant)? else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
     };
     if hold {
@@ -68,7 +68,7 @@ pub(crate) fn step(
 ) -> Result<Step, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let hold = settings(&tx, tenant)?.legal_hold;
-    let (Some(head), Some(base)) = (log_head(&tx, tenant)?, tenant_base(tenant)) else {
+    let (Some(head), Some(base)) = (log_range(&tx, tenant)?, tenant_base(tenant)) else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
     };
     if hold {

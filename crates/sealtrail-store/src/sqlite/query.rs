@@ -5,14 +5,14 @@
 //! decreases along seq) and by the cursor. The remaining filter fields become SQL conditions
 //! with every value bound as a parameter. Free text drives the query from the FTS5 index.
 
-use super::append::tenant_base;
 use super::error::backend;
-use super::read::log_head;
+use super::pk::log_range;
+use super::pk::tenant_base;
 use super::vault;
 use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
+use crate::index_terms::match_expression;
 use crate::paging;
-use crate::tokens::match_expression;
 use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
@@ -168,7 +168,7 @@ impl Conditions {
         )?;
         stored
             .iter()
-            .map(crate::stored::StoredEntry::open)
+            .map(crate::stored_entry::StoredEntry::open)
             .collect()
     }
 
@@ -303,7 +303,7 @@ fn seq_range(
     let Some(base) = tenant_base(tenant) else {
         return Ok(None);
     };
-    let Some(head) = log_head(conn, tenant)? else {
+    let Some(head) = log_range(conn, tenant)? else {
         return Ok(None);
     };
     let hi = bound(head.size);

@@ -1,11 +1,11 @@
 //! The read side: a pool of read-only connections used from `spawn_blocking`, each call in
 //! one read transaction so everything it returns comes from one snapshot.
 
-use super::append::tenant_base;
 use super::error::{backend, poisoned};
+use super::pk::{log_range, tenant_base};
 use super::schema::open_reader;
 use super::vault;
-use crate::stored::StoredEntry;
+use crate::stored_entry::StoredEntry;
 use crate::{LeafRecord, Lookup, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -110,33 +110,6 @@ impl Drop for Lease<'_> {
     }
 }
 
-/// A tenant's log head: how far the log reaches and where pruning has cut it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LogHead {
-    /// Number of entries ever appended (the next seq, the tree size).
-    pub size: u64,
-    /// The oldest seq not pruned.
-    pub first_seq: u64,
-}
-
-/// The tenant's log head, `None` for a tenant that does not exist.
-pub(crate) fn log_head(conn: &Connection, tenant: TenantId) -> Result<Option<LogHead>, StoreError> {
-    if tenant_base(tenant).is_none() {
-        return Ok(None);
-    }
-    conn.prepare_cached("SELECT next_seq, first_seq FROM log_heads WHERE tenant = ?1")
-        .and_then(|mut s| {
-            s.query_row([tenant.0], |r| {
-                Ok(LogHead {
-                    size: r.get::<_, i64>(0)?.max(0) as u64,
-                    first_seq: r.get::<_, i64>(1)?.max(0) as u64,
-                })
-            })
-            .optional()
-        })
-        .map_err(backend("reading the log head"))
-}
-
 /// Entries recorded at or after `since`: the log size minus the first such seq (one probe of
 /// the `(tenant, recorded_at)` index; `recorded_at` never decreases along seq).
 pub(crate) fn entries_since(
@@ -144,7 +117,7 @@ pub(crate) fn entries_since(
     tenant: TenantId,
     since: Timestamp,
 ) -> Result<u64, StoreError> {
-    let Some(head) = log_head(conn, tenant)? else {
+    let Some(head) = log_range(conn, tenant)? else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
     };
     let first: Option<i64> = conn
@@ -196,7 +169,7 @@ pub(crate) fn leaves(
     from_seq: u64,
     limit: usize,
 ) -> Result<Vec<LeafRecord>, StoreError> {
-    let (Some(head), Some(base)) = (log_head(conn, tenant)?, tenant_base(tenant)) else {
+    let (Some(head), Some(base)) = (log_range(conn, tenant)?, tenant_base(tenant)) else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
     };
     let lo = from_seq.max(head.first_seq);
@@ -212,7 +185,7 @@ pub(crate) fn leaves(
 
 /// The next seq of the tenant's log (0 for a tenant that has none).
 pub(crate) fn log_size(conn: &Connection, tenant: TenantId) -> Result<u64, StoreError> {
-    Ok(log_head(conn, tenant)?.map_or(0, |h| h.size))
+    Ok(log_range(conn, tenant)?.map_or(0, |h| h.size))
 }
 
 /// Every tenant's log size (its next seq).

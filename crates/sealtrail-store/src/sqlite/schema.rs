@@ -213,72 +213,12 @@ CREATE TABLE facet_actors (
 ) WITHOUT ROWID;
 "#;
 
-/// Version 2 (tables and columns; [`backfill::migrate_v2`] runs this, then seals the entries
-/// version 1 stored and drops their plaintext `body`): tamper evidence, retention and erasure.
-pub(crate) const V2_INTEGRITY: &str = r#"
--- Installation-wide values; `installation_id` names this installation in log origins.
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-
--- "sealtrail/<installation id>/<tenant name>", fixed at creation: every envelope names it.
-ALTER TABLE tenants ADD COLUMN log_origin TEXT NOT NULL DEFAULT '';
--- Days to keep entries; NULL keeps them forever.
-ALTER TABLE tenants ADD COLUMN retention_days INTEGER DEFAULT 365;
-ALTER TABLE tenants ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
-
--- Seqs below first_seq were pruned: their rows are gone, their tree hashes are kept.
-ALTER TABLE log_heads ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
-
--- The canonical envelope: the Merkle leaf, stored verbatim and never rewritten.
-ALTER TABLE entries ADD COLUMN envelope BLOB;
-
--- The values the envelope commits to (part 0 actor, 1 context, 2 payload). Erasure replaces
--- a value with a pseudonymous stand-in (erased = 1, salt NULL); the commitment stays.
--- Version 6 moves these into the entry rows.
-CREATE TABLE vault (
-    pk     INTEGER NOT NULL,
-    part   INTEGER NOT NULL,
-    salt   BLOB,
-    value  BLOB NOT NULL,
-    erased INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (pk, part)
-) WITHOUT ROWID;
-
--- Every complete subtree hash of every tenant's tree (level 0 = leaf hashes). Never deleted,
--- not even by pruning, so roots and proofs always cost O(log n) reads.
-CREATE TABLE tree_nodes (
-    tenant INTEGER NOT NULL,
-    level  INTEGER NOT NULL,
-    idx    INTEGER NOT NULL,
-    hash   BLOB NOT NULL,
-    PRIMARY KEY (tenant, level, idx)
-) WITHOUT ROWID;
-
--- Ids of pruned entries, so a lookup answers "pruned" (410) rather than "missing" (404).
-CREATE TABLE pruned_ids (
-    tenant INTEGER NOT NULL,
-    id     BLOB NOT NULL,
-    seq    INTEGER NOT NULL,
-    PRIMARY KEY (tenant, id)
-) WITHOUT ROWID;
-
--- Signed checkpoints: the equivocation guard reads these, so it survives restarts.
-CREATE TABLE checkpoints (
-    tenant    INTEGER NOT NULL,
-    size      INTEGER NOT NULL,
-    root      BLOB NOT NULL,
-    note      TEXT NOT NULL,
-    signed_at INTEGER NOT NULL,
-    PRIMARY KEY (tenant, size)
-) WITHOUT ROWID;
-"#;
-
-/// Opens the read-write connection the writer thread owns, switches the file to WAL and brings
-/// the schema up to date.
+/// Opens the read-write connection the writer thread owns and switches the file to WAL with
+/// the writer's pragmas (no auto-checkpoints: [`super::wal`] owns them). The caller installs
+/// the WAL backstop and then migrates ([`migrate`]), in that order, so a long migration cannot
+/// grow the WAL without bound.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path).map_err(backend("opening the database"))?;
+    let conn = Connection::open(path).map_err(backend("opening the database"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(backend("setting busy_timeout"))?;
     set_wal(&conn)?;
@@ -298,9 +238,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA cache_size = -32768;",
     )
     .map_err(backend("setting pragmas"))?;
-    super::wal::install_backstop(&conn);
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    migrate(&mut conn, latest_version())?;
     Ok(conn)
 }
 
@@ -361,7 +299,7 @@ pub(crate) fn latest_version() -> i64 {
 
 /// Applies every migration up to `target` not yet recorded, each in its own immediate
 /// transaction.
-fn migrate(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
     for (version, step) in MIGRATIONS.iter().filter(|(v, _)| *v <= target) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -1,5 +1,8 @@
 //! Writer failure handling, which needs the writer connection itself to provoke errors.
 
+// A test suite may unwrap: a failing unwrap is a failing test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::{SqliteOptions, SqliteStore, WriteError};
 use crate::contract::fixtures::event;
 use crate::{Directory, EventLog, Integrity, Lifecycle};

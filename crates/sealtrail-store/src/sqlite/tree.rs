@@ -3,7 +3,7 @@
 //! through `core::merkle`, which does all the arithmetic.
 
 use super::error::backend;
-use super::read::log_head;
+use super::pk::log_range;
 use super::WriteError;
 use crate::{Hash, StoreError, TreeHead};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -148,7 +148,7 @@ pub(crate) fn root_at(conn: &Connection, tenant: TenantId, size: u64) -> Result<
 
 /// The log size of an existing tenant, `NotFound` otherwise.
 pub(crate) fn size_of(conn: &Connection, tenant: TenantId) -> Result<u64, StoreError> {
-    log_head(conn, tenant)?
+    log_range(conn, tenant)?
         .map(|h| h.size)
         .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))
 }
@@ -161,7 +161,7 @@ pub(crate) fn level_range(
     first: u64,
     count: u64,
 ) -> Result<Vec<Hash>, StoreError> {
-    let range = crate::rules::tree_level_range(size_of(conn, tenant)?, level, first, count)?;
+    let range = crate::guards::tree_level_range(size_of(conn, tenant)?, level, first, count)?;
     let rows = conn
         .prepare_cached(
             "SELECT idx, hash FROM tree_nodes
@@ -178,7 +178,7 @@ pub(crate) fn level_range(
         .into_iter()
         .map(|(idx, blob)| Ok((idx, hash_from_blob(&blob)?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    crate::rules::contiguous_level(rows, level, range)
+    crate::guards::contiguous_level(rows, level, range)
 }
 
 /// Size and root now.

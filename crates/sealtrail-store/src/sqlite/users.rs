@@ -4,7 +4,7 @@
 
 use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
-use crate::rules::last_owner_refusal;
+use crate::guards::last_owner_refusal;
 use crate::{NewUser, StoreError, UserChange};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::policy::loses_last_owner;

@@ -3,7 +3,7 @@
 //! rows are read back as [`StoredEntry`]s (envelope + slots, idempotency key from its column).
 
 use super::error::backend;
-use crate::stored::{slots_from_columns, vault_columns, ReadColumns, StoredEntry};
+use crate::stored_entry::{slots_from_columns, vault_columns, ReadColumns, StoredEntry};
 use crate::StoreError;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, Row};

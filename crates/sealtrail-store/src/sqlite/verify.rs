@@ -3,9 +3,9 @@
 //! order, the erasure ledger, inner tree nodes), read in one snapshot without loading the log.
 
 use super::admin::tenant_origin;
-use super::append::{tenant_base, SEQ_LIMIT};
 use super::error::backend;
-use super::read::log_head;
+use super::pk::log_range;
+use super::pk::{tenant_base, SEQ_LIMIT};
 use super::vault::{bytes, integer, row_slots, VAULT_COLUMNS};
 use crate::verification::{EntryRow, IndexCopies, TargetCopy, Verifier, SCALAR_COLUMNS};
 use crate::{LogVerification, StoreError};
@@ -21,7 +21,7 @@ pub(crate) fn verify_log(
     tenant: TenantId,
     progress: &dyn Fn(u64),
 ) -> Result<LogVerification, StoreError> {
-    let (Some(head), Some(base)) = (log_head(conn, tenant)?, tenant_base(tenant)) else {
+    let (Some(head), Some(base)) = (log_range(conn, tenant)?, tenant_base(tenant)) else {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
     };
     let origin = tenant_origin(conn, tenant)?;

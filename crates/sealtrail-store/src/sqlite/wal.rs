@@ -21,7 +21,7 @@
 
 use super::error::is_fatal;
 use super::schema::BUSY_TIMEOUT;
-use crate::group::WriterShared;
+use crate::group_commit::WriterShared;
 use crate::StoreError;
 use rusqlite::Connection;
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! SQLite's side of group commit ([`crate::group`]): the writer thread owns the only read-write
+//! SQLite's side of group commit ([`crate::group_commit`]): the writer thread owns the only read-write
 //! connection; appends are grouped into one `BEGIN IMMEDIATE … COMMIT`, and tenant, key and
 //! lifecycle changes run as jobs on the same connection between groups. Derived indexes are
 //! written in batches after the acknowledging commits ([`super::derive`]).
@@ -6,7 +6,7 @@
 use super::append::write_group;
 use super::derive::{index_queued, Pending};
 use super::error::{backend, is_busy, is_fatal};
-use crate::group::{
+use crate::group_commit::{
     CommitError, GroupOutcome, GroupWriter, RequestRef, WriterHandle, WriterShared,
 };
 use crate::{Clock, StoreError};

@@ -8,7 +8,7 @@
 //! be read back (SQLite's contentless search index, facet counts) is named in
 //! `docs/integrity.md`.
 
-use crate::tokens::scalar_text;
+use crate::index_terms::scalar_text;
 use sealtrail_core::{Entry, TenantId};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -158,7 +158,7 @@ mod tests {
     use uuid::Uuid;
 
     fn document(tenant: TenantId, entry: &Entry) -> Vec<String> {
-        crate::tokens::index_document(tenant, entry)
+        crate::index_terms::index_document(tenant, entry)
             .split_whitespace()
             .map(String::from)
             .collect()
@@ -170,7 +170,7 @@ mod tests {
                 .into_iter()
                 .map(|s| s.map(Cow::into_owned))
                 .collect(),
-            props: crate::tokens::props_column(&entry.properties),
+            props: crate::index_terms::props_column(&entry.properties),
             targets: Some(
                 entry
                     .targets

@@ -3,7 +3,7 @@
 //! `subject.erased` entry in the tree commits to (see [`crate::erasure::ledger`]).
 
 use crate::erasure::ledger::{value_hash, ListDigest};
-use crate::stored::part_code;
+use crate::stored_entry::part_code;
 use crate::Hash;
 use sealtrail_core::entry::ERASURE_ACTION;
 use sealtrail_core::envelope::{Part, Slot};

@@ -6,12 +6,12 @@
 use super::lock_head;
 use crate::erasure::{self, like_literal, Plan, Scrubbed, Step, SubjectIdentifiers};
 use crate::facets::FacetDeltas;
+use crate::index_terms::{props_column, targets_column};
 use crate::pg::facets;
 use crate::pg::pool::{PgResult, Tx};
 use crate::pg::read::{existing_head, load_range};
 use crate::pg::search::lexemes;
-use crate::stored::vault_columns;
-use crate::tokens::{props_column, targets_column};
+use crate::stored_entry::vault_columns;
 use crate::{PseudonymKey, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;

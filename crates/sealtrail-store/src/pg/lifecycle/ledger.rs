@@ -5,7 +5,7 @@
 use crate::erasure::ledger::{value_hash, RunSummary, STALE_AFTER_MS};
 use crate::erasure::Scrubbed;
 use crate::pg::pool::{PgResult, Tx};
-use crate::stored::{part_code, slot_bytes, slot_part};
+use crate::stored_entry::{part_code, slot_bytes, slot_part};
 use crate::verification::Verifier;
 use crate::StoreError;
 use postgres::fallible_iterator::FallibleIterator;

@@ -10,7 +10,7 @@ use crate::pg::pool::{Conn, PgError, PgResult, Pool, Tx};
 use crate::pg::read::{bound, load_range, stored_from_row, STORED_COLUMNS};
 use crate::pg::schema;
 use crate::pruning::{self, Chunk, Plan, Step};
-use crate::stored::StoredEntry;
+use crate::stored_entry::StoredEntry;
 use postgres::error::SqlState;
 use postgres::IsolationLevel;
 use sealtrail_core::{TenantId, Timestamp};

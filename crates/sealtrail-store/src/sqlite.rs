@@ -15,7 +15,7 @@
 //! * [`facets`] — writing facet-count deltas.
 //!
 //! What is not SQL is shared with every backend: [`crate::pruning`], [`crate::erasure`] and
-//! [`crate::scrub`], [`crate::verification`], [`crate::facets`] and [`crate::tokens`].
+//! [`crate::scrub`], [`crate::verification`], [`crate::facets`] and [`crate::index_terms`].
 
 mod admin;
 mod append;
@@ -26,6 +26,7 @@ mod erase;
 mod error;
 mod facets;
 mod ledger;
+mod pk;
 mod prune;
 mod purge;
 mod query;
@@ -43,7 +44,7 @@ mod ledger_tests;
 #[cfg(all(test, feature = "contract"))]
 mod tests;
 
-use crate::group::{GroupLimits, WriterHandle};
+use crate::group_commit::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     appended_seq, CheckpointToRecord, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord,
@@ -127,7 +128,9 @@ impl SqliteStore {
             ))
         })?;
         let db_path = data_dir.join(DB_FILE_NAME);
-        let conn = schema::open_writer(&db_path)?;
+        let mut conn = schema::open_writer(&db_path)?;
+        wal::install_backstop(&conn);
+        schema::migrate(&mut conn, schema::latest_version())?;
         // Readers open after the writer so the WAL files they need already exist.
         let reads = ReadPool::open(&db_path, options.read_connections)?;
         let writer = WriterHandle::spawn(

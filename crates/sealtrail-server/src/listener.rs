@@ -202,7 +202,7 @@ async fn handle(
                 let busy = ApiError::overloaded(
                     "the server is handling as many requests as it allows; retry shortly",
                 );
-                crate::routes::discard_body(
+                crate::request::discard_body(
                     Body::new(request.into_body()),
                     shared.max_discarded_body,
                 )

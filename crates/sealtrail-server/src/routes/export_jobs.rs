@@ -3,9 +3,9 @@
 //! visible only to its own tenant.
 
 use crate::auth::Caller;
+use crate::download::{parse_filters, parse_format};
 use crate::error::ApiError;
-use crate::routes::export::{parse_filters, parse_format};
-use crate::routes::read_body;
+use crate::request::read_body;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};

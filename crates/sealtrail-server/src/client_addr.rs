@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use sealtrail_core::entry::Context;
-use sealtrail_core::netacl::{canonical_ip, IpAllowlist};
+use sealtrail_core::ip_allowlist::{canonical_ip, IpAllowlist};
 use std::net::{IpAddr, SocketAddr};
 
 /// The client's address and user agent, as recorded in audit entries.

@@ -27,7 +27,7 @@ mod tree;
 mod users;
 mod writer;
 
-use crate::group::{GroupLimits, WriterHandle};
+use crate::group_commit::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
     appended_seq, ErasureMode, ErasureOutcome, Hash, KeyRecord, LeafRecord, LogVerification,

@@ -1,7 +1,7 @@
 //! Background export jobs: ask for an export, get an id at once, poll its progress, download
 //! the file when it is ready — for exports too large to wait for in one request.
 //!
-//! A job runs the one export implementation ([`crate::export::start`], which also appends the
+//! A job runs the one export implementation ([`crate::export_stream::start`], which also appends the
 //! `audit_log.exported` entry) into `<data_dir>/exports/<tenant>/<id>.export.<ext>.part`,
 //! fsyncs it and renames it to `<id>.export.<ext>` only when complete; the job's record is `<id>.json`, replaced
 //! atomically. A restart fails every unfinished job, so a half file is never offered as ready.

@@ -215,14 +215,14 @@ pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, ServiceEr
         &system,
     )
     .await?;
-    let owner = crate::accounts::create_user(
+    let owner = crate::users::create_user(
         store,
         tenant.id,
         FIRST_OWNER_EMAIL,
         Some("Administrator"),
         sealtrail_core::users::Role::Owner,
         None,
-        &crate::accounts::Acting::operator(system),
+        &crate::users::Acting::operator(system),
     )
     .await?;
     Ok(Some(Bootstrap {

@@ -6,7 +6,7 @@ use crate::audit::{props, SelfAudit};
 use crate::passwords::PasswordWork;
 use crate::ServiceError;
 use sealtrail_core::entry::{Actor, ActorType, Changes, Context, Outcome, Target};
-use sealtrail_core::netacl::IpAllowlist;
+use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_core::session::{self, Session, SESSION_LIFETIME_MS};
 use sealtrail_core::users::{self, Role, User};
 use sealtrail_core::{Tenant, TenantId, Timestamp};

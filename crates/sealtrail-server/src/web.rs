@@ -12,6 +12,8 @@ pub mod assets;
 pub mod audit_page;
 pub mod entry_view;
 pub mod error;
+pub mod form;
+pub mod frame;
 pub mod session;
 pub mod settings;
 pub mod signin;

@@ -1,32 +1,19 @@
-//! `GET /v1/export`: the current filter set, streamed in any format, as a download.
+//! Streaming an export as a download: format, order and filters validated exactly as
+//! `GET /v1/events` validates them, then the service's export streamed as the response body.
+//! The API's `GET /v1/export`, export jobs and the page's Export buttons all go through here,
+//! so they select, record and audit the same entries.
 
-use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::query_params;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealtrail_core::entry::Actor;
 use sealtrail_core::filter::{parse_query, ParamError, Query};
-use sealtrail_core::keys::Scope;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
-use sealtrail_service::export::{self, ExportRequest};
+use sealtrail_service::export_stream::{self, ExportRequest};
 use serde_json::{Map, Value};
-
-/// Streams exactly what `GET /v1/events` with the same filters would list (all pages),
-/// newest first. `format` is `csv` (default), `json`, `ndjson` or `bundle`.
-pub async fn download(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    caller.require(Scope::Export)?;
-    let params = query_params(raw.as_deref());
-    stream_download(&state, caller.tenant(), caller.as_actor(), &params)
-}
 
 /// Validates `format`, `order` and the filters, then starts streaming the download; shared by
 /// the API and the page's Export buttons, so both export (and audit) exactly the same way.
@@ -73,7 +60,7 @@ pub fn stream_download(
             .with_field("order", Some("enum")))
         }
     };
-    let chunks = export::start(
+    let chunks = export_stream::start(
         state.store.clone(),
         state.checkpointer.clone(),
         ExportRequest {

@@ -1,0 +1,69 @@
+//! The whole application: the API's routes, the page's, the protocol endpoints, and the
+//! middleware order around them. Composed here, above both `routes` and `web`, so neither has
+//! to know the other.
+
+use crate::routes::{
+    directory, events, export_download, export_jobs, integrity, lifecycle, limits, ops, tiles,
+    witness,
+};
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Builds the application. Every `/v1` route authenticates inside its handler via
+/// [`crate::auth::Caller`]; the web page's routes ([`crate::web::routes`]) via the session cookie.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .route("/v1/events", post(events::ingest).get(events::list))
+        .route("/v1/events/{id}", get(events::detail))
+        .route("/v1/facets", get(directory::facets))
+        .route("/v1/export", get(export_download::download))
+        .route(
+            "/v1/exports",
+            get(export_jobs::list).post(export_jobs::create),
+        )
+        .route("/v1/exports/{id}", get(export_jobs::show))
+        .route("/v1/exports/{id}/download", get(export_jobs::download))
+        .route("/v1/tenant", get(directory::tenant))
+        .route(
+            "/v1/keys",
+            get(directory::list_keys).post(directory::create_key),
+        )
+        .route("/v1/keys/{id}", delete(directory::revoke_key))
+        .route(
+            "/v1/checkpoint",
+            get(integrity::latest).post(integrity::sign_now),
+        )
+        .route("/v1/proof/inclusion", get(integrity::inclusion))
+        .route("/v1/proof/consistency", get(integrity::consistency))
+        .route("/v1/settings", get(lifecycle::show))
+        .route("/v1/settings/retention", put(lifecycle::set_retention))
+        .route("/v1/settings/legal-hold", put(lifecycle::set_legal_hold))
+        .route(
+            "/v1/settings/export-exclusions",
+            put(lifecycle::set_export_exclusions),
+        )
+        .route("/v1/settings/limits", put(limits::set_limits))
+        .route("/v1/settings/tiles", put(lifecycle::set_tile_access))
+        .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
+        .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
+        .route("/witness/add-checkpoint", post(witness::add_checkpoint))
+        .route("/v1/admin/prune", post(lifecycle::prune))
+        .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .merge(crate::web::routes())
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

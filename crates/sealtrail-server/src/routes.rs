@@ -1,0 +1,12 @@
+//! The API's handlers, one module per resource; the route table is in [`crate::app`].
+
+pub mod directory;
+pub mod events;
+pub mod export_download;
+pub mod export_jobs;
+pub mod integrity;
+pub mod lifecycle;
+pub mod limits;
+pub mod ops;
+pub mod tiles;
+pub mod witness;

@@ -5,6 +5,9 @@
 // Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Its own process: these tests time header, body and shutdown deadlines to the second, which
+// the browser and export tests of the shared binary would make noisy on a small machine.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::{event, TestServer};

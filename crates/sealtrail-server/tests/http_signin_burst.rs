@@ -6,6 +6,9 @@
 // Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Its own process: sign-in work (Argon2) is limited per process, and these tests measure
+// exactly those limits, which tests running beside them in one binary would share.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::web::*;

@@ -2,6 +2,7 @@
 //! here once so SQLite and PostgreSQL cannot drift apart on what they accept or how they say no.
 
 use crate::{Hash, Retention, StoreError, StoredCheckpoint};
+use sealtrail_core::{TenantId, Timestamp};
 
 /// Refuses a retention below the floor ([`Retention::check`]) as an invalid request.
 pub(crate) fn check_retention(retention: Retention) -> Result<(), StoreError> {
@@ -65,6 +66,59 @@ pub(crate) fn checkpoint_guard(
         )));
     }
     Ok(None)
+}
+
+/// What recording a checkpoint reads and writes inside the backend's transaction, each with
+/// the backend's own SQL; [`record_checkpoint`] decides in what order and what to refuse.
+pub(crate) trait CheckpointRecords {
+    /// The backend's own error (an SQL failure), which can also carry a refusal.
+    type Error: From<StoreError>;
+    /// The log's size now.
+    fn log_size(&mut self, tenant: TenantId) -> Result<u64, Self::Error>;
+    /// The checkpoint recorded for exactly `size`.
+    fn at(&mut self, tenant: TenantId, size: u64) -> Result<Option<StoredCheckpoint>, Self::Error>;
+    /// The checkpoint with the largest size.
+    fn latest(&mut self, tenant: TenantId) -> Result<Option<StoredCheckpoint>, Self::Error>;
+    /// The tree's root at `size`, from the stored nodes.
+    fn root_at(&mut self, tenant: TenantId, size: u64) -> Result<Hash, Self::Error>;
+    /// Replaces the note of the checkpoint at `size` (more signature lines, same checkpoint).
+    fn set_note(&mut self, tenant: TenantId, size: u64, note: &str) -> Result<(), Self::Error>;
+    /// Inserts a new checkpoint.
+    fn insert(&mut self, tenant: TenantId, record: &StoredCheckpoint) -> Result<(), Self::Error>;
+}
+
+/// Records `(size, root, note)` for `tenant` once the equivocation guard allows it
+/// ([`checkpoint_guard`]) and its root is the tree's own root at `size`; an already recorded
+/// checkpoint gains the note's new signature lines (a witness's cosignature). A refusal writes
+/// nothing. The same steps on every backend, inside the caller's transaction.
+pub(crate) fn record_checkpoint<R: CheckpointRecords>(
+    records: &mut R,
+    tenant: TenantId,
+    size: u64,
+    root: Hash,
+    note: &str,
+) -> Result<StoredCheckpoint, R::Error> {
+    let log = records.log_size(tenant)?;
+    let existing = records.at(tenant, size)?;
+    let newest = records.latest(tenant)?;
+    if let Some(mut recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
+        if let Some(merged) = merged_note(&recorded, note) {
+            records.set_note(tenant, size, &merged)?;
+            recorded.note = merged;
+        }
+        return Ok(recorded);
+    }
+    if records.root_at(tenant, size)? != root {
+        return Err(wrong_root(size).into());
+    }
+    let record = StoredCheckpoint {
+        size,
+        root,
+        note: note.to_string(),
+        signed_at: Timestamp::now(),
+    };
+    records.insert(tenant, &record)?;
+    Ok(record)
 }
 
 /// The node index range `first .. first + count` at tree `level` as stored integers, once a tree

@@ -14,7 +14,7 @@
 //! - one idempotency key, one entry: a key seen earlier in the same group, or stored before,
 //!   answers with the original (`duplicate: true`) and stores nothing.
 
-use crate::group_commit::RequestRef;
+use crate::group_commit::{GroupOutcome, RequestRef};
 use crate::StoreError;
 use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::envelope::Sealed;
@@ -88,6 +88,28 @@ pub(crate) struct Sequencer {
 pub(crate) type RequestOutcome = Result<(Vec<Appended>, u64), StoreError>;
 
 impl Sequencer {
+    /// Places every request of a group in order ([`Sequencer::append_request`]): one answer
+    /// per request, and how many entries the group stores. A backend error fails the group.
+    pub(crate) fn append_group<T: AppendTarget>(
+        &mut self,
+        target: &mut T,
+        now: i64,
+        requests: &[RequestRef<'_>],
+    ) -> Result<GroupOutcome, T::Error> {
+        let mut results = Vec::with_capacity(requests.len());
+        let mut stored = 0u64;
+        for request in requests {
+            match self.append_request(target, now, request)? {
+                Ok((appended, n)) => {
+                    stored += n;
+                    results.push(Ok(appended));
+                }
+                Err(refused) => results.push(Err(refused)),
+            }
+        }
+        Ok(GroupOutcome { results, stored })
+    }
+
     /// Places every entry of `request` (module docs) and hands each new one to `target`. The
     /// outer `Result` fails the whole group (a backend error); the inner one refuses only this
     /// request (unknown tenant, full log), before anything of it was written.

@@ -146,20 +146,10 @@ pub(crate) fn write_group(
     load_known_keys(&mut tx, requests, &mut target)?;
 
     let mut sequencer = Sequencer::default();
-    let mut results = Vec::with_capacity(requests.len());
-    let mut stored = 0u64;
-    for request in requests {
-        match sequencer.append_request(&mut target, now, request)? {
-            Ok((appended, n)) => {
-                stored += n;
-                results.push(Ok(appended));
-            }
-            Err(refused) => results.push(Err(refused)),
-        }
-    }
+    let outcome = sequencer.append_group(&mut target, now, requests)?;
     write_rows(&mut tx, &target, &sequencer)?;
     tx.commit()?;
-    Ok(GroupOutcome { results, stored })
+    Ok(outcome)
 }
 
 /// Reads the stored originals of every idempotency key in the group, in one query.

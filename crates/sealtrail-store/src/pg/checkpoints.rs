@@ -1,10 +1,10 @@
 //! Signed checkpoints and the equivocation guard. Nodes record concurrently, so recording locks
 //! the tenant row first: the checks and the insert then see every other node's checkpoint.
 
-use super::pool::{PgResult, Tx};
+use super::pool::{PgError, PgResult, Tx};
 use super::read::existing_head;
 use super::tree::{hash_from_bytes, root_at};
-use crate::guards::{checkpoint_guard, merged_note, wrong_root};
+use crate::guards::{record_checkpoint, CheckpointRecords};
 use crate::{Hash, StoreError, StoredCheckpoint};
 use postgres::Row;
 use sealtrail_core::{TenantId, Timestamp};
@@ -59,37 +59,52 @@ pub(crate) fn record(
         "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
         &[&tenant.0],
     )?;
-    let log = existing_head(tx, tenant)?.size;
-    let existing = at(tx, tenant, size)?;
-    let newest = latest(tx, tenant)?;
-    if let Some(mut recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
-        if let Some(merged) = merged_note(&recorded, note) {
-            tx.execute(
-                "UPDATE checkpoints SET note = $3 WHERE tenant = $1 AND size = $2",
-                &[&tenant.0, &(size as i64), &merged],
-            )?;
-            recorded.note = merged;
-        }
-        return Ok(recorded);
+    record_checkpoint(&mut Records(tx), tenant, size, root, note)
+}
+
+/// PostgreSQL's reads and writes for [`record_checkpoint`], in the transaction that holds the
+/// tenant row.
+struct Records<'a, 't>(&'a mut Tx<'t>);
+
+impl CheckpointRecords for Records<'_, '_> {
+    type Error = PgError;
+
+    fn log_size(&mut self, tenant: TenantId) -> PgResult<u64> {
+        Ok(existing_head(self.0, tenant)?.size)
     }
-    if root_at(tx, tenant, size)? != root {
-        return Err(wrong_root(size).into());
+
+    fn at(&mut self, tenant: TenantId, size: u64) -> PgResult<Option<StoredCheckpoint>> {
+        at(self.0, tenant, size)
     }
-    let record = StoredCheckpoint {
-        size,
-        root,
-        note: note.to_string(),
-        signed_at: Timestamp::now(),
-    };
-    tx.execute(
-        "INSERT INTO checkpoints (tenant, size, root, note, signed_at) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &tenant.0,
-            &(size as i64),
-            &root.as_slice(),
-            &note,
-            &record.signed_at.millis(),
-        ],
-    )?;
-    Ok(record)
+
+    fn latest(&mut self, tenant: TenantId) -> PgResult<Option<StoredCheckpoint>> {
+        latest(self.0, tenant)
+    }
+
+    fn root_at(&mut self, tenant: TenantId, size: u64) -> PgResult<Hash> {
+        root_at(self.0, tenant, size)
+    }
+
+    fn set_note(&mut self, tenant: TenantId, size: u64, note: &str) -> PgResult<()> {
+        self.0.execute(
+            "UPDATE checkpoints SET note = $3 WHERE tenant = $1 AND size = $2",
+            &[&tenant.0, &(size as i64), &note],
+        )?;
+        Ok(())
+    }
+
+    fn insert(&mut self, tenant: TenantId, record: &StoredCheckpoint) -> PgResult<()> {
+        self.0.execute(
+            "INSERT INTO checkpoints (tenant, size, root, note, signed_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &tenant.0,
+                &(record.size as i64),
+                &record.root.as_slice(),
+                &record.note,
+                &record.signed_at.millis(),
+            ],
+        )?;
+        Ok(())
+    }
 }

@@ -44,22 +44,12 @@ pub(crate) fn write_group(
         nodes: NodeCache::default(),
         stored: Vec::new(),
     };
-    let mut results = Vec::with_capacity(requests.len());
-    let mut stored = 0u64;
-    for request in requests {
-        match sequencer.append_request(&mut target, now, request)? {
-            Ok((appended, n)) => {
-                stored += n;
-                results.push(Ok(appended));
-            }
-            Err(refused) => results.push(Err(refused)),
-        }
-    }
+    let outcome = sequencer.append_group(&mut target, now, requests)?;
     let committed = target.stored;
     flush_heads(&tx, &sequencer)?;
     tx.commit()?;
     pending.extend(committed);
-    Ok(GroupOutcome { results, stored })
+    Ok(outcome)
 }
 
 impl AppendTarget for Target<'_> {

@@ -6,7 +6,7 @@
 use super::error::backend;
 use super::tree::{hash_from_blob, root_at, size_of};
 use super::WriteError;
-use crate::guards::{checkpoint_guard, merged_note, wrong_root};
+use crate::guards::{record_checkpoint, CheckpointRecords};
 use crate::{CheckpointToRecord, Hash, StoreError, StoredCheckpoint};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
@@ -95,7 +95,8 @@ pub(crate) fn record_many(
     Ok(results)
 }
 
-/// The guard and the insert, inside the caller's transaction; a refusal writes nothing.
+/// The guard and the insert, inside the caller's transaction ([`record_checkpoint`]); a
+/// refusal writes nothing.
 fn record_in(
     tx: &Connection,
     tenant: TenantId,
@@ -103,37 +104,51 @@ fn record_in(
     root: Hash,
     note: &str,
 ) -> Result<StoredCheckpoint, WriteError> {
-    let log = size_of(tx, tenant)?;
-    let existing = at(tx, tenant, size)?;
-    let newest = latest(tx, tenant)?;
-    if let Some(mut recorded) = checkpoint_guard(size, root, existing, newest.as_ref(), log)? {
-        if let Some(merged) = merged_note(&recorded, note) {
-            tx.execute(
-                "UPDATE checkpoints SET note = ?3 WHERE tenant = ?1 AND size = ?2",
-                params![tenant.0, size as i64, merged],
-            )?;
-            recorded.note = merged;
-        }
-        return Ok(recorded);
+    record_checkpoint(&mut Records(tx), tenant, size, root, note)
+}
+
+/// SQLite's reads and writes for [`record_checkpoint`].
+struct Records<'c>(&'c Connection);
+
+impl CheckpointRecords for Records<'_> {
+    type Error = WriteError;
+
+    fn log_size(&mut self, tenant: TenantId) -> Result<u64, WriteError> {
+        Ok(size_of(self.0, tenant)?)
     }
-    if root_at(tx, tenant, size)? != root {
-        return Err(wrong_root(size).into());
+
+    fn at(&mut self, tenant: TenantId, size: u64) -> Result<Option<StoredCheckpoint>, WriteError> {
+        Ok(at(self.0, tenant, size)?)
     }
-    let record = StoredCheckpoint {
-        size,
-        root,
-        note: note.to_string(),
-        signed_at: Timestamp::now(),
-    };
-    tx.execute(
-        "INSERT INTO checkpoints (tenant, size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            tenant.0,
-            size as i64,
-            root.as_slice(),
-            note,
-            record.signed_at.millis()
-        ],
-    )?;
-    Ok(record)
+
+    fn latest(&mut self, tenant: TenantId) -> Result<Option<StoredCheckpoint>, WriteError> {
+        Ok(latest(self.0, tenant)?)
+    }
+
+    fn root_at(&mut self, tenant: TenantId, size: u64) -> Result<Hash, WriteError> {
+        Ok(root_at(self.0, tenant, size)?)
+    }
+
+    fn set_note(&mut self, tenant: TenantId, size: u64, note: &str) -> Result<(), WriteError> {
+        self.0.execute(
+            "UPDATE checkpoints SET note = ?3 WHERE tenant = ?1 AND size = ?2",
+            params![tenant.0, size as i64, note],
+        )?;
+        Ok(())
+    }
+
+    fn insert(&mut self, tenant: TenantId, record: &StoredCheckpoint) -> Result<(), WriteError> {
+        self.0.execute(
+            "INSERT INTO checkpoints (tenant, size, root, note, signed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                tenant.0,
+                record.size as i64,
+                record.root.as_slice(),
+                record.note,
+                record.signed_at.millis()
+            ],
+        )?;
+        Ok(())
+    }
 }

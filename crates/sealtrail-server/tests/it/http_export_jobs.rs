@@ -1,0 +1,480 @@
+//! `/v1/exports` background export jobs over real HTTP: a job runs to a file holding exactly
+//! the filtered rows, reports progress, is audited, stays inside its tenant, never survives a
+//! restart half-written, and expires.
+
+use crate::common::{event, expect_error, TestServer};
+use reqwest::{Response, StatusCode};
+use sealtrail_core::keys::Scope;
+use sealtrail_core::TenantId;
+use sealtrail_server::{start_with_store, ServerConfig};
+use sealtrail_service::jobs::{JobId, INTERRUPTED};
+use sealtrail_service::stores::open_embedded as open_store;
+use sealtrail_service::tenants;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+async fn seed(s: &TestServer, n: usize) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let events: Vec<Value> = chunk
+            .iter()
+            .map(|i| {
+                let action = if i % 4 == 0 {
+                    "user.deleted"
+                } else {
+                    "doc.updated"
+                };
+                event(action, &format!("u{}", i % 7))
+            })
+            .collect();
+        let r = s
+            .post_events(&s.admin_key, &json!({ "events": events }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
+
+async fn total(s: &TestServer, query: &str) -> u64 {
+    s.get_json(&s.admin_key, &format!("/v1/events?{query}&limit=1"))
+        .await["total"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn post_job(s: &TestServer, key: &str, body: impl Into<reqwest::Body>) -> Response {
+    s.client
+        .post(format!("{}/v1/exports", s.url))
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create(s: &TestServer, key: &str, body: Value) -> Value {
+    let r = post_job(s, key, body.to_string()).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let job: Value = r.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/exports/{}", job["id"].as_str().unwrap())
+    );
+    job
+}
+
+/// Polls until the job has finished; returns every `rows` value seen on the way and the end.
+async fn wait_finished(s: &TestServer, key: &str, id: &str) -> (Vec<u64>, Value) {
+    let mut seen = Vec::new();
+    for _ in 0..1500 {
+        let job = s.get_json(key, &format!("/v1/exports/{id}")).await;
+        seen.push(job["rows"].as_u64().unwrap());
+        if job["state"] == "ready" || job["state"] == "failed" {
+            return (seen, job);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("job {id} did not finish in 30 s");
+}
+
+#[tokio::test]
+async fn a_job_writes_exactly_the_filtered_rows_reports_progress_and_is_audited() {
+    let s = TestServer::start().await;
+    seed(&s, 2500).await;
+    let filter = "action=user.deleted&range=7d";
+    let expected = total(&s, filter).await;
+    let job = create(
+        &s,
+        &s.admin_key,
+        json!({
+            "name": "Q3 deletions",
+            "format": "csv",
+            "filters": { "action": "user.deleted", "range": "7d" },
+        }),
+    )
+    .await;
+    assert_eq!(job["state"], "queued");
+    assert_eq!(job["name"], "Q3 deletions");
+    assert_eq!(job["format"], "csv");
+    assert_eq!(job["rows"], 0);
+    assert_eq!(
+        job["filters"],
+        json!({ "action": "user.deleted", "range": "7d" })
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID");
+    assert_eq!(job["download_url"], format!("/v1/exports/{id}/download"));
+
+    let (seen, done) = wait_finished(&s, &s.admin_key, &id).await;
+    assert_eq!(done["state"], "ready", "{done}");
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {seen:?}"
+    );
+    assert!(seen.iter().all(|r| *r <= expected));
+    assert_eq!(done["rows"], expected);
+    assert!(done["started_at"].is_string() && done["finished_at"].is_string());
+    assert!(done["expires_at"].as_str().unwrap() > done["finished_at"].as_str().unwrap());
+    assert!(done.get("error").is_none());
+
+    let r = s
+        .get(&s.admin_key, &format!("/v1/exports/{id}/download"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"audit-log-")
+            && disposition.ends_with("Z.csv\""),
+        "{disposition}"
+    );
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len() as u64, done["bytes"].as_u64().unwrap());
+    assert!(body.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM");
+    let rows = csv::Reader::from_reader(&body[3..]).records().count() as u64;
+    assert_eq!(rows, expected);
+
+    let list = s.get_json(&s.admin_key, "/v1/exports").await;
+    assert_eq!(list["jobs"][0]["id"], id.as_str());
+
+    let audit = s
+        .get_json(&s.admin_key, "/v1/events?action=audit_log.exported")
+        .await;
+    assert_eq!(audit["total"], 1, "{audit}");
+    let props = &audit["entries"][0]["properties"];
+    assert_eq!(props["job"], id.as_str());
+    assert_eq!(props["format"], "csv");
+    assert_eq!(props["rows"], expected);
+    assert_eq!(props["completed"], true);
+    assert_eq!(
+        props["filters"],
+        json!({ "action": "user.deleted", "range": "7d" })
+    );
+}
+
+#[tokio::test]
+async fn every_format_runs_as_a_job_and_the_list_is_newest_first() {
+    let s = TestServer::start().await;
+    seed(&s, 30).await;
+    let mut ids = Vec::new();
+    for format in ["json", "ndjson", "bundle"] {
+        let job = create(
+            &s,
+            &s.admin_key,
+            json!({ "format": format, "filters": { "actor": "u2" } }),
+        )
+        .await;
+        assert!(
+            job["name"].as_str().unwrap().starts_with("audit-log-"),
+            "default name"
+        );
+        ids.push(job["id"].as_str().unwrap().to_string());
+    }
+    let expected = total(&s, "actor=u2").await;
+    for id in &ids {
+        let (_, done) = wait_finished(&s, &s.admin_key, id).await;
+        assert_eq!(done["state"], "ready", "{done}");
+        assert_eq!(done["rows"], expected, "{done}");
+    }
+    let r = s
+        .get(&s.admin_key, &format!("/v1/exports/{}/download", ids[2]))
+        .await;
+    assert_eq!(r.headers()["content-type"], "application/x-tar");
+    let body = r.bytes().await.unwrap();
+    let report = sealtrail_export::bundle::verify_bundle(&body[..], |_| {}).unwrap();
+    assert!(report.is_ok(), "{:?}", report.first_problem);
+    assert_eq!(report.entries, expected);
+
+    let list = s.get_json(&s.admin_key, "/v1/exports").await;
+    let listed: Vec<&str> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed, newest_first);
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_format_or_filter_at_fault() {
+    let s = TestServer::start().await;
+    let read = s.key(&[Scope::Read]).await;
+    expect_error(
+        post_job(&s, &read, "{}").await,
+        StatusCode::FORBIDDEN,
+        "missing_scope",
+    )
+    .await;
+    expect_error(
+        s.get(&read, "/v1/exports").await,
+        StatusCode::FORBIDDEN,
+        "missing_scope",
+    )
+    .await;
+    let cases = [
+        (
+            json!({ "format": "docx" }),
+            StatusCode::BAD_REQUEST,
+            "format",
+        ),
+        (
+            json!({ "filters": { "acter": "x" } }),
+            StatusCode::BAD_REQUEST,
+            "filters.acter",
+        ),
+        (
+            json!({ "filters": { "range": "1y" } }),
+            StatusCode::BAD_REQUEST,
+            "filters.range",
+        ),
+        (
+            json!({ "filters": { "limit": 5 } }),
+            StatusCode::BAD_REQUEST,
+            "filters.limit",
+        ),
+        (
+            json!({ "filters": { "format": "csv" } }),
+            StatusCode::BAD_REQUEST,
+            "filters.format",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let error = expect_error(
+            post_job(&s, &s.admin_key, body.to_string()).await,
+            status,
+            "invalid_parameter",
+        )
+        .await;
+        assert_eq!(error["field"], field, "{body}");
+    }
+    let error = expect_error(
+        post_job(
+            &s,
+            &s.admin_key,
+            json!({ "filters": { "actor": { "id": 1 } } }).to_string(),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error["field"], "filters.actor");
+    expect_error(
+        post_job(&s, &s.admin_key, json!({ "fromat": "csv" }).to_string()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    expect_error(
+        post_job(&s, &s.admin_key, "{\"format\": ").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    // Numbers and booleans are accepted as their text.
+    let job = create(&s, &s.admin_key, json!({ "filters": { "system": true } })).await;
+    assert_eq!(job["filters"], json!({ "system": "true" }));
+    // Finished before the test ends: a job still running when the server is dropped would
+    // recreate its files in the removed temporary data directory.
+    wait_finished(&s, &s.admin_key, job["id"].as_str().unwrap()).await;
+    for path in ["/v1/exports/nope", "/v1/exports/nope/download"] {
+        expect_error(
+            s.get(&s.admin_key, path).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    let unknown = JobId::new();
+    expect_error(
+        s.get(&s.admin_key, &format!("/v1/exports/{unknown}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert!(
+        s.get_json(&s.admin_key, "/v1/exports").await["jobs"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_job_is_not_found() {
+    let s = TestServer::start().await;
+    seed(&s, 10).await;
+    let job = create(&s, &s.admin_key, json!({ "format": "ndjson" })).await;
+    let id = job["id"].as_str().unwrap();
+    wait_finished(&s, &s.admin_key, id).await;
+    let (_, other) = s
+        .tenant_with_key("other", &[Scope::Export, Scope::Read])
+        .await;
+    for path in [
+        format!("/v1/exports/{id}"),
+        format!("/v1/exports/{id}/download"),
+    ] {
+        expect_error(
+            s.get(&other, &path).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    assert_eq!(s.get_json(&other, "/v1/exports").await["jobs"], json!([]));
+    let mine = s
+        .get(&s.admin_key, &format!("/v1/exports/{id}/download"))
+        .await;
+    assert_eq!(mine.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_download_answers_409_until_the_job_is_ready() {
+    let s = TestServer::start_with(|c| c.export_job_concurrency = 1).await;
+    seed(&s, 3000).await;
+    // Two large bundles hold the only runner; the third job waits queued behind them.
+    for _ in 0..2 {
+        create(&s, &s.admin_key, json!({ "format": "bundle" })).await;
+    }
+    let job = create(&s, &s.admin_key, json!({ "format": "csv" })).await;
+    let id = job["id"].as_str().unwrap();
+    let r = s
+        .get(&s.admin_key, &format!("/v1/exports/{id}/download"))
+        .await;
+    let state = s.get_json(&s.admin_key, &format!("/v1/exports/{id}")).await["state"].clone();
+    if r.status() == StatusCode::OK {
+        // Only possible on a machine fast enough to finish all three in between.
+        assert_eq!(state, "ready");
+    } else {
+        let error = expect_error(r, StatusCode::CONFLICT, "not_ready").await;
+        assert!(error["message"].as_str().unwrap().contains("ready"));
+    }
+    let (_, done) = wait_finished(&s, &s.admin_key, id).await;
+    assert_eq!(done["state"], "ready");
+}
+
+fn record(id: JobId, tenant: TenantId, state: &str, expires_at: Option<&str>) -> Value {
+    json!({
+        "id": id.to_string(),
+        "tenant": tenant.0,
+        "name": format!("{state} before the restart"),
+        "format": "csv",
+        "filters": { "channel": "hardware" },
+        "state": state,
+        "rows": 10,
+        "bytes": 5,
+        "file_name": "audit-log-20260101T000000Z.csv",
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "started_at": "2026-01-01T00:00:01.000Z",
+        "finished_at": expires_at.map(|_| "2026-01-01T00:00:02.000Z"),
+        "expires_at": expires_at,
+    })
+}
+
+fn write_record(dir: &Path, record: &Value) {
+    let id = record["id"].as_str().unwrap();
+    std::fs::write(dir.join(format!("{id}.json")), record.to_string()).unwrap();
+}
+
+#[tokio::test]
+async fn a_restart_fails_unfinished_jobs_and_deletes_their_partial_files() {
+    let data = tempfile::tempdir().unwrap();
+    let store = open_store(data.path()).unwrap();
+    let key = tenants::bootstrap(store.as_ref())
+        .await
+        .unwrap()
+        .unwrap()
+        .admin_key;
+    let tenant = store.tenant_by_name("default").await.unwrap().unwrap().id;
+    let jobs_dir = data.path().join("exports").join(tenant.0.to_string());
+    std::fs::create_dir_all(&jobs_dir).unwrap();
+    let (running, queued, ready) = (JobId::new(), JobId::new(), JobId::new());
+    write_record(&jobs_dir, &record(running, tenant, "running", None));
+    write_record(&jobs_dir, &record(queued, tenant, "queued", None));
+    let future = Some("2999-01-01T00:00:00.000Z");
+    write_record(&jobs_dir, &record(ready, tenant, "ready", future));
+    let part: PathBuf = jobs_dir.join(format!("{running}.export.csv.part"));
+    std::fs::write(&part, b"half a fi").unwrap();
+    std::fs::write(jobs_dir.join(format!("{ready}.export.csv")), b"whole").unwrap();
+
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf());
+    let server = start_with_store(config, store).await.unwrap();
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("{}{path}", server.url()))
+            .bearer_auth(&key)
+            .send()
+    };
+
+    assert!(!part.exists(), "the partial file is deleted before serving");
+    for id in [running, queued] {
+        let job: Value = get(format!("/v1/exports/{id}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["error"], INTERRUPTED);
+        assert!(job["finished_at"].is_string() && job["expires_at"].is_string());
+        let r = get(format!("/v1/exports/{id}/download")).await.unwrap();
+        expect_error(r, StatusCode::CONFLICT, "not_ready").await;
+    }
+    let r = get(format!("/v1/exports/{ready}/download")).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a finished job survives the restart"
+    );
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"audit-log-20260101T000000Z.csv\""
+    );
+    assert_eq!(&r.bytes().await.unwrap()[..], b"whole");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_job_loses_its_file_and_answers_410() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let s = TestServer::start_with(|c| {
+        c.data_dir = data_dir;
+        c.export_retention = Duration::from_secs(1);
+    })
+    .await;
+    seed(&s, 20).await;
+    let job = create(&s, &s.admin_key, json!({ "format": "csv" })).await;
+    let id = job["id"].as_str().unwrap();
+    let (_, done) = wait_finished(&s, &s.admin_key, id).await;
+    assert_eq!(done["state"], "ready");
+    let tenant = s.store.tenant_by_name("default").await.unwrap().unwrap().id;
+    let file = data
+        .path()
+        .join("exports")
+        .join(tenant.0.to_string())
+        .join(format!("{id}.export.csv"));
+    assert!(file.exists());
+    // The background sweep deletes it without any request asking.
+    for _ in 0..100 {
+        if !file.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!file.exists(), "the sweep deleted the expired file");
+    let job = s.get_json(&s.admin_key, &format!("/v1/exports/{id}")).await;
+    assert_eq!(job["state"], "expired");
+    expect_error(
+        s.get(&s.admin_key, &format!("/v1/exports/{id}/download"))
+            .await,
+        StatusCode::GONE,
+        "gone",
+    )
+    .await;
+    s.stop().await;
+}

@@ -1,0 +1,373 @@
+//! Reading over real HTTP: list, filters, cursors, detail, facets, tenant isolation, key
+//! management, health and metrics.
+
+use crate::common::{event, expect_error, TestServer};
+use reqwest::StatusCode;
+use sealtrail_core::keys::Scope;
+use serde_json::{json, Value};
+
+async fn seed(s: &TestServer) {
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let mut e = event(
+            if i % 3 == 0 {
+                "user.created"
+            } else {
+                "hardware.updated"
+            },
+            &format!("u{}", i % 4),
+        );
+        e["channel"] = json!(if i % 2 == 0 { "auth" } else { "hardware" });
+        e["result"] = json!(if i % 5 == 0 { "failure" } else { "success" });
+        e["context"] = json!({ "ip": format!("10.0.0.{}", i % 3) });
+        e["properties"] = json!({ "repo": if i % 2 == 0 { "api" } else { "web" }, "n": i });
+        if i == 7 {
+            e["description"] = json!("Laptop assigned to Zoë");
+        }
+        events.push(e);
+    }
+    events.push(json!({ "action": "backup.completed", "actor": { "type": "system" }, "channel": "compliance", "description": "Nightly backup" }));
+    let r = s
+        .post_events(&s.admin_key, &json!({ "events": events }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+fn total(v: &Value) -> u64 {
+    v["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn list_is_newest_first_with_total_and_filters() {
+    let s = TestServer::start().await;
+    seed(&s).await;
+    let all = s.get_json(&s.admin_key, "/v1/events?limit=1000").await;
+    let entries = all["entries"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, total(&all));
+    let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
+
+    let cases: &[(&str, u64)] = &[
+        ("action=user.created", 11), // + the first owner, created at start
+        ("action=user.*", 11),
+        ("action=hardware.*", 20),
+        ("channel=auth", 15),
+        ("subject=auth", 15),
+        ("event=created", 13),
+        ("result=failure", 6),
+        ("actor=u1", 8),
+        ("actor=u1%40example.com", 8),
+        ("ip=10.0.0.2", 10),
+        ("system=true", 4),
+        ("properties.repo=web", 15),
+        ("properties.n=7", 1),
+        ("q=assigned", 1),
+        ("q=ZO%C3%8B", 1),
+        ("target_type=hardware&target_id=142", 30),
+        ("channel=auth&result=failure", 3),
+        ("range=24h", 34),
+        ("from=2000-01-01&to=2000-12-31", 0),
+    ];
+    for (query, expected) in cases {
+        let v = s
+            .get_json(&s.admin_key, &format!("/v1/events?{query}&limit=1000"))
+            .await;
+        assert_eq!(total(&v), *expected, "{query}");
+        assert_eq!(
+            v["entries"].as_array().unwrap().len() as u64,
+            *expected,
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cursor_pages_cover_everything_once_in_both_directions() {
+    let s = TestServer::start().await;
+    seed(&s).await;
+    let mut seen = Vec::new();
+    let mut cursors = Vec::new();
+    let mut path = "/v1/events?limit=7&channel=auth".to_string();
+    loop {
+        let page = s.get_json(&s.admin_key, &path).await;
+        seen.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap()),
+        );
+        cursors.push(page["prev_cursor"].clone());
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/events?limit=7&channel=auth&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 15);
+    let mut dedup = seen.clone();
+    dedup.dedup();
+    assert_eq!(dedup, seen);
+    assert!(cursors[0].is_null(), "first page has no previous page");
+    let prev = cursors[1].as_str().unwrap();
+    let back = s
+        .get_json(
+            &s.admin_key,
+            &format!("/v1/events?limit=7&channel=auth&cursor={prev}"),
+        )
+        .await;
+    let back: Vec<u64> = back["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(back, seen[..7].to_vec());
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_naming_the_parameter() {
+    let s = TestServer::start().await;
+    for (query, param) in [
+        ("acter=x", "acter"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("result=ok", "result"),
+        ("from=last-week", "from"),
+        ("range=2w", "range"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"),
+        ("ip=300.1.1.1", "ip"),
+        ("count=maybe", "count"),
+    ] {
+        let e = expect_error(
+            s.get(&s.admin_key, &format!("/v1/events?{query}")).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        )
+        .await;
+        assert_eq!(e["field"], param, "{query}");
+    }
+    let e = expect_error(
+        s.get(&s.admin_key, "/v1/events/not-a-uuid").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(e["field"], "id");
+    expect_error(
+        s.get(
+            &s.admin_key,
+            "/v1/events/0190d9a4-0000-7000-8000-000000000000",
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        s.get(&s.admin_key, "/v1/nope").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tenants_are_isolated_on_every_read_endpoint() {
+    let s = TestServer::start().await;
+    seed(&s).await;
+    let (_, other) = s.tenant_with_key("other", &[Scope::Admin]).await;
+    let theirs: Value = s
+        .post_events(&other, &event("secret.viewed", "mallory"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = s.get_json(&s.admin_key, "/v1/events?limit=1").await["entries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    expect_error(
+        s.get(&other, &format!("/v1/events/{mine}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let their_id = theirs["id"].as_str().unwrap();
+    expect_error(
+        s.get(&s.admin_key, &format!("/v1/events/{their_id}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        theirs["seq"], 2,
+        "each tenant's log has its own seq (0: tenant created, 1: key created)"
+    );
+
+    let listed = s.get_json(&other, "/v1/events?limit=1000").await;
+    assert!(listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"]["id"] != "u1"));
+    assert_eq!(
+        s.get_json(&other, "/v1/events?q=assigned").await["total"],
+        0
+    );
+    assert_eq!(
+        s.get_json(&s.admin_key, "/v1/events?q=mallory").await["total"],
+        0
+    );
+    let facets = s.get_json(&other, "/v1/facets").await;
+    assert!(!facets.to_string().contains("hardware.updated"));
+    let my_keys = s.get_json(&s.admin_key, "/v1/keys").await;
+    let their_keys = s.get_json(&other, "/v1/keys").await;
+    for k in their_keys.as_array().unwrap() {
+        assert!(!my_keys.as_array().unwrap().contains(k));
+        let id = k["id"].as_str().unwrap();
+        let r = s
+            .client
+            .delete(format!("{}/v1/keys/{id}", s.url))
+            .bearer_auth(&s.admin_key)
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    assert_eq!(s.get_json(&other, "/v1/tenant").await["name"], "other");
+}
+
+#[tokio::test]
+async fn facets_list_values_present_with_counts() {
+    let s = TestServer::start().await;
+    seed(&s).await;
+    let f = s.get_json(&s.admin_key, "/v1/facets").await;
+    let count_of = |kind: &str, value: &str| {
+        f[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["value"] == value)
+            .map(|v| v["count"].as_u64().unwrap())
+    };
+    assert_eq!(count_of("channels", "auth"), Some(15));
+    assert_eq!(count_of("actions", "hardware.updated"), Some(20));
+    assert_eq!(
+        count_of("events", "created"),
+        Some(10 + 3),
+        "bootstrap's tenant, key and owner creation count too"
+    );
+    assert_eq!(count_of("results", "failure"), Some(6));
+    assert!(f["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["email"] == "u1@example.com" && a["count"] == 8));
+    assert!(f["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["type"] == "system"));
+}
+
+#[tokio::test]
+async fn api_keys_are_created_once_listed_without_secrets_revoked_and_audited() {
+    let s = TestServer::start().await;
+    let r = s
+        .client
+        .post(format!("{}/v1/keys", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({ "name": "ci ingest", "scopes": ["ingest"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["key"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.post_events(&secret, &event("a.created", "u"))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    let listed = s.get_json(&s.admin_key, "/v1/keys").await;
+    assert!(!listed.to_string().contains(&secret));
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["id"] == id.as_str() && k["scopes"] == json!(["ingest"])));
+
+    let r = s
+        .client
+        .delete(format!("{}/v1/keys/{id}", s.url))
+        .bearer_auth(&s.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    expect_error(
+        s.post_events(&secret, &event("a.created", "u")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    let audit = s
+        .get_json(&s.admin_key, "/v1/events?channel=security&limit=100")
+        .await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"api_key.created") && actions.contains(&"api_key.revoked"),
+        "{actions:?}"
+    );
+    assert!(
+        !audit.to_string().contains(&secret),
+        "secrets never reach the log"
+    );
+
+    let bad = s
+        .client
+        .post(format!("{}/v1/keys", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({ "name": "x", "scopes": ["root"] }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let s = TestServer::start().await;
+    s.post_events(&s.admin_key, &event("a.created", "u")).await;
+    let h = s
+        .client
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), StatusCode::OK);
+    let m = s
+        .client
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(m.status(), StatusCode::OK);
+    let text = m.text().await.unwrap();
+    assert!(text.contains("sealtrail_http_requests_total"), "{text}");
+    assert!(text.contains("sealtrail_events_ingested_total"), "{text}");
+    s.stop().await;
+}

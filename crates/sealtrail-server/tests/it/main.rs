@@ -1,0 +1,24 @@
+//! The HTTP service over real loopback connections: the API, the page in real headless Chromium,
+//! exports, integrity, limits and sign-in.
+//!
+//! One test binary per package (one link step instead of one per file); each file below is
+//! a module, run in parallel threads of this one process.
+
+// Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod browser_audit;
+mod browser_harness;
+mod common;
+mod http_concurrency;
+mod http_erasure;
+mod http_export;
+mod http_export_jobs;
+mod http_ingest;
+mod http_ingest_hardening;
+mod http_integrity;
+mod http_limits;
+mod http_read;
+mod http_signin;
+mod http_web;

@@ -14,7 +14,6 @@ use crate::common::{assert_log_holds, Acks, Served};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -196,13 +195,7 @@ async fn acknowledged_events_survive_sigkill_at_random_moments() {
             .collect();
         // Somewhere between "barely started" and "well into a stream of group commits".
         tokio::time::sleep(Duration::from_millis(50 + rng.below(600))).await;
-        let pid = server.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .unwrap()
-            .success());
-        drop(server);
+        server.sigkill();
         for (w, writer) in writers.into_iter().enumerate() {
             pending[w] = writer.await.unwrap();
         }

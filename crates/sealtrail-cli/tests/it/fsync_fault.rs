@@ -105,13 +105,7 @@ async fn a_failed_fsync_stops_the_writer_and_loses_nothing_acknowledged() {
 
     let _ = strace.kill();
     let _ = strace.wait();
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap()
-        .success());
-    drop(server);
+    server.sigkill();
 
     let server = Served::start(dir.path());
     // What failed may or may not have reached the disk; retried with the same keys it

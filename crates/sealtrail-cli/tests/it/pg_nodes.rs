@@ -7,7 +7,6 @@ use crate::common::{assert_log_holds, Acks, Served};
 use sealtrail_store::pg_harness;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,11 +169,7 @@ async fn killing_a_node_mid_ingest_loses_no_acknowledged_event() {
     while progress.load(Ordering::SeqCst) < 16 * REQUESTS / 4 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let victim = nodes.remove(0);
-    let pid = victim.child.id().to_string();
-    let killed = Command::new("kill").args(["-KILL", &pid]).status().unwrap();
-    assert!(killed.success());
-    drop(victim);
+    nodes.remove(0).sigkill();
     let at_kill = progress.load(Ordering::SeqCst);
     assert!(
         at_kill < 16 * REQUESTS / 2,

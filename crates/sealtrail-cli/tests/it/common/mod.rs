@@ -120,6 +120,13 @@ impl Drop for Served {
 }
 
 impl Served {
+    /// SIGKILL, as a crash or an operator's `kill -9` would end it: no shutdown path runs, so
+    /// only what was durably committed survives. Waits until the process is gone.
+    pub fn sigkill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGTERM, asserting a clean exit (the final checkpoint is signed on the way out).
     pub fn stop_cleanly(self) {
         let (clean, rest) = self.stop();

@@ -21,4 +21,4 @@ mod http_integrity;
 mod http_limits;
 mod http_read;
 mod http_signin;
-mod http_web;
+mod web;

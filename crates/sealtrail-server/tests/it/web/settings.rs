@@ -1,0 +1,396 @@
+//! The web page: settings actions.
+
+use crate::common::web::*;
+use crate::common::TestServer;
+use reqwest::{Method, StatusCode};
+use sealtrail_core::users::Role;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn settings_actions_through_the_page() {
+    let s = TestServer::start().await;
+    let me = owner(&s).await;
+    let (admin_user, admin_pw) = make_user(&s, Role::Admin, "deputy@example.com").await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let csrf = b.csrf().await;
+
+    // An API key, shown once.
+    let created = b
+        .post(
+            "/settings/keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "CI reader"),
+                ("scope", "read"),
+                ("scope", "export"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let secret = created.text_of("secret").expect("the new key is shown");
+    assert!(secret.starts_with("st_"), "{secret}");
+    assert!(created.body.contains("cannot be shown again"));
+    assert_eq!(
+        created.headers["cache-control"], "no-store",
+        "a page with a secret must not be cached"
+    );
+    let (status, _) = api(&s, Method::GET, &secret, "/v1/events", None, None).await;
+    assert_eq!(status, StatusCode::OK, "the shown key works");
+    let (status, _) = api(&s, Method::GET, &secret, "/v1/keys", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "with the scopes chosen, no more"
+    );
+    let listed = b.get("/settings").await;
+    assert!(listed.body.contains("CI reader"));
+    assert!(!listed.body.contains(&secret), "the key is shown only once");
+    let key_id = s
+        .get_json(&s.admin_key, "/v1/keys")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "CI reader")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let no_scope = b
+        .post("/settings/keys", &[("csrf", &csrf), ("name", "nothing")])
+        .await;
+    assert_eq!(no_scope.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_scope.error().contains("at least one scope"));
+    let revoked = b
+        .post(
+            &format!("/settings/keys/{key_id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(revoked.location(), "/settings?done=key-revoked");
+    let (status, _) = api(&s, Method::GET, &secret, "/v1/events", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked key stops working"
+    );
+    for action in ["api_key.created", "api_key.revoked"] {
+        let e = &audited(&s, action).await[0];
+        assert_eq!(e["actor"]["id"], me.id.as_str(), "{action}");
+        assert_eq!(e["targets"][0]["id"], key_id.as_str(), "{action}");
+        assert!(!serde_json::to_string(e).unwrap().contains(&secret));
+    }
+
+    // A user, with a first password shown once that signs in.
+    let added = b
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("email", "New.Hire@Example.com"),
+                ("name", "New Hire"),
+                ("role", "it-admin"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let first_password = added.text_of("secret").unwrap();
+    assert!(first_password.len() >= 12, "{first_password}");
+    let mut hire = Browser::signed_in(&s, "new.hire@example.com", &first_password).await;
+    assert_eq!(
+        hire.get("/audit").await.status,
+        StatusCode::OK,
+        "it-admin reads the log"
+    );
+    assert!(!b.get("/settings").await.body.contains(&first_password));
+    let hire_user = s
+        .store
+        .user_by_email(tenant(&s).await, "new.hire@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let created = &audited(&s, "user.created").await[0];
+    assert_eq!(created["actor"]["id"], me.id.as_str());
+    assert_eq!(created["targets"][0]["id"], hire_user.id.as_str());
+    assert_eq!(created["properties"]["role"], "it-admin");
+    assert_eq!(created["context"]["ip"], "127.0.0.1");
+    assert!(!serde_json::to_string(created)
+        .unwrap()
+        .contains(&first_password));
+    let duplicate = b
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("email", "new.hire@example.com"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(duplicate.error().contains("already exists"));
+
+    // A role change, audited with before and after, effective on the next click.
+    let changed = b
+        .post(
+            &format!("/settings/users/{}/role", hire_user.id),
+            &[("csrf", &csrf), ("role", "member")],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    assert_eq!(changed.location(), "/settings?done=role");
+    let page = hire.get("/audit").await;
+    assert_eq!(
+        page.status,
+        StatusCode::FORBIDDEN,
+        "the demoted user still reads the log"
+    );
+    assert!(page.body.contains("Your role in default is member"));
+    let role = &audited(&s, "user.role_changed").await[0];
+    assert_eq!(role["changes"]["before"], json!({ "role": "it-admin" }));
+    assert_eq!(role["changes"]["after"], json!({ "role": "member" }));
+    assert_eq!(role["actor"]["id"], me.id.as_str());
+    assert_eq!(role["actor"]["email"], s.owner_email.as_str());
+    assert_eq!(role["targets"][0]["id"], hire_user.id.as_str());
+    assert_eq!(role["context"]["ip"], "127.0.0.1");
+
+    // An admin cannot create an owner, nor change or deactivate one.
+    let mut deputy = Browser::signed_in(&s, &admin_user.email, &admin_pw).await;
+    let dcsrf = deputy.csrf().await;
+    let users_before = s.store.list_users(tenant(&s).await).await.unwrap().len();
+    let page = deputy
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &dcsrf),
+                ("email", "boss@example.com"),
+                ("role", "owner"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(
+        page.error()
+            .contains("your role (admin) cannot give or take away the owner role"),
+        "{}",
+        page.error()
+    );
+    assert_eq!(
+        s.store.list_users(tenant(&s).await).await.unwrap().len(),
+        users_before
+    );
+    let page = deputy
+        .post(
+            &format!("/settings/users/{}/role", me.id),
+            &[("csrf", &dcsrf), ("role", "member")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.error().contains("owner role"), "{}", page.error());
+    let page = deputy
+        .post(
+            &format!("/settings/users/{}/role", admin_user.id),
+            &[("csrf", &dcsrf), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::FORBIDDEN,
+        "an admin promoting themselves"
+    );
+    let page = deputy
+        .post(
+            &format!("/settings/users/{}/deactivate", me.id),
+            &[("csrf", &dcsrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(owner(&s).await.role, Role::Owner);
+    assert!(owner(&s).await.is_active());
+    let deputy_view = deputy.get("/settings").await;
+    assert!(
+        !deputy_view
+            .body
+            .contains(&format!("/settings/users/{}/role", me.id)),
+        "the admin is not offered the owner's role form"
+    );
+    assert!(
+        !deputy_view
+            .options("new-role")
+            .contains(&"owner".to_string()),
+        "the admin is not offered the owner role"
+    );
+
+    // The last owner stays an owner.
+    let page = b
+        .post(
+            &format!("/settings/users/{}/role", me.id),
+            &[("csrf", &csrf), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.error().contains("last active owner"),
+        "{}",
+        page.error()
+    );
+    let page = b
+        .post(
+            &format!("/settings/users/{}/deactivate", me.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.error().contains("last active owner"),
+        "{}",
+        page.error()
+    );
+    assert_eq!(owner(&s).await.role, Role::Owner);
+    assert!(owner(&s).await.is_active());
+    assert_eq!(
+        b.get("/settings").await.status,
+        StatusCode::OK,
+        "still signed in and in charge"
+    );
+
+    // Retention: at least 30 days, a whole number, or forever.
+    for (days, message) in [("10", "30"), ("abc", "whole number"), ("", "whole number")] {
+        let page = b
+            .post("/settings/retention", &[("csrf", &csrf), ("days", days)])
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "days={days}");
+        assert!(
+            page.error().contains(message),
+            "days={days}: {}",
+            page.error()
+        );
+        assert_eq!(retention_days(&s).await, json!(365));
+    }
+    let page = b
+        .post("/settings/retention", &[("csrf", &csrf), ("days", "90")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(retention_days(&s).await, json!(90));
+    let page = b
+        .post(
+            "/settings/retention",
+            &[("csrf", &csrf), ("days", ""), ("forever", "on")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(retention_days(&s).await, Value::Null);
+    let changed = &audited(&s, "retention.changed").await[0];
+    assert_eq!(changed["actor"]["id"], me.id.as_str());
+
+    // Legal hold on and off.
+    let page = b
+        .post("/settings/legal-hold", &[("csrf", &csrf), ("hold", "on")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.get_json(&s.admin_key, "/v1/settings").await["legal_hold"],
+        true
+    );
+    let page = b.post("/settings/legal-hold", &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.get_json(&s.admin_key, "/v1/settings").await["legal_hold"],
+        false
+    );
+    s.stop().await;
+}
+
+/// The log-monitoring choice on the settings page opens and closes the tiles, a key with the
+/// `monitor` scope made on the page reads them, and members cannot change it.
+#[tokio::test]
+async fn log_monitoring_access_through_the_page() {
+    let s = TestServer::start().await;
+    let (_, member_pw) = make_user(&s, Role::Member, "member@example.com").await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let csrf = b.csrf().await;
+    let page = b.get("/settings").await;
+    assert_eq!(page.options("tile-access").len(), 3, "{}", page.body);
+    assert!(page.body.contains("/tlog/default/checkpoint"));
+    let checkpoint = format!("{}/tlog/default/checkpoint", s.url);
+    let anonymous = || async { s.client.get(&checkpoint).send().await.unwrap().status() };
+    assert_eq!(anonymous().await, StatusCode::NOT_FOUND, "off by default");
+
+    let saved = b
+        .post("/settings/tiles", &[("csrf", &csrf), ("access", "public")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location(), "/settings?done=tiles");
+    let shown = b.get("/settings?done=tiles").await;
+    assert!(shown.body.contains("Log monitoring access saved."));
+    assert!(
+        shown.body.contains(r#"<option value="public" selected>"#),
+        "{}",
+        shown.body
+    );
+    assert_eq!(anonymous().await, StatusCode::OK);
+
+    let bad = b
+        .post(
+            "/settings/tiles",
+            &[("csrf", &csrf), ("access", "everyone")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.error().contains("choose who may read the tiles"),
+        "{}",
+        bad.body
+    );
+
+    let created = b
+        .post(
+            "/settings/keys",
+            &[("csrf", &csrf), ("name", "monitor"), ("scope", "monitor")],
+        )
+        .await;
+    let monitor = created.text_of("secret").expect("the new key is shown");
+    b.post("/settings/tiles", &[("csrf", &csrf), ("access", "monitor")])
+        .await;
+    assert_eq!(
+        anonymous().await,
+        StatusCode::NOT_FOUND,
+        "no key: as if there were no log"
+    );
+    let with_key = s
+        .client
+        .get(&checkpoint)
+        .bearer_auth(&monitor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_key.status(), StatusCode::OK);
+    assert!(with_key.text().await.unwrap().starts_with("sealtrail/"));
+    let (status, _) = api(&s, Method::GET, &monitor, "/v1/events", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a monitor key reads no entry"
+    );
+
+    let mut member = Browser::signed_in(&s, "member@example.com", &member_pw).await;
+    let member_csrf = member.get("/account").await.csrf();
+    let refused = member
+        .post(
+            "/settings/tiles",
+            &[("csrf", &member_csrf), ("access", "public")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(anonymous().await, StatusCode::NOT_FOUND, "unchanged");
+    let audited = s
+        .get_json(&s.admin_key, "/v1/events?action=tile_access.changed")
+        .await;
+    assert_eq!(audited["total"], 2, "{audited}");
+}

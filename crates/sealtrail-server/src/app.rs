@@ -3,8 +3,8 @@
 //! to know the other.
 
 use crate::routes::{
-    directory, events, export_download, export_jobs, integrity, lifecycle, limits, ops, tiles,
-    witness,
+    directory, events, export_download, export_jobs, integrity, limits, ops, prune_and_erase,
+    settings, tiles, witness,
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -40,20 +40,20 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/v1/proof/inclusion", get(integrity::inclusion))
         .route("/v1/proof/consistency", get(integrity::consistency))
-        .route("/v1/settings", get(lifecycle::show))
-        .route("/v1/settings/retention", put(lifecycle::set_retention))
-        .route("/v1/settings/legal-hold", put(lifecycle::set_legal_hold))
+        .route("/v1/settings", get(settings::show))
+        .route("/v1/settings/retention", put(settings::set_retention))
+        .route("/v1/settings/legal-hold", put(settings::set_legal_hold))
         .route(
             "/v1/settings/export-exclusions",
-            put(lifecycle::set_export_exclusions),
+            put(settings::set_export_exclusions),
         )
         .route("/v1/settings/limits", put(limits::set_limits))
-        .route("/v1/settings/tiles", put(lifecycle::set_tile_access))
+        .route("/v1/settings/tiles", put(settings::set_tile_access))
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))
-        .route("/v1/admin/prune", post(lifecycle::prune))
-        .route("/v1/subjects/{subject}/erase", post(lifecycle::erase))
+        .route("/v1/admin/prune", post(prune_and_erase::prune))
+        .route("/v1/subjects/{subject}/erase", post(prune_and_erase::erase))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .merge(crate::web::routes())

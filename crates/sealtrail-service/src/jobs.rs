@@ -268,7 +268,7 @@ impl ExportJobs {
     /// Overlays the live counters of a running job on its stored record.
     fn with_progress(&self, mut record: JobRecord) -> JobRecord {
         if record.state == JobState::Running {
-            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            let live = crate::lock(&self.live);
             if let Some(progress) = live.get(&record.id) {
                 record.rows = progress.rows.load(Ordering::Relaxed);
                 record.bytes = progress.bytes.load(Ordering::Relaxed);

@@ -77,17 +77,9 @@ impl PasswordWork {
         let slot = self.slots.clone().acquire_owned().await.ok()?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut memory = this
-                .memories
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop()
-                .unwrap_or_default();
+            let mut memory = crate::lock(&this.memories).pop().unwrap_or_default();
             let result = work(&mut memory);
-            this.memories
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(memory);
+            crate::lock(&this.memories).push(memory);
             drop((slot, in_flight));
             result
         })

@@ -70,7 +70,7 @@ impl SignedMemory {
 
     /// The remembered checkpoint of log `origin`, if any.
     pub fn get(&self, origin: &str) -> Option<Checkpoint> {
-        let notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let notes = crate::lock(&self.notes);
         notes.get(origin).map(|(checkpoint, _)| checkpoint.clone())
     }
 
@@ -80,7 +80,7 @@ impl SignedMemory {
         if signed.is_empty() {
             return Ok(());
         }
-        let mut held = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = crate::lock(&self.notes);
         let mut next = held.clone();
         for (checkpoint, note) in signed {
             next.insert(

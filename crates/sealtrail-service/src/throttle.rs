@@ -160,7 +160,7 @@ impl State {
 
 impl SignInThrottle {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.state)
     }
 
     /// Lets an attempt on `account` from `address` start, charging it to every counter, or

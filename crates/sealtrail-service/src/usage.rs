@@ -86,30 +86,19 @@ impl Usage {
         tenant: TenantId,
     ) -> Result<TenantLimits, StoreError> {
         let now = Instant::now();
-        if let Some((limits, at)) = self
-            .limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&tenant)
-        {
+        if let Some((limits, at)) = crate::lock(&self.limits).get(&tenant) {
             if now.saturating_duration_since(*at) < LIMITS_CACHE_FOR {
                 return Ok(*limits);
             }
         }
         let limits = store.settings(tenant).await?.limits;
-        self.limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(tenant, (limits, now));
+        crate::lock(&self.limits).insert(tenant, (limits, now));
         Ok(limits)
     }
 
     /// Uses `limits` for the tenant from now on (after a change on this node).
     pub fn remember_limits(&self, tenant: TenantId, limits: TenantLimits) {
-        self.limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(tenant, (limits, Instant::now()));
+        crate::lock(&self.limits).insert(tenant, (limits, Instant::now()));
     }
 
     /// Charges one request to `key`: 429 `rate_limited` over its tenant's per-key rate.

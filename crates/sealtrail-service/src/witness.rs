@@ -194,7 +194,7 @@ impl Witness {
         if log.key.open(&request.note).is_err() {
             return Err(Refusal::Unsigned(checkpoint.origin));
         }
-        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        let mut latest = crate::lock(&self.latest);
         let previous = latest.get(&checkpoint.origin);
         match decide(previous.map(|(c, _)| c), &request, &checkpoint) {
             Decision::Cosign => {}

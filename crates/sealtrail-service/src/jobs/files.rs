@@ -47,7 +47,7 @@ impl JobFiles {
     /// Serialises record updates; a poisoned lock only means another update panicked, and the
     /// files themselves are always whole (atomic renames), so it is safe to carry on.
     pub(super) fn lock(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.lock)
     }
 
     /// `<root>/<tenant>`.

@@ -162,7 +162,7 @@ async fn write(
 
 /// Registers (or, with `None`, removes) a job's live counters.
 fn live(jobs: &ExportJobs, record: &JobRecord, progress: Option<Arc<Progress>>) {
-    let mut live = jobs.live.lock().unwrap_or_else(|p| p.into_inner());
+    let mut live = crate::lock(&jobs.live);
     match progress {
         Some(p) => live.insert(record.id, p),
         None => live.remove(&record.id),

@@ -50,7 +50,7 @@ pub struct Buckets {
 impl Buckets {
     /// Takes `units` from `key`'s bucket, or says how long until they would be available.
     pub fn take(&self, key: &str, units: u64, rate: Rate, now: Instant) -> Result<(), Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = crate::lock(&self.buckets);
         if buckets.len() >= SWEEP_AT {
             buckets.retain(|_, b| now.saturating_duration_since(b.updated) < IDLE_FORGET);
         }

@@ -47,7 +47,7 @@ pub struct DailyQuotas {
 
 impl DailyQuotas {
     fn fresh(&self, tenant: TenantId, day: i64, now: Instant) -> Option<Tally> {
-        let tallies = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        let tallies = crate::lock(&self.tallies);
         tallies
             .get(&tenant)
             .filter(|t| t.day == day && now.saturating_duration_since(t.counted_at) < RECOUNT_EVERY)
@@ -67,20 +67,17 @@ impl DailyQuotas {
         let clock = Instant::now();
         if self.fresh(tenant, day, clock).is_none() {
             let counted = store.entries_since(tenant, Timestamp(day * DAY_MS)).await?;
-            self.tallies
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(
-                    tenant,
-                    Tally {
-                        day,
-                        counted,
-                        admitted: 0,
-                        counted_at: clock,
-                    },
-                );
+            crate::lock(&self.tallies).insert(
+                tenant,
+                Tally {
+                    day,
+                    counted,
+                    admitted: 0,
+                    counted_at: clock,
+                },
+            );
         }
-        let mut tallies = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tallies = crate::lock(&self.tallies);
         let Some(tally) = tallies.get_mut(&tenant) else {
             return Ok(Ok(()));
         };

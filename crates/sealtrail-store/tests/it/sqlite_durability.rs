@@ -135,8 +135,9 @@ async fn two_stores_on_one_file_keep_seq_gapless() {
     const TASKS_PER_STORE: usize = 6;
     const PER_TASK: usize = 60;
     let dir = tempfile::tempdir().expect("temp dir");
-    let a: Arc<dyn Store> = Arc::new(open(dir.path()));
-    let b: Arc<dyn Store> = Arc::new(open(dir.path()));
+    let (a_sqlite, b_sqlite) = (Arc::new(open(dir.path())), Arc::new(open(dir.path())));
+    let a: Arc<dyn Store> = a_sqlite.clone();
+    let b: Arc<dyn Store> = b_sqlite.clone();
     let tenant = a.create_tenant("acme").await.expect("tenant").id;
     assert!(b.tenant_by_id(tenant).await.expect("visible").is_some());
 
@@ -165,6 +166,20 @@ async fn two_stores_on_one_file_keep_seq_gapless() {
         acked.extend(h.await.expect("task"));
     }
     let total = 2 * TASKS_PER_STORE * PER_TASK;
+    // A store settles only its own pending derived indexes before a read; another process's
+    // (here the other store's) reach the file within `MAX_LAG` of their commit (200 ms, later
+    // under load). Wait for both to have written theirs, so the facet counts below hold
+    // whichever store reads them.
+    for (name, store) in [("a", &a_sqlite), ("b", &b_sqlite)] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.entries_awaiting_indexes() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "store {name} still holds entries to index after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     let seqs: HashSet<u64> = acked.iter().map(|(_, _, s)| *s).collect();
     assert_eq!(
         seqs,

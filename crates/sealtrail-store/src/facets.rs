@@ -3,6 +3,7 @@
 //! pseudonym. Deltas accumulate here over one transaction; each backend writes them once per
 //! distinct value with its own SQL (`sqlite::facets::flush`, `pg::facets::flush`).
 
+use sealtrail_core::filter::{FacetValue, Facets};
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashMap;
 
@@ -158,4 +159,23 @@ mod tests {
             .collect();
         assert_eq!(actors, [(Some("u2"), 1)], "u1 cancelled out");
     }
+}
+
+/// Files one stored `facet_values` row under its facet, as both backends read them. A kind a
+/// newer build added has no field in this build's [`Facets`] and is skipped; a count that
+/// went negative through a bug reads as zero rather than wrapping.
+pub(crate) fn add_stored_value(facets: &mut Facets, kind: &str, value: String, count: i64) {
+    let list = match kind {
+        "channel" => &mut facets.channels,
+        "action" => &mut facets.actions,
+        "event" => &mut facets.events,
+        "category" => &mut facets.categories,
+        "result" => &mut facets.results,
+        "target_type" => &mut facets.target_types,
+        _ => return,
+    };
+    list.push(FacetValue {
+        value,
+        count: count.max(0) as u64,
+    });
 }

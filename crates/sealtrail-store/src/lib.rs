@@ -27,6 +27,7 @@ pub(crate) mod facets;
 pub(crate) mod group_commit;
 pub(crate) mod guards;
 pub(crate) mod index_terms;
+pub(crate) mod key_rows;
 mod limits;
 pub(crate) mod paging;
 pub mod pg;

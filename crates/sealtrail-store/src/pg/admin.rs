@@ -7,6 +7,7 @@
 
 use super::pool::{PgError, PgResult, Tx};
 use crate::guards::{check_retention, export_exclusions};
+use crate::key_rows::{StoredKey, KEY_COLUMNS};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use postgres::types::Json;
 use postgres::Row;
@@ -248,26 +249,18 @@ pub(crate) fn tenant_by_id(tx: &mut Tx<'_>, id: TenantId) -> PgResult<Option<Ten
     .transpose()
 }
 
-/// Decodes a key row (columns in this order); a malformed scope list or hash means the row was
-/// not written by us, so it is `Corrupt` rather than half a key.
+/// Decodes a key row selected as [`KEY_COLUMNS`].
 fn key_from_row(row: &Row) -> PgResult<ApiKey> {
-    let id: String = row.try_get(0)?;
-    let scopes: String = row.try_get(3)?;
-    let hash: Vec<u8> = row.try_get(4)?;
-    let scopes = Scope::parse_list(&scopes)
-        .map_err(|e| StoreError::Corrupt(format!("key {id} scopes: {e}")))?;
-    let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
-        return Err(StoreError::Corrupt(format!("key {id} hash is not 32 bytes")).into());
-    };
-    Ok(ApiKey {
-        tenant: TenantId(row.try_get(1)?),
+    let stored = StoredKey {
+        id: row.try_get(0)?,
+        tenant: row.try_get(1)?,
         name: row.try_get(2)?,
-        scopes,
-        hash,
-        created_at: Timestamp(row.try_get(5)?),
-        revoked_at: row.try_get::<_, Option<i64>>(6)?.map(Timestamp),
-        id,
-    })
+        scopes: row.try_get(3)?,
+        hash: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        revoked_at: row.try_get(6)?,
+    };
+    Ok(stored.decode()?)
 }
 
 /// Stores a key record. `Conflict` for a taken prefix (checked first, as on SQLite), else
@@ -335,8 +328,7 @@ pub(crate) fn api_key_by_prefix(tx: &mut Tx<'_>, prefix: &str) -> PgResult<Optio
         return Ok(None);
     }
     tx.query_opt(
-        "SELECT id, tenant, name, scopes, hash, created_at, revoked_at
-         FROM api_keys WHERE id = $1",
+        &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"),
         &[&prefix],
     )?
     .as_ref()
@@ -349,8 +341,10 @@ pub(crate) fn api_key_by_prefix(tx: &mut Tx<'_>, prefix: &str) -> PgResult<Optio
 /// PostgreSQL does not keep).
 pub(crate) fn list_api_keys(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Vec<ApiKey>> {
     tx.query(
-        "SELECT id, tenant, name, scopes, hash, created_at, revoked_at
-         FROM api_keys WHERE tenant = $1 ORDER BY created_at DESC, id COLLATE \"C\" DESC",
+        &format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys
+             WHERE tenant = $1 ORDER BY created_at DESC, id COLLATE \"C\" DESC"
+        ),
         &[&tenant.0],
     )?
     .iter()
@@ -370,9 +364,10 @@ pub(crate) fn revoke_api_key(
         return Ok(None);
     }
     tx.query_opt(
-        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
-         WHERE id = $1 AND tenant = $2
-         RETURNING id, tenant, name, scopes, hash, created_at, revoked_at",
+        &format!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
+             WHERE id = $1 AND tenant = $2 RETURNING {KEY_COLUMNS}"
+        ),
         &[&id, &tenant.0, &Timestamp::now().millis()],
     )?
     .as_ref()

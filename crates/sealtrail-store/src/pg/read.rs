@@ -1,12 +1,13 @@
 //! Single entries, leaves, log heads and facets, each read inside the caller's snapshot.
 
 use super::pool::{PgResult, Tx};
+use crate::facets;
 use crate::stored_entry::{slots_from_columns, StoredEntry};
 use crate::{LeafRecord, Lookup, StoreError};
 use postgres::types::ToSql;
 use postgres::Row;
 use sealtrail_core::envelope::Slot;
-use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
+use sealtrail_core::filter::{FacetActor, Facets};
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
 
@@ -187,19 +188,7 @@ pub(crate) fn facets(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Facets> {
     )?;
     for row in rows {
         let kind: String = row.get(0);
-        let list = match kind.as_str() {
-            "channel" => &mut facets.channels,
-            "action" => &mut facets.actions,
-            "event" => &mut facets.events,
-            "category" => &mut facets.categories,
-            "result" => &mut facets.results,
-            "target_type" => &mut facets.target_types,
-            _ => continue, // a kind a newer build added; this one has no field for it
-        };
-        list.push(FacetValue {
-            value: row.get(1),
-            count: row.get::<_, i64>(2).max(0) as u64,
-        });
+        facets::add_stored_value(&mut facets, &kind, row.get(1), row.get(2));
     }
     let rows = tx.query(
         "SELECT type, id, name, email, count FROM facet_actors

@@ -6,6 +6,7 @@ use super::error::{backend, constraint_kind, Constraint};
 use super::pk::MAX_TENANT;
 use super::WriteError;
 use crate::guards::{check_retention, export_exclusions};
+use crate::key_rows::{StoredKey, KEY_COLUMNS};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::ip_allowlist::IpAllowlist;
@@ -273,31 +274,19 @@ pub(crate) fn tenant_by_id(conn: &Connection, id: TenantId) -> Result<Option<Ten
         .map_err(backend("reading a tenant"))
 }
 
-const KEY_COLUMNS: &str = "id, tenant, name, scopes, hash, created_at, revoked_at";
-
-/// Decodes a key row; a malformed scope list or hash means the row was not written by us.
+/// Decodes a key row selected as [`KEY_COLUMNS`]; the outer error is SQLite's, the inner one a
+/// malformed row's.
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiKey, StoreError>> {
-    let id: String = row.get(0)?;
-    let scopes: String = row.get(3)?;
-    let hash: Vec<u8> = row.get(4)?;
-    let scopes = match Scope::parse_list(&scopes) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(StoreError::Corrupt(format!("key {id} scopes: {e}")))),
-    };
-    let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
-        return Ok(Err(StoreError::Corrupt(format!(
-            "key {id} hash is not 32 bytes"
-        ))));
-    };
-    Ok(Ok(ApiKey {
-        tenant: TenantId(row.get(1)?),
+    let stored = StoredKey {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
         name: row.get(2)?,
-        scopes,
-        hash,
-        created_at: Timestamp(row.get(5)?),
-        revoked_at: row.get::<_, Option<i64>>(6)?.map(Timestamp),
-        id,
-    }))
+        scopes: row.get(3)?,
+        hash: row.get(4)?,
+        created_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    };
+    Ok(stored.decode())
 }
 
 /// Stores a key record. `NotFound` for an unknown tenant, `Conflict` for a taken prefix.

@@ -5,11 +5,12 @@ use super::error::{backend, poisoned};
 use super::pk::{log_range, tenant_base};
 use super::schema::open_reader;
 use super::vault;
+use crate::facets;
 use crate::stored_entry::StoredEntry;
 use crate::{LeafRecord, Lookup, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
-use sealtrail_core::filter::{FacetActor, FacetValue, Facets};
+use sealtrail_core::filter::{FacetActor, Facets};
 use sealtrail_core::{TenantId, Timestamp};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -221,19 +222,7 @@ pub(crate) fn facets(conn: &Connection, tenant: TenantId) -> Result<Facets, Stor
         .map_err(backend("reading facets"))?;
     for row in rows {
         let (kind, value, count) = row.map_err(backend("reading facets"))?;
-        let list = match kind.as_str() {
-            "channel" => &mut facets.channels,
-            "action" => &mut facets.actions,
-            "event" => &mut facets.events,
-            "category" => &mut facets.categories,
-            "result" => &mut facets.results,
-            "target_type" => &mut facets.target_types,
-            _ => continue, // a kind a newer build added; this one has no field for it
-        };
-        list.push(FacetValue {
-            value,
-            count: count as u64,
-        });
+        facets::add_stored_value(&mut facets, &kind, value, count);
     }
     let mut actors = conn
         .prepare_cached(

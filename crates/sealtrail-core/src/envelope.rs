@@ -394,14 +394,17 @@ pub enum Slot {
 }
 
 impl Slot {
-    fn part(&self) -> Part {
+    /// The part this slot holds, committed or erased: readers (verification, erasure, bundle
+    /// lines) match slots to parts without caring which state a slot is in.
+    pub fn part(&self) -> Part {
         match self {
             Slot::Committed(v) => v.part,
             Slot::Erased { part, .. } => *part,
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    /// The bytes shown for this slot: the committed value, or the erasure's stand-in.
+    pub fn bytes(&self) -> &[u8] {
         match self {
             Slot::Committed(v) => &v.value,
             Slot::Erased { replacement, .. } => replacement,

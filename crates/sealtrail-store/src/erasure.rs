@@ -30,7 +30,7 @@ pub(crate) use subject::{Plan, SubjectIdentifiers};
 
 use crate::facets::FacetDeltas;
 use crate::scrub::{erased_actor, erased_context, erased_target, TextScrub};
-use crate::stored_entry::{slot_bytes, slot_part, StoredEntry};
+use crate::stored_entry::StoredEntry;
 use crate::{ErasedEntry, ErasureMode, ErasureOutcome, StoreError, ERASURE_LIST_LIMIT};
 use sealtrail_core::envelope::{canonical_json, Part, Slot};
 use sealtrail_core::{Entry, TenantId};
@@ -147,8 +147,8 @@ fn change(row: &StoredEntry, plan: &Plan) -> Result<Option<Scrubbed>, StoreError
     let own = row
         .slots
         .iter()
-        .find(|s| slot_part(s) == Part::Actor)
-        .and_then(|s| serde_json::from_slice::<Value>(slot_bytes(s)).ok())
+        .find(|s| s.part() == Part::Actor)
+        .and_then(|s| serde_json::from_slice::<Value>(s.bytes()).ok())
         .is_some_and(|a| is_own_actor(&a, &plan.subject));
     let mut fields = BTreeSet::new();
     let mut parts = Vec::new();
@@ -156,8 +156,8 @@ fn change(row: &StoredEntry, plan: &Plan) -> Result<Option<Scrubbed>, StoreError
         .slots
         .iter()
         .map(|slot| {
-            let part = slot_part(slot);
-            match part_after(part, slot_bytes(slot), own, plan, &mut fields) {
+            let part = slot.part();
+            match part_after(part, slot.bytes(), own, plan, &mut fields) {
                 Some(replacement) => {
                     parts.push(part);
                     Slot::Erased { part, replacement }

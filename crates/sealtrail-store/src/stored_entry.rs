@@ -22,22 +22,6 @@ pub(crate) fn part_from_code(code: i64) -> Result<Part, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("vault part code {code}")))
 }
 
-/// The part a slot belongs to (core keeps its own accessor private).
-pub(crate) fn slot_part(slot: &Slot) -> Part {
-    match slot {
-        Slot::Committed(v) => v.part,
-        Slot::Erased { part, .. } => *part,
-    }
-}
-
-/// The bytes a slot shows: the committed value or the erasure's replacement.
-pub(crate) fn slot_bytes(slot: &Slot) -> &[u8] {
-    match slot {
-        Slot::Committed(v) => &v.value,
-        Slot::Erased { replacement, .. } => replacement,
-    }
-}
-
 /// Rebuilds a slot from its row. A committed value must have a 16-byte salt.
 pub(crate) fn slot_from_row(
     part: i64,
@@ -65,7 +49,7 @@ pub(crate) type PartColumns<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 /// The columns of each part, in part order. Both backends keep the vault in the entry row, a
 /// salt and a value column per part, so writing and reading them is shared here.
 pub(crate) fn vault_columns(slots: &[Slot]) -> [PartColumns<'_>; 3] {
-    Part::ALL.map(|part| match slots.iter().find(|s| slot_part(s) == part) {
+    Part::ALL.map(|part| match slots.iter().find(|s| s.part() == part) {
         Some(Slot::Committed(v)) => (Some(v.salt.as_slice()), Some(v.value.as_slice())),
         Some(Slot::Erased { replacement, .. }) => (None, Some(replacement.as_slice())),
         None => (None, None),

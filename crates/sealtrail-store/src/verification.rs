@@ -29,7 +29,6 @@ mod erasures;
 
 pub(crate) use copies::{target_from_json, IndexCopies, TargetCopy, Words, SCALAR_COLUMNS};
 
-use crate::stored_entry::slot_part;
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::PRUNE_ACTION;
 use sealtrail_core::envelope::{self, Part, Slot};
@@ -237,7 +236,7 @@ impl<'a> Verifier<'a> {
         }
         if let Some(part) = Part::ALL
             .into_iter()
-            .find(|part| !slots.iter().any(|s| slot_part(s) == *part))
+            .find(|part| !slots.iter().any(|s| s.part() == *part))
         {
             return Err(format!("vault value `{}` missing", part.as_str()));
         }

@@ -204,7 +204,7 @@ pub(crate) fn check(
         return Err(format!("envelope claims seq {}", head.seq));
     }
     for part in Part::ALL {
-        let count = slots.iter().filter(|s| slot_part(s) == part).count();
+        let count = slots.iter().filter(|s| s.part() == part).count();
         if count != 1 {
             return Err(format!(
                 "expected one `{}` vault value, found {count}",
@@ -220,13 +220,6 @@ pub(crate) fn check(
         ));
     }
     envelope::open(envelope_bytes, slots).map_err(|e| e.to_string())
-}
-
-fn slot_part(slot: &Slot) -> Part {
-    match slot {
-        Slot::Committed(v) => v.part,
-        Slot::Erased { part, .. } => *part,
-    }
 }
 
 /// The readable copy of an opened entry, as written to the line's `entry` field.

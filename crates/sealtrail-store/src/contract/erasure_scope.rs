@@ -6,7 +6,6 @@
 use super::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
 use super::fixtures::*;
 use super::integrity::head;
-use crate::stored_entry::slot_part;
 use crate::{ErasureMode, ErasureOutcome, LeafRecord, Store, StoreError};
 use sealtrail_core::entry::{NewEntry, Target};
 use sealtrail_core::envelope::Part;
@@ -270,7 +269,7 @@ pub async fn erasure_dry_run_predicts_exactly_what_changes(store: Arc<dyn Store>
                 .iter()
                 .zip(new.slots)
                 .filter(|(o, n)| *o != n)
-                .map(move |(o, _)| (seq, slot_part(o)))
+                .map(move |(o, _)| (seq, o.part()))
                 .collect::<Vec<_>>()
         })
         .collect();

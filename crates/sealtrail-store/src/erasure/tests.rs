@@ -39,7 +39,7 @@ fn stored(seq: i64, entry: Value) -> StoredEntry {
 fn plan(subject: &str, rows: &[StoredEntry]) -> Result<Plan, StoreError> {
     let mut found = SubjectIdentifiers::new(subject);
     for row in rows {
-        found.add_actor(slot_bytes(&row.slots[0]));
+        found.add_actor(row.slots[0].bytes());
     }
     for row in rows {
         let entry = row.open()?;

@@ -5,7 +5,7 @@ use super::error::backend;
 use super::WriteError;
 use crate::erasure::ledger::{value_hash, RunSummary, STALE_AFTER_MS};
 use crate::erasure::Scrubbed;
-use crate::stored_entry::{part_code, slot_bytes, slot_part};
+use crate::stored_entry::part_code;
 use crate::verification::Verifier;
 use crate::StoreError;
 use rusqlite::{params, Connection, Transaction};
@@ -132,14 +132,14 @@ pub(crate) fn list(
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for slot in &scrubbed.slots {
-        let part = slot_part(slot);
+        let part = slot.part();
         if scrubbed.summary.parts.contains(&part) {
             insert.execute(params![
                 tenant.0,
                 run.as_slice(),
                 scrubbed.summary.seq as i64,
                 part_code(part),
-                value_hash(slot_bytes(slot)).as_slice()
+                value_hash(slot.bytes()).as_slice()
             ])?;
         }
     }

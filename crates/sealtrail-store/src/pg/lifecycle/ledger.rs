@@ -5,7 +5,7 @@
 use crate::erasure::ledger::{value_hash, RunSummary, STALE_AFTER_MS};
 use crate::erasure::Scrubbed;
 use crate::pg::pool::{PgResult, Tx};
-use crate::stored_entry::{part_code, slot_bytes, slot_part};
+use crate::stored_entry::part_code;
 use crate::verification::Verifier;
 use crate::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
@@ -45,7 +45,7 @@ pub(super) fn list(
     scrubbed: &Scrubbed,
 ) -> PgResult<()> {
     for slot in &scrubbed.slots {
-        let part = slot_part(slot);
+        let part = slot.part();
         if scrubbed.summary.parts.contains(&part) {
             tx.execute(
                 "INSERT INTO erased_slots (tenant, run, seq, part, hash)
@@ -56,7 +56,7 @@ pub(super) fn list(
                     &run.as_slice(),
                     &(scrubbed.summary.seq as i64),
                     &(part_code(part) as i16),
-                    &value_hash(slot_bytes(slot)).as_slice(),
+                    &value_hash(slot.bytes()).as_slice(),
                 ],
             )?;
         }

@@ -121,6 +121,25 @@ impl FacetDeltas {
     }
 }
 
+/// Files one stored `facet_values` row under its facet, as both backends read them. A kind a
+/// newer build added has no field in this build's [`Facets`] and is skipped; a count that
+/// went negative through a bug reads as zero rather than wrapping.
+pub(crate) fn add_stored_value(facets: &mut Facets, kind: &str, value: String, count: i64) {
+    let list = match kind {
+        "channel" => &mut facets.channels,
+        "action" => &mut facets.actions,
+        "event" => &mut facets.events,
+        "category" => &mut facets.categories,
+        "result" => &mut facets.results,
+        "target_type" => &mut facets.target_types,
+        _ => return,
+    };
+    list.push(FacetValue {
+        value,
+        count: count.max(0) as u64,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,23 +178,4 @@ mod tests {
             .collect();
         assert_eq!(actors, [(Some("u2"), 1)], "u1 cancelled out");
     }
-}
-
-/// Files one stored `facet_values` row under its facet, as both backends read them. A kind a
-/// newer build added has no field in this build's [`Facets`] and is skipped; a count that
-/// went negative through a bug reads as zero rather than wrapping.
-pub(crate) fn add_stored_value(facets: &mut Facets, kind: &str, value: String, count: i64) {
-    let list = match kind {
-        "channel" => &mut facets.channels,
-        "action" => &mut facets.actions,
-        "event" => &mut facets.events,
-        "category" => &mut facets.categories,
-        "result" => &mut facets.results,
-        "target_type" => &mut facets.target_types,
-        _ => return,
-    };
-    list.push(FacetValue {
-        value,
-        count: count.max(0) as u64,
-    });
 }

@@ -38,14 +38,6 @@ pub mod sqlite;
 pub(crate) mod stored_entry;
 pub(crate) mod verification;
 
-#[cfg(feature = "contract")]
-pub mod contract;
-
-/// A real PostgreSQL server for tests (`initdb` + `pg_ctl`), shared by the contract suite and
-/// the multi-node tests of the server and CLI crates.
-#[cfg(feature = "contract")]
-pub mod pg_harness;
-
 /// Everything that can go wrong in storage, phrased for operators (clients see only a 5xx or 503).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

@@ -213,8 +213,8 @@ fn unknown_tenant(tenant: TenantId) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::fixtures::event;
     use sealtrail_core::envelope::Presealed;
+    use sealtrail_testkit::contract::fixtures::event;
 
     /// A backend in memory: one tenant (id 1), what was written, and keys stored earlier.
     #[derive(Default)]

@@ -39,9 +39,9 @@ mod verify;
 mod wal;
 mod writer;
 
-#[cfg(all(test, feature = "contract"))]
+#[cfg(test)]
 mod ledger_tests;
-#[cfg(all(test, feature = "contract"))]
+#[cfg(test)]
 mod tests;
 
 use crate::group_commit::{GroupLimits, WriterHandle};
@@ -192,7 +192,7 @@ impl SqliteStore {
 
     /// Creates (or migrates) `<data_dir>/sealtrail.db` only up to schema `version`, as an
     /// older build left it, so upgrade tests can fill it with old rows and reopen it.
-    #[cfg(feature = "contract")]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn create_at_version(data_dir: &Path, version: i64) -> Result<PathBuf, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Backend(format!("creating {}: {e}", data_dir.display())))?;
@@ -202,7 +202,7 @@ impl SqliteStore {
     }
 
     /// Runs `job` on the writer connection; for in-crate tests that need to provoke failures.
-    #[cfg(all(test, feature = "contract"))]
+    #[cfg(test)]
     pub(crate) async fn with_writer<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut rusqlite::Connection) -> Result<T, WriteError> + Send + 'static,

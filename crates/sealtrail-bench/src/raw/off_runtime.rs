@@ -92,7 +92,7 @@ mod tests {
     use super::super::postgres::RawPostgres;
     use super::super::suite;
     use super::*;
-    use sealtrail_store::pg_harness;
+    use sealtrail_testkit::pg_harness;
 
     /// The way `sealtrail bench --database` uses it: created, queried and dropped on a worker
     /// of a multi-threaded runtime. A bare `RawPostgres` panics there ("Cannot start a

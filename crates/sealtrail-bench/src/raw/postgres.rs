@@ -330,7 +330,7 @@ impl RawEngine for RawPostgres {
 mod tests {
     use super::super::suite;
     use super::*;
-    use sealtrail_store::pg_harness;
+    use sealtrail_testkit::pg_harness;
 
     /// A baseline in a fresh database of the shared test server; a missing PostgreSQL fails
     /// the test (the harness never skips).

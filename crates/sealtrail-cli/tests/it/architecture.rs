@@ -63,9 +63,10 @@ fn sources(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-const CRATES: [&str; 7] = [
+const CRATES: [&str; 8] = [
     "sealtrail-core",
     "sealtrail-store",
+    "sealtrail-testkit",
     "sealtrail-export",
     "sealtrail-service",
     "sealtrail-server",
@@ -106,6 +107,7 @@ fn only_the_server_speaks_http_as_a_server() {
         "sealtrail-export",
         "sealtrail-service",
         "sealtrail-bench",
+        "sealtrail-testkit",
     ] {
         let deps = dependencies(krate);
         for forbidden in HTTP_SERVER {
@@ -144,6 +146,7 @@ fn dependencies_point_downward() {
         "sealtrail-server",
         "sealtrail-service",
         "sealtrail-export",
+        "sealtrail-testkit",
         "sealtrail-store",
         "sealtrail-core",
     ];
@@ -155,6 +158,17 @@ fn dependencies_point_downward() {
                 "{krate} depends on {upward}, which sits above it (ARCHITECTURE.md, Crates)"
             );
         }
+    }
+}
+
+#[test]
+fn test_support_never_ships() {
+    for krate in CRATES {
+        assert!(
+            !dependencies(krate).iter().any(|d| d == "sealtrail-testkit"),
+            "{krate} depends on sealtrail-testkit outside [dev-dependencies]: the contract suite \
+             and the PostgreSQL harness are for tests only"
+        );
     }
 }
 

@@ -1,10 +1,9 @@
 //! `sealtrail bench` as a user runs it: the real binary generating its workload and running
 //! every scenario, tiny, against a server it starts itself and the raw SQLite baseline.
 
+use crate::common::BIN;
 use serde_json::Value;
 use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");
 
 fn gen(seed: &str, end: &str) -> Vec<u8> {
     let out = Command::new(BIN)

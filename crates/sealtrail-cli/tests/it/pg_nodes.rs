@@ -4,7 +4,7 @@
 //! at its acknowledged seq, seq is gapless, and `sealtrail verify` proves the Merkle tree.
 
 use crate::common::{assert_log_holds, Acks, Served};
-use sealtrail_store::pg_harness;
+use sealtrail_testkit::pg_harness;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! problem when not.
 
 use crate::common::{text, BIN};
-use sealtrail_store::pg_harness::PgServer;
+use sealtrail_testkit::pg_harness::PgServer;
 use std::process::Command;
 
 #[test]

@@ -20,9 +20,6 @@ mod prune;
 /// Verification's row streams.
 mod verify;
 
-#[cfg(all(test, feature = "contract"))]
-mod tests;
-
 use super::admin;
 use super::pool::{PgResult, Pool, Tx};
 use crate::erasure;

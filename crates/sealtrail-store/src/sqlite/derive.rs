@@ -290,8 +290,8 @@ pub(crate) fn insert_document(tx: &Connection, pk: i64, words: &str) -> rusqlite
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::fixtures::event;
     use sealtrail_core::Timestamp;
+    use sealtrail_testkit::contract::fixtures::event;
 
     fn committed(n: usize) -> Vec<(i64, TenantId, Entry)> {
         (0..n)

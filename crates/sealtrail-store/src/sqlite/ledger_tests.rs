@@ -5,13 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{erase, ledger, SqliteOptions, SqliteStore};
-use crate::contract::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
-use crate::contract::fixtures::{event, pseudonym_key};
 use crate::erasure::ledger::{new_run_id, STALE_AFTER_MS};
+use crate::StoreError;
 use crate::{Directory, EventLog, Integrity, Lifecycle};
-use crate::{Store, StoreError};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::Timestamp;
+use sealtrail_testkit::contract::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
+use sealtrail_testkit::contract::fixtures::event;
 
 #[tokio::test]
 async fn an_interrupted_erasure_is_recorded_once_it_is_stale() {
@@ -28,7 +28,15 @@ async fn an_interrupted_erasure_is_recorded_once_it_is_stale() {
     let origin = store.log_origin(t).await.expect("origin");
     let plan = store
         .reads
-        .read(move |conn| erase::find_subject(conn, t, SUBJECT_EMAIL, &origin, &pseudonym_key()))
+        .read(move |conn| {
+            erase::find_subject(
+                conn,
+                t,
+                SUBJECT_EMAIL,
+                &origin,
+                &crate::PseudonymKey::from_bytes([7; 32]),
+            )
+        })
         .await
         .expect("plan");
     // The run's first chunk commits; the process then dies before the run finishes.
@@ -67,8 +75,12 @@ async fn an_interrupted_erasure_is_recorded_once_it_is_stale() {
 
     let v = store.verify_log(t, &|_| {}).await.expect("verify");
     assert_eq!((v.first_problem, v.checked), (None, 4));
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
-    let newest = crate::contract::fixtures::all_pages(&store, t, &Filter::default(), 10).await;
+    let query = sealtrail_core::filter::Query {
+        filter: Filter::default(),
+        limit: 10,
+        cursor: None,
+    };
+    let newest = store.query(t, &query).await.expect("newest").entries;
     let record = &newest[0];
     assert_eq!(record.action, "subject.erased");
     assert_eq!(record.result.as_str(), "warning");

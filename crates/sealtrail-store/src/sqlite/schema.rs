@@ -244,7 +244,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 
 /// Creates (or opens) a database migrated only up to `version`, for upgrade tests that need a
 /// file as an older build left it.
-#[cfg(feature = "contract")]
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) fn create_at_version(path: &Path, version: i64) -> Result<(), StoreError> {
     let mut conn = Connection::open(path).map_err(backend("opening the database"))?;
     set_wal(&conn)?;

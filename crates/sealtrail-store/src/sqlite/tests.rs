@@ -4,10 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{SqliteOptions, SqliteStore, WriteError};
-use crate::contract::fixtures::event;
 use crate::{Directory, EventLog, Integrity, Lifecycle};
 use crate::{Store, StoreError};
 use sealtrail_core::filter::Filter;
+use sealtrail_testkit::contract::fixtures::event;
 use std::time::Duration;
 
 fn open(options: SqliteOptions) -> (tempfile::TempDir, SqliteStore) {

@@ -1,10 +1,10 @@
 //! The shared contract suite against PostgreSQL: one real server per test process (started by
-//! [`sealtrail_store::pg_harness`] with `initdb`/`pg_ctl`), a fresh database per case. Without
+//! [`sealtrail_testkit::pg_harness`] with `initdb`/`pg_ctl`), a fresh database per case. Without
 //! PostgreSQL's server binaries every case fails, loudly: this suite never skips.
 
-use sealtrail_store::contract::StoreUnderTest;
 use sealtrail_store::pg::{PgOptions, PgStore};
-use sealtrail_store::pg_harness;
+use sealtrail_testkit::contract::StoreUnderTest;
+use sealtrail_testkit::pg_harness;
 use std::sync::Arc;
 
 async fn postgres() -> StoreUnderTest {
@@ -25,4 +25,4 @@ async fn postgres() -> StoreUnderTest {
     }
 }
 
-sealtrail_store::store_contract_tests!(postgres);
+sealtrail_testkit::store_contract_tests!(postgres);

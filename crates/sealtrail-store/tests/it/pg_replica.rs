@@ -3,10 +3,10 @@
 //! they come from the replica) while appends fail (they never do).
 
 use sealtrail_core::filter::{Filter, Query};
-use sealtrail_store::contract::fixtures::{append, event, tenant};
 use sealtrail_store::pg::{PgOptions, PgStore};
-use sealtrail_store::pg_harness::PgServer;
 use sealtrail_store::Store;
+use sealtrail_testkit::contract::fixtures::{append, event, tenant};
+use sealtrail_testkit::pg_harness::PgServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -3,9 +3,9 @@
 //! is refused rather than trusted; plain text only when the URL asks for it.
 
 use sealtrail_store::pg::{PgOptions, PgStore};
-use sealtrail_store::pg_harness::PgServer;
 use sealtrail_store::{Directory, EventLog};
 use sealtrail_store::{Store, StoreError};
+use sealtrail_testkit::pg_harness::PgServer;
 use std::process::Command;
 
 /// How many of the server's client connections are encrypted, asked through `psql`.

@@ -1,8 +1,8 @@
 //! The shared contract suite against the embedded SQLite store, on a fresh temporary directory
 //! per case.
 
-use sealtrail_store::contract::StoreUnderTest;
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
+use sealtrail_testkit::contract::StoreUnderTest;
 use std::sync::Arc;
 
 async fn sqlite() -> StoreUnderTest {
@@ -14,4 +14,4 @@ async fn sqlite() -> StoreUnderTest {
     }
 }
 
-sealtrail_store::store_contract_tests!(sqlite);
+sealtrail_testkit::store_contract_tests!(sqlite);

@@ -5,10 +5,10 @@ use proptest::prelude::*;
 use sealtrail_core::entry::{Actor, ActorType, NewEntry, Outcome, Target};
 use sealtrail_core::filter::{ActionMatch, Cursor, Filter, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
-use sealtrail_store::contract::fixtures::event;
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
 use sealtrail_store::Store;
 use sealtrail_store::{Directory, EventLog};
+use sealtrail_testkit::contract::fixtures::event;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 

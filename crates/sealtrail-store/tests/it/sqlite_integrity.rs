@@ -6,14 +6,14 @@ use rusqlite::{params, Connection};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::merkle::MemoryTree;
 use sealtrail_core::{Entry, TenantId, Timestamp};
-use sealtrail_store::contract::erasure::{
-    by_subject, mentioning_subject, SUBJECT_EMAIL, SUBJECT_NAME,
-};
-use sealtrail_store::contract::fixtures::{all_pages, dataset_entry, event, keyed};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore, DB_FILE_NAME};
 use sealtrail_store::PruneOrder;
 use sealtrail_store::{Directory, EventLog, Integrity, Lifecycle};
 use sealtrail_store::{ErasureMode, Lookup, Slot, Store, StoreError};
+use sealtrail_testkit::contract::erasure::{
+    by_subject, mentioning_subject, SUBJECT_EMAIL, SUBJECT_NAME,
+};
+use sealtrail_testkit::contract::fixtures::{all_pages, dataset_entry, event, keyed};
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -339,7 +339,7 @@ async fn erasure_leaves_no_bytes_of_the_subject_in_the_files() {
             SUBJECT_EMAIL,
             ErasureMode::Erase,
             &sealtrail_core::entry::Actor::system("Erasure"),
-            &sealtrail_store::contract::fixtures::pseudonym_key(),
+            &sealtrail_testkit::contract::fixtures::pseudonym_key(),
         )
         .await
         .expect("erase");

@@ -1,10 +1,10 @@
 //! Cases on facets, tenant isolation, tenants and API keys.
 
 use super::fixtures::*;
-use crate::{Lookup, Store, StoreError};
 use sealtrail_core::filter::{Cursor, Direction, Filter};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
+use sealtrail_store::{Lookup, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,10 +3,10 @@
 
 use super::fixtures::*;
 use super::integrity::{grow, head, leaf_hashes};
-use crate::{Lookup, PruneOrder, Retention, Store, StoreError, TenantSettings};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::merkle;
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{Lookup, PruneOrder, Retention, Store, StoreError, TenantSettings};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -248,8 +248,8 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         legal_hold: false,
         export_excluded_properties: Vec::new(),
         ip_allowlist: Vec::new(),
-        limits: crate::TenantLimits::DEFAULT,
-        tile_access: crate::TileAccess::Off,
+        limits: sealtrail_store::TenantLimits::DEFAULT,
+        tile_access: sealtrail_store::TileAccess::Off,
     };
     assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
@@ -274,8 +274,8 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
             legal_hold: true,
             export_excluded_properties: Vec::new(),
             ip_allowlist: Vec::new(),
-            limits: crate::TenantLimits::DEFAULT,
-            tile_access: crate::TileAccess::Off,
+            limits: sealtrail_store::TenantLimits::DEFAULT,
+            tile_access: sealtrail_store::TileAccess::Off,
         })
     );
     let other = tenant(&store, "globex").await;

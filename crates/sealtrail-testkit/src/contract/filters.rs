@@ -1,10 +1,10 @@
 //! Cases on filters, search and counts, mostly over the 24-entry dataset.
 
 use super::fixtures::*;
-use crate::Store;
 use sealtrail_core::entry::Outcome;
 use sealtrail_core::filter::{ActionMatch, Filter, Query};
 use sealtrail_core::Timestamp;
+use sealtrail_store::Store;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;

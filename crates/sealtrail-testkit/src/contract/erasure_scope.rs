@@ -6,11 +6,11 @@
 use super::erasure::{by_subject, mentioning_subject, SUBJECT_EMAIL};
 use super::fixtures::*;
 use super::integrity::head;
-use crate::{ErasureMode, ErasureOutcome, LeafRecord, Store, StoreError};
 use sealtrail_core::entry::{NewEntry, Target};
 use sealtrail_core::envelope::Part;
 use sealtrail_core::filter::Filter;
 use sealtrail_core::TenantId;
+use sealtrail_store::{ErasureMode, ErasureOutcome, LeafRecord, Store, StoreError};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

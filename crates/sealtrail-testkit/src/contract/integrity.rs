@@ -3,10 +3,10 @@
 //! was appended, and the checkpoint equivocation guard.
 
 use super::fixtures::*;
-use crate::{CheckpointToRecord, Hash, Store, StoreError, TreeHead};
 use sealtrail_core::envelope;
 use sealtrail_core::merkle::{self, MemoryTree};
 use sealtrail_core::{Entry, TenantId};
+use sealtrail_store::{CheckpointToRecord, Hash, Store, StoreError, TreeHead};
 use std::sync::Arc;
 
 /// The leaf hashes of every kept entry, from `leaves`, in seq order.
@@ -411,10 +411,11 @@ pub async fn tree_levels_are_the_complete_subtrees(store: Arc<dyn Store>) {
 
 /// Tile access is off by default, set per tenant, and left alone by other settings.
 pub async fn tile_access_is_a_setting_per_tenant(store: Arc<dyn Store>) {
-    use crate::TileAccess;
+    use sealtrail_store::TileAccess;
     let t = tenant(&store, "acme").await;
     let other = tenant(&store, "globex").await;
-    let access = |s: Result<crate::TenantSettings, StoreError>| s.map(|s| s.tile_access).ok();
+    let access =
+        |s: Result<sealtrail_store::TenantSettings, StoreError>| s.map(|s| s.tile_access).ok();
     assert_eq!(access(store.settings(t).await), Some(TileAccess::Off));
     for value in [TileAccess::Public, TileAccess::Monitor] {
         assert_eq!(access(store.set_tile_access(t, value).await), Some(value));

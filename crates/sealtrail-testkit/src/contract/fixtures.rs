@@ -1,9 +1,9 @@
 //! Builders and helpers shared by the contract cases: entries, tenants, paging to the end.
 
-use crate::{Lookup, Store};
 use sealtrail_core::entry::{Actor, ActorType, Context, NewEntry, Outcome, Target};
 use sealtrail_core::filter::{Cursor, Filter, Page, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
+use sealtrail_store::{Lookup, Store};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,6 +216,6 @@ pub async fn expect_counts(store: &Arc<dyn Store>, t: TenantId, cases: Vec<(&str
 
 /// The pseudonym key of the contract suite: pinned, so a dry run and the erasure after it
 /// (and both backends) agree on a subject's pseudonym.
-pub fn pseudonym_key() -> crate::PseudonymKey {
-    crate::PseudonymKey::from_bytes([7; 32])
+pub fn pseudonym_key() -> sealtrail_store::PseudonymKey {
+    sealtrail_store::PseudonymKey::from_bytes([7; 32])
 }

@@ -2,14 +2,14 @@
 //! verification, old partitions dropped after a prune (and skipped, not failed, when busy),
 //! idempotency keys leaving with their entries, and no erased value left in any column.
 
-use crate::contract::erasure::{by_subject, mentioning_subject};
-use crate::contract::fixtures::{append, event, keyed, tenant};
-use crate::pg::{PgOptions, PgStore};
-use crate::pg_harness;
-use crate::PruneOrder;
-use crate::Store;
 use postgres::NoTls;
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::pg::{PgOptions, PgStore};
+use sealtrail_store::PruneOrder;
+use sealtrail_store::Store;
+use sealtrail_testkit::contract::erasure::{by_subject, mentioning_subject};
+use sealtrail_testkit::contract::fixtures::{append, event, keyed, tenant};
+use sealtrail_testkit::pg_harness;
 use std::sync::{mpsc, Arc, Mutex};
 
 /// 2020-01-01, 2020-02-01 and 2020-03-01 (UTC), in milliseconds.
@@ -249,9 +249,9 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
         .erase_subject(
             t,
             "u-zoe",
-            crate::ErasureMode::Erase,
+            sealtrail_store::ErasureMode::Erase,
             &sealtrail_core::entry::Actor::system("Erasure"),
-            &crate::contract::fixtures::pseudonym_key(),
+            &sealtrail_testkit::contract::fixtures::pseudonym_key(),
         )
         .await
         .map(|o| o.entries_scrubbed);

@@ -1,10 +1,10 @@
 //! Cases on users, web sessions and the per-tenant IP allowlist.
 
 use super::fixtures::*;
-use crate::{NewUser, Retention, Store, StoreError, TenantSettings, UserChange};
 use sealtrail_core::session::{generate_token, hash_token, Session, SESSION_LIFETIME_MS};
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{NewUser, Retention, Store, StoreError, TenantSettings, UserChange};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -627,8 +627,8 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
         legal_hold: true,
         export_excluded_properties: vec!["dialogue".into()],
         ip_allowlist: vec!["203.0.113.0/24".into()],
-        limits: crate::TenantLimits::DEFAULT,
-        tile_access: crate::TileAccess::Off,
+        limits: sealtrail_store::TenantLimits::DEFAULT,
+        tile_access: sealtrail_store::TileAccess::Off,
     };
     let set = store
         .set_ip_allowlist(t, vec!["203.0.113.7/24".into()])
@@ -660,8 +660,8 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
             legal_hold: false,
             export_excluded_properties: Vec::new(),
             ip_allowlist: Vec::new(),
-            limits: crate::TenantLimits::DEFAULT,
-            tile_access: crate::TileAccess::Off,
+            limits: sealtrail_store::TenantLimits::DEFAULT,
+            tile_access: sealtrail_store::TileAccess::Off,
         })
     );
 }

@@ -3,11 +3,11 @@
 
 use super::fixtures::*;
 use super::integrity::{head, leaf_hashes};
-use crate::{ErasureMode, Store, StoreError};
 use sealtrail_core::entry::{NewEntry, Target};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::merkle;
 use sealtrail_core::Entry;
+use sealtrail_store::{ErasureMode, Store, StoreError};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;

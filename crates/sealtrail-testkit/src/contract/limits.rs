@@ -2,8 +2,8 @@
 //! tenant and leave other settings alone, and the daily count the quota uses is exact.
 
 use super::fixtures::*;
-use crate::{Store, StoreError, TenantLimits};
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{Store, StoreError, TenantLimits};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The one contract suite every backend runs, so SQLite and (later) PostgreSQL are proven to
+//! The one contract suite every backend runs, so SQLite and PostgreSQL are proven to
 //! behave the same. A backend's integration test invokes [`store_contract_tests!`] with an
 //! async setup function returning a [`StoreUnderTest`]; the macro expands to one
 //! `#[tokio::test]` per case (the `pub async fn`s of the submodules, re-exported here), so a
@@ -6,7 +6,7 @@
 //!
 //! ```ignore
 //! async fn setup() -> StoreUnderTest { /* open a fresh, empty store */ }
-//! sealtrail_store::store_contract_tests!(setup);
+//! sealtrail_testkit::store_contract_tests!(setup);
 //! ```
 
 // A test suite may unwrap: a failing unwrap is a failing test.
@@ -35,7 +35,7 @@ pub use log::*;
 pub use paging::*;
 pub use retention::*;
 
-use crate::Store;
+use sealtrail_store::Store;
 use std::any::Any;
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! Cases on cursor pagination.
 
 use super::fixtures::*;
-use crate::Store;
 use sealtrail_core::filter::{Cursor, Direction, Filter};
+use sealtrail_store::Store;
 use std::sync::Arc;
 
 /// Following `next_cursor` and then `prev_cursor` visits every match exactly once while new

@@ -1,10 +1,10 @@
 //! Cases on the log itself: seq, time, ids, round trips, idempotency, concurrency, health.
 
 use super::fixtures::*;
-use crate::{Lookup, Store, StoreError};
 use sealtrail_core::entry::{Changes, Context, Entry, Outcome, RequestInfo, Target};
 use sealtrail_core::filter::Filter;
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{Lookup, Store, StoreError};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -20,6 +20,7 @@ pub use limits::TenantLimits;
 pub use scrub::PseudonymKey;
 
 mod actor_columns;
+mod blocking;
 mod clock;
 pub(crate) mod conditions;
 pub(crate) mod erasure;

@@ -9,6 +9,7 @@
 //! a database failover without restarting (connect and keepalive timeouts: [`with_timeouts`]).
 
 use super::error::{describe, is_connection_lost, is_retryable, is_unstorable_text};
+use crate::blocking;
 use crate::StoreError;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, Row, Statement};
@@ -199,15 +200,8 @@ impl Pool {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Backend("the connection pool is closed".into()))?;
         let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        blocking::with_permit(&self.permits, "connection pool", move || {
             let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut conn = match idle {
                 Some(conn) if !conn.is_closed() => conn,
@@ -223,7 +217,6 @@ impl Pool {
             result
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a database task failed: {e}")))?
     }
 
     /// Runs `f` in one read-only snapshot. A snapshot cancelled by a conflict (on a hot

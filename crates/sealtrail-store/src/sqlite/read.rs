@@ -5,6 +5,7 @@ use super::error::{backend, poisoned};
 use super::pk::{log_range, tenant_base};
 use super::schema::open_reader;
 use super::vault;
+use crate::blocking;
 use crate::facets;
 use crate::stored_entry::StoredEntry;
 use crate::{LeafRecord, Lookup, StoreError};
@@ -42,19 +43,8 @@ impl ReadPool {
         self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Backend("the read pool is closed".into()))?;
         let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            pool.in_transaction(f)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
+        blocking::with_permit(&self.permits, "read pool", move || pool.in_transaction(f)).await
     }
 
     /// Runs `f` on a pooled connection in one read transaction, on this thread; the caller

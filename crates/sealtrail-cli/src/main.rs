@@ -100,7 +100,7 @@ fn main() -> ExitCode {
             Command::Erase(args) => lifecycle::erase(args).await,
             Command::Retention(cmd) => lifecycle::retention(cmd).await,
             Command::Limits(cmd) => limits::run(cmd).await,
-            Command::PublicKey(dir) => lifecycle::public_key(&dir),
+            Command::PublicKey(dir) => verify::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,
         }
     });
@@ -110,5 +110,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+    use sealtrail_core::policy::Retention;
+
+    /// Clap's help is static text, so the retention floor is typed in it; this keeps that text
+    /// equal to the one rule every interface enforces.
+    #[test]
+    fn retention_help_names_the_policy_floor() {
+        let mut cli = Cli::command();
+        let set = cli
+            .find_subcommand_mut("retention")
+            .and_then(|r| r.find_subcommand_mut("set"))
+            .expect("retention set");
+        let help = set.render_long_help().to_string();
+        let floor = Retention::MIN_DAYS;
+        assert!(help.contains(&format!("at least {floor}")), "{help}");
+        assert!(help.contains(&format!("minimum {floor}")), "{help}");
     }
 }

@@ -4,9 +4,9 @@
 use crate::raw::singles::RawSingleFigures;
 use crate::scenarios::export::ExportFigures;
 use crate::scenarios::ingest::IngestFigures;
-use crate::scenarios::lifecycle::{PruneFigures, VerifyFigures};
 use crate::scenarios::overload::OverloadFigures;
 use crate::scenarios::read::{CountFigures, PageFigures, SearchFigures};
+use crate::scenarios::verify_and_prune::{PruneFigures, VerifyFigures};
 use crate::scenarios::visibility::VisibilityFigures;
 use crate::stats::Latency;
 use serde::Serialize;

@@ -12,7 +12,7 @@ use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
 use crate::report::{check_targets, BatchFigures, Machine, Report, SingleFigures, WorkloadFigures};
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
-use crate::scenarios::{export, lifecycle, overload, read, visibility};
+use crate::scenarios::{export, overload, read, verify_and_prune, visibility};
 use crate::server::ServerProcess;
 use crate::workload::{terms, Submission, Workload, WorkloadSpec};
 use sealtrail_core::{TenantId, Timestamp};
@@ -281,7 +281,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     say("V1: verifying the large log…");
     let verify = {
         let store = open_store(config, &data_dir, Clock::System).await?;
-        lifecycle::verify(store.as_ref(), TenantId(bulk.id)).await?
+        verify_and_prune::verify(store.as_ref(), TenantId(bulk.id)).await?
     };
 
     // P1: prune its oldest tenth while I1 runs at half the 64-client rate.
@@ -293,7 +293,8 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     say(&format!(
         "P1: pruning the oldest tenth while ingesting {half:.0} events/s…"
     ));
-    let prune = lifecycle::prune_during_ingest(&server, &bulk.key, singles, 64, half, 329).await?;
+    let prune =
+        verify_and_prune::prune_during_ingest(&server, &bulk.key, singles, 64, half, 329).await?;
 
     // O1 last: it fills the node's buffers on purpose.
     let overload = match thousands {

@@ -3,7 +3,7 @@
 
 pub mod export;
 pub mod ingest;
-pub mod lifecycle;
 pub mod overload;
 pub mod read;
+pub mod verify_and_prune;
 pub mod visibility;

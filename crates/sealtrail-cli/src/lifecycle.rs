@@ -1,4 +1,4 @@
-//! `sealtrail prune`, `erase` (with `--dry-run`), `retention` and `public-key`: operator
+//! `sealtrail prune`, `erase` (with `--dry-run`) and `retention`: operator
 //! commands for the log's lifecycle, acting on the data directory and audited in the tenant's
 //! own log (a dry run changes and audits nothing).
 
@@ -217,11 +217,5 @@ pub async fn retention(command: RetentionCommand) -> anyhow::Result<ExitCode> {
             println!("{}: legal hold {state}", tenant.name);
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `public-key`: prints the verifier key auditors need.
-pub fn public_key(data_dir: &DataDir) -> anyhow::Result<ExitCode> {
-    println!("{}", data_dir.verifier()?);
     Ok(ExitCode::SUCCESS)
 }

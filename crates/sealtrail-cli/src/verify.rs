@@ -1,4 +1,5 @@
-//! `sealtrail verify`: offline verification of a live database or of an evidence bundle.
+//! `sealtrail verify`: offline verification of a live database or of an evidence bundle; and
+//! `sealtrail public-key`, which prints the key that verification trusts.
 //!
 //! For a database, every leaf is recomputed from the stored envelope bytes, every tree hash is
 //! rebuilt, and the result must extend the latest signed checkpoint (checked with the public
@@ -332,4 +333,10 @@ fn verify_bundle(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Runs `public-key`: prints the verifier key auditors need.
+pub fn public_key(data_dir: &crate::local::DataDir) -> anyhow::Result<ExitCode> {
+    println!("{}", data_dir.verifier()?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,8 @@
 //! * [`tree`] and [`checkpoints`] — Merkle nodes, heads, proofs and the equivocation guard.
 //! * [`read`] and [`query`] — single entries, leaves, facets, filtered pages and counts.
 //! * [`admin`] and [`users`] — tenants, settings, API keys, users and sessions.
-//! * [`lifecycle`] — retention pruning, GDPR erasure and verification.
+//! * [`lifecycle`] — retention pruning and GDPR erasure.
+//! * [`verify`] — the row streams verification checks, from one snapshot.
 
 mod admin;
 mod append;
@@ -25,6 +26,7 @@ mod search;
 mod tls;
 mod tree;
 mod users;
+mod verify;
 mod writer;
 
 use crate::group_commit::{GroupLimits, WriterHandle};
@@ -288,7 +290,7 @@ impl EventLog for PgStore {
         tenant: TenantId,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<LogVerification, StoreError> {
-        lifecycle::verify_log(&self.pool, tenant, progress).await
+        verify::verify_log(&self.pool, tenant, progress).await
     }
 }
 

@@ -1,11 +1,10 @@
-//! Retention pruning, GDPR erasure and verification on PostgreSQL. Everything that is not SQL
-//! is shared with the SQLite backend ([`crate::pruning`], [`crate::erasure`],
-//! [`crate::verification`], [`crate::facets`]); the submodules hold the SQL:
+//! Retention pruning and GDPR erasure on PostgreSQL (the store's `Lifecycle` role). Everything
+//! that is not SQL is shared with the SQLite backend ([`crate::pruning`], [`crate::erasure`],
+//! [`crate::facets`]); the submodules hold the SQL:
 //!
 //! * [`prune`] — one chunk of old entries per transaction, then empty old partitions dropped;
 //! * [`erase`] — who the subject is, then one chunk of entries scrubbed (or, in a dry run,
-//!   previewed) per transaction;
-//! * [`verify`] — the three row streams verification checks, from one snapshot.
+//!   previewed) per transaction, and the ledger of runs ([`ledger`]).
 //!
 //! Several nodes may write one tenant at once: every prune or erasure transaction first locks
 //! the tenant's log-head row ([`lock_head`]), as appends do, so it serialises with appends and
@@ -14,19 +13,15 @@
 /// Erasure's SQL.
 mod erase;
 /// The erasure ledger's SQL.
-mod ledger;
+pub(super) mod ledger;
 /// Pruning's SQL and the partition drop.
 mod prune;
-/// Verification's row streams.
-mod verify;
 
 use super::admin;
 use super::pool::{PgResult, Pool, Tx};
 use crate::erasure;
-use crate::verification::relay_progress;
 use crate::{
-    pruning, ErasureMode, ErasureOutcome, LogVerification, PruneOrder, PruneOutcome, PseudonymKey,
-    StoreError,
+    pruning, ErasureMode, ErasureOutcome, PruneOrder, PruneOutcome, PseudonymKey, StoreError,
 };
 use sealtrail_core::entry::{Actor, NewEntry};
 use sealtrail_core::TenantId;
@@ -175,21 +170,6 @@ pub(crate) async fn mark_recorded(
 ) -> Result<(), StoreError> {
     pool.write("recording an erasure run", move |tx| {
         ledger::mark_recorded(tx, tenant, run, seq)
-    })
-    .await
-}
-
-/// Verifies `tenant`'s log from one snapshot; `progress` receives the number of entries
-/// checked so far, relayed from the blocking thread the scan runs on.
-pub(crate) async fn verify_log(
-    pool: &Arc<Pool>,
-    tenant: TenantId,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<LogVerification, StoreError> {
-    relay_progress(progress, |sender| {
-        pool.read("verifying a log", move |tx| {
-            verify::verify_log(tx, tenant, &|n| sender.report(n))
-        })
     })
     .await
 }

@@ -1,23 +1,40 @@
-//! Verification on PostgreSQL: the four row streams [`crate::verification`] checks (leaf
+//! Verification on PostgreSQL (beside `sqlite/verify.rs`): the four row streams [`crate::verification`] checks (leaf
 //! hashes, entries in seq order, the erasure ledger, inner tree nodes in (level, idx) order),
 //! each read with
 //! `query_raw` so rows arrive as the scan goes and memory stays constant, all from the one
 //! `REPEATABLE READ` snapshot of the caller's transaction.
 
 use crate::pg::admin::tenant_origin;
-use crate::pg::pool::{PgResult, Tx};
+use crate::pg::pool::{PgResult, Pool, Tx};
 use crate::pg::read::{existing_head, row_slots, STORED_COLUMNS};
 use crate::pg::search::lexemes;
+use crate::verification::relay_progress;
 use crate::verification::{
     target_from_json, EntryRow, IndexCopies, Verifier, Words, SCALAR_COLUMNS,
 };
-use crate::LogVerification;
+use crate::{LogVerification, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 use sealtrail_core::TenantId;
+use std::sync::Arc;
 use uuid::Uuid;
 
+/// Verifies `tenant`'s log from one snapshot; `progress` receives the number of entries
+/// checked so far, relayed from the blocking thread the scan runs on.
+pub(crate) async fn verify_log(
+    pool: &Arc<Pool>,
+    tenant: TenantId,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<LogVerification, StoreError> {
+    relay_progress(progress, |sender| {
+        pool.read("verifying a log", move |tx| {
+            verify_snapshot(tx, tenant, &|n| sender.report(n))
+        })
+    })
+    .await
+}
+
 /// Verifies `tenant`'s log; `progress` receives the number of entries checked so far.
-pub(super) fn verify_log(
+fn verify_snapshot(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     progress: &dyn Fn(u64),
@@ -30,7 +47,7 @@ pub(super) fn verify_log(
     let mut verifier = Verifier::new(tenant, head.size, head.first_seq, &origin, progress)?;
     leaves(tx, tenant, &mut verifier)?;
     entries(tx, tenant, &mut verifier)?;
-    super::ledger::stream(tx, tenant, &mut verifier)?;
+    super::lifecycle::ledger::stream(tx, tenant, &mut verifier)?;
     nodes(tx, tenant, &mut verifier)?;
     Ok(verifier.finish()?)
 }

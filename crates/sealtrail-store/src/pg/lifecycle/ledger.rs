@@ -143,7 +143,7 @@ pub(super) fn mark_recorded(
 }
 
 /// Streams the tenant's ledger rows into `verifier`, in (run, seq, part) order.
-pub(super) fn stream(
+pub(in crate::pg) fn stream(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     verifier: &mut Verifier<'_>,

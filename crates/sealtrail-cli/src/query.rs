@@ -121,13 +121,20 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The actor as the page shows it: name and e-mail, or a System badge.
+/// The actor as the page shows it: name and e-mail, with a badge for actors that are not
+/// people ([System], [API], [Integration]).
 fn actor_label(entry: &Value) -> String {
     let actor = &entry["actor"];
-    if actor["type"] == "system" {
-        return match actor["name"].as_str() {
-            Some(name) => format!("[System] {name}"),
-            None => "[System]".into(),
+    let badge = match actor["type"].as_str() {
+        Some("system") => "System",
+        Some("api") => "API",
+        Some("integration") => "Integration",
+        _ => "",
+    };
+    if !badge.is_empty() {
+        return match actor["name"].as_str().or(actor["id"].as_str()) {
+            Some(name) => format!("[{badge}] {name}"),
+            None => format!("[{badge}]"),
         };
     }
     let name = actor["name"].as_str();

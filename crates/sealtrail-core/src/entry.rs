@@ -94,7 +94,8 @@ pub enum ActorType {
     /// A person, usually signed in to the producing app; the default when `type` is absent.
     #[default]
     User,
-    /// Sealtrail or the producing platform itself; may omit `id`, which then becomes `system`.
+    /// Sealtrail or the producing platform itself (a scheduled job, an import); may omit `id`,
+    /// which is then derived from its name ([`Actor::system_id`]).
     System,
     /// A caller holding an API key; Sealtrail records actions taken with its own keys this way.
     Api,
@@ -162,10 +163,20 @@ impl Actor {
     pub fn system(name: &str) -> Self {
         Actor {
             kind: ActorType::System,
-            id: Some("system".into()),
+            id: Some(Actor::system_id(Some(name))),
             name: Some(name.into()),
             email: None,
             via: None,
+        }
+    }
+
+    /// The id of a system actor sent without one: `system:<name>`, or `system` when it has no
+    /// name either. Derived from the name exactly (not a slug), so "CSV Import", "Bulk Invite"
+    /// and "SCIM sync" stay three actors in facets and filters, each with a stable id.
+    pub fn system_id(name: Option<&str>) -> String {
+        match name {
+            Some(name) if !name.is_empty() => format!("system:{name}"),
+            _ => "system".to_string(),
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct Filter {
     pub result: Option<Outcome>,
     /// Client IP in canonical text form, so it compares equal to what ingest stored.
     pub ip: Option<String>,
-    /// Only entries whose actor type is `system`.
+    /// Only entries whose actor is not a person: `system`, `api` and `integration` actors (the
+    /// "System" filter isolates automation, integrations and API callers together).
     pub system_only: bool,
     /// `properties.<key>=value`: the property's scalar value, rendered as text, equals `value`.
     pub properties: Vec<(String, String)>,

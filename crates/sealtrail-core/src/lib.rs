@@ -16,6 +16,7 @@
 //! * [`users`] — people who sign in, their roles, and password hashing (Argon2id).
 //! * [`witness`] — the C2SP tlog-witness `add-checkpoint` request and a witness's rules.
 
+pub mod changes;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;

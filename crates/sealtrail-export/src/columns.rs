@@ -1,10 +1,11 @@
 //! The tabular view of an entry shared by the spreadsheet formats (CSV and XLSX), so both
 //! always have the same columns in the same order and a change to one cannot miss the other.
 
+use sealtrail_core::changes::{field_changes, FieldChange};
 use sealtrail_core::{Entry, Timestamp};
 
 /// The header row; one column per cell of [`row`].
-pub const HEADER: [&str; 20] = [
+pub const HEADER: [&str; 22] = [
     "entry_id",
     "recorded_at (UTC)",
     "occurred_at (UTC)",
@@ -25,6 +26,8 @@ pub const HEADER: [&str; 20] = [
     "ip",
     "user_agent",
     "properties",
+    "changed_fields",
+    "changes",
 ];
 
 /// One cell, typed so a format with real date cells (XLSX) can write instants as dates while a
@@ -48,11 +51,23 @@ impl Cell {
 }
 
 /// The cells of one entry, in [`HEADER`] order. Only the primary (first) target has columns;
-/// properties are compact JSON (empty when there are none).
-pub fn row(e: &Entry) -> Result<[Cell; 20], serde_json::Error> {
+/// properties are compact JSON (empty when there are none). A before/after change becomes the
+/// names of the fields that changed (`owner, status`: a column to filter on) and one line per
+/// changed field, `owner: null → Zoë Martin` (a column to read); unchanged fields are left out.
+pub fn row(e: &Entry) -> Result<[Cell; 22], serde_json::Error> {
     let target = e.primary_target();
     let opt = |v: Option<&String>| Cell::Text(v.cloned().unwrap_or_default());
     let text = |v: &str| Cell::Text(v.to_string());
+    let changed: Vec<FieldChange> = e
+        .changes
+        .as_ref()
+        .map(field_changes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.changed)
+        .collect();
+    let changed_fields: Vec<&str> = changed.iter().map(|c| c.field.as_str()).collect();
+    let change_lines: Vec<String> = changed.iter().map(FieldChange::line).collect();
     let properties = if e.properties.is_empty() {
         String::new()
     } else {
@@ -79,5 +94,7 @@ pub fn row(e: &Entry) -> Result<[Cell; 20], serde_json::Error> {
         opt(e.context.ip.as_ref()),
         opt(e.context.user_agent.as_ref()),
         Cell::Text(properties),
+        Cell::Text(changed_fields.join(", ")),
+        Cell::Text(change_lines.join("\n")),
     ])
 }

@@ -5,6 +5,8 @@
 //! public key). Then a table (Seq, When (UTC), Actor, Action, Event, Result, Subject,
 //! Description) runs over as many A4 landscape pages as needed, its header repeated on each;
 //! every page is numbered "Page N". Long cell text wraps, up to four lines, then ends with "…".
+//! Under each row, its details: the fields a before/after change touched and the entry's
+//! properties, wrapped, up to eight lines.
 //!
 //! Streaming: each page is compressed and written as soon as it is full, so memory is bounded
 //! by one page plus 8 bytes per PDF object (two per page) for the cross-reference table. The
@@ -30,8 +32,8 @@ use file::PdfFile;
 use font::{new_chunk, Font, FontRefs};
 pub use header::{PdfHeader, ReportCheckpoint, MAX_FILTER_LINES};
 use layout::{
-    clip, wrap, BODY_SIZE, BOTTOM, COLUMNS, CONTENT_WIDTH, FOOTER_Y, LEADING, MARGIN,
-    MAX_CELL_LINES, PAD, PAGE_HEIGHT, PAGE_WIDTH,
+    clip, wrap, BODY_SIZE, BOTTOM, COLUMNS, CONTENT_WIDTH, DETAILS_INDENT, FOOTER_Y, LEADING,
+    MARGIN, MAX_CELL_LINES, MAX_DETAIL_LINES, PAD, PAGE_HEIGHT, PAGE_WIDTH,
 };
 use pdf_writer::types::TextRenderingMode;
 use pdf_writer::writers::{Catalog, DocumentInfo};
@@ -124,7 +126,8 @@ impl<W: Write> PdfWriter<W> {
             })
             .collect();
         let count = lines.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let height = count as f32 * LEADING + 2.0 * PAD;
+        let details = self.detail_lines(entry);
+        let height = (count + details.len()) as f32 * LEADING + 2.0 * PAD;
         if self.y - height < BOTTOM {
             self.end_page()?;
             self.start_page()?;
@@ -142,10 +145,38 @@ impl<W: Write> PdfWriter<W> {
             }
             x += width;
         }
+        let mut baseline = self.y - PAD - BODY_SIZE * 0.93 - count as f32 * LEADING;
+        for line in &details {
+            c.set_text_matrix([1.0, 0.0, 0.0, 1.0, MARGIN + DETAILS_INDENT + PAD, baseline]);
+            c.show(Str(&self.font.encode(line)));
+            baseline -= LEADING;
+        }
         c.end_text();
         self.y -= height;
         rule(c, self.y, 0.85);
         Ok(())
+    }
+
+    /// The entry's details ([`layout::details`]) wrapped to the width under the Actor to
+    /// Description columns, at most [`MAX_DETAIL_LINES`] in all, the last ending with "…"
+    /// when cut.
+    fn detail_lines(&self, entry: &Entry) -> Vec<String> {
+        let width = CONTENT_WIDTH - DETAILS_INDENT - 2.0 * PAD;
+        let mut out: Vec<String> = Vec::new();
+        for paragraph in layout::details(entry) {
+            let room = MAX_DETAIL_LINES.saturating_sub(out.len());
+            if room == 0 {
+                // A whole paragraph did not fit: say so on the last line shown.
+                if let Some(last) = out.last_mut() {
+                    if !last.ends_with('…') {
+                        *last = clip(&self.font, &format!("{last} …"), BODY_SIZE, width);
+                    }
+                }
+                break;
+            }
+            out.extend(wrap(&self.font, &paragraph, BODY_SIZE, width, room));
+        }
+        out
     }
 
     /// Ends the last page, writes the summary, font, page tree and cross-reference table,

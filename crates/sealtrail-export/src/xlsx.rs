@@ -38,9 +38,9 @@ pub const DATE_FORMAT: &str = "yyyy-mm-dd hh:mm:ss.000";
 
 /// Column widths in Excel character units, in [`HEADER`] order: wide enough for typical values
 /// (UUIDs, dates, e-mail addresses) without making the sheet unwieldy.
-const WIDTHS: [f64; 20] = [
+const WIDTHS: [f64; 22] = [
     38.0, 23.0, 23.0, 14.0, 26.0, 12.0, 18.0, 60.0, 10.0, 11.0, 18.0, 22.0, 28.0, 16.0, 14.0, 18.0,
-    22.0, 16.0, 30.0, 60.0,
+    22.0, 16.0, 30.0, 60.0, 22.0, 50.0,
 ];
 
 /// Days from Excel's epoch (1899-12-30, as the 1900 date system counts) to 1970-01-01.
@@ -59,6 +59,8 @@ pub struct XlsxWriter<W: Write> {
     zipped: File,
     bold: CellFormat,
     date: CellFormat,
+    /// Wraps a multi-line cell (one line per changed field) so each line shows on its own.
+    wrap: CellFormat,
     /// 1-based number of the sheet being written.
     sheet: u32,
     /// Index of the next row to write in that sheet (row 0 is the header).
@@ -93,6 +95,7 @@ impl<W: Write> XlsxWriter<W> {
             zipped,
             bold: CellFormat::new().set_bold(),
             date: CellFormat::new().set_num_format(DATE_FORMAT),
+            wrap: CellFormat::new().set_text_wrap(),
             sheet: 0,
             row: 0,
             rows_per_sheet: rows_per_sheet.clamp(1, MAX_DATA_ROWS),
@@ -135,6 +138,9 @@ impl<W: Write> XlsxWriter<W> {
                     }
                     None => sheet.write_string(self.row, col, at.to_rfc3339())?,
                 },
+                Cell::Text(text) if text.contains('\n') => {
+                    sheet.write_string_with_format(self.row, col, truncate(text), &self.wrap)?
+                }
                 Cell::Text(text) => sheet.write_string(self.row, col, truncate(text))?,
             };
         }

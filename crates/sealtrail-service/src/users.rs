@@ -435,7 +435,7 @@ pub async fn sign_in(
         let audit = SelfAudit {
             channel: "auth",
             action: "auth.sign_in_failed",
-            event: "sign_in_failed",
+            event: "sign-in-failed",
             description: format!("Failed sign-in as {email}: {reason}"),
             actor,
             target,
@@ -451,7 +451,7 @@ pub async fn sign_in(
     let audit = SelfAudit {
         channel: "auth",
         action: "auth.signed_in",
-        event: "signed_in",
+        event: "sign-in",
         description: format!("{} signed in", user.email),
         actor,
         target,
@@ -489,7 +489,7 @@ pub async fn sign_out(
     let audit = SelfAudit {
         channel: "auth",
         action: "auth.signed_out",
-        event: "signed_out",
+        event: "sign-out",
         description: format!("{} signed out", user.email),
         actor: user_actor(user),
         target: Some(user_target(user)),

@@ -104,7 +104,7 @@ impl<D: Dialect> Conditions<D> {
             c.clauses.push(format!("e.result = {p}"));
         }
         if filter.system_only {
-            c.clauses.push("e.actor_type = 'system'".into());
+            c.clauses.push("e.actor_type <> 'user'".into());
         }
         let target: Vec<(&'static str, &str)> = [
             ("type", &filter.target_type),
@@ -226,6 +226,6 @@ mod tests {
         let c = conditions(&[("action", "*")], None);
         assert!(c.clauses.is_empty() && c.params.is_empty());
         let c = conditions(&[("system", "true")], None);
-        assert_eq!(c.clauses, ["e.actor_type = 'system'"]);
+        assert_eq!(c.clauses, ["e.actor_type <> 'user'"]);
     }
 }

@@ -60,6 +60,7 @@ macro_rules! store_contract_tests {
             every_filter_field_matches_the_dataset,
             action_prefix_matches_whole_segments,
             actor_filter_matches_ids_and_emails,
+            system_filter_selects_every_non_person_and_merges_no_one,
             property_filters_compare_scalars_as_text,
             property_filters_accept_hostile_keys,
             text_search_matches_word_prefixes,

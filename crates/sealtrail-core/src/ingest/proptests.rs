@@ -281,7 +281,7 @@ prop_compose! {
             result: result.unwrap_or_default(),
             actor: Actor {
                 kind,
-                id: Some(actor_id.unwrap_or_else(|| "system".into())),
+                id: Some(actor_id.unwrap_or_else(|| Actor::system_id(actor_name.as_deref()))),
                 name: actor_name,
                 email,
                 via,

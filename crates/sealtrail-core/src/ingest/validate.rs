@@ -322,14 +322,36 @@ fn event(taken: Taken, action: &str) -> Result<String, FieldError> {
     Ok(event)
 }
 
-/// The badge kind implied by the last word of the action: `user.invited` → `created`.
+/// The badge kind implied by the action's verb: its last segment (`user.invited` →
+/// `created`), or that segment's last word when it is compound
+/// (`control.effectiveness_updated` → `updated`, `member.role-changed` → `updated`).
 pub(super) fn derive_event(action: &str) -> &'static str {
-    let verb = action.rsplit('.').next().unwrap_or(action);
-    match verb.to_ascii_lowercase().as_str() {
-        "created" | "create" | "added" | "add" | "invited" => "created",
-        "updated" | "update" | "changed" | "edited" | "modified" | "role_changed" => "updated",
-        "deleted" | "delete" | "removed" | "remove" | "revoked" => "deleted",
-        "read" | "viewed" | "view" | "accessed" | "exported" | "downloaded" => "read",
+    let segment = action
+        .rsplit('.')
+        .next()
+        .unwrap_or(action)
+        .to_ascii_lowercase();
+    let last_word = segment.rsplit(['_', '-']).next().unwrap_or(&segment);
+    match verb_kind(&segment) {
+        "other" => verb_kind(last_word),
+        kind => kind,
+    }
+}
+
+/// The badge kind of one verb, in the forms applications write them.
+fn verb_kind(verb: &str) -> &'static str {
+    match verb {
+        "created" | "create" | "added" | "add" | "invited" | "invite" | "registered"
+        | "provisioned" | "enrolled" | "imported" | "uploaded" | "issued" | "generated"
+        | "submitted" | "granted" | "inserted" => "created",
+        "updated" | "update" | "changed" | "edited" | "edit" | "modified" | "renamed"
+        | "promoted" | "demoted" | "assigned" | "reassigned" | "unassigned" | "moved"
+        | "enabled" | "disabled" | "activated" | "deactivated" | "suspended" | "restored"
+        | "reset" | "rotated" | "set" | "toggled" | "configured" | "replaced" => "updated",
+        "deleted" | "delete" | "removed" | "remove" | "revoked" | "destroyed" | "purged"
+        | "archived" | "erased" | "deprovisioned" | "unenrolled" | "discarded" => "deleted",
+        "read" | "viewed" | "view" | "accessed" | "exported" | "downloaded" | "listed"
+        | "searched" | "printed" | "queried" => "read",
         _ => "other",
     }
 }
@@ -350,12 +372,12 @@ fn actor(taken: Taken) -> Result<Actor, FieldError> {
             .parse()
             .map_err(|message| FieldError::new("actor.type", "enum", message))?,
     };
+    let name = opt_text(f.take("name"), MAX_NAME)?;
     let id = match opt_text(f.take("id"), MAX_NAME)? {
         Some(id) => id,
-        None if kind == ActorType::System => "system".to_string(),
+        None if kind == ActorType::System => Actor::system_id(name.as_deref()),
         None => return Err(required("actor.id")),
     };
-    let name = opt_text(f.take("name"), MAX_NAME)?;
     let email = opt_string(f.take("email"))?;
     if let Some(email) = &email {
         if !looks_like_email(email) {

@@ -205,6 +205,15 @@ fn event_is_derived_from_the_last_action_word() {
         ("read", "read"),
         ("user.login", "other"),
         ("created.x", "other"),
+        // Compound verbs (seed 004): the last word of the last segment decides.
+        ("control.effectiveness_updated", "updated"),
+        ("agent.promoted", "updated"),
+        ("member.role-changed", "updated"),
+        ("policy.exception_granted", "created"),
+        ("evidence.file_purged", "deleted"),
+        ("audit_log.entries_viewed", "read"),
+        ("user.password_reset", "updated"),
+        ("agent.heartbeat", "other"),
     ];
     for (action, event) in cases {
         assert_eq!(
@@ -291,8 +300,24 @@ fn actor_rules() {
     let system = validate(with(json!({"actor": {"type": "system", "name": "cron"}}))).unwrap();
     assert_eq!(
         (system.actor.kind, system.actor.id.as_deref()),
-        (ActorType::System, Some("system"))
+        (ActorType::System, Some("system:cron"))
     );
+    // Two system actors sent without ids stay two actors; a nameless one is plain `system`.
+    let import = validate(with(
+        json!({"actor": {"type": "system", "name": "CSV Import"}}),
+    ));
+    let invite = validate(with(
+        json!({"actor": {"type": "system", "name": "Bulk Invite"}}),
+    ));
+    assert_eq!(
+        (import.unwrap().actor.id, invite.unwrap().actor.id),
+        (
+            Some("system:CSV Import".into()),
+            Some("system:Bulk Invite".into())
+        )
+    );
+    let nameless = validate(with(json!({"actor": {"type": "system"}}))).unwrap();
+    assert_eq!(nameless.actor.id.as_deref(), Some("system"));
     let empty_optional =
         validate(with(json!({"actor": {"id": "a", "name": "", "email": ""}}))).unwrap();
     assert_eq!(

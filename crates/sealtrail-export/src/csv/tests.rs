@@ -68,12 +68,12 @@ fn the_output_starts_with_a_bom_and_a_utc_header_and_is_stable() {
         "\u{feff}\"entry_id\",\"recorded_at (UTC)\",\"occurred_at (UTC)\",\"channel\",\"action\",",
         "\"event\",\"category\",\"description\",\"result\",\"actor_type\",\"actor_id\",\"actor_name\",",
         "\"actor_email\",\"actor_via\",\"target_type\",\"target_id\",\"target_name\",\"ip\",",
-        "\"user_agent\",\"properties\"\n",
+        "\"user_agent\",\"properties\",\"changed_fields\",\"changes\"\n",
         "\"0193a0b0-0000-7000-8000-000000000001\",\"2026-11-18T11:06:41.250Z\",",
         "\"2026-11-18T11:06:41.000Z\",\"security\",\"member.role_changed\",\"updated\",\"\",",
         "\"Zoë changed role #1 — \"\"admin\"\" → viewer, =1+1\",\"failure\",\"user\",\"u_1\",",
         "\"Ada Admin\",\"ada@example.com\",\"\",\"member\",\"m_1\",\"\",\"203.0.113.7\",\"curl/8\",",
-        "\"{\"\"repository\"\":\"\"repo-1\"\"}\"\n",
+        "\"{\"\"repository\"\":\"\"repo-1\"\"}\",\"\",\"\"\n",
     );
     assert_eq!(text, expected);
 }
@@ -128,6 +128,35 @@ fn every_column_carries_its_field() {
     let rows = parse(&export(&[bare]));
     assert_eq!(&rows[0][14..17], ["", "", ""]);
     assert_eq!(rows[0][19], "");
+}
+
+#[test]
+fn changes_are_a_filterable_and_a_readable_column() {
+    // Seed 001: a laptop assigned to Zoë Martin, read back by an independent CSV parser.
+    let mut e = sample_entry(2);
+    e.changes = Some(sealtrail_core::entry::Changes {
+        before: Some(serde_json::json!({"owner": null, "status": "in_stock", "model": "X1"})),
+        after: Some(serde_json::json!({"owner": "Zoë Martin", "status": "in_use", "model": "X1"})),
+    });
+    let rows = parse(&export(&[e]));
+    let at = |name: &str| HEADER.iter().position(|h| *h == name).unwrap();
+    assert_eq!(rows[0][at("changed_fields")], "owner, status");
+    assert_eq!(
+        rows[0][at("changes")],
+        "owner: null → Zoë Martin\nstatus: in_stock → in_use"
+    );
+    // A hostile field name cannot smuggle a formula into the readable column.
+    let mut hostile = sample_entry(3);
+    hostile.changes = Some(sealtrail_core::entry::Changes {
+        before: None,
+        after: Some(serde_json::json!({"=cmd|' /C calc'!A0": 1})),
+    });
+    let rows = parse(&export(&[hostile]));
+    assert_safe(&rows);
+    assert_eq!(
+        restore(&rows[0][at("changes")]),
+        "=cmd|' /C calc'!A0: — → 1"
+    );
 }
 
 #[test]

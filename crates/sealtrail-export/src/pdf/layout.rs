@@ -2,7 +2,9 @@
 //! cell says, and line wrapping with an ellipsis when a cell would grow too tall.
 
 use super::font::Font;
+use sealtrail_core::changes::change_lines;
 use sealtrail_core::{ActorType, Entry, Timestamp};
+use serde_json::Value;
 
 /// A4 landscape, in points: the table has eight columns and needs the width.
 pub(super) const PAGE_WIDTH: f32 = 841.89;
@@ -26,6 +28,13 @@ pub(super) const PAD: f32 = 2.5;
 /// Lines a cell may take before it is cut with an ellipsis, so one long value cannot take
 /// over a page (the full text is in every other export format).
 pub(super) const MAX_CELL_LINES: usize = 4;
+
+/// Lines an entry's details (its changes and fields, below its row) may take in all before
+/// they are cut with an ellipsis; the full values are in every other export format.
+pub(super) const MAX_DETAIL_LINES: usize = 8;
+/// Where the details start: under the Actor column, leaving Seq and When clear so the eye
+/// still finds each row by its seq and time.
+pub(super) const DETAILS_INDENT: f32 = 40.0 + 96.0;
 
 /// Column titles and widths; Description takes what is left. Seq, the entry's position in the
 /// log, is what the evidence bundle and inclusion proofs are keyed by.
@@ -91,6 +100,30 @@ pub(super) fn cells(e: &Entry) -> [String; 8] {
         // so it always sits whole on the cell's first line.
         format!("{} {}", e.id, e.description),
     ]
+}
+
+/// What the table cells leave out, as paragraphs under the row: the fields a before/after change
+/// touched (`Changes — owner: null → Zoë Martin; status: in_stock → in_use`) and the entry's
+/// properties (`Fields — reason: Signed waiver`), so a printed report carries the record's
+/// substance, not only who did what. Empty when the entry has neither.
+pub(super) fn details(e: &Entry) -> Vec<String> {
+    let mut out = Vec::new();
+    let changes = e.changes.as_ref().map(change_lines).unwrap_or_default();
+    if !changes.is_empty() {
+        out.push(format!("Changes — {}", changes.join("; ")));
+    }
+    if !e.properties.is_empty() {
+        let fields: Vec<String> = e
+            .properties
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(s) => format!("{key}: {s}"),
+                other => format!("{key}: {other}"),
+            })
+            .collect();
+        out.push(format!("Fields — {}", fields.join("; ")));
+    }
+    out
 }
 
 /// `text` broken into lines no wider than `width` at `size`: at spaces where possible, inside

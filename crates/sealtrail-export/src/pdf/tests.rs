@@ -218,6 +218,68 @@ fn overlong_cells_and_filter_lists_are_cut_with_an_ellipsis() {
     assert!(text.contains("… and 5 more"));
 }
 
+#[test]
+fn every_entry_shows_its_fields_and_changes_across_pages() {
+    if !poppler() {
+        return;
+    }
+    // Seed 002: waivers whose reasons the auditor must read in the printed report, over
+    // several pages; every tenth one also reassigns its owner.
+    let waivers: Vec<Entry> = (0..300)
+        .map(|seq| {
+            let mut e = sample_entry(seq);
+            e.changes = None;
+            e.properties = serde_json::json!({
+                "reason": format!("Signed waiver W-{seq} for the annual field trip"),
+                "approved_by": "Dana Whitfield",
+            })
+            .as_object()
+            .cloned()
+            .unwrap();
+            if seq % 10 == 0 {
+                e.changes = Some(sealtrail_core::entry::Changes {
+                    before: Some(serde_json::json!({"owner": null, "status": "in_stock"})),
+                    after: Some(serde_json::json!({"owner": "Zoë Martin", "status": "in_use"})),
+                });
+            }
+            e
+        })
+        .collect();
+    let pdf = report(header(), &waivers);
+    let text = text_of(&pdf);
+    for seq in 0..300 {
+        assert!(
+            text.contains(&format!(
+                "reason: Signed waiver W-{seq} for the annual field trip"
+            )),
+            "waiver {seq}'s reason is missing"
+        );
+    }
+    assert_eq!(text.matches("approved_by: Dana Whitfield").count(), 300);
+    assert_eq!(
+        text.matches("Changes — owner: null → Zoë Martin; status: in_stock → in_use")
+            .count(),
+        30
+    );
+    assert_eq!(listed_seqs(&text), (0..300).collect());
+    assert!(text.contains("Page 3\n"), "several pages");
+
+    // Details too long for a row are cut after eight lines, visibly.
+    let mut long = sample_entry(1);
+    long.properties = (0..200)
+        .map(|i| {
+            (
+                format!("field_{i}"),
+                serde_json::json!(format!("value {i}")),
+            )
+        })
+        .collect();
+    let text = text_of(&report(header(), &[long]));
+    assert!(text.contains("field_0: value 0"), "{text}");
+    assert!(!text.contains("field_199: value 199"), "{text}");
+    assert!(text.contains('…'), "{text}");
+}
+
 /// Without any external tool: the file's cross-reference table points at every object.
 #[test]
 fn the_file_structure_is_consistent() {

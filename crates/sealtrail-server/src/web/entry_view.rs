@@ -3,9 +3,9 @@
 //! entry as formatted JSON, its integrity status). Plain strings and flags only, so templates
 //! hold no logic and every value is escaped by the template engine.
 
+use sealtrail_core::changes::{field_changes, FieldChange};
 use sealtrail_core::entry::{ActorType, Entry, Outcome};
 use sealtrail_core::Timestamp;
-use serde_json::Value;
 
 /// A table row and its details panel.
 #[derive(Debug, Clone)]
@@ -30,12 +30,15 @@ pub struct EntryRow {
     pub actor_name: String,
     /// Actor's e-mail, if any.
     pub actor_email: String,
-    /// The actor is the system: show the System badge.
-    pub actor_system: bool,
+    /// The badge of an actor that is not a person ("System", "API", "Integration"); empty for
+    /// people, so automation stands out in the Actor column.
+    pub actor_badge: &'static str,
     /// Where the action came from ("API (App Name)", "CSV Import").
     pub actor_via: String,
     /// Event kind for the badge.
     pub event: String,
+    /// The producer's category ("Policy Changes"), shown under the badge; empty if none.
+    pub category: String,
     /// Badge colour: emerald, sky, rose or slate.
     pub event_colour: &'static str,
     /// Result for its badge.
@@ -49,26 +52,13 @@ pub struct EntryRow {
     /// Client address, if recorded.
     pub ip: String,
     /// Before/after rows of the change, if the entry records one.
-    pub changes: Vec<ChangeRow>,
+    pub changes: Vec<FieldChange>,
     /// The entry as formatted JSON.
     pub json: String,
     /// Integrity status line.
     pub integrity: String,
     /// True once a signed checkpoint covers the entry.
     pub included: bool,
-}
-
-/// One field of a before/after change.
-#[derive(Debug, Clone)]
-pub struct ChangeRow {
-    /// Field name (`value` when the change is not an object).
-    pub field: String,
-    /// Rendered value before ("—" if absent).
-    pub before: String,
-    /// Rendered value after ("—" if absent).
-    pub after: String,
-    /// The two differ (highlighted).
-    pub changed: bool,
 }
 
 /// The badge colour of an event kind, as the seeds define it.
@@ -106,44 +96,6 @@ pub fn relative_age(now: Timestamp, then: Timestamp) -> String {
         format!("in {n} {unit}{plural}")
     } else {
         format!("{n} {unit}{plural} ago")
-    }
-}
-
-/// A JSON value as a cell shows it: strings without quotes, everything else as compact JSON.
-fn cell(value: Option<&Value>) -> String {
-    match value {
-        None => "—".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    }
-}
-
-/// Lines up before and after field by field (objects), or as one `value` row.
-pub fn change_rows(before: Option<&Value>, after: Option<&Value>) -> Vec<ChangeRow> {
-    match (before, after) {
-        (None, None) => Vec::new(),
-        (b @ (None | Some(Value::Object(_))), a @ (None | Some(Value::Object(_)))) => {
-            let empty = serde_json::Map::new();
-            let b = b.and_then(Value::as_object).unwrap_or(&empty);
-            let a = a.and_then(Value::as_object).unwrap_or(&empty);
-            let mut fields: Vec<&String> = b.keys().collect();
-            fields.extend(a.keys().filter(|k| !b.contains_key(*k)));
-            fields
-                .into_iter()
-                .map(|f| ChangeRow {
-                    field: f.clone(),
-                    before: cell(b.get(f)),
-                    after: cell(a.get(f)),
-                    changed: b.get(f) != a.get(f),
-                })
-                .collect()
-        }
-        (b, a) => vec![ChangeRow {
-            field: "value".into(),
-            before: cell(b),
-            after: cell(a),
-            changed: b != a,
-        }],
     }
 }
 
@@ -185,7 +137,7 @@ impl EntryRow {
         let changes = entry
             .changes
             .as_ref()
-            .map(|c| change_rows(c.before.as_ref(), c.after.as_ref()))
+            .map(field_changes)
             .unwrap_or_default();
         EntryRow {
             id: entry.id.to_string(),
@@ -203,10 +155,16 @@ impl EntryRow {
             subject_name,
             actor_name,
             actor_email: actor.email.clone().unwrap_or_default(),
-            actor_system: actor.kind == ActorType::System,
+            actor_badge: match actor.kind {
+                ActorType::User => "",
+                ActorType::System => "System",
+                ActorType::Api => "API",
+                ActorType::Integration => "Integration",
+            },
             actor_via: actor.via.clone().unwrap_or_default(),
             event_colour: event_colour(&entry.event),
             event: entry.event.clone(),
+            category: entry.category.clone().unwrap_or_default(),
             result_colour: result_colour(entry.result),
             result: entry.result.as_str().to_string(),
             channel: entry.channel.clone(),
@@ -223,7 +181,6 @@ impl EntryRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn badges_follow_the_seeds_colours() {
@@ -243,38 +200,5 @@ mod tests {
         assert_eq!(ago(3 * 86_400), "3 days ago");
         assert_eq!(ago(400 * 86_400), "1 year ago");
         assert_eq!(ago(-7_200), "in 2 hours");
-    }
-
-    #[test]
-    fn changes_line_up_field_by_field() {
-        let rows = change_rows(
-            Some(&json!({"role": "member", "name": "Ada"})),
-            Some(&json!({"role": "admin", "name": "Ada", "team": 7})),
-        );
-        let view: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.field.as_str(),
-                    r.before.as_str(),
-                    r.after.as_str(),
-                    r.changed,
-                )
-            })
-            .collect();
-        assert_eq!(
-            view,
-            [
-                ("role", "member", "admin", true),
-                ("name", "Ada", "Ada", false),
-                ("team", "—", "7", true),
-            ]
-        );
-        let scalar = change_rows(Some(&json!(1)), Some(&json!("two")));
-        assert_eq!(
-            (scalar[0].before.as_str(), scalar[0].after.as_str()),
-            ("1", "two")
-        );
-        assert!(change_rows(None, None).is_empty());
     }
 }

@@ -371,3 +371,71 @@ async fn health_and_metrics() {
     assert!(text.contains("sealtrail_events_ingested_total"), "{text}");
     s.stop().await;
 }
+
+/// Seed 003: the System filter isolates every actor that is not a person (automation, API
+/// callers, integrations), and system actors sent without an id never merge: each has its own
+/// id in the facets, so picking one in the Actor dropdown shows only its entries.
+#[tokio::test]
+async fn system_filter_takes_every_non_person_and_never_merges_system_actors() {
+    let s = TestServer::start().await;
+    let actor = |kind: &str, name: &str| {
+        let mut a = json!({ "type": kind, "name": name });
+        if kind != "system" {
+            a["id"] = json!(name.to_lowercase().replace(' ', "-"));
+        }
+        json!({ "action": "member.invited", "channel": "people", "actor": a })
+    };
+    let events = vec![
+        actor("user", "Ada Admin"),
+        actor("system", "CSV Import"),
+        actor("system", "Bulk Invite"),
+        actor("system", "SCIM sync"),
+        actor("api", "Billing app"),
+        actor("integration", "Okta"),
+        actor("system", "CSV Import"),
+    ];
+    let r = s
+        .post_events(&s.admin_key, &json!({ "events": events }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let listed = s
+        .get_json(&s.admin_key, "/v1/events?channel=people&system=true")
+        .await;
+    assert_eq!(total(&listed), 6, "{listed}");
+    let kinds: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"]["type"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"user"), "{kinds:?}");
+
+    let facets = s.get_json(&s.admin_key, "/v1/facets").await;
+    let ids: Vec<&str> = facets["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    for id in [
+        "system:CSV Import",
+        "system:Bulk Invite",
+        "system:SCIM sync",
+    ] {
+        assert_eq!(
+            ids.iter().filter(|i| **i == id).count(),
+            1,
+            "{id} in {ids:?}"
+        );
+    }
+    let one = s
+        .get_json(&s.admin_key, "/v1/events?actor=system%3ACSV%20Import")
+        .await;
+    assert_eq!(total(&one), 2, "{one}");
+    assert!(one["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"]["name"] == "CSV Import"));
+}

@@ -231,7 +231,7 @@ fn matches(f: &Filter, e: &Entry) -> bool {
         && f.ip
             .as_ref()
             .is_none_or(|ip| e.context.ip.as_ref() == Some(ip))
-        && (!f.system_only || e.actor.kind == ActorType::System)
+        && (!f.system_only || e.actor.kind != ActorType::User)
         && target_ok
         && f.properties
             .iter()

@@ -61,7 +61,7 @@ pub async fn facets_count_values_present(store: Arc<dyn Store>) {
             ("user", Some("u1"), Some("u1@example.com"), 6),
             ("user", Some("u2"), Some("u2@example.com"), 6),
             ("user", Some("u3"), Some("u3@example.com"), 5),
-            ("system", Some("system"), None, 1),
+            ("system", Some("system:Nightly job"), None, 1),
         ]
     );
     assert_eq!(f.actors[0].name.as_deref(), Some("User 0"));

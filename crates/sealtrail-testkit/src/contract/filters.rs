@@ -1,7 +1,7 @@
 //! Cases on filters, search and counts, mostly over the 24-entry dataset.
 
 use super::fixtures::*;
-use sealtrail_core::entry::Outcome;
+use sealtrail_core::entry::{Actor, ActorType, Outcome};
 use sealtrail_core::filter::{ActionMatch, Filter, Query};
 use sealtrail_core::Timestamp;
 use sealtrail_store::Store;
@@ -324,6 +324,69 @@ pub async fn actor_filter_matches_ids_and_emails(store: Arc<dyn Store>) {
             "{value}"
         );
     }
+}
+
+/// `system_only` selects every actor that is not a person (system, API, integration), and
+/// system actors sent without an id stay distinct in filters and facets: each gets its own
+/// `system:<name>` id.
+pub async fn system_filter_selects_every_non_person_and_merges_no_one(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let as_actor = |kind: ActorType, id: &str, name: &str| {
+        let mut e = event("member.invited", "x");
+        e.actor = Actor {
+            kind,
+            id: Some(id.into()),
+            name: Some(name.into()),
+            email: None,
+            via: None,
+        };
+        e
+    };
+    let system = |name: &str| as_actor(ActorType::System, &Actor::system_id(Some(name)), name);
+    append(
+        &store,
+        t,
+        vec![
+            event("member.invited", "u1"),                          // 0: a person
+            system("CSV Import"),                                   // 1
+            system("Bulk Invite"),                                  // 2
+            as_actor(ActorType::Api, "app_billing", "Billing app"), // 3
+            as_actor(ActorType::Integration, "scim", "SCIM sync"),  // 4
+            system("CSV Import"),                                   // 5
+        ],
+    )
+    .await;
+    let non_people = Filter {
+        system_only: true,
+        ..Filter::default()
+    };
+    assert_eq!(
+        seqs(&all_pages(&store, t, &non_people, 2).await),
+        [5, 4, 3, 2, 1]
+    );
+    assert_eq!(count(&store, t, &non_people).await, 5);
+    let one = Filter {
+        actor: Some("system:CSV Import".into()),
+        ..Filter::default()
+    };
+    assert_eq!(seqs(&all_pages(&store, t, &one, 10).await), [5, 1]);
+    let facets = store.facets(t).await.unwrap();
+    let mut ids: Vec<(&str, u64)> = facets
+        .actors
+        .iter()
+        .map(|a| (a.id.as_deref().unwrap_or(""), a.count))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            ("app_billing", 1),
+            ("scim", 1),
+            ("system:Bulk Invite", 1),
+            ("system:CSV Import", 2),
+            ("u1", 1)
+        ]
+    );
 }
 
 /// String "7", number 7 and bool true/"true" compare as their text.

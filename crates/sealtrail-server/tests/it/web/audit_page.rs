@@ -368,3 +368,57 @@ async fn exports_of_the_view_match_it_and_are_audited() {
     assert_eq!(audited(&s, "audit_log.exported").await.len(), before);
     s.stop().await;
 }
+
+/// Seeds 003 and 004 on the page: every system actor is its own choice in the Actor dropdown,
+/// non-person actors carry a badge naming their type, each row shows its category, and a
+/// compound verb still gets the right event badge.
+#[tokio::test]
+async fn actors_categories_and_compound_verbs_read_as_the_seeds_expect() {
+    let s = TestServer::start().await;
+    let system = |name: &str| {
+        json!({ "action": "member.invited", "channel": "people",
+                "actor": { "type": "system", "name": name } })
+    };
+    ingest(
+        &s,
+        vec![
+            system("CSV Import"),
+            system("Bulk Invite"),
+            system("CSV Import"),
+            json!({ "action": "control.effectiveness_updated", "channel": "controls",
+                    "category": "Policy Changes",
+                    "actor": { "type": "api", "id": "app_grc", "name": "GRC app" } }),
+            json!({ "action": "agent.promoted", "channel": "controls",
+                    "category": "Agent Operations",
+                    "actor": { "type": "integration", "id": "okta", "name": "Okta" } }),
+        ],
+    )
+    .await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let all = b.get("/audit").await;
+    let actors = all.options("f-actor");
+    for id in ["system:CSV Import", "system:Bulk Invite"] {
+        assert_eq!(actors.iter().filter(|a| *a == id).count(), 1, "{actors:?}");
+    }
+    let one = b.get("/audit?actor=system%3ACSV%20Import").await;
+    assert_eq!(one.text_of("count").unwrap(), "2 entries");
+
+    let controls = b.get("/audit?channel=controls").await;
+    assert_eq!(controls.text_of("count").unwrap(), "2 entries");
+    for text in [
+        "<span class=\"badge system\">API</span>",
+        "<span class=\"badge system\">Integration</span>",
+        "<bdi>Policy Changes</bdi>",
+        "<bdi>Agent Operations</bdi>",
+    ] {
+        assert!(controls.body.contains(text), "{text} missing");
+    }
+    assert!(
+        !controls.body.contains("<bdi>other</bdi>"),
+        "compound verbs get a kind"
+    );
+    assert_eq!(controls.body.matches("<bdi>updated</bdi>").count(), 2);
+
+    let automation = b.get("/audit?system=true&channel=controls").await;
+    assert_eq!(automation.text_of("count").unwrap(), "2 entries");
+}

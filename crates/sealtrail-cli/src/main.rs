@@ -37,7 +37,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the service on the embedded SQLite database.
+    /// Run the service: on the embedded SQLite database in --data-dir by default, or on
+    /// PostgreSQL with --database.
     Serve(serve::ServeArgs),
     /// Send events from an NDJSON file (or stdin) to a Sealtrail server, in batches.
     Ingest(ingest::IngestArgs),

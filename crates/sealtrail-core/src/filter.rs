@@ -14,7 +14,37 @@ pub enum ActionMatch {
     /// Matches this action only, not the actions below it.
     Exact(String),
     /// Matches the prefix itself and anything below it: `user` matches `user` and `user.created`.
+    /// Written `user.*`.
     Prefix(String),
+    /// Matches every action starting with these characters, across segment boundaries:
+    /// `evid*` matches `evidence.uploaded`, `evidence.verdict_*` matches
+    /// `evidence.verdict_set`. Written as text ending in `*` (but not `.*`).
+    StartsWith(String),
+}
+
+/// Reads an `action` value: exact, `user.*` (the segment and everything below it), or text
+/// ending in `*` (every action starting with that text). A `*` anywhere else would silently
+/// match nothing, so it is refused naming what is allowed.
+fn action_pattern(value: String) -> Result<ActionMatch, ParamError> {
+    let pattern = match value.strip_suffix(".*") {
+        Some(segment) if segment == "*" || segment.is_empty() => ActionMatch::Prefix(String::new()),
+        Some(segment) => ActionMatch::Prefix(segment.to_string()),
+        None => match value.strip_suffix('*') {
+            Some(start) => ActionMatch::StartsWith(start.to_string()),
+            None => ActionMatch::Exact(value.clone()),
+        },
+    };
+    let rest = match &pattern {
+        ActionMatch::Exact(a) | ActionMatch::Prefix(a) | ActionMatch::StartsWith(a) => a,
+    };
+    if rest.contains('*') {
+        return Err(param_error(
+            "action",
+            "may hold `*` only at its end: `evidence.*` (that segment and below it) or \
+             `evid*` (every action starting with `evid`)",
+        ));
+    }
+    Ok(pattern)
 }
 
 /// Every way to narrow the log. Empty fields do not filter.
@@ -257,17 +287,7 @@ pub fn parse_query(
                 }
             }
             "actor" => filter.actor = text()?,
-            "action" => {
-                filter.action =
-                    text()?.map(
-                        |a| match a.strip_suffix(".*").or_else(|| a.strip_suffix('*')) {
-                            Some(prefix) => {
-                                ActionMatch::Prefix(prefix.trim_end_matches('.').to_string())
-                            }
-                            None => ActionMatch::Exact(a),
-                        },
-                    )
-            }
+            "action" => filter.action = text()?.map(action_pattern).transpose()?,
             "event" => filter.event = text()?,
             "channel" | "subject" => filter.channel = text()?,
             "category" => filter.category = text()?,
@@ -431,6 +451,19 @@ mod tests {
             q.filter.action,
             Some(ActionMatch::Exact("user.created".into()))
         );
+        // Seed 004's patterns: a trailing `*` is a start of text, across segments.
+        for (pattern, start) in [
+            ("evid*", "evid"),
+            ("evidence.verdict_*", "evidence.verdict_"),
+        ] {
+            let q = parse_query(&p(&[("action", pattern)]), now(), &[]).unwrap();
+            assert_eq!(q.filter.action, Some(ActionMatch::StartsWith(start.into())));
+        }
+        for misplaced in ["*.created", "evi*ence", "user.**"] {
+            let e = parse_query(&p(&[("action", misplaced)]), now(), &[]).unwrap_err();
+            assert_eq!(e.param, "action", "{misplaced}");
+            assert!(e.message.contains("`evid*`"), "{}", e.message);
+        }
     }
 
     #[test]

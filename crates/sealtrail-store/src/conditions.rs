@@ -31,8 +31,8 @@ pub(crate) trait Dialect: Sized {
         actor: &str,
     ) -> String;
 
-    /// `e.action` starts with `<prefix>.` (the exact action is matched beside it).
-    fn action_below(c: &mut Conditions<Self>, prefix: &str) -> String;
+    /// `e.action` starts with `start` (character by character, any segment boundary).
+    fn action_starts_with(c: &mut Conditions<Self>, start: &str) -> String;
 
     /// One target of the entry has every given `(field, value)`; fields are `type`, `id`
     /// and `name`.
@@ -82,10 +82,14 @@ impl<D: Dialect> Conditions<D> {
             // The empty prefix (`action=*`) matches every action.
             Some(ActionMatch::Prefix(a)) if !a.is_empty() => {
                 let exact = c.bind_text(a.clone());
-                let below = D::action_below(&mut c, a);
+                let below = D::action_starts_with(&mut c, &format!("{a}."));
                 c.clauses.push(format!("(e.action = {exact} OR {below})"));
             }
-            Some(ActionMatch::Prefix(_)) | None => {}
+            Some(ActionMatch::StartsWith(start)) if !start.is_empty() => {
+                let clause = D::action_starts_with(&mut c, start);
+                c.clauses.push(clause);
+            }
+            Some(ActionMatch::Prefix(_) | ActionMatch::StartsWith(_)) | None => {}
         }
         let columns = [
             ("event", &filter.event),
@@ -153,9 +157,9 @@ mod tests {
             let p = c.bind_text(actor);
             columns.condition(&p)
         }
-        fn action_below(c: &mut Conditions<Self>, prefix: &str) -> String {
-            let p = c.bind_text(format!("{prefix}."));
-            format!("below({p})")
+        fn action_starts_with(c: &mut Conditions<Self>, start: &str) -> String {
+            let p = c.bind_text(start);
+            format!("starts({p})")
         }
         fn target(c: &mut Conditions<Self>, fields: &[(&'static str, &str)]) -> String {
             let on: Vec<String> = fields
@@ -198,7 +202,7 @@ mod tests {
             c.clauses,
             [
                 "e.actor_email = #1",
-                "(e.action = #2 OR below(#3))",
+                "(e.action = #2 OR starts(#3))",
                 "e.channel = #4",
                 "e.result = #5",
                 "target(type=#6,id=#7)",
@@ -223,8 +227,18 @@ mod tests {
 
     #[test]
     fn the_empty_prefix_and_an_empty_filter_add_nothing() {
-        let c = conditions(&[("action", "*")], None);
-        assert!(c.clauses.is_empty() && c.params.is_empty());
+        for everything in ["*", ".*", "*.*"] {
+            let c = conditions(&[("action", everything)], None);
+            assert!(c.clauses.is_empty() && c.params.is_empty(), "{everything}");
+        }
+        let c = conditions(&[("action", "evidence.verdict_*")], None);
+        assert_eq!(
+            (c.clauses, c.params),
+            (
+                vec!["starts(#1)".to_string()],
+                vec!["evidence.verdict_".to_string()]
+            )
+        );
         let c = conditions(&[("system", "true")], None);
         assert_eq!(c.clauses, ["e.actor_type <> 'user'"]);
     }

@@ -396,3 +396,61 @@ fn export_writes_exactly_the_filtered_rows_and_bundles_verify_offline() {
         2
     );
 }
+
+/// The README's first-start sample is what a new user sees: each of its lines matches what
+/// `serve` prints, with only the port, the data directory, the key and the password differing.
+#[test]
+fn the_readmes_first_start_sample_is_what_serve_prints() {
+    use std::io::BufRead;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let sample: Vec<&str> = readme
+        .split("On first start it creates")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n").nth(1))
+        .unwrap()
+        .lines()
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(crate::common::serve_args(dir.path(), &[]))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let printed: Vec<String> = (0..sample.len())
+        .map(|_| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim_end().to_string()
+        })
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let placeholders = [
+        (
+            "http://127\\.0\\.0\\.1:8080",
+            "http://127\\.0\\.0\\.1:[0-9]+",
+        ),
+        ("sealtrail\\-data", ".+"),
+        ("st_\\.\\.\\.", "st_[A-Za-z0-9_]+"),
+        (
+            "xxxxx\\-xxxxx\\-xxxxx\\-xxxxx",
+            "[A-Za-z0-9]{5}(-[A-Za-z0-9]{5}){3}",
+        ),
+    ];
+    for (want, got) in sample.iter().zip(&printed) {
+        let mut pattern = regex::escape(want);
+        for (placeholder, shape) in placeholders {
+            pattern = pattern.replace(placeholder, shape);
+        }
+        let re = regex::Regex::new(&format!("^{pattern}$")).unwrap();
+        assert!(
+            re.is_match(got),
+            "README line {want:?}\nserve printed {got:?}"
+        );
+    }
+}

@@ -30,6 +30,9 @@ pub struct EntryRow {
     pub actor_name: String,
     /// Actor's e-mail, if any.
     pub actor_email: String,
+    /// The e-mail cut after `@` and before each `.`, where the Actor column may wrap it
+    /// (`<wbr>` between the parts), so a long address never breaks mid-word.
+    pub actor_email_parts: Vec<String>,
     /// The badge of an actor that is not a person ("System", "API", "Integration"); empty for
     /// people, so automation stands out in the Actor column.
     pub actor_badge: &'static str,
@@ -99,22 +102,50 @@ pub fn relative_age(now: Timestamp, then: Timestamp) -> String {
     }
 }
 
+/// The Subject cell's two lines: `type #id` with the name under it, or, when the id is an
+/// opaque UUID (a user's id on a sign-in entry), the name first and the id under it, because
+/// people recognise `user ada@example.com`, not `user #0193…`.
+fn subject_lines(target: Option<&sealtrail_core::entry::Target>) -> (String, String) {
+    let Some(t) = target else {
+        return ("—".into(), String::new());
+    };
+    match (&t.id, &t.name) {
+        (Some(id), Some(name)) if uuid::Uuid::parse_str(id).is_ok() => {
+            (format!("{} {name}", t.kind), format!("#{id}"))
+        }
+        (Some(id), name) => (
+            format!("{} #{id}", t.kind),
+            name.clone().unwrap_or_default(),
+        ),
+        (None, Some(name)) => (format!("{} {name}", t.kind), String::new()),
+        (None, None) => (t.kind.clone(), String::new()),
+    }
+}
+
+/// `first.last@mail.example.com` → `first`, `.last@`, `mail`, `.example`, `.com`: the places
+/// a reader expects an address to wrap.
+fn email_parts(email: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    for c in email.chars() {
+        if c == '.' && !part.is_empty() {
+            parts.push(std::mem::take(&mut part));
+        }
+        part.push(c);
+        if c == '@' {
+            parts.push(std::mem::take(&mut part));
+        }
+    }
+    if !part.is_empty() {
+        parts.push(part);
+    }
+    parts
+}
+
 impl EntryRow {
     /// Builds the row; `signed_size` is the latest signed checkpoint's tree size, if any.
     pub fn new(entry: &Entry, now: Timestamp, signed_size: Option<u64>) -> Self {
-        let target = entry.targets.first();
-        let subject = match target {
-            Some(t) => match (&t.id, &t.name) {
-                (Some(id), _) => format!("{} #{id}", t.kind),
-                (None, Some(name)) => format!("{} {name}", t.kind),
-                (None, None) => t.kind.clone(),
-            },
-            None => "—".into(),
-        };
-        let subject_name = target
-            .filter(|t| t.id.is_some())
-            .and_then(|t| t.name.clone())
-            .unwrap_or_default();
+        let (subject, subject_name) = subject_lines(entry.targets.first());
         let actor = &entry.actor;
         let actor_name = actor
             .name
@@ -155,6 +186,7 @@ impl EntryRow {
             subject_name,
             actor_name,
             actor_email: actor.email.clone().unwrap_or_default(),
+            actor_email_parts: email_parts(actor.email.as_deref().unwrap_or_default()),
             actor_badge: match actor.kind {
                 ActorType::User => "",
                 ActorType::System => "System",
@@ -181,6 +213,37 @@ impl EntryRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_wrap_at_their_dots_and_at_sign_only() {
+        assert_eq!(
+            email_parts("first.last@mail.example.com"),
+            ["first", ".last@", "mail", ".example", ".com"]
+        );
+        assert_eq!(email_parts("ada@x"), ["ada@", "x"]);
+        assert!(email_parts("").is_empty());
+    }
+
+    #[test]
+    fn an_opaque_id_yields_to_the_name_in_the_subject() {
+        let target = |id: &str| sealtrail_core::entry::Target {
+            kind: "user".into(),
+            id: Some(id.into()),
+            name: Some("ada@example.com".into()),
+        };
+        assert_eq!(
+            subject_lines(Some(&target("0193a0b0-0000-7000-8000-000000000001"))),
+            (
+                "user ada@example.com".to_string(),
+                "#0193a0b0-0000-7000-8000-000000000001".to_string()
+            )
+        );
+        assert_eq!(
+            subject_lines(Some(&target("u_17"))),
+            ("user #u_17".to_string(), "ada@example.com".to_string())
+        );
+        assert_eq!(subject_lines(None), ("—".to_string(), String::new()));
+    }
 
     #[test]
     fn badges_follow_the_seeds_colours() {

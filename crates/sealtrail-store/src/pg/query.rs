@@ -168,9 +168,9 @@ impl Dialect for Pg {
         columns.condition(&p)
     }
 
-    fn action_below(c: &mut conditions::Conditions<Self>, prefix: &str) -> String {
-        let below = c.bind_text(format!("{prefix}."));
-        format!("starts_with(e.action, {below})")
+    fn action_starts_with(c: &mut conditions::Conditions<Self>, start: &str) -> String {
+        let start = c.bind_text(start);
+        format!("starts_with(e.action, {start})")
     }
 
     fn target(c: &mut conditions::Conditions<Self>, fields: &[(&'static str, &str)]) -> String {

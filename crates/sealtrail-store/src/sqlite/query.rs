@@ -209,6 +209,21 @@ impl Conditions {
     }
 }
 
+/// The least string above every string that starts with `start`: its last character
+/// incremented (skipping the surrogate gap). `None` when that character is the last one Unicode
+/// has, or `start` is empty.
+fn successor(start: &str) -> Option<String> {
+    let last = start.chars().last()?;
+    let next = match last as u32 {
+        0xD7FF => 0xE000,
+        n => n + 1,
+    };
+    let next = char::from_u32(next)?;
+    let mut out = start[..start.len() - last.len_utf8()].to_string();
+    out.push(next);
+    Some(out)
+}
+
 /// SQLite's spelling of filter conditions: `?n` placeholders; `?lo`/`?hi` in a clause name the
 /// pk bounds, bound after the conditions' own parameters ([`Conditions::select`]).
 struct Sqlite;
@@ -237,11 +252,17 @@ impl Dialect for Sqlite {
         format!("e.tenant = {t} AND {}", columns.condition(&p))
     }
 
-    fn action_below(c: &mut conditions::Conditions<Self>, prefix: &str) -> String {
-        // Anything in ["a.", "a/"): exactly the strings starting "a.", from the index.
-        let lo = c.bind_text(format!("{prefix}."));
-        let hi = c.bind_text(format!("{prefix}/"));
-        format!("(e.action >= {lo} AND e.action < {hi})")
+    fn action_starts_with(c: &mut conditions::Conditions<Self>, start: &str) -> String {
+        // Anything in ["evid", "evie"): exactly the strings starting "evid" (text compares
+        // byte-wise, and UTF-8 keeps code point order), so the action index serves it.
+        let lo = c.bind_text(start);
+        match successor(start) {
+            Some(hi) => {
+                let hi = c.bind_text(hi);
+                format!("(e.action >= {lo} AND e.action < {hi})")
+            }
+            None => format!("substr(e.action, 1, length({lo})) = {lo}"),
+        }
     }
 
     fn target(c: &mut conditions::Conditions<Self>, fields: &[(&'static str, &str)]) -> String {
@@ -406,5 +427,20 @@ pub(crate) fn count(
     match seq_range(conn, tenant, filter)? {
         Some(range) => Conditions::new(conn, tenant, filter, range)?.count(conn, range),
         None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::successor;
+
+    #[test]
+    fn the_successor_bounds_exactly_the_strings_with_that_start() {
+        assert_eq!(successor("evid").as_deref(), Some("evie"));
+        assert_eq!(successor("a.").as_deref(), Some("a/"));
+        assert_eq!(successor("zo\u{eb}").as_deref(), Some("zo\u{ec}"));
+        assert_eq!(successor("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
+        assert_eq!(successor("x\u{10ffff}"), None);
+        assert_eq!(successor(""), None);
     }
 }

@@ -125,7 +125,7 @@ struct FilterSpec {
 prop_compose! {
     fn filter_spec()(
         actor in prop::option::weighted(0.2, prop::sample::select(vec!["u1", "u2", "u3", "bob@example.com", "alice@example.com", "robert@example.org", "system", "nobody"])),
-        action in prop::option::weighted(0.25, (any::<bool>(), prop::sample::select(vec!["user", "user.created", "users", "hardware", "user.role", "use", ""]))),
+        action in prop::option::weighted(0.25, (0..3u8, prop::sample::select(vec!["user", "user.created", "users", "hardware", "user.role", "use", "us", "user.", "hardware.upd", ""]))),
         event in prop::option::weighted(0.1, prop::sample::select(vec!["created", "deleted", "user", "nothing"])),
         channel in prop::option::weighted(0.2, prop::sample::select(CHANNELS)),
         category in prop::option::weighted(0.15, prop::sample::select(vec!["Security Events", "Policy Changes"])),
@@ -145,7 +145,11 @@ prop_compose! {
                 from: None,
                 until: None,
                 actor: actor.map(Into::into),
-                action: action.map(|(exact, a)| if exact { ActionMatch::Exact(a.into()) } else { ActionMatch::Prefix(a.into()) }),
+                action: action.map(|(form, a)| match form {
+                    0 => ActionMatch::Exact(a.into()),
+                    1 => ActionMatch::Prefix(a.into()),
+                    _ => ActionMatch::StartsWith(a.into()),
+                }),
                 event: event.map(Into::into),
                 channel: channel.map(Into::into),
                 category: category.map(Into::into),
@@ -206,6 +210,7 @@ fn matches(f: &Filter, e: &Entry) -> bool {
         Some(ActionMatch::Prefix(p)) => {
             p.is_empty() || &e.action == p || e.action.starts_with(&format!("{p}."))
         }
+        Some(ActionMatch::StartsWith(start)) => e.action.starts_with(start.as_str()),
     };
     let text_ok = f.text.as_deref().is_none_or(|text| {
         let mut have = words(&e.description);

@@ -239,7 +239,8 @@ pub async fn every_filter_field_matches_the_dataset(store: Arc<dyn Store>) {
     expect_counts(&store, t, cases).await;
 }
 
-/// `user` as a prefix matches `user` and `user.*`, never `users.*` or `username`.
+/// `user` as a prefix matches `user` and `user.*`, never `users.*` or `username`; a start of
+/// text (`use*`) matches across segments.
 pub async fn action_prefix_matches_whole_segments(store: Arc<dyn Store>) {
     let t = tenant(&store, "acme").await;
     let actions = [
@@ -254,6 +255,10 @@ pub async fn action_prefix_matches_whole_segments(store: Arc<dyn Store>) {
     append(&store, t, actions.iter().map(|a| event(a, "u")).collect()).await;
     let prefix = |p: &str| Filter {
         action: Some(ActionMatch::Prefix(p.into())),
+        ..Filter::default()
+    };
+    let starts = |s: &str| Filter {
+        action: Some(ActionMatch::StartsWith(s.into())),
         ..Filter::default()
     };
     expect_counts(
@@ -273,6 +278,12 @@ pub async fn action_prefix_matches_whole_segments(store: Arc<dyn Store>) {
                 },
                 1,
             ),
+            // `use*` and `user.r*`: a start of text, across segment boundaries.
+            ("starts use", starts("use"), 6),
+            ("starts user.r", starts("user.r"), 1),
+            ("starts users", starts("users"), 1),
+            ("starts userx.", starts("userx."), 0),
+            ("starts empty matches all", starts(""), 7),
         ],
     )
     .await;

@@ -5,7 +5,7 @@ use sealtrail_core::changes::{field_changes, FieldChange};
 use sealtrail_core::{Entry, Timestamp};
 
 /// The header row; one column per cell of [`row`].
-pub const HEADER: [&str; 22] = [
+pub const HEADER: [&str; 23] = [
     "entry_id",
     "recorded_at (UTC)",
     "occurred_at (UTC)",
@@ -28,6 +28,7 @@ pub const HEADER: [&str; 22] = [
     "properties",
     "changed_fields",
     "changes",
+    "tenant",
 ];
 
 /// One cell, typed so a format with real date cells (XLSX) can write instants as dates while a
@@ -54,7 +55,10 @@ impl Cell {
 /// properties are compact JSON (empty when there are none). A before/after change becomes the
 /// names of the fields that changed (`owner, status`: a column to filter on) and one line per
 /// changed field, `owner: null → Zoë Martin` (a column to read); unchanged fields are left out.
-pub fn row(e: &Entry) -> Result<[Cell; 22], serde_json::Error> {
+/// The last column names the tenant (organisation) the export belongs to, on every row, so a
+/// file forwarded out of context still says whose log it is; it comes last so the columns
+/// before it keep their places.
+pub fn row(e: &Entry, tenant: &str) -> Result<[Cell; 23], serde_json::Error> {
     let target = e.primary_target();
     let opt = |v: Option<&String>| Cell::Text(v.cloned().unwrap_or_default());
     let text = |v: &str| Cell::Text(v.to_string());
@@ -96,5 +100,6 @@ pub fn row(e: &Entry) -> Result<[Cell; 22], serde_json::Error> {
         Cell::Text(properties),
         Cell::Text(changed_fields.join(", ")),
         Cell::Text(change_lines.join("\n")),
+        text(tenant),
     ])
 }

@@ -35,6 +35,8 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 /// Writes entries as CSV rows to `W`, buffering one row at a time.
 pub struct CsvWriter<W: Write> {
     inner: ::csv::Writer<W>,
+    /// The tenant's name, the last cell of every row.
+    tenant: String,
 }
 
 impl<W: Write> std::fmt::Debug for CsvWriter<W> {
@@ -44,19 +46,22 @@ impl<W: Write> std::fmt::Debug for CsvWriter<W> {
 }
 
 impl<W: Write> CsvWriter<W> {
-    /// Writes the BOM and the header row.
-    pub fn new(mut out: W) -> Result<Self, ExportError> {
+    /// Writes the BOM and the header row; `tenant` names the log on every row.
+    pub fn new(mut out: W, tenant: &str) -> Result<Self, ExportError> {
         out.write_all(BOM)?;
         let mut inner = WriterBuilder::new()
             .quote_style(QuoteStyle::Always)
             .from_writer(out);
         inner.write_record(HEADER).map_err(std::io::Error::from)?;
-        Ok(CsvWriter { inner })
+        Ok(CsvWriter {
+            inner,
+            tenant: tenant.to_string(),
+        })
     }
 
     /// Writes one row: the cells of [`crate::columns::row`], times as RFC 3339, each neutralised.
     pub fn write_entry(&mut self, e: &Entry) -> Result<(), ExportError> {
-        let cells = crate::columns::row(e).map_err(std::io::Error::from)?;
+        let cells = crate::columns::row(e, &self.tenant).map_err(std::io::Error::from)?;
         self.inner
             .write_record(
                 cells

@@ -1,4 +1,4 @@
-//! One JSON document per export: `{"exported_at", "filters", "entries": [...]}`.
+//! One JSON document per export: `{"exported_at", "tenant", "filters", "entries": [...]}`.
 //!
 //! Streamed: the prefix is written first, then each entry as it comes (one per line, so the
 //! file stays greppable), then the closing `]}` — never the whole array in memory.
@@ -16,11 +16,19 @@ pub struct JsonWriter<W: Write> {
 }
 
 impl<W: Write> JsonWriter<W> {
-    /// Writes the document's prefix: export time and the caller's description of the filters.
-    pub fn new(out: W, exported_at: Timestamp, filters: &Value) -> Result<Self, ExportError> {
+    /// Writes the document's prefix: export time, the tenant whose log it is, and the caller's
+    /// description of the filters.
+    pub fn new(
+        out: W,
+        exported_at: Timestamp,
+        tenant: &str,
+        filters: &Value,
+    ) -> Result<Self, ExportError> {
         let mut out = BufWriter::new(out);
         out.write_all(b"{\"exported_at\":")?;
         serde_json::to_writer(&mut out, &exported_at).map_err(std::io::Error::from)?;
+        out.write_all(b",\"tenant\":")?;
+        serde_json::to_writer(&mut out, tenant).map_err(std::io::Error::from)?;
         out.write_all(b",\"filters\":")?;
         serde_json::to_writer(&mut out, filters).map_err(std::io::Error::from)?;
         out.write_all(b",\"entries\":[")?;
@@ -64,7 +72,7 @@ mod tests {
 
     fn export(entries: &[Entry]) -> Vec<u8> {
         let at = Timestamp::parse_rfc3339("2026-11-23T10:15:00Z").unwrap();
-        let mut w = JsonWriter::new(Vec::new(), at, &json!({"channel": "auth"})).unwrap();
+        let mut w = JsonWriter::new(Vec::new(), at, "acme", &json!({"channel": "auth"})).unwrap();
         for e in entries {
             w.write_entry(e).unwrap();
         }
@@ -80,7 +88,8 @@ mod tests {
         let back: Vec<Entry> = serde_json::from_value(doc["entries"].clone()).unwrap();
         assert_eq!(back, entries);
         let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["exported_at", "filters", "entries"]);
+        assert_eq!(keys, ["exported_at", "tenant", "filters", "entries"]);
+        assert_eq!(doc["tenant"], "acme");
     }
 
     #[test]
@@ -88,7 +97,7 @@ mod tests {
         let text = String::from_utf8(export(&[])).unwrap();
         assert_eq!(
             text,
-            "{\"exported_at\":\"2026-11-23T10:15:00.000Z\",\"filters\":{\"channel\":\"auth\"},\"entries\":[\n]}\n"
+            "{\"exported_at\":\"2026-11-23T10:15:00.000Z\",\"tenant\":\"acme\",\"filters\":{\"channel\":\"auth\"},\"entries\":[\n]}\n"
         );
         let doc: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(doc["entries"], json!([]));

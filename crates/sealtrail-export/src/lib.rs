@@ -60,6 +60,7 @@ pub trait EntryEncoder<W: Write> {
 }
 
 /// The encoder for `format`, already past its preamble (BOM and header, or JSON prefix).
+/// `tenant` names whose log it is (a column, a header field or a field of every line);
 /// `filters` describes the selection; formats with a header carry it (JSON), others ignore it.
 /// The PDF report needs more than this (tenant, checkpoint): build it with
 /// [`pdf::PdfWriter::new`] and use it through the same [`EntryEncoder`] trait.
@@ -67,13 +68,14 @@ pub fn encoder<'a, W: Write + 'a>(
     format: Format,
     out: W,
     exported_at: Timestamp,
+    tenant: &str,
     filters: &serde_json::Value,
 ) -> Result<Box<dyn EntryEncoder<W> + 'a>, ExportError> {
     Ok(match format {
-        Format::Csv => Box::new(csv::CsvWriter::new(out)?),
-        Format::Xlsx => Box::new(xlsx::XlsxWriter::new(out)?),
-        Format::Json => Box::new(json::JsonWriter::new(out, exported_at, filters)?),
-        Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(out)),
+        Format::Csv => Box::new(csv::CsvWriter::new(out, tenant)?),
+        Format::Xlsx => Box::new(xlsx::XlsxWriter::new(out, tenant)?),
+        Format::Json => Box::new(json::JsonWriter::new(out, exported_at, tenant, filters)?),
+        Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(out, tenant)),
         Format::Pdf => return Err(ExportError::NeedsReportHeader(format)),
         Format::Bundle => return Err(ExportError::NotAnEntryFormat(format)),
     })

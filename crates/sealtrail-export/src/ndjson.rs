@@ -1,4 +1,6 @@
 //! NDJSON: one entry per line, for log pipelines and `jq`; no wrapper, so files concatenate.
+//! Each line also names its tenant (`"tenant"` first), since a line travels alone into a SIEM
+//! or an archive where the file it came from is forgotten.
 
 use crate::{EntryEncoder, ExportError};
 use sealtrail_core::Entry;
@@ -8,19 +10,34 @@ use std::io::{BufWriter, Write};
 #[derive(Debug)]
 pub struct NdjsonWriter<W: Write> {
     out: BufWriter<W>,
+    /// `{"tenant":"<name>",`: the start of every line.
+    line_start: Vec<u8>,
+    /// One entry's JSON, reused from line to line.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> NdjsonWriter<W> {
-    /// An NDJSON stream has no preamble.
-    pub fn new(out: W) -> Self {
+    /// An NDJSON stream has no preamble; `tenant` is named on every line.
+    pub fn new(out: W, tenant: &str) -> Self {
+        let mut line_start = b"{\"tenant\":".to_vec();
+        // Serialising a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut line_start, tenant);
+        line_start.push(b',');
         NdjsonWriter {
             out: BufWriter::new(out),
+            line_start,
+            scratch: Vec::new(),
         }
     }
 
-    /// Writes one line.
+    /// Writes one line: the tenant, then the entry's own fields.
     pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
-        serde_json::to_writer(&mut self.out, entry).map_err(std::io::Error::from)?;
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, entry).map_err(std::io::Error::from)?;
+        // An entry serialises as an object: drop its `{`, which the line start opened.
+        let fields = self.scratch.get(1..).unwrap_or_default();
+        self.out.write_all(&self.line_start)?;
+        self.out.write_all(fields)?;
         self.out.write_all(b"\n")?;
         Ok(())
     }
@@ -50,7 +67,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn export(entries: &[Entry]) -> Vec<u8> {
-        let mut w = NdjsonWriter::new(Vec::new());
+        let mut w = NdjsonWriter::new(Vec::new(), "acme \"north\"");
         for e in entries {
             w.write_entry(e).unwrap();
         }
@@ -67,6 +84,11 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(back, entries);
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["tenant"], "acme \"north\"", "every line names its tenant");
+            assert!(line.starts_with("{\"tenant\":"), "{line}");
+        }
         assert!(export(&[]).is_empty());
     }
 

@@ -38,9 +38,9 @@ pub const DATE_FORMAT: &str = "yyyy-mm-dd hh:mm:ss.000";
 
 /// Column widths in Excel character units, in [`HEADER`] order: wide enough for typical values
 /// (UUIDs, dates, e-mail addresses) without making the sheet unwieldy.
-const WIDTHS: [f64; 22] = [
+const WIDTHS: [f64; 23] = [
     38.0, 23.0, 23.0, 14.0, 26.0, 12.0, 18.0, 60.0, 10.0, 11.0, 18.0, 22.0, 28.0, 16.0, 14.0, 18.0,
-    22.0, 16.0, 30.0, 60.0, 22.0, 50.0,
+    22.0, 16.0, 30.0, 60.0, 22.0, 50.0, 16.0,
 ];
 
 /// Days from Excel's epoch (1899-12-30, as the 1900 date system counts) to 1970-01-01.
@@ -61,6 +61,8 @@ pub struct XlsxWriter<W: Write> {
     date: CellFormat,
     /// Wraps a multi-line cell (one line per changed field) so each line shows on its own.
     wrap: CellFormat,
+    /// The tenant's name, the last cell of every row.
+    tenant: String,
     /// 1-based number of the sheet being written.
     sheet: u32,
     /// Index of the next row to write in that sheet (row 0 is the header).
@@ -79,12 +81,17 @@ impl<W: Write> std::fmt::Debug for XlsxWriter<W> {
 
 impl<W: Write> XlsxWriter<W> {
     /// Starts the workbook and its first sheet; nothing reaches `out` before [`Self::finish`].
-    pub fn new(out: W) -> Result<Self, ExportError> {
-        Self::with_rows_per_sheet(out, MAX_DATA_ROWS)
+    /// `tenant` names the log on every row.
+    pub fn new(out: W, tenant: &str) -> Result<Self, ExportError> {
+        Self::with_rows_per_sheet(out, tenant, MAX_DATA_ROWS)
     }
 
     /// [`Self::new`] with a smaller sheet size, so tests can cross sheet boundaries cheaply.
-    pub(crate) fn with_rows_per_sheet(out: W, rows_per_sheet: u32) -> Result<Self, ExportError> {
+    pub(crate) fn with_rows_per_sheet(
+        out: W,
+        tenant: &str,
+        rows_per_sheet: u32,
+    ) -> Result<Self, ExportError> {
         let zipped = tempfile::tempfile()?;
         let mut workbook = Workbook::new();
         // ZIP64: a sheet of a million long rows can pass 4 GB of XML, which plain ZIP cannot hold.
@@ -96,6 +103,7 @@ impl<W: Write> XlsxWriter<W> {
             bold: CellFormat::new().set_bold(),
             date: CellFormat::new().set_num_format(DATE_FORMAT),
             wrap: CellFormat::new().set_text_wrap(),
+            tenant: tenant.to_string(),
             sheet: 0,
             row: 0,
             rows_per_sheet: rows_per_sheet.clamp(1, MAX_DATA_ROWS),
@@ -127,7 +135,7 @@ impl<W: Write> XlsxWriter<W> {
         if self.row > self.rows_per_sheet {
             self.start_sheet()?;
         }
-        let cells = columns::row(entry).map_err(std::io::Error::from)?;
+        let cells = columns::row(entry, &self.tenant).map_err(std::io::Error::from)?;
         let index = usize::try_from(self.sheet - 1).unwrap_or(usize::MAX);
         let sheet = self.workbook.worksheet_from_index(index)?;
         for (col, cell) in (0u16..).zip(cells) {

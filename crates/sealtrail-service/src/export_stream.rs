@@ -217,7 +217,10 @@ fn run(
             &mut *out,
             pdf_header(handle, store, checkpointer, request, now)?,
         )?),
-        format => encoder(format, &mut *out, now, &request.filters)?,
+        format => {
+            let tenant = tenant_name(handle, store, request)?;
+            encoder(format, &mut *out, now, &tenant, &request.filters)?
+        }
     };
     for_each_page(handle, store, request, request.oldest_first, |entries| {
         for entry in entries {
@@ -237,6 +240,18 @@ fn run(
     Ok(())
 }
 
+/// The name of the tenant whose log is exported, which every format states.
+fn tenant_name(
+    handle: &Handle,
+    store: &dyn Store,
+    request: &ExportRequest,
+) -> Result<String, ExportFailure> {
+    Ok(handle
+        .block_on(store.tenant_by_id(request.tenant))?
+        .map(|t| t.name)
+        .unwrap_or_default())
+}
+
 /// The PDF report's summary: tenant, period, filters in words, and the signed checkpoint
 /// (signed now, so it covers every exported entry).
 fn pdf_header(
@@ -246,10 +261,7 @@ fn pdf_header(
     request: &ExportRequest,
     now: Timestamp,
 ) -> Result<PdfHeader, ExportFailure> {
-    let tenant = handle
-        .block_on(store.tenant_by_id(request.tenant))?
-        .map(|t| t.name)
-        .unwrap_or_default();
+    let tenant = tenant_name(handle, store, request)?;
     let checkpoint = handle.block_on(checkpointer.witnessed_checkpoint_now(request.tenant))?;
     let filters = request
         .filters

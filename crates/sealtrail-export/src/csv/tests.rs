@@ -5,7 +5,7 @@ use crate::testutil::sample_entry;
 use proptest::prelude::*;
 
 fn export(entries: &[Entry]) -> Vec<u8> {
-    let mut w = CsvWriter::new(Vec::new()).unwrap();
+    let mut w = CsvWriter::new(Vec::new(), "acme").unwrap();
     for e in entries {
         w.write_entry(e).unwrap();
     }
@@ -68,12 +68,12 @@ fn the_output_starts_with_a_bom_and_a_utc_header_and_is_stable() {
         "\u{feff}\"entry_id\",\"recorded_at (UTC)\",\"occurred_at (UTC)\",\"channel\",\"action\",",
         "\"event\",\"category\",\"description\",\"result\",\"actor_type\",\"actor_id\",\"actor_name\",",
         "\"actor_email\",\"actor_via\",\"target_type\",\"target_id\",\"target_name\",\"ip\",",
-        "\"user_agent\",\"properties\",\"changed_fields\",\"changes\"\n",
+        "\"user_agent\",\"properties\",\"changed_fields\",\"changes\",\"tenant\"\n",
         "\"0193a0b0-0000-7000-8000-000000000001\",\"2026-11-18T11:06:41.250Z\",",
         "\"2026-11-18T11:06:41.000Z\",\"security\",\"member.role_changed\",\"updated\",\"\",",
         "\"Zoë changed role #1 — \"\"admin\"\" → viewer, =1+1\",\"failure\",\"user\",\"u_1\",",
         "\"Ada Admin\",\"ada@example.com\",\"\",\"member\",\"m_1\",\"\",\"203.0.113.7\",\"curl/8\",",
-        "\"{\"\"repository\"\":\"\"repo-1\"\"}\",\"\",\"\"\n",
+        "\"{\"\"repository\"\":\"\"repo-1\"\"}\",\"\",\"\",\"acme\"\n",
     );
     assert_eq!(text, expected);
 }
@@ -166,6 +166,7 @@ fn the_boxed_encoder_writes_the_same_bytes() {
         crate::Format::Csv,
         Vec::new(),
         sealtrail_core::Timestamp(0),
+        "acme",
         &serde_json::Value::Null,
     )
     .unwrap();
@@ -177,6 +178,7 @@ fn the_boxed_encoder_writes_the_same_bytes() {
         crate::Format::Bundle,
         Vec::new(),
         sealtrail_core::Timestamp(0),
+        "acme",
         &serde_json::Value::Null,
     );
     assert!(matches!(bundle, Err(ExportError::NotAnEntryFormat(_))));

@@ -330,6 +330,7 @@ fn the_report_is_an_entry_encoder_but_needs_its_header() {
         crate::Format::Pdf,
         Vec::new(),
         Timestamp(0),
+        "acme",
         &serde_json::Value::Null,
     );
     assert!(matches!(refused, Err(ExportError::NeedsReportHeader(_))));

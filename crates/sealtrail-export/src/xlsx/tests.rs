@@ -8,7 +8,7 @@ use std::io::{Cursor, Read};
 use std::process::Command;
 
 fn export_with(entries: &[Entry], rows_per_sheet: u32) -> Vec<u8> {
-    let mut w = XlsxWriter::with_rows_per_sheet(Vec::new(), rows_per_sheet).unwrap();
+    let mut w = XlsxWriter::with_rows_per_sheet(Vec::new(), "acme", rows_per_sheet).unwrap();
     for e in entries {
         w.write_entry(e).unwrap();
     }
@@ -67,7 +67,7 @@ fn every_column_reads_back_with_dates_as_dates() {
     assert_eq!(name, SHEET_NAME);
     assert_eq!(rows.len(), 5);
     for (row, e) in rows.iter().zip(&entries) {
-        let cells = columns::row(e).unwrap();
+        let cells = columns::row(e, "acme").unwrap();
         for (col, (cell, want)) in row.iter().zip(cells).enumerate() {
             match want {
                 Cell::Time(at) => {
@@ -202,6 +202,7 @@ fn the_boxed_encoder_writes_a_workbook() {
         crate::Format::Xlsx,
         Vec::new(),
         Timestamp(0),
+        "acme",
         &serde_json::Value::Null,
     )
     .unwrap();
@@ -282,7 +283,7 @@ fn xlsx_at_scale_streams_in_constant_memory() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_100_000);
-    let mut w = XlsxWriter::new(tempfile::tempfile().unwrap()).unwrap();
+    let mut w = XlsxWriter::new(tempfile::tempfile().unwrap(), "acme").unwrap();
     let mut rss_at_10k = 0;
     for seq in 0..n {
         w.write_entry(&sample_entry(seq)).unwrap();

@@ -461,3 +461,43 @@ async fn changes_and_fields_reach_csv_xlsx_and_pdf() {
         ),
     }
 }
+
+/// Seed 004: an export names the organisation it belongs to, in every format, so a file
+/// forwarded out of context still says whose log it is.
+#[tokio::test]
+async fn every_export_names_its_tenant() {
+    use calamine::Reader;
+    let s = TestServer::start().await;
+    seed(&s, 3).await;
+    let tenant = s.get_json(&s.admin_key, "/v1/tenant").await["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (_, body) = download(&s, &s.admin_key, "format=csv").await;
+    let mut reader = csv::Reader::from_reader(&body[3..]);
+    let at = reader.headers().unwrap().iter().position(|h| h == "tenant").unwrap();
+    for row in reader.records() {
+        assert_eq!(&row.unwrap()[at], tenant);
+    }
+
+    let (_, body) = download(&s, &s.admin_key, "format=json").await;
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["tenant"], tenant.as_str());
+
+    let (_, body) = download(&s, &s.admin_key, "format=ndjson").await;
+    for line in String::from_utf8(body).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["tenant"], tenant.as_str(), "{line}");
+    }
+
+    let (_, body) = download(&s, &s.admin_key, "format=xlsx").await;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(body)).unwrap();
+    let sheet = book.worksheet_range("Audit log").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let col = rows[0].iter().position(|h| h == "tenant").unwrap();
+    assert!(rows[1..].iter().all(|r| r[col] == tenant));
+}

@@ -239,7 +239,20 @@ fn param_error(param: &str, message: impl Into<String>) -> ParamError {
 pub const MAX_PARAM_LEN: usize = 512;
 
 /// Named date ranges, as the seeds' "Timespan" and "time range" dropdowns offer them.
-pub const PRESETS: [&str; 5] = ["24h", "7d", "30d", "90d", "this_month"];
+pub const PRESETS: [&str; 6] = ["24h", "7d", "30d", "90d", "3m", "this_month"];
+
+/// Checks a tenant's default period for the audit page: `None` (any time) or one of
+/// [`PRESETS`], so the page never opens on a range it cannot apply.
+pub fn check_default_period(period: Option<&str>) -> Result<(), String> {
+    match period {
+        None => Ok(()),
+        Some(p) if PRESETS.contains(&p) => Ok(()),
+        Some(p) => Err(format!(
+            "unknown period `{p}`: use one of {} or null for any time",
+            PRESETS.join(", ")
+        )),
+    }
+}
 
 /// Parses the shared filter and paging parameters.
 ///
@@ -405,6 +418,23 @@ fn parse_bound(key: &str, value: &str, upper: bool) -> Result<Option<Timestamp>,
     Ok(Some(if upper { Timestamp(t.0 + 1) } else { t }))
 }
 
+/// The same instant `months` calendar months earlier, on the last day of that month when it is
+/// shorter (31 May − 3 months = 28 or 29 February).
+fn months_back(at: OffsetDateTime, months: u8) -> OffsetDateTime {
+    let mut date = at.date();
+    for _ in 0..months {
+        let previous = date.month().previous();
+        let year = if previous == time::Month::December {
+            date.year() - 1
+        } else {
+            date.year()
+        };
+        let day = date.day().min(previous.length(year));
+        date = Date::from_calendar_date(year, previous, day).unwrap_or(date);
+    }
+    at.replace_date(date)
+}
+
 fn preset_range(value: &str, now: Timestamp) -> Result<(Timestamp, Option<Timestamp>), ParamError> {
     let back = |d: Duration| Timestamp(now.0 - d.whole_milliseconds() as i64);
     match value {
@@ -412,6 +442,10 @@ fn preset_range(value: &str, now: Timestamp) -> Result<(Timestamp, Option<Timest
         "7d" => Ok((back(Duration::days(7)), None)),
         "30d" => Ok((back(Duration::days(30)), None)),
         "90d" => Ok((back(Duration::days(90)), None)),
+        "3m" => Ok((
+            Timestamp::from_datetime(months_back(now.to_datetime(), 3)),
+            None,
+        )),
         "this_month" | "this-month" | "month" => {
             let dt: OffsetDateTime = now.to_datetime();
             let first = Date::from_calendar_date(dt.year(), dt.month(), 1)
@@ -451,6 +485,16 @@ mod tests {
             q.filter.action,
             Some(ActionMatch::Exact("user.created".into()))
         );
+        // Seed 003 opens on the last three calendar months.
+        let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+        let q = parse_query(&p(&[("range", "3m")]), at("2026-05-31T10:00:00Z"), &[]).unwrap();
+        assert_eq!(q.filter.from, Some(at("2026-02-28T10:00:00Z")));
+        let q = parse_query(&p(&[("range", "3m")]), at("2026-01-15T00:00:00Z"), &[]).unwrap();
+        assert_eq!(q.filter.from, Some(at("2025-10-15T00:00:00Z")));
+        assert!(check_default_period(Some("3m")).is_ok() && check_default_period(None).is_ok());
+        assert!(check_default_period(Some("fortnight"))
+            .unwrap_err()
+            .contains("24h, 7d"));
         // Seed 004's patterns: a trailing `*` is a start of text, across segments.
         for (pattern, start) in [
             ("evid*", "evid"),

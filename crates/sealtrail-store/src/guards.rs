@@ -161,6 +161,16 @@ pub(crate) fn contiguous_level(
     Ok(hashes)
 }
 
+/// Refuses a default period the audit page could not apply, before anything is written.
+pub(crate) fn check_default_period(period: Option<&str>) -> Result<(), StoreError> {
+    sealtrail_core::filter::check_default_period(period).map_err(StoreError::Invalid)
+}
+
+/// A stored default period: the empty string is any time.
+pub(crate) fn stored_default_period(stored: String) -> Option<String> {
+    (!stored.is_empty()).then_some(stored)
+}
+
 /// A stored tile-access value; anything this build did not write is corruption, not "off"
 /// or "public".
 pub(crate) fn stored_tile_access(stored: String) -> Result<crate::TileAccess, StoreError> {

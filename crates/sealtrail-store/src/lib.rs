@@ -157,6 +157,9 @@ pub struct TenantSettings {
     pub limits: TenantLimits,
     /// Who may read the log's tree tiles (hashes only) to monitor it for forks.
     pub tile_access: TileAccess,
+    /// The period the audit page opens on when its address names none (a
+    /// [`sealtrail_core::filter::PRESETS`] value such as `24h` or `3m`); `None` is any time.
+    pub default_period: Option<String>,
 }
 
 /// Who may fetch a log's checkpoint and Merkle tree tiles (C2SP tlog-tiles) without signing in.
@@ -500,6 +503,14 @@ pub trait Lifecycle: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         access: TileAccess,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// Sets the period the audit page opens on (`None`: any time); `Invalid` for anything but
+    /// a preset ([`sealtrail_core::filter::check_default_period`]). Returns the new settings.
+    async fn set_default_period(
+        &self,
+        tenant: TenantId,
+        period: Option<String>,
     ) -> Result<TenantSettings, StoreError>;
 
     /// Replaces the tenant's usage limits; `Invalid` for zero or implausibly large values

@@ -462,6 +462,19 @@ impl Lifecycle for PgStore {
             .await
     }
 
+    async fn set_default_period(
+        &self,
+        tenant: TenantId,
+        period: Option<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        crate::guards::check_default_period(period.as_deref())?;
+        self.pool
+            .write("changing the default period", move |tx| {
+                admin::set_default_period(tx, tenant, period.as_deref())
+            })
+            .await
+    }
+
     async fn set_limits(
         &self,
         tenant: TenantId,

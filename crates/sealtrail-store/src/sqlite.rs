@@ -437,6 +437,17 @@ impl Lifecycle for SqliteStore {
             .await
     }
 
+    async fn set_default_period(
+        &self,
+        tenant: TenantId,
+        period: Option<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        crate::guards::check_default_period(period.as_deref())?;
+        self.writer
+            .run_job(move |conn| admin::set_default_period(conn, tenant, period))
+            .await
+    }
+
     async fn set_limits(
         &self,
         tenant: TenantId,

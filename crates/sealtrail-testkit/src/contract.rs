@@ -89,6 +89,7 @@ macro_rules! store_contract_tests {
             prune_in_chunks_removes_exactly_the_old_entries,
             legal_hold_blocks_prune,
             retention_has_a_floor,
+            default_period_is_a_preset_per_tenant,
             export_exclusions_are_per_tenant_and_validated,
             erasure_replaces_the_subject_everywhere,
             erasing_an_unknown_subject_changes_nothing,

@@ -476,7 +476,12 @@ async fn every_export_names_its_tenant() {
 
     let (_, body) = download(&s, &s.admin_key, "format=csv").await;
     let mut reader = csv::Reader::from_reader(&body[3..]);
-    let at = reader.headers().unwrap().iter().position(|h| h == "tenant").unwrap();
+    let at = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "tenant")
+        .unwrap();
     for row in reader.records() {
         assert_eq!(&row.unwrap()[at], tenant);
     }

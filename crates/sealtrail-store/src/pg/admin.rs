@@ -71,7 +71,11 @@ fn unknown_tenant(tenant: TenantId) -> PgError {
     StoreError::NotFound(format!("tenant {}", tenant.0)).into()
 }
 
-/// Decodes `retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access`. An unreadable
+/// The settings columns of `tenants`, in the order [`settings_from_row`] decodes them.
+const SETTINGS_COLUMNS: &str =
+    "retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access, default_period";
+
+/// Decodes [`SETTINGS_COLUMNS`]. An unreadable
 /// list (or limits object) is
 /// `Corrupt`, never empty: excluding nothing would leak what was meant to stay out of exports,
 /// and an empty allowlist would let everyone in.
@@ -89,6 +93,7 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
         ip_allowlist: list(3, "IP allowlist")?,
         limits: TenantLimits::from_json(row.try_get(4)?, tenant.0)?,
         tile_access: crate::guards::stored_tile_access(row.try_get(5)?)?,
+        default_period: crate::guards::stored_default_period(row.try_get(6)?),
     })
 }
 
@@ -104,8 +109,7 @@ fn settings_or_not_found(row: Option<Row>, tenant: TenantId) -> PgResult<TenantS
 /// A tenant's retention, legal hold, export exclusions and IP allowlist.
 pub(crate) fn settings(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<TenantSettings> {
     let row = tx.query_opt(
-        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access
-         FROM tenants WHERE id = $1",
+        &format!("SELECT {SETTINGS_COLUMNS} FROM tenants WHERE id = $1"),
         &[&tenant.0],
     )?;
     settings_or_not_found(row, tenant)
@@ -129,8 +133,10 @@ pub(crate) fn set_retention(
         Retention::Forever => None,
     };
     let row = tx.query_opt(
-        "UPDATE tenants SET retention_days = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &format!(
+            "UPDATE tenants SET retention_days = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
         &[&tenant.0, &days],
     )?;
     settings_or_not_found(row, tenant)
@@ -149,8 +155,10 @@ pub(crate) fn set_legal_hold(
         &[&tenant.0],
     )?;
     let row = tx.query_opt(
-        "UPDATE tenants SET legal_hold = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &format!(
+            "UPDATE tenants SET legal_hold = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
         &[&tenant.0, &hold],
     )?;
     settings_or_not_found(row, tenant)
@@ -164,8 +172,10 @@ pub(crate) fn set_export_exclusions(
 ) -> PgResult<TenantSettings> {
     let keys = export_exclusions(keys)?;
     let row = tx.query_opt(
-        "UPDATE tenants SET export_excluded = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &format!(
+            "UPDATE tenants SET export_excluded = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
         &[&tenant.0, &Json(&keys)],
     )?;
     settings_or_not_found(row, tenant)
@@ -179,9 +189,27 @@ pub(crate) fn set_limits(
 ) -> PgResult<TenantSettings> {
     limits.check()?;
     let row = tx.query_opt(
-        "UPDATE tenants SET limits = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &format!(
+            "UPDATE tenants SET limits = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
         &[&tenant.0, &limits.to_json()],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Sets the period the audit page opens on (checked by the caller) and returns the settings as
+/// they now are.
+pub(crate) fn set_default_period(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    period: Option<&str>,
+) -> PgResult<TenantSettings> {
+    let row = tx.query_opt(
+        &format!(
+            "UPDATE tenants SET default_period = $2 WHERE id = $1 RETURNING {SETTINGS_COLUMNS}"
+        ),
+        &[&tenant.0, &period.unwrap_or_default()],
     )?;
     settings_or_not_found(row, tenant)
 }
@@ -193,8 +221,10 @@ pub(crate) fn set_tile_access(
     access: TileAccess,
 ) -> PgResult<TenantSettings> {
     let row = tx.query_opt(
-        "UPDATE tenants SET tile_access = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &format!(
+            "UPDATE tenants SET tile_access = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
         &[&tenant.0, &access.as_str()],
     )?;
     settings_or_not_found(row, tenant)
@@ -208,8 +238,10 @@ pub(crate) fn set_ip_allowlist(
 ) -> PgResult<TenantSettings> {
     let list = IpAllowlist::parse(entries).map_err(StoreError::Invalid)?;
     let row = tx.query_opt(
-        "UPDATE tenants SET ip_allowlist = $2 WHERE id = $1
-         RETURNING retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access",
+        &format!(
+            "UPDATE tenants SET ip_allowlist = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
         &[&tenant.0, &Json(list.entries())],
     )?;
     settings_or_not_found(row, tenant)

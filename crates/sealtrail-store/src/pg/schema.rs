@@ -23,7 +23,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, V2_TENANT_LIMITS),
     (3, V3_ERASURE_LEDGER),
     (4, V4_TILE_ACCESS),
+    (5, V5_DEFAULT_PERIOD),
 ];
+
+/// Version 5: the period the audit page opens on (a filter preset; empty is any time).
+const V5_DEFAULT_PERIOD: &str =
+    "ALTER TABLE tenants ADD COLUMN default_period text NOT NULL DEFAULT '';";
 
 /// Version 4: who may read the log's tree tiles ([`crate::TileAccess`]); off for every tenant.
 const V4_TILE_ACCESS: &str =

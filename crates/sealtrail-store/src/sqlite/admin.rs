@@ -78,7 +78,8 @@ pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<Strin
 /// A tenant's retention and legal hold.
 pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
     conn.prepare_cached(
-        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access
+        "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access,
+                default_period
          FROM tenants WHERE id = ?1",
     )
     .and_then(|mut s| {
@@ -113,6 +114,7 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                         Box::new(e),
                     )
                 })?,
+                default_period: crate::guards::stored_default_period(r.get(6)?),
             })
         })
         .optional()
@@ -175,6 +177,26 @@ pub(crate) fn set_limits(
     let changed = tx.execute(
         "UPDATE tenants SET limits = ?2 WHERE id = ?1",
         params![tenant.0, limits.to_json().to_string()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
+    }
+    let now = settings(&tx, tenant)?;
+    tx.commit()?;
+    Ok(now)
+}
+
+/// Sets the period the audit page opens on (checked by the caller) and returns the settings as
+/// they now are.
+pub(crate) fn set_default_period(
+    conn: &mut Connection,
+    tenant: TenantId,
+    period: Option<String>,
+) -> Result<TenantSettings, WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE tenants SET default_period = ?2 WHERE id = ?1",
+        params![tenant.0, period.unwrap_or_default()],
     )?;
     if changed == 0 {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());

@@ -40,7 +40,12 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (7, Step::Sql(V7_INDEX_QUEUE)),
     (8, Step::Rust(super::ledger::migrate_v8)),
     (9, Step::Sql(V9_TILE_ACCESS)),
+    (10, Step::Sql(V10_DEFAULT_PERIOD)),
 ];
+
+/// Version 10: the period the audit page opens on (a filter preset; empty is any time).
+const V10_DEFAULT_PERIOD: &str =
+    "ALTER TABLE tenants ADD COLUMN default_period TEXT NOT NULL DEFAULT '';";
 
 /// Version 9: who may read the log's tree tiles ([`crate::TileAccess`]); off for every tenant.
 const V9_TILE_ACCESS: &str =

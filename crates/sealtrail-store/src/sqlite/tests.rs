@@ -176,6 +176,7 @@ async fn a_version_3_database_migrates_to_users_sessions_and_allowlists() {
         ip_allowlist: Vec::new(),
         limits: crate::TenantLimits::DEFAULT,
         tile_access: crate::TileAccess::Off,
+        default_period: None,
     };
     let (user, token) = {
         let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open migrates");

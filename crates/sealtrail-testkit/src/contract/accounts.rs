@@ -629,6 +629,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
         ip_allowlist: vec!["203.0.113.0/24".into()],
         limits: sealtrail_store::TenantLimits::DEFAULT,
         tile_access: sealtrail_store::TileAccess::Off,
+        default_period: None,
     };
     let set = store
         .set_ip_allowlist(t, vec!["203.0.113.7/24".into()])
@@ -662,6 +663,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
             ip_allowlist: Vec::new(),
             limits: sealtrail_store::TenantLimits::DEFAULT,
             tile_access: sealtrail_store::TileAccess::Off,
+            default_period: None,
         })
     );
 }

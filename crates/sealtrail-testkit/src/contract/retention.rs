@@ -250,6 +250,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         ip_allowlist: Vec::new(),
         limits: sealtrail_store::TenantLimits::DEFAULT,
         tile_access: sealtrail_store::TileAccess::Off,
+        default_period: None,
     };
     assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
@@ -276,6 +277,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
             ip_allowlist: Vec::new(),
             limits: sealtrail_store::TenantLimits::DEFAULT,
             tile_access: sealtrail_store::TileAccess::Off,
+            default_period: None,
         })
     );
     let other = tenant(&store, "globex").await;
@@ -336,6 +338,44 @@ pub async fn export_exclusions_are_per_tenant_and_validated(store: Arc<dyn Store
     );
     let unknown = store
         .set_export_exclusions(TenantId(987_654), vec!["x".into()])
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+}
+
+/// The audit page's default period: any time until set, one of the presets, per tenant, reset
+/// with `None`; anything else is refused and changes nothing.
+pub async fn default_period_is_a_preset_per_tenant(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "globex").await;
+    let period = |s: Result<TenantSettings, StoreError>| s.map(|s| s.default_period);
+    assert_eq!(period(store.settings(t).await).ok(), Some(None));
+    for preset in ["24h", "3m", "this_month"] {
+        let set = store.set_default_period(t, Some(preset.into())).await;
+        assert_eq!(period(set).ok(), Some(Some(preset.to_string())));
+        assert_eq!(
+            period(store.settings(t).await).ok(),
+            Some(Some(preset.to_string()))
+        );
+    }
+    for bad in ["", "fortnight", "24H", "30d; DROP TABLE tenants"] {
+        let r = store.set_default_period(t, Some(bad.into())).await;
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{bad}: {r:?}");
+    }
+    assert_eq!(
+        period(store.settings(t).await).ok(),
+        Some(Some("this_month".to_string())),
+        "refusals change nothing"
+    );
+    assert_eq!(period(store.settings(other).await).ok(), Some(None));
+    assert_eq!(
+        period(store.set_default_period(t, None).await).ok(),
+        Some(None)
+    );
+    let unknown = store
+        .set_default_period(TenantId(987_654), Some("7d".into()))
         .await;
     assert!(
         matches!(unknown, Err(StoreError::NotFound(_))),

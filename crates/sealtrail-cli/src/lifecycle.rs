@@ -1,4 +1,4 @@
-//! `sealtrail prune`, `erase` (with `--dry-run`) and `retention`: operator
+//! `sealtrail prune`, `erase` (with `--dry-run`), `retention` and `period`: operator
 //! commands for the log's lifecycle, acting on the data directory and audited in the tenant's
 //! own log (a dry run changes and audits nothing).
 
@@ -70,6 +70,63 @@ pub enum RetentionCommand {
         #[command(flatten)]
         data_dir: DataDir,
     },
+}
+
+/// `sealtrail period ...`: the period the audit page opens on.
+#[derive(Debug, Subcommand)]
+pub enum PeriodCommand {
+    /// Show a tenant's default period.
+    Show {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Set it: one of 24h, 7d, 30d, 90d, 3m, this_month, or `any` for any time.
+    Set {
+        /// The period, or `any`.
+        period: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+/// Runs a `period` subcommand.
+pub async fn period(command: PeriodCommand) -> anyhow::Result<ExitCode> {
+    let shown = |p: Option<&str>| p.unwrap_or("any time").to_string();
+    match command {
+        PeriodCommand::Show { tenant, data_dir } => {
+            let store = data_dir.open().await?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let settings = store.settings(tenant.id).await?;
+            println!(
+                "{}: the audit page opens on {}",
+                tenant.name,
+                shown(settings.default_period.as_deref())
+            );
+        }
+        PeriodCommand::Set {
+            period,
+            tenant,
+            data_dir,
+        } => {
+            let store = data_dir.open().await?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let period = Some(period).filter(|p| p != "any");
+            lifecycle::set_default_period(store.as_ref(), tenant.id, period.clone(), &cli_actor())
+                .await?;
+            println!(
+                "{}: the audit page now opens on {}",
+                tenant.name,
+                shown(period.as_deref())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `prune`.

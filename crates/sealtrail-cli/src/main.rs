@@ -65,6 +65,9 @@ enum Command {
     /// Show or set retention and legal hold (acts on the data directory).
     #[command(subcommand)]
     Retention(lifecycle::RetentionCommand),
+    /// The period the audit page opens on when its address names none.
+    #[command(subcommand)]
+    Period(lifecycle::PeriodCommand),
     /// Show or set a tenant's rate limits and daily event quota (acts on the data directory).
     #[command(subcommand)]
     Limits(limits::LimitsCommand),
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             Command::Prune(args) => lifecycle::prune(args).await,
             Command::Erase(args) => lifecycle::erase(args).await,
             Command::Retention(cmd) => lifecycle::retention(cmd).await,
+            Command::Period(cmd) => lifecycle::period(cmd).await,
             Command::Limits(cmd) => limits::run(cmd).await,
             Command::PublicKey(dir) => verify::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,

@@ -49,6 +49,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/v1/settings/limits", put(limits::set_limits))
         .route("/v1/settings/tiles", put(settings::set_tile_access))
+        .route(
+            "/v1/settings/default-period",
+            put(settings::set_default_period),
+        )
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))

@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/legal-hold", post(settings::legal_hold))
         .route("/settings/limits", post(settings::limits))
         .route("/settings/tiles", post(settings::tiles))
+        .route("/settings/period", post(settings::default_period))
         .route("/settings/allowlist", post(settings::allowlist))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))

@@ -184,6 +184,34 @@ pub async fn set_tile_access(
     Ok(())
 }
 
+/// Sets the period the audit page opens on (`None`: any time) and audits the change: what an
+/// admin sees first shapes what they notice, so changing it is on the record.
+pub async fn set_default_period(
+    store: &dyn Store,
+    tenant: TenantId,
+    period: Option<String>,
+    actor: &Actor,
+) -> Result<(), ServiceError> {
+    let before = store.settings(tenant).await?.default_period;
+    store.set_default_period(tenant, period.clone()).await?;
+    let shown = |p: &Option<String>| p.clone().unwrap_or_else(|| "any time".into());
+    let audit = SelfAudit {
+        channel: "compliance",
+        action: "default_period.changed",
+        event: "updated",
+        description: format!(
+            "The audit page's default period changed from {} to {}",
+            shown(&before),
+            shown(&period)
+        ),
+        actor: actor.clone(),
+        target: None,
+        properties: props(&[("before", json!(before)), ("after", json!(period))]),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(())
+}
+
 /// Replaces the `properties` keys exports leave out, and audits the change.
 pub async fn set_export_exclusions(
     store: &dyn Store,

@@ -473,6 +473,28 @@ fn retention_and_prune_from_the_cli() {
         "{show}"
     );
 
+    // The audit page's default period, from the CLI too.
+    let set = local_expect(&["period", "set", "3m"], &dir, 0);
+    assert!(
+        set.contains("default: the audit page now opens on 3m"),
+        "{set}"
+    );
+    let show = local_expect(&["period", "show"], &dir, 0);
+    assert!(
+        show.contains("default: the audit page opens on 3m"),
+        "{show}"
+    );
+    let args = ["period", "set", "fortnight"];
+    let out = local(&args, &dir);
+    assert!(!out.status.success(), "{}", describe(&args, &out));
+    assert!(
+        text(&out.stderr).contains("unknown period"),
+        "{}",
+        describe(&args, &out)
+    );
+    let any = local_expect(&["period", "set", "any"], &dir, 0);
+    assert!(any.contains("opens on any time"), "{any}");
+
     let on = local_expect(&["retention", "legal-hold", "on"], &dir, 0);
     assert!(on.contains("default: legal hold on"), "{on}");
     let show = local_expect(&["retention", "show"], &dir, 0);

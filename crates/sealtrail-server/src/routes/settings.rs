@@ -1,4 +1,5 @@
-//! `/v1/settings`: a tenant's retention, legal hold, export exclusions and tile access over
+//! `/v1/settings`: a tenant's retention, legal hold, export exclusions, tile access and the
+//! audit page's default period over
 //! HTTP (admin scope); each change goes through the service, which audits it.
 
 use crate::auth::Caller;
@@ -21,6 +22,7 @@ fn settings_json(s: &TenantSettings) -> Value {
         "export_excluded_properties": s.export_excluded_properties,
         "limits": s.limits,
         "tile_access": s.tile_access.as_str(),
+        "default_period": s.default_period,
     })
 }
 
@@ -123,6 +125,33 @@ pub async fn set_tile_access(
     })?;
     let tenant = caller.tenant();
     lifecycle::set_tile_access(state.store.as_ref(), tenant, access, &caller.as_actor()).await?;
+    Ok(Json(settings_json(&state.store.settings(tenant).await?)))
+}
+
+/// Body of `PUT /v1/settings/default-period`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodBody {
+    period: Option<String>,
+}
+
+/// `PUT /v1/settings/default-period` with `{"period": "24h" | "7d" | "30d" | "90d" | "3m" |
+/// "this_month" | null}`: the period the audit page opens on when its address names none.
+pub async fn set_default_period(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let request: PeriodBody = json_body(&body, r#"{"period": "30d"} or {"period": null}"#)?;
+    let tenant = caller.tenant();
+    lifecycle::set_default_period(
+        state.store.as_ref(),
+        tenant,
+        request.period,
+        &caller.as_actor(),
+    )
+    .await?;
     Ok(Json(settings_json(&state.store.settings(tenant).await?)))
 }
 

@@ -11,7 +11,7 @@ use crate::request::query_params;
 use crate::state::AppState;
 use crate::web::entry_view::EntryRow;
 use crate::web::error::{render, PageError};
-use crate::web::form::SelectOption;
+use crate::web::form::{SelectOption, PERIODS};
 use crate::web::frame::PageFrame;
 use crate::web::session::WebUser;
 use askama::Template;
@@ -156,31 +156,37 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     user.require_log_access()?;
     let tenant = user.tenant.id;
-    let params = query_params(raw.as_deref());
+    let mut params = query_params(raw.as_deref());
+    // An address naming no period opens on the tenant's default; the form always submits
+    // `range` (empty for "Any time"), so a choice made on the page is never overridden.
+    let mut defaulted = false;
+    if !params
+        .iter()
+        .any(|(k, _)| matches!(k.as_str(), "range" | "from" | "to"))
+    {
+        if let Some(period) = state.store.settings(tenant).await?.default_period {
+            params.push(("range".into(), period));
+            defaulted = true;
+        }
+    }
     let now = Timestamp::now();
     let facets = state.store.facets(tenant).await?;
     let [events, channels, actors, results, categories] = facet_options(&facets, &params);
     let range = value_of(&params, "range");
-    let ranges = options(
-        [
-            ("24h", "Last 24 hours"),
-            ("7d", "Last 7 days"),
-            ("30d", "Last 30 days"),
-            ("90d", "Last 90 days"),
-            ("this_month", "This month"),
-        ]
-        .map(|(v, l)| (v.to_string(), l.to_string())),
-        range,
-    );
+    let ranges = options(PERIODS.map(|(v, l)| (v.to_string(), l.to_string())), range);
     let form = FilterForm {
         q: value_of(&params, "q").to_string(),
         from: value_of(&params, "from").to_string(),
         to: value_of(&params, "to").to_string(),
         system: matches!(value_of(&params, "system"), "true" | "1" | "on"),
     };
-    let active = params
-        .iter()
-        .any(|(k, v)| FIELDS.contains(&k.as_str()) && !v.trim().is_empty() && v != "false");
+    // The default period alone is how the page opens, not a filter to clear.
+    let active = params.iter().any(|(k, v)| {
+        FIELDS.contains(&k.as_str())
+            && !v.trim().is_empty()
+            && v != "false"
+            && !(defaulted && k == "range")
+    });
     let exports = Format::ALL
         .iter()
         .map(|f| SelectOption {

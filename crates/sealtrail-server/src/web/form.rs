@@ -12,3 +12,23 @@ pub struct SelectOption {
     /// Currently chosen.
     pub selected: bool,
 }
+
+/// The period presets as the pages name them, in [`sealtrail_core::filter::PRESETS`] order:
+/// the audit page's Period dropdown and the settings page's default period offer the same.
+pub const PERIODS: [(&str, &str); 6] = [
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("3m", "Last 3 months"),
+    ("this_month", "This month"),
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_pages_name_every_preset_the_filter_knows() {
+        let named: Vec<&str> = super::PERIODS.iter().map(|(v, _)| *v).collect();
+        assert_eq!(named, sealtrail_core::filter::PRESETS);
+    }
+}

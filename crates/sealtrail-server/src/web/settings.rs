@@ -5,7 +5,7 @@
 
 use crate::state::AppState;
 use crate::web::error::{admin_message, render, PageError};
-use crate::web::form::SelectOption;
+use crate::web::form::{SelectOption, PERIODS};
 use crate::web::frame::PageFrame;
 use crate::web::session::{check_same_origin, WebUser};
 use askama::Template;
@@ -63,6 +63,8 @@ struct SettingsPage {
     allowlist_text: String,
     your_ip: String,
     tile_options: Vec<SelectOption>,
+    /// "Any time" and the period presets, the tenant's default chosen.
+    period_options: Vec<SelectOption>,
     tiles_prefix: String,
     keys: Vec<KeyView>,
     users: Vec<UserView>,
@@ -140,6 +142,14 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         daily_quota: limit_field(settings.limits.daily_event_quota),
         allowlist_text: settings.ip_allowlist.join("\n"),
         your_ip: user.client.ip.to_string(),
+        period_options: std::iter::once(("", "Any time"))
+            .chain(PERIODS)
+            .map(|(value, label)| SelectOption {
+                value: value.into(),
+                label: label.into(),
+                selected: settings.default_period.as_deref().unwrap_or_default() == value,
+            })
+            .collect(),
         tile_options: TileAccess::ALL
             .iter()
             .map(|a| SelectOption {
@@ -183,6 +193,7 @@ pub async fn page(
         Some("retention") => "Retention window saved.",
         Some("legal-hold") => "Legal hold updated.",
         Some("tiles") => "Log monitoring access saved.",
+        Some("period") => "Default period saved.",
         Some("limits") => "Usage limits saved.",
         Some("allowlist") => "IP allowlist saved.",
         Some("key-revoked") => "API key revoked.",
@@ -384,6 +395,21 @@ pub async fn tiles(
         )),
     };
     finish(&state, &user, result, "tiles").await
+}
+
+/// `POST /settings/period`: the period the audit page opens on (empty: any time).
+pub async fn default_period(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let period = Some(f.get("period").to_string()).filter(|p| !p.is_empty());
+    let result =
+        lifecycle::set_default_period(state.store.as_ref(), user.tenant.id, period, &user.actor())
+            .await;
+    finish(&state, &user, result, "period").await
 }
 
 /// `POST /settings/allowlist`: one entry per line (or comma-separated); refused if it would

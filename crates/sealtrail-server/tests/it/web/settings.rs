@@ -394,3 +394,82 @@ async fn log_monitoring_access_through_the_page() {
         .await;
     assert_eq!(audited["total"], 2, "{audited}");
 }
+
+/// Seeds 003 and 004: the audit page opens on the tenant's default period (set on the
+/// settings page or the API, audited), while a period picked on the page, "Any time"
+/// included, always wins.
+#[tokio::test]
+async fn the_audit_page_opens_on_the_default_period() {
+    let s = TestServer::start().await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let csrf = b.csrf().await;
+    let opened = b.get("/audit").await;
+    assert!(
+        !opened.body.contains("\" selected>Last"),
+        "any time by default"
+    );
+
+    let saved = b
+        .post("/settings/period", &[("csrf", &csrf), ("period", "3m")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location(), "/settings?done=period");
+    let shown = b.get("/settings?done=period").await;
+    assert!(shown.body.contains("Default period saved."));
+    assert!(shown
+        .body
+        .contains(r#"<option value="3m" selected>Last 3 months</option>"#));
+
+    let opened = b.get("/audit").await;
+    assert!(
+        opened
+            .body
+            .contains(r#"<option value="3m" selected>Last 3 months</option>"#),
+        "{}",
+        opened.body
+    );
+    assert!(
+        opened.link("clear").is_none(),
+        "the default is no filter to clear"
+    );
+    assert!(
+        opened.body.contains("/audit/export?range=3m"),
+        "exports what is shown"
+    );
+    let any_time = b.get("/audit?range=&event=").await;
+    assert!(
+        !any_time.body.contains("\" selected>Last"),
+        "the page's choice wins"
+    );
+    let picked = b.get("/audit?range=24h").await;
+    assert!(picked.body.contains(r#"<option value="24h" selected>"#));
+
+    let bad = b
+        .post(
+            "/settings/period",
+            &[("csrf", &csrf), ("period", "fortnight")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.error().contains("unknown period"), "{}", bad.body);
+
+    let (status, v) = api(
+        &s,
+        Method::PUT,
+        &s.admin_key,
+        "/v1/settings/default-period",
+        Some(json!({ "period": null })),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["default_period"], Value::Null);
+    let opened = b.get("/audit").await;
+    assert!(
+        !opened.body.contains("\" selected>Last"),
+        "back to any time"
+    );
+    let changes = audited(&s, "default_period.changed").await;
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0]["properties"]["before"], "3m");
+}

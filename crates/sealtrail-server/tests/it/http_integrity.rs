@@ -305,7 +305,8 @@ async fn retention_legal_hold_and_prune_are_admin_only_audited_and_keep_proofs_v
                 "ingest_events_per_second": 5000,
                 "daily_event_quota": null
             },
-            "tile_access": "off"
+            "tile_access": "off",
+            "default_period": null
         })
     );
     let read = s.key(&[Scope::Read]).await;

@@ -58,12 +58,14 @@ pub struct Filter {
     pub actor: Option<String>,
     /// `None` matches every action; see [`ActionMatch`] for exact and prefix forms.
     pub action: Option<ActionMatch>,
-    /// Exact badge kind, such as `deleted`.
-    pub event: Option<String>,
+    /// Badge kinds, such as `deleted`: an entry matches any of them (`event` may repeat in
+    /// the URL); empty matches every kind.
+    pub event: Vec<String>,
     /// Exact channel; the `subject` query parameter sets it too, as the web page calls it that.
     pub channel: Option<String>,
-    /// Exact category label, such as "Policy Changes".
-    pub category: Option<String>,
+    /// Category labels, such as "Policy Changes": any of them (`category` may repeat, as seed
+    /// 004 exports "Policy Changes" and "Agent Operations" together); empty matches every one.
+    pub category: Vec<String>,
     /// Match any target, not only the primary one.
     pub target_type: Option<String>,
     /// Exact target id; with the other target fields, all must hold for one and the same target.
@@ -254,6 +256,30 @@ pub fn check_default_period(period: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// The parameters that may repeat, each value widening the match (any of them).
+pub const MULTI_VALUED: [&str; 2] = ["event", "category"];
+
+/// At most this many values per multi-valued parameter: enough for any real selection, and a
+/// bound on the query a URL can make the database run.
+pub const MAX_VALUES: usize = 50;
+
+/// Adds one value of a repeatable parameter (ignoring empty ones and repeats).
+fn add_value(values: &mut Vec<String>, key: &str, value: Option<String>) -> Result<(), ParamError> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    if !values.contains(&value) {
+        if values.len() == MAX_VALUES {
+            return Err(param_error(
+                key,
+                format!("given more than {MAX_VALUES} times"),
+            ));
+        }
+        values.push(value);
+    }
+    Ok(())
+}
+
 /// Parses the shared filter and paging parameters.
 ///
 /// Unknown parameters are refused rather than ignored: a typo such as `acter=` would otherwise
@@ -278,7 +304,7 @@ pub fn parse_query(
                 format!("longer than {MAX_PARAM_LEN} bytes"),
             ));
         }
-        if !key.starts_with("properties.") {
+        if !key.starts_with("properties.") && !MULTI_VALUED.contains(&key) {
             if seen.contains(&key) {
                 return Err(param_error(key, "given more than once"));
             }
@@ -301,9 +327,9 @@ pub fn parse_query(
             }
             "actor" => filter.actor = text()?,
             "action" => filter.action = text()?.map(action_pattern).transpose()?,
-            "event" => filter.event = text()?,
+            "event" => add_value(&mut filter.event, key, text()?)?,
             "channel" | "subject" => filter.channel = text()?,
-            "category" => filter.category = text()?,
+            "category" => add_value(&mut filter.category, key, text()?)?,
             "target_type" => filter.target_type = text()?,
             "target_id" => filter.target_id = text()?,
             "target_name" => filter.target_name = text()?,
@@ -485,6 +511,27 @@ mod tests {
             q.filter.action,
             Some(ActionMatch::Exact("user.created".into()))
         );
+        // Seed 004 exports two categories together; a repeated value counts once.
+        let q = parse_query(
+            &p(&[
+                ("category", "Policy Changes"),
+                ("event", "created"),
+                ("category", "Agent Operations"),
+                ("category", "Policy Changes"),
+                ("event", ""),
+            ]),
+            now(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(q.filter.category, ["Policy Changes", "Agent Operations"]);
+        assert_eq!(q.filter.event, ["created"]);
+        let many: Vec<(String, String)> = (0..=MAX_VALUES)
+            .map(|i| ("event".to_string(), format!("e{i}")))
+            .collect();
+        assert_eq!(parse_query(&many, now(), &[]).unwrap_err().param, "event");
+        let e = parse_query(&p(&[("channel", "a"), ("channel", "b")]), now(), &[]).unwrap_err();
+        assert_eq!(e.message, "given more than once");
         // Seed 003 opens on the last three calendar months.
         let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
         let q = parse_query(&p(&[("range", "3m")]), at("2026-05-31T10:00:00Z"), &[]).unwrap();

@@ -109,10 +109,20 @@ pub fn parse_filters(
     extra_allowed: &[&str],
 ) -> Result<(Query, Value), ParamError> {
     let query = parse_query(params, now, extra_allowed)?;
-    let filters: Map<String, Value> = params
+    let mut filters: Map<String, Value> = Map::new();
+    for (k, v) in params
         .iter()
         .filter(|(k, _)| k != "limit" && k != "cursor" && !extra_allowed.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    {
+        let value = Value::String(v.clone());
+        // A repeated parameter (several events or categories) is described as a list.
+        match filters.get_mut(k) {
+            Some(Value::Array(list)) => list.push(value),
+            Some(first) => *first = Value::Array(vec![first.clone(), value]),
+            None => {
+                filters.insert(k.clone(), value);
+            }
+        }
+    }
     Ok((query, Value::Object(filters)))
 }

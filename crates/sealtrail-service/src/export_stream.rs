@@ -269,10 +269,17 @@ fn pdf_header(
         .map(|m| {
             m.iter()
                 .map(|(k, v)| {
-                    format!(
-                        "{k}: {}",
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                    )
+                    let shown = match v {
+                        Value::String(s) => s.clone(),
+                        // Several events or categories: "Policy Changes, Agent Operations".
+                        Value::Array(values) => values
+                            .iter()
+                            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        other => other.to_string(),
+                    };
+                    format!("{k}: {shown}")
                 })
                 .collect()
         })

@@ -91,13 +91,20 @@ impl<D: Dialect> Conditions<D> {
             }
             Some(ActionMatch::Prefix(_) | ActionMatch::StartsWith(_)) | None => {}
         }
-        let columns = [
-            ("event", &filter.event),
-            ("channel", &filter.channel),
-            ("category", &filter.category),
-            ("ip", &filter.ip),
-        ];
-        for (column, value) in columns {
+        for (column, values) in [("event", &filter.event), ("category", &filter.category)] {
+            match values.as_slice() {
+                [] => {}
+                [one] => {
+                    let p = c.bind_text(one.clone());
+                    c.clauses.push(format!("e.{column} = {p}"));
+                }
+                many => {
+                    let ps: Vec<String> = many.iter().map(|v| c.bind_text(v.clone())).collect();
+                    c.clauses.push(format!("e.{column} IN ({})", ps.join(", ")));
+                }
+            }
+        }
+        for (column, value) in [("channel", &filter.channel), ("ip", &filter.ip)] {
             if let Some(v) = value {
                 let p = c.bind_text(v.clone());
                 c.clauses.push(format!("e.{column} = {p}"));

@@ -216,6 +216,23 @@ fn filter_params(filters: &Map<String, Value>) -> Result<Vec<(String, String)>, 
             )
             .with_field(field, None));
         }
+        if let (Value::Array(values), true) = (
+            value,
+            sealtrail_core::filter::MULTI_VALUED.contains(&key.as_str()),
+        ) {
+            for v in values {
+                let Value::String(s) = v else {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "validation_failed",
+                        format!("filter `{key}` must be a string or a list of strings"),
+                    )
+                    .with_field(field, Some("type")));
+                };
+                params.push((key.clone(), s.clone()));
+            }
+            continue;
+        }
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),

@@ -24,8 +24,20 @@ use sealtrail_store::Lookup;
 use uuid::Uuid;
 
 /// The filter fields the form shows, in URL order.
-const FIELDS: [&str; 10] = [
-    "q", "event", "channel", "actor", "result", "category", "range", "from", "to", "system",
+const FIELDS: [&str; 13] = [
+    "q",
+    "event",
+    "channel",
+    "actor",
+    "result",
+    "category",
+    "target_type",
+    "target_name",
+    "ip",
+    "range",
+    "from",
+    "to",
+    "system",
 ];
 
 /// The filter form as the URL has it (raw strings, so a refused value is shown back).
@@ -39,6 +51,10 @@ pub struct FilterForm {
     pub to: String,
     /// "System only" is ticked.
     pub system: bool,
+    /// Object name (a target's exact name).
+    pub target_name: String,
+    /// Client IP address.
+    pub ip: String,
 }
 
 #[derive(Template)]
@@ -51,6 +67,7 @@ struct AuditPage {
     actors: Vec<SelectOption>,
     results: Vec<SelectOption>,
     categories: Vec<SelectOption>,
+    target_types: Vec<SelectOption>,
     ranges: Vec<SelectOption>,
     active: bool,
     count_text: String,
@@ -87,26 +104,49 @@ fn options(
     values: impl IntoIterator<Item = (String, String)>,
     selected: &str,
 ) -> Vec<SelectOption> {
+    let chosen: Vec<&str> = Some(selected)
+        .filter(|s| !s.is_empty())
+        .into_iter()
+        .collect();
+    options_of(values, &chosen)
+}
+
+/// The options of a select where any number may be chosen (`event`, `category`).
+fn options_of(
+    values: impl IntoIterator<Item = (String, String)>,
+    chosen: &[&str],
+) -> Vec<SelectOption> {
     let mut opts: Vec<SelectOption> = values
         .into_iter()
         .map(|(value, label)| SelectOption {
-            selected: value == selected,
+            selected: chosen.contains(&value.as_str()),
             value,
             label,
         })
         .collect();
     // A value chosen in a shared link but no longer present (pruned) still shows as chosen.
-    if !selected.is_empty() && !opts.iter().any(|o| o.selected) {
-        opts.push(SelectOption {
-            value: selected.to_string(),
-            label: selected.to_string(),
-            selected: true,
-        });
+    for value in chosen {
+        if !opts.iter().any(|o| o.value == *value) {
+            opts.push(SelectOption {
+                value: value.to_string(),
+                label: value.to_string(),
+                selected: true,
+            });
+        }
     }
     opts
 }
 
-fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<SelectOption>; 5] {
+/// Every non-empty value of a parameter that may repeat.
+fn values_of<'a>(params: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    params
+        .iter()
+        .filter(|(k, v)| k == key && !v.trim().is_empty())
+        .map(|(_, v)| v.trim())
+        .collect()
+}
+
+fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<SelectOption>; 6] {
     let plain = |values: &[sealtrail_core::filter::FacetValue]| {
         values
             .iter()
@@ -124,11 +164,12 @@ fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<SelectOpt
         Some((value, label))
     });
     [
-        options(plain(&facets.events), value_of(params, "event")),
+        options_of(plain(&facets.events), &values_of(params, "event")),
         options(plain(&facets.channels), value_of(params, "channel")),
         options(actors.collect::<Vec<_>>(), value_of(params, "actor")),
         options(plain(&facets.results), value_of(params, "result")),
-        options(plain(&facets.categories), value_of(params, "category")),
+        options_of(plain(&facets.categories), &values_of(params, "category")),
+        options(plain(&facets.target_types), value_of(params, "target_type")),
     ]
 }
 
@@ -171,7 +212,8 @@ pub async fn page(
     }
     let now = Timestamp::now();
     let facets = state.store.facets(tenant).await?;
-    let [events, channels, actors, results, categories] = facet_options(&facets, &params);
+    let [events, channels, actors, results, categories, target_types] =
+        facet_options(&facets, &params);
     let range = value_of(&params, "range");
     let ranges = options(PERIODS.map(|(v, l)| (v.to_string(), l.to_string())), range);
     let form = FilterForm {
@@ -179,6 +221,8 @@ pub async fn page(
         from: value_of(&params, "from").to_string(),
         to: value_of(&params, "to").to_string(),
         system: matches!(value_of(&params, "system"), "true" | "1" | "on"),
+        target_name: value_of(&params, "target_name").to_string(),
+        ip: value_of(&params, "ip").to_string(),
     };
     // The default period alone is how the page opens, not a filter to clear.
     let active = params.iter().any(|(k, v)| {
@@ -206,6 +250,7 @@ pub async fn page(
         actors,
         results,
         categories,
+        target_types,
         ranges,
         active,
         count_text: String::new(),

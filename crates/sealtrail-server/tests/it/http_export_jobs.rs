@@ -276,6 +276,24 @@ async fn bad_requests_name_the_format_or_filter_at_fault() {
     // Numbers and booleans are accepted as their text.
     let job = create(&s, &s.admin_key, json!({ "filters": { "system": true } })).await;
     assert_eq!(job["filters"], json!({ "system": "true" }));
+    // Several events or categories at once, as a list (seed 004's named export).
+    let both = json!({ "filters": { "category": ["Policy Changes", "Agent Operations"] } });
+    let job = create(&s, &s.admin_key, both).await;
+    assert_eq!(
+        job["filters"],
+        json!({ "category": ["Policy Changes", "Agent Operations"] })
+    );
+    wait_finished(&s, &s.admin_key, job["id"].as_str().unwrap()).await;
+    let nested = json!({ "filters": { "category": [["x"]] } });
+    let r = post_job(&s, &s.admin_key, nested.to_string()).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = json!({ "filters": { "channel": ["a", "b"] } });
+    let r = post_job(&s, &s.admin_key, listed.to_string()).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "only event and category repeat"
+    );
     // Finished before the test ends: a job still running when the server is dropped would
     // recreate its files in the removed temporary data directory.
     wait_finished(&s, &s.admin_key, job["id"].as_str().unwrap()).await;
@@ -299,7 +317,7 @@ async fn bad_requests_name_the_format_or_filter_at_fault() {
             .as_array()
             .unwrap()
             .len()
-            == 1
+            == 2
     );
 }
 

@@ -126,9 +126,9 @@ prop_compose! {
     fn filter_spec()(
         actor in prop::option::weighted(0.2, prop::sample::select(vec!["u1", "u2", "u3", "bob@example.com", "alice@example.com", "robert@example.org", "system", "nobody"])),
         action in prop::option::weighted(0.25, (0..3u8, prop::sample::select(vec!["user", "user.created", "users", "hardware", "user.role", "use", "us", "user.", "hardware.upd", ""]))),
-        event in prop::option::weighted(0.1, prop::sample::select(vec!["created", "deleted", "user", "nothing"])),
+        event in prop::option::weighted(0.15, prop::collection::vec(prop::sample::select(vec!["created", "deleted", "user", "nothing"]), 1..3)),
         channel in prop::option::weighted(0.2, prop::sample::select(CHANNELS)),
-        category in prop::option::weighted(0.15, prop::sample::select(vec!["Security Events", "Policy Changes"])),
+        category in prop::option::weighted(0.15, prop::collection::vec(prop::sample::select(vec!["Security Events", "Policy Changes"]), 1..3)),
         target_type in prop::option::weighted(0.15, prop::sample::select(TARGET_TYPES)),
         target_id in prop::option::weighted(0.15, prop::sample::select(vec!["1", "42", "142", "9"])),
         target_name in prop::option::weighted(0.1, prop::sample::select(vec!["Laptop 1", "Zoë", "zoë"])),
@@ -150,9 +150,9 @@ prop_compose! {
                     1 => ActionMatch::Prefix(a.into()),
                     _ => ActionMatch::StartsWith(a.into()),
                 }),
-                event: event.map(Into::into),
+                event: event.into_iter().flatten().map(String::from).collect(),
                 channel: channel.map(Into::into),
-                category: category.map(Into::into),
+                category: category.into_iter().flatten().map(String::from).collect(),
                 target_type: target_type.map(Into::into),
                 target_id: target_id.map(Into::into),
                 target_name: target_name.map(Into::into),
@@ -227,11 +227,9 @@ fn matches(f: &Filter, e: &Entry) -> bool {
             .as_ref()
             .is_none_or(|a| e.actor.id.as_ref() == Some(a) || e.actor.email.as_ref() == Some(a))
         && action_ok
-        && eq(&f.event, &e.event)
+        && (f.event.is_empty() || f.event.contains(&e.event))
         && eq(&f.channel, &e.channel)
-        && f.category
-            .as_ref()
-            .is_none_or(|c| e.category.as_ref() == Some(c))
+        && (f.category.is_empty() || e.category.as_ref().is_some_and(|c| f.category.contains(c)))
         && f.result.is_none_or(|r| r == e.result)
         && f.ip
             .as_ref()

@@ -51,10 +51,18 @@ pub async fn every_filter_field_matches_the_dataset(store: Arc<dyn Store>) {
         (
             "event",
             Filter {
-                event: s("deleted"),
+                event: vec!["deleted".into()],
                 ..f()
             },
             8,
+        ),
+        (
+            "any of two events",
+            Filter {
+                event: vec!["deleted".into(), "created".into()],
+                ..f()
+            },
+            16,
         ),
         (
             "channel",
@@ -67,7 +75,15 @@ pub async fn every_filter_field_matches_the_dataset(store: Arc<dyn Store>) {
         (
             "category",
             Filter {
-                category: s("Security Events"),
+                category: vec!["Security Events".into()],
+                ..f()
+            },
+            6,
+        ),
+        (
+            "any of two categories, one absent",
+            Filter {
+                category: vec!["Security Events".into(), "No Such Category".into()],
                 ..f()
             },
             6,
@@ -223,7 +239,7 @@ pub async fn every_filter_field_matches_the_dataset(store: Arc<dyn Store>) {
                 until: Some(third),
                 actor: s("u1"),
                 action: Some(ActionMatch::Prefix("user".into())),
-                event: s("created"),
+                event: vec!["created".into()],
                 channel: s("hardware"),
                 target_type: s("user"),
                 target_id: s("42"),

@@ -154,7 +154,7 @@ async fn filters_counts_dropdowns_and_empty_states() {
         ("range=fortnight", "range"),
         ("result=maybe", "result"),
         ("bogus=1", "bogus"),
-        ("event=created&event=deleted", "event"),
+        ("channel=hardware&channel=people", "channel"),
     ] {
         let page = b.get(&format!("/audit?{query}")).await;
         assert!(
@@ -387,6 +387,8 @@ async fn actors_categories_and_compound_verbs_read_as_the_seeds_expect() {
             system("CSV Import"),
             json!({ "action": "control.effectiveness_updated", "channel": "controls",
                     "category": "Policy Changes",
+                    "targets": [{ "type": "control", "id": "c-7", "name": "Access reviews" }],
+                    "context": { "ip": "203.0.113.7" },
                     "actor": { "type": "api", "id": "app_grc", "name": "GRC app" } }),
             json!({ "action": "agent.promoted", "channel": "controls",
                     "category": "Agent Operations",
@@ -421,4 +423,48 @@ async fn actors_categories_and_compound_verbs_read_as_the_seeds_expect() {
 
     let automation = b.get("/audit?system=true&channel=controls").await;
     assert_eq!(automation.text_of("count").unwrap(), "2 entries");
+
+    // Seed 004 exports two categories together: any of the chosen ones, shown as chosen,
+    // and the export links carry both.
+    let both = b
+        .get("/audit?category=Policy%20Changes&category=Agent%20Operations")
+        .await;
+    assert_eq!(both.text_of("count").unwrap(), "2 entries");
+    for value in ["Policy Changes", "Agent Operations"] {
+        assert!(
+            both.body
+                .contains(&format!("<option value=\"{value}\" selected>")),
+            "{value} chosen"
+        );
+    }
+    let export = both.body.find("/audit/export?").map(|i| &both.body[i..i + 90]);
+    assert!(
+        export.is_some_and(|e| e.contains("Policy") && e.contains("Agent")),
+        "{export:?}"
+    );
+    let one = b.get("/audit?category=Agent%20Operations").await;
+    assert_eq!(one.text_of("count").unwrap(), "1 entry");
+    // Seed 003 narrows by object type, object name and address from the page's own controls.
+    assert!(all
+        .options("f-target-type")
+        .contains(&"control".to_string()));
+    for (query, expected) in [
+        ("target_type=control", "1 entry"),
+        ("target_name=Access%20reviews", "1 entry"),
+        ("ip=203.0.113.7", "1 entry"),
+        ("ip=198.51.100.1", "No entries"),
+    ] {
+        let page = b.get(&format!("/audit?{query}")).await;
+        assert_eq!(page.text_of("count").unwrap(), expected, "{query}");
+        assert_eq!(page.link("clear").as_deref(), Some("/audit"), "{query}");
+    }
+    let typed = b
+        .get("/audit?target_name=Access%20reviews&ip=203.0.113.7")
+        .await;
+    assert!(typed
+        .body
+        .contains(r#"id="f-target-name" name="target_name" type="search" value="Access reviews""#));
+    assert!(typed
+        .body
+        .contains(r#"id="f-ip" name="ip" type="search" value="203.0.113.7""#));
 }

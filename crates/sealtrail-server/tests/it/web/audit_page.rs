@@ -437,7 +437,10 @@ async fn actors_categories_and_compound_verbs_read_as_the_seeds_expect() {
             "{value} chosen"
         );
     }
-    let export = both.body.find("/audit/export?").map(|i| &both.body[i..i + 90]);
+    let export = both
+        .body
+        .find("/audit/export?")
+        .map(|i| &both.body[i..i + 90]);
     assert!(
         export.is_some_and(|e| e.contains("Policy") && e.contains("Agent")),
         "{export:?}"

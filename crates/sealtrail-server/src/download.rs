@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealtrail_core::entry::Actor;
@@ -13,7 +13,9 @@ use sealtrail_core::filter::{parse_query, ParamError, Query};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
 use sealtrail_service::export_stream::{self, ExportRequest};
+use sealtrail_service::jobs::JobRecord;
 use serde_json::{Map, Value};
+use tokio::io::AsyncReadExt;
 
 /// Validates `format`, `order` and the filters, then starts streaming the download; shared by
 /// the API and the page's Export buttons, so both export (and audit) exactly the same way.
@@ -125,4 +127,57 @@ pub fn parse_filters(
         }
     }
     Ok((query, Value::Object(filters)))
+}
+
+/// Longest accepted export job name, in characters.
+pub const MAX_JOB_NAME: usize = 200;
+
+/// An export job's label, as the API and the page's Exports panel accept it; defaults to the
+/// file name so every job has a readable one.
+pub fn job_name(name: Option<String>, format: Format, now: Timestamp) -> Result<String, ApiError> {
+    let name = name.map(|n| n.trim().to_string()).unwrap_or_default();
+    if name.chars().count() > MAX_JOB_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("`name` must be at most {MAX_JOB_NAME} characters without control characters"),
+        )
+        .with_field("name", Some("format")));
+    }
+    Ok(if name.is_empty() {
+        format.file_name(now)
+    } else {
+        name
+    })
+}
+
+/// A ready export job's file as a download (streamed in 64 KiB reads, `no-store`), for the
+/// API and the page alike.
+pub async fn job_file_response(record: &JobRecord, file: tokio::fs::File) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let length = file.metadata().await.map(|m| m.len()).ok();
+    let stream = futures::stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; CHUNK];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), file)))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(record.format.content_type()),
+    );
+    let disposition = format!("attachment; filename=\"{}\"", record.file_name);
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -1,5 +1,5 @@
 //! The web page: sign-in, the audit page (`/audit`), entry details, exports of the current
-//! view, the tenant's settings and the user's own account — server-rendered HTML (askama
+//! view (downloaded at once, or queued under a name on `/exports`), the tenant's settings and the user's own account — server-rendered HTML (askama
 //! templates, escaped by default) with a small script that only enhances it.
 //!
 //! Pages authenticate with a session cookie ([`session::WebUser`]), never with API keys, and
@@ -12,6 +12,7 @@ pub mod assets;
 pub mod audit_page;
 pub mod entry_view;
 pub mod error;
+pub mod exports;
 pub mod form;
 pub mod frame;
 pub mod session;
@@ -40,6 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(audit_page::page))
         .route("/audit/export", get(audit_page::export))
         .route("/audit/entries/{id}", get(audit_page::entry))
+        .route("/exports", get(exports::page).post(exports::queue))
+        .route("/exports/{id}/download", get(exports::download))
         .route("/settings", get(settings::page))
         .route("/settings/retention", post(settings::retention))
         .route("/settings/legal-hold", post(settings::legal_hold))

@@ -3,11 +3,11 @@
 //! visible only to its own tenant.
 
 use crate::auth::Caller;
-use crate::download::{parse_filters, parse_format};
+use crate::download::{job_file_response, job_name, parse_filters, parse_format};
 use crate::error::ApiError;
 use crate::request::read_body;
 use crate::state::AppState;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,14 +19,9 @@ use sealtrail_export::Format;
 use sealtrail_service::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use tokio::io::AsyncReadExt;
 
 /// Largest job request accepted: a name and a handful of filters never come near it.
 const MAX_BODY: usize = 64 * 1024;
-/// Longest job name accepted.
-const MAX_NAME: usize = 200;
-/// Bytes read from the job file per chunk of the download.
-const CHUNK: usize = 64 * 1024;
 
 /// `POST /v1/exports` body.
 #[derive(Debug, Deserialize)]
@@ -141,31 +136,7 @@ pub async fn download(
     caller.require(Scope::Export)?;
     let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
     let (record, file) = state.exports.open_download(caller.tenant(), id).await?;
-    let length = file.metadata().await.map(|m| m.len()).ok();
-    let stream = futures::stream::try_unfold(file, |mut file| async move {
-        let mut buf = vec![0u8; CHUNK];
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Ok::<_, std::io::Error>(None);
-        }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), file)))
-    });
-    let mut response = Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(record.format.content_type()),
-    );
-    let disposition = format!("attachment; filename=\"{}\"", record.file_name);
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    if let Some(length) = length {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(job_file_response(&record, file).await)
 }
 
 /// Malformed JSON is 400; well-formed JSON of the wrong shape (unknown field, wrong type) 422.
@@ -180,24 +151,6 @@ fn parse_body(bytes: &[u8]) -> Result<CreateBody, ApiError> {
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
         }
-    })
-}
-
-/// The job's label; defaults to the file name so every job has a readable one.
-fn job_name(name: Option<String>, format: Format, now: Timestamp) -> Result<String, ApiError> {
-    let name = name.map(|n| n.trim().to_string()).unwrap_or_default();
-    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            format!("`name` must be at most {MAX_NAME} characters without control characters"),
-        )
-        .with_field("name", Some("format")));
-    }
-    Ok(if name.is_empty() {
-        format.file_name(now)
-    } else {
-        name
     })
 }
 

@@ -76,6 +76,10 @@ struct AuditPage {
     next_url: String,
     prev_url: String,
     exports: Vec<SelectOption>,
+    /// The current view's query string, for "Queue this view".
+    queue_query: String,
+    /// The formats a queued export can take.
+    queue_formats: Vec<SelectOption>,
 }
 
 fn value_of<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
@@ -259,6 +263,15 @@ pub async fn page(
         next_url: String::new(),
         prev_url: String::new(),
         exports,
+        queue_query: url_with(&params, &[]),
+        queue_formats: Format::ALL
+            .iter()
+            .map(|f| SelectOption {
+                value: f.as_str().to_string(),
+                label: export_label(*f).to_string(),
+                selected: *f == Format::Csv,
+            })
+            .collect(),
     };
     let normalised = filter_language(params.clone());
     let query = match parse_query(&normalised, now, &[]) {

@@ -34,6 +34,9 @@ pub enum PageError {
     Gone(String),
     /// The request cannot be understood; the message names the problem.
     BadRequest(String),
+    /// The request cannot be met yet or any more as things stand (409), e.g. an export that
+    /// is still running.
+    Conflict(String),
     /// Something failed on our side; details go to the log, not the page.
     Internal(String),
 }
@@ -103,6 +106,7 @@ impl IntoResponse for PageError {
             PageError::BadRequest(m) => {
                 error_page(StatusCode::BAD_REQUEST, None, "Bad request", &m)
             }
+            PageError::Conflict(m) => error_page(StatusCode::CONFLICT, None, "Not now", &m),
             PageError::Internal(detail) => {
                 tracing::error!(error = %detail, "page failed");
                 error_page(

@@ -10,6 +10,7 @@ mod allowlist;
 mod audit_page;
 mod content;
 mod csrf;
+mod exports;
 mod roles;
 mod sessions;
 mod settings;

@@ -32,6 +32,11 @@ const PAGES: &[(&str, &[Role], &str)] = &[
         LOG_VIEWERS,
         "owner, super-admin, admin, it-admin",
     ),
+    (
+        "/exports",
+        LOG_VIEWERS,
+        "owner, super-admin, admin, it-admin",
+    ),
     ("/settings", MANAGERS, "owner, super-admin and admin"),
     ("/account", EVERYONE, ""),
 ];

@@ -321,7 +321,9 @@ pub fn parse_query(
             "from" => filter.from = parse_bound(key, value, false)?,
             "to" => filter.until = parse_bound(key, value, true)?,
             "range" => {
-                if !value.is_empty() {
+                // `any` is an explicit "no period" (the page's "Any time"), so a tenant's
+                // default period is not applied over it.
+                if !value.is_empty() && value != "any" {
                     range = Some(preset_range(value, now)?);
                 }
             }
@@ -447,18 +449,17 @@ fn parse_bound(key: &str, value: &str, upper: bool) -> Result<Option<Timestamp>,
 /// The same instant `months` calendar months earlier, on the last day of that month when it is
 /// shorter (31 May − 3 months = 28 or 29 February).
 fn months_back(at: OffsetDateTime, months: u8) -> OffsetDateTime {
-    let mut date = at.date();
-    for _ in 0..months {
-        let previous = date.month().previous();
-        let year = if previous == time::Month::December {
-            date.year() - 1
-        } else {
-            date.year()
-        };
-        let day = date.day().min(previous.length(year));
-        date = Date::from_calendar_date(year, previous, day).unwrap_or(date);
-    }
-    at.replace_date(date)
+    // The target month in one step, then the day cut once: stepping a month at a time would
+    // let a short month in between shorten the result (31 March would give 28 December).
+    let date = at.date();
+    let index = date.year() * 12 + i32::from(u8::from(date.month())) - 1 - i32::from(months);
+    let year = index.div_euclid(12);
+    let month = u8::try_from(index.rem_euclid(12) + 1)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .unwrap_or(date.month());
+    let day = date.day().min(month.length(year));
+    at.replace_date(Date::from_calendar_date(year, month, day).unwrap_or(date))
 }
 
 fn preset_range(value: &str, now: Timestamp) -> Result<(Timestamp, Option<Timestamp>), ParamError> {
@@ -538,6 +539,18 @@ mod tests {
         assert_eq!(q.filter.from, Some(at("2026-02-28T10:00:00Z")));
         let q = parse_query(&p(&[("range", "3m")]), at("2026-01-15T00:00:00Z"), &[]).unwrap();
         assert_eq!(q.filter.from, Some(at("2025-10-15T00:00:00Z")));
+        // A short month in between does not shorten the result.
+        for (now, from) in [
+            ("2026-03-31T08:00:00Z", "2025-12-31T08:00:00Z"),
+            ("2026-08-31T08:00:00Z", "2026-05-31T08:00:00Z"),
+            ("2026-03-30T08:00:00Z", "2025-12-30T08:00:00Z"),
+            ("2028-05-31T08:00:00Z", "2028-02-29T08:00:00Z"),
+        ] {
+            let q = parse_query(&p(&[("range", "3m")]), at(now), &[]).unwrap();
+            assert_eq!(q.filter.from, Some(at(from)), "{now}");
+        }
+        let q = parse_query(&p(&[("range", "any")]), now(), &[]).unwrap();
+        assert_eq!((q.filter.from, q.filter.until), (None, None));
         assert!(check_default_period(Some("3m")).is_ok() && check_default_period(None).is_ok());
         assert!(check_default_period(Some("fortnight"))
             .unwrap_err()

@@ -372,8 +372,11 @@ fn actor(taken: Taken) -> Result<Actor, FieldError> {
             .parse()
             .map_err(|message| FieldError::new("actor.type", "enum", message))?,
     };
+    // Checked in the documented field order (id, then name); a system actor's missing id is
+    // derived from its name once both are read.
+    let id = opt_text(f.take("id"), MAX_NAME)?;
     let name = opt_text(f.take("name"), MAX_NAME)?;
-    let id = match opt_text(f.take("id"), MAX_NAME)? {
+    let id = match id {
         Some(id) => id,
         None if kind == ActorType::System => Actor::system_id(name.as_deref()),
         None => return Err(required("actor.id")),

@@ -202,8 +202,9 @@ pub async fn page(
     user.require_log_access()?;
     let tenant = user.tenant.id;
     let mut params = query_params(raw.as_deref());
-    // An address naming no period opens on the tenant's default; the form always submits
-    // `range` (empty for "Any time"), so a choice made on the page is never overridden.
+    // An address naming no period opens on the tenant's default. "Any time" on the page is
+    // `range=any`, a real value the script submits and the pager links keep, so a period
+    // chosen on the page (any time included) is never overridden.
     let mut defaulted = false;
     if !params
         .iter()
@@ -218,7 +219,11 @@ pub async fn page(
     let facets = state.store.facets(tenant).await?;
     let [events, channels, actors, results, categories, target_types] =
         facet_options(&facets, &params);
-    let range = value_of(&params, "range");
+    // `any` is the "Any time" option itself, not a preset to mark chosen.
+    let range = match value_of(&params, "range") {
+        "any" => "",
+        preset => preset,
+    };
     let ranges = options(PERIODS.map(|(v, l)| (v.to_string(), l.to_string())), range);
     let form = FilterForm {
         q: value_of(&params, "q").to_string(),
@@ -233,7 +238,7 @@ pub async fn page(
         FIELDS.contains(&k.as_str())
             && !v.trim().is_empty()
             && v != "false"
-            && !(defaulted && k == "range")
+            && !(k == "range" && (defaulted || v == "any"))
     });
     let exports = Format::ALL
         .iter()

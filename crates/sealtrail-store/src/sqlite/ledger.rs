@@ -62,7 +62,9 @@ fn list_earlier_erasures(tx: &Transaction<'_>) -> Result<(), StoreError> {
             Some(run) => *run,
             None => {
                 let run = crate::erasure::ledger::new_run_id();
-                let actor = serde_json::to_string(&Actor::system("Upgrade")).unwrap_or_default();
+                // The same actor PostgreSQL's upgrade writes (id `system`), whichever build
+                // upgrades the file.
+                let actor = r#"{"type":"system","id":"system","name":"Upgrade"}"#;
                 tx.execute(
                     "INSERT INTO erasure_runs (tenant, run, pseudonym, actor, finished, updated_at)
                      VALUES (?1, ?2, '', ?3, 1, ?4)",

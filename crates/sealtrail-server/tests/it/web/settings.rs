@@ -436,11 +436,19 @@ async fn the_audit_page_opens_on_the_default_period() {
         opened.body.contains("/audit/export?range=3m"),
         "exports what is shown"
     );
-    let any_time = b.get("/audit?range=&event=").await;
+    let any_time = b.get("/audit?range=any").await;
     assert!(
         !any_time.body.contains("\" selected>Last"),
         "the page's choice wins"
     );
+    assert!(
+        any_time.link("clear").is_none(),
+        "any time is no filter either"
+    );
+    // Every link of the page keeps the choice: none drops back to the default period.
+    assert!(!any_time.body.contains("range=3m"), "{}", any_time.body);
+    let without_script = b.get("/audit?range=&event=").await;
+    assert!(!without_script.body.contains("\" selected>Last"));
     let picked = b.get("/audit?range=24h").await;
     assert!(picked.body.contains(r#"<option value="24h" selected>"#));
 

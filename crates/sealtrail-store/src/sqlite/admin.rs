@@ -173,17 +173,7 @@ pub(crate) fn set_limits(
     limits: TenantLimits,
 ) -> Result<TenantSettings, WriteError> {
     limits.check()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
-        "UPDATE tenants SET limits = ?2 WHERE id = ?1",
-        params![tenant.0, limits.to_json().to_string()],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
-    let now = settings(&tx, tenant)?;
-    tx.commit()?;
-    Ok(now)
+    set_setting(conn, tenant, "limits", &limits.to_json().to_string())
 }
 
 /// Sets the period the audit page opens on (checked by the caller) and returns the settings as
@@ -193,17 +183,7 @@ pub(crate) fn set_default_period(
     tenant: TenantId,
     period: Option<String>,
 ) -> Result<TenantSettings, WriteError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
-        "UPDATE tenants SET default_period = ?2 WHERE id = ?1",
-        params![tenant.0, period.unwrap_or_default()],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
-    let now = settings(&tx, tenant)?;
-    tx.commit()?;
-    Ok(now)
+    set_setting(conn, tenant, "default_period", &period.unwrap_or_default())
 }
 
 /// Sets who may read the log's tiles and returns the settings as they now are.
@@ -212,17 +192,7 @@ pub(crate) fn set_tile_access(
     tenant: TenantId,
     access: TileAccess,
 ) -> Result<TenantSettings, WriteError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
-        "UPDATE tenants SET tile_access = ?2 WHERE id = ?1",
-        params![tenant.0, access.as_str()],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
-    let now = settings(&tx, tenant)?;
-    tx.commit()?;
-    Ok(now)
+    set_setting(conn, tenant, "tile_access", &access.as_str())
 }
 
 /// The tenant settings stored as JSON arrays of strings.
@@ -239,20 +209,26 @@ fn set_json_setting(
     setting: JsonSetting,
     values: &[String],
 ) -> Result<TenantSettings, WriteError> {
-    let (sql, what) = match setting {
-        JsonSetting::ExportExcluded => (
-            "UPDATE tenants SET export_excluded = ?2 WHERE id = ?1",
-            "exclusions",
-        ),
-        JsonSetting::IpAllowlist => (
-            "UPDATE tenants SET ip_allowlist = ?2 WHERE id = ?1",
-            "the IP allowlist",
-        ),
+    let (column, what) = match setting {
+        JsonSetting::ExportExcluded => ("export_excluded", "exclusions"),
+        JsonSetting::IpAllowlist => ("ip_allowlist", "the IP allowlist"),
     };
     let json = serde_json::to_string(values)
         .map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))?;
+    set_setting(conn, tenant, column, &json)
+}
+
+/// Stores one settings column of a tenant (`column` is one of this module's literals, never
+/// input) and returns the settings as they now are; `NotFound` for an unknown tenant.
+fn set_setting(
+    conn: &mut Connection,
+    tenant: TenantId,
+    column: &'static str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<TenantSettings, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if tx.execute(sql, params![tenant.0, json])? == 0 {
+    let sql = format!("UPDATE tenants SET {column} = ?2 WHERE id = ?1");
+    if tx.execute(&sql, params![tenant.0, value])? == 0 {
         return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
     }
     let now = settings(&tx, tenant)?;

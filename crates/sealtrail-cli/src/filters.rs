@@ -12,9 +12,13 @@ pub struct FilterArgs {
     /// Up to this date (inclusive: the whole day) or RFC 3339 time (exclusive).
     #[arg(long)]
     to: Option<String>,
-    /// A preset period: 24h, 7d, 30d, 90d or this_month.
+    /// A preset period: 24h, 7d, 30d, 90d, 3m or this_month.
     #[arg(long)]
     range: Option<String>,
+    /// Which clock the period reads: `occurred` (the event's own time, the default) or
+    /// `recorded` (when Sealtrail received it).
+    #[arg(long, value_name = "occurred|recorded")]
+    time: Option<String>,
     /// Actor id or e-mail.
     #[arg(long)]
     actor: Option<String>,
@@ -64,6 +68,7 @@ impl FilterArgs {
             ("from", &self.from),
             ("to", &self.to),
             ("range", &self.range),
+            ("time", &self.time),
             ("actor", &self.actor),
             ("action", &self.action),
             ("event", &self.event),

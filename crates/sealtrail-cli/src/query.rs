@@ -160,13 +160,14 @@ fn subject_label(entry: &Value) -> String {
     }
 }
 
-/// Fixed columns first, the description takes what is left of the terminal width.
+/// Fixed columns first, the description takes what is left of the terminal width. When is the
+/// event's own time, as on the page (the receipt time is in `--format json`).
 fn render_table(entries: &[Value], width: usize) -> Vec<String> {
     let rows: Vec<[String; 6]> = entries
         .iter()
         .map(|e| {
             [
-                e["recorded_at"].as_str().unwrap_or("").to_string(),
+                e["occurred_at"].as_str().unwrap_or("").to_string(),
                 e["event"].as_str().unwrap_or("").to_string(),
                 e["result"].as_str().unwrap_or("").to_string(),
                 clip(&actor_label(e), 36),
@@ -229,15 +230,19 @@ mod tests {
     #[test]
     fn table_shows_system_badge_subject_dash_and_neutralises_control_characters() {
         let entries = vec![
-            json!({"recorded_at": "2026-11-23T10:00:00.000Z", "event": "other", "result": "success",
+            json!({"occurred_at": "2026-11-23T10:00:00.000Z", "event": "other", "result": "success",
                    "actor": {"type": "system", "name": "Sealtrail"}, "targets": [],
                    "description": "Nightly\u{1b}[2J prune"}),
-            json!({"recorded_at": "2026-11-23T09:00:00.000Z", "event": "updated", "result": "failure",
+            json!({"occurred_at": "2026-11-23T09:00:00.000Z", "event": "updated", "result": "failure",
                    "actor": {"type": "user", "id": "u1", "name": "Ada", "email": "ada@example.com"},
                    "targets": [{"type": "hardware", "id": "142"}], "description": "Laptop"}),
         ];
         let lines = render_table(&entries, 200);
         assert!(lines[0].starts_with("WHEN (UTC)"));
+        assert!(
+            lines[1].starts_with("2026-11-23T10:00:00.000Z"),
+            "event time"
+        );
         assert!(lines[1].contains("[System] Sealtrail") && lines[1].contains('\u{2014}'));
         assert!(!lines[1].contains('\u{1b}'));
         assert!(lines[2].contains("Ada <ada@example.com>") && lines[2].contains("hardware 142"));

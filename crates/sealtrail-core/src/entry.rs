@@ -23,6 +23,19 @@ pub const ERASURE_ACTION: &str = "subject.erased";
 /// send them: an application could otherwise write the very entry that excuses a deletion.
 pub const RESERVED_ACTIONS: [&str; 2] = [PRUNE_ACTION, ERASURE_ACTION];
 
+/// How far ahead of the server's clock an event's `occurred_at` may be: clock skew between
+/// producers, not more. The log relies on it: an entry that happened at or after a time `t`
+/// was received at or after `t` minus this, so a period filtered on event time starts its
+/// seq range from the receipt-time index. (How far back `occurred_at` may go is not bounded
+/// beyond 1970: bulk imports of years of history are a normal use.)
+pub const OCCURRED_AT_MAX_AHEAD_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// An entry received more than this after its `occurred_at` is *late* (a producer's retry
+/// after an outage, a bulk import). Late entries are the only ones whose receipt time says
+/// nothing about their event time, so both backends index them apart (`entries_late`) and a
+/// period on event time checks that small index instead of scanning to the head of the log.
+pub const LATE_AFTER_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
 /// Outcome of the recorded action, shown as the Result badge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -293,7 +306,9 @@ pub struct Entry {
     pub seq: u64,
     /// Server time the entry was committed; never decreases along `seq` within a tenant.
     pub recorded_at: Timestamp,
-    /// The client's claim of when it happened (not ordered by `seq`); else `recorded_at`.
+    /// The event's own time: the client's claim of when it happened, else `recorded_at`. What
+    /// the page's When column, periods and exports use; not ordered by `seq`, at most
+    /// [`OCCURRED_AT_MAX_AHEAD_MILLIS`] after `recorded_at`.
     pub occurred_at: Timestamp,
     /// Log area such as `auth` or `billing`; `default` when the client sent none.
     pub channel: String,

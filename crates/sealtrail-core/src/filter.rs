@@ -47,13 +47,40 @@ fn action_pattern(value: String) -> Result<ActionMatch, ParamError> {
     Ok(pattern)
 }
 
+/// Which clock a period (`from`/`to`/`range`) reads. The log's order, cursors and retention
+/// always follow receipt (`recorded_at`, which never decreases along seq); only which entries
+/// fall inside a period depends on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeBasis {
+    /// The event's own time (`occurred_at`): an event sent late, or imported from last year,
+    /// falls in the day it happened. What an auditor's "events of 28 November" means.
+    #[default]
+    Occurred,
+    /// When Sealtrail received it (`recorded_at`): "what arrived during the outage".
+    Recorded,
+}
+
+impl TimeBasis {
+    /// The spelling of the `time` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeBasis::Occurred => "occurred",
+            TimeBasis::Recorded => "recorded",
+        }
+    }
+}
+
 /// Every way to narrow the log. Empty fields do not filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Filter {
-    /// Inclusive lower bound on `recorded_at`.
+    /// Inclusive lower bound on the event time (or receipt time; see `time`).
     pub from: Option<Timestamp>,
-    /// Exclusive upper bound on `recorded_at` (a `to` date means "through the end of that day").
+    /// Exclusive upper bound on the same clock (a `to` date means "through the end of that day").
     pub until: Option<Timestamp>,
+    /// Which clock `from` and `until` read: the event's own time unless `time=recorded`.
+    #[serde(default)]
+    pub time: TimeBasis,
     /// Matches the actor's id or e-mail exactly.
     pub actor: Option<String>,
     /// `None` matches every action; see [`ActionMatch`] for exact and prefix forms.
@@ -86,9 +113,14 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// True when no field narrows the log (the page hides its Clear link then).
+    /// True when no field narrows the log (the page hides its Clear link then). Which clock
+    /// a period reads narrows nothing without a period.
     pub fn is_empty(&self) -> bool {
-        *self == Filter::default()
+        *self
+            == Filter {
+                time: self.time,
+                ..Filter::default()
+            }
     }
 }
 
@@ -327,6 +359,19 @@ pub fn parse_query(
                     range = Some(preset_range(value, now)?);
                 }
             }
+            "time" => {
+                filter.time = match value {
+                    "" | "occurred" => TimeBasis::Occurred,
+                    "recorded" => TimeBasis::Recorded,
+                    _ => {
+                        return Err(param_error(
+                            key,
+                            "must be `occurred` (the event's own time, the default) or \
+                             `recorded` (when Sealtrail received it)",
+                        ))
+                    }
+                }
+            }
             "actor" => filter.actor = text()?,
             "action" => filter.action = text()?.map(action_pattern).transpose()?,
             "event" => add_value(&mut filter.event, key, text()?)?,
@@ -501,6 +546,22 @@ mod tests {
 
     fn now() -> Timestamp {
         Timestamp::parse_rfc3339("2026-11-23T09:30:00Z").unwrap()
+    }
+
+    #[test]
+    fn a_period_reads_event_time_unless_asked_for_receipt_time() {
+        let q = parse_query(&p(&[("range", "7d")]), now(), &[]).unwrap();
+        assert_eq!(q.filter.time, TimeBasis::Occurred);
+        let q = parse_query(&p(&[("range", "7d"), ("time", "recorded")]), now(), &[]).unwrap();
+        assert_eq!(q.filter.time, TimeBasis::Recorded);
+        let q = parse_query(&p(&[("time", "occurred")]), now(), &[]).unwrap();
+        assert!(
+            q.filter.is_empty(),
+            "a clock without a period narrows nothing"
+        );
+        let e = parse_query(&p(&[("time", "received")]), now(), &[]).unwrap_err();
+        assert_eq!(e.param, "time");
+        assert!(e.message.contains("`recorded`"), "{}", e.message);
     }
 
     #[test]

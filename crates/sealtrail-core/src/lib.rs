@@ -37,7 +37,7 @@ pub mod witness;
 pub use entry::{
     Actor, ActorType, Appended, Changes, Context, Entry, NewEntry, Outcome, RequestInfo, Target,
 };
-pub use filter::{ActionMatch, Cursor, Direction, Facets, Filter, Page, Query};
+pub use filter::{ActionMatch, Cursor, Direction, Facets, Filter, Page, Query, TimeBasis};
 pub use keys::{ApiKey, Scope};
 pub use timestamp::Timestamp;
 

@@ -38,6 +38,7 @@ use layout::{
 use pdf_writer::types::TextRenderingMode;
 use pdf_writer::writers::{Catalog, DocumentInfo};
 use pdf_writer::{Content, Date, Filter, Finish, Name, Rect, Ref, Str, TextStr};
+use sealtrail_core::TimeBasis;
 use sealtrail_core::{Entry, Timestamp};
 use std::io::Write;
 
@@ -106,7 +107,10 @@ impl<W: Write> PdfWriter<W> {
     /// Adds one table row, on a new page when it does not fit on this one.
     pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
         self.entries += 1;
-        let at = entry.recorded_at;
+        let at = match self.header.time {
+            TimeBasis::Occurred => entry.occurred_at,
+            TimeBasis::Recorded => entry.recorded_at,
+        };
         self.span = Some(
             self.span
                 .map_or((at, at), |(lo, hi)| (lo.min(at), hi.max(at))),

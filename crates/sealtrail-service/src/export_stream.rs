@@ -288,6 +288,7 @@ fn pdf_header(
         tenant,
         from: request.query.filter.from,
         until: request.query.filter.until,
+        time: request.query.filter.time,
         filters,
         generated_at: now,
         checkpoint: Some(ReportCheckpoint::open(

@@ -9,6 +9,7 @@
 //! (SQLite: FTS5 as the outer loop; PostgreSQL: a tsquery condition).
 
 use crate::actor_columns::ActorColumns;
+use crate::event_time;
 use sealtrail_core::filter::{ActionMatch, Filter};
 use sealtrail_core::TenantId;
 
@@ -19,6 +20,9 @@ pub(crate) trait Dialect: Sized {
 
     /// A text parameter.
     fn text(value: String) -> Self::Param;
+
+    /// An integer parameter (a time in milliseconds).
+    fn integer(value: i64) -> Self::Param;
 
     /// The placeholder of the conditions' `n`-th parameter (from 1).
     fn placeholder(n: usize) -> String;
@@ -62,14 +66,23 @@ impl<D: Dialect> Conditions<D> {
         self.bind(D::text(value.into()))
     }
 
-    /// The conditions for every field of `filter` but its date range and free text. `actor`
-    /// is where the filter's actor occurs (the backend probes it; `None` without an actor
-    /// filter).
+    /// The conditions for every field of `filter` but free text and a receipt-time period
+    /// (which is a seq range); an event-time period is a condition on `occurred_at` over the
+    /// range [`crate::event_time`] computes. `actor` is where the filter's actor occurs (the
+    /// backend probes it; `None` without an actor filter).
     pub(crate) fn of(tenant: TenantId, filter: &Filter, actor: Option<ActorColumns>) -> Self {
         let mut c = Conditions {
             clauses: Vec::new(),
             params: Vec::new(),
         };
+        if event_time::filters_event_time(filter) {
+            for (bound, op) in [(filter.from, ">="), (filter.until, "<")] {
+                if let Some(at) = bound {
+                    let p = c.bind(D::integer(at.millis()));
+                    c.clauses.push(format!("e.occurred_at {op} {p}"));
+                }
+            }
+        }
         if let (Some(value), Some(columns)) = (&filter.actor, actor) {
             let clause = D::actor(&mut c, tenant, columns, value);
             c.clauses.push(clause);
@@ -151,6 +164,9 @@ mod tests {
         type Param = String;
         fn text(value: String) -> String {
             value
+        }
+        fn integer(value: i64) -> String {
+            value.to_string()
         }
         fn placeholder(n: usize) -> String {
             format!("#{n}")
@@ -248,5 +264,15 @@ mod tests {
         );
         let c = conditions(&[("system", "true")], None);
         assert_eq!(c.clauses, ["e.actor_type <> 'user'"]);
+    }
+
+    #[test]
+    fn an_event_time_period_is_a_condition_and_a_receipt_time_one_is_not() {
+        let period = [("from", "2026-11-28"), ("to", "2026-11-28")];
+        let c = conditions(&period, None);
+        assert_eq!(c.clauses, ["e.occurred_at >= #1", "e.occurred_at < #2"]);
+        assert_eq!(c.params, ["1795824000000", "1795910400000"]);
+        let received = [period[0], period[1], ("time", "recorded")];
+        assert!(conditions(&received, None).clauses.is_empty());
     }
 }

@@ -24,6 +24,7 @@ mod blocking;
 mod clock;
 pub(crate) mod conditions;
 pub(crate) mod erasure;
+pub(crate) mod event_time;
 pub(crate) mod facets;
 pub(crate) mod group_commit;
 pub(crate) mod guards;

@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod directory;
 pub mod erasure;
 pub mod erasure_scope;
+pub mod event_time;
 pub mod filters;
 pub mod fixtures;
 pub mod integrity;
@@ -28,6 +29,7 @@ pub use accounts::*;
 pub use directory::*;
 pub use erasure::*;
 pub use erasure_scope::*;
+pub use event_time::*;
 pub use filters::*;
 pub use integrity::*;
 pub use limits::*;
@@ -68,6 +70,7 @@ macro_rules! store_contract_tests {
             cursor_pages_cover_every_match_once_while_appending,
             previous_page_cursor_returns_the_page_before,
             count_equals_what_the_pages_yield,
+            event_time_periods_find_late_and_imported_entries,
             facets_count_values_present,
             tenants_are_isolated,
             tenants_create_conflict_and_lookup,

@@ -135,6 +135,10 @@ fn query_filters_formats_and_pages_like_the_api() {
                 if i < 5 { "berlin" } else { "paris" }
             )
         })
+        .chain([
+            // Last year's history, imported today.
+            r#"{"action":"invoice.paid","actor":{"id":"importer"},"occurred_at":"2025-03-10T12:00:00Z"}"#.to_string(),
+        ])
         .collect();
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
     let ingest = sealtrail(
@@ -155,7 +159,16 @@ fn query_filters_formats_and_pages_like_the_api() {
     assert_eq!(query_total(u, k, d, &["--property", "site=berlin"]), 5);
     assert_eq!(query_total(u, k, d, &["-q", "zoë", "--target-id", "7"]), 1);
     assert_eq!(query_total(u, k, d, &["--system"]), 3);
-    assert_eq!(query_total(u, k, d, &["--range", "24h"]), 15);
+    assert_eq!(query_total(u, k, d, &["--range", "24h"]), 15, "event time");
+    assert_eq!(
+        query_total(u, k, d, &["--range", "24h", "--time", "recorded"]),
+        16,
+        "receipt time"
+    );
+    assert_eq!(
+        query_total(u, k, d, &["--from", "2025-03-10", "--to", "2025-03-10"]),
+        1
+    );
 
     let ndjson = sealtrail(
         &[

@@ -63,8 +63,8 @@ const MAX_USER_AGENT: usize = 1024;
 const MAX_LOCATION: usize = 256;
 /// Longest `idempotency_key` (the same as the `Idempotency-Key` header).
 const MAX_IDEMPOTENCY_KEY: usize = 200;
-/// How far in the future `occurred_at` may be: clock skew between producers, not more.
-const MAX_FUTURE_MILLIS: i64 = 24 * 60 * 60 * 1000;
+/// How far in the future `occurred_at` may be (see the constant's own doc for why).
+const MAX_FUTURE_MILLIS: i64 = crate::entry::OCCURRED_AT_MAX_AHEAD_MILLIS;
 
 /// Validates one event and returns it redacted, or the first problem found.
 ///

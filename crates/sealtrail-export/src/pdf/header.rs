@@ -3,7 +3,7 @@
 use super::layout::when;
 use crate::ExportError;
 use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
-use sealtrail_core::Timestamp;
+use sealtrail_core::{TimeBasis, Timestamp};
 
 /// A checkpoint whose signature has been verified, so the report never prints an unsigned
 /// or forged tree head as "signed".
@@ -39,10 +39,13 @@ impl ReportCheckpoint {
 pub struct PdfHeader {
     /// The tenant's name.
     pub tenant: String,
-    /// The filter's inclusive start on `recorded_at`; without one, the earliest entry's time.
+    /// The filter's inclusive start; without one, the earliest entry's time on that clock.
     pub from: Option<Timestamp>,
-    /// The filter's exclusive end on `recorded_at`; without one, the latest entry's time.
+    /// The filter's exclusive end; without one, the latest entry's time on that clock.
     pub until: Option<Timestamp>,
+    /// Which clock the period reads (event time unless the export asked for receipt time),
+    /// named in the summary so an auditor knows what "28 November" meant.
+    pub time: TimeBasis,
     /// The filters in words, one per line ("Actor: Ada Admin"); empty when nothing was filtered.
     /// At most [`MAX_FILTER_LINES`] are shown.
     pub filters: Vec<String>,
@@ -78,6 +81,11 @@ pub(super) fn summary(
         bound(h.from, lo, "earliest", false),
     ));
     lines.push(("Period to (UTC)".into(), bound(h.until, hi, "latest", true)));
+    let clock = match h.time {
+        TimeBasis::Occurred => "event time (when each event happened)",
+        TimeBasis::Recorded => "time received (when Sealtrail recorded it)",
+    };
+    lines.push(("Period reads".into(), clock.into()));
     let mut filters = h.filters.iter().take(MAX_FILTER_LINES).cloned();
     let first = filters
         .next()

@@ -54,20 +54,20 @@ pub(super) fn when(at: Timestamp) -> String {
     at.to_rfc3339().replacen('T', " ", 1).replace('Z', "")
 }
 
-/// What each column shows for `e` (the Description cell starts with the entry id). "When" is `recorded_at`, the log's own clock that the
-/// period and the order refer to; the client's `occurred_at` follows when it differs by a
-/// second or more (its time only, when on the same day).
+/// What each column shows for `e` (the Description cell starts with the entry id). "When" is
+/// the event's own time (`occurred_at`), as on the page; when Sealtrail received it more than
+/// a minute apart from that, the receipt time follows (its time only, when on the same day).
 pub(super) fn cells(e: &Entry) -> [String; 8] {
-    let mut at = when(e.recorded_at);
-    if (e.recorded_at.millis() - e.occurred_at.millis()).abs() >= 1000 {
-        let occurred = when(e.occurred_at);
-        let same_day = occurred.get(..10) == at.get(..10);
+    let mut at = when(e.occurred_at);
+    if (e.recorded_at.millis() - e.occurred_at.millis()).abs() > 60_000 {
+        let received = when(e.recorded_at);
+        let same_day = received.get(..10) == at.get(..10);
         let shown = if same_day {
-            &occurred[11..]
+            &received[11..]
         } else {
-            &occurred[..]
+            &received[..]
         };
-        at.push_str(&format!(" (occurred {shown})"));
+        at.push_str(&format!(" (received {shown})"));
     }
     let a = &e.actor;
     let mut actor = match a.kind {

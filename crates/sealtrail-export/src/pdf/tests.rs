@@ -26,6 +26,7 @@ fn header() -> PdfHeader {
         tenant: "acme".into(),
         from: None,
         until: None,
+        time: TimeBasis::Occurred,
         filters: vec!["Channel: auth".into(), "Actor: Zoë Łukasz".into()],
         generated_at: Timestamp::parse_rfc3339("2026-11-23T10:15:00Z").unwrap(),
         checkpoint: Some(signed(2_000)),
@@ -195,6 +196,10 @@ fn an_empty_report_has_one_page_and_says_so() {
         "2026-12-01 00:00:00.000 (filter, exclusive)"
     );
     assert!(summary_value(&text, "Signed checkpoint").starts_with("none yet"));
+    assert_eq!(
+        summary_value(&text, "Period reads"),
+        "event time (when each event happened)"
+    );
     assert!(text.contains("Page 1\n") && !text.contains("Page 2"));
 }
 

@@ -24,7 +24,7 @@ use sealtrail_store::Lookup;
 use uuid::Uuid;
 
 /// The filter fields the form shows, in URL order.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "q",
     "event",
     "channel",
@@ -37,6 +37,7 @@ const FIELDS: [&str; 13] = [
     "range",
     "from",
     "to",
+    "time",
     "system",
 ];
 
@@ -51,6 +52,8 @@ pub struct FilterForm {
     pub to: String,
     /// "System only" is ticked.
     pub system: bool,
+    /// The period reads the time received (`time=recorded`), not the event's own time.
+    pub time_received: bool,
     /// Object name (a target's exact name).
     pub target_name: String,
     /// Client IP address.
@@ -230,6 +233,7 @@ pub async fn page(
         from: value_of(&params, "from").to_string(),
         to: value_of(&params, "to").to_string(),
         system: matches!(value_of(&params, "system"), "true" | "1" | "on"),
+        time_received: value_of(&params, "time") == "recorded",
         target_name: value_of(&params, "target_name").to_string(),
         ip: value_of(&params, "ip").to_string(),
     };
@@ -239,6 +243,7 @@ pub async fn page(
             && !v.trim().is_empty()
             && v != "false"
             && !(k == "range" && (defaulted || v == "any"))
+            && !(k == "time" && v == "occurred")
     });
     let exports = Format::ALL
         .iter()

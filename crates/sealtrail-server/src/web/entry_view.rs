@@ -7,6 +7,18 @@ use sealtrail_core::changes::{field_changes, FieldChange};
 use sealtrail_core::entry::{ActorType, Entry, Outcome};
 use sealtrail_core::Timestamp;
 
+/// How far receipt may lag (or lead) the event time before a row says so: producers batch and
+/// retry within seconds; more than a minute is a late event or an import worth seeing.
+const RECEIVED_APART_MILLIS: i64 = 60_000;
+
+/// `2026-11-28 09:30:00 UTC` (milliseconds only when there are some).
+fn utc_text(at: Timestamp) -> String {
+    at.to_rfc3339()
+        .replacen('T', " ", 1)
+        .replace(".000Z", "Z")
+        .replace('Z', " UTC")
+}
+
 /// A table row and its details panel.
 #[derive(Debug, Clone)]
 pub struct EntryRow {
@@ -14,12 +26,18 @@ pub struct EntryRow {
     pub id: String,
     /// Position in the tenant's log.
     pub seq: u64,
-    /// `recorded_at` as RFC 3339 UTC, for `<time datetime>` and the script's local rendering.
+    /// The event's own time (`occurred_at`) as RFC 3339 UTC, for `<time datetime>` and the
+    /// script's local rendering: the When column shows when it happened, not when it arrived.
     pub when_iso: String,
-    /// Exact UTC time, shown on hover and without script.
+    /// Exact UTC event time, shown on hover and without script.
     pub when_utc: String,
     /// "2 hours ago", from the server's clock (the script keeps it current).
     pub when_relative: String,
+    /// When Sealtrail received it (`recorded_at`), exact UTC: in Details always.
+    pub received_utc: String,
+    /// True when receipt and event time differ by more than a minute (a late event, an
+    /// import), so the hover text names both.
+    pub received_apart: bool,
     /// The human summary.
     pub description: String,
     /// Primary target as "type id" (or its name), "—" when none.
@@ -173,14 +191,12 @@ impl EntryRow {
         EntryRow {
             id: entry.id.to_string(),
             seq: entry.seq,
-            when_iso: entry.recorded_at.to_rfc3339(),
-            when_utc: entry
-                .recorded_at
-                .to_rfc3339()
-                .replacen('T', " ", 1)
-                .replace(".000Z", "Z")
-                .replace('Z', " UTC"),
-            when_relative: relative_age(now, entry.recorded_at),
+            when_iso: entry.occurred_at.to_rfc3339(),
+            when_utc: utc_text(entry.occurred_at),
+            when_relative: relative_age(now, entry.occurred_at),
+            received_utc: utc_text(entry.recorded_at),
+            received_apart: (entry.recorded_at.millis() - entry.occurred_at.millis()).abs()
+                > RECEIVED_APART_MILLIS,
             description: entry.description.clone(),
             subject,
             subject_name,

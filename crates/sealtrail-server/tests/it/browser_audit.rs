@@ -306,6 +306,72 @@ async fn sign_in_filter_reload_clear_page_details_export_and_sign_out() {
     s.stop().await;
 }
 
+/// An event imported today from last year shows when it happened, with the receipt time on
+/// hover and in Details; "Period reads: Time received" finds it by arrival instead.
+#[tokio::test]
+async fn a_late_event_shows_its_own_time_and_the_receipt_on_hover() {
+    let s = TestServer::start().await;
+    let mut imported = json!({
+        "action": "invoice.paid",
+        "description": "Invoice 17 paid (imported)",
+        "actor": { "id": "u1", "name": "Billing import" },
+        "occurred_at": "2025-03-10T12:00:00Z",
+    });
+    let timely = json!({ "action": "invoice.viewed", "actor": { "id": "u2" } });
+    ingest(&s, vec![imported.take(), timely]).await;
+    user(&s, "ada@example.com", Role::Admin).await;
+    let b = Browser::launch().await;
+    sign_in(&b, &s.url, "ada@example.com").await;
+
+    b.goto(&format!("{}/audit?from=2025-03-10&to=2025-03-10", s.url))
+        .await;
+    assert_eq!(count_text(&b).await, "1 entry");
+    let when = b.wait_for("tr.entry time.when").await;
+    assert_eq!(
+        when.attr("datetime").await.unwrap().as_deref(),
+        Some("2025-03-10T12:00:00.000Z"),
+        "the When column is the event's own time"
+    );
+    let hover = when.attr("title").await.unwrap().unwrap_or_default();
+    assert!(
+        hover.starts_with("Happened 2025-03-10 12:00:00 UTC · received "),
+        "{hover}"
+    );
+    b.wait_for("tr.entry .details-toggle")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let received = b
+        .wait_for("tr.details dd.received")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !received.starts_with("2025-03-10") && received.contains("apart from the event time"),
+        "{received}"
+    );
+
+    // The same day on the receipt clock: nothing arrived then.
+    b.wait_for("#f-time")
+        .await
+        .select_by_value("recorded")
+        .await
+        .unwrap();
+    wait_for_url(&b, "the URL carries time=recorded", |u| {
+        u.contains("time=recorded") && u.contains("from=2025-03-10")
+    })
+    .await;
+    b.wait_for("#empty").await;
+    assert_eq!(count_text(&b).await, "No entries");
+    assert!(b.client().find(Locator::Id("clear")).await.is_ok());
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "no script or CSP errors: {errors:?}");
+    b.close().await;
+    s.stop().await;
+}
+
 /// Clicks a pager link and waits until its page has loaded (its URL, then its pager).
 async fn follow(b: &Browser, link: &str) {
     let a = b.wait_for(link).await;

@@ -84,6 +84,80 @@ async fn list_is_newest_first_with_total_and_filters() {
     }
 }
 
+/// Seed 000's auditor asks for "the events of 10 March 2025" after last year's history was
+/// imported today: periods read the event's own time; `time=recorded` reads receipt time.
+#[tokio::test]
+async fn periods_read_event_time_unless_asked_for_receipt_time() {
+    let s = TestServer::start().await;
+    let three_days_ago =
+        sealtrail_core::Timestamp(sealtrail_core::Timestamp::now().millis() - 3 * 24 * 3_600_000);
+    let mut imported = event("invoice.paid", "importer");
+    imported["occurred_at"] = json!("2025-03-10T12:00:00Z");
+    let mut late = event("invoice.sent", "outage");
+    late["occurred_at"] = json!(three_days_ago.to_rfc3339());
+    let timely = event("invoice.viewed", "now");
+    let r = s
+        .post_events(&s.admin_key, &json!({ "events": [imported, late, timely] }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let actions = |v: &Value| -> Vec<String> {
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (query, expected) in [
+        ("from=2025-03-10&to=2025-03-10", vec!["invoice.paid"]),
+        (
+            "from=2025-03-10&to=2025-03-10&time=occurred",
+            vec!["invoice.paid"],
+        ),
+        ("from=2025-03-10&to=2025-03-10&time=recorded", vec![]),
+        ("range=24h&action=invoice.*", vec!["invoice.viewed"]),
+        (
+            "range=24h&action=invoice.*&time=recorded",
+            vec!["invoice.viewed", "invoice.sent", "invoice.paid"],
+        ),
+        (
+            "range=7d&action=invoice.*",
+            vec!["invoice.viewed", "invoice.sent"],
+        ),
+    ] {
+        let v = s
+            .get_json(&s.admin_key, &format!("/v1/events?{query}"))
+            .await;
+        assert_eq!(actions(&v), expected, "{query}");
+        assert_eq!(total(&v), expected.len() as u64, "{query}");
+    }
+    // An export of that day holds the imported event, with both of its times.
+    let r = s
+        .get(
+            &s.admin_key,
+            "/v1/export?format=csv&from=2025-03-10&to=2025-03-10",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.bytes().await.unwrap();
+    let mut reader = csv::Reader::from_reader(&body[3..]);
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][column("action")], "invoice.paid");
+    assert_eq!(
+        &rows[0][column("occurred_at (UTC)")],
+        "2025-03-10T12:00:00.000Z"
+    );
+    let received =
+        sealtrail_core::Timestamp::parse_rfc3339(&rows[0][column("recorded_at (UTC)")]).unwrap();
+    assert!(
+        received.millis() > three_days_ago.millis(),
+        "received today"
+    );
+}
+
 #[tokio::test]
 async fn cursor_pages_cover_everything_once_in_both_directions() {
     let s = TestServer::start().await;
@@ -140,6 +214,7 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
         ("cursor=bm90LWEtY3Vyc29y", "cursor"),
         ("ip=300.1.1.1", "ip"),
         ("count=maybe", "count"),
+        ("time=received", "time"),
     ] {
         let e = expect_error(
             s.get(&s.admin_key, &format!("/v1/events?{query}")).await,

@@ -1,8 +1,9 @@
 //! Filters, pages and counts on PostgreSQL.
 //!
 //! A query is first narrowed to a seq range, as on SQLite: the tenant's kept seqs, cut by the
-//! date range (a time becomes a seq through the `(tenant, recorded_at, seq)` index, since
-//! `recorded_at` never decreases along seq) and by the cursor; [`crate::paging`] does the
+//! period's window in receipt time (a time becomes a seq through the `(tenant, recorded_at,
+//! seq)` index, since `recorded_at` never decreases along seq; see [`crate::event_time`] for
+//! event-time periods) and by the cursor; [`crate::paging`] does the
 //! rest. Every other filter field becomes a condition with its value bound as a parameter:
 //! equality on indexed columns, `starts_with` for action prefixes (collation-independent),
 //! JSONB containment for targets and properties (GIN), and a `tsquery` of prefix terms for
@@ -13,6 +14,7 @@ use super::read::{bound, log_head, stored_from_row, STORED_COLUMNS};
 use super::search::tsquery;
 use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
+use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::paging::{self, Matches};
 use crate::StoreError;
 use postgres::types::ToSql;
@@ -154,6 +156,10 @@ impl Dialect for Pg {
         Box::new(value)
     }
 
+    fn integer(value: i64) -> Param {
+        Box::new(value)
+    }
+
     fn placeholder(n: usize) -> String {
         format!("${}", n + 3)
     }
@@ -224,24 +230,54 @@ fn first_seq_at_or_after(
         .map(|r| r.get::<_, i64>(0).max(0) as u64))
 }
 
-/// The tenant's kept seqs `[lo, hi)` within the filter's date range; `None` for a tenant
+/// The tenant's kept seqs `[lo, hi)` that can hold the filter's period; `None` for a tenant
 /// that does not exist.
 fn seq_range(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<Option<(u64, u64)>> {
     let Some(head) = log_head(tx, tenant)? else {
         return Ok(None);
     };
     let (mut lo, mut hi) = (head.first_seq, head.size);
-    if let Some(from) = filter.from {
+    let window = receipt_window(filter);
+    if let Some(from) = window.from {
         lo = first_seq_at_or_after(tx, tenant, from)?
             .unwrap_or(hi)
             .max(lo);
     }
-    if let Some(until) = filter.until {
+    if let Some(until) = window.until {
         hi = first_seq_at_or_after(tx, tenant, until)?
             .unwrap_or(hi)
             .min(hi);
     }
+    if let Some(period) = window.late {
+        if hi < head.size && late_entry_beyond(tx, tenant, period, hi)? {
+            hi = head.size;
+        }
+    }
     Ok(Some((lo, hi)))
+}
+
+/// True when a late entry whose event time lies in `[from, until)` has a seq at or above
+/// `seq`, answered from the partial index of late entries.
+fn late_entry_beyond(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    (from, until): (Option<Timestamp>, Timestamp),
+    seq: u64,
+) -> PgResult<bool> {
+    let row = tx.query_one(
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM entries
+                            WHERE tenant = $1 AND {LATE_ENTRY}
+                              AND occurred_at >= $2 AND occurred_at < $3 AND seq >= $4)"
+        ),
+        &[
+            &tenant.0,
+            &from.map_or(i64::MIN, Timestamp::millis),
+            &until.millis(),
+            &bound(seq),
+        ],
+    )?;
+    Ok(row.get(0))
 }
 
 /// One page, newest first, with cursors for the neighbouring pages.

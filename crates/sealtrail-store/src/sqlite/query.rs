@@ -1,8 +1,9 @@
 //! Filters, pages and counts.
 //!
-//! A query is first narrowed to a seq range: the tenant's slice of `pk`, cut by `from`/`until`
-//! (translated to seqs through the `(tenant, recorded_at)` index, since `recorded_at` never
-//! decreases along seq) and by the cursor. The remaining filter fields become SQL conditions
+//! A query is first narrowed to a seq range: the tenant's slice of `pk`, cut by the period's
+//! window in receipt time (translated to seqs through the `(tenant, recorded_at)` index, since
+//! `recorded_at` never decreases along seq; see [`crate::event_time`] for event-time periods)
+//! and by the cursor. The remaining filter fields become SQL conditions
 //! with every value bound as a parameter. Free text drives the query from the FTS5 index.
 
 use super::error::backend;
@@ -11,6 +12,7 @@ use super::pk::tenant_base;
 use super::vault;
 use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
+use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::index_terms::match_expression;
 use crate::paging;
 use crate::StoreError;
@@ -235,6 +237,10 @@ impl Dialect for Sqlite {
         Value::Text(value)
     }
 
+    fn integer(value: i64) -> Value {
+        Value::Integer(value)
+    }
+
     fn placeholder(n: usize) -> String {
         format!("?{n}")
     }
@@ -315,7 +321,7 @@ fn actor_columns(
     .map_err(backend("looking up an actor"))
 }
 
-/// The tenant's seqs within the filter's date range; `None` when nothing can match.
+/// The tenant's seqs that can hold the filter's period; `None` when nothing can match.
 fn seq_range(
     conn: &Connection,
     tenant: TenantId,
@@ -333,18 +339,51 @@ fn seq_range(
         lo: bound(head.first_seq),
         hi,
     };
-    if let Some(from) = filter.from {
+    let window = receipt_window(filter);
+    if let Some(from) = window.from {
         // Only kept entries are searched, so the answer is never below `first_seq`.
         range.lo = first_seq_at_or_after(conn, tenant, from)?
             .unwrap_or(hi)
             .max(range.lo);
     }
-    if let Some(until) = filter.until {
+    if let Some(until) = window.until {
         range.hi = first_seq_at_or_after(conn, tenant, until)?
             .unwrap_or(hi)
             .min(hi);
     }
+    if let Some(period) = window.late {
+        if range.hi < hi && late_entry_beyond(conn, tenant, period, base | range.hi)? {
+            range.hi = hi;
+        }
+    }
     Ok((!range.is_empty()).then_some(range))
+}
+
+/// True when a late entry whose event time lies in `[from, until)` has a pk at or above `pk`,
+/// answered from the partial index of late entries.
+fn late_entry_beyond(
+    conn: &Connection,
+    tenant: TenantId,
+    (from, until): (Option<Timestamp>, Timestamp),
+    pk: i64,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT EXISTS (SELECT 1 FROM entries INDEXED BY entries_late
+                        WHERE tenant = ?1 AND {LATE_ENTRY}
+                          AND occurred_at >= ?2 AND occurred_at < ?3 AND pk >= ?4)"
+    ))
+    .and_then(|mut s| {
+        s.query_row(
+            (
+                tenant.0,
+                from.map_or(i64::MIN, Timestamp::millis),
+                until.millis(),
+                pk,
+            ),
+            |r| r.get(0),
+        )
+    })
+    .map_err(backend("looking for late entries"))
 }
 
 /// The first seq recorded at or after `at`. Valid because `recorded_at` never decreases along

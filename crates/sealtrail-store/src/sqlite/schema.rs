@@ -41,7 +41,14 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (8, Step::Rust(super::ledger::migrate_v8)),
     (9, Step::Sql(V9_TILE_ACCESS)),
     (10, Step::Sql(V10_DEFAULT_PERIOD)),
+    (11, Step::Sql(V11_LATE_ENTRIES)),
 ];
+
+/// Version 11: entries received more than a day after their event time, by tenant and event
+/// time ([`crate::event_time`]): what a period on event time must look for beyond the seq
+/// range the receipt-time index gives it. Usually almost empty; a bulk import fills it.
+const V11_LATE_ENTRIES: &str = "CREATE INDEX entries_late ON entries(tenant, occurred_at)
+    WHERE recorded_at > occurred_at + 86400000;";
 
 /// Version 10: the period the audit page opens on (a filter preset; empty is any time).
 const V10_DEFAULT_PERIOD: &str =

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use sealtrail_core::entry::{Actor, ActorType, NewEntry, Outcome, Target};
-use sealtrail_core::filter::{ActionMatch, Cursor, Filter, Query};
+use sealtrail_core::filter::{ActionMatch, Cursor, Filter, Query, TimeBasis};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
 use sealtrail_store::Store;
@@ -95,6 +95,7 @@ prop_compose! {
         properties in prop::collection::vec((prop::sample::select(PROP_KEYS), prop_value()), 0..4),
         words in prop::collection::vec(prop::sample::select(WORDS), 0..4),
         key in prop::option::weighted(0.3, 0..6usize),
+        occurred in prop::option::weighted(0.6, prop::sample::select(OCCURRED_OFFSETS)),
     ) -> NewEntry {
         let mut e = event(action, actor.0);
         e.channel = channel.into();
@@ -110,8 +111,44 @@ prop_compose! {
         e.properties = properties.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<_, _>>();
         e.description = words.join(" ");
         e.idempotency_key = key.map(|k| format!("key-{k}"));
+        // An offset from the time of the run until `at_run_time` makes it absolute.
+        e.occurred_at = occurred.map(Timestamp);
         e
     }
+}
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// Event times relative to receipt: an import from last year, late events (days, an hour),
+/// timely ones, and events up to the day ahead that ingest allows.
+const OCCURRED_OFFSETS: &[i64] = &[
+    -400 * DAY,
+    -3 * DAY,
+    -25 * HOUR,
+    -HOUR,
+    -30_000,
+    0,
+    3 * HOUR,
+    23 * HOUR,
+];
+
+/// The generated entries with their `occurred_at` offsets made absolute from `now`.
+fn at_run_time(chunks: Vec<Vec<NewEntry>>, now: Timestamp) -> Vec<Vec<NewEntry>> {
+    chunks
+        .into_iter()
+        .map(|chunk| {
+            chunk
+                .into_iter()
+                .map(|mut e| {
+                    e.occurred_at = e
+                        .occurred_at
+                        .map(|offset| Timestamp(now.millis() + offset.millis()));
+                    e
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A filter before its date bounds are resolved against the dataset's timestamps.
@@ -137,13 +174,15 @@ prop_compose! {
         system_only in prop::bool::weighted(0.1),
         properties in prop::collection::vec((prop::sample::select(PROP_KEYS), prop::sample::select(FILTER_TEXT)), 0..2),
         text in prop::option::weighted(0.3, prop::collection::vec(prop::sample::select(QUERY_WORDS), 1..3)),
-        from in prop::option::weighted(0.2, (0..40usize, -1..=1i64)),
-        until in prop::option::weighted(0.2, (0..40usize, -1..=1i64)),
+        from in prop::option::weighted(0.3, (0..40usize, -1..=1i64)),
+        until in prop::option::weighted(0.3, (0..40usize, -1..=1i64)),
+        received in prop::bool::weighted(0.3),
     ) -> FilterSpec {
         FilterSpec {
             filter: Filter {
                 from: None,
                 until: None,
+                time: if received { TimeBasis::Recorded } else { TimeBasis::Occurred },
                 actor: actor.map(Into::into),
                 action: action.map(|(form, a)| match form {
                     0 => ActionMatch::Exact(a.into()),
@@ -221,8 +260,12 @@ fn matches(f: &Filter, e: &Entry) -> bool {
             .iter()
             .all(|q| have.iter().any(|w| w.starts_with(q.as_str())))
     });
-    f.from.is_none_or(|t| e.recorded_at >= t)
-        && f.until.is_none_or(|t| e.recorded_at < t)
+    let when = match f.time {
+        TimeBasis::Occurred => e.occurred_at,
+        TimeBasis::Recorded => e.recorded_at,
+    };
+    f.from.is_none_or(|t| when >= t)
+        && f.until.is_none_or(|t| when < t)
         && f.actor
             .as_ref()
             .is_none_or(|a| e.actor.id.as_ref() == Some(a) || e.actor.email.as_ref() == Some(a))
@@ -272,10 +315,15 @@ async fn check(
     spec: FilterSpec,
     limit: usize,
 ) -> Result<(), TestCaseError> {
+    // Bounds fall on (or a millisecond beside) an entry's time on the filter's own clock.
+    let basis = spec.filter.time;
     let at = |(i, delta): (usize, i64)| -> Timestamp {
         let base = model
             .get(i % model.len().max(1))
-            .map_or(Timestamp(1_000), |e| e.recorded_at);
+            .map_or(Timestamp(1_000), |e| match basis {
+                TimeBasis::Occurred => e.occurred_at,
+                TimeBasis::Recorded => e.recorded_at,
+            });
         Timestamp(base.0 + delta)
     };
     let mut filter = spec.filter;
@@ -396,6 +444,7 @@ proptest! {
             let tenant = store.create_tenant("acme").await.expect("tenant").id;
             // A second tenant with the same data must never leak into the first one's answers.
             let other = store.create_tenant("other").await.expect("tenant").id;
+            let chunks = at_run_time(chunks, Timestamp::now());
             store.append(other, chunks.concat()).await.expect("append other");
             let model = load(&store, tenant, chunks).await;
             for spec in specs {

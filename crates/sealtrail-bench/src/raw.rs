@@ -180,6 +180,10 @@ pub trait RawEngine {
     /// How many entries of the tenant match `filter`: the total a list page shows.
     fn count(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError>;
 
+    /// How many entries of the tenant match `filter` per event-time UTC day and result (one
+    /// `GROUP BY` over the matches): the counterpart of the timeline. Returns the groups.
+    fn day_counts(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError>;
+
     /// Newest `limit` entries of the tenant whose description contains the word `term`
     /// (full-text index, case-insensitive). The index is global, so the engine matches across
     /// all tenants and filters the tenant afterwards: the naive design search figures compare.

@@ -234,6 +234,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     let (large, mid, small) = (pick(0)?, pick(30)?, pick(usize::MAX)?);
     let mut pages = Vec::new();
     let mut counts = Vec::new();
+    let mut timelines = Vec::new();
     let mut search = Vec::new();
     let mut held = Vec::new();
     for (size, tenant) in [("large", large), ("mid", mid), ("small", small)] {
@@ -253,6 +254,15 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         if size == "large" {
             say("Q2: counts; S1: search…");
             counts = read::counts(
+                &api,
+                &target,
+                engine(&mut raw),
+                now,
+                config.reps.div_ceil(5),
+            )
+            .await?;
+            say("T1: timelines…");
+            timelines = read::timelines(
                 &api,
                 &target,
                 engine(&mut raw),
@@ -337,6 +347,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         ingest_batch,
         pages,
         counts,
+        timelines,
         search,
         exports,
         verify,

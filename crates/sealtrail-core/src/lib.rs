@@ -30,6 +30,7 @@ pub mod policy;
 pub mod redact;
 pub mod session;
 pub mod tiles;
+pub mod timeline;
 pub mod timestamp;
 pub mod users;
 pub mod witness;

@@ -53,6 +53,43 @@
     });
   }
 
+  // The timeline: a click on a bar follows its link; pressing on one bar and releasing on
+  // another narrows the period to every bar in between.
+  function timeline() {
+    var svg = document.querySelector("#timeline svg");
+    if (!svg) { return; }
+    var bars = Array.prototype.slice.call(svg.querySelectorAll("a.bar"));
+    var start = -1, end = -1, dragged = false;
+    function mark() {
+      bars.forEach(function (b, i) {
+        var on = start >= 0 && i >= Math.min(start, end) && i <= Math.max(start, end);
+        b.classList.toggle("selected", on);
+      });
+    }
+    bars.forEach(function (b, i) {
+      b.addEventListener("pointerdown", function (ev) {
+        if (ev.button !== 0) { return; }
+        start = end = i; dragged = false; mark();
+        ev.preventDefault();
+      });
+      b.addEventListener("pointerenter", function () {
+        if (start >= 0 && i !== end) { end = i; dragged = true; mark(); }
+      });
+      b.addEventListener("click", function (ev) { if (dragged) { ev.preventDefault(); } });
+    });
+    document.addEventListener("pointerup", function () {
+      if (start < 0) { return; }
+      var lo = Math.min(start, end), hi = Math.max(start, end);
+      start = end = -1;
+      if (!dragged || lo === hi) { mark(); return; }
+      var base = svg.getAttribute("data-base");
+      var query = (base ? base + "&" : "") +
+        "from=" + encodeURIComponent(bars[lo].getAttribute("data-from")) +
+        "&to=" + encodeURIComponent(bars[hi].getAttribute("data-to"));
+      window.location.assign("/audit?" + query);
+    });
+  }
+
   function details() {
     document.querySelectorAll("a.details-toggle").forEach(function (a) {
       a.addEventListener("click", function (ev) {
@@ -79,7 +116,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes(); ages(); filters(); details(); copyButtons();
+    localTimes(); ages(); filters(); details(); copyButtons(); timeline();
     setInterval(ages, 60000);
   });
 })();

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod timeline;
 
 use crate::state::AppState;
 use axum::extract::Request;

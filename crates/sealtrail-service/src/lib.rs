@@ -22,6 +22,7 @@ pub mod signing;
 pub mod stores;
 pub mod tenants;
 pub mod throttle;
+pub mod timeline;
 pub mod usage;
 pub mod users;
 pub mod witness;

@@ -3,6 +3,7 @@
 //! pseudonym. Deltas accumulate here over one transaction; each backend writes them once per
 //! distinct value with its own SQL (`sqlite::facets::flush`, `pg::facets::flush`).
 
+use crate::tallies;
 use sealtrail_core::filter::{FacetValue, Facets};
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ pub(crate) struct ActorIdentity {
 pub(crate) struct ValueDelta<'a> {
     /// Tenant id.
     pub tenant: i64,
-    /// Which facet: `channel`, `action`, `event`, `category`, `result` or `target_type`.
+    /// Which facet: one of [`LISTED_KINDS`], or the timeline's day rollup.
     pub kind: &'static str,
     /// The value counted.
     pub value: &'a str,
@@ -70,6 +71,11 @@ impl FacetDeltas {
             bump("category", category);
         }
         bump("result", entry.result.as_str());
+        // The timeline's day rollup ([`crate::tallies`]), never listed as a facet.
+        bump(
+            tallies::DAY_KIND,
+            &tallies::day_value(entry.occurred_at, entry.result),
+        );
         let mut types: Vec<&str> = entry.targets.iter().map(|t| t.kind.as_str()).collect();
         types.sort_unstable();
         types.dedup();
@@ -119,6 +125,23 @@ impl FacetDeltas {
                 delta: *n,
             })
     }
+}
+
+/// The `facet_values` kinds the dropdowns list; the readers ask for exactly these, so the day
+/// rollup's many rows are never read with them.
+pub(crate) const LISTED_KINDS: [&str; 6] = [
+    "channel",
+    "action",
+    "event",
+    "category",
+    "result",
+    "target_type",
+];
+
+/// `kind IN ('channel', …)`: the listed kinds as an SQL condition (constants, not input).
+pub(crate) fn listed_kinds_condition() -> String {
+    let kinds: Vec<String> = LISTED_KINDS.iter().map(|k| format!("'{k}'")).collect();
+    format!("kind IN ({})", kinds.join(", "))
 }
 
 /// Files one stored `facet_values` row under its facet, as both backends read them. A kind a
@@ -172,6 +195,10 @@ mod tests {
         values.sort();
         assert!(values.contains(&("target_type", "user", 1)), "{values:?}");
         assert!(values.contains(&("action", "a.created", 1)), "{values:?}");
+        assert!(
+            values.contains(&("day", "0000000/success", 1)),
+            "{values:?}"
+        );
         let actors: Vec<(Option<&str>, i64)> = deltas
             .actors()
             .map(|a| (a.actor.id.as_deref(), a.delta))

@@ -6,6 +6,7 @@ use sealtrail_core::entry::{Actor, Appended, Entry, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
+use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::users::{Role, User};
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 use uuid::Uuid;
@@ -38,6 +39,7 @@ pub(crate) mod scrub;
 pub(crate) mod sequencer;
 pub mod sqlite;
 pub(crate) mod stored_entry;
+pub(crate) mod tallies;
 pub(crate) mod verification;
 
 /// Everything that can go wrong in storage, phrased for operators (clients see only a 5xx or 503).
@@ -346,6 +348,15 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// How many entries match the filter.
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError>;
+
+    /// How many entries match the filter per UTC hour or day (of the filter's clock) and
+    /// outcome, for the timeline; exact, in any order, without zero counts.
+    async fn tallies(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        unit: TallyUnit,
+    ) -> Result<Vec<Tally>, StoreError>;
 
     /// One entry by id; tells a pruned entry from one that never existed in this tenant.
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Lookup, StoreError>;

@@ -43,6 +43,7 @@ use sealtrail_core::entry::{Actor, Appended, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
+use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::users::User;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 use std::path::PathBuf;
@@ -248,6 +249,20 @@ impl EventLog for PgStore {
         self.reads
             .read("counting entries", move |tx| {
                 query::count(tx, tenant, &filter)
+            })
+            .await
+    }
+
+    async fn tallies(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        unit: TallyUnit,
+    ) -> Result<Vec<Tally>, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .read("tallying entries", move |tx| {
+                query::tallies(tx, tenant, &filter, unit)
             })
             .await
     }

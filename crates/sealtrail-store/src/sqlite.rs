@@ -58,6 +58,7 @@ use sealtrail_core::entry::{Actor, Appended, NewEntry};
 use sealtrail_core::filter::{Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
+use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::users::User;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
 use std::path::{Path, PathBuf};
@@ -237,6 +238,20 @@ impl EventLog for SqliteStore {
         let filter = filter.clone();
         self.reads
             .read(move |conn| query::count(conn, tenant, &filter))
+            .await
+    }
+
+    async fn tallies(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        unit: TallyUnit,
+    ) -> Result<Vec<Tally>, StoreError> {
+        // The day rollup is a facet count: derived after the commit, like the others.
+        self.settle(true).await;
+        let filter = filter.clone();
+        self.reads
+            .read(move |conn| query::tallies(conn, tenant, &filter, unit))
             .await
     }
 

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod log;
 pub mod paging;
 pub mod retention;
+pub mod timeline;
 
 pub use accounts::*;
 pub use directory::*;
@@ -36,6 +37,7 @@ pub use limits::*;
 pub use log::*;
 pub use paging::*;
 pub use retention::*;
+pub use timeline::*;
 
 use sealtrail_store::Store;
 use std::any::Any;
@@ -71,6 +73,7 @@ macro_rules! store_contract_tests {
             previous_page_cursor_returns_the_page_before,
             count_equals_what_the_pages_yield,
             event_time_periods_find_late_and_imported_entries,
+            tallies_count_every_entry_by_hour_day_and_outcome,
             facets_count_values_present,
             tenants_are_isolated,
             tenants_create_conflict_and_lookup,

@@ -65,6 +65,10 @@ impl<E: RawEngine> RawEngine for OffRuntime<E> {
         self.call(|e| e.count(tenant, filter))
     }
 
+    fn day_counts(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError> {
+        self.call(|e| e.day_counts(tenant, filter))
+    }
+
     fn search(&mut self, tenant: u32, term: &str, limit: usize) -> Result<Vec<RawRow>, RawError> {
         self.call(|e| e.search(tenant, term, limit))
     }

@@ -257,6 +257,21 @@ impl RawEngine for RawPostgres {
         count_value(row.try_get(0).map_err(pg("reading the count"))?)
     }
 
+    fn day_counts(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError> {
+        let c = Conditions::matching(tenant, filter, mark);
+        let statement = self.statement(&format!(
+            "SELECT occurred_at / 86400000, result, count(*) FROM raw_events WHERE {} \
+             GROUP BY 1, 2",
+            c.sql
+        ))?;
+        let bound: Vec<&(dyn ToSql + Sync)> = c.params.iter().map(bind).collect();
+        let rows = self
+            .client
+            .query(&statement, &bound)
+            .map_err(pg("counting by day"))?;
+        Ok(rows.len() as u64)
+    }
+
     fn search(&mut self, tenant: u32, term: &str, limit: usize) -> Result<Vec<RawRow>, RawError> {
         // plainto_tsquery takes any text: no character of the term is query syntax.
         let sql = "SELECT seq, recorded_at, row_to_json(raw_events)::text FROM raw_events \

@@ -249,6 +249,26 @@ impl RawEngine for RawSqlite {
         count_value(count)
     }
 
+    fn day_counts(&mut self, tenant: u32, filter: &RawFilter) -> Result<u64, RawError> {
+        let c = Conditions::matching(tenant, filter, mark);
+        let sql = format!(
+            "SELECT occurred_at / 86400000, result, count(*) FROM raw_events WHERE {} \
+             GROUP BY 1, 2",
+            c.sql
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(sqlite("preparing the day counts"))?;
+        let bound: Vec<&dyn ToSql> = c.params.iter().map(bind).collect();
+        let groups = stmt
+            .query_map(bound.as_slice(), |r| r.get::<_, i64>(2))
+            .map_err(sqlite("counting by day"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite("counting by day"))?;
+        Ok(groups.len() as u64)
+    }
+
     fn search(&mut self, tenant: u32, term: &str, limit: usize) -> Result<Vec<RawRow>, RawError> {
         // The term as one FTS5 string (a phrase), so no character in it is query syntax.
         let phrase = format!("\"{}\"", term.replace('"', "\"\""));

@@ -1,5 +1,6 @@
-//! Q1 (newest-50 pages with 0–3 filters, then 20 cursor pages), Q2 (counts) and S1 (search),
-//! each timed over HTTP against Sealtrail and directly against the raw engine, same filters.
+//! Q1 (newest-50 pages with 0–3 filters, then 20 cursor pages), Q2 (counts), T1 (the
+//! timeline) and S1 (search), each timed over HTTP against Sealtrail and directly against the
+//! raw engine, same filters.
 
 use crate::error::BenchError;
 use crate::http::Api;
@@ -214,6 +215,66 @@ pub async fn counts(
             filters: case.filters,
             label: case.label,
             total,
+            sealtrail,
+            raw,
+        });
+    }
+    Ok(out)
+}
+
+/// T1 figures: the timeline (entries per period and outcome) of one filter set.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineFigures {
+    /// "large", "mid" or "small"; T1 runs on the large tenant only.
+    pub tenant: &'static str,
+    /// The filters in words, e.g. "actor=u0".
+    pub label: String,
+    /// Bars in Sealtrail's answer, and their width ("day", "week", …).
+    pub bars: usize,
+    /// What one bar spans.
+    pub width: String,
+    /// `GET /v1/timeline`, `reps` times after one untimed warm-up.
+    pub sealtrail: Latency,
+    /// The raw table's `GROUP BY` of the same matches per day and result; `None` without one.
+    pub raw: Option<Latency>,
+}
+
+/// Runs T1 on `tenant`: the whole log, the last 90 days alone (whole days from the rollup,
+/// the first part-day scanned), then the Q2 filter sets with an actor (scanned matches).
+pub async fn timelines(
+    api: &Api,
+    tenant: &ReadTenant<'_>,
+    mut raw: Option<&mut dyn RawEngine>,
+    now: Timestamp,
+    reps: usize,
+) -> Result<Vec<TimelineFigures>, BenchError> {
+    let mut cases = filter_cases(now);
+    let since = now.millis() - 90 * DAY_MS;
+    cases.insert(
+        1,
+        FilterCase {
+            filters: 1,
+            label: "last 90 days".into(),
+            params: format!("&from={}", Timestamp(since).to_rfc3339()),
+            raw: RawFilter {
+                since: Some(since),
+                ..RawFilter::default()
+            },
+        },
+    );
+    let mut out = Vec::new();
+    for case in cases {
+        let path = format!("/v1/timeline?{}", case.params.trim_start_matches('&'));
+        let (sealtrail, answer) = time_http(api, tenant.key, &path, reps).await?;
+        let raw = match raw.as_deref_mut() {
+            Some(engine) => Some(time_raw(reps, || engine.day_counts(tenant.raw_id, &case.raw))?.0),
+            None => None,
+        };
+        out.push(TimelineFigures {
+            tenant: tenant.size,
+            label: case.label,
+            bars: answer["bars"].as_array().map_or(0, Vec::len),
+            width: answer["width"].as_str().unwrap_or("").to_string(),
             sealtrail,
             raw,
         });

@@ -81,6 +81,7 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         "I2 batches of 1000",
         "Q1 newest 50",
         "S1 search",
+        "T1 timeline",
         "E1 export",
         "V1 verify",
         "P1 prune",
@@ -130,6 +131,12 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["common", "mid", "rare", "substring"]);
+    // T1: the whole log, 90 days, and the three filtered sets, each against the raw GROUP BY.
+    let timelines = report["timelines"].as_array().unwrap();
+    assert_eq!(timelines.len(), 5);
+    assert!(timelines
+        .iter()
+        .all(|t| t["bars"].as_u64().unwrap() > 0 && t["raw"]["n"] == 1));
     assert!(report["search"][0]["matches"].as_u64().unwrap() > 0);
     let exports = report["exports"].as_array().unwrap();
     assert_eq!(exports.len(), 2);

@@ -14,6 +14,7 @@ use sealtrail_core::entry::{Appended, Entry};
 use sealtrail_core::filter::{parse_query, Cursor};
 use sealtrail_core::ingest::FieldError;
 use sealtrail_core::keys::Scope;
+use sealtrail_core::timeline::Timeline;
 use sealtrail_core::Timestamp;
 use sealtrail_service::ingest::{self, IngestRequest, Ingested};
 use sealtrail_store::Lookup;
@@ -348,4 +349,26 @@ fn wait_parameter(raw: Option<&str>) -> Result<bool, ApiError> {
 /// Echoing attacker-controlled text back is fine in JSON, but not at any length.
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+/// `GET /v1/timeline`: the entries the filters select over time, as bars (per hour, day,
+/// week, month or year as the period suggests) with counts by outcome: what the page draws
+/// above its table.
+pub async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Timeline>, ApiError> {
+    caller.require(Scope::Read)?;
+    let params = query_params(raw.as_deref());
+    let now = Timestamp::now();
+    let query = parse_query(&params, now, &[])?;
+    let timeline = sealtrail_service::timeline::timeline(
+        state.store.as_ref(),
+        caller.tenant(),
+        &query.filter,
+        now,
+    )
+    .await?;
+    Ok(Json(timeline))
 }

@@ -14,6 +14,7 @@ use crate::web::error::{render, PageError};
 use crate::web::form::{SelectOption, PERIODS};
 use crate::web::frame::PageFrame;
 use crate::web::session::WebUser;
+use crate::web::timeline::TimelineView;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +61,36 @@ pub struct FilterForm {
     pub ip: String,
 }
 
+impl FilterForm {
+    /// The From field's input type: a date picker for a date (or nothing), plain text for an
+    /// exact time (a timeline bar's hour), so the value is shown and kept when the form is
+    /// submitted again rather than dropped by a date control that cannot hold it.
+    pub fn from_type(&self) -> &'static str {
+        date_input_type(&self.from)
+    }
+
+    /// The To field's input type, as [`FilterForm::from_type`].
+    pub fn to_type(&self) -> &'static str {
+        date_input_type(&self.to)
+    }
+}
+
+fn date_input_type(value: &str) -> &'static str {
+    let is_date = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if value.is_empty() || is_date {
+        "date"
+    } else {
+        "text"
+    }
+}
+
 #[derive(Template)]
 #[template(path = "audit.html")]
 struct AuditPage {
@@ -83,6 +114,8 @@ struct AuditPage {
     queue_query: String,
     /// The formats a queued export can take.
     queue_formats: Vec<SelectOption>,
+    /// Entries over time for the current filters.
+    timeline: TimelineView,
 }
 
 fn value_of<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
@@ -282,6 +315,7 @@ pub async fn page(
                 selected: *f == Format::Csv,
             })
             .collect(),
+        timeline: TimelineView::default(),
     };
     let normalised = filter_language(params.clone());
     let query = match parse_query(&normalised, now, &[]) {
@@ -295,11 +329,19 @@ pub async fn page(
             return Ok(render(&view));
         }
     };
-    let (page, count, checkpoint) = tokio::try_join!(
+    let (page, count, checkpoint, timeline) = tokio::try_join!(
         state.store.query(tenant, &query),
         state.store.count(tenant, &query.filter),
         state.store.latest_checkpoint(tenant),
+        sealtrail_service::timeline::timeline(state.store.as_ref(), tenant, &query.filter, now),
     )?;
+    // A bar narrows the period and keeps every other filter.
+    let without_period: Vec<(String, String)> = normalised
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "range" | "from" | "to"))
+        .cloned()
+        .collect();
+    view.timeline = TimelineView::new(&timeline, &url_with(&without_period, &[]));
     let signed = checkpoint.map(|c| c.size);
     view.rows = page
         .entries

@@ -5,6 +5,7 @@
 
 use crate::browser::Browser;
 use crate::common::TestServer;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::Locator;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::users::Role;
@@ -366,6 +367,152 @@ async fn a_late_event_shows_its_own_time_and_the_receipt_on_hover() {
     b.wait_for("#empty").await;
     assert_eq!(count_text(&b).await, "No entries");
     assert!(b.client().find(Locator::Id("clear")).await.is_ok());
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "no script or CSP errors: {errors:?}");
+    b.close().await;
+    s.stop().await;
+}
+
+/// Above the table, entries over time stacked by outcome: a bar's tooltip names its failures,
+/// clicking a bar narrows the period to it, dragging across bars to all of them; the counts
+/// then shown are the bars' own.
+#[tokio::test]
+async fn the_timeline_narrows_the_period_by_click_and_by_drag() {
+    let s = TestServer::start().await;
+    let now = Timestamp::now().millis();
+    let events: Vec<Value> = (0..60i64)
+        .map(|i| {
+            json!({
+                "action": "agent.promoted",
+                "actor": { "id": format!("u{}", i % 3) },
+                "result": if i % 5 == 0 { "failure" } else { "success" },
+                "occurred_at": Timestamp(now - i * 3 * 3_600_000).to_rfc3339(),
+            })
+        })
+        .collect();
+    ingest(&s, events).await;
+    user(&s, "ada@example.com", Role::Admin).await;
+    let b = Browser::launch().await;
+    sign_in(&b, &s.url, "ada@example.com").await;
+
+    let view = "action=agent.promoted&range=7d";
+    b.goto(&format!("{}/audit?{view}", s.url)).await;
+    let api = s
+        .get_json(&s.admin_key, &format!("/v1/timeline?{view}"))
+        .await;
+    let totals: Vec<u64> = api["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            b["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .sum()
+        })
+        .collect();
+    assert_eq!(
+        totals.len(),
+        8,
+        "seven days from a mid-day touch eight days"
+    );
+    let bars = b
+        .client()
+        .find_all(Locator::Css("#timeline a.bar"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), totals.len(), "one bar per day, as the API says");
+    let caption = b
+        .wait_for("#timeline figcaption")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(caption.starts_with("Entries per day (UTC)"), "{caption}");
+    let title = |i: usize| {
+        let bar = bars[i].clone();
+        async move {
+            bar.find(Locator::Css("title"))
+                .await
+                .unwrap()
+                .prop("textContent")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        }
+    };
+    let busy = (1..totals.len() - 1).find(|i| totals[*i] > 0).unwrap();
+    let tooltip = title(busy).await;
+    assert!(
+        tooltip.contains(&format!("{} entries", totals[busy])) && tooltip.contains("failed"),
+        "{tooltip}"
+    );
+    let failures = b
+        .client()
+        .find_all(Locator::Css("#timeline rect.tl-fail"))
+        .await
+        .unwrap();
+    assert!(
+        !failures.is_empty(),
+        "failures are drawn in their own colour"
+    );
+    b.screenshot("audit-timeline").await;
+
+    // Click: the period becomes that day, the other filters stay.
+    bars[busy].click().await.unwrap();
+    wait_for_url(&b, "the URL names the bar's day", |u| {
+        u.contains("from=")
+            && u.contains("to=")
+            && u.contains("action=agent.promoted")
+            && !u.contains("range=")
+    })
+    .await;
+    b.wait_for("#count").await;
+    assert_eq!(count_of(&count_text(&b).await) as u64, totals[busy]);
+
+    // Drag from the first bar with entries to the last: every bar in between.
+    b.goto(&format!("{}/audit?{view}", s.url)).await;
+    let hits = b
+        .client()
+        .find_all(Locator::Css("#timeline a.bar rect.hit"))
+        .await
+        .unwrap();
+    let (lo, hi) = (1, totals.len() - 2);
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: hits[lo].clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: hits[(lo + hi) / 2].clone(),
+            duration: Some(std::time::Duration::from_millis(100)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::MoveToElement {
+            element: hits[hi].clone(),
+            duration: Some(std::time::Duration::from_millis(100)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    b.client().perform_actions(drag).await.unwrap();
+    wait_for_url(&b, "the URL names the dragged days", |u| {
+        u.contains("from=") && !u.contains("range=")
+    })
+    .await;
+    b.wait_for("#count").await;
+    let dragged: u64 = totals[lo..=hi].iter().sum();
+    assert_eq!(count_of(&count_text(&b).await) as u64, dragged);
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "no script or CSP errors: {errors:?}");
     b.close().await;

@@ -299,6 +299,9 @@ async fn tenants_are_isolated_on_every_read_endpoint() {
     );
     let facets = s.get_json(&other, "/v1/facets").await;
     assert!(!facets.to_string().contains("hardware.updated"));
+    // Their timeline counts their 3 entries, never the 30 of the seed.
+    let timeline = s.get_json(&other, "/v1/timeline").await;
+    assert_eq!(timeline_total(&timeline), 3);
     let my_keys = s.get_json(&s.admin_key, "/v1/keys").await;
     let their_keys = s.get_json(&other, "/v1/keys").await;
     for k in their_keys.as_array().unwrap() {
@@ -314,6 +317,85 @@ async fn tenants_are_isolated_on_every_read_endpoint() {
         expect_error(r, StatusCode::NOT_FOUND, "not_found").await;
     }
     assert_eq!(s.get_json(&other, "/v1/tenant").await["name"], "other");
+}
+
+/// Every bar's count, summed.
+fn timeline_total(v: &Value) -> u64 {
+    v["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["counts"].as_array().unwrap().clone())
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+/// Seed 004's admin sees the last day per hour, a quarter per day, and where failures and
+/// denials cluster; the bars hold exactly the entries the same filters list.
+#[tokio::test]
+async fn the_timeline_counts_what_the_filters_select_per_hour_or_day() {
+    let s = TestServer::start().await;
+    let now = sealtrail_core::Timestamp::now().millis();
+    let mut events = Vec::new();
+    for i in 0..40i64 {
+        let mut e = event("agent.promoted", &format!("u{}", i % 3));
+        e["occurred_at"] = json!(sealtrail_core::Timestamp(now - i * 7 * 3_600_000).to_rfc3339());
+        e["result"] = json!(["success", "failure", "denied", "success"][i as usize % 4]);
+        events.push(e);
+    }
+    let r = s
+        .post_events(&s.admin_key, &json!({ "events": events }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for (query, width) in [
+        ("action=agent.promoted", "day"),
+        ("action=agent.promoted&range=24h", "hour"),
+        ("action=agent.promoted&range=7d&result=failure", "day"),
+        ("action=agent.promoted&actor=u1&range=90d", "day"),
+        ("range=30d", "day"),
+        ("from=2025-01-01&to=2026-12-31&time=recorded", "week"),
+    ] {
+        let timeline = s
+            .get_json(&s.admin_key, &format!("/v1/timeline?{query}"))
+            .await;
+        assert_eq!(timeline["width"], width, "{query}");
+        let listed = s
+            .get_json(&s.admin_key, &format!("/v1/events?{query}"))
+            .await;
+        assert_eq!(timeline_total(&timeline), total(&listed), "{query}");
+        let bars = timeline["bars"].as_array().unwrap();
+        assert!(
+            bars.windows(2).all(|w| w[0]["end"] == w[1]["start"]),
+            "contiguous bars: {query}"
+        );
+    }
+    // Counts are in `Outcome::ALL` order: success, failure, denied, …
+    let day = s
+        .get_json(&s.admin_key, "/v1/timeline?action=agent.promoted&range=24h")
+        .await;
+    let by_result = |i: usize| -> u64 {
+        day["bars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["counts"][i].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!((by_result(0), by_result(1), by_result(2)), (2, 1, 1));
+    let e = expect_error(
+        s.get(&s.admin_key, "/v1/timeline?range=2w").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(e["field"], "range");
+    let (_, ingest_only) = s.tenant_with_key("writer", &[Scope::Ingest]).await;
+    expect_error(
+        s.get(&ingest_only, "/v1/timeline").await,
+        StatusCode::FORBIDDEN,
+        "missing_scope",
+    )
+    .await;
 }
 
 #[tokio::test]

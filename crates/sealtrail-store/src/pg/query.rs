@@ -16,9 +16,11 @@ use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::paging::{self, Matches};
+use crate::tallies::{self, Plan};
 use crate::StoreError;
 use postgres::types::ToSql;
 use sealtrail_core::filter::{Filter, Page, Query};
+use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use serde_json::{json, Map, Value};
 
@@ -318,4 +320,73 @@ pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgRes
     let params = conditions.params(&head, None);
     let n: i64 = tx.query_one(&sql, &params)?.get(0);
     Ok(n.max(0) as u64)
+}
+
+/// Matching entries per hour or day and outcome ([`tallies::plan`] picks rollup or scan).
+pub(crate) fn tallies(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    filter: &Filter,
+    unit: TallyUnit,
+) -> PgResult<Vec<Tally>> {
+    match tallies::plan(filter, unit) {
+        Plan::Scan => scan_tallies(tx, tenant, filter, unit),
+        Plan::Rollup {
+            first,
+            end,
+            result,
+            edges,
+        } => {
+            let rows = tx.query(
+                "SELECT value, count FROM facet_values
+                 WHERE tenant = $1 AND kind = $2 AND value >= $3 AND value < $4",
+                &[
+                    &tenant.0,
+                    &tallies::DAY_KIND,
+                    &tallies::day_bound(first.unwrap_or(0)),
+                    &tallies::day_bound(end.unwrap_or(tallies::LAST_DAY)),
+                ],
+            )?;
+            let mut out: Vec<Tally> = rows
+                .iter()
+                .filter_map(|r| tallies::rollup_tally(r.get(0), r.get(1)))
+                .filter(|t| result.is_none_or(|r| t.result == r))
+                .collect();
+            for edge in edges {
+                out.extend(scan_tallies(tx, tenant, &edge, TallyUnit::Day)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Groups the filter's matches by unit (on its own clock) and outcome.
+fn scan_tallies(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    filter: &Filter,
+    unit: TallyUnit,
+) -> PgResult<Vec<Tally>> {
+    let Some((lo, hi)) = seq_range(tx, tenant, filter)? else {
+        return Ok(Vec::new());
+    };
+    if lo >= hi {
+        return Ok(Vec::new());
+    }
+    let conditions = Conditions::new(tx, tenant, filter, (lo, hi))?;
+    // The unit's length is a constant of this build, not input.
+    let what = format!(
+        "{} / {}, e.result, count(*)",
+        tallies::time_column(filter),
+        unit.millis()
+    );
+    let sql = format!("{} GROUP BY 1, 2", conditions.select(&what));
+    let (lo, hi) = (bound(lo), bound(hi));
+    let head: [&(dyn ToSql + Sync); 3] = [&tenant.0, &lo, &hi];
+    let params = conditions.params(&head, None);
+    let rows = tx.query(&sql, &params)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| tallies::scanned_tally(r.get(0), unit, r.get::<_, &str>(1), r.get(2)))
+        .collect())
 }

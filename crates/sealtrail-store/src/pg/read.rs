@@ -181,9 +181,12 @@ pub(crate) fn leaves(
 pub(crate) fn facets(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Facets> {
     let mut facets = Facets::default();
     let rows = tx.query(
-        "SELECT kind, value, count FROM facet_values
-         WHERE tenant = $1 AND count > 0
-         ORDER BY kind, count DESC, value COLLATE \"C\"",
+        &format!(
+            "SELECT kind, value, count FROM facet_values
+             WHERE tenant = $1 AND {} AND count > 0
+             ORDER BY kind, count DESC, value COLLATE \"C\"",
+            facets::listed_kinds_condition()
+        ),
         &[&tenant.0],
     )?;
     for row in rows {

@@ -25,7 +25,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, V4_TILE_ACCESS),
     (5, V5_DEFAULT_PERIOD),
     (6, V6_LATE_ENTRIES),
+    (7, V7_DAY_ROLLUP),
 ];
+
+/// Version 7: the timeline's day rollup ([`crate::tallies`]), a `facet_values` row per tenant,
+/// event-time day and outcome, counted from the log once (appends keep it from then on).
+const V7_DAY_ROLLUP: &str = "INSERT INTO facet_values (tenant, kind, value, count)
+    SELECT tenant, 'day', lpad((occurred_at / 86400000)::text, 7, '0') || '/' || result,
+           count(*)
+    FROM entries GROUP BY tenant, occurred_at / 86400000, result;";
 
 /// Version 6: entries received more than a day after their event time, by tenant and event
 /// time ([`crate::event_time`]): what a period on event time must look for beyond the seq

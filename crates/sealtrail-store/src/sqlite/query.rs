@@ -15,10 +15,12 @@ use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::index_terms::match_expression;
 use crate::paging;
+use crate::tallies::{self, Plan};
 use crate::StoreError;
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use sealtrail_core::filter::{Filter, Page, Query};
+use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 
 /// A half-open seq range `[lo, hi)` of one tenant's log.
@@ -467,6 +469,88 @@ pub(crate) fn count(
         Some(range) => Conditions::new(conn, tenant, filter, range)?.count(conn, range),
         None => Ok(0),
     }
+}
+
+/// Matching entries per hour or day and outcome ([`tallies::plan`] picks rollup or scan).
+pub(crate) fn tallies(
+    conn: &Connection,
+    tenant: TenantId,
+    filter: &Filter,
+    unit: TallyUnit,
+) -> Result<Vec<Tally>, StoreError> {
+    match tallies::plan(filter, unit) {
+        Plan::Scan => scan_tallies(conn, tenant, filter, unit),
+        Plan::Rollup {
+            first,
+            end,
+            result,
+            edges,
+        } => {
+            let mut out = conn
+                .prepare_cached(
+                    "SELECT value, count FROM facet_values
+                     WHERE tenant = ?1 AND kind = ?2 AND value >= ?3 AND value < ?4",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![
+                            tenant.0,
+                            tallies::DAY_KIND,
+                            tallies::day_bound(first.unwrap_or(0)),
+                            tallies::day_bound(end.unwrap_or(tallies::LAST_DAY)),
+                        ],
+                        |r| Ok(tallies::rollup_tally(&r.get::<_, String>(0)?, r.get(1)?)),
+                    )?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(backend("reading the day rollup"))?
+                .into_iter()
+                .flatten()
+                .filter(|t| result.is_none_or(|r| t.result == r))
+                .collect::<Vec<_>>();
+            for edge in edges {
+                out.extend(scan_tallies(conn, tenant, &edge, TallyUnit::Day)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Groups the filter's matches by unit (on its own clock) and outcome.
+fn scan_tallies(
+    conn: &Connection,
+    tenant: TenantId,
+    filter: &Filter,
+    unit: TallyUnit,
+) -> Result<Vec<Tally>, StoreError> {
+    let Some(range) = seq_range(conn, tenant, filter)? else {
+        return Ok(Vec::new());
+    };
+    let conditions = Conditions::new(conn, tenant, filter, range)?;
+    // The unit's length is a constant of this build, not input.
+    let what = format!(
+        "{} / {}, e.result, count(*)",
+        tallies::time_column(filter),
+        unit.millis()
+    );
+    let sql = format!(
+        "{} GROUP BY 1, 2",
+        conditions.select(&what, true, None, false)
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(conditions.params(range, None)), |r| {
+                Ok(tallies::scanned_tally(
+                    r.get(0)?,
+                    unit,
+                    &r.get::<_, String>(1)?,
+                    r.get(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map(|rows| rows.into_iter().flatten().collect())
+        .map_err(backend("tallying entries"))
 }
 
 #[cfg(test)]

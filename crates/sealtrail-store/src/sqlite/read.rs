@@ -195,11 +195,12 @@ pub(crate) fn log_sizes(conn: &Connection) -> Result<Vec<(TenantId, u64)>, Store
 pub(crate) fn facets(conn: &Connection, tenant: TenantId) -> Result<Facets, StoreError> {
     let mut facets = Facets::default();
     let mut values = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT kind, value, count FROM facet_values
-             WHERE tenant = ?1 AND count > 0
+             WHERE tenant = ?1 AND {} AND count > 0
              ORDER BY kind, count DESC, value",
-        )
+            facets::listed_kinds_condition()
+        ))
         .map_err(backend("reading facets"))?;
     let rows = values
         .query_map([tenant.0], |r| {

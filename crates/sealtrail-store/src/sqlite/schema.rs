@@ -42,7 +42,17 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (9, Step::Sql(V9_TILE_ACCESS)),
     (10, Step::Sql(V10_DEFAULT_PERIOD)),
     (11, Step::Sql(V11_LATE_ENTRIES)),
+    (12, Step::Sql(V12_DAY_ROLLUP)),
 ];
+
+/// Version 12: the timeline's day rollup ([`crate::tallies`]), a `facet_values` row per tenant,
+/// event-time day and outcome, counted from the entries already indexed (those still queued
+/// are counted when the queue reaches them, like their other facet counts). One pass over
+/// the log, once.
+const V12_DAY_ROLLUP: &str = "INSERT INTO facet_values (tenant, kind, value, count)
+    SELECT tenant, 'day', printf('%07d/%s', occurred_at / 86400000, result), count(*)
+    FROM entries WHERE pk NOT IN (SELECT pk FROM index_queue)
+    GROUP BY tenant, occurred_at / 86400000, result;";
 
 /// Version 11: entries received more than a day after their event time, by tenant and event
 /// time ([`crate::event_time`]): what a period on event time must look for beyond the seq

@@ -88,14 +88,20 @@ pub fn tenant_batches(
 }
 
 /// A body without idempotency keys: each request carries a fresh `Idempotency-Key` header,
-/// so prepared bodies can be sent more than once and still store new events.
+/// so prepared bodies can be sent more than once and still store new events. Live traffic
+/// happens as it is sent, so each event's `occurred_at` is the time the body is prepared
+/// (seconds before it goes out), not the historical time the workload drew for the loaded
+/// year: history stamped last year but received now would be a bulk import at the head of
+/// every log, which is a different scenario.
 fn body(submissions: &[&Submission]) -> Result<Bytes, BenchError> {
+    let now = sealtrail_core::Timestamp::now().to_rfc3339();
     let events: Vec<Value> = submissions
         .iter()
         .map(|s| {
             let mut event = s.event.to_json();
             if let Some(map) = event.as_object_mut() {
                 map.remove("idempotency_key");
+                map.insert("occurred_at".into(), Value::String(now.clone()));
             }
             event
         })

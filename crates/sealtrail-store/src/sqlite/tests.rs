@@ -599,3 +599,41 @@ async fn a_backlog_past_a_full_batch_is_indexed_at_once_even_while_appends_wait(
     );
     assert_eq!(pending.len(), 0);
 }
+
+/// An actor's page in a period, its count and its timeline read only the actor index (event
+/// time, outcome and action ride in it after `pk`), never each non-matching entry's row.
+#[tokio::test]
+async fn actor_pages_counts_and_timelines_are_answered_from_the_actor_index() {
+    let (_dir, store) = open(SqliteOptions::default());
+    let plans = store
+        .with_writer(|conn| {
+            let mut plans = Vec::new();
+            for (column, what, tail) in [
+                (
+                    "actor_id",
+                    "e.pk",
+                    "AND e.occurred_at >= 0 ORDER BY e.pk DESC LIMIT 51",
+                ),
+                ("actor_email", "count(*)", "AND e.action = 'a.b'"),
+                (
+                    "actor_id",
+                    "e.occurred_at / 86400000, e.result, count(*)",
+                    "AND e.action = 'a.b' GROUP BY 1, 2",
+                ),
+            ] {
+                let sql = format!(
+                    "EXPLAIN QUERY PLAN SELECT {what} FROM entries AS e
+                     WHERE e.pk >= 0 AND e.pk < 100 AND e.tenant = 1 AND e.{column} = 'u' {tail}"
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                plans.push(rows.collect::<Result<Vec<_>, _>>()?.join("; "));
+            }
+            Ok(plans)
+        })
+        .await
+        .expect("plans");
+    for plan in plans {
+        assert!(plan.contains("COVERING INDEX entries_actor_"), "{plan}");
+    }
+}

@@ -247,8 +247,9 @@ impl EventLog for SqliteStore {
         filter: &Filter,
         unit: TallyUnit,
     ) -> Result<Vec<Tally>, StoreError> {
-        // The day rollup is a facet count: derived after the commit, like the others.
-        self.settle(true).await;
+        // Entries not yet in the day rollup are counted from their rows (`query::tallies`), so
+        // only a search or target filter waits for the derived indexes, as a count does.
+        self.settle(uses_derived_indexes(filter)).await;
         let filter = filter.clone();
         self.reads
             .read(move |conn| query::tallies(conn, tenant, &filter, unit))

@@ -115,6 +115,23 @@ pub(crate) fn plan(filter: &Filter, unit: TallyUnit) -> Plan {
     }
 }
 
+/// True when a count of `filter` is best summed from the rollup: a period on event time or
+/// an outcome and nothing else. (Without either, a count is the log's length; with any other
+/// filter, the entries are scanned.)
+pub(crate) fn counts_from_rollup(filter: &Filter) -> bool {
+    (has_period(filter) || filter.result.is_some())
+        && matches!(plan(filter, TallyUnit::Day), Plan::Rollup { .. })
+}
+
+/// The event-time bounds of the whole days `[first, end)` (open sides as the extremes).
+pub(crate) fn whole_days(first: Option<i64>, end: Option<i64>) -> (i64, i64) {
+    let day = TallyUnit::Day.millis();
+    (
+        first.map_or(i64::MIN, |d| d.saturating_mul(day)),
+        end.map_or(i64::MAX, |d| d.saturating_mul(day)),
+    )
+}
+
 fn has_period(filter: &Filter) -> bool {
     filter.from.is_some() || filter.until.is_some()
 }
@@ -223,9 +240,19 @@ mod tests {
             until: Some(at("2026-11-27T18:00:00Z")),
             ..Filter::default()
         };
-        for f in [actor, received, part_day] {
-            assert_eq!(plan(&f, TallyUnit::Day), Plan::Scan);
+        for f in [&actor, &received, &part_day] {
+            assert_eq!(plan(f, TallyUnit::Day), Plan::Scan);
         }
         assert_eq!(plan(&dates, TallyUnit::Hour), Plan::Scan);
+        assert!(counts_from_rollup(&dates) && counts_from_rollup(&seven_days));
+        assert!(
+            !counts_from_rollup(&Filter::default()),
+            "the log's length is cheaper"
+        );
+        assert!(!counts_from_rollup(&actor) && !counts_from_rollup(&received));
+        assert_eq!(
+            whole_days(Some(20758), None),
+            (at("2026-11-01T00:00:00Z").millis(), i64::MAX)
+        );
     }
 }

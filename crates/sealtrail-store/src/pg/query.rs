@@ -302,6 +302,14 @@ pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResul
 
 /// The exact number of matching entries.
 pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<u64> {
+    if tallies::counts_from_rollup(filter) {
+        // A period (or an outcome) alone: its days from the rollup (kept in the append
+        // transaction on PostgreSQL), not every entry's row.
+        return Ok(tallies(tx, tenant, filter, TallyUnit::Day)?
+            .iter()
+            .map(|t| t.count)
+            .sum());
+    }
     let Some((lo, hi)) = seq_range(tx, tenant, filter)? else {
         return Ok(0);
     };

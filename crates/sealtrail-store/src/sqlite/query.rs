@@ -465,6 +465,13 @@ pub(crate) fn count(
     tenant: TenantId,
     filter: &Filter,
 ) -> Result<u64, StoreError> {
+    if tallies::counts_from_rollup(filter) {
+        // A period (or an outcome) alone: its days from the rollup, not every entry's row.
+        return Ok(tallies(conn, tenant, filter, TallyUnit::Day)?
+            .iter()
+            .map(|t| t.count)
+            .sum());
+    }
     match seq_range(conn, tenant, filter)? {
         Some(range) => Conditions::new(conn, tenant, filter, range)?.count(conn, range),
         None => Ok(0),
@@ -472,6 +479,11 @@ pub(crate) fn count(
 }
 
 /// Matching entries per hour or day and outcome ([`tallies::plan`] picks rollup or scan).
+///
+/// The rollup is a derived index, written after the acknowledging commit: entries still in
+/// `index_queue` are not in it yet, so they are counted from their rows. Every read runs in
+/// one read transaction (`read::ReadPool`), so both come from one snapshot and an entry is in
+/// exactly one of the two. No wait for the writer.
 pub(crate) fn tallies(
     conn: &Connection,
     tenant: TenantId,
@@ -503,11 +515,33 @@ pub(crate) fn tallies(
                     )?
                     .collect::<Result<Vec<_>, _>>()
                 })
-                .map_err(backend("reading the day rollup"))?
+                .map_err(backend("reading the day rollup"))?;
+            let (lo, hi) = tallies::whole_days(first, end);
+            let queued = conn
+                .prepare_cached(
+                    "SELECT e.occurred_at / 86400000, e.result, count(*)
+                     FROM index_queue AS q JOIN entries AS e ON e.pk = q.pk
+                     WHERE e.tenant = ?1 AND e.occurred_at >= ?2 AND e.occurred_at < ?3
+                     GROUP BY 1, 2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![tenant.0, lo, hi], |r| {
+                        Ok(tallies::scanned_tally(
+                            r.get(0)?,
+                            TallyUnit::Day,
+                            &r.get::<_, String>(1)?,
+                            r.get(2)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(backend("counting entries not yet in the day rollup"))?;
+            out.extend(queued);
+            let mut out: Vec<Tally> = out
                 .into_iter()
                 .flatten()
                 .filter(|t| result.is_none_or(|r| t.result == r))
-                .collect::<Vec<_>>();
+                .collect();
             for edge in edges {
                 out.extend(scan_tallies(conn, tenant, &edge, TallyUnit::Day)?);
             }

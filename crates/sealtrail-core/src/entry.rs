@@ -345,7 +345,18 @@ pub struct Entry {
     pub idempotency_key: Option<String>,
 }
 
+/// How far receipt may lag (or lead) the event time before the page and the PDF report show
+/// both: producers batch and retry within seconds; more than a minute is a late event or an
+/// import worth seeing.
+pub const RECEIVED_APART_MILLIS: i64 = 60_000;
+
 impl Entry {
+    /// True when Sealtrail received the entry more than [`RECEIVED_APART_MILLIS`] before or
+    /// after it happened, so readers are shown the receipt time beside the event time.
+    pub fn received_apart(&self) -> bool {
+        (self.recorded_at.millis() - self.occurred_at.millis()).abs() > RECEIVED_APART_MILLIS
+    }
+
     /// Builds the stored form of `new` once the writer has assigned its place and time.
     pub fn from_new(new: NewEntry, id: Uuid, seq: u64, recorded_at: Timestamp) -> Self {
         Entry {

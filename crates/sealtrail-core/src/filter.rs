@@ -113,6 +113,11 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// True when a period bounds the filter (either end): only then does its clock matter.
+    pub fn has_period(&self) -> bool {
+        self.from.is_some() || self.until.is_some()
+    }
+
     /// True when no field narrows the log (the page hides its Clear link then). Which clock
     /// a period reads narrows nothing without a period.
     pub fn is_empty(&self) -> bool {

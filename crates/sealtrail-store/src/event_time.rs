@@ -58,7 +58,7 @@ pub(crate) fn receipt_window(filter: &Filter) -> ReceiptWindow {
 
 /// True when the filter's period reads event time, so `occurred_at` must be a condition.
 pub(crate) fn filters_event_time(filter: &Filter) -> bool {
-    filter.time == TimeBasis::Occurred && (filter.from.is_some() || filter.until.is_some())
+    filter.time == TimeBasis::Occurred && filter.has_period()
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub(crate) fn plan(filter: &Filter, unit: TallyUnit) -> Plan {
         result: None,
         ..filter.clone()
     } == Filter::default();
-    let event_time = filter.time == TimeBasis::Occurred || !has_period(filter);
+    let event_time = filter.time == TimeBasis::Occurred || !filter.has_period();
     if unit != TallyUnit::Day || !only_time_and_result || !event_time {
         return Plan::Scan;
     }
@@ -115,11 +115,29 @@ pub(crate) fn plan(filter: &Filter, unit: TallyUnit) -> Plan {
     }
 }
 
+/// The answer of a [`Plan::Rollup`]: the rollup's tallies (and a backend's entries not yet in
+/// it), only of `result` when the filter names one, plus each edge as `scan` tallies it by day.
+pub(crate) fn rollup_answer<E>(
+    stored: impl IntoIterator<Item = Tally>,
+    result: Option<Outcome>,
+    edges: &[Filter],
+    mut scan: impl FnMut(&Filter) -> Result<Vec<Tally>, E>,
+) -> Result<Vec<Tally>, E> {
+    let mut out: Vec<Tally> = stored
+        .into_iter()
+        .filter(|t| result.is_none_or(|r| t.result == r))
+        .collect();
+    for edge in edges {
+        out.extend(scan(edge)?);
+    }
+    Ok(out)
+}
+
 /// True when a count of `filter` is best summed from the rollup: a period on event time or
 /// an outcome and nothing else. (Without either, a count is the log's length; with any other
 /// filter, the entries are scanned.)
 pub(crate) fn counts_from_rollup(filter: &Filter) -> bool {
-    (has_period(filter) || filter.result.is_some())
+    (filter.has_period() || filter.result.is_some())
         && matches!(plan(filter, TallyUnit::Day), Plan::Rollup { .. })
 }
 
@@ -130,10 +148,6 @@ pub(crate) fn whole_days(first: Option<i64>, end: Option<i64>) -> (i64, i64) {
         first.map_or(i64::MIN, |d| d.saturating_mul(day)),
         end.map_or(i64::MAX, |d| d.saturating_mul(day)),
     )
-}
-
-fn has_period(filter: &Filter) -> bool {
-    filter.from.is_some() || filter.until.is_some()
 }
 
 /// The column a scan groups by: the filter's own clock.

@@ -59,7 +59,7 @@ pub(super) fn when(at: Timestamp) -> String {
 /// a minute apart from that, the receipt time follows (its time only, when on the same day).
 pub(super) fn cells(e: &Entry) -> [String; 8] {
     let mut at = when(e.occurred_at);
-    if (e.recorded_at.millis() - e.occurred_at.millis()).abs() > 60_000 {
+    if e.received_apart() {
         let received = when(e.recorded_at);
         let same_day = received.get(..10) == at.get(..10);
         let shown = if same_day {

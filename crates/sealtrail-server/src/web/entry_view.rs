@@ -7,10 +7,6 @@ use sealtrail_core::changes::{field_changes, FieldChange};
 use sealtrail_core::entry::{ActorType, Entry, Outcome};
 use sealtrail_core::Timestamp;
 
-/// How far receipt may lag (or lead) the event time before a row says so: producers batch and
-/// retry within seconds; more than a minute is a late event or an import worth seeing.
-const RECEIVED_APART_MILLIS: i64 = 60_000;
-
 /// `2026-11-28 09:30:00 UTC` (milliseconds only when there are some).
 fn utc_text(at: Timestamp) -> String {
     at.to_rfc3339()
@@ -195,8 +191,7 @@ impl EntryRow {
             when_utc: utc_text(entry.occurred_at),
             when_relative: relative_age(now, entry.occurred_at),
             received_utc: utc_text(entry.recorded_at),
-            received_apart: (entry.recorded_at.millis() - entry.occurred_at.millis()).abs()
-                > RECEIVED_APART_MILLIS,
+            received_apart: entry.received_apart(),
             description: entry.description.clone(),
             subject,
             subject_name,

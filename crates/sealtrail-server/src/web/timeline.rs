@@ -4,7 +4,7 @@
 //! Geometry and labels are computed here; the template only places them, escaped.
 
 use sealtrail_core::entry::Outcome;
-use sealtrail_core::timeline::{Bar, BarWidth, Timeline};
+use sealtrail_core::timeline::{Bar, BarWidth, TallyUnit, Timeline};
 use sealtrail_core::Timestamp;
 
 /// Height of the drawing area, in SVG units; bars are [`BAR_STEP`] wide.
@@ -168,10 +168,10 @@ fn draw(i: usize, bar: &Bar, peak: u64, width: BarWidth, base_query: &str) -> Ba
 /// The bar's period as `from`/`to` values: whole days as dates (`to` inclusive, as the date
 /// fields take them), anything else as exact times (`to` exclusive).
 fn period(bar: &Bar) -> (String, String) {
-    const DAY: i64 = 86_400_000;
+    let day = TallyUnit::Day.millis();
     let (start, end) = (bar.start.millis(), bar.end.millis());
-    if start % DAY == 0 && end % DAY == 0 {
-        (date(bar.start), date(Timestamp(end - DAY)))
+    if start % day == 0 && end % day == 0 {
+        (date(bar.start), date(Timestamp(end - day)))
     } else {
         (bar.start.to_rfc3339(), bar.end.to_rfc3339())
     }
@@ -192,7 +192,9 @@ fn span_text(bar: &Bar, width: BarWidth) -> String {
             &start[11..16],
             &bar.end.to_rfc3339()[11..16]
         ),
-        BarWidth::Day if bar.start.millis() % 86_400_000 == 0 => start[..10].to_string(),
+        BarWidth::Day if bar.start.millis() % TallyUnit::Day.millis() == 0 => {
+            start[..10].to_string()
+        }
         BarWidth::Day | BarWidth::Week => format!("{} to {}", &start[..10], &last[..10]),
         BarWidth::Month => start[..7].to_string(),
         BarWidth::Year => start[..4].to_string(),

@@ -355,15 +355,12 @@ pub(crate) fn tallies(
                     &tallies::day_bound(end.unwrap_or(tallies::LAST_DAY)),
                 ],
             )?;
-            let mut out: Vec<Tally> = rows
+            let stored = rows
                 .iter()
-                .filter_map(|r| tallies::rollup_tally(r.get(0), r.get(1)))
-                .filter(|t| result.is_none_or(|r| t.result == r))
-                .collect();
-            for edge in edges {
-                out.extend(scan_tallies(tx, tenant, &edge, TallyUnit::Day)?);
-            }
-            Ok(out)
+                .filter_map(|r| tallies::rollup_tally(r.get(0), r.get(1)));
+            tallies::rollup_answer(stored, result, &edges, |edge| {
+                scan_tallies(tx, tenant, edge, TallyUnit::Day)
+            })
         }
     }
 }

@@ -537,15 +537,9 @@ pub(crate) fn tallies(
                 })
                 .map_err(backend("counting entries not yet in the day rollup"))?;
             out.extend(queued);
-            let mut out: Vec<Tally> = out
-                .into_iter()
-                .flatten()
-                .filter(|t| result.is_none_or(|r| t.result == r))
-                .collect();
-            for edge in edges {
-                out.extend(scan_tallies(conn, tenant, &edge, TallyUnit::Day)?);
-            }
-            Ok(out)
+            tallies::rollup_answer(out.into_iter().flatten(), result, &edges, |edge| {
+                scan_tallies(conn, tenant, edge, TallyUnit::Day)
+            })
         }
     }
 }

@@ -52,6 +52,39 @@ impl Timestamp {
     /// RFC 3339 in UTC with exactly three fractional digits, e.g. `2026-11-23T09:30:00.000Z`:
     /// fixed width, so the strings sort like the instants.
     pub fn to_rfc3339(self) -> String {
+        self.rfc3339_text().as_str().to_owned()
+    }
+
+    /// [`Timestamp::to_rfc3339`] without allocating: exports write two per entry, millions
+    /// per file, and formatting through `format!` was a visible part of an export's time.
+    pub fn rfc3339_text(self) -> Rfc3339Text {
+        let dt = self.to_datetime();
+        let Ok(year) = u16::try_from(dt.year()) else {
+            return Rfc3339Text::Other(self.formatted());
+        };
+        if year > 9999 {
+            return Rfc3339Text::Other(self.formatted());
+        }
+        let mut buf = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, value: u32, digits: usize| {
+            let mut v = value;
+            for i in (at..at + digits).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, u32::from(year), 4);
+        put(5, u32::from(u8::from(dt.month())), 2);
+        put(8, u32::from(dt.day()), 2);
+        put(11, u32::from(dt.hour()), 2);
+        put(14, u32::from(dt.minute()), 2);
+        put(17, u32::from(dt.second()), 2);
+        put(20, u32::from(dt.millisecond()), 3);
+        Rfc3339Text::Fixed(buf)
+    }
+
+    /// The general formatting, for instants outside years 0–9999 (which ingest never stores).
+    fn formatted(self) -> String {
         let dt = self.to_datetime();
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -66,15 +99,35 @@ impl Timestamp {
     }
 }
 
+/// An instant's RFC 3339 text, on the stack for every year ingest accepts.
+#[derive(Debug, Clone)]
+pub enum Rfc3339Text {
+    /// The fixed-width form (ASCII only).
+    Fixed([u8; 24]),
+    /// Anything else, formatted the general way.
+    Other(String),
+}
+
+impl Rfc3339Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII digits and separators are ever written into the buffer.
+            Rfc3339Text::Fixed(buf) => std::str::from_utf8(buf).unwrap_or_default(),
+            Rfc3339Text::Other(text) => text,
+        }
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        f.write_str(self.rfc3339_text().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339())
+        serializer.serialize_str(self.rfc3339_text().as_str())
     }
 }
 
@@ -99,6 +152,17 @@ mod tests {
     fn refuses_non_rfc3339() {
         assert!(Timestamp::parse_rfc3339("2026-11-23 10:30").is_err());
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+    }
+
+    proptest::proptest! {
+        /// The stack-buffer text is exactly the general formatting, over every year ingest
+        /// accepts and the instants around the epoch.
+        #[test]
+        fn fixed_width_text_matches_the_general_formatting(millis in -1_000_000_000i64..253_402_300_799_999) {
+            let t = Timestamp(millis);
+            proptest::prop_assert_eq!(t.to_rfc3339(), t.formatted());
+            proptest::prop_assert_eq!(t.to_rfc3339().len(), 24);
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   which spreadsheets show as text instead of evaluating. Strip exactly one leading `'` to
 //!   recover the stored value.
 
+use crate::columns::Cell;
 use crate::{EntryEncoder, ExportError};
 use ::csv::{QuoteStyle, WriterBuilder};
 use sealtrail_core::Entry;
@@ -62,12 +63,16 @@ impl<W: Write> CsvWriter<W> {
     /// Writes one row: the cells of [`crate::columns::row`], times as RFC 3339, each neutralised.
     pub fn write_entry(&mut self, e: &Entry) -> Result<(), ExportError> {
         let cells = crate::columns::row(e, &self.tenant).map_err(std::io::Error::from)?;
+        for cell in cells {
+            match cell {
+                // RFC 3339 starts with a digit: never a formula.
+                Cell::Time(at) => self.inner.write_field(at.rfc3339_text().as_str()),
+                Cell::Text(text) => self.inner.write_field(neutralise(&text).as_bytes()),
+            }
+            .map_err(std::io::Error::from)?;
+        }
         self.inner
-            .write_record(
-                cells
-                    .into_iter()
-                    .map(|c| neutralise(&c.into_text()).into_owned()),
-            )
+            .write_record(None::<&[u8]>)
             .map_err(std::io::Error::from)?;
         Ok(())
     }

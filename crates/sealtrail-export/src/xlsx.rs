@@ -146,10 +146,15 @@ impl<W: Write> XlsxWriter<W> {
                     }
                     None => sheet.write_string(self.row, col, at.to_rfc3339())?,
                 },
-                Cell::Text(text) if text.contains('\n') => {
-                    sheet.write_string_with_format(self.row, col, truncate(text), &self.wrap)?
+                Cell::Text(text) if text.contains('\n') => sheet.write_string_with_format(
+                    self.row,
+                    col,
+                    truncate(text.into_owned()),
+                    &self.wrap,
+                )?,
+                Cell::Text(text) => {
+                    sheet.write_string(self.row, col, truncate(text.into_owned()))?
                 }
-                Cell::Text(text) => sheet.write_string(self.row, col, truncate(text))?,
             };
         }
         self.row += 1;

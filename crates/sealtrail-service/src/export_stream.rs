@@ -10,7 +10,7 @@ use crate::checkpointer::Checkpointer;
 use bytes::Bytes;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::envelope::{canonical_json, Part, Slot};
-use sealtrail_core::filter::{Cursor, Direction, Query};
+use sealtrail_core::filter::{Cursor, Direction, Page, Query};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
@@ -130,7 +130,7 @@ pub fn start(
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run(
                 &handle,
-                store.as_ref(),
+                &store,
                 &checkpointer,
                 &request,
                 &mut out,
@@ -190,7 +190,7 @@ pub fn start(
 /// Pages through every match newest first and encodes it.
 fn run(
     handle: &Handle,
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     checkpointer: &Checkpointer,
     request: &ExportRequest,
     out: &mut ChunkSender,
@@ -215,10 +215,10 @@ fn run(
     let mut encoder: Box<dyn EntryEncoder<_>> = match request.format {
         Format::Pdf => Box::new(PdfWriter::new(
             &mut *out,
-            pdf_header(handle, store, checkpointer, request, now)?,
+            pdf_header(handle, store.as_ref(), checkpointer, request, now)?,
         )?),
         format => {
-            let tenant = tenant_name(handle, store, request)?;
+            let tenant = tenant_name(handle, store.as_ref(), request)?;
             encoder(format, &mut *out, now, &tenant, &request.filters)?
         }
     };
@@ -298,35 +298,43 @@ fn pdf_header(
     })
 }
 
-/// Calls `each` with every page of matches, newest first, until none are left.
+/// Calls `each` with every page of matches, newest first (or oldest first), until none are
+/// left.
 fn for_each_page(
     handle: &Handle,
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     request: &ExportRequest,
     oldest_first: bool,
-    mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
+    each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
     if oldest_first {
         return for_each_page_oldest_first(handle, store, request, each);
     }
-    let mut query = Query {
+    let first = Query {
         filter: request.query.filter.clone(),
         limit: PAGE,
         cursor: None,
     };
-    loop {
-        let page = handle.block_on(store.query(request.tenant, &query))?;
-        each(&page.entries)?;
-        match (page.next_cursor, page.entries.last()) {
-            (Some(_), Some(last)) => {
-                query.cursor = Some(Cursor {
-                    seq: last.seq,
-                    direction: Direction::Older,
-                })
-            }
-            _ => return Ok(()),
-        }
-    }
+    walk_pages(
+        handle,
+        store,
+        request.tenant,
+        first,
+        |page, query| {
+            let next = match (page.next_cursor, page.entries.last()) {
+                (Some(_), Some(last)) => Some(Query {
+                    cursor: Some(Cursor {
+                        seq: last.seq,
+                        direction: Direction::Older,
+                    }),
+                    ..query.clone()
+                }),
+                _ => None,
+            };
+            (std::mem::take(&mut page.entries), next)
+        },
+        each,
+    )
 }
 
 /// Oldest first, up to the log's size when the export started (entries appended meanwhile
@@ -334,7 +342,7 @@ fn for_each_page(
 /// seq 0, so that one entry is asked for on its own first.
 fn for_each_page_oldest_first(
     handle: &Handle,
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     request: &ExportRequest,
     mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
@@ -349,7 +357,7 @@ fn for_each_page_oldest_first(
     };
     let zero = handle.block_on(store.query(request.tenant, &first))?;
     each(&zero.entries)?;
-    let mut query = Query {
+    let rest = Query {
         filter: request.query.filter.clone(),
         limit: PAGE,
         cursor: Some(Cursor {
@@ -357,20 +365,64 @@ fn for_each_page_oldest_first(
             direction: Direction::Newer,
         }),
     };
+    walk_pages(
+        handle,
+        store,
+        request.tenant,
+        rest,
+        |page, query| {
+            let mut entries: Vec<_> = std::mem::take(&mut page.entries)
+                .into_iter()
+                .filter(|e| e.seq < end)
+                .collect();
+            entries.reverse();
+            let next = match (page.prev_cursor, entries.last()) {
+                (Some(_), Some(last)) if last.seq + 1 < end => Some(Query {
+                    cursor: Some(Cursor {
+                        seq: last.seq,
+                        direction: Direction::Newer,
+                    }),
+                    ..query.clone()
+                }),
+                _ => None,
+            };
+            (entries, next)
+        },
+        each,
+    )
+}
+
+/// Reads pages from `first` on, each one's successor asked for before the page is handed to
+/// `each`, so the store reads and opens the next page on another thread while this one is
+/// encoded: an export costs about the larger of the two, not their sum. `split` turns a page
+/// into the entries to encode, in order, and the query for the page after it.
+fn walk_pages(
+    handle: &Handle,
+    store: &Arc<dyn Store>,
+    tenant: TenantId,
+    first: Query,
+    mut split: impl FnMut(&mut Page, &Query) -> (Vec<sealtrail_core::Entry>, Option<Query>),
+    mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
+) -> Result<(), ExportFailure> {
+    let fetch = |query: Query| {
+        let store = store.clone();
+        handle.spawn(async move {
+            let page = store.query(tenant, &query).await;
+            (page, query)
+        })
+    };
+    let mut pending = fetch(first);
     loop {
-        let page = handle.block_on(store.query(request.tenant, &query))?;
-        let mut entries: Vec<_> = page.entries.into_iter().filter(|e| e.seq < end).collect();
-        entries.reverse();
+        let (page, query) = handle
+            .block_on(pending)
+            .map_err(|_| ExportFailure::Panicked)?;
+        let (entries, next) = split(&mut page?, &query);
+        let Some(next) = next else {
+            return each(&entries);
+        };
+        // A failure in `each` drops this fetch's handle; the read finishes and is discarded.
+        pending = fetch(next);
         each(&entries)?;
-        match (page.prev_cursor, entries.last()) {
-            (Some(_), Some(last)) if last.seq + 1 < end => {
-                query.cursor = Some(Cursor {
-                    seq: last.seq,
-                    direction: Direction::Newer,
-                })
-            }
-            _ => return Ok(()),
-        }
     }
 }
 
@@ -379,7 +431,7 @@ fn for_each_page_oldest_first(
 #[allow(clippy::too_many_arguments)]
 fn run_bundle(
     handle: &Handle,
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     checkpointer: &Checkpointer,
     request: &ExportRequest,
     out: &mut ChunkSender,

@@ -33,6 +33,7 @@ pub(crate) mod index_terms;
 pub(crate) mod key_rows;
 mod limits;
 pub(crate) mod paging;
+pub(crate) mod parallel;
 pub mod pg;
 pub(crate) mod pruning;
 pub(crate) mod scrub;

@@ -100,6 +100,13 @@ impl StoredEntry {
         Ok(entry)
     }
 
+    /// Opens a page of entries, over every core when the page is large (an export's).
+    pub(crate) fn open_all(stored: Vec<StoredEntry>) -> Result<Vec<Entry>, StoreError> {
+        crate::parallel::map(stored, |s| s.open())
+            .into_iter()
+            .collect()
+    }
+
     /// The leaf as evidence bundles need it: the stored envelope, its hash and the slots.
     pub(crate) fn into_leaf(self) -> Result<crate::LeafRecord, StoreError> {
         let id = uuid::Uuid::from_slice(&self.id)

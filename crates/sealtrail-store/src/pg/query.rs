@@ -16,6 +16,7 @@ use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::paging::{self, Matches};
+use crate::stored_entry::StoredEntry;
 use crate::tallies::{self, Plan};
 use crate::StoreError;
 use postgres::types::ToSql;
@@ -125,9 +126,11 @@ impl Matches for PgMatches<'_, '_> {
             .tx
             .query(&sql, &params)
             .map_err(|e| e.into_store("reading a page"))?;
-        rows.iter()
-            .map(|row| stored_from_row(row)?.open())
-            .collect()
+        let stored = rows
+            .iter()
+            .map(stored_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        StoredEntry::open_all(stored)
     }
 
     fn exists(&mut self, lo: u64, hi: u64) -> Result<bool, StoreError> {

@@ -156,6 +156,31 @@ impl Conditions {
         if range.is_empty() {
             return Ok(Vec::new());
         }
+        let descending = order == "DESC";
+        let stored = if self.is_empty() {
+            // No condition: the page is a stretch of the table, read in pk order as it lies
+            // (an export reads every entry this way, a page at a time).
+            vault::load_first(
+                conn,
+                "e.pk >= ?1 AND e.pk < ?2",
+                self.params(range, None),
+                descending,
+                Some(limit),
+            )?
+        } else {
+            self.load_matches(conn, range, order, limit)?
+        };
+        crate::stored_entry::StoredEntry::open_all(stored)
+    }
+
+    /// The stored rows of up to `limit` matches in `range`, in seq order `order`.
+    fn load_matches(
+        &self,
+        conn: &Connection,
+        range: SeqRange,
+        order: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::stored_entry::StoredEntry>, StoreError> {
         // Pick the page's pks first, then read only those bodies: when an index union (actor)
         // drives the search, sorting pks is cheap while sorting every matching body is not.
         let pk = if self.fts.is_some() {
@@ -164,16 +189,12 @@ impl Conditions {
             "e.pk"
         };
         let pks = self.select(pk, false, Some(order), true);
-        let stored = vault::load(
+        vault::load(
             conn,
             &format!("e.pk IN ({pks})"),
             self.params(range, Some(limit)),
             order == "DESC",
-        )?;
-        stored
-            .iter()
-            .map(crate::stored_entry::StoredEntry::open)
-            .collect()
+        )
     }
 
     /// True when some entry in `range` matches.

@@ -67,12 +67,31 @@ pub(crate) fn load(
     params: Vec<Value>,
     descending: bool,
 ) -> Result<Vec<StoredEntry>, StoreError> {
+    load_first(conn, condition, params, descending, None)
+}
+
+/// [`load`], stopping after `limit` rows when given: a page read straight from the table in
+/// pk order, with no list of pks picked first.
+pub(crate) fn load_first(
+    conn: &Connection,
+    condition: &str,
+    mut params: Vec<Value>,
+    descending: bool,
+    limit: Option<i64>,
+) -> Result<Vec<StoredEntry>, StoreError> {
     let order = if descending { "DESC" } else { "ASC" };
+    let limit = match limit {
+        Some(n) => {
+            params.push(Value::Integer(n));
+            format!(" LIMIT ?{}", params.len())
+        }
+        None => String::new(),
+    };
     let sql = format!(
         "SELECT e.pk, e.seq, e.id, e.envelope, e.idempotency_key, {VAULT_COLUMNS}
          FROM entries AS e
          WHERE {condition}
-         ORDER BY e.pk {order}"
+         ORDER BY e.pk {order}{limit}"
     );
     let read = backend("reading entries");
     let mut stmt = conn

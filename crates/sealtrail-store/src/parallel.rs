@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 const MIN_ROWS_PER_THREAD: usize = 256;
 
 /// The cores this process may use, read once.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }

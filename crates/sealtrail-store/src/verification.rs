@@ -7,7 +7,9 @@
 //! 2. the entries in seq order, [`Verifier::entry`]: every seq from the prune horizon to the
 //!    head must have a row whose envelope names this log, this seq and the row's id, hashes
 //!    to the stored leaf, and whose committed vault values match their commitments; rows
-//!    outside the log are reported too;
+//!    outside the log are reported too. The checks that need only the row run on a worker
+//!    over every core while the backend reads on ([`checks`]); their results are taken back
+//!    in seq order;
 //! 3. the erasure ledger in (run, seq, part) order, [`Verifier::listed`];
 //! 4. the inner tree nodes in (level, idx) order, [`Verifier::node`], compared with the tree
 //!    rebuilt from the leaf hashes.
@@ -24,6 +26,7 @@
 //! signed checkpoint, which also covers pruned seqs (whose bytes are gone by design). Only the
 //! lowest-seq problem is reported, the place an operator starts looking.
 
+mod checks;
 mod copies;
 mod erasures;
 
@@ -31,8 +34,8 @@ pub(crate) use copies::{target_from_json, IndexCopies, TargetCopy, Words, SCALAR
 
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::PRUNE_ACTION;
-use sealtrail_core::envelope::{self, Part, Slot};
-use sealtrail_core::merkle::{leaf_hash, MemoryTree, NodeSource};
+use sealtrail_core::envelope::Slot;
+use sealtrail_core::merkle::{MemoryTree, NodeSource};
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashSet;
 use std::future::Future;
@@ -73,14 +76,10 @@ struct TreeCheck {
 /// Checks one log from its streamed rows. Feed every leaf, then every entry, then the erasure
 /// ledger, then every inner node, then call [`Verifier::finish`].
 pub(crate) struct Verifier<'a> {
-    /// The tenant whose log this is (its filter columns name it).
-    tenant: TenantId,
     /// The log size (tree size) verified.
     size: u64,
     /// The prune horizon: seqs below it have no entry row by design.
     first_seq: u64,
-    /// The log origin every envelope must name.
-    origin: &'a str,
     /// Receives the number of entries checked so far.
     progress: &'a dyn Fn(u64),
     /// The stored level-0 hashes, indexed by seq.
@@ -100,6 +99,12 @@ pub(crate) struct Verifier<'a> {
     erasures: erasures::ErasureCheck,
     /// The node comparison, once the entry stream has ended.
     tree: Option<TreeCheck>,
+    /// The worker checking entry rows over every core.
+    checker: checks::Checker,
+    /// Entry rows read but not yet handed to the worker.
+    pending: Vec<EntryRow>,
+    /// Set when the worker stopped before checking every row: the verification fails.
+    failure: Option<String>,
 }
 
 impl<'a> Verifier<'a> {
@@ -114,10 +119,8 @@ impl<'a> Verifier<'a> {
     ) -> Result<Self, StoreError> {
         let len = usize::try_from(size).map_err(|_| StoreError::Backend("log too large".into()))?;
         Ok(Verifier {
-            tenant,
             size,
             first_seq,
-            origin,
             progress,
             leaves: vec![None; len],
             bad_leaves: HashSet::new(),
@@ -127,6 +130,9 @@ impl<'a> Verifier<'a> {
             prune_claim: 0,
             erasures: erasures::ErasureCheck::default(),
             tree: None,
+            checker: checks::Checker::start(tenant, origin),
+            pending: Vec::with_capacity(checks::BATCH),
+            failure: None,
         })
     }
 
@@ -160,7 +166,8 @@ impl<'a> Verifier<'a> {
             .and_then(|i| self.leaves.get(i).copied().flatten())
     }
 
-    /// One entry row, in seq order (after every leaf).
+    /// One entry row, in seq order (after every leaf). Its place in the log is checked here;
+    /// the rest of its checks run on the worker, and their results come back in seq order.
     pub(crate) fn entry(&mut self, row: EntryRow) {
         let seq = row.seq;
         if seq >= self.size {
@@ -173,18 +180,63 @@ impl<'a> Verifier<'a> {
             self.note(self.expected, "missing entry");
         }
         self.expected = self.expected.max(seq + 1);
-        let leaf = leaf_hash(&row.envelope);
-        if self.stored_leaf(seq).is_some_and(|stored| stored != leaf) {
+        self.pending.push(row);
+        if self.pending.len() >= checks::BATCH {
+            let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(checks::BATCH));
+            let ready = self.checker.submit(batch);
+            self.take_results(ready);
+        }
+    }
+
+    /// Waits for every entry row read so far to be checked, and takes the results.
+    fn drain_entries(&mut self) {
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            let ready = self.checker.submit(batch);
+            self.take_results(ready);
+        }
+        let ready = self.checker.drain();
+        self.take_results(ready);
+    }
+
+    /// Takes finished batches of checks, in seq order.
+    fn take_results(&mut self, ready: Result<Vec<Vec<checks::Checked>>, String>) {
+        match ready {
+            Ok(batches) => batches
+                .into_iter()
+                .flatten()
+                .for_each(|checked| self.absorb(checked)),
+            Err(failure) => self.failure = Some(failure),
+        }
+    }
+
+    /// One entry's checks, completed with what only the whole log knows: the stored leaf
+    /// hash, prune claims and erasures.
+    fn absorb(&mut self, checked: checks::Checked) {
+        let seq = checked.seq;
+        let changed = self
+            .stored_leaf(seq)
+            .is_some_and(|stored| stored != checked.leaf);
+        if changed {
             self.bad_leaves.insert(seq);
         }
-        let checked = match row.seq_column {
-            Some(column) if u64::try_from(column).ok() == Some(seq) => self.check(row, leaf),
-            column => Err(format!("row's seq column says {column:?}")),
+        let outcome = match checked.outcome {
+            checks::Outcome::Claims(reason) => Err(reason),
+            // A missing leaf hash is reported by the tree check.
+            checks::Outcome::Opened(_) if changed => {
+                Err("entry bytes changed: they no longer hash to the stored leaf".into())
+            }
+            checks::Outcome::Opened(opened) => opened,
         };
-        match checked {
-            Ok((entry, slots)) => {
-                self.note_prune(seq, &entry);
-                if let Err(reason) = self.erasures.entry(seq, &slots, &entry) {
+        match outcome {
+            Ok(kept) => {
+                if let Some(entry) = &kept.entry {
+                    self.note_prune(seq, entry);
+                }
+                if let Err(reason) = self
+                    .erasures
+                    .entry(seq, &kept.erased, kept.entry.as_deref())
+                {
                     self.note(seq, reason);
                 }
             }
@@ -193,62 +245,6 @@ impl<'a> Verifier<'a> {
         self.checked += 1;
         if self.checked % PROGRESS_EVERY == 0 {
             (self.progress)(self.checked);
-        }
-    }
-
-    /// The entry as committed with its vault slots, or the first thing wrong with it. The
-    /// envelope is decoded once for its claims, its commitments and the entry.
-    fn check(&self, row: EntryRow, leaf: Hash) -> Result<(Entry, Vec<Slot>), String> {
-        let decoded = match envelope::decode(&row.envelope) {
-            Ok(decoded) => decoded,
-            Err(e) => return Err(format!("envelope does not decode: {e}")),
-        };
-        if decoded.log() != self.origin {
-            return Err(format!("envelope names another log: `{}`", decoded.log()));
-        }
-        if decoded.seq() != row.seq {
-            return Err(format!("envelope claims seq {}", decoded.seq()));
-        }
-        if decoded.id().as_bytes().as_slice() != row.id.as_slice() {
-            return Err(format!(
-                "envelope claims id {}: the entry was moved",
-                decoded.id()
-            ));
-        }
-        // A missing leaf hash is reported by the tree check.
-        if self
-            .stored_leaf(row.seq)
-            .is_some_and(|stored| stored != leaf)
-        {
-            return Err("entry bytes changed: they no longer hash to the stored leaf".into());
-        }
-        let mut slots = Vec::with_capacity(row.slots.len());
-        for slot in row.slots {
-            match slot {
-                Ok(slot) => slots.push(slot),
-                Err(e) => return Err(format!("vault row malformed: {e}")),
-            }
-        }
-        let bad = decoded.mismatched_commitments(&slots);
-        if !bad.is_empty() {
-            let parts: Vec<&str> = bad.iter().map(|p| p.as_str()).collect();
-            return Err(format!("vault value `{}` changed", parts.join("`, `")));
-        }
-        if let Some(part) = Part::ALL
-            .into_iter()
-            .find(|part| !slots.iter().any(|s| s.part() == *part))
-        {
-            return Err(format!("vault value `{}` missing", part.as_str()));
-        }
-        let entry = match decoded.open(&slots) {
-            Ok(entry) => entry,
-            Err(e) => return Err(format!("entry does not open: {e}")),
-        };
-        match copies::first_difference(self.tenant, &entry, &row.copies) {
-            Some(column) => Err(format!(
-                "the `{column}` copy that filters read differs from the committed entry"
-            )),
-            None => Ok((entry, slots)),
         }
     }
 
@@ -278,6 +274,9 @@ impl<'a> Verifier<'a> {
 
     /// One row of the erasure ledger, in (run, seq, part) order (after every entry).
     pub(crate) fn listed(&mut self, run: &[u8], seq: i64, part: i64, hash: &[u8]) {
+        if self.tree.is_none() {
+            self.drain_entries();
+        }
         let position = u64::try_from(seq).ok();
         match (
             <[u8; 16]>::try_from(run),
@@ -315,6 +314,7 @@ impl<'a> Verifier<'a> {
         if let Some(check) = self.tree.take() {
             return check;
         }
+        self.drain_entries();
         if self.expected < self.size {
             self.note(self.expected, "missing entry");
         }
@@ -422,6 +422,9 @@ impl<'a> Verifier<'a> {
     /// result with the root recomputed from the leaf hashes.
     pub(crate) fn finish(mut self) -> Result<LogVerification, StoreError> {
         let mut check = self.tree_check();
+        if let Some(failure) = self.failure.take() {
+            return Err(StoreError::Backend(failure));
+        }
         let erasures = std::mem::take(&mut self.erasures);
         for (seq, reason) in erasures.finish(self.first_seq) {
             self.note(seq, reason);

@@ -58,17 +58,23 @@ fn from_hex<const N: usize>(text: Option<&str>) -> Option<[u8; N]> {
 
 impl ErasureCheck {
     /// Takes note of a verified entry: its erased values, and what it records if it is an
-    /// erasure's entry. `Err` when an erasure entry is malformed.
-    pub(super) fn entry(&mut self, seq: u64, slots: &[Slot], entry: &Entry) -> Result<(), String> {
+    /// erasure's entry (`entry` is given at least for those). `Err` when an erasure entry is
+    /// malformed.
+    pub(super) fn entry(
+        &mut self,
+        seq: u64,
+        slots: &[Slot],
+        entry: Option<&Entry>,
+    ) -> Result<(), String> {
         for slot in slots {
             if let Slot::Erased { part, replacement } = slot {
                 self.erased
                     .push((seq, code(*part), value_hash(replacement)));
             }
         }
-        if entry.action != ERASURE_ACTION {
+        let Some(entry) = entry.filter(|e| e.action == ERASURE_ACTION) else {
             return Ok(());
-        }
+        };
         let p = &entry.properties;
         let Some(run) = p.get("erasure_run") else {
             // Written before erasures kept a ledger; the values it erased were listed on

@@ -1,0 +1,256 @@
+//! The per-entry checks that need nothing but the row itself — hashing the envelope, decoding
+//! it, its commitments against the vault values, opening the entry and comparing its copies —
+//! run on worker threads, one per core, while the backend reads the next rows. They were most
+//! of a verification's time on one core.
+//!
+//! What depends on the log as a whole (the stored leaf hashes, seq order, prune claims,
+//! erasures) stays with [`super::Verifier`] on the caller's thread, which takes the results
+//! back in seq order.
+
+use super::{copies, EntryRow};
+use crate::Hash;
+use sealtrail_core::entry::{ERASURE_ACTION, PRUNE_ACTION};
+use sealtrail_core::envelope::{self, Part, Slot};
+use sealtrail_core::merkle::leaf_hash;
+use sealtrail_core::{Entry, TenantId};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Entry rows handed to the worker at a time.
+pub(super) const BATCH: usize = 1024;
+
+/// Batches queued for the worker before the reader waits: enough to keep every core busy,
+/// few enough that memory stays a few batches of rows.
+const QUEUED_BATCHES: usize = 2;
+
+/// What the checks found for one entry row.
+#[derive(Debug)]
+pub(super) struct Checked {
+    /// The seq the row's key places it at.
+    pub seq: u64,
+    /// The hash of the row's envelope bytes.
+    pub leaf: Hash,
+    /// The outcome, split where the stored leaf hash comes in.
+    pub outcome: Outcome,
+}
+
+/// The checks' outcome, split at the comparison with the stored leaf hash (which only the
+/// verifier holds), so the report names the same first problem as checking in one place.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// Wrong before the leaf comparison: the seq column, or the envelope's own claims.
+    Claims(String),
+    /// The claims hold; past the leaf comparison, what the verifier needs of the opened
+    /// entry, or the first thing wrong with it.
+    Opened(Result<Kept, String>),
+}
+
+/// What the verifier needs of a checked entry. Most entries need nothing more, so the worker
+/// drops them where it built them rather than handing every entry's memory across threads.
+#[derive(Debug)]
+pub(super) struct Kept {
+    /// The entry, when it is one the log-wide checks read (a prune's or an erasure's).
+    pub entry: Option<Box<Entry>>,
+    /// Its erased vault values (the only slots the log-wide checks read).
+    pub erased: Vec<Slot>,
+}
+
+/// What the worker needs to know about the log to check a row on its own.
+#[derive(Debug, Clone)]
+struct LogFacts {
+    tenant: TenantId,
+    origin: String,
+}
+
+/// One worker thread and both ends of its queues.
+struct Worker {
+    rows: SyncSender<Vec<EntryRow>>,
+    results: Receiver<Vec<Checked>>,
+    thread: JoinHandle<()>,
+}
+
+/// The workers, one per core: batches go to them in turn and their results are taken back
+/// in the same turn, so seq order is kept without a barrier between batches.
+pub(super) struct Checker {
+    workers: Vec<Worker>,
+    /// Batches handed over so far.
+    submitted: usize,
+    /// Batches whose results have been taken back.
+    taken: usize,
+    /// Set once a worker stopped early.
+    stopped: bool,
+}
+
+impl Checker {
+    /// Starts the workers for `tenant`'s log named `origin`.
+    pub(super) fn start(tenant: TenantId, origin: &str) -> Checker {
+        let facts = LogFacts {
+            tenant,
+            origin: origin.to_string(),
+        };
+        let workers = (0..crate::parallel::cores())
+            .map(|_| {
+                let facts = facts.clone();
+                let (rows, batches) = sync_channel::<Vec<EntryRow>>(QUEUED_BATCHES);
+                let (done, results) = channel();
+                let thread = std::thread::spawn(move || {
+                    while let Ok(batch) = batches.recv() {
+                        let checked: Vec<Checked> =
+                            batch.into_iter().map(|row| check(&facts, row)).collect();
+                        if done.send(checked).is_err() {
+                            return;
+                        }
+                    }
+                });
+                Worker {
+                    rows,
+                    results,
+                    thread,
+                }
+            })
+            .collect();
+        Checker {
+            workers,
+            submitted: 0,
+            taken: 0,
+            stopped: false,
+        }
+    }
+
+    /// The worker whose turn batch `n` is.
+    fn worker(&self, n: usize) -> Option<&Worker> {
+        self.workers.get(n % self.workers.len().max(1))
+    }
+
+    /// Hands a batch to the next worker (waiting while its queue is full) and returns the
+    /// results already finished, in order.
+    pub(super) fn submit(&mut self, batch: Vec<EntryRow>) -> Result<Vec<Vec<Checked>>, String> {
+        let sent = !self.stopped
+            && self
+                .worker(self.submitted)
+                .is_some_and(|w| w.rows.send(batch).is_ok());
+        if !sent {
+            return Err(self.stop());
+        }
+        self.submitted += 1;
+        let mut ready = Vec::new();
+        while self.taken < self.submitted {
+            match self.worker(self.taken).map(|w| w.results.try_recv()) {
+                Some(Ok(done)) => {
+                    self.taken += 1;
+                    ready.push(done);
+                }
+                _ => break,
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Waits for every batch handed over and returns their results, in order.
+    pub(super) fn drain(&mut self) -> Result<Vec<Vec<Checked>>, String> {
+        let mut ready = Vec::new();
+        while self.taken < self.submitted {
+            match self.worker(self.taken).map(|w| w.results.recv()) {
+                Some(Ok(done)) => {
+                    self.taken += 1;
+                    ready.push(done);
+                }
+                _ => return Err(self.stop()),
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Stops the workers and says why: one only stops early by panicking, a bug to report,
+    /// never to pass over as if the unchecked entries were fine.
+    fn stop(&mut self) -> String {
+        self.stopped = true;
+        for worker in self.workers.drain(..) {
+            drop(worker.rows);
+            if worker.thread.join().is_err() {
+                tracing::error!("a verification worker panicked");
+            }
+        }
+        "a verification worker stopped unexpectedly; the cause has been logged".into()
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        // Closing the queues ends each worker once it has finished its batch.
+        for worker in self.workers.drain(..) {
+            drop(worker.rows);
+            let _ = worker.thread.join();
+        }
+    }
+}
+
+/// Every check of one row that needs only the row.
+fn check(facts: &LogFacts, row: EntryRow) -> Checked {
+    let seq = row.seq;
+    let leaf = leaf_hash(&row.envelope);
+    let outcome = match row.seq_column {
+        Some(column) if u64::try_from(column).ok() == Some(seq) => open(facts, row),
+        column => Outcome::Claims(format!("row's seq column says {column:?}")),
+    };
+    Checked { seq, leaf, outcome }
+}
+
+/// The envelope's claims, then the entry as committed with its vault slots. The envelope is
+/// decoded once for its claims, its commitments and the entry.
+fn open(facts: &LogFacts, row: EntryRow) -> Outcome {
+    let decoded = match envelope::decode(&row.envelope) {
+        Ok(decoded) => decoded,
+        Err(e) => return Outcome::Claims(format!("envelope does not decode: {e}")),
+    };
+    if decoded.log() != facts.origin {
+        return Outcome::Claims(format!("envelope names another log: `{}`", decoded.log()));
+    }
+    if decoded.seq() != row.seq {
+        return Outcome::Claims(format!("envelope claims seq {}", decoded.seq()));
+    }
+    if decoded.id().as_bytes().as_slice() != row.id.as_slice() {
+        return Outcome::Claims(format!(
+            "envelope claims id {}: the entry was moved",
+            decoded.id()
+        ));
+    }
+    Outcome::Opened((|| {
+        let mut slots = Vec::with_capacity(row.slots.len());
+        for slot in row.slots {
+            match slot {
+                Ok(slot) => slots.push(slot),
+                Err(e) => return Err(format!("vault row malformed: {e}")),
+            }
+        }
+        let bad = decoded.mismatched_commitments(&slots);
+        if !bad.is_empty() {
+            let parts: Vec<&str> = bad.iter().map(|p| p.as_str()).collect();
+            return Err(format!("vault value `{}` changed", parts.join("`, `")));
+        }
+        if let Some(part) = Part::ALL
+            .into_iter()
+            .find(|part| !slots.iter().any(|s| s.part() == *part))
+        {
+            return Err(format!("vault value `{}` missing", part.as_str()));
+        }
+        let entry = match decoded.open(&slots) {
+            Ok(entry) => entry,
+            Err(e) => return Err(format!("entry does not open: {e}")),
+        };
+        match copies::first_difference(facts.tenant, &entry, &row.copies) {
+            Some(column) => Err(format!(
+                "the `{column}` copy that filters read differs from the committed entry"
+            )),
+            None => Ok(Kept {
+                entry: [PRUNE_ACTION, ERASURE_ACTION]
+                    .contains(&entry.action.as_str())
+                    .then(|| Box::new(entry)),
+                erased: slots
+                    .into_iter()
+                    .filter(|s| matches!(s, Slot::Erased { .. }))
+                    .collect(),
+            }),
+        }
+    })())
+}

@@ -108,7 +108,8 @@ pub struct Filter {
     pub system_only: bool,
     /// `properties.<key>=value`: the property's scalar value, rendered as text, equals `value`.
     pub properties: Vec<(String, String)>,
-    /// Free text: every word must match a word prefix in the description, actor e-mail/name or action.
+    /// Free text: every word must occur in a word of the description, actor e-mail/name or
+    /// action (anywhere inside it for three characters or more, at its start for fewer).
     pub text: Option<String>,
 }
 

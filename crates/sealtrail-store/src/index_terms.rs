@@ -5,6 +5,13 @@
 //! `ascii` tokenizer, which keeps every non-ASCII character inside a token and only splits on
 //! ASCII punctuation, which these words never contain, so each word here is exactly one FTS
 //! token and no user input ever reaches FTS5 query syntax.
+//!
+//! Text inside words ("ssigned" in "reassigned", "rail" in "guardrail") is found through a
+//! suffix index: besides each word, the document holds the word's suffixes of at least
+//! [`MIN_INNER_CHARS`] characters under their own marker, and a query word of that length
+//! matches when it starts a word or one of those suffixes — exactly when it occurs inside a
+//! word. Both backends index the same tokens (FTS5 on SQLite, a `tsvector` on PostgreSQL), so
+//! one rule serves both, with no trigram extension to install.
 
 use sealtrail_core::entry::Entry;
 use sealtrail_core::TenantId;
@@ -25,16 +32,49 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         })
 }
 
-/// The per-tenant token prefix; tenant ids are non-negative, so "12x" can never be a prefix of
-/// "1x…" or the other way round.
+/// The shortest query word matched inside words; shorter ones match the start of a word
+/// only (two letters occur inside most words, which would make the search useless).
+pub(crate) const MIN_INNER_CHARS: usize = 3;
+
+/// The longest word whose inner text is indexed, in characters. Longer "words" are ids,
+/// hashes and tokens, searched by their start (or whole); their suffixes would grow the index
+/// by their length squared for text nobody types.
+pub(crate) const MAX_INNER_WORD_CHARS: usize = 40;
+
+/// The per-tenant token prefix of whole words; tenant ids are non-negative, so "12x" can
+/// never be a prefix of "1x…" or the other way round.
 pub(crate) fn tenant_prefix(tenant: TenantId) -> String {
     format!("{}x", tenant.0)
 }
 
-/// The document indexed for one entry: every searchable word, tenant-prefixed. Built from the
-/// entry as readers see it, so an erased entry is re-indexed from its pseudonymous values.
+/// The per-tenant token prefix of inner suffixes ("12y"), apart from whole words so a short
+/// query word never matches inside a word.
+fn inner_prefix(tenant: TenantId) -> String {
+    format!("{}y", tenant.0)
+}
+
+/// The suffixes of `word` that start inside it and have at least [`MIN_INNER_CHARS`]
+/// characters: "guardrail" gives "uardrail" … "ail". None for words longer than
+/// [`MAX_INNER_WORD_CHARS`].
+fn inner_suffixes(word: &str) -> impl Iterator<Item = &str> + '_ {
+    let chars = word.chars().count();
+    let indexed = chars <= MAX_INNER_WORD_CHARS;
+    word.char_indices()
+        .skip(1)
+        .take(if indexed {
+            chars.saturating_sub(MIN_INNER_CHARS)
+        } else {
+            0
+        })
+        .map(move |(at, _)| &word[at..])
+}
+
+/// The document indexed for one entry: every searchable word and its inner suffixes,
+/// tenant-prefixed. Built from the entry as readers see it, so an erased entry is re-indexed
+/// from its pseudonymous values.
 pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
     let prefix = tenant_prefix(tenant);
+    let inner = inner_prefix(tenant);
     let fields = [
         Some(entry.description.as_str()),
         Some(entry.action.as_str()),
@@ -42,21 +82,48 @@ pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
         entry.actor.name.as_deref(),
     ];
     let mut doc = String::new();
-    for word in fields.into_iter().flatten().flat_map(words) {
+    let mut token = |marker: &str, text: &str| {
         if !doc.is_empty() {
             doc.push(' ');
         }
-        doc.push_str(&prefix);
-        doc.push_str(&word);
+        doc.push_str(marker);
+        doc.push_str(text);
+    };
+    for word in fields.into_iter().flatten().flat_map(words) {
+        token(&prefix, &word);
+        for suffix in inner_suffixes(&word) {
+            token(&inner, suffix);
+        }
     }
     doc
 }
 
-/// The FTS5 MATCH expression for a free-text query: every word must be a prefix of an indexed
-/// word of this tenant. `None` when the text holds no words (nothing to narrow by).
+/// The tokens one query word may start: the word's own token, and for a word of at least
+/// [`MIN_INNER_CHARS`] characters the inner-suffix token as well (it occurs inside a word).
+pub(crate) fn query_tokens(tenant: TenantId, word: &str) -> Vec<String> {
+    let mut tokens = vec![format!("{}{word}", tenant_prefix(tenant))];
+    if word.chars().count() >= MIN_INNER_CHARS {
+        tokens.push(format!("{}{word}", inner_prefix(tenant)));
+    }
+    tokens
+}
+
+/// The FTS5 MATCH expression for a free-text query: every word must occur in an indexed word
+/// of this tenant — at its start, or inside it for words of [`MIN_INNER_CHARS`] or more.
+/// `None` when the text holds no words (nothing to narrow by).
 pub(crate) fn match_expression(tenant: TenantId, text: &str) -> Option<String> {
-    let prefix = tenant_prefix(tenant);
-    let terms: Vec<String> = words(text).map(|w| format!("\"{prefix}{w}\"*")).collect();
+    let terms: Vec<String> = words(text)
+        .map(|w| {
+            let tokens: Vec<String> = query_tokens(tenant, &w)
+                .iter()
+                .map(|t| format!("\"{t}\"*"))
+                .collect();
+            match tokens.len() {
+                1 => tokens.concat(),
+                _ => format!("({})", tokens.join(" OR ")),
+            }
+        })
+        .collect();
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
@@ -109,8 +176,51 @@ mod tests {
     #[test]
     fn hostile_query_text_never_reaches_fts_syntax() {
         let e = match_expression(TenantId(3), "\"a* OR NEAR( -b) c:d ^e").unwrap_or_default();
-        assert_eq!(e, "\"3xa\"* AND \"3xor\"* AND \"3xnear\"* AND \"3xb\"* AND \"3xc\"* AND \"3xd\"* AND \"3xe\"*");
+        assert_eq!(
+            e,
+            "\"3xa\"* AND \"3xor\"* AND (\"3xnear\"* OR \"3ynear\"*) AND \"3xb\"* AND \"3xc\"* AND \"3xd\"* AND \"3xe\"*"
+        );
         assert_eq!(match_expression(TenantId(3), "\"*()-"), None);
+    }
+
+    #[test]
+    fn inner_suffixes_start_inside_the_word_and_keep_three_characters() {
+        let s: Vec<&str> = inner_suffixes("guardrail").collect();
+        assert_eq!(s, ["uardrail", "ardrail", "rdrail", "drail", "rail", "ail"]);
+        assert_eq!(inner_suffixes("zoë").count(), 0);
+        let s: Vec<&str> = inner_suffixes("zoëy").collect();
+        assert_eq!(s, ["oëy"]);
+        assert_eq!(
+            inner_suffixes(&"a".repeat(MAX_INNER_WORD_CHARS + 1)).count(),
+            0
+        );
+        assert_eq!(
+            inner_suffixes(&"a".repeat(MAX_INNER_WORD_CHARS)).count(),
+            MAX_INNER_WORD_CHARS - MIN_INNER_CHARS
+        );
+    }
+
+    proptest::proptest! {
+        /// A query word of three or more characters finds a word exactly when it occurs
+        /// inside it; a shorter one exactly when it starts it (the index's only promise).
+        #[test]
+        fn a_query_word_matches_exactly_the_words_holding_it(
+            word in "[a-zé0-9]{1,12}",
+            query in "[a-zé0-9]{1,5}",
+        ) {
+            let tenant = TenantId(7);
+            let mut entry_words = vec![format!("{}{word}", tenant_prefix(tenant))];
+            entry_words.extend(inner_suffixes(&word).map(|s| format!("{}{s}", inner_prefix(tenant))));
+            let found = query_tokens(tenant, &query)
+                .iter()
+                .any(|t| entry_words.iter().any(|w| w.starts_with(t.as_str())));
+            let expected = if query.chars().count() >= MIN_INNER_CHARS {
+                word.contains(query.as_str())
+            } else {
+                word.starts_with(query.as_str())
+            };
+            proptest::prop_assert_eq!(found, expected);
+        }
     }
 
     #[test]

@@ -67,7 +67,7 @@ macro_rules! store_contract_tests {
             system_filter_selects_every_non_person_and_merges_no_one,
             property_filters_compare_scalars_as_text,
             property_filters_accept_hostile_keys,
-            text_search_matches_word_prefixes,
+            text_search_matches_words_and_text_inside_them,
             hostile_search_syntax_never_errors,
             cursor_pages_cover_every_match_once_while_appending,
             previous_page_cursor_returns_the_page_before,

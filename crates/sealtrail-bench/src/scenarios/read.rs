@@ -285,22 +285,24 @@ pub async fn timelines(
 /// S1 figures for one term.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchFigures {
-    /// "common", "mid", "rare" or "substring".
+    /// "common", "mid" or "rare" (a whole word), or "common substring", "mid substring" or
+    /// "rare substring" (that word without its first letter: text inside a word).
     pub kind: &'static str,
-    /// The word searched; for "substring", the common word without its first letter.
+    /// The text searched.
     pub term: String,
-    /// Entries of the tenant that match, by Sealtrail's count (raw's for substring).
+    /// Entries of the tenant that match, by Sealtrail's count.
     pub matches: u64,
     /// Matches as a share of the tenant's entries.
     pub share: f64,
-    /// `None` where Sealtrail has no such search (substring).
+    /// Sealtrail's newest 50 over HTTP.
     pub sealtrail: Option<Latency>,
-    /// The raw engine's newest 50 (full-text, or `LIKE` for substring); `None` without one.
+    /// The raw engine's newest 50 (full-text for a word, `LIKE` for a substring); `None`
+    /// without one.
     pub raw: Option<Latency>,
 }
 
-/// Runs S1 on `tenant`: the newest 50 entries matching a common, a mid and a rare word, and
-/// a substring (the middle of the common word) on the raw engine.
+/// Runs S1 on `tenant`: the newest 50 entries matching a common, a mid and a rare word, then
+/// the same words without their first letter (found only inside words).
 pub async fn search(
     api: &Api,
     tenant: &ReadTenant<'_>,
@@ -309,11 +311,15 @@ pub async fn search(
     reps: usize,
 ) -> Result<Vec<SearchFigures>, BenchError> {
     let mut out = Vec::new();
-    for (kind, term) in [
-        ("common", &terms.common),
-        ("mid", &terms.mid),
-        ("rare", &terms.rare),
-    ] {
+    let cases = [
+        ("common", terms.common.clone(), false),
+        ("mid", terms.mid.clone(), false),
+        ("rare", terms.rare.clone(), false),
+        ("common substring", substring_of(&terms.common), true),
+        ("mid substring", substring_of(&terms.mid), true),
+        ("rare substring", substring_of(&terms.rare), true),
+    ];
+    for (kind, term, inside) in cases {
         let counted: Value = api
             .get_json(
                 tenant.key,
@@ -324,29 +330,19 @@ pub async fn search(
         let path = format!("/v1/events?limit={PAGE}&count=false&q={term}");
         let (sealtrail, _) = time_http(api, tenant.key, &path, reps).await?;
         let raw = match raw.as_deref_mut() {
-            Some(engine) => Some(time_raw(reps, || engine.search(tenant.raw_id, term, PAGE))?.0),
+            Some(engine) if inside => {
+                Some(time_raw(reps, || engine.substring(tenant.raw_id, &term, PAGE))?.0)
+            }
+            Some(engine) => Some(time_raw(reps, || engine.search(tenant.raw_id, &term, PAGE))?.0),
             None => None,
         };
         out.push(SearchFigures {
             kind,
-            term: term.clone(),
-            matches,
             share: matches as f64 / tenant.entries.max(1) as f64,
+            term,
+            matches,
             sealtrail: Some(sealtrail),
             raw,
-        });
-    }
-    if let Some(engine) = raw {
-        let needle = substring_of(&terms.common);
-        let matches = engine.substring(tenant.raw_id, &needle, 1 << 40)?.len() as u64;
-        let (latency, _) = time_raw(reps, || engine.substring(tenant.raw_id, &needle, PAGE))?;
-        out.push(SearchFigures {
-            kind: "substring",
-            term: needle,
-            matches,
-            share: matches as f64 / tenant.entries.max(1) as f64,
-            sealtrail: None,
-            raw: Some(latency),
         });
     }
     Ok(out)
@@ -360,7 +356,7 @@ pub async fn total(api: &Api, key: &str) -> Result<u64, BenchError> {
         .ok_or_else(|| BenchError::Http("the list answer has no total".into()))
 }
 
-/// The common word without its first letter: found only by a substring search.
+/// A word without its first letter: found only by a search inside words.
 fn substring_of(word: &str) -> String {
     word.chars().skip(1).collect()
 }

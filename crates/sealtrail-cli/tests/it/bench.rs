@@ -130,7 +130,21 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["common", "mid", "rare", "substring"]);
+    assert_eq!(
+        kinds,
+        [
+            "common",
+            "mid",
+            "rare",
+            "common substring",
+            "mid substring",
+            "rare substring"
+        ]
+    );
+    // Text inside words is found by Sealtrail, at least wherever the word itself is.
+    let search = report["search"].as_array().unwrap();
+    assert!(search[3]["matches"].as_u64().unwrap() >= search[0]["matches"].as_u64().unwrap());
+    assert!(search.iter().all(|s| s["sealtrail"]["n"] == 3));
     // T1: the whole log, 90 days, and the three filtered sets, each against the raw GROUP BY.
     let timelines = report["timelines"].as_array().unwrap();
     assert_eq!(timelines.len(), 5);

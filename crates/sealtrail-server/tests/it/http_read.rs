@@ -596,3 +596,59 @@ async fn system_filter_takes_every_non_person_and_never_merges_system_actors() {
         .iter()
         .all(|e| e["actor"]["name"] == "CSV Import"));
 }
+
+/// The search box finds text inside words, as the seeds' admins type it: "ssigned" for a
+/// reassigned ticket, "rail" for a guardrail, part of an e-mail or a name; every word typed must
+/// occur; another tenant's identical text is never counted.
+#[tokio::test]
+async fn search_finds_text_inside_words_of_descriptions_actors_and_actions() {
+    let s = TestServer::start().await;
+    let mut reassigned = event("ticket.reassigned", "agent-7");
+    reassigned["description"] = json!("Ticket #4412 reassigned from Sam to Priya");
+    reassigned["actor"]["email"] = json!("priya.raman@helpdesk.example");
+    reassigned["actor"]["name"] = json!("Priya Raman");
+    let mut guardrail = event("agent.guardrail_triggered", "policy-bot");
+    guardrail["description"] = json!("Guardrail blocked an outbound prompt");
+    let r = s
+        .post_events(
+            &s.admin_key,
+            &json!({ "events": [reassigned, guardrail, event("user.created", "u1")] }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, other) = s.tenant_with_key("other", &[Scope::Admin]).await;
+    let mut theirs = event("ticket.reassigned", "agent-9");
+    theirs["description"] = json!("Ticket reassigned");
+    assert!(s.post_events(&other, &theirs).await.status().is_success());
+
+    for (q, expected) in [
+        ("ssigned", 1),
+        ("ardrai", 1),
+        ("GUARDR", 1),
+        ("utbound", 1),
+        ("aman", 1),
+        ("helpdesk.exam", 1),
+        ("ssigned priya", 1),
+        ("ssigned ardrai", 0),
+        ("ss", 0),
+    ] {
+        let found = s.get_json(&s.admin_key, &format!("/v1/events?q={q}")).await;
+        assert_eq!(total(&found), expected, "q={q}");
+    }
+    // Short, common text inside words: the entry is among the matches.
+    for (q, action) in [
+        ("rail", "agent.guardrail_triggered"),
+        ("reated", "user.created"),
+    ] {
+        let found = s.get_json(&s.admin_key, &format!("/v1/events?q={q}")).await;
+        assert!(
+            found["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == action),
+            "q={q}: {found}"
+        );
+    }
+    assert_eq!(total(&s.get_json(&other, "/v1/events?q=ssigned").await), 1);
+}

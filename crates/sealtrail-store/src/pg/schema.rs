@@ -26,7 +26,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, V5_DEFAULT_PERIOD),
     (6, V6_LATE_ENTRIES),
     (7, V7_DAY_ROLLUP),
+    (8, V8_INNER_SUFFIXES),
 ];
+
+/// Version 8: every entry's search lexemes gain the inner suffixes that find text inside words
+/// ([`crate::index_terms`]: "<tenant>y<suffix>" for each suffix of three or more characters
+/// starting inside a word of at most 40), derived here from the word lexemes already stored,
+/// character for character as the append path derives them. One pass over the log, once.
+const V8_INNER_SUFFIXES: &str = "UPDATE entries SET words = words || array_to_tsvector(ARRAY(
+    SELECT split_part(lexeme, 'x', 1) || 'y' || substr(word, i)
+    FROM unnest(tsvector_to_array(words)) AS lexeme,
+         LATERAL (SELECT substr(lexeme, strpos(lexeme, 'x') + 1) AS word) AS w,
+         LATERAL generate_series(2, char_length(word) - 2) AS i
+    WHERE split_part(lexeme, 'x', 1) ~ '^[0-9]+$' AND char_length(word) <= 40))
+WHERE words IS NOT NULL;";
 
 /// Version 7: the timeline's day rollup ([`crate::tallies`]), a `facet_values` row per tenant,
 /// event-time day and outcome, counted from the log once (appends keep it from then on).

@@ -4,7 +4,7 @@
 //! `tsquery` of prefix terms. Words only ever contain letters and digits, so no user input can
 //! reach `tsquery` syntax.
 
-use crate::index_terms::{index_document, tenant_prefix, words};
+use crate::index_terms::{index_document, query_tokens, words};
 use sealtrail_core::{Entry, TenantId};
 
 /// Longest word kept, in bytes: PostgreSQL refuses lexemes over 2 KiB, so longer words are cut
@@ -31,12 +31,21 @@ pub(crate) fn lexemes(tenant: TenantId, entry: &Entry) -> Vec<String> {
         .collect()
 }
 
-/// The `tsquery` text for a free-text filter: every word must prefix a lexeme of this tenant.
-/// `None` when the text holds no words.
+/// The `tsquery` text for a free-text filter: every word must start a lexeme of this tenant
+/// (a word, or for words of three characters or more an inner suffix: see
+/// [`crate::index_terms`]). `None` when the text holds no words.
 pub(crate) fn tsquery(tenant: TenantId, text: &str) -> Option<String> {
-    let prefix = tenant_prefix(tenant);
     let terms: Vec<String> = words(text)
-        .map(|w| format!("'{}':*", cut(&format!("{prefix}{w}"))))
+        .map(|w| {
+            let tokens: Vec<String> = query_tokens(tenant, &w)
+                .iter()
+                .map(|t| format!("'{}':*", cut(t)))
+                .collect();
+            match tokens.len() {
+                1 => tokens.concat(),
+                _ => format!("({})", tokens.join(" | ")),
+            }
+        })
         .collect();
     (!terms.is_empty()).then(|| terms.join(" & "))
 }
@@ -58,7 +67,8 @@ mod tests {
     fn long_words_are_cut_alike_on_both_sides() {
         let long = "é".repeat(400);
         let q = tsquery(TenantId(1), &long).unwrap_or_default();
-        assert!(q.len() <= MAX_WORD_BYTES + 6, "{}", q.len());
-        assert!(q.starts_with("'1xé"));
+        // Each of the two tokens (word, inner suffix) is cut the same way.
+        assert!(q.len() <= 2 * (MAX_WORD_BYTES + 6) + 4, "{}", q.len());
+        assert!(q.starts_with("('1xé"), "{q}");
     }
 }

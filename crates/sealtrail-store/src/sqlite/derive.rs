@@ -18,13 +18,15 @@
 //!   while entries are pending (`SqliteStore::settle`), and before every other job of the
 //!   writer (prune and erasure see a fully indexed log).
 
+use super::error::backend;
 use super::facets;
 use super::vault;
 use super::WriteError;
 use crate::facets::FacetDeltas;
 use crate::index_terms::index_document;
+use crate::StoreError;
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sealtrail_core::{Entry, TenantId};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -285,6 +287,41 @@ pub(crate) fn insert_document(tx: &Connection, pk: i64, words: &str) -> rusqlite
             .execute(params![pk, words])?;
     }
     Ok(())
+}
+
+/// Version 14: every indexed entry's search document again, now with the inner suffixes that
+/// find text inside words ([`crate::index_terms`]). Entries still queued are indexed when the
+/// queue reaches them, already in the new form. One pass over the log, once, at upgrade.
+pub(crate) fn migrate_v14(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let write = backend("re-indexing search words");
+    tx.execute_batch("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+        .map_err(&write)?;
+    let mut after = i64::MIN;
+    loop {
+        let stored = vault::load_first(
+            tx,
+            "e.pk > ?1 AND e.pk NOT IN (SELECT pk FROM index_queue)",
+            vec![Value::Integer(after)],
+            false,
+            Some(1000),
+        )?;
+        let Some(last) = stored.last() else {
+            return Ok(());
+        };
+        after = last.pk;
+        for row in stored {
+            let tenant = TenantId(row.pk >> super::pk::SEQ_BITS);
+            match row.open() {
+                Ok(entry) => {
+                    insert_document(tx, row.pk, &index_document(tenant, &entry)).map_err(&write)?
+                }
+                // As when it was first indexed: left out, and `verify` names it.
+                Err(error) => {
+                    tracing::error!(pk = row.pk, %error, "an entry does not open; it is left out of search")
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (11, Step::Sql(V11_LATE_ENTRIES)),
     (12, Step::Sql(V12_DAY_ROLLUP)),
     (13, Step::Sql(V13_COVERING_ACTOR_INDEXES)),
+    (14, Step::Rust(super::derive::migrate_v14)),
 ];
 
 /// Version 13: the actor indexes carry, after the key and `pk` (so an actor's entries still

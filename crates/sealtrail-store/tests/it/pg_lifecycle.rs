@@ -328,3 +328,63 @@ async fn a_hold_answered_during_a_waiting_prune_stops_it() {
         "nothing may be pruned once the hold was answered"
     );
 }
+
+/// Version 8 derives the inner suffixes of entries stored before it in SQL, character for
+/// character as the append path derives them in Rust: verification (whose word check compares
+/// the stored lexemes with the ones the append path makes) passes, and text inside words is
+/// found in those entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_8_gives_older_entries_the_inner_suffixes_the_append_path_makes() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    let mut reassigned = event("ticket.reassigned", "u-1");
+    reassigned.description = "Reassigned the guardrail review to Zoë Ångström".into();
+    reassigned.actor.email = Some("zoë.ångström@example.org".into());
+    let mut long = event("token.created", "u-2");
+    long.description = format!("Token {} issued", "a1".repeat(30));
+    append(
+        &store,
+        t,
+        vec![reassigned, long, event("user.created", "u-3")],
+    )
+    .await;
+    drop(store);
+    // As version 7 left the lexemes: whole words only.
+    sql(
+        &url,
+        "UPDATE entries SET words = array_to_tsvector(ARRAY(
+             SELECT l FROM unnest(tsvector_to_array(words)) AS l WHERE l ~ '^[0-9]+x'));
+         DELETE FROM schema_migrations WHERE version = 8;"
+            .into(),
+    )
+    .await;
+    let store: Arc<dyn Store> = match PgStore::connect(&url, PgOptions::default()).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("reconnect: {e}"),
+    };
+    let count = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            let filter = sealtrail_core::Filter {
+                text: Some(text.into()),
+                ..sealtrail_core::Filter::default()
+            };
+            store.count(t, &filter).await.expect("count")
+        }
+    };
+    assert_eq!(count("ssigned").await, 1);
+    assert_eq!(count("rail").await, 1);
+    assert_eq!(count("NGSTRÖM").await, 1, "inside a non-ASCII word");
+    assert_eq!(count("reated").await, 2, "inside the action");
+    assert_eq!(
+        count("1a1a").await,
+        0,
+        "words over 40 characters match at their start only"
+    );
+    assert_eq!(count("a1a1a1").await, 1, "their start still matches");
+    assert_eq!(
+        problem(&store, t).await,
+        None,
+        "the SQL suffixes are the append path's"
+    );
+}

@@ -681,3 +681,37 @@ async fn version_6_folds_the_vault_table_into_the_entry_rows_and_keeps_erased_pa
     );
     assert_eq!(vault_tables, 0, "the vault table is gone");
 }
+
+/// Version 14 indexes every stored entry's search document again, with the inner suffixes
+/// that find text inside words; entries stored before it are found like new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_14_indexes_text_inside_the_words_of_entries_stored_before_it() {
+    let (dir, store, t) = seeded().await;
+    let text = |s: &str| Filter {
+        text: Some(s.into()),
+        ..Filter::default()
+    };
+    assert_eq!(store.count(t, &text("recorded")).await.expect("count"), 39);
+    drop(store);
+    let conn = raw(dir.path());
+    conn.execute_batch(
+        "INSERT INTO entries_fts (entries_fts) VALUES ('delete-all');
+         DELETE FROM schema_migrations WHERE version = 14;",
+    )
+    .expect("back to version 13, its index gone");
+    drop(conn);
+    let store = open(dir.path());
+    for (query, expected) in [
+        ("ssigned", 1),
+        ("ecorded", 39),
+        ("recorded", 39),
+        ("xample", 39),
+    ] {
+        assert_eq!(
+            store.count(t, &text(query)).await.expect("count"),
+            expected,
+            "{query}"
+        );
+    }
+    assert_eq!(problem(&store, t).await, None);
+}

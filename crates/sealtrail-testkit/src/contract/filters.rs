@@ -484,9 +484,10 @@ pub async fn property_filters_accept_hostile_keys(store: Arc<dyn Store>) {
     .await;
 }
 
-/// Every query word must prefix a word of the description, action, actor e-mail or name;
-/// case-insensitive and Unicode-aware.
-pub async fn text_search_matches_word_prefixes(store: Arc<dyn Store>) {
+/// Every query word must occur in a word of the description, action, actor e-mail or name:
+/// anywhere inside it for three characters or more, at its start for fewer; case-insensitive
+/// and Unicode-aware.
+pub async fn text_search_matches_words_and_text_inside_them(store: Arc<dyn Store>) {
     let (t, _, _) = seed_dataset(&store, "acme").await;
     let q = |text: &str| Filter {
         text: Some(text.into()),
@@ -498,7 +499,15 @@ pub async fn text_search_matches_word_prefixes(store: Arc<dyn Store>) {
         vec![
             ("word", q("assigned"), 1),
             ("prefix", q("assig"), 1),
-            ("not an infix", q("ssigned"), 0),
+            ("inside a word", q("ssigned"), 1),
+            ("end of a word", q("GNED"), 1),
+            ("inside a word, with a word", q("aptop zoë"), 1),
+            ("longer than any word holding it", q("ssignedx"), 0),
+            ("inside the action", q("dware"), 8),
+            ("inside the e-mail domain", q("xample"), 23),
+            ("inside every description", q("ecorded"), 23),
+            ("two letters only start words", q("ss"), 0),
+            ("two letters starting a word", q("re"), 23),
             ("upper-case unicode", q("ZOË"), 1),
             ("unicode prefix", q("zo"), 1),
             ("and of words", q("laptop zoë"), 1),

@@ -177,6 +177,28 @@ impl SqliteStore {
     /// Before a read that uses a derived index, has the writer write what is pending, so the
     /// read finds every entry acknowledged before it started. A stopped writer cannot: the read
     /// then answers from what was indexed.
+    /// Removes what a prune or an erasure left in the files ([`purge`]): the search index
+    /// merged into one segment step by step, each step a writer job so appends queued
+    /// meanwhile commit between steps, then the WAL truncated.
+    async fn purge_traces(&self) -> Result<(), StoreError> {
+        let pages = self.writer.run_job(purge::index_pages).await?;
+        // A full merge writes the index about once; twice that bounds the steps, so appends
+        // that keep adding small segments cannot hold the loop open.
+        let mut steps_left = pages / purge::MERGE_PAGES.unsigned_abs() * 2 + 16;
+        let mut merging = self.writer.run_job(purge::start_merge).await?;
+        while merging && steps_left > 0 {
+            merging = self.writer.run_job(purge::continue_merge).await?;
+            steps_left -= 1;
+        }
+        if merging {
+            tracing::warn!(
+                "the stepwise merge of the search index did not finish; merging it at once"
+            );
+            self.writer.run_job(purge::optimize).await?;
+        }
+        self.writer.run_job(purge::truncate_wal).await
+    }
+
     async fn settle(&self, needed: bool) {
         if needed && self.writer.shared().deferred() > 0 {
             let caught_up = self.writer.run(|_, _| Ok(())).await;
@@ -496,7 +518,7 @@ impl Lifecycle for SqliteStore {
         )
         .await?;
         if outcome.removed > 0 {
-            self.writer.run_job(purge::traces).await?;
+            self.purge_traces().await?;
         }
         Ok(outcome)
     }
@@ -544,7 +566,7 @@ impl Lifecycle for SqliteStore {
             .await?;
         self.finish_erasures(tenant).await?;
         if outcome.entries_scrubbed > 0 {
-            self.writer.run_job(purge::traces).await?;
+            self.purge_traces().await?;
         }
         Ok(outcome)
     }

@@ -6,7 +6,7 @@
 //! 2. [`scrub_chunk`] (writer, bounded chunks): vault rows, filter columns, targets, facets
 //!    and search documents of the changed entries are rewritten; [`preview_chunk`] (read
 //!    pool) computes the same changes for a dry run and writes nothing.
-//! 3. [`super::purge::traces`] (writer): FTS segments are merged so deleted tokens go, and the
+//! 3. [`super::purge`] (writer jobs): FTS segments are merged so deleted tokens go, and the
 //!    WAL is checkpointed and truncated; with `secure_delete` no old page keeps the data.
 
 use super::derive::{insert_document, insert_targets};

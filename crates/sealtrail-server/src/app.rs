@@ -17,6 +17,13 @@ use tower_http::trace::TraceLayer;
 /// Builds the application. Every `/v1` route authenticates inside its handler via
 /// [`crate::auth::Caller`]; the web page's routes ([`crate::web::routes`]) via the session cookie.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    // A prune or an erasure runs as long as the log needs — chunk by chunk, then the search
+    // index merged step by step before it answers — which on a large log is longer than the
+    // request timeout allows. That timeout is for slow clients; cutting these off would leave
+    // the work half done with a 408, so they are routed outside it.
+    let maintenance = Router::new()
+        .route("/v1/admin/prune", post(prune_and_erase::prune))
+        .route("/v1/subjects/{subject}/erase", post(prune_and_erase::erase));
     Router::new()
         .route("/v1/events", post(events::ingest).get(events::list))
         .route("/v1/events/{id}", get(events::detail))
@@ -57,18 +64,17 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))
-        .route("/v1/admin/prune", post(prune_and_erase::prune))
-        .route("/v1/subjects/{subject}/erase", post(prune_and_erase::erase))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .merge(crate::web::routes())
         .fallback(ops::not_found)
-        .layer(axum::middleware::from_fn(ops::track))
-        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
+        .merge(maintenance)
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -43,16 +43,6 @@ pub enum Cell<'a> {
     Time(Timestamp),
 }
 
-impl Cell<'_> {
-    /// The cell as text, the way CSV writes it.
-    pub fn into_text(self) -> String {
-        match self {
-            Cell::Text(text) => text.into_owned(),
-            Cell::Time(at) => at.to_rfc3339(),
-        }
-    }
-}
-
 /// The cells of one entry, in [`HEADER`] order. Only the primary (first) target has columns;
 /// properties are compact JSON (empty when there are none). A before/after change becomes the
 /// names of the fields that changed (`owner, status`: a column to filter on) and one line per

@@ -174,9 +174,6 @@ impl SqliteStore {
         self.writer.shared().deferred()
     }
 
-    /// Before a read that uses a derived index, has the writer write what is pending, so the
-    /// read finds every entry acknowledged before it started. A stopped writer cannot: the read
-    /// then answers from what was indexed.
     /// Removes what a prune or an erasure left in the files ([`purge`]): the search index
     /// merged into one segment step by step, each step a writer job so appends queued
     /// meanwhile commit between steps, then the WAL truncated.
@@ -199,6 +196,9 @@ impl SqliteStore {
         self.writer.run_job(purge::truncate_wal).await
     }
 
+    /// Before a read that uses a derived index, has the writer write what is pending, so the
+    /// read finds every entry acknowledged before it started. A stopped writer cannot: the read
+    /// then answers from what was indexed.
     async fn settle(&self, needed: bool) {
         if needed && self.writer.shared().deferred() > 0 {
             let caught_up = self.writer.run(|_, _| Ok(())).await;

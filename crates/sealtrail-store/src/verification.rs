@@ -182,6 +182,13 @@ impl<'a> Verifier<'a> {
         self.expected = self.expected.max(seq + 1);
         self.pending.push(row);
         if self.pending.len() >= checks::BATCH {
+            self.hand_over();
+        }
+    }
+
+    /// Hands the rows read so far to the workers and takes the results already finished.
+    fn hand_over(&mut self) {
+        if !self.pending.is_empty() {
             let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(checks::BATCH));
             let ready = self.checker.submit(batch);
             self.take_results(ready);
@@ -190,11 +197,7 @@ impl<'a> Verifier<'a> {
 
     /// Waits for every entry row read so far to be checked, and takes the results.
     fn drain_entries(&mut self) {
-        if !self.pending.is_empty() {
-            let batch = std::mem::take(&mut self.pending);
-            let ready = self.checker.submit(batch);
-            self.take_results(ready);
-        }
+        self.hand_over();
         let ready = self.checker.drain();
         self.take_results(ready);
     }

@@ -133,29 +133,33 @@ impl Checker {
             return Err(self.stop());
         }
         self.submitted += 1;
-        let mut ready = Vec::new();
-        while self.taken < self.submitted {
-            match self.worker(self.taken).map(|w| w.results.try_recv()) {
-                Some(Ok(done)) => {
-                    self.taken += 1;
-                    ready.push(done);
-                }
-                _ => break,
-            }
-        }
-        Ok(ready)
+        self.take(false)
     }
 
     /// Waits for every batch handed over and returns their results, in order.
     pub(super) fn drain(&mut self) -> Result<Vec<Vec<Checked>>, String> {
+        self.take(true)
+    }
+
+    /// Takes back the results of the batches handed over, in order: all of them when `wait`
+    /// is set, else those already finished.
+    fn take(&mut self, wait: bool) -> Result<Vec<Vec<Checked>>, String> {
         let mut ready = Vec::new();
         while self.taken < self.submitted {
-            match self.worker(self.taken).map(|w| w.results.recv()) {
-                Some(Ok(done)) => {
+            let next = self.worker(self.taken).and_then(|w| {
+                if wait {
+                    w.results.recv().ok()
+                } else {
+                    w.results.try_recv().ok()
+                }
+            });
+            match next {
+                Some(done) => {
                     self.taken += 1;
                     ready.push(done);
                 }
-                _ => return Err(self.stop()),
+                None if wait => return Err(self.stop()),
+                None => break,
             }
         }
         Ok(ready)

@@ -121,6 +121,73 @@ impl Api {
             .map_err(|e| BenchError::Http(format!("{method} {path}: reading JSON: {e}")))
     }
 
+    /// Signs in on the web page as a person does (the form posted with a same-origin
+    /// `Origin`) and returns the session cookie (`name=value`). The redirect that answers a
+    /// sign-in carries the cookie, so it is read here rather than followed.
+    pub async fn sign_in(
+        &self,
+        workspace: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<String, BenchError> {
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| BenchError::Http(format!("building the sign-in client: {e}")))?;
+        let response = client
+            .post(format!("{}/signin", self.base))
+            .header(reqwest::header::ORIGIN, &self.base)
+            .form(&[
+                ("workspace", workspace),
+                ("email", email),
+                ("password", password),
+                ("next", "/audit"),
+            ])
+            .send()
+            .await
+            .map_err(|e| BenchError::Http(format!("POST /signin: {e}")))?;
+        let cookie = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("sealtrail_session="))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string);
+        match (response.status(), cookie) {
+            (StatusCode::SEE_OTHER, Some(cookie)) => Ok(cookie),
+            (status, _) => Err(BenchError::Http(format!(
+                "POST /signin as {email} answered {status} without a session"
+            ))),
+        }
+    }
+
+    /// A page of the web UI with a session cookie, read to its end; `Ok` (the body's length)
+    /// only for 200, so a sign-in redirect is never timed as a page.
+    pub async fn page(&self, cookie: &str, path: &str) -> Result<usize, BenchError> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .map_err(|e| BenchError::Http(format!("GET {path}: {e}")))?;
+        if response.status() != StatusCode::OK
+            || response.url().path() != path.split('?').next().unwrap_or(path)
+        {
+            return Err(BenchError::Http(format!(
+                "GET {path} answered {} at {}",
+                response.status(),
+                response.url().path()
+            )));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| BenchError::Http(format!("GET {path}: reading the page: {e}")))?;
+        Ok(body.len())
+    }
+
     /// A GET whose answer must be 2xx.
     pub async fn get(&self, key: &str, path: &str) -> Result<Response, BenchError> {
         let response = self

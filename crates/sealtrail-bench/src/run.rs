@@ -15,7 +15,10 @@ use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
 use crate::scenarios::{export, overload, read, verify_and_prune, visibility};
 use crate::server::ServerProcess;
 use crate::workload::{terms, Submission, Workload, WorkloadSpec};
+use sealtrail_core::entry::Actor;
+use sealtrail_core::users::Role;
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_service::users::{self, Acting};
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore};
 use sealtrail_store::{Clock, Store};
@@ -274,6 +277,29 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         }
     }
 
+    // W1: the /audit page itself, signed in as an owner of the large tenant.
+    say("W1: the /audit page, signed in…");
+    let audit_page = {
+        let email = "bench-owner@example.com";
+        let store = open_store(config, &data_dir, Clock::System).await?;
+        let created = users::create_user(
+            store.as_ref(),
+            TenantId(large.id),
+            email,
+            Some("Bench Owner"),
+            Role::Owner,
+            None,
+            &Acting::operator(Actor::system("bench")),
+        )
+        .await?;
+        drop(store);
+        let password = created
+            .generated_password
+            .ok_or_else(|| BenchError::Workload("no first password was generated".into()))?;
+        let cookie = api.sign_in(&large.name, email, &password).await?;
+        read::audit_page(&api, &cookie, config.reps).await?
+    };
+
     // E1: the one large log as CSV and NDJSON.
     let bulk = &loaded.bulk;
     let mut exports = Vec::new();
@@ -349,6 +375,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         counts,
         timelines,
         search,
+        audit_page,
         exports,
         verify,
         prune,

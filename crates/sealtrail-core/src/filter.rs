@@ -254,8 +254,116 @@ pub struct Facets {
     pub results: Vec<FacetValue>,
     /// Distinct target types, most frequent first; a type counts once per entry.
     pub target_types: Vec<FacetValue>,
-    /// Distinct actor identities, most frequent first.
+    /// The most frequent actor identities, most frequent first: at most
+    /// [`Facets::ACTORS_LISTED`], so a tenant with tens of thousands of actors gets a usable
+    /// list (and a small answer); [`Facets::actors_total`] says how many there are, and the
+    /// rest are found by name, e-mail or id (`Store::find_actors`).
     pub actors: Vec<FacetActor>,
+    /// How many distinct actor identities the log holds (`actors` lists the first of them).
+    #[serde(default)]
+    pub actors_total: u64,
+}
+
+impl Facets {
+    /// The most actors a facet list holds. Beyond this a dropdown stops being usable (and
+    /// the list costs more to send than the page it filters); the page then offers a
+    /// search-as-you-type box instead.
+    pub const ACTORS_LISTED: usize = 500;
+
+    /// True when every actor of the log is in `actors`.
+    pub fn lists_every_actor(&self) -> bool {
+        self.actors.len() as u64 >= self.actors_total
+    }
+}
+
+/// An actor search as a caller asks for it (`?q=mart&limit=20`): the Actor box's
+/// suggestions on the page, `GET /v1/facets/actors` in the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorSearchParams {
+    /// Text to find inside ids, names and e-mails; empty finds nothing.
+    pub text: String,
+    /// Most actors to return.
+    pub limit: usize,
+}
+
+impl ActorSearchParams {
+    /// Suggestions a box shows when the caller names no limit.
+    pub const DEFAULT_LIMIT: usize = 20;
+    /// Longest search text: an actor search looks inside ids, names and e-mails, none of
+    /// which a person types at this length.
+    pub const MAX_TEXT_CHARS: usize = 200;
+
+    /// Reads `q` and `limit` (1 to [`Facets::ACTORS_LISTED`]); anything else is refused by
+    /// name, as the list's own parameters are.
+    pub fn parse(params: &[(String, String)]) -> Result<Self, ParamError> {
+        let mut search = ActorSearchParams {
+            text: String::new(),
+            limit: Self::DEFAULT_LIMIT,
+        };
+        for (key, value) in params {
+            match key.as_str() {
+                "q" => {
+                    if value.chars().count() > Self::MAX_TEXT_CHARS {
+                        return Err(param_error(
+                            "q",
+                            format!("at most {} characters", Self::MAX_TEXT_CHARS),
+                        ));
+                    }
+                    search.text = value.clone();
+                }
+                "limit" => {
+                    search.limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=Facets::ACTORS_LISTED).contains(n))
+                        .ok_or_else(|| {
+                            param_error(
+                                "limit",
+                                format!("a whole number from 1 to {}", Facets::ACTORS_LISTED),
+                            )
+                        })?;
+                }
+                other => {
+                    return Err(param_error(
+                        other,
+                        "unknown parameter; expected `q` or `limit`",
+                    ))
+                }
+            }
+        }
+        Ok(search)
+    }
+}
+
+/// The lowercased text an actor search looks for: Unicode lowercase, trimmed, so "ZOË " finds
+/// "zoë@example.org". `None` for text with nothing to look for.
+pub fn actor_search_text(text: &str) -> Option<String> {
+    let text = text.trim().to_lowercase();
+    (!text.is_empty()).then_some(text)
+}
+
+impl FacetActor {
+    /// True when `needle` (from [`actor_search_text`]) occurs in the actor's id, name or
+    /// e-mail, ignoring case. Both backends decide matches with this one function, so a
+    /// search finds the same actors everywhere whatever the database's collation.
+    pub fn matches(
+        needle: &str,
+        id: Option<&str>,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> bool {
+        [id, name, email].into_iter().flatten().any(|field| {
+            if field.is_ascii() && needle.is_ascii() {
+                field
+                    .as_bytes()
+                    .windows(needle.len().max(1))
+                    .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+                    && !needle.is_empty()
+            } else {
+                field.to_lowercase().contains(needle)
+            }
+        })
+    }
 }
 
 /// A query parameter that could not be understood; `param` names it for the client.
@@ -699,7 +807,54 @@ mod tests {
         assert!(parse_query(&p(&[("properties.", "x")]), now(), &[]).is_err());
     }
 
+    #[test]
+    fn actor_search_parameters_are_checked_by_name() {
+        let ok = ActorSearchParams::parse(&p(&[("q", "mart"), ("limit", "5")])).unwrap();
+        assert_eq!((ok.text.as_str(), ok.limit), ("mart", 5));
+        assert_eq!(ActorSearchParams::parse(&[]).unwrap().limit, 20);
+        for (bad, param) in [
+            (p(&[("limit", "0")]), "limit"),
+            (p(&[("limit", "501")]), "limit"),
+            (p(&[("limit", "x")]), "limit"),
+            (p(&[("actor", "u1")]), "actor"),
+            (vec![("q".to_string(), "a".repeat(201))], "q"),
+        ] {
+            assert_eq!(ActorSearchParams::parse(&bad).unwrap_err().param, param);
+        }
+    }
+
+    #[test]
+    fn actor_search_ignores_case_in_every_field() {
+        let needle = actor_search_text(" ZOË ").unwrap();
+        assert!(FacetActor::matches(&needle, None, Some("Zoë Martin"), None));
+        assert!(FacetActor::matches(
+            "martin7",
+            Some("u7"),
+            None,
+            Some("Hiro.MARTIN7@x.example")
+        ));
+        assert!(!FacetActor::matches(
+            "zoe",
+            Some("u7"),
+            Some("Zoë"),
+            Some("z@x")
+        ));
+        assert_eq!(actor_search_text("  "), None);
+    }
+
     proptest::proptest! {
+        /// The fast ASCII path finds exactly what Unicode lowercasing finds.
+        #[test]
+        fn actor_search_is_a_case_insensitive_substring_test(
+            field in "[a-zA-Z0-9@. ÉéİßK]{0,12}",
+            text in "[a-zA-Z0-9@. ÉéK]{1,4}",
+        ) {
+            if let Some(needle) = actor_search_text(&text) {
+                let expected = field.to_lowercase().contains(&needle);
+                proptest::prop_assert_eq!(FacetActor::matches(&needle, None, Some(&field), None), expected);
+            }
+        }
+
         #[test]
         fn cursor_round_trips(seq in 0u64..u64::MAX, older in proptest::bool::ANY) {
             let c = Cursor { seq, direction: if older { Direction::Older } else { Direction::Newer } };

@@ -115,8 +115,45 @@
     });
   }
 
+  // The Actor box of a tenant with more actors than a list holds: as the admin types, the
+  // server suggests the actors whose name, e-mail or id holds the text (most frequent first);
+  // picking one applies it. Without the script the box still takes an id or e-mail.
+  function actorSuggestions() {
+    document.querySelectorAll("input[data-suggest]").forEach(function (input) {
+      var list = document.getElementById(input.getAttribute("list"));
+      if (!list) { return; }
+      var timer = null, asked = "";
+      input.addEventListener("input", function (ev) {
+        if (ev.inputType === "insertReplacementText" || ev.inputType === undefined) {
+          if (input.form.requestSubmit) { input.form.requestSubmit(); } else { input.form.submit(); }
+          return;
+        }
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          var text = input.value.trim();
+          if (!text || text === asked) { return; }
+          asked = text;
+          fetch(input.getAttribute("data-suggest") + "?q=" + encodeURIComponent(text),
+                { credentials: "same-origin", headers: { Accept: "application/json" } })
+            .then(function (r) { return r.ok ? r.json() : []; })
+            .then(function (options) {
+              if (input.value.trim() !== text) { return; } // typed on meanwhile
+              list.textContent = "";
+              options.forEach(function (o) {
+                var opt = document.createElement("option");
+                opt.value = o.value; opt.textContent = o.label;
+                list.appendChild(opt);
+              });
+              list.setAttribute("data-for", text);
+            })
+            .catch(function () { asked = ""; });
+        }, 150);
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes(); ages(); filters(); details(); copyButtons(); timeline();
+    localTimes(); ages(); filters(); details(); copyButtons(); timeline(); actorSuggestions();
     setInterval(ages, 60000);
   });
 })();

@@ -28,6 +28,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/events", post(events::ingest).get(events::list))
         .route("/v1/events/{id}", get(events::detail))
         .route("/v1/facets", get(directory::facets))
+        .route("/v1/facets/actors", get(directory::find_actors))
         .route("/v1/timeline", get(events::timeline))
         .route("/v1/export", get(export_download::download))
         .route(

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", post(signin::sign_out))
         .route("/audit", get(audit_page::page))
         .route("/audit/export", get(audit_page::export))
+        .route("/audit/actors", get(audit_page::actor_suggestions))
         .route("/audit/entries/{id}", get(audit_page::entry))
         .route("/exports", get(exports::page).post(exports::queue))
         .route("/exports/{id}/download", get(exports::download))

@@ -4,7 +4,7 @@
 //! distinct value with its own SQL (`sqlite::facets::flush`, `pg::facets::flush`).
 
 use crate::tallies;
-use sealtrail_core::filter::{FacetValue, Facets};
+use sealtrail_core::filter::{actor_search_text, FacetActor, FacetValue, Facets};
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashMap;
 
@@ -161,6 +161,64 @@ pub(crate) fn add_stored_value(facets: &mut Facets, kind: &str, value: String, c
         value,
         count: count.max(0) as u64,
     });
+}
+
+/// An actor search as both backends run it: the rows of the tenant's `facet_actors` are
+/// streamed through [`ActorSearch::wants`] (one matching rule, [`FacetActor::matches`], not
+/// each database's collation) and the most frequent `limit` matches kept.
+#[derive(Clone)]
+pub(crate) struct ActorSearch {
+    needle: String,
+    limit: usize,
+    found: Vec<FacetActor>,
+}
+
+impl ActorSearch {
+    /// A search for `text`; `None` when it holds nothing to look for or nothing is wanted.
+    pub(crate) fn new(text: &str, limit: usize) -> Option<Self> {
+        let needle = actor_search_text(text)?;
+        (limit > 0).then(|| ActorSearch {
+            needle,
+            limit,
+            found: Vec::new(),
+        })
+    }
+
+    /// True when an actor with these fields matches (checked before the row is copied out).
+    pub(crate) fn wants(&self, id: Option<&str>, name: Option<&str>, email: Option<&str>) -> bool {
+        FacetActor::matches(&self.needle, id, name, email)
+    }
+
+    /// Keeps a matching actor; memory stays a small multiple of `limit` however many match.
+    pub(crate) fn add(&mut self, actor: FacetActor) {
+        self.found.push(actor);
+        if self.found.len() >= 4 * self.limit.max(64) {
+            self.keep_first();
+        }
+    }
+
+    fn keep_first(&mut self) {
+        self.found.sort_by(facet_order);
+        self.found.truncate(self.limit);
+    }
+
+    /// The most frequent matches, in facet order.
+    pub(crate) fn finish(mut self) -> Vec<FacetActor> {
+        self.keep_first();
+        self.found
+    }
+}
+
+/// The order of actor facets on both backends: most entries first, then by id, e-mail, name
+/// and type in byte order, a missing field first (SQLite's `ORDER BY count DESC, id, email,
+/// name, type`; PostgreSQL's with `COLLATE "C" NULLS FIRST`).
+fn facet_order(a: &FacetActor, b: &FacetActor) -> std::cmp::Ordering {
+    b.count
+        .cmp(&a.count)
+        .then_with(|| a.id.cmp(&b.id))
+        .then_with(|| a.email.cmp(&b.email))
+        .then_with(|| a.name.cmp(&b.name))
+        .then_with(|| a.kind.cmp(&b.kind))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use sealtrail_core::entry::{Actor, Appended, Entry, NewEntry};
-use sealtrail_core::filter::{Facets, Filter, Page, Query};
+use sealtrail_core::filter::{FacetActor, Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
 use sealtrail_core::timeline::{Tally, TallyUnit};
@@ -362,8 +362,19 @@ pub trait EventLog: Send + Sync + 'static {
     /// One entry by id; tells a pruned entry from one that never existed in this tenant.
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Lookup, StoreError>;
 
-    /// Distinct values present in the tenant's log, with counts.
+    /// Distinct values present in the tenant's log, with counts; actors only the
+    /// [`Facets::ACTORS_LISTED`] most frequent, with their total.
     async fn facets(&self, tenant: TenantId) -> Result<Facets, StoreError>;
+
+    /// Up to `limit` actor identities of the tenant's log whose id, name or e-mail holds
+    /// `text` (any case), most frequent first: the Actor box's suggestions when a tenant has
+    /// more actors than a list can hold. Empty for text with nothing to look for.
+    async fn find_actors(
+        &self,
+        tenant: TenantId,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<FacetActor>, StoreError>;
 
     /// Number of entries ever appended to the tenant's log (the next seq), pruned ones
     /// included: it is the Merkle tree's size.

@@ -29,6 +29,7 @@ mod users;
 mod verify;
 mod writer;
 
+use crate::facets::ActorSearch;
 use crate::group_commit::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
@@ -40,7 +41,7 @@ use crate::{Directory, EventLog, Integrity, Lifecycle};
 use async_trait::async_trait;
 use pool::Pool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
-use sealtrail_core::filter::{Facets, Filter, Page, Query};
+use sealtrail_core::filter::{FacetActor, Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
 use sealtrail_core::timeline::{Tally, TallyUnit};
@@ -277,6 +278,22 @@ impl EventLog for PgStore {
     async fn facets(&self, tenant: TenantId) -> Result<Facets, StoreError> {
         self.reads
             .read("reading facets", move |tx| read::facets(tx, tenant))
+            .await
+    }
+
+    async fn find_actors(
+        &self,
+        tenant: TenantId,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<FacetActor>, StoreError> {
+        let Some(search) = ActorSearch::new(text, limit) else {
+            return Ok(Vec::new());
+        };
+        self.reads
+            .read("searching actors", move |tx| {
+                read::find_actors(tx, tenant, search.clone())
+            })
             .await
     }
 

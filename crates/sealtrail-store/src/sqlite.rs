@@ -44,6 +44,7 @@ mod ledger_tests;
 #[cfg(test)]
 mod tests;
 
+use crate::facets::ActorSearch;
 use crate::group_commit::{GroupLimits, WriterHandle};
 use crate::Clock;
 use crate::{
@@ -55,7 +56,7 @@ use crate::{Directory, EventLog, Integrity, Lifecycle};
 use async_trait::async_trait;
 use read::ReadPool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
-use sealtrail_core::filter::{Facets, Filter, Page, Query};
+use sealtrail_core::filter::{FacetActor, Facets, Filter, Page, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
 use sealtrail_core::timeline::{Tally, TallyUnit};
@@ -288,6 +289,21 @@ impl EventLog for SqliteStore {
         self.settle(true).await;
         self.reads
             .read(move |conn| read::facets(conn, tenant))
+            .await
+    }
+
+    async fn find_actors(
+        &self,
+        tenant: TenantId,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<FacetActor>, StoreError> {
+        let Some(search) = ActorSearch::new(text, limit) else {
+            return Ok(Vec::new());
+        };
+        self.settle(true).await;
+        self.reads
+            .read(move |conn| read::find_actors(conn, tenant, search))
             .await
     }
 

@@ -75,6 +75,7 @@ macro_rules! store_contract_tests {
             event_time_periods_find_late_and_imported_entries,
             tallies_count_every_entry_by_hour_day_and_outcome,
             facets_count_values_present,
+            actors_beyond_the_list_are_found_by_search,
             tenants_are_isolated,
             tenants_create_conflict_and_lookup,
             api_keys_insert_list_and_revoke,

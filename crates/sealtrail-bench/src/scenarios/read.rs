@@ -1,6 +1,6 @@
 //! Q1 (newest-50 pages with 0–3 filters, then 20 cursor pages), Q2 (counts), T1 (the
 //! timeline) and S1 (search), each timed over HTTP against Sealtrail and directly against the
-//! raw engine, same filters.
+//! raw engine, same filters; and W1, the `/audit` page itself, signed in.
 
 use crate::error::BenchError;
 use crate::http::Api;
@@ -359,6 +359,56 @@ pub async fn total(api: &Api, key: &str) -> Result<u64, BenchError> {
 /// A word without its first letter: found only by a search inside words.
 fn substring_of(word: &str) -> String {
     word.chars().skip(1).collect()
+}
+
+/// W1 figures for one view of the `/audit` page.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditPageFigures {
+    /// The view in words.
+    pub label: String,
+    /// The page's address.
+    pub path: String,
+    /// Size of the HTML.
+    pub bytes: usize,
+    /// The whole page (list, count, timeline and facets, rendered), signed in, over HTTP.
+    pub sealtrail: Latency,
+}
+
+/// The views W1 times: how the page opens, and a person's filter with a period.
+pub fn audit_page_views() -> Vec<(String, String)> {
+    vec![
+        ("as it opens".into(), "/audit".into()),
+        (
+            "actor=u0, last 30 days".into(),
+            "/audit?actor=u0&range=30d".into(),
+        ),
+    ]
+}
+
+/// W1: the `/audit` page as a signed-in admin opens it — every read the page makes (list,
+/// count, timeline, facets) and the rendering, `reps` times per view after one warm-up.
+pub async fn audit_page(
+    api: &Api,
+    cookie: &str,
+    reps: usize,
+) -> Result<Vec<AuditPageFigures>, BenchError> {
+    let mut out = Vec::new();
+    for (label, path) in audit_page_views() {
+        let bytes = api.page(cookie, &path).await?;
+        let mut samples = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let started = Instant::now();
+            api.page(cookie, &path).await?;
+            samples.push(started.elapsed());
+        }
+        out.push(AuditPageFigures {
+            label,
+            path,
+            bytes,
+            sealtrail: Latency::of(&mut samples),
+        });
+    }
+    Ok(out)
 }
 
 /// One untimed request (warming caches; its answer is returned), then `reps` timed ones.

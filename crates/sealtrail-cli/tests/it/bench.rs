@@ -83,6 +83,7 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         "S1 search",
         "T1 timeline",
         "E1 export",
+        "W1 `/audit` page",
         "V1 verify",
         "P1 prune",
         "O1 overload: 24 clients",
@@ -118,6 +119,14 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     }
     for batch in report["ingest_batch"].as_array().unwrap() {
         assert!(batch["ratio"].as_f64().unwrap() > 0.0, "{batch}");
+    }
+    // W1: each view of the page was timed, signed in (a sign-in page is never timed: the
+    // scenario stops on anything but the page itself), and its HTML holds the rows.
+    let views = report["audit_page"].as_array().unwrap();
+    assert_eq!(views.len(), 2);
+    for view in views {
+        assert_eq!(view["sealtrail"]["n"], 3, "{view}");
+        assert!(view["bytes"].as_u64().unwrap() > 10_000, "{view}");
     }
     // 3 tenants x 4 filter sets; the unfiltered page of the large tenant is full.
     let pages = report["pages"].as_array().unwrap();

@@ -2,13 +2,13 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::request::json_body;
+use crate::request::{json_body, query_params};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use sealtrail_core::filter::Facets;
+use sealtrail_core::filter::{ActorSearchParams, Facets};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_service::tenants;
 use serde::Deserialize;
@@ -22,6 +22,22 @@ pub async fn facets(
 ) -> Result<Json<Facets>, ApiError> {
     caller.require(Scope::Read)?;
     Ok(Json(state.store.facets(caller.tenant()).await?))
+}
+
+/// `GET /v1/facets/actors?q=&limit=`: the actors whose id, name or e-mail holds `q`, most
+/// frequent first — for a tenant with more actors than `/v1/facets` lists.
+pub async fn find_actors(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let search = ActorSearchParams::parse(&query_params(raw.as_deref()))?;
+    let actors = state
+        .store
+        .find_actors(caller.tenant(), &search.text, search.limit)
+        .await?;
+    Ok(Json(json!({ "actors": actors })))
 }
 
 /// `GET /v1/tenant`: which tenant this key belongs to and how long its log is.

@@ -18,7 +18,7 @@ use crate::web::timeline::TimelineView;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use sealtrail_core::filter::{parse_query, Cursor, Facets, Query};
+use sealtrail_core::filter::{parse_query, ActorSearchParams, Cursor, FacetActor, Facets, Query};
 use sealtrail_core::Timestamp;
 use sealtrail_export::Format;
 use sealtrail_store::Lookup;
@@ -99,6 +99,11 @@ struct AuditPage {
     events: Vec<SelectOption>,
     channels: Vec<SelectOption>,
     actors: Vec<SelectOption>,
+    /// More actors than a dropdown holds: the Actor field is a search box suggesting them
+    /// (`/audit/actors`), with the most frequent listed up front.
+    actor_search: bool,
+    /// The actor filter as the URL has it, shown in the search box.
+    actor_value: String,
     results: Vec<SelectOption>,
     categories: Vec<SelectOption>,
     target_types: Vec<SelectOption>,
@@ -186,6 +191,20 @@ fn values_of<'a>(params: &'a [(String, String)], key: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// An actor as the Actor box offers it: the value the `actor` filter matches (id, else
+/// e-mail) and a label a person recognises. `None` for an actor with neither id nor e-mail,
+/// which that filter cannot select.
+fn actor_option(a: &FacetActor) -> Option<(String, String)> {
+    let value = a.id.clone().or_else(|| a.email.clone())?;
+    let label = match (&a.name, &a.email) {
+        (Some(n), Some(e)) => format!("{n} <{e}>"),
+        (Some(n), None) => n.clone(),
+        (None, Some(e)) => e.clone(),
+        (None, None) => value.clone(),
+    };
+    Some((value, label))
+}
+
 fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<SelectOption>; 6] {
     let plain = |values: &[sealtrail_core::filter::FacetValue]| {
         values
@@ -193,16 +212,7 @@ fn facet_options(facets: &Facets, params: &[(String, String)]) -> [Vec<SelectOpt
             .map(|v| (v.value.clone(), format!("{} ({})", v.value, v.count)))
             .collect::<Vec<_>>()
     };
-    let actors = facets.actors.iter().filter_map(|a| {
-        let value = a.id.clone().or_else(|| a.email.clone())?;
-        let label = match (&a.name, &a.email) {
-            (Some(n), Some(e)) => format!("{n} <{e}>"),
-            (Some(n), None) => n.clone(),
-            (None, Some(e)) => e.clone(),
-            (None, None) => value.clone(),
-        };
-        Some((value, label))
-    });
+    let actors = facets.actors.iter().filter_map(actor_option);
     [
         options_of(plain(&facets.events), &values_of(params, "event")),
         options(plain(&facets.channels), value_of(params, "channel")),
@@ -227,6 +237,34 @@ fn count_text(n: u64) -> String {
         1 => "1 entry".into(),
         _ => format!("{grouped} entries"),
     }
+}
+
+/// `GET /audit/actors?q=`: the Actor box's suggestions as `[{value, label}]`, for a tenant
+/// with more actors than the page lists (the box's script asks as the admin types).
+pub async fn actor_suggestions(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    user.require_log_access()?;
+    let search = ActorSearchParams::parse(&query_params(raw.as_deref()))
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let actors = state
+        .store
+        .find_actors(user.tenant.id, &search.text, search.limit)
+        .await?;
+    let options: Vec<serde_json::Value> = actors
+        .iter()
+        .filter_map(actor_option)
+        .map(|(value, label)| serde_json::json!({ "value": value, "label": label }))
+        .collect();
+    // Names and e-mails of the log: never kept by a browser or proxy cache, as the pages.
+    let mut response = axum::Json(options).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// `GET /audit`.
@@ -294,6 +332,8 @@ pub async fn page(
         form,
         events,
         channels,
+        actor_search: !facets.lists_every_actor(),
+        actor_value: value_of(&params, "actor").to_string(),
         actors,
         results,
         categories,

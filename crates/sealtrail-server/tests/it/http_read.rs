@@ -529,6 +529,90 @@ async fn health_and_metrics() {
     s.stop().await;
 }
 
+/// A tenant with more actors than `/v1/facets` lists: the list holds the most frequent ones
+/// and `actors_total` says how many there are; `/v1/facets/actors?q=` finds the rest by any
+/// part of their id, name or e-mail, in any case, only in the caller's tenant; bad parameters
+/// are refused by name; a key without `read` is refused.
+#[tokio::test]
+async fn actors_beyond_the_facet_list_are_found_by_search() {
+    let s = TestServer::start().await;
+    let events: Vec<Value> = (0..530)
+        .map(|i| event("doc.viewed", &format!("member{i:03}")))
+        .chain((0..3).map(|_| {
+            json!({ "action": "doc.viewed", "actor": { "id": "zoe", "name": "Zoë Martin", "email": "zoe@example.org" } })
+        }))
+        .collect();
+    for chunk in events.chunks(200) {
+        let r = s
+            .post_events(&s.admin_key, &json!({ "events": chunk }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let f = s.get_json(&s.admin_key, "/v1/facets").await;
+    assert_eq!(f["actors"].as_array().unwrap().len(), 500);
+    assert!(
+        f["actors_total"].as_u64().unwrap() >= 531,
+        "{}",
+        f["actors_total"]
+    );
+    let counts: Vec<u64> = f["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most frequent first"
+    );
+    assert!(f["actors"].as_array().unwrap()[..3]
+        .iter()
+        .any(|a| a["id"] == "zoe"));
+
+    let found = s
+        .get_json(&s.admin_key, "/v1/facets/actors?q=ZO%C3%8B")
+        .await;
+    assert_eq!(found["actors"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["actors"][0]["email"], "zoe@example.org");
+    assert_eq!(found["actors"][0]["count"], 3);
+    let members = s
+        .get_json(&s.admin_key, "/v1/facets/actors?q=ember52&limit=5")
+        .await;
+    let ids: Vec<&str> = members["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "member520",
+            "member521",
+            "member522",
+            "member523",
+            "member524"
+        ]
+    );
+
+    let (_, other) = s.tenant_with_key("elsewhere", &[Scope::Read]).await;
+    let theirs = s.get_json(&other, "/v1/facets/actors?q=zo").await;
+    assert_eq!(
+        theirs["actors"],
+        json!([]),
+        "another tenant's actors stay hidden"
+    );
+    for bad in ["limit=0", "limit=501", "limit=many", "actor=zoe"] {
+        let r = s
+            .get(&s.admin_key, &format!("/v1/facets/actors?{bad}"))
+            .await;
+        expect_error(r, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+    }
+    let ingest_only = s.key(&[Scope::Ingest]).await;
+    let r = s.get(&ingest_only, "/v1/facets/actors?q=zo").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
 /// Seed 003: the System filter isolates every actor that is not a person (automation, API
 /// callers, integrations), and system actors sent without an id never merge: each has its own
 /// id in the facets, so picking one in the Actor dropdown shows only its entries.

@@ -1,7 +1,7 @@
 //! Single entries, leaves, log heads and facets, each read inside the caller's snapshot.
 
 use super::pool::{PgResult, Tx};
-use crate::facets;
+use crate::facets::{self, ActorSearch};
 use crate::stored_entry::{slots_from_columns, StoredEntry};
 use crate::{LeafRecord, Lookup, StoreError};
 use postgres::types::ToSql;
@@ -177,6 +177,34 @@ pub(crate) fn leaves(
         .collect::<Result<Vec<_>, StoreError>>()?)
 }
 
+/// Actors whose id, name or e-mail holds the search's text ([`ActorSearch`]), matched here
+/// rather than with the database's `lower()`, whose idea of case depends on the cluster's
+/// locale.
+pub(crate) fn find_actors(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    mut search: ActorSearch,
+) -> PgResult<Vec<FacetActor>> {
+    let rows = tx.query(
+        "SELECT type, id, name, email, count FROM facet_actors WHERE tenant = $1 AND count > 0",
+        &[&tenant.0],
+    )?;
+    for row in rows {
+        let (id, name, email): (Option<&str>, Option<&str>, Option<&str>) =
+            (row.get(1), row.get(2), row.get(3));
+        if search.wants(id, name, email) {
+            search.add(FacetActor {
+                kind: row.get(0),
+                id: id.map(str::to_string),
+                name: name.map(str::to_string),
+                email: email.map(str::to_string),
+                count: row.get::<_, i64>(4).max(0) as u64,
+            });
+        }
+    }
+    Ok(search.finish())
+}
+
 /// The tenant's facet counts, most frequent first.
 pub(crate) fn facets(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Facets> {
     let mut facets = Facets::default();
@@ -193,13 +221,21 @@ pub(crate) fn facets(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Facets> {
         let kind: String = row.get(0);
         facets::add_stored_value(&mut facets, &kind, row.get(1), row.get(2));
     }
+    let total: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM facet_actors WHERE tenant = $1 AND count > 0",
+            &[&tenant.0],
+        )?
+        .get(0);
+    facets.actors_total = total.max(0) as u64;
     let rows = tx.query(
         "SELECT type, id, name, email, count FROM facet_actors
          WHERE tenant = $1 AND count > 0
          ORDER BY count DESC, id COLLATE \"C\" NULLS FIRST, email COLLATE \"C\" NULLS FIRST,
                   name COLLATE \"C\" NULLS FIRST,
-                  type COLLATE \"C\"",
-        &[&tenant.0],
+                  type COLLATE \"C\"
+         LIMIT $2",
+        &[&tenant.0, &(Facets::ACTORS_LISTED as i64)],
     )?;
     for row in rows {
         facets.actors.push(FacetActor {

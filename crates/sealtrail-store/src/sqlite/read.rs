@@ -6,10 +6,10 @@ use super::pk::{log_range, tenant_base};
 use super::schema::open_reader;
 use super::vault;
 use crate::blocking;
-use crate::facets;
+use crate::facets::{self, ActorSearch};
 use crate::stored_entry::StoredEntry;
 use crate::{LeafRecord, Lookup, StoreError};
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 use sealtrail_core::filter::{FacetActor, Facets};
 use sealtrail_core::{TenantId, Timestamp};
@@ -215,15 +215,21 @@ pub(crate) fn facets(conn: &Connection, tenant: TenantId) -> Result<Facets, Stor
         let (kind, value, count) = row.map_err(backend("reading facets"))?;
         facets::add_stored_value(&mut facets, &kind, value, count);
     }
+    facets.actors_total = conn
+        .prepare_cached("SELECT count(*) FROM facet_actors WHERE tenant = ?1 AND count > 0")
+        .and_then(|mut s| s.query_row([tenant.0], |r| r.get::<_, i64>(0)))
+        .map_err(backend("reading facets"))?
+        .max(0) as u64;
     let mut actors = conn
         .prepare_cached(
             "SELECT type, id, name, email, count FROM facet_actors
              WHERE tenant = ?1 AND count > 0
-             ORDER BY count DESC, id, email, name, type",
+             ORDER BY count DESC, id, email, name, type
+             LIMIT ?2",
         )
         .map_err(backend("reading facets"))?;
     let rows = actors
-        .query_map([tenant.0], |r| {
+        .query_map(params![tenant.0, Facets::ACTORS_LISTED as i64], |r| {
             Ok(FacetActor {
                 kind: r.get(0)?,
                 id: r.get(1)?,
@@ -237,4 +243,43 @@ pub(crate) fn facets(conn: &Connection, tenant: TenantId) -> Result<Facets, Stor
         facets.actors.push(row.map_err(backend("reading facets"))?);
     }
     Ok(facets)
+}
+
+/// Actors whose id, name or e-mail holds the search's text ([`ActorSearch`]): the tenant's
+/// actor rows are read in key order and only the matching ones copied out.
+pub(crate) fn find_actors(
+    conn: &Connection,
+    tenant: TenantId,
+    mut search: ActorSearch,
+) -> Result<Vec<FacetActor>, StoreError> {
+    let read = backend("searching actors");
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT type, id, name, email, count FROM facet_actors
+             WHERE tenant = ?1 AND count > 0",
+        )
+        .map_err(&read)?;
+    let mut rows = statement.query([tenant.0]).map_err(&read)?;
+    while let Some(row) = rows.next().map_err(&read)? {
+        let text = |i: usize| -> rusqlite::Result<Option<&str>> {
+            match row.get_ref(i)? {
+                ValueRef::Text(t) => Ok(std::str::from_utf8(t).ok()),
+                _ => Ok(None),
+            }
+        };
+        if search.wants(
+            text(1).map_err(&read)?,
+            text(2).map_err(&read)?,
+            text(3).map_err(&read)?,
+        ) {
+            search.add(FacetActor {
+                kind: row.get(0).map_err(&read)?,
+                id: row.get(1).map_err(&read)?,
+                name: row.get(2).map_err(&read)?,
+                email: row.get(3).map_err(&read)?,
+                count: row.get::<_, i64>(4).map_err(&read)?.max(0) as u64,
+            });
+        }
+    }
+    Ok(search.finish())
 }

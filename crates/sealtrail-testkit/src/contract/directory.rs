@@ -1,7 +1,7 @@
 //! Cases on facets, tenant isolation, tenants and API keys.
 
 use super::fixtures::*;
-use sealtrail_core::filter::{Cursor, Direction, Filter};
+use sealtrail_core::filter::{Cursor, Direction, Facets, Filter};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
 use sealtrail_store::{Lookup, Store, StoreError};
@@ -65,8 +65,85 @@ pub async fn facets_count_values_present(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(f.actors[0].name.as_deref(), Some("User 0"));
+    assert_eq!(f.actors_total, 5);
+    assert!(f.lists_every_actor());
     let empty = tenant(&store, "empty").await;
     assert_eq!(store.facets(empty).await.ok(), Some(Default::default()));
+}
+
+/// A tenant with more actors than a list holds: facets list the most frequent ones and say
+/// how many there are; the others are found by any part of their id, name or e-mail, in any
+/// case, most frequent first — and never another tenant's.
+pub async fn actors_beyond_the_list_are_found_by_search(store: Arc<dyn Store>) {
+    let t = tenant(&store, "crowd").await;
+    let other = tenant(&store, "elsewhere").await;
+    let listed = Facets::ACTORS_LISTED;
+    let mut entries: Vec<_> = (0..listed + 40)
+        .map(|i| event("doc.viewed", &format!("member{i:04}")))
+        .collect();
+    // The most frequent actor, and a name outside ASCII that only Unicode case finds.
+    let mut zoe = event("doc.viewed", "zoe");
+    zoe.actor.name = Some("ZOË Martin".into());
+    zoe.actor.email = Some("Zoe.Martin@Example.org".into());
+    entries.extend((0..4).map(|_| zoe.clone()));
+    entries.extend((0..2).map(|_| event("doc.viewed", "member0517")));
+    append(&store, t, entries).await;
+    let mut stranger = event("doc.viewed", "zoe-elsewhere");
+    stranger.actor.name = Some("Zoë Other".into());
+    append(&store, other, vec![stranger]).await;
+
+    let f = store.facets(t).await.unwrap_or_default();
+    assert_eq!(f.actors.len(), listed);
+    assert_eq!(f.actors_total, listed as u64 + 41);
+    assert!(!f.lists_every_actor());
+    assert_eq!(f.actors[0].id.as_deref(), Some("zoe"));
+    assert_eq!(f.actors[1].id.as_deref(), Some("member0517"));
+
+    let found = |text: &'static str, limit: usize| {
+        let store = store.clone();
+        async move {
+            match store.find_actors(t, text, limit).await {
+                Ok(actors) => actors
+                    .into_iter()
+                    .map(|a| (a.id.unwrap_or_default(), a.count))
+                    .collect::<Vec<_>>(),
+                Err(e) => panic!("find_actors({text}): {e}"),
+            }
+        }
+    };
+    let ids = |pairs: &[(&str, u64)]| {
+        pairs
+            .iter()
+            .map(|(id, n)| (id.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found("zoë", 10).await,
+        ids(&[("zoe", 4)]),
+        "by name, Unicode case"
+    );
+    assert_eq!(
+        found(" MARTIN@example", 10).await,
+        ids(&[("zoe", 4)]),
+        "by e-mail"
+    );
+    assert_eq!(
+        found("ber0537", 10).await,
+        ids(&[("member0537", 1)]),
+        "inside an id"
+    );
+    assert_eq!(
+        found("member05", 3).await,
+        ids(&[("member0517", 3), ("member0500", 1), ("member0501", 1)]),
+        "most frequent first, then by id, up to the limit"
+    );
+    assert_eq!(found("member", 1000).await.len(), listed + 40);
+    assert!(
+        found("other", 10).await.is_empty(),
+        "another tenant's actor"
+    );
+    assert!(found("  ", 10).await.is_empty());
+    assert!(found("member", 0).await.is_empty());
 }
 
 /// No read ever sees another tenant's data; each tenant has its own seq and idempotency keys.

@@ -42,10 +42,11 @@ fn guarded_endpoints(entry: &str, job: &str) -> Vec<(Method, String, Option<Valu
     ]
 }
 
-const PAGES: [&str; 5] = [
+const PAGES: [&str; 6] = [
     "/audit",
     "/audit?channel=hardware",
     "/audit/export?format=csv",
+    "/audit/actors?q=ali",
     "/settings",
     "/account",
 ];

@@ -28,6 +28,11 @@ const PAGES: &[(&str, &[Role], &str)] = &[
         "owner, super-admin, admin, it-admin",
     ),
     (
+        "/audit/actors?q=ali",
+        LOG_VIEWERS,
+        "owner, super-admin, admin, it-admin",
+    ),
+    (
         "/audit/entries/{id}",
         LOG_VIEWERS,
         "owner, super-admin, admin, it-admin",

@@ -268,7 +268,7 @@ impl Facets {
     /// The most actors a facet list holds. Beyond this a dropdown stops being usable (and
     /// the list costs more to send than the page it filters); the page then offers a
     /// search-as-you-type box instead.
-    pub const ACTORS_LISTED: usize = 500;
+    pub const ACTORS_LISTED: usize = 100;
 
     /// True when every actor of the log is in `actors`.
     pub fn lists_every_actor(&self) -> bool {
@@ -289,11 +289,13 @@ pub struct ActorSearchParams {
 impl ActorSearchParams {
     /// Suggestions a box shows when the caller names no limit.
     pub const DEFAULT_LIMIT: usize = 20;
+    /// Most actors one search returns.
+    pub const MAX_LIMIT: usize = 500;
     /// Longest search text: an actor search looks inside ids, names and e-mails, none of
     /// which a person types at this length.
     pub const MAX_TEXT_CHARS: usize = 200;
 
-    /// Reads `q` and `limit` (1 to [`Facets::ACTORS_LISTED`]); anything else is refused by
+    /// Reads `q` and `limit` (1 to [`ActorSearchParams::MAX_LIMIT`]); anything else is refused by
     /// name, as the list's own parameters are.
     pub fn parse(params: &[(String, String)]) -> Result<Self, ParamError> {
         let mut search = ActorSearchParams {
@@ -315,11 +317,11 @@ impl ActorSearchParams {
                     search.limit = value
                         .parse::<usize>()
                         .ok()
-                        .filter(|n| (1..=Facets::ACTORS_LISTED).contains(n))
+                        .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
                         .ok_or_else(|| {
                             param_error(
                                 "limit",
-                                format!("a whole number from 1 to {}", Facets::ACTORS_LISTED),
+                                format!("a whole number from 1 to {}", Self::MAX_LIMIT),
                             )
                         })?;
                 }

@@ -671,7 +671,7 @@ async fn sign_in_expecting_refusal(b: &Browser, url: &str, email: &str) {
 #[tokio::test]
 async fn many_actors_are_found_by_typing_and_search_finds_text_inside_words() {
     let s = TestServer::start().await;
-    let mut events: Vec<Value> = (0..520)
+    let mut events: Vec<Value> = (0..120)
         .map(|i| {
             json!({
                 "action": "document.viewed",

@@ -536,7 +536,7 @@ async fn health_and_metrics() {
 #[tokio::test]
 async fn actors_beyond_the_facet_list_are_found_by_search() {
     let s = TestServer::start().await;
-    let events: Vec<Value> = (0..530)
+    let events: Vec<Value> = (0..130)
         .map(|i| event("doc.viewed", &format!("member{i:03}")))
         .chain((0..3).map(|_| {
             json!({ "action": "doc.viewed", "actor": { "id": "zoe", "name": "Zoë Martin", "email": "zoe@example.org" } })
@@ -549,9 +549,9 @@ async fn actors_beyond_the_facet_list_are_found_by_search() {
         assert_eq!(r.status(), StatusCode::OK);
     }
     let f = s.get_json(&s.admin_key, "/v1/facets").await;
-    assert_eq!(f["actors"].as_array().unwrap().len(), 500);
+    assert_eq!(f["actors"].as_array().unwrap().len(), 100);
     assert!(
-        f["actors_total"].as_u64().unwrap() >= 531,
+        f["actors_total"].as_u64().unwrap() >= 131,
         "{}",
         f["actors_total"]
     );
@@ -576,7 +576,7 @@ async fn actors_beyond_the_facet_list_are_found_by_search() {
     assert_eq!(found["actors"][0]["email"], "zoe@example.org");
     assert_eq!(found["actors"][0]["count"], 3);
     let members = s
-        .get_json(&s.admin_key, "/v1/facets/actors?q=ember52&limit=5")
+        .get_json(&s.admin_key, "/v1/facets/actors?q=ember12&limit=5")
         .await;
     let ids: Vec<&str> = members["actors"]
         .as_array()
@@ -587,11 +587,11 @@ async fn actors_beyond_the_facet_list_are_found_by_search() {
     assert_eq!(
         ids,
         [
-            "member520",
-            "member521",
-            "member522",
-            "member523",
-            "member524"
+            "member120",
+            "member121",
+            "member122",
+            "member123",
+            "member124"
         ]
     );
 

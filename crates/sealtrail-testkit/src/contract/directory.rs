@@ -86,7 +86,7 @@ pub async fn actors_beyond_the_list_are_found_by_search(store: Arc<dyn Store>) {
     zoe.actor.name = Some("ZOË Martin".into());
     zoe.actor.email = Some("Zoe.Martin@Example.org".into());
     entries.extend((0..4).map(|_| zoe.clone()));
-    entries.extend((0..2).map(|_| event("doc.viewed", "member0517")));
+    entries.extend((0..2).map(|_| event("doc.viewed", "member0117")));
     append(&store, t, entries).await;
     let mut stranger = event("doc.viewed", "zoe-elsewhere");
     stranger.actor.name = Some("Zoë Other".into());
@@ -97,7 +97,7 @@ pub async fn actors_beyond_the_list_are_found_by_search(store: Arc<dyn Store>) {
     assert_eq!(f.actors_total, listed as u64 + 41);
     assert!(!f.lists_every_actor());
     assert_eq!(f.actors[0].id.as_deref(), Some("zoe"));
-    assert_eq!(f.actors[1].id.as_deref(), Some("member0517"));
+    assert_eq!(f.actors[1].id.as_deref(), Some("member0117"));
 
     let found = |text: &'static str, limit: usize| {
         let store = store.clone();
@@ -128,13 +128,13 @@ pub async fn actors_beyond_the_list_are_found_by_search(store: Arc<dyn Store>) {
         "by e-mail"
     );
     assert_eq!(
-        found("ber0537", 10).await,
-        ids(&[("member0537", 1)]),
+        found("ber0137", 10).await,
+        ids(&[("member0137", 1)]),
         "inside an id"
     );
     assert_eq!(
-        found("member05", 3).await,
-        ids(&[("member0517", 3), ("member0500", 1), ("member0501", 1)]),
+        found("member01", 3).await,
+        ids(&[("member0117", 3), ("member0100", 1), ("member0101", 1)]),
         "most frequent first, then by id, up to the limit"
     );
     assert_eq!(found("member", 1000).await.len(), listed + 40);

@@ -16,6 +16,7 @@ use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Domain separator of value commitments, so they can never collide with tree hashes.
@@ -161,9 +162,11 @@ pub fn random_salts() -> [[u8; 16]; 3] {
 /// The envelope's structure (field names are the wire format; keep them stable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EnvelopeFields {
+struct EnvelopeFields<'a> {
     v: u32,
-    log: String,
+    /// Borrowed from the envelope's bytes when decoding: opening an entry never needs it.
+    #[serde(borrow)]
+    log: Cow<'a, str>,
     seq: u64,
     id: Uuid,
     recorded_at: Timestamp,
@@ -177,15 +180,21 @@ struct EnvelopeFields {
     actor_type: ActorType,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     redacted: Vec<String>,
-    commitments: Commitments,
+    #[serde(borrow)]
+    commitments: Commitments<'a>,
 }
 
+/// The parts' commitments as hex; borrowed from the envelope's bytes when decoding (only
+/// verification reads them), owned when sealing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Commitments {
-    actor: String,
-    context: String,
-    payload: String,
+struct Commitments<'a> {
+    #[serde(borrow)]
+    actor: Cow<'a, str>,
+    #[serde(borrow)]
+    context: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
 }
 
 /// The payload part's structure.
@@ -253,7 +262,7 @@ pub fn seal(entry: &Entry, log: &str, salts: [[u8; 16]; 3]) -> Sealed {
 pub struct Presealed {
     entry: NewEntry,
     vault: [VaultValue; 3],
-    commitments: Commitments,
+    commitments: Commitments<'static>,
 }
 
 impl Presealed {
@@ -301,7 +310,7 @@ struct VaultParts<'a> {
 
 impl VaultParts<'_> {
     /// The three vault values with `salts`, and the envelope's commitments to them.
-    fn seal(&self, salts: [[u8; 16]; 3]) -> ([VaultValue; 3], Commitments) {
+    fn seal(&self, salts: [[u8; 16]; 3]) -> ([VaultValue; 3], Commitments<'static>) {
         let actor = ActorIdentity {
             id: self.actor.id.clone(),
             name: self.actor.name.clone(),
@@ -339,9 +348,9 @@ impl VaultParts<'_> {
             },
         ];
         let commitments = Commitments {
-            actor: hex::encode(vault[0].commitment()),
-            context: hex::encode(vault[1].commitment()),
-            payload: hex::encode(vault[2].commitment()),
+            actor: Cow::Owned(hex::encode(vault[0].commitment())),
+            context: Cow::Owned(hex::encode(vault[1].commitment())),
+            payload: Cow::Owned(hex::encode(vault[2].commitment())),
         };
         (vault, commitments)
     }
@@ -352,11 +361,11 @@ fn seal_placed(
     entry: &Entry,
     log: &str,
     vault: [VaultValue; 3],
-    commitments: Commitments,
+    commitments: Commitments<'_>,
 ) -> Sealed {
     let fields = EnvelopeFields {
         v: ENVELOPE_VERSION,
-        log: log.to_string(),
+        log: Cow::Borrowed(log),
         seq: entry.seq,
         id: entry.id,
         recorded_at: entry.recorded_at,
@@ -423,8 +432,8 @@ pub struct EnvelopeHead {
     pub id: Uuid,
 }
 
-fn decode_fields(envelope: &[u8]) -> Result<EnvelopeFields, EnvelopeError> {
-    let fields: EnvelopeFields =
+fn decode_fields(envelope: &[u8]) -> Result<EnvelopeFields<'_>, EnvelopeError> {
+    let fields: EnvelopeFields<'_> =
         serde_json::from_slice(envelope).map_err(|e| EnvelopeError::Envelope(e.to_string()))?;
     if fields.v != ENVELOPE_VERSION {
         return Err(EnvelopeError::Envelope(format!(
@@ -438,14 +447,14 @@ fn decode_fields(envelope: &[u8]) -> Result<EnvelopeFields, EnvelopeError> {
 /// An envelope decoded once. `verify` needs its position claims, its commitments and the entry
 /// it opens to; decoding the JSON once for each was most of the time it spent per entry.
 #[derive(Debug)]
-pub struct DecodedEnvelope(EnvelopeFields);
+pub struct DecodedEnvelope<'a>(EnvelopeFields<'a>);
 
 /// Decodes an envelope's bytes (version 1 only).
-pub fn decode(envelope: &[u8]) -> Result<DecodedEnvelope, EnvelopeError> {
+pub fn decode(envelope: &[u8]) -> Result<DecodedEnvelope<'_>, EnvelopeError> {
     decode_fields(envelope).map(DecodedEnvelope)
 }
 
-impl DecodedEnvelope {
+impl DecodedEnvelope<'_> {
     /// The log the envelope names.
     pub fn log(&self) -> &str {
         &self.0.log
@@ -545,7 +554,7 @@ impl DecodedEnvelope {
 pub fn head(envelope: &[u8]) -> Result<EnvelopeHead, EnvelopeError> {
     let f = decode_fields(envelope)?;
     Ok(EnvelopeHead {
-        log: f.log,
+        log: f.log.into_owned(),
         seq: f.seq,
         id: f.id,
     })

@@ -41,6 +41,55 @@ impl Timestamp {
 
     /// Parses RFC 3339 with any offset and normalises to UTC.
     pub fn parse_rfc3339(s: &str) -> Result<Self, TimestampError> {
+        if let Some(at) = Self::parse_canonical(s) {
+            return Ok(at);
+        }
+        Self::parse_general(s)
+    }
+
+    /// The fixed-width form this system writes (`2026-11-23T09:30:00.000Z`, what every stored
+    /// envelope holds) read directly: opening an entry reads two of them, and the general
+    /// parser was a visible part of every page, export and verification. `None` for anything
+    /// else — another offset or precision, a leap second, a year outside 1970–9999, an
+    /// impossible date — which the general parser then decides, so both agree on every input.
+    fn parse_canonical(s: &str) -> Option<Self> {
+        let b: &[u8; 24] = s.as_bytes().try_into().ok()?;
+        let shape_ok = b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'.'
+            && b[23] == b'Z';
+        if !shape_ok {
+            return None;
+        }
+        let number = |from: usize, to: usize| -> Option<u32> {
+            b[from..to].iter().try_fold(0u32, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let year = i32::try_from(number(0, 4)?).ok()?;
+        let month = u8::try_from(number(5, 7)?).ok()?;
+        let day = u8::try_from(number(8, 10)?).ok()?;
+        let (hour, minute, second, millis) = (
+            number(11, 13)?,
+            number(14, 16)?,
+            number(17, 19)?,
+            number(20, 23)?,
+        );
+        if year < 1970 || hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let date =
+            time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+        // 2440588 is the Julian day number of 1970-01-01.
+        let days = i64::from(date.to_julian_day()) - 2_440_588;
+        let seconds = days * 86_400 + i64::from(hour * 3_600 + minute * 60 + second);
+        Some(Self(seconds * 1_000 + i64::from(millis)))
+    }
+
+    fn parse_general(s: &str) -> Result<Self, TimestampError> {
         let dt = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimestampError(s.to_string()))?;
         let year = dt.to_offset(UtcOffset::UTC).year();
         if !(1970..=9999).contains(&year) {
@@ -133,8 +182,18 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Timestamp::parse_rfc3339(&s).map_err(serde::de::Error::custom)
+        /// Reads the text where the decoder holds it, without copying it into a `String`.
+        struct Rfc3339Visitor;
+        impl serde::de::Visitor<'_> for Rfc3339Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Timestamp, E> {
+                Timestamp::parse_rfc3339(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Rfc3339Visitor)
     }
 }
 
@@ -154,7 +213,53 @@ mod tests {
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
     }
 
+    #[test]
+    fn the_fixed_width_form_is_read_directly_and_anything_else_generally() {
+        let at = Timestamp::parse_rfc3339("2026-11-23T09:30:00.123Z").unwrap();
+        assert_eq!(
+            at,
+            Timestamp::parse_general("2026-11-23T09:30:00.123Z").unwrap()
+        );
+        assert!(Timestamp::parse_canonical("2026-11-23T09:30:00.123Z").is_some());
+        for other in [
+            "2026-11-23T09:30:00Z",
+            "2026-11-23T10:30:00.123+01:00",
+            "2026-02-30T09:30:00.000Z",
+            "1969-12-31T23:59:59.999Z",
+            "2026-11-23T23:59:60.000Z",
+            "2026-11-23T09:30:00.12aZ",
+        ] {
+            assert_eq!(Timestamp::parse_canonical(other), None, "{other}");
+        }
+        let json: Timestamp = serde_json::from_str("\"2026-11-23T09:30:00.123Z\"").unwrap();
+        assert_eq!(json, at);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        assert!(serde_json::from_str::<Timestamp>("12").is_err());
+    }
+
     proptest::proptest! {
+        /// The direct reading agrees with the general parser on every string of the fixed
+        /// shape, valid or not (impossible days, hours, seconds, years before 1970).
+        #[test]
+        fn the_direct_reading_agrees_with_the_general_parser(
+            year in 1900u32..10000, month in 0u32..14, day in 0u32..33,
+            hour in 0u32..26, minute in 0u32..62, second in 0u32..62, millis in 0u32..1000,
+        ) {
+            let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z");
+            let general = Timestamp::parse_general(&text).ok();
+            if let Some(direct) = Timestamp::parse_canonical(&text) {
+                proptest::prop_assert_eq!(Some(direct), general);
+            }
+            proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&text).ok(), general);
+        }
+
+        /// Every instant this system writes reads back directly.
+        #[test]
+        fn written_instants_read_back_directly(ms in 0i64..253_402_300_800_000) {
+            let text = Timestamp(ms).to_rfc3339();
+            proptest::prop_assert_eq!(Timestamp::parse_canonical(&text), Some(Timestamp(ms)));
+        }
+
         /// The stack-buffer text is exactly the general formatting, over every year ingest
         /// accepts and the instants around the epoch.
         #[test]

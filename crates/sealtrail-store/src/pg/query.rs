@@ -22,7 +22,7 @@ use crate::StoreError;
 use postgres::types::ToSql;
 use sealtrail_core::filter::{Filter, Page, Query};
 use sealtrail_core::timeline::{Tally, TallyUnit};
-use sealtrail_core::{Entry, TenantId, Timestamp};
+use sealtrail_core::{TenantId, Timestamp};
 use serde_json::{json, Map, Value};
 
 /// A bound parameter of a built query.
@@ -109,7 +109,7 @@ impl Matches for PgMatches<'_, '_> {
         hi: u64,
         descending: bool,
         limit: u64,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> Result<Vec<StoredEntry>, StoreError> {
         if lo >= hi {
             return Ok(Vec::new());
         }
@@ -126,11 +126,7 @@ impl Matches for PgMatches<'_, '_> {
             .tx
             .query(&sql, &params)
             .map_err(|e| e.into_store("reading a page"))?;
-        let stored = rows
-            .iter()
-            .map(stored_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        StoredEntry::open_all(stored)
+        rows.iter().map(stored_from_row).collect()
     }
 
     fn exists(&mut self, lo: u64, hi: u64) -> Result<bool, StoreError> {

@@ -15,13 +15,14 @@ use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::index_terms::match_expression;
 use crate::paging;
+use crate::stored_entry::StoredEntry;
 use crate::tallies::{self, Plan};
 use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use sealtrail_core::filter::{Filter, Page, Query};
 use sealtrail_core::timeline::{Tally, TallyUnit};
-use sealtrail_core::{Entry, TenantId, Timestamp};
+use sealtrail_core::{TenantId, Timestamp};
 
 /// A half-open seq range `[lo, hi)` of one tenant's log.
 #[derive(Debug, Clone, Copy)]
@@ -145,19 +146,19 @@ impl Conditions {
         params
     }
 
-    /// Up to `limit` matching entries in `range`, in seq order `order`.
+    /// Up to `limit` matching entries in `range`, in seq order `order`, as stored.
     fn fetch(
         &self,
         conn: &Connection,
         range: SeqRange,
         order: &str,
         limit: i64,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> Result<Vec<StoredEntry>, StoreError> {
         if range.is_empty() {
             return Ok(Vec::new());
         }
         let descending = order == "DESC";
-        let stored = if self.is_empty() {
+        if self.is_empty() {
             // No condition: the page is a stretch of the table, read in pk order as it lies
             // (an export reads every entry this way, a page at a time).
             vault::load_first(
@@ -166,11 +167,10 @@ impl Conditions {
                 self.params(range, None),
                 descending,
                 Some(limit),
-            )?
+            )
         } else {
-            self.load_matches(conn, range, order, limit)?
-        };
-        crate::stored_entry::StoredEntry::open_all(stored)
+            self.load_matches(conn, range, order, limit)
+        }
     }
 
     /// The stored rows of up to `limit` matches in `range`, in seq order `order`.
@@ -446,7 +446,7 @@ impl paging::Matches for SqlMatches<'_> {
         hi: u64,
         descending: bool,
         limit: u64,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> Result<Vec<StoredEntry>, StoreError> {
         let window = self.range.narrowed(bound(lo), bound(hi));
         let order = if descending { "DESC" } else { "ASC" };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

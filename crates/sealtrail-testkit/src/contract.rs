@@ -71,6 +71,7 @@ macro_rules! store_contract_tests {
             hostile_search_syntax_never_errors,
             cursor_pages_cover_every_match_once_while_appending,
             previous_page_cursor_returns_the_page_before,
+            text_pages_are_exact_however_dense_the_matches,
             count_equals_what_the_pages_yield,
             event_time_periods_find_late_and_imported_entries,
             tallies_count_every_entry_by_hour_day_and_outcome,

@@ -388,3 +388,45 @@ async fn version_8_gives_older_entries_the_inner_suffixes_the_append_path_makes(
         "the SQL suffixes are the append path's"
     );
 }
+
+/// Partition search indexes whose GIN pending list is not bounded.
+async fn unbounded_word_indexes(url: &str) -> i64 {
+    scalar(
+        url,
+        "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'entries_words'::regclass
+           AND NOT coalesce(c.reloptions, '{}') @> ARRAY['gin_pending_list_limit=512']"
+            .into(),
+    )
+    .await
+}
+
+/// Every partition's search index keeps a short pending list (searches read it whole), on a
+/// new database and, after a restart, on one whose indexes were made without it.
+#[tokio::test]
+async fn search_indexes_keep_short_pending_lists() {
+    let (url, store) = open().await;
+    let partitions = scalar(
+        &url,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'entries_words'::regclass".into(),
+    )
+    .await;
+    assert!(partitions > 1, "{partitions} partitions");
+    assert_eq!(unbounded_word_indexes(&url).await, 0);
+    drop(store);
+
+    sql(
+        &url,
+        "DO $$ DECLARE r record; BEGIN
+           FOR r IN SELECT inhrelid::regclass AS ix FROM pg_inherits
+                    WHERE inhparent = 'entries_words'::regclass LOOP
+             EXECUTE format('ALTER INDEX %s RESET (gin_pending_list_limit)', r.ix);
+           END LOOP; END $$"
+            .into(),
+    )
+    .await;
+    assert_eq!(unbounded_word_indexes(&url).await, partitions);
+    let reopened = PgStore::connect(&url, PgOptions::default()).await;
+    assert!(reopened.is_ok(), "reconnect");
+    assert_eq!(unbounded_word_indexes(&url).await, 0);
+}

@@ -3,64 +3,53 @@
 //! Streamed: the prefix is written first, then each entry as it comes (one per line, so the
 //! file stays greppable), then the closing `]}` — never the whole array in memory.
 
-use crate::{EntryEncoder, ExportError};
+use crate::rows::{RowEncoder, RowFormat, RowWriter};
+use crate::ExportError;
 use sealtrail_core::{Entry, Timestamp};
 use serde_json::Value;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-/// Writes the JSON document to `W`.
-#[derive(Debug)]
-pub struct JsonWriter<W: Write> {
-    out: BufWriter<W>,
-    count: u64,
-}
+/// One array element per entry, on its own line.
+struct JsonRows;
 
-impl<W: Write> JsonWriter<W> {
-    /// Writes the document's prefix: export time, the tenant whose log it is, and the caller's
-    /// description of the filters.
-    pub fn new(
-        out: W,
-        exported_at: Timestamp,
-        tenant: &str,
-        filters: &Value,
-    ) -> Result<Self, ExportError> {
-        let mut out = BufWriter::new(out);
-        out.write_all(b"{\"exported_at\":")?;
-        serde_json::to_writer(&mut out, &exported_at).map_err(std::io::Error::from)?;
-        out.write_all(b",\"tenant\":")?;
-        serde_json::to_writer(&mut out, tenant).map_err(std::io::Error::from)?;
-        out.write_all(b",\"filters\":")?;
-        serde_json::to_writer(&mut out, filters).map_err(std::io::Error::from)?;
-        out.write_all(b",\"entries\":[")?;
-        Ok(JsonWriter { out, count: 0 })
-    }
-
-    /// Appends one entry to the array.
-    pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
-        self.out
-            .write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut self.out, entry).map_err(std::io::Error::from)?;
-        self.count += 1;
+impl RowEncoder for JsonRows {
+    fn encode_row(&self, entry: &Entry, first: bool, out: &mut Vec<u8>) -> Result<(), ExportError> {
+        out.extend_from_slice(if first { b"\n" } else { b",\n" });
+        serde_json::to_writer(&mut *out, entry).map_err(std::io::Error::from)?;
         Ok(())
     }
-
-    /// Closes the array and the document, flushes, and returns the output.
-    pub fn finish(mut self) -> Result<W, ExportError> {
-        self.out.write_all(b"\n]}\n")?;
-        self.out
-            .into_inner()
-            .map_err(|e| ExportError::Io(e.into_error()))
-    }
 }
 
-impl<W: Write> EntryEncoder<W> for JsonWriter<W> {
-    fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
-        JsonWriter::write_entry(self, entry)
-    }
+/// The JSON document as rows: its prefix holds the export time, the tenant whose log it is,
+/// and the caller's description of the filters; the entries follow; `]}` closes it.
+pub fn format(
+    exported_at: Timestamp,
+    tenant: &str,
+    filters: &Value,
+) -> Result<RowFormat, ExportError> {
+    let mut preamble = b"{\"exported_at\":".to_vec();
+    serde_json::to_writer(&mut preamble, &exported_at).map_err(std::io::Error::from)?;
+    preamble.extend_from_slice(b",\"tenant\":");
+    serde_json::to_writer(&mut preamble, tenant).map_err(std::io::Error::from)?;
+    preamble.extend_from_slice(b",\"filters\":");
+    serde_json::to_writer(&mut preamble, filters).map_err(std::io::Error::from)?;
+    preamble.extend_from_slice(b",\"entries\":[");
+    Ok(RowFormat {
+        preamble,
+        rows: Box::new(JsonRows),
+        epilogue: b"\n]}\n",
+    })
+}
 
-    fn finish(self: Box<Self>) -> Result<W, ExportError> {
-        JsonWriter::finish(*self)
-    }
+/// A streaming JSON writer: the prefix now, an element per [`RowWriter::write_entry`], the
+/// closing `]}` on [`RowWriter::finish`].
+pub fn writer<W: Write>(
+    out: W,
+    exported_at: Timestamp,
+    tenant: &str,
+    filters: &Value,
+) -> Result<RowWriter<W>, ExportError> {
+    RowWriter::new(out, format(exported_at, tenant, filters)?)
 }
 
 #[cfg(test)]
@@ -72,7 +61,7 @@ mod tests {
 
     fn export(entries: &[Entry]) -> Vec<u8> {
         let at = Timestamp::parse_rfc3339("2026-11-23T10:15:00Z").unwrap();
-        let mut w = JsonWriter::new(Vec::new(), at, "acme", &json!({"channel": "auth"})).unwrap();
+        let mut w = writer(Vec::new(), at, "acme", &json!({"channel": "auth"})).unwrap();
         for e in entries {
             w.write_entry(e).unwrap();
         }

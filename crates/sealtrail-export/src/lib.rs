@@ -9,6 +9,7 @@
 //! * [`columns`] — the columns CSV and XLSX share.
 //! * [`json`] — one JSON document `{exported_at, filters, entries: [...]}`.
 //! * [`ndjson`] — one entry per line, for log pipelines.
+//! * [`rows`] — the formats made of standalone rows, encodable a run at a time on any thread.
 //! * [`pdf`] — a paginated report for auditors, with the signed checkpoint, written page by page.
 //! * [`Format`] — the formats by name, with file names and content types.
 
@@ -19,6 +20,7 @@ mod format;
 pub mod json;
 pub mod ndjson;
 pub mod pdf;
+pub mod rows;
 pub mod xlsx;
 
 pub use format::{Format, UnknownFormat};
@@ -72,12 +74,31 @@ pub fn encoder<'a, W: Write + 'a>(
     filters: &serde_json::Value,
 ) -> Result<Box<dyn EntryEncoder<W> + 'a>, ExportError> {
     Ok(match format {
-        Format::Csv => Box::new(csv::CsvWriter::new(out, tenant)?),
         Format::Xlsx => Box::new(xlsx::XlsxWriter::new(out, tenant)?),
-        Format::Json => Box::new(json::JsonWriter::new(out, exported_at, tenant, filters)?),
-        Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(out, tenant)),
+        Format::Csv | Format::Json | Format::Ndjson => {
+            match row_format(format, exported_at, tenant, filters)? {
+                Some(rows) => Box::new(rows::RowWriter::new(out, rows)?),
+                None => return Err(ExportError::NotAnEntryFormat(format)),
+            }
+        }
         Format::Pdf => return Err(ExportError::NeedsReportHeader(format)),
         Format::Bundle => return Err(ExportError::NotAnEntryFormat(format)),
+    })
+}
+
+/// The row form of `format` when its rows stand alone (CSV, JSON, NDJSON), so a caller can
+/// encode runs of rows on several threads ([`rows`]); `None` for the others.
+pub fn row_format(
+    format: Format,
+    exported_at: Timestamp,
+    tenant: &str,
+    filters: &serde_json::Value,
+) -> Result<Option<rows::RowFormat>, ExportError> {
+    Ok(match format {
+        Format::Csv => Some(csv::format(tenant)),
+        Format::Json => Some(json::format(exported_at, tenant, filters)?),
+        Format::Ndjson => Some(ndjson::format(tenant)),
+        Format::Xlsx | Format::Pdf | Format::Bundle => None,
     })
 }
 

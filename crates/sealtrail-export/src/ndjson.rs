@@ -2,62 +2,50 @@
 //! Each line also names its tenant (`"tenant"` first), since a line travels alone into a SIEM
 //! or an archive where the file it came from is forgotten.
 
-use crate::{EntryEncoder, ExportError};
+use crate::rows::{RowEncoder, RowFormat, RowWriter};
+use crate::ExportError;
 use sealtrail_core::Entry;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-/// Writes one compact JSON entry per line to `W`.
-#[derive(Debug)]
-pub struct NdjsonWriter<W: Write> {
-    out: BufWriter<W>,
+/// One line per entry, each opening with its tenant.
+struct NdjsonRows {
     /// `{"tenant":"<name>",`: the start of every line.
     line_start: Vec<u8>,
-    /// One entry's JSON, reused from line to line.
-    scratch: Vec<u8>,
 }
 
-impl<W: Write> NdjsonWriter<W> {
-    /// An NDJSON stream has no preamble; `tenant` is named on every line.
-    pub fn new(out: W, tenant: &str) -> Self {
-        let mut line_start = b"{\"tenant\":".to_vec();
-        // Serialising a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut line_start, tenant);
-        line_start.push(b',');
-        NdjsonWriter {
-            out: BufWriter::new(out),
-            line_start,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Writes one line: the tenant, then the entry's own fields.
-    pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
-        self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, entry).map_err(std::io::Error::from)?;
-        // An entry serialises as an object: drop its `{`, which the line start opened.
-        let fields = self.scratch.get(1..).unwrap_or_default();
-        self.out.write_all(&self.line_start)?;
-        self.out.write_all(fields)?;
-        self.out.write_all(b"\n")?;
+impl RowEncoder for NdjsonRows {
+    /// One line: the tenant, then the entry's own fields.
+    fn encode_row(
+        &self,
+        entry: &Entry,
+        _first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ExportError> {
+        let start = out.len();
+        serde_json::to_writer(&mut *out, entry).map_err(std::io::Error::from)?;
+        // An entry serialises as an object: its `{` becomes the line start, which opens it.
+        out.splice(start..start + 1, self.line_start.iter().copied());
+        out.push(b'\n');
         Ok(())
     }
+}
 
-    /// Flushes and returns the output.
-    pub fn finish(self) -> Result<W, ExportError> {
-        self.out
-            .into_inner()
-            .map_err(|e| ExportError::Io(e.into_error()))
+/// NDJSON as rows: no preamble, no epilogue; `tenant` is named on every line.
+pub fn format(tenant: &str) -> RowFormat {
+    let mut line_start = b"{\"tenant\":".to_vec();
+    // Serialising a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut line_start, tenant);
+    line_start.push(b',');
+    RowFormat {
+        preamble: Vec::new(),
+        rows: Box::new(NdjsonRows { line_start }),
+        epilogue: b"",
     }
 }
 
-impl<W: Write> EntryEncoder<W> for NdjsonWriter<W> {
-    fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
-        NdjsonWriter::write_entry(self, entry)
-    }
-
-    fn finish(self: Box<Self>) -> Result<W, ExportError> {
-        NdjsonWriter::finish(*self)
-    }
+/// A streaming NDJSON writer, a line per [`RowWriter::write_entry`].
+pub fn writer<W: Write>(out: W, tenant: &str) -> Result<RowWriter<W>, ExportError> {
+    RowWriter::new(out, format(tenant))
 }
 
 #[cfg(test)]
@@ -67,7 +55,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn export(entries: &[Entry]) -> Vec<u8> {
-        let mut w = NdjsonWriter::new(Vec::new(), "acme \"north\"");
+        let mut w = writer(Vec::new(), "acme \"north\"").unwrap();
         for e in entries {
             w.write_entry(e).unwrap();
         }

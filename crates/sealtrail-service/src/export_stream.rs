@@ -1,21 +1,24 @@
 //! Streaming exports: exactly the entries a filter selects, in any format, in constant memory,
 //! with no row cap — and every export recorded in the log it exported from.
 //!
-//! The export runs on a blocking thread: it pages through the store (1,000 entries at a time),
-//! feeds a synchronous encoder from `sealtrail-export`, and hands fixed-size chunks to the HTTP
-//! body through a bounded channel, so a slow client slows the export instead of growing memory.
+//! The export runs on a blocking thread: a reader task pages through the store (1,000 entries
+//! at a time, not yet opened, a couple of pages ahead), each page is opened and encoded by a
+//! synchronous encoder from `sealtrail-export` (for CSV, JSON and NDJSON a run of rows per
+//! core, each run opened and encoded on one thread), and fixed-size chunks go to the HTTP body
+//! through a bounded channel, so a slow client slows the export instead of growing memory.
 
 use crate::audit::{props, SelfAudit};
 use crate::checkpointer::Checkpointer;
 use bytes::Bytes;
 use sealtrail_core::entry::Actor;
 use sealtrail_core::envelope::{canonical_json, Part, Slot};
-use sealtrail_core::filter::{Cursor, Direction, Page, Query};
-use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_core::filter::{Cursor, Direction, Query};
+use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
-use sealtrail_export::{encoder, EntryEncoder, Format};
-use sealtrail_store::Store;
+use sealtrail_export::rows::{RowFormat, RowWriter};
+use sealtrail_export::{encoder, row_format, EntryEncoder, Format};
+use sealtrail_store::{parallel, SealedEntry, SealedPage, Store};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -219,18 +222,15 @@ fn run(
         )?),
         format => {
             let tenant = tenant_name(handle, store.as_ref(), request)?;
+            if let Some(rows_format) = row_format(format, now, &tenant, &request.filters)? {
+                return run_rows(handle, store, request, out, rows, rows_format, &excluded);
+            }
             encoder(format, &mut *out, now, &tenant, &request.filters)?
         }
     };
     for_each_page(handle, store, request, request.oldest_first, |entries| {
-        for entry in entries {
-            if excluded.iter().any(|k| entry.properties.contains_key(k)) {
-                let mut kept = entry.clone();
-                kept.properties.retain(|k, _| !excluded.contains(k));
-                encoder.write_entry(&kept)?;
-            } else {
-                encoder.write_entry(entry)?;
-            }
+        for entry in parallel::map(entries, SealedEntry::open) {
+            encoder.write_entry(&without_excluded(entry?, &excluded))?;
             request.count(rows);
         }
         Ok(())
@@ -238,6 +238,54 @@ fn run(
     // No final flush here: the last chunk is held back until the export is audited.
     encoder.finish()?;
     Ok(())
+}
+
+/// A format whose rows stand alone: each page is split into one run per core, and each run
+/// is opened, encoded and freed on one thread; the runs are then written in order. Opening
+/// on one thread and encoding on another had left encoding serial and the allocator busy
+/// with frees from other threads (BENCHMARKS.md, issue #20).
+fn run_rows(
+    handle: &Handle,
+    store: &Arc<dyn Store>,
+    request: &ExportRequest,
+    out: &mut ChunkSender,
+    rows: &mut u64,
+    format: RowFormat,
+    excluded: &[String],
+) -> Result<(), ExportFailure> {
+    let mut writer = RowWriter::new(&mut *out, format)?;
+    for_each_page(handle, store, request, request.oldest_first, |entries| {
+        let before = writer.rows_written();
+        let encoder = writer.encoder();
+        let runs = parallel::runs(entries, |start, run| {
+            let mut bytes = Vec::with_capacity(run.len() * 768);
+            for (i, sealed) in run.iter().enumerate() {
+                let entry = without_excluded(sealed.open()?, excluded);
+                let first = before == 0 && start + i == 0;
+                encoder.encode_row(&entry, first, &mut bytes)?;
+            }
+            Ok::<_, ExportFailure>((bytes, run.len() as u64))
+        });
+        for run in runs {
+            let (bytes, count) = run?;
+            writer.write_encoded(&bytes, count)?;
+            for _ in 0..count {
+                request.count(rows);
+            }
+        }
+        Ok(())
+    })?;
+    // No final flush here: the last chunk is held back until the export is audited.
+    writer.finish()?;
+    Ok(())
+}
+
+/// The entry without the tenant's excluded properties (settings: never exported).
+fn without_excluded(mut entry: Entry, excluded: &[String]) -> Entry {
+    if excluded.iter().any(|k| entry.properties.contains_key(k)) {
+        entry.properties.retain(|k, _| !excluded.contains(k));
+    }
+    entry
 }
 
 /// The name of the tenant whose log is exported, which every format states.
@@ -305,7 +353,7 @@ fn for_each_page(
     store: &Arc<dyn Store>,
     request: &ExportRequest,
     oldest_first: bool,
-    each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
+    each: impl FnMut(&[SealedEntry]) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
     if oldest_first {
         return for_each_page_oldest_first(handle, store, request, each);
@@ -324,7 +372,7 @@ fn for_each_page(
             let next = match (page.next_cursor, page.entries.last()) {
                 (Some(_), Some(last)) => Some(Query {
                     cursor: Some(Cursor {
-                        seq: last.seq,
+                        seq: last.seq(),
                         direction: Direction::Older,
                     }),
                     ..query.clone()
@@ -344,7 +392,7 @@ fn for_each_page_oldest_first(
     handle: &Handle,
     store: &Arc<dyn Store>,
     request: &ExportRequest,
-    mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
+    mut each: impl FnMut(&[SealedEntry]) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
     let end = handle.block_on(store.log_size(request.tenant))?;
     let first = Query {
@@ -355,7 +403,7 @@ fn for_each_page_oldest_first(
             direction: Direction::Older,
         }),
     };
-    let zero = handle.block_on(store.query(request.tenant, &first))?;
+    let zero = handle.block_on(store.query_sealed(request.tenant, &first))?;
     each(&zero.entries)?;
     let rest = Query {
         filter: request.query.filter.clone(),
@@ -370,16 +418,16 @@ fn for_each_page_oldest_first(
         store,
         request.tenant,
         rest,
-        |page, query| {
+        move |page, query| {
             let mut entries: Vec<_> = std::mem::take(&mut page.entries)
                 .into_iter()
-                .filter(|e| e.seq < end)
+                .filter(|e| e.seq() < end)
                 .collect();
             entries.reverse();
             let next = match (page.prev_cursor, entries.last()) {
-                (Some(_), Some(last)) if last.seq + 1 < end => Some(Query {
+                (Some(_), Some(last)) if last.seq() + 1 < end => Some(Query {
                     cursor: Some(Cursor {
-                        seq: last.seq,
+                        seq: last.seq(),
                         direction: Direction::Newer,
                     }),
                     ..query.clone()
@@ -392,38 +440,51 @@ fn for_each_page_oldest_first(
     )
 }
 
-/// Reads pages from `first` on, each one's successor asked for before the page is handed to
-/// `each`, so the store reads and opens the next page on another thread while this one is
-/// encoded: an export costs about the larger of the two, not their sum. `split` turns a page
-/// into the entries to encode, in order, and the query for the page after it.
+/// Pages read ahead of the encoder: enough that the reading thread never waits for it, few
+/// enough that memory stays flat (a page of 1,000 rows is about 1.5 MB).
+const PAGES_AHEAD: usize = 2;
+
+/// Reads pages from `first` on in a task of their own, up to [`PAGES_AHEAD`] ahead of `each`,
+/// so the store reads on one thread while earlier pages are opened and encoded on the others:
+/// an export costs about the larger of the two, not their sum. `split` turns a page into the
+/// entries to encode, in order, and the query for the page after it.
 fn walk_pages(
     handle: &Handle,
     store: &Arc<dyn Store>,
     tenant: TenantId,
     first: Query,
-    mut split: impl FnMut(&mut Page, &Query) -> (Vec<sealtrail_core::Entry>, Option<Query>),
-    mut each: impl FnMut(&[sealtrail_core::Entry]) -> Result<(), ExportFailure>,
+    mut split: impl FnMut(&mut SealedPage, &Query) -> (Vec<SealedEntry>, Option<Query>) + Send + 'static,
+    mut each: impl FnMut(&[SealedEntry]) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
-    let fetch = |query: Query| {
-        let store = store.clone();
-        handle.spawn(async move {
-            let page = store.query(tenant, &query).await;
-            (page, query)
-        })
-    };
-    let mut pending = fetch(first);
-    loop {
-        let (page, query) = handle
-            .block_on(pending)
-            .map_err(|_| ExportFailure::Panicked)?;
-        let (entries, next) = split(&mut page?, &query);
-        let Some(next) = next else {
-            return each(&entries);
-        };
-        // A failure in `each` drops this fetch's handle; the read finishes and is discarded.
-        pending = fetch(next);
-        each(&entries)?;
+    let (tx, mut rx) = mpsc::channel(PAGES_AHEAD);
+    let store = store.clone();
+    let reader = handle.spawn(async move {
+        let mut query = first;
+        loop {
+            let (entries, next) = match store.query_sealed(tenant, &query).await {
+                Ok(mut page) => split(&mut page, &query),
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            // A closed channel means the export stopped: read no further.
+            if tx.send(Ok(entries)).await.is_err() {
+                return;
+            }
+            match next {
+                Some(next) => query = next,
+                None => return,
+            }
+        }
+    });
+    // Dropping the receiver on an early return stops the reader at its next page.
+    while let Some(page) = rx.blocking_recv() {
+        each(&page?)?;
     }
+    // The channel closed: after the last page, or because the reader panicked, which must
+    // fail the export rather than end it as if complete.
+    handle.block_on(reader).map_err(|_| ExportFailure::Panicked)
 }
 
 /// The evidence bundle: a fresh checkpoint, then each match with its stored envelope, vault
@@ -456,8 +517,8 @@ fn run_bundle(
     // Bundles list entries in ascending seq, all proven against one signed root: entries
     // newer than the checkpoint are left for the next bundle.
     for_each_page(handle, store, request, true, |entries| {
-        for entry in entries.iter().filter(|e| e.seq < checkpoint.size) {
-            let seq = entry.seq;
+        for entry in entries.iter().filter(|e| e.seq() < checkpoint.size) {
+            let seq = entry.seq();
             let Some(leaf) = handle
                 .block_on(store.leaves(tenant, seq, 1))?
                 .into_iter()

@@ -19,6 +19,7 @@ pub use sealtrail_core::merkle::Hash;
 pub use clock::{Clock, ReplayHandle};
 pub use limits::TenantLimits;
 pub use scrub::PseudonymKey;
+pub use stored_entry::{SealedEntry, SealedPage};
 
 mod actor_columns;
 mod blocking;
@@ -33,7 +34,7 @@ pub(crate) mod index_terms;
 pub(crate) mod key_rows;
 mod limits;
 pub(crate) mod paging;
-pub(crate) mod parallel;
+pub mod parallel;
 pub mod pg;
 pub(crate) mod pruning;
 pub(crate) mod scrub;
@@ -346,6 +347,11 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// One page of entries matching the query, newest first.
     async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError>;
+
+    /// The same page with its entries not yet opened, for a caller that opens and encodes each
+    /// run of rows on one thread (exports); cursors as [`EventLog::query`] gives them.
+    async fn query_sealed(&self, tenant: TenantId, query: &Query)
+        -> Result<SealedPage, StoreError>;
 
     /// How many entries match the filter.
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError>;

@@ -4,9 +4,9 @@
 //! as stored rows and only the page's own are opened: the one extra row read to learn whether
 //! a next page exists is never decoded.
 
-use crate::stored_entry::StoredEntry;
+use crate::stored_entry::{SealedPage, StoredEntry};
 use crate::StoreError;
-use sealtrail_core::filter::{Cursor, Direction, Page, Query};
+use sealtrail_core::filter::{Cursor, Direction, Query};
 
 /// A backend's matching entries for one filter.
 pub(crate) trait Matches {
@@ -30,18 +30,15 @@ fn seq_of(stored: &StoredEntry) -> u64 {
 }
 
 /// One page of `query` over the seqs `[lo, hi)` (the filter's date range already applied),
-/// newest first, with cursors for the neighbouring pages.
+/// newest first, with cursors for the neighbouring pages; the caller decides where its
+/// entries are opened.
 pub(crate) fn page(
     matches: &mut impl Matches,
     lo: u64,
     hi: u64,
     query: &Query,
-) -> Result<Page, StoreError> {
-    let mut page = Page {
-        entries: Vec::new(),
-        next_cursor: None,
-        prev_cursor: None,
-    };
+) -> Result<SealedPage, StoreError> {
+    let mut page = SealedPage::of(Vec::new());
     if lo >= hi {
         return Ok(page);
     }
@@ -83,7 +80,7 @@ pub(crate) fn page(
                     };
                 }
             }
-            page.entries = StoredEntry::open_all(entries)?;
+            page.entries = SealedPage::of(entries).entries;
         }
         Some(Cursor {
             seq,
@@ -100,7 +97,7 @@ pub(crate) fn page(
             if matches.exists(lo, to.min(hi))? {
                 page.next_cursor = Some(older(to));
             }
-            page.entries = StoredEntry::open_all(entries)?;
+            page.entries = SealedPage::of(entries).entries;
         }
     }
     Ok(page)

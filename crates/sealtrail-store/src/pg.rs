@@ -37,7 +37,7 @@ use crate::{
     Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store, StoreError,
     StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
-use crate::{Directory, EventLog, Integrity, Lifecycle};
+use crate::{Directory, EventLog, Integrity, Lifecycle, SealedPage};
 use async_trait::async_trait;
 use pool::Pool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
@@ -237,6 +237,19 @@ impl EventLog for PgStore {
     }
 
     async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
+        let query = query.clone();
+        self.reads
+            .read("querying entries", move |tx| {
+                Ok(query::query(tx, tenant, &query)?.open()?)
+            })
+            .await
+    }
+
+    async fn query_sealed(
+        &self,
+        tenant: TenantId,
+        query: &Query,
+    ) -> Result<SealedPage, StoreError> {
         let query = query.clone();
         self.reads
             .read("querying entries", move |tx| {

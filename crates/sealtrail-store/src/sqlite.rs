@@ -52,7 +52,7 @@ use crate::{
     LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
     StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
-use crate::{Directory, EventLog, Integrity, Lifecycle};
+use crate::{Directory, EventLog, Integrity, Lifecycle, SealedPage};
 use async_trait::async_trait;
 use read::ReadPool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
@@ -249,6 +249,18 @@ impl EventLog for SqliteStore {
     }
 
     async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
+        self.settle(uses_derived_indexes(&query.filter)).await;
+        let query = query.clone();
+        self.reads
+            .read(move |conn| query::query(conn, tenant, &query)?.open())
+            .await
+    }
+
+    async fn query_sealed(
+        &self,
+        tenant: TenantId,
+        query: &Query,
+    ) -> Result<SealedPage, StoreError> {
         self.settle(uses_derived_indexes(&query.filter)).await;
         let query = query.clone();
         self.reads

@@ -3,6 +3,7 @@
 
 use crate::StoreError;
 use sealtrail_core::envelope::{self, Part, Slot, VaultValue};
+use sealtrail_core::filter::{Cursor, Page};
 use sealtrail_core::Entry;
 
 /// The `vault.part` code of a part; the order of [`Part::ALL`].
@@ -102,7 +103,7 @@ impl StoredEntry {
 
     /// Opens a page of entries, over every core when the page is large (an export's).
     pub(crate) fn open_all(stored: Vec<StoredEntry>) -> Result<Vec<Entry>, StoreError> {
-        crate::parallel::map(stored, |s| s.open())
+        crate::parallel::map(&stored, StoredEntry::open)
             .into_iter()
             .collect()
     }
@@ -117,6 +118,56 @@ impl StoredEntry {
             leaf_hash: sealtrail_core::merkle::leaf_hash(&self.envelope),
             envelope: self.envelope,
             slots: self.slots,
+        })
+    }
+}
+
+/// An entry as read, not yet opened. An export encodes each run of rows on the thread that
+/// opens them (`EventLog::query_sealed`): opening on one thread and encoding and freeing on
+/// another had kept an export's encoder serial and its allocator busy with cross-thread frees.
+#[derive(Debug, Clone)]
+pub struct SealedEntry(StoredEntry);
+
+impl SealedEntry {
+    /// Its place in the tenant's log, known without opening it (cursors are built from it).
+    pub fn seq(&self) -> u64 {
+        self.0.seq.max(0) as u64
+    }
+
+    /// The entry as readers see it, exactly as [`EventLog::query`](crate::EventLog::query)
+    /// would have returned it.
+    pub fn open(&self) -> Result<Entry, StoreError> {
+        self.0.open()
+    }
+}
+
+/// A page of [`SealedEntry`]s, newest first, with the same cursors as the opened page.
+#[derive(Debug, Clone)]
+pub struct SealedPage {
+    /// At most the query's `limit` entries, newest first.
+    pub entries: Vec<SealedEntry>,
+    /// Present when older entries match the filter.
+    pub next_cursor: Option<Cursor>,
+    /// Present when newer entries match the filter.
+    pub prev_cursor: Option<Cursor>,
+}
+
+impl SealedPage {
+    /// A page of stored rows, as paging picked them.
+    pub(crate) fn of(stored: Vec<StoredEntry>) -> Self {
+        SealedPage {
+            entries: stored.into_iter().map(SealedEntry).collect(),
+            next_cursor: None,
+            prev_cursor: None,
+        }
+    }
+
+    /// The page opened, over every core when it is large.
+    pub fn open(self) -> Result<Page, StoreError> {
+        Ok(Page {
+            entries: StoredEntry::open_all(self.entries.into_iter().map(|s| s.0).collect())?,
+            next_cursor: self.next_cursor,
+            prev_cursor: self.prev_cursor,
         })
     }
 }

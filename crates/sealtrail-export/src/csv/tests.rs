@@ -5,7 +5,7 @@ use crate::testutil::sample_entry;
 use proptest::prelude::*;
 
 fn export(entries: &[Entry]) -> Vec<u8> {
-    let mut w = CsvWriter::new(Vec::new(), "acme").unwrap();
+    let mut w = writer(Vec::new(), "acme").unwrap();
     for e in entries {
         w.write_entry(e).unwrap();
     }
@@ -26,7 +26,7 @@ fn parse(bytes: &[u8]) -> Vec<Vec<String>> {
     rows
 }
 
-/// Undoes [`neutralise`].
+/// Undoes the formula guard of [`write_cell`].
 fn restore(cell: &str) -> &str {
     cell.strip_prefix('\'').unwrap_or(cell)
 }

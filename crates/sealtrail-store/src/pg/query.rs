@@ -17,11 +17,11 @@ use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::paging::{self, Matches};
-use crate::stored_entry::StoredEntry;
+use crate::stored_entry::{SealedPage, StoredEntry};
 use crate::tallies::{self, Plan};
 use crate::StoreError;
 use postgres::types::ToSql;
-use sealtrail_core::filter::{Filter, Page, Query};
+use sealtrail_core::filter::{Filter, Query};
 use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::{TenantId, Timestamp};
 use serde_json::{json, Map, Value};
@@ -402,14 +402,10 @@ fn late_entry_beyond(
     Ok(row.get(0))
 }
 
-/// One page, newest first, with cursors for the neighbouring pages.
-pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResult<Page> {
+/// One page, newest first, with cursors for the neighbouring pages, not yet opened.
+pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResult<SealedPage> {
     let Some((lo, hi)) = seq_range(tx, tenant, &query.filter)? else {
-        return Ok(Page {
-            entries: Vec::new(),
-            next_cursor: None,
-            prev_cursor: None,
-        });
+        return Ok(SealedPage::of(Vec::new()));
     };
     let conditions = Conditions::new(tx, tenant, &query.filter, (lo, hi))?;
     let mut matches = PgMatches {

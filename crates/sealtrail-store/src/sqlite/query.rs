@@ -15,12 +15,12 @@ use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
 use crate::index_terms::match_expression;
 use crate::paging;
-use crate::stored_entry::StoredEntry;
+use crate::stored_entry::{SealedPage, StoredEntry};
 use crate::tallies::{self, Plan};
 use crate::StoreError;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
-use sealtrail_core::filter::{Filter, Page, Query};
+use sealtrail_core::filter::{Filter, Query};
 use sealtrail_core::timeline::{Tally, TallyUnit};
 use sealtrail_core::{TenantId, Timestamp};
 
@@ -459,18 +459,14 @@ impl paging::Matches for SqlMatches<'_> {
     }
 }
 
-/// One page, newest first, with cursors for the neighbouring pages.
+/// One page, newest first, with cursors for the neighbouring pages, not yet opened.
 pub(crate) fn query(
     conn: &Connection,
     tenant: TenantId,
     query: &Query,
-) -> Result<Page, StoreError> {
+) -> Result<SealedPage, StoreError> {
     let Some(range) = seq_range(conn, tenant, &query.filter)? else {
-        return Ok(Page {
-            entries: Vec::new(),
-            next_cursor: None,
-            prev_cursor: None,
-        });
+        return Ok(SealedPage::of(Vec::new()));
     };
     let mut matches = SqlMatches {
         conn,

@@ -171,11 +171,16 @@ struct EnvelopeFields<'a> {
     id: Uuid,
     recorded_at: Timestamp,
     occurred_at: Timestamp,
-    channel: String,
-    action: String,
-    event: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    category: Option<String>,
+    /// These are borrowed too where they need no unescaping: an export's view of an entry
+    /// ([`view::view`]) then copies none of them.
+    #[serde(borrow)]
+    channel: Cow<'a, str>,
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    category: Option<Cow<'a, str>>,
     result: Outcome,
     actor_type: ActorType,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -370,10 +375,10 @@ fn seal_placed(
         id: entry.id,
         recorded_at: entry.recorded_at,
         occurred_at: entry.occurred_at,
-        channel: entry.channel.clone(),
-        action: entry.action.clone(),
-        event: entry.event.clone(),
-        category: entry.category.clone(),
+        channel: Cow::Borrowed(&entry.channel),
+        action: Cow::Borrowed(&entry.action),
+        event: Cow::Borrowed(&entry.event),
+        category: entry.category.as_deref().map(Cow::Borrowed),
         result: entry.result,
         actor_type: entry.actor.kind,
         redacted: entry.redacted.clone(),
@@ -522,10 +527,10 @@ impl DecodedEnvelope<'_> {
             seq: f.seq,
             recorded_at: f.recorded_at,
             occurred_at: f.occurred_at,
-            channel: f.channel,
-            action: f.action,
-            event: f.event,
-            category: f.category,
+            channel: f.channel.into_owned(),
+            action: f.action.into_owned(),
+            event: f.event.into_owned(),
+            category: f.category.map(Cow::into_owned),
             description: payload.description,
             result: f.result,
             actor: Actor {
@@ -570,6 +575,9 @@ pub fn mismatched_commitments(envelope: &[u8], slots: &[Slot]) -> Result<Vec<Par
 pub fn open(envelope: &[u8], slots: &[Slot]) -> Result<Entry, EnvelopeError> {
     decode(envelope)?.open(slots)
 }
+
+mod view;
+pub use view::{view, EntryView, TargetView};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,8 @@
 //! always have the same columns in the same order and a change to one cannot miss the other.
 
 use sealtrail_core::changes::{field_changes, FieldChange};
-use sealtrail_core::{Entry, Timestamp};
+use sealtrail_core::envelope::EntryView;
+use sealtrail_core::Timestamp;
 use std::borrow::Cow;
 
 /// The header row; one column per cell of [`row`].
@@ -49,10 +50,10 @@ pub enum Cell<'a> {
 /// changed field, `owner: null → Zoë Martin` (a column to read); unchanged fields are left out.
 /// The last column names the tenant (organisation) the export belongs to, on every row, so a
 /// file forwarded out of context still says whose log it is; it comes last so the columns
-/// before it keep their places.
-pub fn row<'a>(e: &'a Entry, tenant: &'a str) -> Result<[Cell<'a>; 23], serde_json::Error> {
-    let target = e.primary_target();
-    let opt = |v: Option<&'a String>| Cell::Text(Cow::Borrowed(v.map_or("", String::as_str)));
+/// before it keep their places. Read from an [`EntryView`], which an export builds straight
+/// from the stored bytes or from an opened entry ([`EntryView::of`]).
+pub fn row<'a>(e: &'a EntryView<'a>, tenant: &'a str) -> [Cell<'a>; 23] {
+    let opt = |v: &'a Option<Cow<'a, str>>| Cell::Text(Cow::Borrowed(v.as_deref().unwrap_or("")));
     let text = |v: &'a str| Cell::Text(Cow::Borrowed(v));
     let (changed_fields, change_lines) = match &e.changes {
         Some(changes) => {
@@ -66,34 +67,30 @@ pub fn row<'a>(e: &'a Entry, tenant: &'a str) -> Result<[Cell<'a>; 23], serde_js
         }
         None => (String::new(), String::new()),
     };
-    let properties = if e.properties.is_empty() {
-        String::new()
-    } else {
-        serde_json::to_string(&e.properties)?
-    };
-    Ok([
+    let target = e.target.as_ref();
+    [
         Cell::Text(Cow::Owned(e.id.to_string())),
         Cell::Time(e.recorded_at),
         Cell::Time(e.occurred_at),
         text(&e.channel),
         text(&e.action),
         text(&e.event),
-        opt(e.category.as_ref()),
+        opt(&e.category),
         text(&e.description),
         text(e.result.as_str()),
-        text(e.actor.kind.as_str()),
-        opt(e.actor.id.as_ref()),
-        opt(e.actor.name.as_ref()),
-        opt(e.actor.email.as_ref()),
-        opt(e.actor.via.as_ref()),
-        text(target.map_or("", |t| t.kind.as_str())),
-        opt(target.and_then(|t| t.id.as_ref())),
-        opt(target.and_then(|t| t.name.as_ref())),
-        opt(e.context.ip.as_ref()),
-        opt(e.context.user_agent.as_ref()),
-        Cell::Text(Cow::Owned(properties)),
+        text(e.actor_kind.as_str()),
+        opt(&e.actor_id),
+        opt(&e.actor_name),
+        opt(&e.actor_email),
+        opt(&e.actor_via),
+        text(target.map_or("", |t| &t.kind)),
+        target.map_or(Cell::Text(Cow::Borrowed("")), |t| opt(&t.id)),
+        target.map_or(Cell::Text(Cow::Borrowed("")), |t| opt(&t.name)),
+        opt(&e.ip),
+        opt(&e.user_agent),
+        text(&e.properties),
         Cell::Text(Cow::Owned(changed_fields)),
         Cell::Text(Cow::Owned(change_lines)),
         text(tenant),
-    ])
+    ]
 }

@@ -5,6 +5,7 @@
 //! streaming form of the same encoders, so both ways produce the same bytes.
 
 use crate::{EntryEncoder, ExportError};
+use sealtrail_core::envelope::EntryView;
 use sealtrail_core::Entry;
 use std::io::{BufWriter, Write};
 
@@ -12,6 +13,25 @@ use std::io::{BufWriter, Write};
 pub trait RowEncoder: Send + Sync {
     /// Appends `entry`'s row to `out`. `first` is true for the document's first row only.
     fn encode_row(&self, entry: &Entry, first: bool, out: &mut Vec<u8>) -> Result<(), ExportError>;
+
+    /// The same rows from an [`EntryView`], for a format that shows only what a view holds
+    /// (CSV), so a caller holding an entry's stored bytes need not open it; `None` for a
+    /// format that writes the whole entry.
+    fn view_rows(&self) -> Option<&dyn ViewRowEncoder> {
+        None
+    }
+}
+
+/// A row format that writes a row from an [`EntryView`] (see [`RowEncoder::view_rows`]).
+pub trait ViewRowEncoder: Sync {
+    /// Appends the row of the entry `view` shows: the bytes [`RowEncoder::encode_row`] writes
+    /// for that entry.
+    fn encode_view(
+        &self,
+        view: &EntryView<'_>,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ExportError>;
 }
 
 /// A row format: the bytes before the first row, the rows' encoder, the bytes after the last.

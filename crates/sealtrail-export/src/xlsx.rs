@@ -20,6 +20,7 @@
 use crate::columns::{self, Cell, HEADER};
 use crate::{EntryEncoder, ExportError};
 use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
+use sealtrail_core::envelope::EntryView;
 use sealtrail_core::{Entry, Timestamp};
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -135,7 +136,8 @@ impl<W: Write> XlsxWriter<W> {
         if self.row > self.rows_per_sheet {
             self.start_sheet()?;
         }
-        let cells = columns::row(entry, &self.tenant).map_err(std::io::Error::from)?;
+        let view = EntryView::of(entry).map_err(std::io::Error::from)?;
+        let cells = columns::row(&view, &self.tenant);
         let index = usize::try_from(self.sheet - 1).unwrap_or(usize::MAX);
         let sheet = self.workbook.worksheet_from_index(index)?;
         for (col, cell) in (0u16..).zip(cells) {

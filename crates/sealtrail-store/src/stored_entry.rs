@@ -2,7 +2,7 @@
 //! that open it. Shared by every backend, so "stored row → [`Entry`]" is one piece of code.
 
 use crate::StoreError;
-use sealtrail_core::envelope::{self, Part, Slot, VaultValue};
+use sealtrail_core::envelope::{self, EntryView, Part, Slot, VaultValue};
 use sealtrail_core::filter::{Cursor, Page};
 use sealtrail_core::Entry;
 
@@ -138,6 +138,13 @@ impl SealedEntry {
     /// would have returned it.
     pub fn open(&self) -> Result<Entry, StoreError> {
         self.0.open()
+    }
+
+    /// The fields a tabular export shows, borrowed from the stored bytes: what opening the
+    /// entry and viewing it gives, without building the entry.
+    pub fn view(&self) -> Result<EntryView<'_>, StoreError> {
+        envelope::view(&self.0.envelope, &self.0.slots)
+            .map_err(|e| StoreError::Corrupt(format!("entry at pk {}: {e}", self.0.pk)))
     }
 }
 

@@ -67,7 +67,8 @@ fn every_column_reads_back_with_dates_as_dates() {
     assert_eq!(name, SHEET_NAME);
     assert_eq!(rows.len(), 5);
     for (row, e) in rows.iter().zip(&entries) {
-        let cells = columns::row(e, "acme").unwrap();
+        let view = EntryView::of(e).unwrap();
+        let cells = columns::row(&view, "acme");
         for (col, (cell, want)) in row.iter().zip(cells).enumerate() {
             match want {
                 Cell::Time(at) => {

@@ -577,7 +577,9 @@ pub fn open(envelope: &[u8], slots: &[Slot]) -> Result<Entry, EnvelopeError> {
 }
 
 mod view;
-pub use view::{view, EntryView, TargetView};
+pub use view::{
+    view, ActorView, ChangesView, ContextView, EntryView, Json, RequestView, TargetView, Text,
+};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! always have the same columns in the same order and a change to one cannot miss the other.
 
 use sealtrail_core::changes::{field_changes, FieldChange};
-use sealtrail_core::envelope::EntryView;
+use sealtrail_core::envelope::{EntryView, Text};
 use sealtrail_core::Timestamp;
 use std::borrow::Cow;
 
@@ -52,12 +52,12 @@ pub enum Cell<'a> {
 /// file forwarded out of context still says whose log it is; it comes last so the columns
 /// before it keep their places. Read from an [`EntryView`], which an export builds straight
 /// from the stored bytes or from an opened entry ([`EntryView::of`]).
-pub fn row<'a>(e: &'a EntryView<'a>, tenant: &'a str) -> [Cell<'a>; 23] {
-    let opt = |v: &'a Option<Cow<'a, str>>| Cell::Text(Cow::Borrowed(v.as_deref().unwrap_or("")));
+pub fn row<'a>(e: &'a EntryView<'a>, tenant: &'a str) -> Result<[Cell<'a>; 23], serde_json::Error> {
     let text = |v: &'a str| Cell::Text(Cow::Borrowed(v));
+    let opt = |v: &'a Option<Text<'a>>| text(v.as_deref().unwrap_or(""));
     let (changed_fields, change_lines) = match &e.changes {
         Some(changes) => {
-            let changed: Vec<FieldChange> = field_changes(changes)
+            let changed: Vec<FieldChange> = field_changes(&changes.parse()?)
                 .into_iter()
                 .filter(|c| c.changed)
                 .collect();
@@ -67,30 +67,31 @@ pub fn row<'a>(e: &'a EntryView<'a>, tenant: &'a str) -> [Cell<'a>; 23] {
         }
         None => (String::new(), String::new()),
     };
-    let target = e.target.as_ref();
-    [
+    let target = e.primary_target();
+    let none = &None;
+    Ok([
         Cell::Text(Cow::Owned(e.id.to_string())),
         Cell::Time(e.recorded_at),
         Cell::Time(e.occurred_at),
         text(&e.channel),
         text(&e.action),
         text(&e.event),
-        opt(&e.category),
+        text(e.category.as_deref().unwrap_or("")),
         text(&e.description),
         text(e.result.as_str()),
-        text(e.actor_kind.as_str()),
-        opt(&e.actor_id),
-        opt(&e.actor_name),
-        opt(&e.actor_email),
-        opt(&e.actor_via),
+        text(e.actor.kind.as_str()),
+        opt(&e.actor.id),
+        opt(&e.actor.name),
+        opt(&e.actor.email),
+        opt(&e.actor.via),
         text(target.map_or("", |t| &t.kind)),
-        target.map_or(Cell::Text(Cow::Borrowed("")), |t| opt(&t.id)),
-        target.map_or(Cell::Text(Cow::Borrowed("")), |t| opt(&t.name)),
-        opt(&e.ip),
-        opt(&e.user_agent),
-        text(&e.properties),
+        opt(target.map_or(none, |t| &t.id)),
+        opt(target.map_or(none, |t| &t.name)),
+        opt(&e.context.ip),
+        opt(&e.context.user_agent),
+        text(e.properties_text()),
         Cell::Text(Cow::Owned(changed_fields)),
         Cell::Text(Cow::Owned(change_lines)),
         text(tenant),
-    ]
+    ])
 }

@@ -9,10 +9,9 @@
 //!   recover the stored value.
 
 use crate::columns::Cell;
-use crate::rows::{RowEncoder, RowFormat, RowWriter, ViewRowEncoder};
+use crate::rows::{RowEncoder, RowFormat, RowWriter};
 use crate::ExportError;
 use sealtrail_core::envelope::EntryView;
-use sealtrail_core::Entry;
 use std::io::Write;
 
 /// The UTF-8 byte-order mark written first.
@@ -50,25 +49,15 @@ struct CsvRows {
 }
 
 impl RowEncoder for CsvRows {
-    fn encode_row(&self, e: &Entry, first: bool, out: &mut Vec<u8>) -> Result<(), ExportError> {
-        let view = EntryView::of(e).map_err(std::io::Error::from)?;
-        self.encode_view(&view, first, out)
-    }
-
-    fn view_rows(&self) -> Option<&dyn ViewRowEncoder> {
-        Some(self)
-    }
-}
-
-impl ViewRowEncoder for CsvRows {
     /// The cells of [`crate::columns::row`], times as RFC 3339, each neutralised.
-    fn encode_view(
+    fn encode_row(
         &self,
         view: &EntryView<'_>,
         _first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
-        for (i, cell) in crate::columns::row(view, &self.tenant).iter().enumerate() {
+        let cells = crate::columns::row(view, &self.tenant).map_err(std::io::Error::from)?;
+        for (i, cell) in cells.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }

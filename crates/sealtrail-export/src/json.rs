@@ -5,7 +5,8 @@
 
 use crate::rows::{RowEncoder, RowFormat, RowWriter};
 use crate::ExportError;
-use sealtrail_core::{Entry, Timestamp};
+use sealtrail_core::envelope::EntryView;
+use sealtrail_core::Timestamp;
 use serde_json::Value;
 use std::io::Write;
 
@@ -13,9 +14,14 @@ use std::io::Write;
 struct JsonRows;
 
 impl RowEncoder for JsonRows {
-    fn encode_row(&self, entry: &Entry, first: bool, out: &mut Vec<u8>) -> Result<(), ExportError> {
+    fn encode_row(
+        &self,
+        view: &EntryView<'_>,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ExportError> {
         out.extend_from_slice(if first { b"\n" } else { b",\n" });
-        serde_json::to_writer(&mut *out, entry).map_err(std::io::Error::from)?;
+        serde_json::to_writer(&mut *out, view).map_err(std::io::Error::from)?;
         Ok(())
     }
 }
@@ -57,6 +63,7 @@ mod tests {
     use super::*;
     use crate::testutil::sample_entry;
     use proptest::prelude::*;
+    use sealtrail_core::Entry;
     use serde_json::json;
 
     fn export(entries: &[Entry]) -> Vec<u8> {

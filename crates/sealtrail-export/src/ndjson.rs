@@ -4,7 +4,7 @@
 
 use crate::rows::{RowEncoder, RowFormat, RowWriter};
 use crate::ExportError;
-use sealtrail_core::Entry;
+use sealtrail_core::envelope::EntryView;
 use std::io::Write;
 
 /// One line per entry, each opening with its tenant.
@@ -17,12 +17,12 @@ impl RowEncoder for NdjsonRows {
     /// One line: the tenant, then the entry's own fields.
     fn encode_row(
         &self,
-        entry: &Entry,
+        view: &EntryView<'_>,
         _first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
         let start = out.len();
-        serde_json::to_writer(&mut *out, entry).map_err(std::io::Error::from)?;
+        serde_json::to_writer(&mut *out, view).map_err(std::io::Error::from)?;
         // An entry serialises as an object: its `{` becomes the line start, which opens it.
         out.splice(start..start + 1, self.line_start.iter().copied());
         out.push(b'\n');
@@ -53,6 +53,7 @@ mod tests {
     use super::*;
     use crate::testutil::sample_entry;
     use proptest::prelude::*;
+    use sealtrail_core::Entry;
 
     fn export(entries: &[Entry]) -> Vec<u8> {
         let mut w = writer(Vec::new(), "acme \"north\"").unwrap();

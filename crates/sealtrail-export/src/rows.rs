@@ -9,24 +9,13 @@ use sealtrail_core::envelope::EntryView;
 use sealtrail_core::Entry;
 use std::io::{BufWriter, Write};
 
-/// How one format writes a row.
+/// How one format writes a row. It reads an [`EntryView`], which an export builds straight
+/// from the stored bytes (no entry opened) and a caller holding an opened entry builds with
+/// [`EntryView::of`]; both write the same bytes.
 pub trait RowEncoder: Send + Sync {
-    /// Appends `entry`'s row to `out`. `first` is true for the document's first row only.
-    fn encode_row(&self, entry: &Entry, first: bool, out: &mut Vec<u8>) -> Result<(), ExportError>;
-
-    /// The same rows from an [`EntryView`], for a format that shows only what a view holds
-    /// (CSV), so a caller holding an entry's stored bytes need not open it; `None` for a
-    /// format that writes the whole entry.
-    fn view_rows(&self) -> Option<&dyn ViewRowEncoder> {
-        None
-    }
-}
-
-/// A row format that writes a row from an [`EntryView`] (see [`RowEncoder::view_rows`]).
-pub trait ViewRowEncoder: Sync {
-    /// Appends the row of the entry `view` shows: the bytes [`RowEncoder::encode_row`] writes
-    /// for that entry.
-    fn encode_view(
+    /// Appends the row of the entry `view` shows to `out`. `first` is true for the document's
+    /// first row only.
+    fn encode_row(
         &self,
         view: &EntryView<'_>,
         first: bool,
@@ -94,9 +83,10 @@ impl<W: Write> RowWriter<W> {
     /// Encodes and writes one more row.
     pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
         self.scratch.clear();
+        let view = EntryView::of(entry).map_err(std::io::Error::from)?;
         self.format
             .rows
-            .encode_row(entry, self.rows == 0, &mut self.scratch)?;
+            .encode_row(&view, self.rows == 0, &mut self.scratch)?;
         self.out.write_all(&self.scratch)?;
         self.rows += 1;
         Ok(())
@@ -157,7 +147,8 @@ mod tests {
                 for (start, run) in [(0, &entries[..cut]), (cut, &entries[cut..])] {
                     let mut bytes = Vec::new();
                     for (i, e) in run.iter().enumerate() {
-                        by_runs.encoder().encode_row(e, start + i == 0, &mut bytes).unwrap();
+                        let view = EntryView::of(e).unwrap();
+                        by_runs.encoder().encode_row(&view, start + i == 0, &mut bytes).unwrap();
                     }
                     by_runs.write_encoded(&bytes, run.len() as u64).unwrap();
                 }

@@ -137,7 +137,7 @@ impl<W: Write> XlsxWriter<W> {
             self.start_sheet()?;
         }
         let view = EntryView::of(entry).map_err(std::io::Error::from)?;
-        let cells = columns::row(&view, &self.tenant);
+        let cells = columns::row(&view, &self.tenant).map_err(std::io::Error::from)?;
         let index = usize::try_from(self.sheet - 1).unwrap_or(usize::MAX);
         let sheet = self.workbook.worksheet_from_index(index)?;
         for (col, cell) in (0u16..).zip(cells) {

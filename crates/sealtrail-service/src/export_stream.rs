@@ -11,7 +11,7 @@ use crate::audit::{props, SelfAudit};
 use crate::checkpointer::Checkpointer;
 use bytes::Bytes;
 use sealtrail_core::entry::Actor;
-use sealtrail_core::envelope::{canonical_json, Part, Slot};
+use sealtrail_core::envelope::{canonical_json, EntryView, Part, Slot};
 use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
@@ -241,9 +241,11 @@ fn run(
 }
 
 /// A format whose rows stand alone: each page is split into one run per core, and each run
-/// is opened, encoded and freed on one thread; the runs are then written in order. Opening
-/// on one thread and encoding on another had left encoding serial and the allocator busy
-/// with frees from other threads (BENCHMARKS.md, issue #20).
+/// is read, encoded and freed on one thread; the runs are then written in order. Each row is
+/// written from the entry's view of its stored bytes, without opening the entry (unless
+/// properties must be withheld). Opening on one thread and encoding on another had left
+/// encoding serial, and opening had built every entry's strings and JSON trees only for them
+/// to be written back out (BENCHMARKS.md, issue #20).
 fn run_rows(
     handle: &Handle,
     store: &Arc<dyn Store>,
@@ -257,19 +259,17 @@ fn run_rows(
     for_each_page(handle, store, request, request.oldest_first, |entries| {
         let before = writer.rows_written();
         let encoder = writer.encoder();
-        // A format that shows only an entry's view reads it from the stored bytes, unless
-        // properties must be withheld (then the entry is opened to remove them).
-        let view_rows = encoder.view_rows().filter(|_| excluded.is_empty());
         let runs = parallel::runs(entries, |start, run| {
             let mut bytes = Vec::with_capacity(run.len() * 768);
             for (i, sealed) in run.iter().enumerate() {
                 let first = before == 0 && start + i == 0;
-                match view_rows {
-                    Some(rows) => rows.encode_view(&sealed.view()?, first, &mut bytes)?,
-                    None => {
-                        let entry = without_excluded(sealed.open()?, excluded);
-                        encoder.encode_row(&entry, first, &mut bytes)?;
-                    }
+                if excluded.is_empty() {
+                    encoder.encode_row(&sealed.view()?, first, &mut bytes)?;
+                } else {
+                    // Withheld properties: the entry is opened to remove them.
+                    let entry = without_excluded(sealed.open()?, excluded);
+                    let view = EntryView::of(&entry).map_err(std::io::Error::from)?;
+                    encoder.encode_row(&view, first, &mut bytes)?;
                 }
             }
             Ok::<_, ExportFailure>((bytes, run.len() as u64))

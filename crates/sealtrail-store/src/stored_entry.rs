@@ -140,11 +140,15 @@ impl SealedEntry {
         self.0.open()
     }
 
-    /// The fields a tabular export shows, borrowed from the stored bytes: what opening the
-    /// entry and viewing it gives, without building the entry.
+    /// The entry as it serialises, borrowed from the stored bytes: what opening it gives,
+    /// without building it (an export writes a million of these).
     pub fn view(&self) -> Result<EntryView<'_>, StoreError> {
-        envelope::view(&self.0.envelope, &self.0.slots)
-            .map_err(|e| StoreError::Corrupt(format!("entry at pk {}: {e}", self.0.pk)))
+        envelope::view(
+            &self.0.envelope,
+            &self.0.slots,
+            self.0.idempotency_key.as_deref(),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("entry at pk {}: {e}", self.0.pk)))
     }
 }
 

@@ -1,26 +1,32 @@
-//! A borrowed reading of an entry: the fields a tabular export shows, read straight from the
-//! envelope and vault bytes. Opening an [`Entry`] allocates every string and builds the
-//! properties as a JSON map that the CSV export then writes back out as text; for a million
-//! entries that was most of an export's time (BENCHMARKS.md, issue #20). A view borrows each
-//! string that needs no unescaping and keeps the properties as their stored compact JSON,
-//! which is byte for byte what serialising the opened map writes (canonical JSON is
-//! serde_json's own output, keys sorted, and maps keep their order).
+//! A borrowed reading of an entry, read straight from its envelope and vault bytes, that
+//! serialises exactly as the opened [`Entry`] does. Opening an entry allocates every string
+//! and builds its properties (and before/after values) as JSON trees that an export or a page
+//! then writes straight back out as text; for a million entries that was most of an export's
+//! time (BENCHMARKS.md, issue #20). A view borrows each string that needs no unescaping and
+//! keeps the free-form JSON as its stored bytes: canonical JSON is serde_json's own output
+//! with keys sorted, and an opened map keeps that order, so the bytes written are the same.
+//! The field names and skip rules mirror [`Entry`]'s; a property test holds the two equal.
 
 use super::{decode_fields, EnvelopeError, Part, Slot};
 use crate::entry::{ActorType, Changes, Entry, Outcome};
 use crate::timestamp::Timestamp;
 use serde::de::{Deserializer, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::{Deserialize, Serialize};
+use serde_json::value::{to_raw_value, RawValue};
 use std::borrow::Cow;
 use std::marker::PhantomData;
 use uuid::Uuid;
 
-/// The shown fields of one entry, borrowed from its stored bytes or from an opened [`Entry`].
-#[derive(Debug, Clone, PartialEq)]
+/// Free-form JSON kept as text: borrowed from stored bytes, or owned when made from an entry.
+pub type Json<'a> = Cow<'a, RawValue>;
+
+/// An entry as [`Entry`] serialises it, borrowed from stored bytes where it can be.
+#[derive(Debug, Clone, Serialize)]
 pub struct EntryView<'a> {
     /// The entry's id.
     pub id: Uuid,
+    /// Its place in the tenant's log.
+    pub seq: u64,
     /// When the log recorded it.
     pub recorded_at: Timestamp,
     /// When the producer says it happened.
@@ -32,84 +38,149 @@ pub struct EntryView<'a> {
     /// Its event type.
     pub event: Cow<'a, str>,
     /// Its category, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<Cow<'a, str>>,
     /// Its description.
     pub description: Cow<'a, str>,
     /// Its outcome.
     pub result: Outcome,
-    /// Who acted: the kind (user, api, system).
-    pub actor_kind: ActorType,
-    /// Who acted: id, name, e-mail, and the intermediary.
-    pub actor_id: Option<Cow<'a, str>>,
-    /// The actor's name.
-    pub actor_name: Option<Cow<'a, str>>,
-    /// The actor's e-mail.
-    pub actor_email: Option<Cow<'a, str>>,
-    /// Through what the actor acted.
-    pub actor_via: Option<Cow<'a, str>>,
-    /// The primary (first) target, the only one a row has columns for.
-    pub target: Option<TargetView<'a>>,
-    /// The client address.
-    pub ip: Option<Cow<'a, str>>,
-    /// The client's user agent.
-    pub user_agent: Option<Cow<'a, str>>,
-    /// The properties as compact JSON; empty when there are none.
-    pub properties: Cow<'a, str>,
+    /// Who acted.
+    pub actor: ActorView<'a>,
+    /// What it acted on, the primary target first.
+    pub targets: Vec<TargetView<'a>>,
+    /// Where the action came from.
+    #[serde(skip_serializing_if = "ContextView::is_empty")]
+    pub context: ContextView<'a>,
     /// The before/after values of an edit.
-    pub changes: Option<Cow<'a, Changes>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangesView<'a>>,
+    /// The properties as a JSON object; `None` when the stored payload has none (written `{}`).
+    #[serde(serialize_with = "object_or_empty")]
+    pub properties: Option<Json<'a>>,
+    /// The paths redacted at ingest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<Cow<'a, str>>,
+    /// The idempotency key it was sent with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<Cow<'a, str>>,
 }
 
-/// The primary target of an [`EntryView`].
-#[derive(Debug, Clone, PartialEq)]
+/// [`crate::entry::Actor`], borrowed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ActorView<'a> {
+    /// The kind of actor (set from the envelope, never from the vault value).
+    #[serde(rename = "type", skip_deserializing)]
+    pub kind: ActorType,
+    /// Its id.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Text<'a>>,
+    /// Its name.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text<'a>>,
+    /// Its e-mail.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Text<'a>>,
+    /// Through what it acted.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Text<'a>>,
+}
+
+/// [`crate::entry::Target`], borrowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetView<'a> {
     /// What kind of record.
-    pub kind: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    pub kind: Text<'a>,
     /// Its id.
-    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Text<'a>>,
     /// Its name.
-    pub name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text<'a>>,
 }
 
-impl<'a> EntryView<'a> {
-    /// The view of an opened entry (its properties serialised, as the export always did).
-    pub fn of(e: &'a Entry) -> Result<Self, serde_json::Error> {
-        let text = |s: &'a String| Cow::Borrowed(s.as_str());
-        let opt = |s: &'a Option<String>| s.as_deref().map(Cow::Borrowed);
-        Ok(EntryView {
-            id: e.id,
-            recorded_at: e.recorded_at,
-            occurred_at: e.occurred_at,
-            channel: text(&e.channel),
-            action: text(&e.action),
-            event: text(&e.event),
-            category: opt(&e.category),
-            description: text(&e.description),
-            result: e.result,
-            actor_kind: e.actor.kind,
-            actor_id: opt(&e.actor.id),
-            actor_name: opt(&e.actor.name),
-            actor_email: opt(&e.actor.email),
-            actor_via: opt(&e.actor.via),
-            target: e.primary_target().map(|t| TargetView {
-                kind: text(&t.kind),
-                id: opt(&t.id),
-                name: opt(&t.name),
-            }),
-            ip: opt(&e.context.ip),
-            user_agent: opt(&e.context.user_agent),
-            properties: if e.properties.is_empty() {
-                Cow::Borrowed("")
-            } else {
-                Cow::Owned(serde_json::to_string(&e.properties)?)
-            },
-            changes: e.changes.as_ref().map(Cow::Borrowed),
+/// [`crate::entry::Context`], borrowed (the request comes from the payload part).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContextView<'a> {
+    /// The client address.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Text<'a>>,
+    /// The client's user agent.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<Text<'a>>,
+    /// Where the client was.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Text<'a>>,
+    /// The HTTP request behind the action.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestView<'a>>,
+}
+
+impl ContextView<'_> {
+    /// As [`crate::entry::Context::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.ip.is_none()
+            && self.user_agent.is_none()
+            && self.location.is_none()
+            && self.request.is_none()
+    }
+}
+
+/// [`crate::entry::RequestInfo`], borrowed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestView<'a> {
+    /// The method.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Text<'a>>,
+    /// The path.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub path: Option<Text<'a>>,
+    /// The body, as JSON.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Json<'a>>,
+    /// The response, as JSON.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Json<'a>>,
+}
+
+/// [`Changes`], borrowed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChangesView<'a> {
+    /// The value before the edit.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Json<'a>>,
+    /// The value after the edit.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Json<'a>>,
+}
+
+impl ChangesView<'_> {
+    /// The before/after values as [`Changes`], for what compares them field by field.
+    pub fn parse(&self) -> Result<Changes, serde_json::Error> {
+        let value = |v: &Option<Json<'_>>| {
+            v.as_ref()
+                .map(|raw| serde_json::from_str(raw.get()))
+                .transpose()
+        };
+        Ok(Changes {
+            before: value(&self.before)?,
+            after: value(&self.after)?,
         })
     }
 }
 
 /// A string borrowed from the input when it holds no escape, owned otherwise. (serde borrows
-/// a `Cow<str>` field only when it is not inside an `Option`, and these mostly are.)
-struct Text<'a>(Cow<'a, str>);
+/// a `Cow<str>` field only when it is not inside an `Option`, and most of these are.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -133,71 +204,118 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// [`Text`] or none.
-fn text(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
-    t.map(|t| t.0)
-}
-
-/// The actor part as the view reads it (the same fields as the opened entry's).
-#[derive(Default, Deserialize)]
-struct ActorPart<'a> {
-    #[serde(default, borrow)]
-    id: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    name: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    email: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    via: Option<Text<'a>>,
-}
-
-/// The context part as the view reads it.
-#[derive(Default, Deserialize)]
-struct ContextPart<'a> {
-    #[serde(default, borrow)]
-    ip: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    user_agent: Option<Text<'a>>,
-}
-
-/// One target as the view reads it.
-#[derive(Deserialize)]
-struct TargetPart<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Text<'a>,
-    #[serde(default, borrow)]
-    id: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    name: Option<Text<'a>>,
-}
-
 /// The payload part as the view reads it: the description is required, as when opening.
 #[derive(Deserialize)]
-struct PayloadPart<'a> {
+struct PayloadView<'a> {
     #[serde(borrow)]
     description: Text<'a>,
     #[serde(default, borrow)]
-    targets: Vec<TargetPart<'a>>,
-    #[serde(default)]
-    changes: Option<Changes>,
+    targets: Vec<TargetView<'a>>,
+    #[serde(default, borrow)]
+    changes: Option<ChangesView<'a>>,
     #[serde(default, borrow)]
     properties: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    request: Option<RequestView<'a>>,
 }
 
-impl Default for PayloadPart<'_> {
-    fn default() -> Self {
-        PayloadPart {
-            description: Text(Cow::Borrowed("")),
-            targets: Vec::new(),
-            changes: None,
-            properties: None,
+/// Properties as stored, or `{}` for none (as an opened entry's empty map serialises).
+fn object_or_empty<S: serde::Serializer>(
+    properties: &Option<Json<'_>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match properties {
+        Some(raw) => raw.serialize(serializer),
+        None => serde_json::Map::new().serialize(serializer),
+    }
+}
+
+impl<'a> EntryView<'a> {
+    /// The view of an opened entry; its free-form JSON is written out as text here.
+    pub fn of(e: &'a Entry) -> Result<Self, serde_json::Error> {
+        let text = |s: &'a String| Cow::Borrowed(s.as_str());
+        let opt = |s: &'a Option<String>| s.as_deref().map(|s| Text(Cow::Borrowed(s)));
+        let json = |v: &Option<serde_json::Value>| -> Result<Option<Json<'a>>, serde_json::Error> {
+            v.as_ref()
+                .map(|v| to_raw_value(v).map(Cow::Owned))
+                .transpose()
+        };
+        Ok(EntryView {
+            id: e.id,
+            seq: e.seq,
+            recorded_at: e.recorded_at,
+            occurred_at: e.occurred_at,
+            channel: text(&e.channel),
+            action: text(&e.action),
+            event: text(&e.event),
+            category: e.category.as_deref().map(Cow::Borrowed),
+            description: text(&e.description),
+            result: e.result,
+            actor: ActorView {
+                kind: e.actor.kind,
+                id: opt(&e.actor.id),
+                name: opt(&e.actor.name),
+                email: opt(&e.actor.email),
+                via: opt(&e.actor.via),
+            },
+            targets: e
+                .targets
+                .iter()
+                .map(|t| TargetView {
+                    kind: Text(text(&t.kind)),
+                    id: opt(&t.id),
+                    name: opt(&t.name),
+                })
+                .collect(),
+            context: ContextView {
+                ip: opt(&e.context.ip),
+                user_agent: opt(&e.context.user_agent),
+                location: opt(&e.context.location),
+                request: match &e.context.request {
+                    Some(r) => Some(RequestView {
+                        method: opt(&r.method),
+                        path: opt(&r.path),
+                        body: json(&r.body)?,
+                        response: json(&r.response)?,
+                    }),
+                    None => None,
+                },
+            },
+            changes: match &e.changes {
+                Some(c) => Some(ChangesView {
+                    before: json(&c.before)?,
+                    after: json(&c.after)?,
+                }),
+                None => None,
+            },
+            properties: Some(Cow::Owned(to_raw_value(&e.properties)?)),
+            redacted: e.redacted.iter().map(text).collect(),
+            idempotency_key: e.idempotency_key.as_deref().map(Cow::Borrowed),
+        })
+    }
+
+    /// The primary (first) target, the only one a table row has columns for.
+    pub fn primary_target(&self) -> Option<&TargetView<'a>> {
+        self.targets.first()
+    }
+
+    /// The properties as compact JSON, empty when there are none (a table's cell).
+    pub fn properties_text(&self) -> &str {
+        match self.properties.as_deref().map(RawValue::get) {
+            None | Some("{}") => "",
+            Some(raw) => raw,
         }
     }
 }
 
-/// The view of a stored entry: what [`super::open`] followed by [`EntryView::of`] gives, read
-/// without building the entry.
-pub fn view<'a>(envelope: &'a [u8], slots: &'a [Slot]) -> Result<EntryView<'a>, EnvelopeError> {
+/// The view of a stored entry: what [`super::open`] gives, as [`EntryView::of`] would show
+/// it, read without building the entry. `idempotency_key` is the row's, which the envelope
+/// does not hold.
+pub fn view<'a>(
+    envelope: &'a [u8],
+    slots: &'a [Slot],
+    idempotency_key: Option<&'a str>,
+) -> Result<EntryView<'a>, EnvelopeError> {
     let f = decode_fields(envelope)?;
     let find = |part: Part| slots.iter().find(|s| s.part() == part).map(Slot::bytes);
     let decode_err = |part: Part| {
@@ -206,31 +324,40 @@ pub fn view<'a>(envelope: &'a [u8], slots: &'a [Slot]) -> Result<EntryView<'a>, 
             message: e.to_string(),
         }
     };
-    let actor: ActorPart<'a> = match find(Part::Actor) {
+    let mut actor: ActorView<'a> = match find(Part::Actor) {
         Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Actor))?,
-        None => ActorPart::default(),
+        None => ActorView::default(),
     };
-    let context: ContextPart<'a> = match find(Part::Context) {
+    actor.kind = f.actor_type;
+    let mut context: ContextView<'a> = match find(Part::Context) {
         Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Context))?,
-        None => ContextPart::default(),
+        None => ContextView::default(),
     };
-    let payload: PayloadPart<'a> = match find(Part::Payload) {
+    let payload: PayloadView<'a> = match find(Part::Payload) {
         Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Payload))?,
-        None => PayloadPart::default(),
+        None => PayloadView {
+            description: Text(Cow::Borrowed("")),
+            targets: Vec::new(),
+            changes: None,
+            properties: None,
+            request: None,
+        },
     };
-    let properties = match payload.properties.map(RawValue::get) {
+    context.request = payload.request;
+    let properties = match payload.properties {
         // The opened entry's properties are a map: anything else would not have opened.
-        Some(raw) if !raw.starts_with('{') => {
+        Some(raw) if !raw.get().starts_with('{') => {
             return Err(EnvelopeError::Vault {
                 part: Part::Payload.as_str(),
                 message: "properties are not an object".into(),
             })
         }
-        Some("{}") | None => "",
-        Some(raw) => raw,
+        Some(raw) => Some(Cow::Borrowed(raw)),
+        None => None,
     };
     Ok(EntryView {
         id: f.id,
+        seq: f.seq,
         recorded_at: f.recorded_at,
         occurred_at: f.occurred_at,
         channel: f.channel,
@@ -239,19 +366,12 @@ pub fn view<'a>(envelope: &'a [u8], slots: &'a [Slot]) -> Result<EntryView<'a>, 
         category: f.category,
         description: payload.description.0,
         result: f.result,
-        actor_kind: f.actor_type,
-        actor_id: text(actor.id),
-        actor_name: text(actor.name),
-        actor_email: text(actor.email),
-        actor_via: text(actor.via),
-        target: payload.targets.into_iter().next().map(|t| TargetView {
-            kind: t.kind.0,
-            id: text(t.id),
-            name: text(t.name),
-        }),
-        ip: text(context.ip),
-        user_agent: text(context.user_agent),
-        properties: Cow::Borrowed(properties),
-        changes: payload.changes.map(Cow::Owned),
+        actor,
+        targets: payload.targets,
+        context,
+        changes: payload.changes,
+        properties,
+        redacted: f.redacted.into_iter().map(Cow::Owned).collect(),
+        idempotency_key: idempotency_key.map(Cow::Borrowed),
     })
 }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::testutil::sample_entry;
 use proptest::prelude::*;
+use sealtrail_core::Entry;
 
 fn export(entries: &[Entry]) -> Vec<u8> {
     let mut w = writer(Vec::new(), "acme").unwrap();

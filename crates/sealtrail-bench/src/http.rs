@@ -91,11 +91,17 @@ impl Api {
 
     /// A GET answered with JSON.
     pub async fn get_json(&self, key: &str, path: &str) -> Result<Value, BenchError> {
+        parse_json(path, &self.get_body(key, path).await?)
+    }
+
+    /// A GET's whole body, unparsed: what a latency figure times (a client's own decoding
+    /// of the answer is not the server's latency; the raw baselines do not decode either).
+    pub async fn get_body(&self, key: &str, path: &str) -> Result<bytes::Bytes, BenchError> {
         let response = self.get(key, path).await?;
         response
-            .json()
+            .bytes()
             .await
-            .map_err(|e| BenchError::Http(format!("GET {path}: reading JSON: {e}")))
+            .map_err(|e| BenchError::Http(format!("GET {path}: reading the body: {e}")))
     }
 
     /// A PUT or POST with a JSON body, answered with JSON.
@@ -259,4 +265,10 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// A body read by [`Api::get_body`], as JSON.
+pub fn parse_json(path: &str, body: &[u8]) -> Result<Value, BenchError> {
+    serde_json::from_slice(body)
+        .map_err(|e| BenchError::Http(format!("GET {path}: reading JSON: {e}")))
 }

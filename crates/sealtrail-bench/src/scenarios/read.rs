@@ -126,11 +126,11 @@ pub async fn pages(
         let mut follow = Vec::new();
         let mut cursor = first["next_cursor"].as_str().map(str::to_string);
         while let (Some(c), true) = (cursor.take(), follow.len() < FOLLOW_PAGES) {
+            let next = format!("{path}&cursor={c}");
             let started = Instant::now();
-            let page = api
-                .get_json(tenant.key, &format!("{path}&cursor={c}"))
-                .await?;
+            let body = api.get_body(tenant.key, &next).await?;
             follow.push(started.elapsed());
+            let page = crate::http::parse_json(&next, &body)?;
             cursor = page["next_cursor"].as_str().map(str::to_string);
         }
         let (raw_first, raw_follow) = match raw.as_deref_mut() {
@@ -422,7 +422,7 @@ async fn time_http(
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
         let started = Instant::now();
-        api.get_json(key, path).await?;
+        api.get_body(key, path).await?;
         samples.push(started.elapsed());
     }
     Ok((Latency::of(&mut samples), answer))

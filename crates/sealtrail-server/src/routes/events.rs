@@ -10,14 +10,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sealtrail_core::entry::{Appended, Entry};
+use sealtrail_core::entry::Appended;
 use sealtrail_core::filter::{parse_query, Cursor};
 use sealtrail_core::ingest::FieldError;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::timeline::Timeline;
 use sealtrail_core::Timestamp;
 use sealtrail_service::ingest::{self, IngestRequest, Ingested};
-use sealtrail_store::Lookup;
+use sealtrail_store::{Lookup, SealedEntry, StoreError};
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -230,7 +230,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
-) -> Result<Json<ListBody>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let params = query_params(raw.as_deref());
     let with_total = match params
@@ -253,32 +253,56 @@ pub async fn list(
     let tenant = caller.tenant();
     let (page, total) = if with_total {
         let (page, total) = tokio::join!(
-            state.store.query(tenant, &query),
+            state.store.query_sealed(tenant, &query),
             state.store.count(tenant, &query.filter)
         );
         (page?, Some(total?))
     } else {
-        (state.store.query(tenant, &query).await?, None)
+        (state.store.query_sealed(tenant, &query).await?, None)
     };
-    Ok(Json(ListBody {
-        entries: page.entries,
+    let body = ListBody {
+        entries: Views(&page.entries),
         total,
         limit: query.limit,
         next_cursor: page.next_cursor.as_ref().map(Cursor::encode),
         prev_cursor: page.prev_cursor.as_ref().map(Cursor::encode),
-    }))
+    };
+    // Written here, not by `Json`, so a stored entry that does not read back is this API's
+    // error (500, logged), never a half-written body.
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|e| ApiError::from(StoreError::Corrupt(format!("listing entries: {e}"))))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The body of `GET /v1/events`. A struct rather than `json!`, so the entries are written
 /// straight to the response instead of first being copied into a `Value` tree (which took a
 /// fifth of a page's CPU time).
 #[derive(Serialize)]
-pub struct ListBody {
-    entries: Vec<Entry>,
+struct ListBody<'a> {
+    entries: Views<'a>,
     total: Option<u64>,
     limit: usize,
     next_cursor: Option<String>,
     prev_cursor: Option<String>,
+}
+
+/// A page's entries written from their stored bytes (`SealedEntry::view`), exactly as the
+/// opened entries serialise, without opening them: opening was a third of a page's time.
+struct Views<'a>(&'a [SealedEntry]);
+
+impl Serialize for Views<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for entry in self.0 {
+            seq.serialize_element(&entry.view().map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
 }
 
 /// `GET /v1/events/{id}`: one entry with its before/after changes. Another tenant's id is

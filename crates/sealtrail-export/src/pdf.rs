@@ -415,7 +415,10 @@ fn rule(c: &mut Content, y: f32, gray: f32) {
     c.stroke();
 }
 
-/// zlib-compressed `data`, for a stream with the FlateDecode filter.
+/// zlib-compressed `data`, for a stream with the FlateDecode filter. Level 3: level 6 made
+/// compression 70% of a report's time (113,667 entries: 13.4 s at level 6, 6.0 s at level 3,
+/// 4.3 s at level 1), for a file 13% smaller than level 3's (46 against 53 MB; level 1's was
+/// 96 MB). BENCHMARKS.md, issue #20.
 fn deflate(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+    miniz_oxide::deflate::compress_to_vec_zlib(data, 3)
 }

@@ -345,8 +345,14 @@ pub trait EventLog: Send + Sync + 'static {
         entries: Vec<NewEntry>,
     ) -> Result<Vec<Appended>, StoreError>;
 
-    /// One page of entries matching the query, newest first.
-    async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError>;
+    /// One page of entries matching the query, newest first: [`EventLog::query_sealed`]'s
+    /// page, opened off the async threads.
+    async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
+        let page = self.query_sealed(tenant, query).await?;
+        tokio::task::spawn_blocking(move || page.open())
+            .await
+            .map_err(|e| StoreError::Backend(format!("opening a page failed: {e}")))?
+    }
 
     /// The same page with its entries not yet opened, for a caller that opens and encodes each
     /// run of rows on one thread (exports); cursors as [`EventLog::query`] gives them.

@@ -38,7 +38,7 @@ pub(crate) fn page(
     hi: u64,
     query: &Query,
 ) -> Result<SealedPage, StoreError> {
-    let mut page = SealedPage::of(Vec::new());
+    let mut page = SealedPage::empty();
     if lo >= hi {
         return Ok(page);
     }
@@ -80,7 +80,7 @@ pub(crate) fn page(
                     };
                 }
             }
-            page.entries = SealedPage::of(entries).entries;
+            page.entries = SealedPage::sealed(entries);
         }
         Some(Cursor {
             seq,
@@ -97,7 +97,7 @@ pub(crate) fn page(
             if matches.exists(lo, to.min(hi))? {
                 page.next_cursor = Some(older(to));
             }
-            page.entries = SealedPage::of(entries).entries;
+            page.entries = SealedPage::sealed(entries);
         }
     }
     Ok(page)

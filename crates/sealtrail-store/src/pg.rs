@@ -41,7 +41,7 @@ use crate::{Directory, EventLog, Integrity, Lifecycle, SealedPage};
 use async_trait::async_trait;
 use pool::Pool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
-use sealtrail_core::filter::{FacetActor, Facets, Filter, Page, Query};
+use sealtrail_core::filter::{FacetActor, Facets, Filter, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
 use sealtrail_core::timeline::{Tally, TallyUnit};
@@ -234,15 +234,6 @@ impl EventLog for PgStore {
             return Ok(Vec::new());
         }
         self.writer.append(tenant, entries).await
-    }
-
-    async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
-        let query = query.clone();
-        self.reads
-            .read("querying entries", move |tx| {
-                Ok(query::query(tx, tenant, &query)?.open()?)
-            })
-            .await
     }
 
     async fn query_sealed(

@@ -56,7 +56,7 @@ use crate::{Directory, EventLog, Integrity, Lifecycle, SealedPage};
 use async_trait::async_trait;
 use read::ReadPool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
-use sealtrail_core::filter::{FacetActor, Facets, Filter, Page, Query};
+use sealtrail_core::filter::{FacetActor, Facets, Filter, Query};
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::session::Session;
 use sealtrail_core::timeline::{Tally, TallyUnit};
@@ -246,14 +246,6 @@ impl EventLog for SqliteStore {
             return Ok(Vec::new());
         }
         self.writer.append(tenant, entries).await
-    }
-
-    async fn query(&self, tenant: TenantId, query: &Query) -> Result<Page, StoreError> {
-        self.settle(uses_derived_indexes(&query.filter)).await;
-        let query = query.clone();
-        self.reads
-            .read(move |conn| query::query(conn, tenant, &query)?.open())
-            .await
     }
 
     async fn query_sealed(

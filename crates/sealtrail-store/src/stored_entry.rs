@@ -95,17 +95,14 @@ pub(crate) struct StoredEntry {
 impl StoredEntry {
     /// The entry as readers see it.
     pub(crate) fn open(&self) -> Result<Entry, StoreError> {
-        let mut entry = envelope::open(&self.envelope, &self.slots)
-            .map_err(|e| StoreError::Corrupt(format!("entry at pk {}: {e}", self.pk)))?;
+        let mut entry = envelope::open(&self.envelope, &self.slots).map_err(|e| self.corrupt(e))?;
         entry.idempotency_key = self.idempotency_key.clone();
         Ok(entry)
     }
 
-    /// Opens a page of entries, over every core when the page is large (an export's).
-    pub(crate) fn open_all(stored: Vec<StoredEntry>) -> Result<Vec<Entry>, StoreError> {
-        crate::parallel::map(&stored, StoredEntry::open)
-            .into_iter()
-            .collect()
+    /// Why this row does not open or read back, naming it.
+    fn corrupt(&self, e: envelope::EnvelopeError) -> StoreError {
+        StoreError::Corrupt(format!("entry at pk {}: {e}", self.pk))
     }
 
     /// The leaf as evidence bundles need it: the stored envelope, its hash and the slots.
@@ -148,7 +145,7 @@ impl SealedEntry {
             &self.0.slots,
             self.0.idempotency_key.as_deref(),
         )
-        .map_err(|e| StoreError::Corrupt(format!("entry at pk {}: {e}", self.0.pk)))
+        .map_err(|e| self.0.corrupt(e))
     }
 }
 
@@ -164,19 +161,26 @@ pub struct SealedPage {
 }
 
 impl SealedPage {
-    /// A page of stored rows, as paging picked them.
-    pub(crate) fn of(stored: Vec<StoredEntry>) -> Self {
+    /// A page with no entries and no neighbours.
+    pub(crate) fn empty() -> Self {
         SealedPage {
-            entries: stored.into_iter().map(SealedEntry).collect(),
+            entries: Vec::new(),
             next_cursor: None,
             prev_cursor: None,
         }
     }
 
-    /// The page opened, over every core when it is large.
+    /// The stored rows paging picked, sealed for the page.
+    pub(crate) fn sealed(stored: Vec<StoredEntry>) -> Vec<SealedEntry> {
+        stored.into_iter().map(SealedEntry).collect()
+    }
+
+    /// The page opened, over every core when it is large (an export's).
     pub fn open(self) -> Result<Page, StoreError> {
         Ok(Page {
-            entries: StoredEntry::open_all(self.entries.into_iter().map(|s| s.0).collect())?,
+            entries: crate::parallel::map(&self.entries, SealedEntry::open)
+                .into_iter()
+                .collect::<Result<_, _>>()?,
             next_cursor: self.next_cursor,
             prev_cursor: self.prev_cursor,
         })

@@ -405,7 +405,7 @@ fn late_entry_beyond(
 /// One page, newest first, with cursors for the neighbouring pages, not yet opened.
 pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResult<SealedPage> {
     let Some((lo, hi)) = seq_range(tx, tenant, &query.filter)? else {
-        return Ok(SealedPage::of(Vec::new()));
+        return Ok(SealedPage::empty());
     };
     let conditions = Conditions::new(tx, tenant, &query.filter, (lo, hi))?;
     let mut matches = PgMatches {

@@ -466,7 +466,7 @@ pub(crate) fn query(
     query: &Query,
 ) -> Result<SealedPage, StoreError> {
     let Some(range) = seq_range(conn, tenant, &query.filter)? else {
-        return Ok(SealedPage::of(Vec::new()));
+        return Ok(SealedPage::empty());
     };
     let mut matches = SqlMatches {
         conn,

@@ -54,6 +54,34 @@ pub struct BenchConfig {
     pub no_raw: bool,
     /// Clients of O1 (1,000-event batches at once, past what the node may queue); 0 skips it.
     pub overload_clients: usize,
+    /// Where each scenario's figures are written as one JSON line the moment it finishes, so
+    /// a size-M run that fails an hour in keeps what it measured before.
+    pub partial: Option<PathBuf>,
+}
+
+/// The partial results file of [`BenchConfig::partial`], started empty for each run.
+struct PartialResults(Option<PathBuf>);
+
+impl PartialResults {
+    fn start(path: &Option<PathBuf>) -> Result<PartialResults, BenchError> {
+        if let Some(path) = path {
+            std::fs::write(path, b"")
+                .map_err(BenchError::io(format!("creating {}", path.display())))?;
+        }
+        Ok(PartialResults(path.clone()))
+    }
+
+    /// Appends `{"scenario": .., "figures": ..}` as one line.
+    fn record<T: serde::Serialize>(&self, scenario: &str, figures: T) -> Result<(), BenchError> {
+        use std::io::Write as _;
+        let Some(path) = &self.0 else { return Ok(()) };
+        let line = serde_json::json!({ "scenario": scenario, "figures": figures });
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(BenchError::io(format!("opening {}", path.display())))?;
+        writeln!(file, "{line}").map_err(BenchError::io(format!("writing {}", path.display())))
+    }
 }
 
 /// Progress messages for the person waiting.
@@ -62,6 +90,7 @@ pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 /// Runs every scenario and returns the report (targets checked).
 pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, BenchError> {
     let started_at = Timestamp::now();
+    let partial = PartialResults::start(&config.partial)?;
     // A temporary work directory is removed when the run ends, whatever happens.
     let temp;
     let work: PathBuf = match &config.work_dir {
@@ -167,6 +196,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             raw: raw_figures,
             http,
         });
+        partial.record("I1", ingest_single.last())?;
     }
 
     // L1: how soon an acknowledged entry is readable, under the 64-client load.
@@ -185,6 +215,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         )
         .await?,
     );
+    partial.record("L1", &visibility)?;
 
     // I2: batches from one client, against the raw engine at the same transaction size.
     let mut ingest_batch = Vec::new();
@@ -224,6 +255,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             raw_events_per_s: raw_rate,
             http,
         });
+        partial.record("I2", ingest_batch.last())?;
     }
 
     // Q1, Q2, S1 on a large, a mid and a small tenant.
@@ -274,8 +306,12 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             )
             .await?;
             search = read::search(&api, &target, engine(&mut raw), &terms(), config.reps).await?;
+            partial.record("Q2", &counts)?;
+            partial.record("T1", &timelines)?;
+            partial.record("S1", &search)?;
         }
     }
+    partial.record("Q1", &pages)?;
 
     // W1: the /audit page itself, signed in as an owner of the large tenant.
     say("W1: the /audit page, signed in…");
@@ -299,6 +335,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         let cookie = api.sign_in(&large.name, email, &password).await?;
         read::audit_page(&api, &cookie, config.reps).await?
     };
+    partial.record("W1", &audit_page)?;
 
     // E1: the one large log as CSV and NDJSON.
     let bulk = &loaded.bulk;
@@ -311,6 +348,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         let raw_bulk = engine(&mut raw).map(|e| (e, bulk_raw_id(&spec)));
         exports
             .push(export::download(&api, &bulk.key, &server, format, bulk.events, raw_bulk).await?);
+        partial.record("E1", exports.last())?;
     }
 
     // V1: verify the large log from the stored bytes (a second handle on the same database).
@@ -319,6 +357,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         let store = open_store(config, &data_dir, Clock::System).await?;
         verify_and_prune::verify(store.as_ref(), TenantId(bulk.id)).await?
     };
+    partial.record("V1", &verify)?;
 
     // P1: prune its oldest tenth while I1 runs at half the 64-client rate.
     let half = ingest_single
@@ -331,6 +370,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     ));
     let prune =
         verify_and_prune::prune_during_ingest(&server, &bulk.key, singles, 64, half, 329).await?;
+    partial.record("P1", &prune)?;
 
     // O1 last: it fills the node's buffers on purpose.
     let overload = match thousands {
@@ -343,6 +383,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         }
         _ => None,
     };
+    partial.record("O1", &overload)?;
     server.stop()?;
 
     let mut report = Report {

@@ -98,7 +98,8 @@ struct RunArgs {
     /// refusals after 50 ms (0 leaves it out).
     #[arg(long, default_value_t = 512)]
     overload_clients: usize,
-    /// Where to write the machine-readable results.
+    /// Where to write the machine-readable results (each scenario's figures also go to
+    /// `<name>.partial.ndjson` beside it as they are measured).
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
 }
@@ -167,6 +168,7 @@ async fn benchmark(args: RunArgs) -> anyhow::Result<ExitCode> {
         overload_clients: args.overload_clients,
         reps: args.reps.max(1),
         no_raw: args.no_raw,
+        partial: Some(args.json.with_extension("partial.ndjson")),
     };
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; figures are only meaningful from `cargo run --release -- bench`");

@@ -112,7 +112,8 @@ pub struct ServerConfig {
     /// Time a client has to send a request head, on a new connection and between requests on a
     /// kept-alive one.
     pub header_timeout: Duration,
-    /// A connection on which no byte moves either way for this long is closed.
+    /// A connection on which no byte moves either way for this long, with no handler at work on
+    /// it, is closed.
     pub idle_timeout: Duration,
     /// Most open connections (lowered to what the descriptor limit allows); at the cap a new
     /// connection replaces an idle one, or is answered 503 when all are busy.

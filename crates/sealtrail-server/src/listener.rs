@@ -4,7 +4,8 @@
 //! * a client must finish each request head within the header timeout — on a new connection
 //!   and between requests on a kept-alive one — or the connection is closed;
 //! * a connection on which no byte moves either way for the idle timeout is closed (a body that
-//!   stops arriving, a download nobody reads);
+//!   stops arriving, a download nobody reads), unless a handler is still at work on its answer
+//!   (a prune of a large log runs for minutes);
 //! * open connections are capped ([`registry`]): at the cap a newcomer replaces a connection that
 //!   is doing nothing, and is refused with a 503 only when every connection is busy;
 //! * requests in progress are capped: beyond the cap a request is answered 503 with
@@ -168,12 +169,20 @@ fn connection(
     graceful: &GracefulShutdown,
 ) -> impl std::future::Future<Output = hyper::Result<()>> + Send + 'static {
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(idle::IdleTimeout::new(stream, limits.idle_timeout));
+    let io = idle::IdleTimeout::new(stream, limits.idle_timeout);
+    let activity = io.activity();
+    let io = TokioIo::new(io);
     let shared = shared.clone();
     let guard = Arc::new(guard);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let request_guard = guard.request_started();
-        handle(shared.clone(), peer, request, request_guard)
+        let working = activity.working();
+        let answer = handle(shared.clone(), peer, request, request_guard);
+        async move {
+            let answer = answer.await;
+            drop(working);
+            answer
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -270,3 +279,6 @@ impl HttpBody for Tracked {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests;

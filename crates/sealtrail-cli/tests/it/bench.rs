@@ -94,6 +94,26 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     }
 
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // Each scenario's figures were also written as it finished, so a run that fails later
+    // keeps them; they are the report's own.
+    let partial = std::fs::read_to_string(dir.path().join("results.partial.ndjson")).unwrap();
+    let partial: Vec<Value> = partial
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let scenarios: Vec<&str> = partial
+        .iter()
+        .map(|l| l["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        scenarios,
+        [
+            "I1", "I1", "L1", "I2", "I2", "Q2", "T1", "S1", "Q1", "W1", "E1", "E1", "V1", "P1",
+            "O1"
+        ]
+    );
+    assert_eq!(partial[12]["figures"], report["verify"]);
+    assert_eq!(partial[13]["figures"], report["prune"]);
     let w = &report["workload"];
     // Every submission was stored or answered as a duplicate, and the bulk log is whole.
     assert_eq!(

@@ -2,13 +2,18 @@
 //!
 //! hyper's header timeout covers a client that never finishes its request head; this covers
 //! the other ways a peer can hold a connection without doing anything: a request body that
-//! stops arriving, and a response (an export download) that the peer stops reading. Handlers
-//! are bounded by the request timeout, which must be shorter than this idle timeout, so a
-//! request still being worked on is never cut by it.
+//! stops arriving, and a response (an export download) that the peer stops reading.
+//!
+//! While a handler is still working out its answer no byte moves either, and that is not the
+//! peer's doing: a prune or an erasure of a large log runs outside the request timeout for
+//! minutes. So the listener marks each request [`Activity::working`] until its answer's head
+//! is ready, and a connection is never idle while it is.
 
 use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -24,6 +29,30 @@ pub struct IdleTimeout<T> {
     last_progress: Instant,
     /// Fires at `last_progress + idle`; re-armed lazily when progress moved it.
     deadline: Pin<Box<Sleep>>,
+    /// Requests on this connection whose handlers are still at work.
+    working: Arc<AtomicUsize>,
+}
+
+/// The handle through which the listener tells a connection that a handler is at work on it.
+#[derive(Debug, Clone)]
+pub struct Activity(Arc<AtomicUsize>);
+
+impl Activity {
+    /// Marks a handler at work until the returned guard is dropped.
+    pub fn working(&self) -> Working {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        Working(self.0.clone())
+    }
+}
+
+/// A handler at work on the connection (see [`Activity::working`]).
+#[derive(Debug)]
+pub struct Working(Arc<AtomicUsize>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<T> IdleTimeout<T> {
@@ -35,7 +64,13 @@ impl<T> IdleTimeout<T> {
             idle,
             last_progress: now,
             deadline: Box::pin(tokio::time::sleep_until(now + idle)),
+            working: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The handle that marks handlers at work on this connection.
+    pub fn activity(&self) -> Activity {
+        Activity(self.working.clone())
     }
 
     fn progressed(&mut self) {
@@ -45,6 +80,10 @@ impl<T> IdleTimeout<T> {
     /// Called when the inner stream is not ready: fails once the idle time is over, else
     /// makes sure the task is woken when it would be.
     fn check_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.working.load(Ordering::Acquire) > 0 {
+            // The wait is the server's, not the peer's: the clock restarts.
+            self.progressed();
+        }
         let due = self.last_progress + self.idle;
         if self.deadline.deadline() != due {
             self.deadline.as_mut().reset(due);
@@ -152,6 +191,19 @@ mod tests {
             server.read_exact(&mut buf).await.unwrap();
         }
         let _client = talker.await.unwrap();
+        let err = server.read_exact(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_not_idle_while_a_handler_works_and_is_after() {
+        let (_client, server) = tokio::io::duplex(64);
+        let mut server = IdleTimeout::new(server, Duration::from_secs(5));
+        let working = server.activity().working();
+        let mut buf = [0u8; 1];
+        let waited = tokio::time::timeout(Duration::from_secs(30), server.read_exact(&mut buf));
+        assert!(waited.await.is_err(), "cut while a handler worked");
+        drop(working);
         let err = server.read_exact(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }

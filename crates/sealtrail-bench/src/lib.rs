@@ -7,6 +7,7 @@ pub mod batches;
 pub mod error;
 pub mod http;
 pub mod load;
+pub mod page_cache;
 pub mod raw;
 pub mod report;
 pub mod rng;

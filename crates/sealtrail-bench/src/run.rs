@@ -5,6 +5,7 @@ use crate::batches::{Batches, Producer};
 use crate::error::BenchError;
 use crate::http::Api;
 use crate::load::{load, Loaded, LoadedTenant};
+use crate::page_cache::ScannedDatabases;
 use crate::raw::off_runtime::OffRuntime;
 use crate::raw::postgres::RawPostgres;
 use crate::raw::singles;
@@ -339,6 +340,13 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
 
     // E1: the one large log as CSV and NDJSON.
     let bulk = &loaded.bulk;
+    let databases = match &config.database {
+        Some(_) => ScannedDatabases::default(),
+        None => ScannedDatabases {
+            sealtrail: Some(data_dir.join(sealtrail_store::sqlite::DB_FILE_NAME)),
+            raw: (!config.no_raw).then(|| work.join("raw.db")),
+        },
+    };
     let mut exports = Vec::new();
     for format in ["csv", "ndjson"] {
         say(&format!(
@@ -346,8 +354,18 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
             bulk.events
         ));
         let raw_bulk = engine(&mut raw).map(|e| (e, bulk_raw_id(&spec)));
-        exports
-            .push(export::download(&api, &bulk.key, &server, format, bulk.events, raw_bulk).await?);
+        exports.push(
+            export::download(
+                &api,
+                &bulk.key,
+                &server,
+                format,
+                bulk.events,
+                raw_bulk,
+                &databases,
+            )
+            .await?,
+        );
         partial.record("E1", exports.last())?;
     }
 
@@ -355,6 +373,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     say("V1: verifying the large log…");
     let verify = {
         let store = open_store(config, &data_dir, Clock::System).await?;
+        databases.warm_sealtrail()?;
         verify_and_prune::verify(store.as_ref(), TenantId(bulk.id)).await?
     };
     partial.record("V1", &verify)?;

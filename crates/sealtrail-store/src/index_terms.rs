@@ -139,13 +139,40 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
 }
 
 /// The `props` column: each scalar property rendered as text, so a filter compares two
-/// strings and never re-parses the whole entry body.
+/// strings and never re-parses the whole entry body. The keys are in byte order, as in the
+/// committed payload, so the column written at append and the one verification expects from
+/// the opened entry are the same bytes (verification compares bytes first and parses only
+/// when they differ). Written straight out rather than through a map of copies: it runs for
+/// every appended entry and every verified one.
 pub(crate) fn props_column(properties: &Map<String, Value>) -> Option<String> {
-    let scalars: Map<String, Value> = properties
+    let mut scalars: Vec<(&str, std::borrow::Cow<'_, str>)> = properties
         .iter()
-        .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), Value::String(t))))
+        .filter_map(|(key, value)| {
+            let text = match value {
+                Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                Value::Number(n) => std::borrow::Cow::Owned(n.to_string()),
+                Value::Bool(true) => std::borrow::Cow::Borrowed("true"),
+                Value::Bool(false) => std::borrow::Cow::Borrowed("false"),
+                Value::Null | Value::Array(_) | Value::Object(_) => return None,
+            };
+            Some((key.as_str(), text))
+        })
         .collect();
-    (!scalars.is_empty()).then(|| Value::Object(scalars).to_string())
+    if scalars.is_empty() {
+        return None;
+    }
+    scalars.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::new();
+    for (key, text) in scalars {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, text.as_ref());
+    }
+    out.push(b'}');
+    // Only JSON strings and punctuation went in: valid UTF-8.
+    String::from_utf8(out).ok()
 }
 
 /// The `targets` column of the PostgreSQL backend: every target as `{"type", "id", "name"}`
@@ -163,6 +190,41 @@ pub(crate) fn targets_column(entry: &Entry) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn property() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<String>().prop_map(Value::String),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+            any::<String>().prop_map(|s| serde_json::json!([s])),
+            any::<String>().prop_map(|s| serde_json::json!({ "k": s })),
+        ]
+    }
+
+    proptest! {
+        /// The column is the JSON object of the scalar properties' texts with its keys in
+        /// byte order, exactly as serde_json writes that object: stored columns and
+        /// verification depend on the bytes.
+        #[test]
+        fn props_column_is_the_object_of_scalar_texts(
+            properties in proptest::collection::vec((any::<String>(), property()), 0..6)
+        ) {
+            let properties: Map<String, Value> = properties.into_iter().collect();
+            let mut scalars: Vec<(String, Value)> = properties
+                .iter()
+                .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), Value::String(t))))
+                .collect();
+            scalars.sort_by(|a, b| a.0.cmp(&b.0));
+            let scalars: Map<String, Value> = scalars.into_iter().collect();
+            let expected = (!scalars.is_empty()).then(|| Value::Object(scalars).to_string());
+            prop_assert_eq!(props_column(&properties), expected);
+        }
+    }
 
     #[test]
     fn words_split_and_lowercase_with_unicode_rules() {

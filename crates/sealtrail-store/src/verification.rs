@@ -30,7 +30,9 @@ mod checks;
 mod copies;
 mod erasures;
 
-pub(crate) use copies::{target_from_json, IndexCopies, TargetCopy, Words, SCALAR_COLUMNS};
+pub(crate) use copies::{
+    target_from_json, IndexCopies, ScalarCopies, TargetCopy, Words, SCALAR_COLUMNS,
+};
 
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::PRUNE_ACTION;

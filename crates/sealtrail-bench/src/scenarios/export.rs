@@ -3,6 +3,7 @@
 
 use crate::error::BenchError;
 use crate::http::Api;
+use crate::page_cache::ScannedDatabases;
 use crate::raw::RawEngine;
 use crate::server::ServerProcess;
 use crate::stats::{ms, sample_rss};
@@ -33,7 +34,8 @@ pub struct ExportFigures {
     pub raw_seconds: Option<f64>,
 }
 
-/// Downloads `/v1/export?format=<format>` of the tenant whose key is `key`.
+/// Downloads `/v1/export?format=<format>` of the tenant whose key is `key`; each side's
+/// database files are read into the page cache just before it is timed ([`crate::page_cache`]).
 pub async fn download(
     api: &Api,
     key: &str,
@@ -41,7 +43,9 @@ pub async fn download(
     format: &'static str,
     entries: u64,
     raw: Option<(&mut dyn RawEngine, u32)>,
+    databases: &ScannedDatabases,
 ) -> Result<ExportFigures, BenchError> {
+    databases.warm_sealtrail()?;
     let before = server.sample();
     let (stop, sampler) = sample_rss(server.pid(), Duration::from_millis(10));
     let result = api
@@ -54,6 +58,7 @@ pub async fn download(
     let (first_byte, total, bytes) = result?;
     let raw_seconds = match raw {
         Some((engine, tenant)) if format == "csv" => {
+            databases.warm_raw()?;
             let started = Instant::now();
             engine.export_csv(tenant, &mut std::io::sink())?;
             Some(started.elapsed().as_secs_f64())

@@ -10,7 +10,7 @@ use crate::pg::read::{existing_head, row_slots, STORED_COLUMNS};
 use crate::pg::search::lexemes;
 use crate::verification::relay_progress;
 use crate::verification::{
-    target_from_json, EntryRow, IndexCopies, Verifier, Words, SCALAR_COLUMNS,
+    target_from_json, EntryRow, IndexCopies, ScalarCopies, Verifier, Words, SCALAR_COLUMNS,
 };
 use crate::{LogVerification, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
@@ -99,9 +99,13 @@ fn entries(tx: &mut Tx<'_>, tenant: TenantId, verifier: &mut Verifier<'_>) -> Pg
 /// The filter columns, targets and words of a row selected by [`entries`].
 fn copies(row: &postgres::Row) -> PgResult<IndexCopies> {
     let first_scalar = 13;
-    let scalars = (first_scalar..first_scalar + SCALAR_COLUMNS.len())
-        .map(|i| row.try_get::<_, Option<String>>(i))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut scalars = ScalarCopies::default();
+    for i in first_scalar..first_scalar + SCALAR_COLUMNS.len() {
+        match row.try_get::<_, Option<&str>>(i)? {
+            Some(text) => scalars.push_with(|out| out.push_str(text)),
+            None => scalars.push_null(),
+        }
+    }
     let targets: Option<String> = row.try_get(11)?;
     let targets = match targets
         .as_deref()

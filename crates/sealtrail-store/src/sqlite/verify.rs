@@ -7,7 +7,9 @@ use super::error::backend;
 use super::pk::log_range;
 use super::pk::{tenant_base, SEQ_LIMIT};
 use super::vault::{bytes, integer, row_slots, VAULT_COLUMNS};
-use crate::verification::{EntryRow, IndexCopies, TargetCopy, Verifier, SCALAR_COLUMNS};
+use crate::verification::{
+    EntryRow, IndexCopies, ScalarCopies, TargetCopy, Verifier, SCALAR_COLUMNS,
+};
 use crate::{LogVerification, StoreError};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
@@ -64,6 +66,29 @@ fn text(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
             Err(_) => String::from_utf8_lossy(b).into_owned(),
         }),
     })
+}
+
+/// Appends any column as text onto `copies`, the way the checked copies are compared (as
+/// [`text`] renders it, without a string of its own).
+fn push_text(copies: &mut ScalarCopies, row: &Row<'_>, idx: usize) -> rusqlite::Result<()> {
+    use std::fmt::Write as _;
+    match row.get_ref(idx)? {
+        ValueRef::Null => copies.push_null(),
+        ValueRef::Integer(i) => copies.push_with(|out| {
+            let _ = write!(out, "{i}");
+        }),
+        ValueRef::Real(f) => copies.push_with(|out| {
+            let _ = write!(out, "{f}");
+        }),
+        ValueRef::Text(b) | ValueRef::Blob(b) => copies.push_with(|out| {
+            match std::str::from_utf8(b) {
+                Ok(text) => out.push_str(text),
+                // Not what the store writes; shown lossily, it then differs from the entry.
+                Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+            }
+        }),
+    }
+    Ok(())
 }
 
 /// The pks whose derived indexes (target rows, search words, facet counts) are still queued:
@@ -139,10 +164,10 @@ fn entries(conn: &Connection, base: i64, verifier: &mut Verifier<'_>) -> Result<
     while let Some(row) = rows.next().map_err(&read)? {
         let pk: i64 = row.get(0).map_err(&read)?;
         let row_targets = targets_of(pk, &mut target_rows).map_err(&read)?;
-        let scalars = (first_scalar..first_scalar + SCALAR_COLUMNS.len())
-            .map(|i| text(row, i))
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(&read)?;
+        let mut scalars = ScalarCopies::default();
+        for i in first_scalar..first_scalar + SCALAR_COLUMNS.len() {
+            push_text(&mut scalars, row, i).map_err(&read)?;
+        }
         verifier.entry(EntryRow {
             seq: (pk - base) as u64,
             seq_column: integer(row, 1).map_err(&read)?,

@@ -1,3 +1,6 @@
+//! The listener as a whole: served over real loopback connections, with routers made for
+//! the case (a handler that works longer than the idle timeout).
+
 use super::*;
 use axum::routing::post;
 

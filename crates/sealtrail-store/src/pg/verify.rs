@@ -101,10 +101,7 @@ fn copies(row: &postgres::Row) -> PgResult<IndexCopies> {
     let first_scalar = 13;
     let mut scalars = ScalarCopies::default();
     for i in first_scalar..first_scalar + SCALAR_COLUMNS.len() {
-        match row.try_get::<_, Option<&str>>(i)? {
-            Some(text) => scalars.push_with(|out| out.push_str(text)),
-            None => scalars.push_null(),
-        }
+        scalars.push(row.try_get::<_, Option<&str>>(i)?);
     }
     let targets: Option<String> = row.try_get(11)?;
     let targets = match targets

@@ -54,39 +54,42 @@ fn leaves(
     Ok(())
 }
 
-/// Any column as text, the way the checked copies are compared (`None` for NULL).
+/// A non-NULL column written as text onto `out`, the way the checked copies are compared.
+fn write_text(out: &mut String, value: ValueRef<'_>) {
+    use std::fmt::Write as _;
+    match value {
+        ValueRef::Null => {}
+        ValueRef::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        ValueRef::Real(f) => {
+            let _ = write!(out, "{f}");
+        }
+        ValueRef::Text(b) | ValueRef::Blob(b) => match std::str::from_utf8(b) {
+            Ok(text) => out.push_str(text),
+            // Not what the store writes; shown lossily, it then differs from the entry.
+            Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+        },
+    }
+}
+
+/// Any column as text (`None` for NULL).
 fn text(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
     Ok(match row.get_ref(idx)? {
         ValueRef::Null => None,
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-        ValueRef::Text(b) | ValueRef::Blob(b) => Some(match std::str::from_utf8(b) {
-            Ok(text) => text.to_owned(),
-            // Not what the store writes; shown lossily, it then differs from the entry.
-            Err(_) => String::from_utf8_lossy(b).into_owned(),
-        }),
+        value => {
+            let mut out = String::new();
+            write_text(&mut out, value);
+            Some(out)
+        }
     })
 }
 
-/// Appends any column as text onto `copies`, the way the checked copies are compared (as
-/// [`text`] renders it, without a string of its own).
+/// Appends any column as text onto `copies`, without a string of its own.
 fn push_text(copies: &mut ScalarCopies, row: &Row<'_>, idx: usize) -> rusqlite::Result<()> {
-    use std::fmt::Write as _;
     match row.get_ref(idx)? {
-        ValueRef::Null => copies.push_null(),
-        ValueRef::Integer(i) => copies.push_with(|out| {
-            let _ = write!(out, "{i}");
-        }),
-        ValueRef::Real(f) => copies.push_with(|out| {
-            let _ = write!(out, "{f}");
-        }),
-        ValueRef::Text(b) | ValueRef::Blob(b) => copies.push_with(|out| {
-            match std::str::from_utf8(b) {
-                Ok(text) => out.push_str(text),
-                // Not what the store writes; shown lossily, it then differs from the entry.
-                Err(_) => out.push_str(&String::from_utf8_lossy(b)),
-            }
-        }),
+        ValueRef::Null => copies.push(None),
+        value => copies.push_with(|out| write_text(out, value)),
     }
     Ok(())
 }

@@ -63,18 +63,17 @@ impl ScalarCopies {
     #[cfg(test)]
     pub(crate) fn from_columns<'a>(columns: impl IntoIterator<Item = Option<&'a str>>) -> Self {
         let mut copies = ScalarCopies::default();
-        for column in columns {
-            match column {
-                Some(text) => copies.push_with(|out| out.push_str(text)),
-                None => copies.push_null(),
-            }
-        }
+        columns.into_iter().for_each(|column| copies.push(column));
         copies
     }
 
-    /// Appends the next column, NULL. Columns past the last of [`SCALAR_COLUMNS`] are not kept.
-    pub(crate) fn push_null(&mut self) {
-        self.len += 1;
+    /// Appends the next column (`None` for NULL). Columns past the last of
+    /// [`SCALAR_COLUMNS`] are not kept.
+    pub(crate) fn push(&mut self, column: Option<&str>) {
+        match column {
+            Some(text) => self.push_with(|out| out.push_str(text)),
+            None => self.len += 1,
+        }
     }
 
     /// Appends the next column, written by `write` onto the packed text.

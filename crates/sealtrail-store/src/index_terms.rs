@@ -73,14 +73,20 @@ fn inner_suffixes(word: &str) -> impl Iterator<Item = &str> + '_ {
 /// tenant-prefixed. Built from the entry as readers see it, so an erased entry is re-indexed
 /// from its pseudonymous values.
 pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
-    let prefix = tenant_prefix(tenant);
-    let inner = inner_prefix(tenant);
     let fields = [
         Some(entry.description.as_str()),
         Some(entry.action.as_str()),
         entry.actor.email.as_deref(),
         entry.actor.name.as_deref(),
     ];
+    index_text(tenant, fields.into_iter().flatten())
+}
+
+/// The indexed document of some texts: each word of each text and the word's inner suffixes,
+/// tenant-prefixed, space-separated.
+pub(crate) fn index_text<'a>(tenant: TenantId, texts: impl IntoIterator<Item = &'a str>) -> String {
+    let prefix = tenant_prefix(tenant);
+    let inner = inner_prefix(tenant);
     let mut doc = String::new();
     let mut token = |marker: &str, text: &str| {
         if !doc.is_empty() {
@@ -89,7 +95,7 @@ pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
         doc.push_str(marker);
         doc.push_str(text);
     };
-    for word in fields.into_iter().flatten().flat_map(words) {
+    for word in texts.into_iter().flat_map(words) {
         token(&prefix, &word);
         for suffix in inner_suffixes(&word) {
             token(&inner, suffix);
@@ -108,19 +114,40 @@ pub(crate) fn query_tokens(tenant: TenantId, word: &str) -> Vec<String> {
     tokens
 }
 
-/// The FTS5 MATCH expression for a free-text query: every word must occur in an indexed word
-/// of this tenant — at its start, or inside it for words of [`MIN_INNER_CHARS`] or more.
-/// `None` when the text holds no words (nothing to narrow by).
-pub(crate) fn match_expression(tenant: TenantId, text: &str) -> Option<String> {
-    let terms: Vec<String> = words(text)
-        .map(|w| {
-            let tokens: Vec<String> = query_tokens(tenant, &w)
+/// The tokens each word of a free-text query may start ([`query_tokens`]), one list per
+/// word; empty when the text holds no words. Every word must match for an entry to match.
+pub(crate) fn query_words(tenant: TenantId, text: &str) -> Vec<Vec<String>> {
+    words(text).map(|w| query_tokens(tenant, &w)).collect()
+}
+
+/// One alternative of a query word in an FTS5 MATCH expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FtsTerm {
+    /// Every indexed term starting with the token. FTS5 answers a prefix by merging the
+    /// postings of all those terms in memory before yielding the first match, so its cost
+    /// grows with the number of matches, however few rows the page needs.
+    Prefix(String),
+    /// One indexed term, whose postings FTS5 reads lazily in seq order.
+    Exact(String),
+}
+
+/// The FTS5 MATCH expression for query words given as alternatives: the alternatives of a
+/// word OR-ed, the words AND-ed. `None` when there are no words (nothing to narrow by).
+/// Tokens are quoted as FTS5 strings, so no user input ever reaches FTS5 query syntax.
+pub(crate) fn fts_expression(words: &[Vec<FtsTerm>]) -> Option<String> {
+    let terms: Vec<String> = words
+        .iter()
+        .map(|alternatives| {
+            let quoted: Vec<String> = alternatives
                 .iter()
-                .map(|t| format!("\"{t}\"*"))
+                .map(|term| match term {
+                    FtsTerm::Prefix(t) => format!("\"{}\"*", t.replace('"', "\"\"")),
+                    FtsTerm::Exact(t) => format!("\"{}\"", t.replace('"', "\"\"")),
+                })
                 .collect();
-            match tokens.len() {
-                1 => tokens.concat(),
-                _ => format!("({})", tokens.join(" OR ")),
+            match quoted.len() {
+                1 => quoted.concat(),
+                _ => format!("({})", quoted.join(" OR ")),
             }
         })
         .collect();
@@ -237,12 +264,26 @@ mod tests {
 
     #[test]
     fn hostile_query_text_never_reaches_fts_syntax() {
-        let e = match_expression(TenantId(3), "\"a* OR NEAR( -b) c:d ^e").unwrap_or_default();
+        let prefixes = |text: &str| -> Vec<Vec<FtsTerm>> {
+            query_words(TenantId(3), text)
+                .into_iter()
+                .map(|tokens| tokens.into_iter().map(FtsTerm::Prefix).collect())
+                .collect()
+        };
+        let e = fts_expression(&prefixes("\"a* OR NEAR( -b) c:d ^e")).unwrap_or_default();
         assert_eq!(
             e,
             "\"3xa\"* AND \"3xor\"* AND (\"3xnear\"* OR \"3ynear\"*) AND \"3xb\"* AND \"3xc\"* AND \"3xd\"* AND \"3xe\"*"
         );
-        assert_eq!(match_expression(TenantId(3), "\"*()-"), None);
+        assert_eq!(fts_expression(&prefixes("\"*()-")), None);
+        let exact = [vec![
+            FtsTerm::Exact("3xa\"b".into()),
+            FtsTerm::Prefix("3yab".into()),
+        ]];
+        assert_eq!(
+            fts_expression(&exact).as_deref(),
+            Some("(\"3xa\"\"b\" OR \"3yab\"*)")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! * [`vault`] — vault slots and turning stored rows back into entries.
 //! * [`tree`] — Merkle tree nodes, heads and proofs; [`checkpoints`] — the equivocation guard.
 //! * [`read`] — the read pool, single-entry reads and facets.
-//! * [`query`] — filters, cursor pages and counts.
+//! * [`query`] — filters, cursor pages and counts; [`search`] — free text as an FTS5 query.
 //! * [`admin`] — tenants (origin, retention, legal hold) and API keys.
 //! * [`prune`] — retention pruning; [`erase`] — GDPR erasure.
 //! * [`verify`] — recomputing a log's integrity from stored bytes.
@@ -32,6 +32,7 @@ mod purge;
 mod query;
 mod read;
 mod schema;
+mod search;
 mod tree;
 mod users;
 mod vault;

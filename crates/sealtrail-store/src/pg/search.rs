@@ -4,7 +4,7 @@
 //! `tsquery` of prefix terms. Words only ever contain letters and digits, so no user input can
 //! reach `tsquery` syntax.
 
-use crate::index_terms::{index_document, query_tokens, words};
+use crate::index_terms::{index_document, query_words};
 use sealtrail_core::{Entry, TenantId};
 
 /// Longest word kept, in bytes: PostgreSQL refuses lexemes over 2 KiB, so longer words are cut
@@ -35,12 +35,10 @@ pub(crate) fn lexemes(tenant: TenantId, entry: &Entry) -> Vec<String> {
 /// (a word, or for words of three characters or more an inner suffix: see
 /// [`crate::index_terms`]). `None` when the text holds no words.
 pub(crate) fn tsquery(tenant: TenantId, text: &str) -> Option<String> {
-    let terms: Vec<String> = words(text)
-        .map(|w| {
-            let tokens: Vec<String> = query_tokens(tenant, &w)
-                .iter()
-                .map(|t| format!("'{}':*", cut(t)))
-                .collect();
+    let terms: Vec<String> = query_words(tenant, text)
+        .iter()
+        .map(|tokens| {
+            let tokens: Vec<String> = tokens.iter().map(|t| format!("'{}':*", cut(t))).collect();
             match tokens.len() {
                 1 => tokens.concat(),
                 _ => format!("({})", tokens.join(" | ")),

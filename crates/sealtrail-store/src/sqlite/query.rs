@@ -9,11 +9,11 @@
 use super::error::backend;
 use super::pk::log_range;
 use super::pk::{tenant_base, SEQ_LIMIT};
+use super::search::match_expression;
 use super::vault;
 use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
 use crate::event_time::{receipt_window, LATE_ENTRY};
-use crate::index_terms::match_expression;
 use crate::paging;
 use crate::stored_entry::{SealedPage, StoredEntry};
 use crate::tallies::{self, Plan};
@@ -77,10 +77,10 @@ impl Conditions {
         };
         let shared = conditions::Conditions::<Sqlite>::of(tenant, filter, actor);
         Ok(Conditions {
-            fts: filter
-                .text
-                .as_deref()
-                .and_then(|t| match_expression(tenant, t)),
+            fts: match filter.text.as_deref() {
+                Some(text) => match_expression(conn, tenant, text)?,
+                None => None,
+            },
             clauses: shared.clauses,
             params: shared.params,
         })

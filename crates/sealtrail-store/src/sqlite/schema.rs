@@ -301,6 +301,8 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         .map_err(backend("setting busy_timeout"))?;
     conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;")
         .map_err(backend("setting pragmas"))?;
+    conn.execute_batch(super::search::VOCABULARY)
+        .map_err(backend("opening the search vocabulary"))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

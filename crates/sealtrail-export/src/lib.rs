@@ -102,5 +102,24 @@ pub fn row_format(
     })
 }
 
+/// The writer of `format` as a [`rows::RowSink`] when its rows can be encoded apart from one
+/// another (CSV, JSON, NDJSON, XLSX), so an export encodes runs of rows on every core; `None`
+/// for the others (PDF, bundle).
+pub fn row_sink<'a, W: Write + 'a>(
+    format: Format,
+    out: W,
+    exported_at: Timestamp,
+    tenant: &str,
+    filters: &serde_json::Value,
+) -> Result<Option<Box<dyn rows::RowSink<W> + 'a>>, ExportError> {
+    if format == Format::Xlsx {
+        return Ok(Some(Box::new(xlsx::XlsxWriter::new(out, tenant)?)));
+    }
+    Ok(match row_format(format, exported_at, tenant, filters)? {
+        Some(rows) => Some(Box::new(rows::RowWriter::new(out, rows)?)),
+        None => None,
+    })
+}
+
 #[cfg(test)]
 mod testutil;

@@ -18,7 +18,7 @@ impl RowEncoder for NdjsonRows {
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        _first: bool,
+        _index: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
         let start = out.len();

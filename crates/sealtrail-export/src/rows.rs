@@ -13,14 +13,29 @@ use std::io::{BufWriter, Write};
 /// from the stored bytes (no entry opened) and a caller holding an opened entry builds with
 /// [`EntryView::of`]; both write the same bytes.
 pub trait RowEncoder: Send + Sync {
-    /// Appends the row of the entry `view` shows to `out`. `first` is true for the document's
-    /// first row only.
+    /// Appends the row of the entry `view` shows to `out`. `index` is the row's place in the
+    /// document, 0 for the first (JSON separates the others; XLSX numbers them).
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        first: bool,
+        index: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError>;
+}
+
+/// A document written from rows encoded anywhere: one at a time by the writer itself, or in
+/// runs on other threads with [`RowSink::encoder`] and handed back in order. An export of a
+/// million entries encodes its pages this way on every core.
+pub trait RowSink<W: Write> {
+    /// Rows written so far: the index of the next row.
+    fn rows_written(&self) -> u64;
+    /// The document's row encoder, to encode runs of rows on other threads.
+    fn encoder(&self) -> &dyn RowEncoder;
+    /// Appends the rows [`RowSink::encoder`] encoded elsewhere for the next indexes, in
+    /// order: `ends[i]` is where row `i` ends in `bytes`.
+    fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError>;
+    /// Writes whatever closes the document, flushes, and hands the output back.
+    fn finish_rows(self: Box<Self>) -> Result<W, ExportError>;
 }
 
 /// A row format: the bytes before the first row, the rows' encoder, the bytes after the last.
@@ -63,30 +78,13 @@ impl<W: Write> RowWriter<W> {
         })
     }
 
-    /// Rows written so far; a run encoded elsewhere starts the document when this is zero.
-    pub fn rows_written(&self) -> u64 {
-        self.rows
-    }
-
-    /// The format's row encoder, to encode runs of rows on other threads.
-    pub fn encoder(&self) -> &dyn RowEncoder {
-        self.format.rows.as_ref()
-    }
-
-    /// Appends `rows` rows that [`RowWriter::encoder`] encoded elsewhere, in order.
-    pub fn write_encoded(&mut self, bytes: &[u8], rows: u64) -> Result<(), ExportError> {
-        self.out.write_all(bytes)?;
-        self.rows += rows;
-        Ok(())
-    }
-
     /// Encodes and writes one more row.
     pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
         self.scratch.clear();
         let view = EntryView::of(entry).map_err(std::io::Error::from)?;
         self.format
             .rows
-            .encode_row(&view, self.rows == 0, &mut self.scratch)?;
+            .encode_row(&view, self.rows, &mut self.scratch)?;
         self.out.write_all(&self.scratch)?;
         self.rows += 1;
         Ok(())
@@ -98,6 +96,26 @@ impl<W: Write> RowWriter<W> {
         self.out
             .into_inner()
             .map_err(|e| ExportError::Io(e.into_error()))
+    }
+}
+
+impl<W: Write> RowSink<W> for RowWriter<W> {
+    fn rows_written(&self) -> u64 {
+        self.rows
+    }
+
+    fn encoder(&self) -> &dyn RowEncoder {
+        self.format.rows.as_ref()
+    }
+
+    fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError> {
+        self.out.write_all(bytes)?;
+        self.rows += ends.len() as u64;
+        Ok(())
+    }
+
+    fn finish_rows(self: Box<Self>) -> Result<W, ExportError> {
+        RowWriter::finish(*self)
     }
 }
 
@@ -145,12 +163,14 @@ mod tests {
                 }
                 let mut by_runs = RowWriter::new(Vec::new(), in_runs).unwrap();
                 for (start, run) in [(0, &entries[..cut]), (cut, &entries[cut..])] {
-                    let mut bytes = Vec::new();
+                    let (mut bytes, mut ends) = (Vec::new(), Vec::new());
                     for (i, e) in run.iter().enumerate() {
                         let view = EntryView::of(e).unwrap();
-                        by_runs.encoder().encode_row(&view, start + i == 0, &mut bytes).unwrap();
+                        let index = (start + i) as u64;
+                        by_runs.encoder().encode_row(&view, index, &mut bytes).unwrap();
+                        ends.push(bytes.len());
                     }
-                    by_runs.write_encoded(&bytes, run.len() as u64).unwrap();
+                    by_runs.write_encoded(&bytes, &ends).unwrap();
                 }
                 prop_assert_eq!(by_runs.rows_written(), n as u64);
                 prop_assert_eq!(by_runs.finish().unwrap(), one_by_one.finish().unwrap());

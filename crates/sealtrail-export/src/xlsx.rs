@@ -12,18 +12,29 @@
 //!   [`MAX_DATA_ROWS`] rows the export continues on "Audit log (2)", "Audit log (3)", … each with
 //!   its own header row.
 //!
-//! Memory stays constant: `rust_xlsxwriter`'s constant-memory mode streams each row to an
-//! anonymous temporary file (in `$TMPDIR`); [`XlsxWriter::finish`] zips the workbook into
-//! another temporary file and copies it to the caller's writer. Disk use is roughly the
-//! uncompressed sheet XML (about 1–2 KB per entry) plus the compressed workbook.
+//! The workbook is written by hand (the [`xml`] module) and streamed: each row is appended to
+//! its sheet's part, which is deflated straight into the ZIP package as it goes out, so the
+//! first bytes leave at once and memory does not grow with the rows. The package parts that
+//! name the sheets (workbook, content types, relationships) come last, when their number is
+//! known; readers find every part through the ZIP's central directory, which is always last.
+//! Deflate runs at level 1: a million entries make about 1.5 GB of sheet XML, and the
+//! default level took a third of a 26 s export with `rust_xlsxwriter` (BENCHMARKS.md, issue
+//! #20), for a file a few percent smaller.
+//!
+//! Rows can be encoded on several threads ([`XlsxRows`], through [`RowSink`]): a row's bytes
+//! depend only on its entry and its number, and the writer cuts the runs into sheets.
+
+mod xml;
 
 use crate::columns::{self, Cell, HEADER};
+use crate::rows::{RowEncoder, RowSink};
 use crate::{EntryEncoder, ExportError};
-use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
 use sealtrail_core::envelope::EntryView;
 use sealtrail_core::{Entry, Timestamp};
-use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::borrow::Cow;
+use std::io::Write;
+use zip::write::{SimpleFileOptions, StreamWriter};
+use zip::{CompressionMethod, ZipWriter};
 
 /// Data rows per sheet: Excel's 1,048,576 rows less the header row.
 pub const MAX_DATA_ROWS: u32 = 1_048_575;
@@ -51,38 +62,84 @@ const MILLIS_PER_DAY: f64 = 86_400_000.0;
 /// through 9999-12-31.
 const SERIAL_RANGE: std::ops::Range<f64> = 61.0..2_958_466.0;
 
-/// Writes entries as rows of an XLSX workbook, delivered to `W` by [`XlsxWriter::finish`].
-pub struct XlsxWriter<W: Write> {
-    out: W,
-    workbook: Workbook,
-    /// Receives the zipped workbook before it is copied to `out`; created up front so an
-    /// unusable temporary directory is an error at the start, not at the end.
-    zipped: File,
-    bold: CellFormat,
-    date: CellFormat,
-    /// Wraps a multi-line cell (one line per changed field) so each line shows on its own.
-    wrap: CellFormat,
+/// Encodes data rows as sheet XML; shared by every thread encoding a run of an export.
+/// Rows and cells carry no `r` reference (SpreadsheetML makes it optional: a row follows the
+/// one before, a cell the one before it), so a row's bytes depend only on its entry and the
+/// writer is free to cut sheets wherever it must ([`XlsxWriter`]).
+#[derive(Debug, Clone)]
+pub struct XlsxRows {
     /// The tenant's name, the last cell of every row.
     tenant: String,
-    /// 1-based number of the sheet being written.
-    sheet: u32,
-    /// Index of the next row to write in that sheet (row 0 is the header).
-    row: u32,
+}
+
+impl RowEncoder for XlsxRows {
+    /// One `<row>`: times as date cells (text outside Excel's date range), text as inline
+    /// strings (never a formula), cut to Excel's cell limit; an empty cell as `<c/>`.
+    fn encode_row(
+        &self,
+        view: &EntryView<'_>,
+        _index: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ExportError> {
+        let cells = columns::row(view, &self.tenant).map_err(std::io::Error::from)?;
+        out.extend_from_slice(b"<row>");
+        for cell in &cells {
+            match cell {
+                Cell::Time(at) => match excel_serial(*at) {
+                    Some(serial) => xml::push_number_cell(out, xml::STYLE_DATE, serial),
+                    None => xml::push_string_cell(out, 0, &at.to_rfc3339()),
+                },
+                Cell::Text(text) if text.is_empty() => out.extend_from_slice(b"<c/>"),
+                Cell::Text(text) => {
+                    let style = if text.contains('\n') {
+                        xml::STYLE_WRAP
+                    } else {
+                        0
+                    };
+                    xml::push_string_cell(out, style, &truncated(text));
+                }
+            }
+        }
+        out.extend_from_slice(b"</row>");
+        Ok(())
+    }
+}
+
+/// The most sheet XML one sheet holds: a sheet is cut here even before Excel's row limit, so
+/// no part of the package reaches the 4 GiB that plain ZIP can describe. (ZIP64 would lift
+/// the limit, but streamed ZIP64 entries are what Excel is known to refuse.)
+const SHEET_BYTES: u64 = 3 << 30;
+
+/// Writes entries as rows of an XLSX workbook streamed to `W`.
+pub struct XlsxWriter<W: Write> {
+    zip: ZipWriter<StreamWriter<W>>,
+    rows: XlsxRows,
     rows_per_sheet: u32,
+    /// The most XML a sheet holds ([`SHEET_BYTES`]).
+    bytes_per_sheet: u64,
+    /// The sheets started so far; the last is being written.
+    sheets: Vec<String>,
+    /// Data rows written so far, over every sheet.
+    written: u64,
+    /// Data rows in the sheet being written.
+    sheet_rows: u32,
+    /// Bytes of XML in the sheet being written.
+    sheet_bytes: u64,
+    /// One row's bytes, reused from row to row.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> std::fmt::Debug for XlsxWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("XlsxWriter")
-            .field("sheet", &self.sheet)
-            .field("row", &self.row)
+            .field("sheets", &self.sheets.len())
+            .field("written", &self.written)
             .finish_non_exhaustive()
     }
 }
 
 impl<W: Write> XlsxWriter<W> {
-    /// Starts the workbook and its first sheet; nothing reaches `out` before [`Self::finish`].
-    /// `tenant` names the log on every row.
+    /// Starts the workbook and its first sheet. `tenant` names the log on every row.
     pub fn new(out: W, tenant: &str) -> Result<Self, ExportError> {
         Self::with_rows_per_sheet(out, tenant, MAX_DATA_ROWS)
     }
@@ -93,86 +150,131 @@ impl<W: Write> XlsxWriter<W> {
         tenant: &str,
         rows_per_sheet: u32,
     ) -> Result<Self, ExportError> {
-        let zipped = tempfile::tempfile()?;
-        let mut workbook = Workbook::new();
-        // ZIP64: a sheet of a million long rows can pass 4 GB of XML, which plain ZIP cannot hold.
-        workbook.use_zip_large_file(true);
+        Self::with_limits(out, tenant, rows_per_sheet, SHEET_BYTES)
+    }
+
+    /// [`Self::new`] with smaller sheets, so tests can cross both limits cheaply.
+    pub(crate) fn with_limits(
+        out: W,
+        tenant: &str,
+        rows_per_sheet: u32,
+        bytes_per_sheet: u64,
+    ) -> Result<Self, ExportError> {
         let mut writer = XlsxWriter {
-            out,
-            workbook,
-            zipped,
-            bold: CellFormat::new().set_bold(),
-            date: CellFormat::new().set_num_format(DATE_FORMAT),
-            wrap: CellFormat::new().set_text_wrap(),
-            tenant: tenant.to_string(),
-            sheet: 0,
-            row: 0,
+            zip: ZipWriter::new_stream(out),
+            rows: XlsxRows {
+                tenant: tenant.to_string(),
+            },
             rows_per_sheet: rows_per_sheet.clamp(1, MAX_DATA_ROWS),
+            bytes_per_sheet: bytes_per_sheet.min(SHEET_BYTES),
+            sheets: Vec::new(),
+            written: 0,
+            sheet_rows: 0,
+            sheet_bytes: 0,
+            scratch: Vec::new(),
         };
         writer.start_sheet()?;
         Ok(writer)
     }
 
-    /// Adds the next sheet in constant-memory mode and writes its header.
+    /// How every part is stored: deflated at level 1, as plain ZIP (no part reaches 4 GiB:
+    /// [`SHEET_BYTES`]).
+    fn options() -> SimpleFileOptions {
+        SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .compression_level(Some(1))
+    }
+
+    /// Starts the next sheet's part and writes its head and header row.
     fn start_sheet(&mut self) -> Result<(), ExportError> {
-        self.sheet += 1;
-        let name = match self.sheet {
+        let n = self.sheets.len() as u32 + 1;
+        self.sheets.push(match n {
             1 => SHEET_NAME.to_string(),
             n => format!("{SHEET_NAME} ({n})"),
-        };
-        let sheet = self.workbook.add_worksheet_with_constant_memory();
-        sheet.set_name(name)?;
-        sheet.set_freeze_panes(1, 0)?;
-        for (col, (title, width)) in (0u16..).zip(HEADER.iter().zip(WIDTHS)) {
-            sheet.set_column_width(col, width)?;
-            sheet.write_string_with_format(0, col, *title, &self.bold)?;
+        });
+        self.zip
+            .start_file(format!("xl/worksheets/sheet{n}.xml"), Self::options())
+            .map_err(zip_error)?;
+        let mut head = xml::sheet_head(n, &WIDTHS).into_bytes();
+        head.extend_from_slice(b"<row>");
+        for title in HEADER {
+            xml::push_string_cell(&mut head, xml::STYLE_BOLD, title);
         }
-        self.row = 1;
+        head.extend_from_slice(b"</row>");
+        self.zip.write_all(&head)?;
+        self.sheet_rows = 0;
+        self.sheet_bytes = head.len() as u64;
         Ok(())
     }
 
-    /// Writes one row, starting a new sheet first when the current one is full.
+    /// Encodes and writes one more row.
     pub fn write_entry(&mut self, entry: &Entry) -> Result<(), ExportError> {
-        if self.row > self.rows_per_sheet {
-            self.start_sheet()?;
-        }
         let view = EntryView::of(entry).map_err(std::io::Error::from)?;
-        let cells = columns::row(&view, &self.tenant).map_err(std::io::Error::from)?;
-        let index = usize::try_from(self.sheet - 1).unwrap_or(usize::MAX);
-        let sheet = self.workbook.worksheet_from_index(index)?;
-        for (col, cell) in (0u16..).zip(cells) {
-            match cell {
-                Cell::Time(at) => match excel_serial(at) {
-                    Some(serial) => {
-                        sheet.write_number_with_format(self.row, col, serial, &self.date)?
-                    }
-                    None => sheet.write_string(self.row, col, at.to_rfc3339())?,
-                },
-                Cell::Text(text) if text.contains('\n') => sheet.write_string_with_format(
-                    self.row,
-                    col,
-                    truncate(text.into_owned()),
-                    &self.wrap,
-                )?,
-                Cell::Text(text) => {
-                    sheet.write_string(self.row, col, truncate(text.into_owned()))?
-                }
-            };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        self.rows.encode_row(&view, self.written, &mut scratch)?;
+        let result = self.write_rows(&scratch, &[scratch.len()]);
+        self.scratch = scratch;
+        result
+    }
+
+    /// Appends rows encoded by [`XlsxRows`], in order (`ends[i]` is where row `i` ends in
+    /// `bytes`), starting a new sheet where the current one is full: Excel's rows, or
+    /// [`SHEET_BYTES`].
+    fn write_rows(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError> {
+        let tail = xml::SHEET_TAIL.len() as u64;
+        // `from`: the first byte not yet written; `start`: where the next row starts.
+        let (mut from, mut start) = (0, 0);
+        for &end in ends {
+            let row = end.saturating_sub(start) as u64;
+            let full = self.sheet_rows >= self.rows_per_sheet
+                || (self.sheet_rows > 0 && self.sheet_bytes + row + tail > self.bytes_per_sheet);
+            if full {
+                self.zip
+                    .write_all(bytes.get(from..start).unwrap_or_default())?;
+                from = start;
+                self.zip.write_all(xml::SHEET_TAIL.as_bytes())?;
+                self.start_sheet()?;
+            }
+            self.written += 1;
+            self.sheet_rows += 1;
+            self.sheet_bytes += row;
+            start = end;
         }
-        self.row += 1;
+        self.zip
+            .write_all(bytes.get(from..start).unwrap_or_default())?;
         Ok(())
     }
 
-    /// Zips the workbook, copies it to the output, flushes, and returns the output.
+    /// Closes the last sheet, writes the parts that name the sheets, and returns the output.
     pub fn finish(mut self) -> Result<W, ExportError> {
-        let mut zipped = BufWriter::new(&mut self.zipped);
-        self.workbook.save_to_writer(&mut zipped)?;
-        zipped.flush()?;
-        drop(zipped);
-        self.zipped.seek(SeekFrom::Start(0))?;
-        std::io::copy(&mut self.zipped, &mut self.out)?;
-        self.out.flush()?;
-        Ok(self.out)
+        self.zip.write_all(xml::SHEET_TAIL.as_bytes())?;
+        let sheets = self.sheets.len() as u32;
+        let parts = [
+            ("xl/styles.xml", xml::styles(DATE_FORMAT)),
+            ("xl/workbook.xml", xml::workbook(&self.sheets)),
+            ("xl/_rels/workbook.xml.rels", xml::workbook_rels(sheets)),
+            ("_rels/.rels", xml::package_rels()),
+            ("[Content_Types].xml", xml::content_types(sheets)),
+        ];
+        for (name, text) in parts {
+            self.zip
+                .start_file(name, Self::options())
+                .map_err(zip_error)?;
+            self.zip.write_all(text.as_bytes())?;
+        }
+        let mut out = self.zip.finish().map_err(zip_error)?.into_inner();
+        out.flush()?;
+        Ok(out)
+    }
+}
+
+/// A ZIP error as an export error: I/O stays I/O (a client gone away), anything else is the
+/// package's.
+fn zip_error(e: zip::result::ZipError) -> ExportError {
+    match e {
+        zip::result::ZipError::Io(io) => ExportError::Io(io),
+        other => ExportError::Xlsx(other.to_string()),
     }
 }
 
@@ -186,12 +288,21 @@ impl<W: Write> EntryEncoder<W> for XlsxWriter<W> {
     }
 }
 
-impl From<XlsxError> for ExportError {
-    fn from(e: XlsxError) -> Self {
-        match e {
-            XlsxError::IoError(io) => ExportError::Io(io),
-            other => ExportError::Xlsx(other.to_string()),
-        }
+impl<W: Write> RowSink<W> for XlsxWriter<W> {
+    fn rows_written(&self) -> u64 {
+        self.written
+    }
+
+    fn encoder(&self) -> &dyn RowEncoder {
+        &self.rows
+    }
+
+    fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError> {
+        self.write_rows(bytes, ends)
+    }
+
+    fn finish_rows(self: Box<Self>) -> Result<W, ExportError> {
+        XlsxWriter::finish(*self)
     }
 }
 
@@ -203,9 +314,11 @@ pub fn excel_serial(at: Timestamp) -> Option<f64> {
 }
 
 /// `text` cut to fit Excel's cell limit, ending with [`TRUNCATION_MARKER`] when it was cut.
-pub fn truncate(text: String) -> String {
-    if text.encode_utf16().count() <= MAX_CELL_CHARS {
-        return text;
+/// Text of at most [`MAX_CELL_CHARS`] bytes is within it (a character never takes more
+/// UTF-16 units than UTF-8 bytes) and is borrowed as it is.
+pub fn truncated(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_CELL_CHARS || text.encode_utf16().count() <= MAX_CELL_CHARS {
+        return Cow::Borrowed(text);
     }
     let budget = MAX_CELL_CHARS - TRUNCATION_MARKER.encode_utf16().count();
     let mut used = 0;
@@ -217,7 +330,7 @@ pub fn truncate(text: String) -> String {
         })
         .collect();
     kept.push_str(TRUNCATION_MARKER);
-    kept
+    Cow::Owned(kept)
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
-use sealtrail_export::rows::{RowFormat, RowWriter};
-use sealtrail_export::{encoder, row_format, EntryEncoder, Format};
+use sealtrail_export::rows::RowSink;
+use sealtrail_export::{encoder, row_sink, EntryEncoder, Format};
 use sealtrail_store::{parallel, SealedEntry, SealedPage, Store};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -222,8 +222,8 @@ fn run(
         )?),
         format => {
             let tenant = tenant_name(handle, store.as_ref(), request)?;
-            if let Some(rows_format) = row_format(format, now, &tenant, &request.filters)? {
-                return run_rows(handle, store, request, out, rows, rows_format, &excluded);
+            if let Some(sink) = row_sink(format, &mut *out, now, &tenant, &request.filters)? {
+                return run_rows(handle, store, request, rows, sink, &excluded);
             }
             encoder(format, &mut *out, now, &tenant, &request.filters)?
         }
@@ -246,45 +246,45 @@ fn run(
 /// properties must be withheld). Opening on one thread and encoding on another had left
 /// encoding serial, and opening had built every entry's strings and JSON trees only for them
 /// to be written back out (BENCHMARKS.md, issue #20).
-fn run_rows(
+fn run_rows<W: std::io::Write>(
     handle: &Handle,
     store: &Arc<dyn Store>,
     request: &ExportRequest,
-    out: &mut ChunkSender,
     rows: &mut u64,
-    format: RowFormat,
+    mut writer: Box<dyn RowSink<W> + '_>,
     excluded: &[String],
 ) -> Result<(), ExportFailure> {
-    let mut writer = RowWriter::new(&mut *out, format)?;
     for_each_page(handle, store, request, request.oldest_first, |entries| {
         let before = writer.rows_written();
         let encoder = writer.encoder();
         let runs = parallel::runs(entries, |start, run| {
             let mut bytes = Vec::with_capacity(run.len() * 768);
+            let mut ends = Vec::with_capacity(run.len());
             for (i, sealed) in run.iter().enumerate() {
-                let first = before == 0 && start + i == 0;
+                let index = before + (start + i) as u64;
                 if excluded.is_empty() {
-                    encoder.encode_row(&sealed.view()?, first, &mut bytes)?;
+                    encoder.encode_row(&sealed.view()?, index, &mut bytes)?;
                 } else {
                     // Withheld properties: the entry is opened to remove them.
                     let entry = without_excluded(sealed.open()?, excluded);
                     let view = EntryView::of(&entry).map_err(std::io::Error::from)?;
-                    encoder.encode_row(&view, first, &mut bytes)?;
+                    encoder.encode_row(&view, index, &mut bytes)?;
                 }
+                ends.push(bytes.len());
             }
-            Ok::<_, ExportFailure>((bytes, run.len() as u64))
+            Ok::<_, ExportFailure>((bytes, ends))
         });
         for run in runs {
-            let (bytes, count) = run?;
-            writer.write_encoded(&bytes, count)?;
-            for _ in 0..count {
+            let (bytes, ends) = run?;
+            writer.write_encoded(&bytes, &ends)?;
+            for _ in 0..ends.len() {
                 request.count(rows);
             }
         }
         Ok(())
     })?;
     // No final flush here: the last chunk is held back until the export is audited.
-    writer.finish()?;
+    writer.finish_rows()?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::testutil::{external_checker, sample_entry};
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use proptest::prelude::*;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::process::Command;
 
 fn export_with(entries: &[Entry], rows_per_sheet: u32) -> Vec<u8> {
@@ -39,6 +39,18 @@ fn sheets(bytes: &[u8]) -> Vec<(String, Vec<Vec<Data>>)> {
             (name, rows)
         })
         .collect()
+}
+
+/// The entry ids of every sheet's rows, in order.
+fn ids(sheets: &[(String, Vec<Vec<Data>>)]) -> Vec<String> {
+    sheets
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|r| text(&r[0]).to_string()))
+        .collect()
+}
+
+fn ids_of(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(|e| e.id.to_string()).collect()
 }
 
 fn text(cell: &Data) -> &str {
@@ -158,7 +170,7 @@ fn overlong_cells_are_cut_with_a_visible_marker() {
     }
     assert!(text(&rows[0][7]).starts_with("éééé"));
     assert_eq!(text(&rows[0][3]), e.channel);
-    assert_eq!(truncate("short".into()), "short");
+    assert_eq!(truncated("short"), "short");
 }
 
 #[test]
@@ -169,12 +181,7 @@ fn a_full_sheet_continues_on_the_next() {
     assert_eq!(names, ["Audit log", "Audit log (2)", "Audit log (3)"]);
     let counts: Vec<usize> = sheets.iter().map(|(_, r)| r.len()).collect();
     assert_eq!(counts, [3, 3, 2]);
-    let ids: Vec<String> = sheets
-        .iter()
-        .flat_map(|(_, rows)| rows.iter().map(|r| text(&r[0]).to_string()))
-        .collect();
-    let want: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
-    assert_eq!(ids, want);
+    assert_eq!(ids(&sheets), ids_of(&entries));
 }
 
 #[test]
@@ -304,4 +311,59 @@ fn xlsx_at_scale_streams_in_constant_memory() {
         rss_written < rss_at_10k + 64 * 1024,
         "memory grew with the rows"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// Rows encoded in runs on other threads (as an export does) and handed over in order
+    /// make the same workbook as rows written one at a time, wherever the runs and the sheet
+    /// boundaries fall.
+    #[test]
+    fn runs_make_the_same_workbook_across_sheets(
+        n in 0usize..14,
+        cuts in proptest::collection::vec(0usize..14, 0..4),
+        per_sheet in 1u32..5,
+    ) {
+        let entries: Vec<Entry> = (0..n as u64).map(sample_entry).collect();
+        let one_by_one = export_with(&entries, per_sheet);
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(n)).collect();
+        cuts.extend([0, n]);
+        cuts.sort_unstable();
+        let mut by_runs = XlsxWriter::with_rows_per_sheet(Vec::new(), "acme", per_sheet).unwrap();
+        for run in cuts.windows(2) {
+            let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+            for (i, e) in entries[run[0]..run[1]].iter().enumerate() {
+                let view = EntryView::of(e).unwrap();
+                let index = (run[0] + i) as u64;
+                RowSink::encoder(&by_runs).encode_row(&view, index, &mut bytes).unwrap();
+                ends.push(bytes.len());
+            }
+            RowSink::write_encoded(&mut by_runs, &bytes, &ends).unwrap();
+        }
+        prop_assert_eq!(RowSink::rows_written(&by_runs), n as u64);
+        let by_runs = by_runs.finish().unwrap();
+        prop_assert_eq!(sheets(&by_runs), sheets(&one_by_one));
+        let expected_sheets = n.div_ceil(per_sheet as usize).max(1);
+        prop_assert_eq!(sheets(&by_runs).len(), expected_sheets);
+    }
+}
+
+/// A sheet is cut before its XML reaches the byte limit (in production, well under the
+/// 4 GiB plain ZIP describes), with every row kept in order.
+#[test]
+fn a_sheet_is_cut_before_its_xml_passes_the_byte_limit() {
+    let entries: Vec<Entry> = (0..12).map(sample_entry).collect();
+    let limit = 5_000;
+    let mut w = XlsxWriter::with_limits(Vec::new(), "acme", MAX_DATA_ROWS, limit).unwrap();
+    for e in &entries {
+        w.write_entry(e).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    let sheets = sheets(&bytes);
+    assert!(sheets.len() > 2, "{} sheets", sheets.len());
+    for n in 1..=sheets.len() {
+        let xml = part(&bytes, &format!("xl/worksheets/sheet{n}.xml")).unwrap();
+        assert!(xml.len() as u64 <= limit, "sheet {n}: {} bytes", xml.len());
+    }
+    assert_eq!(ids(&sheets), ids_of(&entries));
 }

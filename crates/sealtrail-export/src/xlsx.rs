@@ -24,15 +24,18 @@
 //! Rows can be encoded on several threads ([`XlsxRows`], through [`RowSink`]): a row's bytes
 //! depend only on its entry and its number, and the writer cuts the runs into sheets.
 
+mod gate;
 mod xml;
 
 use crate::columns::{self, Cell, HEADER};
 use crate::rows::{RowEncoder, RowSink};
 use crate::{EntryEncoder, ExportError};
+use gate::{Gate, GateState};
 use sealtrail_core::envelope::EntryView;
 use sealtrail_core::{Entry, Timestamp};
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Arc;
 use zip::write::{SimpleFileOptions, StreamWriter};
 use zip::{CompressionMethod, ZipWriter};
 
@@ -110,13 +113,26 @@ impl RowEncoder for XlsxRows {
 /// the limit, but streamed ZIP64 entries are what Excel is known to refuse.)
 const SHEET_BYTES: u64 = 3 << 30;
 
+/// The most compressed bytes a workbook may take before its last part starts: a part starting
+/// beyond 4 GiB needs ZIP64 too. At about 200 bytes per entry that is some 20 million entries;
+/// an export past it fails with a message saying so rather than write a file Excel refuses.
+const PACKAGE_BYTES: u64 = (4 << 30) - (1 << 20);
+
+/// The package as the `zip` crate writes it, through the [`Gate`].
+type Package<W> = ZipWriter<StreamWriter<Gate<W>>>;
+
 /// Writes entries as rows of an XLSX workbook streamed to `W`.
 pub struct XlsxWriter<W: Write> {
-    zip: ZipWriter<StreamWriter<W>>,
+    /// `None` once [`XlsxWriter::finish`] has taken it.
+    zip: Option<Package<W>>,
+    /// Shut when the workbook is dropped, so an abandoned package sends nothing more.
+    gate: Arc<GateState>,
     rows: XlsxRows,
     rows_per_sheet: u32,
     /// The most XML a sheet holds ([`SHEET_BYTES`]).
     bytes_per_sheet: u64,
+    /// The most compressed bytes before the last part ([`PACKAGE_BYTES`]).
+    package_bytes: u64,
     /// The sheets started so far; the last is being written.
     sheets: Vec<String>,
     /// Data rows written so far, over every sheet.
@@ -150,7 +166,7 @@ impl<W: Write> XlsxWriter<W> {
         tenant: &str,
         rows_per_sheet: u32,
     ) -> Result<Self, ExportError> {
-        Self::with_limits(out, tenant, rows_per_sheet, SHEET_BYTES)
+        Self::with_limits(out, tenant, rows_per_sheet, SHEET_BYTES, PACKAGE_BYTES)
     }
 
     /// [`Self::new`] with smaller sheets, so tests can cross both limits cheaply.
@@ -159,14 +175,18 @@ impl<W: Write> XlsxWriter<W> {
         tenant: &str,
         rows_per_sheet: u32,
         bytes_per_sheet: u64,
+        package_bytes: u64,
     ) -> Result<Self, ExportError> {
+        let (out, gate) = Gate::new(out);
         let mut writer = XlsxWriter {
-            zip: ZipWriter::new_stream(out),
+            zip: Some(ZipWriter::new_stream(out)),
+            gate,
             rows: XlsxRows {
                 tenant: tenant.to_string(),
             },
             rows_per_sheet: rows_per_sheet.clamp(1, MAX_DATA_ROWS),
             bytes_per_sheet: bytes_per_sheet.min(SHEET_BYTES),
+            package_bytes: package_bytes.min(PACKAGE_BYTES),
             sheets: Vec::new(),
             written: 0,
             sheet_rows: 0,
@@ -192,16 +212,14 @@ impl<W: Write> XlsxWriter<W> {
             1 => SHEET_NAME.to_string(),
             n => format!("{SHEET_NAME} ({n})"),
         });
-        self.zip
-            .start_file(format!("xl/worksheets/sheet{n}.xml"), Self::options())
-            .map_err(zip_error)?;
+        self.start_part(format!("xl/worksheets/sheet{n}.xml"))?;
         let mut head = xml::sheet_head(n, &WIDTHS).into_bytes();
         head.extend_from_slice(b"<row>");
         for title in HEADER {
             xml::push_string_cell(&mut head, xml::STYLE_BOLD, title);
         }
         head.extend_from_slice(b"</row>");
-        self.zip.write_all(&head)?;
+        self.zip()?.write_all(&head)?;
         self.sheet_rows = 0;
         self.sheet_bytes = head.len() as u64;
         Ok(())
@@ -218,22 +236,46 @@ impl<W: Write> XlsxWriter<W> {
         result
     }
 
+    /// The package, until [`XlsxWriter::finish`] takes it.
+    fn zip(&mut self) -> Result<&mut Package<W>, ExportError> {
+        self.zip
+            .as_mut()
+            .ok_or_else(|| ExportError::Xlsx("the workbook is already finished".into()))
+    }
+
+    /// Starts the package's next part, unless it would start beyond what plain ZIP can place.
+    fn start_part(&mut self, name: String) -> Result<(), ExportError> {
+        if self.gate.written() > self.package_bytes {
+            return Err(ExportError::Xlsx(format!(
+                "an Excel workbook holds at most 4 GiB compressed, and this one reached it after \
+                 {} entries: export a shorter period, or use CSV or NDJSON",
+                self.written
+            )));
+        }
+        self.zip()?
+            .start_file(name, Self::options())
+            .map_err(zip_error)
+    }
+
     /// Appends rows encoded by [`XlsxRows`], in order (`ends[i]` is where row `i` ends in
     /// `bytes`), starting a new sheet where the current one is full: Excel's rows, or
     /// [`SHEET_BYTES`].
     fn write_rows(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError> {
+        if ends.windows(2).any(|w| w[0] > w[1]) || ends.last().is_some_and(|e| *e > bytes.len()) {
+            return Err(ExportError::Xlsx("encoded rows out of order".into()));
+        }
         let tail = xml::SHEET_TAIL.len() as u64;
         // `from`: the first byte not yet written; `start`: where the next row starts.
         let (mut from, mut start) = (0, 0);
         for &end in ends {
-            let row = end.saturating_sub(start) as u64;
+            let row = (end - start) as u64;
             let full = self.sheet_rows >= self.rows_per_sheet
                 || (self.sheet_rows > 0 && self.sheet_bytes + row + tail > self.bytes_per_sheet);
             if full {
-                self.zip
-                    .write_all(bytes.get(from..start).unwrap_or_default())?;
+                let zip = self.zip()?;
+                zip.write_all(&bytes[from..start])?;
+                zip.write_all(xml::SHEET_TAIL.as_bytes())?;
                 from = start;
-                self.zip.write_all(xml::SHEET_TAIL.as_bytes())?;
                 self.start_sheet()?;
             }
             self.written += 1;
@@ -241,14 +283,14 @@ impl<W: Write> XlsxWriter<W> {
             self.sheet_bytes += row;
             start = end;
         }
-        self.zip
-            .write_all(bytes.get(from..start).unwrap_or_default())?;
+        self.zip()?.write_all(&bytes[from..start])?;
         Ok(())
     }
 
     /// Closes the last sheet, writes the parts that name the sheets, and returns the output.
+    /// The output is not flushed: an export sends its last chunk only once it is audited.
     pub fn finish(mut self) -> Result<W, ExportError> {
-        self.zip.write_all(xml::SHEET_TAIL.as_bytes())?;
+        self.zip()?.write_all(xml::SHEET_TAIL.as_bytes())?;
         let sheets = self.sheets.len() as u32;
         let parts = [
             ("xl/styles.xml", xml::styles(DATE_FORMAT)),
@@ -258,14 +300,21 @@ impl<W: Write> XlsxWriter<W> {
             ("[Content_Types].xml", xml::content_types(sheets)),
         ];
         for (name, text) in parts {
-            self.zip
-                .start_file(name, Self::options())
-                .map_err(zip_error)?;
-            self.zip.write_all(text.as_bytes())?;
+            self.start_part(name.to_string())?;
+            self.zip()?.write_all(text.as_bytes())?;
         }
-        let mut out = self.zip.finish().map_err(zip_error)?.into_inner();
-        out.flush()?;
-        Ok(out)
+        let zip = self
+            .zip
+            .take()
+            .ok_or_else(|| ExportError::Xlsx("the workbook is already finished".into()))?;
+        Ok(zip.finish().map_err(zip_error)?.into_inner().into_inner())
+    }
+}
+
+impl<W: Write> Drop for XlsxWriter<W> {
+    /// An abandoned workbook sends nothing more: the `zip` crate would finish the archive.
+    fn drop(&mut self) {
+        self.gate.shut();
     }
 }
 

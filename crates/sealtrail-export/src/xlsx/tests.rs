@@ -354,7 +354,8 @@ proptest! {
 fn a_sheet_is_cut_before_its_xml_passes_the_byte_limit() {
     let entries: Vec<Entry> = (0..12).map(sample_entry).collect();
     let limit = 5_000;
-    let mut w = XlsxWriter::with_limits(Vec::new(), "acme", MAX_DATA_ROWS, limit).unwrap();
+    let mut w =
+        XlsxWriter::with_limits(Vec::new(), "acme", MAX_DATA_ROWS, limit, PACKAGE_BYTES).unwrap();
     for e in &entries {
         w.write_entry(e).unwrap();
     }
@@ -366,4 +367,61 @@ fn a_sheet_is_cut_before_its_xml_passes_the_byte_limit() {
         assert!(xml.len() as u64 <= limit, "sheet {n}: {} bytes", xml.len());
     }
     assert_eq!(ids(&sheets), ids_of(&entries));
+}
+
+/// An output the test can still read after the workbook writing to it is gone.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The ZIP end-of-central-directory signature: what makes a download look complete.
+const END_OF_ZIP: &[u8] = b"PK\x05\x06";
+
+fn has_end(bytes: &[u8]) -> bool {
+    bytes.windows(END_OF_ZIP.len()).any(|w| w == END_OF_ZIP)
+}
+
+/// A workbook dropped unfinished (a failed export, a client gone) sends no ZIP ending after
+/// its rows; a finished one does.
+#[test]
+fn an_abandoned_workbook_sends_no_ending() {
+    let out = Shared::default();
+    let mut w = XlsxWriter::new(out.clone(), "acme").unwrap();
+    for e in (0..3).map(sample_entry) {
+        w.write_entry(&e).unwrap();
+    }
+    drop(w);
+    assert!(!has_end(&out.0.borrow()));
+    let done = Shared::default();
+    let mut w = XlsxWriter::new(done.clone(), "acme").unwrap();
+    w.write_entry(&sample_entry(0)).unwrap();
+    w.finish().unwrap();
+    assert!(has_end(&done.0.borrow()));
+}
+
+/// Past the compressed size plain ZIP can place, the export fails saying what to do, and
+/// never writes the ZIP64 parts Excel refuses.
+#[test]
+fn a_workbook_past_its_size_fails_with_advice() {
+    let out = Shared::default();
+    let mut w = XlsxWriter::with_limits(out.clone(), "acme", 2, SHEET_BYTES, 100).unwrap();
+    let failure = (0..6)
+        .map(sample_entry)
+        .map(|e| w.write_entry(&e))
+        .find_map(Result::err)
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(failure.contains("use CSV or NDJSON"), "{failure}");
+    drop(w);
+    assert!(!has_end(&out.0.borrow()));
 }

@@ -19,6 +19,11 @@ use sealtrail_core::TenantId;
 /// than the merge it avoids.
 pub(crate) const MAX_EXPANSION: usize = 32;
 
+/// The most vocabulary seeks one query makes. The search text is at most a few hundred
+/// bytes, but that is a hundred short words, each a few dozen seeks; past this budget the
+/// remaining words stay prefixes, as every word was before expansion.
+pub(crate) const MAX_SEEKS: usize = 256;
+
 /// The vocabulary of the search index, one row per term occurrence, created in each read
 /// connection's `temp` schema (it stores nothing): seeking it by `term >=` returns the first
 /// term at or after a string after reading one posting.
@@ -33,10 +38,16 @@ pub(crate) fn match_expression(
     text: &str,
 ) -> Result<Option<String>, StoreError> {
     let mut words = Vec::new();
-    for tokens in query_words(tenant, text) {
+    let mut seen = std::collections::HashSet::new();
+    let mut seeks = MAX_SEEKS;
+    // A word given twice narrows nothing more: it is expanded once.
+    for tokens in query_words(tenant, text)
+        .into_iter()
+        .filter(|tokens| seen.insert(tokens.clone()))
+    {
         let mut alternatives = Vec::new();
         for token in &tokens {
-            match expansion(conn, token)? {
+            match expansion(conn, token, &mut seeks)? {
                 Some(terms) => alternatives.extend(terms.into_iter().map(FtsTerm::Exact)),
                 None => alternatives.push(FtsTerm::Prefix(token.clone())),
             }
@@ -52,15 +63,24 @@ pub(crate) fn match_expression(
 }
 
 /// The indexed terms starting with `prefix`, or `None` when there are more than
-/// [`MAX_EXPANSION`]. Terms are our own tokens (letters and digits after the tenant's
-/// marker), so the least string after a term `t` that could be a term is `t` + U+0001.
-fn expansion(conn: &Connection, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+/// [`MAX_EXPANSION`] or `seeks` (the query's remaining budget) runs out first. Terms are our
+/// own tokens (letters and digits after the tenant's marker), so the least string after a
+/// term `t` that could be a term is `t` + U+0001.
+fn expansion(
+    conn: &Connection,
+    prefix: &str,
+    seeks: &mut usize,
+) -> Result<Option<Vec<String>>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT term FROM temp.entries_fts_terms WHERE term >= ?1 LIMIT 1")
         .map_err(backend("reading the search vocabulary"))?;
     let mut terms = Vec::new();
     let mut from = prefix.to_string();
     loop {
+        let Some(left) = seeks.checked_sub(1) else {
+            return Ok(None);
+        };
+        *seeks = left;
         let next: Option<String> = stmt
             .query_row([&from], |r| r.get(0))
             .optional()
@@ -153,18 +173,51 @@ mod tests {
             r.unwrap_or_else(|e| panic!("expansion: {e}"))
         };
         assert_eq!(
-            ok(expansion(&conn, "1xword01")),
+            ok(expansion(&conn, "1xword01", &mut MAX_SEEKS.clone())),
             Some((10..20).map(|i| format!("1xword0{i}")).collect())
         );
         assert_eq!(
-            ok(expansion(&conn, "1xwordy")),
+            ok(expansion(&conn, "1xwordy", &mut MAX_SEEKS.clone())),
             Some(vec!["1xwordy".into()])
         );
-        assert_eq!(ok(expansion(&conn, "1xnothing")), Some(Vec::new()));
+        assert_eq!(
+            ok(expansion(&conn, "1xnothing", &mut MAX_SEEKS.clone())),
+            Some(Vec::new())
+        );
         // 33 "wordNNN" terms and "wordy": too many to spell out.
-        assert_eq!(ok(expansion(&conn, "1xword")), None);
+        assert_eq!(ok(expansion(&conn, "1xword", &mut MAX_SEEKS.clone())), None);
         let e = match_expression(&conn, TenantId(1), "wordy zzz")
             .unwrap_or_else(|e| panic!("expression: {e}"));
         assert_eq!(e.as_deref(), Some("\"1xwordy\" AND \"1xzzz\""));
+        let twice = match_expression(&conn, TenantId(1), "wordy zzz wordy")
+            .unwrap_or_else(|e| panic!("expression: {e}"));
+        assert_eq!(twice, e, "a repeated word is expanded once");
+    }
+
+    #[test]
+    fn seeks_are_budgeted_per_query() {
+        let many: Vec<String> = (0..20).map(|i| format!("word{i:03}")).collect();
+        let (_dir, conn) = indexed(&[many.join(" ")]);
+        // "word01x" has ten terms: ten seeks find them and an eleventh finds the end.
+        let ok = |r: Result<Option<Vec<String>>, StoreError>| {
+            r.unwrap_or_else(|e| panic!("expansion: {e}"))
+        };
+        assert_eq!(ok(expansion(&conn, "1xword01", &mut 10)), None);
+        let mut budget = 11;
+        assert_eq!(
+            ok(expansion(&conn, "1xword01", &mut budget)).map(|t| t.len()),
+            Some(10)
+        );
+        assert_eq!(budget, 0);
+        // Past the budget, words stay prefixes and still find what they find.
+        let text: Vec<String> = (0..MAX_SEEKS).map(|i| format!("w{i}")).collect();
+        let e = match_expression(&conn, TenantId(1), &text.join(" "))
+            .unwrap_or_else(|e| panic!("expression: {e}"))
+            .unwrap_or_default();
+        let last = MAX_SEEKS - 1;
+        assert!(
+            e.ends_with(&format!("(\"1xw{last}\"* OR \"1yw{last}\"*)")),
+            "{e}"
+        );
     }
 }

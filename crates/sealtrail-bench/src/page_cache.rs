@@ -6,7 +6,8 @@
 //! from the virtual disk (the first E1 CSV of a run took 17–18 s, 10 s of it kernel time,
 //! against 3.1–3.7 s warm) while the raw engine's smaller file, written just before, was still
 //! cached. Each side's files are read just before it is timed, so both scan from memory and
-//! the ratio compares the engines, not the disk.
+//! the ratio compares the engines, not the disk. On PostgreSQL, whose files the bench does
+//! not manage, each side's scan runs once untimed instead.
 
 use crate::error::BenchError;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,17 @@ impl ScannedDatabases {
         self.sealtrail
             .as_deref()
             .map_or(Ok(0), |db| warm(&sqlite_files(db)))
+    }
+
+    /// True when Sealtrail's files are the bench's to read (SQLite). Where they are not
+    /// (PostgreSQL, a server of its own), a scan is warmed by running it once untimed.
+    pub fn reads_sealtrail(&self) -> bool {
+        self.sealtrail.is_some()
+    }
+
+    /// True when the raw baseline's files are the bench's to read, as for Sealtrail's.
+    pub fn reads_raw(&self) -> bool {
+        self.raw.is_some()
     }
 
     /// Warms the raw baseline's files, just before a scan of them is timed.

@@ -11,7 +11,8 @@ use sealtrail_core::{Entry, TenantId};
 /// (at a character boundary) on both sides, and a search for the long word still matches.
 const MAX_WORD_BYTES: usize = 256;
 
-fn cut(word: &str) -> &str {
+/// A word as PostgreSQL stores it: cut to [`MAX_WORD_BYTES`] at a character boundary.
+pub(crate) fn cut(word: &str) -> &str {
     if word.len() <= MAX_WORD_BYTES {
         return word;
     }

@@ -4,10 +4,11 @@
 //! `query_raw` so rows arrive as the scan goes and memory stays constant, all from the one
 //! `REPEATABLE READ` snapshot of the caller's transaction.
 
+use crate::index_terms::index_document;
 use crate::pg::admin::tenant_origin;
 use crate::pg::pool::{PgResult, Pool, Tx};
 use crate::pg::read::{existing_head, row_slots, STORED_COLUMNS};
-use crate::pg::search::lexemes;
+use crate::pg::search::cut;
 use crate::verification::relay_progress;
 use crate::verification::{
     target_from_json, EntryRow, IndexCopies, ScalarCopies, Verifier, Words, SCALAR_COLUMNS,
@@ -39,9 +40,13 @@ fn verify_snapshot(
     tenant: TenantId,
     progress: &dyn Fn(u64),
 ) -> PgResult<LogVerification> {
-    // A large log legitimately takes longer than the session's statement timeout.
-    tx.inner()
-        .batch_execute("SET LOCAL statement_timeout = 0")?;
+    // A large log legitimately takes longer than the session's statement timeout. The entry
+    // scan is read by one connection and checked on every core of this process; PostgreSQL's
+    // parallel workers only add a Gather in front of it and take those cores from the
+    // checks: 1M entries verified in 29.9 s with them and 20.2 s without, on 2 cores.
+    tx.inner().batch_execute(
+        "SET LOCAL statement_timeout = 0; SET LOCAL max_parallel_workers_per_gather = 0",
+    )?;
     let head = existing_head(tx, tenant)?;
     let origin = tenant_origin(tx, tenant)?;
     let mut verifier = Verifier::new(tenant, head.size, head.first_seq, &origin, progress)?;
@@ -119,8 +124,9 @@ fn copies(row: &postgres::Row) -> PgResult<IndexCopies> {
         props: row.try_get(10)?,
         targets: Some(targets),
         words: Some(Words {
-            stored: words.unwrap_or_default().into_iter().collect(),
-            of_entry: lexemes,
+            stored: words.unwrap_or_default(),
+            document_of: index_document,
+            stored_as: cut,
         }),
     })
 }

@@ -413,8 +413,10 @@ fn an_abandoned_workbook_sends_no_ending() {
 /// never writes the ZIP64 parts Excel refuses.
 #[test]
 fn a_workbook_past_its_size_fails_with_advice() {
+    // A limit the package's opening parts and its first sheet's header just fit in.
+    let opening = XlsxWriter::new(Vec::new(), "acme").unwrap().gate.written();
     let out = Shared::default();
-    let mut w = XlsxWriter::with_limits(out.clone(), "acme", 2, SHEET_BYTES, 100).unwrap();
+    let mut w = XlsxWriter::with_limits(out.clone(), "acme", 2, SHEET_BYTES, opening).unwrap();
     let failure = (0..6)
         .map(sample_entry)
         .map(|e| w.write_entry(&e))
@@ -424,4 +426,40 @@ fn a_workbook_past_its_size_fails_with_advice() {
     assert!(failure.contains("use CSV or NDJSON"), "{failure}");
     drop(w);
     assert!(!has_end(&out.0.borrow()));
+}
+
+/// The package opens with its content types and relationships, as Excel writes it: tools
+/// that recognise a workbook by its first entries (libmagic, upload filters) see one.
+#[test]
+fn the_package_opens_as_excel_orders_it() {
+    let bytes = export_with(&(0..4).map(sample_entry).collect::<Vec<_>>(), 2);
+    let zip = zip::ZipArchive::new(Cursor::new(bytes.clone())).unwrap();
+    let names: Vec<&str> = zip.file_names().collect();
+    let mut in_order: Vec<String> = (0..zip.len())
+        .map(|i| zip.name_for_index(i).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(in_order.len(), names.len());
+    assert_eq!(
+        &in_order[..3],
+        [
+            "[Content_Types].xml",
+            "_rels/.rels",
+            "xl/worksheets/sheet1.xml"
+        ]
+    );
+    in_order.sort();
+    assert!(in_order.contains(&"xl/worksheets/sheet2.xml".to_string()));
+    let file = tempfile::Builder::new().suffix(".xlsx").tempfile().unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    let probe = &mut Command::new("file");
+    probe.arg("--version");
+    if external_checker(probe, "file (libmagic)", "apt-get install file") {
+        let out = Command::new("file")
+            .arg("-b")
+            .arg(file.path())
+            .output()
+            .unwrap();
+        let kind = String::from_utf8_lossy(&out.stdout);
+        assert!(kind.contains("Microsoft Excel 2007+"), "{kind}");
+    }
 }

@@ -47,19 +47,14 @@ pub(super) fn sheet_head(n: u32, widths: &[f64]) -> String {
 /// The end of every sheet.
 pub(super) const SHEET_TAIL: &str = "</sheetData></worksheet>";
 
-/// `[Content_Types].xml` for a workbook of `sheets` sheets.
-pub(super) fn content_types(sheets: u32) -> String {
-    let mut xml = format!(
-        r#"{XML_DECLARATION}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>"#
-    );
-    for n in 1..=sheets {
-        let _ = write!(
-            xml,
-            r#"<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>"#
-        );
-    }
-    xml.push_str("</Types>");
-    xml
+/// `[Content_Types].xml`. Every `.xml` part is a worksheet unless overridden (the workbook
+/// and the styles are), so the part does not depend on how many sheets follow and can open
+/// the package, where tools that recognise a workbook by its first entries (libmagic's
+/// "Microsoft Excel 2007+") look for it.
+pub(super) fn content_types() -> String {
+    format!(
+        r#"{XML_DECLARATION}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#
+    )
 }
 
 /// `_rels/.rels`: the package's main part is the workbook.

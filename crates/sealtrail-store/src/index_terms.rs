@@ -16,6 +16,7 @@
 use sealtrail_core::entry::Entry;
 use sealtrail_core::TenantId;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The lowercased words of `text`: "alice@example.com" gives alice, example, com.
 pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -154,15 +155,22 @@ pub(crate) fn fts_expression(words: &[Vec<FtsTerm>]) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
-/// A property's scalar value as filter text: strings as themselves, numbers as JSON writes
-/// them, booleans as `true`/`false`. Null, arrays and objects have no scalar text.
-pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+/// A property's scalar value as filter text: strings as themselves (borrowed), numbers as
+/// JSON writes them, booleans as `true`/`false`. Null, arrays and objects have no scalar text.
+pub(crate) fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
         Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
+}
+
+/// The words of an indexed document ([`index_document`]), in order, as the append path
+/// splits it before storing them (PostgreSQL) and verification splits it to compare.
+pub(crate) fn document_words(document: &str) -> impl Iterator<Item = &str> + '_ {
+    document.split(' ').filter(|w| !w.is_empty())
 }
 
 /// The `props` column: each scalar property rendered as text, so a filter compares two
@@ -172,18 +180,9 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
 /// when they differ). Written straight out rather than through a map of copies: it runs for
 /// every appended entry and every verified one.
 pub(crate) fn props_column(properties: &Map<String, Value>) -> Option<String> {
-    let mut scalars: Vec<(&str, std::borrow::Cow<'_, str>)> = properties
+    let mut scalars: Vec<(&str, Cow<'_, str>)> = properties
         .iter()
-        .filter_map(|(key, value)| {
-            let text = match value {
-                Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-                Value::Number(n) => std::borrow::Cow::Owned(n.to_string()),
-                Value::Bool(true) => std::borrow::Cow::Borrowed("true"),
-                Value::Bool(false) => std::borrow::Cow::Borrowed("false"),
-                Value::Null | Value::Array(_) | Value::Object(_) => return None,
-            };
-            Some((key.as_str(), text))
-        })
+        .filter_map(|(key, value)| scalar_text(value).map(|text| (key.as_str(), text)))
         .collect();
     if scalars.is_empty() {
         return None;
@@ -244,7 +243,7 @@ mod tests {
             let properties: Map<String, Value> = properties.into_iter().collect();
             let mut scalars: Vec<(String, Value)> = properties
                 .iter()
-                .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), Value::String(t))))
+                .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), Value::String(t.into_owned()))))
                 .collect();
             scalars.sort_by(|a, b| a.0.cmp(&b.0));
             let scalars: Map<String, Value> = scalars.into_iter().collect();

@@ -4,7 +4,7 @@
 //! `tsquery` of prefix terms. Words only ever contain letters and digits, so no user input can
 //! reach `tsquery` syntax.
 
-use crate::index_terms::{index_document, query_words};
+use crate::index_terms::{document_words, index_document, query_words};
 use sealtrail_core::{Entry, TenantId};
 
 /// Longest word kept, in bytes: PostgreSQL refuses lexemes over 2 KiB, so longer words are cut
@@ -25,9 +25,7 @@ pub(crate) fn cut(word: &str) -> &str {
 
 /// The lexemes of an entry (tenant-prefixed words), for `array_to_tsvector`.
 pub(crate) fn lexemes(tenant: TenantId, entry: &Entry) -> Vec<String> {
-    index_document(tenant, entry)
-        .split(' ')
-        .filter(|w| !w.is_empty())
+    document_words(&index_document(tenant, entry))
         .map(|w| cut(w).to_string())
         .collect()
 }

@@ -8,7 +8,7 @@
 //! be read back (SQLite's contentless search index, facet counts) is named in
 //! `docs/integrity.md`.
 
-use crate::index_terms::{props_column, scalar_text};
+use crate::index_terms::{document_words, props_column, scalar_text};
 use sealtrail_core::{Entry, TenantId};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -108,8 +108,8 @@ pub(crate) type TargetCopy = (Option<String>, Option<String>, Option<String>);
 pub(crate) struct Words {
     /// The words stored, as the backend reads them back (PostgreSQL: sorted and distinct).
     pub stored: Vec<String>,
-    /// The document the backend's append path indexes for an entry: words separated by
-    /// spaces ([`crate::index_terms::index_document`]).
+    /// The document the backend's append path indexes for an entry
+    /// ([`crate::index_terms::index_document`]), split by [`document_words`].
     pub document_of: fn(TenantId, &Entry) -> String,
     /// A word of that document as the backend stores it (PostgreSQL cuts long ones).
     pub stored_as: fn(&str) -> &str,
@@ -123,11 +123,7 @@ impl Words {
     fn match_entry(&self, tenant: TenantId, entry: &Entry) -> bool {
         type Set<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
         let document = (self.document_of)(tenant, entry);
-        let expected: Set<'_> = document
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(self.stored_as)
-            .collect();
+        let expected: Set<'_> = document_words(&document).map(self.stored_as).collect();
         // PostgreSQL reads a tsvector's words back sorted and distinct: then equal sizes and
         // every stored word expected make the sets equal.
         if self.stored.windows(2).all(|w| w[0] < w[1]) {
@@ -183,7 +179,7 @@ fn same_props(stored: Option<&str>, entry: &Entry) -> bool {
     let mut count = 0;
     for (key, text) in expected {
         count += 1;
-        if map.get(key).and_then(Value::as_str) != Some(text.as_str()) {
+        if map.get(key).and_then(Value::as_str) != Some(text.as_ref()) {
             return false;
         }
     }

@@ -53,7 +53,7 @@ impl RowEncoder for CsvRows {
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        _index: u64,
+        _first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
         let cells = crate::columns::row(view, &self.tenant).map_err(std::io::Error::from)?;

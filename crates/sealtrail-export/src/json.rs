@@ -17,10 +17,10 @@ impl RowEncoder for JsonRows {
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        index: u64,
+        first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
-        out.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
+        out.extend_from_slice(if first { b"\n" } else { b",\n" });
         serde_json::to_writer(&mut *out, view).map_err(std::io::Error::from)?;
         Ok(())
     }

@@ -18,7 +18,7 @@ impl RowEncoder for NdjsonRows {
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        _index: u64,
+        _first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
         let start = out.len();

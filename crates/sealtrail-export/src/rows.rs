@@ -13,12 +13,12 @@ use std::io::{BufWriter, Write};
 /// from the stored bytes (no entry opened) and a caller holding an opened entry builds with
 /// [`EntryView::of`]; both write the same bytes.
 pub trait RowEncoder: Send + Sync {
-    /// Appends the row of the entry `view` shows to `out`. `index` is the row's place in the
-    /// document, 0 for the first (JSON separates the others; XLSX numbers them).
+    /// Appends the row of the entry `view` shows to `out`. `first` is true for the document's
+    /// first row only.
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        index: u64,
+        first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError>;
 }
@@ -27,12 +27,12 @@ pub trait RowEncoder: Send + Sync {
 /// runs on other threads with [`RowSink::encoder`] and handed back in order. An export of a
 /// million entries encodes its pages this way on every core.
 pub trait RowSink<W: Write> {
-    /// Rows written so far: the index of the next row.
+    /// Rows written so far; a run encoded elsewhere starts the document when this is zero.
     fn rows_written(&self) -> u64;
     /// The document's row encoder, to encode runs of rows on other threads.
     fn encoder(&self) -> &dyn RowEncoder;
-    /// Appends the rows [`RowSink::encoder`] encoded elsewhere for the next indexes, in
-    /// order: `ends[i]` is where row `i` ends in `bytes`.
+    /// Appends rows [`RowSink::encoder`] encoded elsewhere, in order: `ends[i]` is where
+    /// row `i` ends in `bytes` (XLSX cuts sheets between rows).
     fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError>;
     /// Writes whatever closes the document, flushes, and hands the output back.
     fn finish_rows(self: Box<Self>) -> Result<W, ExportError>;
@@ -84,7 +84,7 @@ impl<W: Write> RowWriter<W> {
         let view = EntryView::of(entry).map_err(std::io::Error::from)?;
         self.format
             .rows
-            .encode_row(&view, self.rows, &mut self.scratch)?;
+            .encode_row(&view, self.rows == 0, &mut self.scratch)?;
         self.out.write_all(&self.scratch)?;
         self.rows += 1;
         Ok(())
@@ -166,8 +166,7 @@ mod tests {
                     let (mut bytes, mut ends) = (Vec::new(), Vec::new());
                     for (i, e) in run.iter().enumerate() {
                         let view = EntryView::of(e).unwrap();
-                        let index = (start + i) as u64;
-                        by_runs.encoder().encode_row(&view, index, &mut bytes).unwrap();
+                        by_runs.encoder().encode_row(&view, start + i == 0, &mut bytes).unwrap();
                         ends.push(bytes.len());
                     }
                     by_runs.write_encoded(&bytes, &ends).unwrap();

@@ -23,7 +23,7 @@
 //! #20), for a file a few percent smaller.
 //!
 //! Rows can be encoded on several threads ([`XlsxRows`], through [`RowSink`]): a row's bytes
-//! depend only on its entry and its number, and the writer cuts the runs into sheets.
+//! depend only on its entry, and the writer cuts the runs into sheets.
 
 mod gate;
 mod xml;
@@ -82,7 +82,7 @@ impl RowEncoder for XlsxRows {
     fn encode_row(
         &self,
         view: &EntryView<'_>,
-        _index: u64,
+        _first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExportError> {
         let cells = columns::row(view, &self.tenant).map_err(std::io::Error::from)?;
@@ -195,13 +195,8 @@ impl<W: Write> XlsxWriter<W> {
             scratch: Vec::new(),
         };
         // The parts that do not depend on the rows open the package, as Excel orders them.
-        for (name, text) in [
-            ("[Content_Types].xml", xml::content_types()),
-            ("_rels/.rels", xml::package_rels()),
-        ] {
-            writer.start_part(name.to_string())?;
-            writer.zip()?.write_all(text.as_bytes())?;
-        }
+        writer.write_part("[Content_Types].xml", &xml::content_types())?;
+        writer.write_part("_rels/.rels", &xml::package_rels())?;
         writer.start_sheet()?;
         Ok(writer)
     }
@@ -221,7 +216,7 @@ impl<W: Write> XlsxWriter<W> {
             1 => SHEET_NAME.to_string(),
             n => format!("{SHEET_NAME} ({n})"),
         });
-        self.start_part(format!("xl/worksheets/sheet{n}.xml"))?;
+        self.start_part(&format!("xl/worksheets/sheet{n}.xml"))?;
         let mut head = xml::sheet_head(n, &WIDTHS).into_bytes();
         head.extend_from_slice(b"<row>");
         for title in HEADER {
@@ -239,7 +234,8 @@ impl<W: Write> XlsxWriter<W> {
         let view = EntryView::of(entry).map_err(std::io::Error::from)?;
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        self.rows.encode_row(&view, self.written, &mut scratch)?;
+        self.rows
+            .encode_row(&view, self.written == 0, &mut scratch)?;
         let result = self.write_rows(&scratch, &[scratch.len()]);
         self.scratch = scratch;
         result
@@ -253,7 +249,7 @@ impl<W: Write> XlsxWriter<W> {
     }
 
     /// Starts the package's next part, unless it would start beyond what plain ZIP can place.
-    fn start_part(&mut self, name: String) -> Result<(), ExportError> {
+    fn start_part(&mut self, name: &str) -> Result<(), ExportError> {
         if self.gate.written() > self.package_bytes {
             return Err(ExportError::Xlsx(format!(
                 "an Excel workbook holds at most 4 GiB compressed, and this one reached it after \
@@ -264,6 +260,13 @@ impl<W: Write> XlsxWriter<W> {
         self.zip()?
             .start_file(name, Self::options())
             .map_err(zip_error)
+    }
+
+    /// Writes a whole part that is not a sheet.
+    fn write_part(&mut self, name: &str, text: &str) -> Result<(), ExportError> {
+        self.start_part(name)?;
+        self.zip()?.write_all(text.as_bytes())?;
+        Ok(())
     }
 
     /// Appends rows encoded by [`XlsxRows`], in order (`ends[i]` is where row `i` ends in
@@ -301,15 +304,9 @@ impl<W: Write> XlsxWriter<W> {
     pub fn finish(mut self) -> Result<W, ExportError> {
         self.zip()?.write_all(xml::SHEET_TAIL.as_bytes())?;
         let sheets = self.sheets.len() as u32;
-        let parts = [
-            ("xl/styles.xml", xml::styles(DATE_FORMAT)),
-            ("xl/workbook.xml", xml::workbook(&self.sheets)),
-            ("xl/_rels/workbook.xml.rels", xml::workbook_rels(sheets)),
-        ];
-        for (name, text) in parts {
-            self.start_part(name.to_string())?;
-            self.zip()?.write_all(text.as_bytes())?;
-        }
+        self.write_part("xl/styles.xml", &xml::styles(DATE_FORMAT))?;
+        self.write_part("xl/workbook.xml", &xml::workbook(&self.sheets))?;
+        self.write_part("xl/_rels/workbook.xml.rels", &xml::workbook_rels(sheets))?;
         let zip = self
             .zip
             .take()

@@ -261,14 +261,14 @@ fn run_rows<W: std::io::Write>(
             let mut bytes = Vec::with_capacity(run.len() * 768);
             let mut ends = Vec::with_capacity(run.len());
             for (i, sealed) in run.iter().enumerate() {
-                let index = before + (start + i) as u64;
+                let first = before == 0 && start + i == 0;
                 if excluded.is_empty() {
-                    encoder.encode_row(&sealed.view()?, index, &mut bytes)?;
+                    encoder.encode_row(&sealed.view()?, first, &mut bytes)?;
                 } else {
                     // Withheld properties: the entry is opened to remove them.
                     let entry = without_excluded(sealed.open()?, excluded);
                     let view = EntryView::of(&entry).map_err(std::io::Error::from)?;
-                    encoder.encode_row(&view, index, &mut bytes)?;
+                    encoder.encode_row(&view, first, &mut bytes)?;
                 }
                 ends.push(bytes.len());
             }

@@ -334,8 +334,8 @@ proptest! {
             let (mut bytes, mut ends) = (Vec::new(), Vec::new());
             for (i, e) in entries[run[0]..run[1]].iter().enumerate() {
                 let view = EntryView::of(e).unwrap();
-                let index = (run[0] + i) as u64;
-                RowSink::encoder(&by_runs).encode_row(&view, index, &mut bytes).unwrap();
+                let first = run[0] + i == 0;
+                RowSink::encoder(&by_runs).encode_row(&view, first, &mut bytes).unwrap();
                 ends.push(bytes.len());
             }
             RowSink::write_encoded(&mut by_runs, &bytes, &ends).unwrap();

@@ -23,6 +23,7 @@ use crate::entry::NewEntry;
 use crate::timestamp::Timestamp;
 use serde_json::Value;
 
+pub(crate) use validate::looks_like_email;
 pub use validate::validate_event;
 
 /// Size and shape limits, so one client cannot make the server parse or store unbounded data.
@@ -169,6 +170,18 @@ impl RequestError {
     }
 }
 
+/// Parses request bytes as strict JSON (see [`strict_json`]): the one parser every body that
+/// becomes entries goes through, whichever API's shape it has, so duplicate keys, NULs and
+/// deep nesting are refused alike. A leading byte-order mark is ignored.
+pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Value, RequestError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| RequestError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    // Some Windows tools prefix a byte-order mark; it carries no meaning in JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    strict_json::parse(text, limits)
+}
+
 /// A parsed request: one result per event, in request order, so the caller can store the valid
 /// ones and report the rest by index.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,13 +205,7 @@ pub fn parse_body(
     limits: &Limits,
     now: Timestamp,
 ) -> Result<ParsedBody, RequestError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| RequestError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
-    // Some Windows tools prefix a byte-order mark; it carries no meaning in JSON.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let value = strict_json::parse(text, limits)?;
-
+    let value = parse_json(bytes, limits)?;
     let mut object = match value {
         Value::Object(object) => object,
         other => {

@@ -1,5 +1,6 @@
 //! Sealtrail's domain model, with no I/O so every rule here is testable in isolation.
 //!
+//! * [`compat`] — other audit-log services' wire formats (Retraced), mapped onto entries.
 //! * [`checkpoint`] — signed tree heads in the C2SP signed-note / tlog-checkpoint formats.
 //! * [`cosignature`] — witnesses' timestamped cosignatures of checkpoints (C2SP tlog-cosignature).
 //! * [`entry`] — the audit entry as accepted ([`entry::NewEntry`]) and as stored ([`entry::Entry`]).
@@ -18,6 +19,7 @@
 
 pub mod changes;
 pub mod checkpoint;
+pub mod compat;
 pub mod cosignature;
 pub mod entry;
 pub mod envelope;

@@ -4,7 +4,7 @@
 
 use crate::routes::{
     directory, events, export_download, export_jobs, integrity, limits, ops, prune_and_erase,
-    settings, tiles, witness,
+    retraced, settings, tiles, witness,
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -62,6 +62,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             "/v1/settings/default-period",
             put(settings::set_default_period),
         )
+        .merge(retraced_routes(""))
+        .merge(retraced_routes("/auditlog"))
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))
@@ -78,4 +80,17 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Retraced's publisher API at `prefix`: at the root for an `endpoint` naming only the host,
+/// and under `/auditlog`, the base path of Retraced's own deployments, so an existing client
+/// configuration needs only its host changed.
+fn retraced_routes(prefix: &str) -> Router<AppState> {
+    let project = format!("{prefix}/publisher/v1/project/{{project}}");
+    Router::new()
+        .route(&format!("{project}/event"), post(retraced::publish_event))
+        .route(
+            &format!("{project}/event/bulk"),
+            post(retraced::publish_bulk),
+        )
 }

@@ -119,17 +119,24 @@ impl FromRequestParts<AppState> for IngestCaller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the Authorization header must read `Bearer <API key>`")
             })?;
-        let invalid = || ApiError::unauthenticated("invalid or revoked API key");
-        let prefix = keys::prefix_of(presented).ok_or_else(invalid)?;
-        let key = state
-            .store
-            .api_key_by_prefix(prefix)
-            .await?
-            .ok_or_else(invalid)?;
-        if !keys::verify(presented, &key.hash) || key.revoked_at.is_some() {
-            return Err(invalid());
-        }
-        state.usage.charge_key(state.store.as_ref(), &key).await?;
-        Ok(IngestCaller(Caller { key }))
+        Ok(IngestCaller(authenticate(state, presented).await?))
     }
+}
+
+/// The caller holding `presented`, whatever header carried it (`Bearer` here, Retraced's
+/// `token=` on its compatible routes): one check of the key's hash, revocation and request
+/// rate for every route.
+pub async fn authenticate(state: &AppState, presented: &str) -> Result<Caller, ApiError> {
+    let invalid = || ApiError::unauthenticated("invalid or revoked API key");
+    let prefix = keys::prefix_of(presented).ok_or_else(invalid)?;
+    let key = state
+        .store
+        .api_key_by_prefix(prefix)
+        .await?
+        .ok_or_else(invalid)?;
+    if !keys::verify(presented, &key.hash) || key.revoked_at.is_some() {
+        return Err(invalid());
+    }
+    state.usage.charge_key(state.store.as_ref(), &key).await?;
+    Ok(Caller { key })
 }

@@ -161,6 +161,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Overloaded(m) => ApiError::overloaded(m),
             ServiceError::Body(e) => e.into(),
             ServiceError::Field(e) => e.into(),
+            ServiceError::Retraced(e) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", e.message)
+            }
             ServiceError::Job(e) => e.into(),
             ServiceError::Checkpoint(e) => e.into(),
             ServiceError::Store(s) => s.into(),

@@ -8,6 +8,7 @@ pub mod integrity;
 pub mod limits;
 pub mod ops;
 pub mod prune_and_erase;
+pub mod retraced;
 pub mod settings;
 pub mod tiles;
 pub mod witness;

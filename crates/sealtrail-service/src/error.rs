@@ -49,6 +49,10 @@ pub enum ServiceError {
     /// The one event sent breaks a rule; the error names its field and the rule.
     #[error(transparent)]
     Field(#[from] FieldError),
+    /// A Retraced publish request breaks Retraced's rules or Sealtrail's; nothing of it was
+    /// stored, and the refusal lists every event at fault.
+    #[error(transparent)]
+    Retraced(#[from] sealtrail_core::compat::retraced::Refusal),
     /// An export job operation failed.
     #[error(transparent)]
     Job(#[from] JobError),

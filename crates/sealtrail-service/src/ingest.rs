@@ -11,7 +11,7 @@
 use crate::usage::admission::Admitted;
 use crate::usage::Usage;
 use crate::ServiceError;
-use sealtrail_core::entry::Appended;
+use sealtrail_core::entry::{Appended, NewEntry};
 use sealtrail_core::ingest::{self, FieldError, Limits};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::Store;
@@ -72,12 +72,7 @@ pub async fn ingest<B: AsRef<[u8]>>(
     for (index, item) in parsed.items.into_iter().enumerate() {
         match item {
             Ok(mut entry) => {
-                if entry.idempotency_key.is_none() {
-                    entry.idempotency_key = request
-                        .idempotency_key
-                        .as_ref()
-                        .map(|key| format!("{key}#{index}"));
-                }
+                derive_key(&mut entry, request.idempotency_key.as_deref(), index);
                 indices.push(index);
                 entries.push(entry);
             }
@@ -85,28 +80,48 @@ pub async fn ingest<B: AsRef<[u8]>>(
             Err(e) => rejected.push((index, e)),
         }
     }
-
-    let appended = if entries.is_empty() {
-        Vec::new()
-    } else {
-        let _queued = usage
-            .admit_events(store, request.tenant, entries.len(), queued)
-            .await?;
-        store.append(request.tenant, entries).await?
-    };
-    let ingested = Ingested {
+    metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
+        .increment(rejected.len() as u64);
+    let appended = append_entries(store, usage, request.tenant, entries, queued).await?;
+    Ok(Ingested {
         is_batch: parsed.is_batch,
         stored: indices.into_iter().zip(appended).collect(),
         rejected,
-    };
-    let duplicates = ingested.duplicates() as u64;
+    })
+}
+
+/// Gives an event without its own idempotency key the one derived from the request's
+/// `Idempotency-Key` header and its place in the request (`<header>#<index>`).
+pub(crate) fn derive_key(entry: &mut NewEntry, header: Option<&str>, index: usize) {
+    if entry.idempotency_key.is_none() {
+        entry.idempotency_key = header.map(|key| format!("{key}#{index}"));
+    }
+}
+
+/// Admits validated entries against the writer's queue and the tenant's limits, appends
+/// them, and counts them: every ingest route, native or compatible, stores through here, so
+/// limits, durability and metrics cannot differ between them. When it returns the entries are
+/// durably committed, in order, each answered with its place (or the original it duplicates).
+pub(crate) async fn append_entries(
+    store: &dyn Store,
+    usage: &Usage,
+    tenant: TenantId,
+    entries: Vec<NewEntry>,
+    queued: Admitted,
+) -> Result<Vec<Appended>, ServiceError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _queued = usage
+        .admit_events(store, tenant, entries.len(), queued)
+        .await?;
+    let appended = store.append(tenant, entries).await?;
+    let duplicates = appended.iter().filter(|a| a.duplicate).count() as u64;
     metrics::counter!("sealtrail_events_ingested_total", "status" => "created")
-        .increment(ingested.accepted() as u64);
+        .increment(appended.len() as u64 - duplicates);
     metrics::counter!("sealtrail_events_ingested_total", "status" => "duplicate")
         .increment(duplicates);
-    metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
-        .increment(ingested.rejected.len() as u64);
-    Ok(ingested)
+    Ok(appended)
 }
 
 #[cfg(test)]

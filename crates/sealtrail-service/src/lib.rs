@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod lifecycle;
 pub mod passwords;
+pub mod retraced;
 pub mod secret_file;
 pub mod signed_memory;
 pub mod signing;

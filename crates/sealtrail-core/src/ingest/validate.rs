@@ -404,7 +404,7 @@ fn actor(taken: Taken) -> Result<Actor, FieldError> {
 /// A deliberately loose check that catches mistakes (a name or id in the e-mail field)
 /// without refusing unusual but valid addresses: one `@`, something before it, a dotted
 /// domain after it, no whitespace.
-fn looks_like_email(s: &str) -> bool {
+pub(crate) fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };

@@ -17,13 +17,14 @@ use sealtrail_core::keys::Scope;
 use sealtrail_core::timeline::Timeline;
 use sealtrail_core::Timestamp;
 use sealtrail_service::ingest::{self, IngestRequest, Ingested};
+use sealtrail_service::usage::admission::Admitted;
 use sealtrail_store::{Lookup, SealedEntry, StoreError};
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// Longest `Idempotency-Key` header accepted.
-const MAX_IDEMPOTENCY_HEADER: usize = 200;
+pub(crate) const MAX_IDEMPOTENCY_HEADER: usize = 200;
 
 /// What happened to one event of a request.
 #[derive(Debug, Serialize)]
@@ -84,7 +85,7 @@ impl ItemResult {
 }
 
 /// The `Idempotency-Key` header, if present and well-formed.
-fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -121,28 +122,10 @@ pub async fn ingest(
     caller.require(Scope::Ingest)?;
     let wait_for_checkpoint = wait_parameter(raw.as_deref())?;
     let idempotency_key = idempotency_header(&headers)?;
-    // Room to read the body and queue its events is reserved before it is read, so a
-    // refused request costs no parsing; the body is still drained so the client sees the 503.
-    let declared = declared_length(&headers);
-    let admitted = state
-        .usage
-        .admit_body(declared, state.max_body_bytes)
-        .and_then(|reading| {
-            let queued = state
-                .usage
-                .reserve_queue(declared, state.limits.max_batch)?;
-            Ok((reading, queued))
-        });
-    let (_reading, queued) = match admitted {
-        Ok(admitted) => admitted,
-        Err(refusal) => {
-            discard_body(body, state.max_body_bytes).await;
-            return Err(refusal.into());
-        }
-    };
+    let admitted = admit_body(&state, &headers, body).await?;
     let request = IngestRequest {
         tenant: caller.tenant(),
-        body: read_body(body, &headers, state.max_body_bytes).await?,
+        body: admitted.bytes,
         idempotency_key,
     };
     let ingested = ingest::ingest(
@@ -150,7 +133,7 @@ pub async fn ingest(
         &state.usage,
         &state.limits,
         request,
-        queued,
+        admitted.queued,
     )
     .await?;
     let proofs = if wait_for_checkpoint && !ingested.stored.is_empty() {
@@ -160,6 +143,48 @@ pub async fn ingest(
         None
     };
     answer(ingested, proofs.as_ref())
+}
+
+/// An ingest body, read once room for it and for its events was reserved.
+pub(crate) struct AdmittedBody {
+    /// The body as received.
+    pub bytes: axum::body::Bytes,
+    /// The events' place in the writer's queue, cut to the events actually sent on append.
+    pub queued: Admitted,
+    /// Held while the body is in memory: the node's budget for bodies being read.
+    _reading: Admitted,
+}
+
+/// Reserves room to read an ingest body and queue its events before reading it, so a refused
+/// request costs no parsing; a refused body is still drained so the client sees the 503.
+/// Every ingest route (native or compatible) reads its body through here.
+pub(crate) async fn admit_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<AdmittedBody, ApiError> {
+    let declared = declared_length(headers);
+    let admitted = state
+        .usage
+        .admit_body(declared, state.max_body_bytes)
+        .and_then(|reading| {
+            let queued = state
+                .usage
+                .reserve_queue(declared, state.limits.max_batch)?;
+            Ok((reading, queued))
+        });
+    let (reading, queued) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            discard_body(body, state.max_body_bytes).await;
+            return Err(refusal.into());
+        }
+    };
+    Ok(AdmittedBody {
+        bytes: read_body(body, headers, state.max_body_bytes).await?,
+        queued,
+        _reading: reading,
+    })
 }
 
 /// The answer to an ingest request: one event answers 201 (200 for a duplicate) with its

@@ -11,6 +11,7 @@ mod browser;
 mod browser_audit;
 mod browser_harness;
 mod common;
+mod compat_retraced;
 mod http_concurrency;
 mod http_erasure;
 mod http_export;

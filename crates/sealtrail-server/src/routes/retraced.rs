@@ -1,0 +1,175 @@
+//! Retraced's publisher API (`/publisher/v1/project/{project}/event[/bulk]`, also under the
+//! `/auditlog` prefix Retraced's own deployments use), so `@retracedhq/retraced` works by
+//! pointing its `endpoint` at Sealtrail. The key comes in Retraced's `Authorization:
+//! token=<key>` (or `Token token=<key>`); answers and errors have Retraced's shapes
+//! (`{id, hash}`; `{status, type, error, invalid}`), which its clients parse.
+
+use crate::auth::{authenticate, Caller};
+use crate::error::ApiError;
+use crate::routes::events::{admit_body, idempotency_header};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealtrail_core::compat::retraced::InvalidEvent;
+use sealtrail_core::keys::Scope;
+use sealtrail_service::retraced::{self, PublishRequest, Published};
+use sealtrail_service::ServiceError;
+use serde_json::{json, Value};
+
+/// A caller authenticated by Retraced's header: everything after `token=`, as Retraced's own
+/// server reads it (`/token=(.+)/`), so both `token=K` and `Token token=K` work.
+pub struct RetracedCaller(pub Caller);
+
+impl FromRequestParts<AppState> for RetracedCaller {
+    type Rejection = RetracedError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once("token=").map(|(_, key)| key.trim()))
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "missing `Authorization: token=<API key>` (or `Token token=<API key>`) header",
+                )
+            })?;
+        Ok(RetracedCaller(authenticate(state, presented).await?))
+    }
+}
+
+/// An error in Retraced's shape: `{"status", "type": "Error", "error", "invalid"?}`, plus
+/// Sealtrail's `code`. Retraced answers a token for another project with 401, and so does
+/// this; `Retry-After` is kept on 429 and 503.
+#[derive(Debug)]
+pub struct RetracedError {
+    api: ApiError,
+    invalid: Vec<InvalidEvent>,
+}
+
+impl From<ApiError> for RetracedError {
+    fn from(api: ApiError) -> Self {
+        RetracedError {
+            api,
+            invalid: Vec::new(),
+        }
+    }
+}
+
+impl From<ServiceError> for RetracedError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Retraced(refusal) => RetracedError {
+                api: ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "validation_failed",
+                    refusal.message,
+                ),
+                invalid: refusal.invalid,
+            },
+            ServiceError::Forbidden(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_project", message).into()
+            }
+            other => ApiError::from(other).into(),
+        }
+    }
+}
+
+impl IntoResponse for RetracedError {
+    fn into_response(self) -> Response {
+        let status = self.api.status;
+        let mut body = json!({
+            "status": status.as_u16(),
+            "type": "Error",
+            "error": self.api.body.message,
+            "code": self.api.body.code,
+        });
+        if !self.invalid.is_empty() {
+            body["invalid"] = serde_json::to_value(&self.invalid).unwrap_or(Value::Null);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.api.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// `POST …/publisher/v1/project/{project}/event`: 201 `{"id", "hash"}` once durably stored.
+pub async fn publish_event(
+    state: State<AppState>,
+    project: Path<String>,
+    caller: RetracedCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RetracedError> {
+    let mut published = publish(state, project, caller, headers, body, false).await?;
+    let one = published.pop().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "no result for event",
+        )
+    })?;
+    Ok((StatusCode::CREATED, Json(answer(&one))).into_response())
+}
+
+/// `POST …/publisher/v1/project/{project}/event/bulk`: 201 `[{"id", "hash"}, …]` in request
+/// order once every event is durably stored; one bad event refuses them all (the client
+/// matches hashes to its events by position).
+pub async fn publish_bulk(
+    state: State<AppState>,
+    project: Path<String>,
+    caller: RetracedCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RetracedError> {
+    let published = publish(state, project, caller, headers, body, true).await?;
+    let answers: Vec<Value> = published.iter().map(answer).collect();
+    Ok((StatusCode::CREATED, Json(answers)).into_response())
+}
+
+/// Both publish routes: the key must grant `ingest`; the body is admitted and read as for
+/// native ingest.
+async fn publish(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    RetracedCaller(caller): RetracedCaller,
+    headers: HeaderMap,
+    body: Body,
+    bulk: bool,
+) -> Result<Vec<Published>, RetracedError> {
+    caller.require(Scope::Ingest)?;
+    let idempotency_key = idempotency_header(&headers)?;
+    let admitted = admit_body(&state, &headers, body).await?;
+    let request = PublishRequest {
+        tenant: caller.tenant(),
+        project,
+        bulk,
+        body: admitted.bytes,
+        idempotency_key,
+    };
+    Ok(retraced::publish(
+        state.store.as_ref(),
+        &state.usage,
+        &state.limits,
+        request,
+        admitted.queued,
+    )
+    .await?)
+}
+
+/// `{"id", "hash"}` for one stored event.
+fn answer(published: &Published) -> Value {
+    json!({ "id": published.id.to_string(), "hash": published.hash })
+}

@@ -82,15 +82,42 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .with_state(state)
 }
 
-/// Retraced's publisher API at `prefix`: at the root for an `endpoint` naming only the host,
-/// and under `/auditlog`, the base path of Retraced's own deployments, so an existing client
-/// configuration needs only its host changed.
+/// Retraced's API at `prefix`: at the root for an `endpoint` naming only the host, and under
+/// `/auditlog`, the base path of Retraced's own deployments, so an existing client
+/// configuration needs only its host changed. The viewer's routes are called from the
+/// application's pages on another origin, so they answer CORS preflights for any origin: they
+/// take bearer credentials only (never cookies), which a page can only have been given.
 fn retraced_routes(prefix: &str) -> Router<AppState> {
+    use retraced::viewer;
     let project = format!("{prefix}/publisher/v1/project/{{project}}");
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ])
+        .expose_headers([axum::http::header::CONTENT_DISPOSITION]);
+    let viewer_routes = Router::new()
+        .route(
+            &format!("{prefix}/viewer/v1/viewersession"),
+            post(viewer::viewer_session),
+        )
+        .route(
+            &format!("{prefix}/viewer/v1/graphql"),
+            post(viewer::viewer_search),
+        )
+        .layer(cors);
     Router::new()
         .route(&format!("{project}/event"), post(retraced::publish_event))
         .route(
             &format!("{project}/event/bulk"),
             post(retraced::publish_bulk),
         )
+        .route(&format!("{project}/viewertoken"), get(viewer::viewer_token))
+        .route(
+            &format!("{project}/graphql"),
+            post(viewer::publisher_search),
+        )
+        .merge(viewer_routes)
 }

@@ -149,6 +149,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
             ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            ServiceError::Unauthenticated(m) => ApiError::unauthenticated(&m),
             ServiceError::NotFound(what) => ApiError::not_found(&what),
             e @ ServiceError::NoSuchSubject(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "subject_not_found", e.to_string())

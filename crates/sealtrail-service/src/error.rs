@@ -17,6 +17,10 @@ pub enum ServiceError {
     /// a prune); the message says what must change first.
     #[error("{0}")]
     Refused(String),
+    /// The credential presented (a Retraced viewer token or session) is invalid or expired;
+    /// the message says to get a new one.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The acting user's role does not allow this change (e.g. an admin touching an owner).
     #[error("{0}")]
     Forbidden(String),

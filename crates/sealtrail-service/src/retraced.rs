@@ -11,6 +11,7 @@ use crate::ingest::{append_entries, derive_key};
 use crate::usage::admission::Admitted;
 use crate::usage::Usage;
 use crate::ServiceError;
+use sealtrail_core::compat::retraced::viewer::{self, Stage, ViewerScope};
 use sealtrail_core::compat::retraced::{self, Publication};
 use sealtrail_core::ingest::Limits;
 use sealtrail_core::{TenantId, Timestamp};
@@ -50,16 +51,7 @@ pub async fn publish<B: AsRef<[u8]>>(
     request: PublishRequest<B>,
     queued: Admitted,
 ) -> Result<Vec<Published>, ServiceError> {
-    let tenant = store
-        .tenant_by_id(request.tenant)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound("the key's tenant".into()))?;
-    if tenant.name != request.project {
-        return Err(ServiceError::Forbidden(format!(
-            "this API key writes to the tenant `{}`: use it as the project id, not `{}`",
-            tenant.name, request.project
-        )));
-    }
+    check_project(store, request.tenant, &request.project).await?;
     let publications = retraced::parse_publish(
         request.body.as_ref(),
         limits,
@@ -83,4 +75,102 @@ pub async fn publish<B: AsRef<[u8]>>(
             hash: hash.with_id(&a.id.to_string()),
         })
         .collect())
+}
+
+/// Refuses ([`ServiceError::Forbidden`]) a project id that is not the name of the key's
+/// tenant: the key decides the tenant, the URL only has to agree with it.
+pub async fn check_project(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: &str,
+) -> Result<(), ServiceError> {
+    let found = store
+        .tenant_by_id(tenant)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("the key's tenant".into()))?;
+    if found.name == project {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!(
+            "this API key belongs to the tenant `{}`: use it as the project id, not `{project}`",
+            found.name
+        )))
+    }
+}
+
+/// What the application asks a viewer token for (`GET …/viewertoken`).
+#[derive(Debug, Clone, Default)]
+pub struct ViewerTokenRequest {
+    /// `group_id` (or its old name `team_id`): the viewer sees only this group's entries.
+    pub group_id: Option<String>,
+    /// `actor_id`: the application's user who will view; required.
+    pub actor_id: String,
+    /// `is_admin`.
+    pub is_admin: bool,
+    /// `target_id`: the viewer sees only entries with this target.
+    pub target_id: Option<String>,
+    /// `view_log_action`: the action the viewer's searches are recorded under.
+    pub view_log_action: Option<String>,
+}
+
+/// Issues a viewer token for the key's tenant (which `project` must name), scoped as asked.
+/// Refused when the actor is missing or the view action is not a valid Sealtrail action.
+pub async fn viewer_token(
+    store: &dyn Store,
+    key: &[u8; 32],
+    tenant: TenantId,
+    project: &str,
+    request: ViewerTokenRequest,
+) -> Result<String, ServiceError> {
+    check_project(store, tenant, project).await?;
+    if request.actor_id.trim().is_empty() {
+        return Err(ServiceError::Invalid(
+            "`actor_id` is required: the application's user who will view the log".into(),
+        ));
+    }
+    let scope = ViewerScope {
+        tenant: tenant.0,
+        project: project.to_string(),
+        group_id: request.group_id.filter(|g| !g.is_empty()),
+        actor_id: request.actor_id,
+        is_admin: request.is_admin,
+        target_id: request.target_id.filter(|t| !t.is_empty()),
+        view_log_action: request
+            .view_log_action
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| viewer::DEFAULT_VIEW_ACTION.into()),
+    };
+    let now = Timestamp::now();
+    // The action is checked now, by the validator that will record each view.
+    viewer::view_entry(&scope, "", None, now)
+        .map_err(|e| ServiceError::Invalid(format!("view_log_action: {}", e.message)))?;
+    Ok(viewer::seal(&scope, Stage::Token, key, now))
+}
+
+/// Exchanges a viewer token for a session (`POST /viewer/v1/viewersession`): the session
+/// and the scope it carries.
+pub fn viewer_session(key: &[u8; 32], token: &str) -> Result<(String, ViewerScope), ServiceError> {
+    let now = Timestamp::now();
+    let scope = viewer::open(token, Stage::Token, key, now)
+        .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
+    Ok((viewer::seal(&scope, Stage::Session, key, now), scope))
+}
+
+/// The scope of a viewer session, once its seal and expiry check.
+pub fn open_session(key: &[u8; 32], session: &str) -> Result<ViewerScope, ServiceError> {
+    viewer::open(session, Stage::Session, key, Timestamp::now())
+        .map_err(|e| ServiceError::Unauthenticated(e.to_string()))
+}
+
+/// Records one viewer search in the tenant's log (durably, before the results are sent):
+/// reading the trail through an embedded viewer is part of the trail.
+pub async fn record_view(
+    store: &dyn Store,
+    scope: &ViewerScope,
+    search: &str,
+    ip: Option<&str>,
+) -> Result<(), ServiceError> {
+    let entry = viewer::view_entry(scope, search, ip, Timestamp::now())?;
+    store.append(TenantId(scope.tenant), vec![entry]).await?;
+    Ok(())
 }

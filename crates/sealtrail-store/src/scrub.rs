@@ -63,6 +63,19 @@ impl PseudonymKey {
         Ok(PseudonymKey(key))
     }
 
+    /// A key for another purpose, derived from this one (HMAC-SHA256 over `purpose`): every
+    /// node of a deployment shares the pseudonym key file, so a key derived from it is the
+    /// same on every node without another file to distribute, and knowing a derived key
+    /// reveals nothing of the pseudonym key. Used to sign Retraced viewer tokens.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let mut mac = <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The key file's text.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

@@ -25,13 +25,20 @@ use sha2::{Digest, Sha256};
 use shape::encode_separator;
 
 mod reading;
+pub mod search;
 mod shape;
+pub mod viewer;
 
 /// The key under an entry's `properties` that holds the Retraced values with no Sealtrail
 /// field of their own (group, hrefs, nested fields, metadata, external id, component,
 /// version, anonymity), so nothing the client sent is dropped and the viewer can give them
 /// back.
 pub const PROPERTY: &str = "retraced";
+
+/// The top-level property holding the Retraced group's id (also kept whole under
+/// [`PROPERTY`]): property filters read top-level scalars, and a group is what reads and
+/// embedded viewers are scoped by (`properties.retraced_group=<id>`).
+pub const GROUP_PROPERTY: &str = "retraced_group";
 
 /// One broken rule of one event, in Retraced's words and shape (`{message, field, violation,
 /// received?}`), so tooling written against Retraced's 400 answers reads ours.
@@ -249,6 +256,9 @@ fn retraced_path(path: &str) -> String {
     let retraced = format!("properties.{PROPERTY}.");
     if let Some(rest) = path.strip_prefix(&retraced) {
         return rest.to_string();
+    }
+    if path == format!("properties.{GROUP_PROPERTY}") {
+        return "group.id".into();
     }
     if let Some(rest) = path.strip_prefix("properties.") {
         return format!("fields.{rest}");

@@ -1,8 +1,12 @@
 //! Retraced's publisher API (`/publisher/v1/project/{project}/event[/bulk]`, also under the
 //! `/auditlog` prefix Retraced's own deployments use), so `@retracedhq/retraced` works by
-//! pointing its `endpoint` at Sealtrail. The key comes in Retraced's `Authorization:
+//! pointing its `endpoint` at Sealtrail; its search and embedded viewer are in [`viewer`]
+//! and [`search`]. The key comes in Retraced's `Authorization:
 //! token=<key>` (or `Token token=<key>`); answers and errors have Retraced's shapes
 //! (`{id, hash}`; `{status, type, error, invalid}`), which its clients parse.
+
+pub mod search;
+pub mod viewer;
 
 use crate::auth::{authenticate, Caller};
 use crate::error::ApiError;

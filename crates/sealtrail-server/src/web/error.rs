@@ -133,9 +133,10 @@ impl From<StoreError> for PageError {
 /// What an admin action's refusal says on the settings page (shown in its error banner).
 pub fn admin_message(e: &ServiceError) -> Option<String> {
     match e {
-        ServiceError::Invalid(m) | ServiceError::Refused(m) | ServiceError::Forbidden(m) => {
-            Some(m.clone())
-        }
+        ServiceError::Invalid(m)
+        | ServiceError::Refused(m)
+        | ServiceError::Forbidden(m)
+        | ServiceError::Unauthenticated(m) => Some(m.clone()),
         ServiceError::NotFound(what) => Some(format!("{what} not found")),
         ServiceError::NoSuchSubject(_)
         | ServiceError::Limited { .. }

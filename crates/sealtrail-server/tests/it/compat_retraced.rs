@@ -190,3 +190,144 @@ async fn refusals_have_retraceds_shape_and_a_bulk_is_all_or_nothing() {
     let body: Value = r.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("ingest"), "{body}");
 }
+
+#[tokio::test]
+async fn the_real_client_searches_and_a_viewer_sees_only_its_group() {
+    let s = TestServer::start().await;
+    let key = s.key(&[Scope::Ingest, Scope::Read]).await;
+    let url = s.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run_node("retraced_query.js", &[&url, &key, "default"])
+    })
+    .await
+    .unwrap();
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The client paged through all 50, newest first, 7 at a time, each once.
+    let mut published = ids(&out["published"]["org-a"]);
+    published.extend(ids(&out["published"]["org-b"]));
+    published.reverse();
+    assert_eq!(out["total"], 50);
+    assert_eq!(ids(&out["paged"]), published);
+    assert_eq!(out["pages"], json!([7, 7, 7, 7, 7, 7, 7, 1]));
+    assert_eq!(out["updates"], 25, "crud:u selects the updates only");
+    let sample = &out["sample"];
+    assert_eq!(sample["crud"], "u");
+    assert_eq!(sample["group"], json!({"id": "org-b", "name": "ORG-B"}));
+    assert_eq!(sample["target"]["type"], "invoice");
+    assert_eq!(sample["fields"]["amount"], "119");
+    assert_eq!(sample["metadata"], json!([{"key": "batch", "value": "b1"}]));
+    assert_eq!(sample["display"]["markdown"], "Invoice \\[19\\] paid");
+    assert!(sample["received"].as_str().unwrap().ends_with('Z'));
+
+    // The viewer of org-a sees org-a's 30 entries only, in two pages, whatever it searches.
+    let viewer = &out["viewer"];
+    assert_eq!(
+        out["session"],
+        json!({"status": 200, "project_id": "default"})
+    );
+    assert_eq!(viewer["total"], 30);
+    assert_eq!(viewer["more"], true);
+    let mut seen: Vec<String> = viewer["first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            assert_eq!(n["group"]["id"], "org-a");
+            n["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    seen.extend(ids(&viewer["second"]));
+    let mut org_a = ids(&out["published"]["org-a"]);
+    org_a.reverse();
+    assert_eq!(seen, org_a);
+    assert_eq!(
+        viewer["widened"], 0,
+        "a search cannot leave the session's group"
+    );
+    assert_eq!(viewer["forged"], 401);
+    assert_eq!(viewer["token_as_session"], 401);
+
+    // Every viewer search is in the log: the viewing actor, the group, the search text.
+    let views = s
+        .get_json(&s.admin_key, "/v1/events?action=audit.log.view")
+        .await;
+    assert_eq!(views["total"], 3, "three searches were answered: {views}");
+    let view = &views["entries"][0];
+    assert_eq!(view["actor"]["id"], "viewer@org-a.example");
+    assert_eq!(view["properties"]["retraced_group"], "org-a");
+    assert_eq!(view["event"], "read");
+}
+
+#[tokio::test]
+async fn viewer_tokens_need_read_and_the_tenants_own_project() {
+    let s = TestServer::start().await;
+    let ingest_only = s.key(&[Scope::Ingest]).await;
+    let reader = s.key(&[Scope::Read]).await;
+    let token = |key: String, project: &'static str, query: &'static str| {
+        let s = &s;
+        async move {
+            s.client
+                .get(format!(
+                    "{}/publisher/v1/project/{project}/viewertoken?{query}",
+                    s.url
+                ))
+                .header("Authorization", format!("Token token={key}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let ok = "group_id=g&actor_id=a&is_admin=false";
+    assert_eq!(
+        token(reader.clone(), "default", ok).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        token(ingest_only, "default", ok).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        token(reader.clone(), "other", ok).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        token(reader.clone(), "default", "group_id=g").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "actor_id is required"
+    );
+    assert_eq!(
+        token(
+            reader,
+            "default",
+            "actor_id=a&view_log_action=not%20an%20action"
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // The viewer's routes answer a browser's preflight from the application's origin.
+    let preflight = s
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/viewer/v1/graphql", s.url),
+        )
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+}

@@ -3,7 +3,7 @@
 //! unknown keys), every violation collected as Retraced reports them, with the values
 //! borrowed from the received JSON for the hash and the map onto Sealtrail's shape.
 
-use super::{Violation, PROPERTY};
+use super::{Violation, GROUP_PROPERTY, PROPERTY};
 use serde_json::{Map, Value};
 
 /// Top-level keys of a Retraced event (`displayTitle` is deprecated but still accepted).
@@ -268,19 +268,22 @@ impl<'a> RetracedFields<'a> {
                 "Event is not marked anonymous, and missing required field 'actor'",
             ));
         }
-        if fields
-            .fields
-            .as_ref()
-            .is_some_and(|f| f.iter().any(|(k, _)| *k == PROPERTY))
-        {
-            violations.push(Violation::new(
-                format!("fields.{PROPERTY}"),
-                "reserved",
-                format!(
-                    "'fields.{PROPERTY}' is reserved: Sealtrail keeps Retraced's own values \
-                     (group, metadata, external_id, ...) under that property"
-                ),
-            ));
+        for reserved in [PROPERTY, GROUP_PROPERTY] {
+            if fields
+                .fields
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|(k, _)| *k == reserved))
+            {
+                violations.push(Violation::new(
+                    format!("fields.{reserved}"),
+                    "reserved",
+                    format!(
+                        "'fields.{reserved}' is reserved: Sealtrail keeps Retraced's own values \
+                         (group, metadata, external_id, ...) under `{PROPERTY}` and the group's \
+                         id under `{GROUP_PROPERTY}`"
+                    ),
+                ));
+            }
         }
         if violations.is_empty() {
             Ok(fields)

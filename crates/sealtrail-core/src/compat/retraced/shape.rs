@@ -2,7 +2,7 @@
 //! and the event in Sealtrail's shape for the native validator.
 
 use super::reading::{RetracedFields, StringMap};
-use super::PROPERTY;
+use super::{GROUP_PROPERTY, PROPERTY};
 use crate::ingest::looks_like_email;
 use serde_json::{json, Map, Value};
 
@@ -115,8 +115,9 @@ impl<'a> RetracedFields<'a> {
         Value::Object(native)
     }
 
-    /// `fields` at the top level (filterable as `properties.<key>`), everything else Retraced
-    /// sent under [`PROPERTY`].
+    /// `fields` at the top level (filterable as `properties.<key>`), the group's id as
+    /// [`GROUP_PROPERTY`] (so reads and viewers can be scoped to a group), everything else
+    /// Retraced sent under [`PROPERTY`].
     fn properties(&self) -> Map<String, Value> {
         let mut properties: Map<String, Value> = self
             .fields
@@ -126,6 +127,9 @@ impl<'a> RetracedFields<'a> {
             .collect();
         let mut retraced = Map::new();
         if let Some(group) = self.group {
+            if let Some(id) = group.get("id") {
+                properties.insert(GROUP_PROPERTY.into(), id.clone());
+            }
             retraced.insert("group".into(), Value::Object(group.clone()));
         }
         for (name, object) in [("actor", self.actor), ("target", self.target)] {

@@ -151,6 +151,7 @@ fn every_retraced_field_lands_in_the_entry() {
         Some(Timestamp::parse_rfc3339("2026-11-10T10:00:00Z").unwrap())
     );
     assert_eq!(e.properties.get("site"), Some(&json!("Berlin")));
+    assert_eq!(e.properties.get(GROUP_PROPERTY), Some(&json!("org-7")));
     assert_eq!(
         e.properties.get(PROPERTY),
         Some(&json!({
@@ -232,6 +233,12 @@ fn retraceds_rules_are_reported_all_at_once() {
             json!({"action": "a", "crud": "c", "actor": {"id": "u"}, "fields": {"retraced": "x"}})
         ),
         pairs(&[("fields.retraced", "reserved")])
+    );
+    assert_eq!(
+        violations(
+            json!({"action": "a", "crud": "c", "actor": {"id": "u"}, "fields": {"retraced_group": "x"}})
+        ),
+        pairs(&[("fields.retraced_group", "reserved")])
     );
 }
 

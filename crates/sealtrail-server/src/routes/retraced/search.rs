@@ -1,0 +1,350 @@
+//! Retraced's GraphQL search (`search(query, first, after, last, before)`), answered by a
+//! real GraphQL executor so every selection set Retraced's client and embeddable viewer send
+//! is parsed and validated as GraphQL specifies. The structured query string becomes
+//! Sealtrail's list parameters (`core::compat::retraced::search`), the caller's scope (a
+//! viewer's group and target) is added on top, and the page is one store read plus its count.
+//!
+//! Results are newest first. `last`/`first` is the page size; `before` (or `after`) is the
+//! cursor of the last edge shown, and the next page holds older entries; `hasPreviousPage`
+//! says older entries remain, as Retraced's clients read it.
+
+use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, SimpleObject, ID};
+use sealtrail_core::compat::retraced::search::search_params;
+use sealtrail_core::compat::retraced::{GROUP_PROPERTY, PROPERTY};
+use sealtrail_core::entry::{Entry, Outcome};
+use sealtrail_core::filter::{parse_query, Cursor, Direction};
+use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::Store;
+use serde_json::{Map, Value};
+use std::sync::{Arc, OnceLock};
+
+/// The schema: one query, no mutations.
+pub type SearchSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Page size when the search names none (Retraced's viewer always does).
+const DEFAULT_PAGE: i32 = 20;
+
+/// The one schema, built on first use (its registry does not depend on the request).
+pub fn schema() -> &'static SearchSchema {
+    static SCHEMA: OnceLock<SearchSchema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+            .limit_depth(8)
+            .limit_complexity(256)
+            .finish()
+    })
+}
+
+/// Who is searching and what they may see, handed to the executor with each request.
+pub struct SearchScope {
+    /// The log.
+    pub store: Arc<dyn Store>,
+    /// The tenant, from the key or the viewer session, never from the query.
+    pub tenant: TenantId,
+    /// A viewer's group: only its entries match.
+    pub group: Option<String>,
+    /// A viewer's target: only entries with it match.
+    pub target: Option<String>,
+}
+
+/// The root of the schema.
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Newest-first entries matching Retraced's structured `query`, within the caller's scope.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<SearchQueryResult> {
+        let scope = ctx.data::<SearchScope>()?;
+        let mut params = search_params(query.as_deref().unwrap_or_default())?;
+        // The scope is added last and replaces whatever the query said about the same field.
+        let mut forced = Vec::new();
+        if let Some(group) = &scope.group {
+            forced.push((format!("properties.{GROUP_PROPERTY}"), group.clone()));
+        }
+        if let Some(target) = &scope.target {
+            forced.push(("target_id".to_string(), target.clone()));
+        }
+        params.retain(|(k, _)| !forced.iter().any(|(f, _)| f == k));
+        params.extend(forced);
+        let size = last.or(first).unwrap_or(DEFAULT_PAGE);
+        params.push(("limit".into(), size.to_string()));
+        if let Some(cursor) = before.or(after).filter(|c| !c.is_empty()) {
+            params.push(("cursor".into(), cursor));
+        }
+        let query = parse_query(&params, Timestamp::now(), &[])?;
+        let (page, total) = tokio::join!(
+            scope.store.query(scope.tenant, &query),
+            scope.store.count(scope.tenant, &query.filter)
+        );
+        let (page, total) = (page.map_err(store_failed)?, total.map_err(store_failed)?);
+        Ok(SearchQueryResult {
+            edges: page
+                .entries
+                .iter()
+                .map(|entry| EventEdge {
+                    cursor: Cursor {
+                        seq: entry.seq,
+                        direction: Direction::Older,
+                    }
+                    .encode(),
+                    node: Event::from(entry),
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: page.prev_cursor.is_some(),
+                has_previous_page: page.next_cursor.is_some(),
+            },
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// A store failure as the client sees it: the details go to the server log, not the answer.
+fn store_failed(e: sealtrail_store::StoreError) -> async_graphql::Error {
+    tracing::error!(error = %e, "Retraced search failed");
+    async_graphql::Error::new("the search failed; it has been logged")
+}
+
+/// One page of a search.
+#[derive(SimpleObject)]
+pub struct SearchQueryResult {
+    edges: Vec<EventEdge>,
+    page_info: PageInfo,
+    total_count: i32,
+}
+
+/// One entry and the cursor that pages past it.
+#[derive(SimpleObject)]
+pub struct EventEdge {
+    node: Event,
+    cursor: String,
+}
+
+/// Whether newer (`hasNextPage`) or older (`hasPreviousPage`) entries remain.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+}
+
+/// A key and its value, as Retraced lists `fields` and `metadata`.
+#[derive(SimpleObject)]
+#[graphql(name = "Field")]
+pub struct KeyValue {
+    key: String,
+    value: String,
+}
+
+/// Retraced's group of an entry.
+#[derive(SimpleObject)]
+#[graphql(name = "Group")]
+pub struct EventGroup {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+/// The entry's actor in Retraced's shape.
+#[derive(SimpleObject)]
+#[graphql(name = "Actor")]
+pub struct EventActor {
+    id: Option<String>,
+    name: Option<String>,
+    href: Option<String>,
+    fields: Vec<KeyValue>,
+}
+
+/// The entry's first target in Retraced's shape.
+#[derive(SimpleObject)]
+#[graphql(name = "Target")]
+pub struct EventTarget {
+    id: Option<String>,
+    name: Option<String>,
+    href: Option<String>,
+    #[graphql(name = "type")]
+    kind: Option<String>,
+    fields: Vec<KeyValue>,
+}
+
+/// How the viewer shows an entry: its description as Markdown.
+#[derive(SimpleObject)]
+pub struct Display {
+    markdown: Option<String>,
+}
+
+/// One entry in Retraced's event shape (docs/compat.md, "Search").
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "snake_case")]
+pub struct Event {
+    id: ID,
+    action: String,
+    description: Option<String>,
+    group: Option<EventGroup>,
+    actor: Option<EventActor>,
+    target: Option<EventTarget>,
+    crud: Option<String>,
+    display: Display,
+    received: String,
+    created: String,
+    canonical_time: String,
+    is_failure: bool,
+    is_anonymous: bool,
+    source_ip: Option<String>,
+    country: Option<String>,
+    loc_subdiv1: Option<String>,
+    loc_subdiv2: Option<String>,
+    component: Option<String>,
+    version: Option<String>,
+    fields: Vec<KeyValue>,
+    raw: String,
+    external_id: Option<String>,
+    metadata: Vec<KeyValue>,
+}
+
+impl From<&Entry> for Event {
+    fn from(entry: &Entry) -> Self {
+        let retraced = entry
+            .properties
+            .get(PROPERTY)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let part = |name: &str| retraced.get(name).and_then(Value::as_object);
+        let pairs = |v: Option<&Value>| {
+            v.and_then(Value::as_object)
+                .map(key_values)
+                .unwrap_or_default()
+        };
+        let group = part("group")
+            .map(|g| EventGroup {
+                id: text(g.get("id")),
+                name: text(g.get("name")),
+            })
+            .or_else(|| {
+                text(entry.properties.get(GROUP_PROPERTY)).map(|id| EventGroup {
+                    id: Some(id),
+                    name: None,
+                })
+            });
+        let actor_extra = part("actor");
+        let target_extra = part("target");
+        let fields: Map<String, Value> = entry
+            .properties
+            .iter()
+            .filter(|(k, _)| *k != PROPERTY && *k != GROUP_PROPERTY)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Event {
+            id: ID(entry.id.to_string()),
+            action: entry.action.clone(),
+            description: Some(entry.description.clone()),
+            group,
+            actor: Some(EventActor {
+                id: entry.actor.id.clone(),
+                name: entry.actor.name.clone(),
+                href: text(actor_extra.and_then(|a| a.get("href"))),
+                fields: pairs(actor_extra.and_then(|a| a.get("fields"))),
+            }),
+            target: entry.targets.first().map(|t| EventTarget {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                href: text(target_extra.and_then(|x| x.get("href"))),
+                kind: Some(t.kind.clone()),
+                fields: pairs(target_extra.and_then(|x| x.get("fields"))),
+            }),
+            crud: crud(&entry.event).map(str::to_string),
+            display: Display {
+                markdown: Some(markdown_escape(&entry.description)),
+            },
+            received: moment(entry.recorded_at),
+            created: moment(entry.occurred_at),
+            canonical_time: moment(entry.occurred_at),
+            is_failure: matches!(entry.result, Outcome::Failure | Outcome::Denied),
+            is_anonymous: retraced.get("is_anonymous").and_then(Value::as_bool) == Some(true),
+            source_ip: entry.context.ip.clone(),
+            country: None,
+            loc_subdiv1: None,
+            loc_subdiv2: None,
+            component: text(retraced.get("component")),
+            version: text(retraced.get("version")),
+            fields: key_values(&fields),
+            raw: serde_json::to_string(entry).unwrap_or_default(),
+            external_id: text(retraced.get("external_id")),
+            metadata: pairs(retraced.get("metadata")),
+        }
+    }
+}
+
+/// `[{key, value}]` of an object; values that are not strings as their JSON text.
+fn key_values(object: &Map<String, Value>) -> Vec<KeyValue> {
+    object
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: k.clone(),
+            value: match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        })
+        .collect()
+}
+
+/// Retraced's `crud` letter of a Sealtrail badge kind; other kinds have none.
+fn crud(event: &str) -> Option<&'static str> {
+    match event {
+        "created" => Some("c"),
+        "read" => Some("r"),
+        "updated" => Some("u"),
+        "deleted" => Some("d"),
+        _ => None,
+    }
+}
+
+/// A time as Retraced formats it (`moment.utc(t).format()`: whole seconds, `Z`).
+fn moment(at: Timestamp) -> String {
+    let text = at.to_string();
+    match (text.find('.'), text.strip_suffix('Z')) {
+        (Some(dot), Some(_)) => format!("{}Z", &text[..dot]),
+        _ => text,
+    }
+}
+
+/// The description with Markdown's syntax characters escaped: the viewer renders
+/// `display.markdown`, and an event's text must show as written, never as links or markup.
+fn markdown_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\`*_{}[]()<>#+-.!|~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_retraced_writes_them() {
+        let at = Timestamp::parse_rfc3339("2026-12-03T07:41:56.123Z").unwrap();
+        assert_eq!(moment(at), "2026-12-03T07:41:56Z");
+    }
+
+    #[test]
+    fn markdown_in_a_description_is_shown_as_text() {
+        assert_eq!(
+            markdown_escape("[click](javascript:x) <b>"),
+            "\\[click\\]\\(javascript:x\\) \\<b\\>"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Retraced's search and embedded-viewer routes: the application's search with its API key
+//! (`POST …/project/{project}/graphql`), viewer tokens it fetches for its users
+//! (`GET …/viewertoken`), and the viewer's own calls from their browsers
+//! (`POST /viewer/v1/viewersession`, `POST /viewer/v1/graphql`), each viewer search recorded
+//! in the log before its results are sent.
+
+use super::search::{schema, SearchScope};
+use super::{RetracedCaller, RetracedError};
+use crate::auth::enforce_allowlist;
+use crate::client_addr::ClientInfo;
+use crate::error::ApiError;
+use crate::request::{query_params, read_body};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::TenantId;
+use sealtrail_service::retraced::{self, ViewerTokenRequest};
+use serde_json::{json, Value};
+
+/// Largest GraphQL request body: a search query and its variables.
+const MAX_GRAPHQL_BODY: usize = 64 * 1024;
+
+/// The purpose the viewer credentials' key is derived for from the deployment's key.
+const VIEWER_KEY_PURPOSE: &str = "sealtrail retraced viewer credentials v1";
+
+/// The key viewer tokens and sessions are sealed with: the same on every node.
+fn viewer_key(state: &AppState) -> [u8; 32] {
+    state.pseudonym_key.derive(VIEWER_KEY_PURPOSE)
+}
+
+/// `GET …/publisher/v1/project/{project}/viewertoken?group_id=&actor_id=&is_admin=`: 201
+/// `{"token"}`. The key must grant `read` (a token lets its holder read the group's log) and
+/// the caller must be on the tenant's IP allowlist.
+pub async fn viewer_token(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    RetracedCaller(caller): RetracedCaller,
+    client: ClientInfo,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, RetracedError> {
+    caller.require(Scope::Read)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    let params = query_params(raw.as_deref());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let request = ViewerTokenRequest {
+        group_id: param("group_id").or_else(|| param("team_id")),
+        actor_id: param("actor_id").unwrap_or_default(),
+        is_admin: param("is_admin").as_deref() == Some("true"),
+        target_id: param("target_id"),
+        view_log_action: param("view_log_action"),
+    };
+    let token = retraced::viewer_token(
+        state.store.as_ref(),
+        &viewer_key(&state),
+        caller.tenant(),
+        &project,
+        request,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token }))).into_response())
+}
+
+/// `POST …/publisher/v1/project/{project}/graphql`: the application's own search, over its
+/// whole tenant (the key must grant `read`; the allowlist applies), not recorded as a view,
+/// as `GET /v1/events` is not.
+pub async fn publisher_search(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    RetracedCaller(caller): RetracedCaller,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RetracedError> {
+    caller.require(Scope::Read)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    retraced::check_project(state.store.as_ref(), caller.tenant(), &project).await?;
+    let request = graphql_request(&headers, body).await?;
+    let scope = SearchScope {
+        store: state.store.clone(),
+        tenant: caller.tenant(),
+        group: None,
+        target: None,
+    };
+    Ok(execute(request, scope).await)
+}
+
+/// `POST /viewer/v1/viewersession` `{"token"}`: 200 `{"project_id", "token"}` with a session
+/// for the token's scope.
+pub async fn viewer_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RetracedError> {
+    let body = read_body(body, &headers, MAX_GRAPHQL_BODY).await?;
+    let token = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_string))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body must be {\"token\": \"<viewer token>\"}",
+            )
+        })?;
+    let (session, scope) = retraced::viewer_session(&viewer_key(&state), &token)?;
+    Ok(Json(json!({ "project_id": scope.project, "token": session })).into_response())
+}
+
+/// `POST /viewer/v1/graphql` with `Authorization: <session>`: a search within the session's
+/// group and target, recorded in the log (its action, the viewing actor, the search text)
+/// before the results are sent.
+pub async fn viewer_search(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RetracedError> {
+    let session = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+        .unwrap_or_default();
+    let scope = retraced::open_session(&viewer_key(&state), session)?;
+    let request = graphql_request(&headers, body).await?;
+    let search = request
+        .variables
+        .get(&async_graphql::Name::new("query"))
+        .and_then(|v| match v {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let ip = client.ip.to_string();
+    retraced::record_view(state.store.as_ref(), &scope, &search, Some(&ip)).await?;
+    let search_scope = SearchScope {
+        store: state.store.clone(),
+        tenant: TenantId(scope.tenant),
+        group: scope.group_id,
+        target: scope.target_id,
+    };
+    Ok(execute(request, search_scope).await)
+}
+
+/// A GraphQL request body (`{"query", "variables", "operationName"}`), at most
+/// [`MAX_GRAPHQL_BODY`] bytes.
+async fn graphql_request(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<async_graphql::Request, RetracedError> {
+    let body = read_body(body, headers, MAX_GRAPHQL_BODY).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body must be a GraphQL request {{\"query\", \"variables\"}}: {e}"),
+        )
+        .into()
+    })
+}
+
+/// Runs a request in `scope`: 200 `{"data"}`, or 400 `{"data", "errors"}` as Retraced answers
+/// a query that fails.
+async fn execute(request: async_graphql::Request, scope: SearchScope) -> Response {
+    let response = schema().execute(request.data(scope)).await;
+    let status = if response.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (
+        status,
+        Json(serde_json::to_value(&response).unwrap_or(Value::Null)),
+    )
+        .into_response()
+}

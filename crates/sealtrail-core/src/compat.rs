@@ -4,5 +4,7 @@
 //! stores anything a native request could not.
 //!
 //! * [`retraced`] — Retraced's publisher API (`@retracedhq/retraced`, `retraced-go`).
+//! * [`workos`] — WorkOS Audit Logs' event (`@workos-inc/node` and the other WorkOS SDKs).
 
 pub mod retraced;
+pub mod workos;

@@ -4,7 +4,7 @@
 
 use crate::routes::{
     directory, events, export_download, export_jobs, integrity, limits, ops, prune_and_erase,
-    retraced, settings, tiles, witness,
+    retraced, settings, tiles, witness, workos,
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -64,6 +64,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .merge(retraced_routes(""))
         .merge(retraced_routes("/auditlog"))
+        .route("/audit_logs/events", post(workos::create_event))
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))

@@ -165,6 +165,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Retraced(e) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", e.message)
             }
+            ServiceError::Workos(e) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_audit_log_event",
+                e.to_string(),
+            )
+            .with_field(e.instance_path, None),
             ServiceError::Job(e) => e.into(),
             ServiceError::Checkpoint(e) => e.into(),
             ServiceError::Store(s) => s.into(),

@@ -12,3 +12,4 @@ pub mod retraced;
 pub mod settings;
 pub mod tiles;
 pub mod witness;
+pub mod workos;

@@ -57,6 +57,10 @@ pub enum ServiceError {
     /// stored, and the refusal lists every event at fault.
     #[error(transparent)]
     Retraced(#[from] sealtrail_core::compat::retraced::Refusal),
+    /// A WorkOS event breaks WorkOS's rules or Sealtrail's; nothing was stored, and the
+    /// error names the value at fault.
+    #[error(transparent)]
+    Workos(#[from] sealtrail_core::compat::workos::Invalid),
     /// An export job operation failed.
     #[error(transparent)]
     Job(#[from] JobError),

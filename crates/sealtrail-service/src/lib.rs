@@ -28,6 +28,7 @@ pub mod usage;
 pub mod users;
 pub mod witness;
 pub mod witnesses;
+pub mod workos;
 
 pub use error::ServiceError;
 pub use tenants::{Bootstrap, CreatedKey};

@@ -143,7 +143,8 @@ pub fn admin_message(e: &ServiceError) -> Option<String> {
         | ServiceError::Overloaded(_)
         | ServiceError::Body(_)
         | ServiceError::Field(_)
-        | ServiceError::Retraced(_) => Some(e.to_string()),
+        | ServiceError::Retraced(_)
+        | ServiceError::Workos(_) => Some(e.to_string()),
         ServiceError::Store(StoreError::Conflict(m) | StoreError::Invalid(m)) => Some(m.clone()),
         ServiceError::Store(_) | ServiceError::Job(_) | ServiceError::Checkpoint(_) => None,
     }

@@ -1,0 +1,97 @@
+//! WorkOS Audit Logs' API over real HTTP, driven by the real `@workos-inc/node` SDK
+//! (installed by `.ci/run` with `npm ci` in `tests/clients`).
+
+use crate::common::TestServer;
+use crate::compat_retraced::run_node;
+use reqwest::StatusCode;
+use sealtrail_core::keys::Scope;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn the_real_workos_sdk_creates_events_once_even_when_it_retries() {
+    let s = TestServer::start().await;
+    let key = s.key(&[Scope::Ingest]).await;
+    let url = s.url.clone();
+    let out =
+        tokio::task::spawn_blocking(move || run_node("workos_events.js", &[&url, &key, "default"]))
+            .await
+            .unwrap();
+    assert_eq!(out["plain"], "ok", "{out}");
+    assert_eq!(out["keyed"], "ok");
+    assert_eq!(
+        out["keyed_again"], "ok",
+        "a repeated key answers the original"
+    );
+    assert_eq!(out["lost_response"], "ok");
+    assert_eq!(
+        out["lost_response_attempts"], 2,
+        "the SDK retried after the 503"
+    );
+    assert_eq!(out["invalid"], "BadRequestException: 400");
+    assert_eq!(out["other_org"], "NotFoundException: 404");
+    assert_eq!(out["bad_key"], "UnauthorizedException: 401");
+
+    // Three distinct events stored, each once: the retry and the repeat found the originals.
+    let listed = s
+        .get_json(&s.admin_key, "/v1/events?action=document.shared")
+        .await;
+    assert_eq!(listed["total"], 3, "{listed}");
+    let entries = listed["entries"].as_array().unwrap();
+    let actors: Vec<&str> = entries
+        .iter()
+        .map(|e| e["actor"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(actors, ["user_3", "user_2", "user_1"]);
+    let e = &entries[2];
+    assert_eq!(e["actor"]["name"], "User 1");
+    assert_eq!(
+        e["targets"],
+        json!([{"type": "document", "id": "doc_1", "name": "Doc 1"}])
+    );
+    assert_eq!(e["context"]["ip"], "203.0.113.7");
+    assert_eq!(e["context"]["user_agent"], "Chrome/104");
+    assert_eq!(e["properties"]["channel"], "web");
+    assert_eq!(e["properties"]["shared_with"], 2);
+    assert_eq!(
+        e["properties"]["workos"],
+        json!({"version": 1, "actor_metadata": {"role": "editor"}, "targets": [{"metadata": {"pages": 3}}]})
+    );
+}
+
+#[tokio::test]
+async fn errors_have_workos_shapes() {
+    let s = TestServer::start().await;
+    let key = s.key(&[Scope::Ingest]).await;
+    let post = |body: Value, key: String| {
+        let s = &s;
+        async move {
+            s.client
+                .post(format!("{}/audit_logs/events", s.url))
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post(
+        json!({"organization_id": "default", "event": {"action": "a.b"}}),
+        key.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().contains_key("x-request-id"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "Invalid Audit Log event.");
+    assert_eq!(body["code"], "invalid_audit_log_event");
+    assert_eq!(body["errors"][0]["instancePath"], "/event/occurred_at");
+
+    let reader = s.key(&[Scope::Read]).await;
+    let r = post(json!({}), reader).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("ingest"),
+        "{body}"
+    );
+}

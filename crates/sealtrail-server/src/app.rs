@@ -65,6 +65,12 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(retraced_routes(""))
         .merge(retraced_routes("/auditlog"))
         .route("/audit_logs/events", post(workos::create_event))
+        .route("/audit_logs/exports", post(workos::create_export))
+        .route("/audit_logs/exports/{id}", get(workos::get_export))
+        .route(
+            "/audit_logs/exports/{id}/download",
+            get(workos::download_export),
+        )
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))

@@ -14,6 +14,8 @@ use crate::timestamp::Timestamp;
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
+pub mod export;
+
 /// The key under an entry's `properties` holding the WorkOS values with no Sealtrail field
 /// (schema version, actor and target metadata, an actor type Sealtrail does not have).
 pub const PROPERTY: &str = "workos";

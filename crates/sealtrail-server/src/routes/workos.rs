@@ -4,17 +4,24 @@
 //! errors have WorkOS's shapes (`{"success": true}`; `{"message", "code", "errors"}`), which
 //! the SDKs parse into their exceptions, and every answer carries an `X-Request-ID`.
 
-use crate::auth::{Caller, IngestCaller};
+use crate::auth::{enforce_allowlist, Caller, IngestCaller};
+use crate::client_addr::ClientInfo;
+use crate::download::{job_file_response, job_name, parse_filters};
 use crate::error::ApiError;
+use crate::request::{query_params, read_body};
 use crate::routes::events::{admit_body, idempotency_header};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sealtrail_core::compat::workos::{export, Invalid};
 use sealtrail_core::keys::Scope;
+use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_export::Format;
+use sealtrail_service::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
 use sealtrail_service::workos::{self, CreateEvent};
 use sealtrail_service::ServiceError;
 use serde_json::{json, Value};
@@ -123,4 +130,194 @@ pub async fn create_event(
     Ok(with_request_id(
         Json(json!({ "success": true })).into_response(),
     ))
+}
+
+/// The purpose the download links' key is derived for from the deployment's key.
+const LINK_KEY_PURPOSE: &str = "sealtrail workos export links v1";
+
+/// Largest export request body.
+const MAX_EXPORT_BODY: usize = 64 * 1024;
+
+/// The key download links are signed with: the same on every node.
+fn link_key(state: &AppState) -> [u8; 32] {
+    state.pseudonym_key.derive(LINK_KEY_PURPOSE)
+}
+
+impl From<JobError> for WorkosError {
+    fn from(e: JobError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// `POST /audit_logs/exports`: queues a CSV export of the organization's entries in the range
+/// (key scope `export`, the tenant's IP allowlist applies) and answers 201 with the export,
+/// `state: "pending"`.
+pub async fn create_export(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Export)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object with organization_id, range_start and range_end",
+        )
+        .into());
+    };
+    let request = export::parse_export(&body).map_err(ServiceError::Workos)?;
+    workos::check_organization(
+        state.store.as_ref(),
+        caller.tenant(),
+        &request.organization_id,
+    )
+    .await?;
+    let now = Timestamp::now();
+    let (query, filters) = parse_filters(&request.params, now, &[])
+        .map_err(|e| ServiceError::Workos(export_invalid(&e.param, e.to_string())))?;
+    let job = NewJob {
+        name: job_name(None, Format::Csv, now)?,
+        format: Format::Csv,
+        filters,
+        query,
+        actor: caller.as_actor(),
+    };
+    let record = state.exports.submit(caller.tenant(), job).await?;
+    let view = export_view(&state, &headers, &record);
+    Ok(with_request_id(
+        (StatusCode::CREATED, Json(view)).into_response(),
+    ))
+}
+
+/// `GET /audit_logs/exports/{id}`: the export, with a fresh ten-minute download `url` once it
+/// is ready.
+pub async fn get_export(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Export)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
+    let record = state.exports.get(caller.tenant(), id).await?;
+    Ok(with_request_id(
+        Json(export_view(&state, &headers, &record)).into_response(),
+    ))
+}
+
+/// `GET /audit_logs/exports/{id}/download?tenant=&expires=&signature=`: the export's CSV for
+/// whoever holds an unexpired link (the SDKs fetch `url` without credentials); 404 for a
+/// link that does not check, whatever is wrong with it.
+pub async fn download_export(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, WorkosError> {
+    let params = query_params(raw.as_deref());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let tenant = param("tenant").and_then(|t| t.parse::<i64>().ok());
+    let expires = param("expires").and_then(|e| e.parse::<i64>().ok());
+    let signature = param("signature").unwrap_or_default();
+    let (Some(tenant), Some(expires)) = (tenant, expires) else {
+        return Err(JobError::NotFound.into());
+    };
+    let valid = export::check_link(
+        &link_key(&state),
+        tenant,
+        &id,
+        expires,
+        signature,
+        Timestamp::now(),
+    );
+    let id = JobId::parse(&id)
+        .filter(|_| valid)
+        .ok_or(JobError::NotFound)?;
+    let (record, file) = state.exports.open_download(TenantId(tenant), id).await?;
+    Ok(job_file_response(&record, file).await)
+}
+
+/// A filter the list would refuse, at the request field it came from.
+fn export_invalid(param: &str, message: String) -> Invalid {
+    let field = match param {
+        "from" => "range_start",
+        "to" => "range_end",
+        "action" => "actions",
+        "target_type" => "targets",
+        "actor" => "actor_ids",
+        other => other,
+    };
+    Invalid {
+        instance_path: format!("/{field}"),
+        message,
+    }
+}
+
+/// The export as WorkOS shows it.
+fn export_view(state: &AppState, headers: &HeaderMap, record: &JobRecord) -> Value {
+    let state_name = match record.state {
+        JobState::Queued | JobState::Running => "pending",
+        JobState::Ready => "ready",
+        JobState::Failed => "error",
+        JobState::Expired => "expired",
+    };
+    let url = (record.state == JobState::Ready).then(|| {
+        let link = export::sign_link(
+            &link_key(state),
+            record.tenant.0,
+            &record.id.to_string(),
+            Timestamp::now(),
+        );
+        format!(
+            "{}/audit_logs/exports/{}/download?{link}",
+            origin(headers),
+            record.id
+        )
+    });
+    let updated = record
+        .finished_at
+        .or(record.started_at)
+        .unwrap_or(record.created_at);
+    json!({
+        "object": "audit_log_export",
+        "id": record.id.to_string(),
+        "state": state_name,
+        "url": url,
+        "created_at": record.created_at,
+        "updated_at": updated,
+    })
+}
+
+/// The scheme and host the client reached this server by, for the absolute `url` the SDKs
+/// fetch: `X-Forwarded-Proto` (a TLS proxy in front) or plain HTTP, and the `Host` header.
+/// A client that sends a false `Host` only gets a link to somewhere else.
+fn origin(headers: &HeaderMap) -> String {
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
 }

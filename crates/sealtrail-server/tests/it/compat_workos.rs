@@ -95,3 +95,51 @@ async fn errors_have_workos_shapes() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_real_workos_sdk_exports_a_range_and_downloads_it_by_link() {
+    let s = TestServer::start().await;
+    let key = s.key(&[Scope::Ingest, Scope::Export]).await;
+    let url = s.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run_node("workos_exports.js", &[&url, &key, "default"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out["created"],
+        json!({"object": "audit_log_export", "state": "pending", "url": null}),
+        "{out}"
+    );
+    assert_eq!(out["state"], "ready");
+    assert_eq!(out["status"], 200);
+    assert!(out["content_type"]
+        .as_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    // Only the three `invoice.paid` events of the range, as CSV rows.
+    let csv = out["csv"].as_str().unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows.iter().all(|r| r.contains("invoice.paid")), "{csv}");
+    assert_eq!(out["tampered"], 404);
+    assert_eq!(out["by_name"], "BadRequestException: 400");
+
+    // The link expires: one made to have expired already is refused.
+    let link = out["url"].as_str().unwrap();
+    let expired = link
+        .split('&')
+        .map(|part| match part.strip_prefix("expires=") {
+            Some(_) => "expires=1".to_string(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = s.client.get(expired).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The export itself is in the log, as every export is.
+    let exported = s
+        .get_json(&s.admin_key, "/v1/events?action=audit_log.exported")
+        .await;
+    assert_eq!(exported["total"], 1, "{exported}");
+}

@@ -24,7 +24,7 @@ use crate::timestamp::Timestamp;
 use serde_json::Value;
 
 pub(crate) use validate::looks_like_email;
-pub use validate::validate_event;
+pub use validate::{validate_action, validate_event};
 
 /// Size and shape limits, so one client cannot make the server parse or store unbounded data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

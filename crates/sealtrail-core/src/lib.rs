@@ -7,6 +7,7 @@
 //! * [`envelope`] — the canonical leaf bytes of an entry, with personal data as salted commitments.
 //! * [`ingest`] — turning untrusted request bytes into validated, redacted entries.
 //! * [`redact`] — removing secrets before anything is hashed or stored.
+//! * [`schemas`] — per-action JSON Schemas events are checked against at ingest.
 //! * [`filter`] — the query language shared by the HTTP API, the CLI and every store backend.
 //! * [`keys`] — API-key generation, hashing at rest and scope checks.
 //! * [`merkle`] — RFC 6962 tree hashes, inclusion and consistency proofs (tamper evidence).
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod merkle;
 pub mod policy;
 pub mod redact;
+pub mod schemas;
 pub mod session;
 pub mod tiles;
 pub mod timeline;

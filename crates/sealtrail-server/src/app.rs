@@ -4,7 +4,7 @@
 
 use crate::routes::{
     directory, events, export_download, export_jobs, integrity, limits, ops, prune_and_erase,
-    retraced, settings, tiles, witness, workos,
+    retraced, schemas, settings, tiles, witness, workos,
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -49,6 +49,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/v1/proof/inclusion", get(integrity::inclusion))
         .route("/v1/proof/consistency", get(integrity::consistency))
+        .route("/v1/schemas", get(schemas::list))
+        .route(
+            "/v1/schemas/{action}",
+            get(schemas::show).post(schemas::register),
+        )
         .route("/v1/settings", get(settings::show))
         .route("/v1/settings/retention", put(settings::set_retention))
         .route("/v1/settings/legal-hold", put(settings::set_legal_hold))
@@ -66,6 +71,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(retraced_routes("/auditlog"))
         .route("/audit_logs/events", post(workos::create_event))
         .route("/audit_logs/exports", post(workos::create_export))
+        .route("/audit_logs/actions", get(workos::list_actions))
+        .route(
+            "/audit_logs/actions/{action}/schemas",
+            get(workos::list_schemas).post(workos::create_schema),
+        )
         .route("/audit_logs/exports/{id}", get(workos::get_export))
         .route(
             "/audit_logs/exports/{id}/download",

@@ -502,6 +502,7 @@ pub async fn start_with_store(
         secure_cookies: config.secure_cookies,
         throttle: Arc::new(throttle::SignInThrottle::default()),
         usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
+        schemas: Arc::new(sealtrail_service::schemas::SchemaRegistry::default()),
         witness: witness.clone(),
     };
     let app = app::router(state, config.request_timeout);

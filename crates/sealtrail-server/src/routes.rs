@@ -9,6 +9,7 @@ pub mod limits;
 pub mod ops;
 pub mod prune_and_erase;
 pub mod retraced;
+pub mod schemas;
 pub mod settings;
 pub mod tiles;
 pub mod witness;

@@ -31,6 +31,9 @@ pub struct AppState {
     pub throttle: Arc<sealtrail_service::throttle::SignInThrottle>,
     /// Rate limits, quotas and the node's ingest capacity.
     pub usage: Arc<sealtrail_service::usage::Usage>,
+    /// Each tenant's compiled per-action schemas, which every ingest route checks events
+    /// against.
+    pub schemas: Arc<sealtrail_service::schemas::SchemaRegistry>,
     /// This process's witness role for other logs, when configured.
     pub witness: Option<Arc<sealtrail_service::witness::Witness>>,
 }

@@ -8,6 +8,7 @@
 //! actually sent. When it returns, every stored event is durably committed: the caller may
 //! acknowledge them.
 
+use crate::schemas::SchemaRegistry;
 use crate::usage::admission::Admitted;
 use crate::usage::Usage;
 use crate::ServiceError;
@@ -60,6 +61,7 @@ pub async fn ingest<B: AsRef<[u8]>>(
     store: &dyn Store,
     usage: &Usage,
     limits: &Limits,
+    schemas: &SchemaRegistry,
     request: IngestRequest<B>,
     queued: Admitted,
 ) -> Result<Ingested, ServiceError> {
@@ -79,6 +81,33 @@ pub async fn ingest<B: AsRef<[u8]>>(
             Err(e) if !parsed.is_batch => return Err(e.into()),
             Err(e) => rejected.push((index, e)),
         }
+    }
+    // Events breaking their action's schema are refused like any other broken rule.
+    let misfits = schemas
+        .check(
+            store,
+            request.tenant,
+            indices.iter().zip(&entries).map(|(i, e)| (*i, e, None)),
+        )
+        .await?;
+    if !misfits.is_empty() {
+        if !parsed.is_batch {
+            if let Some((_, e)) = misfits.into_iter().next() {
+                return Err(e.into());
+            }
+            return Err(ServiceError::Invalid(
+                "the event does not match its schema".into(),
+            ));
+        }
+        let refused: std::collections::HashSet<usize> = misfits.iter().map(|(i, _)| *i).collect();
+        let kept: Vec<(usize, NewEntry)> = indices
+            .into_iter()
+            .zip(entries)
+            .filter(|(i, _)| !refused.contains(i))
+            .collect();
+        (indices, entries) = kept.into_iter().unzip();
+        rejected.extend(misfits);
+        rejected.sort_by_key(|(i, _)| *i);
     }
     metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
         .increment(rejected.len() as u64);
@@ -152,7 +181,15 @@ mod tests {
             body: body.as_bytes().to_vec(),
             idempotency_key: key.map(str::to_string),
         };
-        ingest(store, usage, &limits, request, queued).await
+        ingest(
+            store,
+            usage,
+            &limits,
+            &SchemaRegistry::default(),
+            request,
+            queued,
+        )
+        .await
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod passwords;
 pub mod retraced;
+pub mod schemas;
 pub mod secret_file;
 pub mod signed_memory;
 pub mod signing;

@@ -8,6 +8,7 @@
 //! kept on each entry (`properties.retraced.group`), where reads can scope by it.
 
 use crate::ingest::{append_entries, derive_key};
+use crate::schemas::SchemaRegistry;
 use crate::usage::admission::Admitted;
 use crate::usage::Usage;
 use crate::ServiceError;
@@ -48,6 +49,7 @@ pub async fn publish<B: AsRef<[u8]>>(
     store: &dyn Store,
     usage: &Usage,
     limits: &Limits,
+    schemas: &SchemaRegistry,
     request: PublishRequest<B>,
     queued: Admitted,
 ) -> Result<Vec<Published>, ServiceError> {
@@ -59,6 +61,19 @@ pub async fn publish<B: AsRef<[u8]>>(
         request.bulk,
     )?;
     drop(request.body);
+    let misfits = schemas
+        .check(
+            store,
+            request.tenant,
+            publications
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i, &p.entry, None)),
+        )
+        .await?;
+    if !misfits.is_empty() {
+        return Err(retraced::schema_refusal(misfits, request.bulk).into());
+    }
     let mut entries = Vec::with_capacity(publications.len());
     let mut hashes = Vec::with_capacity(publications.len());
     for (index, Publication { mut entry, hash }) in publications.into_iter().enumerate() {

@@ -4,6 +4,7 @@
 //! the original entry instead of storing a second one.
 
 use crate::ingest::{append_entries, derive_key};
+use crate::schemas::SchemaRegistry;
 use crate::usage::admission::Admitted;
 use crate::usage::Usage;
 use crate::ServiceError;
@@ -29,12 +30,19 @@ pub async fn create_event<B: AsRef<[u8]>>(
     store: &dyn Store,
     usage: &Usage,
     limits: &Limits,
+    schemas: &SchemaRegistry,
     request: CreateEvent<B>,
     queued: Admitted,
 ) -> Result<Appended, ServiceError> {
     let event = workos::parse_event(request.body.as_ref(), limits, Timestamp::now())?;
     drop(request.body);
     check_organization(store, request.tenant, &event.organization_id).await?;
+    let misfits = schemas
+        .check(store, request.tenant, [(0, &event.entry, event.version)])
+        .await?;
+    if let Some((_, e)) = misfits.into_iter().next() {
+        return Err(ServiceError::Field(workos::in_request(e)));
+    }
     let mut entry = event.entry;
     derive_key(&mut entry, request.idempotency_key.as_deref(), 0);
     let mut appended = append_entries(store, usage, request.tenant, vec![entry], queued).await?;

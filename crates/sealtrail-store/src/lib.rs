@@ -677,8 +677,43 @@ pub trait Directory: Send + Sync + 'static {
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// One registered version of an action's schema, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchema {
+    /// The action it constrains (exact, as events name it).
+    pub action: String,
+    /// 1 for the first schema registered for the action, then one more per registration.
+    pub version: u32,
+    /// The JSON Schema document (JSON text), checked by the caller before it was stored.
+    pub document: String,
+    /// The form it was registered in when that was not a JSON Schema (a WorkOS schema), so
+    /// that API can show it back as it was sent.
+    pub source: Option<String>,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+/// Each tenant's per-action schemas: versions are only ever added, never changed, so an
+/// event checked against version N can be checked again against the same document later.
+#[async_trait]
+pub trait Schemas: Send + Sync + 'static {
+    /// Stores `document` as the next version of `action`'s schema (1 for the first) and
+    /// returns it; `NotFound` for an unknown tenant, `Conflict` when another registration of
+    /// the same action took that version first (retry).
+    async fn add_action_schema(
+        &self,
+        tenant: TenantId,
+        action: &str,
+        document: &str,
+        source: Option<&str>,
+    ) -> Result<StoredSchema, StoreError>;
+
+    /// Every version of every action's schema of `tenant`, by action then version.
+    async fn action_schemas(&self, tenant: TenantId) -> Result<Vec<StoredSchema>, StoreError>;
+}
+
 /// The persistence contract, split by role so each part reads on its own: [`EventLog`],
-/// [`Integrity`], [`Lifecycle`] and [`Directory`]. Every method is tenant-scoped where data is
+/// [`Integrity`], [`Lifecycle`], [`Directory`] and [`Schemas`]. Every method is tenant-scoped where data is
 /// tenant-owned: no call can read or write another tenant's entries. Callers hold an
 /// `Arc<dyn Store>`, on which every role's methods are callable without importing the role.
 ///
@@ -686,7 +721,7 @@ pub trait Directory: Send + Sync + 'static {
 /// PostgreSQL with row locks and round trips batched into one statement); what they share is
 /// only pure: the sequencer, the filter conditions, group commit, paging, policies and rules.
 #[async_trait]
-pub trait Store: EventLog + Integrity + Lifecycle + Directory {
+pub trait Store: EventLog + Integrity + Lifecycle + Directory + Schemas {
     /// Checks the backend can serve: used by `/healthz`.
     async fn health(&self) -> Result<(), StoreError>;
 }

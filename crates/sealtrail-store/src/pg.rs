@@ -22,6 +22,7 @@ mod pool;
 mod query;
 mod read;
 mod schema;
+mod schemas;
 mod search;
 mod tls;
 mod tree;
@@ -38,6 +39,7 @@ use crate::{
     StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
 use crate::{Directory, EventLog, Integrity, Lifecycle, SealedPage};
+use crate::{Schemas, StoredSchema};
 use async_trait::async_trait;
 use pool::Pool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
@@ -725,6 +727,33 @@ impl Directory for PgStore {
         self.pool
             .write("deleting expired sessions", move |tx| {
                 users::delete_expired_sessions(tx, now)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Schemas for PgStore {
+    async fn add_action_schema(
+        &self,
+        tenant: TenantId,
+        action: &str,
+        document: &str,
+        source: Option<&str>,
+    ) -> Result<StoredSchema, StoreError> {
+        let (action, document) = (action.to_string(), document.to_string());
+        let source = source.map(str::to_string);
+        self.pool
+            .write("registering an action schema", move |tx| {
+                schemas::add(tx, tenant, &action, &document, source.as_deref())
+            })
+            .await
+    }
+
+    async fn action_schemas(&self, tenant: TenantId) -> Result<Vec<StoredSchema>, StoreError> {
+        self.pool
+            .read("reading action schemas", move |tx| {
+                schemas::list(tx, tenant)
             })
             .await
     }

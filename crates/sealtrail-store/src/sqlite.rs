@@ -32,6 +32,7 @@ mod purge;
 mod query;
 mod read;
 mod schema;
+mod schemas;
 mod search;
 mod tree;
 mod users;
@@ -53,7 +54,7 @@ use crate::{
     LogVerification, Lookup, NewUser, PruneOrder, PruneOutcome, PseudonymKey, Retention, Store,
     StoreError, StoredCheckpoint, TenantLimits, TenantSettings, TileAccess, TreeHead, UserChange,
 };
-use crate::{Directory, EventLog, Integrity, Lifecycle, SealedPage};
+use crate::{Directory, EventLog, Integrity, Lifecycle, Schemas, SealedPage, StoredSchema};
 use async_trait::async_trait;
 use read::ReadPool;
 use sealtrail_core::entry::{Actor, Appended, NewEntry};
@@ -742,6 +743,29 @@ impl Directory for SqliteStore {
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.writer
             .run_job(move |conn| users::delete_expired_sessions(conn, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl Schemas for SqliteStore {
+    async fn add_action_schema(
+        &self,
+        tenant: TenantId,
+        action: &str,
+        document: &str,
+        source: Option<&str>,
+    ) -> Result<StoredSchema, StoreError> {
+        let (action, document) = (action.to_string(), document.to_string());
+        let source = source.map(str::to_string);
+        self.writer
+            .run_job(move |conn| schemas::add(conn, tenant, &action, &document, source.as_deref()))
+            .await
+    }
+
+    async fn action_schemas(&self, tenant: TenantId) -> Result<Vec<StoredSchema>, StoreError> {
+        self.reads
+            .read(move |conn| schemas::list(conn, tenant))
             .await
     }
 }

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod log;
 pub mod paging;
 pub mod retention;
+pub mod schemas;
 pub mod timeline;
 
 pub use accounts::*;
@@ -37,6 +38,7 @@ pub use limits::*;
 pub use log::*;
 pub use paging::*;
 pub use retention::*;
+pub use schemas::*;
 pub use timeline::*;
 
 use sealtrail_store::Store;
@@ -119,6 +121,8 @@ macro_rules! store_contract_tests {
             ip_allowlist_leaves_other_settings_alone,
             limits_default_validate_and_stay_per_tenant,
             entries_since_counts_by_recorded_time,
+            action_schemas_are_versioned_per_tenant_and_action,
+            concurrent_schema_registrations_never_share_a_version,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

@@ -154,34 +154,52 @@ pub fn parse_publish(
     for (index, event) in events.into_iter().enumerate() {
         match publication(event, limits, now) {
             Ok(p) => publications.push(p),
-            Err(violations) => invalid.push(InvalidEvent {
-                message: format!(
-                    "Invalid event input at index {index}:\n-- {}",
-                    messages(&violations, "\n-- ")
-                ),
-                index,
-                violations,
-            }),
+            Err(violations) => invalid.push(invalid_event(index, violations)),
         }
     }
-    match invalid.first() {
-        None => Ok(publications),
-        Some(only) if !bulk => Err(Refusal {
-            message: messages(&only.violations, "\n--"),
-            invalid,
-        }),
-        Some(_) => Err(Refusal {
-            message: format!(
-                "One or more invalid inputs, no events were logged:\n- {}",
-                invalid
-                    .iter()
-                    .map(|i| i.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n- ")
-            ),
-            invalid,
-        }),
+    if invalid.is_empty() {
+        Ok(publications)
+    } else {
+        Err(refusal(invalid, bulk))
     }
+}
+
+/// The refusal of a request whose events passed Retraced's and Sealtrail's rules but not
+/// their actions' schemas (`(index, why)`), worded as every other refusal.
+pub fn schema_refusal(misfits: Vec<(usize, FieldError)>, bulk: bool) -> Refusal {
+    let invalid = misfits
+        .into_iter()
+        .map(|(index, e)| invalid_event(index, vec![from_sealtrail(e)]))
+        .collect();
+    refusal(invalid, bulk)
+}
+
+/// One refused event, its violations listed as Retraced lists them.
+fn invalid_event(index: usize, violations: Vec<Violation>) -> InvalidEvent {
+    InvalidEvent {
+        message: format!(
+            "Invalid event input at index {index}:\n-- {}",
+            messages(&violations, "\n-- ")
+        ),
+        index,
+        violations,
+    }
+}
+
+/// The whole request refused: one event's violations, or every refused event of a bulk.
+fn refusal(invalid: Vec<InvalidEvent>, bulk: bool) -> Refusal {
+    let message = match invalid.first() {
+        Some(only) if !bulk => messages(&only.violations, "\n--"),
+        _ => format!(
+            "One or more invalid inputs, no events were logged:\n- {}",
+            invalid
+                .iter()
+                .map(|i| i.message.as_str())
+                .collect::<Vec<_>>()
+                .join("\n- ")
+        ),
+    };
+    Refusal { message, invalid }
 }
 
 /// The violations' messages joined by `separator`.

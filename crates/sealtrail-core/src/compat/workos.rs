@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
 pub mod export;
+pub mod schema;
 
 /// The key under an entry's `properties` holding the WorkOS values with no Sealtrail field
 /// (schema version, actor and target metadata, an actor type Sealtrail does not have).
@@ -298,6 +299,18 @@ fn native(event: &Map<String, Value>, version: Option<u64>) -> Result<Value, Inv
         "context": native_context,
         "properties": properties,
     }))
+}
+
+/// A rule broken by the mapped event (its action's schema), with the field named as the
+/// request names it (`event.metadata.amount`), for WorkOS's 422 `errors[].field`.
+pub fn in_request(error: FieldError) -> FieldError {
+    let pointer = if error.field == "version" {
+        "/event/version".to_string()
+    } else {
+        workos_path(&error.field)
+    };
+    let field = pointer.trim_start_matches('/').replace('/', ".");
+    FieldError { field, ..error }
 }
 
 /// A Sealtrail rule broken by the mapped event, at the WorkOS path it came from.

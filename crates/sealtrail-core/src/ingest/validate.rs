@@ -257,6 +257,16 @@ fn object((field, value): Taken) -> Result<Option<Map<String, Value>>, FieldErro
     }
 }
 
+/// Checks an action name by the rule every event's `action` follows, for what names one
+/// outside an event (a schema's action, a viewer's recorded action).
+pub fn validate_action(action: &str) -> Result<(), FieldError> {
+    self::action((
+        "action".to_string(),
+        Some(Value::String(action.to_string())),
+    ))
+    .map(|_| ())
+}
+
 /// `action`: required, 1-128 characters, dot-separated words.
 fn action(taken: Taken) -> Result<String, FieldError> {
     let action = opt_string(taken)?.ok_or_else(|| required("action"))?;

@@ -132,6 +132,7 @@ pub async fn ingest(
         state.store.as_ref(),
         &state.usage,
         &state.limits,
+        &state.schemas,
         request,
         admitted.queued,
     )

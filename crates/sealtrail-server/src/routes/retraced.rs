@@ -167,6 +167,7 @@ async fn publish(
         state.store.as_ref(),
         &state.usage,
         &state.limits,
+        &state.schemas,
         request,
         admitted.queued,
     )

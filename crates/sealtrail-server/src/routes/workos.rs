@@ -17,13 +17,15 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sealtrail_core::compat::workos::{export, Invalid};
+use sealtrail_core::compat::workos::{export, schema, Invalid};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
 use sealtrail_service::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
+use sealtrail_service::schemas;
 use sealtrail_service::workos::{self, CreateEvent};
 use sealtrail_service::ServiceError;
+use sealtrail_store::StoredSchema;
 use serde_json::{json, Value};
 
 /// A caller authenticated by its `Bearer` key, refused in WorkOS's error shape.
@@ -71,6 +73,15 @@ impl From<ServiceError> for WorkosError {
             ServiceError::NotFound(message) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message).into()
             }
+            // The event's action schema: WorkOS's 422, the field named as the request names it.
+            ServiceError::Field(e) => WorkosError {
+                api: ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Validation failed.",
+                ),
+                errors: Some(json!([{ "code": e.rule, "field": e.field, "message": e.message }])),
+            },
             other => ApiError::from(other).into(),
         }
     }
@@ -123,6 +134,7 @@ pub async fn create_event(
         state.store.as_ref(),
         &state.usage,
         &state.limits,
+        &state.schemas,
         request,
         admitted.queued,
     )
@@ -320,4 +332,100 @@ fn origin(headers: &HeaderMap) -> String {
         })
         .unwrap_or("localhost");
     format!("{scheme}://{host}")
+}
+
+/// `POST /audit_logs/actions/{action}/schemas` (`createSchema`): registers the next version
+/// of the action's schema from WorkOS's form (key scope `admin`); 201 with WorkOS's schema
+/// object. Events with the action are checked against it from then on.
+pub async fn create_schema(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Admin)?;
+    let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let document = schema::to_json_schema(&body).map_err(ServiceError::Workos)?;
+    let stored = state
+        .schemas
+        .register(
+            state.store.as_ref(),
+            caller.tenant(),
+            &action,
+            &document,
+            Some(&body),
+            &caller.as_actor(),
+        )
+        .await?;
+    Ok(with_request_id(
+        (StatusCode::CREATED, Json(workos_schema(&stored))).into_response(),
+    ))
+}
+
+/// `GET /audit_logs/actions/{action}/schemas` (`listSchemas`): the action's versions, newest
+/// first, in one page of WorkOS's list shape.
+pub async fn list_schemas(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
+    Path(action): Path<String>,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Read)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    let stored = schemas::list(state.store.as_ref(), caller.tenant()).await?;
+    let data: Vec<Value> = stored
+        .iter()
+        .rev()
+        .filter(|s| s.action == action)
+        .map(workos_schema)
+        .collect();
+    Ok(with_request_id(Json(list_page(data)).into_response()))
+}
+
+/// `GET /audit_logs/actions` (`list_actions`): each action with a schema, its newest version
+/// as `schema`, in one page of WorkOS's list shape.
+pub async fn list_actions(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Read)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    let stored = schemas::list(state.store.as_ref(), caller.tenant()).await?;
+    let mut data: Vec<Value> = Vec::new();
+    for group in stored.chunk_by(|a, b| a.action == b.action) {
+        if let (Some(first), Some(latest)) = (group.first(), group.last()) {
+            data.push(json!({
+                "object": "audit_log_action",
+                "name": latest.action,
+                "schema": workos_schema(latest),
+                "created_at": first.created_at,
+                "updated_at": latest.created_at,
+            }));
+        }
+    }
+    Ok(with_request_id(Json(list_page(data)).into_response()))
+}
+
+/// One registered version as WorkOS's schema object.
+fn workos_schema(stored: &StoredSchema) -> Value {
+    schema::schema_object(
+        stored.version,
+        stored.source.as_deref(),
+        &stored.document,
+        &stored.created_at.to_string(),
+    )
+}
+
+/// WorkOS's list shape holding everything in one page (`after: null` ends the SDKs'
+/// auto-pagination).
+fn list_page(data: Vec<Value>) -> Value {
+    json!({
+        "object": "list",
+        "data": data,
+        "list_metadata": {"before": null, "after": null},
+    })
 }

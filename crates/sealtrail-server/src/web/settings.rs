@@ -32,6 +32,15 @@ pub struct KeyView {
     revoked: String,
 }
 
+/// An action's schema as the settings page lists it: its versions and the newest document.
+#[derive(Debug, Clone)]
+pub struct SchemaView {
+    action: String,
+    versions: String,
+    registered: String,
+    document: String,
+}
+
 /// A user as the settings page lists it.
 #[derive(Debug, Clone)]
 pub struct UserView {
@@ -67,6 +76,7 @@ struct SettingsPage {
     period_options: Vec<SelectOption>,
     tiles_prefix: String,
     keys: Vec<KeyView>,
+    schemas: Vec<SchemaView>,
     users: Vec<UserView>,
     invite_roles: Vec<SelectOption>,
     secret_title: String,
@@ -97,6 +107,26 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
             scopes: Scope::join(&k.scopes),
             id: k.id,
             name: k.name,
+        })
+        .collect();
+    let stored = state.store.action_schemas(tenant).await?;
+    let schemas = stored
+        .chunk_by(|a, b| a.action == b.action)
+        .filter_map(|versions| {
+            let latest = versions.last()?;
+            let document = serde_json::from_str::<serde_json::Value>(&latest.document)
+                .and_then(|d| serde_json::to_string_pretty(&d))
+                .unwrap_or_else(|_| latest.document.clone());
+            Some(SchemaView {
+                action: latest.action.clone(),
+                versions: versions
+                    .iter()
+                    .map(|v| v.version.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                registered: date(latest.created_at),
+                document,
+            })
         })
         .collect();
     let mine = user.user.role;
@@ -160,6 +190,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
             .collect(),
         tiles_prefix: format!("/tlog/{}", user.tenant.name),
         keys,
+        schemas,
         users,
         invite_roles: Role::ALL
             .iter()

@@ -143,3 +143,68 @@ async fn the_real_workos_sdk_exports_a_range_and_downloads_it_by_link() {
         .await;
     assert_eq!(exported["total"], 1, "{exported}");
 }
+
+#[tokio::test]
+async fn schemas_registered_with_the_real_sdk_are_enforced_at_ingest() {
+    let s = TestServer::start().await;
+    let key = s.key(&[Scope::Ingest, Scope::Read, Scope::Admin]).await;
+    let url = s.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run_node("workos_schemas.js", &[&url, &key, "default"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["versions"], json!([1, 2]), "{out}");
+    assert_eq!(out["listed"][0]["version"], 2, "newest first");
+    assert_eq!(out["listed"][0]["metadata"], json!({"amount": "number"}));
+    assert_eq!(
+        out["listed"][0]["targets"],
+        json!([{"type": "invoice", "metadata": {"currency": "string"}}])
+    );
+    assert_eq!(out["matching"], "ok");
+    assert_eq!(
+        out["wrong_type"],
+        "UnprocessableEntityException: 422 schema"
+    );
+    assert_eq!(
+        out["wrong_target"],
+        "UnprocessableEntityException: 422 schema"
+    );
+    assert_eq!(
+        out["old_version"], "ok",
+        "version 1 did not constrain the actor"
+    );
+    assert_eq!(
+        out["unknown_version"],
+        "UnprocessableEntityException: 422 schema_version"
+    );
+    assert_eq!(out["bad_schema"], "BadRequestException: 400");
+
+    // Two events were stored; both registrations are in the log.
+    let paid = s
+        .get_json(&s.admin_key, "/v1/events?action=invoice.paid")
+        .await;
+    assert_eq!(paid["total"], 2);
+    let registered = s
+        .get_json(&s.admin_key, "/v1/events?action=action_schema.registered")
+        .await;
+    assert_eq!(registered["total"], 2);
+
+    // The 422 names the request's field, as WorkOS's does.
+    let r = s
+        .client
+        .post(format!("{}/audit_logs/events", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({"organization_id": "default", "event": {
+            "action": "invoice.paid", "occurred_at": "2026-11-01T00:00:00Z",
+            "actor": {"id": "u", "type": "user"}, "targets": [{"id": "i", "type": "invoice"}],
+            "context": {"location": "192.0.2.1"}, "metadata": {"amount": "lots"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "Validation failed.");
+    assert_eq!(body["errors"][0]["code"], "schema");
+    assert_eq!(body["errors"][0]["field"], "event.metadata.amount");
+}

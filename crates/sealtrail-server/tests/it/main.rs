@@ -22,5 +22,6 @@ mod http_ingest_hardening;
 mod http_integrity;
 mod http_limits;
 mod http_read;
+mod http_schemas;
 mod http_signin;
 mod web;

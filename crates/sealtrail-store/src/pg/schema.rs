@@ -28,7 +28,21 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, V7_DAY_ROLLUP),
     (8, V8_INNER_SUFFIXES),
     (9, V9_COVERING_ACTOR_INDEXES),
+    (10, V10_ACTION_SCHEMAS),
 ];
+
+/// Version 10: per-action schemas, each registration a new version (`crate::Schemas`).
+const V10_ACTION_SCHEMAS: &str = "
+CREATE TABLE action_schemas (
+    tenant     bigint NOT NULL REFERENCES tenants(id),
+    action     text NOT NULL,
+    version    integer NOT NULL,
+    document   text NOT NULL,
+    source     text,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (tenant, action, version)
+);
+";
 
 /// Version 9: the actor indexes also carry what counts and timelines of an actor's entries
 /// read (action, outcome, both clocks), as SQLite's do, so those are index-only scans instead

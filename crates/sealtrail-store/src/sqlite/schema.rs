@@ -45,7 +45,21 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (12, Step::Sql(V12_DAY_ROLLUP)),
     (13, Step::Sql(V13_COVERING_ACTOR_INDEXES)),
     (14, Step::Rust(super::derive::migrate_v14)),
+    (15, Step::Sql(V15_ACTION_SCHEMAS)),
 ];
+
+/// Version 15: per-action schemas, each registration a new version (`crate::Schemas`).
+const V15_ACTION_SCHEMAS: &str = "
+CREATE TABLE action_schemas (
+    tenant     INTEGER NOT NULL REFERENCES tenants(id),
+    action     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    document   TEXT NOT NULL,
+    source     TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, action, version)
+);
+";
 
 /// Version 13: the actor indexes carry, after the key and `pk` (so an actor's entries still
 /// come in seq order), the event time, outcome and action. A page of one actor's entries in a

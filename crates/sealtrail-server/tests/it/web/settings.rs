@@ -481,3 +481,35 @@ async fn the_audit_page_opens_on_the_default_period() {
     assert_eq!(changes.len(), 2);
     assert_eq!(changes[0]["properties"]["before"], "3m");
 }
+
+#[tokio::test]
+async fn the_settings_page_lists_each_actions_schema_versions() {
+    let s = TestServer::start().await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let empty = b.get("/settings").await;
+    assert!(
+        empty.body.contains("No action has a schema"),
+        "{}",
+        empty.body
+    );
+    for limit in [10, 20] {
+        let r = s
+            .client
+            .post(format!("{}/v1/schemas/invoice.paid", s.url))
+            .bearer_auth(&s.admin_key)
+            .json(&json!({"properties": {"description": {"maxLength": limit}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let page = b.get("/settings").await;
+    let table = &page.body[page.body.find("id=\"schemas\"").expect("the schemas table")..];
+    assert!(table.contains("<code>invoice.paid</code>"), "{table}");
+    assert!(table.contains("<td>1, 2</td>"), "{table}");
+    let newest = unescape(table);
+    assert!(
+        newest.contains("\"maxLength\": 20"),
+        "the newest document: {newest}"
+    );
+}

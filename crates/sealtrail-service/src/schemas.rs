@@ -64,8 +64,8 @@ impl SchemaRegistry {
         let schemas = self.for_tenant(store, tenant).await?;
         let mut refused = Vec::new();
         for (index, entry, version) in entries {
-            if schemas.is_empty() && version.is_none() {
-                continue;
+            if schemas.is_empty() {
+                break;
             }
             if let Err(e) = schemas.check(entry, version) {
                 refused.push((index, e));

@@ -24,6 +24,8 @@ const mask = {
   is_failure: true,
   is_anonymous: true,
   source_ip: true,
+  loc_subdiv1: true,
+  loc_subdiv2: true,
   component: true,
   version: true,
   fields: true,
@@ -36,7 +38,8 @@ const viewerQuery = `query Search($query: String!, $last: Int, $before: String) 
   search(query: $query, last: $last, before: $before) {
     totalCount
     pageInfo { hasPreviousPage }
-    edges { cursor node { id action crud description source_ip received created
+    edges { cursor node { id action crud description source_ip received created canonical_time
+      is_failure is_anonymous country loc_subdiv1 loc_subdiv2
       group { id name } actor { id name href fields { key value } }
       target { id name href type fields { key value } } display { markdown }
       fields { key value } metadata { key value } } } } }`;

@@ -198,7 +198,10 @@ pub struct Event {
     is_anonymous: bool,
     source_ip: Option<String>,
     country: Option<String>,
+    // snake_case would write these `loc_subdiv_1`: Retraced's names have no underscore there.
+    #[graphql(name = "loc_subdiv1")]
     loc_subdiv1: Option<String>,
+    #[graphql(name = "loc_subdiv2")]
     loc_subdiv2: Option<String>,
     component: Option<String>,
     version: Option<String>,

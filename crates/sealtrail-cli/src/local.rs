@@ -152,6 +152,40 @@ pub enum TenantsCommand {
         #[command(flatten)]
         data_dir: DataDir,
     },
+    /// Manage a tenant's aliases: other names (a WorkOS organization id, a Retraced project
+    /// id) by which the compatible APIs may name it.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+}
+
+/// `sealtrail tenants alias …`.
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Give a tenant an alias, e.g. `sealtrail tenants alias add acme org_01EHZNVPK3SFK441A1RGBFSHRT`.
+    Add {
+        /// The tenant's name.
+        tenant: String,
+        /// The other name (1-128 visible ASCII characters without '/', '?', '#' or '%').
+        alias: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Remove one of a tenant's aliases.
+    Remove {
+        /// The tenant's name.
+        tenant: String,
+        /// The alias to remove.
+        alias: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// List a tenant's aliases.
+    List {
+        /// The tenant's name.
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
 }
 
 /// The actor recorded for CLI actions: the System, via the CLI, naming the OS user.
@@ -239,6 +273,40 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs a `tenants alias` subcommand.
+async fn aliases(command: AliasCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AliasCommand::Add {
+            tenant,
+            alias,
+            data_dir,
+        } => {
+            let store = data_dir.open().await?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            tenants::add_alias(store.as_ref(), tenant.id, &alias, &cli_actor()).await?;
+            eprintln!("Tenant {} is now also named {alias}.", tenant.name);
+        }
+        AliasCommand::Remove {
+            tenant,
+            alias,
+            data_dir,
+        } => {
+            let store = data_dir.open().await?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            tenants::remove_alias(store.as_ref(), tenant.id, &alias, &cli_actor()).await?;
+            eprintln!("Removed the alias {alias} of tenant {}.", tenant.name);
+        }
+        AliasCommand::List { tenant, data_dir } => {
+            let store = data_dir.open().await?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            for alias in store.tenant_aliases(tenant.id).await? {
+                println!("{alias}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs a `tenants` subcommand.
 pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -267,6 +335,7 @@ pub async fn tenants(command: TenantsCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", created.plaintext);
             }
         }
+        TenantsCommand::Alias(command) => return aliases(command).await,
         TenantsCommand::List { data_dir } => {
             let store = data_dir.open().await?;
             println!("{:<32}  {:<24}  ENTRIES", "NAME", "CREATED (UTC)");

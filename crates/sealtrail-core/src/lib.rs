@@ -93,3 +93,21 @@ pub fn validate_tenant_name(name: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// Checks a tenant alias: the name another service gives the tenant (a WorkOS organization
+/// id such as `org_01EHZNVPK3SFK441A1RGBFSHRT`, a Retraced project id), 1-128 visible ASCII
+/// characters without `/`, `?`, `#` or `%`, so it reads the same in a URL path as in a body.
+pub fn validate_tenant_alias(alias: &str) -> Result<(), String> {
+    let ok = (1..=128).contains(&alias.len())
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'%'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "alias `{}` must be 1-128 visible ASCII characters without '/', '?', '#' or '%'",
+            alias.escape_debug()
+        ))
+    }
+}

@@ -38,6 +38,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/v1/exports/{id}", get(export_jobs::show))
         .route("/v1/exports/{id}/download", get(export_jobs::download))
         .route("/v1/tenant", get(directory::tenant))
+        .route("/v1/tenant/aliases", post(directory::add_alias))
+        .route(
+            "/v1/tenant/aliases/{alias}",
+            delete(directory::remove_alias),
+        )
         .route(
             "/v1/keys",
             get(directory::list_keys).post(directory::create_key),

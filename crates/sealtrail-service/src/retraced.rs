@@ -92,25 +92,24 @@ pub async fn publish<B: AsRef<[u8]>>(
         .collect())
 }
 
-/// Refuses ([`ServiceError::Forbidden`]) a project id that is not the name of the key's
-/// tenant: the key decides the tenant, the URL only has to agree with it.
+/// Refuses ([`ServiceError::Forbidden`]) a project id that is neither the name of the key's
+/// tenant nor one of its aliases: the key decides the tenant, the URL only has to agree.
 pub async fn check_project(
     store: &dyn Store,
     tenant: TenantId,
     project: &str,
 ) -> Result<(), ServiceError> {
-    let found = store
+    if crate::tenants::is_named(store, tenant, project).await? {
+        return Ok(());
+    }
+    let name = store
         .tenant_by_id(tenant)
         .await?
-        .ok_or_else(|| ServiceError::NotFound("the key's tenant".into()))?;
-    if found.name == project {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(format!(
-            "this API key belongs to the tenant `{}`: use it as the project id, not `{project}`",
-            found.name
-        )))
-    }
+        .map(|t| t.name)
+        .unwrap_or_default();
+    Err(ServiceError::Forbidden(format!(
+        "this API key belongs to the tenant `{name}`: use its name (or one of its aliases) as the project id, not `{project}`"
+    )))
 }
 
 /// What the application asks a viewer token for (`GET …/viewertoken`).

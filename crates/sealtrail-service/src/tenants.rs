@@ -232,3 +232,96 @@ pub async fn bootstrap(store: &dyn Store) -> Result<Option<Bootstrap>, ServiceEr
         owner_password: owner.generated_password.unwrap_or_default(),
     }))
 }
+
+/// Whether `name` names `tenant`: its name, or one of its aliases (how the compatible APIs'
+/// project and organization ids are matched to the key's tenant).
+pub async fn is_named(
+    store: &dyn Store,
+    tenant: TenantId,
+    name: &str,
+) -> Result<bool, ServiceError> {
+    if store
+        .tenant_by_id(tenant)
+        .await?
+        .is_some_and(|t| t.name == name)
+    {
+        return Ok(true);
+    }
+    if sealtrail_core::validate_tenant_alias(name).is_err() {
+        return Ok(false);
+    }
+    Ok(store.tenant_by_alias(name).await? == Some(tenant))
+}
+
+/// Gives `tenant` the alias `alias`, recorded in its log as `tenant.alias_added`.
+pub async fn add_alias(
+    store: &dyn Store,
+    tenant: TenantId,
+    alias: &str,
+    actor: &Actor,
+) -> Result<(), ServiceError> {
+    sealtrail_core::validate_tenant_alias(alias).map_err(ServiceError::Invalid)?;
+    store.add_tenant_alias(tenant, alias).await?;
+    audit_alias(
+        store,
+        tenant,
+        alias,
+        actor,
+        "tenant.alias_added",
+        "created",
+        "added",
+    )
+    .await
+}
+
+/// Removes `tenant`'s alias `alias` (`NotFound` when it has none), recorded as
+/// `tenant.alias_removed`.
+pub async fn remove_alias(
+    store: &dyn Store,
+    tenant: TenantId,
+    alias: &str,
+    actor: &Actor,
+) -> Result<(), ServiceError> {
+    if !store.remove_tenant_alias(tenant, alias).await? {
+        return Err(ServiceError::NotFound(format!(
+            "alias `{alias}` of this tenant"
+        )));
+    }
+    audit_alias(
+        store,
+        tenant,
+        alias,
+        actor,
+        "tenant.alias_removed",
+        "deleted",
+        "removed",
+    )
+    .await
+}
+
+/// The audit entry of an alias change.
+async fn audit_alias(
+    store: &dyn Store,
+    tenant: TenantId,
+    alias: &str,
+    actor: &Actor,
+    action: &'static str,
+    event: &'static str,
+    verb: &str,
+) -> Result<(), ServiceError> {
+    let audit = SelfAudit {
+        channel: "security",
+        action,
+        event,
+        description: format!("Tenant alias {alias} {verb}"),
+        actor: actor.clone(),
+        target: Some(Target {
+            kind: "tenant_alias".into(),
+            id: Some(alias.to_string()),
+            name: None,
+        }),
+        properties: Map::new(),
+    };
+    store.append(tenant, vec![audit.into_entry()]).await?;
+    Ok(())
+}

@@ -52,18 +52,18 @@ pub async fn create_event<B: AsRef<[u8]>>(
 }
 
 /// Refuses, as WorkOS does ([`ServiceError::NotFound`], "Organization not found"), an
-/// organization id that is not the name of the key's tenant.
+/// organization id that is neither the name of the key's tenant nor one of its aliases
+/// (`sealtrail tenants alias add`).
 pub async fn check_organization(
     store: &dyn Store,
     tenant: TenantId,
     organization: &str,
 ) -> Result<(), ServiceError> {
-    let found = store.tenant_by_id(tenant).await?;
-    if found.is_some_and(|t| t.name == organization) {
+    if crate::tenants::is_named(store, tenant, organization).await? {
         Ok(())
     } else {
         Err(ServiceError::NotFound(format!(
-            "Organization not found: '{organization}'. (A key reaches only its own tenant; use the tenant's name as the organization id.)"
+            "Organization not found: '{organization}'. (A key reaches only its own tenant; use the tenant's name or one of its aliases as the organization id.)"
         )))
     }
 }

@@ -607,6 +607,20 @@ pub trait Directory: Send + Sync + 'static {
     /// A tenant by its internal id.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
 
+    /// Gives `tenant` another name, `alias`, by which compatible APIs may name it (a WorkOS
+    /// organization id, a Retraced project id); `Conflict` when the alias already names a
+    /// tenant, `NotFound` for an unknown tenant. The caller checks the alias's form.
+    async fn add_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<(), StoreError>;
+
+    /// Removes one of `tenant`'s aliases; false when it had no such alias.
+    async fn remove_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<bool, StoreError>;
+
+    /// `tenant`'s aliases, sorted.
+    async fn tenant_aliases(&self, tenant: TenantId) -> Result<Vec<String>, StoreError>;
+
+    /// The tenant `alias` names (exact, case-sensitive), if any.
+    async fn tenant_by_alias(&self, alias: &str) -> Result<Option<TenantId>, StoreError>;
+
     /// Stores a new key's record (prefix as id, hash, scopes). The plaintext never reaches here.
     async fn insert_api_key(
         &self,

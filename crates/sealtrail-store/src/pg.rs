@@ -13,6 +13,7 @@
 //! * [`verify`] — the row streams verification checks, from one snapshot.
 
 mod admin;
+mod aliases;
 mod append;
 mod checkpoints;
 mod error;
@@ -588,6 +589,41 @@ impl Directory for PgStore {
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
         self.pool
             .read("reading a tenant", move |tx| admin::tenant_by_id(tx, id))
+            .await
+    }
+
+    async fn add_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<(), StoreError> {
+        let alias = alias.to_string();
+        self.pool
+            .write("adding a tenant alias", move |tx| {
+                aliases::add(tx, tenant, &alias)
+            })
+            .await
+    }
+
+    async fn remove_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<bool, StoreError> {
+        let alias = alias.to_string();
+        self.pool
+            .write("removing a tenant alias", move |tx| {
+                aliases::remove(tx, tenant, &alias)
+            })
+            .await
+    }
+
+    async fn tenant_aliases(&self, tenant: TenantId) -> Result<Vec<String>, StoreError> {
+        self.pool
+            .read("reading tenant aliases", move |tx| {
+                aliases::list(tx, tenant)
+            })
+            .await
+    }
+
+    async fn tenant_by_alias(&self, alias: &str) -> Result<Option<TenantId>, StoreError> {
+        let alias = alias.to_string();
+        self.pool
+            .read("reading tenant aliases", move |tx| {
+                aliases::tenant_of(tx, &alias)
+            })
             .await
     }
 

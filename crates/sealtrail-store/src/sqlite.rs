@@ -18,6 +18,7 @@
 //! [`crate::scrub`], [`crate::verification`], [`crate::facets`] and [`crate::index_terms`].
 
 mod admin;
+mod aliases;
 mod append;
 mod backfill;
 mod checkpoints;
@@ -629,6 +630,33 @@ impl Directory for SqliteStore {
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
         self.reads
             .read(move |conn| admin::tenant_by_id(conn, id))
+            .await
+    }
+
+    async fn add_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<(), StoreError> {
+        let alias = alias.to_string();
+        self.writer
+            .run_job(move |conn| aliases::add(conn, tenant, &alias))
+            .await
+    }
+
+    async fn remove_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<bool, StoreError> {
+        let alias = alias.to_string();
+        self.writer
+            .run_job(move |conn| aliases::remove(conn, tenant, &alias))
+            .await
+    }
+
+    async fn tenant_aliases(&self, tenant: TenantId) -> Result<Vec<String>, StoreError> {
+        self.reads
+            .read(move |conn| aliases::list(conn, tenant))
+            .await
+    }
+
+    async fn tenant_by_alias(&self, alias: &str) -> Result<Option<TenantId>, StoreError> {
+        let alias = alias.to_string();
+        self.reads
+            .read(move |conn| aliases::tenant_of(conn, &alias))
             .await
     }
 

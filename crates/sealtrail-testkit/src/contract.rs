@@ -121,6 +121,7 @@ macro_rules! store_contract_tests {
             ip_allowlist_leaves_other_settings_alone,
             limits_default_validate_and_stay_per_tenant,
             entries_since_counts_by_recorded_time,
+            tenant_aliases_name_one_tenant_each,
             action_schemas_are_versioned_per_tenant_and_action,
             concurrent_schema_registrations_never_share_a_version,
         );

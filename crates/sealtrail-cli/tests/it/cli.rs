@@ -294,6 +294,31 @@ fn keys_and_tenants_work_on_the_data_dir_while_the_server_runs() {
         "{tenants}"
     );
 
+    // Aliases: another name of a tenant for the compatible APIs, unique across tenants.
+    let org = "org_01EHZNVPK3SFK441A1RGBFSHRT";
+    let added = sealtrail(&["tenants", "alias", "add", "acme", org], &u, "", d);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let taken = sealtrail(&["tenants", "alias", "add", "default", org], &u, "", d);
+    assert_eq!(taken.status.code(), Some(1));
+    assert!(
+        text(&taken.stderr).contains("already names a tenant"),
+        "{}",
+        text(&taken.stderr)
+    );
+    let bad = sealtrail(&["tenants", "alias", "add", "acme", "has space"], &u, "", d);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("visible ASCII"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let listed = sealtrail(&["tenants", "alias", "list", "acme"], &u, "", d);
+    assert_eq!(text(&listed.stdout).trim(), org);
+    let removed = sealtrail(&["tenants", "alias", "remove", "acme", org], &u, "", d);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    let listed = sealtrail(&["tenants", "alias", "list", "acme"], &u, "", d);
+    assert_eq!(text(&listed.stdout).trim(), "");
+
     let missing = tempfile::tempdir().unwrap();
     let none = sealtrail(&["keys", "list"], &u, "", missing.path());
     assert_eq!(none.status.code(), Some(1));

@@ -52,9 +52,56 @@ pub async fn tenant(
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     let size = state.store.log_size(caller.tenant()).await?;
-    Ok(Json(
-        json!({ "name": tenant.name, "created_at": tenant.created_at, "log_size": size }),
-    ))
+    let aliases = state.store.tenant_aliases(caller.tenant()).await?;
+    Ok(Json(json!({
+        "name": tenant.name,
+        "aliases": aliases,
+        "created_at": tenant.created_at,
+        "log_size": size,
+    })))
+}
+
+/// `POST /v1/tenant/aliases` `{"alias"}`: another name of the tenant for the compatible APIs
+/// (a WorkOS organization id, a Retraced project id); 201, audited.
+pub async fn add_alias(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    caller.require(Scope::Admin)?;
+    let bytes = crate::request::read_body(body, &headers, 4096).await?;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct AliasBody {
+        alias: String,
+    }
+    let body: AliasBody = json_body(&bytes, "{\"alias\": \"org_...\"}")?;
+    tenants::add_alias(
+        state.store.as_ref(),
+        caller.tenant(),
+        &body.alias,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "alias": body.alias }))))
+}
+
+/// `DELETE /v1/tenant/aliases/{alias}`: 204, audited; 404 when the tenant has no such alias.
+pub async fn remove_alias(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(alias): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    tenants::remove_alias(
+        state.store.as_ref(),
+        caller.tenant(),
+        &alias,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /v1/keys`: every key of the tenant, revoked ones included; never a secret.

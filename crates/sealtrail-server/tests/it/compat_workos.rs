@@ -11,11 +11,21 @@ use serde_json::{json, Value};
 async fn the_real_workos_sdk_creates_events_once_even_when_it_retries() {
     let s = TestServer::start().await;
     let key = s.key(&[Scope::Ingest]).await;
+    // The organization id WorkOS gave this customer, as an alias of the tenant.
+    let org = "org_01EHZNVPK3SFK441A1RGBFSHRT";
+    let r = s
+        .client
+        .post(format!("{}/v1/tenant/aliases", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({ "alias": org }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     let url = s.url.clone();
-    let out =
-        tokio::task::spawn_blocking(move || run_node("workos_events.js", &[&url, &key, "default"]))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || run_node("workos_events.js", &[&url, &key, org]))
+        .await
+        .unwrap();
     assert_eq!(out["plain"], "ok", "{out}");
     assert_eq!(out["keyed"], "ok");
     assert_eq!(
@@ -30,6 +40,13 @@ async fn the_real_workos_sdk_creates_events_once_even_when_it_retries() {
     assert_eq!(out["invalid"], "BadRequestException: 400");
     assert_eq!(out["other_org"], "NotFoundException: 404");
     assert_eq!(out["bad_key"], "UnauthorizedException: 401");
+
+    let tenant = s.get_json(&s.admin_key, "/v1/tenant").await;
+    assert_eq!(tenant["aliases"], json!([org]));
+    let added = s
+        .get_json(&s.admin_key, "/v1/events?action=tenant.alias_added")
+        .await;
+    assert_eq!(added["total"], 1, "the alias is in the log");
 
     // Three distinct events stored, each once: the retry and the repeat found the originals.
     let listed = s
@@ -85,6 +102,63 @@ async fn errors_have_workos_shapes() {
     assert_eq!(body["message"], "Invalid Audit Log event.");
     assert_eq!(body["code"], "invalid_audit_log_event");
     assert_eq!(body["errors"][0]["instancePath"], "/event/occurred_at");
+
+    // Aliases: a malformed one is refused; a removed one names the tenant no more.
+    let alias = |method: reqwest::Method, path: &'static str, body: Value| {
+        let s = &s;
+        async move {
+            s.client
+                .request(method, format!("{}{path}", s.url))
+                .bearer_auth(&s.admin_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let (post_m, delete_m) = (reqwest::Method::POST, reqwest::Method::DELETE);
+    let bad = alias(
+        post_m.clone(),
+        "/v1/tenant/aliases",
+        json!({"alias": "a b"}),
+    )
+    .await;
+    assert_eq!(bad, StatusCode::UNPROCESSABLE_ENTITY);
+    let add = || {
+        alias(
+            post_m.clone(),
+            "/v1/tenant/aliases",
+            json!({"alias": "org_7"}),
+        )
+    };
+    assert_eq!(add().await, StatusCode::CREATED);
+    assert_eq!(add().await, StatusCode::CONFLICT);
+    let event = |org: &str| {
+        json!({"organization_id": org, "event": {"action": "a.b",
+        "occurred_at": "2026-11-01T00:00:00Z", "actor": {"id": "u", "type": "user"},
+        "targets": [], "context": {"location": "x"}}})
+    };
+    assert_eq!(
+        post(event("org_7"), key.clone()).await.status(),
+        StatusCode::OK
+    );
+    let remove = || alias(delete_m.clone(), "/v1/tenant/aliases/org_7", json!(null));
+    assert_eq!(remove().await, StatusCode::NO_CONTENT);
+    assert_eq!(remove().await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(event("org_7"), key.clone()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // No lookup is made for what cannot be an alias; a NUL is refused with the body.
+    assert_eq!(
+        post(event("org/x y"), key.clone()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(event("org\u{0}x"), key.clone()).await.status(),
+        StatusCode::BAD_REQUEST
+    );
 
     let reader = s.key(&[Scope::Read]).await;
     let r = post(json!({}), reader).await;

@@ -29,7 +29,19 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, V8_INNER_SUFFIXES),
     (9, V9_COVERING_ACTOR_INDEXES),
     (10, V10_ACTION_SCHEMAS),
+    (11, V11_TENANT_ALIASES),
 ];
+
+/// Version 11: other names of tenants, by which compatible APIs name them (a WorkOS
+/// organization id, a Retraced project id).
+const V11_TENANT_ALIASES: &str = "
+CREATE TABLE tenant_aliases (
+    alias      text COLLATE \"C\" PRIMARY KEY,
+    tenant     bigint NOT NULL REFERENCES tenants(id),
+    created_at bigint NOT NULL
+);
+CREATE INDEX tenant_aliases_tenant ON tenant_aliases(tenant);
+";
 
 /// Version 10: per-action schemas, each registration a new version (`crate::Schemas`).
 const V10_ACTION_SCHEMAS: &str = "

@@ -46,7 +46,19 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (13, Step::Sql(V13_COVERING_ACTOR_INDEXES)),
     (14, Step::Rust(super::derive::migrate_v14)),
     (15, Step::Sql(V15_ACTION_SCHEMAS)),
+    (16, Step::Sql(V16_TENANT_ALIASES)),
 ];
+
+/// Version 16: other names of tenants, by which compatible APIs name them (a WorkOS
+/// organization id, a Retraced project id).
+const V16_TENANT_ALIASES: &str = "
+CREATE TABLE tenant_aliases (
+    alias      TEXT PRIMARY KEY,
+    tenant     INTEGER NOT NULL REFERENCES tenants(id),
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX tenant_aliases_tenant ON tenant_aliases(tenant);
+";
 
 /// Version 15: per-action schemas, each registration a new version (`crate::Schemas`).
 const V15_ACTION_SCHEMAS: &str = "

@@ -1,0 +1,69 @@
+//! Tenant aliases on SQLite: other names of a tenant, each naming one tenant only.
+
+use super::error::{backend, constraint_kind, Constraint};
+use super::WriteError;
+use crate::StoreError;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sealtrail_core::{TenantId, Timestamp};
+
+/// Adds `alias` to `tenant`.
+pub(crate) fn add(conn: &mut Connection, tenant: TenantId, alias: &str) -> Result<(), WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let known: Option<i64> = tx
+        .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant.0], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if known.is_none() {
+        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
+    }
+    let inserted = tx.execute(
+        "INSERT INTO tenant_aliases (alias, tenant, created_at) VALUES (?1, ?2, ?3)",
+        params![alias, tenant.0, Timestamp::now().millis()],
+    );
+    if let Err(e) = inserted {
+        return Err(match constraint_kind(&e) {
+            Some(Constraint::Unique) => {
+                StoreError::Conflict(format!("the alias `{alias}` already names a tenant")).into()
+            }
+            _ => e.into(),
+        });
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Removes `alias` from `tenant`; false when the tenant had no such alias.
+pub(crate) fn remove(
+    conn: &mut Connection,
+    tenant: TenantId,
+    alias: &str,
+) -> Result<bool, WriteError> {
+    let removed = conn.execute(
+        "DELETE FROM tenant_aliases WHERE alias = ?1 AND tenant = ?2",
+        params![alias, tenant.0],
+    )?;
+    Ok(removed > 0)
+}
+
+/// `tenant`'s aliases, sorted.
+pub(crate) fn list(conn: &Connection, tenant: TenantId) -> Result<Vec<String>, StoreError> {
+    let read = backend("reading tenant aliases");
+    let mut stmt = conn
+        .prepare_cached("SELECT alias FROM tenant_aliases WHERE tenant = ?1 ORDER BY alias")
+        .map_err(&read)?;
+    let aliases = stmt
+        .query_map([tenant.0], |r| r.get(0))
+        .map_err(&read)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(&read)?;
+    Ok(aliases)
+}
+
+/// The tenant `alias` names.
+pub(crate) fn tenant_of(conn: &Connection, alias: &str) -> Result<Option<TenantId>, StoreError> {
+    conn.prepare_cached("SELECT tenant FROM tenant_aliases WHERE alias = ?1")
+        .and_then(|mut stmt| stmt.query_row([alias], |r| r.get(0)).optional())
+        .map(|id| id.map(TenantId))
+        .map_err(backend("reading tenant aliases"))
+}

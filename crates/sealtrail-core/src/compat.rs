@@ -8,3 +8,14 @@
 
 pub mod retraced;
 pub mod workos;
+
+/// The `to` bound Sealtrail's filters take for an exclusive end: both foreign APIs read a
+/// range as `[start, end)`, while `to` includes the instant it names, so a time one
+/// millisecond earlier (Sealtrail's precision) selects the same entries. Text that is not an
+/// RFC 3339 time is passed on for the filter parser to judge.
+pub(crate) fn exclusive_end(end: &str) -> String {
+    match crate::timestamp::Timestamp::parse_rfc3339(end) {
+        Ok(at) => crate::timestamp::Timestamp(at.millis() - 1).to_string(),
+        Err(_) => end.to_string(),
+    }
+}

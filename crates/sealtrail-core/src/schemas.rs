@@ -19,6 +19,9 @@ use std::collections::HashMap;
 /// Largest schema document accepted, as JSON text.
 pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
 
+/// Most bytes one compiled `pattern` may take (the `regex` crate's size limits).
+const PATTERN_SIZE_LIMIT: usize = 256 * 1024;
+
 /// Why a document cannot be registered as a schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -43,7 +46,15 @@ fn compile(document: &Value) -> Result<jsonschema::Validator, SchemaError> {
             "the schema is {size} bytes; at most {MAX_SCHEMA_BYTES} are allowed"
         )));
     }
-    jsonschema::validator_for(document)
+    // `pattern` and `patternProperties` run on the `regex` engine (linear time, no
+    // backtracking), each compiled program kept small: a schema is untrusted input that the
+    // ingest path runs on every event of its action.
+    let patterns = jsonschema::PatternOptions::regex()
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .dfa_size_limit(PATTERN_SIZE_LIMIT);
+    jsonschema::options()
+        .with_pattern_options(patterns)
+        .build(document)
         .map_err(|e| SchemaError(format!("not a usable JSON Schema: {e}")))
 }
 
@@ -133,7 +144,7 @@ impl ActionSchemas {
         let first = validator
             .iter_errors(&instance)
             .next()
-            .map(|error| (field_of(error.instance_path.as_str()), error.to_string()));
+            .map(|error| (field_of(error.instance_path().as_str()), error.to_string()));
         match first {
             None => Ok(()),
             Some((field, error)) => Err(FieldError::new(
@@ -254,6 +265,26 @@ mod tests {
         ] {
             assert!(check_document(&bad).is_err(), "{bad}");
         }
+        // References that point back at themselves compile, and checking an event against
+        // them ends (they once overflowed the stack and aborted the process).
+        for looping in [
+            json!({"$ref": ""}),
+            json!({"$ref": "#"}),
+            json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}),
+        ] {
+            if check_document(&looping).is_ok() {
+                let text = looping.to_string();
+                let set = ActionSchemas::compile([("invoice.paid", 1, text.as_str())]);
+                let _ = set.check(&paid(json!(1)), None);
+            }
+        }
+        // A pattern that backtracking engines take exponential time on is linear here.
+        let evil = json!({"properties": {"description": {"pattern": "^(a+)+$"}}});
+        check_document(&evil).unwrap();
+        let set = ActionSchemas::compile([("invoice.paid", 1, evil.to_string().as_str())]);
+        let long = entry(json!({"action": "invoice.paid", "actor": {"id": "u"},
+            "description": format!("{}!", "a".repeat(4000))}));
+        assert_eq!(set.check(&long, None).unwrap_err().rule, "schema");
         let huge = json!({"description": "x".repeat(MAX_SCHEMA_BYTES)});
         assert!(check_document(&huge).is_err());
         // A stored document that no longer compiles refuses its action's events, clearly.

@@ -137,6 +137,21 @@ pub async fn viewer_token(
     request: ViewerTokenRequest,
 ) -> Result<String, ServiceError> {
     check_project(store, tenant, project).await?;
+    // The scope is taken exactly as given: a value with spaces around it (or only spaces)
+    // would otherwise be trimmed by the list filter into another group, or into none.
+    let exact = |name: &str, value: &Option<String>| match value {
+        Some(v) if v.is_empty() || v.trim() != v => Err(ServiceError::Invalid(format!(
+            "`{name}` must not be empty or begin or end with spaces"
+        ))),
+        _ => Ok(()),
+    };
+    exact("group_id", &request.group_id)?;
+    exact("target_id", &request.target_id)?;
+    if request.group_id.is_none() {
+        return Err(ServiceError::Invalid(
+            "`group_id` is required: a viewer sees one group's entries".into(),
+        ));
+    }
     if request.actor_id.trim().is_empty() {
         return Err(ServiceError::Invalid(
             "`actor_id` is required: the application's user who will view the log".into(),
@@ -145,10 +160,10 @@ pub async fn viewer_token(
     let scope = ViewerScope {
         tenant: tenant.0,
         project: project.to_string(),
-        group_id: request.group_id.filter(|g| !g.is_empty()),
+        group_id: request.group_id,
         actor_id: request.actor_id,
         is_admin: request.is_admin,
-        target_id: request.target_id.filter(|t| !t.is_empty()),
+        target_id: request.target_id,
         view_log_action: request
             .view_log_action
             .filter(|a| !a.is_empty())
@@ -177,14 +192,18 @@ pub fn open_session(key: &[u8; 32], session: &str) -> Result<ViewerScope, Servic
 }
 
 /// Records one viewer search in the tenant's log (durably, before the results are sent):
-/// reading the trail through an embedded viewer is part of the trail.
+/// reading the trail through an embedded viewer is part of the trail. Admitted like any
+/// event (the writer's queue, the tenant's rate and quota), so a viewer cannot write the log
+/// faster than the tenant's producers may.
 pub async fn record_view(
     store: &dyn Store,
+    usage: &Usage,
     scope: &ViewerScope,
     search: &str,
     ip: Option<&str>,
 ) -> Result<(), ServiceError> {
     let entry = viewer::view_entry(scope, search, ip, Timestamp::now())?;
-    store.append(TenantId(scope.tenant), vec![entry]).await?;
+    let queued = usage.reserve_queue(None, 1)?;
+    append_entries(store, usage, TenantId(scope.tenant), vec![entry], queued).await?;
     Ok(())
 }

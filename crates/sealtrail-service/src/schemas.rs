@@ -14,6 +14,7 @@ use sealtrail_core::TenantId;
 use sealtrail_store::{Store, StoredSchema};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,19 @@ pub const CACHE_TTL: Duration = Duration::from_secs(5);
 /// The compiled schemas of the tenants this node has seen recently.
 #[derive(Default)]
 pub struct SchemaRegistry {
-    cache: Mutex<HashMap<TenantId, (Instant, Arc<ActionSchemas>)>>,
+    cache: Mutex<HashMap<TenantId, Cached>>,
+    /// Bumped by every registration on this node: a read that began before one does not
+    /// put its older set back into the cache.
+    generation: AtomicU64,
+}
+
+/// One tenant's compiled schemas and when they were read.
+struct Cached {
+    read_at: Instant,
+    /// The `(action, version)`s compiled: a re-read finding the same ones reuses them
+    /// instead of compiling every document again.
+    versions: Vec<(String, u32)>,
+    schemas: Arc<ActionSchemas>,
 }
 
 impl SchemaRegistry {
@@ -33,24 +46,49 @@ impl SchemaRegistry {
         store: &dyn Store,
         tenant: TenantId,
     ) -> Result<Arc<ActionSchemas>, ServiceError> {
-        if let Some(schemas) = self.cached(tenant) {
-            return Ok(schemas);
+        let previous = match self.cache.lock() {
+            Ok(cache) => cache
+                .get(&tenant)
+                .map(|c| (c.read_at, c.versions.clone(), c.schemas.clone())),
+            Err(_) => None,
+        };
+        if let Some((read_at, _, schemas)) = &previous {
+            if read_at.elapsed() < CACHE_TTL {
+                return Ok(schemas.clone());
+            }
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let rows = store.action_schemas(tenant).await?;
-        let schemas = Arc::new(ActionSchemas::compile(
-            rows.iter()
-                .map(|r| (r.action.as_str(), r.version, r.document.as_str())),
-        ));
+        let versions: Vec<(String, u32)> =
+            rows.iter().map(|r| (r.action.clone(), r.version)).collect();
+        let schemas = match previous {
+            Some((_, seen, schemas)) if seen == versions => schemas,
+            _ => {
+                // Compiling is CPU work on untrusted documents: off the async workers.
+                let compiled = tokio::task::spawn_blocking(move || {
+                    ActionSchemas::compile(
+                        rows.iter()
+                            .map(|r| (r.action.as_str(), r.version, r.document.as_str())),
+                    )
+                })
+                .await
+                .map_err(|e| ServiceError::Invalid(format!("compiling schemas failed: {e}")))?;
+                Arc::new(compiled)
+            }
+        };
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(tenant, (Instant::now(), schemas.clone()));
+            if self.generation.load(Ordering::Acquire) == generation {
+                cache.insert(
+                    tenant,
+                    Cached {
+                        read_at: Instant::now(),
+                        versions,
+                        schemas: schemas.clone(),
+                    },
+                );
+            }
         }
         Ok(schemas)
-    }
-
-    fn cached(&self, tenant: TenantId) -> Option<Arc<ActionSchemas>> {
-        let cache = self.cache.lock().ok()?;
-        let (at, schemas) = cache.get(&tenant)?;
-        (at.elapsed() < CACHE_TTL).then(|| schemas.clone())
     }
 
     /// Checks each entry against its action's schema (the version each names, else the
@@ -93,6 +131,7 @@ impl SchemaRegistry {
         let stored = store
             .add_action_schema(tenant, action, &document.to_string(), source.as_deref())
             .await?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(&tenant);
         }

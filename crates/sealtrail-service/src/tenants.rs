@@ -250,7 +250,7 @@ pub async fn is_named(
     if sealtrail_core::validate_tenant_alias(name).is_err() {
         return Ok(false);
     }
-    Ok(store.tenant_by_alias(name).await? == Some(tenant))
+    Ok(store.has_tenant_alias(tenant, name).await?)
 }
 
 /// Gives `tenant` the alias `alias`, recorded in its log as `tenant.alias_added`.

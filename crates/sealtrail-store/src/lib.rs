@@ -608,8 +608,10 @@ pub trait Directory: Send + Sync + 'static {
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
 
     /// Gives `tenant` another name, `alias`, by which compatible APIs may name it (a WorkOS
-    /// organization id, a Retraced project id); `Conflict` when the alias already names a
-    /// tenant, `NotFound` for an unknown tenant. The caller checks the alias's form.
+    /// organization id, a Retraced project id); `Conflict` when the tenant already has it,
+    /// `NotFound` for an unknown tenant. Aliases are per tenant: two tenants may hold the same
+    /// one (an alias only ever confirms the tenant a key already names). The caller checks the
+    /// alias's form.
     async fn add_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<(), StoreError>;
 
     /// Removes one of `tenant`'s aliases; false when it had no such alias.
@@ -618,8 +620,8 @@ pub trait Directory: Send + Sync + 'static {
     /// `tenant`'s aliases, sorted.
     async fn tenant_aliases(&self, tenant: TenantId) -> Result<Vec<String>, StoreError>;
 
-    /// The tenant `alias` names (exact, case-sensitive), if any.
-    async fn tenant_by_alias(&self, alias: &str) -> Result<Option<TenantId>, StoreError>;
+    /// Whether `tenant` has the alias `alias` (exact, case-sensitive).
+    async fn has_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<bool, StoreError>;
 
     /// Stores a new key's record (prefix as id, hash, scopes). The plaintext never reaches here.
     async fn insert_api_key(

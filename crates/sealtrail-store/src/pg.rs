@@ -618,11 +618,11 @@ impl Directory for PgStore {
             .await
     }
 
-    async fn tenant_by_alias(&self, alias: &str) -> Result<Option<TenantId>, StoreError> {
+    async fn has_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<bool, StoreError> {
         let alias = alias.to_string();
         self.pool
             .read("reading tenant aliases", move |tx| {
-                aliases::tenant_of(tx, &alias)
+                aliases::has(tx, tenant, &alias)
             })
             .await
     }

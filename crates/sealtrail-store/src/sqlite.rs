@@ -653,10 +653,10 @@ impl Directory for SqliteStore {
             .await
     }
 
-    async fn tenant_by_alias(&self, alias: &str) -> Result<Option<TenantId>, StoreError> {
+    async fn has_tenant_alias(&self, tenant: TenantId, alias: &str) -> Result<bool, StoreError> {
         let alias = alias.to_string();
         self.reads
-            .read(move |conn| aliases::tenant_of(conn, &alias))
+            .read(move |conn| aliases::has(conn, tenant, &alias))
             .await
     }
 

@@ -81,6 +81,7 @@ pub fn parse_event(bytes: &[u8], limits: &Limits, now: Timestamp) -> Result<Work
         None | Some(Value::Null) => None,
         Some(v) => Some(
             v.as_u64()
+                .filter(|v| *v >= 1)
                 .ok_or_else(|| invalid("/event/version", "must be a positive integer"))?,
         ),
     };

@@ -336,15 +336,18 @@ fn origin(headers: &HeaderMap) -> String {
 
 /// `POST /audit_logs/actions/{action}/schemas` (`createSchema`): registers the next version
 /// of the action's schema from WorkOS's form (key scope `admin`); 201 with WorkOS's schema
-/// object. Events with the action are checked against it from then on.
+/// object. Events with the action are checked against it from then on. The tenant's IP
+/// allowlist applies, as to every route but ingest.
 pub async fn create_schema(
     State(state): State<AppState>,
     WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
     Path(action): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Admin)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
     let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;

@@ -305,13 +305,51 @@ async fn viewer_tokens_need_read_and_the_tenants_own_project() {
     );
     assert_eq!(
         token(
-            reader,
+            reader.clone(),
             "default",
-            "actor_id=a&view_log_action=not%20an%20action"
+            "group_id=g&actor_id=a&view_log_action=not%20an%20action"
         )
         .await,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // A viewer sees one group, named exactly: none, or one with spaces around it, is refused
+    // (the list filter would trim it into another group, or into none).
+    for query in [
+        "actor_id=a",
+        "group_id=%20&actor_id=a",
+        "group_id=g%20&actor_id=a",
+    ] {
+        assert_eq!(
+            token(reader.clone(), "default", query).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}"
+        );
+    }
+    assert_eq!(
+        token(reader.clone(), "default", "group_id=&team_id=g&actor_id=a").await,
+        StatusCode::CREATED,
+        "team_id is read when group_id is empty"
+    );
+    // One search per request: a request cannot multiply the work (or a viewer's views).
+    let twice = s
+        .client
+        .post(format!("{}/publisher/v1/project/default/graphql", s.url))
+        .header("Authorization", format!("Token token={reader}"))
+        .json(&json!({"query": "{ a: search(query: \"\") { totalCount } b: search(query: \"\") { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    let once = s
+        .client
+        .post(format!("{}/publisher/v1/project/default/graphql", s.url))
+        .header("Authorization", format!("Token token={reader}"))
+        .json(&json!({"query": "{ search(query: \"\") { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(once.status(), StatusCode::OK);
+
     // The viewer's routes answer a browser's preflight from the application's origin.
     let preflight = s
         .client

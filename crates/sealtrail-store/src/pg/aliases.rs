@@ -1,4 +1,4 @@
-//! Tenant aliases on PostgreSQL: other names of a tenant, each naming one tenant only.
+//! Tenant aliases on PostgreSQL: other names of a tenant, each tenant's own.
 
 use super::pool::{PgResult, Tx};
 use crate::StoreError;
@@ -14,12 +14,12 @@ pub(crate) fn add(tx: &mut Tx<'_>, tenant: TenantId, alias: &str) -> PgResult<()
     }
     let inserted = tx.execute(
         "INSERT INTO tenant_aliases (alias, tenant, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT (alias) DO NOTHING",
+         ON CONFLICT (tenant, alias) DO NOTHING",
         &[&alias, &tenant.0, &Timestamp::now().millis()],
     )?;
     if inserted == 0 {
         return Err(
-            StoreError::Conflict(format!("the alias `{alias}` already names a tenant")).into(),
+            StoreError::Conflict(format!("the tenant already has the alias `{alias}`")).into(),
         );
     }
     Ok(())
@@ -45,14 +45,12 @@ pub(crate) fn list(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Vec<String>> {
     .collect()
 }
 
-/// The tenant `alias` names.
-pub(crate) fn tenant_of(tx: &mut Tx<'_>, alias: &str) -> PgResult<Option<TenantId>> {
+/// Whether `tenant` has `alias`.
+pub(crate) fn has(tx: &mut Tx<'_>, tenant: TenantId, alias: &str) -> PgResult<bool> {
     Ok(tx
         .query_opt(
-            "SELECT tenant FROM tenant_aliases WHERE alias = $1",
-            &[&alias],
+            "SELECT 1 FROM tenant_aliases WHERE tenant = $1 AND alias = $2",
+            &[&tenant.0, &alias],
         )?
-        .map(|row| row.try_get(0))
-        .transpose()?
-        .map(TenantId))
+        .is_some())
 }

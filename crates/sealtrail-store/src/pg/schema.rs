@@ -33,14 +33,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
 ];
 
 /// Version 11: other names of tenants, by which compatible APIs name them (a WorkOS
-/// organization id, a Retraced project id).
+/// organization id, a Retraced project id); each tenant's own, so no tenant can claim (or
+/// learn of) another's.
 const V11_TENANT_ALIASES: &str = "
 CREATE TABLE tenant_aliases (
-    alias      text COLLATE \"C\" PRIMARY KEY,
     tenant     bigint NOT NULL REFERENCES tenants(id),
-    created_at bigint NOT NULL
+    alias      text COLLATE \"C\" NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (tenant, alias)
 );
-CREATE INDEX tenant_aliases_tenant ON tenant_aliases(tenant);
 ";
 
 /// Version 10: per-action schemas, each registration a new version (`crate::Schemas`).

@@ -1,4 +1,4 @@
-//! Tenant aliases on SQLite: other names of a tenant, each naming one tenant only.
+//! Tenant aliases on SQLite: other names of a tenant, each tenant's own.
 
 use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
@@ -24,7 +24,7 @@ pub(crate) fn add(conn: &mut Connection, tenant: TenantId, alias: &str) -> Resul
     if let Err(e) = inserted {
         return Err(match constraint_kind(&e) {
             Some(Constraint::Unique) => {
-                StoreError::Conflict(format!("the alias `{alias}` already names a tenant")).into()
+                StoreError::Conflict(format!("the tenant already has the alias `{alias}`")).into()
             }
             _ => e.into(),
         });
@@ -60,10 +60,13 @@ pub(crate) fn list(conn: &Connection, tenant: TenantId) -> Result<Vec<String>, S
     Ok(aliases)
 }
 
-/// The tenant `alias` names.
-pub(crate) fn tenant_of(conn: &Connection, alias: &str) -> Result<Option<TenantId>, StoreError> {
-    conn.prepare_cached("SELECT tenant FROM tenant_aliases WHERE alias = ?1")
-        .and_then(|mut stmt| stmt.query_row([alias], |r| r.get(0)).optional())
-        .map(|id| id.map(TenantId))
+/// Whether `tenant` has `alias`.
+pub(crate) fn has(conn: &Connection, tenant: TenantId, alias: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM tenant_aliases WHERE tenant = ?1 AND alias = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![tenant.0, alias], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|found| found.is_some())
         .map_err(backend("reading tenant aliases"))
 }

@@ -50,14 +50,15 @@ const MIGRATIONS: &[(i64, Step)] = &[
 ];
 
 /// Version 16: other names of tenants, by which compatible APIs name them (a WorkOS
-/// organization id, a Retraced project id).
+/// organization id, a Retraced project id); each tenant's own, so no tenant can claim (or
+/// learn of) another's.
 const V16_TENANT_ALIASES: &str = "
 CREATE TABLE tenant_aliases (
-    alias      TEXT PRIMARY KEY,
     tenant     INTEGER NOT NULL REFERENCES tenants(id),
-    created_at INTEGER NOT NULL
+    alias      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, alias)
 );
-CREATE INDEX tenant_aliases_tenant ON tenant_aliases(tenant);
 ";
 
 /// Version 15: per-action schemas, each registration a new version (`crate::Schemas`).

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `action:x`, `action:"user.*"` | `action` (a trailing `*` is a prefix) |
 //! | `crud:c,u,d` | `event=created&event=updated&event=deleted` |
-//! | `received:<from>,<to>` | `from`, `to` and `time=recorded` (either end may be empty) |
+//! | `received:<from>,<to>` | `from`, `to` and `time=recorded` (either end may be empty; the end is exclusive, as Retraced's) |
 //! | `created:<from>,<to>` | `from`, `to` (the event's own time) |
 //! | `actor.id:x` | `actor` (id or e-mail) |
 //! | `target.id:x`, `target.name:x`, `target.type:x` | `target_id`, `target_name`, `target_type` |
@@ -56,10 +56,11 @@ pub fn search_params(query: &str) -> Result<Vec<(String, String)>, SearchError> 
                 }
                 clock = Some(key);
                 let (from, to) = value.split_once(',').unwrap_or((value, ""));
-                for (name, bound) in [("from", from), ("to", to)] {
-                    if !bound.is_empty() {
-                        params.push((name.into(), bound.to_string()));
-                    }
+                if !from.is_empty() {
+                    params.push(("from".into(), from.to_string()));
+                }
+                if !to.is_empty() {
+                    params.push(("to".into(), crate::compat::exclusive_end(to)));
                 }
                 if key == "received" {
                     params.push(("time".into(), "recorded".into()));
@@ -207,7 +208,7 @@ mod tests {
             params("received:2026-12-01T00:00:00.000Z,2026-12-02T00:00:00.000Z"),
             pairs(&[
                 ("from", "2026-12-01T00:00:00.000Z"),
-                ("to", "2026-12-02T00:00:00.000Z"),
+                ("to", "2026-12-01T23:59:59.999Z"),
                 ("time", "recorded"),
             ])
         );

@@ -60,7 +60,10 @@ pub fn parse_export(body: &Map<String, Value>) -> Result<ExportRequest, Invalid>
     let organization_id = text("organization_id")?;
     let mut params = vec![
         ("from".to_string(), text("range_start")?),
-        ("to".to_string(), text("range_end")?),
+        (
+            "to".to_string(),
+            crate::compat::exclusive_end(&text("range_end")?),
+        ),
     ];
     for (key, param) in [
         ("actions", "action"),
@@ -181,7 +184,7 @@ mod tests {
             pairs,
             [
                 ("from", "2026-11-01T00:00:00.000Z"),
-                ("to", "2026-12-01T00:00:00.000Z"),
+                ("to", "2026-11-30T23:59:59.999Z"),
                 ("action", "user.signed_in"),
                 ("target_type", "document"),
                 ("actor", "u_1"),

@@ -132,6 +132,7 @@ fn each_refusal_names_the_value_at_fault() {
             "/event/targets/1/metadata/k",
         ),
         (|b| b["event"]["version"] = json!("2"), "/event/version"),
+        (|b| b["event"]["version"] = json!(0), "/event/version"),
         (
             |b| {
                 b.as_object_mut().unwrap().remove("organization_id");

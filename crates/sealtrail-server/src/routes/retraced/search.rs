@@ -2,18 +2,25 @@
 //! real GraphQL executor so every selection set Retraced's client and embeddable viewer send
 //! is parsed and validated as GraphQL specifies. The structured query string becomes
 //! Sealtrail's list parameters (`core::compat::retraced::search`), the caller's scope (a
-//! viewer's group and target) is added on top, and the page is one store read plus its count.
+//! viewer's group and target) is set on the parsed filter, a viewer's search is recorded,
+//! and the page is one store read plus its count.
 //!
 //! Results are newest first. `last`/`first` is the page size; `before` (or `after`) is the
 //! cursor of the last edge shown, and the next page holds older entries; `hasPreviousPage`
 //! says older entries remain, as Retraced's clients read it.
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, SimpleObject, ID};
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema, SimpleObject, ID,
+};
 use sealtrail_core::compat::retraced::search::search_params;
+use sealtrail_core::compat::retraced::viewer::ViewerScope;
 use sealtrail_core::compat::retraced::{GROUP_PROPERTY, PROPERTY};
 use sealtrail_core::entry::{Entry, Outcome};
 use sealtrail_core::filter::{parse_query, Cursor, Direction};
 use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_service::retraced;
+use sealtrail_service::usage::Usage;
+use sealtrail_service::ServiceError;
 use sealtrail_store::Store;
 use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
@@ -41,10 +48,19 @@ pub struct SearchScope {
     pub store: Arc<dyn Store>,
     /// The tenant, from the key or the viewer session, never from the query.
     pub tenant: TenantId,
-    /// A viewer's group: only its entries match.
-    pub group: Option<String>,
-    /// A viewer's target: only entries with it match.
-    pub target: Option<String>,
+    /// An embedded viewer's session: its group and target bound every search, and each
+    /// search is recorded before it is answered. `None` for the application's own key.
+    pub viewer: Option<ViewerSearch>,
+}
+
+/// What a viewer's searches are bound by and recorded with.
+pub struct ViewerSearch {
+    /// The session's scope (group, target, viewing actor, recorded action).
+    pub scope: ViewerScope,
+    /// The admission the view entries go through, as every event does.
+    pub usage: Arc<Usage>,
+    /// The viewer's address, for the view entry's context.
+    pub ip: String,
 }
 
 /// The root of the schema.
@@ -53,6 +69,9 @@ pub struct QueryRoot;
 #[Object]
 impl QueryRoot {
     /// Newest-first entries matching Retraced's structured `query`, within the caller's scope.
+    /// One search per request (its complexity is most of the limit), so a request costs one
+    /// page and one count, and a viewer's request one recorded view.
+    #[graphql(complexity = 200)]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -63,23 +82,37 @@ impl QueryRoot {
         before: Option<String>,
     ) -> async_graphql::Result<SearchQueryResult> {
         let scope = ctx.data::<SearchScope>()?;
-        let mut params = search_params(query.as_deref().unwrap_or_default())?;
-        // The scope is added last and replaces whatever the query said about the same field.
-        let mut forced = Vec::new();
-        if let Some(group) = &scope.group {
-            forced.push((format!("properties.{GROUP_PROPERTY}"), group.clone()));
-        }
-        if let Some(target) = &scope.target {
-            forced.push(("target_id".to_string(), target.clone()));
-        }
-        params.retain(|(k, _)| !forced.iter().any(|(f, _)| f == k));
-        params.extend(forced);
+        let text = query.unwrap_or_default();
+        let mut params = search_params(&text)?;
         let size = last.or(first).unwrap_or(DEFAULT_PAGE);
         params.push(("limit".into(), size.to_string()));
         if let Some(cursor) = before.or(after).filter(|c| !c.is_empty()) {
             params.push(("cursor".into(), cursor));
         }
-        let query = parse_query(&params, Timestamp::now(), &[])?;
+        let mut query = parse_query(&params, Timestamp::now(), &[])?;
+        if let Some(viewer) = &scope.viewer {
+            // The session's scope is set on the parsed filter, replacing whatever the search
+            // said about the same fields: no query text can widen it.
+            let filter = &mut query.filter;
+            if let Some(group) = &viewer.scope.group_id {
+                filter.properties.retain(|(k, _)| k != GROUP_PROPERTY);
+                filter
+                    .properties
+                    .push((GROUP_PROPERTY.to_string(), group.clone()));
+            }
+            if let Some(target) = &viewer.scope.target_id {
+                filter.target_id = Some(target.clone());
+            }
+            retraced::record_view(
+                scope.store.as_ref(),
+                &viewer.usage,
+                &viewer.scope,
+                &text,
+                Some(&viewer.ip),
+            )
+            .await
+            .map_err(view_failed)?;
+        }
         let (page, total) = tokio::join!(
             scope.store.query(scope.tenant, &query),
             scope.store.count(scope.tenant, &query.filter)
@@ -107,10 +140,27 @@ impl QueryRoot {
     }
 }
 
+/// The `code` extension of an error that is the server's, not the request's: the answer is
+/// then 500 or 503 (retry), never 400.
+pub const SERVER_ERROR: &str = "server_error";
+
 /// A store failure as the client sees it: the details go to the server log, not the answer.
 fn store_failed(e: sealtrail_store::StoreError) -> async_graphql::Error {
     tracing::error!(error = %e, "Retraced search failed");
-    async_graphql::Error::new("the search failed; it has been logged")
+    async_graphql::Error::new("the search failed; it has been logged; retry later")
+        .extend_with(|_, ext| ext.set("code", SERVER_ERROR))
+}
+
+/// A view that could not be recorded: the search is not answered. Over the tenant's limits
+/// or the node's capacity it says so (retry later); a store failure is logged.
+fn view_failed(e: ServiceError) -> async_graphql::Error {
+    match e {
+        ServiceError::Limited { message, .. } | ServiceError::Overloaded(message) => {
+            async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", SERVER_ERROR))
+        }
+        ServiceError::Store(e) => store_failed(e),
+        other => async_graphql::Error::new(other.to_string()),
+    }
 }
 
 /// One page of a search.

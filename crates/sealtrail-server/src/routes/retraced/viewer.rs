@@ -4,7 +4,7 @@
 //! (`POST /viewer/v1/viewersession`, `POST /viewer/v1/graphql`), each viewer search recorded
 //! in the log before its results are sent.
 
-use super::search::{schema, SearchScope};
+use super::search::{schema, SearchScope, ViewerSearch, SERVER_ERROR};
 use super::{RetracedCaller, RetracedError};
 use crate::auth::enforce_allowlist;
 use crate::client_addr::ClientInfo;
@@ -52,7 +52,9 @@ pub async fn viewer_token(
             .map(|(_, v)| v.clone())
     };
     let request = ViewerTokenRequest {
-        group_id: param("group_id").or_else(|| param("team_id")),
+        group_id: param("group_id")
+            .filter(|g| !g.is_empty())
+            .or_else(|| param("team_id")),
         actor_id: param("actor_id").unwrap_or_default(),
         is_admin: param("is_admin").as_deref() == Some("true"),
         target_id: param("target_id"),
@@ -87,8 +89,7 @@ pub async fn publisher_search(
     let scope = SearchScope {
         store: state.store.clone(),
         tenant: caller.tenant(),
-        group: None,
-        target: None,
+        viewer: None,
     };
     Ok(execute(request, scope).await)
 }
@@ -116,8 +117,8 @@ pub async fn viewer_session(
 }
 
 /// `POST /viewer/v1/graphql` with `Authorization: <session>`: a search within the session's
-/// group and target, recorded in the log (its action, the viewing actor, the search text)
-/// before the results are sent.
+/// group and target, recorded in the log (its action, the viewing actor, the search text as
+/// the resolver ran it) before the results are sent.
 pub async fn viewer_search(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -131,21 +132,14 @@ pub async fn viewer_search(
         .unwrap_or_default();
     let scope = retraced::open_session(&viewer_key(&state), session)?;
     let request = graphql_request(&headers, body).await?;
-    let search = request
-        .variables
-        .get(&async_graphql::Name::new("query"))
-        .and_then(|v| match v {
-            async_graphql::Value::String(s) => Some(s.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let ip = client.ip.to_string();
-    retraced::record_view(state.store.as_ref(), &scope, &search, Some(&ip)).await?;
     let search_scope = SearchScope {
         store: state.store.clone(),
         tenant: TenantId(scope.tenant),
-        group: scope.group_id,
-        target: scope.target_id,
+        viewer: Some(ViewerSearch {
+            scope,
+            usage: state.usage.clone(),
+            ip: client.ip.to_string(),
+        }),
     };
     Ok(execute(request, search_scope).await)
 }
@@ -168,11 +162,19 @@ async fn graphql_request(
 }
 
 /// Runs a request in `scope`: 200 `{"data"}`, or 400 `{"data", "errors"}` as Retraced answers
-/// a query that fails.
+/// a query that fails (503 when the failure is the server's: retry later).
 async fn execute(request: async_graphql::Request, scope: SearchScope) -> Response {
     let response = schema().execute(request.data(scope)).await;
+    let server_side = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from(SERVER_ERROR))
+    });
     let status = if response.errors.is_empty() {
         StatusCode::OK
+    } else if server_side {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::BAD_REQUEST
     };

@@ -14,6 +14,7 @@ use crate::usage::Usage;
 use crate::ServiceError;
 use sealtrail_core::compat::retraced::viewer::{self, Stage, ViewerScope};
 use sealtrail_core::compat::retraced::{self, Publication};
+use sealtrail_core::filter::{parse_query, Page};
 use sealtrail_core::ingest::Limits;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::Store;
@@ -206,4 +207,72 @@ pub async fn record_view(
     let queued = usage.reserve_queue(None, 1)?;
     append_entries(store, usage, TenantId(scope.tenant), vec![entry], queued).await?;
     Ok(())
+}
+
+/// An embedded viewer's search: its session's scope, the admission its view entry goes
+/// through, and its address.
+pub struct Viewer<'a> {
+    /// The session's scope.
+    pub scope: &'a ViewerScope,
+    /// The node's admission of events.
+    pub usage: &'a Usage,
+    /// The viewer's address.
+    pub ip: &'a str,
+}
+
+/// What a Retraced search asks for.
+pub struct SearchRequest<'a> {
+    /// The structured query string (`action:"user.*" crud:c,u free words`).
+    pub text: &'a str,
+    /// Entries per page (`last` or `first`).
+    pub size: i32,
+    /// The cursor of the last entry shown (`before` or `after`); the page holds older ones.
+    pub cursor: Option<String>,
+}
+
+/// One Retraced search of `tenant`, newest first: the structured query as Sealtrail's
+/// filters; for a viewer, its session's group and target set on the parsed filter (replacing
+/// whatever the text said about them, so no search can widen the scope) and the view recorded
+/// before anything is read. Answers the page and the total count of matches.
+pub async fn search(
+    store: &dyn Store,
+    tenant: TenantId,
+    viewer: Option<Viewer<'_>>,
+    request: SearchRequest<'_>,
+) -> Result<(Page, u64), ServiceError> {
+    let mut params = retraced::search::search_params(request.text)
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    params.push(("limit".into(), request.size.to_string()));
+    if let Some(cursor) = request.cursor.filter(|c| !c.is_empty()) {
+        params.push(("cursor".into(), cursor));
+    }
+    let mut query = parse_query(&params, Timestamp::now(), &[])
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    if let Some(viewer) = viewer {
+        let filter = &mut query.filter;
+        if let Some(group) = &viewer.scope.group_id {
+            filter
+                .properties
+                .retain(|(k, _)| k != retraced::GROUP_PROPERTY);
+            filter
+                .properties
+                .push((retraced::GROUP_PROPERTY.to_string(), group.clone()));
+        }
+        if let Some(target) = &viewer.scope.target_id {
+            filter.target_id = Some(target.clone());
+        }
+        record_view(
+            store,
+            viewer.usage,
+            viewer.scope,
+            request.text,
+            Some(viewer.ip),
+        )
+        .await?;
+    }
+    let (page, total) = tokio::join!(
+        store.query(tenant, &query),
+        store.count(tenant, &query.filter)
+    );
+    Ok((page?, total?))
 }

@@ -225,10 +225,12 @@ pub async fn get_export(
 }
 
 /// `GET /audit_logs/exports/{id}/download?tenant=&expires=&signature=`: the export's CSV for
-/// whoever holds an unexpired link (the SDKs fetch `url` without credentials); 404 for a
-/// link that does not check, whatever is wrong with it.
+/// whoever holds an unexpired link (the SDKs fetch `url` without credentials), from an address
+/// the tenant's IP allowlist admits; 404 for a link that does not check, whatever is wrong
+/// with it.
 pub async fn download_export(
     State(state): State<AppState>,
+    client: ClientInfo,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, WorkosError> {
@@ -256,6 +258,8 @@ pub async fn download_export(
     let id = JobId::parse(&id)
         .filter(|_| valid)
         .ok_or(JobError::NotFound)?;
+    // The link stands in for the key, not for the address: the tenant's allowlist still holds.
+    enforce_allowlist(&state, TenantId(tenant), client.ip).await?;
     let (record, file) = state.exports.open_download(TenantId(tenant), id).await?;
     Ok(job_file_response(&record, file).await)
 }

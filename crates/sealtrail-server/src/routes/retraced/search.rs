@@ -1,9 +1,8 @@
 //! Retraced's GraphQL search (`search(query, first, after, last, before)`), answered by a
 //! real GraphQL executor so every selection set Retraced's client and embeddable viewer send
-//! is parsed and validated as GraphQL specifies. The structured query string becomes
-//! Sealtrail's list parameters (`core::compat::retraced::search`), the caller's scope (a
-//! viewer's group and target) is set on the parsed filter, a viewer's search is recorded,
-//! and the page is one store read plus its count.
+//! is parsed and validated as GraphQL specifies. The search itself — the structured query,
+//! a viewer's scope and the record of its view, the page and its count — is
+//! `service::retraced::search`; this module maps its page onto Retraced's event nodes.
 //!
 //! Results are newest first. `last`/`first` is the page size; `before` (or `after`) is the
 //! cursor of the last edge shown, and the next page holds older entries; `hasPreviousPage`
@@ -12,11 +11,10 @@
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema, SimpleObject, ID,
 };
-use sealtrail_core::compat::retraced::search::search_params;
 use sealtrail_core::compat::retraced::viewer::ViewerScope;
 use sealtrail_core::compat::retraced::{GROUP_PROPERTY, PROPERTY};
 use sealtrail_core::entry::{Entry, Outcome};
-use sealtrail_core::filter::{parse_query, Cursor, Direction};
+use sealtrail_core::filter::{Cursor, Direction};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_service::retraced;
 use sealtrail_service::usage::Usage;
@@ -82,42 +80,19 @@ impl QueryRoot {
         before: Option<String>,
     ) -> async_graphql::Result<SearchQueryResult> {
         let scope = ctx.data::<SearchScope>()?;
-        let text = query.unwrap_or_default();
-        let mut params = search_params(&text)?;
-        let size = last.or(first).unwrap_or(DEFAULT_PAGE);
-        params.push(("limit".into(), size.to_string()));
-        if let Some(cursor) = before.or(after).filter(|c| !c.is_empty()) {
-            params.push(("cursor".into(), cursor));
-        }
-        let mut query = parse_query(&params, Timestamp::now(), &[])?;
-        if let Some(viewer) = &scope.viewer {
-            // The session's scope is set on the parsed filter, replacing whatever the search
-            // said about the same fields: no query text can widen it.
-            let filter = &mut query.filter;
-            if let Some(group) = &viewer.scope.group_id {
-                filter.properties.retain(|(k, _)| k != GROUP_PROPERTY);
-                filter
-                    .properties
-                    .push((GROUP_PROPERTY.to_string(), group.clone()));
-            }
-            if let Some(target) = &viewer.scope.target_id {
-                filter.target_id = Some(target.clone());
-            }
-            retraced::record_view(
-                scope.store.as_ref(),
-                &viewer.usage,
-                &viewer.scope,
-                &text,
-                Some(&viewer.ip),
-            )
+        let viewer = scope.viewer.as_ref().map(|v| retraced::Viewer {
+            scope: &v.scope,
+            usage: &v.usage,
+            ip: &v.ip,
+        });
+        let request = retraced::SearchRequest {
+            text: query.as_deref().unwrap_or_default(),
+            size: last.or(first).unwrap_or(DEFAULT_PAGE),
+            cursor: before.or(after),
+        };
+        let (page, total) = retraced::search(scope.store.as_ref(), scope.tenant, viewer, request)
             .await
-            .map_err(view_failed)?;
-        }
-        let (page, total) = tokio::join!(
-            scope.store.query(scope.tenant, &query),
-            scope.store.count(scope.tenant, &query.filter)
-        );
-        let (page, total) = (page.map_err(store_failed)?, total.map_err(store_failed)?);
+            .map_err(search_failed)?;
         Ok(SearchQueryResult {
             edges: page
                 .entries
@@ -140,28 +115,28 @@ impl QueryRoot {
     }
 }
 
-/// The `code` extension of an error that is the server's, not the request's: the answer is
-/// then 500 or 503 (retry), never 400.
-pub const SERVER_ERROR: &str = "server_error";
-
-/// A store failure as the client sees it: the details go to the server log, not the answer.
-fn store_failed(e: sealtrail_store::StoreError) -> async_graphql::Error {
-    tracing::error!(error = %e, "Retraced search failed");
-    async_graphql::Error::new("the search failed; it has been logged; retry later")
-        .extend_with(|_, ext| ext.set("code", SERVER_ERROR))
-}
-
-/// A view that could not be recorded: the search is not answered. Over the tenant's limits
-/// or the node's capacity it says so (retry later); a store failure is logged.
-fn view_failed(e: ServiceError) -> async_graphql::Error {
+/// A refused or failed search as GraphQL's error: the request's mistakes as they are; over
+/// the tenant's limits, at the node's capacity or a store failure (logged) marked as the
+/// server's, so the answer says to retry.
+fn search_failed(e: ServiceError) -> async_graphql::Error {
+    let server_side = |message: String| {
+        async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", SERVER_ERROR))
+    };
     match e {
         ServiceError::Limited { message, .. } | ServiceError::Overloaded(message) => {
-            async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", SERVER_ERROR))
+            server_side(message)
         }
-        ServiceError::Store(e) => store_failed(e),
+        ServiceError::Store(e) => {
+            tracing::error!(error = %e, "Retraced search failed");
+            server_side("the search failed; it has been logged; retry later".into())
+        }
         other => async_graphql::Error::new(other.to_string()),
     }
 }
+
+/// The `code` extension of an error that is the server's, not the request's: the answer is
+/// then 503 (retry), never 400.
+pub const SERVER_ERROR: &str = "server_error";
 
 /// One page of a search.
 #[derive(SimpleObject)]

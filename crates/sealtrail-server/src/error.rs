@@ -246,15 +246,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response =
-            (self.status, Json(serde_json::json!({ "error": self.body }))).into_response();
+impl ApiError {
+    /// The error answered with `body` in place of Sealtrail's `{"error": …}`, for the
+    /// compatible APIs whose clients parse their own shapes; the status and `Retry-After` stay.
+    pub fn render_as(&self, body: serde_json::Value) -> Response {
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.render_as(serde_json::json!({ "error": self.body }));
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

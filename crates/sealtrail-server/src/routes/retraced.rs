@@ -15,7 +15,7 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sealtrail_core::compat::retraced::InvalidEvent;
@@ -99,13 +99,7 @@ impl IntoResponse for RetracedError {
         if !self.invalid.is_empty() {
             body["invalid"] = serde_json::to_value(&self.invalid).unwrap_or(Value::Null);
         }
-        let mut response = (status, Json(body)).into_response();
-        if let Some(seconds) = self.api.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        self.api.render_as(body)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::auth::{enforce_allowlist, Caller, IngestCaller};
 use crate::client_addr::ClientInfo;
 use crate::download::{job_file_response, job_name, parse_filters};
 use crate::error::ApiError;
-use crate::request::{query_params, read_body};
+use crate::request::{param, query_params, read_body};
 use crate::routes::events::{admit_body, idempotency_header};
 use crate::state::AppState;
 use axum::body::Body;
@@ -96,13 +96,7 @@ impl IntoResponse for WorkosError {
         if let Some(errors) = self.errors {
             body["errors"] = errors;
         }
-        let mut response = with_request_id((self.api.status, Json(body)).into_response());
-        if let Some(seconds) = self.api.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        with_request_id(self.api.render_as(body))
     }
 }
 
@@ -235,15 +229,9 @@ pub async fn download_export(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, WorkosError> {
     let params = query_params(raw.as_deref());
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let tenant = param("tenant").and_then(|t| t.parse::<i64>().ok());
-    let expires = param("expires").and_then(|e| e.parse::<i64>().ok());
-    let signature = param("signature").unwrap_or_default();
+    let tenant = param(&params, "tenant").and_then(|t| t.parse::<i64>().ok());
+    let expires = param(&params, "expires").and_then(|e| e.parse::<i64>().ok());
+    let signature = param(&params, "signature").unwrap_or_default();
     let (Some(tenant), Some(expires)) = (tenant, expires) else {
         return Err(JobError::NotFound.into());
     };

@@ -4,14 +4,17 @@ use super::pool::{PgResult, Tx};
 use crate::StoreError;
 use sealtrail_core::{TenantId, Timestamp};
 
+/// `NotFound` unless `tenant` exists: what a tenant's settings rows are added to must exist.
+pub(crate) fn require_tenant(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<()> {
+    match tx.query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&tenant.0])? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into()),
+    }
+}
+
 /// Adds `alias` to `tenant`.
 pub(crate) fn add(tx: &mut Tx<'_>, tenant: TenantId, alias: &str) -> PgResult<()> {
-    if tx
-        .query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&tenant.0])?
-        .is_none()
-    {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
+    require_tenant(tx, tenant)?;
     let inserted = tx.execute(
         "INSERT INTO tenant_aliases (alias, tenant, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (tenant, alias) DO NOTHING",

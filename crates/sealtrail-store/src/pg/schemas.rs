@@ -30,12 +30,7 @@ pub(crate) fn add(
     document: &str,
     source: Option<&str>,
 ) -> PgResult<StoredSchema> {
-    if tx
-        .query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&tenant.0])?
-        .is_none()
-    {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
+    super::aliases::require_tenant(tx, tenant)?;
     let created_at = Timestamp::now();
     let row = tx.query_opt(
         &format!(

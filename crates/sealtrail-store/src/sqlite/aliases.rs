@@ -6,17 +6,23 @@ use crate::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
 
-/// Adds `alias` to `tenant`.
-pub(crate) fn add(conn: &mut Connection, tenant: TenantId, alias: &str) -> Result<(), WriteError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let known: Option<i64> = tx
+/// `NotFound` unless `tenant` exists: what a tenant's settings rows are added to must exist.
+pub(crate) fn require_tenant(conn: &Connection, tenant: TenantId) -> Result<(), WriteError> {
+    let known: Option<i64> = conn
         .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant.0], |r| {
             r.get(0)
         })
         .optional()?;
-    if known.is_none() {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
+    match known {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into()),
     }
+}
+
+/// Adds `alias` to `tenant`.
+pub(crate) fn add(conn: &mut Connection, tenant: TenantId, alias: &str) -> Result<(), WriteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_tenant(&tx, tenant)?;
     let inserted = tx.execute(
         "INSERT INTO tenant_aliases (alias, tenant, created_at) VALUES (?1, ?2, ?3)",
         params![alias, tenant.0, Timestamp::now().millis()],

@@ -4,7 +4,7 @@
 use super::error::{constraint_kind, Constraint};
 use super::WriteError;
 use crate::{StoreError, StoredSchema};
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, Row, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
 
 /// The columns [`schema_from_row`] reads.
@@ -29,14 +29,7 @@ pub(crate) fn add(
     source: Option<&str>,
 ) -> Result<StoredSchema, WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let known: Option<i64> = tx
-        .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant.0], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if known.is_none() {
-        return Err(StoreError::NotFound(format!("tenant {}", tenant.0)).into());
-    }
+    super::aliases::require_tenant(&tx, tenant)?;
     let version: u32 = tx.query_row(
         "SELECT coalesce(max(version), 0) + 1 FROM action_schemas WHERE tenant = ?1 AND action = ?2",
         params![tenant.0, action],

@@ -9,7 +9,7 @@ use super::{RetracedCaller, RetracedError};
 use crate::auth::enforce_allowlist;
 use crate::client_addr::ClientInfo;
 use crate::error::ApiError;
-use crate::request::{query_params, read_body};
+use crate::request::{param, query_params, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -45,20 +45,15 @@ pub async fn viewer_token(
     caller.require(Scope::Read)?;
     enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let params = query_params(raw.as_deref());
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let text = |name: &str| param(&params, name).map(str::to_string);
     let request = ViewerTokenRequest {
-        group_id: param("group_id")
+        group_id: text("group_id")
             .filter(|g| !g.is_empty())
-            .or_else(|| param("team_id")),
-        actor_id: param("actor_id").unwrap_or_default(),
-        is_admin: param("is_admin").as_deref() == Some("true"),
-        target_id: param("target_id"),
-        view_log_action: param("view_log_action"),
+            .or_else(|| text("team_id")),
+        actor_id: text("actor_id").unwrap_or_default(),
+        is_admin: param(&params, "is_admin") == Some("true"),
+        target_id: text("target_id"),
+        view_log_action: text("view_log_action"),
     };
     let token = retraced::viewer_token(
         state.store.as_ref(),

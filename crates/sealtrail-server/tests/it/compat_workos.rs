@@ -282,3 +282,39 @@ async fn schemas_registered_with_the_real_sdk_are_enforced_at_ingest() {
     assert_eq!(body["errors"][0]["code"], "schema");
     assert_eq!(body["errors"][0]["field"], "event.metadata.amount");
 }
+
+#[tokio::test]
+async fn the_real_workos_python_sdk_works_unchanged() {
+    let s = TestServer::start().await;
+    let key = s
+        .key(&[Scope::Ingest, Scope::Read, Scope::Export, Scope::Admin])
+        .await;
+    let url = s.url.clone();
+    let script = crate::compat_retraced::clients_dir().join("workos_python.py");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args([&url, &key, "default"])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the Python SDK failed (is `workos==10.8.0` installed? .ci/run installs it):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(out["created"], json!([true, true, true]), "{out}");
+    assert_eq!(out["idempotent"], json!([true, true]));
+    assert_eq!(out["schema_version"], 1);
+    assert_eq!(out["schemas"], json!([1]));
+    assert_eq!(out["actions"], json!(["report.downloaded"]));
+    assert_eq!(out["refused"], "UnprocessableEntityError");
+    assert_eq!(out["export_state"], "ready");
+    assert_eq!(
+        out["csv_rows"], 4,
+        "three events and the idempotent one, once"
+    );
+}

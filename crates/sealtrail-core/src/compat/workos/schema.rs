@@ -111,7 +111,12 @@ fn metadata_properties(
     let Value::Object(object) = value else {
         return Err(shape());
     };
-    if object.get("type").is_some_and(|t| t != "object") {
+    // Anything else (such as the Node SDK's `{key: "number"}` shorthand sent as is) would
+    // constrain nothing while looking as if it did: refused.
+    let unknown = object
+        .keys()
+        .any(|k| !matches!(k.as_str(), "type" | "properties"));
+    if unknown || object.get("type").is_some_and(|t| t != "object") {
         return Err(shape());
     }
     let properties = match object.get("properties") {

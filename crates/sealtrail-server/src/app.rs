@@ -78,6 +78,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/audit_logs/exports", post(workos::create_export))
         .route("/audit_logs/actions", get(workos::list_actions))
         .route(
+            "/organizations/{organization}/audit_logs_retention",
+            get(workos::get_retention).put(workos::put_retention),
+        )
+        .route(
             "/audit_logs/actions/{action}/schemas",
             get(workos::list_schemas).post(workos::create_schema),
         )

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
 pub mod export;
+pub mod retention;
 pub mod schema;
 
 /// The key under an entry's `properties` holding the WorkOS values with no Sealtrail field

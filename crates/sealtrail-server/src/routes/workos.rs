@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sealtrail_core::compat::workos::{export, schema, Invalid};
+use sealtrail_core::compat::workos::{export, retention, schema, Invalid};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
@@ -423,4 +423,60 @@ fn list_page(data: Vec<Value>) -> Value {
         "data": data,
         "list_metadata": {"before": null, "after": null},
     })
+}
+
+/// `GET /organizations/{id}/audit_logs_retention`: the tenant's retention in days (`null`
+/// when it keeps its log forever). Key scope `read`; the IP allowlist applies.
+pub async fn get_retention(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
+    Path(organization): Path<String>,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Read)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    workos::check_organization(state.store.as_ref(), caller.tenant(), &organization).await?;
+    let settings = state
+        .store
+        .settings(caller.tenant())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(with_request_id(
+        Json(retention::answer(settings.retention)).into_response(),
+    ))
+}
+
+/// `PUT /organizations/{id}/audit_logs_retention`: sets the tenant's retention from WorkOS's
+/// period, within Sealtrail's 30-day floor, audited as every retention change. Key scope
+/// `admin`; the IP allowlist applies.
+pub async fn put_retention(
+    State(state): State<AppState>,
+    WorkosCaller(caller): WorkosCaller,
+    client: ClientInfo,
+    Path(organization): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, WorkosError> {
+    caller.require(Scope::Admin)?;
+    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
+    workos::check_organization(state.store.as_ref(), caller.tenant(), &organization).await?;
+    let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let wanted = retention::requested(&body).map_err(ServiceError::Workos)?;
+    sealtrail_service::lifecycle::set_retention(
+        state.store.as_ref(),
+        caller.tenant(),
+        wanted,
+        &caller.as_actor(),
+    )
+    .await?;
+    let settings = state
+        .store
+        .settings(caller.tenant())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(with_request_id(
+        Json(retention::answer(settings.retention)).into_response(),
+    ))
 }

@@ -58,6 +58,15 @@ async function main() {
     unknown_version: await outcome(() => workos.auditLogs.createEvent(organization, event(250, "invoice", 9))),
     bad_schema: await outcome(() => workos.auditLogs.createSchema({ action: "invoice.paid", targets: [] })),
   };
+  const retention = (period) =>
+    workos.auditLogs.updateOrganizationAuditLogsRetention({ id: organization, retentionPeriod: period });
+  out.retention = {
+    initial: (await workos.auditLogs.getOrganizationAuditLogsRetention({ id: organization })).retentionPeriodInDays,
+    two_years: (await retention("2_YEARS")).retentionPeriodInDays,
+    one_month: (await retention("1_MONTH")).retentionPeriodInDays,
+    bad: await outcome(() => retention("12_MONTHS")),
+    other_org: await outcome(() => workos.auditLogs.getOrganizationAuditLogsRetention({ id: "org_other" })),
+  };
   console.log(JSON.stringify(out));
 }
 

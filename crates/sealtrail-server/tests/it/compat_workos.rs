@@ -253,6 +253,15 @@ async fn schemas_registered_with_the_real_sdk_are_enforced_at_ingest() {
         "UnprocessableEntityException: 422 schema_version"
     );
     assert_eq!(out["bad_schema"], "BadRequestException: 400");
+    assert_eq!(
+        out["retention"],
+        json!({"initial": 365, "two_years": 730, "one_month": 30,
+            "bad": "BadRequestException: 400", "other_org": "NotFoundException: 404"})
+    );
+    let changed = s
+        .get_json(&s.admin_key, "/v1/events?action=retention.changed")
+        .await;
+    assert_eq!(changed["total"], 2, "each retention change is in the log");
 
     // Two events were stored; both registrations are in the log.
     let paid = s

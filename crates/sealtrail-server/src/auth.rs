@@ -88,10 +88,21 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = IngestCaller::from_request_parts(parts, state).await?.0;
-        let client = ClientInfo::from_request_parts(parts, state).await?;
-        enforce_allowlist(state, caller.tenant(), client.ip).await?;
-        Ok(caller)
+        allowlisted(parts, state, caller).await
     }
+}
+
+/// `caller` once the request's address is on its tenant's IP allowlist: what [`Caller`] adds
+/// to [`IngestCaller`], for the extractors of the compatible APIs, which read the key from
+/// their own headers but guard reading the trail the same way.
+pub async fn allowlisted(
+    parts: &mut Parts,
+    state: &AppState,
+    caller: Caller,
+) -> Result<Caller, ApiError> {
+    let client = ClientInfo::from_request_parts(parts, state).await?;
+    enforce_allowlist(state, caller.tenant(), client.ip).await?;
+    Ok(caller)
 }
 
 /// An authenticated caller whose request is not subject to the IP allowlist: event ingest.

@@ -68,10 +68,13 @@ pub async fn ingest<B: AsRef<[u8]>>(
     let parsed = ingest::parse_body(request.body.as_ref(), limits, Timestamp::now())?;
     drop(request.body);
 
+    let compiled = schemas.for_tenant(store, request.tenant).await?;
     let mut indices = Vec::with_capacity(parsed.items.len());
     let mut entries = Vec::with_capacity(parsed.items.len());
     let mut rejected = Vec::new();
     for (index, item) in parsed.items.into_iter().enumerate() {
+        // An event breaking its action's schema is refused like any other broken rule.
+        let item = item.and_then(|entry| compiled.check(&entry, None).map(|()| entry));
         match item {
             Ok(mut entry) => {
                 derive_key(&mut entry, request.idempotency_key.as_deref(), index);
@@ -81,33 +84,6 @@ pub async fn ingest<B: AsRef<[u8]>>(
             Err(e) if !parsed.is_batch => return Err(e.into()),
             Err(e) => rejected.push((index, e)),
         }
-    }
-    // Events breaking their action's schema are refused like any other broken rule.
-    let misfits = schemas
-        .check(
-            store,
-            request.tenant,
-            indices.iter().zip(&entries).map(|(i, e)| (*i, e, None)),
-        )
-        .await?;
-    if !misfits.is_empty() {
-        if !parsed.is_batch {
-            if let Some((_, e)) = misfits.into_iter().next() {
-                return Err(e.into());
-            }
-            return Err(ServiceError::Invalid(
-                "the event does not match its schema".into(),
-            ));
-        }
-        let refused: std::collections::HashSet<usize> = misfits.iter().map(|(i, _)| *i).collect();
-        let kept: Vec<(usize, NewEntry)> = indices
-            .into_iter()
-            .zip(entries)
-            .filter(|(i, _)| !refused.contains(i))
-            .collect();
-        (indices, entries) = kept.into_iter().unzip();
-        rejected.extend(misfits);
-        rejected.sort_by_key(|(i, _)| *i);
     }
     metrics::counter!("sealtrail_events_ingested_total", "status" => "rejected")
         .increment(rejected.len() as u64);

@@ -8,7 +8,7 @@
 pub mod search;
 pub mod viewer;
 
-use crate::auth::{authenticate, Caller};
+use crate::auth::{allowlisted, authenticate, Caller};
 use crate::error::ApiError;
 use crate::routes::events::{admit_body, idempotency_header};
 use crate::state::AppState;
@@ -47,6 +47,23 @@ impl FromRequestParts<AppState> for RetracedCaller {
                 )
             })?;
         Ok(RetracedCaller(authenticate(state, presented).await?))
+    }
+}
+
+/// A caller authenticated by Retraced's header whose address is on its tenant's IP
+/// allowlist: the routes that read the trail (search, viewer tokens), as [`Caller`] guards the
+/// native ones; publishing, like native ingest, is not held to it.
+pub struct RetracedReader(pub Caller);
+
+impl FromRequestParts<AppState> for RetracedReader {
+    type Rejection = RetracedError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = RetracedCaller::from_request_parts(parts, state).await?.0;
+        Ok(RetracedReader(allowlisted(parts, state, caller).await?))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::request::read_body;
+use crate::request::{json_body, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -68,13 +68,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Admin)?;
     let bytes = read_body(body, &headers, MAX_SCHEMA_BYTES).await?;
-    let document: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body must be a JSON Schema document: {e}"),
-        )
-    })?;
+    let document: Value = json_body(&bytes, "a JSON Schema document")?;
     let stored = state
         .schemas
         .register(

@@ -4,11 +4,11 @@
 //! errors have WorkOS's shapes (`{"success": true}`; `{"message", "code", "errors"}`), which
 //! the SDKs parse into their exceptions, and every answer carries an `X-Request-ID`.
 
-use crate::auth::{enforce_allowlist, Caller, IngestCaller};
+use crate::auth::{allowlisted, enforce_allowlist, Caller, IngestCaller};
 use crate::client_addr::ClientInfo;
 use crate::download::{job_file_response, job_name, parse_filters};
 use crate::error::ApiError;
-use crate::request::{param, query_params, read_body};
+use crate::request::{json_body, param, query_params, read_body};
 use crate::routes::events::{admit_body, idempotency_header};
 use crate::state::AppState;
 use axum::body::Body;
@@ -26,7 +26,7 @@ use sealtrail_service::schemas;
 use sealtrail_service::workos::{self, CreateEvent};
 use sealtrail_service::ServiceError;
 use sealtrail_store::StoredSchema;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// A caller authenticated by its `Bearer` key, refused in WorkOS's error shape.
 pub struct WorkosCaller(pub Caller);
@@ -41,6 +41,22 @@ impl FromRequestParts<AppState> for WorkosCaller {
         Ok(WorkosCaller(
             IngestCaller::from_request_parts(parts, state).await?.0,
         ))
+    }
+}
+
+/// A caller authenticated by its `Bearer` key whose address is on its tenant's IP allowlist:
+/// every WorkOS route but event creation, as [`Caller`] is every native route but ingest.
+pub struct WorkosReader(pub Caller);
+
+impl FromRequestParts<AppState> for WorkosReader {
+    type Rejection = WorkosError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = IngestCaller::from_request_parts(parts, state).await?.0;
+        Ok(WorkosReader(allowlisted(parts, state, caller).await?))
     }
 }
 
@@ -160,22 +176,16 @@ impl From<JobError> for WorkosError {
 /// `state: "pending"`.
 pub async fn create_export(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Export)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&bytes) else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "the body must be a JSON object with organization_id, range_start and range_end",
-        )
-        .into());
-    };
+    let body: Map<String, Value> = json_body(
+        &bytes,
+        "a JSON object with organization_id, range_start and range_end",
+    )?;
     let request = export::parse_export(&body).map_err(ServiceError::Workos)?;
     workos::check_organization(
         state.store.as_ref(),
@@ -204,13 +214,11 @@ pub async fn create_export(
 /// is ready.
 pub async fn get_export(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Export)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
     let record = state.exports.get(caller.tenant(), id).await?;
     Ok(with_request_id(
@@ -332,17 +340,14 @@ fn origin(headers: &HeaderMap) -> String {
 /// allowlist applies, as to every route but ingest.
 pub async fn create_schema(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
     Path(action): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Admin)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let body: Value = json_body(&bytes, "a JSON object")?;
     let document = schema::to_json_schema(&body).map_err(ServiceError::Workos)?;
     let stored = state
         .schemas
@@ -364,12 +369,10 @@ pub async fn create_schema(
 /// first, in one page of WorkOS's list shape.
 pub async fn list_schemas(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
     Path(action): Path<String>,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Read)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let stored = schemas::list(state.store.as_ref(), caller.tenant()).await?;
     let data: Vec<Value> = stored
         .iter()
@@ -384,11 +387,9 @@ pub async fn list_schemas(
 /// as `schema`, in one page of WorkOS's list shape.
 pub async fn list_actions(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Read)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     let stored = schemas::list(state.store.as_ref(), caller.tenant()).await?;
     let mut data: Vec<Value> = Vec::new();
     for group in stored.chunk_by(|a, b| a.action == b.action) {
@@ -429,12 +430,10 @@ fn list_page(data: Vec<Value>) -> Value {
 /// when it keeps its log forever). Key scope `read`; the IP allowlist applies.
 pub async fn get_retention(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
     Path(organization): Path<String>,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Read)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     workos::check_organization(state.store.as_ref(), caller.tenant(), &organization).await?;
     let settings = state
         .store
@@ -451,18 +450,15 @@ pub async fn get_retention(
 /// `admin`; the IP allowlist applies.
 pub async fn put_retention(
     State(state): State<AppState>,
-    WorkosCaller(caller): WorkosCaller,
-    client: ClientInfo,
+    WorkosReader(caller): WorkosReader,
     Path(organization): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Admin)?;
-    enforce_allowlist(&state, caller.tenant(), client.ip).await?;
     workos::check_organization(state.store.as_ref(), caller.tenant(), &organization).await?;
     let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let body: Value = json_body(&bytes, "a JSON object")?;
     let wanted = retention::requested(&body).map_err(ServiceError::Workos)?;
     sealtrail_service::lifecycle::set_retention(
         state.store.as_ref(),

@@ -23,7 +23,7 @@ use crate::entry::NewEntry;
 use crate::timestamp::Timestamp;
 use serde_json::Value;
 
-pub(crate) use validate::looks_like_email;
+pub(crate) use validate::{join, looks_like_email};
 pub use validate::{validate_action, validate_event};
 
 /// Size and shape limits, so one client cannot make the server parse or store unbounded data.

@@ -41,6 +41,7 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// A refusal at `path` (a JSON pointer into the request body), for every WorkOS request.
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         instance_path: path.into(),

@@ -183,7 +183,7 @@ impl Fields {
 type Taken = (String, Option<Value>);
 
 /// `actor` + `id` → `actor.id`; the empty path is the event itself.
-fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {

@@ -4,6 +4,7 @@
 //! borrowed from the received JSON for the hash and the map onto Sealtrail's shape.
 
 use super::{Violation, GROUP_PROPERTY, PROPERTY};
+use crate::ingest::join;
 use serde_json::{Map, Value};
 
 /// Top-level keys of a Retraced event (`displayTitle` is deprecated but still accepted).
@@ -70,7 +71,7 @@ impl<'a> Reader<'a> {
             .keys()
             .filter(|k| !allowed.contains(&k.as_str()))
             .map(|k| {
-                let field = self::join(path, k);
+                let field = join(path, k);
                 Violation::new(
                     field.clone(),
                     "unknown",
@@ -169,15 +170,6 @@ impl<'a> Reader<'a> {
             }
         }
         Some(pairs)
-    }
-}
-
-/// `actor` + `id` → `actor.id`.
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
     }
 }
 

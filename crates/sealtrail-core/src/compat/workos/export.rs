@@ -4,7 +4,7 @@
 //! over the tenant, the export and the expiry (HMAC-SHA256 under a deployment key), so the
 //! link names one file of one tenant and nothing else, and stops working when it expires.
 
-use super::Invalid;
+use super::{invalid, Invalid};
 use crate::timestamp::Timestamp;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
@@ -21,13 +21,6 @@ pub struct ExportRequest {
     pub organization_id: String,
     /// `from`, `to` and the list filters.
     pub params: Vec<(String, String)>,
-}
-
-fn invalid(path: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        instance_path: path.to_string(),
-        message: message.into(),
-    }
 }
 
 /// Reads `{"organization_id", "range_start", "range_end", "actions"?, "actor_ids"?,
@@ -49,13 +42,13 @@ pub fn parse_export(body: &Map<String, Value>) -> Result<ExportRequest, Invalid>
     ];
     if let Some(key) = body.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(invalid(
-            &format!("/{key}"),
+            format!("/{key}"),
             format!("unknown property; allowed: {}", KEYS.join(", ")),
         ));
     }
     let text = |key: &str| match body.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(invalid(&format!("/{key}"), "is required: a string")),
+        _ => Err(invalid(format!("/{key}"), "is required: a string")),
     };
     let organization_id = text("organization_id")?;
     let mut params = vec![
@@ -73,7 +66,7 @@ pub fn parse_export(body: &Map<String, Value>) -> Result<ExportRequest, Invalid>
         let values = list(body, key)?;
         if values.len() > 1 {
             return Err(invalid(
-                &format!("/{key}"),
+                format!("/{key}"),
                 format!(
                     "Sealtrail exports match one `{param}` at a time: give one value, or make one export per value"
                 ),
@@ -84,7 +77,7 @@ pub fn parse_export(body: &Map<String, Value>) -> Result<ExportRequest, Invalid>
     for key in ["actor_names", "actors"] {
         if !list(body, key)?.is_empty() {
             return Err(invalid(
-                &format!("/{key}"),
+                format!("/{key}"),
                 "Sealtrail cannot export by actor name; filter by `actor_ids` instead",
             ));
         }
@@ -104,13 +97,10 @@ fn list(body: &Map<String, Value>, key: &str) -> Result<Vec<String>, Invalid> {
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) if !s.is_empty() => Ok(s.clone()),
-                _ => Err(invalid(
-                    &format!("/{key}/{i}"),
-                    "must be a non-empty string",
-                )),
+                _ => Err(invalid(format!("/{key}/{i}"), "must be a non-empty string")),
             })
             .collect(),
-        Some(_) => Err(invalid(&format!("/{key}"), "must be an array of strings")),
+        Some(_) => Err(invalid(format!("/{key}"), "must be an array of strings")),
     }
 }
 

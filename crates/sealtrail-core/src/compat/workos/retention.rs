@@ -3,16 +3,9 @@
 //! or a number of days) read as days, and the answer `{"retention_period_in_days": N}` (`null`
 //! for a tenant that keeps its log forever).
 
-use super::Invalid;
+use super::{invalid, Invalid};
 use crate::policy::Retention;
 use serde_json::{json, Value};
-
-fn invalid(path: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        instance_path: path.to_string(),
-        message: message.into(),
-    }
-}
 
 /// The retention a `PUT` body asks for: `{"retention_period": "2_YEARS"}` (the Node SDK) or
 /// `{"retention_period_in_days": 730}` (the Python SDK). Sealtrail's floor of 30 days then
@@ -28,7 +21,7 @@ pub fn requested(body: &Value) -> Result<Retention, Invalid> {
         .keys()
         .find(|k| !matches!(k.as_str(), "retention_period" | "retention_period_in_days"))
     {
-        return Err(invalid(&format!("/{key}"), "unknown property"));
+        return Err(invalid(format!("/{key}"), "unknown property"));
     }
     match (
         body.get("retention_period"),

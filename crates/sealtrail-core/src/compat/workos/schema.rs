@@ -9,15 +9,8 @@
 //! metadata is kept in the WorkOS form but not enforced: the entry keeps target metadata in
 //! a list beside the targets, which a JSON Schema cannot pair with each target's type.
 
-use super::{Invalid, PROPERTY};
+use super::{invalid, Invalid, PROPERTY};
 use serde_json::{json, Map, Value};
-
-fn invalid(path: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        instance_path: path.to_string(),
-        message: message.into(),
-    }
-}
 
 /// The JSON Schema a `createSchema` body stands for (module docs), or why the body is not
 /// one: `targets` is a non-empty list of `{type, metadata?}`; each metadata is
@@ -31,7 +24,7 @@ pub fn to_json_schema(body: &Value) -> Result<Value, Invalid> {
         .find(|k| !matches!(k.as_str(), "actor" | "targets" | "metadata"))
     {
         return Err(invalid(
-            &format!("/{key}"),
+            format!("/{key}"),
             "unknown property; allowed: actor, targets, metadata",
         ));
     }
@@ -52,21 +45,21 @@ pub fn to_json_schema(body: &Value) -> Result<Value, Invalid> {
         };
         match target.get("type") {
             Some(Value::String(t)) if !t.is_empty() => types.push(t.clone()),
-            _ => return Err(invalid(&format!("{path}/type"), "is required: a string")),
+            _ => return Err(invalid(format!("{path}/type"), "is required: a string")),
         }
         metadata_properties(target.get("metadata"), &format!("{path}/metadata"))?;
         if let Some(key) = target
             .keys()
             .find(|k| !matches!(k.as_str(), "type" | "metadata"))
         {
-            return Err(invalid(&format!("{path}/{key}"), "unknown property"));
+            return Err(invalid(format!("{path}/{key}"), "unknown property"));
         }
     }
     let actor_metadata = match body.get("actor") {
         None | Some(Value::Null) => None,
         Some(Value::Object(actor)) => {
             if let Some(key) = actor.keys().find(|k| *k != "metadata") {
-                return Err(invalid(&format!("/actor/{key}"), "unknown property"));
+                return Err(invalid(format!("/actor/{key}"), "unknown property"));
             }
             metadata_properties(actor.get("metadata"), "/actor/metadata")?
         }
@@ -128,7 +121,7 @@ fn metadata_properties(
         let kind = schema.get("type").and_then(Value::as_str);
         if !matches!(kind, Some("string" | "number" | "boolean")) {
             return Err(invalid(
-                &format!("{path}/properties/{key}/type"),
+                format!("{path}/properties/{key}/type"),
                 "must be \"string\", \"number\" or \"boolean\"",
             ));
         }

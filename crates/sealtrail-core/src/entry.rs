@@ -37,7 +37,9 @@ pub const OCCURRED_AT_MAX_AHEAD_MILLIS: i64 = 24 * 60 * 60 * 1000;
 pub const LATE_AFTER_MILLIS: i64 = 24 * 60 * 60 * 1000;
 
 /// Outcome of the recorded action, shown as the Result badge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The action completed as intended; the default when the client sends no `result`.
@@ -101,7 +103,9 @@ impl FromStr for Outcome {
 }
 
 /// Who acted. `System` renders as a System badge: a scheduled job or the platform itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ActorType {
     /// A person, usually signed in to the producing app; the default when `type` is absent.
@@ -152,7 +156,7 @@ impl FromStr for ActorType {
 }
 
 /// The person or process that performed the action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Actor {
     /// Serialised as `type`; `system` actors are what the `system=true` filter selects.
     #[serde(rename = "type", default)]
@@ -195,7 +199,7 @@ impl Actor {
 }
 
 /// A record the action touched. The first target is the entry's primary Subject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Target {
     /// Serialised as `type`: what kind of record it is (`invoice`, `user`); required at ingest.
     #[serde(rename = "type")]
@@ -209,7 +213,7 @@ pub struct Target {
 }
 
 /// The HTTP request that caused the action, when the producer records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct RequestInfo {
     /// HTTP method as the producer sent it; not validated against a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,7 +230,7 @@ pub struct RequestInfo {
 }
 
 /// Where the action came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Context {
     /// Client IP in canonical text form (validated as an IPv4 or IPv6 address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,7 +257,7 @@ impl Context {
 }
 
 /// Before/after values of an edit, shown side by side in the detail view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Changes {
     /// Value before the edit as free JSON; `None` when not recorded (e.g. for a creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,7 +302,7 @@ pub struct NewEntry {
 }
 
 /// An entry as the log holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     /// Stable, time-ordered id (UUIDv7), quotable in correspondence.
     pub id: Uuid,

@@ -2,6 +2,9 @@
 //! the HTTP API, the CLI, exports and every store backend, so "export exactly what is on screen"
 //! holds by construction.
 
+mod parameters;
+pub use parameters::{is_parameter, Parameter, ParameterKind, PARAMETERS};
+
 use crate::entry::Outcome;
 use crate::timestamp::Timestamp;
 use base64::Engine;
@@ -215,7 +218,7 @@ pub struct Page {
 }
 
 /// One distinct value present in a tenant's log, with how many entries carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacetValue {
     /// The value as stored (for `results`, the outcome's wire spelling).
     pub value: String,
@@ -224,7 +227,7 @@ pub struct FacetValue {
 }
 
 /// A distinct actor present in the log, for the Actor dropdown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacetActor {
     /// Actor type in its wire spelling (`user`, `system`, ...), serialised as `type`.
     #[serde(rename = "type")]
@@ -240,7 +243,7 @@ pub struct FacetActor {
 }
 
 /// The values present in a tenant's data, so dropdowns list only what can match.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facets {
     /// Distinct channels, most frequent first.
     pub channels: Vec<FacetValue>,
@@ -465,6 +468,9 @@ pub fn parse_query(
             }
             Ok((!value.is_empty()).then(|| value.to_string()))
         };
+        if !is_parameter(key) && !key.starts_with("properties.") && !extra_allowed.contains(&key) {
+            return Err(param_error(key, "is not a known filter"));
+        }
         match key {
             "from" => filter.from = parse_bound(key, value, false)?,
             "to" => filter.until = parse_bound(key, value, true)?,

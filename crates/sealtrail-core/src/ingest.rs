@@ -24,7 +24,10 @@ use crate::timestamp::Timestamp;
 use serde_json::Value;
 
 pub(crate) use validate::{join, looks_like_email};
-pub use validate::{validate_action, validate_event};
+pub use validate::{
+    validate_action, validate_event, ACTOR_FIELDS, CHANGES_FIELDS, CONTEXT_FIELDS, EVENT_FIELDS,
+    REQUEST_FIELDS, TARGET_FIELDS,
+};
 
 /// Size and shape limits, so one client cannot make the server parse or store unbounded data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

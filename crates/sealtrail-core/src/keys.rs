@@ -15,7 +15,19 @@ use std::str::FromStr;
 use subtle::ConstantTimeEq;
 
 /// What a key may do. `Admin` implies every other scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Send events.
@@ -99,7 +111,7 @@ impl FromStr for Scope {
 }
 
 /// A key's stored record: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Public identifier used to list and revoke the key (its prefix).
     pub id: String,

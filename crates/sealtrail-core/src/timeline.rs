@@ -16,7 +16,7 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 /// What the store counts by: a UTC hour or a UTC day (of the filter's clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TallyUnit {
     /// Hours since the epoch.
@@ -36,7 +36,7 @@ impl TallyUnit {
 }
 
 /// How many matching entries had one outcome within one hour or day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tally {
     /// The start of the hour or day (UTC).
     pub start: Timestamp,
@@ -47,7 +47,7 @@ pub struct Tally {
 }
 
 /// How wide each bar is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BarWidth {
     /// One UTC hour: periods up to two days.
@@ -63,7 +63,7 @@ pub enum BarWidth {
 }
 
 /// One bar: the entries of `[start, end)` by outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bar {
     /// Inclusive start; the period's own start for a first bar that begins inside it.
     pub start: Timestamp,
@@ -89,7 +89,7 @@ impl Bar {
 }
 
 /// The chart's data: bars oldest first, covering the whole period without gaps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Timeline {
     /// What one bar spans.
     pub width: BarWidth,

@@ -2,99 +2,50 @@
 //! middleware order around them. Composed here, above both `routes` and `web`, so neither has
 //! to know the other.
 
+use crate::openapi;
 use crate::routes::{
     directory, events, export_download, export_jobs, integrity, limits, ops, prune_and_erase,
     retraced, schemas, settings, tiles, witness, workos,
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Builds the application. Every `/v1` route authenticates inside its handler via
 /// [`crate::auth::Caller`]; the web page's routes ([`crate::web::routes`]) via the session cookie.
+///
+/// The API's routes are registered from their `#[utoipa::path]` attributes (`routes!`), which
+/// also makes the OpenAPI document served at [`openapi::PATH`]; only the protocol endpoints
+/// specified elsewhere (C2SP tiles and witness) and the page are plain routes.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let (api, described) = api_routes().split_for_parts();
     // A prune or an erasure runs as long as the log needs — chunk by chunk, then the search
     // index merged step by step before it answers — which on a large log is longer than the
     // request timeout allows. That timeout is for slow clients; cutting these off would leave
     // the work half done with a 408, so they are routed outside it.
-    let maintenance = Router::new()
-        .route("/v1/admin/prune", post(prune_and_erase::prune))
-        .route("/v1/subjects/{subject}/erase", post(prune_and_erase::erase));
+    let (maintenance, maintenance_described) = OpenApiRouter::new()
+        .routes(routes!(prune_and_erase::prune))
+        .routes(routes!(prune_and_erase::erase))
+        .split_for_parts();
+    let (retraced, retraced_described) = retraced_routes().split_for_parts();
+    let mut document = described;
+    document.merge(maintenance_described);
+    document.merge(retraced_described);
+    let served = openapi::Served::new(&openapi::complete(document));
     Router::new()
-        .route("/v1/events", post(events::ingest).get(events::list))
-        .route("/v1/events/{id}", get(events::detail))
-        .route("/v1/facets", get(directory::facets))
-        .route("/v1/facets/actors", get(directory::find_actors))
-        .route("/v1/timeline", get(events::timeline))
-        .route("/v1/export", get(export_download::download))
-        .route(
-            "/v1/exports",
-            get(export_jobs::list).post(export_jobs::create),
-        )
-        .route("/v1/exports/{id}", get(export_jobs::show))
-        .route("/v1/exports/{id}/download", get(export_jobs::download))
-        .route("/v1/tenant", get(directory::tenant))
-        .route("/v1/tenant/aliases", post(directory::add_alias))
-        .route(
-            "/v1/tenant/aliases/{alias}",
-            delete(directory::remove_alias),
-        )
-        .route(
-            "/v1/keys",
-            get(directory::list_keys).post(directory::create_key),
-        )
-        .route("/v1/keys/{id}", delete(directory::revoke_key))
-        .route(
-            "/v1/checkpoint",
-            get(integrity::latest).post(integrity::sign_now),
-        )
-        .route("/v1/proof/inclusion", get(integrity::inclusion))
-        .route("/v1/proof/consistency", get(integrity::consistency))
-        .route("/v1/schemas", get(schemas::list))
-        .route(
-            "/v1/schemas/{action}",
-            get(schemas::show).post(schemas::register),
-        )
-        .route("/v1/settings", get(settings::show))
-        .route("/v1/settings/retention", put(settings::set_retention))
-        .route("/v1/settings/legal-hold", put(settings::set_legal_hold))
-        .route(
-            "/v1/settings/export-exclusions",
-            put(settings::set_export_exclusions),
-        )
-        .route("/v1/settings/limits", put(limits::set_limits))
-        .route("/v1/settings/tiles", put(settings::set_tile_access))
-        .route(
-            "/v1/settings/default-period",
-            put(settings::set_default_period),
-        )
-        .merge(retraced_routes(""))
-        .merge(retraced_routes("/auditlog"))
-        .route("/audit_logs/events", post(workos::create_event))
-        .route("/audit_logs/exports", post(workos::create_export))
-        .route("/audit_logs/actions", get(workos::list_actions))
-        .route(
-            "/organizations/{organization}/audit_logs_retention",
-            get(workos::get_retention).put(workos::put_retention),
-        )
-        .route(
-            "/audit_logs/actions/{action}/schemas",
-            get(workos::list_schemas).post(workos::create_schema),
-        )
-        .route("/audit_logs/exports/{id}", get(workos::get_export))
-        .route(
-            "/audit_logs/exports/{id}/download",
-            get(workos::download_export),
-        )
+        .merge(api)
+        .merge(retraced.clone())
+        .nest("/auditlog", retraced)
+        .route(openapi::PATH, get(move || async move { served.respond() }))
         .route("/tlog/{tenant}/checkpoint", get(tiles::checkpoint))
         .route("/tlog/{tenant}/tile/{*path}", get(tiles::tile))
         .route("/witness/add-checkpoint", post(witness::add_checkpoint))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
         .merge(crate::web::routes())
         .fallback(ops::not_found)
         .layer(TimeoutLayer::with_status_code(
@@ -108,14 +59,55 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .with_state(state)
 }
 
-/// Retraced's API at `prefix`: at the root for an `endpoint` naming only the host, and under
-/// `/auditlog`, the base path of Retraced's own deployments, so an existing client
-/// configuration needs only its host changed. The viewer's routes are called from the
-/// application's pages on another origin, so they answer CORS preflights for any origin: they
-/// take bearer credentials only (never cookies), which a page can only have been given.
-fn retraced_routes(prefix: &str) -> Router<AppState> {
+/// Sealtrail's own API, WorkOS's, and the operational endpoints, each from its handler's
+/// `#[utoipa::path]`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(events::ingest, events::list))
+        .routes(routes!(events::detail))
+        .routes(routes!(directory::facets))
+        .routes(routes!(directory::find_actors))
+        .routes(routes!(events::timeline))
+        .routes(routes!(export_download::download))
+        .routes(routes!(export_jobs::list, export_jobs::create))
+        .routes(routes!(export_jobs::show))
+        .routes(routes!(export_jobs::download))
+        .routes(routes!(directory::tenant))
+        .routes(routes!(directory::add_alias))
+        .routes(routes!(directory::remove_alias))
+        .routes(routes!(directory::list_keys, directory::create_key))
+        .routes(routes!(directory::revoke_key))
+        .routes(routes!(integrity::latest, integrity::sign_now))
+        .routes(routes!(integrity::inclusion))
+        .routes(routes!(integrity::consistency))
+        .routes(routes!(schemas::list))
+        .routes(routes!(schemas::show, schemas::register))
+        .routes(routes!(settings::show))
+        .routes(routes!(settings::set_retention))
+        .routes(routes!(settings::set_legal_hold))
+        .routes(routes!(settings::set_export_exclusions))
+        .routes(routes!(limits::set_limits))
+        .routes(routes!(settings::set_tile_access))
+        .routes(routes!(settings::set_default_period))
+        .routes(routes!(workos::create_event))
+        .routes(routes!(workos::create_export))
+        .routes(routes!(workos::list_actions))
+        .routes(routes!(workos::get_retention, workos::put_retention))
+        .routes(routes!(workos::list_schemas, workos::create_schema))
+        .routes(routes!(workos::get_export))
+        .routes(routes!(workos::download_export))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+}
+
+/// Retraced's API, served at the root for an `endpoint` naming only the host and (by
+/// [`router`]) again under `/auditlog`, the base path of Retraced's own deployments, so an
+/// existing client configuration needs only its host changed; the document describes the
+/// root copy. The viewer's routes are called from the application's pages on another origin,
+/// so they answer CORS preflights for any origin: they take bearer credentials only (never
+/// cookies), which a page can only have been given.
+fn retraced_routes() -> OpenApiRouter<AppState> {
     use retraced::viewer;
-    let project = format!("{prefix}/publisher/v1/project/{{project}}");
     let cors = tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
@@ -124,26 +116,14 @@ fn retraced_routes(prefix: &str) -> Router<AppState> {
             axum::http::header::CONTENT_TYPE,
         ])
         .expose_headers([axum::http::header::CONTENT_DISPOSITION]);
-    let viewer_routes = Router::new()
-        .route(
-            &format!("{prefix}/viewer/v1/viewersession"),
-            post(viewer::viewer_session),
-        )
-        .route(
-            &format!("{prefix}/viewer/v1/graphql"),
-            post(viewer::viewer_search),
-        )
+    let viewer_routes = OpenApiRouter::new()
+        .routes(routes!(viewer::viewer_session))
+        .routes(routes!(viewer::viewer_search))
         .layer(cors);
-    Router::new()
-        .route(&format!("{project}/event"), post(retraced::publish_event))
-        .route(
-            &format!("{project}/event/bulk"),
-            post(retraced::publish_bulk),
-        )
-        .route(&format!("{project}/viewertoken"), get(viewer::viewer_token))
-        .route(
-            &format!("{project}/graphql"),
-            post(viewer::publisher_search),
-        )
+    OpenApiRouter::new()
+        .routes(routes!(retraced::publish_event))
+        .routes(routes!(retraced::publish_bulk))
+        .routes(routes!(viewer::viewer_token))
+        .routes(routes!(viewer::publisher_search))
         .merge(viewer_routes)
 }

@@ -12,7 +12,7 @@ use sealtrail_store::StoreError;
 use serde::Serialize;
 
 /// The JSON body of every error response.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `validation_failed`, `missing_scope`.
     pub code: String,
@@ -249,7 +249,7 @@ impl From<StoreError> for ApiError {
 impl ApiError {
     /// The error answered with `body` in place of Sealtrail's `{"error": …}`, for the
     /// compatible APIs whose clients parse their own shapes; the status and `Retry-After` stay.
-    pub fn render_as(&self, body: serde_json::Value) -> Response {
+    pub fn render_as(&self, body: impl Serialize) -> Response {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
@@ -262,7 +262,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = self.render_as(serde_json::json!({ "error": self.body }));
+        let mut response = self.render_as(crate::openapi::bodies::ErrorResponse {
+            error: self.body.clone(),
+        });
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

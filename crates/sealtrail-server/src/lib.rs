@@ -11,6 +11,7 @@ pub mod client_addr;
 pub mod download;
 pub mod error;
 pub mod listener;
+pub mod openapi;
 pub mod proofs;
 pub mod request;
 pub mod routes;

@@ -61,8 +61,34 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-/// Decodes a small JSON request body, answering 400 `malformed_json` with the expected shape.
+/// Decodes a small JSON object body, answering 400 `malformed_json` with the expected shape.
+///
+/// Anything but an object is refused before decoding: `serde` would otherwise read a struct
+/// from an array of its members in order, so `[365, false]` would quietly set a retention.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    if !is_json_object(body) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("expected {shape}: the body must be a JSON object"),
+        ));
+    }
+    json_value_body(body, shape)
+}
+
+/// Whether `body` holds a JSON object at its top level (by its first significant byte; the
+/// decoder then checks the rest).
+pub fn is_json_object(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
+/// Decodes a small JSON body of any shape (a JSON Schema may be `true` or `false`).
+pub fn json_value_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    shape: &str,
+) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// Top-level fields, in the order they are checked.
-pub(super) const EVENT_FIELDS: &[&str] = &[
+pub const EVENT_FIELDS: &[&str] = &[
     "action",
     "channel",
     "event",
@@ -29,15 +29,15 @@ pub(super) const EVENT_FIELDS: &[&str] = &[
     "idempotency_key",
 ];
 /// Fields of `actor`, in the order they are checked.
-pub(super) const ACTOR_FIELDS: &[&str] = &["type", "id", "name", "email", "via"];
+pub const ACTOR_FIELDS: &[&str] = &["type", "id", "name", "email", "via"];
 /// Fields of each `targets[i]`.
-pub(super) const TARGET_FIELDS: &[&str] = &["type", "id", "name"];
+pub const TARGET_FIELDS: &[&str] = &["type", "id", "name"];
 /// Fields of `context`.
-pub(super) const CONTEXT_FIELDS: &[&str] = &["ip", "user_agent", "location", "request"];
+pub const CONTEXT_FIELDS: &[&str] = &["ip", "user_agent", "location", "request"];
 /// Fields of `context.request`.
-pub(super) const REQUEST_FIELDS: &[&str] = &["method", "path", "body", "response"];
+pub const REQUEST_FIELDS: &[&str] = &["method", "path", "body", "response"];
 /// Fields of `changes`.
-pub(super) const CHANGES_FIELDS: &[&str] = &["before", "after"];
+pub const CHANGES_FIELDS: &[&str] = &["before", "after"];
 
 // Length limits, in characters: long enough for any real value, short enough that one
 // field cannot dominate an event or a list view.

@@ -16,6 +16,10 @@ use serde_json::json;
 
 /// `GET /v1/facets`: the distinct values present in the tenant's log, so filter dropdowns only
 /// offer values that can match.
+#[utoipa::path(
+    get, path = "/v1/facets", tag = "events", security(("api_key" = [])),
+    responses((status = 200, description = "The values present in the tenant's log", body = sealtrail_core::filter::Facets))
+)]
 pub async fn facets(
     State(state): State<AppState>,
     caller: Caller,
@@ -26,6 +30,14 @@ pub async fn facets(
 
 /// `GET /v1/facets/actors?q=&limit=`: the actors whose id, name or e-mail holds `q`, most
 /// frequent first — for a tenant with more actors than `/v1/facets` lists.
+#[utoipa::path(
+    get, path = "/v1/facets/actors", tag = "events", security(("api_key" = [])),
+    params(
+        ("q" = Option<String>, Query, description = "Text inside an actor's id, name or e-mail (at most 200 characters)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Most actors to return (default 20)"),
+    ),
+    responses((status = 200, description = "Matching actors, most frequent first", body = crate::openapi::bodies::ActorMatches))
+)]
 pub async fn find_actors(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,6 +53,10 @@ pub async fn find_actors(
 }
 
 /// `GET /v1/tenant`: which tenant this key belongs to and how long its log is.
+#[utoipa::path(
+    get, path = "/v1/tenant", tag = "tenant", security(("api_key" = [])),
+    responses((status = 200, description = "The caller's tenant", body = crate::openapi::bodies::TenantView))
+)]
 pub async fn tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,6 +79,15 @@ pub async fn tenant(
 
 /// `POST /v1/tenant/aliases` `{"alias"}`: another name of the tenant for the compatible APIs
 /// (a WorkOS organization id, a Retraced project id); 201, audited.
+#[utoipa::path(
+    post, path = "/v1/tenant/aliases", tag = "tenant", security(("api_key" = [])),
+    request_body(content = crate::openapi::bodies::Alias, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The alias now names the tenant", body = crate::openapi::bodies::Alias),
+        (status = 409, description = "Another tenant has this name or alias", body = crate::openapi::bodies::ErrorResponse),
+        (status = 422, description = "Not a usable alias", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn add_alias(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,6 +113,11 @@ pub async fn add_alias(
 }
 
 /// `DELETE /v1/tenant/aliases/{alias}`: 204, audited; 404 when the tenant has no such alias.
+#[utoipa::path(
+    delete, path = "/v1/tenant/aliases/{alias}", tag = "tenant", security(("api_key" = [])),
+    params(("alias" = String, Path, description = "The alias to remove")),
+    responses((status = 204, description = "Removed"))
+)]
 pub async fn remove_alias(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,6 +135,10 @@ pub async fn remove_alias(
 }
 
 /// `GET /v1/keys`: every key of the tenant, revoked ones included; never a secret.
+#[utoipa::path(
+    get, path = "/v1/keys", tag = "tenant", security(("api_key" = [])),
+    responses((status = 200, description = "Every key of the tenant, never a secret", body = Vec<sealtrail_core::keys::ApiKey>))
+)]
 pub async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,7 +148,7 @@ pub async fn list_keys(
 }
 
 /// Body of `POST /v1/keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     name: String,
@@ -122,6 +156,14 @@ pub struct CreateKey {
 }
 
 /// `POST /v1/keys`: creates a key; the response is the only time its secret is shown.
+#[utoipa::path(
+    post, path = "/v1/keys", tag = "tenant", security(("api_key" = [])),
+    request_body(content = CreateKey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The key, with the only copy of its secret", body = crate::openapi::bodies::CreatedKeyView),
+        (status = 422, description = "An unknown scope or an unusable name", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,6 +197,11 @@ pub async fn create_key(
 }
 
 /// `DELETE /v1/keys/{id}`: revokes a key at once; requests with it then get 401.
+#[utoipa::path(
+    delete, path = "/v1/keys/{id}", tag = "tenant", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses((status = 200, description = "The revoked key", body = sealtrail_core::keys::ApiKey))
+)]
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,

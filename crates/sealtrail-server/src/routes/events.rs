@@ -112,6 +112,20 @@ pub(crate) fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, 
 /// One event answers 201 (200 for a duplicate) or 422 naming the field; a batch answers 200
 /// when every event was stored or was a duplicate, 207 when some were rejected, with a result
 /// per event in request order.
+#[utoipa::path(
+    post, path = "/v1/events", tag = "events", security(("api_key" = [])),
+    params(
+        ("wait" = Option<String>, Query, description = "`checkpoint`: answer with a signed checkpoint and each stored event's inclusion proof"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Deduplicates a retried single event (1-200 visible ASCII characters)"),
+    ),
+    request_body(content = crate::openapi::bodies::IngestBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The event is durably stored", body = crate::openapi::bodies::IngestResult),
+        (status = 200, description = "A single event already stored under its key, or a batch all stored or duplicates", body = crate::openapi::bodies::IngestAnswer),
+        (status = 207, description = "A batch of which some events were refused", body = crate::openapi::bodies::BatchResult),
+        (status = 422, description = "The event breaks a rule, or a schema registered for its action; the field is named", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     IngestCaller(caller): IngestCaller,
@@ -252,6 +266,11 @@ fn answer(ingested: Ingested, proofs: Option<&ProofSet>) -> Result<Response, Api
 
 /// `GET /v1/events`: one newest-first page matching the filters, with the total match count
 /// (skip it with `count=false` when only paging) and cursors both ways.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events", security(("api_key" = [])),
+    params(crate::openapi::FilterParameters, ("count" = Option<bool>, Query, description = "`false` skips counting every match when only paging")),
+    responses((status = 200, description = "One page, newest first", body = crate::openapi::bodies::EventPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -334,6 +353,14 @@ impl Serialize for Views<'_> {
 /// `GET /v1/events/{id}`: one entry with its before/after changes. Another tenant's id is
 /// indistinguishable from a missing one (404); an entry removed by retention pruning answers
 /// 410 Gone, so a quoted id is never mistaken for one that never existed.
+#[utoipa::path(
+    get, path = "/v1/events/{id}", tag = "events", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The entry's id (a UUID)")),
+    responses(
+        (status = 200, description = "The entry with its before/after changes and integrity", body = crate::openapi::bodies::EntryDetail),
+        (status = 410, description = "Removed by retention pruning", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -404,6 +431,11 @@ fn truncate(s: &str) -> String {
 /// `GET /v1/timeline`: the entries the filters select over time, as bars (per hour, day,
 /// week, month or year as the period suggests) with counts by outcome: what the page draws
 /// above its table.
+#[utoipa::path(
+    get, path = "/v1/timeline", tag = "events", security(("api_key" = [])),
+    params(crate::openapi::FilterParameters),
+    responses((status = 200, description = "Counts over time by outcome", body = sealtrail_core::timeline::Timeline))
+)]
 pub async fn timeline(
     State(state): State<AppState>,
     caller: Caller,

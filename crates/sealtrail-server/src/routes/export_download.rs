@@ -11,6 +11,20 @@ use sealtrail_core::keys::Scope;
 
 /// Streams exactly what `GET /v1/events` with the same filters would list (all pages),
 /// newest first. `format` is `csv` (default), `json`, `ndjson` or `bundle`.
+#[utoipa::path(
+    get, path = "/v1/export", tag = "exports", security(("api_key" = [])),
+    params(crate::openapi::FilterParameters,
+        ("format" = Option<String>, Query, description = "`csv` (default), `json`, `ndjson`, `xlsx` or `pdf`"),
+        ("order" = Option<String>, Query, description = "`newest` (default) or `oldest` first"),
+    ),
+    responses(
+        (status = 200, description = "The file, streamed; the export itself is recorded in the log", content(
+            (String = "text/csv"), (String = "application/json"), (String = "application/x-ndjson"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/pdf"),
+        )),
+        (status = 413, description = "More entries than a streamed export may hold: queue a job instead", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,

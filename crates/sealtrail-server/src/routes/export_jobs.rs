@@ -18,13 +18,13 @@ use sealtrail_core::Timestamp;
 use sealtrail_export::Format;
 use sealtrail_service::jobs::{JobError, JobId, JobRecord, JobState, NewJob};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Largest job request accepted: a name and a handful of filters never come near it.
 const MAX_BODY: usize = 64 * 1024;
 
 /// `POST /v1/exports` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     #[serde(default)]
@@ -32,16 +32,19 @@ struct CreateBody {
     #[serde(default)]
     format: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     filters: Map<String, Value>,
 }
 
 /// A job as the API shows it: the record without its tenant, plus where to download it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct JobView<'a> {
     id: String,
     name: &'a str,
     format: &'static str,
+    #[schema(value_type = Object)]
     filters: &'a Value,
+    #[schema(value_type = String)]
     state: JobState,
     rows: u64,
     bytes: u64,
@@ -53,6 +56,12 @@ struct JobView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     download_url: String,
+}
+
+/// `GET /v1/exports`: the tenant's jobs.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct JobList<'a> {
+    jobs: Vec<JobView<'a>>,
 }
 
 fn view(record: &JobRecord) -> JobView<'_> {
@@ -76,6 +85,14 @@ fn view(record: &JobRecord) -> JobView<'_> {
 
 /// Queues an export of exactly what `GET /v1/events` with `filters` lists; answers 202 with
 /// the job (and its URL in `Location`) before any entry is read.
+#[utoipa::path(
+    post, path = "/v1/exports", tag = "exports", security(("api_key" = [])),
+    request_body(content = CreateBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Queued", body = JobView),
+        (status = 422, description = "An unknown format or filter", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,6 +124,11 @@ pub async fn create(
 }
 
 /// One job, with its progress while it runs.
+#[utoipa::path(
+    get, path = "/v1/exports/{id}", tag = "exports", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses((status = 200, description = "The job", body = JobView))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,15 +141,29 @@ pub async fn show(
 }
 
 /// The caller's tenant's jobs, newest first (finished ones stay listed a week past expiry).
+#[utoipa::path(
+    get, path = "/v1/exports", tag = "exports", security(("api_key" = [])),
+    responses((status = 200, description = "The tenant's jobs, newest first", body = JobList))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Export)?;
     let records = state.exports.list(caller.tenant()).await?;
     let jobs: Vec<JobView<'_>> = records.iter().map(view).collect();
-    Ok(Json(json!({ "jobs": jobs })).into_response())
+    Ok(Json(JobList { jobs }).into_response())
 }
 
 /// Streams a ready job's file as `audit-log-<UTC>.<ext>`; 409 before it is ready, 410 after
 /// it expired.
+#[utoipa::path(
+    get, path = "/v1/exports/{id}/download", tag = "exports", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The file", content((String = "text/csv"), (String = "application/json"), (String = "application/x-ndjson"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/pdf"))),
+        (status = 409, description = "Not ready yet", body = crate::openapi::bodies::ErrorResponse),
+        (status = 410, description = "Expired", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,6 +177,13 @@ pub async fn download(
 
 /// Malformed JSON is 400; well-formed JSON of the wrong shape (unknown field, wrong type) 422.
 fn parse_body(bytes: &[u8]) -> Result<CreateBody, ApiError> {
+    if !crate::request::is_json_object(bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object such as {\"format\": \"csv\", \"filters\": {}}",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         if e.is_data() {
             ApiError::new(

@@ -28,6 +28,10 @@ pub async fn latest_or_new(
 }
 
 /// `GET /v1/checkpoint`: the latest signed checkpoint of the caller's log.
+#[utoipa::path(
+    get, path = "/v1/checkpoint", tag = "integrity", security(("api_key" = [])),
+    responses((status = 200, description = "The latest signed checkpoint", body = crate::openapi::bodies::Checkpoint))
+)]
 pub async fn latest(
     State(state): State<AppState>,
     caller: Caller,
@@ -39,6 +43,10 @@ pub async fn latest(
 
 /// `POST /v1/checkpoint`: signs now, so the answer covers everything acknowledged before it
 /// (waiting a few seconds for witnesses' cosignatures, when witnesses are configured).
+#[utoipa::path(
+    post, path = "/v1/checkpoint", tag = "integrity", security(("api_key" = [])),
+    responses((status = 200, description = "A checkpoint covering everything acknowledged before it", body = crate::openapi::bodies::Checkpoint))
+)]
 pub async fn sign_now(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,6 +120,17 @@ fn required(value: Option<u64>, name: &str) -> Result<u64, ApiError> {
 
 /// `GET /v1/proof/inclusion?seq=&size=`: the audit path of entry `seq` in the tree of `size`
 /// entries (default: the latest checkpoint's size, whose signed note is included).
+#[utoipa::path(
+    get, path = "/v1/proof/inclusion", tag = "integrity", security(("api_key" = [])),
+    params(
+        ("seq" = u64, Query, description = "The entry's place in the log"),
+        ("size" = Option<u64>, Query, description = "The tree size to prove against (default: the latest checkpoint's)"),
+    ),
+    responses(
+        (status = 200, description = "The audit path", body = crate::openapi::bodies::InclusionProof),
+        (status = 422, description = "No such entry in a tree of that size", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,6 +161,17 @@ pub async fn inclusion(
 
 /// `GET /v1/proof/consistency?old=&new=`: proves the tree of `new` entries extends the tree of
 /// `old` entries (default `new`: the latest checkpoint's size).
+#[utoipa::path(
+    get, path = "/v1/proof/consistency", tag = "integrity", security(("api_key" = [])),
+    params(
+        ("old" = u64, Query, description = "The older tree size"),
+        ("new" = Option<u64>, Query, description = "The newer tree size (default: the latest checkpoint's)"),
+    ),
+    responses(
+        (status = 200, description = "The consistency path", body = crate::openapi::bodies::ConsistencyProof),
+        (status = 422, description = "The sizes do not make a proof (old above new, or new above the log)", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn consistency(
     State(state): State<AppState>,
     caller: Caller,

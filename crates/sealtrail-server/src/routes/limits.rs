@@ -14,6 +14,22 @@ use serde_json::{json, Value};
 
 /// The fields of the body; every one must be given (`null` for unlimited), so leaving one out
 /// can never silently lift a limit.
+/// The body as the API's description shows it; read member by member below, so that an
+/// absent member is refused rather than defaulted.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct LimitsBody {
+    /// Requests per second one key may make; null for unlimited.
+    #[schema(required = true)]
+    requests_per_second_per_key: Option<u64>,
+    /// Events per second the tenant may ingest; null for unlimited.
+    #[schema(required = true)]
+    ingest_events_per_second: Option<u64>,
+    /// Events per UTC day; null for unlimited.
+    #[schema(required = true)]
+    daily_event_quota: Option<u64>,
+}
+
 const FIELDS: [&str; 3] = [
     "requests_per_second_per_key",
     "ingest_events_per_second",
@@ -24,6 +40,11 @@ const FIELDS: [&str; 3] = [
 /// `{"requests_per_second_per_key": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}`.
 /// Applies on this node at once and on others within a few seconds; audited as
 /// `limits.changed`.
+#[utoipa::path(
+    put, path = "/v1/settings/limits", tag = "settings", security(("api_key" = [])),
+    request_body(content = LimitsBody, content_type = "application/json"),
+    responses((status = 200, description = "The limits now in force", body = crate::openapi::bodies::LimitsView), (status = 422, description = "A member missing or out of range", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn set_limits(
     State(state): State<AppState>,
     caller: Caller,

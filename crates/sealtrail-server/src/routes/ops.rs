@@ -11,6 +11,10 @@ use serde_json::json;
 use std::time::Instant;
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise, for load balancers.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The store answers", body = crate::openapi::bodies::Health), (status = 503, description = "The store does not answer", body = crate::openapi::bodies::Health))
+)]
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.health().await {
         Ok(()) => Json(json!({ "status": "ok" })).into_response(),
@@ -26,6 +30,10 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

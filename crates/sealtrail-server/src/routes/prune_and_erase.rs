@@ -16,6 +16,10 @@ use sealtrail_store::{ErasureMode, ErasureOutcome};
 use serde_json::{json, Value};
 
 /// `POST /v1/admin/prune`: prunes now by the tenant's retention window (409 under legal hold).
+#[utoipa::path(
+    post, path = "/v1/admin/prune", tag = "lifecycle", security(("api_key" = [])),
+    responses((status = 200, description = "What was removed (the prune is itself recorded)", body = crate::openapi::bodies::PruneResult), (status = 409, description = "Under legal hold", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn prune(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
     let (store, tenant, actor) = (state.store.clone(), caller.tenant(), caller.as_actor());
@@ -37,6 +41,14 @@ pub async fn prune(State(state): State<AppState>, caller: Caller) -> Result<Json
 /// identified by an id or e-mail address. Entries keep their place and proofs; personal data
 /// is replaced by a stable pseudonym. A dry run answers the same summary and changes nothing;
 /// a subject no actor or target is answers 404 `subject_not_found`.
+#[utoipa::path(
+    post, path = "/v1/subjects/{subject}/erase", tag = "lifecycle", security(("api_key" = [])),
+    params(
+        ("subject" = String, Path, description = "The actor's or target's id or e-mail"),
+        ("dry_run" = Option<bool>, Query, description = "Only show what would change"),
+    ),
+    responses((status = 200, description = "What was (or would be) pseudonymised", body = crate::openapi::bodies::ErasureResult), (status = 422, description = "Not an erasable subject", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,

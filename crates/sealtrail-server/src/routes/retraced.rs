@@ -106,21 +106,28 @@ impl From<ServiceError> for RetracedError {
 
 impl IntoResponse for RetracedError {
     fn into_response(self) -> Response {
-        let status = self.api.status;
-        let mut body = json!({
-            "status": status.as_u16(),
-            "type": "Error",
-            "error": self.api.body.message,
-            "code": self.api.body.code,
-        });
-        if !self.invalid.is_empty() {
-            body["invalid"] = serde_json::to_value(&self.invalid).unwrap_or(Value::Null);
-        }
+        let body = crate::openapi::bodies::RetracedErrorBody {
+            status: self.api.status.as_u16(),
+            kind: "Error",
+            error: self.api.body.message.clone(),
+            code: self.api.body.code.clone(),
+            invalid: (!self.invalid.is_empty())
+                .then(|| serde_json::to_value(&self.invalid).unwrap_or(Value::Null)),
+        };
         self.api.render_as(body)
     }
 }
 
 /// `POST …/publisher/v1/project/{project}/event`: 201 `{"id", "hash"}` once durably stored.
+#[utoipa::path(
+    post, path = "/publisher/v1/project/{project}/event", tag = "retraced", security(("retraced_token" = [])),
+    params(("project" = String, Path, description = "The Retraced project id: a tenant's name or alias")),
+    request_body(content = Object, description = "A Retraced event (see docs/compat.md for the field mapping)", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored; `hash` is the client's canonical hash of the event as sent", body = crate::openapi::bodies::RetracedPublished),
+        (status = 422, description = "The event breaks Retraced's or Sealtrail's rules", body = crate::openapi::bodies::RetracedErrorBody),
+    )
+)]
 pub async fn publish_event(
     state: State<AppState>,
     project: Path<String>,
@@ -142,6 +149,15 @@ pub async fn publish_event(
 /// `POST …/publisher/v1/project/{project}/event/bulk`: 201 `[{"id", "hash"}, …]` in request
 /// order once every event is durably stored; one bad event refuses them all (the client
 /// matches hashes to its events by position).
+#[utoipa::path(
+    post, path = "/publisher/v1/project/{project}/event/bulk", tag = "retraced", security(("retraced_token" = [])),
+    params(("project" = String, Path, description = "The Retraced project id: a tenant's name or alias")),
+    request_body(content = Vec<Object>, description = "Retraced events; all are stored or none", content_type = "application/json"),
+    responses(
+        (status = 201, description = "All stored, one answer per event in request order", body = Vec<crate::openapi::bodies::RetracedPublished>),
+        (status = 422, description = "An event breaks a rule; none was stored", body = crate::openapi::bodies::RetracedErrorBody),
+    )
+)]
 pub async fn publish_bulk(
     state: State<AppState>,
     project: Path<String>,

@@ -4,7 +4,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::request::{json_body, read_body};
+use crate::request::{json_value_body, read_body};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -32,6 +32,10 @@ pub fn schema_view(schema: &StoredSchema) -> Value {
 }
 
 /// `GET /v1/schemas`: every version of every action's schema, by action then version.
+#[utoipa::path(
+    get, path = "/v1/schemas", tag = "schemas", security(("api_key" = [])),
+    responses((status = 200, description = "Every version of every action's schema", body = crate::openapi::bodies::SchemaList))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let stored = schemas::list(state.store.as_ref(), caller.tenant()).await?;
@@ -40,6 +44,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
 }
 
 /// `GET /v1/schemas/{action}`: the action's versions, oldest first; 404 when it has none.
+#[utoipa::path(
+    get, path = "/v1/schemas/{action}", tag = "schemas", security(("api_key" = [])),
+    params(("action" = String, Path, description = "The action")),
+    responses((status = 200, description = "The action's versions, oldest first", body = crate::openapi::bodies::ActionSchemas))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,6 +68,15 @@ pub async fn show(
 }
 
 /// `POST /v1/schemas/{action}` with a JSON Schema as the body: 201 with the new version.
+#[utoipa::path(
+    post, path = "/v1/schemas/{action}", tag = "schemas", security(("api_key" = [])),
+    params(("action" = String, Path, description = "The action the schema checks")),
+    request_body(content = Object, description = "A JSON Schema (draft 2020-12)", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new version", body = crate::openapi::bodies::SchemaVersion),
+        (status = 422, description = "Not a usable JSON Schema, or not a usable action", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
 pub async fn register(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +86,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Admin)?;
     let bytes = read_body(body, &headers, MAX_SCHEMA_BYTES).await?;
-    let document: Value = json_body(&bytes, "a JSON Schema document")?;
+    let document: Value = json_value_body(&bytes, "a JSON Schema document")?;
     let stored = state
         .schemas
         .register(

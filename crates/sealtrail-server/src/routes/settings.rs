@@ -28,6 +28,10 @@ fn settings_json(s: &TenantSettings) -> Value {
 
 /// `GET /v1/settings`: the tenant's retention window, legal hold, export exclusions and usage
 /// limits.
+#[utoipa::path(
+    get, path = "/v1/settings", tag = "settings", security(("api_key" = [])),
+    responses((status = 200, description = "The tenant's settings", body = crate::openapi::bodies::SettingsView))
+)]
 pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Admin)?;
     Ok(Json(settings_json(
@@ -36,7 +40,7 @@ pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// Body of `PUT /v1/settings/retention`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RetentionBody {
     days: Option<u32>,
@@ -45,6 +49,11 @@ struct RetentionBody {
 }
 
 /// `PUT /v1/settings/retention` with `{"days": N}` (at least 30) or `{"forever": true}`.
+#[utoipa::path(
+    put, path = "/v1/settings/retention", tag = "settings", security(("api_key" = [])),
+    request_body(content = RetentionBody, content_type = "application/json"),
+    responses((status = 200, description = "The settings now", body = crate::openapi::bodies::SettingsView), (status = 422, description = "Below the 30-day floor, or neither or both members", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn set_retention(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,13 +80,18 @@ pub async fn set_retention(
 }
 
 /// Body of `PUT /v1/settings/legal-hold`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HoldBody {
     hold: bool,
 }
 
 /// `PUT /v1/settings/legal-hold` with `{"hold": true|false}`; a hold blocks every prune.
+#[utoipa::path(
+    put, path = "/v1/settings/legal-hold", tag = "settings", security(("api_key" = [])),
+    request_body(content = HoldBody, content_type = "application/json"),
+    responses((status = 200, description = "The settings now", body = crate::openapi::bodies::SettingsView))
+)]
 pub async fn set_legal_hold(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,7 +111,7 @@ pub async fn set_legal_hold(
 }
 
 /// Body of `PUT /v1/settings/tiles`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TilesBody {
     access: String,
@@ -105,6 +119,11 @@ struct TilesBody {
 
 /// `PUT /v1/settings/tiles` with `{"access": "off" | "monitor" | "public"}`: who may read the
 /// log's checkpoint and tree tiles at `/tlog/{tenant}/`.
+#[utoipa::path(
+    put, path = "/v1/settings/tiles", tag = "settings", security(("api_key" = [])),
+    request_body(content = TilesBody, content_type = "application/json"),
+    responses((status = 200, description = "The settings now", body = crate::openapi::bodies::SettingsView), (status = 422, description = "Not off, monitor or public", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn set_tile_access(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,7 +148,7 @@ pub async fn set_tile_access(
 }
 
 /// Body of `PUT /v1/settings/default-period`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PeriodBody {
     period: Option<String>,
@@ -137,6 +156,11 @@ struct PeriodBody {
 
 /// `PUT /v1/settings/default-period` with `{"period": "24h" | "7d" | "30d" | "90d" | "3m" |
 /// "this_month" | null}`: the period the audit page opens on when its address names none.
+#[utoipa::path(
+    put, path = "/v1/settings/default-period", tag = "settings", security(("api_key" = [])),
+    request_body(content = PeriodBody, content_type = "application/json"),
+    responses((status = 200, description = "The settings now", body = crate::openapi::bodies::SettingsView), (status = 422, description = "Not a known period", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn set_default_period(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,7 +180,7 @@ pub async fn set_default_period(
 }
 
 /// Body of `PUT /v1/settings/export-exclusions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExclusionsBody {
     properties: Vec<String>,
@@ -164,6 +188,11 @@ struct ExclusionsBody {
 
 /// `PUT /v1/settings/export-exclusions` with `{"properties": ["dialogue", ...]}`: keys every
 /// export of this tenant leaves out of `properties` (the log itself keeps them).
+#[utoipa::path(
+    put, path = "/v1/settings/export-exclusions", tag = "settings", security(("api_key" = [])),
+    request_body(content = ExclusionsBody, content_type = "application/json"),
+    responses((status = 200, description = "The settings now", body = crate::openapi::bodies::SettingsView), (status = 422, description = "An unusable property name", body = crate::openapi::bodies::ErrorResponse))
+)]
 pub async fn set_export_exclusions(
     State(state): State<AppState>,
     caller: Caller,

@@ -105,13 +105,11 @@ impl From<ServiceError> for WorkosError {
 
 impl IntoResponse for WorkosError {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "message": self.api.body.message,
-            "code": self.api.body.code,
-        });
-        if let Some(errors) = self.errors {
-            body["errors"] = errors;
-        }
+        let body = crate::openapi::bodies::WorkosErrorBody {
+            message: self.api.body.message.clone(),
+            code: self.api.body.code.clone(),
+            errors: self.errors,
+        };
         with_request_id(self.api.render_as(body))
     }
 }
@@ -126,6 +124,15 @@ fn with_request_id(mut response: Response) -> Response {
 
 /// `POST /audit_logs/events` `{"organization_id", "event"}`: 200 `{"success": true}` once the
 /// event is durably stored, and the same for a retry carrying the same `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/audit_logs/events", tag = "workos", security(("workos_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Deduplicates the SDK's retries")),
+    request_body(content = crate::openapi::bodies::WorkosEventRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Durably stored (or already stored under its idempotency key)", body = crate::openapi::bodies::WorkosSuccess),
+        (status = 422, description = "The event breaks WorkOS's rules or its action's schema", body = crate::openapi::bodies::WorkosErrorBody),
+    )
+)]
 pub async fn create_event(
     State(state): State<AppState>,
     WorkosCaller(caller): WorkosCaller,
@@ -174,6 +181,11 @@ impl From<JobError> for WorkosError {
 /// `POST /audit_logs/exports`: queues a CSV export of the organization's entries in the range
 /// (key scope `export`, the tenant's IP allowlist applies) and answers 201 with the export,
 /// `state: "pending"`.
+#[utoipa::path(
+    post, path = "/audit_logs/exports", tag = "workos", security(("workos_key" = [])),
+    request_body(content = Object, description = "`organization_id`, `range_start`, `range_end` and optional `actions`, `actors`/`actor_ids`, `targets`", content_type = "application/json"),
+    responses((status = 201, description = "Queued", body = Object), (status = 422, description = "A refused filter or range", body = crate::openapi::bodies::WorkosErrorBody))
+)]
 pub async fn create_export(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,
@@ -212,6 +224,11 @@ pub async fn create_export(
 
 /// `GET /audit_logs/exports/{id}`: the export, with a fresh ten-minute download `url` once it
 /// is ready.
+#[utoipa::path(
+    get, path = "/audit_logs/exports/{id}", tag = "workos", security(("workos_key" = [])),
+    params(("id" = String, Path, description = "The export's id")),
+    responses((status = 200, description = "The export, with a ten-minute download `url` once ready", body = Object))
+)]
 pub async fn get_export(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,
@@ -230,6 +247,12 @@ pub async fn get_export(
 /// whoever holds an unexpired link (the SDKs fetch `url` without credentials), from an address
 /// the tenant's IP allowlist admits; 404 for a link that does not check, whatever is wrong
 /// with it.
+#[utoipa::path(
+    get, path = "/audit_logs/exports/{id}/download", tag = "workos",
+    params(("id" = String, Path, description = "The export's id"),
+        ("tenant" = String, Query), ("expires" = String, Query), ("signature" = String, Query, description = "The link's HMAC")),
+    responses((status = 200, description = "The CSV", content_type = "text/csv", body = String))
+)]
 pub async fn download_export(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -338,6 +361,12 @@ fn origin(headers: &HeaderMap) -> String {
 /// of the action's schema from WorkOS's form (key scope `admin`); 201 with WorkOS's schema
 /// object. Events with the action are checked against it from then on. The tenant's IP
 /// allowlist applies, as to every route but ingest.
+#[utoipa::path(
+    post, path = "/audit_logs/actions/{action}/schemas", tag = "workos", security(("workos_key" = [])),
+    params(("action" = String, Path, description = "The action")),
+    request_body(content = Object, description = "WorkOS's `targets`, `actor` and `metadata` schema form", content_type = "application/json"),
+    responses((status = 201, description = "The new version", body = Object), (status = 422, description = "Not a usable schema", body = crate::openapi::bodies::WorkosErrorBody))
+)]
 pub async fn create_schema(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,
@@ -367,6 +396,11 @@ pub async fn create_schema(
 
 /// `GET /audit_logs/actions/{action}/schemas` (`listSchemas`): the action's versions, newest
 /// first, in one page of WorkOS's list shape.
+#[utoipa::path(
+    get, path = "/audit_logs/actions/{action}/schemas", tag = "workos", security(("workos_key" = [])),
+    params(("action" = String, Path, description = "The action")),
+    responses((status = 200, description = "The action's versions, newest first", body = Object))
+)]
 pub async fn list_schemas(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,
@@ -385,6 +419,10 @@ pub async fn list_schemas(
 
 /// `GET /audit_logs/actions` (`list_actions`): each action with a schema, its newest version
 /// as `schema`, in one page of WorkOS's list shape.
+#[utoipa::path(
+    get, path = "/audit_logs/actions", tag = "workos", security(("workos_key" = [])),
+    responses((status = 200, description = "Each action with a schema", body = Object))
+)]
 pub async fn list_actions(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,
@@ -428,6 +466,11 @@ fn list_page(data: Vec<Value>) -> Value {
 
 /// `GET /organizations/{id}/audit_logs_retention`: the tenant's retention in days (`null`
 /// when it keeps its log forever). Key scope `read`; the IP allowlist applies.
+#[utoipa::path(
+    get, path = "/organizations/{organization}/audit_logs_retention", tag = "workos", security(("workos_key" = [])),
+    params(("organization" = String, Path, description = "The organization: a tenant's name or alias")),
+    responses((status = 200, description = "The retention in days (null: forever)", body = crate::openapi::bodies::WorkosRetention))
+)]
 pub async fn get_retention(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,
@@ -448,6 +491,12 @@ pub async fn get_retention(
 /// `PUT /organizations/{id}/audit_logs_retention`: sets the tenant's retention from WorkOS's
 /// period, within Sealtrail's 30-day floor, audited as every retention change. Key scope
 /// `admin`; the IP allowlist applies.
+#[utoipa::path(
+    put, path = "/organizations/{organization}/audit_logs_retention", tag = "workos", security(("workos_key" = [])),
+    params(("organization" = String, Path, description = "The organization: a tenant's name or alias")),
+    request_body(content = crate::openapi::bodies::WorkosRetention, content_type = "application/json"),
+    responses((status = 200, description = "The retention now", body = crate::openapi::bodies::WorkosRetention), (status = 422, description = "Below the 30-day floor", body = crate::openapi::bodies::WorkosErrorBody))
+)]
 pub async fn put_retention(
     State(state): State<AppState>,
     WorkosReader(caller): WorkosReader,

@@ -496,3 +496,56 @@ async fn an_expired_job_loses_its_file_and_answers_410() {
     .await;
     s.stop().await;
 }
+
+/// `serde` reads a struct from an array of its members in order; a body such as `[null,
+/// null]` (or `[365, false]` for a retention) must be refused, never read as fields and acted
+/// on. Found by the OpenAPI fuzzing run.
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_rather_than_read_as_fields() {
+    let s = TestServer::start().await;
+    for (method, path, body, code) in [
+        (
+            reqwest::Method::POST,
+            "/v1/exports",
+            "[null, null]",
+            "invalid_json",
+        ),
+        (
+            reqwest::Method::PUT,
+            "/v1/settings/retention",
+            "[365, false]",
+            "malformed_json",
+        ),
+        (
+            reqwest::Method::PUT,
+            "/v1/settings/legal-hold",
+            "[true]",
+            "malformed_json",
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/keys",
+            r#"["k", ["read"]]"#,
+            "malformed_json",
+        ),
+    ] {
+        let answer = s
+            .client
+            .request(method.clone(), format!("{}{path}", s.url))
+            .bearer_auth(&s.admin_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let error = expect_error(answer, StatusCode::BAD_REQUEST, code).await;
+        assert!(
+            error["message"].as_str().unwrap().contains("JSON object"),
+            "{method} {path}: {error}"
+        );
+    }
+    let jobs = s.get_json(&s.admin_key, "/v1/exports").await;
+    assert_eq!(jobs["jobs"], json!([]), "no job was queued");
+    let settings = s.get_json(&s.admin_key, "/v1/settings").await;
+    assert_eq!(settings["legal_hold"], false);
+}

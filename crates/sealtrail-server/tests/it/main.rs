@@ -25,4 +25,5 @@ mod http_limits;
 mod http_read;
 mod http_schemas;
 mod http_signin;
+mod openapi;
 mod web;

@@ -33,6 +33,16 @@ fn viewer_key(state: &AppState) -> [u8; 32] {
 /// `GET …/publisher/v1/project/{project}/viewertoken?group_id=&actor_id=&is_admin=`: 201
 /// `{"token"}`. The key must grant `read` (a token lets its holder read the group's log) and
 /// the caller must be on the tenant's IP allowlist.
+#[utoipa::path(
+    get, path = "/publisher/v1/project/{project}/viewertoken", tag = "retraced", security(("retraced_token" = [])),
+    params(("project" = String, Path, description = "The Retraced project id: a tenant's name or alias"),
+        ("group_id" = String, Query, description = "The group the viewer may read"),
+        ("actor_id" = String, Query, description = "Who will view"),
+        ("is_admin" = Option<bool>, Query, description = "Accepted for compatibility"),
+        ("target_id" = Option<String>, Query, description = "Narrows the viewer to one target"),
+    ),
+    responses((status = 201, description = "A five-minute viewer token", body = crate::openapi::bodies::RetracedToken))
+)]
 pub async fn viewer_token(
     State(state): State<AppState>,
     Path(project): Path<String>,
@@ -65,6 +75,12 @@ pub async fn viewer_token(
 /// `POST …/publisher/v1/project/{project}/graphql`: the application's own search, over its
 /// whole tenant (the key must grant `read`; the allowlist applies), not recorded as a view,
 /// as `GET /v1/events` is not.
+#[utoipa::path(
+    post, path = "/publisher/v1/project/{project}/graphql", tag = "retraced", security(("retraced_token" = [])),
+    params(("project" = String, Path, description = "The Retraced project id: a tenant's name or alias")),
+    request_body(content = crate::openapi::bodies::GraphqlRequest, content_type = "application/json"),
+    responses((status = 200, description = "A GraphQL response", body = Object))
+)]
 pub async fn publisher_search(
     State(state): State<AppState>,
     Path(project): Path<String>,
@@ -85,6 +101,11 @@ pub async fn publisher_search(
 
 /// `POST /viewer/v1/viewersession` `{"token"}`: 200 `{"project_id", "token"}` with a session
 /// for the token's scope.
+#[utoipa::path(
+    post, path = "/viewer/v1/viewersession", tag = "retraced",
+    request_body(content = crate::openapi::bodies::RetracedToken, content_type = "application/json"),
+    responses((status = 200, description = "A one-hour session for the viewer", body = crate::openapi::bodies::RetracedSession))
+)]
 pub async fn viewer_session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -104,6 +125,11 @@ pub async fn viewer_session(
 /// `POST /viewer/v1/graphql` with `Authorization: <session>`: a search within the session's
 /// group and target, recorded in the log (its action, the viewing actor, the search text as
 /// the resolver ran it) before the results are sent.
+#[utoipa::path(
+    post, path = "/viewer/v1/graphql", tag = "retraced", security(("retraced_viewer" = [])),
+    request_body(content = crate::openapi::bodies::GraphqlRequest, content_type = "application/json"),
+    responses((status = 200, description = "A GraphQL response within the session's group", body = Object))
+)]
 pub async fn viewer_search(
     State(state): State<AppState>,
     client: ClientInfo,

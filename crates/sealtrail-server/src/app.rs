@@ -34,10 +34,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .routes(routes!(prune_and_erase::erase))
         .split_for_parts();
     let (retraced, retraced_described) = retraced_routes().split_for_parts();
+    let untimed: Vec<String> = maintenance_described.paths.paths.keys().cloned().collect();
     let mut document = described;
     document.merge(maintenance_described);
     document.merge(retraced_described);
-    let served = openapi::Served::new(&openapi::complete(document));
+    let served = openapi::Served::new(&openapi::complete(document, &untimed));
     Router::new()
         .merge(api)
         .merge(retraced.clone())

@@ -10,16 +10,16 @@
 
 pub mod bodies;
 
-use axum::http::header;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealtrail_core::filter::{ParameterKind, PARAMETERS};
 use std::sync::Arc;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{
-    ContentBuilder, KnownFormat, OpenApi, Ref, RefOr, Required, ResponseBuilder, SchemaFormat,
-};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{IntoParams, OpenApi as _};
 
 /// Where the document is served; unauthenticated, as it describes no tenant's data.
@@ -61,8 +61,9 @@ pub const WORKOS_KEY: &str = "workos_key";
 struct Fixed;
 
 /// The whole document: the routes `router_api` collected, completed with the fixed parts, the
-/// security schemes and the error answers every operation shares.
-pub fn complete(router_api: OpenApi) -> OpenApi {
+/// security schemes and the error answers every operation shares. The operations at
+/// `untimed_paths` run outside the request timeout, so they are not described with its 408.
+pub fn complete(router_api: OpenApi, untimed_paths: &[String]) -> OpenApi {
     let mut api = Fixed::openapi();
     api.paths = router_api.paths;
     if let (Some(ours), Some(theirs)) = (api.components.as_mut(), router_api.components) {
@@ -108,6 +109,7 @@ pub fn complete(router_api: OpenApi) -> OpenApi {
     for (path, item) in api.paths.paths.iter_mut() {
         let family = Family::of(path);
         let with_params = path.contains('{');
+        let timed = !untimed_paths.contains(path);
         for (operation, has_body) in [
             (item.get.as_mut(), false),
             (item.put.as_mut(), true),
@@ -115,7 +117,7 @@ pub fn complete(router_api: OpenApi) -> OpenApi {
             (item.delete.as_mut(), false),
         ] {
             if let Some(operation) = operation {
-                family.add_shared_errors(operation, has_body, with_params);
+                family.add_shared_errors(operation, has_body, with_params, timed);
             }
         }
     }
@@ -156,15 +158,30 @@ impl Family {
     /// The answers any authenticated request may get whatever the operation: a refused key,
     /// scope or address; a limit; the request timeout; the server at capacity or failing.
     /// Each is added only where the operation does not describe it itself.
-    fn add_shared_errors(self, operation: &mut Operation, has_body: bool, with_params: bool) {
+    fn add_shared_errors(
+        self,
+        operation: &mut Operation,
+        has_body: bool,
+        with_params: bool,
+        timed: bool,
+    ) {
         let Some(schema) = self.error_schema() else {
             return;
         };
+        if timed && !operation.responses.responses.contains_key("408") {
+            // The timeout answers before any handler could write a body.
+            let timeout = ResponseBuilder::new()
+                .description("The request took longer than the server's request timeout (no body).")
+                .build();
+            operation
+                .responses
+                .responses
+                .insert("408".to_string(), RefOr::T(timeout));
+        }
         let mut shared = vec![
             ("400", "A malformed parameter, header or body, named in the answer."),
             ("401", "No API key, or an unknown or revoked one."),
             ("403", "The key lacks the scope this needs, or the address is not on the tenant's allowlist."),
-            ("408", "The request took longer than the server's request timeout."),
             ("429", "Over the key's request rate or the tenant's ingest rate or quota; see `Retry-After`."),
             ("500", "The server failed; nothing acknowledged was lost."),
             ("503", "The server is at capacity and did nothing; see `Retry-After`."),
@@ -178,6 +195,11 @@ impl Family {
         }
         if with_params {
             shared.push(("404", "Nothing of that name in the caller's tenant."));
+        } else if self == Family::Workos {
+            shared.push((
+                "404",
+                "No organization of that id (a tenant's name or alias).",
+            ));
         }
         for (status, description) in shared {
             if operation.responses.responses.contains_key(status) {
@@ -211,11 +233,11 @@ impl IntoParams for FilterParameters {
             .map(|p| {
                 let schema = match p.kind {
                     ParameterKind::RepeatableText => ArrayBuilder::new()
-                        .items(string(None, None))
+                        .items(string(None))
                         .max_items(Some(sealtrail_core::filter::MAX_VALUES))
                         .into(),
                     ParameterKind::Text | ParameterKind::Cursor => {
-                        string(Some(sealtrail_core::filter::MAX_PARAM_LEN), None)
+                        string(Some(sealtrail_core::filter::MAX_PARAM_LEN))
                     }
                     ParameterKind::OneOf(values) => ObjectBuilder::new()
                         .schema_type(Type::String)
@@ -226,7 +248,10 @@ impl IntoParams for FilterParameters {
                         .minimum(Some(min as f64))
                         .maximum(Some(max as f64))
                         .into(),
-                    ParameterKind::Instant => string(None, Some(KnownFormat::DateTime)),
+                    ParameterKind::Instant => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some("RFC 3339 instant or YYYY-MM-DD"))
+                        .into(),
                     ParameterKind::IpAddress => ObjectBuilder::new()
                         .schema_type(Type::String)
                         .description(Some("IPv4 or IPv6"))
@@ -245,30 +270,41 @@ impl IntoParams for FilterParameters {
     }
 }
 
-fn string(max_length: Option<usize>, format: Option<KnownFormat>) -> RefOr<Schema> {
+fn string(max_length: Option<usize>) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(max_length)
-        .format(format.map(SchemaFormat::KnownFormat))
         .into()
 }
 
 /// The document as served: built once when the router is, then answered from memory.
 #[derive(Clone)]
-pub struct Served(Arc<Vec<u8>>);
+pub struct Served(Result<Bytes, Arc<str>>);
 
 impl Served {
-    /// Serialises the completed document.
+    /// Serialises the completed document; a failure (which would be a bug in a schema) is
+    /// logged and answered as a 500 rather than served as an empty document.
     pub fn new(api: &OpenApi) -> Served {
-        Served(Arc::new(serde_json::to_vec(api).unwrap_or_default()))
+        Served(serde_json::to_vec(api).map(Bytes::from).map_err(|e| {
+            tracing::error!(error = %e, "the OpenAPI document does not serialise");
+            Arc::from(e.to_string())
+        }))
     }
 
     /// The answer to `GET /openapi.json`.
     pub fn respond(&self) -> Response {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            self.0.as_ref().clone(),
-        )
-            .into_response()
+        match &self.0 {
+            Ok(document) => (
+                [(header::CONTENT_TYPE, "application/json")],
+                document.clone(),
+            )
+                .into_response(),
+            Err(e) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the API description could not be written: {e}"),
+            )
+            .into_response(),
+        }
     }
 }

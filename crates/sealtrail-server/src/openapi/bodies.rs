@@ -55,13 +55,13 @@ pub struct WorkosErrorBody {
 pub struct EventPage {
     /// The page's entries, newest first.
     pub entries: Vec<Entry>,
-    /// Every entry the filters match (absent with `count=false`).
+    /// Every entry the filters match (null with `count=false`).
     pub total: Option<u64>,
     /// The page size used.
     pub limit: usize,
-    /// Older entries: pass as `cursor`.
+    /// Older entries: pass as `cursor` (null on the last page).
     pub next_cursor: Option<String>,
-    /// Newer entries: pass as `cursor`.
+    /// Newer entries: pass as `cursor` (null on the first page).
     pub prev_cursor: Option<String>,
 }
 
@@ -360,7 +360,8 @@ pub struct GraphqlRequest {
 }
 
 /// `POST /audit_logs/events`.
-#[derive(ToSchema)]
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WorkosEventRequest {
     /// The organization: a tenant's name or alias.
     pub organization_id: String,
@@ -369,11 +370,76 @@ pub struct WorkosEventRequest {
     pub event: Value,
 }
 
+/// `POST /audit_logs/exports`: a CSV export of a range. The list filters take one value each
+/// (Sealtrail's filters match one); `actor_names` and `actors` are refused when not empty.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkosExportRequest {
+    /// The organization: a tenant's name or alias.
+    pub organization_id: String,
+    /// Start of the range (RFC 3339).
+    pub range_start: String,
+    /// End of the range (RFC 3339, exclusive).
+    pub range_end: String,
+    /// At most one action.
+    #[schema(max_items = 1)]
+    pub actions: Option<Vec<String>>,
+    /// At most one target type.
+    #[schema(max_items = 1)]
+    pub targets: Option<Vec<String>>,
+    /// At most one actor id.
+    #[schema(max_items = 1)]
+    pub actor_ids: Option<Vec<String>>,
+    /// Refused unless empty: Sealtrail has no filter by actor name.
+    #[schema(max_items = 0)]
+    pub actor_names: Option<Vec<String>>,
+    /// WorkOS's deprecated `actor_names`; refused unless empty.
+    #[schema(max_items = 0)]
+    pub actors: Option<Vec<String>>,
+}
+
+/// A WorkOS export object.
+#[derive(ToSchema)]
+pub struct WorkosExport {
+    /// Always `audit_log_export`.
+    pub object: String,
+    /// The export's id.
+    pub id: String,
+    /// `pending`, `ready` or `error`.
+    pub state: String,
+    /// A ten-minute download link, once ready.
+    pub url: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
 /// WorkOS's acknowledgement.
 #[derive(ToSchema)]
 pub struct WorkosSuccess {
     /// Always true.
     pub success: bool,
+}
+
+/// A GraphQL response: `data`, and `errors` when the query failed in part or whole.
+#[derive(ToSchema)]
+pub struct GraphqlResponse {
+    /// The result, shaped as the query asked.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    /// What failed, each with a `message`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<Value>,
+}
+
+/// The body of `PUT …/audit_logs_retention`: one of the two members, as the SDKs send it.
+#[derive(ToSchema)]
+pub struct WorkosRetentionRequest {
+    /// Days to keep entries (the Python SDK); at least 30.
+    pub retention_period_in_days: Option<u64>,
+    /// A period such as `30_DAYS` or `1_YEAR` (the Node SDK).
+    pub retention_period: Option<String>,
 }
 
 /// An organization's retention as WorkOS describes it.
@@ -427,7 +493,9 @@ pub struct EventInput {
 #[derive(serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
-    /// The events, at most the server's batch limit.
+    /// The events: at least one, at most the server's batch limit (`--max-batch`, 1,000 by
+    /// default).
+    #[schema(min_items = 1)]
     pub events: Vec<EventInput>,
 }
 

@@ -14,15 +14,15 @@ use sealtrail_core::keys::Scope;
 #[utoipa::path(
     get, path = "/v1/export", tag = "exports", security(("api_key" = [])),
     params(crate::openapi::FilterParameters,
-        ("format" = Option<String>, Query, description = "`csv` (default), `json`, `ndjson`, `xlsx` or `pdf`"),
+        ("format" = Option<String>, Query, description = "`csv` (default), `json`, `ndjson`, `xlsx`, `pdf`, or `bundle` (a signed evidence bundle, verified offline with `sealtrail verify --bundle`)"),
         ("order" = Option<String>, Query, description = "`newest` (default) or `oldest` first"),
     ),
     responses(
         (status = 200, description = "The file, streamed; the export itself is recorded in the log", content(
             (String = "text/csv"), (String = "application/json"), (String = "application/x-ndjson"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/pdf"),
+            (Vec<u8> = "application/x-tar"),
         )),
-        (status = 413, description = "More entries than a streamed export may hold: queue a job instead", body = crate::openapi::bodies::ErrorResponse),
     )
 )]
 pub async fn download(

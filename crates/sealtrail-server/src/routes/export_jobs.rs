@@ -90,7 +90,7 @@ fn view(record: &JobRecord) -> JobView<'_> {
     request_body(content = CreateBody, content_type = "application/json"),
     responses(
         (status = 202, description = "Queued", body = JobView),
-        (status = 422, description = "An unknown format or filter", body = crate::openapi::bodies::ErrorResponse),
+        (status = 422, description = "An unusable name, or filters that are not a filter object", body = crate::openapi::bodies::ErrorResponse),
     )
 )]
 pub async fn create(
@@ -158,8 +158,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     get, path = "/v1/exports/{id}/download", tag = "exports", security(("api_key" = [])),
     params(("id" = String, Path, description = "The job's id")),
     responses(
-        (status = 200, description = "The file", content((String = "text/csv"), (String = "application/json"), (String = "application/x-ndjson"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/pdf"))),
+        (status = 200, description = "The file", content(
+            (String = "text/csv"), (String = "application/json"), (String = "application/x-ndjson"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/pdf"),
+            (Vec<u8> = "application/x-tar"),
+        )),
         (status = 409, description = "Not ready yet", body = crate::openapi::bodies::ErrorResponse),
         (status = 410, description = "Expired", body = crate::openapi::bodies::ErrorResponse),
     )

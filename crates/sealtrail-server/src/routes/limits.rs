@@ -14,8 +14,16 @@ use serde_json::{json, Value};
 
 /// The fields of the body; every one must be given (`null` for unlimited), so leaving one out
 /// can never silently lift a limit.
-/// The body as the API's description shows it; read member by member below, so that an
-/// absent member is refused rather than defaulted.
+const FIELDS: [&str; 3] = [
+    "requests_per_second_per_key",
+    "ingest_events_per_second",
+    "daily_event_quota",
+];
+
+// The body as the API's description shows it. The handler reads it member by member against
+// `FIELDS`, so that an absent member is refused rather than defaulted; a test holds the two
+// lists equal.
+/// Every member must be given: `null` lifts that limit, and leaving one out is refused.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 struct LimitsBody {
@@ -29,12 +37,6 @@ struct LimitsBody {
     #[schema(required = true)]
     daily_event_quota: Option<u64>,
 }
-
-const FIELDS: [&str; 3] = [
-    "requests_per_second_per_key",
-    "ingest_events_per_second",
-    "daily_event_quota",
-];
 
 /// `PUT /v1/settings/limits` with
 /// `{"requests_per_second_per_key": 500, "ingest_events_per_second": 5000, "daily_event_quota": null}`.
@@ -67,4 +69,22 @@ pub async fn set_limits(
         tenants::set_limits(state.store.as_ref(), tenant, limits, &caller.as_actor()).await?;
     state.usage.remember_limits(tenant, limits);
     Ok(Json(json!({ "limits": limits })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_described_body_has_exactly_the_members_read() {
+        let RefOr::T(Schema::Object(object)) = LimitsBody::schema() else {
+            panic!("an object schema");
+        };
+        let described: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+        assert_eq!(described, FIELDS);
+        assert_eq!(object.required, FIELDS.map(String::from).to_vec());
+    }
 }

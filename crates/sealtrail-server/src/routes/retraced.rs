@@ -125,7 +125,7 @@ impl IntoResponse for RetracedError {
     request_body(content = Object, description = "A Retraced event (see docs/compat.md for the field mapping)", content_type = "application/json"),
     responses(
         (status = 201, description = "Stored; `hash` is the client's canonical hash of the event as sent", body = crate::openapi::bodies::RetracedPublished),
-        (status = 422, description = "The event breaks Retraced's or Sealtrail's rules", body = crate::openapi::bodies::RetracedErrorBody),
+        (status = 400, description = "The event breaks Retraced's or Sealtrail's rules; `invalid` names the fields", body = crate::openapi::bodies::RetracedErrorBody),
     )
 )]
 pub async fn publish_event(
@@ -155,7 +155,7 @@ pub async fn publish_event(
     request_body(content = Vec<Object>, description = "Retraced events; all are stored or none", content_type = "application/json"),
     responses(
         (status = 201, description = "All stored, one answer per event in request order", body = Vec<crate::openapi::bodies::RetracedPublished>),
-        (status = 422, description = "An event breaks a rule; none was stored", body = crate::openapi::bodies::RetracedErrorBody),
+        (status = 400, description = "An event breaks a rule; none was stored", body = crate::openapi::bodies::RetracedErrorBody),
     )
 )]
 pub async fn publish_bulk(

@@ -71,7 +71,7 @@ pub async fn show(
 #[utoipa::path(
     post, path = "/v1/schemas/{action}", tag = "schemas", security(("api_key" = [])),
     params(("action" = String, Path, description = "The action the schema checks")),
-    request_body(content = Object, description = "A JSON Schema (draft 2020-12)", content_type = "application/json"),
+    request_body(content = serde_json::Value, description = "A JSON Schema (draft 2020-12): an object, or `true`/`false`", content_type = "application/json"),
     responses(
         (status = 201, description = "The new version", body = crate::openapi::bodies::SchemaVersion),
         (status = 422, description = "Not a usable JSON Schema, or not a usable action", body = crate::openapi::bodies::ErrorResponse),

@@ -8,7 +8,7 @@ use crate::auth::{allowlisted, enforce_allowlist, Caller, IngestCaller};
 use crate::client_addr::ClientInfo;
 use crate::download::{job_file_response, job_name, parse_filters};
 use crate::error::ApiError;
-use crate::request::{json_body, param, query_params, read_body};
+use crate::request::{json_body, json_value_body, param, query_params, read_body};
 use crate::routes::events::{admit_body, idempotency_header};
 use crate::state::AppState;
 use axum::body::Body;
@@ -130,7 +130,8 @@ fn with_request_id(mut response: Response) -> Response {
     request_body(content = crate::openapi::bodies::WorkosEventRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Durably stored (or already stored under its idempotency key)", body = crate::openapi::bodies::WorkosSuccess),
-        (status = 422, description = "The event breaks WorkOS's rules or its action's schema", body = crate::openapi::bodies::WorkosErrorBody),
+        (status = 400, description = "The event breaks WorkOS's rules; `errors` names the fields", body = crate::openapi::bodies::WorkosErrorBody),
+        (status = 422, description = "The event breaks its action's registered schema", body = crate::openapi::bodies::WorkosErrorBody),
     )
 )]
 pub async fn create_event(
@@ -183,8 +184,8 @@ impl From<JobError> for WorkosError {
 /// `state: "pending"`.
 #[utoipa::path(
     post, path = "/audit_logs/exports", tag = "workos", security(("workos_key" = [])),
-    request_body(content = Object, description = "`organization_id`, `range_start`, `range_end` and optional `actions`, `actors`/`actor_ids`, `targets`", content_type = "application/json"),
-    responses((status = 201, description = "Queued", body = Object), (status = 422, description = "A refused filter or range", body = crate::openapi::bodies::WorkosErrorBody))
+    request_body(content = crate::openapi::bodies::WorkosExportRequest, content_type = "application/json"),
+    responses((status = 201, description = "Queued", body = crate::openapi::bodies::WorkosExport), (status = 400, description = "A refused filter or range", body = crate::openapi::bodies::WorkosErrorBody))
 )]
 pub async fn create_export(
     State(state): State<AppState>,
@@ -227,7 +228,7 @@ pub async fn create_export(
 #[utoipa::path(
     get, path = "/audit_logs/exports/{id}", tag = "workos", security(("workos_key" = [])),
     params(("id" = String, Path, description = "The export's id")),
-    responses((status = 200, description = "The export, with a ten-minute download `url` once ready", body = Object))
+    responses((status = 200, description = "The export, with a ten-minute download `url` once ready", body = crate::openapi::bodies::WorkosExport))
 )]
 pub async fn get_export(
     State(state): State<AppState>,
@@ -365,7 +366,7 @@ fn origin(headers: &HeaderMap) -> String {
     post, path = "/audit_logs/actions/{action}/schemas", tag = "workos", security(("workos_key" = [])),
     params(("action" = String, Path, description = "The action")),
     request_body(content = Object, description = "WorkOS's `targets`, `actor` and `metadata` schema form", content_type = "application/json"),
-    responses((status = 201, description = "The new version", body = Object), (status = 422, description = "Not a usable schema", body = crate::openapi::bodies::WorkosErrorBody))
+    responses((status = 201, description = "The new version", body = Object), (status = 400, description = "Not a usable schema", body = crate::openapi::bodies::WorkosErrorBody))
 )]
 pub async fn create_schema(
     State(state): State<AppState>,
@@ -376,7 +377,7 @@ pub async fn create_schema(
 ) -> Result<Response, WorkosError> {
     caller.require(Scope::Admin)?;
     let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
-    let body: Value = json_body(&bytes, "a JSON object")?;
+    let body: Value = json_value_body(&bytes, "a JSON object")?;
     let document = schema::to_json_schema(&body).map_err(ServiceError::Workos)?;
     let stored = state
         .schemas
@@ -494,7 +495,7 @@ pub async fn get_retention(
 #[utoipa::path(
     put, path = "/organizations/{organization}/audit_logs_retention", tag = "workos", security(("workos_key" = [])),
     params(("organization" = String, Path, description = "The organization: a tenant's name or alias")),
-    request_body(content = crate::openapi::bodies::WorkosRetention, content_type = "application/json"),
+    request_body(content = crate::openapi::bodies::WorkosRetentionRequest, content_type = "application/json"),
     responses((status = 200, description = "The retention now", body = crate::openapi::bodies::WorkosRetention), (status = 422, description = "Below the 30-day floor", body = crate::openapi::bodies::WorkosErrorBody))
 )]
 pub async fn put_retention(
@@ -507,7 +508,7 @@ pub async fn put_retention(
     caller.require(Scope::Admin)?;
     workos::check_organization(state.store.as_ref(), caller.tenant(), &organization).await?;
     let bytes = read_body(body, &headers, MAX_EXPORT_BODY).await?;
-    let body: Value = json_body(&bytes, "a JSON object")?;
+    let body: Value = json_value_body(&bytes, "a JSON object")?;
     let wanted = retention::requested(&body).map_err(ServiceError::Workos)?;
     sealtrail_service::lifecycle::set_retention(
         state.store.as_ref(),

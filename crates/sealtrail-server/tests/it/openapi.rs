@@ -13,6 +13,9 @@ const SCHEMATHESIS: &str =
 /// success, small enough for the suite (about a minute for every operation).
 const EXAMPLES: &str = "25";
 
+/// The WorkOS organization id the fuzzed tenant answers to.
+const ORGANIZATION: &str = "org_fuzz";
+
 async fn document(s: &TestServer) -> Value {
     let answer = s
         .client
@@ -104,9 +107,19 @@ async fn the_document_is_openapi_3_1_and_every_operation_in_it_is_served() {
 fn fuzz(url: &str, header: &str, filters: &[&str]) -> Result<(), String> {
     // Schemathesis keeps a cache of what it found in its working directory: a scratch one.
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // The project and organization in paths name the tenant, so requests get past "no such
+    // project" to the operations themselves.
+    let config = scratch.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!("[parameters]\n\"path.project\" = \"default\"\n\"path.organization\" = \"{ORGANIZATION}\"\n"),
+    )
+    .map_err(|e| e.to_string())?;
     let out = Command::new("python3")
         .current_dir(scratch.path())
-        .args(["-c", SCHEMATHESIS, "run"])
+        .args(["-c", SCHEMATHESIS, "--config-file"])
+        .arg(&config)
+        .arg("run")
         .arg(format!("{url}/openapi.json"))
         .args(["--url", url, "-H", header])
         .args([
@@ -148,6 +161,15 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
         )
         .await;
     assert_eq!(stored.status(), 200);
+    let alias = s
+        .client
+        .post(format!("{}/v1/tenant/aliases", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({ "alias": ORGANIZATION }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alias.status(), 201);
     let url = s.url.clone();
     let bearer = format!("Authorization: Bearer {}", s.admin_key);
     let token = format!("Authorization: token={}", s.admin_key);

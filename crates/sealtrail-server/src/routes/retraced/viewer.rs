@@ -36,12 +36,17 @@ fn viewer_key(state: &AppState) -> [u8; 32] {
 #[utoipa::path(
     get, path = "/publisher/v1/project/{project}/viewertoken", tag = "retraced", security(("retraced_token" = [])),
     params(("project" = String, Path, description = "The Retraced project id: a tenant's name or alias"),
-        ("group_id" = String, Query, description = "The group the viewer may read"),
+        ("group_id" = Option<String>, Query, description = "The group the viewer may read (required, or `team_id`)"),
+        ("team_id" = Option<String>, Query, description = "Retraced's older name of `group_id`"),
         ("actor_id" = String, Query, description = "Who will view"),
         ("is_admin" = Option<bool>, Query, description = "Accepted for compatibility"),
         ("target_id" = Option<String>, Query, description = "Narrows the viewer to one target"),
+        ("view_log_action" = Option<String>, Query, description = "The action recorded for each of the viewer's searches"),
     ),
-    responses((status = 201, description = "A five-minute viewer token", body = crate::openapi::bodies::RetracedToken))
+    responses(
+        (status = 201, description = "A five-minute viewer token", body = crate::openapi::bodies::RetracedToken),
+        (status = 422, description = "No group named", body = crate::openapi::bodies::RetracedErrorBody),
+    )
 )]
 pub async fn viewer_token(
     State(state): State<AppState>,
@@ -79,7 +84,11 @@ pub async fn viewer_token(
     post, path = "/publisher/v1/project/{project}/graphql", tag = "retraced", security(("retraced_token" = [])),
     params(("project" = String, Path, description = "The Retraced project id: a tenant's name or alias")),
     request_body(content = crate::openapi::bodies::GraphqlRequest, content_type = "application/json"),
-    responses((status = 200, description = "A GraphQL response", body = Object))
+    responses(
+        (status = 200, description = "A GraphQL response", body = crate::openapi::bodies::GraphqlResponse),
+        (status = 400, description = "A query that does not parse or validate, as a GraphQL response", body = crate::openapi::bodies::GraphqlResponse),
+        (status = 503, description = "The search failed on the server, as a GraphQL response", body = crate::openapi::bodies::GraphqlResponse),
+    )
 )]
 pub async fn publisher_search(
     State(state): State<AppState>,
@@ -128,7 +137,11 @@ pub async fn viewer_session(
 #[utoipa::path(
     post, path = "/viewer/v1/graphql", tag = "retraced", security(("retraced_viewer" = [])),
     request_body(content = crate::openapi::bodies::GraphqlRequest, content_type = "application/json"),
-    responses((status = 200, description = "A GraphQL response within the session's group", body = Object))
+    responses(
+        (status = 200, description = "A GraphQL response within the session's group", body = crate::openapi::bodies::GraphqlResponse),
+        (status = 400, description = "A query that does not parse or validate, as a GraphQL response", body = crate::openapi::bodies::GraphqlResponse),
+        (status = 503, description = "The search failed on the server, as a GraphQL response", body = crate::openapi::bodies::GraphqlResponse),
+    )
 )]
 pub async fn viewer_search(
     State(state): State<AppState>,

@@ -9,7 +9,7 @@ use crate::routes::{
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
@@ -108,18 +108,36 @@ fn api_routes() -> OpenApiRouter<AppState> {
 /// so they answer CORS preflights for any origin: they take bearer credentials only (never
 /// cookies), which a page can only have been given.
 fn retraced_routes() -> OpenApiRouter<AppState> {
-    use retraced::viewer;
+    use retraced::{viewer, viewer_exports};
     let cors = tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
-        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+            axum::http::Method::DELETE,
+        ])
         .allow_headers([
             axum::http::header::AUTHORIZATION,
             axum::http::header::CONTENT_TYPE,
         ])
         .expose_headers([axum::http::header::CONTENT_DISPOSITION]);
+    let tokens = "/viewer/v1/project/{project}/eitapi_token";
     let viewer_routes = OpenApiRouter::new()
         .routes(routes!(viewer::viewer_session))
         .routes(routes!(viewer::viewer_search))
+        .routes(routes!(viewer_exports::list_exports))
+        .routes(routes!(viewer_exports::save_export))
+        .routes(routes!(viewer_exports::render_export))
+        .route(
+            &format!("{tokens}s"),
+            get(viewer_exports::enterprise_tokens),
+        )
+        .route(tokens, post(viewer_exports::enterprise_tokens))
+        .route(
+            &format!("{tokens}/{{id}}"),
+            put(viewer_exports::enterprise_tokens).delete(viewer_exports::enterprise_tokens),
+        )
         .layer(cors);
     OpenApiRouter::new()
         .routes(routes!(retraced::publish_event))

@@ -7,6 +7,8 @@
 //! and the URL can never point it at another. Retraced's `group` (the vendor's customer) is
 //! kept on each entry (`properties.retraced.group`), where reads can scope by it.
 
+pub mod saved_exports;
+
 use crate::ingest::{append_entries, derive_key};
 use crate::schemas::SchemaRegistry;
 use crate::usage::admission::Admitted;

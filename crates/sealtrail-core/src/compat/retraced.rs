@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use shape::encode_separator;
 
 mod reading;
+pub mod saved_export;
 pub mod search;
 mod shape;
 pub mod viewer;

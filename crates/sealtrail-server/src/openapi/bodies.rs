@@ -346,6 +346,32 @@ pub struct RetracedSession {
     pub token: String,
 }
 
+/// The embedded viewer's request to save an export.
+#[derive(ToSchema)]
+pub struct RetracedExportRequest {
+    /// A name for it.
+    pub name: String,
+    /// `searchQuery`, `showCreate`, `showRead`, `showUpdate`, `showDelete`, `version`,
+    /// `startTime`, `endTime`.
+    #[serde(rename = "exportBody")]
+    #[schema(value_type = Object)]
+    pub export_body: Value,
+}
+
+/// A saved export as the embedded viewer lists it.
+#[derive(ToSchema)]
+pub struct RetracedSavedExport {
+    /// Its id (the id of the entry that records it).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The export body as saved.
+    #[schema(value_type = Object)]
+    pub body: Value,
+    /// When it was saved.
+    pub created: Timestamp,
+}
+
 /// A GraphQL request.
 #[derive(ToSchema)]
 pub struct GraphqlRequest {

@@ -7,6 +7,7 @@
 
 pub mod search;
 pub mod viewer;
+pub mod viewer_exports;
 
 use crate::auth::{allowlisted, authenticate, Caller};
 use crate::error::ApiError;

@@ -8,6 +8,7 @@ use crate::compat_retraced::clients_dir;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
+use fantoccini::Locator;
 use reqwest::StatusCode;
 use sealtrail_core::keys::Scope;
 use serde_json::{json, Value};
@@ -124,6 +125,49 @@ async fn the_real_logs_viewer_shows_one_groups_log_in_chromium() {
         "another group's entries leaked: {shown}"
     );
     browser.screenshot("retraced-logs-viewer").await;
+
+    // The viewer's own export button: name the current search, save it, and download it.
+    browser
+        .wait_for(".u-csvExportIcon")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let button = async |label: &str| {
+        browser
+            .client()
+            .wait()
+            .for_element(Locator::XPath(&format!(
+                "//button[normalize-space()='{label}']"
+            )))
+            .await
+            .unwrap()
+    };
+    button("Export").await.click().await.unwrap();
+    browser
+        .wait_for("input[placeholder='Release 1.0.0']")
+        .await
+        .send_keys("org-a payments")
+        .await
+        .unwrap();
+    button("Name & Save").await.click().await.unwrap();
+    let csv = std::fs::read_to_string(browser.wait_for_download("csv").await).unwrap();
+    for i in 0..3 {
+        assert!(csv.contains(&format!("org-a invoice {i} paid")), "{csv}");
+    }
+    assert!(
+        !csv.contains("org-b"),
+        "another group's entries exported: {csv}"
+    );
+    let saved = s
+        .get_json(&s.admin_key, "/v1/events?action=audit_log.export_saved")
+        .await;
+    assert_eq!(saved["total"], 1, "{saved}");
+    assert_eq!(
+        saved["entries"][0]["properties"]["retraced"]["export_name"],
+        "org-a payments"
+    );
+
     let errors = browser.console_errors().await;
     assert!(
         errors.is_empty(),

@@ -12,6 +12,7 @@ mod browser_audit;
 mod browser_harness;
 mod common;
 mod compat_retraced;
+mod compat_retraced_exports;
 mod compat_retraced_viewer;
 mod compat_workos;
 mod http_concurrency;

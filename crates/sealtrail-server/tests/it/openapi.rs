@@ -47,6 +47,7 @@ async fn the_document_is_openapi_3_1_and_every_operation_in_it_is_served() {
         "/v1/tenant/aliases/{alias}",
         "/publisher/v1/project/{project}/event/bulk",
         "/viewer/v1/graphql",
+        "/viewer/v1/project/{project}/export/{id}/rendered",
         "/audit_logs/events",
         "/organizations/{organization}/audit_logs_retention",
         "/healthz",

@@ -14,9 +14,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sealtrail_core::compat::retraced::viewer::ViewerScope;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
 use sealtrail_service::retraced::{self, ViewerTokenRequest};
+use sealtrail_service::ServiceError;
 use serde_json::{json, Value};
 
 /// Largest GraphQL request body: a search query and its variables.
@@ -149,12 +151,7 @@ pub async fn viewer_search(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, RetracedError> {
-    let session = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
-        .unwrap_or_default();
-    let scope = retraced::open_session(&viewer_key(&state), session)?;
+    let scope = session_scope(&state, &headers)?;
     let request = graphql_request(&headers, body).await?;
     let search_scope = SearchScope {
         store: state.store.clone(),
@@ -166,6 +163,20 @@ pub async fn viewer_search(
         }),
     };
     Ok(execute(request, search_scope).await)
+}
+
+/// The scope of the viewer session the request carries as its whole `Authorization` header
+/// (as the logs-viewer sends it; a `Bearer ` prefix is tolerated).
+pub(super) fn session_scope(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<ViewerScope, ServiceError> {
+    let session = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+        .unwrap_or_default();
+    retraced::open_session(&viewer_key(state), session)
 }
 
 /// A GraphQL request body (`{"query", "variables", "operationName"}`), at most

@@ -33,6 +33,7 @@ pub mod policy;
 pub mod redact;
 pub mod schemas;
 pub mod session;
+pub mod sinks;
 pub mod tiles;
 pub mod timeline;
 pub mod timestamp;

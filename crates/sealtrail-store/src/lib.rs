@@ -19,6 +19,7 @@ pub use sealtrail_core::merkle::Hash;
 pub use clock::{Clock, ReplayHandle};
 pub use limits::TenantLimits;
 pub use scrub::PseudonymKey;
+pub use sinks::{NewSink, SinkRecord, Sinks};
 pub use stored_entry::{SealedEntry, SealedPage};
 
 mod actor_columns;
@@ -39,6 +40,7 @@ pub mod pg;
 pub(crate) mod pruning;
 pub(crate) mod scrub;
 pub(crate) mod sequencer;
+mod sinks;
 pub mod sqlite;
 pub(crate) mod stored_entry;
 pub(crate) mod tallies;
@@ -729,7 +731,7 @@ pub trait Schemas: Send + Sync + 'static {
 }
 
 /// The persistence contract, split by role so each part reads on its own: [`EventLog`],
-/// [`Integrity`], [`Lifecycle`], [`Directory`] and [`Schemas`]. Every method is tenant-scoped where data is
+/// [`Integrity`], [`Lifecycle`], [`Directory`], [`Schemas`] and [`Sinks`]. Every method is tenant-scoped where data is
 /// tenant-owned: no call can read or write another tenant's entries. Callers hold an
 /// `Arc<dyn Store>`, on which every role's methods are callable without importing the role.
 ///
@@ -737,7 +739,7 @@ pub trait Schemas: Send + Sync + 'static {
 /// PostgreSQL with row locks and round trips batched into one statement); what they share is
 /// only pure: the sequencer, the filter conditions, group commit, paging, policies and rules.
 #[async_trait]
-pub trait Store: EventLog + Integrity + Lifecycle + Directory + Schemas {
+pub trait Store: EventLog + Integrity + Lifecycle + Directory + Schemas + Sinks {
     /// Checks the backend can serve: used by `/healthz`.
     async fn health(&self) -> Result<(), StoreError>;
 }

@@ -25,6 +25,7 @@ mod read;
 mod schema;
 mod schemas;
 mod search;
+mod sinks;
 mod tls;
 mod tree;
 mod users;
@@ -791,6 +792,81 @@ impl Schemas for PgStore {
             .read("reading action schemas", move |tx| {
                 schemas::list(tx, tenant)
             })
+            .await
+    }
+}
+
+#[async_trait]
+impl crate::Sinks for PgStore {
+    async fn add_sink(
+        &self,
+        tenant: TenantId,
+        sink: crate::NewSink,
+    ) -> Result<crate::SinkRecord, StoreError> {
+        self.pool
+            .write("adding a sink", move |tx| sinks::add(tx, tenant, &sink))
+            .await
+    }
+
+    async fn sinks(&self, tenant: TenantId) -> Result<Vec<crate::SinkRecord>, StoreError> {
+        self.pool
+            .read("reading sinks", move |tx| sinks::list(tx, tenant))
+            .await
+    }
+
+    async fn active_sinks(&self) -> Result<Vec<crate::SinkRecord>, StoreError> {
+        self.pool.read("reading active sinks", sinks::active).await
+    }
+
+    async fn set_sink_state(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        state: sealtrail_core::sinks::SinkState,
+        cursor: Option<u64>,
+    ) -> Result<crate::SinkRecord, StoreError> {
+        self.pool
+            .write("changing a sink", move |tx| {
+                sinks::set_state(tx, tenant, id, state, cursor)
+            })
+            .await
+    }
+
+    async fn sink_delivered(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        from: u64,
+        to: u64,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.pool
+            .write("recording a delivery", move |tx| {
+                sinks::delivered(tx, tenant, id, from, to, at)
+            })
+            .await
+    }
+
+    async fn sink_failed(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        at_cursor: u64,
+        error: &str,
+        dead: bool,
+        at: Timestamp,
+    ) -> Result<Option<u32>, StoreError> {
+        let error = error.to_string();
+        self.pool
+            .write("recording a failed delivery", move |tx| {
+                sinks::failed(tx, tenant, id, at_cursor, &error, dead, at)
+            })
+            .await
+    }
+
+    async fn remove_sink(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
+        self.pool
+            .write("removing a sink", move |tx| sinks::remove(tx, tenant, id))
             .await
     }
 }

@@ -35,6 +35,7 @@ mod read;
 mod schema;
 mod schemas;
 mod search;
+mod sinks;
 mod tree;
 mod users;
 mod vault;
@@ -794,6 +795,73 @@ impl Schemas for SqliteStore {
     async fn action_schemas(&self, tenant: TenantId) -> Result<Vec<StoredSchema>, StoreError> {
         self.reads
             .read(move |conn| schemas::list(conn, tenant))
+            .await
+    }
+}
+
+#[async_trait]
+impl crate::Sinks for SqliteStore {
+    async fn add_sink(
+        &self,
+        tenant: TenantId,
+        sink: crate::NewSink,
+    ) -> Result<crate::SinkRecord, StoreError> {
+        self.writer
+            .run_job(move |conn| sinks::add(conn, tenant, &sink))
+            .await
+    }
+
+    async fn sinks(&self, tenant: TenantId) -> Result<Vec<crate::SinkRecord>, StoreError> {
+        self.reads.read(move |conn| sinks::list(conn, tenant)).await
+    }
+
+    async fn active_sinks(&self) -> Result<Vec<crate::SinkRecord>, StoreError> {
+        self.reads.read(sinks::active).await
+    }
+
+    async fn set_sink_state(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        state: sealtrail_core::sinks::SinkState,
+        cursor: Option<u64>,
+    ) -> Result<crate::SinkRecord, StoreError> {
+        self.writer
+            .run_job(move |conn| sinks::set_state(conn, tenant, id, state, cursor))
+            .await
+    }
+
+    async fn sink_delivered(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        from: u64,
+        to: u64,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .run_job(move |conn| sinks::delivered(conn, tenant, id, from, to, at))
+            .await
+    }
+
+    async fn sink_failed(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        at_cursor: u64,
+        error: &str,
+        dead: bool,
+        at: Timestamp,
+    ) -> Result<Option<u32>, StoreError> {
+        let error = error.to_string();
+        self.writer
+            .run_job(move |conn| sinks::failed(conn, tenant, id, at_cursor, &error, dead, at))
+            .await
+    }
+
+    async fn remove_sink(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
+        self.writer
+            .run_job(move |conn| sinks::remove(conn, tenant, id))
             .await
     }
 }

@@ -25,6 +25,7 @@ pub mod log;
 pub mod paging;
 pub mod retention;
 pub mod schemas;
+pub mod sinks;
 pub mod timeline;
 
 pub use accounts::*;
@@ -39,6 +40,7 @@ pub use log::*;
 pub use paging::*;
 pub use retention::*;
 pub use schemas::*;
+pub use sinks::*;
 pub use timeline::*;
 
 use sealtrail_store::Store;
@@ -124,6 +126,8 @@ macro_rules! store_contract_tests {
             tenant_aliases_name_one_tenant_each,
             action_schemas_are_versioned_per_tenant_and_action,
             concurrent_schema_registrations_never_share_a_version,
+            sink_cursors_move_only_forward_from_where_delivery_started,
+            sinks_are_each_tenants_own,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

@@ -30,7 +30,31 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (9, V9_COVERING_ACTOR_INDEXES),
     (10, V10_ACTION_SCHEMAS),
     (11, V11_TENANT_ALIASES),
+    (12, V12_SINKS),
 ];
+
+/// Version 12: push-delivery sinks and the cursor each has reached (`crate::Sinks`). No
+/// secret is stored: a sink's is derived from the deployment's key and its id.
+const V12_SINKS: &str = "
+CREATE TABLE sinks (
+    tenant          bigint NOT NULL REFERENCES tenants(id),
+    id              text NOT NULL,
+    name            text COLLATE \"C\" NOT NULL,
+    kind            text NOT NULL,
+    url             text NOT NULL,
+    state           text NOT NULL,
+    cursor          bigint NOT NULL,
+    secret_version  integer NOT NULL,
+    failures        integer NOT NULL,
+    last_error      text,
+    last_attempt_at bigint,
+    delivered_at    bigint,
+    created_at      bigint NOT NULL,
+    PRIMARY KEY (tenant, id),
+    UNIQUE (tenant, name)
+);
+CREATE INDEX sinks_active ON sinks (state) WHERE state = 'active';
+";
 
 /// Version 11: other names of tenants, by which compatible APIs name them (a WorkOS
 /// organization id, a Retraced project id); each tenant's own, so no tenant can claim (or

@@ -47,7 +47,31 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (14, Step::Rust(super::derive::migrate_v14)),
     (15, Step::Sql(V15_ACTION_SCHEMAS)),
     (16, Step::Sql(V16_TENANT_ALIASES)),
+    (17, Step::Sql(V17_SINKS)),
 ];
+
+/// Version 17: push-delivery sinks and the cursor each has reached (`crate::Sinks`). No
+/// secret is stored: a sink's is derived from the deployment's key and its id.
+const V17_SINKS: &str = "
+CREATE TABLE sinks (
+    tenant          INTEGER NOT NULL REFERENCES tenants(id),
+    id              TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    cursor          INTEGER NOT NULL,
+    secret_version  INTEGER NOT NULL,
+    failures        INTEGER NOT NULL,
+    last_error      TEXT,
+    last_attempt_at INTEGER,
+    delivered_at    INTEGER,
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id),
+    UNIQUE (tenant, name)
+);
+CREATE INDEX sinks_active ON sinks (state) WHERE state = 'active';
+";
 
 /// Version 16: other names of tenants, by which compatible APIs name them (a WorkOS
 /// organization id, a Retraced project id); each tenant's own, so no tenant can claim (or

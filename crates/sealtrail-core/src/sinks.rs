@@ -1,0 +1,269 @@
+//! Push delivery of a tenant's log to receivers it names (sinks): what a sink is, how a
+//! webhook batch is signed and how a receiver checks the signature, how long to wait before a
+//! retry, and when to stop and wait for a person. Pure: the service's delivery loop does the
+//! I/O, the store keeps each sink's cursor.
+//!
+//! Delivery is at least once and in order: a sink's cursor (the next seq to deliver) moves
+//! only after the receiver acknowledged a batch with a 2xx, so a crash or a failure resends the
+//! same entries with the same ids, which receivers use to drop duplicates.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::time::Duration;
+
+/// What receives a sink's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    /// JSON batches POSTed to an HTTPS (or HTTP) endpoint, HMAC-signed.
+    Webhook,
+}
+
+impl SinkKind {
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<SinkKind> {
+        match text {
+            "webhook" => Some(SinkKind::Webhook),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a sink is being delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkState {
+    /// Delivered as entries arrive (retrying with backoff while the receiver fails).
+    Active,
+    /// Stopped by a person; resumes from its cursor.
+    Paused,
+    /// Stopped after [`DEAD_AFTER_FAILURES`] failures in a row: the failing answer is kept
+    /// for a person to see; resuming retries from the same cursor, so nothing is skipped.
+    DeadLetter,
+}
+
+impl SinkState {
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkState::Active => "active",
+            SinkState::Paused => "paused",
+            SinkState::DeadLetter => "dead_letter",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<SinkState> {
+        match text {
+            "active" => Some(SinkState::Active),
+            "paused" => Some(SinkState::Paused),
+            "dead_letter" => Some(SinkState::DeadLetter),
+            _ => None,
+        }
+    }
+}
+
+/// Longest sink name.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest receiver URL.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most entries one batch carries.
+pub const MAX_BATCH: usize = 100;
+/// Failures in a row after which a sink waits for a person ([`SinkState::DeadLetter`]): with
+/// the backoff below, about an hour of a receiver failing.
+pub const DEAD_AFTER_FAILURES: u32 = 16;
+/// The first retry's delay; each further failure doubles it, up to [`MAX_RETRY_DELAY`].
+pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+/// The header a webhook batch's signature travels in.
+pub const SIGNATURE_HEADER: &str = "Sealtrail-Signature";
+/// How far a receiver should accept a signature's time from its own clock.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// Checks a sink's name: 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(format!(
+            "a sink name is 1-{MAX_NAME_CHARS} characters, without control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a webhook's URL: absolute `https://` or `http://` with a host, no credentials in
+/// it (they would be shown wherever the sink is), at most [`MAX_URL_BYTES`].
+pub fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_BYTES || url.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!(
+            "a URL is at most {MAX_URL_BYTES} bytes, without spaces or control characters"
+        ));
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("the URL must start with https:// (or http://)")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err("the URL names no host".into());
+    }
+    if authority.contains('@') {
+        return Err("put no credentials in the URL: the sink's signature authenticates it".into());
+    }
+    Ok(())
+}
+
+/// The signature header of a batch `body` sent at `timestamp` (seconds since 1970):
+/// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>" under the sink's secret>`.
+/// Signing the time with the body lets a receiver refuse a replayed old batch.
+pub fn sign(secret: &[u8; 32], timestamp: i64, body: &[u8]) -> String {
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
+}
+
+/// What a receiver does with the header (documented in docs/streaming.md, and how the tests'
+/// receiver checks every batch): the MAC must match in constant time and the time must be
+/// within [`SIGNATURE_TOLERANCE_SECS`] of `now`.
+pub fn verify(secret: &[u8; 32], header: &str, body: &[u8], now: i64) -> bool {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", hex_mac)) => signatures.extend(hex::decode(hex_mac).ok()),
+            _ => {}
+        }
+    }
+    let Some(timestamp) = timestamp else {
+        return false;
+    };
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+        return false;
+    }
+    signatures
+        .iter()
+        .any(|s| mac(secret, timestamp, body).verify_slice(s).is_ok())
+}
+
+fn mac(secret: &[u8; 32], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(secret);
+    let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// How long to wait after the `failures`-th failure in a row: doubling from
+/// [`FIRST_RETRY_DELAY`] up to [`MAX_RETRY_DELAY`], scaled by `jitter` (0 to 1) into its upper
+/// half, so receivers coming back are not met by every sink at once.
+pub fn retry_delay(failures: u32, jitter: f64) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    let delay = FIRST_RETRY_DELAY
+        .saturating_mul(1 << doublings)
+        .min(MAX_RETRY_DELAY);
+    delay.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// The secret's text as shown once at creation: `whsec_` and the 32 bytes in hex.
+pub fn secret_text(secret: &[u8; 32]) -> String {
+    format!("whsec_{}", hex::encode(secret))
+}
+
+/// Reads a secret's text back (a receiver's configuration, the tests).
+pub fn parse_secret(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text.strip_prefix("whsec_")?).ok()?;
+    bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SECRET: [u8; 32] = [9; 32];
+
+    #[test]
+    fn a_signed_batch_verifies_and_any_change_does_not() {
+        let body = br#"{"entries":[]}"#;
+        let header = sign(&SECRET, 1_800_000_000, body);
+        assert!(header.starts_with("t=1800000000,v1="));
+        assert!(verify(&SECRET, &header, body, 1_800_000_100));
+        assert!(!verify(
+            &SECRET,
+            &header,
+            br#"{"entries":[1]}"#,
+            1_800_000_100
+        ));
+        assert!(!verify(&[8; 32], &header, body, 1_800_000_100));
+        assert!(
+            !verify(&SECRET, &header, body, 1_800_000_000 + 301),
+            "too old"
+        );
+        let moved = header.replace("t=1800000000", "t=1800000001");
+        assert!(!verify(&SECRET, &moved, body, 1_800_000_000));
+        assert!(!verify(&SECRET, "v1=00", body, 1_800_000_000));
+    }
+
+    #[test]
+    fn retries_back_off_to_a_ceiling_with_jitter_in_the_upper_half() {
+        assert_eq!(retry_delay(1, 1.0), Duration::from_secs(1));
+        assert_eq!(retry_delay(2, 1.0), Duration::from_secs(2));
+        assert_eq!(retry_delay(4, 1.0), Duration::from_secs(8));
+        assert_eq!(retry_delay(30, 1.0), MAX_RETRY_DELAY);
+        assert_eq!(retry_delay(4, 0.0), Duration::from_secs(4));
+        let total: Duration = (1..DEAD_AFTER_FAILURES).map(|n| retry_delay(n, 1.0)).sum();
+        assert!(total > Duration::from_secs(1800) && total < Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn only_plain_web_urls_without_credentials_are_accepted() {
+        for good in [
+            "https://siem.example.com/hooks/sealtrail",
+            "http://127.0.0.1:8080/in",
+        ] {
+            assert_eq!(check_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://user:pw@host/",
+            "file:///etc/passwd",
+            "https://host/ x",
+            "javascript:alert(1)",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_name("").is_err());
+        assert!(check_name("SIEM").is_ok());
+    }
+
+    #[test]
+    fn a_secret_reads_back_from_its_text() {
+        assert_eq!(parse_secret(&secret_text(&SECRET)), Some(SECRET));
+        assert_eq!(parse_secret("whsec_00"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn no_other_body_or_time_verifies(body in proptest::collection::vec(any::<u8>(), 0..64),
+                                          other in proptest::collection::vec(any::<u8>(), 0..64),
+                                          t in 0i64..4_000_000_000) {
+            let header = sign(&SECRET, t, &body);
+            prop_assert!(verify(&SECRET, &header, &body, t));
+            prop_assert_eq!(verify(&SECRET, &header, &other, t), body == other);
+        }
+    }
+}

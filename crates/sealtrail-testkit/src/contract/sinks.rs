@@ -1,0 +1,157 @@
+//! Sinks: each tenant's own, names unique within it, and a cursor that moves only forward
+//! from where a delivery started (never past a pause, a replay or a removal).
+
+use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::Timestamp;
+use sealtrail_store::{NewSink, Store, StoreError};
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn webhook(name: &str, cursor: u64) -> NewSink {
+    NewSink {
+        id: Uuid::now_v7(),
+        name: name.to_string(),
+        kind: SinkKind::Webhook,
+        url: "https://siem.example.com/in".to_string(),
+        cursor,
+    }
+}
+
+/// A delivery moves the cursor only from where it started and only while the sink is
+/// active; failures count up at one cursor and stop the sink when told; pausing, replaying
+/// and removing are each seen by the next delivery.
+pub async fn sink_cursors_move_only_forward_from_where_delivery_started(store: Arc<dyn Store>) {
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let added = store.add_sink(acme, webhook("SIEM", 0)).await.unwrap();
+    assert_eq!(
+        (
+            added.state,
+            added.cursor,
+            added.failures,
+            added.secret_version
+        ),
+        (SinkState::Active, 0, 0, 1)
+    );
+    assert_eq!(store.sinks(acme).await.unwrap(), vec![added.clone()]);
+    assert!(store.active_sinks().await.unwrap().contains(&added));
+    let id = added.id;
+    let now = Timestamp::now();
+
+    assert!(store.sink_delivered(acme, id, 0, 5, now).await.unwrap());
+    assert!(
+        !store.sink_delivered(acme, id, 0, 7, now).await.unwrap(),
+        "a delivery that started at an old cursor changes nothing"
+    );
+    assert_eq!(
+        store
+            .sink_failed(acme, id, 5, "503", false, now)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .sink_failed(acme, id, 5, "503", false, now)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .sink_failed(acme, id, 4, "old", false, now)
+            .await
+            .unwrap(),
+        None
+    );
+    let failing = &store.sinks(acme).await.unwrap()[0];
+    assert_eq!((failing.cursor, failing.failures), (5, 2));
+    assert_eq!(failing.last_error.as_deref(), Some("503"));
+    assert_eq!(failing.delivered_at, Some(now));
+
+    let paused = store
+        .set_sink_state(acme, id, SinkState::Paused, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (paused.state, paused.cursor, paused.failures),
+        (SinkState::Paused, 5, 0)
+    );
+    assert!(!store
+        .active_sinks()
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.id == id));
+    assert!(
+        !store.sink_delivered(acme, id, 5, 9, now).await.unwrap(),
+        "paused"
+    );
+    assert_eq!(
+        store
+            .sink_failed(acme, id, 5, "x", false, now)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let replayed = store
+        .set_sink_state(acme, id, SinkState::Active, Some(2))
+        .await
+        .unwrap();
+    assert_eq!((replayed.state, replayed.cursor), (SinkState::Active, 2));
+    assert!(
+        !store.sink_delivered(acme, id, 5, 9, now).await.unwrap(),
+        "replayed"
+    );
+    assert_eq!(
+        store
+            .sink_failed(acme, id, 2, "refused", true, now)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    let dead = &store.sinks(acme).await.unwrap()[0];
+    assert_eq!((dead.state, dead.cursor), (SinkState::DeadLetter, 2));
+    assert!(!store
+        .active_sinks()
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.id == id));
+
+    assert!(store.remove_sink(acme, id).await.unwrap());
+    assert!(!store.remove_sink(acme, id).await.unwrap());
+    assert!(!store.sink_delivered(acme, id, 2, 3, now).await.unwrap());
+    assert!(store.sinks(acme).await.unwrap().is_empty());
+}
+
+/// Names are unique within a tenant, not across; no tenant reads, changes or removes
+/// another's sink; an unknown tenant has none to add to.
+pub async fn sinks_are_each_tenants_own(store: Arc<dyn Store>) {
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let globex = store.create_tenant("globex").await.unwrap().id;
+    let ours = store.add_sink(acme, webhook("SIEM", 3)).await.unwrap();
+    assert!(matches!(
+        store.add_sink(acme, webhook("SIEM", 0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let theirs = store.add_sink(globex, webhook("SIEM", 0)).await.unwrap();
+    assert_eq!(store.sinks(globex).await.unwrap(), vec![theirs.clone()]);
+    assert!(matches!(
+        store
+            .set_sink_state(globex, ours.id, SinkState::Paused, None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!store
+        .sink_delivered(globex, ours.id, 3, 4, Timestamp::now())
+        .await
+        .unwrap());
+    assert!(!store.remove_sink(globex, ours.id).await.unwrap());
+    assert_eq!(store.sinks(acme).await.unwrap(), vec![ours]);
+    let unknown = sealtrail_core::TenantId(i64::MAX);
+    assert!(matches!(
+        store.add_sink(unknown, webhook("SIEM", 0)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -5,7 +5,7 @@
 use crate::openapi;
 use crate::routes::{
     directory, events, export_download, export_jobs, integrity, limits, ops, prune_and_erase,
-    retraced, schemas, settings, tiles, witness, workos,
+    retraced, schemas, settings, sinks, tiles, witness, workos,
 };
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -97,6 +97,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workos::list_schemas, workos::create_schema))
         .routes(routes!(workos::get_export))
         .routes(routes!(workos::download_export))
+        .routes(routes!(sinks::list, sinks::create))
+        .routes(routes!(sinks::show, sinks::delete))
+        .routes(routes!(sinks::pause))
+        .routes(routes!(sinks::resume))
+        .routes(routes!(sinks::replay))
+        .routes(routes!(sinks::test))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
 }

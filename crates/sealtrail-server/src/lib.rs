@@ -23,8 +23,8 @@ pub use sealtrail_service::{Bootstrap, CreatedKey, ServiceError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sealtrail_core::ingest::Limits;
 use sealtrail_service::{
-    checkpointer, jobs, lifecycle, secret_file, signed_memory, signing, stores, tenants, throttle,
-    usage, witness, witnesses,
+    checkpointer, jobs, lifecycle, secret_file, signed_memory, signing, sinks, stores, tenants,
+    throttle, usage, witness, witnesses,
 };
 use sealtrail_store::{Store, StoreError};
 use state::AppState;
@@ -489,11 +489,19 @@ pub async fn start_with_store(
         background_rx.clone(),
     ));
     if let Some(at) = config.prune_at {
-        tokio::spawn(lifecycle::run_daily_prune(store.clone(), at, background_rx));
+        tokio::spawn(lifecycle::run_daily_prune(
+            store.clone(),
+            at,
+            background_rx.clone(),
+        ));
     }
+    let pseudonym_key = Arc::new(pseudonym_key);
+    let deliverer = sinks::delivery::Deliverer::new(store.clone(), pseudonym_key.clone())
+        .map_err(|e| ServerError::Config(format!("the sinks' HTTP client: {e}")))?;
+    tokio::spawn(deliverer.clone().run(background_rx.clone()));
     let state = AppState {
         store,
-        pseudonym_key: Arc::new(pseudonym_key),
+        pseudonym_key,
         limits: Arc::new(Limits::default()),
         max_body_bytes: config.max_body_bytes,
         metrics: metrics_handle(),
@@ -505,6 +513,7 @@ pub async fn start_with_store(
         usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
         schemas: Arc::new(sealtrail_service::schemas::SchemaRegistry::default()),
         witness: witness.clone(),
+        deliverer,
     };
     let app = app::router(state, config.request_timeout);
     let tcp = tokio::net::TcpListener::bind(config.listen)

@@ -52,6 +52,7 @@ pub const WORKOS_KEY: &str = "workos_key";
         (name = "settings", description = "Retention, legal hold, limits and other tenant settings."),
         (name = "schemas", description = "Per-action JSON Schemas checked at ingest."),
         (name = "lifecycle", description = "Pruning and GDPR erasure."),
+        (name = "sinks", description = "Push delivery of the log to webhooks (docs/streaming.md)."),
         (name = "retraced", description = "Retraced's publisher and viewer API."),
         (name = "workos", description = "WorkOS's Audit Logs API."),
         (name = "operations", description = "Health and metrics for operators."),

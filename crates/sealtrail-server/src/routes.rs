@@ -11,6 +11,7 @@ pub mod prune_and_erase;
 pub mod retraced;
 pub mod schemas;
 pub mod settings;
+pub mod sinks;
 pub mod tiles;
 pub mod witness;
 pub mod workos;

@@ -21,6 +21,7 @@ pub mod schemas;
 pub mod secret_file;
 pub mod signed_memory;
 pub mod signing;
+pub mod sinks;
 pub mod stores;
 pub mod tenants;
 pub mod throttle;

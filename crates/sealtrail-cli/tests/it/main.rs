@@ -21,3 +21,4 @@ mod crash_durability;
 mod fsync_fault;
 mod pg_nodes;
 mod pg_tls_cli;
+mod sink_crash;

@@ -26,5 +26,6 @@ mod http_limits;
 mod http_read;
 mod http_schemas;
 mod http_signin;
+mod http_sinks;
 mod openapi;
 mod web;

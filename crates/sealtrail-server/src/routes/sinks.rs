@@ -1,0 +1,347 @@
+//! `/v1/sinks`: a tenant's push-delivery sinks (admin scope): create (the answer is the only
+//! time the signing secret is shown), list, show, pause, resume, replay, test and delete;
+//! every change recorded in the log by the service.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::request::json_body;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealtrail_core::keys::Scope;
+use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::Timestamp;
+use sealtrail_service::sinks::{self, delivery, CreateSink, StartAt};
+use sealtrail_store::SinkRecord;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A sink as the API shows it (never its secret).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SinkView {
+    /// The sink's id.
+    id: Uuid,
+    /// Its name.
+    name: String,
+    /// What receives the entries.
+    kind: SinkKind,
+    /// Where they are sent.
+    url: String,
+    /// Whether it is being delivered.
+    state: SinkState,
+    /// The next seq to deliver.
+    cursor: u64,
+    /// Entries appended and not yet delivered.
+    lag_entries: u64,
+    /// Failed attempts in a row.
+    failures: u32,
+    /// The last failure: the receiver's status and the start of its answer.
+    last_error: Option<String>,
+    /// When delivery was last attempted.
+    last_attempt_at: Option<Timestamp>,
+    /// When a batch was last acknowledged.
+    delivered_at: Option<Timestamp>,
+    /// When the sink was created.
+    created_at: Timestamp,
+}
+
+fn view(sink: SinkRecord, log_size: u64) -> SinkView {
+    SinkView {
+        id: sink.id,
+        lag_entries: log_size.saturating_sub(sink.cursor),
+        name: sink.name,
+        kind: sink.kind,
+        url: sink.url,
+        state: sink.state,
+        cursor: sink.cursor,
+        failures: sink.failures,
+        last_error: sink.last_error,
+        last_attempt_at: sink.last_attempt_at,
+        delivered_at: sink.delivered_at,
+        created_at: sink.created_at,
+    }
+}
+
+async fn shown(state: &AppState, sink: SinkRecord) -> Result<Json<SinkView>, ApiError> {
+    let size = state.store.log_size(sink.tenant).await?;
+    Ok(Json(view(sink, size)))
+}
+
+/// The body of `POST /v1/sinks`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// A name unique within the tenant.
+    name: String,
+    /// Where to POST the batches (`https://…`; `http://` for a receiver on a trusted network).
+    url: String,
+    /// `webhook` (the default).
+    #[serde(default)]
+    kind: Option<String>,
+    /// `beginning` (the whole log, the default) or `now` (new entries only).
+    #[serde(default)]
+    start: Option<String>,
+}
+
+/// A sink just created, with its secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedView {
+    /// The sink.
+    sink: SinkView,
+    /// The signing secret for the receiver (`whsec_…`); shown only now.
+    secret: String,
+    /// A reminder that it is not shown again.
+    warning: &'static str,
+}
+
+/// The body of `POST /v1/sinks/{id}/replay`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    /// Deliver again from this seq (0: the whole log).
+    from_seq: u64,
+}
+
+/// The answer to `POST /v1/sinks/{id}/test`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestResult {
+    /// Whether the receiver answered 2xx to a signed test batch.
+    delivered: bool,
+    /// What went wrong, when it did not.
+    error: Option<String>,
+}
+
+fn invalid(field: &str, message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        message,
+    )
+    .with_field(field, Some("enum"))
+}
+
+/// `POST /v1/sinks`: creates a sink, delivering from the start of the log or from now.
+#[utoipa::path(
+    post, path = "/v1/sinks", tag = "sinks", security(("api_key" = [])),
+    request_body(content = CreateBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The sink, with the only copy of its signing secret", body = CreatedView),
+        (status = 409, description = "The tenant has a sink of that name", body = crate::openapi::bodies::ErrorResponse),
+        (status = 422, description = "An unusable name, URL, kind or start", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let body: CreateBody = json_body(&body, r#"{"name": "SIEM", "url": "https://…"}"#)?;
+    let kind = match body.kind.as_deref() {
+        None => SinkKind::Webhook,
+        Some(kind) => SinkKind::parse(kind).ok_or_else(|| {
+            invalid(
+                "kind",
+                format!("unknown sink kind `{kind}` (expected webhook)"),
+            )
+        })?,
+    };
+    let start = match body.start.as_deref() {
+        None | Some("beginning") => StartAt::Beginning,
+        Some("now") => StartAt::Now,
+        Some(other) => {
+            return Err(invalid(
+                "start",
+                format!("`start` must be beginning or now, not `{other}`"),
+            ))
+        }
+    };
+    let created = sinks::create(
+        state.store.as_ref(),
+        &state.pseudonym_key,
+        caller.tenant(),
+        CreateSink {
+            name: body.name,
+            kind,
+            url: body.url,
+            start,
+        },
+        &caller.as_actor(),
+    )
+    .await?;
+    state.deliverer.wake();
+    let size = state.store.log_size(caller.tenant()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedView {
+            sink: view(created.sink, size),
+            secret: created.secret,
+            warning: "store this secret in the receiver now: it is not shown again",
+        }),
+    )
+        .into_response())
+}
+
+/// `GET /v1/sinks`: the tenant's sinks, by name.
+#[utoipa::path(
+    get, path = "/v1/sinks", tag = "sinks", security(("api_key" = [])),
+    responses((status = 200, description = "The tenant's sinks", body = Vec<SinkView>))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<SinkView>>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let size = state.store.log_size(caller.tenant()).await?;
+    let sinks = state.store.sinks(caller.tenant()).await?;
+    Ok(Json(sinks.into_iter().map(|s| view(s, size)).collect()))
+}
+
+/// `GET /v1/sinks/{id}`: one sink, with its lag and last failure.
+#[utoipa::path(
+    get, path = "/v1/sinks/{id}", tag = "sinks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The sink's id")),
+    responses((status = 200, description = "The sink", body = SinkView))
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SinkView>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let sink = sinks::find(state.store.as_ref(), caller.tenant(), &id).await?;
+    shown(&state, sink).await
+}
+
+/// `POST /v1/sinks/{id}/pause`: stops delivery; it resumes from the same cursor.
+#[utoipa::path(
+    post, path = "/v1/sinks/{id}/pause", tag = "sinks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The sink's id")),
+    responses((status = 200, description = "The sink, paused", body = SinkView))
+)]
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SinkView>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let sink = sinks::pause(
+        state.store.as_ref(),
+        caller.tenant(),
+        &id,
+        &caller.as_actor(),
+    )
+    .await?;
+    shown(&state, sink).await
+}
+
+/// `POST /v1/sinks/{id}/resume`: delivers again from the cursor (after a pause or a dead
+/// letter).
+#[utoipa::path(
+    post, path = "/v1/sinks/{id}/resume", tag = "sinks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The sink's id")),
+    responses((status = 200, description = "The sink, active", body = SinkView))
+)]
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SinkView>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let sink = sinks::resume(
+        state.store.as_ref(),
+        caller.tenant(),
+        &id,
+        &caller.as_actor(),
+    )
+    .await?;
+    state.deliverer.reset(sink.id);
+    shown(&state, sink).await
+}
+
+/// `POST /v1/sinks/{id}/replay` `{"from_seq"}`: delivers again from that seq.
+#[utoipa::path(
+    post, path = "/v1/sinks/{id}/replay", tag = "sinks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The sink's id")),
+    request_body(content = ReplayBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The sink, active from that seq", body = SinkView),
+        (status = 422, description = "A seq beyond the log", body = crate::openapi::bodies::ErrorResponse),
+    )
+)]
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<SinkView>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let body: ReplayBody = json_body(&body, r#"{"from_seq": 0}"#)?;
+    let sink = sinks::replay(
+        state.store.as_ref(),
+        caller.tenant(),
+        &id,
+        body.from_seq,
+        &caller.as_actor(),
+    )
+    .await?;
+    state.deliverer.reset(sink.id);
+    shown(&state, sink).await
+}
+
+/// `POST /v1/sinks/{id}/test`: sends a signed test batch (no entries) now and says whether
+/// the receiver took it; the cursor is not touched.
+#[utoipa::path(
+    post, path = "/v1/sinks/{id}/test", tag = "sinks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The sink's id")),
+    responses((status = 200, description = "What the receiver answered", body = TestResult))
+)]
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TestResult>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let sink = sinks::find(state.store.as_ref(), caller.tenant(), &id).await?;
+    let tenant = state
+        .store
+        .tenant_by_id(caller.tenant())
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let outcome = delivery::test(
+        state.deliverer.client(),
+        &state.pseudonym_key,
+        &sink,
+        &tenant,
+    )
+    .await;
+    Ok(Json(TestResult {
+        delivered: outcome.is_ok(),
+        error: outcome.err(),
+    }))
+}
+
+/// `DELETE /v1/sinks/{id}`: 204; its receiver gets nothing more.
+#[utoipa::path(
+    delete, path = "/v1/sinks/{id}", tag = "sinks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The sink's id")),
+    responses((status = 204, description = "Deleted"))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    sinks::delete(
+        state.store.as_ref(),
+        caller.tenant(),
+        &id,
+        &caller.as_actor(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,317 @@
+//! Delivering every active sink: each pass reads the next batch after a sink's cursor, sends
+//! it (a JSON batch, HMAC-signed), and moves the cursor only when the receiver answered 2xx.
+//! A failing receiver is retried with exponential backoff and jitter, and after
+//! [`DEAD_AFTER_FAILURES`] failures in a row the sink stops as a dead letter with the failing
+//! answer kept for a person; nothing is skipped.
+//!
+//! Bounded by construction: one batch of at most [`MAX_BATCH`] entries in memory per sink
+//! being delivered, nothing queued per entry, and ingest never waits on delivery (the log
+//! is the queue). A sink that is down costs one failed request per backoff period.
+
+use super::secret;
+use sealtrail_core::entry::Entry;
+use sealtrail_core::filter::{Cursor, Direction, Query};
+use sealtrail_core::sinks::{self, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEADER};
+use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{PseudonymKey, SinkRecord, Store, StoreError};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+/// How often the sinks are looked at when nothing wakes the loop sooner.
+const PASS: Duration = Duration::from_millis(500);
+/// How long one request to a receiver may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a failing receiver's answer kept for a person to read.
+const ERROR_BYTES: usize = 512;
+
+/// A webhook batch as receivers get it.
+#[derive(Serialize)]
+struct Batch<'a> {
+    /// Always `sealtrail.entries` (`sealtrail.test` for a test).
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The sink's id.
+    sink: Uuid,
+    /// The tenant's name.
+    tenant: &'a str,
+    /// The entries, in seq order; each `id` is stable across resends.
+    entries: &'a [Entry],
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Nothing was waiting.
+    Idle,
+    /// The receiver acknowledged this many entries.
+    Delivered(usize),
+    /// The receiver failed; the error as kept on the sink.
+    Failed(String),
+}
+
+/// The node's deliverer: one loop over every active sink.
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    key: Arc<PseudonymKey>,
+    client: reqwest::Client,
+    /// When each failing sink may be tried again.
+    backoff: Mutex<HashMap<Uuid, Instant>>,
+    wake: Notify,
+}
+
+impl Deliverer {
+    /// A deliverer over `store`, signing with secrets derived from `key`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        key: Arc<PseudonymKey>,
+    ) -> Result<Arc<Deliverer>, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            // A receiver's redirect is not followed: the sink's URL is where entries go.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Sealtrail/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Arc::new(Deliverer {
+            store,
+            key,
+            client,
+            backoff: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+        }))
+    }
+
+    /// The HTTP client deliveries (and tests of a sink) go through.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Asks for a pass now (after an append, a resume or a replay) rather than at the next tick.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Forgets a sink's backoff, so a resumed or replayed sink is tried at once.
+    pub fn reset(&self, id: Uuid) {
+        lock(&self.backoff).remove(&id);
+        self.wake();
+    }
+
+    /// Delivers until `shutdown` changes.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(PASS) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = self.pass().await {
+                tracing::warn!(error = %e, "a delivery pass failed; retried on the next");
+            }
+        }
+    }
+
+    /// One pass: every active sink not waiting out a backoff gets one batch.
+    pub async fn pass(&self) -> Result<(), StoreError> {
+        let sinks = self.store.active_sinks().await?;
+        let sizes: HashMap<TenantId, u64> = self.store.log_sizes().await?.into_iter().collect();
+        let now = Instant::now();
+        let due: Vec<SinkRecord> = {
+            let backoff = lock(&self.backoff);
+            sinks
+                .into_iter()
+                .filter(|s| backoff.get(&s.id).is_none_or(|at| *at <= now))
+                .collect()
+        };
+        for sink in &due {
+            let lag = sizes
+                .get(&sink.tenant)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(sink.cursor);
+            metrics::gauge!("sealtrail_sink_lag_entries", "sink" => sink.id.to_string())
+                .set(lag as f64);
+        }
+        let attempts = due.iter().map(|sink| self.deliver(sink));
+        futures::future::join_all(attempts).await;
+        Ok(())
+    }
+
+    /// One batch for `sink`: sent, and its outcome recorded.
+    pub async fn deliver(&self, sink: &SinkRecord) -> Attempt {
+        match self.try_deliver(sink).await {
+            Ok(attempt) => attempt,
+            Err(e) => {
+                tracing::warn!(sink = %sink.id, error = %e, "reading a sink's next batch failed");
+                Attempt::Failed(e.to_string())
+            }
+        }
+    }
+
+    async fn try_deliver(&self, sink: &SinkRecord) -> Result<Attempt, StoreError> {
+        let entries = entries_from(self.store.as_ref(), sink.tenant, sink.cursor).await?;
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => sink.id.to_string()).set(0.0);
+            return Ok(Attempt::Idle);
+        };
+        let lag_millis = Timestamp::now()
+            .millis()
+            .saturating_sub(first.recorded_at.millis());
+        metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => sink.id.to_string())
+            .set(lag_millis as f64 / 1000.0);
+        let tenant = self
+            .store
+            .tenant_by_id(sink.tenant)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        let next = last.seq + 1;
+        let count = entries.len();
+        let outcome = send(
+            &self.client,
+            &self.key,
+            sink,
+            "sealtrail.entries",
+            &tenant,
+            &entries,
+        )
+        .await;
+        let now = Timestamp::now();
+        match outcome {
+            Ok(()) => {
+                self.store
+                    .sink_delivered(sink.tenant, sink.id, sink.cursor, next, now)
+                    .await?;
+                lock(&self.backoff).remove(&sink.id);
+                metrics::counter!("sealtrail_sink_delivered_entries_total", "sink" => sink.id.to_string())
+                    .increment(count as u64);
+                // More may be waiting: come back at once rather than at the next tick.
+                if count == MAX_BATCH {
+                    self.wake();
+                }
+                Ok(Attempt::Delivered(count))
+            }
+            Err(error) => {
+                let dead = sink.failures + 1 >= DEAD_AFTER_FAILURES;
+                let failures = self
+                    .store
+                    .sink_failed(sink.tenant, sink.id, sink.cursor, &error, dead, now)
+                    .await?
+                    .unwrap_or(sink.failures + 1);
+                let wait = sinks::retry_delay(failures, rand::random::<f64>());
+                lock(&self.backoff).insert(sink.id, Instant::now() + wait);
+                metrics::counter!("sealtrail_sink_failures_total", "sink" => sink.id.to_string())
+                    .increment(1);
+                if dead {
+                    tracing::warn!(sink = %sink.id, %error, "a sink stopped as a dead letter");
+                }
+                Ok(Attempt::Failed(error))
+            }
+        }
+    }
+}
+
+/// Sends a test batch (no entries) to `sink` now, without touching its cursor: what a
+/// person checks a receiver with.
+pub async fn test(
+    client: &reqwest::Client,
+    key: &PseudonymKey,
+    sink: &SinkRecord,
+    tenant: &str,
+) -> Result<(), String> {
+    send(client, key, sink, "sealtrail.test", tenant, &[]).await
+}
+
+/// POSTs one signed batch; `Ok` on a 2xx, else the error a person should see.
+async fn send(
+    client: &reqwest::Client,
+    key: &PseudonymKey,
+    sink: &SinkRecord,
+    kind: &'static str,
+    tenant: &str,
+    entries: &[Entry],
+) -> Result<(), String> {
+    let body = serde_json::to_vec(&Batch {
+        kind,
+        sink: sink.id,
+        tenant,
+        entries,
+    })
+    .map_err(|e| format!("encoding the batch: {e}"))?;
+    let timestamp = Timestamp::now().millis() / 1000;
+    let signature = sinks::sign(&secret(key, sink), timestamp, &body);
+    let response = client
+        .post(&sink.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(SIGNATURE_HEADER, signature)
+        .header("Sealtrail-Sink", sink.id.to_string())
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("no answer: {}", without_url(&e)))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = response.text().await.unwrap_or_default();
+    let excerpt: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(ERROR_BYTES)
+        .collect();
+    Err(format!("HTTP {status}: {excerpt}"))
+}
+
+/// The error without the URL (which may hold a receiver's token in its query).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "the sink's URL");
+    }
+    text
+}
+
+/// Up to [`MAX_BATCH`] entries of `tenant` from seq `from` on, in seq order (entries since
+/// pruned are skipped: their place in the tree remains, their content is gone).
+pub async fn entries_from(
+    store: &dyn Store,
+    tenant: TenantId,
+    from: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut entries = Vec::new();
+    let mut after = from.checked_sub(1);
+    if after.is_none() {
+        // A "newer than" cursor cannot reach seq 0: ask for that entry on its own.
+        let zero = Query {
+            filter: Default::default(),
+            limit: 1,
+            cursor: Some(Cursor {
+                seq: 1,
+                direction: Direction::Older,
+            }),
+        };
+        entries.extend(store.query(tenant, &zero).await?.entries);
+        after = Some(0);
+    }
+    let rest = Query {
+        filter: Default::default(),
+        limit: MAX_BATCH - entries.len(),
+        cursor: after.map(|seq| Cursor {
+            seq,
+            direction: Direction::Newer,
+        }),
+    };
+    let mut page = store.query(tenant, &rest).await?.entries;
+    page.reverse();
+    entries.extend(page);
+    Ok(entries)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// Do not run the nightly prune in this process (e.g. all but one node of a cluster).
     #[arg(long, env = "SEALTRAIL_NO_NIGHTLY_PRUNE")]
     no_nightly_prune: bool,
+    /// Let sinks deliver to receivers on private networks (loopback, 10/8, 172.16/12,
+    /// 192.168/16, link-local, …); off by default, so a tenant's admin cannot make the server
+    /// call the services beside it.
+    #[arg(long, env = "SEALTRAIL_SINK_PRIVATE_NETWORKS")]
+    sink_private_networks: bool,
     /// How long finished background export files are kept before they expire.
     #[arg(long, env = "SEALTRAIL_EXPORT_RETENTION_HOURS", default_value_t = 24)]
     export_retention_hours: u64,
@@ -181,6 +186,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.signing_key_file = args.signing_key_file.clone();
     config.pseudonym_key_file = args.pseudonym_key_file.clone();
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
+    config.sink_private_networks = args.sink_private_networks;
     if args.export_retention_hours == 0 || args.export_jobs == 0 {
         anyhow::bail!("--export-retention-hours and --export-jobs must be at least 1");
     }

@@ -137,6 +137,10 @@ pub struct ServerConfig {
     pub checkpoint_interval: Duration,
     /// When the nightly retention prune runs (UTC); `None` disables the schedule.
     pub prune_at: Option<lifecycle::DailyAt>,
+    /// Whether sinks may deliver to receivers on private networks (loopback, RFC 1918,
+    /// link-local, …). Off by default, so a tenant's admin cannot point the server at the
+    /// services beside it; on for a deployment whose SIEM sits on its own network.
+    pub sink_private_networks: bool,
     /// How long a finished export job's file is kept for download (jobs live in
     /// `<data_dir>/exports`, so the disk they use is bounded by this).
     pub export_retention: Duration,
@@ -185,6 +189,7 @@ impl ServerConfig {
             pseudonym_key_file: None,
             checkpoint_interval: Duration::from_secs(1),
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
+            sink_private_networks: false,
             export_retention: Duration::from_secs(24 * 3600),
             export_job_concurrency: 2,
             trusted_proxies: Vec::new(),
@@ -496,8 +501,12 @@ pub async fn start_with_store(
         ));
     }
     let pseudonym_key = Arc::new(pseudonym_key);
-    let deliverer = sinks::delivery::Deliverer::new(store.clone(), pseudonym_key.clone())
-        .map_err(|e| ServerError::Config(format!("the sinks' HTTP client: {e}")))?;
+    let deliverer = sinks::delivery::Deliverer::new(
+        store.clone(),
+        pseudonym_key.clone(),
+        config.sink_private_networks,
+    )
+    .map_err(|e| ServerError::Config(format!("the sinks' HTTP client: {e}")))?;
     tokio::spawn(deliverer.clone().run(background_rx.clone()));
     let state = AppState {
         store,

@@ -6,6 +6,7 @@
 //! a copy of the database alone cannot forge a batch. It is shown once, when the sink is
 //! created.
 
+pub mod address;
 pub mod delivery;
 
 use crate::audit::{props, SelfAudit};
@@ -62,11 +63,15 @@ pub async fn create(
     key: &PseudonymKey,
     tenant: TenantId,
     request: CreateSink,
+    private_networks: bool,
     actor: &Actor,
 ) -> Result<CreatedSink, ServiceError> {
     let name = request.name.trim().to_string();
     sinks::check_name(&name).map_err(ServiceError::Invalid)?;
     sinks::check_url(&request.url).map_err(ServiceError::Invalid)?;
+    if !private_networks {
+        address::check_literal(&request.url).map_err(ServiceError::Invalid)?;
+    }
     let cursor = match request.start {
         StartAt::Beginning => 0,
         StartAt::Now => store.log_size(tenant).await?,
@@ -206,12 +211,21 @@ async fn record(
         }),
         properties: props(&[
             ("kind", json!(sink.kind.as_str())),
-            // Without its query: some receivers take a token there, which the log must not keep.
-            ("url", json!(sink.url.split('?').next().unwrap_or_default())),
+            // Only where it points: a receiver's token may be in its path or query, and the log
+            // must not keep it.
+            ("receiver", json!(receiver_origin(&sink.url))),
             ("state", json!(sink.state.as_str())),
             ("cursor", json!(sink.cursor)),
         ]),
     };
     store.append(sink.tenant, vec![audit.into_entry()]).await?;
     Ok(())
+}
+
+/// The scheme and host (with port) of a receiver's URL, without the path or query where
+/// receivers often take a token.
+fn receiver_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}")
 }

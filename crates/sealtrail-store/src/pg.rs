@@ -853,13 +853,13 @@ impl crate::Sinks for PgStore {
         id: Uuid,
         at_cursor: u64,
         error: &str,
-        dead: bool,
+        dead_after: u32,
         at: Timestamp,
     ) -> Result<Option<u32>, StoreError> {
         let error = error.to_string();
         self.pool
             .write("recording a failed delivery", move |tx| {
-                sinks::failed(tx, tenant, id, at_cursor, &error, dead, at)
+                sinks::failed(tx, tenant, id, at_cursor, &error, dead_after, at)
             })
             .await
     }

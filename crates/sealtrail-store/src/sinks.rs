@@ -95,16 +95,17 @@ pub trait Sinks: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Records a failed attempt at cursor `at_cursor` (one more failure, its error), and
-    /// stops the sink as [`SinkState::DeadLetter`] when `dead`; only if the sink is still
-    /// active at that cursor. Answers the failures in a row now, or `None` when the sink
-    /// moved on meanwhile.
+    /// stops the sink as [`SinkState::DeadLetter`] once its failures in a row reach
+    /// `dead_after` (counted in the same statement, so nodes and resumes in between cannot
+    /// make it stale); only if the sink is still active at that cursor. Answers the failures
+    /// in a row now, or `None` when the sink moved on meanwhile.
     async fn sink_failed(
         &self,
         tenant: TenantId,
         id: Uuid,
         at_cursor: u64,
         error: &str,
-        dead: bool,
+        dead_after: u32,
         at: Timestamp,
     ) -> Result<Option<u32>, StoreError>;
 

@@ -850,12 +850,12 @@ impl crate::Sinks for SqliteStore {
         id: Uuid,
         at_cursor: u64,
         error: &str,
-        dead: bool,
+        dead_after: u32,
         at: Timestamp,
     ) -> Result<Option<u32>, StoreError> {
         let error = error.to_string();
         self.writer
-            .run_job(move |conn| sinks::failed(conn, tenant, id, at_cursor, &error, dead, at))
+            .run_job(move |conn| sinks::failed(conn, tenant, id, at_cursor, &error, dead_after, at))
             .await
     }
 

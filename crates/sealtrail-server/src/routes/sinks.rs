@@ -13,7 +13,7 @@ use axum::Json;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::sinks::{SinkKind, SinkState};
 use sealtrail_core::Timestamp;
-use sealtrail_service::sinks::{self, delivery, CreateSink, StartAt};
+use sealtrail_service::sinks::{self, CreateSink, StartAt};
 use sealtrail_store::SinkRecord;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -168,6 +168,7 @@ pub async fn create(
             url: body.url,
             start,
         },
+        state.deliverer.private_networks(),
         &caller.as_actor(),
     )
     .await?;
@@ -311,13 +312,7 @@ pub async fn test(
         .await?
         .map(|t| t.name)
         .unwrap_or_default();
-    let outcome = delivery::test(
-        state.deliverer.client(),
-        &state.pseudonym_key,
-        &sink,
-        &tenant,
-    )
-    .await;
+    let outcome = state.deliverer.test(&sink, &tenant).await;
     Ok(Json(TestResult {
         delivered: outcome.is_ok(),
         error: outcome.err(),

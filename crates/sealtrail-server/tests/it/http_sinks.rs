@@ -38,6 +38,11 @@ type Shared = Arc<Mutex<Received>>;
 
 async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let mut r = shared.lock().unwrap();
+    // A batch may come before the test has read the secret from the creation's answer: a
+    // failure like any other, retried.
+    if r.secret.is_none() {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     if r.fail_next > 0 {
         r.fail_next -= 1;
         r.refused += 1;
@@ -49,8 +54,7 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let Some(secret) = r.secret else {
-        r.bad.push("a batch before the secret was known".into());
-        return StatusCode::BAD_REQUEST;
+        return StatusCode::SERVICE_UNAVAILABLE;
     };
     if !verify(&secret, signature, &body, now) {
         r.bad.push(format!("bad signature {signature}"));
@@ -133,7 +137,7 @@ async fn wait_for_everything(s: &TestServer, shared: &Shared) -> Vec<u64> {
 
 #[tokio::test]
 async fn a_webhook_gets_every_entry_in_order_signed_and_each_id_once_per_delivery() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.sink_private_networks = true).await;
     let (url, shared) = receiver().await;
     let (sink, secret) = create_sink(&s, &url, "beginning").await;
     shared.lock().unwrap().secret = Some(secret);
@@ -203,7 +207,7 @@ async fn a_webhook_gets_every_entry_in_order_signed_and_each_id_once_per_deliver
 
 #[tokio::test]
 async fn a_failing_receiver_is_retried_with_backoff_and_loses_nothing() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.sink_private_networks = true).await;
     let (url, shared) = receiver().await;
     {
         let mut r = shared.lock().unwrap();
@@ -238,7 +242,15 @@ async fn a_failing_receiver_is_retried_with_backoff_and_loses_nothing() {
         assert_eq!(r.refused, 3);
         assert!(r.bad.is_empty(), "{:?}", r.bad);
     }
-    let shown = s.get_json(&s.admin_key, &format!("/v1/sinks/{id}")).await;
+    // The cursor moves just after the receiver answered: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let shown = s.get_json(&s.admin_key, &format!("/v1/sinks/{id}")).await;
+        if shown["lag_entries"].as_u64() == Some(0) || Instant::now() > deadline {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(
         (shown["failures"].as_u64(), shown["lag_entries"].as_u64()),
         (Some(0), Some(0))
@@ -247,7 +259,7 @@ async fn a_failing_receiver_is_retried_with_backoff_and_loses_nothing() {
 
 #[tokio::test]
 async fn pausing_replaying_and_deleting_are_recorded_and_each_tenants_own() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.sink_private_networks = true).await;
     let (url, shared) = receiver().await;
     let (sink, secret) = create_sink(&s, &url, "now").await;
     shared.lock().unwrap().secret = Some(secret);
@@ -403,7 +415,7 @@ async fn pausing_replaying_and_deleting_are_recorded_and_each_tenants_own() {
 
 #[tokio::test]
 async fn unusable_sinks_are_refused_by_field() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.sink_private_networks = true).await;
     for (body, field) in [
         (json!({"name": "x", "url": "ftp://host/"}), None),
         (json!({"name": "x", "url": "https://user:pw@host/"}), None),
@@ -432,4 +444,65 @@ async fn unusable_sinks_are_refused_by_field() {
     }
     let listed = s.get_json(&s.admin_key, "/v1/sinks").await;
     assert_eq!(listed, json!([]));
+}
+
+#[tokio::test]
+async fn receivers_on_private_networks_need_the_operators_consent() {
+    let s = TestServer::start().await;
+    let (url, shared) = receiver().await;
+    // Written out: refused when created.
+    let r = s
+        .client
+        .post(format!("{}/v1/sinks", s.url))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({"name": "inside", "url": url}))
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("private network"),
+        "{error}"
+    );
+    // By a name that resolves there: refused where the connection would be made.
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let (sink, secret) = create_sink(&s, &by_name, "beginning").await;
+    shared.lock().unwrap().secret = Some(secret);
+    let id = sink["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = s.get_json(&s.admin_key, &format!("/v1/sinks/{id}")).await;
+        if let Some(error) = shown["last_error"].as_str() {
+            assert!(error.contains("private network"), "{error}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refusal recorded: {shown}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tested: Value = s
+        .client
+        .post(format!("{}/v1/sinks/{id}/test", s.url))
+        .bearer_auth(&s.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tested["delivered"], false);
+    assert!(
+        shared.lock().unwrap().entries.is_empty(),
+        "nothing reached the receiver"
+    );
+    let created = s
+        .get_json(&s.admin_key, "/v1/events?action=sink.created")
+        .await;
+    assert_eq!(
+        created["entries"][0]["properties"]["receiver"],
+        by_name.trim_end_matches("/in"),
+        "the log keeps where it points, not its path"
+    );
 }

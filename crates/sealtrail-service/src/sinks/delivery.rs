@@ -58,18 +58,29 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     key: Arc<PseudonymKey>,
     client: reqwest::Client,
+    /// Whether receivers on private networks (loopback, RFC 1918, link-local…) may be
+    /// reached: the operator's choice, off by default.
+    private_networks: bool,
     /// When each failing sink may be tried again.
     backoff: Mutex<HashMap<Uuid, Instant>>,
     wake: Notify,
 }
 
 impl Deliverer {
-    /// A deliverer over `store`, signing with secrets derived from `key`.
+    /// A deliverer over `store`, signing with secrets derived from `key`; receivers on
+    /// private networks are reached only when `private_networks` is set.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<PseudonymKey>,
+        private_networks: bool,
     ) -> Result<Arc<Deliverer>, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !private_networks {
+            // Checked where the connection is made, so a name that resolves to a private
+            // address (or is re-pointed there later) is refused too.
+            builder = builder.dns_resolver(Arc::new(super::address::PublicOnly));
+        }
+        let client = builder
             .timeout(REQUEST_TIMEOUT)
             // A receiver's redirect is not followed: the sink's URL is where entries go.
             .redirect(reqwest::redirect::Policy::none())
@@ -79,17 +90,19 @@ impl Deliverer {
             store,
             key,
             client,
+            private_networks,
             backoff: Mutex::new(HashMap::new()),
             wake: Notify::new(),
         }))
     }
 
-    /// The HTTP client deliveries (and tests of a sink) go through.
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// Whether receivers on private networks may be reached.
+    pub fn private_networks(&self) -> bool {
+        self.private_networks
     }
 
-    /// Asks for a pass now (after an append, a resume or a replay) rather than at the next tick.
+    /// Asks for a pass now (after a sink is created, resumed or replayed) rather than at the
+    /// next tick.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -117,16 +130,12 @@ impl Deliverer {
     /// One pass: every active sink not waiting out a backoff gets one batch.
     pub async fn pass(&self) -> Result<(), StoreError> {
         let sinks = self.store.active_sinks().await?;
+        if sinks.is_empty() {
+            lock(&self.backoff).clear();
+            return Ok(());
+        }
         let sizes: HashMap<TenantId, u64> = self.store.log_sizes().await?.into_iter().collect();
-        let now = Instant::now();
-        let due: Vec<SinkRecord> = {
-            let backoff = lock(&self.backoff);
-            sinks
-                .into_iter()
-                .filter(|s| backoff.get(&s.id).is_none_or(|at| *at <= now))
-                .collect()
-        };
-        for sink in &due {
+        for sink in &sinks {
             let lag = sizes
                 .get(&sink.tenant)
                 .copied()
@@ -135,6 +144,16 @@ impl Deliverer {
             metrics::gauge!("sealtrail_sink_lag_entries", "sink" => sink.id.to_string())
                 .set(lag as f64);
         }
+        let now = Instant::now();
+        let due: Vec<SinkRecord> = {
+            let mut backoff = lock(&self.backoff);
+            // Sinks no longer active (paused, dead, deleted) keep no backoff.
+            backoff.retain(|id, _| sinks.iter().any(|s| s.id == *id));
+            sinks
+                .into_iter()
+                .filter(|s| backoff.get(&s.id).is_none_or(|at| *at <= now))
+                .collect()
+        };
         let attempts = due.iter().map(|sink| self.deliver(sink));
         futures::future::join_all(attempts).await;
         Ok(())
@@ -170,21 +189,21 @@ impl Deliverer {
             .unwrap_or_default();
         let next = last.seq + 1;
         let count = entries.len();
-        let outcome = send(
-            &self.client,
-            &self.key,
-            sink,
-            "sealtrail.entries",
-            &tenant,
-            &entries,
-        )
-        .await;
+        let outcome = self
+            .send(sink, "sealtrail.entries", &tenant, &entries)
+            .await;
         let now = Timestamp::now();
         match outcome {
             Ok(()) => {
-                self.store
+                let moved = self
+                    .store
                     .sink_delivered(sink.tenant, sink.id, sink.cursor, next, now)
                     .await?;
+                if !moved {
+                    // Paused, replayed or deleted meanwhile: the receiver holds one batch it
+                    // may see again, and the cursor stays where a person put it.
+                    return Ok(Attempt::Idle);
+                }
                 lock(&self.backoff).remove(&sink.id);
                 metrics::counter!("sealtrail_sink_delivered_entries_total", "sink" => sink.id.to_string())
                     .increment(count as u64);
@@ -195,79 +214,103 @@ impl Deliverer {
                 Ok(Attempt::Delivered(count))
             }
             Err(error) => {
-                let dead = sink.failures + 1 >= DEAD_AFTER_FAILURES;
-                let failures = self
+                let recorded = self
                     .store
-                    .sink_failed(sink.tenant, sink.id, sink.cursor, &error, dead, now)
-                    .await?
-                    .unwrap_or(sink.failures + 1);
-                let wait = sinks::retry_delay(failures, rand::random::<f64>());
-                lock(&self.backoff).insert(sink.id, Instant::now() + wait);
+                    .sink_failed(
+                        sink.tenant,
+                        sink.id,
+                        sink.cursor,
+                        &error,
+                        DEAD_AFTER_FAILURES,
+                        now,
+                    )
+                    .await?;
                 metrics::counter!("sealtrail_sink_failures_total", "sink" => sink.id.to_string())
                     .increment(1);
-                if dead {
-                    tracing::warn!(sink = %sink.id, %error, "a sink stopped as a dead letter");
+                // `None`: the sink moved on meanwhile (a replay or a resume), so no backoff.
+                if let Some(failures) = recorded {
+                    let wait = sinks::retry_delay(failures, rand::random::<f64>());
+                    lock(&self.backoff).insert(sink.id, Instant::now() + wait);
+                    if failures >= DEAD_AFTER_FAILURES {
+                        tracing::warn!(sink = %sink.id, %error, "a sink stopped as a dead letter");
+                    }
                 }
                 Ok(Attempt::Failed(error))
             }
         }
     }
-}
 
-/// Sends a test batch (no entries) to `sink` now, without touching its cursor: what a
-/// person checks a receiver with.
-pub async fn test(
-    client: &reqwest::Client,
-    key: &PseudonymKey,
-    sink: &SinkRecord,
-    tenant: &str,
-) -> Result<(), String> {
-    send(client, key, sink, "sealtrail.test", tenant, &[]).await
-}
-
-/// POSTs one signed batch; `Ok` on a 2xx, else the error a person should see.
-async fn send(
-    client: &reqwest::Client,
-    key: &PseudonymKey,
-    sink: &SinkRecord,
-    kind: &'static str,
-    tenant: &str,
-    entries: &[Entry],
-) -> Result<(), String> {
-    let body = serde_json::to_vec(&Batch {
-        kind,
-        sink: sink.id,
-        tenant,
-        entries,
-    })
-    .map_err(|e| format!("encoding the batch: {e}"))?;
-    let timestamp = Timestamp::now().millis() / 1000;
-    let signature = sinks::sign(&secret(key, sink), timestamp, &body);
-    let response = client
-        .post(&sink.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, signature)
-        .header("Sealtrail-Sink", sink.id.to_string())
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("no answer: {}", without_url(&e)))?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(());
+    /// Sends a test batch (no entries) to `sink` now, without touching its cursor: what a
+    /// person checks a receiver with.
+    pub async fn test(&self, sink: &SinkRecord, tenant: &str) -> Result<(), String> {
+        self.send(sink, "sealtrail.test", tenant, &[]).await
     }
-    let text = response.text().await.unwrap_or_default();
-    let excerpt: String = text
+
+    /// POSTs one signed batch; `Ok` on a 2xx, else the error a person should see.
+    async fn send(
+        &self,
+        sink: &SinkRecord,
+        kind: &'static str,
+        tenant: &str,
+        entries: &[Entry],
+    ) -> Result<(), String> {
+        if !self.private_networks {
+            super::address::check_literal(&sink.url)?;
+        }
+        let body = serde_json::to_vec(&Batch {
+            kind,
+            sink: sink.id,
+            tenant,
+            entries,
+        })
+        .map_err(|e| format!("encoding the batch: {e}"))?;
+        let timestamp = Timestamp::now().millis() / 1000;
+        let signature = sinks::sign(&secret(&self.key, sink), timestamp, &body);
+        let response = self
+            .client
+            .post(&sink.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header("Sealtrail-Sink", sink.id.to_string())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("no answer: {}", without_url(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(format!("HTTP {status}: {}", excerpt(response).await))
+    }
+}
+
+/// The start of a failing receiver's answer, read no further than [`ERROR_BYTES`] (a hostile
+/// receiver cannot make the server hold a large answer), without control characters.
+async fn excerpt(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < ERROR_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(ERROR_BYTES);
+    String::from_utf8_lossy(&bytes)
         .chars()
         .filter(|c| !c.is_control())
-        .take(ERROR_BYTES)
-        .collect();
-    Err(format!("HTTP {status}: {excerpt}"))
+        .collect()
 }
 
-/// The error without the URL (which may hold a receiver's token in its query).
+/// The error and its causes (refused connection, unknown name, private address…), without
+/// the URL, which may hold a receiver's token.
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
     if let Some(url) = error.url() {
         text = text.replace(url.as_str(), "the sink's URL");
     }

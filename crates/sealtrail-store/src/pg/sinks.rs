@@ -150,13 +150,14 @@ pub(crate) fn failed(
     id: Uuid,
     at_cursor: u64,
     error: &str,
-    dead: bool,
+    dead_after: u32,
     at: Timestamp,
 ) -> PgResult<Option<u32>> {
-    let state = if dead { "dead_letter" } else { "active" };
+    let dead_after = i32::try_from(dead_after).unwrap_or(i32::MAX);
     let row = tx.query_opt(
         "UPDATE sinks SET failures = failures + 1, last_error = $4, last_attempt_at = $5,
-                          state = $6
+                          state = CASE WHEN failures + 1 >= $6 THEN 'dead_letter'
+                                       ELSE 'active' END
          WHERE tenant = $1 AND id = $2 AND cursor = $3 AND state = 'active'
          RETURNING failures",
         &[
@@ -165,7 +166,7 @@ pub(crate) fn failed(
             &cursor_value(at_cursor)?,
             &error,
             &at.millis(),
-            &state,
+            &dead_after,
         ],
     )?;
     row.map(|row| {

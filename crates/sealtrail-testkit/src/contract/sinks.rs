@@ -44,21 +44,21 @@ pub async fn sink_cursors_move_only_forward_from_where_delivery_started(store: A
     );
     assert_eq!(
         store
-            .sink_failed(acme, id, 5, "503", false, now)
+            .sink_failed(acme, id, 5, "503", 16, now)
             .await
             .unwrap(),
         Some(1)
     );
     assert_eq!(
         store
-            .sink_failed(acme, id, 5, "503", false, now)
+            .sink_failed(acme, id, 5, "503", 16, now)
             .await
             .unwrap(),
         Some(2)
     );
     assert_eq!(
         store
-            .sink_failed(acme, id, 4, "old", false, now)
+            .sink_failed(acme, id, 4, "old", 16, now)
             .await
             .unwrap(),
         None
@@ -87,10 +87,7 @@ pub async fn sink_cursors_move_only_forward_from_where_delivery_started(store: A
         "paused"
     );
     assert_eq!(
-        store
-            .sink_failed(acme, id, 5, "x", false, now)
-            .await
-            .unwrap(),
+        store.sink_failed(acme, id, 5, "x", 16, now).await.unwrap(),
         None
     );
 
@@ -105,7 +102,7 @@ pub async fn sink_cursors_move_only_forward_from_where_delivery_started(store: A
     );
     assert_eq!(
         store
-            .sink_failed(acme, id, 2, "refused", true, now)
+            .sink_failed(acme, id, 2, "refused", 1, now)
             .await
             .unwrap(),
         Some(1)

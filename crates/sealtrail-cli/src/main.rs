@@ -14,6 +14,7 @@ mod limits;
 mod local;
 mod query;
 mod serve;
+mod sinks;
 mod users;
 mod verify;
 
@@ -71,6 +72,10 @@ enum Command {
     /// Show or set a tenant's rate limits and daily event quota (acts on the data directory).
     #[command(subcommand)]
     Limits(limits::LimitsCommand),
+    /// Create, list, pause, resume, replay, test or delete a tenant's push-delivery sinks
+    /// (acts on the data directory).
+    #[command(subcommand)]
+    Sinks(sinks::SinksCommand),
     /// Print the checkpoint verifier key to give to auditors.
     PublicKey(local::DataDir),
     /// Measure ingest, reads, search, export, verification and pruning against raw-engine
@@ -105,6 +110,7 @@ fn main() -> ExitCode {
             Command::Retention(cmd) => lifecycle::retention(cmd).await,
             Command::Period(cmd) => lifecycle::period(cmd).await,
             Command::Limits(cmd) => limits::run(cmd).await,
+            Command::Sinks(cmd) => sinks::run(cmd).await,
             Command::PublicKey(dir) => verify::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,
         }

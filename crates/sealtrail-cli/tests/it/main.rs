@@ -12,6 +12,7 @@ mod bench;
 mod cli;
 mod cli_hardening;
 mod cli_integrity;
+mod cli_sinks;
 mod cli_tamper;
 mod cli_traces;
 mod cli_users;

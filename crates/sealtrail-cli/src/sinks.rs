@@ -1,0 +1,198 @@
+//! `sealtrail sinks …`: a tenant's push-delivery sinks from the operator's shell, acting on
+//! the data directory (or database) like the other operator commands; each change recorded
+//! in the tenant's log by the service, as the API's are. Running servers pick a change up on
+//! their next delivery pass (within a second).
+
+use crate::local::{cli_actor, tenant_named, DataDir};
+use clap::Subcommand;
+use sealtrail_core::sinks::SinkKind;
+use sealtrail_service::sinks::{self, delivery::Deliverer, CreateSink, StartAt};
+use sealtrail_store::SinkRecord;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `sealtrail sinks ...`
+#[derive(Debug, Subcommand)]
+pub enum SinksCommand {
+    /// List a tenant's sinks with their state, cursor, lag and last failure.
+    List {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Create a webhook sink; its signing secret is printed once on stdout.
+    Create {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A name unique within the tenant.
+        #[arg(long)]
+        name: String,
+        /// Where to POST the batches.
+        #[arg(long)]
+        url: String,
+        /// Deliver only entries recorded from now on (default: the whole log first).
+        #[arg(long)]
+        from_now: bool,
+        /// Allow a receiver on a private network (the operator's consent, as
+        /// `serve --sink-private-networks` gives it to the API).
+        #[arg(long)]
+        private_network: bool,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Stop delivering; `resume` continues from the same entry.
+    Pause(SinkRef),
+    /// Deliver again from the cursor (after a pause, or a dead letter once the receiver works).
+    Resume(SinkRef),
+    /// Deliver again from a seq (0: the whole log), and resume.
+    Replay {
+        #[command(flatten)]
+        sink: SinkRef,
+        /// The first seq to deliver again.
+        #[arg(long)]
+        from_seq: u64,
+    },
+    /// Send a signed test batch (no entries) from this machine and report the answer.
+    Test {
+        #[command(flatten)]
+        sink: SinkRef,
+        /// Allow a receiver on a private network.
+        #[arg(long)]
+        private_network: bool,
+    },
+    /// Delete a sink.
+    Delete(SinkRef),
+}
+
+/// One sink of one tenant.
+#[derive(Debug, clap::Args)]
+pub struct SinkRef {
+    /// The sink's id (as `sinks list` shows it).
+    id: String,
+    /// Tenant.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    #[command(flatten)]
+    data_dir: DataDir,
+}
+
+fn print(sink: &SinkRecord, log_size: u64) {
+    println!(
+        "{}  {:<20} {:<11} cursor {:>8}  lag {:>8}  {}",
+        sink.id,
+        sink.name,
+        sink.state.as_str(),
+        sink.cursor,
+        log_size.saturating_sub(sink.cursor),
+        sink.url
+    );
+    if let Some(error) = &sink.last_error {
+        println!("    {} failure(s) in a row; last: {error}", sink.failures);
+    }
+}
+
+/// Runs `sinks`.
+pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
+    let actor = cli_actor();
+    match command {
+        SinksCommand::List { tenant, data_dir } => {
+            let store = data_dir.open().await?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let size = store.log_size(tenant.id).await?;
+            let listed = store.sinks(tenant.id).await?;
+            if listed.is_empty() {
+                eprintln!("{} has no sinks", tenant.name);
+            }
+            for sink in &listed {
+                print(sink, size);
+            }
+        }
+        SinksCommand::Create {
+            tenant,
+            name,
+            url,
+            from_now,
+            private_network,
+            data_dir,
+        } => {
+            let store = data_dir.open().await?;
+            let key = data_dir.pseudonym_key()?;
+            let tenant = tenant_named(store.as_ref(), &tenant).await?;
+            let request = CreateSink {
+                name,
+                kind: SinkKind::Webhook,
+                url,
+                start: if from_now {
+                    StartAt::Now
+                } else {
+                    StartAt::Beginning
+                },
+            };
+            let created = sinks::create(
+                store.as_ref(),
+                &key,
+                tenant.id,
+                request,
+                private_network,
+                &actor,
+            )
+            .await?;
+            eprintln!(
+                "created sink {} for {}; its signing secret follows, shown only now:",
+                created.sink.id, tenant.name
+            );
+            println!("{}", created.secret);
+        }
+        SinksCommand::Pause(r) => {
+            let (store, tenant) = open(&r).await?;
+            let sink = sinks::pause(store.as_ref(), tenant, &r.id, &actor).await?;
+            print(&sink, store.log_size(tenant).await?);
+        }
+        SinksCommand::Resume(r) => {
+            let (store, tenant) = open(&r).await?;
+            let sink = sinks::resume(store.as_ref(), tenant, &r.id, &actor).await?;
+            print(&sink, store.log_size(tenant).await?);
+        }
+        SinksCommand::Replay { sink: r, from_seq } => {
+            let (store, tenant) = open(&r).await?;
+            let sink = sinks::replay(store.as_ref(), tenant, &r.id, from_seq, &actor).await?;
+            print(&sink, store.log_size(tenant).await?);
+        }
+        SinksCommand::Test {
+            sink: r,
+            private_network,
+        } => {
+            let (store, tenant) = open(&r).await?;
+            let sink = sinks::find(store.as_ref(), tenant, &r.id).await?;
+            let name = store
+                .tenant_by_id(tenant)
+                .await?
+                .map(|t| t.name)
+                .unwrap_or_default();
+            let key = Arc::new(r.data_dir.pseudonym_key()?);
+            let deliverer = Deliverer::new(store.clone(), key, private_network)?;
+            if let Err(error) = deliverer.test(&sink, &name).await {
+                eprintln!("the receiver did not take the test batch: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("the receiver took a signed test batch");
+        }
+        SinksCommand::Delete(r) => {
+            let (store, tenant) = open(&r).await?;
+            sinks::delete(store.as_ref(), tenant, &r.id, &actor).await?;
+            eprintln!("deleted sink {}", r.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open(
+    r: &SinkRef,
+) -> anyhow::Result<(Arc<dyn sealtrail_store::Store>, sealtrail_core::TenantId)> {
+    let store = r.data_dir.open().await?;
+    let tenant = tenant_named(store.as_ref(), &r.tenant).await?;
+    Ok((store, tenant.id))
+}

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod sink_forms;
 pub mod timeline;
 
 use crate::state::AppState;
@@ -54,6 +55,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/allowlist", post(settings::allowlist))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))
+        .route("/settings/sinks", post(sink_forms::create))
+        .route("/settings/sinks/{id}/{action}", post(sink_forms::change))
         .route("/settings/users", post(settings::create_user))
         .route("/settings/users/{id}/role", post(settings::change_role))
         .route(

@@ -77,6 +77,7 @@ struct SettingsPage {
     tiles_prefix: String,
     keys: Vec<KeyView>,
     schemas: Vec<SchemaView>,
+    sinks: Vec<super::sink_forms::SinkRow>,
     users: Vec<UserView>,
     invite_roles: Vec<SelectOption>,
     secret_title: String,
@@ -85,7 +86,7 @@ struct SettingsPage {
 
 /// Text typed by a user, isolated for a plain-text message (the Unicode equivalent of
 /// `<bdi>`), so a right-to-left override in a name cannot reorder the message around it.
-fn isolated(text: &str) -> String {
+pub(super) fn isolated(text: &str) -> String {
     format!("\u{2068}{text}\u{2069}")
 }
 
@@ -129,6 +130,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
             })
         })
         .collect();
+    let sinks = super::sink_forms::rows(state, tenant).await?;
     let mine = user.user.role;
     let users = state
         .store
@@ -191,6 +193,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         tiles_prefix: format!("/tlog/{}", user.tenant.name),
         keys,
         schemas,
+        sinks,
         users,
         invite_roles: Role::ALL
             .iter()
@@ -230,6 +233,9 @@ pub async fn page(
         Some("key-revoked") => "API key revoked.",
         Some("role") => "Role changed.",
         Some("deactivated") => "User deactivated; their sessions have ended.",
+        Some("sink-paused") => "Sink paused.",
+        Some("sink-resumed") => "Sink resumed: delivery continues from its cursor.",
+        Some("sink-deleted") => "Sink deleted.",
         _ => "",
     }
     .into();
@@ -237,10 +243,11 @@ pub async fn page(
 }
 
 /// A posted form's fields (repeated names kept, for the scope checkboxes).
-struct Fields(Vec<(String, String)>);
+pub(super) struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    fn get(&self, name: &str) -> &str {
+    /// The first value of field `name` ("" when absent).
+    pub(super) fn get(&self, name: &str) -> &str {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -258,7 +265,11 @@ impl Fields {
 }
 
 /// Checks role, origin and CSRF token, and decodes the form.
-fn accept(user: &WebUser, headers: &HeaderMap, body: &Bytes) -> Result<Fields, PageError> {
+pub(super) fn accept(
+    user: &WebUser,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Fields, PageError> {
     user.require_manage()?;
     check_same_origin(headers)?;
     let fields = Fields(
@@ -271,7 +282,7 @@ fn accept(user: &WebUser, headers: &HeaderMap, body: &Bytes) -> Result<Fields, P
 }
 
 /// After a change: back to the page with a confirmation, or the page again with the refusal.
-async fn finish(
+pub(super) async fn finish(
     state: &AppState,
     user: &WebUser,
     result: Result<(), ServiceError>,
@@ -296,7 +307,7 @@ async fn finish(
 
 /// The settings page with a secret that exists only in this response (a new key, a first
 /// password): the page is not cached (`no-store`) and a reload does not show it again.
-async fn show_once(
+pub(super) async fn show_once(
     state: &AppState,
     user: &WebUser,
     title: String,

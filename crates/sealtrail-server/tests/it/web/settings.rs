@@ -513,3 +513,114 @@ async fn the_settings_page_lists_each_actions_schema_versions() {
         "the newest document: {newest}"
     );
 }
+
+/// Streaming from the page: a sink created with its secret shown once, its receiver's
+/// failure shown where its state is, then paused, resumed and deleted, each recorded; a
+/// private-network receiver refused without the operator's consent.
+#[tokio::test]
+async fn sinks_through_the_page() {
+    let s = TestServer::start().await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let csrf = b.csrf().await;
+    let refused = b
+        .post(
+            "/settings/sinks",
+            &[
+                ("csrf", &csrf),
+                ("name", "inside"),
+                ("url", "http://10.0.0.7/in"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("private network"), "{}", refused.body);
+
+    // A receiver that is not there: the sink shows why nothing arrives.
+    let created = b
+        .post(
+            "/settings/sinks",
+            &[
+                ("csrf", &csrf),
+                ("name", "SIEM"),
+                ("url", "https://receiver.invalid/in"),
+                ("start", "beginning"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let secret = created.text_of("secret").expect("the secret is shown");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(created.headers["cache-control"], "no-store");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let page = loop {
+        let page = b.get("/settings").await;
+        if page.body.contains("failure(s) in a row") {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failure shown");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        !page.body.contains(&secret),
+        "the secret is shown only once"
+    );
+    let table = &page.body[page.body.find("id=\"sinks\"").expect("the sinks table")..];
+    assert!(
+        table.contains("<bdi>SIEM</bdi>") && table.contains("active"),
+        "{table}"
+    );
+    let id = attr_after(table, "action=\"/settings/sinks/").unwrap();
+    let id = id.split('/').next().unwrap().to_string();
+
+    for (action, notice, state) in [
+        ("pause", "Sink paused.", "paused"),
+        ("resume", "Sink resumed", "active"),
+    ] {
+        let done = b
+            .post(
+                &format!("/settings/sinks/{id}/{action}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(
+            done.status,
+            StatusCode::SEE_OTHER,
+            "{action}: {}",
+            done.body
+        );
+        let shown = b.get(done.location()).await;
+        assert!(shown.body.contains(notice), "{action}: {}", shown.body);
+        let listed = s.get_json(&s.admin_key, &format!("/v1/sinks/{id}")).await;
+        assert_eq!(listed["state"], state);
+    }
+    let deleted = b
+        .post(&format!("/settings/sinks/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    let shown = b.get(deleted.location()).await;
+    assert!(shown.body.contains("Sink deleted."));
+    assert!(!shown.body.contains("id=\"sinks\""), "no sinks left");
+    for action in [
+        "sink.created",
+        "sink.paused",
+        "sink.resumed",
+        "sink.deleted",
+    ] {
+        let recorded = audited(&s, action).await;
+        assert_eq!(recorded.len(), 1, "{action}");
+        assert_eq!(
+            recorded[0]["actor"]["email"],
+            s.owner_email.as_str(),
+            "{action}"
+        );
+    }
+    // Without the form's token nothing changes.
+    let forged = b
+        .post(
+            "/settings/sinks",
+            &[("name", "x"), ("url", "https://example.com/")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let listed = s.get_json(&s.admin_key, "/v1/sinks").await;
+    assert_eq!(listed, json!([]), "nothing was created without the token");
+}

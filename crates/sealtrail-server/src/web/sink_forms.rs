@@ -1,0 +1,147 @@
+//! The settings page's "Streaming" section: each sink with its state, lag and last failure
+//! (what a person needs to see a receiver that is down or a dead letter), and the forms that
+//! create (the secret shown once), pause, resume and delete one, through `service::sinks`.
+
+use super::session::WebUser;
+use super::settings::{accept, finish, isolated, show_once};
+use crate::state::AppState;
+use crate::web::error::PageError;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::TenantId;
+use sealtrail_service::sinks::{self, CreateSink, StartAt};
+use sealtrail_service::ServiceError;
+
+/// One sink as the page lists it.
+pub struct SinkRow {
+    /// Its id (for the forms).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where it delivers.
+    pub url: String,
+    /// `active`, `paused` or `dead letter`.
+    pub state: String,
+    /// Whether it is stopped (paused or a dead letter): offers Resume instead of Pause.
+    pub stopped: bool,
+    /// Entries recorded and not yet acknowledged by the receiver.
+    pub lag: u64,
+    /// Failures in a row, with the last one, for a person to read ("" when none).
+    pub failure: String,
+    /// When a batch was last acknowledged ("never").
+    pub delivered: String,
+}
+
+/// The tenant's sinks for the page.
+pub async fn rows(state: &AppState, tenant: TenantId) -> Result<Vec<SinkRow>, PageError> {
+    let size = state.store.log_size(tenant).await?;
+    Ok(state
+        .store
+        .sinks(tenant)
+        .await?
+        .into_iter()
+        .map(|s| SinkRow {
+            id: s.id.to_string(),
+            stopped: s.state != SinkState::Active,
+            state: match s.state {
+                SinkState::Active => "active",
+                SinkState::Paused => "paused",
+                SinkState::DeadLetter => "dead letter",
+            }
+            .to_string(),
+            lag: size.saturating_sub(s.cursor),
+            failure: s
+                .last_error
+                .map(|e| format!("{} failure(s) in a row; last: {e}", s.failures))
+                .unwrap_or_default(),
+            delivered: s
+                .delivered_at
+                .map(|t| {
+                    t.to_rfc3339()
+                        .chars()
+                        .take(19)
+                        .collect::<String>()
+                        .replace('T', " ")
+                })
+                .unwrap_or_else(|| "never".into()),
+            name: s.name,
+            url: s.url,
+        })
+        .collect())
+}
+
+/// `POST /settings/sinks`: creates a webhook sink and shows its secret once.
+pub async fn create(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let start = match f.get("start") {
+        "now" => StartAt::Now,
+        _ => StartAt::Beginning,
+    };
+    let result = sinks::create(
+        state.store.as_ref(),
+        &state.pseudonym_key,
+        user.tenant.id,
+        CreateSink {
+            name: f.get("name").to_string(),
+            kind: SinkKind::Webhook,
+            url: f.get("url").trim().to_string(),
+            start,
+        },
+        state.deliverer.private_networks(),
+        &user.actor(),
+    )
+    .await;
+    match result {
+        Ok(created) => {
+            state.deliverer.wake();
+            let title = format!(
+                "Sink \"{}\" created. Give this signing secret to the receiver now: it is not stored and cannot be shown again.",
+                isolated(&created.sink.name)
+            );
+            show_once(&state, &user, title, created.secret).await
+        }
+        Err(e) => finish(&state, &user, Err(e), "").await,
+    }
+}
+
+/// `POST /settings/sinks/{id}/{pause|resume|delete}`.
+pub async fn change(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    accept(&user, &headers, &body)?;
+    let (store, tenant, actor) = (state.store.as_ref(), user.tenant.id, user.actor());
+    let (result, done) = match action.as_str() {
+        "pause" => (
+            sinks::pause(store, tenant, &id, &actor).await.map(|_| ()),
+            "sink-paused",
+        ),
+        "resume" => {
+            let resumed = sinks::resume(store, tenant, &id, &actor).await;
+            if let Ok(sink) = &resumed {
+                state.deliverer.reset(sink.id);
+            }
+            (resumed.map(|_| ()), "sink-resumed")
+        }
+        "delete" => (
+            sinks::delete(store, tenant, &id, &actor).await,
+            "sink-deleted",
+        ),
+        _ => (
+            Err(ServiceError::NotFound("that action on a sink".into())),
+            "",
+        ),
+    };
+    finish(&state, &user, result, done).await
+}

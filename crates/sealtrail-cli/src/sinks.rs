@@ -173,7 +173,8 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
                 .map(|t| t.name)
                 .unwrap_or_default();
             let key = Arc::new(r.data_dir.pseudonym_key()?);
-            let deliverer = Deliverer::new(store.clone(), key, private_network)?;
+            // A test batch claims no lease and moves no cursor: any name will do.
+            let deliverer = Deliverer::new(store.clone(), "cli".to_string(), key, private_network)?;
             if let Err(error) = deliverer.test(&sink, &name).await {
                 eprintln!("the receiver did not take the test batch: {error}");
                 return Ok(ExitCode::FAILURE);

@@ -23,8 +23,8 @@ pub use sealtrail_service::{Bootstrap, CreatedKey, ServiceError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sealtrail_core::ingest::Limits;
 use sealtrail_service::{
-    checkpointer, jobs, lifecycle, secret_file, signed_memory, signing, sinks, stores, tenants,
-    throttle, usage, witness, witnesses,
+    checkpointer, jobs, lifecycle, node_id, secret_file, signed_memory, signing, sinks, stores,
+    tenants, throttle, usage, witness, witnesses,
 };
 use sealtrail_store::{Store, StoreError};
 use state::AppState;
@@ -77,6 +77,9 @@ pub enum ServerError {
     /// loaded or created.
     #[error(transparent)]
     KeyFile(#[from] secret_file::SecretFileError),
+    /// The node's name among the nodes sharing a database could not be read or created.
+    #[error(transparent)]
+    NodeId(#[from] node_id::NodeIdError),
     /// A configuration value is unusable (e.g. a trusted proxy that is not an address).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -503,6 +506,7 @@ pub async fn start_with_store(
     let pseudonym_key = Arc::new(pseudonym_key);
     let deliverer = sinks::delivery::Deliverer::new(
         store.clone(),
+        node_id::load_or_create(&config.data_dir)?,
         pseudonym_key.clone(),
         config.sink_private_networks,
     )

@@ -818,6 +818,20 @@ impl crate::Sinks for PgStore {
         self.pool.read("reading active sinks", sinks::active).await
     }
 
+    async fn claim_sinks(
+        &self,
+        node: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<crate::SinkRecord>, StoreError> {
+        let node = node.to_string();
+        self.pool
+            .write("claiming sinks", move |tx| {
+                sinks::claim(tx, &node, until, now)
+            })
+            .await
+    }
+
     async fn set_sink_state(
         &self,
         tenant: TenantId,

@@ -69,8 +69,19 @@ pub trait Sinks: Send + Sync + 'static {
     /// The tenant's sinks, by name.
     async fn sinks(&self, tenant: TenantId) -> Result<Vec<SinkRecord>, StoreError>;
 
-    /// Every active sink of every tenant: what the delivery loop works through.
+    /// Every active sink of every tenant.
     async fn active_sinks(&self) -> Result<Vec<SinkRecord>, StoreError>;
+
+    /// The active sinks `node` may deliver until `until`: those whose lease is free, expired
+    /// (before `now`) or already `node`'s, each leased to `node` in the same statement. With
+    /// several nodes on one database each sink is delivered by one node at a time, and a
+    /// node that dies gives its sinks up when their leases run out.
+    async fn claim_sinks(
+        &self,
+        node: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<SinkRecord>, StoreError>;
 
     /// Sets a sink's state, and its cursor when `cursor` is given (a replay), clearing its
     /// failures; `NotFound` when the tenant has no such sink.

@@ -819,6 +819,18 @@ impl crate::Sinks for SqliteStore {
         self.reads.read(sinks::active).await
     }
 
+    async fn claim_sinks(
+        &self,
+        node: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<crate::SinkRecord>, StoreError> {
+        let node = node.to_string();
+        self.writer
+            .run_job(move |conn| sinks::claim(conn, &node, until, now))
+            .await
+    }
+
     async fn set_sink_state(
         &self,
         tenant: TenantId,

@@ -128,6 +128,7 @@ macro_rules! store_contract_tests {
             concurrent_schema_registrations_never_share_a_version,
             sink_cursors_move_only_forward_from_where_delivery_started,
             sinks_are_each_tenants_own,
+            sinks_are_leased_to_one_node_at_a_time,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

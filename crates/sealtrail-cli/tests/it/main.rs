@@ -21,5 +21,6 @@ mod common;
 mod crash_durability;
 mod fsync_fault;
 mod pg_nodes;
+mod pg_sinks;
 mod pg_tls_cli;
 mod sink_crash;

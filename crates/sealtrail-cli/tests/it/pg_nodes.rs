@@ -11,25 +11,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Starts `count` nodes on `url`; the first creates the tenant and key and its signing key
-/// file, which the others share (every node signs checkpoints of the same logs).
-fn start_nodes(url: &str, dirs: &[&Path]) -> (Vec<Served>, String) {
-    let mut first = Served::start_with(dirs[0], &["--database", url, "--no-nightly-prune"]);
+/// Starts one node per directory on `url`, each with `extra` options; the first creates the
+/// tenant and key and its signing and pseudonym key files, which the others share (every
+/// node signs checkpoints of the same logs, and the same sinks' batches).
+pub fn start_nodes(url: &str, dirs: &[&Path], extra: &[&str]) -> (Vec<Served>, String) {
+    let mut args = vec!["--database", url, "--no-nightly-prune"];
+    args.extend_from_slice(extra);
+    let mut first = Served::start_with(dirs[0], &args);
     let key = first.read_first_key();
     let signing_key = dirs[0].join("checkpoint-signing.key");
     let signing_key = signing_key.to_str().unwrap_or_default().to_string();
+    let pseudonym_key = dirs[0].join("pseudonym.key");
+    let pseudonym_key = pseudonym_key.to_str().unwrap_or_default().to_string();
     let mut nodes = vec![first];
     for dir in &dirs[1..] {
-        nodes.push(Served::start_with(
-            dir,
-            &[
-                "--database",
-                url,
-                "--no-nightly-prune",
-                "--signing-key-file",
-                &signing_key,
-            ],
-        ));
+        let mut args = args.clone();
+        args.extend_from_slice(&[
+            "--signing-key-file",
+            &signing_key,
+            "--pseudonym-key-file",
+            &pseudonym_key,
+        ]);
+        nodes.push(Served::start_with(dir, &args));
     }
     (nodes, key)
 }
@@ -128,7 +131,7 @@ async fn two_nodes_with_eight_clients_each_keep_one_gapless_log() {
     let server = pg_harness::require_shared();
     let database = server.create_database().unwrap();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (nodes, key) = start_nodes(&database, &[a.path(), b.path()]);
+    let (nodes, key) = start_nodes(&database, &[a.path(), b.path()], &[]);
     let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
 
     let progress = Arc::new(AtomicUsize::new(0));
@@ -154,7 +157,7 @@ async fn killing_a_node_mid_ingest_loses_no_acknowledged_event() {
     let server = pg_harness::require_shared();
     let database = server.create_database().unwrap();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (mut nodes, key) = start_nodes(&database, &[a.path(), b.path()]);
+    let (mut nodes, key) = start_nodes(&database, &[a.path(), b.path()], &[]);
     let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
 
     const REQUESTS: usize = 60;

@@ -7,6 +7,15 @@
 //! Bounded by construction: one batch of at most [`MAX_BATCH`] entries in memory per sink
 //! being delivered, nothing queued per entry, and ingest never waits on delivery (the log
 //! is the queue). A sink that is down costs one failed request per backoff period.
+//!
+//! One node at a time: a node delivers only the sinks it holds a lease on in the database
+//! ([`Store::claim_sinks`]), renewed every [`RENEW`] and lasting [`LEASE`]. With several nodes
+//! on one PostgreSQL database each sink therefore has one sender, so batches reach the
+//! receiver in order and are not sent twice over; when a node dies its leases run out and
+//! another node takes its sinks over from their stored cursors. A node stops using a lease
+//! [`LEASE_MARGIN`] before it runs out, so a slow request or a small clock difference between
+//! nodes cannot make two senders; were it to happen anyway, the cursor's compare-and-set
+//! keeps delivery at-least-once and in order, with the same entry ids.
 
 use super::secret;
 use sealtrail_core::entry::Entry;
@@ -15,7 +24,8 @@ use sealtrail_core::sinks::{self, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEAD
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{PseudonymKey, SinkRecord, Store, StoreError};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -27,6 +37,22 @@ const PASS: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of a failing receiver's answer kept for a person to read.
 const ERROR_BYTES: usize = 512;
+/// How long a lease lasts once claimed: how long a dead node's sinks wait for another node.
+pub const LEASE: Duration = Duration::from_secs(30);
+/// How often a node renews its leases and looks for free ones.
+pub const RENEW: Duration = Duration::from_secs(10);
+/// How long before a lease runs out its node stops delivering: room for one request
+/// ([`REQUEST_TIMEOUT`]) and for clocks that differ a little between nodes.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(12);
+
+/// The sinks this node holds, as of its last claim.
+struct Leases {
+    held: HashSet<Uuid>,
+    /// Until when the held leases may be used.
+    usable_until: Instant,
+    /// When to claim again.
+    renew_at: Instant,
+}
 
 /// A webhook batch as receivers get it.
 #[derive(Serialize)]
@@ -56,6 +82,12 @@ pub enum Attempt {
 /// The node's deliverer: one loop over every active sink.
 pub struct Deliverer {
     store: Arc<dyn Store>,
+    /// This node's name in the sinks' leases.
+    node: String,
+    leases: Mutex<Leases>,
+    /// Set when a sink was created, resumed or replayed here: claim at the next pass rather
+    /// than at the next renewal.
+    claim_soon: AtomicBool,
     key: Arc<PseudonymKey>,
     client: reqwest::Client,
     /// Whether receivers on private networks (loopback, RFC 1918, link-local…) may be
@@ -67,10 +99,12 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// A deliverer over `store`, signing with secrets derived from `key`; receivers on
-    /// private networks are reached only when `private_networks` is set.
+    /// A deliverer over `store` for the node named `node` (see [`crate::node_id`]), signing
+    /// with secrets derived from `key`; receivers on private networks are reached only when
+    /// `private_networks` is set.
     pub fn new(
         store: Arc<dyn Store>,
+        node: String,
         key: Arc<PseudonymKey>,
         private_networks: bool,
     ) -> Result<Arc<Deliverer>, reqwest::Error> {
@@ -86,8 +120,16 @@ impl Deliverer {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Sealtrail/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let now = Instant::now();
         Ok(Arc::new(Deliverer {
             store,
+            node,
+            leases: Mutex::new(Leases {
+                held: HashSet::new(),
+                usable_until: now,
+                renew_at: now,
+            }),
+            claim_soon: AtomicBool::new(false),
             key,
             client,
             private_networks,
@@ -102,8 +144,9 @@ impl Deliverer {
     }
 
     /// Asks for a pass now (after a sink is created, resumed or replayed) rather than at the
-    /// next tick.
+    /// next tick, claiming the sink's lease first.
     pub fn wake(&self) {
+        self.claim_soon.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
 
@@ -127,13 +170,19 @@ impl Deliverer {
         }
     }
 
-    /// One pass: every active sink not waiting out a backoff gets one batch.
+    /// One pass: every active sink this node holds and not waiting out a backoff gets one
+    /// batch.
     pub async fn pass(&self) -> Result<(), StoreError> {
-        let sinks = self.store.active_sinks().await?;
-        if sinks.is_empty() {
+        let active = self.store.active_sinks().await?;
+        if active.is_empty() {
             lock(&self.backoff).clear();
             return Ok(());
         }
+        let held = self.held().await?;
+        let sinks: Vec<SinkRecord> = active
+            .into_iter()
+            .filter(|s| held.contains(&s.id))
+            .collect();
         let sizes: HashMap<TenantId, u64> = self.store.log_sizes().await?.into_iter().collect();
         for sink in &sinks {
             let lag = sizes
@@ -157,6 +206,27 @@ impl Deliverer {
         let attempts = due.iter().map(|sink| self.deliver(sink));
         futures::future::join_all(attempts).await;
         Ok(())
+    }
+
+    /// The sinks this node may deliver now, claiming (and renewing) leases when it is time.
+    async fn held(&self) -> Result<HashSet<Uuid>, StoreError> {
+        let started = Instant::now();
+        let due = lock(&self.leases).renew_at <= started;
+        if due || self.claim_soon.swap(false, Ordering::SeqCst) {
+            let now = Timestamp::now();
+            let until = Timestamp(now.millis() + LEASE.as_millis() as i64);
+            let claimed = self.store.claim_sinks(&self.node, until, now).await?;
+            let mut leases = lock(&self.leases);
+            leases.held = claimed.into_iter().map(|s| s.id).collect();
+            leases.usable_until = started + LEASE - LEASE_MARGIN;
+            leases.renew_at = started + RENEW;
+        }
+        let leases = lock(&self.leases);
+        if leases.usable_until <= Instant::now() {
+            // Not renewed in time (the database did not answer): another node may hold them.
+            return Ok(HashSet::new());
+        }
+        Ok(leases.held.clone())
     }
 
     /// One batch for `sink`: sent, and its outcome recorded.
@@ -209,7 +279,7 @@ impl Deliverer {
                     .increment(count as u64);
                 // More may be waiting: come back at once rather than at the next tick.
                 if count == MAX_BATCH {
-                    self.wake();
+                    self.wake.notify_one();
                 }
                 Ok(Attempt::Delivered(count))
             }

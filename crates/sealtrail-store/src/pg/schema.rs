@@ -31,7 +31,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, V10_ACTION_SCHEMAS),
     (11, V11_TENANT_ALIASES),
     (12, V12_SINKS),
+    (13, V13_SINK_LEASES),
 ];
+
+/// Version 13: which node delivers each sink, and until when (`crate::Sinks::claim_sinks`).
+const V13_SINK_LEASES: &str = "
+ALTER TABLE sinks ADD COLUMN lease_owner text;
+ALTER TABLE sinks ADD COLUMN lease_until bigint;
+";
 
 /// Version 12: push-delivery sinks and the cursor each has reached (`crate::Sinks`). No
 /// secret is stored: a sink's is derived from the deployment's key and its id.

@@ -96,6 +96,27 @@ pub(crate) fn active(tx: &mut Tx<'_>) -> PgResult<Vec<SinkRecord>> {
     .collect()
 }
 
+/// Leases to `node` every active sink that is free, expired or already its own.
+pub(crate) fn claim(
+    tx: &mut Tx<'_>,
+    node: &str,
+    until: Timestamp,
+    now: Timestamp,
+) -> PgResult<Vec<SinkRecord>> {
+    tx.query(
+        &format!(
+            "UPDATE sinks SET lease_owner = $1, lease_until = $2
+             WHERE state = 'active'
+               AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $3)
+             RETURNING {COLUMNS}"
+        ),
+        &[&node, &until.millis(), &now.millis()],
+    )?
+    .iter()
+    .map(sink_from_row)
+    .collect()
+}
+
 /// Sets the state (and the cursor, for a replay), clearing the failures.
 pub(crate) fn set_state(
     tx: &mut Tx<'_>,

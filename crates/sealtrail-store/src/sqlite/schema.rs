@@ -48,7 +48,14 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (15, Step::Sql(V15_ACTION_SCHEMAS)),
     (16, Step::Sql(V16_TENANT_ALIASES)),
     (17, Step::Sql(V17_SINKS)),
+    (18, Step::Sql(V18_SINK_LEASES)),
 ];
+
+/// Version 18: which node delivers each sink, and until when (`crate::Sinks::claim_sinks`).
+const V18_SINK_LEASES: &str = "
+ALTER TABLE sinks ADD COLUMN lease_owner TEXT;
+ALTER TABLE sinks ADD COLUMN lease_until INTEGER;
+";
 
 /// Version 17: push-delivery sinks and the cursor each has reached (`crate::Sinks`). No
 /// secret is stored: a sink's is derived from the deployment's key and its id.

@@ -125,6 +125,30 @@ pub(crate) fn active(conn: &Connection) -> Result<Vec<SinkRecord>, StoreError> {
     )
 }
 
+/// Leases to `node` every active sink that is free, expired or already its own.
+pub(crate) fn claim(
+    conn: &mut Connection,
+    node: &str,
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<SinkRecord>, WriteError> {
+    let read = backend("claiming sinks");
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE sinks SET lease_owner = ?1, lease_until = ?2
+             WHERE state = 'active'
+               AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?3)
+             RETURNING {COLUMNS}"
+        ))
+        .map_err(&read)?;
+    let rows = stmt
+        .query_map(params![node, until.millis(), now.millis()], sink_from_row)
+        .map_err(&read)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(&read)?;
+    Ok(rows.into_iter().collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Sets the state (and the cursor, for a replay), clearing the failures.
 pub(crate) fn set_state(
     conn: &mut Connection,

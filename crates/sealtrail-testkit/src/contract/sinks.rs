@@ -152,3 +152,43 @@ pub async fn sinks_are_each_tenants_own(store: Arc<dyn Store>) {
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// One node at a time delivers a sink: a claim leases every free active sink to the node
+/// asking, renews its own, leaves another node's live lease alone, and takes over one that
+/// has run out; paused sinks are not claimed.
+pub async fn sinks_are_leased_to_one_node_at_a_time(store: Arc<dyn Store>) {
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let first = store.add_sink(acme, webhook("SIEM", 0)).await.unwrap();
+    let paused = store.add_sink(acme, webhook("archive", 0)).await.unwrap();
+    store
+        .set_sink_state(acme, paused.id, SinkState::Paused, None)
+        .await
+        .unwrap();
+    let t = |ms: i64| Timestamp(1_800_000_000_000 + ms);
+    let ids = |sinks: Vec<sealtrail_store::SinkRecord>| {
+        sinks.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+
+    let a = store.claim_sinks("node-a", t(30_000), t(0)).await.unwrap();
+    assert_eq!(ids(a), vec![first.id], "free active sinks, not paused ones");
+    let b = store
+        .claim_sinks("node-b", t(40_000), t(10_000))
+        .await
+        .unwrap();
+    assert!(b.is_empty(), "node-a's lease is live");
+    let renewed = store
+        .claim_sinks("node-a", t(60_000), t(20_000))
+        .await
+        .unwrap();
+    assert_eq!(ids(renewed), vec![first.id], "a node renews its own");
+    let late = store
+        .claim_sinks("node-b", t(90_000), t(61_000))
+        .await
+        .unwrap();
+    assert_eq!(ids(late), vec![first.id], "an expired lease is taken over");
+    let lost = store
+        .claim_sinks("node-a", t(100_000), t(62_000))
+        .await
+        .unwrap();
+    assert!(lost.is_empty(), "and the old holder no longer has it");
+}

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
+pub mod receiver;
 pub mod tamper;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");

@@ -5,7 +5,7 @@
 
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::Subcommand;
-use sealtrail_core::sinks::SinkKind;
+use sealtrail_core::sinks::{SinkFormat, SinkKind};
 use sealtrail_service::sinks::{self, delivery::Deliverer, CreateSink, StartAt};
 use sealtrail_store::SinkRecord;
 use std::process::ExitCode;
@@ -22,7 +22,8 @@ pub enum SinksCommand {
         #[command(flatten)]
         data_dir: DataDir,
     },
-    /// Create a webhook sink; its signing secret is printed once on stdout.
+    /// Create a sink (a webhook, or a Splunk HTTP Event Collector); its signing secret is
+    /// printed once on stdout.
     Create {
         /// Tenant.
         #[arg(long, default_value = "default")]
@@ -30,9 +31,20 @@ pub enum SinksCommand {
         /// A name unique within the tenant.
         #[arg(long)]
         name: String,
-        /// Where to POST the batches.
+        /// Where to POST the batches (for Splunk, the collector's
+        /// `https://…:8088/services/collector/event`).
         #[arg(long)]
         url: String,
+        /// `webhook` or `splunk_hec`.
+        #[arg(long, default_value = "webhook")]
+        kind: String,
+        /// `sealtrail` (the entry as the API gives it) or `ocsf` (OCSF 6003 API Activity).
+        #[arg(long, default_value = "sealtrail")]
+        format: String,
+        /// A file holding the receiver's token (Splunk HEC), `-` for stdin: never a flag's
+        /// value, which other users of the machine could read from the process list.
+        #[arg(long)]
+        token_file: Option<std::path::PathBuf>,
         /// Deliver only entries recorded from now on (default: the whole log first).
         #[arg(long)]
         from_now: bool,
@@ -81,9 +93,11 @@ pub struct SinkRef {
 
 fn print(sink: &SinkRecord, log_size: u64) {
     println!(
-        "{}  {:<20} {:<11} cursor {:>8}  lag {:>8}  {}",
+        "{}  {:<20} {:<10} {:<9} {:<11} cursor {:>8}  lag {:>8}  {}",
         sink.id,
         sink.name,
+        sink.kind.as_str(),
+        sink.format.as_str(),
         sink.state.as_str(),
         sink.cursor,
         log_size.saturating_sub(sink.cursor),
@@ -114,17 +128,42 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
             tenant,
             name,
             url,
+            kind,
+            format,
+            token_file,
             from_now,
             private_network,
             data_dir,
         } => {
+            let kind = SinkKind::parse(&kind.replace('-', "_")).ok_or_else(|| {
+                anyhow::anyhow!("--kind must be webhook or splunk_hec, not `{kind}`")
+            })?;
+            let format = SinkFormat::parse(&format).ok_or_else(|| {
+                anyhow::anyhow!("--format must be sealtrail or ocsf, not `{format}`")
+            })?;
+            let token = match token_file {
+                None => None,
+                Some(path) if path.as_os_str() == "-" => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                    Some(text.trim().to_string())
+                }
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", path.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+            };
             let store = data_dir.open().await?;
             let key = data_dir.pseudonym_key()?;
             let tenant = tenant_named(store.as_ref(), &tenant).await?;
             let request = CreateSink {
                 name,
-                kind: SinkKind::Webhook,
+                kind,
                 url,
+                format,
+                token,
                 start: if from_now {
                     StartAt::Now
                 } else {

@@ -7,6 +7,9 @@
 //! only after the receiver acknowledged a batch with a 2xx, so a crash or a failure resends the
 //! same entries with the same ids, which receivers use to drop duplicates.
 
+pub mod hec;
+pub mod ocsf;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -18,23 +21,78 @@ use std::time::Duration;
 pub enum SinkKind {
     /// JSON batches POSTed to an HTTPS (or HTTP) endpoint, HMAC-signed.
     Webhook,
+    /// A Splunk HTTP Event Collector: events POSTed with the collector's token.
+    SplunkHec,
 }
 
 impl SinkKind {
+    /// Every kind, for error messages and forms.
+    pub const ALL: [SinkKind; 2] = [SinkKind::Webhook, SinkKind::SplunkHec];
+
     /// The stored and wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             SinkKind::Webhook => "webhook",
+            SinkKind::SplunkHec => "splunk_hec",
         }
     }
 
     /// Reads the stored spelling.
     pub fn parse(text: &str) -> Option<SinkKind> {
-        match text {
-            "webhook" => Some(SinkKind::Webhook),
-            _ => None,
+        SinkKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether the receiver authenticates Sealtrail with a token of its own (kept encrypted),
+    /// rather than checking Sealtrail's signature.
+    pub fn needs_token(self) -> bool {
+        matches!(self, SinkKind::SplunkHec)
+    }
+}
+
+/// The shape each entry is sent in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkFormat {
+    /// The entry exactly as `GET /v1/events/{id}` and the NDJSON export give it.
+    #[default]
+    Sealtrail,
+    /// OCSF 1.8.0 API Activity (class 6003), see [`ocsf`].
+    Ocsf,
+}
+
+impl SinkFormat {
+    /// Every format, for error messages and forms.
+    pub const ALL: [SinkFormat; 2] = [SinkFormat::Sealtrail, SinkFormat::Ocsf];
+
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkFormat::Sealtrail => "sealtrail",
+            SinkFormat::Ocsf => "ocsf",
         }
     }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<SinkFormat> {
+        SinkFormat::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+}
+
+/// Longest receiver token (a Splunk HEC token is a 36-character UUID).
+pub const MAX_TOKEN_BYTES: usize = 512;
+
+/// A receiver's token must be printable ASCII without spaces: it goes into a header.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("token: a Splunk HEC sink needs the collector's token".into());
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(format!("token: at most {MAX_TOKEN_BYTES} bytes"));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("token: printable ASCII without spaces only".into());
+    }
+    Ok(())
 }
 
 /// Whether a sink is being delivered.

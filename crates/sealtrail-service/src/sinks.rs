@@ -7,12 +7,13 @@
 //! created.
 
 pub mod address;
+pub mod credential;
 pub mod delivery;
 
 use crate::audit::{props, SelfAudit};
 use crate::ServiceError;
 use sealtrail_core::entry::{Actor, Target};
-use sealtrail_core::sinks::{self, SinkKind, SinkState};
+use sealtrail_core::sinks::{self, SinkFormat, SinkKind, SinkState};
 use sealtrail_core::TenantId;
 use sealtrail_store::{NewSink, PseudonymKey, SinkRecord, Store};
 use serde_json::json;
@@ -36,6 +37,11 @@ pub struct CreateSink {
     pub kind: SinkKind,
     /// Where to send them.
     pub url: String,
+    /// The shape each entry is sent in.
+    pub format: SinkFormat,
+    /// The receiver's own token: required for a Splunk HEC sink, refused for a webhook
+    /// (which checks Sealtrail's signature instead). Kept only sealed ([`credential`]).
+    pub token: Option<String>,
     /// Where delivery starts.
     pub start: StartAt,
 }
@@ -72,6 +78,24 @@ pub async fn create(
     if !private_networks {
         address::check_literal(&request.url).map_err(ServiceError::Invalid)?;
     }
+    let token = request.token.filter(|t| !t.trim().is_empty());
+    match (request.kind.needs_token(), &token) {
+        (true, None) => {
+            return Err(ServiceError::Invalid(
+                "token: a Splunk HEC sink needs the collector's token".into(),
+            ))
+        }
+        (true, Some(token)) => sinks::check_token(token.trim()).map_err(ServiceError::Invalid)?,
+        (false, Some(_)) => {
+            return Err(ServiceError::Invalid(format!(
+                "token: a {} sink takes no token (receivers check Sealtrail's signature)",
+                request.kind.as_str()
+            )))
+        }
+        (false, None) => {}
+    }
+    let id = Uuid::now_v7();
+    let credential = token.map(|t| credential::seal(key, tenant, id, t.trim()));
     let cursor = match request.start {
         StartAt::Beginning => 0,
         StartAt::Now => store.log_size(tenant).await?,
@@ -80,10 +104,12 @@ pub async fn create(
         .add_sink(
             tenant,
             NewSink {
-                id: Uuid::now_v7(),
+                id,
                 name,
                 kind: request.kind,
                 url: request.url,
+                format: request.format,
+                credential,
                 cursor,
             },
         )
@@ -211,6 +237,7 @@ async fn record(
         }),
         properties: props(&[
             ("kind", json!(sink.kind.as_str())),
+            ("format", json!(sink.format.as_str())),
             // Only where it points: a receiver's token may be in its path or query, and the log
             // must not keep it.
             ("receiver", json!(receiver_origin(&sink.url))),

@@ -7,7 +7,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
-use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
 
@@ -25,6 +25,11 @@ pub struct SinkRecord {
     pub kind: SinkKind,
     /// Where they are sent.
     pub url: String,
+    /// The shape each entry is sent in.
+    pub format: SinkFormat,
+    /// The receiver's own token (a Splunk HEC token), encrypted by the service under a key
+    /// derived from the deployment's key: never readable from the database alone.
+    pub credential: Option<Vec<u8>>,
     /// Whether it is being delivered.
     pub state: SinkState,
     /// The next seq to deliver.
@@ -55,6 +60,10 @@ pub struct NewSink {
     pub kind: SinkKind,
     /// Where they are sent (checked by the caller).
     pub url: String,
+    /// The shape each entry is sent in.
+    pub format: SinkFormat,
+    /// The receiver's token, already encrypted by the caller.
+    pub credential: Option<Vec<u8>>,
     /// The first seq to deliver: 0 for the whole log, the log's size for new entries only.
     pub cursor: u64,
 }

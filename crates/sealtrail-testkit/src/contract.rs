@@ -129,6 +129,7 @@ macro_rules! store_contract_tests {
             sink_cursors_move_only_forward_from_where_delivery_started,
             sinks_are_each_tenants_own,
             sinks_are_leased_to_one_node_at_a_time,
+            a_sinks_format_and_credential_are_kept_exactly,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

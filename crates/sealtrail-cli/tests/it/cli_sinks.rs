@@ -26,6 +26,22 @@ async fn receive(State(batches): State<Batches>, headers: HeaderMap, body: Bytes
     StatusCode::OK
 }
 
+/// `sinks create` for a Splunk collector in OCSF, with `extra` options.
+fn splunk_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "sinks",
+        "create",
+        "--name",
+        "Splunk",
+        "--kind",
+        "splunk_hec",
+    ];
+    args.extend_from_slice(&["--format", "ocsf", "--url"]);
+    args.push("https://splunk.invalid:8088/services/collector/event");
+    args.extend_from_slice(extra);
+    args
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_manages_sinks_from_the_shell() {
     let batches: Batches = Arc::default();
@@ -135,5 +151,25 @@ async fn an_operator_manages_sinks_from_the_shell() {
         assert_eq!(page["total"], 1, "{action}");
         assert_eq!(page["entries"][0]["actor"]["id"], "cli", "{action}");
     }
+
+    // A Splunk collector: the token from a file (never a flag), OCSF events.
+    let untokened = sealtrail(&splunk_args(&[]), &u, "", d);
+    assert_eq!(untokened.status.code(), Some(1));
+    assert!(
+        text(&untokened.stderr).contains("token"),
+        "{}",
+        text(&untokened.stderr)
+    );
+    let token_file = d.join("hec.token");
+    std::fs::write(&token_file, "B5A79AAD-D822-46CC-80D1-819F80D7BFB0\n").unwrap();
+    let token_arg = token_file.to_str().unwrap();
+    let made = sealtrail(&splunk_args(&["--token-file", token_arg]), &u, "", d);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let listing = text(&sealtrail(&["sinks", "list"], &u, "", d).stdout);
+    assert!(
+        listing.contains("Splunk") && listing.contains("splunk_hec") && listing.contains("ocsf"),
+        "{listing}"
+    );
+    assert!(!listing.contains("B5A79AAD"));
     server.stop_cleanly();
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sealtrail_core::keys::Scope;
-use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::Timestamp;
 use sealtrail_service::sinks::{self, CreateSink, StartAt};
 use sealtrail_store::SinkRecord;
@@ -29,6 +29,8 @@ pub struct SinkView {
     kind: SinkKind,
     /// Where they are sent.
     url: String,
+    /// The shape each entry is sent in.
+    format: SinkFormat,
     /// Whether it is being delivered.
     state: SinkState,
     /// The next seq to deliver.
@@ -54,6 +56,7 @@ fn view(sink: SinkRecord, log_size: u64) -> SinkView {
         name: sink.name,
         kind: sink.kind,
         url: sink.url,
+        format: sink.format,
         state: sink.state,
         cursor: sink.cursor,
         failures: sink.failures,
@@ -77,9 +80,17 @@ pub struct CreateBody {
     name: String,
     /// Where to POST the batches (`https://…`; `http://` for a receiver on a trusted network).
     url: String,
-    /// `webhook` (the default).
+    /// `webhook` (the default) or `splunk_hec` (then `url` is the collector's
+    /// `…/services/collector/event` and `token` its HEC token).
     #[serde(default)]
     kind: Option<String>,
+    /// `sealtrail` (the entry as the API gives it, the default) or `ocsf` (OCSF 1.8.0 API
+    /// Activity, class 6003).
+    #[serde(default)]
+    format: Option<String>,
+    /// The receiver's own token (Splunk HEC only); kept encrypted, never shown again.
+    #[serde(default)]
+    token: Option<String>,
     /// `beginning` (the whole log, the default) or `now` (new entries only).
     #[serde(default)]
     start: Option<String>,
@@ -144,7 +155,16 @@ pub async fn create(
         Some(kind) => SinkKind::parse(kind).ok_or_else(|| {
             invalid(
                 "kind",
-                format!("unknown sink kind `{kind}` (expected webhook)"),
+                format!("unknown sink kind `{kind}` (expected webhook or splunk_hec)"),
+            )
+        })?,
+    };
+    let format = match body.format.as_deref() {
+        None => SinkFormat::Sealtrail,
+        Some(format) => SinkFormat::parse(format).ok_or_else(|| {
+            invalid(
+                "format",
+                format!("unknown sink format `{format}` (expected sealtrail or ocsf)"),
             )
         })?,
     };
@@ -166,6 +186,8 @@ pub async fn create(
             name: body.name,
             kind,
             url: body.url,
+            format,
+            token: body.token,
             start,
         },
         state.deliverer.private_networks(),

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::TenantId;
 use sealtrail_service::sinks::{self, CreateSink, StartAt};
 use sealtrail_service::ServiceError;
@@ -23,6 +23,8 @@ pub struct SinkRow {
     pub name: String,
     /// Where it delivers.
     pub url: String,
+    /// What receives, in which shape: "Webhook, Sealtrail JSON", "Splunk HEC, OCSF 6003".
+    pub kind: String,
     /// `active`, `paused` or `dead letter`.
     pub state: String,
     /// Whether it is stopped (paused or a dead letter): offers Resume instead of Pause.
@@ -45,6 +47,7 @@ pub async fn rows(state: &AppState, tenant: TenantId) -> Result<Vec<SinkRow>, Pa
         .into_iter()
         .map(|s| SinkRow {
             id: s.id.to_string(),
+            kind: format!("{}, {}", kind_label(s.kind), format_label(s.format)),
             stopped: s.state != SinkState::Active,
             state: match s.state {
                 SinkState::Active => "active",
@@ -73,7 +76,21 @@ pub async fn rows(state: &AppState, tenant: TenantId) -> Result<Vec<SinkRow>, Pa
         .collect())
 }
 
-/// `POST /settings/sinks`: creates a webhook sink and shows its secret once.
+fn kind_label(kind: SinkKind) -> &'static str {
+    match kind {
+        SinkKind::Webhook => "Webhook",
+        SinkKind::SplunkHec => "Splunk HEC",
+    }
+}
+
+fn format_label(format: SinkFormat) -> &'static str {
+    match format {
+        SinkFormat::Sealtrail => "Sealtrail JSON",
+        SinkFormat::Ocsf => "OCSF 6003",
+    }
+}
+
+/// `POST /settings/sinks`: creates a sink and shows its signing secret once.
 pub async fn create(
     State(state): State<AppState>,
     user: WebUser,
@@ -85,14 +102,30 @@ pub async fn create(
         "now" => StartAt::Now,
         _ => StartAt::Beginning,
     };
+    // Unknown values from a hand-made form are refused by name rather than defaulted.
+    let kind = match f.get("kind") {
+        "" => Some(SinkKind::Webhook),
+        kind => SinkKind::parse(kind),
+    };
+    let format = match f.get("format") {
+        "" => Some(SinkFormat::Sealtrail),
+        format => SinkFormat::parse(format),
+    };
+    let (Some(kind), Some(format)) = (kind, format) else {
+        let refused = ServiceError::Invalid("kind or format: not one the page offers".into());
+        return finish(&state, &user, Err(refused), "").await;
+    };
+    let token = Some(f.get("token").trim().to_string()).filter(|t| !t.is_empty());
     let result = sinks::create(
         state.store.as_ref(),
         &state.pseudonym_key,
         user.tenant.id,
         CreateSink {
             name: f.get("name").to_string(),
-            kind: SinkKind::Webhook,
+            kind,
             url: f.get("url").trim().to_string(),
+            format,
+            token,
             start,
         },
         state.deliverer.private_networks(),

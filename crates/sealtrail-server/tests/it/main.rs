@@ -27,5 +27,6 @@ mod http_read;
 mod http_schemas;
 mod http_signin;
 mod http_sinks;
+mod http_sinks_splunk;
 mod openapi;
 mod web;

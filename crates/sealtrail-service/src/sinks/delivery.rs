@@ -20,10 +20,13 @@
 use super::secret;
 use sealtrail_core::entry::Entry;
 use sealtrail_core::filter::{Cursor, Direction, Query};
-use sealtrail_core::sinks::{self, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEADER};
+use sealtrail_core::sinks::{
+    self, hec, ocsf, SinkFormat, SinkKind, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEADER,
+};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{PseudonymKey, SinkRecord, Store, StoreError};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,7 +59,7 @@ struct Leases {
 
 /// A webhook batch as receivers get it.
 #[derive(Serialize)]
-struct Batch<'a> {
+struct Batch<'a, T: Serialize> {
     /// Always `sealtrail.entries` (`sealtrail.test` for a test).
     #[serde(rename = "type")]
     kind: &'static str,
@@ -64,8 +67,26 @@ struct Batch<'a> {
     sink: Uuid,
     /// The tenant's name.
     tenant: &'a str,
-    /// The entries, in seq order; each `id` is stable across resends.
-    entries: &'a [Entry],
+    /// The entries (or their OCSF events), in seq order; each `id` is stable across resends.
+    entries: &'a [T],
+}
+
+/// Why a receiver did not take a batch.
+struct Refused {
+    /// What a person should read.
+    error: String,
+    /// Whether sending the same batch again cannot help (a Splunk collector that refused the
+    /// token or the data): the sink stops at once as a dead letter for a person to fix.
+    permanent: bool,
+}
+
+impl Refused {
+    fn retry(error: String) -> Refused {
+        Refused {
+            error,
+            permanent: false,
+        }
+    }
 }
 
 /// What one attempt came to.
@@ -95,6 +116,8 @@ pub struct Deliverer {
     private_networks: bool,
     /// When each failing sink may be tried again.
     backoff: Mutex<HashMap<Uuid, Instant>>,
+    /// This machine's name, as Splunk's `host` field.
+    host: String,
     wake: Notify,
 }
 
@@ -134,6 +157,7 @@ impl Deliverer {
             client,
             private_networks,
             backoff: Mutex::new(HashMap::new()),
+            host: host_name(),
             wake: Notify::new(),
         }))
     }
@@ -283,17 +307,11 @@ impl Deliverer {
                 }
                 Ok(Attempt::Delivered(count))
             }
-            Err(error) => {
+            Err(Refused { error, permanent }) => {
+                let dead_after = if permanent { 1 } else { DEAD_AFTER_FAILURES };
                 let recorded = self
                     .store
-                    .sink_failed(
-                        sink.tenant,
-                        sink.id,
-                        sink.cursor,
-                        &error,
-                        DEAD_AFTER_FAILURES,
-                        now,
-                    )
+                    .sink_failed(sink.tenant, sink.id, sink.cursor, &error, dead_after, now)
                     .await?;
                 metrics::counter!("sealtrail_sink_failures_total", "sink" => sink.id.to_string())
                     .increment(1);
@@ -301,7 +319,7 @@ impl Deliverer {
                 if let Some(failures) = recorded {
                     let wait = sinks::retry_delay(failures, rand::random::<f64>());
                     lock(&self.backoff).insert(sink.id, Instant::now() + wait);
-                    if failures >= DEAD_AFTER_FAILURES {
+                    if failures >= dead_after {
                         tracing::warn!(sink = %sink.id, %error, "a sink stopped as a dead letter");
                     }
                 }
@@ -313,45 +331,113 @@ impl Deliverer {
     /// Sends a test batch (no entries) to `sink` now, without touching its cursor: what a
     /// person checks a receiver with.
     pub async fn test(&self, sink: &SinkRecord, tenant: &str) -> Result<(), String> {
-        self.send(sink, "sealtrail.test", tenant, &[]).await
+        self.send(sink, "sealtrail.test", tenant, &[])
+            .await
+            .map_err(|refused| refused.error)
     }
 
-    /// POSTs one signed batch; `Ok` on a 2xx, else the error a person should see.
+    /// POSTs one signed request of `entries` in the sink's kind and format; `Ok` on a 2xx.
+    /// Every request carries Sealtrail's signature, even to a Splunk collector (which checks
+    /// its token instead), so a proxy in front of any receiver can check it.
     async fn send(
         &self,
         sink: &SinkRecord,
         kind: &'static str,
         tenant: &str,
         entries: &[Entry],
-    ) -> Result<(), String> {
+    ) -> Result<(), Refused> {
         if !self.private_networks {
-            super::address::check_literal(&sink.url)?;
+            super::address::check_literal(&sink.url).map_err(Refused::retry)?;
         }
-        let body = serde_json::to_vec(&Batch {
-            kind,
-            sink: sink.id,
-            tenant,
-            entries,
-        })
-        .map_err(|e| format!("encoding the batch: {e}"))?;
+        let encoding = |e: serde_json::Error| Refused::retry(format!("encoding the batch: {e}"));
+        let mut request = self.client.post(&sink.url);
+        let body = match sink.kind {
+            SinkKind::Webhook => {
+                let entries = self.formatted(sink, tenant, entries).await?;
+                serde_json::to_vec(&Batch {
+                    kind,
+                    sink: sink.id,
+                    tenant,
+                    entries: &entries,
+                })
+                .map_err(encoding)?
+            }
+            SinkKind::SplunkHec => {
+                let sealed = sink.credential.as_deref().unwrap_or_default();
+                let token = super::credential::open(&self.key, sink.tenant, sink.id, sealed)
+                    .map_err(|error| Refused {
+                        error,
+                        permanent: true,
+                    })?;
+                request = request.header(reqwest::header::AUTHORIZATION, format!("Splunk {token}"));
+                let bodies = self.formatted(sink, tenant, entries).await?;
+                let mut lines = Vec::new();
+                for (entry, body) in entries.iter().zip(bodies) {
+                    let event = hec::event(entry, body, sink.format, tenant, &self.host);
+                    serde_json::to_writer(&mut lines, &event).map_err(encoding)?;
+                    lines.push(b'\n');
+                }
+                lines
+            }
+        };
         let timestamp = Timestamp::now().millis() / 1000;
         let signature = sinks::sign(&secret(&self.key, sink), timestamp, &body);
-        let response = self
-            .client
-            .post(&sink.url)
+        let response = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, signature)
             .header("Sealtrail-Sink", sink.id.to_string())
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("no answer: {}", without_url(&e)))?;
+            .map_err(|e| Refused::retry(format!("no answer: {}", without_url(&e))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
-        Err(format!("HTTP {status}: {}", excerpt(response).await))
+        // Splunk: 400 is a data problem and 401/403 a token problem; neither changes by
+        // sending again. Everything else (503 busy, 5xx, 429) is retried with backoff.
+        let permanent =
+            sink.kind == SinkKind::SplunkHec && matches!(status.as_u16(), 400 | 401 | 403);
+        Err(Refused {
+            error: format!("HTTP {status}: {}", excerpt(response).await),
+            permanent,
+        })
     }
+
+    /// Each entry as the sink's format shapes it.
+    async fn formatted(
+        &self,
+        sink: &SinkRecord,
+        tenant: &str,
+        entries: &[Entry],
+    ) -> Result<Vec<Value>, Refused> {
+        let origin = match sink.format {
+            SinkFormat::Sealtrail => String::new(),
+            SinkFormat::Ocsf => self
+                .store
+                .log_origin(sink.tenant)
+                .await
+                .map_err(|e| Refused::retry(format!("reading the log's origin: {e}")))?,
+        };
+        entries
+            .iter()
+            .map(|entry| match sink.format {
+                SinkFormat::Sealtrail => serde_json::to_value(entry),
+                SinkFormat::Ocsf => Ok(ocsf::api_activity(entry, tenant, &origin)),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| Refused::retry(format!("encoding the batch: {e}")))
+    }
+}
+
+/// This machine's name (Splunk's `host`), or `sealtrail` when the system does not say.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "sealtrail".to_string())
 }
 
 /// The start of a failing receiver's answer, read no further than [`ERROR_BYTES`] (a hostile

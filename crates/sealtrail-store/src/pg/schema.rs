@@ -32,7 +32,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (11, V11_TENANT_ALIASES),
     (12, V12_SINKS),
     (13, V13_SINK_LEASES),
+    (14, V14_SINK_FORMATS),
 ];
+
+/// Version 14: the shape a sink sends (`sealtrail` or `ocsf`) and a receiver's own token,
+/// encrypted by the service (`credential`).
+const V14_SINK_FORMATS: &str = "
+ALTER TABLE sinks ADD COLUMN format text NOT NULL DEFAULT 'sealtrail';
+ALTER TABLE sinks ADD COLUMN credential bytea;
+";
 
 /// Version 13: which node delivers each sink, and until when (`crate::Sinks::claim_sinks`).
 const V13_SINK_LEASES: &str = "

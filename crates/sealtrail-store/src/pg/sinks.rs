@@ -5,18 +5,19 @@
 use super::pool::{PgResult, Tx};
 use crate::{NewSink, SinkRecord, StoreError};
 use postgres::Row;
-use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
 
 /// The columns [`sink_from_row`] reads.
 const COLUMNS: &str = "tenant, id, name, kind, url, state, cursor, secret_version, failures, \
-                       last_error, last_attempt_at, delivered_at, created_at";
+                       last_error, last_attempt_at, delivered_at, created_at, format, credential";
 
 fn sink_from_row(row: &Row) -> PgResult<SinkRecord> {
     let (id, kind, state): (String, String, String) =
         (row.try_get(1)?, row.try_get(3)?, row.try_get(5)?);
     let cursor: i64 = row.try_get(6)?;
+    let format: String = row.try_get(13)?;
     let (secret_version, failures): (i32, i32) = (row.try_get(7)?, row.try_get(8)?);
     let corrupt = |what: String| StoreError::Corrupt(what);
     Ok(SinkRecord {
@@ -35,6 +36,9 @@ fn sink_from_row(row: &Row) -> PgResult<SinkRecord> {
         last_attempt_at: row.try_get::<_, Option<i64>>(10)?.map(Timestamp),
         delivered_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp),
         created_at: Timestamp(row.try_get(12)?),
+        format: SinkFormat::parse(&format)
+            .ok_or_else(|| corrupt(format!("sink format {format}")))?,
+        credential: row.try_get(14)?,
     })
 }
 
@@ -47,8 +51,8 @@ pub(crate) fn add(tx: &mut Tx<'_>, tenant: TenantId, sink: &NewSink) -> PgResult
     super::aliases::require_tenant(tx, tenant)?;
     let row = tx.query_opt(
         &format!(
-            "INSERT INTO sinks (tenant, id, name, kind, url, state, cursor, secret_version, failures, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, 1, 0, $7)
+            "INSERT INTO sinks (tenant, id, name, kind, url, state, cursor, secret_version, failures, created_at, format, credential)
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, 1, 0, $7, $8, $9)
              ON CONFLICT DO NOTHING
              RETURNING {COLUMNS}"
         ),
@@ -60,6 +64,8 @@ pub(crate) fn add(tx: &mut Tx<'_>, tenant: TenantId, sink: &NewSink) -> PgResult
             &sink.url,
             &cursor_value(sink.cursor)?,
             &Timestamp::now().millis(),
+            &sink.format.as_str(),
+            &sink.credential,
         ],
     )?;
     match row {

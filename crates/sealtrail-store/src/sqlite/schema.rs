@@ -49,7 +49,15 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (16, Step::Sql(V16_TENANT_ALIASES)),
     (17, Step::Sql(V17_SINKS)),
     (18, Step::Sql(V18_SINK_LEASES)),
+    (19, Step::Sql(V19_SINK_FORMATS)),
 ];
+
+/// Version 19: the shape a sink sends (`sealtrail` or `ocsf`) and a receiver's own token,
+/// encrypted by the service (`credential`).
+const V19_SINK_FORMATS: &str = "
+ALTER TABLE sinks ADD COLUMN format TEXT NOT NULL DEFAULT 'sealtrail';
+ALTER TABLE sinks ADD COLUMN credential BLOB;
+";
 
 /// Version 18: which node delivers each sink, and until when (`crate::Sinks::claim_sinks`).
 const V18_SINK_LEASES: &str = "

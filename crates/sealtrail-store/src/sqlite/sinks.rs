@@ -6,16 +6,17 @@ use super::error::{backend, constraint_kind, Constraint};
 use super::WriteError;
 use crate::{NewSink, SinkRecord, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
 
 /// The columns [`sink_from_row`] reads.
 const COLUMNS: &str = "tenant, id, name, kind, url, state, cursor, secret_version, failures, \
-                       last_error, last_attempt_at, delivered_at, created_at";
+                       last_error, last_attempt_at, delivered_at, created_at, format, credential";
 
 fn sink_from_row(row: &Row<'_>) -> rusqlite::Result<Result<SinkRecord, StoreError>> {
     let (id, kind, state): (String, String, String) = (row.get(1)?, row.get(3)?, row.get(5)?);
+    let format: String = row.get(13)?;
     let cursor: i64 = row.get(6)?;
     Ok((|| {
         Ok(SinkRecord {
@@ -41,6 +42,9 @@ fn sink_from_row(row: &Row<'_>) -> rusqlite::Result<Result<SinkRecord, StoreErro
                 .map_err(backend("reading a sink"))?
                 .map(Timestamp),
             created_at: Timestamp(row.get(12).map_err(backend("reading a sink"))?),
+            format: SinkFormat::parse(&format)
+                .ok_or_else(|| StoreError::Corrupt(format!("sink format {format}")))?,
+            credential: row.get(14).map_err(backend("reading a sink"))?,
         })
     })())
 }
@@ -81,8 +85,8 @@ pub(crate) fn add(
     let cursor = i64::try_from(sink.cursor)
         .map_err(|_| StoreError::Corrupt(format!("sink cursor {}", sink.cursor)))?;
     let inserted = conn.execute(
-        "INSERT INTO sinks (tenant, id, name, kind, url, state, cursor, secret_version, failures, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, 1, 0, ?7)",
+        "INSERT INTO sinks (tenant, id, name, kind, url, state, cursor, secret_version, failures, created_at, format, credential)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, 1, 0, ?7, ?8, ?9)",
         params![
             tenant.0,
             sink.id.to_string(),
@@ -90,7 +94,9 @@ pub(crate) fn add(
             sink.kind.as_str(),
             sink.url,
             cursor,
-            Timestamp::now().millis()
+            Timestamp::now().millis(),
+            sink.format.as_str(),
+            sink.credential
         ],
     );
     if let Err(e) = inserted {

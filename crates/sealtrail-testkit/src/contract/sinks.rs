@@ -1,7 +1,7 @@
 //! Sinks: each tenant's own, names unique within it, and a cursor that moves only forward
 //! from where a delivery started (never past a pause, a replay or a removal).
 
-use sealtrail_core::sinks::{SinkKind, SinkState};
+use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::Timestamp;
 use sealtrail_store::{NewSink, Store, StoreError};
 use std::sync::Arc;
@@ -13,6 +13,8 @@ fn webhook(name: &str, cursor: u64) -> NewSink {
         name: name.to_string(),
         kind: SinkKind::Webhook,
         url: "https://siem.example.com/in".to_string(),
+        format: SinkFormat::Sealtrail,
+        credential: None,
         cursor,
     }
 }
@@ -191,4 +193,42 @@ pub async fn sinks_are_leased_to_one_node_at_a_time(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(lost.is_empty(), "and the old holder no longer has it");
+}
+
+/// A sink's kind, format and (opaque, encrypted) credential come back exactly as stored,
+/// from every read: the one it was added with, the tenant's list and a claim.
+pub async fn a_sinks_format_and_credential_are_kept_exactly(store: Arc<dyn Store>) {
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let credential: Vec<u8> = (0..=255u8).chain([0, 0, 255]).collect();
+    let added = store
+        .add_sink(
+            acme,
+            NewSink {
+                kind: SinkKind::SplunkHec,
+                format: SinkFormat::Ocsf,
+                credential: Some(credential.clone()),
+                ..webhook("Splunk", 0)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(added.kind, SinkKind::SplunkHec);
+    assert_eq!(added.format, SinkFormat::Ocsf);
+    assert_eq!(added.credential.as_deref(), Some(credential.as_slice()));
+    let plain = store.add_sink(acme, webhook("hooks", 0)).await.unwrap();
+    assert_eq!(
+        (plain.format, plain.credential),
+        (SinkFormat::Sealtrail, None)
+    );
+    let listed = store.sinks(acme).await.unwrap();
+    assert_eq!(listed.iter().find(|s| s.id == added.id), Some(&added));
+    let claimed = store
+        .claim_sinks(
+            "n",
+            Timestamp(2_000_000_000_000),
+            Timestamp(1_000_000_000_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().find(|s| s.id == added.id), Some(&added));
 }

@@ -623,4 +623,47 @@ async fn sinks_through_the_page() {
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
     let listed = s.get_json(&s.admin_key, "/v1/sinks").await;
     assert_eq!(listed, json!([]), "nothing was created without the token");
+
+    // A Splunk collector in OCSF: the token goes in once and is never shown again.
+    let token = "B5A79AAD-D822-46CC-80D1-819F80D7BFB0";
+    let splunk = b
+        .post(
+            "/settings/sinks",
+            &[
+                ("csrf", &csrf),
+                ("name", "Splunk"),
+                ("kind", "splunk_hec"),
+                (
+                    "url",
+                    "https://splunk.invalid:8088/services/collector/event",
+                ),
+                ("token", token),
+                ("format", "ocsf"),
+            ],
+        )
+        .await;
+    assert_eq!(splunk.status, StatusCode::OK, "{}", splunk.body);
+    let page = b.get("/settings").await;
+    assert!(page.body.contains("Splunk HEC, OCSF 6003"), "{}", page.body);
+    assert!(!page.body.contains(token));
+    let without_token = b
+        .post(
+            "/settings/sinks",
+            &[
+                ("csrf", &csrf),
+                ("name", "Splunk 2"),
+                ("kind", "splunk_hec"),
+                (
+                    "url",
+                    "https://splunk.invalid:8088/services/collector/event",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(without_token.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        without_token.body.contains("token"),
+        "{}",
+        without_token.body
+    );
 }

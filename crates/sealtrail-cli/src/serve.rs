@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// call the services beside it.
     #[arg(long, env = "SEALTRAIL_SINK_PRIVATE_NETWORKS")]
     sink_private_networks: bool,
+    /// A PEM file of CA certificates sinks trust beside Mozilla's roots, for receivers
+    /// (HTTPS, syslog over TLS) whose certificates a private CA issued.
+    #[arg(long, env = "SEALTRAIL_SINK_CA")]
+    sink_ca: Option<PathBuf>,
     /// How long finished background export files are kept before they expire.
     #[arg(long, env = "SEALTRAIL_EXPORT_RETENTION_HOURS", default_value_t = 24)]
     export_retention_hours: u64,
@@ -187,6 +191,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.pseudonym_key_file = args.pseudonym_key_file.clone();
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
     config.sink_private_networks = args.sink_private_networks;
+    config.sink_ca = args.sink_ca.clone();
     if args.export_retention_hours == 0 || args.export_jobs == 0 {
         anyhow::bail!("--export-retention-hours and --export-jobs must be at least 1");
     }

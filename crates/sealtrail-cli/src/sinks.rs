@@ -6,7 +6,8 @@
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::Subcommand;
 use sealtrail_core::sinks::{SinkFormat, SinkKind};
-use sealtrail_service::sinks::{self, delivery::Deliverer, CreateSink, StartAt};
+use sealtrail_service::sinks::delivery::{Deliverer, Reach};
+use sealtrail_service::sinks::{self, CreateSink, StartAt};
 use sealtrail_store::SinkRecord;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub enum SinksCommand {
         /// `https://…:8088/services/collector/event`).
         #[arg(long)]
         url: String,
-        /// `webhook` or `splunk_hec`.
+        /// `webhook`, `splunk_hec` or `syslog` (then `--url syslog+tls://host:port`).
         #[arg(long, default_value = "webhook")]
         kind: String,
         /// `sealtrail` (the entry as the API gives it) or `ocsf` (OCSF 6003 API Activity).
@@ -74,6 +75,10 @@ pub enum SinksCommand {
         /// Allow a receiver on a private network.
         #[arg(long)]
         private_network: bool,
+        /// A PEM file of CA certificates to trust beside Mozilla's roots (as `serve
+        /// --sink-ca`).
+        #[arg(long, env = "SEALTRAIL_SINK_CA")]
+        ca: Option<std::path::PathBuf>,
     },
     /// Delete a sink.
     Delete(SinkRef),
@@ -136,7 +141,7 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
             data_dir,
         } => {
             let kind = SinkKind::parse(&kind.replace('-', "_")).ok_or_else(|| {
-                anyhow::anyhow!("--kind must be webhook or splunk_hec, not `{kind}`")
+                anyhow::anyhow!("--kind must be webhook, splunk_hec or syslog, not `{kind}`")
             })?;
             let format = SinkFormat::parse(&format).ok_or_else(|| {
                 anyhow::anyhow!("--format must be sealtrail or ocsf, not `{format}`")
@@ -203,6 +208,7 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
         SinksCommand::Test {
             sink: r,
             private_network,
+            ca,
         } => {
             let (store, tenant) = open(&r).await?;
             let sink = sinks::find(store.as_ref(), tenant, &r.id).await?;
@@ -213,7 +219,14 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default();
             let key = Arc::new(r.data_dir.pseudonym_key()?);
             // A test batch claims no lease and moves no cursor: any name will do.
-            let deliverer = Deliverer::new(store.clone(), "cli".to_string(), key, private_network)?;
+            let reach = Reach {
+                private_networks: private_network,
+                extra_roots: match &ca {
+                    Some(path) => sealtrail_store::pg::read_ca_certificates(path)?,
+                    None => Vec::new(),
+                },
+            };
+            let deliverer = Deliverer::new(store.clone(), "cli".to_string(), key, reach)?;
             if let Err(error) = deliverer.test(&sink, &name).await {
                 eprintln!("the receiver did not take the test batch: {error}");
                 return Ok(ExitCode::FAILURE);

@@ -9,6 +9,7 @@
 
 pub mod hec;
 pub mod ocsf;
+pub mod syslog;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -23,17 +24,20 @@ pub enum SinkKind {
     Webhook,
     /// A Splunk HTTP Event Collector: events POSTed with the collector's token.
     SplunkHec,
+    /// A syslog receiver over TLS (RFC 5425): RFC 5424 messages, octet-counted.
+    Syslog,
 }
 
 impl SinkKind {
     /// Every kind, for error messages and forms.
-    pub const ALL: [SinkKind; 2] = [SinkKind::Webhook, SinkKind::SplunkHec];
+    pub const ALL: [SinkKind; 3] = [SinkKind::Webhook, SinkKind::SplunkHec, SinkKind::Syslog];
 
     /// The stored and wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             SinkKind::Webhook => "webhook",
             SinkKind::SplunkHec => "splunk_hec",
+            SinkKind::Syslog => "syslog",
         }
     }
 
@@ -158,18 +162,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a webhook's URL: absolute `https://` or `http://` with a host, no credentials in
-/// it (they would be shown wherever the sink is), at most [`MAX_URL_BYTES`].
-pub fn check_url(url: &str) -> Result<(), String> {
+/// Checks a sink's URL: for a webhook or a Splunk collector absolute `https://` or `http://`,
+/// for syslog `syslog+tls://`; with a host, no credentials in it (they would be shown
+/// wherever the sink is), at most [`MAX_URL_BYTES`].
+pub fn check_url(kind: SinkKind, url: &str) -> Result<(), String> {
     if url.len() > MAX_URL_BYTES || url.chars().any(|c| c.is_control() || c == ' ') {
         return Err(format!(
             "a URL is at most {MAX_URL_BYTES} bytes, without spaces or control characters"
         ));
     }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or("the URL must start with https:// (or http://)")?;
+    let rest = match kind {
+        SinkKind::Webhook | SinkKind::SplunkHec => url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or("the URL must start with https:// (or http://)")?,
+        SinkKind::Syslog => url
+            .strip_prefix("syslog+tls://")
+            .ok_or("a syslog sink's URL is syslog+tls://host:port (TLS, RFC 5425)")?,
+    };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
         return Err("the URL names no host".into());
@@ -330,7 +340,8 @@ mod tests {
             "https://siem.example.com/hooks/sealtrail",
             "http://127.0.0.1:8080/in",
         ] {
-            assert_eq!(check_url(good), Ok(()), "{good}");
+            assert_eq!(check_url(SinkKind::Webhook, good), Ok(()), "{good}");
+            assert!(check_url(SinkKind::Syslog, good).is_err(), "{good}");
         }
         for bad in [
             "ftp://x",
@@ -340,7 +351,18 @@ mod tests {
             "https://host/ x",
             "javascript:alert(1)",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(SinkKind::Webhook, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_url(SinkKind::Syslog, "syslog+tls://logs.example.com:6514"),
+            Ok(())
+        );
+        for bad in [
+            "syslog+tls://",
+            "syslog://logs.example.com",
+            "syslog+tls://u@h",
+        ] {
+            assert!(check_url(SinkKind::Syslog, bad).is_err(), "{bad}");
         }
         assert!(check_name("").is_err());
         assert!(check_name("SIEM").is_ok());

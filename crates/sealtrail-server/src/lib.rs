@@ -144,6 +144,9 @@ pub struct ServerConfig {
     /// link-local, …). Off by default, so a tenant's admin cannot point the server at the
     /// services beside it; on for a deployment whose SIEM sits on its own network.
     pub sink_private_networks: bool,
+    /// A PEM file of CA certificates sinks trust beside Mozilla's roots: receivers (HTTPS,
+    /// syslog over TLS) whose certificates a private CA issued.
+    pub sink_ca: Option<PathBuf>,
     /// How long a finished export job's file is kept for download (jobs live in
     /// `<data_dir>/exports`, so the disk they use is bounded by this).
     pub export_retention: Duration,
@@ -193,6 +196,7 @@ impl ServerConfig {
             checkpoint_interval: Duration::from_secs(1),
             prune_at: Some(lifecycle::DailyAt { hour: 3, minute: 0 }),
             sink_private_networks: false,
+            sink_ca: None,
             export_retention: Duration::from_secs(24 * 3600),
             export_job_concurrency: 2,
             trusted_proxies: Vec::new(),
@@ -508,9 +512,15 @@ pub async fn start_with_store(
         store.clone(),
         node_id::load_or_create(&config.data_dir)?,
         pseudonym_key.clone(),
-        config.sink_private_networks,
+        sinks::delivery::Reach {
+            private_networks: config.sink_private_networks,
+            extra_roots: match &config.sink_ca {
+                Some(path) => sealtrail_store::pg::read_ca_certificates(path)?,
+                None => Vec::new(),
+            },
+        },
     )
-    .map_err(|e| ServerError::Config(format!("the sinks' HTTP client: {e}")))?;
+    .map_err(|e| ServerError::Config(format!("sinks: {e}")))?;
     tokio::spawn(deliverer.clone().run(background_rx.clone()));
     let state = AppState {
         store,

@@ -9,6 +9,8 @@
 pub mod address;
 pub mod credential;
 pub mod delivery;
+pub mod encode;
+pub mod syslog;
 
 use crate::audit::{props, SelfAudit};
 use crate::ServiceError;
@@ -74,7 +76,7 @@ pub async fn create(
 ) -> Result<CreatedSink, ServiceError> {
     let name = request.name.trim().to_string();
     sinks::check_name(&name).map_err(ServiceError::Invalid)?;
-    sinks::check_url(&request.url).map_err(ServiceError::Invalid)?;
+    sinks::check_url(request.kind, &request.url).map_err(ServiceError::Invalid)?;
     if !private_networks {
         address::check_literal(&request.url).map_err(ServiceError::Invalid)?;
     }

@@ -27,6 +27,7 @@ mod schemas;
 mod search;
 mod sinks;
 mod tls;
+pub use tls::read_ca_certificates;
 mod tree;
 mod users;
 mod verify;

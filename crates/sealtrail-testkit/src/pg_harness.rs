@@ -10,7 +10,7 @@ use std::fmt::Display;
 use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
-use std::os::unix::fs::{chown, DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{chown, DirBuilderExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -137,70 +137,14 @@ impl PgServer {
     /// made with `openssl`, and returns the CA's PEM file, for tests of encrypted and verified
     /// connections.
     pub fn enable_tls(&self) -> Result<PathBuf, String> {
-        let dir = Path::new(&self.dir);
-        let (ca_key, ca) = (dir.join("ca.key"), dir.join("ca.pem"));
-        let (key, csr, cert, ext) = (
-            dir.join("server.key"),
-            dir.join("server.csr"),
-            dir.join("server.crt"),
-            dir.join("server.ext"),
-        );
+        let crate::certs::Issued { ca, cert, key } = crate::certs::issue(Path::new(&self.dir))?;
         let path = |p: &PathBuf| p.display().to_string();
-        let openssl = |args: &[&str]| run(Command::new("openssl").args(args), "openssl");
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Sealtrail test CA",
-            "-keyout",
-            &path(&ca_key),
-            "-out",
-            &path(&ca),
-        ])?;
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            &path(&key),
-            "-out",
-            &path(&csr),
-        ])?;
-        fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-            .map_err(ctx("writing the certificate extensions"))?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-days",
-            "2",
-            "-in",
-            &path(&csr),
-            "-CA",
-            &path(&ca),
-            "-CAkey",
-            &path(&ca_key),
-            "-CAcreateserial",
-            "-extfile",
-            &path(&ext),
-            "-out",
-            &path(&cert),
-        ])?;
         if self.as_postgres {
             let (uid, gid) = postgres_ids()?;
             for file in [&key, &cert] {
                 chown(file, Some(uid), Some(gid)).map_err(ctx("chown the server key"))?;
             }
         }
-        fs::set_permissions(&key, fs::Permissions::from_mode(0o600))
-            .map_err(ctx("chmod the server key"))?;
         self.psql(&format!(
             "ALTER SYSTEM SET ssl_cert_file = '{}'",
             path(&cert)

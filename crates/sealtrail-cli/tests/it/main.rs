@@ -24,3 +24,4 @@ mod pg_nodes;
 mod pg_sinks;
 mod pg_tls_cli;
 mod sink_crash;
+mod sink_syslog;

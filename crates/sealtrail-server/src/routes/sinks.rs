@@ -80,8 +80,9 @@ pub struct CreateBody {
     name: String,
     /// Where to POST the batches (`https://…`; `http://` for a receiver on a trusted network).
     url: String,
-    /// `webhook` (the default) or `splunk_hec` (then `url` is the collector's
-    /// `…/services/collector/event` and `token` its HEC token).
+    /// `webhook` (the default), `splunk_hec` (then `url` is the collector's
+    /// `…/services/collector/event` and `token` its HEC token) or `syslog` (then `url` is
+    /// `syslog+tls://host:port`).
     #[serde(default)]
     kind: Option<String>,
     /// `sealtrail` (the entry as the API gives it, the default) or `ocsf` (OCSF 1.8.0 API
@@ -155,7 +156,7 @@ pub async fn create(
         Some(kind) => SinkKind::parse(kind).ok_or_else(|| {
             invalid(
                 "kind",
-                format!("unknown sink kind `{kind}` (expected webhook or splunk_hec)"),
+                format!("unknown sink kind `{kind}` (expected webhook, splunk_hec or syslog)"),
             )
         })?,
     };

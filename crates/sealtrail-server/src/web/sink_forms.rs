@@ -80,6 +80,7 @@ fn kind_label(kind: SinkKind) -> &'static str {
     match kind {
         SinkKind::Webhook => "Webhook",
         SinkKind::SplunkHec => "Splunk HEC",
+        SinkKind::Syslog => "Syslog over TLS",
     }
 }
 

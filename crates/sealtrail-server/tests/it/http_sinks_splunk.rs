@@ -272,7 +272,11 @@ async fn tokens_go_with_splunk_only() {
         ),
         (json!({"name": "c", "url": url, "token": TOKEN}), "token"),
         (json!({"name": "d", "url": url, "format": "cef"}), "format"),
-        (json!({"name": "e", "url": url, "kind": "syslog"}), "kind"),
+        (json!({"name": "e", "url": url, "kind": "kafka"}), "kind"),
+        (
+            json!({"name": "f", "url": url, "kind": "syslog"}),
+            "syslog+tls",
+        ),
     ] {
         let r = create(&s, body.clone()).await;
         assert_eq!(r.status(), 422, "{body}");

@@ -17,16 +17,16 @@
 //! nodes cannot make two senders; were it to happen anyway, the cursor's compare-and-set
 //! keeps delivery at-least-once and in order, with the same entry ids.
 
+use super::encode;
 use super::secret;
+use crate::lock;
 use sealtrail_core::entry::Entry;
 use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::sinks::{
-    self, hec, ocsf, SinkFormat, SinkKind, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEADER,
+    self, SinkFormat, SinkKind, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEADER,
 };
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{PseudonymKey, SinkRecord, Store, StoreError};
-use serde::Serialize;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,20 +57,6 @@ struct Leases {
     renew_at: Instant,
 }
 
-/// A webhook batch as receivers get it.
-#[derive(Serialize)]
-struct Batch<'a, T: Serialize> {
-    /// Always `sealtrail.entries` (`sealtrail.test` for a test).
-    #[serde(rename = "type")]
-    kind: &'static str,
-    /// The sink's id.
-    sink: Uuid,
-    /// The tenant's name.
-    tenant: &'a str,
-    /// The entries (or their OCSF events), in seq order; each `id` is stable across resends.
-    entries: &'a [T],
-}
-
 /// Why a receiver did not take a batch.
 struct Refused {
     /// What a person should read.
@@ -87,6 +73,22 @@ impl Refused {
             permanent: false,
         }
     }
+}
+
+/// Why a deliverer could not be set up (a CA certificate the TLS clients refuse).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(String);
+
+/// Where the deliverer may reach: the operator's choices, the same on every node.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Whether receivers on private networks (loopback, RFC 1918, link-local…) may be
+    /// reached; off by default.
+    pub private_networks: bool,
+    /// CA certificates trusted beside Mozilla's roots, for receivers whose certificates a
+    /// private CA issued (`serve --sink-ca`).
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// What one attempt came to.
@@ -111,6 +113,8 @@ pub struct Deliverer {
     claim_soon: AtomicBool,
     key: Arc<PseudonymKey>,
     client: reqwest::Client,
+    /// The TLS client of syslog sinks.
+    tls: tokio_rustls::TlsConnector,
     /// Whether receivers on private networks (loopback, RFC 1918, link-local…) may be
     /// reached: the operator's choice, off by default.
     private_networks: bool,
@@ -124,14 +128,20 @@ pub struct Deliverer {
 impl Deliverer {
     /// A deliverer over `store` for the node named `node` (see [`crate::node_id`]), signing
     /// with secrets derived from `key`; receivers on private networks are reached only when
-    /// `private_networks` is set.
+    /// `reach` allows them, trusting its extra CA certificates beside Mozilla's roots.
     pub fn new(
         store: Arc<dyn Store>,
         node: String,
         key: Arc<PseudonymKey>,
-        private_networks: bool,
-    ) -> Result<Arc<Deliverer>, reqwest::Error> {
+        reach: Reach,
+    ) -> Result<Arc<Deliverer>, SetupError> {
+        let private_networks = reach.private_networks;
         let mut builder = reqwest::Client::builder();
+        for root in &reach.extra_roots {
+            let cert = reqwest::Certificate::from_der(root)
+                .map_err(|e| SetupError(format!("a sink CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
         if !private_networks {
             // Checked where the connection is made, so a name that resolves to a private
             // address (or is re-pointed there later) is refused too.
@@ -142,7 +152,9 @@ impl Deliverer {
             // A receiver's redirect is not followed: the sink's URL is where entries go.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Sealtrail/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| SetupError(format!("the sinks' HTTP client: {e}")))?;
+        let tls = super::syslog::connector(&reach.extra_roots).map_err(SetupError)?;
         let now = Instant::now();
         Ok(Arc::new(Deliverer {
             store,
@@ -155,9 +167,10 @@ impl Deliverer {
             claim_soon: AtomicBool::new(false),
             key,
             client,
+            tls,
             private_networks,
             backoff: Mutex::new(HashMap::new()),
-            host: host_name(),
+            host: encode::host_name(),
             wake: Notify::new(),
         }))
     }
@@ -349,18 +362,39 @@ impl Deliverer {
         if !self.private_networks {
             super::address::check_literal(&sink.url).map_err(Refused::retry)?;
         }
-        let encoding = |e: serde_json::Error| Refused::retry(format!("encoding the batch: {e}"));
+        let origin = match sink.format {
+            SinkFormat::Sealtrail => String::new(),
+            SinkFormat::Ocsf => self
+                .store
+                .log_origin(sink.tenant)
+                .await
+                .map_err(|e| Refused::retry(format!("reading the log's origin: {e}")))?,
+        };
+        let batch = encode::Batch {
+            kind,
+            sink: sink.id,
+            receiver: sink.kind,
+            format: sink.format,
+            tenant,
+            origin: &origin,
+            host: &self.host,
+        };
+        let body = encode::encode(&batch, entries)
+            .map_err(|e| Refused::retry(format!("encoding the batch: {e}")))?;
         let mut request = self.client.post(&sink.url);
-        let body = match sink.kind {
-            SinkKind::Webhook => {
-                let entries = self.formatted(sink, tenant, entries).await?;
-                serde_json::to_vec(&Batch {
-                    kind,
-                    sink: sink.id,
-                    tenant,
-                    entries: &entries,
-                })
-                .map_err(encoding)?
+        match sink.kind {
+            SinkKind::Webhook => {}
+            SinkKind::Syslog => {
+                let target = super::syslog::parse(&sink.url).map_err(Refused::retry)?;
+                return super::syslog::send(
+                    &self.tls,
+                    &target,
+                    self.private_networks,
+                    &body,
+                    REQUEST_TIMEOUT,
+                )
+                .await
+                .map_err(Refused::retry);
             }
             SinkKind::SplunkHec => {
                 let sealed = sink.credential.as_deref().unwrap_or_default();
@@ -370,16 +404,8 @@ impl Deliverer {
                         permanent: true,
                     })?;
                 request = request.header(reqwest::header::AUTHORIZATION, format!("Splunk {token}"));
-                let bodies = self.formatted(sink, tenant, entries).await?;
-                let mut lines = Vec::new();
-                for (entry, body) in entries.iter().zip(bodies) {
-                    let event = hec::event(entry, body, sink.format, tenant, &self.host);
-                    serde_json::to_writer(&mut lines, &event).map_err(encoding)?;
-                    lines.push(b'\n');
-                }
-                lines
             }
-        };
+        }
         let timestamp = Timestamp::now().millis() / 1000;
         let signature = sinks::sign(&secret(&self.key, sink), timestamp, &body);
         let response = request
@@ -403,41 +429,6 @@ impl Deliverer {
             permanent,
         })
     }
-
-    /// Each entry as the sink's format shapes it.
-    async fn formatted(
-        &self,
-        sink: &SinkRecord,
-        tenant: &str,
-        entries: &[Entry],
-    ) -> Result<Vec<Value>, Refused> {
-        let origin = match sink.format {
-            SinkFormat::Sealtrail => String::new(),
-            SinkFormat::Ocsf => self
-                .store
-                .log_origin(sink.tenant)
-                .await
-                .map_err(|e| Refused::retry(format!("reading the log's origin: {e}")))?,
-        };
-        entries
-            .iter()
-            .map(|entry| match sink.format {
-                SinkFormat::Sealtrail => serde_json::to_value(entry),
-                SinkFormat::Ocsf => Ok(ocsf::api_activity(entry, tenant, &origin)),
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| Refused::retry(format!("encoding the batch: {e}")))
-    }
-}
-
-/// This machine's name (Splunk's `host`), or `sealtrail` when the system does not say.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "sealtrail".to_string())
 }
 
 /// The start of a failing receiver's answer, read no further than [`ERROR_BYTES`] (a hostile
@@ -507,10 +498,4 @@ pub async fn entries_from(
     page.reverse();
     entries.extend(page);
     Ok(entries)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

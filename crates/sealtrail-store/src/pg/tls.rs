@@ -12,26 +12,27 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+/// The certificates in the PEM file `path` (a CA bundle the operator gives): an error naming
+/// the file when it cannot be read or holds none. Also what `serve --sink-ca` reads.
+pub fn read_ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| StoreError::Invalid(format!("reading the CA file {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "the CA file {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 /// The TLS connector every connection of a store uses.
 pub(crate) fn connector(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| {
-                    StoreError::Invalid(format!(
-                        "reading the database CA file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-            if certs.is_empty() {
-                return Err(StoreError::Invalid(format!(
-                    "the database CA file {} holds no PEM certificate",
-                    path.display()
-                )));
-            }
-            for cert in certs {
+            for cert in read_ca_certificates(path)? {
                 roots.add(cert).map_err(|e| {
                     StoreError::Invalid(format!(
                         "a certificate in {} is not usable: {e}",

@@ -104,6 +104,20 @@ impl Api {
             .map_err(|e| BenchError::Http(format!("GET {path}: reading the body: {e}")))
     }
 
+    /// A DELETE, answered with any success.
+    pub async fn delete(&self, key: &str, path: &str) -> Result<(), BenchError> {
+        let response = self
+            .client
+            .delete(format!("{}{path}", self.base))
+            .header(AUTHORIZATION, Api::auth(key)?)
+            .send()
+            .await
+            .map_err(|e| BenchError::Http(format!("DELETE {path}: {e}")))?;
+        success(response, &format!("DELETE {path}"))
+            .await
+            .map(|_| ())
+    }
+
     /// A PUT or POST with a JSON body, answered with JSON.
     pub async fn send_json(
         &self,

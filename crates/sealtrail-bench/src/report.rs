@@ -8,6 +8,7 @@ use crate::scenarios::overload::OverloadFigures;
 use crate::scenarios::read::{
     AuditPageFigures, CountFigures, PageFigures, SearchFigures, TimelineFigures,
 };
+use crate::scenarios::sink_outage::SinkOutageFigures;
 use crate::scenarios::verify_and_prune::{PruneFigures, VerifyFigures};
 use crate::scenarios::visibility::VisibilityFigures;
 use crate::stats::Latency;
@@ -45,6 +46,8 @@ pub struct Report {
     pub prune: PruneFigures,
     /// O1, when run (`--overload-clients` above zero).
     pub overload: Option<OverloadFigures>,
+    /// K1, when run (`--sink-outage-seconds` above zero).
+    pub sink_outage: Option<SinkOutageFigures>,
     /// L1.
     pub visibility: Option<VisibilityFigures>,
     /// BENCHMARKS.md's targets checked against this run's figures ([`check_targets`]).
@@ -320,6 +323,26 @@ fn ingest_targets(report: &Report) -> Vec<TargetCheck> {
             ratio >= 0.7,
         ));
     }
+    if let Some(k) = &report.sink_outage {
+        checks.push(TargetCheck::new(
+            &format!(
+                "K1 {} sinks, receiver down {:.0} s",
+                k.sinks, k.outage_seconds
+            ),
+            "ingest ≥ 90% of the phases around it; every entry delivered after",
+            format!(
+                "{:.0}% ({:.0} vs {:.0} and {:.0} events/s); {} of {} entries in {:.1} s",
+                k.ratio * 100.0,
+                k.during_outage.events_per_s,
+                k.without_sinks.events_per_s,
+                k.sinks_paused.events_per_s,
+                k.delivered_entries,
+                k.expected_entries,
+                k.catch_up_seconds
+            ),
+            k.ratio >= 0.9 && k.delivered_entries == k.expected_entries,
+        ));
+    }
     if let Some(o) = &report.overload {
         checks.push(TargetCheck::new(
             &format!("O1 {} clients × {} events", o.clients, o.batch),
@@ -589,6 +612,25 @@ pub fn markdown(report: &Report) -> String {
             o.rss_before_mib,
             o.rss_peak_mib,
             o.rss_after_mib
+        );
+    }
+    if let Some(k) = &report.sink_outage {
+        let _ = writeln!(
+            out,
+            "K1 sink outage: batches of {} for {:.0} s each: {:.0} events/s without sinks, {:.0} events/s with {} sinks whose receiver was down, {:.0} events/s with them paused ({:.0}% of the mean around it; {} delivery attempts refused); server RSS {:.0} → peak {:.0} MiB; after the receiver's return {} of {} entries delivered in {:.1} s.\n",
+            k.during_outage.batch,
+            k.outage_seconds,
+            k.without_sinks.events_per_s,
+            k.during_outage.events_per_s,
+            k.sinks,
+            k.sinks_paused.events_per_s,
+            k.ratio * 100.0,
+            k.refused_attempts,
+            k.server_rss_before_mib,
+            k.server_rss_peak_mib,
+            k.delivered_entries,
+            k.expected_entries,
+            k.catch_up_seconds
         );
     }
     if let Some(v) = &report.visibility {

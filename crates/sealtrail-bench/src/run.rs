@@ -13,7 +13,7 @@ use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
 use crate::report::{check_targets, BatchFigures, Machine, Report, SingleFigures, WorkloadFigures};
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
-use crate::scenarios::{export, overload, read, verify_and_prune, visibility};
+use crate::scenarios::{export, overload, read, sink_outage, verify_and_prune, visibility};
 use crate::server::ServerProcess;
 use crate::workload::{terms, Submission, Workload, WorkloadSpec};
 use sealtrail_core::entry::Actor;
@@ -55,6 +55,8 @@ pub struct BenchConfig {
     pub no_raw: bool,
     /// Clients of O1 (1,000-event batches at once, past what the node may queue); 0 skips it.
     pub overload_clients: usize,
+    /// How long K1's receiver stays down under ingest; zero leaves K1 out.
+    pub sink_outage: Duration,
     /// Where each scenario's figures are written as one JSON line the moment it finishes, so
     /// a size-M run that fails an hour in keeps what it measured before.
     pub partial: Option<PathBuf>,
@@ -221,6 +223,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     // I2: batches from one client, against the raw engine at the same transaction size.
     let mut ingest_batch = Vec::new();
     let mut thousands = None;
+    let mut hundreds = None;
     for batch in [100usize, 1_000] {
         say(&format!("I2: batches of {batch}…"));
         let count = ((config.events / 5) as usize / batch).clamp(1, 200_000 / batch);
@@ -236,6 +239,8 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         let requests = Arc::new(Requests::batches(&batches, &keys)?);
         if batch == 1_000 {
             thousands = Some(requests.clone());
+        } else {
+            hundreds = Some(requests.clone());
         }
         let plan = IngestPlan {
             clients: 1,
@@ -391,6 +396,19 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         verify_and_prune::prune_during_ingest(&server, &bulk.key, singles, 64, half, 329).await?;
     partial.record("P1", &prune)?;
 
+    // K1: the same batch ingest without sinks, then with ten failing sinks.
+    let sink_outage = match hundreds {
+        Some(requests) if !config.sink_outage.is_zero() => {
+            say(&format!(
+                "K1: batches of 100 for {:.0} s without sinks, then with a sink on each of the 10 busiest tenants whose receiver is down…",
+                config.sink_outage.as_secs_f64()
+            ));
+            Some(sink_outage::run(&server, &api, requests, &keys, 10, config.sink_outage).await?)
+        }
+        _ => None,
+    };
+    partial.record("K1", &sink_outage)?;
+
     // O1 last: it fills the node's buffers on purpose.
     let overload = match thousands {
         Some(requests) if config.overload_clients > 0 => {
@@ -440,6 +458,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         verify,
         prune,
         overload,
+        sink_outage,
         visibility,
         targets: Vec::new(),
     };

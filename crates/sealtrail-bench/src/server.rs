@@ -30,6 +30,8 @@ impl ServerProcess {
                 "--listen",
                 "127.0.0.1:0",
                 "--no-nightly-prune",
+                // K1's receiver is on loopback.
+                "--sink-private-networks",
                 "--data-dir",
             ])
             .arg(data_dir)

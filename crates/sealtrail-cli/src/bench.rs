@@ -98,6 +98,9 @@ struct RunArgs {
     /// refusals after 50 ms (0 leaves it out).
     #[arg(long, default_value_t = 512)]
     overload_clients: usize,
+    /// Seconds K1's webhook receiver stays down while batches are ingested (0 leaves K1 out).
+    #[arg(long, default_value_t = 60.0)]
+    sink_outage_seconds: f64,
     /// Where to write the machine-readable results (each scenario's figures also go to
     /// `<name>.partial.ndjson` beside it as they are measured).
     #[arg(long, default_value = "bench-results.json")]
@@ -166,6 +169,7 @@ async fn benchmark(args: RunArgs) -> anyhow::Result<ExitCode> {
         phase: Duration::from_secs_f64(args.phase_seconds.max(0.1)),
         clients: args.clients,
         overload_clients: args.overload_clients,
+        sink_outage: Duration::from_secs_f64(args.sink_outage_seconds.max(0.0)),
         reps: args.reps.max(1),
         no_raw: args.no_raw,
         partial: Some(args.json.with_extension("partial.ndjson")),

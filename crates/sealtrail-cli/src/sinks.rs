@@ -6,8 +6,9 @@
 use crate::local::{cli_actor, tenant_named, DataDir};
 use clap::Subcommand;
 use sealtrail_core::sinks::{SinkFormat, SinkKind};
+use sealtrail_core::Timestamp;
 use sealtrail_service::sinks::delivery::{Deliverer, Reach};
-use sealtrail_service::sinks::{self, CreateSink, StartAt};
+use sealtrail_service::sinks::{self, CreateSink, ReplayFrom, StartAt};
 use sealtrail_store::SinkRecord;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,13 +61,20 @@ pub enum SinksCommand {
     Pause(SinkRef),
     /// Deliver again from the cursor (after a pause, or a dead letter once the receiver works).
     Resume(SinkRef),
-    /// Deliver again from a seq (0: the whole log), and resume.
+    /// Deliver again from a seq (0: the whole log) or a time, and resume.
     Replay {
         #[command(flatten)]
         sink: SinkRef,
         /// The first seq to deliver again.
+        #[arg(
+            long,
+            conflicts_with = "from_time",
+            required_unless_present = "from_time"
+        )]
+        from_seq: Option<u64>,
+        /// Deliver again from the first entry recorded at or after this time (RFC 3339).
         #[arg(long)]
-        from_seq: u64,
+        from_time: Option<String>,
     },
     /// Send a signed test batch (no entries) from this machine and report the answer.
     Test {
@@ -200,9 +208,22 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
             let sink = sinks::resume(store.as_ref(), tenant, &r.id, &actor).await?;
             print(&sink, store.log_size(tenant).await?);
         }
-        SinksCommand::Replay { sink: r, from_seq } => {
+        SinksCommand::Replay {
+            sink: r,
+            from_seq,
+            from_time,
+        } => {
+            let from = match (from_seq, from_time) {
+                (Some(seq), None) => ReplayFrom::Seq(seq),
+                (None, Some(time)) => {
+                    ReplayFrom::Time(Timestamp::parse_rfc3339(&time).map_err(|_| {
+                        anyhow::anyhow!("--from-time is not an RFC 3339 time: `{time}`")
+                    })?)
+                }
+                _ => anyhow::bail!("give exactly one of --from-seq and --from-time"),
+            };
             let (store, tenant) = open(&r).await?;
-            let sink = sinks::replay(store.as_ref(), tenant, &r.id, from_seq, &actor).await?;
+            let sink = sinks::replay(store.as_ref(), tenant, &r.id, from, &actor).await?;
             print(&sink, store.log_size(tenant).await?);
         }
         SinksCommand::Test {

@@ -16,7 +16,7 @@ use crate::audit::{props, SelfAudit};
 use crate::ServiceError;
 use sealtrail_core::entry::{Actor, Target};
 use sealtrail_core::sinks::{self, SinkFormat, SinkKind, SinkState};
-use sealtrail_core::TenantId;
+use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_store::{NewSink, PseudonymKey, SinkRecord, Store};
 use serde_json::json;
 use uuid::Uuid;
@@ -173,17 +173,34 @@ pub async fn resume(
     Ok(sink)
 }
 
-/// Delivers again from `from_seq` (`sink.replayed`), and resumes the sink: a receiver that
-/// lost data asks for it again. Entries since pruned are not resent.
+/// Where a replay starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayFrom {
+    /// From this seq (0: the whole log).
+    Seq(u64),
+    /// From the first entry recorded at or after this time: what a receiver that lost a
+    /// period knows.
+    Time(Timestamp),
+}
+
+/// Delivers again from `from` (`sink.replayed`), and resumes the sink: a receiver that lost
+/// data asks for it again. Entries since pruned are not resent.
 pub async fn replay(
     store: &dyn Store,
     tenant: TenantId,
     id: &str,
-    from_seq: u64,
+    from: ReplayFrom,
     actor: &Actor,
 ) -> Result<SinkRecord, ServiceError> {
     let sink = find(store, tenant, id).await?;
     let size = store.log_size(tenant).await?;
+    let from_seq = match from {
+        ReplayFrom::Seq(seq) => seq,
+        // `recorded_at` never decreases along seq, so the entries at or after the time are
+        // the log's last ones. The size is read first: an entry appended in between makes the
+        // replay start one entry early (a duplicate), never late.
+        ReplayFrom::Time(at) => size.saturating_sub(store.entries_since(tenant, at).await?),
+    };
     if from_seq > size {
         return Err(ServiceError::Invalid(format!(
             "`from_seq` {from_seq} is beyond the log's {size} entries"

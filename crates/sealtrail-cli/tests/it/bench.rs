@@ -66,6 +66,8 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
             "3",
             "--overload-clients",
             "24",
+            "--sink-outage-seconds",
+            "1",
             "--json",
         ])
         .arg(&json)
@@ -87,6 +89,7 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         "V1 verify",
         "P1 prune",
         "O1 overload: 24 clients",
+        "K1 sink outage",
         "L1 visibility",
         "| target |",
     ] {
@@ -109,11 +112,17 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         scenarios,
         [
             "I1", "I1", "L1", "I2", "I2", "Q2", "T1", "S1", "Q1", "W1", "E1", "E1", "V1", "P1",
-            "O1"
+            "K1", "O1"
         ]
     );
     assert_eq!(partial[12]["figures"], report["verify"]);
     assert_eq!(partial[13]["figures"], report["prune"]);
+    // K1: the failing sinks' entries all arrived once the receiver was back.
+    let k1 = &report["sink_outage"];
+    assert_eq!(k1, &partial[14]["figures"]);
+    assert!(k1["expected_entries"].as_u64().unwrap() > 0, "{k1}");
+    assert_eq!(k1["delivered_entries"], k1["expected_entries"], "{k1}");
+    assert!(k1["refused_attempts"].as_u64().unwrap() > 0, "{k1}");
     let w = &report["workload"];
     // Every submission was stored or answered as a duplicate, and the bulk log is whole.
     assert_eq!(

@@ -13,7 +13,7 @@ use axum::Json;
 use sealtrail_core::keys::Scope;
 use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
 use sealtrail_core::Timestamp;
-use sealtrail_service::sinks::{self, CreateSink, StartAt};
+use sealtrail_service::sinks::{self, CreateSink, ReplayFrom, StartAt};
 use sealtrail_store::SinkRecord;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -108,12 +108,16 @@ pub struct CreatedView {
     warning: &'static str,
 }
 
-/// The body of `POST /v1/sinks/{id}/replay`.
+/// The body of `POST /v1/sinks/{id}/replay`: exactly one of its fields.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayBody {
     /// Deliver again from this seq (0: the whole log).
-    from_seq: u64,
+    #[serde(default)]
+    from_seq: Option<u64>,
+    /// Deliver again from the first entry recorded at or after this time (RFC 3339).
+    #[serde(default)]
+    from_time: Option<String>,
 }
 
 /// The answer to `POST /v1/sinks/{id}/test`.
@@ -125,13 +129,14 @@ pub struct TestResult {
     error: Option<String>,
 }
 
-fn invalid(field: &str, message: String) -> ApiError {
+/// A 422 naming the field, and the rule it broke (`enum` for a value not among those offered).
+fn invalid(field: &str, rule: Option<&str>, message: String) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
         message,
     )
-    .with_field(field, Some("enum"))
+    .with_field(field, rule)
 }
 
 /// `POST /v1/sinks`: creates a sink, delivering from the start of the log or from now.
@@ -156,6 +161,7 @@ pub async fn create(
         Some(kind) => SinkKind::parse(kind).ok_or_else(|| {
             invalid(
                 "kind",
+                Some("enum"),
                 format!("unknown sink kind `{kind}` (expected webhook, splunk_hec or syslog)"),
             )
         })?,
@@ -165,6 +171,7 @@ pub async fn create(
         Some(format) => SinkFormat::parse(format).ok_or_else(|| {
             invalid(
                 "format",
+                Some("enum"),
                 format!("unknown sink format `{format}` (expected sealtrail or ocsf)"),
             )
         })?,
@@ -175,6 +182,7 @@ pub async fn create(
         Some(other) => {
             return Err(invalid(
                 "start",
+                Some("enum"),
                 format!("`start` must be beginning or now, not `{other}`"),
             ))
         }
@@ -303,11 +311,28 @@ pub async fn replay(
 ) -> Result<Json<SinkView>, ApiError> {
     caller.require(Scope::Admin)?;
     let body: ReplayBody = json_body(&body, r#"{"from_seq": 0}"#)?;
+    let from = match (body.from_seq, body.from_time.as_deref()) {
+        (Some(seq), None) => ReplayFrom::Seq(seq),
+        (None, Some(time)) => ReplayFrom::Time(Timestamp::parse_rfc3339(time).map_err(|_| {
+            invalid(
+                "from_time",
+                None,
+                format!("`from_time` is not an RFC 3339 time: `{time}`"),
+            )
+        })?),
+        _ => {
+            return Err(invalid(
+                "from_seq",
+                None,
+                "give exactly one of `from_seq` and `from_time`".into(),
+            ))
+        }
+    };
     let sink = sinks::replay(
         state.store.as_ref(),
         caller.tenant(),
         &id,
-        body.from_seq,
+        from,
         &caller.as_actor(),
     )
     .await?;

@@ -356,6 +356,52 @@ async fn pausing_replaying_and_deleting_are_recorded_and_each_tenants_own() {
     )
     .await;
 
+    // Replay from a time: the cursor goes to the first entry recorded at or after it.
+    let middle = &before[before.len() / 2];
+    let at = middle["recorded_at"].as_str().unwrap().to_string();
+    let from_time = s
+        .client
+        .post(action("replay"))
+        .bearer_auth(&s.admin_key)
+        .json(&json!({ "from_time": at }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_time.status(), 200);
+    let cursor = from_time.json::<Value>().await.unwrap()["cursor"]
+        .as_u64()
+        .unwrap();
+    for entry in &before {
+        let seq = entry["seq"].as_u64().unwrap();
+        let recorded = entry["recorded_at"].as_str().unwrap();
+        assert_eq!(
+            seq >= cursor,
+            recorded >= at.as_str(),
+            "seq {seq} at {recorded}"
+        );
+    }
+    for (body, field) in [
+        (json!({"from_time": "yesterday"}), "from_time"),
+        (json!({"from_seq": 0, "from_time": at}), "from_seq"),
+        (json!({}), "from_seq"),
+    ] {
+        let refused = s
+            .client
+            .post(action("replay"))
+            .bearer_auth(&s.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let error = expect_error(
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error["field"], field, "{body}");
+    }
+
     // Another tenant's admin cannot see, change or delete it.
     let (_, other) = s
         .tenant_with_key("globex", &[Scope::Admin, Scope::Read])
@@ -409,7 +455,9 @@ async fn pausing_replaying_and_deleting_are_recorded_and_each_tenants_own() {
         let recorded = s
             .get_json(&s.admin_key, &format!("/v1/events?action={action}"))
             .await;
-        assert_eq!(recorded["total"], 1, "{action}");
+        // Two replays (from seq 0, from a time); refused ones are not recorded.
+        let times = if action == "sink.replayed" { 2 } else { 1 };
+        assert_eq!(recorded["total"], times, "{action}");
     }
 }
 

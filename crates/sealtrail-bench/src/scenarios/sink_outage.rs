@@ -1,0 +1,201 @@
+//! K1: a sink's receiver down under ingest. The same batch ingest runs three times for the
+//! outage's length: with no sinks, then with a webhook sink on each of the busiest tenants
+//! whose receiver answers 503 throughout, then with those sinks paused (no delivery work).
+//! The outage phase is compared with the mean of the two around it, so the log's growth
+//! during the scenario does not count against the sinks. Ingest must not slow (the log is the
+//! queue; delivery only reads behind the writer) and the server's memory must stay bounded.
+//! Then the receiver comes back, the sinks are resumed, and every entry recorded since they
+//! were created must arrive; the time that takes is reported.
+
+use super::ingest::{self, IngestFigures, IngestPlan, Requests};
+use crate::error::BenchError;
+use crate::http::Api;
+use crate::server::ServerProcess;
+use crate::stats::sample_rss;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What K1 measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkOutageFigures {
+    /// Sinks, one per tenant (the busiest), all pointing at the receiver that is down.
+    pub sinks: usize,
+    /// Seconds the receiver was down while ingest ran.
+    pub outage_seconds: f64,
+    /// The batch ingest phase with no sinks, before the outage.
+    pub without_sinks: IngestFigures,
+    /// The same phase with the sinks failing throughout.
+    pub during_outage: IngestFigures,
+    /// The same phase after the outage, the sinks paused.
+    pub sinks_paused: IngestFigures,
+    /// `during_outage` over the mean of `without_sinks` and `sinks_paused` events per second:
+    /// K1's target wants ≥ 0.9.
+    pub ratio: f64,
+    /// Delivery attempts the receiver refused during the outage.
+    pub refused_attempts: u64,
+    /// Server RSS before the outage and its peak during it, in MiB.
+    pub server_rss_before_mib: f64,
+    /// Peak server RSS during the outage, in MiB.
+    pub server_rss_peak_mib: f64,
+    /// Entries recorded in the sinks' tenants since the sinks were created.
+    pub expected_entries: u64,
+    /// Distinct entries the receiver holds in the end.
+    pub delivered_entries: u64,
+    /// Seconds from the receiver's return until it held every entry (or gave up).
+    pub catch_up_seconds: f64,
+}
+
+#[derive(Default)]
+struct Receiver {
+    down: AtomicBool,
+    refused: AtomicU64,
+    /// (sink, seq) of every entry received.
+    seen: Mutex<HashSet<(String, u64)>>,
+}
+
+async fn receive(State(r): State<Arc<Receiver>>, body: Bytes) -> StatusCode {
+    if r.down.load(Ordering::Relaxed) {
+        r.refused.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let Ok(batch) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let sink = batch["sink"].as_str().unwrap_or_default().to_string();
+    let entries = batch["entries"].as_array().cloned().unwrap_or_default();
+    let mut seen = r.seen.lock().unwrap_or_else(|p| p.into_inner());
+    for entry in entries {
+        if let Some(seq) = entry["seq"].as_u64() {
+            seen.insert((sink.clone(), seq));
+        }
+    }
+    StatusCode::OK
+}
+
+/// Runs K1 with `requests` (batches over the tenants) for `outage`, with sinks on the tenants
+/// of `keys` (the busiest first; `sinks` of them).
+pub async fn run(
+    server: &ServerProcess,
+    api: &Api,
+    requests: Arc<Requests>,
+    keys: &[String],
+    sinks: usize,
+    outage: Duration,
+) -> Result<SinkOutageFigures, BenchError> {
+    let receiver = Arc::new(Receiver::default());
+    let app = Router::new()
+        .route("/in", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(BenchError::io("binding the K1 receiver"))?;
+    let url = format!(
+        "http://{}/in",
+        listener
+            .local_addr()
+            .map_err(BenchError::io("the K1 receiver's address"))?
+    );
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let plan = || IngestPlan {
+        clients: 1,
+        duration: outage,
+        pace: None,
+        stop: None,
+    };
+
+    let (without_sinks, _) = ingest::run(server, requests.clone(), plan(), "k1-without").await?;
+
+    receiver.down.store(true, Ordering::Relaxed);
+    let mut created = Vec::new();
+    for key in keys.iter().take(sinks) {
+        let size = log_size(api, key).await?;
+        let answer = api
+            .send_json(
+                reqwest::Method::POST,
+                key,
+                "/v1/sinks",
+                &json!({"name": "K1", "url": url, "start": "now"}),
+            )
+            .await?;
+        let id = answer["sink"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        created.push((key.clone(), id, size));
+    }
+    let before = server.sample().rss_mib;
+    let (stop_sampling, peak) = sample_rss(server.pid(), Duration::from_millis(250));
+    let requests_again = requests.clone();
+    let (during_outage, _) = ingest::run(server, requests, plan(), "k1-outage").await?;
+    stop_sampling.store(true, Ordering::Relaxed);
+    let peak = peak.join().unwrap_or(f64::NAN);
+    let refused_attempts = receiver.refused.load(Ordering::Relaxed);
+    for (key, id, _) in &created {
+        let pause = format!("/v1/sinks/{id}/pause");
+        api.send_json(reqwest::Method::POST, key, &pause, &json!({}))
+            .await?;
+    }
+    let (sinks_paused, _) = ingest::run(server, requests_again, plan(), "k1-paused").await?;
+
+    receiver.down.store(false, Ordering::Relaxed);
+    let back = Instant::now();
+    for (key, id, _) in &created {
+        let resume = format!("/v1/sinks/{id}/resume");
+        api.send_json(reqwest::Method::POST, key, &resume, &json!({}))
+            .await?;
+    }
+    // Counted after the resumes, whose own entries (`sink.resumed`) are delivered too.
+    let mut expected = 0;
+    for (key, _, size) in &created {
+        expected += log_size(api, key).await?.saturating_sub(*size);
+    }
+    // Backoff reaches 64 s after a minute of failures; give it room, then report what came.
+    let deadline = back + outage * 3 + Duration::from_secs(120);
+    let delivered = loop {
+        let held = receiver
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as u64;
+        if held >= expected || Instant::now() > deadline {
+            break held;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let catch_up_seconds = back.elapsed().as_secs_f64();
+    for (key, id, _) in &created {
+        api.delete(key, &format!("/v1/sinks/{id}")).await?;
+    }
+    serving.abort();
+    Ok(SinkOutageFigures {
+        sinks: created.len(),
+        outage_seconds: outage.as_secs_f64(),
+        ratio: during_outage.events_per_s
+            / ((without_sinks.events_per_s + sinks_paused.events_per_s) / 2.0),
+        without_sinks,
+        during_outage,
+        sinks_paused,
+        refused_attempts,
+        server_rss_before_mib: before,
+        server_rss_peak_mib: peak,
+        expected_entries: expected,
+        delivered_entries: delivered,
+        catch_up_seconds,
+    })
+}
+
+async fn log_size(api: &Api, key: &str) -> Result<u64, BenchError> {
+    let tenant = api.get_json(key, "/v1/tenant").await?;
+    tenant["log_size"]
+        .as_u64()
+        .ok_or_else(|| BenchError::Http(format!("GET /v1/tenant: no log_size in {tenant}")))
+}

@@ -329,12 +329,11 @@ fn ingest_targets(report: &Report) -> Vec<TargetCheck> {
                 "K1 {} sinks, receiver down {:.0} s",
                 k.sinks, k.outage_seconds
             ),
-            "ingest ≥ 90% of the phases around it; every entry delivered after",
+            "ingest ≥ 90% of the slices interleaved with it; every entry delivered after",
             format!(
-                "{:.0}% ({:.0} vs {:.0} and {:.0} events/s); {} of {} entries in {:.1} s",
+                "{:.0}% ({:.0} vs {:.0} events/s); {} of {} entries in {:.1} s",
                 k.ratio * 100.0,
                 k.during_outage.events_per_s,
-                k.without_sinks.events_per_s,
                 k.sinks_paused.events_per_s,
                 k.delivered_entries,
                 k.expected_entries,
@@ -617,7 +616,7 @@ pub fn markdown(report: &Report) -> String {
     if let Some(k) = &report.sink_outage {
         let _ = writeln!(
             out,
-            "K1 sink outage: batches of {} for {:.0} s each: {:.0} events/s without sinks, {:.0} events/s with {} sinks whose receiver was down, {:.0} events/s with them paused ({:.0}% of the mean around it; {} delivery attempts refused); server RSS {:.0} → peak {:.0} MiB; after the receiver's return {} of {} entries delivered in {:.1} s.\n",
+            "K1 sink outage: batches of {}, {:.0} s per condition: {:.0} events/s without sinks (before, for reference), {:.0} events/s with {} sinks whose receiver was down, {:.0} events/s in the slices interleaved with them, the sinks paused ({:.0}%; {} delivery attempts refused); server RSS {:.0} → peak {:.0} MiB; after the receiver's return {} of {} entries delivered in {:.1} s.\n",
             k.during_outage.batch,
             k.outage_seconds,
             k.without_sinks.events_per_s,

@@ -37,13 +37,15 @@ pub enum SinksCommand {
         /// `https://…:8088/services/collector/event`).
         #[arg(long)]
         url: String,
-        /// `webhook`, `splunk_hec` or `syslog` (then `--url syslog+tls://host:port`).
+        /// `webhook`, `splunk_hec`, `syslog` (then `--url syslog+tls://host:port`) or
+        /// `archive` (then `--url s3://bucket/prefix?endpoint=…`, and `--token-file` holds
+        /// `ACCESS_KEY_ID:SECRET_ACCESS_KEY`).
         #[arg(long, default_value = "webhook")]
         kind: String,
         /// `sealtrail` (the entry as the API gives it) or `ocsf` (OCSF 6003 API Activity).
         #[arg(long, default_value = "sealtrail")]
         format: String,
-        /// A file holding the receiver's token (Splunk HEC), `-` for stdin: never a flag's
+        /// A file holding the receiver's token (Splunk HEC; an archive's access key), `-` for stdin: never a flag's
         /// value, which other users of the machine could read from the process list.
         #[arg(long)]
         token_file: Option<std::path::PathBuf>,
@@ -104,21 +106,31 @@ pub struct SinkRef {
     data_dir: DataDir,
 }
 
-fn print(sink: &SinkRecord, log_size: u64) {
+fn print(sink: &SinkRecord, lag: sinks::Lag) {
     println!(
-        "{}  {:<20} {:<10} {:<9} {:<11} cursor {:>8}  lag {:>8}  {}",
+        "{}  {:<20} {:<10} {:<9} {:<11} cursor {:>8}  lag {:>8} ({:>6})  {}",
         sink.id,
         sink.name,
         sink.kind.as_str(),
         sink.format.as_str(),
         sink.state.as_str(),
         sink.cursor,
-        log_size.saturating_sub(sink.cursor),
+        lag.entries,
+        sinks::lag_text(lag.seconds),
         sink.url
     );
     if let Some(error) = &sink.last_error {
         println!("    {} failure(s) in a row; last: {error}", sink.failures);
     }
+}
+
+/// A sink's lag now.
+async fn lag_now(
+    store: &dyn sealtrail_store::Store,
+    sink: &SinkRecord,
+) -> anyhow::Result<sinks::Lag> {
+    let size = store.log_size(sink.tenant).await?;
+    Ok(sinks::lag(store, sink, size, sealtrail_core::Timestamp::now()).await?)
 }
 
 /// Runs `sinks`.
@@ -133,8 +145,9 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
             if listed.is_empty() {
                 eprintln!("{} has no sinks", tenant.name);
             }
+            let now = sealtrail_core::Timestamp::now();
             for sink in &listed {
-                print(sink, size);
+                print(sink, sinks::lag(store.as_ref(), sink, size, now).await?);
             }
         }
         SinksCommand::Create {
@@ -148,12 +161,9 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
             private_network,
             data_dir,
         } => {
-            let kind = SinkKind::parse(&kind.replace('-', "_")).ok_or_else(|| {
-                anyhow::anyhow!("--kind must be webhook, splunk_hec or syslog, not `{kind}`")
-            })?;
-            let format = SinkFormat::parse(&format).ok_or_else(|| {
-                anyhow::anyhow!("--format must be sealtrail or ocsf, not `{format}`")
-            })?;
+            let kind = SinkKind::parse_named(&kind.replace('-', "_"))
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let format = SinkFormat::parse_named(&format).map_err(|e| anyhow::anyhow!("--{e}"))?;
             let token = match token_file {
                 None => None,
                 Some(path) if path.as_os_str() == "-" => {
@@ -201,12 +211,12 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
         SinksCommand::Pause(r) => {
             let (store, tenant) = open(&r).await?;
             let sink = sinks::pause(store.as_ref(), tenant, &r.id, &actor).await?;
-            print(&sink, store.log_size(tenant).await?);
+            print(&sink, lag_now(store.as_ref(), &sink).await?);
         }
         SinksCommand::Resume(r) => {
             let (store, tenant) = open(&r).await?;
             let sink = sinks::resume(store.as_ref(), tenant, &r.id, &actor).await?;
-            print(&sink, store.log_size(tenant).await?);
+            print(&sink, lag_now(store.as_ref(), &sink).await?);
         }
         SinksCommand::Replay {
             sink: r,
@@ -224,7 +234,7 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
             };
             let (store, tenant) = open(&r).await?;
             let sink = sinks::replay(store.as_ref(), tenant, &r.id, from, &actor).await?;
-            print(&sink, store.log_size(tenant).await?);
+            print(&sink, lag_now(store.as_ref(), &sink).await?);
         }
         SinksCommand::Test {
             sink: r,
@@ -247,12 +257,13 @@ pub async fn run(command: SinksCommand) -> anyhow::Result<ExitCode> {
                     None => Vec::new(),
                 },
             };
-            let deliverer = Deliverer::new(store.clone(), "cli".to_string(), key, reach)?;
+            let verifier = r.data_dir.verifier()?;
+            let deliverer = Deliverer::new(store.clone(), "cli".to_string(), key, verifier, reach)?;
             if let Err(error) = deliverer.test(&sink, &name).await {
                 eprintln!("the receiver did not take the test batch: {error}");
                 return Ok(ExitCode::FAILURE);
             }
-            println!("the receiver took a signed test batch");
+            println!("the receiver took a signed test batch (an archive: a test object written and removed)");
         }
         SinksCommand::Delete(r) => {
             let (store, tenant) = open(&r).await?;

@@ -7,6 +7,8 @@
 //! signing outside the database (`signed-checkpoints.json`), and every one passed with
 //! `--checkpoint`. The first bad `seq` is named.
 
+mod archive;
+
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,6 +25,14 @@ pub struct VerifyArgs {
     /// Verify this evidence bundle instead of a database.
     #[arg(long, conflicts_with_all = ["tenant"])]
     bundle: Option<PathBuf>,
+    /// Verify an archive sink's chunks instead of a database: its `s3://bucket/prefix?…` URL
+    /// (the access key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or
+    /// --archive-credential-file), or a folder holding a copy of it.
+    #[arg(long, value_name = "LOCATION", conflicts_with_all = ["tenant", "bundle"])]
+    archive: Option<String>,
+    /// A file holding the archive's access key as ACCESS_KEY_ID:SECRET_ACCESS_KEY.
+    #[arg(long, requires = "archive")]
+    archive_credential_file: Option<PathBuf>,
     /// Only this tenant (default: every tenant).
     #[arg(long)]
     tenant: Option<String>,
@@ -72,6 +82,10 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--public-key: {e}"))?,
         None => args.data_dir.verifier()?,
     };
+    if let Some(location) = &args.archive {
+        let credential = archive::credential(args.archive_credential_file.as_deref())?;
+        return archive::run(location, credential.as_deref(), &verifier).await;
+    }
     let store = args.data_dir.open().await?;
     let tenants: Vec<Tenant> = match &args.tenant {
         Some(name) => vec![crate::local::tenant_named(store.as_ref(), name).await?],

@@ -9,6 +9,9 @@
 //! Verification ([`verify_inclusion`], [`verify_consistency`]) is the RFC 9162 §2.1.3 algorithm
 //! and needs nothing but hashes, so auditors can run it offline.
 
+mod frontier;
+
+pub use frontier::Frontier;
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.

@@ -7,6 +7,7 @@
 //! only after the receiver acknowledged a batch with a 2xx, so a crash or a failure resends the
 //! same entries with the same ids, which receivers use to drop duplicates.
 
+pub mod archive;
 pub mod hec;
 pub mod ocsf;
 pub mod syslog;
@@ -26,11 +27,19 @@ pub enum SinkKind {
     SplunkHec,
     /// A syslog receiver over TLS (RFC 5425): RFC 5424 messages, octet-counted.
     Syslog,
+    /// An S3-compatible object store: compressed NDJSON chunks, each with the evidence that
+    /// verifies it offline ([`archive`]).
+    Archive,
 }
 
 impl SinkKind {
     /// Every kind, for error messages and forms.
-    pub const ALL: [SinkKind; 3] = [SinkKind::Webhook, SinkKind::SplunkHec, SinkKind::Syslog];
+    pub const ALL: [SinkKind; 4] = [
+        SinkKind::Webhook,
+        SinkKind::SplunkHec,
+        SinkKind::Syslog,
+        SinkKind::Archive,
+    ];
 
     /// The stored and wire spelling.
     pub fn as_str(self) -> &'static str {
@@ -38,6 +47,7 @@ impl SinkKind {
             SinkKind::Webhook => "webhook",
             SinkKind::SplunkHec => "splunk_hec",
             SinkKind::Syslog => "syslog",
+            SinkKind::Archive => "archive",
         }
     }
 
@@ -46,10 +56,30 @@ impl SinkKind {
         SinkKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
+    /// Reads what a person typed, or says which kinds there are: the one message the API,
+    /// the page and the CLI give.
+    pub fn parse_named(text: &str) -> Result<SinkKind, String> {
+        SinkKind::parse(text).ok_or_else(|| {
+            format!(
+                "kind: one of {} (got `{}`)",
+                spelled(SinkKind::ALL.map(SinkKind::as_str)),
+                excerpt(text)
+            )
+        })
+    }
+
     /// Whether the receiver authenticates Sealtrail with a token of its own (kept encrypted),
     /// rather than checking Sealtrail's signature.
     pub fn needs_token(self) -> bool {
-        matches!(self, SinkKind::SplunkHec)
+        matches!(self, SinkKind::SplunkHec | SinkKind::Archive)
+    }
+
+    /// What the token of a kind that needs one is, for messages and forms.
+    pub fn token_hint(self) -> &'static str {
+        match self {
+            SinkKind::Archive => "the object store's access key as ACCESS_KEY_ID:SECRET_ACCESS_KEY",
+            _ => "the collector's token",
+        }
     }
 }
 
@@ -80,21 +110,54 @@ impl SinkFormat {
     pub fn parse(text: &str) -> Option<SinkFormat> {
         SinkFormat::ALL.into_iter().find(|f| f.as_str() == text)
     }
+
+    /// Reads what a person typed, or says which formats there are.
+    pub fn parse_named(text: &str) -> Result<SinkFormat, String> {
+        SinkFormat::parse(text).ok_or_else(|| {
+            format!(
+                "format: one of {} (got `{}`)",
+                spelled(SinkFormat::ALL.map(SinkFormat::as_str)),
+                excerpt(text)
+            )
+        })
+    }
+}
+
+/// `a, b or c`.
+fn spelled<const N: usize>(names: [&str; N]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// At most 40 characters of what a person typed, for a message.
+fn excerpt(text: &str) -> String {
+    text.chars().take(40).collect()
 }
 
 /// Longest receiver token (a Splunk HEC token is a 36-character UUID).
 pub const MAX_TOKEN_BYTES: usize = 512;
 
-/// A receiver's token must be printable ASCII without spaces: it goes into a header.
-pub fn check_token(token: &str) -> Result<(), String> {
+/// A receiver's token must be printable ASCII without spaces: it goes into a header (an
+/// archive's access key is two parts, `ACCESS_KEY_ID:SECRET_ACCESS_KEY`).
+pub fn check_token(kind: SinkKind, token: &str) -> Result<(), String> {
     if token.is_empty() {
-        return Err("token: a Splunk HEC sink needs the collector's token".into());
+        return Err(format!(
+            "token: a {} sink needs {}",
+            kind.as_str(),
+            kind.token_hint()
+        ));
     }
     if token.len() > MAX_TOKEN_BYTES {
         return Err(format!("token: at most {MAX_TOKEN_BYTES} bytes"));
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("token: printable ASCII without spaces only".into());
+    }
+    if kind == SinkKind::Archive {
+        archive::split_credential(token)?;
     }
     Ok(())
 }
@@ -163,7 +226,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Checks a sink's URL: for a webhook or a Splunk collector absolute `https://` or `http://`,
-/// for syslog `syslog+tls://`; with a host, no credentials in it (they would be shown
+/// for syslog `syslog+tls://`, for an archive `s3://` ([`archive::parse`]); with a host, no credentials in it (they would be shown
 /// wherever the sink is), at most [`MAX_URL_BYTES`].
 pub fn check_url(kind: SinkKind, url: &str) -> Result<(), String> {
     if url.len() > MAX_URL_BYTES || url.chars().any(|c| c.is_control() || c == ' ') {
@@ -179,6 +242,7 @@ pub fn check_url(kind: SinkKind, url: &str) -> Result<(), String> {
         SinkKind::Syslog => url
             .strip_prefix("syslog+tls://")
             .ok_or("a syslog sink's URL is syslog+tls://host:port (TLS, RFC 5425)")?,
+        SinkKind::Archive => return archive::parse(url).map(|_| ()),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {

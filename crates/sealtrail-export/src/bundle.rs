@@ -11,7 +11,7 @@
 //! whatever the number of entries, and share one per-entry check, so a writer cannot produce a
 //! bundle its own verifier would refuse.
 
-mod line;
+pub(crate) mod line;
 mod manifest;
 mod verify;
 mod write;

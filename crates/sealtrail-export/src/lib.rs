@@ -3,6 +3,8 @@
 //! Exports have no row cap, so every encoder takes entries one at a time and writes them to any
 //! [`std::io::Write`] in constant memory; the server and CLI own the files and sockets.
 //!
+//! * [`archive`] — archive sinks' chunks: gzip NDJSON in the sink's format beside the evidence
+//!   that verifies them offline.
 //! * [`bundle`] — the signed evidence bundle an auditor verifies offline (see `BUNDLE.md`).
 //! * [`csv`] — spreadsheet-safe CSV (BOM, UTC header, formula injection neutralised).
 //! * [`xlsx`] — an Excel workbook with real date cells, written in constant memory.
@@ -13,6 +15,7 @@
 //! * [`pdf`] — a paginated report for auditors, with the signed checkpoint, written page by page.
 //! * [`Format`] — the formats by name, with file names and content types.
 
+pub mod archive;
 pub mod bundle;
 pub mod columns;
 pub mod csv;

@@ -104,3 +104,31 @@ pub(crate) fn peak_rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A log of `n` sealed entries of `origin` with its tree and a signing key; `salt` varies the
+/// vault salts, so two logs of the same entries have different trees (a fork).
+pub(crate) fn sealed_log(
+    n: u64,
+    origin: &str,
+    salt: u8,
+) -> (
+    sealtrail_core::merkle::MemoryTree,
+    Vec<sealtrail_core::envelope::Sealed>,
+    sealtrail_core::checkpoint::NoteSigner,
+) {
+    let mut tree = sealtrail_core::merkle::MemoryTree::new();
+    let mut sealed = Vec::new();
+    for seq in 0..n {
+        let b = seq as u8 ^ salt;
+        let s = sealtrail_core::envelope::seal(
+            &sample_entry(seq),
+            origin,
+            [[b; 16], [b ^ 0x55; 16], [b ^ 0xaa; 16]],
+        );
+        tree.push(s.leaf_hash);
+        sealed.push(s);
+    }
+    let signer = sealtrail_core::checkpoint::NoteSigner::from_seed("sealtrail.example", [7; 32])
+        .unwrap_or_else(|e| panic!("a test key: {e}"));
+    (tree, sealed, signer)
+}

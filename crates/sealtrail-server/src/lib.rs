@@ -512,6 +512,7 @@ pub async fn start_with_store(
         store.clone(),
         node_id::load_or_create(&config.data_dir)?,
         pseudonym_key.clone(),
+        checkpointer.verifier(),
         sinks::delivery::Reach {
             private_networks: config.sink_private_networks,
             extra_roots: match &config.sink_ca {

@@ -7,6 +7,7 @@
 //! created.
 
 pub mod address;
+pub mod archive;
 pub mod credential;
 pub mod delivery;
 pub mod encode;
@@ -41,8 +42,8 @@ pub struct CreateSink {
     pub url: String,
     /// The shape each entry is sent in.
     pub format: SinkFormat,
-    /// The receiver's own token: required for a Splunk HEC sink, refused for a webhook
-    /// (which checks Sealtrail's signature instead). Kept only sealed ([`credential`]).
+    /// The receiver's own token: required for a Splunk HEC sink (its token) and an archive
+    /// (its access key), refused for a webhook (which checks Sealtrail's signature instead). Kept only sealed ([`credential`]).
     pub token: Option<String>,
     /// Where delivery starts.
     pub start: StartAt,
@@ -65,6 +66,49 @@ pub fn secret(key: &PseudonymKey, sink: &SinkRecord) -> [u8; 32] {
     ))
 }
 
+/// How far a sink is behind its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    /// Entries recorded and not yet acknowledged by the receiver.
+    pub entries: u64,
+    /// How long the oldest of them has waited, in whole seconds (0 when none waits).
+    pub seconds: u64,
+}
+
+/// The lag of `sink` in a log of `log_size` entries at `now`: what the page, the API and the
+/// CLI show beside the `sealtrail_sink_lag_*` gauges (one stored leaf read).
+pub async fn lag(
+    store: &dyn Store,
+    sink: &SinkRecord,
+    log_size: u64,
+    now: Timestamp,
+) -> Result<Lag, sealtrail_store::StoreError> {
+    let entries = log_size.saturating_sub(sink.cursor);
+    if entries == 0 {
+        return Ok(Lag {
+            entries,
+            seconds: 0,
+        });
+    }
+    let oldest = store.leaves(sink.tenant, sink.cursor, 1).await?;
+    let recorded = oldest
+        .first()
+        .and_then(|leaf| sealtrail_core::envelope::open(&leaf.envelope, &leaf.slots).ok())
+        .map_or(now, |entry| entry.recorded_at);
+    let seconds = now.millis().saturating_sub(recorded.millis()).max(0) as u64 / 1000;
+    Ok(Lag { entries, seconds })
+}
+
+/// A lag in seconds as people read it: `42 s`, `7 min`, `3 h`, `2 d`.
+pub fn lag_text(seconds: u64) -> String {
+    match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7199 => format!("{} min", seconds / 60),
+        7200..=172_799 => format!("{} h", seconds / 3600),
+        _ => format!("{} d", seconds / 86_400),
+    }
+}
+
 /// Creates a sink, recorded as `sink.created`.
 pub async fn create(
     store: &dyn Store,
@@ -78,16 +122,20 @@ pub async fn create(
     sinks::check_name(&name).map_err(ServiceError::Invalid)?;
     sinks::check_url(request.kind, &request.url).map_err(ServiceError::Invalid)?;
     if !private_networks {
-        address::check_literal(&request.url).map_err(ServiceError::Invalid)?;
+        address::check_sink_literal(request.kind, &request.url).map_err(ServiceError::Invalid)?;
     }
     let token = request.token.filter(|t| !t.trim().is_empty());
     match (request.kind.needs_token(), &token) {
         (true, None) => {
-            return Err(ServiceError::Invalid(
-                "token: a Splunk HEC sink needs the collector's token".into(),
-            ))
+            return Err(ServiceError::Invalid(format!(
+                "token: a {} sink needs {}",
+                request.kind.as_str(),
+                request.kind.token_hint()
+            )))
         }
-        (true, Some(token)) => sinks::check_token(token.trim()).map_err(ServiceError::Invalid)?,
+        (true, Some(token)) => {
+            sinks::check_token(request.kind, token.trim()).map_err(ServiceError::Invalid)?
+        }
         (false, Some(_)) => {
             return Err(ServiceError::Invalid(format!(
                 "token: a {} sink takes no token (receivers check Sealtrail's signature)",

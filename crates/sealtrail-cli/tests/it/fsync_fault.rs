@@ -6,7 +6,7 @@
 //! request that failed resolves to exactly one entry per event when retried with its
 //! idempotency keys, and `sealtrail verify` passes.
 
-use crate::common::{text, Served, BIN};
+use crate::common::{get_json, text, Served, BIN};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -116,18 +116,12 @@ async fn a_failed_fsync_stops_the_writer_and_loses_nothing_acknowledged() {
         acknowledged.extend(acks(&keys, &answer));
     }
 
-    let page: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/events?action=fault.tested&limit=1000",
-            server.url
-        ))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json(
+        &server.url,
+        &key,
+        "/v1/events?action=fault.tested&limit=1000",
+    )
+    .await;
     let entries = page["entries"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         entries.len(),
@@ -146,27 +140,8 @@ async fn a_failed_fsync_stops_the_writer_and_loses_nothing_acknowledged() {
             "{k} is where it was acknowledged"
         );
     }
-    let size = reqwest::Client::new()
-        .get(format!("{}/v1/events?limit=1", server.url))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["entries"][0]["seq"]
-        .as_u64()
-        .unwrap_or(0)
-        + 1;
-    let total: Value = reqwest::Client::new()
-        .get(format!("{}/v1/events?limit=1", server.url))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let total = get_json(&server.url, &key, "/v1/events?limit=1").await;
+    let size = total["entries"][0]["seq"].as_u64().unwrap_or(0) + 1;
     assert_eq!(
         total["total"].as_u64(),
         Some(size),

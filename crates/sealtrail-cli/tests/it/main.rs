@@ -23,5 +23,6 @@ mod fsync_fault;
 mod pg_nodes;
 mod pg_sinks;
 mod pg_tls_cli;
+mod sink_archive;
 mod sink_crash;
 mod sink_syslog;

@@ -4,6 +4,7 @@
 //! other takes the sink over once the lease runs out and delivers the rest from the stored
 //! cursor, losing nothing.
 
+use crate::common::log_size;
 use crate::common::receiver::Receiver;
 use crate::pg_nodes::start_nodes;
 use sealtrail_testkit::pg_harness;
@@ -68,16 +69,7 @@ async fn one_node_at_a_time_delivers_a_sink_and_another_takes_over_when_it_dies(
     for round in 0..4 {
         ingest(&client, &urls[round % 2], &key, round).await;
     }
-    let tenant: Value = client
-        .get(format!("{}/v1/tenant", urls[0]))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let size = tenant["log_size"].as_u64().unwrap();
+    let size = log_size(&urls[0], &key).await;
     receiver.wait_for(size, Duration::from_secs(30)).await;
     receiver.assert_complete(size);
     assert_eq!(

@@ -4,22 +4,9 @@
 //! carries the same entry id, and every batch arrived in seq order.
 
 use crate::common::receiver::Receiver;
-use crate::common::Served;
+use crate::common::{log_size, Served};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-async fn log_size(client: &reqwest::Client, url: &str, key: &str) -> u64 {
-    let tenant: Value = client
-        .get(format!("{url}/v1/tenant"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tenant["log_size"].as_u64().unwrap()
-}
 
 /// The log's size as the killed server left it, read from its database file directly.
 fn log_size_at_kill(dir: &std::path::Path) -> u64 {
@@ -81,7 +68,7 @@ async fn a_sink_loses_nothing_when_the_server_is_killed_during_delivery() {
 
     // At least one kill found entries acknowledged by the log and not yet by the receiver.
     assert!(killed_mid_delivery >= 1, "no kill landed during a delivery");
-    let size = log_size(&client, &server.url, &key).await;
+    let size = log_size(&server.url, &key).await;
     receiver.wait_for(size, Duration::from_secs(60)).await;
     receiver.assert_complete(size);
     server.stop_cleanly();

@@ -6,32 +6,17 @@
 //! and the entry's JSON after a BOM. A server that does not trust the receiver's CA refuses
 //! to send, and says why.
 
-use crate::common::Served;
+use crate::common::{free_port, get_json, log_size, wait_for_port, KillOnDrop, Served};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use syslog_rfc5424::{parse_message, SyslogFacility, SyslogSeverity};
 
-/// rsyslogd listening with TLS on `port`, writing what it receives to `out`.
+/// rsyslogd listening with TLS, writing what it receives to `out`.
 struct Rsyslog {
-    child: Child,
+    _process: KillOnDrop,
     out: PathBuf,
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_rsyslog(dir: &Path, certs: &sealtrail_testkit::certs::Issued) -> (Rsyslog, u16) {
@@ -68,12 +53,14 @@ action(type="omfile" file="{out}" template="raw")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "rsyslogd did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Rsyslog { child, out }, port)
+    wait_for_port(port, "rsyslogd");
+    (
+        Rsyslog {
+            _process: KillOnDrop(child),
+            out,
+        },
+        port,
+    )
 }
 
 async fn create_sink(url: &str, key: &str, receiver: &str) -> Value {
@@ -86,19 +73,6 @@ async fn create_sink(url: &str, key: &str, receiver: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), 201);
     r.json().await.unwrap()
-}
-
-async fn log_size(url: &str, key: &str) -> u64 {
-    let tenant: Value = reqwest::Client::new()
-        .get(format!("{url}/v1/tenant"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tenant["log_size"].as_u64().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,15 +163,7 @@ async fn rsyslog_over_tls_receives_every_entry_as_rfc5424() {
     let id = created["sink"]["id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let sink: Value = reqwest::Client::new()
-            .get(format!("{}/v1/sinks/{id}", untrusting.url))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let sink = get_json(&untrusting.url, &key, &format!("/v1/sinks/{id}")).await;
         if let Some(error) = sink["last_error"].as_str() {
             assert!(error.contains("certificate"), "{error}");
             assert_eq!(sink["cursor"], 0);

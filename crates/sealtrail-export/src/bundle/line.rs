@@ -193,11 +193,23 @@ pub(crate) fn check(
     }
     merkle::verify_inclusion(seq, log.tree_size, leaf, proof, &log.root)
         .map_err(|e| format!("inclusion proof does not lead to the checkpoint root ({e})"))?;
+    open_checked(&log.origin, seq, envelope_bytes, slots)
+}
+
+/// The checks of one entry that need no proof: the envelope names the log `origin` and
+/// position `seq`, one vault value per part, each matching the envelope's commitment.
+/// Returns the opened entry. Shared by bundles and archive chunks.
+pub(crate) fn open_checked(
+    origin: &str,
+    seq: u64,
+    envelope_bytes: &[u8],
+    slots: &[Slot],
+) -> Result<Entry, String> {
     let head = envelope::head(envelope_bytes).map_err(|e| e.to_string())?;
-    if head.log != log.origin {
+    if head.log != origin {
         return Err(format!(
-            "envelope belongs to log `{}`, not `{}`",
-            head.log, log.origin
+            "envelope belongs to log `{}`, not `{origin}`",
+            head.log
         ));
     }
     if head.seq != seq {

@@ -25,19 +25,7 @@ pub(super) struct TestLog {
 
 impl TestLog {
     pub fn new(n: u64) -> Self {
-        let mut tree = MemoryTree::new();
-        let mut sealed = Vec::new();
-        for seq in 0..n {
-            let b = seq as u8;
-            let s = envelope::seal(
-                &sample_entry(seq),
-                ORIGIN,
-                [[b; 16], [b ^ 0x55; 16], [b ^ 0xaa; 16]],
-            );
-            tree.push(s.leaf_hash);
-            sealed.push(s);
-        }
-        let signer = NoteSigner::from_seed("sealtrail.example", [7; 32]).unwrap();
+        let (tree, sealed, signer) = crate::testutil::sealed_log(n, ORIGIN, 0);
         TestLog {
             signer,
             tree,

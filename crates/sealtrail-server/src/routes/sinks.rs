@@ -37,6 +37,8 @@ pub struct SinkView {
     cursor: u64,
     /// Entries appended and not yet delivered.
     lag_entries: u64,
+    /// How long the oldest undelivered entry has waited, in seconds (0 when none waits).
+    lag_seconds: u64,
     /// Failed attempts in a row.
     failures: u32,
     /// The last failure: the receiver's status and the start of its answer.
@@ -49,10 +51,11 @@ pub struct SinkView {
     created_at: Timestamp,
 }
 
-fn view(sink: SinkRecord, log_size: u64) -> SinkView {
+fn view(sink: SinkRecord, lag: sinks::Lag) -> SinkView {
     SinkView {
         id: sink.id,
-        lag_entries: log_size.saturating_sub(sink.cursor),
+        lag_entries: lag.entries,
+        lag_seconds: lag.seconds,
         name: sink.name,
         kind: sink.kind,
         url: sink.url,
@@ -69,7 +72,8 @@ fn view(sink: SinkRecord, log_size: u64) -> SinkView {
 
 async fn shown(state: &AppState, sink: SinkRecord) -> Result<Json<SinkView>, ApiError> {
     let size = state.store.log_size(sink.tenant).await?;
-    Ok(Json(view(sink, size)))
+    let lag = sinks::lag(state.store.as_ref(), &sink, size, Timestamp::now()).await?;
+    Ok(Json(view(sink, lag)))
 }
 
 /// The body of `POST /v1/sinks`.
@@ -81,15 +85,17 @@ pub struct CreateBody {
     /// Where to POST the batches (`https://…`; `http://` for a receiver on a trusted network).
     url: String,
     /// `webhook` (the default), `splunk_hec` (then `url` is the collector's
-    /// `…/services/collector/event` and `token` its HEC token) or `syslog` (then `url` is
-    /// `syslog+tls://host:port`).
+    /// `…/services/collector/event` and `token` its HEC token), `syslog` (then `url` is
+    /// `syslog+tls://host:port`) or `archive` (then `url` is `s3://bucket/prefix?endpoint=…`
+    /// and `token` the object store's `ACCESS_KEY_ID:SECRET_ACCESS_KEY`).
     #[serde(default)]
     kind: Option<String>,
     /// `sealtrail` (the entry as the API gives it, the default) or `ocsf` (OCSF 1.8.0 API
     /// Activity, class 6003).
     #[serde(default)]
     format: Option<String>,
-    /// The receiver's own token (Splunk HEC only); kept encrypted, never shown again.
+    /// The receiver's own token (Splunk HEC's token, an archive's access key); kept
+    /// encrypted, never shown again.
     #[serde(default)]
     token: Option<String>,
     /// `beginning` (the whole log, the default) or `now` (new entries only).
@@ -158,23 +164,14 @@ pub async fn create(
     let body: CreateBody = json_body(&body, r#"{"name": "SIEM", "url": "https://…"}"#)?;
     let kind = match body.kind.as_deref() {
         None => SinkKind::Webhook,
-        Some(kind) => SinkKind::parse(kind).ok_or_else(|| {
-            invalid(
-                "kind",
-                Some("enum"),
-                format!("unknown sink kind `{kind}` (expected webhook, splunk_hec or syslog)"),
-            )
-        })?,
+        Some(kind) => {
+            SinkKind::parse_named(kind).map_err(|message| invalid("kind", Some("enum"), message))?
+        }
     };
     let format = match body.format.as_deref() {
         None => SinkFormat::Sealtrail,
-        Some(format) => SinkFormat::parse(format).ok_or_else(|| {
-            invalid(
-                "format",
-                Some("enum"),
-                format!("unknown sink format `{format}` (expected sealtrail or ocsf)"),
-            )
-        })?,
+        Some(format) => SinkFormat::parse_named(format)
+            .map_err(|message| invalid("format", Some("enum"), message))?,
     };
     let start = match body.start.as_deref() {
         None | Some("beginning") => StartAt::Beginning,
@@ -204,11 +201,11 @@ pub async fn create(
     )
     .await?;
     state.deliverer.wake();
-    let size = state.store.log_size(caller.tenant()).await?;
+    let Json(sink) = shown(&state, created.sink).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedView {
-            sink: view(created.sink, size),
+            sink,
             secret: created.secret,
             warning: "store this secret in the receiver now: it is not shown again",
         }),
@@ -227,8 +224,13 @@ pub async fn list(
 ) -> Result<Json<Vec<SinkView>>, ApiError> {
     caller.require(Scope::Admin)?;
     let size = state.store.log_size(caller.tenant()).await?;
-    let sinks = state.store.sinks(caller.tenant()).await?;
-    Ok(Json(sinks.into_iter().map(|s| view(s, size)).collect()))
+    let now = Timestamp::now();
+    let mut views = Vec::new();
+    for sink in state.store.sinks(caller.tenant()).await? {
+        let lag = sinks::lag(state.store.as_ref(), &sink, size, now).await?;
+        views.push(view(sink, lag));
+    }
+    Ok(Json(views))
 }
 
 /// `GET /v1/sinks/{id}`: one sink, with its lag and last failure.

@@ -78,6 +78,8 @@ struct SettingsPage {
     keys: Vec<KeyView>,
     schemas: Vec<SchemaView>,
     sinks: Vec<super::sink_forms::SinkRow>,
+    sink_kinds: Vec<SelectOption>,
+    sink_formats: Vec<SelectOption>,
     users: Vec<UserView>,
     invite_roles: Vec<SelectOption>,
     secret_title: String,
@@ -194,6 +196,8 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         keys,
         schemas,
         sinks,
+        sink_kinds: super::sink_forms::kind_options(),
+        sink_formats: super::sink_forms::format_options(),
         users,
         invite_roles: Role::ALL
             .iter()

@@ -2,6 +2,7 @@
 //! (what a person needs to see a receiver that is down or a dead letter), and the forms that
 //! create (the secret shown once), pause, resume and delete one, through `service::sinks`.
 
+use super::form::SelectOption;
 use super::session::WebUser;
 use super::settings::{accept, finish, isolated, show_once};
 use crate::state::AppState;
@@ -11,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use sealtrail_core::sinks::{SinkFormat, SinkKind, SinkState};
-use sealtrail_core::TenantId;
+use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_service::sinks::{self, CreateSink, StartAt};
 use sealtrail_service::ServiceError;
 
@@ -31,6 +32,8 @@ pub struct SinkRow {
     pub stopped: bool,
     /// Entries recorded and not yet acknowledged by the receiver.
     pub lag: u64,
+    /// How long the oldest of them has waited ("7 min"; "" when none waits).
+    pub oldest: String,
     /// Failures in a row, with the last one, for a person to read ("" when none).
     pub failure: String,
     /// When a batch was last acknowledged ("never").
@@ -40,12 +43,11 @@ pub struct SinkRow {
 /// The tenant's sinks for the page.
 pub async fn rows(state: &AppState, tenant: TenantId) -> Result<Vec<SinkRow>, PageError> {
     let size = state.store.log_size(tenant).await?;
-    Ok(state
-        .store
-        .sinks(tenant)
-        .await?
-        .into_iter()
-        .map(|s| SinkRow {
+    let now = Timestamp::now();
+    let mut rows = Vec::new();
+    for s in state.store.sinks(tenant).await? {
+        let lag = sinks::lag(state.store.as_ref(), &s, size, now).await?;
+        rows.push(SinkRow {
             id: s.id.to_string(),
             kind: format!("{}, {}", kind_label(s.kind), format_label(s.format)),
             stopped: s.state != SinkState::Active,
@@ -55,7 +57,12 @@ pub async fn rows(state: &AppState, tenant: TenantId) -> Result<Vec<SinkRow>, Pa
                 SinkState::DeadLetter => "dead letter",
             }
             .to_string(),
-            lag: size.saturating_sub(s.cursor),
+            lag: lag.entries,
+            oldest: if lag.entries == 0 {
+                String::new()
+            } else {
+                sinks::lag_text(lag.seconds)
+            },
             failure: s
                 .last_error
                 .map(|e| format!("{} failure(s) in a row; last: {e}", s.failures))
@@ -72,8 +79,9 @@ pub async fn rows(state: &AppState, tenant: TenantId) -> Result<Vec<SinkRow>, Pa
                 .unwrap_or_else(|| "never".into()),
             name: s.name,
             url: s.url,
-        })
-        .collect())
+        });
+    }
+    Ok(rows)
 }
 
 fn kind_label(kind: SinkKind) -> &'static str {
@@ -81,6 +89,7 @@ fn kind_label(kind: SinkKind) -> &'static str {
         SinkKind::Webhook => "Webhook",
         SinkKind::SplunkHec => "Splunk HEC",
         SinkKind::Syslog => "Syslog over TLS",
+        SinkKind::Archive => "S3 archive",
     }
 }
 
@@ -89,6 +98,40 @@ fn format_label(format: SinkFormat) -> &'static str {
         SinkFormat::Sealtrail => "Sealtrail JSON",
         SinkFormat::Ocsf => "OCSF 6003",
     }
+}
+
+/// The create form's receivers, one per [`SinkKind`], so the page offers every kind there is.
+pub fn kind_options() -> Vec<SelectOption> {
+    let label = |kind| match kind {
+        SinkKind::Webhook => "Webhook",
+        SinkKind::SplunkHec => "Splunk HTTP Event Collector",
+        SinkKind::Syslog => "Syslog over TLS (RFC 5425)",
+        SinkKind::Archive => "S3-compatible archive (verifiable offline)",
+    };
+    SinkKind::ALL
+        .into_iter()
+        .map(|kind| SelectOption {
+            value: kind.as_str().into(),
+            label: label(kind).into(),
+            selected: kind == SinkKind::Webhook,
+        })
+        .collect()
+}
+
+/// The create form's formats, one per [`SinkFormat`].
+pub fn format_options() -> Vec<SelectOption> {
+    let label = |format| match format {
+        SinkFormat::Sealtrail => "Sealtrail JSON",
+        SinkFormat::Ocsf => "OCSF 6003 (API Activity)",
+    };
+    SinkFormat::ALL
+        .into_iter()
+        .map(|format| SelectOption {
+            value: format.as_str().into(),
+            label: label(format).into(),
+            selected: format == SinkFormat::Sealtrail,
+        })
+        .collect()
 }
 
 /// `POST /settings/sinks`: creates a sink and shows its signing secret once.

@@ -3,7 +3,7 @@
 //! name, each time), and the same check for URLs that name an address directly.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use sealtrail_core::sinks::is_public_address;
+use sealtrail_core::sinks::{archive, is_public_address, SinkKind};
 use std::net::{IpAddr, SocketAddr};
 
 /// What a sink is told when its receiver is on a private network the operator has not allowed.
@@ -50,9 +50,32 @@ pub fn check_literal(url: &str) -> Result<(), String> {
     }
 }
 
+/// [`check_literal`] on the address a sink connects to: an archive's endpoint (none for AWS
+/// S3 itself), any other sink's URL.
+pub fn check_sink_literal(kind: SinkKind, url: &str) -> Result<(), String> {
+    if kind == SinkKind::Archive {
+        return match archive::parse(url)?.endpoint {
+            Some(endpoint) => check_literal(&endpoint),
+            None => Ok(()),
+        };
+    }
+    check_literal(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_archive_is_checked_at_its_endpoint() {
+        let local = "s3://logs?endpoint=http://127.0.0.1:9000";
+        assert_eq!(
+            check_sink_literal(SinkKind::Archive, local),
+            Err(REFUSED.to_string())
+        );
+        assert!(check_sink_literal(SinkKind::Archive, "s3://logs").is_ok());
+        assert!(check_sink_literal(SinkKind::Webhook, "http://10.0.0.1/in").is_err());
+    }
 
     #[test]
     fn written_out_private_addresses_are_refused_and_names_left_to_the_resolver() {

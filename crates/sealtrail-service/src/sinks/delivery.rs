@@ -20,8 +20,10 @@
 use super::encode;
 use super::secret;
 use crate::lock;
+use sealtrail_core::checkpoint::NoteVerifier;
 use sealtrail_core::entry::Entry;
 use sealtrail_core::filter::{Cursor, Direction, Query};
+use sealtrail_core::sinks::archive::{self, ArchiveTarget};
 use sealtrail_core::sinks::{
     self, SinkFormat, SinkKind, DEAD_AFTER_FAILURES, MAX_BATCH, SIGNATURE_HEADER,
 };
@@ -113,6 +115,10 @@ pub struct Deliverer {
     claim_soon: AtomicBool,
     key: Arc<PseudonymKey>,
     client: reqwest::Client,
+    /// The object stores' client: the same rules, a longer timeout for large chunks.
+    archive_client: reqwest::Client,
+    /// The log's key: every archive chunk is checked with it before it leaves.
+    verifier: NoteVerifier,
     /// The TLS client of syslog sinks.
     tls: tokio_rustls::TlsConnector,
     /// Whether receivers on private networks (loopback, RFC 1918, link-local…) may be
@@ -127,33 +133,19 @@ pub struct Deliverer {
 
 impl Deliverer {
     /// A deliverer over `store` for the node named `node` (see [`crate::node_id`]), signing
-    /// with secrets derived from `key`; receivers on private networks are reached only when
-    /// `reach` allows them, trusting its extra CA certificates beside Mozilla's roots.
+    /// with secrets derived from `key` and checking archive chunks with the log's `verifier`;
+    /// receivers on private networks are reached only when `reach` allows them, trusting its
+    /// extra CA certificates beside Mozilla's roots.
     pub fn new(
         store: Arc<dyn Store>,
         node: String,
         key: Arc<PseudonymKey>,
+        verifier: NoteVerifier,
         reach: Reach,
     ) -> Result<Arc<Deliverer>, SetupError> {
         let private_networks = reach.private_networks;
-        let mut builder = reqwest::Client::builder();
-        for root in &reach.extra_roots {
-            let cert = reqwest::Certificate::from_der(root)
-                .map_err(|e| SetupError(format!("a sink CA certificate: {e}")))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        if !private_networks {
-            // Checked where the connection is made, so a name that resolves to a private
-            // address (or is re-pointed there later) is refused too.
-            builder = builder.dns_resolver(Arc::new(super::address::PublicOnly));
-        }
-        let client = builder
-            .timeout(REQUEST_TIMEOUT)
-            // A receiver's redirect is not followed: the sink's URL is where entries go.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Sealtrail/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SetupError(format!("the sinks' HTTP client: {e}")))?;
+        let client = http_client(&reach, REQUEST_TIMEOUT)?;
+        let archive_client = http_client(&reach, super::archive::REQUEST_TIMEOUT)?;
         let tls = super::syslog::connector(&reach.extra_roots).map_err(SetupError)?;
         let now = Instant::now();
         Ok(Arc::new(Deliverer {
@@ -167,6 +159,8 @@ impl Deliverer {
             claim_soon: AtomicBool::new(false),
             key,
             client,
+            archive_client,
+            verifier,
             tls,
             private_networks,
             backoff: Mutex::new(HashMap::new()),
@@ -278,6 +272,9 @@ impl Deliverer {
     }
 
     async fn try_deliver(&self, sink: &SinkRecord) -> Result<Attempt, StoreError> {
+        if sink.kind == SinkKind::Archive {
+            return self.try_archive(sink).await;
+        }
         let entries = entries_from(self.store.as_ref(), sink.tenant, sink.cursor).await?;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => sink.id.to_string()).set(0.0);
@@ -288,17 +285,109 @@ impl Deliverer {
             .saturating_sub(first.recorded_at.millis());
         metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => sink.id.to_string())
             .set(lag_millis as f64 / 1000.0);
-        let tenant = self
-            .store
-            .tenant_by_id(sink.tenant)
-            .await?
-            .map(|t| t.name)
-            .unwrap_or_default();
+        let tenant = self.tenant_name(sink.tenant).await?;
         let next = last.seq + 1;
         let count = entries.len();
         let outcome = self
             .send(sink, "sealtrail.entries", &tenant, &entries)
             .await;
+        self.record(sink, next, count, count == MAX_BATCH, outcome)
+            .await
+    }
+
+    /// The tenant's name (the webhook batch's `tenant`, the archive's folder).
+    async fn tenant_name(&self, tenant: TenantId) -> Result<String, StoreError> {
+        Ok(self
+            .store
+            .tenant_by_id(tenant)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default())
+    }
+
+    /// One chunk for an archive sink, when one is due: written, checked, uploaded, recorded.
+    async fn try_archive(&self, sink: &SinkRecord) -> Result<Attempt, StoreError> {
+        let target = match archive::parse(&sink.url) {
+            Ok(target) => target,
+            Err(error) => {
+                let refused = Refused {
+                    error,
+                    permanent: true,
+                };
+                return self.record(sink, sink.cursor, 0, false, Err(refused)).await;
+            }
+        };
+        let tenant = self.tenant_name(sink.tenant).await?;
+        // A chunk fills for up to its `minutes`: its lag in seconds says how long so far.
+        let size = self.store.log_size(sink.tenant).await?;
+        let lag = super::lag(self.store.as_ref(), sink, size, Timestamp::now()).await?;
+        metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => sink.id.to_string())
+            .set(lag.seconds as f64);
+        let source = super::archive::ChunkSource {
+            store: self.store.as_ref(),
+            tenant: sink.tenant,
+            tenant_name: &tenant,
+            cursor: sink.cursor,
+            format: sink.format,
+            verifier: &self.verifier,
+        };
+        let chunk = match super::archive::next_chunk(&source, &target, Timestamp::now()).await {
+            Ok(super::archive::NextChunk::Wait) => return Ok(Attempt::Idle),
+            Ok(super::archive::NextChunk::Ready(chunk)) => chunk,
+            Err(super::archive::ChunkError::Store(e)) => return Err(e),
+            Err(super::archive::ChunkError::Chunk(error)) => {
+                tracing::error!(sink = %sink.id, %error, "an archive chunk did not verify; nothing was written");
+                let refused = Refused::retry(format!("the chunk did not verify: {error}"));
+                return self.record(sink, sink.cursor, 0, false, Err(refused)).await;
+            }
+        };
+        let (next, count) = (chunk.last + 1, (chunk.last - chunk.first + 1) as usize);
+        let outcome = match self.object_store(sink, &target) {
+            Ok(objects) => super::archive::upload(objects.as_ref(), &target, &tenant, chunk)
+                .await
+                .map_err(Refused::retry),
+            Err(refused) => Err(refused),
+        };
+        self.record(sink, next, count, true, outcome).await
+    }
+
+    /// The object store of an archive sink, signing with its sealed access key.
+    fn object_store(
+        &self,
+        sink: &SinkRecord,
+        target: &ArchiveTarget,
+    ) -> Result<Arc<dyn object_store::ObjectStore>, Refused> {
+        if !self.private_networks {
+            super::address::check_sink_literal(SinkKind::Archive, &sink.url)
+                .map_err(Refused::retry)?;
+        }
+        let sealed = sink.credential.as_deref().unwrap_or_default();
+        let credential =
+            super::credential::open(&self.key, sink.tenant, sink.id, sealed).map_err(|error| {
+                Refused {
+                    error,
+                    permanent: true,
+                }
+            })?;
+        super::archive::open(target, &credential, self.archive_client.clone()).map_err(|error| {
+            Refused {
+                error,
+                permanent: true,
+            }
+        })
+    }
+
+    /// Records an attempt's outcome: the cursor moved to `next` on success (then, when
+    /// `more_waiting`, another pass at once), the failure kept (with backoff, or a dead
+    /// letter) otherwise.
+    async fn record(
+        &self,
+        sink: &SinkRecord,
+        next: u64,
+        count: usize,
+        more_waiting: bool,
+        outcome: Result<(), Refused>,
+    ) -> Result<Attempt, StoreError> {
         let now = Timestamp::now();
         match outcome {
             Ok(()) => {
@@ -315,7 +404,7 @@ impl Deliverer {
                 metrics::counter!("sealtrail_sink_delivered_entries_total", "sink" => sink.id.to_string())
                     .increment(count as u64);
                 // More may be waiting: come back at once rather than at the next tick.
-                if count == MAX_BATCH {
+                if more_waiting {
                     self.wake.notify_one();
                 }
                 Ok(Attempt::Delivered(count))
@@ -344,6 +433,13 @@ impl Deliverer {
     /// Sends a test batch (no entries) to `sink` now, without touching its cursor: what a
     /// person checks a receiver with.
     pub async fn test(&self, sink: &SinkRecord, tenant: &str) -> Result<(), String> {
+        if sink.kind == SinkKind::Archive {
+            let target = archive::parse(&sink.url)?;
+            let objects = self
+                .object_store(sink, &target)
+                .map_err(|refused| refused.error)?;
+            return super::archive::test(objects.as_ref(), &target, tenant).await;
+        }
         self.send(sink, "sealtrail.test", tenant, &[])
             .await
             .map_err(|refused| refused.error)
@@ -396,6 +492,11 @@ impl Deliverer {
                 .await
                 .map_err(Refused::retry);
             }
+            SinkKind::Archive => {
+                return Err(Refused::retry(
+                    "an archive sink is written in chunks, not sent in batches".into(),
+                ))
+            }
             SinkKind::SplunkHec => {
                 let sealed = sink.credential.as_deref().unwrap_or_default();
                 let token = super::credential::open(&self.key, sink.tenant, sink.id, sealed)
@@ -429,6 +530,29 @@ impl Deliverer {
             permanent,
         })
     }
+}
+
+/// An HTTP client for receivers: `reach`'s CA roots, names resolved to public addresses only
+/// (unless private networks are allowed), no redirects, at most `timeout` a request.
+fn http_client(reach: &Reach, timeout: Duration) -> Result<reqwest::Client, SetupError> {
+    let mut builder = reqwest::Client::builder();
+    for root in &reach.extra_roots {
+        let cert = reqwest::Certificate::from_der(root)
+            .map_err(|e| SetupError(format!("a sink CA certificate: {e}")))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    if !reach.private_networks {
+        // Checked where the connection is made, so a name that resolves to a private
+        // address (or is re-pointed there later) is refused too.
+        builder = builder.dns_resolver(Arc::new(super::address::PublicOnly));
+    }
+    builder
+        .timeout(timeout)
+        // A receiver's redirect is not followed: the sink's URL is where entries go.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Sealtrail/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SetupError(format!("the sinks' HTTP client: {e}")))
 }
 
 /// The start of a failing receiver's answer, read no further than [`ERROR_BYTES`] (a hostile

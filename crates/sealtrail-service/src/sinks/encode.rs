@@ -61,6 +61,13 @@ pub fn encode(batch: &Batch<'_>, entries: &[Entry]) -> Result<Vec<u8>, serde_jso
                 entries: &bodies,
             },
         )?,
+        // An archive writes chunks of its own (`archive`); asked for a batch, it is NDJSON.
+        SinkKind::Archive => {
+            for body in bodies {
+                serde_json::to_writer(&mut out, &body)?;
+                out.push(b'\n');
+            }
+        }
         SinkKind::SplunkHec => {
             for (entry, body) in entries.iter().zip(bodies) {
                 let event = hec::event(entry, body, batch.format, batch.tenant, batch.host);

@@ -157,6 +157,57 @@ pub fn sealtrail(args: &[&str], url: &str, key: &str, dir: &Path) -> Output {
         .unwrap()
 }
 
+/// A loopback port nothing listens on (for a receiver the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A receiver's process (rsyslogd, s3s-fs), killed when the test is done with it.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on the loopback `port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `GET {url}{path}` with the key, as JSON (any status).
+pub async fn get_json(url: &str, key: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The key's tenant's log size.
+pub async fn log_size(url: &str, key: &str) -> u64 {
+    get_json(url, key, "/v1/tenant").await["log_size"]
+        .as_u64()
+        .unwrap()
+}
+
 /// Command output as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

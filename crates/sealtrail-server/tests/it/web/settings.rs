@@ -666,4 +666,50 @@ async fn sinks_through_the_page() {
         "{}",
         without_token.body
     );
+
+    // Every kind and format is offered, an archive among them: its access key is sealed like
+    // a token, and a private endpoint is refused as any receiver's address is.
+    for option in [
+        "value=\"webhook\"",
+        "value=\"splunk_hec\"",
+        "value=\"syslog\"",
+        "value=\"archive\"",
+        "value=\"ocsf\"",
+    ] {
+        assert!(page.body.contains(option), "{option}");
+    }
+    let secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+    let archive = b
+        .post(
+            "/settings/sinks",
+            &[
+                ("csrf", &csrf),
+                ("name", "Archive"),
+                ("kind", "archive"),
+                ("url", "s3://acme-audit/sealtrail?region=eu-west-1"),
+                ("token", &format!("AKIAEXAMPLE:{secret}")),
+            ],
+        )
+        .await;
+    assert_eq!(archive.status, StatusCode::OK, "{}", archive.body);
+    let page = b.get("/settings").await;
+    assert!(
+        page.body.contains("S3 archive, Sealtrail JSON"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(secret));
+    let private = b
+        .post(
+            "/settings/sinks",
+            &[
+                ("csrf", &csrf),
+                ("name", "Archive 2"),
+                ("kind", "archive"),
+                ("url", "s3://acme-audit?endpoint=http://169.254.169.254"),
+                ("token", "AKIAEXAMPLE:x"),
+            ],
+        )
+        .await;
+    assert_eq!(private.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -81,6 +81,13 @@ enum Command {
     /// Measure ingest, reads, search, export, verification and pruning against raw-engine
     /// baselines (BENCHMARKS.md); `bench gen` writes the workload.
     Bench(Box<bench::BenchArgs>),
+    /// Print a completion script for your shell: `sealtrail completions bash >
+    /// /etc/bash_completion.d/sealtrail` (zsh: into a directory of `$fpath` as `_sealtrail`;
+    /// fish: `~/.config/fish/completions/sealtrail.fish`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Exit status 2: the command ran, but some input was refused (e.g. rejected events).
@@ -113,6 +120,16 @@ fn main() -> ExitCode {
             Command::Sinks(cmd) => sinks::run(cmd).await,
             Command::PublicKey(dir) => verify::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "sealtrail",
+                    &mut std::io::stdout(),
+                );
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     match result {

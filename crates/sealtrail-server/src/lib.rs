@@ -12,6 +12,7 @@ pub mod download;
 pub mod error;
 pub mod listener;
 pub mod openapi;
+pub mod process_metrics;
 pub mod proofs;
 pub mod request;
 pub mod routes;
@@ -20,8 +21,9 @@ pub mod web;
 
 pub use sealtrail_service::{Bootstrap, CreatedKey, ServiceError};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sealtrail_core::ingest::Limits;
+use sealtrail_service::metrics_catalog::{self, MetricKind};
 use sealtrail_service::{
     checkpointer, jobs, lifecycle, node_id, secret_file, signed_memory, signing, sinks, stores,
     tenants, throttle, usage, witness, witnesses,
@@ -216,11 +218,29 @@ fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let mut builder = PrometheusBuilder::new();
+            for metric in metrics_catalog::ALL {
+                if let MetricKind::Histogram(buckets) = metric.kind {
+                    // Only fails for an empty bucket list, which the catalog never has.
+                    builder = builder
+                        .set_buckets_for_metric(Matcher::Full(metric.name.to_string()), buckets)
+                        .unwrap_or_else(|_| PrometheusBuilder::new());
+                }
+            }
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be installed by an embedding program; then our
             // handle renders only what we record, which is still correct for /metrics.
             let _ = metrics::set_global_recorder(recorder);
+            for metric in metrics_catalog::ALL {
+                match metric.kind {
+                    MetricKind::Counter => metrics::describe_counter!(metric.name, metric.help),
+                    MetricKind::Gauge => metrics::describe_gauge!(metric.name, metric.help),
+                    MetricKind::Histogram(_) => {
+                        metrics::describe_histogram!(metric.name, metric.help)
+                    }
+                }
+            }
             handle
         })
         .clone()
@@ -397,6 +417,15 @@ pub async fn start_with_store(
     config: ServerConfig,
     store: Arc<dyn Store>,
 ) -> Result<RunningServer, ServerError> {
+    let backend = if config.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    // Through the handle, so the exporter is set up (buckets, help) before the first series.
+    let _ = metrics_handle();
+    metrics::gauge!("sealtrail_build_info", "version" => env!("CARGO_PKG_VERSION"), "backend" => backend)
+        .set(1.0);
     let trusted_proxies = sealtrail_core::ip_allowlist::IpAllowlist::parse(&config.trusted_proxies)
         .map_err(|e| ServerError::Config(format!("trusted proxy: {e}")))?;
     let capacity = config.ingest_capacity;

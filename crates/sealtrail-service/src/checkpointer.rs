@@ -166,6 +166,7 @@ impl Checkpointer {
     /// `shutdown` changes. Failures are logged and retried on the next tick.
     pub async fn run(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
         let mut signed: HashMap<TenantId, u64> = HashMap::new();
+        let mut behind_since: HashMap<TenantId, std::time::Instant> = HashMap::new();
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -173,9 +174,18 @@ impl Checkpointer {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(e) = self.sign_grown_logs(&mut signed).await {
+            // One read for every log's size: most logs did not grow since the last tick.
+            let sizes = match self.store.log_sizes().await {
+                Ok(sizes) => sizes,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the logs' sizes failed; will retry");
+                    continue;
+                }
+            };
+            if let Err(e) = self.sign_grown_logs(&mut signed, &sizes).await {
                 tracing::warn!(error = %e, "periodic checkpoint signing failed; will retry");
             }
+            record_ages(&sizes, &signed, &mut behind_since);
         }
     }
 
@@ -185,12 +195,12 @@ impl Checkpointer {
     async fn sign_grown_logs(
         &self,
         signed: &mut HashMap<TenantId, u64>,
+        sizes: &[(TenantId, u64)],
     ) -> Result<(), CheckpointError> {
         let mut held = Vec::new();
         let mut batch = Vec::new();
         let mut remembered = Vec::new();
-        // One read for every log's size: most logs did not grow since the last tick.
-        for (tenant, size) in self.store.log_sizes().await? {
+        for &(tenant, size) in sizes {
             if signed.get(&tenant).is_some_and(|s| *s >= size) {
                 continue;
             }
@@ -334,4 +344,26 @@ enum Head {
     Covered(StoredCheckpoint),
     /// The checkpoint to sign.
     Unsigned(Checkpoint),
+}
+
+/// `sealtrail_checkpoint_age_seconds` per log: how long it has held entries no signed
+/// checkpoint covers (0 when covered), so an operator can alert on signing that stopped.
+fn record_ages(
+    sizes: &[(TenantId, u64)],
+    signed: &HashMap<TenantId, u64>,
+    behind_since: &mut HashMap<TenantId, std::time::Instant>,
+) {
+    let now = std::time::Instant::now();
+    for &(tenant, size) in sizes {
+        let covered = size == 0 || signed.get(&tenant).is_some_and(|s| *s >= size);
+        let age = if covered {
+            behind_since.remove(&tenant);
+            0.0
+        } else {
+            now.duration_since(*behind_since.entry(tenant).or_insert(now))
+                .as_secs_f64()
+        };
+        metrics::gauge!("sealtrail_checkpoint_age_seconds", "tenant" => tenant.0.to_string())
+            .set(age);
+    }
 }

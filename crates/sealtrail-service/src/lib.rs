@@ -15,6 +15,7 @@ pub mod export_stream;
 pub mod ingest;
 pub mod jobs;
 pub mod lifecycle;
+pub mod metrics_catalog;
 pub mod node_id;
 pub mod passwords;
 pub mod retraced;

@@ -259,17 +259,33 @@ pub async fn finish_erasures(store: &dyn Store) -> Result<u64, StoreError> {
 /// Prunes every tenant; one tenant's failure (or legal hold) does not stop the others.
 pub async fn prune_all(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
     let actor = Actor::system("Retention");
-    finish_erasures(store).await?;
-    for tenant in store.list_tenants().await? {
-        match prune_tenant(store, tenant.id, &actor, now).await {
-            Ok(PruneResult::Pruned(o)) => {
-                tracing::info!(tenant = %tenant.name, removed = o.removed, "retention prune done")
+    let outcome = async {
+        finish_erasures(store).await?;
+        let mut failed = false;
+        for tenant in store.list_tenants().await? {
+            match prune_tenant(store, tenant.id, &actor, now).await {
+                Ok(PruneResult::Pruned(o)) => {
+                    metrics::counter!("sealtrail_pruned_entries_total").increment(o.removed);
+                    tracing::info!(tenant = %tenant.name, removed = o.removed, "retention prune done")
+                }
+                Ok(PruneResult::KeepForever) => {}
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(tenant = %tenant.name, error = %e, "retention prune skipped")
+                }
             }
-            Ok(PruneResult::KeepForever) => {}
-            Err(e) => tracing::warn!(tenant = %tenant.name, error = %e, "retention prune skipped"),
         }
+        Ok::<bool, StoreError>(failed)
     }
-    Ok(())
+    .await;
+    let label = match outcome {
+        Ok(false) => "done",
+        _ => "failed",
+    };
+    metrics::counter!("sealtrail_prune_runs_total", "outcome" => label).increment(1);
+    metrics::gauge!("sealtrail_last_prune_timestamp_seconds")
+        .set(Timestamp::now().millis() as f64 / 1000.0);
+    outcome.map(|_| ())
 }
 
 /// Time of day (UTC) the nightly prune runs.

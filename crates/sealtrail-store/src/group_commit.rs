@@ -313,9 +313,11 @@ fn run<W: GroupWriter>(
                 let started = Instant::now();
                 let (group, next) = collect_group(first, &receiver, limits);
                 carried = next;
-                shared
+                let left = shared
                     .waiting
-                    .fetch_sub(group.len() as u64, Ordering::AcqRel);
+                    .fetch_sub(group.len() as u64, Ordering::AcqRel)
+                    .saturating_sub(group.len() as u64);
+                metrics::gauge!("sealtrail_writer_queue_requests").set(left as f64);
                 let entries = group.iter().map(|r| r.entries.len()).sum();
                 commit_group(&mut writer, shared, group);
                 note_busy("group", entries, started.elapsed());

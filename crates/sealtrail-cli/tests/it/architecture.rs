@@ -218,3 +218,43 @@ fn one_module_file_convention() {
         "modules with children are `name.rs` beside `name/`, not `name/mod.rs`: {old_style:#?}"
     );
 }
+
+/// Every metric the code records is in `service::metrics_catalog` (so it has `# HELP`, and a
+/// histogram its buckets), and every metric in the catalog is recorded somewhere.
+#[test]
+fn every_metric_is_in_the_catalog() {
+    let catalog: std::collections::BTreeSet<&str> = sealtrail_service::metrics_catalog::ALL
+        .iter()
+        .map(|m| m.name)
+        .collect();
+    let mut recorded = std::collections::BTreeSet::new();
+    let mut literals = String::new();
+    for file in sources(&workspace().join("crates")) {
+        let path = file.display().to_string();
+        if path.contains("/tests/") || path.ends_with("metrics_catalog.rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&file).expect("reading a source file");
+        for call in ["counter!(", "gauge!(", "histogram!("] {
+            for (at, _) in text.match_indices(call) {
+                let rest = text[at + call.len()..].trim_start();
+                if let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
+                    recorded.insert(name.to_string());
+                }
+            }
+        }
+        literals.push_str(&text);
+    }
+    for name in &recorded {
+        assert!(
+            catalog.contains(name.as_str()),
+            "{name} is recorded but not in service::metrics_catalog::ALL"
+        );
+    }
+    for name in catalog {
+        assert!(
+            literals.contains(&format!("\"{name}\"")),
+            "{name} is in service::metrics_catalog::ALL but nothing records it"
+        );
+    }
+}

@@ -12,6 +12,8 @@ mod bench;
 mod cli;
 mod cli_hardening;
 mod cli_integrity;
+mod cli_logs;
+mod cli_packaging;
 mod cli_sinks;
 mod cli_tamper;
 mod cli_traces;

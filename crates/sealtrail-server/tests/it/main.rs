@@ -29,4 +29,5 @@ mod http_signin;
 mod http_sinks;
 mod http_sinks_splunk;
 mod openapi;
+mod ops_metrics;
 mod web;

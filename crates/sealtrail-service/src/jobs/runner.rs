@@ -68,6 +68,12 @@ pub(super) async fn run(jobs: Arc<ExportJobs>, record: JobRecord, query: Query, 
             (JobState::Failed, Some(message.to_string()))
         }
     };
+    let outcome = if state == JobState::Ready {
+        "ready"
+    } else {
+        "failed"
+    };
+    metrics::counter!("sealtrail_export_jobs_total", "outcome" => outcome).increment(1);
     let retention = jobs.retention;
     let finished = jobs
         .blocking(move |files| {
@@ -167,6 +173,7 @@ fn live(jobs: &ExportJobs, record: &JobRecord, progress: Option<Arc<Progress>>) 
         Some(p) => live.insert(record.id, p),
         None => live.remove(&record.id),
     };
+    metrics::gauge!("sealtrail_export_jobs_running").set(live.len() as f64);
 }
 
 /// Resolves once the server shuts down (or the server that owned the signal is gone).

@@ -55,9 +55,27 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         ))
         .merge(maintenance)
         .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::from_fn(ops::explain_method_not_allowed))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn(crate::request_id::assign))
         .with_state(state)
+}
+
+/// The span every log line written while serving a request is in: method, path (never the
+/// query, which may hold search terms) and the request's id.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(&crate::request_id::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
 }
 
 /// Sealtrail's own API, WorkOS's, and the operational endpoints, each from its handler's

@@ -1,5 +1,9 @@
-//! One error type for every HTTP handler, rendered as `{"error": {...}}` with a status that
-//! tells the client whether to fix the request (4xx) or retry later (5xx).
+//! One error type for every HTTP handler, rendered as an RFC 9457 problem document
+//! (`application/problem+json`) with a status that tells the client whether to fix the
+//! request (4xx) or retry later (5xx). Beside the standard members (`type`, `title`,
+//! `status`, `detail`) it carries `code` (stable, machine-readable), `field` and `rule` when a
+//! field is at fault, the `request_id` of the server's log lines, and, unchanged, the
+//! `error` object every earlier release answered with, so existing clients keep working.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -260,11 +264,30 @@ impl ApiError {
     }
 }
 
+/// The media type of every error of Sealtrail's own API (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = self.render_as(crate::openapi::bodies::ErrorResponse {
+        let problem = crate::openapi::bodies::ErrorResponse {
+            kind: "about:blank",
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            detail: self.body.message.clone(),
+            code: self.body.code.clone(),
+            field: self.body.field.clone(),
+            rule: self.body.rule.clone(),
+            request_id: crate::request_id::current(),
             error: self.body.clone(),
-        });
+        };
+        let mut response = self.render_as(problem);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod process_metrics;
 pub mod proofs;
 pub mod request;
+pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod web;

@@ -119,6 +119,7 @@ pub fn complete(router_api: OpenApi, untimed_paths: &[String]) -> OpenApi {
         ] {
             if let Some(operation) = operation {
                 family.add_shared_errors(operation, has_body, with_params, timed);
+                family.errors_as_problems(operation);
             }
         }
     }
@@ -144,6 +145,36 @@ impl Family {
             Family::Workos
         } else {
             Family::Operations
+        }
+    }
+
+    /// The media type of the family's error answers: RFC 9457 for Sealtrail's own API and
+    /// the operational endpoints, plain JSON in the compatible APIs' shapes.
+    fn error_media_type(self) -> &'static str {
+        match self {
+            Family::Sealtrail | Family::Operations => crate::error::PROBLEM_JSON,
+            Family::Retraced | Family::Workos => "application/json",
+        }
+    }
+
+    /// Moves the error answers an operation describes itself (`body = ErrorResponse`, which
+    /// the attribute files under `application/json`) to the family's error media type.
+    fn errors_as_problems(self, operation: &mut Operation) {
+        let media = self.error_media_type();
+        if media == "application/json" {
+            return;
+        }
+        for (status, response) in operation.responses.responses.iter_mut() {
+            let error = status.starts_with('4') || status.starts_with('5');
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            if !error {
+                continue;
+            }
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response.content.insert(media.to_string(), content);
+            }
         }
     }
 
@@ -209,7 +240,7 @@ impl Family {
             let response = ResponseBuilder::new()
                 .description(description)
                 .content(
-                    "application/json",
+                    self.error_media_type(),
                     ContentBuilder::new()
                         .schema(Some(Ref::from_schema_name(schema)))
                         .build(),

@@ -11,10 +11,33 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-/// Every error of Sealtrail's own API.
+/// Every error of Sealtrail's own API: an RFC 9457 problem document
+/// (`application/problem+json`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorResponse {
-    /// What went wrong.
+    /// Always `about:blank`: the status says what kind of problem it is, `code` which one.
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    pub kind: &'static str,
+    /// The status's reason phrase (`Unprocessable Entity`).
+    pub title: String,
+    /// The HTTP status again.
+    pub status: u16,
+    /// What went wrong and what is allowed, for the developer reading it.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `validation_failed`, `missing_scope`.
+    pub code: String,
+    /// The field or parameter at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The rule that field broke (`required`, `format`, `max_length`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The request's id (also in `X-Request-Id` and in the server's log lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The same as `code`, `detail` (as `message`), `field` and `rule`, in the shape every
+    /// release before RFC 9457 answered with.
     pub error: ErrorBody,
 }
 

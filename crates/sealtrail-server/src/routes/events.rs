@@ -367,14 +367,8 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            format!("`{}` is not an entry id (a UUID)", truncate(&id)),
-        )
-        .with_field("id", Some("format"))
-    })?;
+    // A string that is not a UUID names no entry: 404, like an id that is not in the log.
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("entry"))?;
     match state.store.get(caller.tenant(), id).await? {
         Lookup::Found(entry) => {
             let integrity = proofs::entry_integrity(&state, caller.tenant(), entry.seq).await?;

@@ -107,6 +107,18 @@ fn number(params: &[(String, String)], name: &str) -> Result<Option<u64>, ApiErr
     })
 }
 
+/// A proof the store cannot make from these numbers (a seq or size beyond the log, old above
+/// new) is a bad parameter like any other: 400, naming it.
+fn parameter_error(e: sealtrail_store::StoreError, field: &str) -> ApiError {
+    match e {
+        sealtrail_store::StoreError::Invalid(message) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+                .with_field(field, Some("range"))
+        }
+        other => other.into(),
+    }
+}
+
 fn required(value: Option<u64>, name: &str) -> Result<u64, ApiError> {
     value.ok_or_else(|| {
         ApiError::new(
@@ -128,7 +140,7 @@ fn required(value: Option<u64>, name: &str) -> Result<u64, ApiError> {
     ),
     responses(
         (status = 200, description = "The audit path", body = crate::openapi::bodies::InclusionProof),
-        (status = 422, description = "No such entry in a tree of that size", body = crate::openapi::bodies::ErrorResponse),
+        (status = 400, description = "No such entry in a tree of that size, or a malformed parameter", body = crate::openapi::bodies::ErrorResponse),
     )
 )]
 pub async fn inclusion(
@@ -148,7 +160,11 @@ pub async fn inclusion(
             (cp.size, Some(cp))
         }
     };
-    let proof = state.store.inclusion_proof(tenant, seq, size).await?;
+    let proof = state
+        .store
+        .inclusion_proof(tenant, seq, size)
+        .await
+        .map_err(|e| parameter_error(e, "seq"))?;
     let leaf = leaf_hex(state.store.as_ref(), tenant, seq).await?;
     Ok(Json(json!({
         "seq": seq,
@@ -169,7 +185,7 @@ pub async fn inclusion(
     ),
     responses(
         (status = 200, description = "The consistency path", body = crate::openapi::bodies::ConsistencyProof),
-        (status = 422, description = "The sizes do not make a proof (old above new, or new above the log)", body = crate::openapi::bodies::ErrorResponse),
+        (status = 400, description = "The sizes do not make a proof (old above new, or new above the log), or a malformed parameter", body = crate::openapi::bodies::ErrorResponse),
     )
 )]
 pub async fn consistency(
@@ -186,7 +202,11 @@ pub async fn consistency(
         Some(new) => new,
         None => latest_or_new(&state, tenant).await?.size,
     };
-    let proof = state.store.consistency_proof(tenant, old, new).await?;
+    let proof = state
+        .store
+        .consistency_proof(tenant, old, new)
+        .await
+        .map_err(|e| parameter_error(e, "old"))?;
     let old_cp = state.store.checkpoint_at(tenant, old).await?;
     let new_cp = state.store.checkpoint_at(tenant, new).await?;
     Ok(Json(json!({

@@ -43,9 +43,34 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Unknown paths get the same JSON error shape as everything else.
+/// Unknown paths get the same problem document as everything else.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("route")
+}
+
+/// A known path with a method it does not take: axum answers 405 with `Allow` and no body;
+/// this gives it the problem document every other error has, keeping `Allow`. (A middleware
+/// rather than a router fallback, so the routes' own layers — the Retraced viewer's CORS
+/// preflights — still see their requests first.)
+pub async fn explain_method_not_allowed(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut problem = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this path does not take {method}; the Allow header lists what it takes"),
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
+    problem
 }
 
 /// Counts requests and observes latency per route template (never per raw path, which would

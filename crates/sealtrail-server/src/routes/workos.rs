@@ -14,7 +14,7 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sealtrail_core::compat::workos::{export, retention, schema, Invalid};
@@ -110,16 +110,8 @@ impl IntoResponse for WorkosError {
             code: self.api.body.code.clone(),
             errors: self.errors,
         };
-        with_request_id(self.api.render_as(body))
+        self.api.render_as(body)
     }
-}
-
-/// Adds the `X-Request-ID` the SDKs read into their exceptions.
-fn with_request_id(mut response: Response) -> Response {
-    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        response.headers_mut().insert("x-request-id", id);
-    }
-    response
 }
 
 /// `POST /audit_logs/events` `{"organization_id", "event"}`: 200 `{"success": true}` once the
@@ -157,9 +149,7 @@ pub async fn create_event(
         admitted.queued,
     )
     .await?;
-    Ok(with_request_id(
-        Json(json!({ "success": true })).into_response(),
-    ))
+    Ok(Json(json!({ "success": true })).into_response())
 }
 
 /// The purpose the download links' key is derived for from the deployment's key.
@@ -218,9 +208,7 @@ pub async fn create_export(
     };
     let record = state.exports.submit(caller.tenant(), job).await?;
     let view = export_view(&state, &headers, &record);
-    Ok(with_request_id(
-        (StatusCode::CREATED, Json(view)).into_response(),
-    ))
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `GET /audit_logs/exports/{id}`: the export, with a fresh ten-minute download `url` once it
@@ -239,9 +227,7 @@ pub async fn get_export(
     caller.require(Scope::Export)?;
     let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
     let record = state.exports.get(caller.tenant(), id).await?;
-    Ok(with_request_id(
-        Json(export_view(&state, &headers, &record)).into_response(),
-    ))
+    Ok(Json(export_view(&state, &headers, &record)).into_response())
 }
 
 /// `GET /audit_logs/exports/{id}/download?tenant=&expires=&signature=`: the export's CSV for
@@ -390,9 +376,7 @@ pub async fn create_schema(
             &caller.as_actor(),
         )
         .await?;
-    Ok(with_request_id(
-        (StatusCode::CREATED, Json(workos_schema(&stored))).into_response(),
-    ))
+    Ok((StatusCode::CREATED, Json(workos_schema(&stored))).into_response())
 }
 
 /// `GET /audit_logs/actions/{action}/schemas` (`listSchemas`): the action's versions, newest
@@ -415,7 +399,7 @@ pub async fn list_schemas(
         .filter(|s| s.action == action)
         .map(workos_schema)
         .collect();
-    Ok(with_request_id(Json(list_page(data)).into_response()))
+    Ok(Json(list_page(data)).into_response())
 }
 
 /// `GET /audit_logs/actions` (`list_actions`): each action with a schema, its newest version
@@ -442,7 +426,7 @@ pub async fn list_actions(
             }));
         }
     }
-    Ok(with_request_id(Json(list_page(data)).into_response()))
+    Ok(Json(list_page(data)).into_response())
 }
 
 /// One registered version as WorkOS's schema object.
@@ -484,9 +468,7 @@ pub async fn get_retention(
         .settings(caller.tenant())
         .await
         .map_err(ApiError::from)?;
-    Ok(with_request_id(
-        Json(retention::answer(settings.retention)).into_response(),
-    ))
+    Ok(Json(retention::answer(settings.retention)).into_response())
 }
 
 /// `PUT /organizations/{id}/audit_logs_retention`: sets the tenant's retention from WorkOS's
@@ -522,7 +504,5 @@ pub async fn put_retention(
         .settings(caller.tenant())
         .await
         .map_err(ApiError::from)?;
-    Ok(with_request_id(
-        Json(retention::answer(settings.retention)).into_response(),
-    ))
+    Ok(Json(retention::answer(settings.retention)).into_response())
 }

@@ -248,8 +248,8 @@ async fn proof_requests_are_validated_and_tenant_scoped() {
             &format!("/v1/proof/inclusion?seq={size}&size={size}"),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
     )
     .await;
     expect_error(
@@ -258,8 +258,8 @@ async fn proof_requests_are_validated_and_tenant_scoped() {
             &format!("/v1/proof/consistency?old=2&new={}", size + 100),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
     )
     .await;
 
@@ -276,8 +276,8 @@ async fn proof_requests_are_validated_and_tenant_scoped() {
             &format!("/v1/proof/inclusion?seq={}&size={size}", size - 1),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
     )
     .await;
     expect_error(

@@ -17,6 +17,7 @@ mod compat_retraced_viewer;
 mod compat_workos;
 mod http_concurrency;
 mod http_erasure;
+mod http_errors;
 mod http_export;
 mod http_export_jobs;
 mod http_ingest;

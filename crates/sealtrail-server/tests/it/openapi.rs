@@ -83,8 +83,14 @@ async fn the_document_is_openapi_3_1_and_every_operation_in_it_is_served() {
     // The shared refusals are described on every operation of the API, in its own shape.
     let list = &doc["paths"]["/v1/events"]["get"]["responses"];
     assert_eq!(
-        list["401"]["content"]["application/json"]["schema"]["$ref"],
+        list["401"]["content"]["application/problem+json"]["schema"]["$ref"],
         "#/components/schemas/ErrorResponse"
+    );
+    // Errors an operation describes itself are problem documents too.
+    assert!(
+        doc["paths"]["/v1/proof/inclusion"]["get"]["responses"]["400"]["content"]
+            ["application/problem+json"]
+            .is_object()
     );
     let workos = &doc["paths"]["/audit_logs/events"]["post"]["responses"];
     assert_eq!(

@@ -141,6 +141,14 @@ pub fn serve_args(dir: &Path, extra: &[&str]) -> Vec<String> {
         .map(String::from)
         .to_vec();
     args.push(dir.display().to_string());
+    // No nightly prune unless a test asks for one: a test running across 03:00 UTC would see
+    // its `retention.pruned` entry among the entries it counts.
+    if !extra
+        .iter()
+        .any(|a| a.starts_with("--prune-at") || *a == "--no-nightly-prune")
+    {
+        args.push("--no-nightly-prune".to_string());
+    }
     args.extend(extra.iter().map(|a| a.to_string()));
     args
 }

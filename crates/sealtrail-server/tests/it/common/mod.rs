@@ -38,6 +38,9 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        // No nightly prune: a test running across 03:00 UTC would see its `retention.pruned`
+        // entry land among the entries it counts (tests prune explicitly).
+        config.prune_at = None;
         configure(&mut config);
         let store = open_store(dir.path()).unwrap();
         let server = start_with_store(config, store.clone()).await.unwrap();
@@ -158,10 +161,22 @@ pub fn event(action: &str, actor: &str) -> Value {
 /// Asserts a 4xx JSON error with the given status and code, returning its `error` object.
 pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are RFC 9457 problem documents"
+    );
+    assert!(response.headers().contains_key("x-request-id"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "body: {body}");
     assert!(body["error"]["message"]
         .as_str()
         .is_some_and(|m| !m.is_empty()));
+    // The problem members say the same as the earlier `error` object.
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status.as_u16(), "body: {body}");
+    assert_eq!(body["detail"], body["error"]["message"], "body: {body}");
+    assert_eq!(body["type"], "about:blank");
+    assert!(body["title"].is_string());
     body["error"].clone()
 }

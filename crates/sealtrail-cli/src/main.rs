@@ -6,6 +6,7 @@
 
 mod bench;
 mod client;
+mod config;
 mod export;
 mod filters;
 mod ingest;
@@ -81,6 +82,9 @@ enum Command {
     /// Measure ingest, reads, search, export, verification and pruning against raw-engine
     /// baselines (BENCHMARKS.md); `bench gen` writes the workload.
     Bench(Box<bench::BenchArgs>),
+    /// Check a configuration file for `serve --config` (docs/configuration.md).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Print a completion script for your shell: `sealtrail completions bash >
     /// /etc/bash_completion.d/sealtrail` (zsh: into a directory of `$fpath` as `_sealtrail`;
     /// fish: `~/.config/fish/completions/sealtrail.fish`).
@@ -94,7 +98,23 @@ enum Command {
 pub const EXIT_PARTIAL: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    // `serve --config FILE`: the file's settings join the command line where neither a flag
+    // nor the environment set them, then everything is parsed (and checked) as flags are.
+    let argv = match config::apply(&Cli::command(), std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match Cli::command()
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -120,8 +140,8 @@ fn main() -> ExitCode {
             Command::Sinks(cmd) => sinks::run(cmd).await,
             Command::PublicKey(dir) => verify::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,
+            Command::Config(command) => config::run(&Cli::command(), command),
             Command::Completions { shell } => {
-                use clap::CommandFactory;
                 clap_complete::generate(
                     shell,
                     &mut Cli::command(),

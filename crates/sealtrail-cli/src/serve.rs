@@ -140,6 +140,37 @@ pub struct ServeArgs {
     /// Log line format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, env = "SEALTRAIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// A TOML file of these settings (docs/configuration.md); a flag or a `SEALTRAIL_*`
+    /// variable overrides what it says. Check one with `sealtrail config check`.
+    #[arg(long, env = "SEALTRAIL_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The rules no single flag's parser can check: what `serve` refuses before it starts, and
+    /// what `config check` reports.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.request_timeout_secs == 0 || self.header_timeout_secs == 0 {
+            anyhow::bail!("--request-timeout-secs and --header-timeout-secs must be at least 1");
+        }
+        if self.max_connections == 0 || self.max_concurrent_requests == 0 {
+            anyhow::bail!("--max-connections and --max-concurrent-requests must be at least 1");
+        }
+        if self.export_retention_hours == 0 || self.export_jobs == 0 {
+            anyhow::bail!("--export-retention-hours and --export-jobs must be at least 1");
+        }
+        if self.idle_timeout_secs <= self.request_timeout_secs {
+            anyhow::bail!(
+                "--idle-timeout-secs ({}) must be longer than --request-timeout-secs ({}), or slow requests would be cut mid-way",
+                self.idle_timeout_secs,
+                self.request_timeout_secs
+            );
+        }
+        if self.database_replica_url.is_some() && self.database_url.is_none() {
+            anyhow::bail!("a read replica (--database-replica) needs --database too");
+        }
+        Ok(())
+    }
 }
 
 /// Human-readable lines for a terminal, or JSON lines for a log pipeline.
@@ -170,11 +201,9 @@ fn init_logging(format: LogFormat) {
 /// scripts can read them; logs go to stderr.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
-    if args.request_timeout_secs == 0 || args.header_timeout_secs == 0 {
-        anyhow::bail!("--request-timeout-secs and --header-timeout-secs must be at least 1");
-    }
-    if args.max_connections == 0 || args.max_concurrent_requests == 0 {
-        anyhow::bail!("--max-connections and --max-concurrent-requests must be at least 1");
+    args.check()?;
+    if let Some(file) = &args.config {
+        tracing::info!(file = %file.display(), "settings read from the configuration file");
     }
     let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
     config.database_url = args.database_url.clone();
@@ -196,9 +225,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.prune_at = (!args.no_nightly_prune).then_some(args.prune_at);
     config.sink_private_networks = args.sink_private_networks;
     config.sink_ca = args.sink_ca.clone();
-    if args.export_retention_hours == 0 || args.export_jobs == 0 {
-        anyhow::bail!("--export-retention-hours and --export-jobs must be at least 1");
-    }
     config.export_retention = Duration::from_secs(args.export_retention_hours * 3600);
     config.export_job_concurrency = args.export_jobs;
     config.trusted_proxies = args.trusted_proxies.clone();

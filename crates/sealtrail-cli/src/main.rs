@@ -7,6 +7,7 @@
 mod bench;
 mod client;
 mod config;
+mod cors;
 mod export;
 mod filters;
 mod ingest;
@@ -82,6 +83,10 @@ enum Command {
     /// Measure ingest, reads, search, export, verification and pruning against raw-engine
     /// baselines (BENCHMARKS.md); `bench gen` writes the workload.
     Bench(Box<bench::BenchArgs>),
+    /// Show or set the web origins whose pages may call a tenant's API from a browser (CORS;
+    /// acts on the data directory).
+    #[command(subcommand)]
+    Cors(cors::CorsCommand),
     /// Check a configuration file for `serve --config` (docs/configuration.md).
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
             Command::PublicKey(dir) => verify::public_key(&dir),
             Command::Bench(args) => bench::run_command(*args).await,
             Command::Config(command) => config::run(&Cli::command(), command),
+            Command::Cors(command) => cors::run(command).await,
             Command::Completions { shell } => {
                 clap_complete::generate(
                     shell,

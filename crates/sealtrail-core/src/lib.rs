@@ -21,6 +21,7 @@
 pub mod changes;
 pub mod checkpoint;
 pub mod compat;
+pub mod cors;
 pub mod cosignature;
 pub mod entry;
 pub mod envelope;

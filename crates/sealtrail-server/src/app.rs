@@ -56,6 +56,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(maintenance)
         .layer(axum::middleware::from_fn(ops::track))
         .layer(axum::middleware::from_fn(ops::explain_method_not_allowed))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::layer,
+        ))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(crate::request_id::assign))
@@ -108,6 +112,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(limits::set_limits))
         .routes(routes!(settings::set_tile_access))
         .routes(routes!(settings::set_default_period))
+        .routes(routes!(settings::set_cors_origins))
         .routes(routes!(workos::create_event))
         .routes(routes!(workos::create_export))
         .routes(routes!(workos::list_actions))

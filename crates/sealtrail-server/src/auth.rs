@@ -130,7 +130,12 @@ impl FromRequestParts<AppState> for IngestCaller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the Authorization header must read `Bearer <API key>`")
             })?;
-        Ok(IngestCaller(authenticate(state, presented).await?))
+        let caller = authenticate(state, presented).await?;
+        // The CORS layer answers with this tenant's allowed origins.
+        if let Some(slot) = parts.extensions.get::<crate::cors::TenantSlot>() {
+            let _ = slot.0.set(caller.tenant());
+        }
+        Ok(IngestCaller(caller))
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod auth;
 pub mod client_addr;
+pub mod cors;
 pub mod download;
 pub mod error;
 pub mod listener;
@@ -567,6 +568,7 @@ pub async fn start_with_store(
         usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
         schemas: Arc::new(sealtrail_service::schemas::SchemaRegistry::default()),
         witness: witness.clone(),
+        cors: Arc::new(cors::CorsOrigins::new()),
         deliverer,
     };
     let app = app::router(state, config.request_timeout);

@@ -36,6 +36,8 @@ pub struct AppState {
     pub schemas: Arc<sealtrail_service::schemas::SchemaRegistry>,
     /// This process's witness role for other logs, when configured.
     pub witness: Option<Arc<sealtrail_service::witness::Witness>>,
+    /// Every tenant's CORS origins, cached for preflights.
+    pub cors: Arc<crate::cors::CorsOrigins>,
     /// Delivers every active sink; the API wakes it when a sink is resumed or replayed.
     pub deliverer: Arc<sealtrail_service::sinks::delivery::Deliverer>,
 }

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/tiles", post(settings::tiles))
         .route("/settings/period", post(settings::default_period))
         .route("/settings/allowlist", post(settings::allowlist))
+        .route("/settings/cors", post(settings::cors))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/sinks", post(sink_forms::create))

@@ -356,6 +356,42 @@ pub async fn set_ip_allowlist(
     Ok(after)
 }
 
+/// Replaces the web origins allowed to call the tenant's API from a browser, and audits the
+/// change: naming an origin lets that site's pages read the log with a key they hold.
+pub async fn set_cors_origins(
+    store: &dyn Store,
+    tenant: TenantId,
+    origins: Vec<String>,
+    by: &Acting,
+) -> Result<Vec<String>, ServiceError> {
+    let checked = sealtrail_core::cors::check_origins(&origins).map_err(ServiceError::Invalid)?;
+    let before = store.settings(tenant).await?.cors_origins;
+    let after = store.set_cors_origins(tenant, checked).await?.cors_origins;
+    let describe = |l: &[String]| {
+        if l.is_empty() {
+            "none".to_string()
+        } else {
+            l.join(", ")
+        }
+    };
+    let audit = SelfAudit {
+        channel: "security",
+        action: "cors_origins.changed",
+        event: "updated",
+        description: format!(
+            "Web origins allowed to call the API from a browser changed from {} to {}",
+            describe(&before),
+            describe(&after)
+        ),
+        actor: by.actor.clone(),
+        target: None,
+        properties: Map::new(),
+    };
+    let changes = field_change("cors_origins", json!(before), json!(after));
+    append(store, tenant, audit, Outcome::Success, &by.context, changes).await?;
+    Ok(after)
+}
+
 /// Why a sign-in was refused. The page shows one message for the first three, so nobody can
 /// learn which accounts exist; the audit entry records the real reason.
 #[derive(Debug)]

@@ -167,6 +167,9 @@ pub struct TenantSettings {
     /// The period the audit page opens on when its address names none (a
     /// [`sealtrail_core::filter::PRESETS`] value such as `24h` or `3m`); `None` is any time.
     pub default_period: Option<String>,
+    /// Web origins whose pages may call the tenant's API from a browser (CORS), normalised
+    /// ([`sealtrail_core::cors`]); empty (the default) means none.
+    pub cors_origins: Vec<String>,
 }
 
 /// Who may fetch a log's checkpoint and Merkle tree tiles (C2SP tlog-tiles) without signing in.
@@ -648,6 +651,18 @@ pub trait Directory: Send + Sync + 'static {
         tenant: TenantId,
         id: &str,
     ) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Replaces the web origins allowed to call the tenant's API from a browser; normalised
+    /// ([`sealtrail_core::cors::check_origins`]), `Invalid` naming the first bad one.
+    async fn set_cors_origins(
+        &self,
+        tenant: TenantId,
+        origins: Vec<String>,
+    ) -> Result<TenantSettings, StoreError>;
+
+    /// Every origin any tenant allows: what a CORS preflight, which carries no key and so
+    /// names no tenant, is answered for (the request itself is checked against its tenant).
+    async fn cors_origins_of_all_tenants(&self) -> Result<Vec<String>, StoreError>;
 
     /// Replaces the tenant's IP allowlist; entries are parsed and normalised
     /// ([`sealtrail_core::ip_allowlist::IpAllowlist`]), `Invalid` naming the first bad one.

@@ -675,6 +675,27 @@ impl Directory for PgStore {
             .await
     }
 
+    async fn set_cors_origins(
+        &self,
+        tenant: TenantId,
+        origins: Vec<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        self.pool
+            .write("changing the CORS origins", move |tx| {
+                admin::set_cors_origins(tx, tenant, &origins)
+            })
+            .await
+    }
+
+    async fn cors_origins_of_all_tenants(&self) -> Result<Vec<String>, StoreError> {
+        self.pool
+            .read(
+                "reading the CORS origins",
+                admin::cors_origins_of_all_tenants,
+            )
+            .await
+    }
+
     async fn set_ip_allowlist(
         &self,
         tenant: TenantId,

@@ -699,6 +699,20 @@ impl Directory for SqliteStore {
             .await
     }
 
+    async fn set_cors_origins(
+        &self,
+        tenant: TenantId,
+        origins: Vec<String>,
+    ) -> Result<TenantSettings, StoreError> {
+        self.writer
+            .run_job(move |conn| admin::set_cors_origins(conn, tenant, origins))
+            .await
+    }
+
+    async fn cors_origins_of_all_tenants(&self) -> Result<Vec<String>, StoreError> {
+        self.reads.read(admin::cors_origins_of_all_tenants).await
+    }
+
     async fn set_ip_allowlist(
         &self,
         tenant: TenantId,

@@ -120,6 +120,7 @@ macro_rules! store_contract_tests {
             expired_sessions_are_deleted_by_time,
             sessions_need_an_existing_user,
             ip_allowlist_is_normalised_and_per_tenant,
+            cors_origins_are_normalised_and_per_tenant,
             ip_allowlist_leaves_other_settings_alone,
             limits_default_validate_and_stay_per_tenant,
             entries_since_counts_by_recorded_time,

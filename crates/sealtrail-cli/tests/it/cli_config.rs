@@ -132,3 +132,32 @@ fn the_configuration_guide_lists_every_setting() {
     }
     assert!(settings > 25, "{settings}");
 }
+
+/// `sealtrail cors`: origins set, shown and cleared on the data directory, normalised, a bad
+/// one refused by name.
+#[test]
+fn cors_origins_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::common::Served::start(dir.path());
+    let run = |args: &[&str]| crate::common::tamper::local(args, dir.path());
+    let set = run(&[
+        "cors",
+        "set",
+        "https://App.Example.com",
+        "http://localhost:3000",
+    ]);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(text(&set.stdout).contains("https://app.example.com, http://localhost:3000"));
+    let shown = run(&["cors", "show"]);
+    assert!(text(&shown.stdout).contains("https://app.example.com"));
+    let bad = run(&["cors", "set", "ftp://files.example.com"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("is not an origin"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let cleared = run(&["cors", "clear"]);
+    assert!(text(&cleared.stdout).contains("no web origin"));
+    server.stop_cleanly();
+}

@@ -4,15 +4,15 @@
 use crate::common::{serve_args, BIN};
 use std::process::Command;
 
-/// Starts `serve` with `extra` flags and stderr to a file, waits until it listens, stops it,
-/// and returns what it logged.
+/// Starts `serve` with `extra` flags and stderr to a file, waits until it listens, sends one
+/// request carrying `X-Request-Id: cli-logs-7f3a`, stops it, and returns what it logged.
 fn logged(extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr.log");
     let out = dir.path().join("stdout.log");
     let mut child = Command::new(BIN)
         .args(serve_args(&dir.path().join("data"), extra))
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,tower_http=debug")
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -25,6 +25,28 @@ fn logged(extra: &[&str]) -> String {
         assert!(std::time::Instant::now() < deadline, "serve did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let listening = std::fs::read_to_string(&out).unwrap();
+    let address = listening
+        .lines()
+        .find_map(|l| l.strip_prefix("Sealtrail listening on http://"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: cli-logs-7f3a\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("x-request-id: cli-logs-7f3a"),
+        "{answer}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -56,4 +78,8 @@ fn json_logs_are_one_object_per_line() {
         lines += 1;
     }
     assert!(lines > 0, "nothing logged");
+    assert!(
+        text.lines().any(|l| l.contains("cli-logs-7f3a")),
+        "the request's log lines name its id:\n{text}"
+    );
 }

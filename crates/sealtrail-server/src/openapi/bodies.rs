@@ -264,6 +264,8 @@ pub struct SettingsView {
     pub tile_access: String,
     /// The period the audit page opens on; null for any time.
     pub default_period: Option<String>,
+    /// Web origins whose pages may call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 /// `PUT /v1/settings/limits`.

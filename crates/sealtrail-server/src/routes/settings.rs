@@ -23,6 +23,7 @@ fn settings_json(s: &TenantSettings) -> Value {
         "limits": s.limits,
         "tile_access": s.tile_access.as_str(),
         "default_period": s.default_period,
+        "cors_origins": s.cors_origins,
     })
 }
 
@@ -176,6 +177,41 @@ pub async fn set_default_period(
         &caller.as_actor(),
     )
     .await?;
+    Ok(Json(settings_json(&state.store.settings(tenant).await?)))
+}
+
+/// Body of `PUT /v1/settings/cors`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CorsBody {
+    /// Exact origins (`https://app.example.com`, `http://localhost:3000`); `[]` for none.
+    origins: Vec<String>,
+}
+
+/// `PUT /v1/settings/cors` with `{"origins": ["https://app.example.com"]}`: the web origins
+/// whose pages may call this tenant's API from a browser with a key they hold (CORS). None by
+/// default; audited as `cors_origins.changed`.
+#[utoipa::path(
+    put, path = "/v1/settings/cors", tag = "settings", security(("api_key" = [])),
+    request_body(content = CorsBody, content_type = "application/json"),
+    responses((status = 200, description = "The settings now", body = crate::openapi::bodies::SettingsView), (status = 422, description = "Not an origin (scheme, host and port only), or more than 20", body = crate::openapi::bodies::ErrorResponse))
+)]
+pub async fn set_cors_origins(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let request: CorsBody = json_body(&body, r#"{"origins": ["https://app.example.com"]}"#)?;
+    let tenant = caller.tenant();
+    sealtrail_service::users::set_cors_origins(
+        state.store.as_ref(),
+        tenant,
+        request.origins,
+        &sealtrail_service::users::Acting::operator(caller.as_actor()),
+    )
+    .await?;
+    state.cors.forget();
     Ok(Json(settings_json(&state.store.settings(tenant).await?)))
 }
 

@@ -70,6 +70,7 @@ struct SettingsPage {
     ingest_rate: String,
     daily_quota: String,
     allowlist_text: String,
+    cors_text: String,
     your_ip: String,
     tile_options: Vec<SelectOption>,
     /// "Any time" and the period presets, the tenant's default chosen.
@@ -175,6 +176,7 @@ async fn view(state: &AppState, user: &WebUser) -> Result<SettingsPage, PageErro
         ingest_rate: limit_field(settings.limits.ingest_events_per_second),
         daily_quota: limit_field(settings.limits.daily_event_quota),
         allowlist_text: settings.ip_allowlist.join("\n"),
+        cors_text: settings.cors_origins.join("\n"),
         your_ip: user.client.ip.to_string(),
         period_options: std::iter::once(("", "Any time"))
             .chain(PERIODS)
@@ -234,6 +236,7 @@ pub async fn page(
         Some("period") => "Default period saved.",
         Some("limits") => "Usage limits saved.",
         Some("allowlist") => "IP allowlist saved.",
+        Some("cors") => "Browser origins saved.",
         Some("key-revoked") => "API key revoked.",
         Some("role") => "Role changed.",
         Some("deactivated") => "User deactivated; their sessions have ended.",
@@ -481,6 +484,31 @@ pub async fn allowlist(
     .await
     .map(|_| ());
     finish(&state, &user, result, "allowlist").await
+}
+
+/// `POST /settings/cors`: the web origins allowed to call the API from a browser, one per line
+/// (or comma-separated).
+pub async fn cors(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let f = accept(&user, &headers, &body)?;
+    let origins: Vec<String> = split_entries(f.get("origins"))
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let result = users::set_cors_origins(
+        state.store.as_ref(),
+        user.tenant.id,
+        origins,
+        &user.acting(),
+    )
+    .await
+    .map(|_| ());
+    state.cors.forget();
+    finish(&state, &user, result, "cors").await
 }
 
 /// `POST /settings/keys`: creates a key and shows it once.

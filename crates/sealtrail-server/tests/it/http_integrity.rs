@@ -306,7 +306,8 @@ async fn retention_legal_hold_and_prune_are_admin_only_audited_and_keep_proofs_v
                 "daily_event_quota": null
             },
             "tile_access": "off",
-            "default_period": null
+            "default_period": null,
+            "cors_origins": []
         })
     );
     let read = s.key(&[Scope::Read]).await;

@@ -16,6 +16,7 @@ mod compat_retraced_exports;
 mod compat_retraced_viewer;
 mod compat_workos;
 mod http_concurrency;
+mod http_cors;
 mod http_erasure;
 mod http_errors;
 mod http_export;

@@ -73,7 +73,7 @@ fn unknown_tenant(tenant: TenantId) -> PgError {
 
 /// The settings columns of `tenants`, in the order [`settings_from_row`] decodes them.
 const SETTINGS_COLUMNS: &str =
-    "retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access, default_period";
+    "retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access, default_period, cors_origins";
 
 /// Decodes [`SETTINGS_COLUMNS`]. An unreadable
 /// list (or limits object) is
@@ -94,6 +94,7 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
         limits: TenantLimits::from_json(row.try_get(4)?, tenant.0)?,
         tile_access: crate::guards::stored_tile_access(row.try_get(5)?)?,
         default_period: crate::guards::stored_default_period(row.try_get(6)?),
+        cors_origins: list(7, "CORS origins")?,
     })
 }
 
@@ -245,6 +246,38 @@ pub(crate) fn set_ip_allowlist(
         &[&tenant.0, &Json(list.entries())],
     )?;
     settings_or_not_found(row, tenant)
+}
+
+/// Checks, normalises and stores the CORS origins; `Invalid` names the first bad one.
+pub(crate) fn set_cors_origins(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    origins: &[String],
+) -> PgResult<TenantSettings> {
+    let list = sealtrail_core::cors::check_origins(origins).map_err(StoreError::Invalid)?;
+    let row = tx.query_opt(
+        &format!(
+            "UPDATE tenants SET cors_origins = $2 WHERE id = $1
+         RETURNING {SETTINGS_COLUMNS}"
+        ),
+        &[&tenant.0, &Json(list)],
+    )?;
+    settings_or_not_found(row, tenant)
+}
+
+/// Every origin any tenant allows.
+pub(crate) fn cors_origins_of_all_tenants(tx: &mut Tx<'_>) -> PgResult<Vec<String>> {
+    let rows = tx.query(
+        "SELECT DISTINCT jsonb_array_elements_text(cors_origins) FROM tenants
+         WHERE cors_origins <> '[]'::jsonb",
+        &[],
+    )?;
+    let mut all: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    all.sort_unstable();
+    Ok(all)
 }
 
 /// Every tenant, oldest first (ids only grow).

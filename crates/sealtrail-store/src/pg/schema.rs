@@ -33,7 +33,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (12, V12_SINKS),
     (13, V13_SINK_LEASES),
     (14, V14_SINK_FORMATS),
+    (15, V15_CORS_ORIGINS),
 ];
+
+/// Version 15: the web origins allowed to call a tenant's API from a browser (none by default).
+const V15_CORS_ORIGINS: &str =
+    "ALTER TABLE tenants ADD COLUMN cors_origins jsonb NOT NULL DEFAULT '[]'::jsonb;";
 
 /// Version 14: the shape a sink sends (`sealtrail` or `ocsf`) and a receiver's own token,
 /// encrypted by the service (`credential`).

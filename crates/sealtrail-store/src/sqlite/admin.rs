@@ -79,7 +79,7 @@ pub(crate) fn tenant_origin(conn: &Connection, tenant: TenantId) -> Result<Strin
 pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSettings, StoreError> {
     conn.prepare_cached(
         "SELECT retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access,
-                default_period
+                default_period, cors_origins
          FROM tenants WHERE id = ?1",
     )
     .and_then(|mut s| {
@@ -89,6 +89,7 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
             let allowlist: String = r.get(3)?;
             let limits: String = r.get(4)?;
             let tile_access: String = r.get(5)?;
+            let cors: String = r.get(7)?;
             let corrupt = |column: usize, e: serde_json::Error| {
                 rusqlite::Error::FromSqlConversionFailure(
                     column,
@@ -115,6 +116,8 @@ pub(crate) fn settings(conn: &Connection, tenant: TenantId) -> Result<TenantSett
                     )
                 })?,
                 default_period: crate::guards::stored_default_period(r.get(6)?),
+                // Unreadable means corrupt: refuse rather than guess who may call.
+                cors_origins: serde_json::from_str(&cors).map_err(|e| corrupt(7, e))?,
             })
         })
         .optional()
@@ -200,6 +203,7 @@ pub(crate) fn set_tile_access(
 enum JsonSetting {
     ExportExcluded,
     IpAllowlist,
+    CorsOrigins,
 }
 
 /// Stores one JSON-array setting and returns the settings as they now are.
@@ -212,6 +216,7 @@ fn set_json_setting(
     let (column, what) = match setting {
         JsonSetting::ExportExcluded => ("export_excluded", "exclusions"),
         JsonSetting::IpAllowlist => ("ip_allowlist", "the IP allowlist"),
+        JsonSetting::CorsOrigins => ("cors_origins", "the CORS origins"),
     };
     let json = serde_json::to_string(values)
         .map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))?;
@@ -244,6 +249,36 @@ pub(crate) fn set_ip_allowlist(
 ) -> Result<TenantSettings, WriteError> {
     let list = IpAllowlist::parse(&entries).map_err(StoreError::Invalid)?;
     set_json_setting(conn, tenant, JsonSetting::IpAllowlist, &list.entries())
+}
+
+/// Checks, normalises and stores the CORS origins.
+pub(crate) fn set_cors_origins(
+    conn: &mut Connection,
+    tenant: TenantId,
+    origins: Vec<String>,
+) -> Result<TenantSettings, WriteError> {
+    let list = sealtrail_core::cors::check_origins(&origins).map_err(StoreError::Invalid)?;
+    set_json_setting(conn, tenant, JsonSetting::CorsOrigins, &list)
+}
+
+/// Every origin any tenant allows.
+pub(crate) fn cors_origins_of_all_tenants(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT cors_origins FROM tenants WHERE cors_origins <> '[]'")
+        .map_err(backend("reading CORS origins"))?;
+    let lists = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(backend("reading CORS origins"))?;
+    let mut all: Vec<String> = Vec::new();
+    for list in lists {
+        let list = list.map_err(backend("reading CORS origins"))?;
+        let origins: Vec<String> = serde_json::from_str(&list)
+            .map_err(|e| StoreError::Corrupt(format!("a tenant's CORS origins: {e}")))?;
+        all.extend(origins);
+    }
+    all.sort_unstable();
+    all.dedup();
+    Ok(all)
 }
 
 /// Every tenant, oldest first.

@@ -50,7 +50,12 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (17, Step::Sql(V17_SINKS)),
     (18, Step::Sql(V18_SINK_LEASES)),
     (19, Step::Sql(V19_SINK_FORMATS)),
+    (20, Step::Sql(V20_CORS_ORIGINS)),
 ];
+
+/// Version 20: the web origins allowed to call a tenant's API from a browser (none by default).
+const V20_CORS_ORIGINS: &str =
+    "ALTER TABLE tenants ADD COLUMN cors_origins TEXT NOT NULL DEFAULT '[]';";
 
 /// Version 19: the shape a sink sends (`sealtrail` or `ocsf`) and a receiver's own token,
 /// encrypted by the service (`credential`).

@@ -177,6 +177,7 @@ async fn a_version_3_database_migrates_to_users_sessions_and_allowlists() {
         limits: crate::TenantLimits::DEFAULT,
         tile_access: crate::TileAccess::Off,
         default_period: None,
+        cors_origins: Vec::new(),
     };
     let (user, token) = {
         let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open migrates");

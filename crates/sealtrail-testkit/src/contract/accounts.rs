@@ -630,6 +630,7 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
         limits: sealtrail_store::TenantLimits::DEFAULT,
         tile_access: sealtrail_store::TileAccess::Off,
         default_period: None,
+        cors_origins: Vec::new(),
     };
     let set = store
         .set_ip_allowlist(t, vec!["203.0.113.7/24".into()])
@@ -664,6 +665,81 @@ pub async fn ip_allowlist_leaves_other_settings_alone(store: Arc<dyn Store>) {
             limits: sealtrail_store::TenantLimits::DEFAULT,
             tile_access: sealtrail_store::TileAccess::Off,
             default_period: None,
+            cors_origins: Vec::new(),
         })
     );
+}
+
+/// CORS origins: none by default; normalised when set (lower case, default port dropped,
+/// duplicates removed); a bad one is `Invalid`, named, and changes nothing; per tenant; every
+/// tenant's origins together are what a preflight is answered for.
+pub async fn cors_origins_are_normalised_and_per_tenant(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "globex").await;
+    let origins = |t: TenantId| {
+        let store = store.clone();
+        async move {
+            match store.settings(t).await {
+                Ok(s) => s.cors_origins,
+                Err(e) => panic!("settings: {e}"),
+            }
+        }
+    };
+    assert_eq!(origins(t).await, Vec::<String>::new(), "none by default");
+    assert_eq!(
+        store.cors_origins_of_all_tenants().await.ok(),
+        Some(Vec::new())
+    );
+    let set = store
+        .set_cors_origins(
+            t,
+            vec![
+                "https://App.Example.com:443".into(),
+                "http://localhost:3000".into(),
+                "https://app.example.com".into(),
+            ],
+        )
+        .await
+        .map(|s| s.cors_origins);
+    let wanted = vec![
+        "https://app.example.com".to_string(),
+        "http://localhost:3000".to_string(),
+    ];
+    assert_eq!(set.ok(), Some(wanted.clone()));
+    assert_eq!(origins(t).await, wanted, "stored as returned");
+    assert_eq!(origins(other).await, Vec::<String>::new(), "per tenant");
+    let r = store
+        .set_cors_origins(
+            t,
+            vec!["https://ok.example".into(), "https://*.example".into()],
+        )
+        .await;
+    assert!(
+        matches!(&r, Err(StoreError::Invalid(m)) if m.contains("*.example")),
+        "{r:?}"
+    );
+    assert_eq!(origins(t).await, wanted, "a refusal changes nothing");
+    store
+        .set_cors_origins(
+            other,
+            vec![
+                "https://globex.example".into(),
+                "http://localhost:3000".into(),
+            ],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store.cors_origins_of_all_tenants().await.ok(),
+        Some(vec![
+            "http://localhost:3000".to_string(),
+            "https://app.example.com".to_string(),
+            "https://globex.example".to_string(),
+        ])
+    );
+    let cleared = store
+        .set_cors_origins(t, Vec::new())
+        .await
+        .map(|s| s.cors_origins);
+    assert_eq!(cleared.ok(), Some(Vec::new()));
 }

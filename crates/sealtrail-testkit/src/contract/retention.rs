@@ -251,6 +251,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
         limits: sealtrail_store::TenantLimits::DEFAULT,
         tile_access: sealtrail_store::TileAccess::Off,
         default_period: None,
+        cors_origins: Vec::new(),
     };
     assert_eq!(store.settings(t).await.ok(), Some(defaults.clone()));
     for days in [0, 1, 29] {
@@ -278,6 +279,7 @@ pub async fn retention_has_a_floor(store: Arc<dyn Store>) {
             limits: sealtrail_store::TenantLimits::DEFAULT,
             tile_access: sealtrail_store::TileAccess::Off,
             default_period: None,
+            cors_origins: Vec::new(),
         })
     );
     let other = tenant(&store, "globex").await;

@@ -713,3 +713,55 @@ async fn sinks_through_the_page() {
         .await;
     assert_eq!(private.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Browser origins (CORS) from the settings page: saved normalised, shown back, audited with
+/// the signed-in owner as actor, a bad one refused by name; a preflight from the saved origin
+/// is then answered.
+#[tokio::test]
+async fn browser_origins_through_the_page() {
+    let s = TestServer::start().await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+    let csrf = b.csrf().await;
+    let saved = b
+        .post(
+            "/settings/cors",
+            &[
+                ("csrf", &csrf),
+                ("origins", "https://Shop.Example.com\nhttp://localhost:3000"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let shown = b.get("/settings?done=cors").await;
+    assert!(shown.body.contains("Browser origins saved."));
+    assert!(
+        shown
+            .body
+            .contains("https://shop.example.com\nhttp://localhost:3000</textarea>"),
+        "{}",
+        shown.body
+    );
+    let recorded = audited(&s, "cors_origins.changed").await;
+    assert_eq!(recorded[0]["actor"]["email"], s.owner_email.as_str());
+    let preflight = s
+        .client
+        .request(Method::OPTIONS, format!("{}/v1/events", s.url))
+        .header("Origin", "https://shop.example.com")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+
+    let bad = b
+        .post(
+            "/settings/cors",
+            &[
+                ("csrf", &csrf),
+                ("origins", "https://shop.example.com/path"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("is not an origin"), "{}", bad.body);
+}

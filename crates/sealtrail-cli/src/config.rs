@@ -86,7 +86,9 @@ pub fn given(matches: &ArgMatches, id: &str) -> bool {
 /// is named (`--config` or `SEALTRAIL_CONFIG`); unchanged otherwise, so clap reports any
 /// other problem with the command line itself.
 pub fn apply(cli: &Command, argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
-    let Ok(matches) = cli.clone().try_get_matches_from(&argv) else {
+    // Errors ignored: a setting the file completes (`database` for a `--database-ca` flag)
+    // would fail this first look, which only asks which settings the command line has.
+    let Ok(matches) = cli.clone().ignore_errors(true).try_get_matches_from(&argv) else {
         return Ok(argv);
     };
     let Some(serve) = matches.subcommand_matches("serve") else {
@@ -198,6 +200,7 @@ pub fn run(cli: &Command, command: ConfigCommand) -> anyhow::Result<std::process
         .ok_or_else(|| anyhow::anyhow!("no serve command"))?;
     let from_environment = serve
         .clone()
+        .ignore_errors(true)
         .try_get_matches_from(["serve"])
         .map_err(|e| anyhow::anyhow!("the environment's SEALTRAIL_* settings: {e}"))?;
     let args =

@@ -62,7 +62,7 @@ impl CorsOrigins {
 #[derive(Clone, Default)]
 pub struct TenantSlot(pub Arc<OnceLock<TenantId>>);
 
-/// Whether a browser on another origin may call `path` (with a key).
+/// Whether a browser on another origin may call `path` at all (with a key).
 pub fn widget_path(path: &str) -> bool {
     path == "/v1/events"
         || path.starts_with("/v1/events/")
@@ -70,6 +70,17 @@ pub fn widget_path(path: &str) -> bool {
         || path == "/v1/checkpoint"
         || path.starts_with("/v1/proof/")
         || path == "/v1/export"
+}
+
+/// Whether a browser on another origin may call `path` with `method`: reads, and ingest
+/// (`POST /v1/events`) — never another POST (signing a checkpoint on demand is not a
+/// widget's business).
+fn widget_call(method: &str, path: &str) -> bool {
+    match method {
+        "GET" | "HEAD" => widget_path(path),
+        "POST" => path == "/v1/events",
+        _ => false,
+    }
 }
 
 /// Middleware: answers preflights of the widget routes and labels their answers.
@@ -90,12 +101,16 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
+        let path = request.uri().path();
         let method_allowed = request
             .headers()
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|m| m == "GET" || m == "POST");
+            .is_some_and(|m| widget_call(m, path));
         return answer_preflight(&state, &origin, method_allowed).await;
+    }
+    if !widget_call(request.method().as_str(), request.uri().path()) {
+        return next.run(request).await;
     }
     let slot = TenantSlot::default();
     request.extensions_mut().insert(slot.clone());

@@ -95,7 +95,7 @@ pub const ALL: &[Metric] = &[
     counter("sealtrail_wal_backstops_total", "Times the write-ahead log grew past its bound and was checkpointed with writes held."),
     // Integrity.
     counter("sealtrail_checkpoints_signed_total", "Checkpoints signed."),
-    gauge("sealtrail_checkpoint_age_seconds", "Seconds since each tenant's log (label tenant) last had a checkpoint signed, while it holds entries the checkpoint does not cover; 0 when covered."),
+    gauge("sealtrail_checkpoint_age_seconds", "Seconds each tenant's log (label tenant, its id) has held entries no signed checkpoint covers, as this node saw it (from its start at most); 0 when covered."),
     counter("sealtrail_witness_cosignatures_total", "Witness cosignatures received and kept."),
     counter("sealtrail_witness_refusals_total", "Witnesses that refused to cosign or could not be reached."),
     counter("sealtrail_witness_inconsistent_checkpoints_total", "Checkpoints a witness was shown that do not extend the one it cosigned before."),

@@ -144,6 +144,25 @@ pub async fn create(
         }
         (false, None) => {}
     }
+    if request.kind == SinkKind::Archive {
+        // Two archives in one place would write the same object names over each other.
+        let place = |url: &str| {
+            sinks::archive::parse(url)
+                .ok()
+                .map(|t| (t.endpoint, t.bucket, t.prefix))
+        };
+        let here = place(&request.url);
+        let taken = store
+            .sinks(tenant)
+            .await?
+            .into_iter()
+            .any(|s| s.kind == SinkKind::Archive && place(&s.url) == here);
+        if taken {
+            return Err(ServiceError::Invalid(
+                "url: another archive sink of this tenant already writes to this bucket and prefix; give this one its own prefix".into(),
+            ));
+        }
+    }
     let id = Uuid::now_v7();
     let credential = token.map(|t| credential::seal(key, tenant, id, t.trim()));
     let cursor = match request.start {

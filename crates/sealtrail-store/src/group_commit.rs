@@ -235,7 +235,9 @@ impl<W: GroupWriter> WriterHandle<W> {
             .map(|entry| Presealed::new(entry, random_salts()))
             .collect();
         let (reply, answer) = oneshot::channel();
-        self.shared.waiting.fetch_add(1, Ordering::AcqRel);
+        let waiting = self.shared.waiting.fetch_add(1, Ordering::AcqRel) + 1;
+        // Set here too, so a writer stuck in a commit shows its growing queue.
+        metrics::gauge!("sealtrail_writer_queue_requests").set(waiting as f64);
         let sent = self.send(Command::Append(AppendRequest {
             tenant,
             entries,

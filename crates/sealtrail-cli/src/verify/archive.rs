@@ -71,7 +71,12 @@ async fn verify_folder(
     verifier: &NoteVerifier,
 ) -> anyhow::Result<Result<String, String>> {
     let mut chain = ChainCheck::new();
-    let (mut verified, mut erased, mut origin, mut signed) = (0u64, 0u64, String::new(), 0u64);
+    let (mut verified, mut origin, mut signed) = (0u64, String::new(), 0u64);
+    let mut erased: Vec<(u64, sealtrail_core::envelope::Part)> = Vec::new();
+    let folder_tenant = chunks
+        .first()
+        .map(|c| c.folder.rsplit('/').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
     let mut incomplete = Vec::new();
     for chunk in chunks {
         let range = format!("seq {}..={}", chunk.first, chunk.last);
@@ -97,11 +102,17 @@ async fn verify_folder(
                 report.first, report.last
             )));
         }
+        if report.tenant != folder_tenant {
+            return Ok(Err(format!(
+                "chunk {range} names tenant `{}` but is in the folder of `{folder_tenant}`",
+                report.tenant
+            )));
+        }
         if let Err(problem) = chain.add(&report) {
             return Ok(Err(problem));
         }
         verified += 1;
-        erased += report.erased_values;
+        erased.extend(report.erased.iter().copied());
         signed = signed.max(report.checkpoint_size);
         origin = report.origin;
     }
@@ -117,12 +128,33 @@ async fn verify_folder(
         )));
     }
     let covered = chain.covered();
+    erased.sort_unstable_by_key(|(seq, part)| (*seq, part.as_str()));
+    erased.dedup();
     let mut summary = format!(
-        "log {origin}, {verified} chunk(s), seq {first}..={} ({} entries), {erased} erased value(s), \
-         latest signed tree size {signed}",
+        "log {origin}, {verified} chunk(s), seq {first}..={} ({} entries), latest signed tree size {signed}",
         covered - 1,
-        covered - first
+        covered - first,
     );
+    if !erased.is_empty() {
+        // A replacement is what erasure left in place of a value; no commitment covers it, so
+        // these values are not verified: name them for the auditor to check against the
+        // log's erasure records (its `subject.erased` entries).
+        let shown: Vec<String> = erased
+            .iter()
+            .take(20)
+            .map(|(seq, part)| format!("seq {seq} {}", part.as_str()))
+            .collect();
+        summary.push_str(&format!(
+            "; {} erased value(s), shown as replacements no commitment covers: {}{}",
+            erased.len(),
+            shown.join(", "),
+            if erased.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        ));
+    }
     if first > 0 {
         summary.push_str(&format!(
             "; starts at seq {first} (earlier entries were pruned, or delivered elsewhere, before the archive began)"

@@ -40,6 +40,25 @@ fn config_check_names_each_settings_source_and_refuses_mistakes() {
     assert!(said.contains("postgres://app:***@db.example"), "{said}");
     assert!(!said.contains("s3cret"), "a password is never printed");
 
+    // A setting the file completes for one the environment gives (`database_ca` needs
+    // `database`) is read, not skipped.
+    let file = write(
+        dir.path(),
+        "database = \"postgres://app@db.example/audit\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .env("SEALTRAIL_DATABASE_CA", "/etc/ssl/db-ca.pem")
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("database_ca = /etc/ssl/db-ca.pem  (environment)"),
+        "{said}"
+    );
+
     for (bad, says) in [
         ("lisen = \"127.0.0.1:1\"\n", "`lisen` is not a setting"),
         ("listen = \"not an address\"\n", "listen"),

@@ -133,6 +133,19 @@ async fn an_archive_in_an_s3_server_verifies_offline_and_tampering_is_named() {
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["sink"]["kind"], "archive");
     let id = created["sink"]["id"].as_str().unwrap().to_string();
+    // A second archive in the same place would overwrite the first one's objects.
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/sinks", server.url))
+        .bearer_auth(&key)
+        .json(
+            &json!({"name": "archive 2", "kind": "archive", "url": location, "format": "ocsf",
+                      "token": format!("{ACCESS_KEY}:{SECRET_KEY}")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("its own prefix"));
 
     // `sinks test` writes and removes an object with the sealed access key.
     let tested = sealtrail(

@@ -228,8 +228,50 @@ fn an_erased_value_keeps_the_chunk_valid_and_is_counted() {
     };
     let chunk = write_chunk(&proof, &leaves, &log.signer.verifier()).unwrap();
     let report = verify_chunk(&chunk.evidence, &chunk.data, &log.signer.verifier()).unwrap();
-    assert_eq!(report.erased_values, 1);
+    assert_eq!(report.erased, [(3, Part::Actor)]);
     assert!(gunzip(&chunk.data).contains("erased-1"));
+}
+
+#[test]
+fn a_data_line_with_a_key_twice_is_refused() {
+    let mut log = Log::new(6, 0);
+    let verifier = log.signer.verifier();
+    let chunk = log.chunk(0, 5, SinkFormat::Sealtrail).unwrap();
+    // A reader keeping the first `action` would see the forged one; serde keeps the last.
+    let (evidence, data) = forge_data(&chunk, |t| {
+        let mut lines: Vec<String> = t.lines().map(String::from).collect();
+        lines[2] = lines[2].replacen('{', "{\"action\":\"user.nothing_to_see\",", 1);
+        lines.join("\n") + "\n"
+    });
+    let error = verify_chunk(&evidence, &data, &verifier).unwrap_err();
+    assert!(error.starts_with("seq 2:"), "{error}");
+}
+
+#[test]
+fn chunks_overlapping_at_any_boundary_must_share_one_tree() {
+    let mut honest = Log::new(150, 0);
+    let mut forked = Log::new(150, 1);
+    let report = |log: &mut Log, first, last| {
+        let chunk = log.chunk(first, last, SinkFormat::Sealtrail).unwrap();
+        verify_chunk(&chunk.evidence, &chunk.data, &log.signer.verifier()).unwrap()
+    };
+    // A replay from seq 50 overlaps the first chunk in its middle: fine when honest.
+    let mut chain = ChainCheck::new();
+    chain.add(&report(&mut honest, 0, 99)).unwrap();
+    chain.add(&report(&mut honest, 50, 149)).unwrap();
+    assert_eq!(chain.covered(), 150);
+    assert!(chain.gaps().is_empty());
+    // The same overlap from another tree (same origin, same key) is a fork.
+    let mut chain = ChainCheck::new();
+    chain.add(&report(&mut honest, 0, 99)).unwrap();
+    let error = chain.add(&report(&mut forked, 50, 149)).unwrap_err();
+    assert!(error.contains("fork"), "{error}");
+    // A chunk naming another tenant does not join the run.
+    let mut chain = ChainCheck::new();
+    chain.add(&report(&mut honest, 0, 49)).unwrap();
+    let mut other = report(&mut honest, 50, 99);
+    other.tenant = "globex".into();
+    assert!(chain.add(&other).unwrap_err().contains("tenant"));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use flate2::read::GzDecoder;
 use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
-use sealtrail_core::envelope::Slot;
+use sealtrail_core::envelope::{Part, Slot};
 use sealtrail_core::merkle::{self, Frontier, Hash};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -24,8 +24,12 @@ pub struct ChunkReport {
     pub first: u64,
     /// Last seq.
     pub last: u64,
-    /// Vault values erased (GDPR) and shown as replacements.
-    pub erased_values: u64,
+    /// The values erased (GDPR) in this chunk, by seq and part: their replacements are what
+    /// the data lines show, and no commitment covers a replacement, so a verifier must say
+    /// which they are.
+    pub erased: Vec<(u64, Part)>,
+    /// The chunk's leaf hashes, in seq order (for [`ChainCheck`]).
+    pub leaves: Vec<Hash>,
     /// The covering checkpoint's size.
     pub checkpoint_size: u64,
     /// The tree before the chunk, as the chunk carries it.
@@ -106,7 +110,8 @@ pub fn verify_chunk(
     let consistency = parse_hashes("consistency_proof", &header.consistency_proof)?;
     let mut tree = start.clone();
     let mut data = BufReader::new(GzDecoder::new(data_gz));
-    let mut erased_values = 0;
+    let mut erased = Vec::new();
+    let mut leaves = Vec::with_capacity(header.entries.min(1 << 20) as usize);
     for seq in first..=last {
         let at = |reason: String| format!("seq {seq}: {reason}");
         let bytes = next_line(&mut evidence, "evidence")?
@@ -121,19 +126,31 @@ pub fn verify_chunk(
             .map_err(|_| at("the envelope is not base64".into()))?;
         let slots = line.vault.to_slots().map_err(at)?;
         let entry = line::open_checked(&header.origin, seq, &envelope, &slots).map_err(at)?;
-        tree.push(merkle::leaf_hash(&envelope));
-        erased_values += slots
-            .iter()
-            .filter(|s| matches!(s, Slot::Erased { .. }))
-            .count() as u64;
+        let leaf = merkle::leaf_hash(&envelope);
+        tree.push(leaf);
+        leaves.push(leaf);
+        erased.extend(slots.iter().filter_map(|s| match s {
+            Slot::Erased { part, .. } => Some((seq, *part)),
+            Slot::Committed(_) => None,
+        }));
         let claimed =
             next_line(&mut data, "data")?.ok_or_else(|| at("the data object ends early".into()))?;
-        let claimed: serde_json::Value = serde_json::from_slice(&claimed)
-            .map_err(|e| at(format!("the data line is not JSON: {e}")))?;
         let expected =
             data_value(&entry, header.data_format, &header.tenant, &header.origin).map_err(at)?;
-        line::compare_entry(&claimed, &expected)
-            .map_err(|e| at(e.replace("readable `entry`", "data line")))?;
+        // Byte for byte, as the writer wrote it: a JSON reader keeps the last of two equal
+        // keys, another the first, so a line is only what its envelope says if it is exactly
+        // the writer's rendering of it.
+        let expected = serde_json::to_vec(&expected).map_err(|e| at(e.to_string()))?;
+        if claimed != expected {
+            let field = serde_json::from_slice::<serde_json::Value>(&claimed)
+                .ok()
+                .and_then(|claimed| {
+                    let expected: serde_json::Value = serde_json::from_slice(&expected).ok()?;
+                    line::compare_entry(&claimed, &expected).err()
+                })
+                .unwrap_or_else(|| "the data line is not what its envelope says".into());
+            return Err(at(field.replace("readable `entry`", "data line")));
+        }
     }
     if next_line(&mut evidence, "evidence")?.is_some() {
         return Err(format!("the evidence object has lines after seq {last}"));
@@ -159,7 +176,8 @@ pub fn verify_chunk(
         tenant: header.tenant,
         first,
         last,
-        erased_values,
+        erased,
+        leaves,
         checkpoint_size: checkpoint.size,
         start,
         end: tree,
@@ -167,21 +185,26 @@ pub fn verify_chunk(
 }
 
 /// A folder's chunks checked together, added in order of their first seq: every chunk must
-/// belong to one log, the tree at each chunk boundary must be the same whichever chunk
-/// vouches for it (so no chunk comes from a fork), and no seq may be missing between the
-/// first chunk and the last. Chunks sent twice (delivery is at least once) are allowed.
+/// belong to one log and one tenant, each chunk's tree before it must be the tree the chunks
+/// before it built (so no chunk comes from a fork, wherever its boundaries fall), leaves two
+/// chunks both hold must be the same, and no seq may be missing between the first chunk and
+/// the last. Chunks sent twice (delivery is at least once, a sink may be replayed) are
+/// allowed. Keeps every leaf hash of the run (32 bytes an entry).
 #[derive(Debug, Default)]
 pub struct ChainCheck {
     origin: Option<String>,
-    /// The tree's root at every chunk boundary seen.
-    roots: BTreeMap<u64, Hash>,
+    tenant: Option<String>,
+    /// The tree before the first leaf in `leaves`.
+    base: Option<Frontier>,
+    /// Every leaf from `base` on that a chunk vouched for.
+    leaves: Vec<Hash>,
+    /// The tree at chunk boundaries, so the tree at any seq is a short rebuild away.
+    snapshots: BTreeMap<u64, Frontier>,
     /// The first seq of the first chunk.
     first: Option<u64>,
-    /// The tree size the chunks so far cover up to.
-    covered: u64,
     /// Ranges of seqs no chunk holds, between chunks.
     gaps: Vec<(u64, u64)>,
-    /// Chunks whose range other chunks already covered.
+    /// Chunks wholly inside ranges already covered (sent again).
     repeated: u64,
 }
 
@@ -193,42 +216,88 @@ impl ChainCheck {
 
     /// Adds a verified chunk; an error names the inconsistency.
     pub fn add(&mut self, chunk: &ChunkReport) -> Result<(), String> {
-        match &self.origin {
-            Some(origin) if *origin != chunk.origin => {
-                return Err(format!(
-                    "seq {}..={} belongs to log `{}`, the chunks before it to `{origin}`",
-                    chunk.first, chunk.last, chunk.origin
-                ))
-            }
-            Some(_) => {}
-            None => self.origin = Some(chunk.origin.clone()),
-        }
-        for tree in [&chunk.start, &chunk.end] {
-            if tree.size() == 0 {
-                continue;
-            }
-            let root = tree.root();
-            if let Some(seen) = self.roots.insert(tree.size(), root) {
-                if seen != root {
+        let range = format!("seq {}..={}", chunk.first, chunk.last);
+        for (seen, now, what) in [
+            (&mut self.origin, &chunk.origin, "log"),
+            (&mut self.tenant, &chunk.tenant, "tenant"),
+        ] {
+            match seen {
+                Some(before) if before != now => {
                     return Err(format!(
-                        "seq {}..={}: the tree of size {} differs from the one the other chunks show (a fork)",
-                        chunk.first,
-                        chunk.last,
-                        tree.size()
-                    ));
+                        "{range} belongs to {what} `{now}`, the chunks before it to `{before}`"
+                    ))
                 }
+                Some(_) => {}
+                None => *seen = Some(now.clone()),
             }
         }
-        match self.first {
-            None => self.first = Some(chunk.first),
-            Some(_) if chunk.first > self.covered => {
-                self.gaps.push((self.covered, chunk.first - 1));
-            }
-            Some(_) if chunk.last < self.covered => self.repeated += 1,
-            Some(_) => {}
+        if chunk.leaves.len() as u64 != chunk.last - chunk.first + 1 {
+            return Err(format!(
+                "{range}: the report holds {} leaves",
+                chunk.leaves.len()
+            ));
         }
-        self.covered = self.covered.max(chunk.last + 1);
+        let covered = self.covered();
+        let Some(base) = self.base.clone().filter(|_| chunk.first <= covered) else {
+            // The first chunk, or one after a gap: a new run starts with what it says came
+            // before (a gap is reported; what is on either side cannot be compared).
+            if self.first.is_some() {
+                self.gaps.push((covered, chunk.first - 1));
+            } else {
+                self.first = Some(chunk.first);
+            }
+            self.base = Some(chunk.start.clone());
+            self.leaves = chunk.leaves.clone();
+            self.snapshots.clear();
+            self.snapshots
+                .insert(chunk.start.size(), chunk.start.clone());
+            self.snapshots.insert(chunk.end.size(), chunk.end.clone());
+            return Ok(());
+        };
+        if chunk.first < base.size() {
+            return Err(format!(
+                "{range} starts before the chunks it is listed after"
+            ));
+        }
+        if self.tree_at(chunk.first) != chunk.start {
+            return Err(format!(
+                "{range}: the tree before seq {} differs from the one the chunks before it built (a fork)",
+                chunk.first
+            ));
+        }
+        let offset = |seq: u64| (seq - base.size()) as usize;
+        let overlap_end = covered.min(chunk.last + 1);
+        for seq in chunk.first..overlap_end {
+            if self.leaves[offset(seq)] != chunk.leaves[(seq - chunk.first) as usize] {
+                return Err(format!(
+                    "{range}: seq {seq} differs from the same seq in a chunk before it (a fork)"
+                ));
+            }
+        }
+        if chunk.last < covered {
+            self.repeated += 1;
+        } else {
+            self.leaves
+                .extend_from_slice(&chunk.leaves[(covered - chunk.first) as usize..]);
+        }
+        self.snapshots.insert(chunk.end.size(), chunk.end.clone());
         Ok(())
+    }
+
+    /// The tree of the first `size` leaves (`size` within the run), from the nearest
+    /// boundary below it.
+    fn tree_at(&self, size: u64) -> Frontier {
+        let Some((at, snapshot)) = self.snapshots.range(..=size).next_back() else {
+            return Frontier::new();
+        };
+        let mut tree = snapshot.clone();
+        let base = self.base.as_ref().map_or(0, Frontier::size);
+        let from = (*at - base) as usize;
+        let to = (size - base) as usize;
+        for leaf in self.leaves.get(from..to).unwrap_or_default() {
+            tree.push(*leaf);
+        }
+        tree
     }
 
     /// The first seq archived (`None` before any chunk).
@@ -236,9 +305,11 @@ impl ChainCheck {
         self.first
     }
 
-    /// The tree size covered up to.
+    /// The tree size the chunks so far cover up to.
     pub fn covered(&self) -> u64 {
-        self.covered
+        self.base
+            .as_ref()
+            .map_or(0, |b| b.size() + self.leaves.len() as u64)
     }
 
     /// Ranges no chunk holds, between the first chunk and the last.

@@ -110,6 +110,15 @@ async fn only_origins_a_tenant_names_may_call_its_api_from_a_browser() {
             .status(),
         StatusCode::NO_CONTENT
     );
+    // Reads of checkpoints, yes; signing one on demand, no.
+    assert_eq!(
+        preflight(&s, "/v1/checkpoint", SITE, "GET").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        preflight(&s, "/v1/checkpoint", SITE, "POST").await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     // The answer is allowed to the page only for the tenant that named the origin.
     let r = from_site(&s, &s.admin_key, SITE).await;

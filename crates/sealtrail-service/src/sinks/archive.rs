@@ -18,7 +18,6 @@ use object_store::path::Path as ObjectPath;
 pub use object_store::ObjectStore;
 use object_store::{BackoffConfig, ClientOptions, PutPayload, RetryConfig};
 use sealtrail_core::checkpoint::NoteVerifier;
-use sealtrail_core::envelope;
 use sealtrail_core::merkle::Frontier;
 use sealtrail_core::sinks::archive::{self, ArchiveTarget, DATA_SUFFIX, EVIDENCE_SUFFIX};
 use sealtrail_core::sinks::SinkFormat;
@@ -102,6 +101,8 @@ pub struct ChunkSource<'a> {
     pub format: SinkFormat,
     /// The log's key, to check the chunk before it leaves.
     pub verifier: &'a NoteVerifier,
+    /// How long the oldest entry after the cursor has waited ([`super::lag`]).
+    pub oldest_waited: Duration,
 }
 
 /// Why a chunk could not be made.
@@ -132,24 +133,9 @@ pub async fn next_chunk(
         return Ok(NextChunk::Wait);
     }
     let waiting = provable - source.cursor;
-    if (waiting as usize) < target.entries {
-        // Not full: written only once the oldest waiting entry has waited long enough.
-        let Some(oldest) = store
-            .leaves(tenant, source.cursor, 1)
-            .await?
-            .into_iter()
-            .next()
-        else {
-            return Ok(NextChunk::Wait);
-        };
-        if oldest.seq < provable {
-            let opened = envelope::open(&oldest.envelope, &oldest.slots)
-                .map_err(|e| ChunkError::Chunk(format!("seq {}: {e}", oldest.seq)))?;
-            let waited = now.millis().saturating_sub(opened.recorded_at.millis());
-            if waited < target.wait.as_millis() as i64 {
-                return Ok(NextChunk::Wait);
-            }
-        }
+    // Not full: written only once the oldest waiting entry has waited long enough.
+    if (waiting as usize) < target.entries && source.oldest_waited < target.wait {
+        return Ok(NextChunk::Wait);
     }
     let mut leaves = store.leaves(tenant, source.cursor, target.entries).await?;
     leaves.retain(|leaf| leaf.seq < provable);

@@ -330,6 +330,7 @@ impl Deliverer {
             cursor: sink.cursor,
             format: sink.format,
             verifier: &self.verifier,
+            oldest_waited: Duration::from_secs(lag.seconds),
         };
         let chunk = match super::archive::next_chunk(&source, &target, Timestamp::now()).await {
             Ok(super::archive::NextChunk::Wait) => return Ok(Attempt::Idle),

@@ -10,6 +10,7 @@
 mod architecture;
 mod bench;
 mod cli;
+mod cli_backup;
 mod cli_config;
 mod cli_hardening;
 mod cli_integrity;

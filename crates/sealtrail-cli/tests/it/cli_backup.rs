@@ -19,14 +19,7 @@ async fn ingest(url: &str, key: &str, n: usize) {
     let events: Vec<Value> = (0..n)
         .map(|i| json!({"action": "invoice.paid", "actor": {"id": format!("u{i}")}}))
         .collect();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    crate::common::post_batch(url, key, events).await;
 }
 
 /// Waits until the latest checkpoint covers the whole log; returns its note.

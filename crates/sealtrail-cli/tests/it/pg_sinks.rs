@@ -29,18 +29,11 @@ async fn lease_holder(database: &str, dirs: &[&Path]) -> usize {
         .unwrap_or_else(|| panic!("the lease is held by {owner}, no node of this test"))
 }
 
-async fn ingest(client: &reqwest::Client, url: &str, key: &str, round: usize) {
+async fn ingest(url: &str, key: &str, round: usize) {
     let events: Vec<Value> = (0..300)
         .map(|i| json!({"action": "nodes.delivered", "actor": {"id": format!("r{round}u{i}")}}))
         .collect();
-    let r = client
-        .post(format!("{url}/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    crate::common::post_batch(url, key, events).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -67,7 +60,7 @@ async fn one_node_at_a_time_delivers_a_sink_and_another_takes_over_when_it_dies(
 
     // Both nodes up, both taking ingest: one sender, so nothing arrives twice.
     for round in 0..4 {
-        ingest(&client, &urls[round % 2], &key, round).await;
+        ingest(&urls[round % 2], &key, round).await;
     }
     let size = log_size(&urls[0], &key).await;
     receiver.wait_for(size, Duration::from_secs(30)).await;
@@ -84,7 +77,7 @@ async fn one_node_at_a_time_delivers_a_sink_and_another_takes_over_when_it_dies(
     nodes.remove(holder).sigkill();
     let url = &urls[survivor];
     for round in 4..6 {
-        ingest(&client, url, &key, round).await;
+        ingest(url, &key, round).await;
     }
     receiver.wait_for(size + 600, Duration::from_secs(90)).await;
     receiver.assert_complete(size + 600);

@@ -61,14 +61,7 @@ async fn ingest(url: &str, key: &str, n: u64) {
                    "context": {"ip": "203.0.113.9"}})
         })
         .collect();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    crate::common::post_batch(url, key, events).await;
 }
 
 fn verify(location: &str, public_key: &str, dir: &Path) -> Output {

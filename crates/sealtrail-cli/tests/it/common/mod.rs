@@ -209,6 +209,18 @@ pub async fn get_json(url: &str, key: &str, path: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// POSTs `events` as one batch with the key and expects every one stored (200).
+pub async fn post_batch(url: &str, key: &str, events: Vec<serde_json::Value>) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/events"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+}
+
 /// The key's tenant's log size.
 pub async fn log_size(url: &str, key: &str) -> u64 {
     get_json(url, key, "/v1/tenant").await["log_size"]

@@ -9,6 +9,7 @@
 
 mod browser;
 mod browser_audit;
+mod browser_cors;
 mod browser_harness;
 mod common;
 mod compat_retraced;

@@ -29,7 +29,7 @@ pub fn normalise(origin: &str) -> Result<String, String> {
     let bad = |why: &str| {
         format!(
             "`{}` is not an origin ({why}): use https://host[:port]",
-            excerpt(origin)
+            crate::excerpt(origin, 60)
         )
     };
     if origin.len() > MAX_ORIGIN_BYTES {
@@ -65,10 +65,6 @@ pub fn normalise(origin: &str) -> Result<String, String> {
         Some(port) => Ok(format!("{scheme}://{host}:{port}")),
         None => Ok(format!("{scheme}://{host}")),
     }
-}
-
-fn excerpt(text: &str) -> String {
-    text.chars().take(60).collect()
 }
 
 #[cfg(test)]

@@ -77,6 +77,12 @@ pub struct Tenant {
     pub created_at: Timestamp,
 }
 
+/// At most `chars` characters of what someone sent, to quote it in a message without
+/// echoing an arbitrarily long input back.
+pub(crate) fn excerpt(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
 /// Tenant names are slugs so they are safe in URLs, file names and log lines.
 pub fn validate_tenant_name(name: &str) -> Result<(), String> {
     let ok_len = (1..=64).contains(&name.len());

@@ -63,7 +63,7 @@ impl SinkKind {
             format!(
                 "kind: one of {} (got `{}`)",
                 spelled(SinkKind::ALL.map(SinkKind::as_str)),
-                excerpt(text)
+                crate::excerpt(text, 40)
             )
         })
     }
@@ -117,7 +117,7 @@ impl SinkFormat {
             format!(
                 "format: one of {} (got `{}`)",
                 spelled(SinkFormat::ALL.map(SinkFormat::as_str)),
-                excerpt(text)
+                crate::excerpt(text, 40)
             )
         })
     }
@@ -130,11 +130,6 @@ fn spelled<const N: usize>(names: [&str; N]) -> String {
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         None => String::new(),
     }
-}
-
-/// At most 40 characters of what a person typed, for a message.
-fn excerpt(text: &str) -> String {
-    text.chars().take(40).collect()
 }
 
 /// Longest receiver token (a Splunk HEC token is a 36-character UUID).

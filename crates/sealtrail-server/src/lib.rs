@@ -223,7 +223,11 @@ fn metrics_handle() -> PrometheusHandle {
             let mut builder = PrometheusBuilder::new();
             for metric in metrics_catalog::ALL {
                 if let MetricKind::Histogram(buckets) = metric.kind {
-                    // Only fails for an empty bucket list, which the catalog never has.
+                    if buckets.is_empty() {
+                        // The catalog's own test refuses this; skipped rather than lose the
+                        // builder to the error an empty list would give.
+                        continue;
+                    }
                     builder = builder
                         .set_buckets_for_metric(Matcher::Full(metric.name.to_string()), buckets)
                         .unwrap_or_else(|_| PrometheusBuilder::new());

@@ -840,6 +840,12 @@ impl crate::Sinks for PgStore {
         self.pool.read("reading active sinks", sinks::active).await
     }
 
+    async fn sink_state_counts(
+        &self,
+    ) -> Result<Vec<(sealtrail_core::sinks::SinkState, u64)>, StoreError> {
+        self.pool.read("counting sinks", sinks::state_counts).await
+    }
+
     async fn claim_sinks(
         &self,
         node: &str,

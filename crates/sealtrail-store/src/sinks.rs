@@ -81,6 +81,10 @@ pub trait Sinks: Send + Sync + 'static {
     /// Every active sink of every tenant.
     async fn active_sinks(&self) -> Result<Vec<SinkRecord>, StoreError>;
 
+    /// How many sinks of every tenant are in each state (states with none left out): what
+    /// `/metrics` reports, so a dead letter on any node is seen even after a restart.
+    async fn sink_state_counts(&self) -> Result<Vec<(SinkState, u64)>, StoreError>;
+
     /// The active sinks `node` may deliver until `until`: those whose lease is free, expired
     /// (before `now`) or already `node`'s, each leased to `node` in the same statement. With
     /// several nodes on one database each sink is delivered by one node at a time, and a

@@ -833,6 +833,12 @@ impl crate::Sinks for SqliteStore {
         self.reads.read(sinks::active).await
     }
 
+    async fn sink_state_counts(
+        &self,
+    ) -> Result<Vec<(sealtrail_core::sinks::SinkState, u64)>, StoreError> {
+        self.reads.read(sinks::state_counts).await
+    }
+
     async fn claim_sinks(
         &self,
         node: &str,

@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sealtrail_core::sinks::SinkState;
 use serde_json::json;
 use std::time::Instant;
 
@@ -36,6 +37,19 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     crate::process_metrics::record();
+    // Every state, so a state that emptied reads 0 rather than its last count.
+    match state.store.sink_state_counts().await {
+        Ok(counts) => {
+            for sink_state in [SinkState::Active, SinkState::Paused, SinkState::DeadLetter] {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| *s == sink_state)
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!("sealtrail_sinks", "state" => sink_state.as_str()).set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "counting sinks for /metrics failed"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

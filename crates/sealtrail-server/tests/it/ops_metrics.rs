@@ -77,6 +77,7 @@ async fn metrics_pass_promtool_with_help_and_histograms() {
         "sealtrail_checkpoint_age_seconds{",
         "process_resident_memory_bytes ",
         "process_cpu_seconds_total ",
+        "sealtrail_sinks{state=\"dead_letter\"} 0",
     ] {
         assert!(text.contains(expected), "{expected} missing:\n{text}");
     }

@@ -102,6 +102,22 @@ pub(crate) fn active(tx: &mut Tx<'_>) -> PgResult<Vec<SinkRecord>> {
     .collect()
 }
 
+/// Sinks per state, across tenants.
+pub(crate) fn state_counts(tx: &mut Tx<'_>) -> PgResult<Vec<(SinkState, u64)>> {
+    let mut out = Vec::new();
+    for row in tx.query(
+        "SELECT state, count(*) FROM sinks GROUP BY state ORDER BY state",
+        &[],
+    )? {
+        let state: String = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        let state = SinkState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("sink state {state}")))?;
+        out.push((state, count.max(0) as u64));
+    }
+    Ok(out)
+}
+
 /// Leases to `node` every active sink that is free, expired or already its own.
 pub(crate) fn claim(
     tx: &mut Tx<'_>,

@@ -131,6 +131,25 @@ pub(crate) fn active(conn: &Connection) -> Result<Vec<SinkRecord>, StoreError> {
     )
 }
 
+/// Sinks per state, across tenants.
+pub(crate) fn state_counts(conn: &Connection) -> Result<Vec<(SinkState, u64)>, StoreError> {
+    let read = backend("counting sinks");
+    let mut stmt = conn
+        .prepare_cached("SELECT state, count(*) FROM sinks GROUP BY state ORDER BY state")
+        .map_err(read)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(backend("counting sinks"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (state, count) = row.map_err(backend("counting sinks"))?;
+        let state = SinkState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("sink state {state}")))?;
+        out.push((state, count.max(0) as u64));
+    }
+    Ok(out)
+}
+
 /// Leases to `node` every active sink that is free, expired or already its own.
 pub(crate) fn claim(
     conn: &mut Connection,

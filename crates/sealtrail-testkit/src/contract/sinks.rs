@@ -117,8 +117,20 @@ pub async fn sink_cursors_move_only_forward_from_where_delivery_started(store: A
         .unwrap()
         .iter()
         .any(|s| s.id == id));
+    // Counted by state across tenants, for /metrics.
+    assert!(store
+        .sink_state_counts()
+        .await
+        .unwrap()
+        .contains(&(SinkState::DeadLetter, 1)));
 
     assert!(store.remove_sink(acme, id).await.unwrap());
+    assert!(!store
+        .sink_state_counts()
+        .await
+        .unwrap()
+        .iter()
+        .any(|(state, _)| *state == SinkState::DeadLetter));
     assert!(!store.remove_sink(acme, id).await.unwrap());
     assert!(!store.sink_delivered(acme, id, 2, 3, now).await.unwrap());
     assert!(store.sinks(acme).await.unwrap().is_empty());

@@ -58,6 +58,20 @@ impl CorsOrigins {
     }
 }
 
+/// Sets a tenant's origins (checked and audited by the service) and drops this node's cache of
+/// them, so its preflights follow at once; what the API and the page both call.
+pub async fn set_origins(
+    state: &AppState,
+    tenant: TenantId,
+    origins: Vec<String>,
+    by: &sealtrail_service::users::Acting,
+) -> Result<Vec<String>, sealtrail_service::ServiceError> {
+    let now =
+        sealtrail_service::users::set_cors_origins(state.store.as_ref(), tenant, origins, by).await;
+    state.cors.forget();
+    now
+}
+
 /// Where the request's key put its tenant, for the answer's CORS headers.
 #[derive(Clone, Default)]
 pub struct TenantSlot(pub Arc<OnceLock<TenantId>>);

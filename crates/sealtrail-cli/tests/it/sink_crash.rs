@@ -4,7 +4,7 @@
 //! carries the same entry id, and every batch arrived in seq order.
 
 use crate::common::receiver::Receiver;
-use crate::common::{log_size, Served};
+use crate::common::{log_size, post_batch, Served};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -40,14 +40,7 @@ async fn a_sink_loses_nothing_when_the_server_is_killed_during_delivery() {
         let events: Vec<Value> = (0..1000)
             .map(|i| json!({"action": "crash.delivered", "actor": {"id": format!("r{round}u{i}")}}))
             .collect();
-        let r = client
-            .post(format!("{}/v1/events", server.url))
-            .bearer_auth(&key)
-            .json(&json!({ "events": events }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        post_batch(&server.url, &key, events).await;
         // Kill it somewhere inside the delivery of those 1,000 (10 batches of 100, which
         // the first pass after the append starts within half a second and finishes in a
         // few hundred milliseconds on the test machine).

@@ -6,7 +6,7 @@
 //! and the entry's JSON after a BOM. A server that does not trust the receiver's CA refuses
 //! to send, and says why.
 
-use crate::common::{free_port, get_json, log_size, wait_for_port, KillOnDrop, Served};
+use crate::common::{free_port, get_json, log_size, post_batch, wait_for_port, KillOnDrop, Served};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -94,14 +94,7 @@ async fn rsyslog_over_tls_receives_every_entry_as_rfc5424() {
                    "description": "line one\nline two"})
         })
         .collect();
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/events", server.url))
-        .bearer_auth(&key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    post_batch(&server.url, &key, events).await;
     create_sink(&server.url, &key, &receiver).await;
     let size = log_size(&server.url, &key).await;
 

@@ -204,14 +204,13 @@ pub async fn set_cors_origins(
     caller.require(Scope::Admin)?;
     let request: CorsBody = json_body(&body, r#"{"origins": ["https://app.example.com"]}"#)?;
     let tenant = caller.tenant();
-    sealtrail_service::users::set_cors_origins(
-        state.store.as_ref(),
+    crate::cors::set_origins(
+        &state,
         tenant,
         request.origins,
         &sealtrail_service::users::Acting::operator(caller.as_actor()),
     )
     .await?;
-    state.cors.forget();
     Ok(Json(settings_json(&state.store.settings(tenant).await?)))
 }
 

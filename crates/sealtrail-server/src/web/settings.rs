@@ -262,6 +262,15 @@ impl Fields {
             .unwrap_or("")
     }
 
+    /// Field `name` as a list: one entry per line or comma-separated (the allowlist and CORS
+    /// origin boxes).
+    fn entries(&self, name: &str) -> Vec<String> {
+        split_entries(self.get(name))
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
@@ -470,14 +479,10 @@ pub async fn allowlist(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let f = accept(&user, &headers, &body)?;
-    let entries: Vec<String> = split_entries(f.get("entries"))
-        .into_iter()
-        .map(str::to_string)
-        .collect();
     let result = users::set_ip_allowlist(
         state.store.as_ref(),
         user.tenant.id,
-        entries,
+        f.entries("entries"),
         Some(user.client.ip),
         &user.acting(),
     )
@@ -495,19 +500,10 @@ pub async fn cors(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let f = accept(&user, &headers, &body)?;
-    let origins: Vec<String> = split_entries(f.get("origins"))
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let result = users::set_cors_origins(
-        state.store.as_ref(),
-        user.tenant.id,
-        origins,
-        &user.acting(),
-    )
-    .await
-    .map(|_| ());
-    state.cors.forget();
+    let result =
+        crate::cors::set_origins(&state, user.tenant.id, f.entries("origins"), &user.acting())
+            .await
+            .map(|_| ());
     finish(&state, &user, result, "cors").await
 }
 

@@ -34,17 +34,6 @@ fn retry_after(r: &reqwest::Response) -> u64 {
         .unwrap()
 }
 
-async fn metrics(s: &TestServer) -> String {
-    s.client
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn batch(n: usize, tag: &str) -> Value {
     json!({ "events": (0..n).map(|i| event("user.created", &format!("{tag}{i}"))).collect::<Vec<_>>() })
 }
@@ -142,7 +131,8 @@ async fn a_key_over_its_rate_gets_429_and_other_keys_do_not() {
     assert_eq!(s.get(&other, "/v1/tenant").await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_secs(wait)).await;
     assert_eq!(s.get(&reader, "/v1/tenant").await.status(), StatusCode::OK);
-    assert!(metrics(&s)
+    assert!(s
+        .metrics_text()
         .await
         .contains("sealtrail_requests_refused_total{reason=\"key_rate\"}"));
     s.stop().await;
@@ -177,7 +167,7 @@ async fn a_tenant_over_its_ingest_rate_stores_nothing_of_the_refused_batch() {
     tokio::time::sleep(Duration::from_secs(wait)).await;
     let again = s.post_events(&ingest, &batch(200, "b")).await;
     assert_eq!(again.status(), StatusCode::OK);
-    let text = metrics(&s).await;
+    let text = s.metrics_text().await;
     assert!(
         text.contains("sealtrail_ingest_refused_total{reason=\"tenant_rate\"} 1"),
         "{text}"
@@ -268,7 +258,8 @@ async fn a_full_ingest_buffer_answers_503_and_frees_up() {
         .post_events(&s.admin_key, &event("user.created", "u1"))
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert!(metrics(&s)
+    assert!(s
+        .metrics_text()
         .await
         .contains("sealtrail_ingest_refused_total{reason=\"body_buffer_full\"}"));
     s.stop().await;
@@ -292,7 +283,8 @@ async fn a_full_writer_queue_refuses_before_reading_or_parsing_the_body() {
     // A full batch fits again: the reservation was cut to what was parsed, then released.
     let r = s.post_events(&s.admin_key, &batch(1_000, "q")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(metrics(&s)
+    assert!(s
+        .metrics_text()
         .await
         .contains("sealtrail_ingest_refused_total{reason=\"queue_full\"}"));
     s.stop().await;

@@ -516,14 +516,7 @@ async fn health_and_metrics() {
         .await
         .unwrap();
     assert_eq!(h.status(), StatusCode::OK);
-    let m = s
-        .client
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(m.status(), StatusCode::OK);
-    let text = m.text().await.unwrap();
+    let text = s.metrics_text().await;
     assert!(text.contains("sealtrail_http_requests_total"), "{text}");
     assert!(text.contains("sealtrail_events_ingested_total"), "{text}");
     s.stop().await;

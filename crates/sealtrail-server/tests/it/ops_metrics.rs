@@ -30,15 +30,7 @@ async fn metrics_pass_promtool_with_help_and_histograms() {
     s.get_json(&s.admin_key, "/v1/events?limit=5").await;
     // A checkpoint tick has run, so the signing metrics are there too.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let text = s
-        .client
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     let mut check = Command::new(promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

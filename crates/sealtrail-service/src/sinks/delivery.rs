@@ -234,7 +234,10 @@ impl Deliverer {
                 .filter(|s| backoff.get(&s.id).is_none_or(|at| *at <= now))
                 .collect()
         };
-        let attempts = due.iter().map(|sink| self.deliver(sink));
+        let attempts = due.iter().map(|sink| {
+            let size = sizes.get(&sink.tenant).copied().unwrap_or(0);
+            self.deliver(sink, size)
+        });
         futures::future::join_all(attempts).await;
         Ok(())
     }
@@ -260,9 +263,10 @@ impl Deliverer {
         Ok(leases.held.clone())
     }
 
-    /// One batch for `sink`: sent, and its outcome recorded.
-    pub async fn deliver(&self, sink: &SinkRecord) -> Attempt {
-        match self.try_deliver(sink).await {
+    /// One batch for `sink` (whose tenant's log holds `log_size` entries): sent, and its
+    /// outcome recorded.
+    pub async fn deliver(&self, sink: &SinkRecord, log_size: u64) -> Attempt {
+        match self.try_deliver(sink, log_size).await {
             Ok(attempt) => attempt,
             Err(e) => {
                 tracing::warn!(sink = %sink.id, error = %e, "reading a sink's next batch failed");
@@ -271,9 +275,9 @@ impl Deliverer {
         }
     }
 
-    async fn try_deliver(&self, sink: &SinkRecord) -> Result<Attempt, StoreError> {
+    async fn try_deliver(&self, sink: &SinkRecord, log_size: u64) -> Result<Attempt, StoreError> {
         if sink.kind == SinkKind::Archive {
-            return self.try_archive(sink).await;
+            return self.try_archive(sink, log_size).await;
         }
         let entries = entries_from(self.store.as_ref(), sink.tenant, sink.cursor).await?;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
@@ -306,7 +310,7 @@ impl Deliverer {
     }
 
     /// One chunk for an archive sink, when one is due: written, checked, uploaded, recorded.
-    async fn try_archive(&self, sink: &SinkRecord) -> Result<Attempt, StoreError> {
+    async fn try_archive(&self, sink: &SinkRecord, log_size: u64) -> Result<Attempt, StoreError> {
         let target = match archive::parse(&sink.url) {
             Ok(target) => target,
             Err(error) => {
@@ -319,8 +323,7 @@ impl Deliverer {
         };
         let tenant = self.tenant_name(sink.tenant).await?;
         // A chunk fills for up to its `minutes`: its lag in seconds says how long so far.
-        let size = self.store.log_size(sink.tenant).await?;
-        let lag = super::lag(self.store.as_ref(), sink, size, Timestamp::now()).await?;
+        let lag = super::lag(self.store.as_ref(), sink, log_size, Timestamp::now()).await?;
         metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => sink.id.to_string())
             .set(lag.seconds as f64);
         let source = super::archive::ChunkSource {

@@ -140,6 +140,18 @@ impl TestServer {
             .unwrap()
     }
 
+    /// The `/metrics` exposition as text (answered 200).
+    pub async fn metrics_text(&self) -> String {
+        let answer = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::OK);
+        answer.text().await.unwrap()
+    }
+
     pub async fn get_json(&self, key: &str, path_and_query: &str) -> Value {
         let r = self.get(key, path_and_query).await;
         assert_eq!(r.status(), StatusCode::OK, "GET {path_and_query}");

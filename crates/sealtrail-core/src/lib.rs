@@ -28,6 +28,7 @@ pub mod envelope;
 pub mod filter;
 pub mod ingest;
 pub mod ip_allowlist;
+pub mod jobs;
 pub mod keys;
 pub mod merkle;
 pub mod policy;

@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealtrail_core::entry::Actor;
@@ -13,9 +13,8 @@ use sealtrail_core::filter::{parse_query, ParamError, Query};
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
 use sealtrail_service::export_stream::{self, ExportRequest};
-use sealtrail_service::jobs::JobRecord;
+use sealtrail_service::jobs::{JobFile, JobRecord};
 use serde_json::{Map, Value};
-use tokio::io::AsyncReadExt;
 
 /// Validates `format`, `order` and the filters, then starts streaming the download; shared by
 /// the API and the page's Export buttons, so both export (and audit) exactly the same way.
@@ -151,20 +150,11 @@ pub fn job_name(name: Option<String>, format: Format, now: Timestamp) -> Result<
     })
 }
 
-/// A ready export job's file as a download (streamed in 64 KiB reads, `no-store`), for the
-/// API and the page alike.
-pub async fn job_file_response(record: &JobRecord, file: tokio::fs::File) -> Response {
-    const CHUNK: usize = 64 * 1024;
-    let length = file.metadata().await.map(|m| m.len()).ok();
-    let stream = futures::stream::try_unfold(file, |mut file| async move {
-        let mut buf = vec![0u8; CHUNK];
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Ok::<_, std::io::Error>(None);
-        }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), file)))
-    });
+/// A ready export job's file as a download (read from the store piece by piece, `no-store`),
+/// for the API and the page alike, from whichever node the request reached.
+pub fn job_file_response(record: &JobRecord, file: JobFile) -> Response {
+    let length = Some(file.len());
+    let stream = file.into_stream();
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(

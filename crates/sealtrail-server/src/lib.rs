@@ -151,8 +151,8 @@ pub struct ServerConfig {
     /// A PEM file of CA certificates sinks trust beside Mozilla's roots: receivers (HTTPS,
     /// syslog over TLS) whose certificates a private CA issued.
     pub sink_ca: Option<PathBuf>,
-    /// How long a finished export job's file is kept for download (jobs live in
-    /// `<data_dir>/exports`, so the disk they use is bounded by this).
+    /// How long a finished export job's file is served (jobs and their files live in the
+    /// database, or beside it on SQLite, so the space they take is bounded by this).
     pub export_retention: Duration,
     /// Most export jobs running at once; the rest wait queued, so jobs cannot starve requests.
     pub export_job_concurrency: usize,
@@ -520,17 +520,20 @@ pub async fn start_with_store(
             witnesses.notify(tenant.id);
         }
     }
+    let node = node_id::load_or_create(&config.data_dir)?;
+    jobs::remove_legacy_files(&config.data_dir.join("exports"));
     let exports = jobs::ExportJobs::open(
         jobs::JobsConfig {
-            root: config.data_dir.join("exports"),
+            node: node.clone(),
             retention: config.export_retention,
             concurrency: config.export_job_concurrency,
         },
         store.clone(),
         checkpointer.clone(),
         background_rx.clone(),
-    )?;
-    tokio::spawn(exports.clone().run_sweeper());
+    )
+    .await?;
+    tokio::spawn(exports.clone().run());
     tokio::spawn(web::sweep_expired_sessions(
         store.clone(),
         background_rx.clone(),
@@ -545,7 +548,7 @@ pub async fn start_with_store(
     let pseudonym_key = Arc::new(pseudonym_key);
     let deliverer = sinks::delivery::Deliverer::new(
         store.clone(),
-        node_id::load_or_create(&config.data_dir)?,
+        node,
         pseudonym_key.clone(),
         checkpointer.verifier(),
         sinks::delivery::Reach {
@@ -558,6 +561,7 @@ pub async fn start_with_store(
     )
     .map_err(|e| ServerError::Config(format!("sinks: {e}")))?;
     tokio::spawn(deliverer.clone().run(background_rx.clone()));
+    let throttle = Arc::new(throttle::SignInThrottle::new(store.clone(), &pseudonym_key));
     let state = AppState {
         store,
         pseudonym_key,
@@ -568,7 +572,7 @@ pub async fn start_with_store(
         exports,
         trusted_proxies: Arc::new(trusted_proxies),
         secure_cookies: config.secure_cookies,
-        throttle: Arc::new(throttle::SignInThrottle::default()),
+        throttle,
         usage: Arc::new(usage::Usage::new(config.ingest_capacity)),
         schemas: Arc::new(sealtrail_service::schemas::SchemaRegistry::default()),
         witness: witness.clone(),

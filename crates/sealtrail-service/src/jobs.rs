@@ -1,38 +1,51 @@
 //! Background export jobs: ask for an export, get an id at once, poll its progress, download
 //! the file when it is ready — for exports too large to wait for in one request.
 //!
-//! A job runs the one export implementation ([`crate::export_stream::start`], which also appends the
-//! `audit_log.exported` entry) into `<data_dir>/exports/<tenant>/<id>.export.<ext>.part`,
-//! fsyncs it and renames it to `<id>.export.<ext>` only when complete; the job's record is `<id>.json`, replaced
-//! atomically. A restart fails every unfinished job, so a half file is never offered as ready.
-//! At most `concurrency` jobs run at once; files are deleted `retention` after they are ready.
+//! Jobs live in the store ([`sealtrail_store::Jobs`]), not on a node: any node answers a
+//! job's status, list and download, and any node with a free runner takes the oldest queued
+//! job. A runner streams the one export implementation ([`crate::export_stream::start`],
+//! which also appends the `audit_log.exported` entry) into the store in pieces of
+//! [`PIECE_BYTES`], reports progress every [`HEARTBEAT`], and records the job ready only
+//! after every byte is stored. A job whose runner stops reporting for [`SILENT_FOR`] (its
+//! node died) goes back to the queue for another node, at most [`MAX_ATTEMPTS`] times; a
+//! restarted node takes back its own jobs at once; a node shutting down hands its jobs back.
+//! At most `concurrency` jobs run at once on a node; files are served until `retention`
+//! after they are ready.
 
-mod files;
 mod record;
 mod runner;
 mod upkeep;
 
-pub use record::{JobId, JobRecord, JobState};
-pub use upkeep::{INTERRUPTED, RECORD_KEEP};
+pub use record::{JobId, JobRecord, JobSpec};
+pub use sealtrail_core::jobs::JobState;
+use upkeep::GAVE_UP_SPEC;
+pub use upkeep::{DOWNLOAD_GRACE, GAVE_UP, RECORD_KEEP};
 
 use crate::checkpointer::Checkpointer;
-use files::JobFiles;
+use bytes::Bytes;
+use futures::Stream;
 use sealtrail_core::entry::Actor;
-use sealtrail_core::filter::Query;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
-use sealtrail_store::Store;
+use sealtrail_store::{Store, StoreError, StoredJob};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 
 /// Most unfinished (queued or running) jobs one tenant may have, so one tenant cannot fill the
 /// queue for everyone.
 pub const MAX_PENDING_PER_TENANT: usize = 10;
+/// How much of a job's file is stored at a time (and read at a time when it is served).
+pub const PIECE_BYTES: usize = 1 << 20;
+/// How often a runner reports progress (and so shows it is alive).
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a running job may go without a report before another node takes it over.
+pub const SILENT_FOR: Duration = Duration::from_secs(30);
+/// How many times a job is started before it is failed (an export that stops its node must
+/// not stop every node in turn).
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Why a job operation failed; the HTTP layer maps each to a status.
 #[derive(Debug, thiserror::Error)]
@@ -49,35 +62,28 @@ pub enum JobError {
     /// The tenant already has [`MAX_PENDING_PER_TENANT`] unfinished jobs.
     #[error("{MAX_PENDING_PER_TENANT} export jobs are already queued or running; wait for one to finish")]
     TooMany,
-    /// Reading or writing the jobs directory failed.
-    #[error("export jobs directory {path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A job record could not be read or written as JSON.
-    #[error("export job record {path}: {source}")]
+    /// The store failed.
+    #[error("export jobs: {0}")]
+    Store(#[from] StoreError),
+    /// A stored job's description could not be read.
+    #[error("export job {id}: unreadable description: {source}")]
     Corrupt {
-        /// The record file.
-        path: PathBuf,
+        /// The job.
+        id: String,
         /// The JSON error.
         source: serde_json::Error,
     },
-    /// A blocking file task panicked or was cancelled.
-    #[error("export job file task failed: {0}")]
-    Task(String),
 }
 
-/// Where jobs live, how many run at once and how long their files are kept.
+/// How many jobs run at once on this node, how long files are kept, and the node's name.
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
-    /// The jobs directory (`<data_dir>/exports`).
-    pub root: PathBuf,
+    /// This node's stable name (the one its sink leases use): its jobs are taken back at
+    /// start when it restarts.
+    pub node: String,
     /// How long a ready file is kept before it is deleted.
     pub retention: Duration,
-    /// Most jobs running at once (at least 1); the rest wait queued.
+    /// Most jobs running at once on this node (at least 1); the rest wait queued.
     pub concurrency: usize,
 }
 
@@ -90,190 +96,232 @@ pub struct NewJob {
     pub format: Format,
     /// The filters as given, recorded in the job, the file and the audit entry.
     pub filters: Value,
-    /// The parsed filters (relative ranges already resolved against the submission time).
-    pub query: Query,
+    /// The filter parameters as validated; whichever node runs the job parses them again
+    /// against the submission time, so relative ranges mean what they meant then.
+    pub params: Vec<(String, String)>,
     /// Who asked, for the audit entry.
     pub actor: Actor,
 }
 
-/// Live counters of a running job, read by status requests while the record on disk still
-/// holds the values from when it started.
-#[derive(Debug, Default)]
-struct Progress {
-    rows: Arc<AtomicU64>,
-    bytes: AtomicU64,
-}
-
-/// The export job service shared by the handlers, the runners and the expiry sweep.
+/// The export job service shared by the handlers, the runners and the sweep.
 pub struct ExportJobs {
-    files: Arc<JobFiles>,
-    retention: Duration,
+    config: JobsConfig,
     permits: Arc<Semaphore>,
-    live: Mutex<HashMap<JobId, Arc<Progress>>>,
+    running: AtomicUsize,
+    queued: Notify,
     store: Arc<dyn Store>,
     checkpointer: Arc<Checkpointer>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl ExportJobs {
-    /// Opens the jobs directory, fails jobs a previous process left unfinished (deleting their
-    /// partial files) and expires what is due — before the first request is served.
-    pub fn open(
+    /// Takes back the jobs this node was running before a restart (they go back to the
+    /// queue), and expires what is due — before the first request is served.
+    pub async fn open(
         config: JobsConfig,
         store: Arc<dyn Store>,
         checkpointer: Arc<Checkpointer>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, JobError> {
-        let files = JobFiles::open(config.root)?;
-        let now = Timestamp::now();
-        let failed = upkeep::recover(&files, now, config.retention)?;
-        if failed > 0 {
-            tracing::warn!(
-                failed,
-                "export jobs interrupted by the restart were marked failed"
-            );
-        }
-        upkeep::sweep(&files, now)?;
-        Ok(Arc::new(ExportJobs {
-            files: Arc::new(files),
-            retention: config.retention,
+        let jobs = Arc::new(ExportJobs {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
-            live: Mutex::new(HashMap::new()),
+            config,
+            running: AtomicUsize::new(0),
+            queued: Notify::new(),
             store,
             checkpointer,
             shutdown,
-        }))
+        });
+        let swept = upkeep::sweep(&jobs, Some(jobs.config.node.clone())).await?;
+        if swept.requeued > 0 || swept.failed > 0 {
+            tracing::warn!(
+                requeued = swept.requeued,
+                failed = swept.failed,
+                "export jobs interrupted by the restart were taken back"
+            );
+        }
+        Ok(jobs)
     }
 
-    /// Records a queued job and starts its runner, which waits for a free slot.
-    pub async fn submit(
-        self: &Arc<Self>,
-        tenant: TenantId,
-        job: NewJob,
-    ) -> Result<JobRecord, JobError> {
+    /// Records a queued job and wakes this node's runners; any node with a free runner may
+    /// take it.
+    pub async fn submit(&self, tenant: TenantId, job: NewJob) -> Result<JobRecord, JobError> {
         let now = Timestamp::now();
-        let record = JobRecord {
-            id: JobId::new(),
-            tenant,
+        let id = JobId::new();
+        let spec = JobSpec {
             name: job.name,
             format: job.format,
             filters: job.filters,
+            params: job.params,
+            file_name: job.format.file_name(now),
+            actor: job.actor,
+        };
+        let stored = StoredJob {
+            tenant,
+            id: id.uuid(),
             state: JobState::Queued,
+            spec: spec.to_json(),
+            node: None,
+            attempt: 0,
+            heartbeat_at: None,
             rows: 0,
             bytes: 0,
-            file_name: job.format.file_name(now),
             created_at: now,
             started_at: None,
             finished_at: None,
             expires_at: None,
             error: None,
         };
-        let queued = record.clone();
-        self.blocking(move |files| {
-            let _guard = files.lock();
-            let pending = files.list(tenant)?;
-            if pending.iter().filter(|r| r.state.is_pending()).count() >= MAX_PENDING_PER_TENANT {
-                return Err(JobError::TooMany);
-            }
-            files.write(&queued)
-        })
-        .await?;
-        tokio::spawn(runner::run(
-            self.clone(),
-            record.clone(),
-            job.query,
-            job.actor,
-        ));
-        Ok(record)
+        let limit = u32::try_from(MAX_PENDING_PER_TENANT).unwrap_or(u32::MAX);
+        if !self.store.add_job(stored.clone(), limit).await? {
+            return Err(JobError::TooMany);
+        }
+        self.queued.notify_one();
+        JobRecord::from_stored(stored, now)
     }
 
-    /// One of the tenant's jobs, with live progress while it runs.
+    /// One of the tenant's jobs, as any node sees it.
     pub async fn get(&self, tenant: TenantId, id: JobId) -> Result<JobRecord, JobError> {
-        let now = Timestamp::now();
-        let record = self
-            .blocking(move |files| {
-                let record = files.read(tenant, id)?.ok_or(JobError::NotFound)?;
-                upkeep::expire_if_due(files, record, now)
-            })
-            .await?;
-        Ok(self.with_progress(record))
+        let stored = self
+            .store
+            .job(tenant, id.uuid())
+            .await?
+            .ok_or(JobError::NotFound)?;
+        JobRecord::from_stored(stored, Timestamp::now())
     }
 
     /// The tenant's jobs, newest first.
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<JobRecord>, JobError> {
         let now = Timestamp::now();
-        let mut records = self
-            .blocking(move |files| {
-                files
-                    .list(tenant)?
-                    .into_iter()
-                    .map(|r| upkeep::expire_if_due(files, r, now))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        records.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
-        Ok(records.into_iter().map(|r| self.with_progress(r)).collect())
+        self.store
+            .jobs(tenant)
+            .await?
+            .into_iter()
+            .map(|stored| JobRecord::from_stored(stored, now))
+            .collect()
     }
 
-    /// A ready job and its open file. The file is opened before returning, so a sweep deleting
-    /// it afterwards cannot cut the download short.
+    /// A ready job and its file as a stream of pieces read from the store. A file that loses
+    /// its bytes mid-download (it expired, and the grace after expiry passed) ends the stream
+    /// with an error, never as a shorter file.
     pub async fn open_download(
         &self,
         tenant: TenantId,
         id: JobId,
-    ) -> Result<(JobRecord, tokio::fs::File), JobError> {
+    ) -> Result<(JobRecord, JobFile), JobError> {
         let record = self.get(tenant, id).await?;
         record.ensure_downloadable()?;
-        let path = self.files.final_path(&record);
-        match tokio::fs::File::open(&path).await {
-            Ok(file) => Ok((record, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(JobError::Expired),
-            Err(source) => Err(JobError::Io { path, source }),
-        }
+        let file = JobFile {
+            store: self.store.clone(),
+            tenant,
+            id: id.uuid(),
+            attempt: record.attempt,
+            length: record.bytes,
+        };
+        Ok((record, file))
     }
 
-    /// Expires due files every `min(retention, 1 min)` (at least every second) until shutdown.
-    pub async fn run_sweeper(self: Arc<Self>) {
-        let every = self
+    /// Takes queued jobs whenever a runner is free (woken by submissions, and every second
+    /// for jobs queued on other nodes), and sweeps every [`upkeep::SWEEP_EVERY`], until
+    /// shutdown.
+    pub async fn run(self: Arc<Self>) {
+        let mut claim_tick = tokio::time::interval(Duration::from_secs(1));
+        claim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let sweep_every = self
+            .config
             .retention
-            .clamp(Duration::from_secs(1), Duration::from_secs(60));
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            .clamp(Duration::from_secs(1), upkeep::SWEEP_EVERY);
+        let mut sweep_tick = tokio::time::interval(sweep_every);
+        sweep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown = self.shutdown.clone();
         loop {
             tokio::select! {
-                _ = ticker.tick() => {}
+                _ = claim_tick.tick() => {}
+                () = self.queued.notified() => {}
+                _ = sweep_tick.tick() => {
+                    match upkeep::sweep(&self, None).await {
+                        Ok(swept) => upkeep::log(&swept),
+                        Err(e) => tracing::warn!(error = %e, "export job sweep failed; will retry"),
+                    }
+                }
                 _ = shutdown.changed() => return,
             }
-            let now = Timestamp::now();
-            match self.blocking(move |files| upkeep::sweep(files, now)).await {
-                Ok(0) => {}
-                Ok(expired) => tracing::info!(expired, "export job files expired"),
-                Err(e) => tracing::warn!(error = %e, "export job sweep failed; will retry"),
-            }
+            self.claim_while_free().await;
         }
     }
 
-    /// Runs file I/O on a blocking thread.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&JobFiles) -> Result<T, JobError> + Send + 'static,
-    ) -> Result<T, JobError> {
-        let files = self.files.clone();
-        tokio::task::spawn_blocking(move || f(&files))
-            .await
-            .map_err(|e| JobError::Task(e.to_string()))?
-    }
-
-    /// Overlays the live counters of a running job on its stored record.
-    fn with_progress(&self, mut record: JobRecord) -> JobRecord {
-        if record.state == JobState::Running {
-            let live = crate::lock(&self.live);
-            if let Some(progress) = live.get(&record.id) {
-                record.rows = progress.rows.load(Ordering::Relaxed);
-                record.bytes = progress.bytes.load(Ordering::Relaxed);
+    /// Starts a runner for each queued job while this node has a free slot.
+    async fn claim_while_free(self: &Arc<Self>) {
+        while let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            match self
+                .store
+                .claim_job(&self.config.node, Timestamp::now())
+                .await
+            {
+                Ok(Some(job)) => {
+                    tokio::spawn(runner::run(self.clone(), job, permit));
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming an export job failed; will retry");
+                    return;
+                }
             }
         }
-        record
+    }
+}
+
+/// A ready job's file, read from the store piece by piece as it is sent.
+pub struct JobFile {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    id: uuid::Uuid,
+    attempt: u32,
+    length: u64,
+}
+
+impl JobFile {
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// The file's bytes, in pieces of at most [`PIECE_BYTES`].
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+        futures::stream::try_unfold((self, 0u64), |(file, offset)| async move {
+            if offset >= file.length {
+                return Ok(None);
+            }
+            let piece = file
+                .store
+                .read_job_file(file.tenant, file.id, file.attempt, offset, PIECE_BYTES)
+                .await
+                .map_err(std::io::Error::other)?;
+            if piece.is_empty() {
+                return Err(std::io::Error::other(
+                    "the export job's file was deleted while it was being downloaded",
+                ));
+            }
+            let next = offset + piece.len() as u64;
+            Ok(Some((Bytes::from(piece), (file, next))))
+        })
+    }
+}
+
+/// Deletes the jobs directory of versions that kept jobs as files on each node
+/// (`<data_dir>/exports`): their records are not carried over, and their files may hold
+/// personal data that nothing would ever delete otherwise.
+pub fn remove_legacy_files(dir: &std::path::Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => tracing::info!(dir = %dir.display(), "removed the old export jobs directory"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "old export jobs directory not removed")
+        }
     }
 }

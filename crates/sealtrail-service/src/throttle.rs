@@ -1,8 +1,10 @@
-//! Slows password guessing without letting a stranger lock a real person out.
+//! Slows password guessing without letting a stranger lock a real person out — with the same
+//! counts on every node, so alternating nodes gains an attacker nothing.
 //!
-//! Every attempt is charged when it *starts* (checked and recorded under one lock), so guesses
-//! sent all at once cannot slip under a limit before the first slow password check ends; a
-//! successful sign-in, or an attempt that was never checked, is refunded. Three limits apply:
+//! Every attempt is charged when it *starts* (checked and recorded in one store transaction,
+//! [`sealtrail_store::SignInAttempts`]), so guesses sent all at once, to one node or to many,
+//! cannot slip under a limit before the first slow password check ends; a successful
+//! sign-in, or an attempt that was never checked, is refunded. Three limits apply:
 //!
 //! * **per (account, address)**: [`PER_PAIR`] failures in [`WINDOW`], then that address waits —
 //!   only that address, so a guesser elsewhere cannot lock the real user out;
@@ -14,44 +16,38 @@
 //!   Addresses the account signed in from in the last [`KNOWN_FOR`] are exempt, so its owner
 //!   keeps signing in from their usual places during such an attack.
 //!
-//! Counts live in this process's memory: with several nodes each node counts on its own.
+//! The counters are named by keyed hashes of the account and address (a key derived from the
+//! deployment's pseudonym key), so the database holds no e-mail or address for them. Cost per
+//! attempt: one store transaction (on PostgreSQL three advisory locks, three counts and up to
+//! three inserts — about a millisecond, against the tens of milliseconds of the Argon2id check
+//! it guards), plus one more on success or refund.
 
-use std::collections::{HashMap, VecDeque};
+use sealtrail_core::Timestamp;
+use sealtrail_store::{AttemptRequest, AttemptRule, KeyWindow, PseudonymKey, Store, StoreError};
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Failures allowed per (account, address) within [`WINDOW`].
-pub const PER_PAIR: usize = 5;
+pub const PER_PAIR: u64 = 5;
 /// Attempts allowed per client address within [`WINDOW`], across accounts.
-pub const PER_ADDRESS: usize = 30;
+pub const PER_ADDRESS: u64 = 30;
 /// Failures on one account (from any address) before the growing delay starts.
-pub const ACCOUNT_FREE: usize = 5;
+pub const ACCOUNT_FREE: u64 = 5;
 /// The longest delay between attempts on an account under attack.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// How far back attempts count.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long an address stays familiar after a successful sign-in from it.
 pub const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Most keys remembered per map; beyond it the stalest are forgotten, so a flood of made-up
-/// e-mails or addresses cannot exhaust memory.
-const MAX_KEYS: usize = 100_000;
 
-/// What an attempt is counted under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Address(IpAddr),
-    Pair(String, IpAddr),
-    Account(String),
-}
+/// The purpose the counters' hashing key is derived for from the pseudonym key.
+const KEY_PURPOSE: &str = "sealtrail sign-in throttle v1";
 
-#[derive(Debug, Default)]
-struct State {
-    /// Recent attempt times per key, oldest first.
-    attempts: HashMap<Key, VecDeque<Instant>>,
-    /// When each (account, address) last signed in successfully.
-    known: HashMap<(String, IpAddr), Instant>,
-}
+/// The counters' order in every request: what [`decide`] reads.
+const ADDRESS: usize = 0;
+const PAIR: usize = 1;
+const ACCOUNT: usize = 2;
 
 /// Why an attempt may not even be checked, and when it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,31 +74,20 @@ pub enum Limit {
 #[derive(Debug)]
 #[must_use]
 pub struct Attempt {
-    account: String,
-    address: IpAddr,
-    at: Instant,
-    /// Whether the account's counter was charged (familiar addresses are not).
-    charged_account: bool,
+    token: [u8; 16],
+    pair: Vec<u8>,
+    account: Vec<u8>,
+    familiar: Vec<u8>,
 }
 
 /// Sign-in attempt counts (see the module documentation).
-#[derive(Debug, Default)]
 pub struct SignInThrottle {
-    state: Mutex<State>,
-}
-
-/// Drops attempts older than the window.
-fn expire(times: &mut VecDeque<Instant>, now: Instant) {
-    while times
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-    {
-        times.pop_front();
-    }
+    store: Arc<dyn Store>,
+    key: PseudonymKey,
 }
 
 /// The delay an account with `failures` recent failures imposes on unfamiliar addresses.
-pub fn account_delay(failures: usize) -> Duration {
+pub fn account_delay(failures: u64) -> Duration {
     if failures < ACCOUNT_FREE {
         return Duration::ZERO;
     }
@@ -110,146 +95,150 @@ pub fn account_delay(failures: usize) -> Duration {
     Duration::from_secs(1u64 << doublings).min(MAX_DELAY)
 }
 
-impl State {
-    fn recent(&mut self, key: &Key, now: Instant) -> &VecDeque<Instant> {
-        let times = self.attempts.entry(key.clone()).or_default();
-        expire(times, now);
-        times
-    }
+/// Milliseconds between two times, as a duration (zero when `to` is not later).
+fn between(from: Timestamp, to: Timestamp) -> Duration {
+    Duration::from_millis(u64::try_from(to.0.saturating_sub(from.0)).unwrap_or(0))
+}
 
-    fn bound(&mut self, now: Instant) {
-        if self.attempts.len() >= MAX_KEYS {
-            self.attempts.retain(|_, times| {
-                expire(times, now);
-                !times.is_empty()
+/// `t + d` in milliseconds, saturating.
+fn plus(t: Timestamp, d: Duration) -> Timestamp {
+    Timestamp(t.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+/// The policy: which counters an attempt at `now` is charged to (address and pair always;
+/// the account unless the address is familiar), or which limit refuses it. Pure, so the store
+/// can run it inside its transaction and the caller can run it again to explain a refusal.
+pub fn decide(
+    windows: &[KeyWindow],
+    familiar_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Vec<usize>, Refusal> {
+    let window = |i: usize| windows.get(i).copied().unwrap_or_default();
+    let until_window_frees = |w: KeyWindow| {
+        w.oldest
+            .map(|oldest| between(now, plus(oldest, WINDOW)))
+            .unwrap_or(Duration::ZERO)
+    };
+    if window(ADDRESS).count >= PER_ADDRESS {
+        return Err(Refusal {
+            retry_after: until_window_frees(window(ADDRESS)),
+            limit: Limit::Address,
+        });
+    }
+    if window(PAIR).count >= PER_PAIR {
+        return Err(Refusal {
+            retry_after: until_window_frees(window(PAIR)),
+            limit: Limit::AccountAtAddress,
+        });
+    }
+    let familiar = familiar_at.is_some_and(|at| between(at, now) < KNOWN_FOR);
+    if familiar {
+        return Ok(vec![ADDRESS, PAIR]);
+    }
+    let account = window(ACCOUNT);
+    let delay = account_delay(account.count);
+    if let Some(last) = account.newest {
+        let ready = plus(last, delay);
+        if delay > Duration::ZERO && now < ready {
+            return Err(Refusal {
+                retry_after: between(now, ready),
+                limit: Limit::AccountDelay,
             });
         }
-        if self.attempts.len() >= MAX_KEYS {
-            // Still full of fresh keys: forget the half whose latest attempt is oldest.
-            let mut latest: Vec<Instant> = self
-                .attempts
-                .values()
-                .filter_map(|t| t.back().copied())
-                .collect();
-            latest.sort_unstable();
-            if let Some(cut) = latest.get(latest.len() / 2).copied() {
-                self.attempts
-                    .retain(|_, t| t.back().is_some_and(|last| *last > cut));
-            }
-        }
-        if self.known.len() >= MAX_KEYS {
-            self.known
-                .retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
-            if self.known.len() >= MAX_KEYS {
-                self.known.clear();
-            }
-        }
     }
-
-    fn remove_one(&mut self, key: &Key, at: Instant) {
-        if let Some(times) = self.attempts.get_mut(key) {
-            if let Some(i) = times.iter().rposition(|t| *t == at) {
-                times.remove(i);
-            }
-            if times.is_empty() {
-                self.attempts.remove(key);
-            }
-        }
-    }
+    Ok(vec![ADDRESS, PAIR, ACCOUNT])
 }
 
 impl SignInThrottle {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        crate::lock(&self.state)
+    /// Counts in `store`, naming counters with a key derived from the deployment's pseudonym
+    /// key (the same on every node).
+    pub fn new(store: Arc<dyn Store>, pseudonym_key: &PseudonymKey) -> Self {
+        SignInThrottle {
+            store,
+            key: PseudonymKey::from_bytes(pseudonym_key.derive(KEY_PURPOSE)),
+        }
+    }
+
+    fn counter(&self, kind: &str, parts: &[&str]) -> Vec<u8> {
+        self.key
+            .derive(&format!("{kind}\n{}", parts.join("\n")))
+            .to_vec()
     }
 
     /// Lets an attempt on `account` from `address` start, charging it to every counter, or
     /// says which limit refuses it and for how long.
-    pub fn begin(&self, account: &str, address: IpAddr, now: Instant) -> Result<Attempt, Refusal> {
-        let mut state = self.lock();
-        state.bound(now);
-        let until_window_frees = |times: &VecDeque<Instant>| {
-            times
-                .front()
-                .map(|oldest| WINDOW.saturating_sub(now.duration_since(*oldest)))
-                .unwrap_or(Duration::ZERO)
-        };
-        let address_key = Key::Address(address);
-        let times = state.recent(&address_key, now);
-        if times.len() >= PER_ADDRESS {
-            return Err(Refusal {
-                retry_after: until_window_frees(times),
-                limit: Limit::Address,
-            });
+    pub async fn begin(
+        &self,
+        account: &str,
+        address: IpAddr,
+        now: Timestamp,
+    ) -> Result<Result<Attempt, Refusal>, StoreError> {
+        let ip = address.to_string();
+        let keys = vec![
+            self.counter("address", &[&ip]),
+            self.counter("pair", &[account, &ip]),
+            self.counter("account", &[account]),
+        ];
+        let familiar = self.counter("familiar", &[account, &ip]);
+        let token: [u8; 16] = rand::random();
+        let rule: AttemptRule =
+            Arc::new(move |windows, familiar_at| decide(windows, familiar_at, now).ok());
+        let check = self
+            .store
+            .begin_attempt(AttemptRequest {
+                keys: keys.clone(),
+                familiar: familiar.clone(),
+                since: Timestamp(
+                    now.0
+                        .saturating_sub(i64::try_from(WINDOW.as_millis()).unwrap_or(0)),
+                ),
+                now,
+                token,
+                rule,
+            })
+            .await?;
+        if !check.admitted {
+            let refusal = match decide(&check.windows, check.familiar_at, now) {
+                Err(refusal) => refusal,
+                // The rule refused, so the policy does too; never reached.
+                Ok(_) => Refusal {
+                    retry_after: Duration::from_secs(1),
+                    limit: Limit::Address,
+                },
+            };
+            return Ok(Err(refusal));
         }
-        let pair_key = Key::Pair(account.to_string(), address);
-        let times = state.recent(&pair_key, now);
-        if times.len() >= PER_PAIR {
-            return Err(Refusal {
-                retry_after: until_window_frees(times),
-                limit: Limit::AccountAtAddress,
-            });
-        }
-        let familiar = state
-            .known
-            .get(&(account.to_string(), address))
-            .is_some_and(|at| now.duration_since(*at) < KNOWN_FOR);
-        let account_key = Key::Account(account.to_string());
-        if !familiar {
-            let times = state.recent(&account_key, now);
-            let delay = account_delay(times.len());
-            if let Some(last) = times.back() {
-                let ready = *last + delay;
-                if delay > Duration::ZERO && now < ready {
-                    return Err(Refusal {
-                        retry_after: ready - now,
-                        limit: Limit::AccountDelay,
-                    });
-                }
-            }
-        }
-        let mut charge = vec![address_key, pair_key];
-        if !familiar {
-            charge.push(account_key);
-        }
-        for key in charge {
-            state.attempts.entry(key).or_default().push_back(now);
-        }
-        Ok(Attempt {
-            account: account.to_string(),
-            address,
-            at: now,
-            charged_account: !familiar,
-        })
+        let [_, pair, account]: [Vec<u8>; 3] = keys.try_into().unwrap_or_default();
+        Ok(Ok(Attempt {
+            token,
+            pair,
+            account,
+            familiar,
+        }))
     }
 
     /// The password was right: the attempt was no guess. Refunds it, forgets the account's
     /// failures (here and from elsewhere) and remembers the address as familiar.
-    pub fn succeeded(&self, attempt: Attempt) {
-        let mut state = self.lock();
-        state.remove_one(&Key::Address(attempt.address), attempt.at);
-        state
-            .attempts
-            .remove(&Key::Pair(attempt.account.clone(), attempt.address));
-        state
-            .attempts
-            .remove(&Key::Account(attempt.account.clone()));
-        state
-            .known
-            .insert((attempt.account, attempt.address), attempt.at);
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        let forget_before = Timestamp(
+            now.0
+                .saturating_sub(i64::try_from(KNOWN_FOR.as_millis()).unwrap_or(0)),
+        );
+        self.store
+            .attempt_succeeded(
+                attempt.token,
+                vec![attempt.pair, attempt.account],
+                attempt.familiar,
+                now,
+                forget_before,
+            )
+            .await
     }
 
     /// The attempt was never checked (the server was too busy): it counts nowhere.
-    pub fn refund(&self, attempt: Attempt) {
-        let mut state = self.lock();
-        state.remove_one(&Key::Address(attempt.address), attempt.at);
-        state.remove_one(
-            &Key::Pair(attempt.account.clone(), attempt.address),
-            attempt.at,
-        );
-        if attempt.charged_account {
-            state.remove_one(&Key::Account(attempt.account), attempt.at);
-        }
+    pub async fn refund(&self, attempt: Attempt) -> Result<(), StoreError> {
+        self.store.refund_attempt(attempt.token).await
     }
 }
 
@@ -261,81 +250,139 @@ mod tests {
         IpAddr::from([203, 0, 113, last])
     }
 
-    #[test]
-    fn an_address_is_limited_on_an_account_without_locking_out_others() {
-        let t = SignInThrottle::default();
-        let start = Instant::now();
+    fn throttle() -> (tempfile::TempDir, SignInThrottle) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::stores::open_embedded(dir.path()).unwrap();
+        (dir, SignInThrottle::new(store, &PseudonymKey::generate()))
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp(1_800_000_000_000 + seconds * 1000)
+    }
+
+    #[tokio::test]
+    async fn an_address_is_limited_on_an_account_without_locking_out_others() {
+        let (_dir, t) = throttle();
         // The real user signed in from home before.
-        t.succeeded(t.begin("acme:zoe", ip(9), start).unwrap());
-        let mut now = start;
-        for _ in 0..PER_PAIR {
-            now += Duration::from_secs(1);
+        let home = t.begin("acme:zoe", ip(9), at(0)).await.unwrap().unwrap();
+        t.succeeded(home).await.unwrap();
+        for i in 1..=PER_PAIR as i64 {
             // Failures stay charged.
-            let _ = t.begin("acme:zoe", ip(1), now).unwrap();
+            let _ = t.begin("acme:zoe", ip(1), at(i)).await.unwrap().unwrap();
         }
-        let refused = t.begin("acme:zoe", ip(1), now).unwrap_err();
+        let refused = t
+            .begin("acme:zoe", ip(1), at(5))
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(refused.limit, Limit::AccountAtAddress);
         assert_eq!(refused.retry_after, WINDOW - Duration::from_secs(4));
-        // The real user, from the address she always uses, is not locked out.
-        let from_home = t.begin("acme:zoe", ip(9), now).unwrap();
-        t.succeeded(from_home);
-        // Once the window passes, the guessing address may try again.
-        assert!(t
-            .begin("acme:zoe", ip(1), start + WINDOW + Duration::from_secs(5))
-            .is_ok());
+        // The real user, from the address she always uses, is not locked out (the success
+        // was recorded just now, so it is familiar).
+        let from_home = t
+            .begin("acme:zoe", ip(9), Timestamp::now())
+            .await
+            .unwrap()
+            .unwrap();
+        t.succeeded(from_home).await.unwrap();
     }
 
     #[test]
     fn unfamiliar_addresses_wait_a_doubling_delay_after_the_free_failures() {
-        let t = SignInThrottle::default();
-        let mut now = Instant::now();
-        t.succeeded(t.begin("acme:zoe", ip(200), now).unwrap());
-        for i in 0..ACCOUNT_FREE as u8 {
-            let _ = t.begin("acme:zoe", ip(i), now).unwrap();
-        }
-        let refused = t.begin("acme:zoe", ip(50), now).unwrap_err();
+        let now = at(100);
+        let failing = |count, newest| KeyWindow {
+            count,
+            oldest: Some(at(0)),
+            newest: Some(newest),
+        };
+        let none = KeyWindow::default();
+        let refused = decide(&[none, none, failing(ACCOUNT_FREE, now)], None, now).unwrap_err();
         assert_eq!(refused.limit, Limit::AccountDelay);
         assert_eq!(refused.retry_after, Duration::from_secs(1));
-        now += Duration::from_secs(1);
-        let _ = t.begin("acme:zoe", ip(50), now).unwrap();
+        let later = at(101);
         assert_eq!(
-            t.begin("acme:zoe", ip(51), now).unwrap_err().retry_after,
-            Duration::from_secs(2)
+            decide(&[none, none, failing(ACCOUNT_FREE, now)], None, later),
+            Ok(vec![ADDRESS, PAIR, ACCOUNT])
         );
-        // The owner's familiar address is never delayed.
-        t.succeeded(t.begin("acme:zoe", ip(200), now).unwrap());
+        let refused = decide(&[none, none, failing(ACCOUNT_FREE + 1, now)], None, now).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(2));
+        // The owner's familiar address is never delayed, nor charged to the account.
+        assert_eq!(
+            decide(
+                &[none, none, failing(ACCOUNT_FREE + 9, now)],
+                Some(at(50)),
+                now
+            ),
+            Ok(vec![ADDRESS, PAIR])
+        );
+        let stale = Timestamp(now.0 - KNOWN_FOR.as_millis() as i64);
+        assert!(decide(
+            &[none, none, failing(ACCOUNT_FREE + 9, now)],
+            Some(stale),
+            now
+        )
+        .is_err());
         assert_eq!(account_delay(ACCOUNT_FREE + 40), MAX_DELAY);
     }
 
-    #[test]
-    fn concurrent_attempts_are_charged_as_they_start_and_refunds_undo_them() {
-        let t = SignInThrottle::default();
-        let now = Instant::now();
+    #[tokio::test]
+    async fn concurrent_attempts_are_charged_as_they_start_and_refunds_undo_them() {
+        let (_dir, t) = throttle();
+        let t = Arc::new(t);
+        let now = at(0);
+        let mut tasks = Vec::new();
+        for i in 0..PER_ADDRESS * 2 {
+            let t = t.clone();
+            tasks.push(tokio::spawn(async move {
+                t.begin(&format!("acme:user{i}"), ip(7), now)
+                    .await
+                    .unwrap()
+                    .ok()
+            }));
+        }
         let mut started = Vec::new();
-        for _ in 0..PER_ADDRESS * 5 {
-            if let Ok(a) = t.begin(&format!("acme:user{}", started.len()), ip(7), now) {
+        for task in tasks {
+            if let Some(a) = task.await.unwrap() {
                 started.push(a);
             }
         }
         assert_eq!(
-            started.len(),
+            started.len() as u64,
             PER_ADDRESS,
             "the rest are refused before any check"
         );
+        let refused = t
+            .begin("acme:someone", ip(7), now)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.limit, Limit::Address);
         for a in started {
-            t.refund(a);
+            t.refund(a).await.unwrap();
         }
-        assert!(t.begin("acme:someone", ip(7), now).is_ok());
+        assert!(t.begin("acme:someone", ip(7), now).await.unwrap().is_ok());
     }
 
-    #[test]
-    fn memory_stays_bounded_under_a_flood_of_keys() {
-        let t = SignInThrottle::default();
-        let now = Instant::now();
-        for i in 0..(MAX_KEYS as u32) {
-            let address = IpAddr::from(i.to_be_bytes());
-            let _ = t.begin(&format!("acme:user{i}"), address, now);
+    #[tokio::test]
+    async fn the_store_holds_no_account_or_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::stores::open_embedded(dir.path()).unwrap();
+        let t = SignInThrottle::new(store.clone(), &PseudonymKey::generate());
+        let a = t
+            .begin("acme:zoe@example.org", ip(9), at(0))
+            .await
+            .unwrap()
+            .unwrap();
+        t.succeeded(a).await.unwrap();
+        drop((t, store));
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                bytes.extend(std::fs::read(path).unwrap());
+            }
         }
-        assert!(t.lock().attempts.len() <= MAX_KEYS + 3);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("zoe@example.org") && !text.contains("203.0.113.9"));
     }
 }

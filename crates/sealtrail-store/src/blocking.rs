@@ -26,3 +26,14 @@ pub(crate) async fn with_permit<T: Send + 'static>(
     .await
     .map_err(|e| StoreError::Backend(format!("a task of the {pool} failed: {e}")))?
 }
+
+/// Runs file work on a blocking thread (no permit: it holds no connection); `what` names it
+/// in the error when the task died.
+pub(crate) async fn run<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Backend(format!("a task of the {what} failed: {e}")))?
+}

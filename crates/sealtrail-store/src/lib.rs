@@ -16,13 +16,16 @@ pub use sealtrail_core::envelope::Slot;
 /// Re-exported so callers of the integrity methods need not depend on `core::merkle` directly.
 pub use sealtrail_core::merkle::Hash;
 
+pub use attempts::{AttemptCheck, AttemptRequest, AttemptRule, KeyWindow, SignInAttempts};
 pub use clock::{Clock, ReplayHandle};
+pub use jobs::{JobAttempt, JobEnd, JobSweep, Jobs, StoredJob, SweepRules};
 pub use limits::TenantLimits;
 pub use scrub::PseudonymKey;
 pub use sinks::{NewSink, SinkRecord, Sinks};
 pub use stored_entry::{SealedEntry, SealedPage};
 
 mod actor_columns;
+mod attempts;
 mod blocking;
 mod clock;
 pub(crate) mod conditions;
@@ -32,6 +35,7 @@ pub(crate) mod facets;
 pub(crate) mod group_commit;
 pub(crate) mod guards;
 pub(crate) mod index_terms;
+mod jobs;
 pub(crate) mod key_rows;
 mod limits;
 pub(crate) mod paging;
@@ -746,7 +750,7 @@ pub trait Schemas: Send + Sync + 'static {
 }
 
 /// The persistence contract, split by role so each part reads on its own: [`EventLog`],
-/// [`Integrity`], [`Lifecycle`], [`Directory`], [`Schemas`] and [`Sinks`]. Every method is tenant-scoped where data is
+/// [`Integrity`], [`Lifecycle`], [`Directory`], [`Schemas`], [`Sinks`], [`Jobs`] and [`SignInAttempts`]. Every method is tenant-scoped where data is
 /// tenant-owned: no call can read or write another tenant's entries. Callers hold an
 /// `Arc<dyn Store>`, on which every role's methods are callable without importing the role.
 ///
@@ -754,7 +758,9 @@ pub trait Schemas: Send + Sync + 'static {
 /// PostgreSQL with row locks and round trips batched into one statement); what they share is
 /// only pure: the sequencer, the filter conditions, group commit, paging, policies and rules.
 #[async_trait]
-pub trait Store: EventLog + Integrity + Lifecycle + Directory + Schemas + Sinks {
+pub trait Store:
+    EventLog + Integrity + Lifecycle + Directory + Schemas + Sinks + Jobs + SignInAttempts
+{
     /// Checks the backend can serve: used by `/healthz`.
     async fn health(&self) -> Result<(), StoreError>;
 }

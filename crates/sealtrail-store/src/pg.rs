@@ -15,9 +15,11 @@
 mod admin;
 mod aliases;
 mod append;
+mod attempts;
 mod checkpoints;
 mod error;
 mod facets;
+mod jobs;
 mod lifecycle;
 mod pool;
 mod query;

@@ -20,12 +20,14 @@
 mod admin;
 mod aliases;
 mod append;
+mod attempts;
 mod backfill;
 mod checkpoints;
 mod derive;
 mod erase;
 mod error;
 mod facets;
+mod jobs;
 mod ledger;
 mod pk;
 mod prune;

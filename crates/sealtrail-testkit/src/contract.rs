@@ -20,6 +20,7 @@ pub mod event_time;
 pub mod filters;
 pub mod fixtures;
 pub mod integrity;
+pub mod jobs;
 pub mod limits;
 pub mod log;
 pub mod paging;
@@ -35,6 +36,7 @@ pub use erasure_scope::*;
 pub use event_time::*;
 pub use filters::*;
 pub use integrity::*;
+pub use jobs::*;
 pub use limits::*;
 pub use log::*;
 pub use paging::*;
@@ -131,6 +133,9 @@ macro_rules! store_contract_tests {
             sinks_are_each_tenants_own,
             sinks_are_leased_to_one_node_at_a_time,
             a_sinks_format_and_credential_are_kept_exactly,
+            export_jobs_run_once_and_serve_their_file_from_the_store,
+            export_jobs_of_silent_nodes_are_taken_over_and_expire,
+            sign_in_attempts_are_counted_once_for_everyone,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

@@ -107,12 +107,12 @@ pub async fn create(
     let now = Timestamp::now();
     let name = job_name(body.name, format, now)?;
     let params = filter_params(&body.filters)?;
-    let (query, filters) = parse_filters(&params, now, &[]).map_err(filter_error)?;
+    let (_, filters) = parse_filters(&params, now, &[]).map_err(filter_error)?;
     let job = NewJob {
         name,
         format,
         filters,
-        query,
+        params,
         actor: caller.as_actor(),
     };
     let record = state.exports.submit(caller.tenant(), job).await?;
@@ -175,7 +175,7 @@ pub async fn download(
     caller.require(Scope::Export)?;
     let id = JobId::parse(&id).ok_or(JobError::NotFound)?;
     let (record, file) = state.exports.open_download(caller.tenant(), id).await?;
-    Ok(job_file_response(&record, file).await)
+    Ok(job_file_response(&record, file))
 }
 
 /// Malformed JSON is 400; well-formed JSON of the wrong shape (unknown field, wrong type) 422.
@@ -273,7 +273,8 @@ impl From<JobError> for ApiError {
                 "too_many_jobs",
                 e.to_string(),
             ),
-            JobError::Io { .. } | JobError::Corrupt { .. } | JobError::Task(_) => {
+            JobError::Store(e) => ApiError::from(e),
+            JobError::Corrupt { .. } => {
                 tracing::error!(error = %e, "export job storage error");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -197,13 +197,13 @@ pub async fn create_export(
     )
     .await?;
     let now = Timestamp::now();
-    let (query, filters) = parse_filters(&request.params, now, &[])
+    let (_, filters) = parse_filters(&request.params, now, &[])
         .map_err(|e| ServiceError::Workos(export_invalid(&e.param, e.to_string())))?;
     let job = NewJob {
         name: job_name(None, Format::Csv, now)?,
         format: Format::Csv,
         filters,
-        query,
+        params: request.params,
         actor: caller.as_actor(),
     };
     let record = state.exports.submit(caller.tenant(), job).await?;
@@ -267,7 +267,7 @@ pub async fn download_export(
     // The link stands in for the key, not for the address: the tenant's allowlist still holds.
     enforce_allowlist(&state, TenantId(tenant), client.ip).await?;
     let (record, file) = state.exports.open_download(TenantId(tenant), id).await?;
-    Ok(job_file_response(&record, file).await)
+    Ok(job_file_response(&record, file))
 }
 
 /// A filter the list would refuse, at the request field it came from.

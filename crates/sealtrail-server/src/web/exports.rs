@@ -168,13 +168,13 @@ pub async fn queue(
             _ => (k, v),
         })
         .collect();
-    let (query, filters) =
+    let (_, filters) =
         parse_filters(&params, now, &[]).map_err(|e| PageError::BadRequest(e.to_string()))?;
     let job = NewJob {
         name,
         format,
         filters,
-        query,
+        params,
         actor: user.actor(),
     };
     let record = state
@@ -198,7 +198,7 @@ pub async fn download(
         .open_download(user.tenant.id, id)
         .await
         .map_err(job_error)?;
-    Ok(job_file_response(&record, file).await)
+    Ok(job_file_response(&record, file))
 }
 
 /// A job refusal as the page shows it; another tenant's job is simply not found.

@@ -11,10 +11,10 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use sealtrail_core::Timestamp;
 use sealtrail_service::throttle::Limit;
 use sealtrail_service::users::{self, SignInRefusal};
 use serde::Deserialize;
-use std::time::Instant;
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -137,7 +137,8 @@ pub async fn submit(
     let account_key = format!("{workspace}:{email}");
     let attempt = match state
         .throttle
-        .begin(&account_key, client.ip, Instant::now())
+        .begin(&account_key, client.ip, Timestamp::now())
+        .await?
     {
         Ok(attempt) => attempt,
         Err(refusal) => {
@@ -159,7 +160,7 @@ pub async fn submit(
     let tenant = match state.store.tenant_by_name(&workspace).await {
         Ok(tenant) => tenant,
         Err(e) => {
-            state.throttle.refund(attempt);
+            settle(state.throttle.refund(attempt).await);
             return Err(e.into());
         }
     };
@@ -175,13 +176,13 @@ pub async fn submit(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
-            state.throttle.refund(attempt);
+            settle(state.throttle.refund(attempt).await);
             return Err(e.into());
         }
     };
     match outcome {
         Ok(signed_in) => {
-            state.throttle.succeeded(attempt);
+            settle(state.throttle.succeeded(attempt).await);
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,
@@ -191,7 +192,7 @@ pub async fn submit(
         }
         Err(SignInRefusal::AddressNotAllowed(ip)) => {
             // The password was right: not a guess.
-            state.throttle.succeeded(attempt);
+            settle(state.throttle.succeeded(attempt).await);
             Ok(again(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -201,7 +202,7 @@ pub async fn submit(
             ))
         }
         Err(SignInRefusal::Busy) => {
-            state.throttle.refund(attempt);
+            settle(state.throttle.refund(attempt).await);
             metrics::counter!("sealtrail_sign_in_refused_total", "limit" => "busy").increment(1);
             Ok(too_many(
                 std::time::Duration::from_secs(1),
@@ -258,6 +259,14 @@ pub async fn sign_out(
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie("", state.secure_cookies));
     Ok(response)
+}
+
+/// Logs a throttle update that could not be stored: the sign-in itself has been decided, and
+/// the attempt simply stays charged until its window passes.
+fn settle(result: Result<(), sealtrail_store::StoreError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "sign-in throttle not updated");
+    }
 }
 
 #[cfg(test)]

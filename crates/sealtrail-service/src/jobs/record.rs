@@ -1,11 +1,11 @@
-//! What an export job is: its id, its state machine and the record kept in `<id>.json`.
-//!
-//! The record is the job's whole truth on disk, so a restart (or another process reading the
-//! directory) sees the same job the API reported.
+//! What an export job is: its id, what it exports ([`JobSpec`], fixed at submission) and the
+//! record the API reports, read from the store the same way on every node.
 
-use super::JobError;
+use super::{JobError, JobState};
+use sealtrail_core::entry::Actor;
 use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::Format;
+use sealtrail_store::StoredJob;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -28,6 +28,11 @@ impl JobId {
     pub fn parse(s: &str) -> Option<Self> {
         let uuid = Uuid::parse_str(s).ok()?;
         (uuid.hyphenated().to_string() == s).then_some(JobId(uuid))
+    }
+
+    /// The id as the store keeps it.
+    pub fn uuid(self) -> Uuid {
+        self.0
     }
 }
 
@@ -57,55 +62,10 @@ impl From<JobId> for String {
     }
 }
 
-/// Where a job is in its life: `queued → running → ready → expired`, or `failed` from
-/// `queued`/`running`. Only `ready` has a file to download.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Accepted, waiting for a free runner.
-    Queued,
-    /// Being written to `<id>.export.<ext>.part`.
-    Running,
-    /// Complete, fsynced and renamed; downloadable until `expires_at`.
-    Ready,
-    /// Stopped without a file (see `error`); request it again.
-    Failed,
-    /// Was ready; its file has been deleted after the retention period.
-    Expired,
-}
-
-impl JobState {
-    /// Whether the job has not finished yet (it counts against the per-tenant limit, and a
-    /// restart fails it).
-    pub fn is_pending(self) -> bool {
-        matches!(self, JobState::Queued | JobState::Running)
-    }
-
-    /// The name used in the API and on disk.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Ready => "ready",
-            JobState::Failed => "failed",
-            JobState::Expired => "expired",
-        }
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One job as stored in `<data_dir>/exports/<tenant>/<id>.json` and reported by the API.
+/// What a job exports, fixed when it is submitted and stored with it, so whichever node runs
+/// it exports exactly what was asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobRecord {
-    /// The job's id.
-    pub id: JobId,
-    /// The tenant that asked (also the directory it lives in): checked on every read.
-    pub tenant: TenantId,
+pub struct JobSpec {
     /// The caller's label for the job.
     pub name: String,
     /// Output format, by its URL name.
@@ -113,7 +73,44 @@ pub struct JobRecord {
     pub format: Format,
     /// The filters as given (GET /v1/events parameter names), as recorded in the audit entry.
     pub filters: Value,
-    /// Where the job is.
+    /// The validated filter parameters, parsed again by the runner against `created_at`.
+    pub params: Vec<(String, String)>,
+    /// The download's file name, `audit-log-<UTC>.<ext>`.
+    pub file_name: String,
+    /// Who asked, for the audit entry.
+    pub actor: Actor,
+}
+
+impl JobSpec {
+    /// The spec as the store keeps it.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, JSON values and an actor always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The spec a stored job was submitted with.
+    pub fn of(job: &StoredJob) -> Result<JobSpec, JobError> {
+        serde_json::from_str(&job.spec).map_err(|source| JobError::Corrupt {
+            id: job.id.to_string(),
+            source,
+        })
+    }
+}
+
+/// One job as the API and the page report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// The job's id.
+    pub id: JobId,
+    /// The tenant that asked: checked on every read.
+    pub tenant: TenantId,
+    /// The caller's label for the job.
+    pub name: String,
+    /// Output format.
+    pub format: Format,
+    /// The filters as given (GET /v1/events parameter names), as recorded in the audit entry.
+    pub filters: Value,
+    /// Where the job is (`expired` as soon as `expires_at` passes, before a sweep records it).
     pub state: JobState,
     /// Entries written so far (final once the job has finished).
     pub rows: u64,
@@ -127,19 +124,37 @@ pub struct JobRecord {
     pub started_at: Option<Timestamp>,
     /// When it became ready or failed.
     pub finished_at: Option<Timestamp>,
-    /// When a ready file is deleted (finished + retention); the record itself is dropped a
-    /// week later.
+    /// When a ready file stops being served (finished + retention); the record itself is
+    /// dropped a week later.
     pub expires_at: Option<Timestamp>,
     /// Why it failed, for the caller.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The attempt whose file a download reads.
+    pub attempt: u32,
 }
 
 impl JobRecord {
-    /// The name of the finished file: `<id>.export.<ext>` — not `<id>.<ext>`, which for the
-    /// `json` format would be the record's own name.
-    pub fn file_stem(&self) -> String {
-        format!("{}.export.{}", self.id, self.format.file_extension())
+    /// The record of a stored job as of `now`.
+    pub fn from_stored(job: StoredJob, now: Timestamp) -> Result<JobRecord, JobError> {
+        let spec = JobSpec::of(&job)?;
+        let lapsed = job.state == JobState::Ready && job.expires_at.is_some_and(|t| t <= now);
+        Ok(JobRecord {
+            id: JobId(job.id),
+            tenant: job.tenant,
+            name: spec.name,
+            format: spec.format,
+            filters: spec.filters,
+            state: if lapsed { JobState::Expired } else { job.state },
+            rows: job.rows,
+            bytes: job.bytes,
+            file_name: spec.file_name,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            expires_at: job.expires_at,
+            error: job.error,
+            attempt: job.attempt,
+        })
     }
 
     /// Refuses a download unless the job is ready, saying why: 409 while it is not (yet) a
@@ -150,18 +165,6 @@ impl JobRecord {
             JobState::Expired => Err(JobError::Expired),
             state => Err(JobError::NotReady(state)),
         }
-    }
-
-    /// Marks the job finished at `now`, starting its retention clock.
-    pub(super) fn finish(
-        &mut self,
-        state: JobState,
-        now: Timestamp,
-        retention: std::time::Duration,
-    ) {
-        self.state = state;
-        self.finished_at = Some(now);
-        self.expires_at = Some(add(now, retention));
     }
 }
 
@@ -191,23 +194,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn record(state: JobState) -> JobRecord {
-        JobRecord {
-            id: JobId::new(),
-            tenant: TenantId(1),
+    fn stored(state: JobState, expires_at: Option<Timestamp>) -> StoredJob {
+        let spec = JobSpec {
             name: "q3".into(),
             format: Format::Bundle,
             filters: json!({ "range": "7d" }),
+            params: vec![("range".into(), "7d".into())],
+            file_name: "audit-log-20261123T101500Z.tar".into(),
+            actor: Actor::system("test"),
+        };
+        StoredJob {
+            tenant: TenantId(1),
+            id: Uuid::now_v7(),
             state,
+            spec: spec.to_json(),
+            node: None,
+            attempt: 1,
+            heartbeat_at: None,
             rows: 0,
             bytes: 0,
-            file_name: "audit-log-20261123T101500Z.tar".into(),
             created_at: Timestamp(1_795_000_000_000),
             started_at: None,
             finished_at: None,
-            expires_at: None,
+            expires_at,
             error: None,
         }
+    }
+
+    fn record(state: JobState) -> JobRecord {
+        JobRecord::from_stored(stored(state, None), Timestamp(0)).unwrap()
     }
 
     #[test]
@@ -226,14 +241,33 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip_with_names_on_disk() {
-        let r = record(JobState::Queued);
-        let text = serde_json::to_value(&r).unwrap();
+    fn a_ready_job_past_its_expiry_reads_as_expired_before_any_sweep() {
+        let job = stored(JobState::Ready, Some(Timestamp(5_000)));
+        let before = JobRecord::from_stored(job.clone(), Timestamp(4_999)).unwrap();
+        assert_eq!(before.state, JobState::Ready);
+        let after = JobRecord::from_stored(job, Timestamp(5_000)).unwrap();
+        assert_eq!(after.state, JobState::Expired);
+        assert!(matches!(
+            after.ensure_downloadable(),
+            Err(JobError::Expired)
+        ));
+    }
+
+    #[test]
+    fn specs_round_trip_with_format_names() {
+        let job = stored(JobState::Queued, None);
+        let spec = JobSpec::of(&job).unwrap();
+        let text: Value = serde_json::from_str(&job.spec).unwrap();
         assert_eq!(text["format"], "bundle");
-        assert_eq!(text["state"], "queued");
-        assert!(text.get("error").is_none());
-        assert_eq!(serde_json::from_value::<JobRecord>(text).unwrap(), r);
-        assert_eq!(r.file_stem(), format!("{}.export.tar", r.id));
+        assert_eq!(spec.to_json(), job.spec);
+        let broken = StoredJob {
+            spec: "{".into(),
+            ..job
+        };
+        assert!(matches!(
+            JobSpec::of(&broken),
+            Err(JobError::Corrupt { .. })
+        ));
     }
 
     #[test]
@@ -244,14 +278,9 @@ mod tests {
         assert_eq!(JobId::parse("../../etc/passwd"), None);
         assert_eq!(JobId::parse(&id.to_string().replace('-', "")), None);
         assert_ne!(JobId::new(), JobId::new());
-    }
-
-    #[test]
-    fn finishing_starts_the_retention_clock() {
-        let mut r = record(JobState::Running);
-        let now = Timestamp(1_000);
-        r.finish(JobState::Ready, now, std::time::Duration::from_secs(2));
-        assert_eq!(r.expires_at, Some(Timestamp(3_000)));
-        assert_eq!(add(now, std::time::Duration::MAX), Timestamp(i64::MAX));
+        assert_eq!(
+            add(Timestamp(1), std::time::Duration::MAX),
+            Timestamp(i64::MAX)
+        );
     }
 }

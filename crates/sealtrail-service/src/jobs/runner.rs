@@ -1,179 +1,186 @@
-//! Running one job: wait for a slot, stream the export into `<id>.export.<ext>.part`, fsync,
-//! rename, and only then record the job as ready.
+//! Running one attempt of a job: stream the export into the store piece by piece, report
+//! progress every [`HEARTBEAT`], and record the job ready only after its last byte is stored.
+//! An attempt that learns the job was taken from it (its reports came too late) stops
+//! without touching the job again.
 
-use super::files::{remove, sync_dir};
-use super::{ExportJobs, JobError, JobRecord, JobState, Progress};
+use super::record::add;
+use super::{ExportJobs, JobError, JobSpec, GAVE_UP_SPEC, HEARTBEAT, PIECE_BYTES};
 use crate::export_stream::{self, ExportRequest};
-use sealtrail_core::entry::Actor;
-use sealtrail_core::filter::Query;
+use sealtrail_core::filter::parse_query;
 use sealtrail_core::Timestamp;
-use std::path::Path;
-use std::sync::atomic::Ordering;
+use sealtrail_store::{JobEnd, StoredJob};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 
-/// Why a run did not produce a file.
+/// How an attempt stopped short of a ready file.
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     /// The export itself stopped (store, encoder, or the audit entry could not be appended).
     #[error("export stopped: {0}")]
     Export(std::io::Error),
-    /// The job file could not be written.
+    /// The job's description or filters could not be read.
     #[error(transparent)]
-    File(#[from] JobError),
-    /// The server is shutting down; the next start marks the job failed.
+    Spec(#[from] JobError),
+    /// Storing a piece or a report failed.
+    #[error("storing the export failed: {0}")]
+    Store(#[from] sealtrail_store::StoreError),
+    /// The job was taken from this attempt (it was presumed dead): stop, change nothing.
+    #[error("the job was taken over by another attempt")]
+    TakenOver,
+    /// The node is shutting down: the job goes back to the queue.
     #[error("server shutting down")]
     Shutdown,
 }
 
-/// The job's whole life after submission. Never panics and never leaves a `.part` behind
-/// except when the server shuts down mid-run (the next start removes it).
-pub(super) async fn run(jobs: Arc<ExportJobs>, record: JobRecord, query: Query, actor: Actor) {
-    let mut shutdown = jobs.shutdown.clone();
-    let permit = tokio::select! {
-        permit = jobs.permits.clone().acquire_owned() => match permit {
-            Ok(permit) => permit,
-            Err(_) => return, // the semaphore is never closed
-        },
-        () = stopped(&mut shutdown) => return,
-    };
-    let progress = Arc::new(Progress::default());
-    live(&jobs, &record, Some(progress.clone()));
-    let part = jobs.files.part_path(&record);
-    let result = write(
-        &jobs,
-        &record,
-        query,
-        actor,
-        &progress,
-        &part,
-        &mut shutdown,
-    )
-    .await;
-    let rows = progress.rows.load(Ordering::Relaxed);
-    let bytes = progress.bytes.load(Ordering::Relaxed);
-    let (state, error) = match result {
-        Ok(()) => (JobState::Ready, None),
-        Err(RunError::Shutdown) => {
-            live(&jobs, &record, None);
-            return;
+/// The attempt's whole life after its claim. Never panics; whatever happens, the job ends
+/// ready, failed or back in the queue — or, when taken over, is left to its new attempt.
+pub(super) async fn run(jobs: Arc<ExportJobs>, job: StoredJob, permit: OwnedSemaphorePermit) {
+    let running = jobs.running.fetch_add(1, Ordering::Relaxed) + 1;
+    metrics::gauge!("sealtrail_export_jobs_running").set(running as f64);
+    let rows = Arc::new(AtomicU64::new(0));
+    let mut bytes = 0u64;
+    let result = write(&jobs, &job, &rows, &mut bytes).await;
+    let rows = rows.load(Ordering::Relaxed);
+    let now = Timestamp::now();
+    let end = match result {
+        Ok(()) => Some(JobEnd::Ready {
+            expires_at: add(now, jobs.config.retention),
+        }),
+        Err(RunError::TakenOver) => {
+            tracing::warn!(job = %job.id, "export job was taken over by another node; stopped");
+            None
         }
+        Err(RunError::Shutdown) => Some(JobEnd::Released),
         Err(e) => {
-            tracing::warn!(job = %record.id, error = %e, "export job failed");
-            if let Err(e) = jobs.blocking(move |_| remove(&part)).await {
-                tracing::warn!(job = %record.id, error = %e, "partial export file not removed");
-            }
-            let message = "the export failed (the cause has been logged); request it again";
-            (JobState::Failed, Some(message.to_string()))
-        }
-    };
-    let outcome = if state == JobState::Ready {
-        "ready"
-    } else {
-        "failed"
-    };
-    metrics::counter!("sealtrail_export_jobs_total", "outcome" => outcome).increment(1);
-    let retention = jobs.retention;
-    let finished = jobs
-        .blocking(move |files| {
-            files.update(record.tenant, record.id, |r| {
-                r.rows = rows;
-                r.bytes = bytes;
-                r.error = error;
-                r.finish(state, Timestamp::now(), retention);
-                true
+            tracing::warn!(job = %job.id, error = %e, "export job failed");
+            let message = match e {
+                RunError::Spec(_) => GAVE_UP_SPEC,
+                _ => "the export failed (the cause has been logged); request it again",
+            };
+            Some(JobEnd::Failed {
+                error: message.to_string(),
+                expires_at: add(now, jobs.config.retention),
             })
-        })
-        .await;
-    match finished {
-        Ok(Some(r)) => {
-            tracing::info!(job = %r.id, state = %r.state, rows, bytes, "export job finished")
         }
-        Ok(None) => tracing::warn!(job = %record.id, "export job record vanished while it ran"),
-        Err(e) => tracing::error!(job = %record.id, error = %e, "export job result not recorded"),
+    };
+    if let Some(end) = end {
+        let outcome = match &end {
+            JobEnd::Ready { .. } => Some("ready"),
+            JobEnd::Failed { .. } => Some("failed"),
+            JobEnd::Released => None,
+        };
+        let ended = jobs
+            .store
+            .end_job(job.current_attempt(), rows, bytes, end, now)
+            .await;
+        match ended {
+            Ok(true) => {
+                if let Some(outcome) = outcome {
+                    metrics::counter!("sealtrail_export_jobs_total", "outcome" => outcome)
+                        .increment(1);
+                    tracing::info!(job = %job.id, outcome, rows, bytes, "export job finished");
+                }
+            }
+            Ok(false) => tracing::warn!(job = %job.id, "export job was taken over before it ended"),
+            // The job stays running until its silence hands it to another attempt.
+            Err(e) => tracing::error!(job = %job.id, error = %e, "export job result not recorded"),
+        }
     }
-    live(&jobs, &record, None);
+    let running = jobs
+        .running
+        .fetch_sub(1, Ordering::Relaxed)
+        .saturating_sub(1);
+    metrics::gauge!("sealtrail_export_jobs_running").set(running as f64);
     drop(permit);
 }
 
-/// Marks the job running, streams the export into the `.part` file, then makes it durable and
-/// gives it its final name.
+/// Streams the export into the store, reporting progress on the way.
 async fn write(
     jobs: &Arc<ExportJobs>,
-    record: &JobRecord,
-    query: Query,
-    actor: Actor,
-    progress: &Progress,
-    part: &Path,
-    shutdown: &mut watch::Receiver<bool>,
+    job: &StoredJob,
+    rows: &Arc<AtomicU64>,
+    bytes: &mut u64,
 ) -> Result<(), RunError> {
-    let (tenant, id) = (record.tenant, record.id);
-    jobs.blocking(move |files| {
-        files.update(tenant, id, |r| {
-            r.state = JobState::Running;
-            r.started_at = Some(Timestamp::now());
-            true
-        })
-    })
-    .await?
-    .ok_or(JobError::NotFound)?;
-    let io = |source| {
-        RunError::File(JobError::Io {
-            path: part.to_path_buf(),
-            source,
-        })
-    };
-    let mut file = tokio::fs::File::create(part).await.map_err(io)?;
+    let spec = JobSpec::of(job)?;
+    let query = parse_query(&spec.params, job.created_at, &[]).map_err(|e| JobError::Corrupt {
+        id: job.id.to_string(),
+        source: serde::de::Error::custom(e.to_string()),
+    })?;
     let mut chunks = export_stream::start(
         jobs.store.clone(),
         jobs.checkpointer.clone(),
         ExportRequest {
-            tenant,
+            tenant: job.tenant,
             query,
-            format: record.format,
-            filters: record.filters.clone(),
-            actor,
-            progress: Some(progress.rows.clone()),
-            job: Some(id.to_string()),
+            format: spec.format,
+            filters: spec.filters,
+            actor: spec.actor,
+            progress: Some(rows.clone()),
+            job: Some(job.id.to_string()),
             oldest_first: false,
         },
     );
+    let mut shutdown = jobs.shutdown.clone();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut piece: Vec<u8> = Vec::with_capacity(PIECE_BYTES);
     loop {
         let chunk = tokio::select! {
             chunk = chunks.recv() => chunk,
-            () = stopped(shutdown) => return Err(RunError::Shutdown),
+            _ = heartbeat.tick() => {
+                let alive = jobs
+                    .store
+                    .job_progress(
+                        job.current_attempt(),
+                        rows.load(Ordering::Relaxed),
+                        *bytes + piece.len() as u64,
+                        Timestamp::now(),
+                    )
+                    .await?;
+                if !alive {
+                    return Err(RunError::TakenOver);
+                }
+                continue;
+            }
+            () = stopped(&mut shutdown) => return Err(RunError::Shutdown),
         };
         match chunk {
-            Some(Ok(bytes)) => {
-                file.write_all(&bytes).await.map_err(io)?;
-                progress
-                    .bytes
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            Some(Ok(data)) => {
+                piece.extend_from_slice(&data);
+                while piece.len() >= PIECE_BYTES {
+                    let rest = piece.split_off(PIECE_BYTES);
+                    store_piece(jobs, job, bytes, std::mem::replace(&mut piece, rest)).await?;
+                }
             }
             Some(Err(e)) => return Err(RunError::Export(e)),
             // The export ended cleanly: its audit entry is already committed.
             None => break,
         }
     }
-    file.flush().await.map_err(io)?;
-    file.sync_all().await.map_err(io)?;
-    drop(file);
-    let done = jobs.files.final_path(record);
-    let dir = jobs.files.tenant_dir(tenant);
-    tokio::fs::rename(part, &done).await.map_err(io)?;
-    jobs.blocking(move |_| sync_dir(&dir)).await?;
+    if !piece.is_empty() || *bytes == 0 {
+        store_piece(jobs, job, bytes, piece).await?;
+    }
     Ok(())
 }
 
-/// Registers (or, with `None`, removes) a job's live counters.
-fn live(jobs: &ExportJobs, record: &JobRecord, progress: Option<Arc<Progress>>) {
-    let mut live = crate::lock(&jobs.live);
-    match progress {
-        Some(p) => live.insert(record.id, p),
-        None => live.remove(&record.id),
-    };
-    metrics::gauge!("sealtrail_export_jobs_running").set(live.len() as f64);
+/// Stores one piece at the end of what is stored so far.
+async fn store_piece(
+    jobs: &ExportJobs,
+    job: &StoredJob,
+    bytes: &mut u64,
+    piece: Vec<u8>,
+) -> Result<(), RunError> {
+    let len = piece.len() as u64;
+    let stored = jobs
+        .store
+        .write_job_file(job.current_attempt(), *bytes, piece)
+        .await?;
+    if !stored {
+        return Err(RunError::TakenOver);
+    }
+    *bytes += len;
+    Ok(())
 }
 
 /// Resolves once the server shuts down (or the server that owned the signal is gone).

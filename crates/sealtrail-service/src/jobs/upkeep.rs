@@ -1,186 +1,98 @@
-//! Keeping the jobs directory honest: after a restart no job still claims to be queued or
-//! running (its runner died with the old process), and a file is deleted once its retention
-//! has passed — checked by a periodic sweep and again on every read, so an expired file is
-//! never served between sweeps.
+//! Keeping jobs honest across nodes: a job whose runner went silent goes back to the queue
+//! (or fails after [`MAX_ATTEMPTS`]), a ready file stops being served when its retention
+//! passes and is deleted [`DOWNLOAD_GRACE`] later, and old records are forgotten.
 
-use super::files::{remove, JobFiles};
-use super::record::{add, JobRecord, JobState};
-use super::JobError;
+use super::record::add;
+use super::{ExportJobs, MAX_ATTEMPTS, SILENT_FOR};
 use sealtrail_core::Timestamp;
+use sealtrail_store::{JobSweep, StoreError, SweepRules};
 use std::time::Duration;
 
-/// The error a job interrupted by a restart reports.
-pub const INTERRUPTED: &str = "interrupted by a restart; request it again";
+/// The error a job reports after its runners stopped [`MAX_ATTEMPTS`] times.
+pub const GAVE_UP: &str = "the export was interrupted 3 times (its node stopped); request it again";
+
+/// The error a job reports when its stored description cannot be run.
+pub(super) const GAVE_UP_SPEC: &str =
+    "the export job's stored description could not be read; request it again";
 
 /// How long a finished job's record (not its file) stays listed after `expires_at`, so a
 /// client polling an old id learns "expired" or "failed" instead of "not found".
 pub const RECORD_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// At start: fails every queued or running job and deletes partial files, so a half-written
-/// file is never presented as ready. Returns how many jobs were failed.
-pub(super) fn recover(
-    files: &JobFiles,
-    now: Timestamp,
-    retention: Duration,
-) -> Result<usize, JobError> {
-    let mut failed = 0;
-    for tenant in files.tenants()? {
-        for record in files.list(tenant)? {
-            if !record.state.is_pending() {
-                continue;
-            }
-            files.update(tenant, record.id, |r| {
-                if !r.state.is_pending() {
-                    return false;
-                }
-                r.error = Some(INTERRUPTED.into());
-                r.finish(JobState::Failed, now, retention);
-                true
-            })?;
-            failed += 1;
-        }
-        // After the records: a crash in between leaves a failed record and a file that the
-        // next start removes, never a ready record without its file.
-        files.tidy(tenant)?;
+/// How long an expired file's bytes are kept, so a download that started just before expiry
+/// finishes; nothing new is served once the file has expired.
+pub const DOWNLOAD_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// Longest time between sweeps.
+pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// The rules a sweep at `now` applies.
+fn rules(now: Timestamp, retention: Duration, dead_node: Option<String>) -> SweepRules {
+    let back = |d: Duration| {
+        Timestamp(
+            now.0
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    };
+    SweepRules {
+        stale_before: back(SILENT_FOR),
+        dead_node,
+        max_attempts: MAX_ATTEMPTS,
+        failed_error: GAVE_UP.to_string(),
+        failed_expires_at: add(now, retention),
+        expire_before: now,
+        delete_files_before: back(DOWNLOAD_GRACE),
+        records_before: back(RECORD_KEEP),
     }
-    Ok(failed)
 }
 
-/// Expires every due job and drops records [`RECORD_KEEP`] after they expired. Returns how
-/// many jobs expired.
-pub(super) fn sweep(files: &JobFiles, now: Timestamp) -> Result<usize, JobError> {
-    let mut expired = 0;
-    for tenant in files.tenants()? {
-        for record in files.list(tenant)? {
-            let due = record.expires_at.is_some_and(|t| t <= now);
-            match record.state {
-                JobState::Ready if due => {
-                    expire_if_due(files, record, now)?;
-                    expired += 1;
-                }
-                JobState::Failed | JobState::Expired
-                    if record
-                        .expires_at
-                        .is_some_and(|t| add(t, RECORD_KEEP) <= now) =>
-                {
-                    files.delete(&record)?;
-                }
-                // A crash between marking a job expired and deleting its file leaves the file.
-                JobState::Expired => remove(&files.final_path(&record))?,
-                _ => {}
-            }
-        }
+/// One sweep of every tenant's jobs; `dead_node` names this node at start, whose running
+/// jobs died with its previous process.
+pub(super) async fn sweep(
+    jobs: &ExportJobs,
+    dead_node: Option<String>,
+) -> Result<JobSweep, StoreError> {
+    let rules = rules(Timestamp::now(), jobs.config.retention, dead_node);
+    let swept = jobs.store.sweep_jobs(rules).await?;
+    if swept.failed > 0 {
+        metrics::counter!("sealtrail_export_jobs_total", "outcome" => "failed")
+            .increment(swept.failed);
     }
-    Ok(expired)
+    if swept.requeued > 0 {
+        // Another node (or this one) takes them at its next look at the queue.
+        jobs.queued.notify_one();
+    }
+    Ok(swept)
 }
 
-/// Marks a ready job expired and deletes its file once `expires_at` has passed; returns the
-/// record as it now is.
-pub(super) fn expire_if_due(
-    files: &JobFiles,
-    record: JobRecord,
-    now: Timestamp,
-) -> Result<JobRecord, JobError> {
-    if record.state != JobState::Ready || record.expires_at.is_none_or(|t| t > now) {
-        return Ok(record);
+/// Logs what a periodic sweep changed.
+pub(super) fn log(swept: &JobSweep) {
+    if swept.requeued > 0 || swept.failed > 0 {
+        tracing::warn!(
+            requeued = swept.requeued,
+            failed = swept.failed,
+            "export jobs whose node went silent were taken over"
+        );
     }
-    let updated = files.update(record.tenant, record.id, |r| {
-        if r.state != JobState::Ready {
-            return false;
-        }
-        r.state = JobState::Expired;
-        true
-    })?;
-    // The record first: a reader that finds the file gone already sees "expired".
-    remove(&files.final_path(&record))?;
-    tracing::info!(job = %record.id, "export job expired; file deleted");
-    Ok(updated.unwrap_or(record))
+    if swept.expired > 0 {
+        tracing::info!(expired = swept.expired, "export job files expired");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::record::JobId;
-    use sealtrail_core::TenantId;
-    use sealtrail_export::Format;
-    use serde_json::json;
-
-    fn record(state: JobState) -> JobRecord {
-        JobRecord {
-            id: JobId::new(),
-            tenant: TenantId(7),
-            name: "n".into(),
-            format: Format::Csv,
-            filters: json!({}),
-            state,
-            rows: 0,
-            bytes: 0,
-            file_name: "audit-log-x.csv".into(),
-            created_at: Timestamp(1_000),
-            started_at: None,
-            finished_at: None,
-            expires_at: None,
-            error: None,
-        }
-    }
-
-    fn setup() -> (tempfile::TempDir, JobFiles) {
-        let dir = tempfile::tempdir().unwrap();
-        let files = JobFiles::open(dir.path().join("exports")).unwrap();
-        (dir, files)
-    }
 
     #[test]
-    fn recovery_fails_pending_jobs_and_deletes_partial_files() {
-        let (_dir, files) = setup();
-        let running = record(JobState::Running);
-        let queued = record(JobState::Queued);
-        let mut ready = record(JobState::Ready);
-        ready.finish(JobState::Ready, Timestamp(2_000), Duration::from_secs(3600));
-        for r in [&running, &queued, &ready] {
-            files.write(r).unwrap();
-        }
-        std::fs::write(files.part_path(&running), b"half").unwrap();
-        // Renamed but never recorded as ready: complete, yet not trusted.
-        std::fs::write(files.final_path(&running), b"whole?").unwrap();
-        std::fs::write(files.final_path(&ready), b"whole").unwrap();
-        let tmp = files.tenant_dir(TenantId(7)).join("stray.json.tmp");
-        std::fs::write(&tmp, b"{").unwrap();
-
-        assert_eq!(
-            recover(&files, Timestamp(5_000), Duration::from_secs(60)).unwrap(),
-            2
-        );
-        for r in [&running, &queued] {
-            let after = files.read(r.tenant, r.id).unwrap().unwrap();
-            assert_eq!(after.state, JobState::Failed);
-            assert_eq!(after.error.as_deref(), Some(INTERRUPTED));
-            assert_eq!(after.finished_at, Some(Timestamp(5_000)));
-        }
-        assert!(!files.part_path(&running).exists());
-        assert!(!files.final_path(&running).exists());
-        assert!(!tmp.exists());
-        assert!(files.final_path(&ready).exists(), "ready files are kept");
-    }
-
-    #[test]
-    fn sweep_expires_ready_files_then_drops_old_records() {
-        let (_dir, files) = setup();
-        let mut ready = record(JobState::Ready);
-        ready.finish(JobState::Ready, Timestamp(1_000), Duration::from_secs(1));
-        files.write(&ready).unwrap();
-        std::fs::write(files.final_path(&ready), b"x").unwrap();
-
-        assert_eq!(sweep(&files, Timestamp(1_999)).unwrap(), 0);
-        assert!(files.final_path(&ready).exists());
-        assert_eq!(sweep(&files, Timestamp(2_000)).unwrap(), 1);
-        assert!(!files.final_path(&ready).exists());
-        let after = files.read(ready.tenant, ready.id).unwrap().unwrap();
-        assert_eq!(after.state, JobState::Expired);
-        assert_eq!(after.expires_at, Some(Timestamp(2_000)));
-
-        let later = add(Timestamp(2_000), RECORD_KEEP);
-        sweep(&files, later).unwrap();
-        assert!(files.read(ready.tenant, ready.id).unwrap().is_none());
+    fn a_sweep_takes_silent_jobs_and_deletes_files_after_the_grace() {
+        let now = Timestamp(1_000_000_000);
+        let r = rules(now, Duration::from_secs(3600), Some("node-a".into()));
+        assert_eq!(r.stale_before, Timestamp(now.0 - 30_000));
+        assert_eq!(r.expire_before, now);
+        assert_eq!(r.delete_files_before, Timestamp(now.0 - 600_000));
+        assert_eq!(r.records_before, Timestamp(now.0 - 7 * 86_400_000));
+        assert_eq!(r.failed_expires_at, Timestamp(now.0 + 3_600_000));
+        assert_eq!(r.max_attempts, 3);
+        assert!(GAVE_UP.contains(&MAX_ATTEMPTS.to_string()));
     }
 }

@@ -34,7 +34,51 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (13, V13_SINK_LEASES),
     (14, V14_SINK_FORMATS),
     (15, V15_CORS_ORIGINS),
+    (16, V16_SHARED_JOBS_AND_ATTEMPTS),
 ];
+
+/// Version 16: export jobs and their files (`crate::Jobs`) and sign-in attempts
+/// (`crate::SignInAttempts`) in the database, so every node answers for every job and counts
+/// every guess.
+const V16_SHARED_JOBS_AND_ATTEMPTS: &str = "
+CREATE TABLE export_jobs (
+    tenant       bigint NOT NULL REFERENCES tenants(id),
+    id           text NOT NULL,
+    state        text NOT NULL,
+    spec         text NOT NULL,
+    node         text,
+    attempt      integer NOT NULL,
+    heartbeat_at bigint,
+    row_count    bigint NOT NULL,
+    byte_count   bigint NOT NULL,
+    created_at   bigint NOT NULL,
+    started_at   bigint,
+    finished_at  bigint,
+    expires_at   bigint,
+    error        text,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX export_jobs_queue ON export_jobs (state, created_at);
+CREATE TABLE export_files (
+    tenant bigint NOT NULL,
+    job    text NOT NULL,
+    start  bigint NOT NULL,
+    data   bytea NOT NULL,
+    PRIMARY KEY (tenant, job, start)
+);
+CREATE TABLE sign_in_attempts (
+    key   bytea NOT NULL,
+    at    bigint NOT NULL,
+    token bytea NOT NULL
+);
+CREATE INDEX sign_in_attempts_key ON sign_in_attempts (key, at);
+CREATE INDEX sign_in_attempts_at ON sign_in_attempts (at);
+CREATE INDEX sign_in_attempts_token ON sign_in_attempts (token);
+CREATE TABLE sign_in_familiar (
+    key bytea PRIMARY KEY,
+    at  bigint NOT NULL
+);
+";
 
 /// Version 15: the web origins allowed to call a tenant's API from a browser (none by default).
 const V15_CORS_ORIGINS: &str =

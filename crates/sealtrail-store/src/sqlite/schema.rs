@@ -51,7 +51,43 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (18, Step::Sql(V18_SINK_LEASES)),
     (19, Step::Sql(V19_SINK_FORMATS)),
     (20, Step::Sql(V20_CORS_ORIGINS)),
+    (21, Step::Sql(V21_SHARED_JOBS_AND_ATTEMPTS)),
 ];
+
+/// Version 21: export jobs (`crate::Jobs`) and sign-in attempts (`crate::SignInAttempts`) in
+/// the database, where every node of a deployment finds them.
+const V21_SHARED_JOBS_AND_ATTEMPTS: &str = "
+CREATE TABLE export_jobs (
+    tenant       INTEGER NOT NULL REFERENCES tenants(id),
+    id           TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    spec         TEXT NOT NULL,
+    node         TEXT,
+    attempt      INTEGER NOT NULL,
+    heartbeat_at INTEGER,
+    row_count    INTEGER NOT NULL,
+    byte_count   INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    expires_at   INTEGER,
+    error        TEXT,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX export_jobs_queue ON export_jobs (state, created_at);
+CREATE TABLE sign_in_attempts (
+    key   BLOB NOT NULL,
+    at    INTEGER NOT NULL,
+    token BLOB NOT NULL
+);
+CREATE INDEX sign_in_attempts_key ON sign_in_attempts (key, at);
+CREATE INDEX sign_in_attempts_at ON sign_in_attempts (at);
+CREATE INDEX sign_in_attempts_token ON sign_in_attempts (token);
+CREATE TABLE sign_in_familiar (
+    key BLOB PRIMARY KEY,
+    at  INTEGER NOT NULL
+);
+";
 
 /// Version 20: the web origins allowed to call a tenant's API from a browser (none by default).
 const V20_CORS_ORIGINS: &str =

@@ -57,6 +57,34 @@ impl TestServer {
         }
     }
 
+    /// Starts a server on a store a test prepared (and bootstrapped) in `dir`, as a restart
+    /// would find it; the owner's password is not known to such a test.
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        admin_key: String,
+    ) -> Self {
+        let mut config =
+            ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        config.prune_at = None;
+        let server = start_with_store(config, store.clone()).await.unwrap();
+        TestServer {
+            url: server.url(),
+            admin_key,
+            owner_email: String::new(),
+            owner_password: String::new(),
+            store,
+            client: Client::new(),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// The directory holding the server's database and files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Lifts the default tenant's rate limits, for tests that load the server on purpose (call
     /// before the first request: the server caches limits for a few seconds).
     pub async fn lift_limits(&self) {

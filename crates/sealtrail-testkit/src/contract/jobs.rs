@@ -1,0 +1,388 @@
+//! Export jobs and sign-in attempts: what every node of a deployment must agree on — one
+//! runner per job, writes only from the attempt that holds it, files served from any node,
+//! limits counted once for everyone.
+
+use sealtrail_core::jobs::JobState;
+use sealtrail_core::{TenantId, Timestamp};
+use sealtrail_store::{
+    AttemptRequest, AttemptRule, JobAttempt, JobEnd, Store, StoredJob, SweepRules,
+};
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn queued(tenant: TenantId, created_at: i64) -> StoredJob {
+    StoredJob {
+        tenant,
+        id: Uuid::now_v7(),
+        state: JobState::Queued,
+        spec: format!("{{\"n\":{created_at}}}"),
+        node: None,
+        attempt: 0,
+        heartbeat_at: None,
+        rows: 0,
+        bytes: 0,
+        created_at: Timestamp(created_at),
+        started_at: None,
+        finished_at: None,
+        expires_at: None,
+        error: None,
+    }
+}
+
+fn rules(now: i64) -> SweepRules {
+    SweepRules {
+        stale_before: Timestamp(now - 30_000),
+        dead_node: None,
+        max_attempts: 3,
+        failed_error: "its node stopped".into(),
+        failed_expires_at: Timestamp(now + 60_000),
+        expire_before: Timestamp(now),
+        delete_files_before: Timestamp(now - 600_000),
+        records_before: Timestamp(now - 7 * 86_400_000),
+    }
+}
+
+async fn read_all(store: &Arc<dyn Store>, job: &StoredJob) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let piece = store
+            .read_job_file(job.tenant, job.id, job.attempt, out.len() as u64, 5)
+            .await
+            .unwrap();
+        if piece.is_empty() {
+            return out;
+        }
+        out.extend(piece);
+    }
+}
+
+/// A job is queued, claimed by one node, written (a retried write is harmless), ended ready
+/// and read back whole by anyone; another tenant sees none of it; the per-tenant limit of
+/// unfinished jobs holds.
+pub async fn export_jobs_run_once_and_serve_their_file_from_the_store(store: Arc<dyn Store>) {
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let other = store.create_tenant("other").await.unwrap().id;
+    let first = queued(acme, 1_000);
+    let second = queued(acme, 2_000);
+    assert!(store.add_job(first.clone(), 2).await.unwrap());
+    assert!(store.add_job(second.clone(), 2).await.unwrap());
+    assert!(
+        !store.add_job(queued(acme, 3_000), 2).await.unwrap(),
+        "a third unfinished job is over the limit"
+    );
+    assert!(store.add_job(queued(other, 3_000), 2).await.unwrap());
+    assert!(store.job(other, first.id).await.unwrap().is_none());
+    let listed: Vec<Uuid> = store
+        .jobs(acme)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(listed, vec![second.id, first.id], "newest first");
+
+    let now = Timestamp(10_000);
+    let claimed = store.claim_job("node-a", now).await.unwrap().unwrap();
+    assert_eq!(claimed.id, first.id, "the oldest queued job first");
+    assert_eq!(
+        (claimed.state, claimed.node.as_deref(), claimed.attempt),
+        (JobState::Running, Some("node-a"), 1)
+    );
+    assert_eq!(claimed.started_at, Some(now));
+    let (a, b) = (
+        store.claim_job("node-b", now).await.unwrap().unwrap(),
+        store.claim_job("node-b", now).await.unwrap().unwrap(),
+    );
+    assert!(a.id != first.id && b.id != first.id && a.id != b.id);
+    assert!(store.claim_job("node-b", now).await.unwrap().is_none());
+
+    let (t, id) = (acme, first.id);
+    assert!(store
+        .write_job_file(attempt(t, id, 1), 0, b"hello ".to_vec())
+        .await
+        .unwrap());
+    assert!(store
+        .write_job_file(attempt(t, id, 1), 6, b"wrong".to_vec())
+        .await
+        .unwrap());
+    assert!(store
+        .write_job_file(attempt(t, id, 1), 6, b"world".to_vec())
+        .await
+        .unwrap());
+    assert!(store
+        .job_progress(attempt(t, id, 1), 2, 11, Timestamp(11_000))
+        .await
+        .unwrap());
+    let running = store.job(t, id).await.unwrap().unwrap();
+    assert_eq!((running.rows, running.bytes), (2, 11));
+    assert_eq!(running.heartbeat_at, Some(Timestamp(11_000)));
+    assert!(
+        !store
+            .write_job_file(attempt(t, id, 2), 0, b"x".to_vec())
+            .await
+            .unwrap(),
+        "another attempt may not write"
+    );
+    let ready = JobEnd::Ready {
+        expires_at: Timestamp(100_000),
+    };
+    assert!(store
+        .end_job(attempt(t, id, 1), 2, 11, ready.clone(), Timestamp(12_000))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .end_job(attempt(t, id, 1), 2, 11, ready, Timestamp(12_000))
+            .await
+            .unwrap(),
+        "an attempt ends once"
+    );
+    let done = store.job(t, id).await.unwrap().unwrap();
+    assert_eq!(done.state, JobState::Ready);
+    assert_eq!(done.node, None);
+    assert_eq!(done.finished_at, Some(Timestamp(12_000)));
+    assert_eq!(done.expires_at, Some(Timestamp(100_000)));
+    assert_eq!(done.spec, first.spec);
+    assert_eq!(read_all(&store, &done).await, b"hello world");
+    assert!(store
+        .read_job_file(other, id, 1, 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        !store
+            .write_job_file(attempt(t, id, 1), 11, b"!".to_vec())
+            .await
+            .unwrap(),
+        "a finished job takes no more bytes"
+    );
+}
+
+/// A runner that stops reporting loses its job to the queue (its bytes dropped) and cannot
+/// write or end it afterwards; a job claimed too often fails; a restarted node's jobs are
+/// taken at once; a shutting-down node releases its job; ready files expire, keep their
+/// bytes through the download grace, and old records are forgotten.
+pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dyn Store>) {
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let job = queued(acme, 1_000);
+    assert!(store.add_job(job.clone(), 10).await.unwrap());
+    store
+        .claim_job("node-a", Timestamp(10_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .write_job_file(attempt(acme, job.id, 1), 0, b"half".to_vec())
+        .await
+        .unwrap());
+
+    let swept = store.sweep_jobs(rules(30_000)).await.unwrap();
+    assert_eq!(swept.requeued, 0, "reported 20 s ago: still alive");
+    let swept = store.sweep_jobs(rules(50_000)).await.unwrap();
+    assert_eq!(swept.requeued, 1);
+    let back = store.job(acme, job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (back.state, back.node.as_deref(), back.rows),
+        (JobState::Queued, None, 0)
+    );
+    assert!(!store
+        .write_job_file(attempt(acme, job.id, 1), 4, b"!".to_vec())
+        .await
+        .unwrap());
+    assert!(!store
+        .end_job(
+            attempt(acme, job.id, 1),
+            1,
+            4,
+            JobEnd::Released,
+            Timestamp(50_000)
+        )
+        .await
+        .unwrap());
+
+    let again = store
+        .claim_job("node-b", Timestamp(51_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempt, 2);
+    let mut restart = rules(52_000);
+    restart.dead_node = Some("node-b".into());
+    assert_eq!(
+        store.sweep_jobs(restart).await.unwrap().requeued,
+        1,
+        "node-b restarted"
+    );
+    let third = store
+        .claim_job("node-c", Timestamp(53_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempt, 3);
+    let swept = store.sweep_jobs(rules(200_000)).await.unwrap();
+    assert_eq!(
+        (swept.requeued, swept.failed),
+        (0, 1),
+        "three attempts: failed"
+    );
+    let failed = store.job(acme, job.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("its node stopped"));
+
+    let released = queued(acme, 2_000);
+    assert!(store.add_job(released.clone(), 10).await.unwrap());
+    store
+        .claim_job("node-a", Timestamp(300_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .end_job(
+            attempt(acme, released.id, 1),
+            0,
+            0,
+            JobEnd::Released,
+            Timestamp(300_001)
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        store.job(acme, released.id).await.unwrap().unwrap().state,
+        JobState::Queued
+    );
+    store
+        .claim_job("node-a", Timestamp(300_002))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .write_job_file(attempt(acme, released.id, 2), 0, b"whole".to_vec())
+        .await
+        .unwrap());
+    let ready = JobEnd::Ready {
+        expires_at: Timestamp(400_000),
+    };
+    assert!(store
+        .end_job(
+            attempt(acme, released.id, 2),
+            1,
+            5,
+            ready,
+            Timestamp(300_003)
+        )
+        .await
+        .unwrap());
+    let swept = store.sweep_jobs(rules(400_000)).await.unwrap();
+    assert_eq!(swept.expired, 1);
+    let expired = store.job(acme, released.id).await.unwrap().unwrap();
+    assert_eq!(expired.state, JobState::Expired);
+    assert_eq!(
+        read_all(&store, &expired).await,
+        b"whole",
+        "a download under way may finish"
+    );
+    store.sweep_jobs(rules(400_000 + 600_000)).await.unwrap();
+    assert!(
+        read_all(&store, &expired).await.is_empty(),
+        "bytes deleted after the grace"
+    );
+    let swept = store
+        .sweep_jobs(rules(400_000 + 7 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(swept.forgotten, 2, "the failed and the expired record");
+    assert!(store.jobs(acme).await.unwrap().is_empty());
+}
+
+/// Counts per key, a pure rule deciding the charges, refunds and successes — and attempts
+/// sent at once are counted one after another, so a limit of five admits exactly five.
+pub async fn sign_in_attempts_are_counted_once_for_everyone(store: Arc<dyn Store>) {
+    let limit_first: AttemptRule =
+        Arc::new(|windows, _| (windows[0].count < 5).then(|| vec![0, 1]));
+    let request = |token: u8, now: i64| AttemptRequest {
+        keys: vec![b"pair-key".to_vec(), b"address-key".to_vec()],
+        familiar: b"familiar-key".to_vec(),
+        since: Timestamp(now - 900_000),
+        now: Timestamp(now),
+        token: [token; 16],
+        rule: limit_first.clone(),
+    };
+    let mut tasks = Vec::new();
+    for i in 0..12u8 {
+        let (store, request) = (store.clone(), request(i, 1_000_000));
+        tasks.push(tokio::spawn(
+            async move { store.begin_attempt(request).await },
+        ));
+    }
+    let mut admitted = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        if task.await.unwrap().unwrap().admitted {
+            admitted.push(i as u8);
+        }
+    }
+    assert_eq!(
+        admitted.len(),
+        5,
+        "exactly the limit, however they interleave"
+    );
+    let check = store.begin_attempt(request(99, 1_000_001)).await.unwrap();
+    assert!(!check.admitted);
+    assert_eq!(check.windows[0].count, 5);
+    assert_eq!(check.windows[1].count, 5);
+    assert_eq!(check.windows[0].oldest, Some(Timestamp(1_000_000)));
+    assert_eq!(check.familiar_at, None);
+
+    store.refund_attempt([admitted[0]; 16]).await.unwrap();
+    let check = store.begin_attempt(request(100, 1_000_002)).await.unwrap();
+    assert!(check.admitted, "a refund gives the attempt back");
+    assert_eq!(check.windows[0].count, 4);
+
+    store
+        .attempt_succeeded(
+            [100; 16],
+            vec![b"pair-key".to_vec()],
+            b"familiar-key".to_vec(),
+            Timestamp(1_000_003),
+            Timestamp(0),
+        )
+        .await
+        .unwrap();
+    let check = store.begin_attempt(request(101, 1_000_004)).await.unwrap();
+    assert_eq!(check.windows[0].count, 0, "a success forgives the pair");
+    assert_eq!(
+        check.windows[1].count, 4,
+        "the address keeps its other attempts"
+    );
+    assert_eq!(check.familiar_at, Some(Timestamp(1_000_003)));
+
+    let later = store
+        .begin_attempt(request(102, 1_000_004 + 900_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        (later.windows[0].count, later.windows[1].count),
+        (0, 0),
+        "attempts at or before the window's start no longer count"
+    );
+    store
+        .attempt_succeeded(
+            [102; 16],
+            Vec::new(),
+            b"other-familiar".to_vec(),
+            Timestamp(2_000_000),
+            Timestamp(1_500_000),
+        )
+        .await
+        .unwrap();
+    let check = store.begin_attempt(request(103, 2_000_001)).await.unwrap();
+    assert_eq!(check.familiar_at, None, "old familiar marks are forgotten");
+}
+
+/// Attempt `n` of a job.
+fn attempt(tenant: TenantId, id: Uuid, n: u32) -> JobAttempt {
+    JobAttempt {
+        tenant,
+        id,
+        attempt: n,
+    }
+}

@@ -557,12 +557,14 @@ impl Lifecycle for PgStore {
     }
 
     async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
-        crate::erasure::ledger::record_pending(
+        let recorded = crate::erasure::ledger::record_pending(
             || lifecycle::pending_erasures(&self.pool, tenant),
             |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
             |run, seq| lifecycle::mark_recorded(&self.pool, tenant, run, seq),
         )
-        .await
+        .await?;
+        lifecycle::rewrite_erased(&self.pool).await;
+        Ok(recorded)
     }
 }
 

@@ -67,6 +67,12 @@ impl PgServer {
         format!("postgres://{USER}:{password}@127.0.0.1:{port}/{database}")
     }
 
+    /// The cluster's data directory, for tests that read its files (byte scans after an
+    /// erasure).
+    pub fn data_dir(&self) -> &Path {
+        Path::new(&self.dir)
+    }
+
     /// For tests that need the socket itself (to probe it, or to build their own connection).
     pub fn port(&self) -> u16 {
         self.port

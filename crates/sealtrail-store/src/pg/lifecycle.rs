@@ -16,6 +16,8 @@ mod erase;
 pub(super) mod ledger;
 /// Pruning's SQL and the partition drop.
 mod prune;
+/// Rewriting what held an erased subject.
+pub(super) mod rewrite;
 
 use super::admin;
 use super::pool::{PgResult, Pool, Tx};
@@ -43,6 +45,9 @@ struct LockedHead {
 /// READ COMMITTED a statement that waited for a lock re-reads only the locked row, so reading
 /// the hold in the same statement could miss one set (and acknowledged) while it waited.
 fn lock_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<LockedHead> {
+    // Before any row lock: a partition being rewritten after an erasure must not change under
+    // the copy, and waiting here holds up no append.
+    rewrite::share_rewrite_lock(tx)?;
     let row = tx.query_opt(
         "SELECT next_seq, first_seq FROM log_heads WHERE tenant = $1 FOR UPDATE",
         &[&tenant.0],
@@ -96,10 +101,10 @@ where
 /// [`ErasureMode::DryRun`] computes what that would change from the same steps, each chunk in
 /// a read-only snapshot instead of a locked write transaction.
 ///
-/// Unlike SQLite there is nothing to purge afterwards (no full-text shadow tables, no WAL to
-/// truncate): the old row versions stay in the table files as dead tuples until (auto)vacuum
-/// reclaims them, and old WAL segments are recycled by checkpoints. Operators who need the
-/// bytes gone promptly rewrite the affected partitions with `VACUUM (FULL)` (docs/scale-out.md).
+/// The old row versions would stay in the table and index files, so each chunk lists the
+/// partitions it changed and [`PgStore::finish_erasures`](crate::pg::PgStore) rewrites them
+/// ([`rewrite`]) before the erasure answers; old WAL segments are recycled by checkpoints
+/// (docs/scale-out.md).
 pub(crate) async fn erase_subject(
     pool: &Arc<Pool>,
     tenant: TenantId,
@@ -172,4 +177,28 @@ pub(crate) async fn mark_recorded(
         ledger::mark_recorded(tx, tenant, run, seq)
     })
     .await
+}
+
+/// Rewrites the relations erasures changed ([`rewrite`]), so no table or index file keeps an
+/// erased value; what cannot get its lock now is left for the next call (the next erasure,
+/// start or nightly prune). Never fails the caller: the erasure itself has been done.
+pub(crate) async fn rewrite_erased(pool: &Arc<Pool>) {
+    let done = pool
+        .with_conn(|conn| {
+            rewrite::run_pending(conn).map_err(|e| e.into_store("rewriting after an erasure"))
+        })
+        .await;
+    match done {
+        Ok(report) => {
+            if !report.rewritten.is_empty() {
+                tracing::info!(relations = ?report.rewritten, "rewrote the relations an erasure changed");
+            }
+            if !report.deferred.is_empty() {
+                tracing::warn!(relations = ?report.deferred, "relations an erasure changed could not be locked for their rewrite; will retry");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rewriting the relations an erasure changed failed; will retry")
+        }
+    }
 }

@@ -96,6 +96,11 @@ impl Conn {
         self.client.is_closed()
     }
 
+    /// Runs statements outside any transaction (`VACUUM`, session settings and locks).
+    pub(crate) fn batch(&mut self, sql: &str) -> PgResult<()> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+
     /// Starts a transaction at `isolation`, read-only when asked.
     pub(crate) fn begin(&mut self, isolation: IsolationLevel, read_only: bool) -> PgResult<Tx<'_>> {
         let tx = self

@@ -35,7 +35,22 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (14, V14_SINK_FORMATS),
     (15, V15_CORS_ORIGINS),
     (16, V16_SHARED_JOBS_AND_ATTEMPTS),
+    (17, V17_ERASURE_REWRITES),
 ];
+
+/// Version 17: the relations an erasure changed and that must be rewritten so no file keeps
+/// an erased value (`lifecycle::rewrite`), and no statistics on the columns holding personal
+/// values (their most common values would sit in `pg_statistic`); new partitions get the same.
+const V17_ERASURE_REWRITES: &str = "
+CREATE TABLE pending_rewrites (relation text PRIMARY KEY);
+ALTER TABLE entries ALTER COLUMN actor_id SET STATISTICS 0, ALTER COLUMN actor_email SET STATISTICS 0,
+    ALTER COLUMN ip SET STATISTICS 0, ALTER COLUMN props SET STATISTICS 0,
+    ALTER COLUMN targets SET STATISTICS 0, ALTER COLUMN words SET STATISTICS 0,
+    ALTER COLUMN actor_value SET STATISTICS 0, ALTER COLUMN context_value SET STATISTICS 0,
+    ALTER COLUMN payload_value SET STATISTICS 0, ALTER COLUMN idempotency_key SET STATISTICS 0;
+ALTER TABLE facet_actors ALTER COLUMN key SET STATISTICS 0, ALTER COLUMN id SET STATISTICS 0,
+    ALTER COLUMN name SET STATISTICS 0, ALTER COLUMN email SET STATISTICS 0;
+";
 
 /// Version 16: export jobs and their files (`crate::Jobs`) and sign-in attempts
 /// (`crate::SignInAttempts`) in the database, so every node answers for every job and counts
@@ -577,8 +592,11 @@ pub(crate) const PARTITION_LOCK_TIMEOUT: &str = "2s";
 fn create_partition(tx: &mut Tx<'_>, month: &MonthPartition) -> PgResult<()> {
     // Names and bounds are computed here, never taken from input.
     tx.inner().batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {} PARTITION OF entries FOR VALUES FROM ({}) TO ({})",
-        month.name, month.from, month.to
+        "CREATE TABLE IF NOT EXISTS {} PARTITION OF entries FOR VALUES FROM ({}) TO ({}); {}",
+        month.name,
+        month.from,
+        month.to,
+        super::lifecycle::rewrite::no_statistics_sql(&month.name)
     ))?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pg_contract;
+mod pg_erasure_traces;
 mod pg_lifecycle;
 mod pg_replica;
 mod pg_tls;

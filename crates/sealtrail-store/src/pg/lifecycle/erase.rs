@@ -126,14 +126,17 @@ pub(super) fn scrub_chunk(
     let stored = load_range(tx, tenant, chunk.start, chunk.end)?;
     let mut deltas = FacetDeltas::default();
     let mut changed = Vec::new();
+    let mut seqs = Vec::new();
     for row in &stored {
         if let Some(after) = erasure::scrub(tenant, row, plan, &mut deltas)? {
             rewrite(tx, tenant, row.seq, &after)?;
             super::ledger::list(tx, tenant, run, &after)?;
             changed.push(after.summary);
+            seqs.push(row.seq);
         }
     }
     facets::flush(tx, &deltas)?;
+    super::rewrite::request(tx, tenant, &seqs)?;
     super::ledger::touch(tx, tenant, run, false)?;
     Ok(Step {
         changed,

@@ -1,0 +1,364 @@
+//! After an erasure, rewrites the relations that held the subject, so no dead row version or
+//! index entry in any table or index file still holds an erased value (`UPDATE` leaves the old
+//! row versions behind, and `VACUUM` only marks their space free; a GIN index never drops a
+//! word's key at all).
+//!
+//! An erasure chunk lists the month partitions it changed, and the facet tables, in
+//! `pending_rewrites` in its own transaction, so a rewrite interrupted by a crash is finished
+//! later (at the next start, the next erasure or the nightly prune). A partition is rewritten
+//! online, the way `VACUUM FULL` would but without holding the log for the copy:
+//!
+//! 1. under a session advisory lock that prune and erasure chunks take shared (they wait; no
+//!    other statement updates or deletes entries), copy the partition's live rows into a new
+//!    table and build its indexes and a `CHECK` matching the partition bound — appends go on;
+//! 2. in one short transaction holding `entries` exclusively (waiting at most
+//!    [`LOCK_WAIT`], retried): copy the rows appended meanwhile (per tenant, those above the
+//!    highest seq copied: a tenant's appends commit in seq order), detach and drop the old
+//!    partition, attach the new one (the `CHECK` spares the validating scan) under the old
+//!    names.
+//!
+//! The facet tables are small and rewritten with `VACUUM FULL`, also waiting at most
+//! [`LOCK_WAIT`] for their lock. WAL segments still hold the old values until they are
+//! recycled, and archives and backups until they expire (docs/scale-out.md says so).
+
+use super::super::pool::{Conn, PgResult, Tx};
+use crate::StoreError;
+use postgres::IsolationLevel;
+use sealtrail_core::TenantId;
+
+/// The advisory lock a rewrite holds exclusively and prune and erasure chunks share.
+pub(crate) const REWRITE_LOCK: i64 = 0x5EA1_E4A5;
+
+/// How long a rewrite waits for its exclusive lock each time.
+const LOCK_WAIT: &str = "2s";
+
+/// How many times a rewrite tries for its exclusive lock before leaving the work for later.
+const LOCK_TRIES: usize = 10;
+
+/// The facet tables, whose rows name actors and values of entries.
+const FACET_TABLES: [&str; 2] = ["facet_actors", "facet_values"];
+
+/// What one pass over the pending rewrites did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RewriteReport {
+    /// Relations rewritten.
+    pub rewritten: Vec<String>,
+    /// Relations left for a later pass (their lock could not be had).
+    pub deferred: Vec<String>,
+}
+
+/// Makes prune and erasure chunks wait while a rewrite copies a partition: call first in their
+/// transaction, before any row lock.
+pub(crate) fn share_rewrite_lock(tx: &mut Tx<'_>) -> PgResult<()> {
+    tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&REWRITE_LOCK])?;
+    Ok(())
+}
+
+/// Records that the partitions holding `seqs` of `tenant`, and the facet tables, must be
+/// rewritten: called in the erasure chunk's transaction that changed them.
+pub(crate) fn request(tx: &mut Tx<'_>, tenant: TenantId, seqs: &[i64]) -> PgResult<()> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO pending_rewrites (relation)
+         SELECT DISTINCT c.relname::text FROM entries e JOIN pg_class c ON c.oid = e.tableoid
+         WHERE e.tenant = $1 AND e.seq = ANY($2)
+         UNION SELECT unnest($3::text[])
+         ON CONFLICT DO NOTHING",
+        &[&tenant.0, &seqs, &FACET_TABLES.as_slice()],
+    )?;
+    Ok(())
+}
+
+/// Whether `name` is a month partition's name as Sealtrail makes them (`entries_YYYY_MM`):
+/// the only names spliced into the statements here besides the facet tables.
+fn is_partition_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    name.len() == "entries_2026_12".len()
+        && name.starts_with("entries_")
+        && bytes[12] == b'_'
+        && bytes[8..12]
+            .iter()
+            .chain(&bytes[13..])
+            .all(u8::is_ascii_digit)
+}
+
+/// Rewrites every pending relation; returns what was done and what must wait.
+pub(crate) fn run_pending(conn: &mut Conn) -> PgResult<RewriteReport> {
+    conn.batch(&format!("SELECT pg_advisory_lock({REWRITE_LOCK})"))?;
+    let result = run_locked(conn);
+    let unlocked = conn.batch(&format!("SELECT pg_advisory_unlock({REWRITE_LOCK})"));
+    let report = result?;
+    unlocked?;
+    Ok(report)
+}
+
+fn run_locked(conn: &mut Conn) -> PgResult<RewriteReport> {
+    let pending: Vec<String> = {
+        let mut tx = conn.begin(IsolationLevel::ReadCommitted, true)?;
+        let rows = tx.query(
+            "SELECT relation FROM pending_rewrites ORDER BY relation",
+            &[],
+        )?;
+        let names = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        tx.commit()?;
+        names
+    };
+    let mut report = RewriteReport::default();
+    for relation in pending {
+        let done = if FACET_TABLES.contains(&relation.as_str()) {
+            vacuum_full(conn, &relation)?
+        } else if is_partition_name(&relation) {
+            rewrite_partition(conn, &relation)?
+        } else {
+            tracing::warn!(
+                relation,
+                "not a relation Sealtrail rewrites; request dropped"
+            );
+            true
+        };
+        if done {
+            let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+            tx.execute(
+                "DELETE FROM pending_rewrites WHERE relation = $1",
+                &[&relation],
+            )?;
+            tx.commit()?;
+            report.rewritten.push(relation);
+        } else {
+            report.deferred.push(relation);
+        }
+    }
+    Ok(report)
+}
+
+/// True when PostgreSQL gave up waiting for a lock (`lock_timeout`).
+fn lock_timed_out(e: &super::super::pool::PgError) -> bool {
+    matches!(e, super::super::pool::PgError::Sql(e)
+        if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE))
+}
+
+/// `VACUUM FULL` of a small table, waiting at most [`LOCK_WAIT`] per try; `false` when its
+/// lock could not be had.
+fn vacuum_full(conn: &mut Conn, table: &str) -> PgResult<bool> {
+    // VACUUM runs outside any transaction, so each statement is sent on its own.
+    conn.batch(&format!("SET lock_timeout = '{LOCK_WAIT}'"))?;
+    let mut done = Ok(false);
+    for _ in 0..LOCK_TRIES {
+        match conn.batch(&format!("VACUUM (FULL) {table}")) {
+            Ok(()) => {
+                done = Ok(true);
+                break;
+            }
+            Err(e) if lock_timed_out(&e) => continue,
+            Err(e) => {
+                done = Err(e);
+                break;
+            }
+        }
+    }
+    conn.batch("RESET lock_timeout")?;
+    done
+}
+
+/// The partition's bound, `(from, to)` in milliseconds, or `None` when it is no longer a
+/// partition of `entries` (a prune dropped it).
+fn bound(tx: &mut Tx<'_>, partition: &str) -> PgResult<Option<(i64, i64)>> {
+    let row = tx.query_opt(
+        "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
+         JOIN pg_inherits i ON i.inhrelid = c.oid
+         WHERE c.relname = $1 AND i.inhparent = 'entries'::regclass",
+        &[&partition],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let text: String = row.try_get(0)?;
+    // FOR VALUES FROM ('1764547200000') TO ('1767225600000')
+    let numbers: Vec<i64> = text
+        .split(|c: char| !c.is_ascii_digit() && c != '-')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [from, to] => Ok(Some((*from, *to))),
+        _ => Err(StoreError::Corrupt(format!("partition {partition} has bound {text}")).into()),
+    }
+}
+
+/// One index of the partition: its name, whether it backs the primary key, and its
+/// definition after ` USING `.
+struct IndexDef {
+    name: String,
+    primary: bool,
+    unique: bool,
+    rest: String,
+}
+
+fn indexes(tx: &mut Tx<'_>, partition: &str) -> PgResult<Vec<IndexDef>> {
+    let rows = tx.query(
+        "SELECT c.relname::text, x.indisprimary, x.indisunique, pg_get_indexdef(x.indexrelid)
+         FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+         WHERE x.indrelid = $1::text::regclass ORDER BY c.relname",
+        &[&partition],
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let definition: String = row.try_get(3)?;
+        let rest = definition
+            .split_once(" USING ")
+            .map(|(_, rest)| rest.to_string())
+            .ok_or_else(|| StoreError::Corrupt(format!("index definition {definition}")))?;
+        out.push(IndexDef {
+            name: row.try_get(0)?,
+            primary: row.try_get(1)?,
+            unique: row.try_get(2)?,
+            rest,
+        });
+    }
+    Ok(out)
+}
+
+/// The columns that carry personal values: no statistics are kept on them, so no
+/// most-common value of an erased subject sits in `pg_statistic`.
+pub(crate) const PERSONAL_COLUMNS: [&str; 10] = [
+    "actor_id",
+    "actor_email",
+    "ip",
+    "props",
+    "targets",
+    "words",
+    "actor_value",
+    "context_value",
+    "payload_value",
+    "idempotency_key",
+];
+
+/// `ALTER TABLE … ALTER COLUMN … SET STATISTICS 0` for every personal column of `table`.
+pub(crate) fn no_statistics_sql(table: &str) -> String {
+    let columns: Vec<String> = PERSONAL_COLUMNS
+        .iter()
+        .map(|c| format!("ALTER COLUMN {c} SET STATISTICS 0"))
+        .collect();
+    format!("ALTER TABLE {table} {}", columns.join(", "))
+}
+
+/// Rewrites one month partition online (see the module documentation); `false` when the
+/// exclusive lock for the swap could not be had (the copy is dropped; tried again later).
+fn rewrite_partition(conn: &mut Conn, partition: &str) -> PgResult<bool> {
+    let copy = format!("{partition}_rewrite");
+    conn.batch(&format!("DROP TABLE IF EXISTS {copy}"))?;
+    let indexes = {
+        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let Some((from, to)) = bound(&mut tx, partition)? else {
+            return Ok(true);
+        };
+        let defs = indexes(&mut tx, partition)?;
+        tx.inner().batch_execute(&format!(
+            "SET LOCAL statement_timeout = 0;
+             CREATE TABLE {copy} (LIKE entries INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION);
+             {no_stats};
+             INSERT INTO {copy} SELECT * FROM {partition};
+             ALTER TABLE {copy} ADD CONSTRAINT {copy}_bound
+                 CHECK (recorded_at IS NOT NULL AND recorded_at >= {from} AND recorded_at < {to})",
+            no_stats = no_statistics_sql(&copy),
+        ))?;
+        for (i, index) in defs.iter().enumerate() {
+            let sql = if index.primary {
+                let columns = index
+                    .rest
+                    .split_once('(')
+                    .and_then(|(_, cols)| cols.rsplit_once(')'))
+                    .map(|(cols, _)| cols.to_string())
+                    .ok_or_else(|| StoreError::Corrupt(format!("primary key of {partition}")))?;
+                format!("ALTER TABLE {copy} ADD CONSTRAINT {copy}_i{i} PRIMARY KEY ({columns})")
+            } else {
+                let unique = if index.unique { "UNIQUE " } else { "" };
+                format!(
+                    "CREATE {unique}INDEX {copy}_i{i} ON {copy} USING {}",
+                    index.rest
+                )
+            };
+            tx.inner().batch_execute(&sql)?;
+        }
+        tx.commit()?;
+        defs
+    };
+    for _ in 0..LOCK_TRIES {
+        match swap(conn, partition, &copy, &indexes) {
+            Ok(true) => return Ok(true),
+            Ok(false) => return Ok(true), // the partition went away meanwhile
+            Err(e) if lock_timed_out(&e) => continue,
+            Err(e) => {
+                let _ = conn.batch(&format!("DROP TABLE IF EXISTS {copy}"));
+                return Err(e);
+            }
+        }
+    }
+    conn.batch(&format!("DROP TABLE IF EXISTS {copy}"))?;
+    Ok(false)
+}
+
+/// The short exclusive step: the rows appended during the copy, then the new table in the
+/// old one's place under its names. `false` when the partition is gone.
+fn swap(conn: &mut Conn, partition: &str, copy: &str, indexes: &[IndexDef]) -> PgResult<bool> {
+    let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+    tx.inner().batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{LOCK_WAIT}'; LOCK TABLE entries IN ACCESS EXCLUSIVE MODE"
+    ))?;
+    let Some(bound_text) = tx
+        .query_opt(
+            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
+             JOIN pg_inherits i ON i.inhrelid = c.oid
+             WHERE c.relname = $1 AND i.inhparent = 'entries'::regclass",
+            &[&partition],
+        )?
+        .map(|row| row.try_get::<_, String>(0))
+        .transpose()?
+    else {
+        return Ok(false);
+    };
+    // The bound comes from the catalogue (`FOR VALUES FROM (…) TO (…)`), checked by `bound`.
+    let mut renames = vec![
+        format!("ALTER TABLE {copy} RENAME TO {partition}"),
+        format!("ALTER TABLE {partition} DROP CONSTRAINT {copy}_bound"),
+    ];
+    for (i, index) in indexes.iter().enumerate() {
+        renames.push(format!("ALTER INDEX {copy}_i{i} RENAME TO {}", index.name));
+    }
+    tx.inner().batch_execute(&format!(
+        "INSERT INTO {copy}
+             SELECT p.* FROM log_heads h CROSS JOIN LATERAL (
+                 SELECT * FROM {partition} e WHERE e.tenant = h.tenant AND e.seq > coalesce(
+                     (SELECT max(c.seq) FROM {copy} c WHERE c.tenant = h.tenant), -1)) p;
+         ALTER TABLE entries DETACH PARTITION {partition};
+         DROP TABLE {partition};
+         ALTER TABLE entries ATTACH PARTITION {copy} {bound_text};
+         {renames}",
+        renames = renames.join(";\n"),
+    ))?;
+    tx.commit()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_month_partition_names_are_spliced() {
+        assert!(is_partition_name("entries_2026_12"));
+        for bad in [
+            "entries_2026_1",
+            "entries",
+            "entries_2026_12; DROP",
+            "tenants",
+            "entries_20x6_12",
+        ] {
+            assert!(!is_partition_name(bad), "{bad}");
+        }
+        assert!(no_statistics_sql("entries")
+            .starts_with("ALTER TABLE entries ALTER COLUMN actor_id SET STATISTICS 0, "));
+    }
+}

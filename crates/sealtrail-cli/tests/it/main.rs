@@ -28,6 +28,7 @@ mod pg_nodes;
 mod pg_nodes_shared;
 mod pg_sinks;
 mod pg_tls_cli;
+mod secrets_at_rest;
 mod sink_archive;
 mod sink_crash;
 mod sink_syslog;

@@ -190,15 +190,18 @@ impl ExportJobs {
         JobRecord::from_stored(stored, Timestamp::now())
     }
 
-    /// The tenant's jobs, newest first.
+    /// The tenant's jobs, newest first. A job whose stored description cannot be read is
+    /// logged and left out, so it does not hide the others.
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<JobRecord>, JobError> {
         let now = Timestamp::now();
-        self.store
-            .jobs(tenant)
-            .await?
-            .into_iter()
-            .map(|stored| JobRecord::from_stored(stored, now))
-            .collect()
+        let mut records = Vec::new();
+        for stored in self.store.jobs(tenant).await? {
+            match JobRecord::from_stored(stored, now) {
+                Ok(record) => records.push(record),
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable export job"),
+            }
+        }
+        Ok(records)
     }
 
     /// A ready job and its file as a stream of pieces read from the store. A file that loses

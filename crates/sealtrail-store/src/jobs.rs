@@ -18,6 +18,11 @@ use sealtrail_core::jobs::JobState;
 use sealtrail_core::{TenantId, Timestamp};
 use uuid::Uuid;
 
+/// The error a job withdrawn by an erasure reports: its file was exported before a data
+/// subject was erased, so it may hold what was erased.
+pub(crate) const WITHDRAWN: &str =
+    "withdrawn: a data subject was erased from the log after this export; request it again";
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredJob {
@@ -92,15 +97,20 @@ pub enum JobEnd {
         expires_at: Timestamp,
     },
     /// The node is shutting down: the job goes back to the queue (its bytes deleted) for
-    /// any node to run again.
+    /// any node to run again, and the attempt is given back — a clean stop is no
+    /// interruption counted against [`SweepRules::max_attempts`].
     Released,
 }
 
 /// What [`Jobs::sweep_jobs`] applies, all decided by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepRules {
-    /// Running jobs whose last report is older than this are taken from their node.
-    pub stale_before: Timestamp,
+    /// When the sweep runs, by the caller's clock.
+    pub now: Timestamp,
+    /// Running jobs that have not reported for this long are taken from their node. Measured
+    /// by the database's clock where there is one (PostgreSQL stamps reports with its own
+    /// time), so nodes whose clocks disagree do not take each other's live jobs.
+    pub silent_for: std::time::Duration,
     /// A node known to have stopped (this node, just started): its running jobs are taken at
     /// once, whatever their last report.
     pub dead_node: Option<String>,
@@ -151,8 +161,8 @@ pub trait Jobs: Send + Sync + 'static {
     /// started and reported `now`, no bytes yet. Two nodes never take the same job.
     async fn claim_job(&self, node: &str, now: Timestamp) -> Result<Option<StoredJob>, StoreError>;
 
-    /// A runner's progress report; `false` when the job is no longer running under
-    /// `attempt` (its runner should stop).
+    /// A runner's progress report, stamped `now` (on PostgreSQL, the database's own time);
+    /// `false` when the job is no longer running under `attempt` (its runner should stop).
     async fn job_progress(
         &self,
         attempt: JobAttempt,

@@ -103,6 +103,16 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Writes the `subject.erased` entry of every erasure run of `tenant` that lacks one.
+    async fn record_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        crate::erasure::ledger::record_pending(
+            || lifecycle::pending_erasures(&self.pool, tenant),
+            |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
+            |run, seq| lifecycle::mark_recorded(&self.pool, tenant, run, seq),
+        )
+        .await
+    }
+
     /// Connects to `url` (`postgres://user:password@host:port/database`, or key=value
     /// settings), applies pending migrations, creates the partitions ahead and starts this
     /// node's writer thread.
@@ -551,19 +561,23 @@ impl Lifecycle for PgStore {
     ) -> Result<ErasureOutcome, StoreError> {
         let outcome = lifecycle::erase_subject(&self.pool, tenant, subject, mode, by, key).await?;
         if mode == ErasureMode::Erase {
-            self.finish_erasures(tenant).await?;
+            self.pool
+                .write("withdrawing exports after an erasure", move |tx| {
+                    jobs::withdraw(tx, tenant, Timestamp::now())
+                })
+                .await?;
+            self.record_erasures(tenant).await?;
+            // Before answering, so no file keeps what was erased once the caller is told.
+            lifecycle::rewrite_erased(self.pool.clone()).await;
         }
         Ok(outcome)
     }
 
     async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
-        let recorded = crate::erasure::ledger::record_pending(
-            || lifecycle::pending_erasures(&self.pool, tenant),
-            |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
-            |run, seq| lifecycle::mark_recorded(&self.pool, tenant, run, seq),
-        )
-        .await?;
-        lifecycle::rewrite_erased(&self.pool).await;
+        let recorded = self.record_erasures(tenant).await?;
+        // Rewrites an interrupted erasure left pending: in the background, so a starting node
+        // serves at once (a partition's copy can take minutes).
+        tokio::spawn(lifecycle::rewrite_erased(self.pool.clone()));
         Ok(recorded)
     }
 }

@@ -590,6 +590,7 @@ impl Lifecycle for SqliteStore {
         self.writer
             .run_job(move |conn| ledger::finish(conn, tenant, run))
             .await?;
+        self.withdraw_exports(tenant, Timestamp::now()).await?;
         self.finish_erasures(tenant).await?;
         if outcome.entries_scrubbed > 0 {
             self.purge_traces().await?;

@@ -136,6 +136,7 @@ macro_rules! store_contract_tests {
             export_jobs_run_once_and_serve_their_file_from_the_store,
             export_jobs_of_silent_nodes_are_taken_over_and_expire,
             sign_in_attempts_are_counted_once_for_everyone,
+            an_erasure_withdraws_the_tenants_exports,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

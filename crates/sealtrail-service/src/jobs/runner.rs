@@ -129,7 +129,7 @@ async fn write(
         let chunk = tokio::select! {
             chunk = chunks.recv() => chunk,
             _ = heartbeat.tick() => {
-                let alive = jobs
+                let report = jobs
                     .store
                     .job_progress(
                         job.current_attempt(),
@@ -137,9 +137,14 @@ async fn write(
                         *bytes + piece.len() as u64,
                         Timestamp::now(),
                     )
-                    .await?;
-                if !alive {
-                    return Err(RunError::TakenOver);
+                    .await;
+                match report {
+                    Ok(true) => {}
+                    Ok(false) => return Err(RunError::TakenOver),
+                    // A moment without the database (a failover) is no reason to fail the
+                    // job: the next report tries again, and only a silence of SILENT_FOR
+                    // hands the job to another attempt.
+                    Err(e) => tracing::warn!(job = %job.id, error = %e, "export job progress not recorded"),
                 }
                 continue;
             }

@@ -35,7 +35,8 @@ fn rules(now: Timestamp, retention: Duration, dead_node: Option<String>) -> Swee
         )
     };
     SweepRules {
-        stale_before: back(SILENT_FOR),
+        now,
+        silent_for: SILENT_FOR,
         dead_node,
         max_attempts: MAX_ATTEMPTS,
         failed_error: GAVE_UP.to_string(),
@@ -87,7 +88,7 @@ mod tests {
     fn a_sweep_takes_silent_jobs_and_deletes_files_after_the_grace() {
         let now = Timestamp(1_000_000_000);
         let r = rules(now, Duration::from_secs(3600), Some("node-a".into()));
-        assert_eq!(r.stale_before, Timestamp(now.0 - 30_000));
+        assert_eq!(r.silent_for, Duration::from_secs(30));
         assert_eq!(r.expire_before, now);
         assert_eq!(r.delete_files_before, Timestamp(now.0 - 600_000));
         assert_eq!(r.records_before, Timestamp(now.0 - 7 * 86_400_000));

@@ -15,6 +15,10 @@ use uuid::Uuid;
 const COLUMNS: &str = "tenant, id, state, spec, node, attempt, heartbeat_at, row_count, \
                        byte_count, created_at, started_at, finished_at, expires_at, error";
 
+/// The database's time in milliseconds: every node's heartbeats and the silence they are
+/// compared with are measured by one clock.
+const DB_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
 /// Files of jobs in these states (or expired past the grace) are deleted by a sweep.
 const FILES_UNNEEDED: &str =
     "j.state IN ('queued', 'failed') OR (j.state = 'expired' AND j.expires_at <= $1)";
@@ -92,7 +96,7 @@ fn claim(tx: &mut Tx<'_>, node: &str, now: Timestamp) -> PgResult<Option<StoredJ
     tx.query_opt(
         &format!(
             "UPDATE export_jobs SET state = 'running', node = $1, attempt = attempt + 1,
-                    started_at = $2, heartbeat_at = $2, row_count = 0, byte_count = 0
+                    started_at = $2, heartbeat_at = {DB_NOW}, row_count = 0, byte_count = 0
              WHERE (tenant, id) = (
                  SELECT tenant, id FROM export_jobs WHERE state = 'queued'
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -174,7 +178,8 @@ fn end(
         JobEnd::Released => tx.execute(
             &format!(
                 "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                        row_count = 0, byte_count = 0, started_at = NULL {guard}"
+                        row_count = 0, byte_count = 0, started_at = NULL,
+                        attempt = attempt - 1 {guard}"
             ),
             &[&tenant, &id, &attempt],
         )?,
@@ -215,8 +220,9 @@ fn read_file(
 }
 
 fn sweep(tx: &mut Tx<'_>, rules: &SweepRules) -> PgResult<JobSweep> {
-    let taken = "state = 'running' AND (heartbeat_at < $1 OR node = $2)";
+    let taken = format!("state = 'running' AND (heartbeat_at < {DB_NOW} - $1 OR node = $2)");
     let max_attempts = attempt_value(rules.max_attempts);
+    let silent = i64::try_from(rules.silent_for.as_millis()).unwrap_or(i64::MAX);
     let failed = tx.execute(
         &format!(
             "UPDATE export_jobs SET state = 'failed', node = NULL, heartbeat_at = NULL,
@@ -224,7 +230,7 @@ fn sweep(tx: &mut Tx<'_>, rules: &SweepRules) -> PgResult<JobSweep> {
              WHERE {taken} AND attempt >= $3"
         ),
         &[
-            &rules.stale_before.millis(),
+            &silent,
             &rules.dead_node,
             &max_attempts,
             &rules.failed_error,
@@ -237,7 +243,7 @@ fn sweep(tx: &mut Tx<'_>, rules: &SweepRules) -> PgResult<JobSweep> {
                     row_count = 0, byte_count = 0, started_at = NULL
              WHERE {taken}"
         ),
-        &[&rules.stale_before.millis(), &rules.dead_node],
+        &[&silent, &rules.dead_node],
     )?;
     let expired = tx.execute(
         "UPDATE export_jobs SET state = 'expired' WHERE state = 'ready' AND expires_at <= $1",
@@ -329,16 +335,18 @@ impl crate::Jobs for PgStore {
         let id = id.to_string();
         self.pool
             .write("recording an export job's progress", move |tx| {
+                let _ = now; // stamped with the database's clock instead
                 Ok(tx.execute(
-                    "UPDATE export_jobs SET row_count = $4, byte_count = $5, heartbeat_at = $6
-                     WHERE tenant = $1 AND id = $2 AND state = 'running' AND attempt = $3",
+                    &format!(
+                        "UPDATE export_jobs SET row_count = $4, byte_count = $5, heartbeat_at = {DB_NOW}
+                         WHERE tenant = $1 AND id = $2 AND state = 'running' AND attempt = $3"
+                    ),
                     &[
                         &tenant.0,
                         &id,
                         &attempt_value(attempt),
                         &int(rows),
                         &int(bytes),
-                        &now.millis(),
                     ],
                 )? == 1)
             })
@@ -407,4 +415,29 @@ impl crate::Jobs for PgStore {
             .write("sweeping export jobs", move |tx| sweep(tx, &rules))
             .await
     }
+}
+
+/// After an erasure of `tenant`: files exported before it may hold the erased values, so the
+/// tenant's ready jobs expire at once, running ones go back to the queue (to run again on the
+/// erased log), and all their bytes are deleted — then rewritten away with the table.
+pub(crate) fn withdraw(tx: &mut Tx<'_>, tenant: TenantId, now: Timestamp) -> PgResult<u64> {
+    let expired = tx.execute(
+        "UPDATE export_jobs SET state = 'expired', expires_at = $2, error = $3
+         WHERE tenant = $1 AND state = 'ready'",
+        &[&tenant.0, &now.millis(), &crate::jobs::WITHDRAWN],
+    )?;
+    let requeued = tx.execute(
+        "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
+                row_count = 0, byte_count = 0, started_at = NULL
+         WHERE tenant = $1 AND state = 'running'",
+        &[&tenant.0],
+    )?;
+    let deleted = tx.execute("DELETE FROM export_files WHERE tenant = $1", &[&tenant.0])?;
+    if deleted > 0 {
+        tx.execute(
+            "INSERT INTO pending_rewrites (relation) VALUES ('export_files') ON CONFLICT DO NOTHING",
+            &[],
+        )?;
+    }
+    Ok(expired + requeued)
 }

@@ -182,7 +182,7 @@ pub(crate) async fn mark_recorded(
 /// Rewrites the relations erasures changed ([`rewrite`]), so no table or index file keeps an
 /// erased value; what cannot get its lock now is left for the next call (the next erasure,
 /// start or nightly prune). Never fails the caller: the erasure itself has been done.
-pub(crate) async fn rewrite_erased(pool: &Arc<Pool>) {
+pub(crate) async fn rewrite_erased(pool: Arc<Pool>) {
     let done = pool
         .with_conn(|conn| {
             rewrite::run_pending(conn).map_err(|e| e.into_store("rewriting after an erasure"))

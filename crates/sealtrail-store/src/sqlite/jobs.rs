@@ -205,12 +205,19 @@ fn end(
         JobEnd::Released => conn.execute(
             &format!(
                 "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                        row_count = 0, byte_count = 0, started_at = NULL {guard}"
+                        row_count = 0, byte_count = 0, started_at = NULL,
+                        attempt = attempt - 1 {guard}"
             ),
             key,
         )?,
     };
     Ok(changed == 1)
+}
+
+/// When a running job's last report makes it silent, by this machine's clock (one node).
+fn stale_before(rules: &SweepRules) -> i64 {
+    let silent = i64::try_from(rules.silent_for.as_millis()).unwrap_or(i64::MAX);
+    rules.now.millis().saturating_sub(silent)
 }
 
 fn sweep(conn: &mut Connection, rules: &SweepRules) -> Result<JobSweep, WriteError> {
@@ -223,7 +230,7 @@ fn sweep(conn: &mut Connection, rules: &SweepRules) -> Result<JobSweep, WriteErr
              WHERE {taken} AND attempt >= ?3"
         ),
         params![
-            rules.stale_before.millis(),
+            stale_before(rules),
             rules.dead_node,
             rules.max_attempts,
             rules.failed_error,
@@ -236,7 +243,7 @@ fn sweep(conn: &mut Connection, rules: &SweepRules) -> Result<JobSweep, WriteErr
                     row_count = 0, byte_count = 0, started_at = NULL
              WHERE {taken}"
         ),
-        params![rules.stale_before.millis(), rules.dead_node],
+        params![stale_before(rules), rules.dead_node],
     )?;
     let expired = tx.execute(
         "UPDATE export_jobs SET state = 'expired' WHERE state = 'ready' AND expires_at <= ?1",
@@ -399,6 +406,43 @@ fn tidy(
         let _ = fs::remove_dir(&dir);
     }
     Ok(())
+}
+
+impl SqliteStore {
+    /// After an erasure of `tenant`: files exported before it may hold the erased values, so
+    /// the tenant's ready jobs expire at once, running ones go back to the queue (to run again
+    /// on the erased log), and every file of the tenant's jobs is deleted.
+    pub(super) async fn withdraw_exports(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .run_job(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute(
+                    "UPDATE export_jobs SET state = 'expired', expires_at = ?2, error = ?3
+                     WHERE tenant = ?1 AND state = 'ready'",
+                    params![tenant.0, now.millis(), crate::jobs::WITHDRAWN],
+                )?;
+                tx.execute(
+                    "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
+                            row_count = 0, byte_count = 0, started_at = NULL
+                     WHERE tenant = ?1 AND state = 'running'",
+                    [tenant.0],
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        let dir = files_root(&self.db_path).join(tenant.0.to_string());
+        crate::blocking::run("export job files", move || match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&dir)(e)),
+        })
+        .await
+    }
 }
 
 #[async_trait::async_trait]

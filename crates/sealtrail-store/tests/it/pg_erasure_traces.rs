@@ -1,13 +1,16 @@
 //! No byte of an erased subject stays in any table or index file of the PostgreSQL cluster
 //! once the erasure has answered — the month partition, its indexes (including the GIN search
-//! index, which never drops a word's key), the facet tables, `pg_statistic` — while appends
+//! index, which never drops a word's key), the facet tables, an export's stored file,
+//! `pg_statistic` — while appends
 //! go on throughout and every one of them is kept. Scanned after `CHECKPOINT`, over every file
 //! of the cluster but the WAL (which docs/scale-out.md covers).
 
 use postgres::NoTls;
 use sealtrail_core::entry::Actor;
+use sealtrail_core::jobs::JobState;
+use sealtrail_core::Timestamp;
 use sealtrail_store::pg::{PgOptions, PgStore};
-use sealtrail_store::{ErasureMode, Store};
+use sealtrail_store::{ErasureMode, JobEnd, Store, StoredJob};
 use sealtrail_testkit::contract::fixtures::{event, pseudonym_key, tenant};
 use sealtrail_testkit::pg_harness::PgServer;
 use std::path::Path;
@@ -78,6 +81,57 @@ async fn an_erasure_leaves_no_copy_in_any_table_or_index_file() {
     for chunk in entries.chunks(500) {
         store.append(t, chunk.to_vec()).await.unwrap();
     }
+    // A ready export of the log, stored in the database (large enough to be TOASTed).
+    let job = StoredJob {
+        tenant: t,
+        id: uuid::Uuid::now_v7(),
+        state: JobState::Queued,
+        spec: "{}".into(),
+        node: None,
+        attempt: 0,
+        heartbeat_at: None,
+        rows: 0,
+        bytes: 0,
+        created_at: Timestamp::now(),
+        started_at: None,
+        finished_at: None,
+        expires_at: None,
+        error: None,
+    };
+    assert!(store.add_job(job, 10).await.unwrap());
+    let claimed = store
+        .claim_job("node-a", Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    // Rows of the subject between incompressible noise, so the file is stored as written
+    // (PostgreSQL compresses what it can, which would hide the subject from the scan).
+    let mut noise = 0x9E37_79B9_7F4A_7C15_u64;
+    let csv: Vec<u8> = (0..200)
+        .flat_map(|_| {
+            let random: String = (0..64)
+                .map(|_| {
+                    noise ^= noise << 13;
+                    noise ^= noise >> 7;
+                    noise ^= noise << 17;
+                    format!("{noise:016x}")
+                })
+                .collect();
+            format!("{email},{name},{id},{random}\n").into_bytes()
+        })
+        .collect();
+    let size = csv.len() as u64;
+    assert!(store
+        .write_job_file(claimed.current_attempt(), 0, csv)
+        .await
+        .unwrap());
+    let end = JobEnd::Ready {
+        expires_at: Timestamp(Timestamp::now().0 + 3_600_000),
+    };
+    assert!(store
+        .end_job(claimed.current_attempt(), 1000, size, end, Timestamp::now())
+        .await
+        .unwrap());
     // Statistics an ANALYZE gathered must not keep the subject either.
     sql(&url, "ANALYZE; CHECKPOINT").await;
     let needles = [id.as_str(), email.as_str(), name.as_str()];

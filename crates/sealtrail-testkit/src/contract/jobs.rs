@@ -29,9 +29,11 @@ fn queued(tenant: TenantId, created_at: i64) -> StoredJob {
     }
 }
 
-fn rules(now: i64) -> SweepRules {
+/// A sweep at `now` that takes jobs silent for `silent_ms`.
+fn rules(now: i64, silent_ms: u64) -> SweepRules {
     SweepRules {
-        stale_before: Timestamp(now - 30_000),
+        now: Timestamp(now),
+        silent_for: std::time::Duration::from_millis(silent_ms),
         dead_node: None,
         max_attempts: 3,
         failed_error: "its node stopped".into(),
@@ -115,7 +117,10 @@ pub async fn export_jobs_run_once_and_serve_their_file_from_the_store(store: Arc
         .unwrap());
     let running = store.job(t, id).await.unwrap().unwrap();
     assert_eq!((running.rows, running.bytes), (2, 11));
-    assert_eq!(running.heartbeat_at, Some(Timestamp(11_000)));
+    assert!(
+        running.heartbeat_at.is_some(),
+        "the report is its heartbeat"
+    );
     assert!(
         !store
             .write_job_file(attempt(t, id, 2), 0, b"x".to_vec())
@@ -164,10 +169,14 @@ pub async fn export_jobs_run_once_and_serve_their_file_from_the_store(store: Arc
 /// bytes through the download grace, and old records are forgotten.
 pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dyn Store>) {
     let acme = store.create_tenant("acme").await.unwrap().id;
+    // Reports are stamped by the database's clock where it has one, so silence is real time.
+    let t0 = Timestamp::now().millis();
+    let now = || Timestamp::now().millis();
+    let silence = || tokio::time::sleep(std::time::Duration::from_millis(50));
     let job = queued(acme, 1_000);
     assert!(store.add_job(job.clone(), 10).await.unwrap());
     store
-        .claim_job("node-a", Timestamp(10_000))
+        .claim_job("node-a", Timestamp(now()))
         .await
         .unwrap()
         .unwrap();
@@ -176,9 +185,10 @@ pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dy
         .await
         .unwrap());
 
-    let swept = store.sweep_jobs(rules(30_000)).await.unwrap();
-    assert_eq!(swept.requeued, 0, "reported 20 s ago: still alive");
-    let swept = store.sweep_jobs(rules(50_000)).await.unwrap();
+    let swept = store.sweep_jobs(rules(now(), 30_000)).await.unwrap();
+    assert_eq!(swept.requeued, 0, "reported just now: still alive");
+    silence().await;
+    let swept = store.sweep_jobs(rules(now(), 10)).await.unwrap();
     assert_eq!(swept.requeued, 1);
     let back = store.job(acme, job.id).await.unwrap().unwrap();
     assert_eq!(
@@ -201,12 +211,12 @@ pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dy
         .unwrap());
 
     let again = store
-        .claim_job("node-b", Timestamp(51_000))
+        .claim_job("node-b", Timestamp(now()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again.attempt, 2);
-    let mut restart = rules(52_000);
+    let mut restart = rules(now(), 30_000);
     restart.dead_node = Some("node-b".into());
     assert_eq!(
         store.sweep_jobs(restart).await.unwrap().requeued,
@@ -214,12 +224,13 @@ pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dy
         "node-b restarted"
     );
     let third = store
-        .claim_job("node-c", Timestamp(53_000))
+        .claim_job("node-c", Timestamp(now()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(third.attempt, 3);
-    let swept = store.sweep_jobs(rules(200_000)).await.unwrap();
+    silence().await;
+    let swept = store.sweep_jobs(rules(now(), 10)).await.unwrap();
     assert_eq!(
         (swept.requeued, swept.failed),
         (0, 1),
@@ -232,7 +243,7 @@ pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dy
     let released = queued(acme, 2_000);
     assert!(store.add_job(released.clone(), 10).await.unwrap());
     store
-        .claim_job("node-a", Timestamp(300_000))
+        .claim_job("node-a", Timestamp(t0 + 300_000))
         .await
         .unwrap()
         .unwrap();
@@ -242,37 +253,40 @@ pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dy
             0,
             0,
             JobEnd::Released,
-            Timestamp(300_001)
+            Timestamp(t0 + 300_001)
         )
         .await
         .unwrap());
+    let back = store.job(acme, released.id).await.unwrap().unwrap();
     assert_eq!(
-        store.job(acme, released.id).await.unwrap().unwrap().state,
-        JobState::Queued
+        (back.state, back.attempt),
+        (JobState::Queued, 0),
+        "a clean stop gives its attempt back"
     );
-    store
-        .claim_job("node-a", Timestamp(300_002))
+    let again = store
+        .claim_job("node-a", Timestamp(t0 + 300_002))
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(again.attempt, 1);
     assert!(store
-        .write_job_file(attempt(acme, released.id, 2), 0, b"whole".to_vec())
+        .write_job_file(attempt(acme, released.id, 1), 0, b"whole".to_vec())
         .await
         .unwrap());
     let ready = JobEnd::Ready {
-        expires_at: Timestamp(400_000),
+        expires_at: Timestamp(t0 + 400_000),
     };
     assert!(store
         .end_job(
-            attempt(acme, released.id, 2),
+            attempt(acme, released.id, 1),
             1,
             5,
             ready,
-            Timestamp(300_003)
+            Timestamp(t0 + 300_003)
         )
         .await
         .unwrap());
-    let swept = store.sweep_jobs(rules(400_000)).await.unwrap();
+    let swept = store.sweep_jobs(rules(t0 + 400_000, 30_000)).await.unwrap();
     assert_eq!(swept.expired, 1);
     let expired = store.job(acme, released.id).await.unwrap().unwrap();
     assert_eq!(expired.state, JobState::Expired);
@@ -281,13 +295,16 @@ pub async fn export_jobs_of_silent_nodes_are_taken_over_and_expire(store: Arc<dy
         b"whole",
         "a download under way may finish"
     );
-    store.sweep_jobs(rules(400_000 + 600_000)).await.unwrap();
+    store
+        .sweep_jobs(rules(t0 + 400_000 + 600_000, 30_000))
+        .await
+        .unwrap();
     assert!(
         read_all(&store, &expired).await.is_empty(),
         "bytes deleted after the grace"
     );
     let swept = store
-        .sweep_jobs(rules(400_000 + 7 * 86_400_000))
+        .sweep_jobs(rules(t0 + 400_000 + 7 * 86_400_000, 30_000))
         .await
         .unwrap();
     assert_eq!(swept.forgotten, 2, "the failed and the expired record");
@@ -385,4 +402,79 @@ fn attempt(tenant: TenantId, id: Uuid, n: u32) -> JobAttempt {
         id,
         attempt: n,
     }
+}
+
+/// An erasure withdraws what the tenant exported before it (the files may hold the erased
+/// values): a ready job expires with its bytes gone and says why, a running one goes back to
+/// the queue to run again on the erased log; another tenant's exports stay.
+pub async fn an_erasure_withdraws_the_tenants_exports(store: Arc<dyn Store>) {
+    use super::erasure::by_subject;
+    use super::fixtures::{append, pseudonym_key};
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let other = store.create_tenant("other").await.unwrap().id;
+    append(&store, acme, vec![by_subject("session.created")]).await;
+    let now = Timestamp::now();
+    let later = Timestamp(now.0 + 3_600_000);
+    let mut ready = Vec::new();
+    for tenant in [acme, other] {
+        let job = queued(tenant, now.0);
+        assert!(store.add_job(job.clone(), 10).await.unwrap());
+        let claimed = store.claim_job("node-a", now).await.unwrap().unwrap();
+        let data = b"zoe.martin@example.com,signed in".to_vec();
+        let a = claimed.current_attempt();
+        assert!(store.write_job_file(a, 0, data).await.unwrap());
+        let end = JobEnd::Ready { expires_at: later };
+        assert!(store.end_job(a, 1, 32, end, now).await.unwrap());
+        ready.push(
+            store
+                .job(claimed.tenant, claimed.id)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let running = queued(acme, now.0 + 1);
+    assert!(store.add_job(running.clone(), 10).await.unwrap());
+    let claimed = store.claim_job("node-a", now).await.unwrap().unwrap();
+    assert_eq!(claimed.id, running.id);
+
+    let actor = sealtrail_core::entry::Actor::system("Erasure");
+    let erased = store
+        .erase_subject(
+            acme,
+            "u-zoe",
+            sealtrail_store::ErasureMode::Erase,
+            &actor,
+            &pseudonym_key(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(erased.entries_scrubbed, 1);
+
+    let withdrawn = store.job(acme, ready[0].id).await.unwrap().unwrap();
+    assert_eq!(withdrawn.state, JobState::Expired);
+    assert!(withdrawn
+        .error
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("withdrawn"));
+    assert!(
+        read_all(&store, &withdrawn).await.is_empty(),
+        "its bytes are gone"
+    );
+    let again = store.job(acme, running.id).await.unwrap().unwrap();
+    assert_eq!((again.state, again.node), (JobState::Queued, None));
+    assert!(
+        !store
+            .write_job_file(claimed.current_attempt(), 0, b"old".to_vec())
+            .await
+            .unwrap(),
+        "the attempt that read the log before the erasure writes nothing more"
+    );
+    let kept = store.job(other, ready[1].id).await.unwrap().unwrap();
+    assert_eq!(kept.state, JobState::Ready);
+    assert_eq!(
+        read_all(&store, &kept).await,
+        b"zoe.martin@example.com,signed in"
+    );
 }

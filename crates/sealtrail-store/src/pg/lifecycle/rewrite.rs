@@ -3,22 +3,27 @@
 //! row versions behind, and `VACUUM` only marks their space free; a GIN index never drops a
 //! word's key at all).
 //!
-//! An erasure chunk lists the month partitions it changed, and the facet tables, in
-//! `pending_rewrites` in its own transaction, so a rewrite interrupted by a crash is finished
-//! later (at the next start, the next erasure or the nightly prune). A partition is rewritten
-//! online, the way `VACUUM FULL` would but without holding the log for the copy:
+//! An erasure chunk lists the month partitions it changed, and `facet_actors`, in
+//! `pending_rewrites` in the chunk's own transaction, so a rewrite interrupted by a crash is
+//! finished later (by the next erasure, or in the background after a start or the nightly
+//! prune). One node rewrites at a time (a session advisory lock; another node finding it taken
+//! leaves the work to the holder, which goes on until nothing is pending). A partition is
+//! rewritten online, the way `VACUUM FULL` would but without holding the log for the copy:
 //!
-//! 1. under a session advisory lock that prune and erasure chunks take shared (they wait; no
-//!    other statement updates or deletes entries), copy the partition's live rows into a new
-//!    table and build its indexes and a `CHECK` matching the partition bound — appends go on;
-//! 2. in one short transaction holding `entries` exclusively (waiting at most
-//!    [`LOCK_WAIT`], retried): copy the rows appended meanwhile (per tenant, those above the
-//!    highest seq copied: a tenant's appends commit in seq order), detach and drop the old
-//!    partition, attach the new one (the `CHECK` spares the validating scan) under the old
-//!    names.
+//! 1. under the advisory lock, which prune and erasure chunks take shared (they wait for the
+//!    copy, polling, without holding any row lock; nothing else updates or deletes entries),
+//!    copy the partition's live rows into a new table and build its indexes and a `CHECK`
+//!    matching the partition bound — appends and reads go on;
+//! 2. in one short transaction holding `entries` exclusively (each try waits at most
+//!    [`LOCK_WAIT`] in the lock queue, so appends stall no longer than that per try): copy the
+//!    rows appended meanwhile (per tenant, those above the highest seq copied: a tenant's
+//!    appends commit in seq order), detach and drop the old partition, attach the new one
+//!    (the `CHECK` spares the validating scan) under the old names.
 //!
-//! The facet tables are small and rewritten with `VACUUM FULL`, also waiting at most
-//! [`LOCK_WAIT`] for their lock. WAL segments still hold the old values until they are
+//! `facet_actors` and `export_files` are not partitioned: each is copied into a new table
+//! while holding it `EXCLUSIVE` (reads go on; appends, which count actors, wait for the copy)
+//! and swapped in — a new table, so statistics gathered on the old one go too. Then
+//! `pg_statistic` itself is rewritten. WAL segments still hold the old values until they are
 //! recycled, and archives and backups until they expire (docs/scale-out.md says so).
 
 use super::super::pool::{Conn, PgResult, Tx};
@@ -29,14 +34,17 @@ use sealtrail_core::TenantId;
 /// The advisory lock a rewrite holds exclusively and prune and erasure chunks share.
 pub(crate) const REWRITE_LOCK: i64 = 0x5EA1_E4A5;
 
-/// How long a rewrite waits for its exclusive lock each time.
-const LOCK_WAIT: &str = "2s";
+/// How long a rewrite waits in the lock queue each time: appends queued behind it wait no
+/// longer than this per try.
+const LOCK_WAIT: &str = "200ms";
 
-/// How many times a rewrite tries for its exclusive lock before leaving the work for later.
-const LOCK_TRIES: usize = 10;
+/// How many times a rewrite tries for its exclusive lock before leaving the work for later;
+/// tries are spaced by a second or two.
+const LOCK_TRIES: u64 = 20;
 
-/// The facet tables, whose rows name actors and values of entries.
-const FACET_TABLES: [&str; 2] = ["facet_actors", "facet_values"];
+/// The tables outside `entries` that hold erased values: the actors' facet counts, and the
+/// files of export jobs (withdrawn by an erasure).
+pub(crate) const PLAIN_TABLES: [&str; 2] = ["facet_actors", "export_files"];
 
 /// What one pass over the pending rewrites did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,13 +56,29 @@ pub(crate) struct RewriteReport {
 }
 
 /// Makes prune and erasure chunks wait while a rewrite copies a partition: call first in their
-/// transaction, before any row lock.
+/// transaction, before any row lock. Polls rather than queueing on the lock, so no statement
+/// runs for as long as a copy, and a waiting chunk holds nothing another session needs.
 pub(crate) fn share_rewrite_lock(tx: &mut Tx<'_>) -> PgResult<()> {
-    tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&REWRITE_LOCK])?;
-    Ok(())
+    loop {
+        let row = tx.query_one(
+            "SELECT pg_try_advisory_xact_lock_shared($1)",
+            &[&REWRITE_LOCK],
+        )?;
+        if row.try_get::<_, bool>(0)? {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
-/// Records that the partitions holding `seqs` of `tenant`, and the facet tables, must be
+/// Spaces the tries for an exclusive lock (1–2 s, varying so two waiters do not keep
+/// meeting).
+fn pause_between_tries(try_number: u64) {
+    let jitter = (std::process::id() as u64 + try_number * 7919) % 1000;
+    std::thread::sleep(std::time::Duration::from_millis(1000 + jitter));
+}
+
+/// Records that the partitions holding `seqs` of `tenant`, and `facet_actors`, must be
 /// rewritten: called in the erasure chunk's transaction that changed them.
 pub(crate) fn request(tx: &mut Tx<'_>, tenant: TenantId, seqs: &[i64]) -> PgResult<()> {
     if seqs.is_empty() {
@@ -64,9 +88,9 @@ pub(crate) fn request(tx: &mut Tx<'_>, tenant: TenantId, seqs: &[i64]) -> PgResu
         "INSERT INTO pending_rewrites (relation)
          SELECT DISTINCT c.relname::text FROM entries e JOIN pg_class c ON c.oid = e.tableoid
          WHERE e.tenant = $1 AND e.seq = ANY($2)
-         UNION SELECT unnest($3::text[])
+         UNION SELECT 'facet_actors'
          ON CONFLICT DO NOTHING",
-        &[&tenant.0, &seqs, &FACET_TABLES.as_slice()],
+        &[&tenant.0, &seqs],
     )?;
     Ok(())
 }
@@ -84,9 +108,19 @@ fn is_partition_name(name: &str) -> bool {
             .all(u8::is_ascii_digit)
 }
 
-/// Rewrites every pending relation; returns what was done and what must wait.
+/// Rewrites every pending relation, until none is left or none could be done; returns what
+/// was done and what must wait. Another node already rewriting answers an empty report: it
+/// takes what is pending too.
 pub(crate) fn run_pending(conn: &mut Conn) -> PgResult<RewriteReport> {
-    conn.batch(&format!("SELECT pg_advisory_lock({REWRITE_LOCK})"))?;
+    let locked = {
+        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let row = tx.query_one("SELECT pg_try_advisory_lock($1)", &[&REWRITE_LOCK])?;
+        tx.commit()?;
+        row.try_get::<_, bool>(0)?
+    };
+    if !locked {
+        return Ok(RewriteReport::default());
+    }
     let result = run_locked(conn);
     let unlocked = conn.batch(&format!("SELECT pg_advisory_unlock({REWRITE_LOCK})"));
     let report = result?;
@@ -94,46 +128,82 @@ pub(crate) fn run_pending(conn: &mut Conn) -> PgResult<RewriteReport> {
     Ok(report)
 }
 
+fn pending(conn: &mut Conn) -> PgResult<Vec<String>> {
+    let mut tx = conn.begin(IsolationLevel::ReadCommitted, true)?;
+    let rows = tx.query(
+        "SELECT relation FROM pending_rewrites ORDER BY relation",
+        &[],
+    )?;
+    let names = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    tx.commit()?;
+    Ok(names)
+}
+
+/// One relation: `Ok(false)` when its lock could not be had.
+fn rewrite_one(conn: &mut Conn, relation: &str) -> PgResult<bool> {
+    if PLAIN_TABLES.contains(&relation) {
+        rewrite_table(conn, relation)
+    } else if is_partition_name(relation) {
+        rewrite_partition(conn, relation)
+    } else {
+        tracing::warn!(
+            relation,
+            "not a relation Sealtrail rewrites; request dropped"
+        );
+        Ok(true)
+    }
+}
+
 fn run_locked(conn: &mut Conn) -> PgResult<RewriteReport> {
-    let pending: Vec<String> = {
-        let mut tx = conn.begin(IsolationLevel::ReadCommitted, true)?;
-        let rows = tx.query(
-            "SELECT relation FROM pending_rewrites ORDER BY relation",
-            &[],
-        )?;
-        let names = rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        tx.commit()?;
-        names
-    };
     let mut report = RewriteReport::default();
-    for relation in pending {
-        let done = if FACET_TABLES.contains(&relation.as_str()) {
-            vacuum_full(conn, &relation)?
-        } else if is_partition_name(&relation) {
-            rewrite_partition(conn, &relation)?
-        } else {
-            tracing::warn!(
-                relation,
-                "not a relation Sealtrail rewrites; request dropped"
-            );
-            true
-        };
-        if done {
-            let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
-            tx.execute(
-                "DELETE FROM pending_rewrites WHERE relation = $1",
-                &[&relation],
-            )?;
-            tx.commit()?;
-            report.rewritten.push(relation);
-        } else {
-            report.deferred.push(relation);
+    loop {
+        let mut progressed = false;
+        report.deferred.clear();
+        for relation in pending(conn)? {
+            match rewrite_one(conn, &relation) {
+                Ok(true) => {
+                    let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+                    tx.execute(
+                        "DELETE FROM pending_rewrites WHERE relation = $1",
+                        &[&relation],
+                    )?;
+                    tx.commit()?;
+                    report.rewritten.push(relation);
+                    progressed = true;
+                }
+                Ok(false) => report.deferred.push(relation),
+                // One relation failing (its table gone, a full disk) must not keep the others
+                // from being rewritten; it stays pending.
+                Err(e) => {
+                    tracing::warn!(relation, error = %e, "rewriting a relation failed; it stays pending");
+                    report.deferred.push(relation);
+                }
+            }
+        }
+        if !progressed {
+            break;
         }
     }
+    if !report.rewritten.is_empty() {
+        rewrite_statistics(conn);
+    }
     Ok(report)
+}
+
+/// Rewrites `pg_statistic`, whose dead rows (statistics of the replaced tables) may still hold
+/// values gathered before this version stopped collecting them on personal columns. Needs
+/// the database's owner; a refusal is logged, not fatal.
+fn rewrite_statistics(conn: &mut Conn) {
+    let done = conn
+        .batch(&format!("SET lock_timeout = '{LOCK_WAIT}'"))
+        .and_then(|()| conn.batch("VACUUM (FULL) pg_statistic"));
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "pg_statistic not rewritten after an erasure");
+    }
+    let _ = conn.batch("RESET lock_timeout");
 }
 
 /// True when PostgreSQL gave up waiting for a lock (`lock_timeout`).
@@ -142,27 +212,52 @@ fn lock_timed_out(e: &super::super::pool::PgError) -> bool {
         if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE))
 }
 
-/// `VACUUM FULL` of a small table, waiting at most [`LOCK_WAIT`] per try; `false` when its
-/// lock could not be had.
-fn vacuum_full(conn: &mut Conn, table: &str) -> PgResult<bool> {
-    // VACUUM runs outside any transaction, so each statement is sent on its own.
-    conn.batch(&format!("SET lock_timeout = '{LOCK_WAIT}'"))?;
-    let mut done = Ok(false);
-    for _ in 0..LOCK_TRIES {
-        match conn.batch(&format!("VACUUM (FULL) {table}")) {
+/// Replaces a plain table with a copy of its live rows, holding it `EXCLUSIVE` (reads go
+/// on) for the copy; `false` when its lock could not be had.
+fn rewrite_table(conn: &mut Conn, table: &str) -> PgResult<bool> {
+    let copy = format!("{table}_rewrite");
+    let no_stats = if table == "facet_actors" {
+        format!("{};", facet_actors_no_statistics_sql(&copy))
+    } else {
+        String::new()
+    };
+    for try_number in 0..LOCK_TRIES {
+        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let swapped = tx.inner().batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{LOCK_WAIT}';
+             SET LOCAL statement_timeout = 0;
+             LOCK TABLE {table} IN EXCLUSIVE MODE;
+             CREATE TABLE {copy} (LIKE {table} INCLUDING ALL);
+             {no_stats}
+             INSERT INTO {copy} SELECT * FROM {table};
+             DROP TABLE {table};
+             ALTER TABLE {copy} RENAME TO {table};
+             ALTER INDEX {copy}_pkey RENAME TO {table}_pkey"
+        ));
+        match swapped {
             Ok(()) => {
-                done = Ok(true);
-                break;
+                tx.commit()?;
+                return Ok(true);
             }
-            Err(e) if lock_timed_out(&e) => continue,
             Err(e) => {
-                done = Err(e);
-                break;
+                let e = super::super::pool::PgError::from(e);
+                drop(tx);
+                if !lock_timed_out(&e) {
+                    return Err(e);
+                }
+                pause_between_tries(try_number);
             }
         }
     }
-    conn.batch("RESET lock_timeout")?;
-    done
+    Ok(false)
+}
+
+/// No statistics on `facet_actors`' personal columns.
+pub(crate) fn facet_actors_no_statistics_sql(table: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ALTER COLUMN key SET STATISTICS 0, ALTER COLUMN id SET STATISTICS 0, \
+         ALTER COLUMN name SET STATISTICS 0, ALTER COLUMN email SET STATISTICS 0"
+    )
 }
 
 /// The partition's bound, `(from, to)` in milliseconds, or `None` when it is no longer a
@@ -285,11 +380,15 @@ fn rewrite_partition(conn: &mut Conn, partition: &str) -> PgResult<bool> {
         tx.commit()?;
         defs
     };
-    for _ in 0..LOCK_TRIES {
+    for try_number in 0..LOCK_TRIES {
         match swap(conn, partition, &copy, &indexes) {
             Ok(true) => return Ok(true),
-            Ok(false) => return Ok(true), // the partition went away meanwhile
-            Err(e) if lock_timed_out(&e) => continue,
+            // The partition went away meanwhile (a prune dropped it): nothing to replace.
+            Ok(false) => {
+                conn.batch(&format!("DROP TABLE IF EXISTS {copy}"))?;
+                return Ok(true);
+            }
+            Err(e) if lock_timed_out(&e) => pause_between_tries(try_number),
             Err(e) => {
                 let _ = conn.batch(&format!("DROP TABLE IF EXISTS {copy}"));
                 return Err(e);

@@ -58,6 +58,11 @@ fn attempt_value(attempt: u32) -> i32 {
     i32::try_from(attempt).unwrap_or(i32::MAX)
 }
 
+/// An attempt's key columns as PostgreSQL stores them: tenant, id, attempt.
+fn key(job: &JobAttempt) -> (i64, String, i32) {
+    (job.tenant.0, job.id.to_string(), attempt_value(job.attempt))
+}
+
 fn add(tx: &mut Tx<'_>, job: &StoredJob, max_pending: u32) -> PgResult<bool> {
     // One submission per tenant at a time, on every node, so the limit is exact.
     if tx
@@ -108,40 +113,36 @@ fn claim(tx: &mut Tx<'_>, node: &str, now: Timestamp) -> PgResult<Option<StoredJ
     .transpose()
 }
 
-fn write_file(
-    tx: &mut Tx<'_>,
-    (tenant, id, attempt): (TenantId, &str, u32),
-    offset: u64,
-    data: &[u8],
-) -> PgResult<bool> {
+fn write_file(tx: &mut Tx<'_>, job: &JobAttempt, offset: u64, data: &[u8]) -> PgResult<bool> {
+    let (tenant, id, attempt) = key(job);
     let running = tx.query_opt(
         "SELECT 1 FROM export_jobs
          WHERE tenant = $1 AND id = $2 AND state = 'running' AND attempt = $3 FOR SHARE",
-        &[&tenant.0, &id, &attempt_value(attempt)],
+        &[&tenant, &id, &attempt],
     )?;
     if running.is_none() {
         return Ok(false);
     }
     tx.execute(
         "DELETE FROM export_files WHERE tenant = $1 AND job = $2 AND start >= $3",
-        &[&tenant.0, &id, &int(offset)],
+        &[&tenant, &id, &int(offset)],
     )?;
     tx.execute(
         "INSERT INTO export_files (tenant, job, start, data) VALUES ($1, $2, $3, $4)",
-        &[&tenant.0, &id, &int(offset), &data],
+        &[&tenant, &id, &int(offset), &data],
     )?;
     Ok(true)
 }
 
 fn end(
     tx: &mut Tx<'_>,
-    (tenant, id, attempt): (TenantId, &str, u32),
+    job: &JobAttempt,
     (rows, bytes): (u64, u64),
     end: &JobEnd,
     now: Timestamp,
 ) -> PgResult<bool> {
     let guard = "WHERE tenant = $1 AND id = $2 AND state = 'running' AND attempt = $3";
-    let (tenant, attempt) = (tenant.0, attempt_value(attempt));
+    let (tenant, id, attempt) = key(job);
     let changed = match end {
         JobEnd::Ready { expires_at } => tx.execute(
             &format!(
@@ -327,27 +328,16 @@ impl crate::Jobs for PgStore {
         bytes: u64,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let JobAttempt {
-            tenant,
-            id,
-            attempt,
-        } = job;
-        let id = id.to_string();
+        let _ = now; // stamped with the database's clock instead
+        let (tenant, id, attempt) = key(&job);
         self.pool
             .write("recording an export job's progress", move |tx| {
-                let _ = now; // stamped with the database's clock instead
                 Ok(tx.execute(
                     &format!(
                         "UPDATE export_jobs SET row_count = $4, byte_count = $5, heartbeat_at = {DB_NOW}
                          WHERE tenant = $1 AND id = $2 AND state = 'running' AND attempt = $3"
                     ),
-                    &[
-                        &tenant.0,
-                        &id,
-                        &attempt_value(attempt),
-                        &int(rows),
-                        &int(bytes),
-                    ],
+                    &[&tenant, &id, &attempt, &int(rows), &int(bytes)],
                 )? == 1)
             })
             .await
@@ -359,15 +349,9 @@ impl crate::Jobs for PgStore {
         offset: u64,
         data: Vec<u8>,
     ) -> Result<bool, StoreError> {
-        let JobAttempt {
-            tenant,
-            id,
-            attempt,
-        } = job;
-        let id = id.to_string();
         self.pool
             .write("writing an export job's file", move |tx| {
-                write_file(tx, (tenant, &id, attempt), offset, &data)
+                write_file(tx, &job, offset, &data)
             })
             .await
     }
@@ -380,15 +364,9 @@ impl crate::Jobs for PgStore {
         job_end: JobEnd,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let JobAttempt {
-            tenant,
-            id,
-            attempt,
-        } = job;
-        let id = id.to_string();
         self.pool
             .write("ending an export job", move |tx| {
-                end(tx, (tenant, &id, attempt), (rows, bytes), &job_end, now)
+                end(tx, &job, (rows, bytes), &job_end, now)
             })
             .await
     }

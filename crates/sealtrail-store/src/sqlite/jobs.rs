@@ -143,17 +143,12 @@ fn claim(
 }
 
 /// Whether the job is running under `attempt` (the guard on every runner's write).
-fn running(
-    conn: &Connection,
-    tenant: TenantId,
-    id: Uuid,
-    attempt: u32,
-) -> Result<bool, WriteError> {
+fn running(conn: &Connection, job: &JobAttempt) -> Result<bool, WriteError> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM export_jobs
              WHERE tenant = ?1 AND id = ?2 AND state = 'running' AND attempt = ?3",
-            params![tenant.0, id.to_string(), attempt],
+            params![job.tenant.0, job.id.to_string(), job.attempt],
             |_| Ok(()),
         )
         .optional()?
@@ -162,12 +157,12 @@ fn running(
 
 fn end(
     conn: &mut Connection,
-    (tenant, id, attempt): (TenantId, Uuid, u32),
+    job: &JobAttempt,
     (rows, bytes): (u64, u64),
     end: &JobEnd,
     now: Timestamp,
 ) -> Result<bool, WriteError> {
-    let key = params![tenant.0, id.to_string(), attempt];
+    let key = params![job.tenant.0, job.id.to_string(), job.attempt];
     let guard = "WHERE tenant = ?1 AND id = ?2 AND state = 'running' AND attempt = ?3";
     let changed = match end {
         JobEnd::Ready { expires_at } => conn.execute(
@@ -501,20 +496,15 @@ impl crate::Jobs for SqliteStore {
         bytes: u64,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let JobAttempt {
-            tenant,
-            id,
-            attempt,
-        } = job;
         self.writer
             .run_job(move |conn| {
                 let changed = conn.execute(
                     "UPDATE export_jobs SET row_count = ?4, byte_count = ?5, heartbeat_at = ?6
                      WHERE tenant = ?1 AND id = ?2 AND state = 'running' AND attempt = ?3",
                     params![
-                        tenant.0,
-                        id.to_string(),
-                        attempt,
+                        job.tenant.0,
+                        job.id.to_string(),
+                        job.attempt,
                         int(rows),
                         int(bytes),
                         now.millis()
@@ -531,22 +521,16 @@ impl crate::Jobs for SqliteStore {
         offset: u64,
         data: Vec<u8>,
     ) -> Result<bool, StoreError> {
-        let JobAttempt {
-            tenant,
-            id,
-            attempt,
-        } = job;
         let current = self
             .reads
             .read(move |conn| {
-                running(conn, tenant, id, attempt)
-                    .map_err(|e| e.while_doing("checking an export job"))
+                running(conn, &job).map_err(|e| e.while_doing("checking an export job"))
             })
             .await?;
         if !current {
             return Ok(false);
         }
-        let path = file_path(&files_root(&self.db_path), tenant, id, attempt);
+        let path = file_path(&files_root(&self.db_path), job.tenant, job.id, job.attempt);
         crate::blocking::run("export job file", move || write_file(&path, offset, &data)).await?;
         Ok(true)
     }
@@ -559,16 +543,9 @@ impl crate::Jobs for SqliteStore {
         job_end: JobEnd,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let JobAttempt {
-            tenant,
-            id,
-            attempt,
-        } = job;
-        let ended = self
-            .writer
-            .run_job(move |conn| end(conn, (tenant, id, attempt), (rows, bytes), &job_end, now))
-            .await?;
-        Ok(ended)
+        self.writer
+            .run_job(move |conn| end(conn, &job, (rows, bytes), &job_end, now))
+            .await
     }
 
     async fn read_job_file(

@@ -1,8 +1,8 @@
 //! Two real `sealtrail serve` nodes on one real PostgreSQL database, reached through a
 //! round-robin client as a load balancer would spread requests: export jobs and the sign-in
 //! throttle behave exactly as on one node — any node answers a job's status, list and
-//! download; a job whose node died is run by another; five wrong passwords are five across
-//! the deployment, not five per node.
+//! download; a job whose node died (left behind in the database, or SIGKILLed mid-export) is
+//! run by another; five wrong passwords are five across the deployment, not five per node.
 
 use crate::common::{post_batch, Served};
 use crate::pg_nodes::start_nodes;
@@ -218,4 +218,111 @@ async fn five_wrong_passwords_are_five_across_the_deployment() {
     for node in nodes {
         node.stop_cleanly();
     }
+}
+
+/// The state and node of a job, read from the database as an operator would.
+async fn job_row(database: &str, id: &str) -> (String, Option<String>, i32) {
+    let (url, id) = (database.to_string(), id.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let row = db
+            .query_one(
+                "SELECT state, node, attempt FROM export_jobs WHERE id = $1",
+                &[&id],
+            )
+            .unwrap();
+        (row.get(0), row.get(1), row.get(2))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_whose_node_is_killed_mid_export_is_finished_by_another() {
+    let server = pg_harness::require_shared();
+    let database = server.create_database().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut nodes, key) = start_nodes(&database, &[a.path(), b.path()], &[]);
+    // Enough entries that a PDF report of them takes seconds, so the kill lands mid-export.
+    for batch in 0..60 {
+        let events: Vec<Value> = (0..500)
+            .map(|i| json!({ "action": "doc.updated", "channel": "docs", "description": format!("edit {batch}-{i}"), "actor": { "id": format!("u{}", i % 50) } }))
+            .collect();
+        post_batch(&nodes[batch % 2].url, &key, events).await;
+    }
+    let lb = RoundRobin::new(&nodes);
+    let r = lb
+        .client
+        .post(format!("{}/v1/exports", nodes[0].url))
+        .bearer_auth(&key)
+        .json(&json!({ "format": "pdf", "filters": { "channel": "docs" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Whichever node took it, kill that node while it runs.
+    let runner = loop {
+        match job_row(&database, &id).await {
+            (state, Some(node), _) if state == "running" => break node,
+            (state, _, _) if state == "queued" => {}
+            other => panic!("the job ended before it could be interrupted: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let ids = [a.path(), b.path()].map(|dir| {
+        std::fs::read_to_string(dir.join(sealtrail_service::node_id::FILE_NAME))
+            .unwrap()
+            .trim()
+            .to_string()
+    });
+    let killed = ids.iter().position(|n| *n == runner).unwrap();
+    nodes.remove(killed).sigkill();
+    let survivor = nodes.remove(0);
+
+    // The survivor's sweep finds it silent and runs it again, whole.
+    let client = Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let job = loop {
+        let job: Value = client
+            .get(format!("{}/v1/exports/{id}", survivor.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["state"] == "ready" {
+            break job;
+        }
+        assert!(
+            job["state"] == "queued" || job["state"] == "running",
+            "{job}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never finished: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(job["rows"], 30_000, "{job}");
+    let (_, node, attempt) = job_row(&database, &id).await;
+    assert_eq!((node, attempt), (None, 2), "taken over once");
+    let pdf = client
+        .get(format!("{}/v1/exports/{id}/download", survivor.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF") && pdf.trim_ascii_end().ends_with(b"%%EOF"));
+    assert_eq!(pdf.len() as u64, job["bytes"].as_u64().unwrap());
+    survivor.stop_cleanly();
 }

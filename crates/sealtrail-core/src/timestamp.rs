@@ -28,6 +28,17 @@ impl Timestamp {
         self.0
     }
 
+    /// `d` later, saturating rather than overflowing (an absurd retention or window setting
+    /// must not wrap a deadline into the past).
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        Self(self.0.saturating_add(duration_millis(d)))
+    }
+
+    /// `d` earlier, saturating: the start of a window that ends now.
+    pub fn minus(self, d: std::time::Duration) -> Self {
+        Self(self.0.saturating_sub(duration_millis(d)))
+    }
+
     /// Converts from a `time` value, dropping sub-millisecond precision.
     pub fn from_datetime(dt: OffsetDateTime) -> Self {
         Self((dt.unix_timestamp_nanos() / 1_000_000) as i64)
@@ -211,9 +222,24 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A duration in whole milliseconds, at most `i64::MAX`.
+fn duration_millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_move_a_time_and_saturate() {
+        let t = Timestamp(10_000);
+        let d = std::time::Duration::from_millis(2_500);
+        assert_eq!(t.plus(d), Timestamp(12_500));
+        assert_eq!(t.minus(d), Timestamp(7_500));
+        assert_eq!(t.plus(std::time::Duration::MAX), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MIN + 1).minus(d), Timestamp(i64::MIN));
+    }
 
     #[test]
     fn normalises_offsets_to_utc_with_millis() {

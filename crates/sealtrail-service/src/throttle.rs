@@ -100,11 +100,6 @@ fn between(from: Timestamp, to: Timestamp) -> Duration {
     Duration::from_millis(u64::try_from(to.0.saturating_sub(from.0)).unwrap_or(0))
 }
 
-/// `t + d` in milliseconds, saturating.
-fn plus(t: Timestamp, d: Duration) -> Timestamp {
-    Timestamp(t.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
-}
-
 /// The policy: which counters an attempt at `now` is charged to (address and pair always;
 /// the account unless the address is familiar), or which limit refuses it. Pure, so the store
 /// can run it inside its transaction and the caller can run it again to explain a refusal.
@@ -116,7 +111,7 @@ pub fn decide(
     let window = |i: usize| windows.get(i).copied().unwrap_or_default();
     let until_window_frees = |w: KeyWindow| {
         w.oldest
-            .map(|oldest| between(now, plus(oldest, WINDOW)))
+            .map(|oldest| between(now, oldest.plus(WINDOW)))
             .unwrap_or(Duration::ZERO)
     };
     if window(ADDRESS).count >= PER_ADDRESS {
@@ -138,7 +133,7 @@ pub fn decide(
     let account = window(ACCOUNT);
     let delay = account_delay(account.count);
     if let Some(last) = account.newest {
-        let ready = plus(last, delay);
+        let ready = last.plus(delay);
         if delay > Duration::ZERO && now < ready {
             return Err(Refusal {
                 retry_after: between(now, ready),
@@ -188,10 +183,7 @@ impl SignInThrottle {
             .begin_attempt(AttemptRequest {
                 keys: keys.clone(),
                 familiar: familiar.clone(),
-                since: Timestamp(
-                    now.0
-                        .saturating_sub(i64::try_from(WINDOW.as_millis()).unwrap_or(0)),
-                ),
+                since: now.minus(WINDOW),
                 now,
                 token,
                 rule,
@@ -221,10 +213,7 @@ impl SignInThrottle {
     /// failures (here and from elsewhere) and remembers the address as familiar.
     pub async fn succeeded(&self, attempt: Attempt) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        let forget_before = Timestamp(
-            now.0
-                .saturating_sub(i64::try_from(KNOWN_FOR.as_millis()).unwrap_or(0)),
-        );
+        let forget_before = now.minus(KNOWN_FOR);
         self.store
             .attempt_succeeded(
                 attempt.token,
@@ -315,7 +304,7 @@ mod tests {
             ),
             Ok(vec![ADDRESS, PAIR])
         );
-        let stale = Timestamp(now.0 - KNOWN_FOR.as_millis() as i64);
+        let stale = now.minus(KNOWN_FOR);
         assert!(decide(
             &[none, none, failing(ACCOUNT_FREE + 9, now)],
             Some(stale),

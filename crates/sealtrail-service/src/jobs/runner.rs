@@ -3,7 +3,6 @@
 //! An attempt that learns the job was taken from it (its reports came too late) stops
 //! without touching the job again.
 
-use super::record::add;
 use super::{ExportJobs, JobError, JobSpec, GAVE_UP_SPEC, HEARTBEAT, PIECE_BYTES};
 use crate::export_stream::{self, ExportRequest};
 use sealtrail_core::filter::parse_query;
@@ -45,7 +44,7 @@ pub(super) async fn run(jobs: Arc<ExportJobs>, job: StoredJob, permit: OwnedSema
     let now = Timestamp::now();
     let end = match result {
         Ok(()) => Some(JobEnd::Ready {
-            expires_at: add(now, jobs.config.retention),
+            expires_at: now.plus(jobs.config.retention),
         }),
         Err(RunError::TakenOver) => {
             tracing::warn!(job = %job.id, "export job was taken over by another node; stopped");
@@ -60,7 +59,7 @@ pub(super) async fn run(jobs: Arc<ExportJobs>, job: StoredJob, permit: OwnedSema
             };
             Some(JobEnd::Failed {
                 error: message.to_string(),
-                expires_at: add(now, jobs.config.retention),
+                expires_at: now.plus(jobs.config.retention),
             })
         }
     };

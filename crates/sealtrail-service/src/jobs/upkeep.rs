@@ -2,7 +2,6 @@
 //! (or fails after [`MAX_ATTEMPTS`]), a ready file stops being served when its retention
 //! passes and is deleted [`DOWNLOAD_GRACE`] later, and old records are forgotten.
 
-use super::record::add;
 use super::{ExportJobs, MAX_ATTEMPTS, SILENT_FOR};
 use sealtrail_core::Timestamp;
 use sealtrail_store::{JobSweep, StoreError, SweepRules};
@@ -28,22 +27,16 @@ pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// The rules a sweep at `now` applies.
 fn rules(now: Timestamp, retention: Duration, dead_node: Option<String>) -> SweepRules {
-    let back = |d: Duration| {
-        Timestamp(
-            now.0
-                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
-    };
     SweepRules {
         now,
         silent_for: SILENT_FOR,
         dead_node,
         max_attempts: MAX_ATTEMPTS,
         failed_error: GAVE_UP.to_string(),
-        failed_expires_at: add(now, retention),
+        failed_expires_at: now.plus(retention),
         expire_before: now,
-        delete_files_before: back(DOWNLOAD_GRACE),
-        records_before: back(RECORD_KEEP),
+        delete_files_before: now.minus(DOWNLOAD_GRACE),
+        records_before: now.minus(RECORD_KEEP),
     }
 }
 

@@ -248,7 +248,7 @@ impl Deliverer {
         let due = lock(&self.leases).renew_at <= started;
         if due || self.claim_soon.swap(false, Ordering::SeqCst) {
             let now = Timestamp::now();
-            let until = Timestamp(now.millis() + LEASE.as_millis() as i64);
+            let until = now.plus(LEASE);
             let claimed = self.store.claim_sinks(&self.node, until, now).await?;
             let mut leases = lock(&self.leases);
             leases.held = claimed.into_iter().map(|s| s.id).collect();

@@ -211,8 +211,7 @@ fn end(
 
 /// When a running job's last report makes it silent, by this machine's clock (one node).
 fn stale_before(rules: &SweepRules) -> i64 {
-    let silent = i64::try_from(rules.silent_for.as_millis()).unwrap_or(i64::MAX);
-    rules.now.millis().saturating_sub(silent)
+    rules.now.minus(rules.silent_for).millis()
 }
 
 fn sweep(conn: &mut Connection, rules: &SweepRules) -> Result<JobSweep, WriteError> {

@@ -102,6 +102,25 @@ pub enum JobEnd {
     Released,
 }
 
+impl JobEnd {
+    /// The state, expiry and error a finished job is left with; `None` for [`JobEnd::Released`],
+    /// which sends it back to the queue ([`BACK_TO_QUEUE`]).
+    pub(crate) fn finished(&self) -> Option<(JobState, Timestamp, Option<&str>)> {
+        match self {
+            JobEnd::Ready { expires_at } => Some((JobState::Ready, *expires_at, None)),
+            JobEnd::Failed { error, expires_at } => {
+                Some((JobState::Failed, *expires_at, Some(error.as_str())))
+            }
+            JobEnd::Released => None,
+        }
+    }
+}
+
+/// What a job going back to the queue is set to, on both backends: no node, no report, no
+/// progress, not started (its bytes are deleted beside this).
+pub(crate) const BACK_TO_QUEUE: &str = "state = 'queued', node = NULL, heartbeat_at = NULL, \
+     row_count = 0, byte_count = 0, started_at = NULL";
+
 /// What [`Jobs::sweep_jobs`] applies, all decided by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepRules {

@@ -5,6 +5,7 @@
 
 use super::pool::{PgResult, Tx};
 use super::PgStore;
+use crate::jobs::BACK_TO_QUEUE;
 use crate::{JobAttempt, JobEnd, JobSweep, StoreError, StoredJob, SweepRules};
 use postgres::Row;
 use sealtrail_core::jobs::JobState;
@@ -143,45 +144,27 @@ fn end(
 ) -> PgResult<bool> {
     let guard = "WHERE tenant = $1 AND id = $2 AND state = 'running' AND attempt = $3";
     let (tenant, id, attempt) = key(job);
-    let changed = match end {
-        JobEnd::Ready { expires_at } => tx.execute(
+    let changed = match end.finished() {
+        Some((state, expires_at, error)) => tx.execute(
             &format!(
-                "UPDATE export_jobs SET state = 'ready', node = NULL, heartbeat_at = NULL,
-                        row_count = $4, byte_count = $5, finished_at = $6, expires_at = $7 {guard}"
+                "UPDATE export_jobs SET state = $4, node = NULL, heartbeat_at = NULL,
+                        row_count = $5, byte_count = $6, finished_at = $7, expires_at = $8,
+                        error = $9 {guard}"
             ),
             &[
                 &tenant,
                 &id,
                 &attempt,
+                &state.as_str(),
                 &int(rows),
                 &int(bytes),
                 &now.millis(),
                 &expires_at.millis(),
+                &error,
             ],
         )?,
-        JobEnd::Failed { error, expires_at } => tx.execute(
-            &format!(
-                "UPDATE export_jobs SET state = 'failed', node = NULL, heartbeat_at = NULL,
-                        row_count = $4, byte_count = $5, finished_at = $6, expires_at = $7,
-                        error = $8 {guard}"
-            ),
-            &[
-                &tenant,
-                &id,
-                &attempt,
-                &int(rows),
-                &int(bytes),
-                &now.millis(),
-                &expires_at.millis(),
-                error,
-            ],
-        )?,
-        JobEnd::Released => tx.execute(
-            &format!(
-                "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                        row_count = 0, byte_count = 0, started_at = NULL,
-                        attempt = attempt - 1 {guard}"
-            ),
+        None => tx.execute(
+            &format!("UPDATE export_jobs SET {BACK_TO_QUEUE}, attempt = attempt - 1 {guard}"),
             &[&tenant, &id, &attempt],
         )?,
     };
@@ -239,11 +222,7 @@ fn sweep(tx: &mut Tx<'_>, rules: &SweepRules) -> PgResult<JobSweep> {
         ],
     )?;
     let requeued = tx.execute(
-        &format!(
-            "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                    row_count = 0, byte_count = 0, started_at = NULL
-             WHERE {taken}"
-        ),
+        &format!("UPDATE export_jobs SET {BACK_TO_QUEUE} WHERE {taken}"),
         &[&silent, &rules.dead_node],
     )?;
     let expired = tx.execute(
@@ -405,9 +384,7 @@ pub(crate) fn withdraw(tx: &mut Tx<'_>, tenant: TenantId, now: Timestamp) -> PgR
         &[&tenant.0, &now.millis(), &crate::jobs::WITHDRAWN],
     )?;
     let requeued = tx.execute(
-        "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                row_count = 0, byte_count = 0, started_at = NULL
-         WHERE tenant = $1 AND state = 'running'",
+        &format!("UPDATE export_jobs SET {BACK_TO_QUEUE} WHERE tenant = $1 AND state = 'running'"),
         &[&tenant.0],
     )?;
     let deleted = tx.execute("DELETE FROM export_files WHERE tenant = $1", &[&tenant.0])?;

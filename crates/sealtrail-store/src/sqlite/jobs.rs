@@ -6,6 +6,7 @@
 
 use super::error::backend;
 use super::{SqliteStore, WriteError};
+use crate::jobs::BACK_TO_QUEUE;
 use crate::{JobAttempt, JobEnd, JobSweep, StoreError, StoredJob, SweepRules};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use sealtrail_core::jobs::JobState;
@@ -164,32 +165,18 @@ fn end(
 ) -> Result<bool, WriteError> {
     let key = params![job.tenant.0, job.id.to_string(), job.attempt];
     let guard = "WHERE tenant = ?1 AND id = ?2 AND state = 'running' AND attempt = ?3";
-    let changed = match end {
-        JobEnd::Ready { expires_at } => conn.execute(
+    let changed = match end.finished() {
+        Some((state, expires_at, error)) => conn.execute(
             &format!(
-                "UPDATE export_jobs SET state = 'ready', node = NULL, heartbeat_at = NULL,
-                        row_count = ?4, byte_count = ?5, finished_at = ?6, expires_at = ?7 {guard}"
+                "UPDATE export_jobs SET state = ?4, node = NULL, heartbeat_at = NULL,
+                        row_count = ?5, byte_count = ?6, finished_at = ?7, expires_at = ?8,
+                        error = ?9 {guard}"
             ),
             params![
                 key[0],
                 key[1],
                 key[2],
-                int(rows),
-                int(bytes),
-                now.millis(),
-                expires_at.millis()
-            ],
-        )?,
-        JobEnd::Failed { error, expires_at } => conn.execute(
-            &format!(
-                "UPDATE export_jobs SET state = 'failed', node = NULL, heartbeat_at = NULL,
-                        row_count = ?4, byte_count = ?5, finished_at = ?6, expires_at = ?7,
-                        error = ?8 {guard}"
-            ),
-            params![
-                key[0],
-                key[1],
-                key[2],
+                state.as_str(),
                 int(rows),
                 int(bytes),
                 now.millis(),
@@ -197,12 +184,8 @@ fn end(
                 error
             ],
         )?,
-        JobEnd::Released => conn.execute(
-            &format!(
-                "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                        row_count = 0, byte_count = 0, started_at = NULL,
-                        attempt = attempt - 1 {guard}"
-            ),
+        None => conn.execute(
+            &format!("UPDATE export_jobs SET {BACK_TO_QUEUE}, attempt = attempt - 1 {guard}"),
             key,
         )?,
     };
@@ -232,11 +215,7 @@ fn sweep(conn: &mut Connection, rules: &SweepRules) -> Result<JobSweep, WriteErr
         ],
     )?;
     let requeued = tx.execute(
-        &format!(
-            "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                    row_count = 0, byte_count = 0, started_at = NULL
-             WHERE {taken}"
-        ),
+        &format!("UPDATE export_jobs SET {BACK_TO_QUEUE} WHERE {taken}"),
         params![stale_before(rules), rules.dead_node],
     )?;
     let expired = tx.execute(
@@ -420,9 +399,10 @@ impl SqliteStore {
                     params![tenant.0, now.millis(), crate::jobs::WITHDRAWN],
                 )?;
                 tx.execute(
-                    "UPDATE export_jobs SET state = 'queued', node = NULL, heartbeat_at = NULL,
-                            row_count = 0, byte_count = 0, started_at = NULL
-                     WHERE tenant = ?1 AND state = 'running'",
+                    &format!(
+                        "UPDATE export_jobs SET {BACK_TO_QUEUE}
+                         WHERE tenant = ?1 AND state = 'running'"
+                    ),
                     [tenant.0],
                 )?;
                 tx.commit()?;

@@ -260,17 +260,24 @@ pub(crate) fn facet_actors_no_statistics_sql(table: &str) -> String {
     )
 }
 
-/// The partition's bound, `(from, to)` in milliseconds, or `None` when it is no longer a
-/// partition of `entries` (a prune dropped it).
-fn bound(tx: &mut Tx<'_>, partition: &str) -> PgResult<Option<(i64, i64)>> {
-    let row = tx.query_opt(
+/// The partition's bound as the catalogue writes it (`FOR VALUES FROM (…) TO (…)`), or
+/// `None` when it is no longer a partition of `entries` (a prune dropped it).
+fn bound_text(tx: &mut Tx<'_>, partition: &str) -> PgResult<Option<String>> {
+    tx.query_opt(
         "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
          JOIN pg_inherits i ON i.inhrelid = c.oid
          WHERE c.relname = $1 AND i.inhparent = 'entries'::regclass",
         &[&partition],
-    )?;
-    let Some(row) = row else { return Ok(None) };
-    let text: String = row.try_get(0)?;
+    )?
+    .map(|row| Ok(row.try_get::<_, String>(0)?))
+    .transpose()
+}
+
+/// The partition's bound, `(from, to)` in milliseconds (see [`bound_text`]).
+fn bound(tx: &mut Tx<'_>, partition: &str) -> PgResult<Option<(i64, i64)>> {
+    let Some(text) = bound_text(tx, partition)? else {
+        return Ok(None);
+    };
     // FOR VALUES FROM ('1764547200000') TO ('1767225600000')
     let numbers: Vec<i64> = text
         .split(|c: char| !c.is_ascii_digit() && c != '-')
@@ -406,16 +413,7 @@ fn swap(conn: &mut Conn, partition: &str, copy: &str, indexes: &[IndexDef]) -> P
     tx.inner().batch_execute(&format!(
         "SET LOCAL lock_timeout = '{LOCK_WAIT}'; LOCK TABLE entries IN ACCESS EXCLUSIVE MODE"
     ))?;
-    let Some(bound_text) = tx
-        .query_opt(
-            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
-             JOIN pg_inherits i ON i.inhrelid = c.oid
-             WHERE c.relname = $1 AND i.inhparent = 'entries'::regclass",
-            &[&partition],
-        )?
-        .map(|row| row.try_get::<_, String>(0))
-        .transpose()?
-    else {
+    let Some(bound_text) = bound_text(&mut tx, partition)? else {
         return Ok(false);
     };
     // The bound comes from the catalogue (`FOR VALUES FROM (…) TO (…)`), checked by `bound`.

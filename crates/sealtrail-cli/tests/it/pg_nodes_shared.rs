@@ -49,6 +49,23 @@ impl RoundRobin {
         r.json().await.unwrap()
     }
 
+    /// Queues an export of the `docs` channel through `node`; returns the job's id.
+    async fn submit(&self, node: &str, key: &str, format: &str) -> String {
+        let r = self
+            .client
+            .post(format!("{node}/v1/exports"))
+            .bearer_auth(key)
+            .json(&json!({ "format": format, "filters": { "channel": "docs" } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     async fn sign_in(&self, password: &str) -> Response {
         let node = self.node().to_string();
         self.client
@@ -112,19 +129,8 @@ async fn export_jobs_are_the_deployments_not_a_nodes() {
     post_batch(&nodes[0].url, &key, events).await;
 
     // Submitted through one node; every status, list and download goes through the balancer.
-    let r = lb
-        .client
-        .post(format!("{}/v1/exports", lb.node()))
-        .bearer_auth(&key)
-        .json(&json!({ "format": "csv", "filters": { "channel": "docs" } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let node = lb.node().to_string();
+    let id = lb.submit(&node, &key, "csv").await;
     let job = wait_ready(&lb, &key, &id, Duration::from_secs(30)).await;
     assert_eq!(job["rows"], 40);
     for _ in 0..lb.urls.len() {
@@ -251,19 +257,7 @@ async fn a_job_whose_node_is_killed_mid_export_is_finished_by_another() {
         post_batch(&nodes[batch % 2].url, &key, events).await;
     }
     let lb = RoundRobin::new(&nodes);
-    let r = lb
-        .client
-        .post(format!("{}/v1/exports", nodes[0].url))
-        .bearer_auth(&key)
-        .json(&json!({ "format": "pdf", "filters": { "channel": "docs" } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = lb.submit(&nodes[0].url, &key, "pdf").await;
 
     // Whichever node took it, kill that node while it runs.
     let runner = loop {

@@ -100,6 +100,9 @@ pub struct PgStore {
     writer: WriterHandle<PgWriter>,
     /// The URL without its password, for messages.
     display_url: String,
+    /// Set while this node rewrites what erasures left pending in the background, so the
+    /// per-tenant calls of a start or nightly run start one rewrite, not one per tenant.
+    rewriting: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PgStore {
@@ -144,6 +147,7 @@ impl PgStore {
             pool,
             writer,
             display_url,
+            rewriting: Arc::default(),
         })
     }
 
@@ -576,8 +580,18 @@ impl Lifecycle for PgStore {
     async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
         let recorded = self.record_erasures(tenant).await?;
         // Rewrites an interrupted erasure left pending: in the background, so a starting node
-        // serves at once (a partition's copy can take minutes).
-        tokio::spawn(lifecycle::rewrite_erased(self.pool.clone()));
+        // serves at once (a partition's copy can take minutes), and once per node at a time
+        // (the pass goes on until nothing is pending, whichever tenant asked).
+        if !self
+            .rewriting
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let (pool, rewriting) = (self.pool.clone(), self.rewriting.clone());
+            tokio::spawn(async move {
+                lifecycle::rewrite_erased(pool).await;
+                rewriting.store(false, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
         Ok(recorded)
     }
 }

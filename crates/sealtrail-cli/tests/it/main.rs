@@ -24,6 +24,7 @@ mod cli_witness;
 mod common;
 mod crash_durability;
 mod fsync_fault;
+mod pg_erasure_http;
 mod pg_nodes;
 mod pg_nodes_shared;
 mod pg_sinks;

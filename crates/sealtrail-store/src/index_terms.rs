@@ -14,9 +14,13 @@
 //! one rule serves both, with no trigram extension to install.
 
 use sealtrail_core::entry::Entry;
+use sealtrail_core::envelope::{EntryView, Text};
 use sealtrail_core::TenantId;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// The lowercased words of `text`: "alice@example.com" gives alice, example, com.
 pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -83,26 +87,98 @@ pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
     index_text(tenant, fields.into_iter().flatten())
 }
 
+/// [`index_document`] of an entry's view, the same document from the same fields, with
+/// where each token lies in it: verification compares stored words with its tokens without
+/// building the entry or splitting the document again.
+pub(crate) fn tokenized_document_of_view(tenant: TenantId, entry: &EntryView<'_>) -> Tokenized {
+    let fields = [
+        Some(entry.description.as_ref()),
+        Some(entry.action.as_ref()),
+        entry.actor.email.as_deref(),
+        entry.actor.name.as_deref(),
+    ];
+    let mut document = Tokenized::default();
+    write_document(tenant, fields.into_iter().flatten(), &mut document);
+    document
+}
+
+/// An indexed document and where each of its tokens lies in it.
+#[derive(Debug, Default)]
+pub(crate) struct Tokenized {
+    /// The document, tokens separated by single spaces.
+    text: String,
+    /// Each token's byte range in `text`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Tokenized {
+    /// The tokens, in order (repeats included).
+    pub(crate) fn tokens(&self) -> impl Iterator<Item = &str> + '_ {
+        self.spans
+            .iter()
+            .filter_map(|&(start, end)| self.text.get(start..end))
+    }
+
+    /// How many tokens the document holds.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
 /// The indexed document of some texts: each word of each text and the word's inner suffixes,
 /// tenant-prefixed, space-separated.
 pub(crate) fn index_text<'a>(tenant: TenantId, texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut document = Tokenized::default();
+    write_document(tenant, texts, &mut document);
+    document.text
+}
+
+/// Writes the indexed document of `texts` ([`index_text`]) into `document`. A word in ASCII,
+/// nearly every word, is lowercased in a buffer reused across words; the general rule
+/// ([`words`]) allocates two strings per word, which was most of the cost of indexing an
+/// entry (and of checking its stored words).
+fn write_document<'a>(
+    tenant: TenantId,
+    texts: impl IntoIterator<Item = &'a str>,
+    document: &mut Tokenized,
+) {
     let prefix = tenant_prefix(tenant);
     let inner = inner_prefix(tenant);
-    let mut doc = String::new();
+    document.text.reserve(1024);
+    document.spans.reserve(128);
     let mut token = |marker: &str, text: &str| {
-        if !doc.is_empty() {
-            doc.push(' ');
+        if !document.text.is_empty() {
+            document.text.push(' ');
         }
-        doc.push_str(marker);
-        doc.push_str(text);
+        let start = document.text.len();
+        document.text.push_str(marker);
+        document.text.push_str(text);
+        document.spans.push((start, document.text.len()));
     };
-    for word in texts.into_iter().flat_map(words) {
-        token(&prefix, &word);
-        for suffix in inner_suffixes(&word) {
+    let mut word_of = |word: &str| {
+        token(&prefix, word);
+        for suffix in inner_suffixes(word) {
             token(&inner, suffix);
         }
+    };
+    let mut lowered = String::new();
+    for text in texts {
+        for piece in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            if piece.is_ascii() {
+                // Lowercasing ASCII letters and digits keeps them letters and digits: the
+                // piece is one word, as `words` would give it.
+                lowered.clear();
+                lowered.push_str(piece);
+                lowered.make_ascii_lowercase();
+                word_of(&lowered);
+            } else {
+                words(piece).for_each(|word| word_of(&word));
+            }
+        }
     }
-    doc
 }
 
 /// The tokens one query word may start: the word's own token, and for a word of at least
@@ -184,12 +260,112 @@ pub(crate) fn props_column(properties: &Map<String, Value>) -> Option<String> {
         .iter()
         .filter_map(|(key, value)| scalar_text(value).map(|text| (key.as_str(), text)))
         .collect();
+    scalars.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    write_props(&scalars)
+}
+
+/// A `props` column's members: key and text, sorted by key.
+pub(crate) type PropTexts<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// The scalar properties of properties kept as their stored JSON text (as an entry's view
+/// keeps them), sorted by key, made without building the map: verification computes them for
+/// every entry. `None` when the text is not an object of distinct keys, which the caller
+/// then parses.
+pub(crate) fn prop_scalars_of_text(properties: Option<&RawValue>) -> Option<PropTexts<'_>> {
+    let Some(raw) = properties else {
+        return Some(Vec::new());
+    };
+    let PropertyTexts(members) = serde_json::from_str(raw.get()).ok()?;
+    let mut scalars = Vec::with_capacity(members.len());
+    for (key, value) in members {
+        if let Some(text) = raw_scalar_text(value)? {
+            scalars.push((key.0, text));
+        }
+    }
+    sorted_distinct(scalars)
+}
+
+/// The members of a stored `props` column (an object of texts, as either backend writes it
+/// out), sorted by key; `None` for anything else.
+pub(crate) fn stored_prop_texts(column: &str) -> Option<PropTexts<'_>> {
+    let PropertyTexts(members) = serde_json::from_str(column).ok()?;
+    let mut texts = Vec::with_capacity(members.len());
+    for (key, value) in members {
+        if !value.get().starts_with('"') {
+            return None;
+        }
+        texts.push((key.0, raw_scalar_text(value)??));
+    }
+    sorted_distinct(texts)
+}
+
+/// `members` sorted by key, or `None` when a key repeats (the object a parser would read
+/// from such text depends on the parser).
+fn sorted_distinct(mut members: PropTexts<'_>) -> Option<PropTexts<'_>> {
+    members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if members.windows(2).any(|w| w[0].0 == w[1].0) {
+        return None;
+    }
+    Some(members)
+}
+
+/// The `props` column of properties kept as their stored JSON text: exactly what
+/// [`props_column`] writes for the parsed properties; `None` when the text is not an object
+/// of distinct keys.
+#[cfg(test)]
+fn props_column_of_text(properties: Option<&RawValue>) -> Option<Option<String>> {
+    prop_scalars_of_text(properties).map(|scalars| write_props(&scalars))
+}
+
+/// [`scalar_text`] of a value kept as JSON text: `Some(None)` for null, arrays and objects,
+/// `None` for a string that does not decode. Numbers are their text as stored: with
+/// `arbitrary_precision` a parsed number keeps the digits it was written with, and writes
+/// them back unchanged.
+fn raw_scalar_text(value: &RawValue) -> Option<Option<Cow<'_, str>>> {
+    let text = value.get();
+    Some(match text.as_bytes().first() {
+        Some(b'"') => Some(match text.get(1..text.len() - 1) {
+            Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+            _ => Cow::Owned(serde_json::from_str::<String>(text).ok()?),
+        }),
+        Some(b'n' | b'[' | b'{') | None => None,
+        Some(_) => Some(Cow::Borrowed(text)),
+    })
+}
+
+/// An object's members with their values as JSON text, in the order written.
+struct PropertyTexts<'a>(Vec<(Text<'a>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for PropertyTexts<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Members<'a> {
+            type Value = PropertyTexts<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(PropertyTexts(members))
+            }
+        }
+        deserializer.deserialize_map(Members(PhantomData))
+    }
+}
+
+/// The `props` column of scalar texts sorted by key: `{"key":"text",…}`, `None` for none.
+/// Written straight out rather than through a map of copies: it runs for every appended
+/// entry and every verified one.
+pub(crate) fn write_props<K: AsRef<str>>(scalars: &[(K, Cow<'_, str>)]) -> Option<String> {
     if scalars.is_empty() {
         return None;
     }
-    scalars.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut out = Vec::new();
     for (key, text) in scalars {
+        let key = key.as_ref();
         out.push(if out.is_empty() { b'{' } else { b',' });
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut out, key);
@@ -250,6 +426,64 @@ mod tests {
             let expected = (!scalars.is_empty()).then(|| Value::Object(scalars).to_string());
             prop_assert_eq!(props_column(&properties), expected);
         }
+    }
+
+    proptest! {
+        /// The column made from the properties' stored text is byte for byte the column
+        /// made from the parsed map, for any properties as the envelope stores them.
+        #[test]
+        fn props_column_of_stored_text_is_the_parsed_maps(
+            properties in proptest::collection::vec((any::<String>(), property()), 0..6)
+        ) {
+            let properties: Map<String, Value> = properties.into_iter().collect();
+            let stored = sealtrail_core::envelope::canonical_json(&Value::Object(properties.clone()));
+            let raw = String::from_utf8(stored).ok().and_then(|s| RawValue::from_string(s).ok());
+            prop_assert!(raw.is_some());
+            prop_assert_eq!(
+                props_column_of_text(raw.as_deref()),
+                Some(props_column(&properties))
+            );
+        }
+    }
+
+    proptest! {
+        /// The indexed document is each word of the texts by the general rule ([`words`])
+        /// with its inner suffixes, whatever the texts hold (ASCII or not), and the tokens'
+        /// spans are its space-separated parts.
+        #[test]
+        fn documents_follow_the_general_word_rule(
+            texts in proptest::collection::vec("[a-zA-Z0-9 .@_-]{0,24}|\\PC{0,12}", 0..4)
+        ) {
+            let tenant = TenantId(7);
+            let mut expected: Vec<String> = Vec::new();
+            for word in texts.iter().flat_map(|t| words(t)) {
+                expected.push(format!("7x{word}"));
+                expected.extend(inner_suffixes(&word).map(|s| format!("7y{s}")));
+            }
+            let mut document = Tokenized::default();
+            write_document(tenant, texts.iter().map(String::as_str), &mut document);
+            prop_assert_eq!(&document.text, &expected.join(" "));
+            prop_assert_eq!(document.tokens().collect::<Vec<_>>(), expected.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+
+    /// Text that is not an object of distinct keys is left to the caller to parse.
+    #[test]
+    fn props_text_that_is_not_a_plain_object_is_left_to_the_caller() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).ok();
+        assert_eq!(props_column_of_text(None), Some(None));
+        assert_eq!(props_column_of_text(raw("{}").as_deref()), Some(None));
+        assert_eq!(
+            props_column_of_text(raw(r#"{"a":1,"a":2}"#).as_deref()),
+            None
+        );
+        assert_eq!(props_column_of_text(raw("[1]").as_deref()), None);
+        assert_eq!(
+            props_column_of_text(
+                raw(r#"{"b":"x\"y","a":[1],"c":-1.5e3,"d":true,"e":null}"#).as_deref()
+            ),
+            Some(Some(r#"{"b":"x\"y","c":"-1.5e3","d":"true"}"#.to_string()))
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub(crate) fn part_from_code(code: i64) -> Result<Part, StoreError> {
 /// Rebuilds a slot from its row. A committed value must have a 16-byte salt.
 pub(crate) fn slot_from_row(
     part: i64,
-    salt: Option<Vec<u8>>,
+    salt: Option<&[u8]>,
     value: Vec<u8>,
     erased: bool,
 ) -> Result<Slot, StoreError> {
@@ -38,7 +38,7 @@ pub(crate) fn slot_from_row(
         });
     }
     let salt = salt
-        .and_then(|s| <[u8; 16]>::try_from(s.as_slice()).ok())
+        .and_then(|s| <[u8; 16]>::try_from(s).ok())
         .ok_or_else(|| StoreError::Corrupt(format!("vault salt of `{}`", part.as_str())))?;
     Ok(Slot::Committed(VaultValue { part, salt, value }))
 }
@@ -57,13 +57,14 @@ pub(crate) fn vault_columns(slots: &[Slot]) -> [PartColumns<'_>; 3] {
     })
 }
 
-/// One part's `(salt, value)` columns as read.
-pub(crate) type ReadColumns = (Option<Vec<u8>>, Option<Vec<u8>>);
+/// One part's `(salt, value)` columns as read: the salt borrowed from the row (it becomes
+/// 16 bytes of the slot), the value owned.
+pub(crate) type ReadColumns<'a> = (Option<&'a [u8]>, Option<Vec<u8>>);
 
 /// The slots stored in [`vault_columns`] form, in part order, each decoded on its own so
 /// verification can report a damaged one at its seq. A part without a value is left out
 /// (verification reports it as missing); a part with a value but no salt was erased.
-pub(crate) fn slots_from_columns(columns: [ReadColumns; 3]) -> Vec<Result<Slot, StoreError>> {
+pub(crate) fn slots_from_columns(columns: [ReadColumns<'_>; 3]) -> Vec<Result<Slot, StoreError>> {
     let mut slots = Vec::with_capacity(3);
     for (part, (salt, value)) in Part::ALL.iter().zip(columns) {
         if let Some(value) = value {

@@ -53,8 +53,8 @@ pub(crate) struct EntryRow {
     pub seq: u64,
     /// The row's own seq column, `None` when it holds no integer.
     pub seq_column: Option<i64>,
-    /// Id column (16 bytes when intact).
-    pub id: Vec<u8>,
+    /// Id column; `None` when it does not hold 16 bytes.
+    pub id: Option<[u8; 16]>,
     /// Envelope bytes, verbatim.
     pub envelope: Vec<u8>,
     /// The vault values found for the row, in part order.

@@ -7,7 +7,7 @@
 //! with keys sorted, and an opened map keeps that order, so the bytes written are the same.
 //! The field names and skip rules mirror [`Entry`]'s; a property test holds the two equal.
 
-use super::{decode_fields, EnvelopeError, Part, Slot};
+use super::{decode_fields, DecodedEnvelope, EnvelopeError, EnvelopeFields, Part, Slot};
 use crate::entry::{ActorType, Changes, Entry, Outcome};
 use crate::timestamp::Timestamp;
 use serde::de::{Deserializer, Visitor};
@@ -316,7 +316,25 @@ pub fn view<'a>(
     slots: &'a [Slot],
     idempotency_key: Option<&'a str>,
 ) -> Result<EntryView<'a>, EnvelopeError> {
-    let f = decode_fields(envelope)?;
+    view_decoded(decode_fields(envelope)?, slots, idempotency_key)
+}
+
+impl<'a> DecodedEnvelope<'a> {
+    /// The entry's view from an envelope already decoded for its claims and commitments
+    /// ([`view`] without decoding it twice): what verification compares the stored copies
+    /// with, since building the whole entry for each of a million rows was a fifth of its
+    /// time and the copies are only ever compared with text.
+    pub fn view(self, slots: &'a [Slot]) -> Result<EntryView<'a>, EnvelopeError> {
+        view_decoded(self.0, slots, None)
+    }
+}
+
+/// [`view`] of decoded envelope fields.
+fn view_decoded<'a>(
+    f: EnvelopeFields<'a>,
+    slots: &'a [Slot],
+    idempotency_key: Option<&'a str>,
+) -> Result<EntryView<'a>, EnvelopeError> {
     let find = |part: Part| slots.iter().find(|s| s.part() == part).map(Slot::bytes);
     let decode_err = |part: Part| {
         move |e: serde_json::Error| EnvelopeError::Vault {

@@ -79,9 +79,9 @@ pub(crate) const STORED_COLUMNS: &str = "e.seq, e.id, e.envelope, e.idempotency_
 /// The vault values of an entry row selected with [`STORED_COLUMNS`] ([`slots_from_columns`]).
 pub(crate) fn row_slots(row: &Row) -> Vec<Result<Slot, StoreError>> {
     slots_from_columns([
-        (row.get(4), row.get(5)),
-        (row.get(6), row.get(7)),
-        (row.get(8), row.get(9)),
+        (row.get::<_, Option<&[u8]>>(4), row.get(5)),
+        (row.get::<_, Option<&[u8]>>(6), row.get(7)),
+        (row.get::<_, Option<&[u8]>>(8), row.get(9)),
     ])
 }
 

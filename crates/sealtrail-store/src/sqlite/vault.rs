@@ -21,6 +21,17 @@ pub(crate) fn bytes(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Vec<u8
     })
 }
 
+/// A salt column's bytes borrowed from the row (until it steps on); `None` for NULL (an
+/// erased value). A number, which the store never writes there, reads as no bytes at all, so
+/// the slot is reported malformed rather than taken for an erased one.
+fn salt_ref<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<Option<&'r [u8]>> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b),
+        ValueRef::Integer(_) | ValueRef::Real(_) => Some(&[]),
+    })
+}
+
 /// An integer column; `None` for anything else (only a foreign edit stores anything else).
 pub(crate) fn integer(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<i64>> {
     Ok(match row.get_ref(idx)? {
@@ -39,8 +50,11 @@ pub(crate) fn row_slots(
     row: &Row<'_>,
     first: usize,
 ) -> rusqlite::Result<Vec<Result<Slot, StoreError>>> {
-    let part = |i: usize| -> rusqlite::Result<ReadColumns> {
-        Ok((bytes(row, first + 2 * i)?, bytes(row, first + 2 * i + 1)?))
+    let part = |i: usize| -> rusqlite::Result<ReadColumns<'_>> {
+        Ok((
+            salt_ref(row, first + 2 * i)?,
+            bytes(row, first + 2 * i + 1)?,
+        ))
     };
     Ok(slots_from_columns([part(0)?, part(1)?, part(2)?]))
 }

@@ -85,11 +85,14 @@ fn text(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
     })
 }
 
-/// Appends any column as text onto `copies`, without a string of its own.
-fn push_text(copies: &mut ScalarCopies, row: &Row<'_>, idx: usize) -> rusqlite::Result<()> {
+/// Appends any column onto `copies`, without a string of its own.
+fn push_scalar(copies: &mut ScalarCopies, row: &Row<'_>, idx: usize) -> rusqlite::Result<()> {
     match row.get_ref(idx)? {
-        ValueRef::Null => copies.push(None),
-        value => copies.push_with(|out| write_text(out, value)),
+        ValueRef::Null => copies.push_null(),
+        ValueRef::Integer(i) => copies.push_integer(i),
+        ValueRef::Text(b) | ValueRef::Blob(b) => copies.push_bytes(b),
+        // Not what the store writes; shown as text, it then differs from the entry.
+        ValueRef::Real(f) => copies.push(Some(&f.to_string())),
     }
     Ok(())
 }
@@ -169,12 +172,15 @@ fn entries(conn: &Connection, base: i64, verifier: &mut Verifier<'_>) -> Result<
         let row_targets = targets_of(pk, &mut target_rows).map_err(&read)?;
         let mut scalars = ScalarCopies::default();
         for i in first_scalar..first_scalar + SCALAR_COLUMNS.len() {
-            push_text(&mut scalars, row, i).map_err(&read)?;
+            push_scalar(&mut scalars, row, i).map_err(&read)?;
         }
         verifier.entry(EntryRow {
             seq: (pk - base) as u64,
             seq_column: integer(row, 1).map_err(&read)?,
-            id: bytes(row, 2).map_err(&read)?.unwrap_or_default(),
+            id: match row.get_ref(2).map_err(&read)? {
+                ValueRef::Blob(b) | ValueRef::Text(b) => <[u8; 16]>::try_from(b).ok(),
+                _ => None,
+            },
             envelope: bytes(row, 3).map_err(&read)?.unwrap_or_default(),
             slots: row_slots(row, 4).map_err(&read)?,
             copies: IndexCopies {

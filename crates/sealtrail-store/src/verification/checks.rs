@@ -213,7 +213,7 @@ fn open(facts: &LogFacts, row: EntryRow) -> Outcome {
     if decoded.seq() != row.seq {
         return Outcome::Claims(format!("envelope claims seq {}", decoded.seq()));
     }
-    if decoded.id().as_bytes().as_slice() != row.id.as_slice() {
+    if row.id.as_ref() != Some(decoded.id().as_bytes()) {
         return Outcome::Claims(format!(
             "envelope claims id {}: the entry was moved",
             decoded.id()
@@ -238,23 +238,31 @@ fn open(facts: &LogFacts, row: EntryRow) -> Outcome {
         {
             return Err(format!("vault value `{}` missing", part.as_str()));
         }
-        let entry = match decoded.open(&slots) {
-            Ok(entry) => entry,
+        // The copies are compared with the entry's view, borrowed from the row's bytes; only
+        // the few entries the log-wide checks read (a prune's, an erasure's) are built.
+        let (difference, kept) = match decoded.view(&slots) {
+            Ok(view) => (
+                copies::first_difference(facts.tenant, &view, &row.copies),
+                [PRUNE_ACTION, ERASURE_ACTION].contains(&view.action.as_ref()),
+            ),
             Err(e) => return Err(format!("entry does not open: {e}")),
         };
-        match copies::first_difference(facts.tenant, &entry, &row.copies) {
-            Some(column) => Err(format!(
+        if let Some(column) = difference {
+            return Err(format!(
                 "the `{column}` copy that filters read differs from the committed entry"
-            )),
-            None => Ok(Kept {
-                entry: [PRUNE_ACTION, ERASURE_ACTION]
-                    .contains(&entry.action.as_str())
-                    .then(|| Box::new(entry)),
-                erased: slots
-                    .into_iter()
-                    .filter(|s| matches!(s, Slot::Erased { .. }))
-                    .collect(),
-            }),
+            ));
         }
+        let entry = match kept.then(|| envelope::open(&row.envelope, &slots)) {
+            Some(Ok(entry)) => Some(Box::new(entry)),
+            Some(Err(e)) => return Err(format!("entry does not open: {e}")),
+            None => None,
+        };
+        Ok(Kept {
+            entry,
+            erased: slots
+                .into_iter()
+                .filter(|s| matches!(s, Slot::Erased { .. }))
+                .collect(),
+        })
     })())
 }

@@ -129,6 +129,76 @@ async fn verification_reports_the_lowest_tampered_seq() {
     );
 }
 
+/// Every copy a read path trusts instead of the vault (the filter columns, the property and
+/// target `jsonb`, the search words) is held to the committed entry: entries with properties,
+/// escapes and non-ASCII text verify clean as PostgreSQL writes them out, and each copy
+/// edited behind the store's back is named at its seq.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verification_names_every_edited_copy_that_filters_read() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    let events = (0..12)
+        .map(|i| {
+            let mut e = event("invoice.approved", &format!("u{i}"));
+            e.description = format!("Zoë \"approved\" invoice {i} for Ångström\\Co");
+            e.properties
+                .insert("amount".into(), serde_json::json!(120.5));
+            e.properties
+                .insert("a long key".into(), serde_json::json!("tab\there"));
+            e.properties.insert("ok".into(), serde_json::json!(true));
+            e.properties
+                .insert("list".into(), serde_json::json!([1, 2]));
+            e
+        })
+        .collect();
+    append(&store, t, events).await;
+    assert_eq!(problem(&store, t).await, None, "as the store wrote them");
+
+    let at = |seq: u64| format!("WHERE tenant = {} AND seq = {seq}", t.0);
+    let cases = [
+        (
+            11,
+            format!(
+                "words = words || array_to_tsvector(ARRAY['{}xmallory'])",
+                t.0
+            ),
+            "words",
+        ),
+        (
+            10,
+            "words = ts_delete(words, (tsvector_to_array(words))[1])".to_string(),
+            "words",
+        ),
+        (
+            8,
+            r#"props = props || '{"amount": "121"}'::jsonb"#.to_string(),
+            "props",
+        ),
+        (7, "props = NULL".to_string(), "props"),
+        (
+            6,
+            r#"targets = '[{"type": "hardware", "id": "143", "name": "Laptop 142"}]'::jsonb"#
+                .to_string(),
+            "targets",
+        ),
+        (5, "actor_id = 'u9'".to_string(), "actor_id"),
+        (4, "actor_email = NULL".to_string(), "actor_email"),
+        (
+            3,
+            "occurred_at = occurred_at + 1".to_string(),
+            "occurred_at",
+        ),
+    ];
+    for (seq, edit, column) in cases {
+        sql(&url, format!("UPDATE entries SET {edit} {}", at(seq))).await;
+        let found = problem(&store, t).await;
+        assert!(
+            matches!(&found, Some((s, m)) if *s == seq && m.contains(&format!("`{column}` copy"))),
+            "{edit}: {found:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prune_drops_empty_old_partitions_and_frees_idempotency_keys() {
     let (url, store) = open().await;

@@ -465,8 +465,8 @@ impl Integrity for PgStore {
 impl Lifecycle for PgStore {
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {
         self.pool
-            .read("reading tenant settings", move |tx| {
-                admin::settings(tx, tenant)
+            .read_statement("reading tenant settings", move |conn| {
+                admin::settings(conn, tenant)
             })
             .await
     }
@@ -680,8 +680,8 @@ impl Directory for PgStore {
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
         let prefix = prefix.to_string();
         self.pool
-            .read("reading an API key", move |tx| {
-                admin::api_key_by_prefix(tx, &prefix)
+            .read_statement("reading an API key", move |conn| {
+                admin::api_key_by_prefix(conn, &prefix)
             })
             .await
     }

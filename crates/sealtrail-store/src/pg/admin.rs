@@ -5,7 +5,7 @@
 //! whole transaction: expected refusals (a taken name or prefix, an unknown tenant) are
 //! therefore found with `ON CONFLICT DO NOTHING` and plain lookups, never by catching an error.
 
-use super::pool::{PgError, PgResult, Tx};
+use super::pool::{OneStatement, PgError, PgResult, Tx};
 use crate::guards::{check_retention, export_exclusions};
 use crate::key_rows::{StoredKey, KEY_COLUMNS};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
@@ -108,7 +108,7 @@ fn settings_or_not_found(row: Option<Row>, tenant: TenantId) -> PgResult<TenantS
 }
 
 /// A tenant's retention, legal hold, export exclusions and IP allowlist.
-pub(crate) fn settings(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<TenantSettings> {
+pub(crate) fn settings(tx: &mut impl OneStatement, tenant: TenantId) -> PgResult<TenantSettings> {
     let row = tx.query_opt(
         &format!("SELECT {SETTINGS_COLUMNS} FROM tenants WHERE id = $1"),
         &[&tenant.0],
@@ -387,7 +387,10 @@ pub(crate) fn insert_api_key(
 }
 
 /// The key with this prefix in any tenant.
-pub(crate) fn api_key_by_prefix(tx: &mut Tx<'_>, prefix: &str) -> PgResult<Option<ApiKey>> {
+pub(crate) fn api_key_by_prefix(
+    tx: &mut impl OneStatement,
+    prefix: &str,
+) -> PgResult<Option<ApiKey>> {
     if prefix.contains('\0') {
         // PostgreSQL text cannot hold U+0000, so nothing stored can match it.
         return Ok(None);

@@ -122,17 +122,48 @@ pub(crate) struct Tx<'a> {
     statements: &'a mut HashMap<String, Statement>,
 }
 
+/// The prepared statement for `sql` from `statements`, prepared by `prepare` on first use.
+fn cached(
+    statements: &mut HashMap<String, Statement>,
+    sql: &str,
+    prepare: impl FnOnce(&str) -> Result<Statement, postgres::Error>,
+) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = prepare(sql)?;
+    if statements.len() >= STATEMENT_CACHE {
+        statements.clear();
+    }
+    statements.insert(sql.to_string(), statement.clone());
+    Ok(statement)
+}
+
+/// What a store function that makes a single statement runs it on: a transaction, or a
+/// connection outside one ([`Pool::read_statement`]).
+pub(crate) trait OneStatement {
+    /// At most one row of a (cached) statement.
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>>;
+}
+
+impl OneStatement for Tx<'_> {
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>> {
+        Tx::query_opt(self, sql, params)
+    }
+}
+
+impl OneStatement for Conn {
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>> {
+        let client = &mut self.client;
+        let statement = cached(&mut self.statements, sql, |sql| client.prepare(sql))?;
+        Ok(client.query_opt(&statement, params)?)
+    }
+}
+
 impl<'a> Tx<'a> {
     fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.tx.prepare(sql)?;
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_string(), statement.clone());
-        Ok(statement)
+        let tx = &mut self.tx;
+        cached(self.statements, sql, |sql| tx.prepare(sql))
     }
 
     /// All rows of a (cached) statement.
@@ -233,6 +264,27 @@ impl Pool {
     ) -> Result<T, StoreError> {
         self.transaction(IsolationLevel::RepeatableRead, true, context, f)
             .await
+    }
+
+    /// Runs `f`, which makes a single statement, outside an explicit transaction: one
+    /// statement is its own snapshot, and the `START TRANSACTION` and `COMMIT` around it were
+    /// two more round trips to the database for each of the lookups every request makes (its
+    /// API key, its tenant's settings). A statement cancelled by a conflict is run again.
+    pub(crate) async fn read_statement<T: Send + 'static>(
+        self: &Arc<Self>,
+        context: &'static str,
+        f: impl Fn(&mut Conn) -> PgResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.with_conn(move |conn| {
+            let mut attempt = 0;
+            loop {
+                match f(conn) {
+                    Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
+                    other => return other.map_err(|e| e.into_store(context)),
+                }
+            }
+        })
+        .await
     }
 
     /// Runs `f` in a read-write transaction and commits it; a lost deadlock or serialization

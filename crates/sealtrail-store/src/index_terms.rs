@@ -78,27 +78,43 @@ fn inner_suffixes(word: &str) -> impl Iterator<Item = &str> + '_ {
 /// tenant-prefixed. Built from the entry as readers see it, so an erased entry is re-indexed
 /// from its pseudonymous values.
 pub(crate) fn index_document(tenant: TenantId, entry: &Entry) -> String {
-    let fields = [
-        Some(entry.description.as_str()),
-        Some(entry.action.as_str()),
-        entry.actor.email.as_deref(),
-        entry.actor.name.as_deref(),
-    ];
-    index_text(tenant, fields.into_iter().flatten())
+    index_text(
+        tenant,
+        indexed_fields(
+            &entry.description,
+            &entry.action,
+            entry.actor.email.as_deref(),
+            entry.actor.name.as_deref(),
+        ),
+    )
+}
+
+/// The fields of an entry its search words come from, in document order: the one list both
+/// the append path ([`index_document`]) and verification ([`tokenized_document_of_view`])
+/// read, so the words checked are always the words written.
+fn indexed_fields<'a>(
+    description: &'a str,
+    action: &'a str,
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+) -> impl Iterator<Item = &'a str> {
+    [Some(description), Some(action), email, name]
+        .into_iter()
+        .flatten()
 }
 
 /// [`index_document`] of an entry's view, the same document from the same fields, with
 /// where each token lies in it: verification compares stored words with its tokens without
 /// building the entry or splitting the document again.
 pub(crate) fn tokenized_document_of_view(tenant: TenantId, entry: &EntryView<'_>) -> Tokenized {
-    let fields = [
-        Some(entry.description.as_ref()),
-        Some(entry.action.as_ref()),
+    let fields = indexed_fields(
+        &entry.description,
+        &entry.action,
         entry.actor.email.as_deref(),
         entry.actor.name.as_deref(),
-    ];
+    );
     let mut document = Tokenized::default();
-    write_document(tenant, fields.into_iter().flatten(), &mut document);
+    write_document(tenant, fields, &mut document);
     document
 }
 

@@ -122,6 +122,18 @@ pub(crate) struct Tx<'a> {
     statements: &'a mut HashMap<String, Statement>,
 }
 
+/// Runs `run` again while it loses a deadlock, serialization race or standby conflict, up to
+/// [`RETRIES`] times, and phrases its error for the caller with `context`.
+fn retried<T>(context: &str, mut run: impl FnMut() -> PgResult<T>) -> Result<T, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match run() {
+            Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
+            other => return other.map_err(|e| e.into_store(context)),
+        }
+    }
+}
+
 /// The prepared statement for `sql` from `statements`, prepared by `prepare` on first use.
 fn cached(
     statements: &mut HashMap<String, Statement>,
@@ -275,16 +287,8 @@ impl Pool {
         context: &'static str,
         f: impl Fn(&mut Conn) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.with_conn(move |conn| {
-            let mut attempt = 0;
-            loop {
-                match f(conn) {
-                    Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
-                    other => return other.map_err(|e| e.into_store(context)),
-                }
-            }
-        })
-        .await
+        self.with_conn(move |conn| retried(context, || f(conn)))
+            .await
     }
 
     /// Runs `f` in a read-write transaction and commits it; a lost deadlock or serialization
@@ -308,19 +312,12 @@ impl Pool {
         f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.with_conn(move |conn| {
-            let mut attempt = 0;
-            loop {
-                let run = |conn: &mut Conn| -> PgResult<T> {
-                    let mut tx = conn.begin(isolation, read_only)?;
-                    let value = f(&mut tx)?;
-                    tx.commit()?;
-                    Ok(value)
-                };
-                match run(conn) {
-                    Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
-                    other => return other.map_err(|e| e.into_store(context)),
-                }
-            }
+            retried(context, || {
+                let mut tx = conn.begin(isolation, read_only)?;
+                let value = f(&mut tx)?;
+                tx.commit()?;
+                Ok(value)
+            })
         })
         .await
     }

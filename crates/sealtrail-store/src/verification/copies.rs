@@ -1,6 +1,6 @@
 //! The copies of an entry's committed values that filters, counts and exports read — the
 //! filter columns of its row, its target rows and (on PostgreSQL) its search words — checked
-//! against the entry opened from its envelope and vault values.
+//! against the entry's view read from its envelope and vault values.
 //!
 //! Why: a list filtered by actor reads `actor_id`, not the vault. Editing that column hides an
 //! entry from `?actor=` lists and from filtered bundles while every hash still matches, so
@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 /// The scalar filter columns, in the order [`IndexCopies::scalars`] holds them. Each backend
-/// selects exactly these, rendered as text.
+/// selects exactly these, as stored.
 pub(crate) const SCALAR_COLUMNS: [&str; 12] = [
     "tenant",
     "recorded_at",
@@ -36,7 +36,7 @@ pub(crate) const SCALAR_COLUMNS: [&str; 12] = [
 /// What a backend stored for one entry beside its envelope and vault values.
 #[derive(Debug, Default)]
 pub(crate) struct IndexCopies {
-    /// The columns of [`SCALAR_COLUMNS`], as text (`None` for NULL).
+    /// The columns of [`SCALAR_COLUMNS`], as stored.
     pub scalars: ScalarCopies,
     /// The property filter column as stored (JSON text), `None` for NULL.
     pub props: Option<String>,
@@ -68,7 +68,7 @@ enum Packed {
     /// NULL.
     #[default]
     Null,
-    /// An integer, as SQLite reads one.
+    /// An integer, as either backend sends one.
     Integer(i64),
     /// Text at this range of the packed bytes.
     Text(u32, u32),

@@ -156,22 +156,7 @@ impl ExportJobs {
             file_name: job.format.file_name(now),
             actor: job.actor,
         };
-        let stored = StoredJob {
-            tenant,
-            id: id.uuid(),
-            state: JobState::Queued,
-            spec: spec.to_json(),
-            node: None,
-            attempt: 0,
-            heartbeat_at: None,
-            rows: 0,
-            bytes: 0,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            expires_at: None,
-            error: None,
-        };
+        let stored = StoredJob::queued(tenant, id.uuid(), spec.to_json(), now);
         let limit = u32::try_from(MAX_PENDING_PER_TENANT).unwrap_or(u32::MAX);
         if !self.store.add_job(stored.clone(), limit).await? {
             return Err(JobError::TooMany);

@@ -58,6 +58,29 @@ pub struct StoredJob {
     pub error: Option<String>,
 }
 
+impl StoredJob {
+    /// A job as accepted, before any runner has claimed it: no node, no attempt, nothing
+    /// written yet.
+    pub fn queued(tenant: TenantId, id: Uuid, spec: String, created_at: Timestamp) -> StoredJob {
+        StoredJob {
+            tenant,
+            id,
+            state: JobState::Queued,
+            spec,
+            node: None,
+            attempt: 0,
+            heartbeat_at: None,
+            rows: 0,
+            bytes: 0,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            expires_at: None,
+            error: None,
+        }
+    }
+}
+
 /// One attempt at a job: what a runner's writes name, so they count only while the job is
 /// still running under that attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

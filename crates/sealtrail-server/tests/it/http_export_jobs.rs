@@ -9,7 +9,7 @@ use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
 use sealtrail_core::Timestamp;
 use sealtrail_export::Format;
-use sealtrail_service::jobs::{JobId, JobSpec, JobState};
+use sealtrail_service::jobs::{JobId, JobSpec};
 use sealtrail_service::stores::open_embedded as open_store;
 use sealtrail_service::tenants;
 use sealtrail_store::{JobAttempt, JobEnd, StoredJob};
@@ -386,22 +386,7 @@ fn stored_job(tenant: TenantId, name: &str, created_at: Timestamp) -> StoredJob 
         file_name: "audit-log-20260101T000000Z.csv".into(),
         actor: Actor::system("test"),
     };
-    StoredJob {
-        tenant,
-        id: JobId::new().uuid(),
-        state: JobState::Queued,
-        spec: spec.to_json(),
-        node: None,
-        attempt: 0,
-        heartbeat_at: None,
-        rows: 0,
-        bytes: 0,
-        created_at,
-        started_at: None,
-        finished_at: None,
-        expires_at: None,
-        error: None,
-    }
+    StoredJob::queued(tenant, JobId::new().uuid(), spec.to_json(), created_at)
 }
 
 #[tokio::test]

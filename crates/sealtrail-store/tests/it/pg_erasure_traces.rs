@@ -7,7 +7,6 @@
 
 use postgres::NoTls;
 use sealtrail_core::entry::Actor;
-use sealtrail_core::jobs::JobState;
 use sealtrail_core::Timestamp;
 use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::{ErasureMode, JobEnd, Store, StoredJob};
@@ -82,22 +81,7 @@ async fn an_erasure_leaves_no_copy_in_any_table_or_index_file() {
         store.append(t, chunk.to_vec()).await.unwrap();
     }
     // A ready export of the log, stored in the database (large enough to be TOASTed).
-    let job = StoredJob {
-        tenant: t,
-        id: uuid::Uuid::now_v7(),
-        state: JobState::Queued,
-        spec: "{}".into(),
-        node: None,
-        attempt: 0,
-        heartbeat_at: None,
-        rows: 0,
-        bytes: 0,
-        created_at: Timestamp::now(),
-        started_at: None,
-        finished_at: None,
-        expires_at: None,
-        error: None,
-    };
+    let job = StoredJob::queued(t, uuid::Uuid::now_v7(), "{}".into(), Timestamp::now());
     assert!(store.add_job(job, 10).await.unwrap());
     let claimed = store
         .claim_job("node-a", Timestamp::now())

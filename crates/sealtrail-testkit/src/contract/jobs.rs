@@ -11,22 +11,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 fn queued(tenant: TenantId, created_at: i64) -> StoredJob {
-    StoredJob {
+    StoredJob::queued(
         tenant,
-        id: Uuid::now_v7(),
-        state: JobState::Queued,
-        spec: format!("{{\"n\":{created_at}}}"),
-        node: None,
-        attempt: 0,
-        heartbeat_at: None,
-        rows: 0,
-        bytes: 0,
-        created_at: Timestamp(created_at),
-        started_at: None,
-        finished_at: None,
-        expires_at: None,
-        error: None,
-    }
+        Uuid::now_v7(),
+        format!("{{\"n\":{created_at}}}"),
+        Timestamp(created_at),
+    )
 }
 
 /// A sweep at `now` that takes jobs silent for `silent_ms`.

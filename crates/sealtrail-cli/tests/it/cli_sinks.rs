@@ -2,7 +2,7 @@
 //! from the shell is delivered by the server, signed with the secret the command printed;
 //! listing, pausing, testing and deleting work, each recorded in the log as the CLI's.
 
-use crate::common::{sealtrail, text, Served};
+use crate::common::{get_json, sealtrail, text, Served};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -137,17 +137,8 @@ async fn an_operator_manages_sinks_from_the_shell() {
     assert_eq!(gone.status.code(), Some(1));
 
     // Each change is in the log, attributed to the CLI.
-    let client = reqwest::Client::new();
     for action in ["sink.created", "sink.paused", "sink.deleted"] {
-        let page: Value = client
-            .get(format!("{u}/v1/events?action={action}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&u, &key, &format!("/v1/events?action={action}")).await;
         assert_eq!(page["total"], 1, "{action}");
         assert_eq!(page["entries"][0]["actor"]["id"], "cli", "{action}");
     }

@@ -10,7 +10,7 @@
 //! `SEALTRAIL_CRASHES=50 cargo test -p sealtrail --test crash_durability -- --nocapture`
 //! (`SEALTRAIL_CRASH_SEED` repeats a run).
 
-use crate::common::{assert_log_holds, Acks, Served};
+use crate::common::{assert_log_holds, get_json, Acks, Served};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -123,15 +123,7 @@ async fn check(url: &str, key: &str, dir: &Path, ledger: &Ledger, crash: usize) 
     let dir = dir.to_str().unwrap_or_default();
     let when = format!("after crash {crash}");
     assert_log_holds(url, key, &acked, &["--data-dir", dir], &when).await;
-    let get = |path: String| async move {
-        let response = reqwest::Client::new()
-            .get(format!("{url}{path}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        response.json::<Value>().await.unwrap()
-    };
+    let get = |path: String| async move { get_json(url, key, &path).await };
     let total = |filter: &str| {
         let page = get(format!("/v1/events?limit=1&{filter}"));
         async move { page.await["total"].as_u64().unwrap_or(u64::MAX) }

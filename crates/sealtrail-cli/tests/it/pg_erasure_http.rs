@@ -3,7 +3,7 @@
 //! log's partition, its search index, the actors' facets and an export job's stored file
 //! (scanned after `CHECKPOINT`, every file but the WAL, which docs/scale-out.md covers).
 
-use crate::common::{post_batch, Served};
+use crate::common::{get_json, post_batch, Served};
 use reqwest::{Client, StatusCode};
 use sealtrail_testkit::pg_harness::PgServer;
 use serde_json::{json, Value};
@@ -72,15 +72,7 @@ async fn an_erasure_over_http_leaves_the_subject_in_no_file_of_the_cluster() {
         .unwrap()
         .to_string();
     for _ in 0..300 {
-        let state: Value = client
-            .get(format!("{}/v1/exports/{job}", served.url))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = get_json(&served.url, &key, &format!("/v1/exports/{job}")).await;
         if state["state"] == "ready" {
             break;
         }

@@ -4,7 +4,7 @@
 //! download; a job whose node died (left behind in the database, or SIGKILLed mid-export) is
 //! run by another; five wrong passwords are five across the deployment, not five per node.
 
-use crate::common::{post_batch, Served};
+use crate::common::{get_json, post_batch, Served};
 use crate::pg_nodes::start_nodes;
 use reqwest::{Client, Response, StatusCode};
 use sealtrail_core::entry::Actor;
@@ -282,15 +282,7 @@ async fn a_job_whose_node_is_killed_mid_export_is_finished_by_another() {
     let client = Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let job = loop {
-        let job: Value = client
-            .get(format!("{}/v1/exports/{id}", survivor.url))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = get_json(&survivor.url, &key, &format!("/v1/exports/{id}")).await;
         if job["state"] == "ready" {
             break job;
         }

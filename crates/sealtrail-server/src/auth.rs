@@ -24,6 +24,8 @@ use std::net::IpAddr;
 pub struct Caller {
     /// The key's stored record (never the secret).
     pub key: ApiKey,
+    /// Its tenant's IP allowlist, read with the key (one lookup for both).
+    ip_allowlist: Vec<String>,
 }
 
 impl Caller {
@@ -68,7 +70,13 @@ pub async fn enforce_allowlist(
     ip: IpAddr,
 ) -> Result<(), ApiError> {
     let entries = state.store.settings(tenant).await?.ip_allowlist;
-    let list = IpAllowlist::parse(&entries).map_err(StoreError::Corrupt)?;
+    check_allowlist(&entries, ip)
+}
+
+/// Refuses with 403 `ip_not_allowed`, naming the address, when `entries` (a tenant's
+/// allowlist) does not include `ip`.
+fn check_allowlist(entries: &[String], ip: IpAddr) -> Result<(), ApiError> {
+    let list = IpAllowlist::parse(entries).map_err(StoreError::Corrupt)?;
     if list.allows(ip) {
         Ok(())
     } else {
@@ -101,7 +109,7 @@ pub async fn allowlisted(
     caller: Caller,
 ) -> Result<Caller, ApiError> {
     let client = ClientInfo::from_request_parts(parts, state).await?;
-    enforce_allowlist(state, caller.tenant(), client.ip).await?;
+    check_allowlist(&caller.ip_allowlist, client.ip)?;
     Ok(caller)
 }
 
@@ -145,14 +153,17 @@ impl FromRequestParts<AppState> for IngestCaller {
 pub async fn authenticate(state: &AppState, presented: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::unauthenticated("invalid or revoked API key");
     let prefix = keys::prefix_of(presented).ok_or_else(invalid)?;
-    let key = state
+    let (key, settings) = state
         .store
-        .api_key_by_prefix(prefix)
+        .api_key_with_settings(prefix)
         .await?
         .ok_or_else(invalid)?;
     if !keys::verify(presented, &key.hash) || key.revoked_at.is_some() {
         return Err(invalid());
     }
-    state.usage.charge_key(state.store.as_ref(), &key).await?;
-    Ok(Caller { key })
+    state.usage.charge_key(&key, settings.limits)?;
+    Ok(Caller {
+        key,
+        ip_allowlist: settings.ip_allowlist,
+    })
 }

@@ -102,12 +102,11 @@ impl Usage {
     }
 
     /// Charges one request to `key`: 429 `rate_limited` over its tenant's per-key rate.
-    pub async fn charge_key(&self, store: &dyn Store, key: &ApiKey) -> Result<(), ServiceError> {
-        let Some(per_second) = self
-            .limits(store, key.tenant)
-            .await?
-            .requests_per_second_per_key
-        else {
+    /// `limits` are the tenant's, read with the key (and remembered for the node's other
+    /// checks).
+    pub fn charge_key(&self, key: &ApiKey, limits: TenantLimits) -> Result<(), ServiceError> {
+        self.remember_limits(key.tenant, limits);
+        let Some(per_second) = limits.requests_per_second_per_key else {
             return Ok(());
         };
         let bucket = format!("key:{}", key.id);

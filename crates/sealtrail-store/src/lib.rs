@@ -763,4 +763,19 @@ pub trait Store:
 {
     /// Checks the backend can serve: used by `/healthz`.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// The key with this prefix (as [`Directory::api_key_by_prefix`]) and its tenant's
+    /// settings: every authenticated request reads both, the key to know the tenant and the
+    /// settings for its IP allowlist and limits, so a backend where each read is a round trip
+    /// to a database server makes them one.
+    async fn api_key_with_settings(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(KeyRecord, TenantSettings)>, StoreError> {
+        let Some(key) = self.api_key_by_prefix(prefix).await? else {
+            return Ok(None);
+        };
+        let settings = self.settings(key.tenant).await?;
+        Ok(Some((key, settings)))
+    }
 }

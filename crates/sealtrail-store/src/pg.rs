@@ -264,8 +264,8 @@ impl EventLog for PgStore {
     ) -> Result<SealedPage, StoreError> {
         let query = query.clone();
         self.reads
-            .read("querying entries", move |tx| {
-                query::query(tx, tenant, &query)
+            .read_unshared("querying entries", move |conn| {
+                query::query(conn, tenant, &query)
             })
             .await
     }
@@ -273,8 +273,8 @@ impl EventLog for PgStore {
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError> {
         let filter = filter.clone();
         self.reads
-            .read("counting entries", move |tx| {
-                query::count(tx, tenant, &filter)
+            .read_unshared("counting entries", move |conn| {
+                query::count(conn, tenant, &filter)
             })
             .await
     }
@@ -465,7 +465,7 @@ impl Integrity for PgStore {
 impl Lifecycle for PgStore {
     async fn settings(&self, tenant: TenantId) -> Result<TenantSettings, StoreError> {
         self.pool
-            .read_statement("reading tenant settings", move |conn| {
+            .read_unshared("reading tenant settings", move |conn| {
                 admin::settings(conn, tenant)
             })
             .await
@@ -680,7 +680,7 @@ impl Directory for PgStore {
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
         let prefix = prefix.to_string();
         self.pool
-            .read_statement("reading an API key", move |conn| {
+            .read_unshared("reading an API key", move |conn| {
                 admin::api_key_by_prefix(conn, &prefix)
             })
             .await
@@ -947,6 +947,18 @@ impl crate::Sinks for PgStore {
 
 #[async_trait]
 impl Store for PgStore {
+    async fn api_key_with_settings(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(KeyRecord, TenantSettings)>, StoreError> {
+        let prefix = prefix.to_string();
+        self.pool
+            .read_unshared("reading an API key", move |conn| {
+                admin::api_key_with_settings(conn, &prefix)
+            })
+            .await
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.writer.healthy()?;
         self.pool

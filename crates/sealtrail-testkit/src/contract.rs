@@ -86,6 +86,7 @@ macro_rules! store_contract_tests {
             tenants_are_isolated,
             tenants_create_conflict_and_lookup,
             api_keys_insert_list_and_revoke,
+            api_keys_come_with_their_tenants_settings,
             text_lookups_with_nul_find_nothing,
             concurrent_appends_are_acknowledged_once_and_gapless,
             health_is_ok,

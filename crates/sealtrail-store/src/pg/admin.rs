@@ -5,7 +5,7 @@
 //! whole transaction: expected refusals (a taken name or prefix, an unknown tenant) are
 //! therefore found with `ON CONFLICT DO NOTHING` and plain lookups, never by catching an error.
 
-use super::pool::{OneStatement, PgError, PgResult, Tx};
+use super::pool::{PgError, PgResult, Statements, Tx};
 use crate::guards::{check_retention, export_exclusions};
 use crate::key_rows::{StoredKey, KEY_COLUMNS};
 use crate::{Retention, StoreError, TenantLimits, TenantSettings, TileAccess};
@@ -75,25 +75,24 @@ fn unknown_tenant(tenant: TenantId) -> PgError {
 const SETTINGS_COLUMNS: &str =
     "retention_days, legal_hold, export_excluded, ip_allowlist, limits, tile_access, default_period, cors_origins";
 
-/// Decodes [`SETTINGS_COLUMNS`]. An unreadable
-/// list (or limits object) is
-/// `Corrupt`, never empty: excluding nothing would leak what was meant to stay out of exports,
-/// and an empty allowlist would let everyone in.
-fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
-    let days: Option<i32> = row.try_get(0)?;
+/// Decodes [`SETTINGS_COLUMNS`], the row's columns from `first` on. An unreadable list (or
+/// limits object) is `Corrupt`, never empty: excluding nothing would leak what was meant to
+/// stay out of exports, and an empty allowlist would let everyone in.
+fn settings_from_row(row: &Row, first: usize, tenant: TenantId) -> PgResult<TenantSettings> {
+    let days: Option<i32> = row.try_get(first)?;
     let list = |column: usize, what: &str| -> PgResult<Vec<String>> {
-        let value: serde_json::Value = row.try_get(column)?;
+        let value: serde_json::Value = row.try_get(first + column)?;
         serde_json::from_value(value)
             .map_err(|e| StoreError::Corrupt(format!("tenant {} {what}: {e}", tenant.0)).into())
     };
     Ok(TenantSettings {
         retention: Retention::from_stored(days.map(i64::from)),
-        legal_hold: row.try_get(1)?,
+        legal_hold: row.try_get(first + 1)?,
         export_excluded_properties: list(2, "export exclusions")?,
         ip_allowlist: list(3, "IP allowlist")?,
-        limits: TenantLimits::from_json(row.try_get(4)?, tenant.0)?,
-        tile_access: crate::guards::stored_tile_access(row.try_get(5)?)?,
-        default_period: crate::guards::stored_default_period(row.try_get(6)?),
+        limits: TenantLimits::from_json(row.try_get(first + 4)?, tenant.0)?,
+        tile_access: crate::guards::stored_tile_access(row.try_get(first + 5)?)?,
+        default_period: crate::guards::stored_default_period(row.try_get(first + 6)?),
         cors_origins: list(7, "CORS origins")?,
     })
 }
@@ -102,13 +101,13 @@ fn settings_from_row(row: &Row, tenant: TenantId) -> PgResult<TenantSettings> {
 /// `NotFound` when there was no row (no such tenant).
 fn settings_or_not_found(row: Option<Row>, tenant: TenantId) -> PgResult<TenantSettings> {
     match row {
-        Some(row) => settings_from_row(&row, tenant),
+        Some(row) => settings_from_row(&row, 0, tenant),
         None => Err(unknown_tenant(tenant)),
     }
 }
 
 /// A tenant's retention, legal hold, export exclusions and IP allowlist.
-pub(crate) fn settings(tx: &mut impl OneStatement, tenant: TenantId) -> PgResult<TenantSettings> {
+pub(crate) fn settings(tx: &mut impl Statements, tenant: TenantId) -> PgResult<TenantSettings> {
     let row = tx.query_opt(
         &format!("SELECT {SETTINGS_COLUMNS} FROM tenants WHERE id = $1"),
         &[&tenant.0],
@@ -388,7 +387,7 @@ pub(crate) fn insert_api_key(
 
 /// The key with this prefix in any tenant.
 pub(crate) fn api_key_by_prefix(
-    tx: &mut impl OneStatement,
+    tx: &mut impl Statements,
     prefix: &str,
 ) -> PgResult<Option<ApiKey>> {
     if prefix.contains('\0') {
@@ -402,6 +401,39 @@ pub(crate) fn api_key_by_prefix(
     .as_ref()
     .map(key_from_row)
     .transpose()
+}
+
+/// The key with this prefix in any tenant and its tenant's settings, in one statement.
+pub(crate) fn api_key_with_settings(
+    tx: &mut impl Statements,
+    prefix: &str,
+) -> PgResult<Option<(ApiKey, TenantSettings)>> {
+    if prefix.contains('\0') {
+        return Ok(None);
+    }
+    let key_columns = KEY_COLUMNS
+        .split(", ")
+        .map(|c| format!("k.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let settings_columns = SETTINGS_COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(row) = tx.query_opt(
+        &format!(
+            "SELECT {key_columns}, {settings_columns}
+             FROM api_keys AS k JOIN tenants AS t ON t.id = k.tenant WHERE k.id = $1"
+        ),
+        &[&prefix],
+    )?
+    else {
+        return Ok(None);
+    };
+    let key = key_from_row(&row)?;
+    let settings = settings_from_row(&row, KEY_COLUMNS.split(", ").count(), key.tenant)?;
+    Ok(Some((key, settings)))
 }
 
 /// The tenant's keys, newest first, revoked ones included. Keys created in the same

@@ -2,7 +2,9 @@
 //! own cache of prepared statements, and [`Tx`], the transaction every store function works in.
 //!
 //! Reads run in `REPEATABLE READ READ ONLY` transactions, so everything one call returns comes
-//! from one snapshot (as on SQLite). Writes through the pool run in `READ COMMITTED`
+//! from one snapshot (as on SQLite), except the few that need no shared snapshot and are asked
+//! on every request: the API key with its tenant's settings, a list page, a count
+//! ([`Pool::read_unshared`]). Writes through the pool run in `READ COMMITTED`
 //! transactions that take the row locks they need explicitly; a deadlock or serialization
 //! failure runs them again. (Appends go through the writer instead, see `writer`.) A connection
 //! that broke (server restart, network) is dropped and replaced on next use, so a node outlives
@@ -151,24 +153,55 @@ fn cached(
     Ok(statement)
 }
 
-/// What a store function that makes a single statement runs it on: a transaction, or a
-/// connection outside one ([`Pool::read_statement`]).
-pub(crate) trait OneStatement {
+/// What a read's statements run on: a transaction (one snapshot for all of them), or a
+/// connection outside one ([`Pool::read_unshared`]), where each
+/// statement is its own snapshot.
+pub(crate) trait Statements {
+    /// All rows of a (cached) statement.
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Vec<Row>>;
+
     /// At most one row of a (cached) statement.
     fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>>;
+
+    /// Exactly one row of a (cached) statement.
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Row>;
 }
 
-impl OneStatement for Tx<'_> {
+impl Statements for Tx<'_> {
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Vec<Row>> {
+        Tx::query(self, sql, params)
+    }
+
     fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>> {
         Tx::query_opt(self, sql, params)
     }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Row> {
+        Tx::query_one(self, sql, params)
+    }
 }
 
-impl OneStatement for Conn {
-    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>> {
+impl Conn {
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
         let client = &mut self.client;
-        let statement = cached(&mut self.statements, sql, |sql| client.prepare(sql))?;
-        Ok(client.query_opt(&statement, params)?)
+        cached(&mut self.statements, sql, |sql| client.prepare(sql))
+    }
+}
+
+impl Statements for Conn {
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query(&statement, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Option<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query_opt(&statement, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> PgResult<Row> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query_one(&statement, params)?)
     }
 }
 
@@ -278,11 +311,14 @@ impl Pool {
             .await
     }
 
-    /// Runs `f`, which makes a single statement, outside an explicit transaction: one
-    /// statement is its own snapshot, and the `START TRANSACTION` and `COMMIT` around it were
-    /// two more round trips to the database for each of the lookups every request makes (its
-    /// API key, its tenant's settings). A statement cancelled by a conflict is run again.
-    pub(crate) async fn read_statement<T: Send + 'static>(
+    /// Runs `f`'s statements outside an explicit transaction, each in a snapshot of its own,
+    /// for reads that need no shared one: a single statement (the API key and tenant settings
+    /// every request looks up), or a page or count bounded by the seqs the log head named
+    /// first (entries below it never change but by a prune or an erasure, and a statement
+    /// that sees one of those sees what a read just after it would). The `START TRANSACTION`
+    /// and `COMMIT` of [`Pool::read`] are two round trips to the database each time. A
+    /// statement cancelled by a conflict runs `f` again.
+    pub(crate) async fn read_unshared<T: Send + 'static>(
         self: &Arc<Self>,
         context: &'static str,
         f: impl Fn(&mut Conn) -> PgResult<T> + Send + 'static,

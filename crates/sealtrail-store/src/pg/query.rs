@@ -10,7 +10,7 @@
 //! free text (GIN over tenant-prefixed words). A text page is steered by how dense its
 //! matches are among the newest rows: walked in seq order, or read from the GIN index.
 
-use super::pool::{PgResult, Tx};
+use super::pool::{PgResult, Statements};
 use super::read::{bound, log_head, stored_from_row, STORED_COLUMNS};
 use super::search::tsquery;
 use crate::actor_columns::ActorColumns;
@@ -64,17 +64,18 @@ impl Conditions {
         Pg::placeholder(self.params.len())
     }
 
-    /// The conditions for `filter` over the tenant's seqs `[lo, hi)` ([`conditions`], in
+    /// The conditions for `filter` over the tenant's `seqs`, received in `received` ([`conditions`], in
     /// PostgreSQL's [`Pg`] dialect, then the free text as a tsquery). Probes the actor
     /// indexes so an actor filter walks one of them in seq order (see [`ActorColumns`]).
     fn new(
-        tx: &mut Tx<'_>,
+        tx: &mut impl Statements,
         tenant: TenantId,
         filter: &Filter,
-        (lo, hi): (u64, u64),
+        seqs: (u64, u64),
+        received: Received,
     ) -> PgResult<Conditions> {
         let actor = match &filter.actor {
-            Some(actor) => Some(actor_columns(tx, tenant, actor, lo, hi)?),
+            Some(actor) => Some(actor_columns(tx, tenant, actor, seqs, received)?),
             None => None,
         };
         let shared = conditions::Conditions::<Pg>::of(tenant, filter, actor);
@@ -139,8 +140,8 @@ impl Conditions {
 }
 
 /// The PostgreSQL answers to [`paging::page`]'s questions for one filter.
-struct PgMatches<'t, 'c> {
-    tx: &'t mut Tx<'c>,
+struct PgMatches<'t, S: Statements> {
+    tx: &'t mut S,
     tenant: TenantId,
     conditions: Conditions,
 }
@@ -159,7 +160,7 @@ const WALK_ROWS_MIN: u64 = 64;
 /// thousands of matches.
 const DENSE_ONE_IN: u64 = 32;
 
-impl PgMatches<'_, '_> {
+impl<S: Statements> PgMatches<'_, S> {
     /// Up to `limit` matches in `[lo, hi)` as rows of `what`, by seq, descending when asked,
     /// with `steer` deciding how the query runs.
     fn rows(
@@ -223,7 +224,7 @@ impl PgMatches<'_, '_> {
     }
 }
 
-impl Matches for PgMatches<'_, '_> {
+impl<S: Statements> Matches for PgMatches<'_, S> {
     fn fetch(
         &mut self,
         lo: u64,
@@ -311,35 +312,38 @@ impl Dialect for Pg {
     }
 }
 
-/// Where `actor` occurs among the tenant's seqs `[lo, hi)`: two index probes in the query's
-/// own snapshot. They run on the statement's generic plan: planning them for the actual
-/// values over every month partition took 1.3–2.9 ms each time and chose the same two index
-/// probes the generic plan makes (0.02 ms to pick once the statement is prepared).
+/// Where `actor` occurs among the tenant's seqs `[lo, hi)`, received in `received` (so only
+/// the month partitions that can hold them are probed): two index probes, made by the
+/// schema's `actor_presence` function, which runs them on generic plans. Planning them for
+/// the actual values over every month partition took 1.3–2.9 ms each time and chose the same
+/// two index probes the generic plan makes (0.02 ms to pick once prepared); the function's
+/// own `plan_cache_mode` setting spares the two round trips that setting it around the
+/// statement took.
 fn actor_columns(
-    tx: &mut Tx<'_>,
+    tx: &mut impl Statements,
     tenant: TenantId,
     actor: &str,
-    lo: u64,
-    hi: u64,
+    (lo, hi): (u64, u64),
+    received: Received,
 ) -> PgResult<ActorColumns> {
-    tx.inner()
-        .batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
     let row = tx.query_one(
-        "SELECT
-           EXISTS (SELECT 1 FROM entries
-                   WHERE tenant = $1 AND actor_id = $2 AND seq >= $3 AND seq < $4),
-           EXISTS (SELECT 1 FROM entries
-                   WHERE tenant = $1 AND actor_email = $2 AND seq >= $3 AND seq < $4)",
-        &[&tenant.0, &actor, &bound(lo), &bound(hi)],
+        "SELECT as_id, as_email FROM actor_presence($1, $2, $3, $4, $5, $6)",
+        &[
+            &tenant.0,
+            &actor,
+            &bound(lo),
+            &bound(hi),
+            &received.from,
+            &received.until,
+        ],
     )?;
-    tx.inner().batch_execute("RESET plan_cache_mode")?;
     Ok(ActorColumns::from_presence(row.get(0), row.get(1)))
 }
 
 /// The first seq recorded at or after `at`, if any. Valid because `recorded_at` never
 /// decreases along seq, so the entries at or after `at` are exactly a suffix of the log.
 fn first_seq_at_or_after(
-    tx: &mut Tx<'_>,
+    tx: &mut impl Statements,
     tenant: TenantId,
     at: Timestamp,
 ) -> PgResult<Option<u64>> {
@@ -352,14 +356,33 @@ fn first_seq_at_or_after(
         .map(|r| r.get::<_, i64>(0).max(0) as u64))
 }
 
-/// The tenant's kept seqs `[lo, hi)` that can hold the filter's period; `None` for a tenant
-/// that does not exist.
-fn seq_range(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<Option<(u64, u64)>> {
+/// Receipt times (`recorded_at`, the partition key) bounding every entry of a seq range: the
+/// month partitions outside them are left unread by a statement that names them.
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    from: Option<i64>,
+    until: Option<i64>,
+}
+
+/// The tenant's kept seqs `[lo, hi)` that can hold the filter's period, and the receipt times
+/// they lie in; `None` for a tenant that does not exist.
+fn seq_range(
+    tx: &mut impl Statements,
+    tenant: TenantId,
+    filter: &Filter,
+) -> PgResult<Option<((u64, u64), Received)>> {
     let Some(head) = log_head(tx, tenant)? else {
         return Ok(None);
     };
     let (mut lo, mut hi) = (head.first_seq, head.size);
     let window = receipt_window(filter);
+    // `recorded_at` never decreases along seq: every seq from the first received at or after
+    // `from` was received then or later, every seq before the first received at or after
+    // `until` before it.
+    let mut received = Received {
+        from: window.from.map(Timestamp::millis),
+        until: window.until.map(Timestamp::millis),
+    };
     if let Some(from) = window.from {
         lo = first_seq_at_or_after(tx, tenant, from)?
             .unwrap_or(hi)
@@ -373,15 +396,16 @@ fn seq_range(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<Opt
     if let Some(period) = window.late {
         if hi < head.size && late_entry_beyond(tx, tenant, period, hi)? {
             hi = head.size;
+            received.until = None;
         }
     }
-    Ok(Some((lo, hi)))
+    Ok(Some(((lo, hi), received)))
 }
 
 /// True when a late entry whose event time lies in `[from, until)` has a seq at or above
 /// `seq`, answered from the partial index of late entries.
 fn late_entry_beyond(
-    tx: &mut Tx<'_>,
+    tx: &mut impl Statements,
     tenant: TenantId,
     (from, until): (Option<Timestamp>, Timestamp),
     seq: u64,
@@ -403,11 +427,15 @@ fn late_entry_beyond(
 }
 
 /// One page, newest first, with cursors for the neighbouring pages, not yet opened.
-pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResult<SealedPage> {
-    let Some((lo, hi)) = seq_range(tx, tenant, &query.filter)? else {
+pub(crate) fn query(
+    tx: &mut impl Statements,
+    tenant: TenantId,
+    query: &Query,
+) -> PgResult<SealedPage> {
+    let Some(((lo, hi), received)) = seq_range(tx, tenant, &query.filter)? else {
         return Ok(SealedPage::empty());
     };
-    let conditions = Conditions::new(tx, tenant, &query.filter, (lo, hi))?;
+    let conditions = Conditions::new(tx, tenant, &query.filter, (lo, hi), received)?;
     let mut matches = PgMatches {
         tx,
         tenant,
@@ -417,7 +445,7 @@ pub(crate) fn query(tx: &mut Tx<'_>, tenant: TenantId, query: &Query) -> PgResul
 }
 
 /// The exact number of matching entries.
-pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgResult<u64> {
+pub(crate) fn count(tx: &mut impl Statements, tenant: TenantId, filter: &Filter) -> PgResult<u64> {
     if tallies::counts_from_rollup(filter) {
         // A period (or an outcome) alone: its days from the rollup (kept in the append
         // transaction on PostgreSQL), not every entry's row.
@@ -426,13 +454,13 @@ pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgRes
             .map(|t| t.count)
             .sum());
     }
-    let Some((lo, hi)) = seq_range(tx, tenant, filter)? else {
+    let Some(((lo, hi), received)) = seq_range(tx, tenant, filter)? else {
         return Ok(0);
     };
     if lo >= hi {
         return Ok(0);
     }
-    let conditions = Conditions::new(tx, tenant, filter, (lo, hi))?;
+    let conditions = Conditions::new(tx, tenant, filter, (lo, hi), received)?;
     if !conditions.narrow() {
         // Every seq from the prune horizon to the head exists: only pruning deletes entries,
         // and only below that horizon.
@@ -448,7 +476,7 @@ pub(crate) fn count(tx: &mut Tx<'_>, tenant: TenantId, filter: &Filter) -> PgRes
 
 /// Matching entries per hour or day and outcome ([`tallies::plan`] picks rollup or scan).
 pub(crate) fn tallies(
-    tx: &mut Tx<'_>,
+    tx: &mut impl Statements,
     tenant: TenantId,
     filter: &Filter,
     unit: TallyUnit,
@@ -483,18 +511,18 @@ pub(crate) fn tallies(
 
 /// Groups the filter's matches by unit (on its own clock) and outcome.
 fn scan_tallies(
-    tx: &mut Tx<'_>,
+    tx: &mut impl Statements,
     tenant: TenantId,
     filter: &Filter,
     unit: TallyUnit,
 ) -> PgResult<Vec<Tally>> {
-    let Some((lo, hi)) = seq_range(tx, tenant, filter)? else {
+    let Some(((lo, hi), received)) = seq_range(tx, tenant, filter)? else {
         return Ok(Vec::new());
     };
     if lo >= hi {
         return Ok(Vec::new());
     }
-    let conditions = Conditions::new(tx, tenant, filter, (lo, hi))?;
+    let conditions = Conditions::new(tx, tenant, filter, (lo, hi), received)?;
     // The unit's length is a constant of this build, not input.
     let what = format!(
         "{} / {}, e.result, count(*)",

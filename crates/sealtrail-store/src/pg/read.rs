@@ -1,6 +1,6 @@
 //! Single entries, leaves, log heads and facets, each read inside the caller's snapshot.
 
-use super::pool::{PgResult, Tx};
+use super::pool::{PgResult, Statements, Tx};
 use crate::facets::{self, ActorSearch};
 use crate::stored_entry::{slots_from_columns, StoredEntry};
 use crate::{LeafRecord, Lookup, StoreError};
@@ -21,7 +21,7 @@ pub(crate) struct LogHead {
 }
 
 /// The tenant's log head, `None` for a tenant that does not exist.
-pub(crate) fn log_head(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Option<LogHead>> {
+pub(crate) fn log_head(tx: &mut impl Statements, tenant: TenantId) -> PgResult<Option<LogHead>> {
     Ok(tx
         .query_opt(
             "SELECT next_seq, first_seq FROM log_heads WHERE tenant = $1",

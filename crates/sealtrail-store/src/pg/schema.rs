@@ -36,7 +36,54 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (15, V15_CORS_ORIGINS),
     (16, V16_SHARED_JOBS_AND_ATTEMPTS),
     (17, V17_ERASURE_REWRITES),
+    (18, V18_ACTOR_PRESENCE),
 ];
+
+/// Version 18: whether an actor filter's value occurs as an id and as an e-mail among a
+/// tenant's seqs `[lo, hi)` received in `[from, until)` (`query::actor_columns`; the receipt
+/// times let the executor skip the month partitions outside them), as two index probes on
+/// generic plans.
+/// The actor columns keep no statistics (version 17), so a plan made for the actual values
+/// knows nothing more, and planning it over every month partition cost 1.3–2.9 ms a time.
+/// The function's own `plan_cache_mode` holds only while it runs. The seq range is written as
+/// row comparisons that only the `(tenant, actor_…, seq)` indexes can bound a scan with:
+/// written plainly, the primary key `(tenant, seq)` could bound it as well, and with no
+/// statistics on the actor columns the planner, finding the two equally cheap, walked some
+/// month's every row of the tenant through it (1.1 ms instead of 0.08 ms for a frequent id).
+const V18_ACTOR_PRESENCE: &str = "
+CREATE FUNCTION actor_presence(p_tenant bigint, p_actor text, p_lo bigint, p_hi bigint,
+                               p_from bigint, p_until bigint,
+                               OUT as_id boolean, OUT as_email boolean)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+BEGIN
+    IF p_from IS NULL AND p_until IS NULL THEN
+        as_id := EXISTS (SELECT 1 FROM entries
+                         WHERE tenant = p_tenant AND actor_id = p_actor
+                           AND (actor_id, seq) >= (p_actor, p_lo)
+                           AND (actor_id, seq) < (p_actor, p_hi));
+        as_email := EXISTS (SELECT 1 FROM entries
+                            WHERE tenant = p_tenant AND actor_email = p_actor
+                              AND (actor_email, seq) >= (p_actor, p_lo)
+                              AND (actor_email, seq) < (p_actor, p_hi));
+    ELSE
+        as_id := EXISTS (SELECT 1 FROM entries
+                         WHERE tenant = p_tenant AND actor_id = p_actor
+                           AND (actor_id, seq) >= (p_actor, p_lo)
+                           AND (actor_id, seq) < (p_actor, p_hi)
+                           AND recorded_at >= coalesce(p_from, -9223372036854775808)
+                           AND recorded_at < coalesce(p_until, 9223372036854775807));
+        as_email := EXISTS (SELECT 1 FROM entries
+                            WHERE tenant = p_tenant AND actor_email = p_actor
+                              AND (actor_email, seq) >= (p_actor, p_lo)
+                              AND (actor_email, seq) < (p_actor, p_hi)
+                              AND recorded_at >= coalesce(p_from, -9223372036854775808)
+                              AND recorded_at < coalesce(p_until, 9223372036854775807));
+    END IF;
+END
+$fn$;
+";
 
 /// Version 17: the relations an erasure changed and that must be rewritten so no file keeps
 /// an erased value (`lifecycle::rewrite`), and no statistics on the columns holding personal

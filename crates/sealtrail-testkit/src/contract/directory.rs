@@ -4,7 +4,7 @@ use super::fixtures::*;
 use sealtrail_core::filter::{Cursor, Direction, Facets, Filter};
 use sealtrail_core::keys::Scope;
 use sealtrail_core::TenantId;
-use sealtrail_store::{Lookup, Store, StoreError};
+use sealtrail_store::{Lookup, Retention, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -294,6 +294,56 @@ pub async fn tenants_create_conflict_and_lookup(store: Arc<dyn Store>) {
     );
     assert_eq!(store.tenant_by_id(TenantId(424_242)).await.ok(), Some(None));
     assert_eq!(store.log_size(acme.id).await.ok(), Some(0));
+}
+
+/// The key every request authenticates with comes with its own tenant's settings (the IP
+/// allowlist and limits a request is checked against), never another tenant's, revoked keys
+/// included so the caller can refuse them; unknown prefixes find nothing.
+pub async fn api_keys_come_with_their_tenants_settings(store: Arc<dyn Store>) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "globex").await;
+    let ka = store
+        .insert_api_key(a, "aaaaaaaaaaa1", [1; 32], "a", &[Scope::Read])
+        .await;
+    let kb = store
+        .insert_api_key(b, "bbbbbbbbbbb1", [2; 32], "b", &[Scope::Read])
+        .await;
+    let (Ok(ka), Ok(kb)) = (ka, kb) else {
+        panic!("inserting the keys failed");
+    };
+    let allowlisted = store.set_ip_allowlist(a, vec!["10.0.0.0/8".into()]).await;
+    assert!(allowlisted.is_ok(), "{allowlisted:?}");
+    let retained = store.set_retention(b, Retention::Days(90)).await;
+    assert!(retained.is_ok(), "{retained:?}");
+    let _ = store.revoke_api_key(b, &kb.id).await;
+    let kb = store.api_key_by_prefix(&kb.id).await.ok().flatten();
+
+    for (key, t) in [(Some(ka), a), (kb, b)] {
+        let Some(key) = key else {
+            panic!("key of tenant {} not found", t.0);
+        };
+        let found = store.api_key_with_settings(&key.id).await;
+        let settings = store.settings(t).await.ok();
+        assert_eq!(
+            found.ok().flatten(),
+            settings.map(|s| (key.clone(), s)),
+            "tenant {}",
+            t.0
+        );
+    }
+    let read_back = store.api_key_with_settings("aaaaaaaaaaa1").await;
+    assert!(
+        matches!(&read_back, Ok(Some((_, s))) if s.ip_allowlist == ["10.0.0.0/8"]),
+        "{read_back:?}"
+    );
+    assert!(matches!(
+        store.api_key_with_settings("nope").await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.api_key_with_settings("st_\0").await,
+        Ok(None)
+    ));
 }
 
 /// API keys: insert, find by prefix across tenants, list newest first with revoked ones,

@@ -134,6 +134,25 @@ pub async fn event_time_periods_find_late_and_imported_entries(store: Arc<dyn St
             },
             vec!["imported"],
         ),
+        (
+            "a late entry's actor, by e-mail, found beyond the receipt window",
+            Filter {
+                from: at(now - 4 * DAY),
+                until: at(now - 2 * DAY),
+                actor: Some("three-days-late@example.com".into()),
+                ..Filter::default()
+            },
+            vec!["three-days-late"],
+        ),
+        (
+            "the last two days and an actor, by e-mail",
+            Filter {
+                from: at(now - 2 * DAY),
+                actor: Some("an-hour-ago@example.com".into()),
+                ..Filter::default()
+            },
+            vec!["an-hour-ago"],
+        ),
     ];
     for (name, filter, expected) in cases {
         assert_eq!(

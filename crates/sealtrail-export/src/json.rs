@@ -42,7 +42,7 @@ pub fn format(
     preamble.extend_from_slice(b",\"entries\":[");
     Ok(RowFormat {
         preamble,
-        rows: Box::new(JsonRows),
+        rows: std::sync::Arc::new(JsonRows),
         epilogue: b"\n]}\n",
     })
 }

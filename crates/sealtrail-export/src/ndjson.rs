@@ -38,7 +38,7 @@ pub fn format(tenant: &str) -> RowFormat {
     line_start.push(b',');
     RowFormat {
         preamble: Vec::new(),
-        rows: Box::new(NdjsonRows { line_start }),
+        rows: std::sync::Arc::new(NdjsonRows { line_start }),
         epilogue: b"",
     }
 }

@@ -8,6 +8,7 @@ use crate::{EntryEncoder, ExportError};
 use sealtrail_core::envelope::EntryView;
 use sealtrail_core::Entry;
 use std::io::{BufWriter, Write};
+use std::sync::Arc;
 
 /// How one format writes a row. It reads an [`EntryView`], which an export builds straight
 /// from the stored bytes (no entry opened) and a caller holding an opened entry builds with
@@ -29,8 +30,9 @@ pub trait RowEncoder: Send + Sync {
 pub trait RowSink<W: Write> {
     /// Rows written so far; a run encoded elsewhere starts the document when this is zero.
     fn rows_written(&self) -> u64;
-    /// The document's row encoder, to encode runs of rows on other threads.
-    fn encoder(&self) -> &dyn RowEncoder;
+    /// The document's row encoder, to encode runs of rows on other threads (shared, so they
+    /// can hold it while this writer writes the runs they finished).
+    fn encoder(&self) -> Arc<dyn RowEncoder>;
     /// Appends rows [`RowSink::encoder`] encoded elsewhere, in order: `ends[i]` is where
     /// row `i` ends in `bytes` (XLSX cuts sheets between rows).
     fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError>;
@@ -43,7 +45,7 @@ pub struct RowFormat {
     /// Written once, before any row (a BOM and header, a JSON prefix, or nothing).
     pub preamble: Vec<u8>,
     /// Writes each row.
-    pub rows: Box<dyn RowEncoder>,
+    pub rows: Arc<dyn RowEncoder>,
     /// Written once, after the last row.
     pub epilogue: &'static [u8],
 }
@@ -104,8 +106,8 @@ impl<W: Write> RowSink<W> for RowWriter<W> {
         self.rows
     }
 
-    fn encoder(&self) -> &dyn RowEncoder {
-        self.format.rows.as_ref()
+    fn encoder(&self) -> Arc<dyn RowEncoder> {
+        self.format.rows.clone()
     }
 
     fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError> {

@@ -128,7 +128,7 @@ pub struct XlsxWriter<W: Write> {
     zip: Option<Package<W>>,
     /// Shut when the workbook is dropped, so an abandoned package sends nothing more.
     gate: Arc<GateState>,
-    rows: XlsxRows,
+    rows: Arc<XlsxRows>,
     rows_per_sheet: u32,
     /// The most XML a sheet holds ([`SHEET_BYTES`]).
     bytes_per_sheet: u64,
@@ -182,9 +182,9 @@ impl<W: Write> XlsxWriter<W> {
         let mut writer = XlsxWriter {
             zip: Some(ZipWriter::new_stream(out)),
             gate,
-            rows: XlsxRows {
+            rows: Arc::new(XlsxRows {
                 tenant: tenant.to_string(),
-            },
+            }),
             rows_per_sheet: rows_per_sheet.clamp(1, MAX_DATA_ROWS),
             bytes_per_sheet: bytes_per_sheet.min(SHEET_BYTES),
             package_bytes: package_bytes.min(PACKAGE_BYTES),
@@ -346,8 +346,8 @@ impl<W: Write> RowSink<W> for XlsxWriter<W> {
         self.written
     }
 
-    fn encoder(&self) -> &dyn RowEncoder {
-        &self.rows
+    fn encoder(&self) -> Arc<dyn RowEncoder> {
+        self.rows.clone()
     }
 
     fn write_encoded(&mut self, bytes: &[u8], ends: &[usize]) -> Result<(), ExportError> {

@@ -3,8 +3,8 @@
 //!
 //! The export runs on a blocking thread: a reader task pages through the store (1,000 entries
 //! at a time, not yet opened, a couple of pages ahead), each page is opened and encoded by a
-//! synchronous encoder from `sealtrail-export` (for CSV, JSON and NDJSON a run of rows per
-//! core, each run opened and encoded on one thread), and fixed-size chunks go to the HTTP body
+//! synchronous encoder from `sealtrail-export` (for CSV, JSON, NDJSON and XLSX each page on
+//! one of a lane per core, written back in order), and fixed-size chunks go to the HTTP body
 //! through a bounded channel, so a slow client slows the export instead of growing memory.
 
 use crate::audit::{props, SelfAudit};
@@ -16,9 +16,10 @@ use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
-use sealtrail_export::rows::RowSink;
+use sealtrail_export::rows::{RowEncoder, RowSink};
 use sealtrail_export::{encoder, row_sink, EntryEncoder, Format};
-use sealtrail_store::{parallel, SealedEntry, SealedPage, Store};
+use sealtrail_store::parallel::{self, LaneStopped, Lanes};
+use sealtrail_store::{SealedEntry, SealedPage, Store};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -229,7 +230,7 @@ fn run(
         }
     };
     for_each_page(handle, store, request, request.oldest_first, |entries| {
-        for entry in parallel::map(entries, SealedEntry::open) {
+        for entry in parallel::map(&entries, SealedEntry::open) {
             encoder.write_entry(&without_excluded(entry?, &excluded))?;
             request.count(rows);
         }
@@ -240,12 +241,13 @@ fn run(
     Ok(())
 }
 
-/// A format whose rows stand alone: each page is split into one run per core, and each run
-/// is read, encoded and freed on one thread; the runs are then written in order. Each row is
-/// written from the entry's view of its stored bytes, without opening the entry (unless
-/// properties must be withheld). Opening on one thread and encoding on another had left
-/// encoding serial, and opening had built every entry's strings and JSON trees only for them
-/// to be written back out (BENCHMARKS.md, issue #20).
+/// A format whose rows stand alone: each page goes to the next of one lane per core
+/// ([`Lanes`]), which reads, encodes and frees it, and this thread writes the encoded pages
+/// in order as they come back. Each row is written from the entry's view of its stored bytes,
+/// without opening the entry (unless properties must be withheld). Splitting each page over
+/// the cores and waiting for all of it before writing it and taking the next left the cores
+/// idle a third of the time (BENCHMARKS.md, issue #20); with lanes the store reads, the lanes
+/// encode and this thread writes, all at once.
 fn run_rows<W: std::io::Write>(
     handle: &Handle,
     store: &Arc<dyn Store>,
@@ -254,38 +256,75 @@ fn run_rows<W: std::io::Write>(
     mut writer: Box<dyn RowSink<W> + '_>,
     excluded: &[String],
 ) -> Result<(), ExportFailure> {
-    for_each_page(handle, store, request, request.oldest_first, |entries| {
-        let before = writer.rows_written();
-        let encoder = writer.encoder();
-        let runs = parallel::runs(entries, |start, run| {
-            let mut bytes = Vec::with_capacity(run.len() * 768);
-            let mut ends = Vec::with_capacity(run.len());
-            for (i, sealed) in run.iter().enumerate() {
-                let first = before == 0 && start + i == 0;
-                if excluded.is_empty() {
-                    encoder.encode_row(&sealed.view()?, first, &mut bytes)?;
-                } else {
-                    // Withheld properties: the entry is opened to remove them.
-                    let entry = without_excluded(sealed.open()?, excluded);
-                    let view = EntryView::of(&entry).map_err(std::io::Error::from)?;
-                    encoder.encode_row(&view, first, &mut bytes)?;
-                }
-                ends.push(bytes.len());
-            }
-            Ok::<_, ExportFailure>((bytes, ends))
-        });
-        for run in runs {
-            let (bytes, ends) = run?;
-            writer.write_encoded(&bytes, &ends)?;
-            for _ in 0..ends.len() {
-                request.count(rows);
-            }
+    let encoder = writer.encoder();
+    let excluded: Arc<[String]> = excluded.into();
+    let mut lanes = Lanes::start("export", move |(first, page): (bool, Vec<SealedEntry>)| {
+        encode_page(encoder.as_ref(), &page, first, &excluded)
+    });
+    let mut submitted = 0usize;
+    for_each_page(handle, store, request, request.oldest_first, |page| {
+        if page.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let first = submitted == 0;
+        submitted += page.len();
+        let ready = lanes.submit((first, page)).map_err(lanes_stopped)?;
+        write_pages(&mut *writer, ready, request, rows)
     })?;
+    let ready = lanes.drain().map_err(lanes_stopped)?;
+    write_pages(&mut *writer, ready, request, rows)?;
     // No final flush here: the last chunk is held back until the export is audited.
     writer.finish_rows()?;
     Ok(())
+}
+
+/// A page's rows encoded one after another, and where each of them ends.
+type EncodedPage = (Vec<u8>, Vec<usize>);
+
+/// Encodes `page`'s rows; `first` when its first row is the document's first.
+fn encode_page(
+    encoder: &dyn RowEncoder,
+    page: &[SealedEntry],
+    first: bool,
+    excluded: &[String],
+) -> Result<EncodedPage, ExportFailure> {
+    let mut bytes = Vec::with_capacity(page.len() * 768);
+    let mut ends = Vec::with_capacity(page.len());
+    for (i, sealed) in page.iter().enumerate() {
+        let first = first && i == 0;
+        if excluded.is_empty() {
+            encoder.encode_row(&sealed.view()?, first, &mut bytes)?;
+        } else {
+            // Withheld properties: the entry is opened to remove them.
+            let entry = without_excluded(sealed.open()?, excluded);
+            let view = EntryView::of(&entry).map_err(std::io::Error::from)?;
+            encoder.encode_row(&view, first, &mut bytes)?;
+        }
+        ends.push(bytes.len());
+    }
+    Ok((bytes, ends))
+}
+
+/// Writes encoded pages, in the order given, and counts their rows.
+fn write_pages<W: std::io::Write>(
+    writer: &mut (dyn RowSink<W> + '_),
+    pages: Vec<Result<EncodedPage, ExportFailure>>,
+    request: &ExportRequest,
+    rows: &mut u64,
+) -> Result<(), ExportFailure> {
+    for page in pages {
+        let (bytes, ends) = page?;
+        writer.write_encoded(&bytes, &ends)?;
+        for _ in 0..ends.len() {
+            request.count(rows);
+        }
+    }
+    Ok(())
+}
+
+/// A lane that stopped early ends the export as failed (it panicked; the panic is logged).
+fn lanes_stopped(_: LaneStopped) -> ExportFailure {
+    ExportFailure::Panicked
 }
 
 /// The entry without the tenant's excluded properties (settings: never exported).
@@ -361,7 +400,7 @@ fn for_each_page(
     store: &Arc<dyn Store>,
     request: &ExportRequest,
     oldest_first: bool,
-    each: impl FnMut(&[SealedEntry]) -> Result<(), ExportFailure>,
+    each: impl FnMut(Vec<SealedEntry>) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
     if oldest_first {
         return for_each_page_oldest_first(handle, store, request, each);
@@ -400,7 +439,7 @@ fn for_each_page_oldest_first(
     handle: &Handle,
     store: &Arc<dyn Store>,
     request: &ExportRequest,
-    mut each: impl FnMut(&[SealedEntry]) -> Result<(), ExportFailure>,
+    mut each: impl FnMut(Vec<SealedEntry>) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
     let end = handle.block_on(store.log_size(request.tenant))?;
     let first = Query {
@@ -412,7 +451,7 @@ fn for_each_page_oldest_first(
         }),
     };
     let zero = handle.block_on(store.query_sealed(request.tenant, &first))?;
-    each(&zero.entries)?;
+    each(zero.entries)?;
     let rest = Query {
         filter: request.query.filter.clone(),
         limit: PAGE,
@@ -462,7 +501,7 @@ fn walk_pages(
     tenant: TenantId,
     first: Query,
     mut split: impl FnMut(&mut SealedPage, &Query) -> (Vec<SealedEntry>, Option<Query>) + Send + 'static,
-    mut each: impl FnMut(&[SealedEntry]) -> Result<(), ExportFailure>,
+    mut each: impl FnMut(Vec<SealedEntry>) -> Result<(), ExportFailure>,
 ) -> Result<(), ExportFailure> {
     let (tx, mut rx) = mpsc::channel(PAGES_AHEAD);
     let store = store.clone();
@@ -488,7 +527,7 @@ fn walk_pages(
     });
     // Dropping the receiver on an early return stops the reader at its next page.
     while let Some(page) = rx.blocking_recv() {
-        each(&page?)?;
+        each(page?)?;
     }
     // The channel closed: after the last page, or because the reader panicked, which must
     // fail the export rather than end it as if complete.

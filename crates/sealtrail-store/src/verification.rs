@@ -34,6 +34,7 @@ pub(crate) use copies::{
     target_from_json, IndexCopies, ScalarCopies, TargetCopy, Words, SCALAR_COLUMNS,
 };
 
+use crate::parallel::LaneStopped;
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::PRUNE_ACTION;
 use sealtrail_core::envelope::Slot;
@@ -132,7 +133,7 @@ impl<'a> Verifier<'a> {
             prune_claim: 0,
             erasures: erasures::ErasureCheck::default(),
             tree: None,
-            checker: checks::Checker::start(tenant, origin),
+            checker: checks::start(tenant, origin),
             pending: Vec::with_capacity(checks::BATCH),
             failure: None,
         })
@@ -205,13 +206,13 @@ impl<'a> Verifier<'a> {
     }
 
     /// Takes finished batches of checks, in seq order.
-    fn take_results(&mut self, ready: Result<Vec<Vec<checks::Checked>>, String>) {
+    fn take_results(&mut self, ready: Result<Vec<Vec<checks::Checked>>, LaneStopped>) {
         match ready {
             Ok(batches) => batches
                 .into_iter()
                 .flatten()
                 .for_each(|checked| self.absorb(checked)),
-            Err(failure) => self.failure = Some(failure),
+            Err(stopped) => self.failure = Some(format!("verification: {stopped}")),
         }
     }
 

@@ -7,7 +7,7 @@
 //! with keys sorted, and an opened map keeps that order, so the bytes written are the same.
 //! The field names and skip rules mirror [`Entry`]'s; a property test holds the two equal.
 
-use super::{decode_fields, DecodedEnvelope, EnvelopeError, EnvelopeFields, Part, Slot};
+use super::{decode_fields, json_of, DecodedEnvelope, EnvelopeError, EnvelopeFields, Part, Slot};
 use crate::entry::{ActorType, Changes, Entry, Outcome};
 use crate::timestamp::Timestamp;
 use serde::de::{Deserializer, Visitor};
@@ -337,22 +337,22 @@ fn view_decoded<'a>(
 ) -> Result<EntryView<'a>, EnvelopeError> {
     let find = |part: Part| slots.iter().find(|s| s.part() == part).map(Slot::bytes);
     let decode_err = |part: Part| {
-        move |e: serde_json::Error| EnvelopeError::Vault {
+        move |message: String| EnvelopeError::Vault {
             part: part.as_str(),
-            message: e.to_string(),
+            message,
         }
     };
     let mut actor: ActorView<'a> = match find(Part::Actor) {
-        Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Actor))?,
+        Some(b) => json_of(b).map_err(decode_err(Part::Actor))?,
         None => ActorView::default(),
     };
     actor.kind = f.actor_type;
     let mut context: ContextView<'a> = match find(Part::Context) {
-        Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Context))?,
+        Some(b) => json_of(b).map_err(decode_err(Part::Context))?,
         None => ContextView::default(),
     };
     let payload: PayloadView<'a> = match find(Part::Payload) {
-        Some(b) => serde_json::from_slice(b).map_err(decode_err(Part::Payload))?,
+        Some(b) => json_of(b).map_err(decode_err(Part::Payload))?,
         None => PayloadView {
             description: Text(Cow::Borrowed("")),
             targets: Vec::new(),

@@ -13,15 +13,9 @@ use sealtrail_core::entry::{ERASURE_ACTION, PRUNE_ACTION};
 use sealtrail_core::envelope::{self, Part, Slot};
 use sealtrail_core::merkle::leaf_hash;
 use sealtrail_core::{Entry, TenantId};
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
-use std::thread::JoinHandle;
 
 /// Entry rows handed to the worker at a time.
 pub(super) const BATCH: usize = 1024;
-
-/// Batches queued for the worker before the reader waits: enough to keep every core busy,
-/// few enough that memory stays a few batches of rows.
-const QUEUED_BATCHES: usize = 2;
 
 /// What the checks found for one entry row.
 #[derive(Debug)]
@@ -62,131 +56,19 @@ struct LogFacts {
     origin: String,
 }
 
-/// One worker thread and both ends of its queues.
-struct Worker {
-    rows: SyncSender<Vec<EntryRow>>,
-    results: Receiver<Vec<Checked>>,
-    thread: JoinHandle<()>,
-}
+/// The checking lanes, one per core ([`crate::parallel::Lanes`]): each takes a batch of rows
+/// and gives back what it found, in the order the batches were read.
+pub(super) type Checker = crate::parallel::Lanes<Vec<EntryRow>, Vec<Checked>>;
 
-/// The workers, one per core: batches go to them in turn and their results are taken back
-/// in the same turn, so seq order is kept without a barrier between batches.
-pub(super) struct Checker {
-    workers: Vec<Worker>,
-    /// Batches handed over so far.
-    submitted: usize,
-    /// Batches whose results have been taken back.
-    taken: usize,
-    /// Set once a worker stopped early.
-    stopped: bool,
-}
-
-impl Checker {
-    /// Starts the workers for `tenant`'s log named `origin`.
-    pub(super) fn start(tenant: TenantId, origin: &str) -> Checker {
-        let facts = LogFacts {
-            tenant,
-            origin: origin.to_string(),
-        };
-        let workers = (0..crate::parallel::cores())
-            .map(|_| {
-                let facts = facts.clone();
-                let (rows, batches) = sync_channel::<Vec<EntryRow>>(QUEUED_BATCHES);
-                let (done, results) = channel();
-                let thread = std::thread::spawn(move || {
-                    while let Ok(batch) = batches.recv() {
-                        let checked: Vec<Checked> =
-                            batch.into_iter().map(|row| check(&facts, row)).collect();
-                        if done.send(checked).is_err() {
-                            return;
-                        }
-                    }
-                });
-                Worker {
-                    rows,
-                    results,
-                    thread,
-                }
-            })
-            .collect();
-        Checker {
-            workers,
-            submitted: 0,
-            taken: 0,
-            stopped: false,
-        }
-    }
-
-    /// The worker whose turn batch `n` is.
-    fn worker(&self, n: usize) -> Option<&Worker> {
-        self.workers.get(n % self.workers.len().max(1))
-    }
-
-    /// Hands a batch to the next worker (waiting while its queue is full) and returns the
-    /// results already finished, in order.
-    pub(super) fn submit(&mut self, batch: Vec<EntryRow>) -> Result<Vec<Vec<Checked>>, String> {
-        let sent = !self.stopped
-            && self
-                .worker(self.submitted)
-                .is_some_and(|w| w.rows.send(batch).is_ok());
-        if !sent {
-            return Err(self.stop());
-        }
-        self.submitted += 1;
-        self.take(false)
-    }
-
-    /// Waits for every batch handed over and returns their results, in order.
-    pub(super) fn drain(&mut self) -> Result<Vec<Vec<Checked>>, String> {
-        self.take(true)
-    }
-
-    /// Takes back the results of the batches handed over, in order: all of them when `wait`
-    /// is set, else those already finished.
-    fn take(&mut self, wait: bool) -> Result<Vec<Vec<Checked>>, String> {
-        let mut ready = Vec::new();
-        while self.taken < self.submitted {
-            let next = self.worker(self.taken).and_then(|w| {
-                if wait {
-                    w.results.recv().ok()
-                } else {
-                    w.results.try_recv().ok()
-                }
-            });
-            match next {
-                Some(done) => {
-                    self.taken += 1;
-                    ready.push(done);
-                }
-                None if wait => return Err(self.stop()),
-                None => break,
-            }
-        }
-        Ok(ready)
-    }
-
-    /// Stops the workers and says why: one only stops early by panicking, a bug to report,
-    /// never to pass over as if the unchecked entries were fine.
-    fn stop(&mut self) -> String {
-        self.stopped = true;
-        for worker in self.workers.drain(..) {
-            drop(worker.rows);
-            if worker.thread.join().is_err() {
-                tracing::error!("a verification worker panicked");
-            }
-        }
-        "a verification worker stopped unexpectedly; the cause has been logged".into()
-    }
-}
-
-impl Drop for Checker {
-    fn drop(&mut self) {
-        // Closing the queues ends each worker once it has finished its batch.
-        for worker in self.workers.drain(..) {
-            drop(worker.rows);
-            let _ = worker.thread.join();
-        }
-    }
+/// Starts the checking lanes for `tenant`'s log named `origin`.
+pub(super) fn start(tenant: TenantId, origin: &str) -> Checker {
+    let facts = LogFacts {
+        tenant,
+        origin: origin.to_string(),
+    };
+    crate::parallel::Lanes::start("verification", move |batch: Vec<EntryRow>| {
+        batch.into_iter().map(|row| check(&facts, row)).collect()
+    })
 }
 
 /// Every check of one row that needs only the row.

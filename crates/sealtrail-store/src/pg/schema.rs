@@ -45,7 +45,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
 /// generic plans.
 /// The actor columns keep no statistics (version 17), so a plan made for the actual values
 /// knows nothing more, and planning it over every month partition cost 1.3–2.9 ms a time.
-/// The function's own `plan_cache_mode` holds only while it runs. The seq range is written as
+/// The function's own `plan_cache_mode` holds only while it runs. Without a period the probes
+/// name no receipt times at all: a condition on `recorded_at`, even an open one, made the
+/// `(tenant, recorded_at, seq)` index a third candidate for the generic plan, which then
+/// picked it (1.56 ms instead of 0.79 for a page filtered by actor). The seq range is written as
 /// row comparisons that only the `(tenant, actor_…, seq)` indexes can bound a scan with:
 /// written plainly, the primary key `(tenant, seq)` could bound it as well, and with no
 /// statistics on the actor columns the planner, finding the two equally cheap, walked some

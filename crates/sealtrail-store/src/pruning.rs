@@ -25,8 +25,10 @@ use serde_json::{json, Map};
 use std::future::Future;
 use std::ops::Range;
 
-/// Entries removed per write transaction: large enough to amortise a transaction, small
-/// enough that appends waiting for the tenant's log head are delayed by well under a second.
+/// Entries removed per write transaction on PostgreSQL: large enough to amortise a
+/// transaction, small enough that appends waiting for the tenant's log head are delayed by
+/// well under a second. (SQLite's single writer holds every tenant's appends behind a chunk,
+/// so it removes fewer at a time: `sqlite::prune::CHUNK`.)
 pub(crate) const CHUNK: u64 = 5_000;
 
 /// Where a prune starts and stops, fixed before it writes anything.
@@ -122,9 +124,9 @@ pub(crate) fn under_hold(
     })
 }
 
-/// The next chunk of `[first_seq, end)`, at most [`CHUNK`] seqs.
-pub(crate) fn next_chunk(first_seq: u64, end: u64) -> Chunk {
-    let hi = end.min(first_seq.saturating_add(CHUNK));
+/// The next chunk of `[first_seq, end)`, at most `most` seqs.
+pub(crate) fn next_chunk(first_seq: u64, end: u64, most: u64) -> Chunk {
+    let hi = end.min(first_seq.saturating_add(most.max(1)));
     if first_seq >= hi {
         return Chunk::Done(Step {
             removed: 0,
@@ -237,7 +239,7 @@ mod tests {
         let mut first = 0;
         let mut seen = 0;
         loop {
-            match next_chunk(first, 12_345) {
+            match next_chunk(first, 12_345, CHUNK) {
                 Chunk::Remove(r) => {
                     assert!(r.end - r.start <= CHUNK);
                     seen += r.end - r.start;

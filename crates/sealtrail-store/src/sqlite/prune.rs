@@ -15,6 +15,11 @@ use crate::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealtrail_core::{TenantId, Timestamp};
 
+/// Entries removed per write transaction. The one writer holds every tenant's appends behind
+/// a chunk: 5,000 (PostgreSQL's [`pruning::CHUNK`]) held it 0.3–0.4 s on a 1M-entry log
+/// (BENCHMARKS.md, issue #20 part 8, P1); 1,500 keeps a chunk near 0.1 s.
+pub(crate) const CHUNK: u64 = 1_500;
+
 /// The first kept seq recorded at or after `cutoff`, or the log size if every kept entry is
 /// older. Entries appended after this is computed are never pruned by the same run.
 fn end_seq(
@@ -74,7 +79,7 @@ pub(crate) fn step(
     if hold {
         return Ok(pruning::under_hold(tenant, first, head.first_seq)?);
     }
-    let chunk = match pruning::next_chunk(head.first_seq, end) {
+    let chunk = match pruning::next_chunk(head.first_seq, end, CHUNK) {
         Chunk::Remove(chunk) => chunk,
         Chunk::Done(step) => return Ok(step),
     };

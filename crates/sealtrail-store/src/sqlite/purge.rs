@@ -15,8 +15,11 @@ use super::WriteError;
 use rusqlite::Connection;
 use std::time::Duration;
 
-/// Index pages written per merge step: a few MiB, tens of milliseconds of writer time.
-pub(crate) const MERGE_PAGES: i64 = 1000;
+/// Index pages written per merge step. At 1,000 a step held the writer 0.6–0.9 s on a 1M-entry
+/// log (each step reads and rewrites more than it writes), and every append queued behind it
+/// waited that long (BENCHMARKS.md, issue #20 part 8, P1); a quarter of that keeps a step near
+/// 0.2 s.
+pub(crate) const MERGE_PAGES: i64 = 250;
 
 /// Starts a merge of every segment of the search index into one (`'merge'` with a negative
 /// page count assigns all segments to one level) and does its first step. `true` when there

@@ -52,7 +52,18 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (19, Step::Sql(V19_SINK_FORMATS)),
     (20, Step::Sql(V20_CORS_ORIGINS)),
     (21, Step::Sql(V21_SHARED_JOBS_AND_ATTEMPTS)),
+    (22, Step::Sql(V22_NO_DELETE_MERGE)),
 ];
+
+/// Version 22: FTS5's own delete-merge off (`deletemerge` 0). A prune or an erasure deletes
+/// thousands of documents, and once a tenth of a level's entries were deleted FTS5 rewrote
+/// that whole level inside the transaction of whichever chunk crossed the line: on a
+/// 1M-entry log one prune chunk wrote 45,000 pages and held the writer, and every append
+/// queued behind it, 9–14 s (BENCHMARKS.md, issue #20 part 8, P1). The purge after every prune
+/// and erasure merges the index step by step anyway, which is what drops deleted documents
+/// (`purge`).
+const V22_NO_DELETE_MERGE: &str =
+    "INSERT INTO entries_fts (entries_fts, rank) VALUES ('deletemerge', 0);";
 
 /// Version 21: export jobs (`crate::Jobs`) and sign-in attempts (`crate::SignInAttempts`) in
 /// the database, where every node of a deployment finds them.

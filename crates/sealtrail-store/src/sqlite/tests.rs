@@ -279,6 +279,21 @@ async fn a_version_3_database_migrates_to_users_sessions_and_allowlists() {
 }
 
 #[tokio::test]
+async fn the_search_index_leaves_deleted_documents_to_the_purge() {
+    let (dir, store) = open(SqliteOptions::default());
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join(super::DB_FILE_NAME)).expect("raw");
+    let delete_merge: i64 = conn
+        .query_row(
+            "SELECT v FROM entries_fts_config WHERE k = 'deletemerge'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the setting is stored");
+    assert_eq!(delete_merge, 0);
+}
+
+#[tokio::test]
 async fn session_tokens_never_reach_the_files() {
     use crate::NewUser;
     use sealtrail_core::session::{generate_token, hash_token, Session, SESSION_LIFETIME_MS};

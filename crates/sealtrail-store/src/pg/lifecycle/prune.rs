@@ -80,7 +80,7 @@ pub(super) fn step(
     if head.legal_hold {
         return Ok(pruning::under_hold(tenant, first, head.first_seq)?);
     }
-    let chunk = match pruning::next_chunk(head.first_seq, end) {
+    let chunk = match pruning::next_chunk(head.first_seq, end, pruning::CHUNK) {
         Chunk::Remove(chunk) => chunk,
         Chunk::Done(step) => return Ok(step),
     };

@@ -765,17 +765,11 @@ pub trait Store:
     async fn health(&self) -> Result<(), StoreError>;
 
     /// The key with this prefix (as [`Directory::api_key_by_prefix`]) and its tenant's
-    /// settings: every authenticated request reads both, the key to know the tenant and the
-    /// settings for its IP allowlist and limits, so a backend where each read is a round trip
-    /// to a database server makes them one.
+    /// settings (as [`Lifecycle::settings`]): every authenticated request reads both, the key
+    /// to know the tenant and the settings for its IP allowlist and limits, so each backend
+    /// reads them together (one statement on PostgreSQL, one read transaction on SQLite).
     async fn api_key_with_settings(
         &self,
         prefix: &str,
-    ) -> Result<Option<(KeyRecord, TenantSettings)>, StoreError> {
-        let Some(key) = self.api_key_by_prefix(prefix).await? else {
-            return Ok(None);
-        };
-        let settings = self.settings(key.tenant).await?;
-        Ok(Some((key, settings)))
-    }
+    ) -> Result<Option<(KeyRecord, TenantSettings)>, StoreError>;
 }

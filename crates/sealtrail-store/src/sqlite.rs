@@ -903,6 +903,24 @@ impl crate::Sinks for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn api_key_with_settings(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKey, TenantSettings)>, StoreError> {
+        let prefix = prefix.to_string();
+        // Both point reads in one read transaction, on the calling thread when a connection is
+        // free (as the key alone was read), rather than a second trip through the pool.
+        self.reads
+            .read_point(move |conn| {
+                let Some(key) = admin::api_key_by_prefix(conn, &prefix)? else {
+                    return Ok(None);
+                };
+                let settings = admin::settings(conn, key.tenant)?;
+                Ok(Some((key, settings)))
+            })
+            .await
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.writer.healthy()?;
         self.reads

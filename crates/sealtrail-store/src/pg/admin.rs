@@ -15,6 +15,7 @@ use sealtrail_core::ip_allowlist::IpAllowlist;
 use sealtrail_core::keys::{ApiKey, Scope};
 use sealtrail_core::policy::log_origin;
 use sealtrail_core::{Tenant, TenantId, Timestamp};
+use std::sync::LazyLock;
 
 /// Decodes `id, name, created_at`.
 fn tenant_from_row(row: &Row) -> PgResult<Tenant> {
@@ -403,6 +404,24 @@ pub(crate) fn api_key_by_prefix(
     .transpose()
 }
 
+/// The statement of [`api_key_with_settings`]: [`KEY_COLUMNS`], then [`SETTINGS_COLUMNS`] from
+/// the key's tenant, qualified (both tables have an `id`, a `name`, a `created_at`). Built
+/// once: every request runs it.
+static KEY_WITH_SETTINGS: LazyLock<String> = LazyLock::new(|| {
+    let qualified = |columns: &str, table: &str| {
+        columns
+            .split(", ")
+            .map(|c| format!("{table}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT {}, {} FROM api_keys AS k JOIN tenants AS t ON t.id = k.tenant WHERE k.id = $1",
+        qualified(KEY_COLUMNS, "k"),
+        qualified(SETTINGS_COLUMNS, "t"),
+    )
+});
+
 /// The key with this prefix in any tenant and its tenant's settings, in one statement.
 pub(crate) fn api_key_with_settings(
     tx: &mut impl Statements,
@@ -411,28 +430,11 @@ pub(crate) fn api_key_with_settings(
     if prefix.contains('\0') {
         return Ok(None);
     }
-    let key_columns = KEY_COLUMNS
-        .split(", ")
-        .map(|c| format!("k.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let settings_columns = SETTINGS_COLUMNS
-        .split(", ")
-        .map(|c| format!("t.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let Some(row) = tx.query_opt(
-        &format!(
-            "SELECT {key_columns}, {settings_columns}
-             FROM api_keys AS k JOIN tenants AS t ON t.id = k.tenant WHERE k.id = $1"
-        ),
-        &[&prefix],
-    )?
-    else {
+    let Some(row) = tx.query_opt(&KEY_WITH_SETTINGS, &[&prefix])? else {
         return Ok(None);
     };
     let key = key_from_row(&row)?;
-    let settings = settings_from_row(&row, KEY_COLUMNS.split(", ").count(), key.tenant)?;
+    let settings = settings_from_row(&row, KEY_COLUMNS.matches(", ").count() + 1, key.tenant)?;
     Ok(Some((key, settings)))
 }
 

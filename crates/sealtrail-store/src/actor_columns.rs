@@ -5,7 +5,7 @@
 //! a busy actor cost a read of all their entries (54 ms for 38k entries on SQLite). Almost
 //! always X occurs in only one of the columns; two cheap index probes, in the query's own
 //! snapshot, find which, and the filter then walks that one index in seq order and stops
-//! after a page.
+//! after a page. A value without an `@` needs no probe at all ([`ActorColumns::without_probe`]).
 
 /// Where an actor value occurs in the searched range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,16 @@ impl ActorColumns {
             (false, true) => ActorColumns::Email,
             _ => ActorColumns::Id,
         }
+    }
+
+    /// The columns for `actor` known without probing: a value without an `@` is never an
+    /// actor e-mail, since every e-mail the store holds passed `looks_like_email` (ingest, both
+    /// compatibility APIs) or `normalize_email` (a signed-in user's own entries), and erasure
+    /// leaves none. So `actor=u0`, the common case, searches the id column at once; on
+    /// PostgreSQL the probe over every month partition was 0.45 ms of a 1.3 ms page. `None`:
+    /// the value may be either, so probe.
+    pub(crate) fn without_probe(actor: &str) -> Option<ActorColumns> {
+        (!actor.contains('@')).then_some(ActorColumns::Id)
     }
 
     /// The SQL condition over `e` for the actor parameter `p` (already bound).
@@ -56,5 +66,15 @@ mod tests {
             ActorColumns::Both.condition("$4"),
             "(e.actor_id = $4 OR e.actor_email = $4)"
         );
+    }
+
+    #[test]
+    fn a_value_without_an_at_sign_is_only_ever_an_id() {
+        assert_eq!(ActorColumns::without_probe("u0"), Some(ActorColumns::Id));
+        assert_eq!(
+            ActorColumns::without_probe("erased-0123456789ab"),
+            Some(ActorColumns::Id)
+        );
+        assert_eq!(ActorColumns::without_probe("ada@example.com"), None);
     }
 }

@@ -4,14 +4,15 @@
 //! period's window in receipt time (a time becomes a seq through the `(tenant, recorded_at,
 //! seq)` index, since `recorded_at` never decreases along seq; see [`crate::event_time`] for
 //! event-time periods) and by the cursor; [`crate::paging`] does the
-//! rest. Every other filter field becomes a condition with its value bound as a parameter:
+//! rest. The head, the period's seqs and the actor probe are one statement ([`scope`]), so a
+//! filtered page is two round trips to PostgreSQL, not four or five. Every other filter field becomes a condition with its value bound as a parameter:
 //! equality on indexed columns, `starts_with` for action prefixes (collation-independent),
 //! JSONB containment for targets and properties (GIN), and a `tsquery` of prefix terms for
 //! free text (GIN over tenant-prefixed words). A text page is steered by how dense its
 //! matches are among the newest rows: walked in seq order, or read from the GIN index.
 
 use super::pool::{PgResult, Statements};
-use super::read::{bound, log_head, stored_from_row, STORED_COLUMNS};
+use super::read::{bound, stored_from_row, STORED_COLUMNS};
 use super::search::tsquery;
 use crate::actor_columns::ActorColumns;
 use crate::conditions::{self, Dialect};
@@ -64,20 +65,9 @@ impl Conditions {
         Pg::placeholder(self.params.len())
     }
 
-    /// The conditions for `filter` over the tenant's `seqs`, received in `received` ([`conditions`], in
-    /// PostgreSQL's [`Pg`] dialect, then the free text as a tsquery). Probes the actor
-    /// indexes so an actor filter walks one of them in seq order (see [`ActorColumns`]).
-    fn new(
-        tx: &mut impl Statements,
-        tenant: TenantId,
-        filter: &Filter,
-        seqs: (u64, u64),
-        received: Received,
-    ) -> PgResult<Conditions> {
-        let actor = match &filter.actor {
-            Some(actor) => Some(actor_columns(tx, tenant, actor, seqs, received)?),
-            None => None,
-        };
+    /// The conditions for `filter` ([`conditions`], in PostgreSQL's [`Pg`] dialect, then the
+    /// free text as a tsquery), its actor filter on the columns [`scope`] found it in.
+    fn new(tenant: TenantId, filter: &Filter, actor: Option<ActorColumns>) -> Conditions {
         let shared = conditions::Conditions::<Pg>::of(tenant, filter, actor);
         let mut c = Conditions {
             clauses: shared.clauses,
@@ -87,7 +77,7 @@ impl Conditions {
         if let Some(q) = filter.text.as_deref().and_then(|t| tsquery(tenant, t)) {
             c.text = Some(c.bind(q));
         }
-        Ok(c)
+        c
     }
 
     /// True when some entries of the seq range may not match.
@@ -312,94 +302,120 @@ impl Dialect for Pg {
     }
 }
 
-/// Where `actor` occurs among the tenant's seqs `[lo, hi)`, received in `received` (so only
-/// the month partitions that can hold them are probed): two index probes, made by the
-/// schema's `actor_presence` function, which runs them on generic plans. Planning them for
-/// the actual values over every month partition took 1.3–2.9 ms each time and chose the same
-/// two index probes the generic plan makes (0.02 ms to pick once prepared); the function's
-/// own `plan_cache_mode` setting spares the two round trips that setting it around the
-/// statement took.
-fn actor_columns(
-    tx: &mut impl Statements,
-    tenant: TenantId,
-    actor: &str,
-    (lo, hi): (u64, u64),
-    received: Received,
-) -> PgResult<ActorColumns> {
-    let row = tx.query_one(
-        "SELECT as_id, as_email FROM actor_presence($1, $2, $3, $4, $5, $6)",
-        &[
-            &tenant.0,
-            &actor,
-            &bound(lo),
-            &bound(hi),
-            &received.from,
-            &received.until,
-        ],
-    )?;
-    Ok(ActorColumns::from_presence(row.get(0), row.get(1)))
-}
-
-/// The first seq recorded at or after `at`, if any. Valid because `recorded_at` never
-/// decreases along seq, so the entries at or after `at` are exactly a suffix of the log.
-fn first_seq_at_or_after(
-    tx: &mut impl Statements,
-    tenant: TenantId,
-    at: Timestamp,
-) -> PgResult<Option<u64>> {
-    Ok(tx
-        .query_opt(
-            "SELECT seq FROM entries WHERE tenant = $1 AND recorded_at >= $2
-             ORDER BY recorded_at, seq LIMIT 1",
-            &[&tenant.0, &at.millis()],
-        )?
-        .map(|r| r.get::<_, i64>(0).max(0) as u64))
-}
-
-/// Receipt times (`recorded_at`, the partition key) bounding every entry of a seq range: the
-/// month partitions outside them are left unread by a statement that names them.
+/// What a page, count or tally must know before it reads entries: the tenant's kept seqs
+/// `[lo, hi)` that can hold the filter's period, and which column an actor filter searches.
 #[derive(Debug, Clone, Copy)]
-struct Received {
-    from: Option<i64>,
-    until: Option<i64>,
+struct Scope {
+    seqs: (u64, u64),
+    actor: Option<ActorColumns>,
 }
 
-/// The tenant's kept seqs `[lo, hi)` that can hold the filter's period, and the receipt times
-/// they lie in; `None` for a tenant that does not exist.
-fn seq_range(
-    tx: &mut impl Statements,
-    tenant: TenantId,
-    filter: &Filter,
-) -> PgResult<Option<((u64, u64), Received)>> {
-    let Some(head) = log_head(tx, tenant)? else {
+/// The statement [`scope`] runs, with the period's ends and the actor probe only where the
+/// filter has them (one cached statement per combination). `$1` is the tenant; the receipt
+/// times and the actor follow in that order, each only when present.
+///
+/// - The period's ends become seqs through the `(tenant, recorded_at, seq)` index:
+///   `recorded_at` never decreases along seq, so the entries received at or after a time are
+///   exactly a suffix of the log.
+/// - The actor probe (for a value that may be an e-mail, [`ActorColumns::without_probe`]) is
+///   the schema's `actor_presence` function (two index probes on generic
+///   plans: planning them for the actual values over every month partition took 1.3–2.9 ms
+///   and chose the same probes). It looks from the period's first seq to the head: a late
+///   entry can carry the range past the period's end, and a superset of the range only ever
+///   adds a column to search, never drops one that holds the actor.
+///
+/// One statement instead of up to four: on an idle server each round trip to PostgreSQL was
+/// about a tenth of a millisecond of a page that should take one.
+fn scope_statement(from: bool, until: bool, actor: bool) -> String {
+    let mut next = 1;
+    let mut param = || {
+        next += 1;
+        format!("${next}")
+    };
+    let first_at = |p: &str| {
+        format!(
+            "(SELECT seq FROM entries WHERE tenant = $1 AND recorded_at >= {p}
+              ORDER BY recorded_at, seq LIMIT 1)"
+        )
+    };
+    let mut columns = String::from("h.next_seq, h.first_seq");
+    let mut joins = String::new();
+    let from_param = from.then(&mut param);
+    if let Some(p) = &from_param {
+        joins.push_str(&format!(" LEFT JOIN LATERAL {} AS f ON true", first_at(p)));
+        columns.push_str(", f.seq AS from_seq");
+    }
+    if until {
+        let p = param();
+        joins.push_str(&format!(" LEFT JOIN LATERAL {} AS u ON true", first_at(&p)));
+        columns.push_str(", u.seq AS until_seq");
+    }
+    if actor {
+        let p = param();
+        let (lo, from) = match &from_param {
+            Some(from) => (
+                "greatest(h.first_seq, coalesce(f.seq, h.next_seq))".to_string(),
+                from.clone(),
+            ),
+            None => ("h.first_seq".to_string(), "NULL::bigint".to_string()),
+        };
+        joins.push_str(&format!(
+            " CROSS JOIN LATERAL actor_presence($1, {p}, {lo}, h.next_seq, {from}, NULL::bigint) AS p"
+        ));
+        columns.push_str(", p.as_id, p.as_email");
+    }
+    format!("SELECT {columns} FROM log_heads AS h{joins} WHERE h.tenant = $1")
+}
+
+/// The [`Scope`] of `filter` in `tenant`'s log, learnt in one statement (two when an
+/// event-time period's end must look for late entries); `None` for a tenant that does not
+/// exist.
+fn scope(tx: &mut impl Statements, tenant: TenantId, filter: &Filter) -> PgResult<Option<Scope>> {
+    let window = receipt_window(filter);
+    let from = window.from.map(Timestamp::millis);
+    let until = window.until.map(Timestamp::millis);
+    let known = filter
+        .actor
+        .as_deref()
+        .and_then(ActorColumns::without_probe);
+    let probe = filter.actor.as_deref().filter(|_| known.is_none());
+    let sql = scope_statement(from.is_some(), until.is_some(), probe.is_some());
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant.0];
+    params.extend(from.as_ref().map(|p| p as &(dyn ToSql + Sync)));
+    params.extend(until.as_ref().map(|p| p as &(dyn ToSql + Sync)));
+    params.extend(probe.as_ref().map(|p| p as &(dyn ToSql + Sync)));
+    let Some(row) = tx.query_opt(&sql, &params)? else {
         return Ok(None);
     };
-    let (mut lo, mut hi) = (head.first_seq, head.size);
-    let window = receipt_window(filter);
-    // `recorded_at` never decreases along seq: every seq from the first received at or after
-    // `from` was received then or later, every seq before the first received at or after
-    // `until` before it.
-    let mut received = Received {
-        from: window.from.map(Timestamp::millis),
-        until: window.until.map(Timestamp::millis),
+    let seq = |column: &str| -> PgResult<Option<u64>> {
+        Ok(row
+            .try_get::<_, Option<i64>>(column)?
+            .map(|s| s.max(0) as u64))
     };
-    if let Some(from) = window.from {
-        lo = first_seq_at_or_after(tx, tenant, from)?
-            .unwrap_or(hi)
-            .max(lo);
+    let size = seq("next_seq")?.unwrap_or(0);
+    let (mut lo, mut hi) = (seq("first_seq")?.unwrap_or(0), size);
+    if from.is_some() {
+        lo = seq("from_seq")?.unwrap_or(hi).max(lo);
     }
-    if let Some(until) = window.until {
-        hi = first_seq_at_or_after(tx, tenant, until)?
-            .unwrap_or(hi)
-            .min(hi);
+    if until.is_some() {
+        hi = seq("until_seq")?.unwrap_or(hi).min(hi);
     }
     if let Some(period) = window.late {
-        if hi < head.size && late_entry_beyond(tx, tenant, period, hi)? {
-            hi = head.size;
-            received.until = None;
+        if hi < size && late_entry_beyond(tx, tenant, period, hi)? {
+            hi = size;
         }
     }
-    Ok(Some(((lo, hi), received)))
+    let actor = match probe {
+        Some(_) => Some(ActorColumns::from_presence(
+            row.try_get("as_id")?,
+            row.try_get("as_email")?,
+        )),
+        None => known,
+    };
+    Ok(Some(Scope {
+        seqs: (lo, hi),
+        actor,
+    }))
 }
 
 /// True when a late entry whose event time lies in `[from, until)` has a seq at or above
@@ -432,10 +448,14 @@ pub(crate) fn query(
     tenant: TenantId,
     query: &Query,
 ) -> PgResult<SealedPage> {
-    let Some(((lo, hi), received)) = seq_range(tx, tenant, &query.filter)? else {
+    let Some(Scope {
+        seqs: (lo, hi),
+        actor,
+    }) = scope(tx, tenant, &query.filter)?
+    else {
         return Ok(SealedPage::empty());
     };
-    let conditions = Conditions::new(tx, tenant, &query.filter, (lo, hi), received)?;
+    let conditions = Conditions::new(tenant, &query.filter, actor);
     let mut matches = PgMatches {
         tx,
         tenant,
@@ -454,13 +474,17 @@ pub(crate) fn count(tx: &mut impl Statements, tenant: TenantId, filter: &Filter)
             .map(|t| t.count)
             .sum());
     }
-    let Some(((lo, hi), received)) = seq_range(tx, tenant, filter)? else {
+    let Some(Scope {
+        seqs: (lo, hi),
+        actor,
+    }) = scope(tx, tenant, filter)?
+    else {
         return Ok(0);
     };
     if lo >= hi {
         return Ok(0);
     }
-    let conditions = Conditions::new(tx, tenant, filter, (lo, hi), received)?;
+    let conditions = Conditions::new(tenant, filter, actor);
     if !conditions.narrow() {
         // Every seq from the prune horizon to the head exists: only pruning deletes entries,
         // and only below that horizon.
@@ -516,13 +540,17 @@ fn scan_tallies(
     filter: &Filter,
     unit: TallyUnit,
 ) -> PgResult<Vec<Tally>> {
-    let Some(((lo, hi), received)) = seq_range(tx, tenant, filter)? else {
+    let Some(Scope {
+        seqs: (lo, hi),
+        actor,
+    }) = scope(tx, tenant, filter)?
+    else {
         return Ok(Vec::new());
     };
     if lo >= hi {
         return Ok(Vec::new());
     }
-    let conditions = Conditions::new(tx, tenant, filter, (lo, hi), received)?;
+    let conditions = Conditions::new(tenant, filter, actor);
     // The unit's length is a constant of this build, not input.
     let what = format!(
         "{} / {}, e.result, count(*)",

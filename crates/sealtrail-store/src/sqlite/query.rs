@@ -72,7 +72,10 @@ impl Conditions {
         range: SeqRange,
     ) -> Result<Conditions, StoreError> {
         let actor = match &filter.actor {
-            Some(actor) => Some(actor_columns(conn, tenant, actor, range)?),
+            Some(actor) => Some(match ActorColumns::without_probe(actor) {
+                Some(columns) => columns,
+                None => actor_columns(conn, tenant, actor, range)?,
+            }),
             None => None,
         };
         let shared = conditions::Conditions::<Sqlite>::of(tenant, filter, actor);

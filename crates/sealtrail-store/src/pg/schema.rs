@@ -37,20 +37,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (16, V16_SHARED_JOBS_AND_ATTEMPTS),
     (17, V17_ERASURE_REWRITES),
     (18, V18_ACTOR_PRESENCE),
-    (19, V19_ACTOR_ACTION_INDEX),
 ];
-
-/// Version 19: an actor's entries of one action, in seq order. A page filtered by actor and
-/// action walked the actor's index in every month partition, reading each entry's row until
-/// one had the action (the `INCLUDE`d action is not read by a plain index scan), before the
-/// merge of the partitions could return its first row: 0.45 ms of a 2.1 ms page on the
-/// size-S bench's large tenant, which this index makes as cheap as a page by actor alone. It
-/// also answers counts of that pair from the index. Actor e-mails, rarer in filters, keep
-/// their one index. New month partitions get it, and an erasure's rewrite copies it, like
-/// every index of `entries`.
-const V19_ACTOR_ACTION_INDEX: &str = "
-CREATE INDEX entries_by_actor_action ON entries (tenant, actor_id, action, seq)
-    WHERE actor_id IS NOT NULL;";
 
 /// Version 18: whether an actor filter's value occurs as an id and as an e-mail among a
 /// tenant's seqs `[lo, hi)` received in `[from, until)` (`query::actor_columns`; the receipt

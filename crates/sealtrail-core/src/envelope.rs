@@ -445,6 +445,25 @@ fn json_of<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// The vault value of `part` among `slots`, decoded; `None` when the row has no such slot (a
+/// missing slot reads as empty, so a pruned or half-written row shows what is known). Opening
+/// an entry and viewing one read the vault the same way.
+fn vault_part<'a, T: Deserialize<'a>>(
+    slots: &'a [Slot],
+    part: Part,
+) -> Result<Option<T>, EnvelopeError> {
+    slots
+        .iter()
+        .find(|s| s.part() == part)
+        .map(|slot| {
+            json_of(slot.bytes()).map_err(|message| EnvelopeError::Vault {
+                part: part.as_str(),
+                message,
+            })
+        })
+        .transpose()
+}
+
 fn decode_fields(envelope: &[u8]) -> Result<EnvelopeFields<'_>, EnvelopeError> {
     let fields: EnvelopeFields<'_> = json_of(envelope).map_err(EnvelopeError::Envelope)?;
     if fields.v != ENVELOPE_VERSION {
@@ -510,25 +529,9 @@ impl DecodedEnvelope<'_> {
     /// (e.g. a pruned or half-written row shows what is known rather than failing the page).
     pub fn open(self, slots: &[Slot]) -> Result<Entry, EnvelopeError> {
         let f = self.0;
-        let find = |part: Part| slots.iter().find(|s| s.part() == part).map(Slot::bytes);
-        let decode_err = |part: Part| {
-            move |message: String| EnvelopeError::Vault {
-                part: part.as_str(),
-                message,
-            }
-        };
-        let actor: ActorIdentity = match find(Part::Actor) {
-            Some(b) => json_of(b).map_err(decode_err(Part::Actor))?,
-            None => ActorIdentity::default(),
-        };
-        let context: NetworkContext = match find(Part::Context) {
-            Some(b) => json_of(b).map_err(decode_err(Part::Context))?,
-            None => NetworkContext::default(),
-        };
-        let payload: Payload = match find(Part::Payload) {
-            Some(b) => json_of(b).map_err(decode_err(Part::Payload))?,
-            None => Payload::default(),
-        };
+        let actor: ActorIdentity = vault_part(slots, Part::Actor)?.unwrap_or_default();
+        let context: NetworkContext = vault_part(slots, Part::Context)?.unwrap_or_default();
+        let payload: Payload = vault_part(slots, Part::Payload)?.unwrap_or_default();
         Ok(Entry {
             id: f.id,
             seq: f.seq,

@@ -7,7 +7,9 @@
 //! with keys sorted, and an opened map keeps that order, so the bytes written are the same.
 //! The field names and skip rules mirror [`Entry`]'s; a property test holds the two equal.
 
-use super::{decode_fields, json_of, DecodedEnvelope, EnvelopeError, EnvelopeFields, Part, Slot};
+use super::{
+    decode_fields, vault_part, DecodedEnvelope, EnvelopeError, EnvelopeFields, Part, Slot,
+};
 use crate::entry::{ActorType, Changes, Entry, Outcome};
 use crate::timestamp::Timestamp;
 use serde::de::{Deserializer, Visitor};
@@ -335,32 +337,17 @@ fn view_decoded<'a>(
     slots: &'a [Slot],
     idempotency_key: Option<&'a str>,
 ) -> Result<EntryView<'a>, EnvelopeError> {
-    let find = |part: Part| slots.iter().find(|s| s.part() == part).map(Slot::bytes);
-    let decode_err = |part: Part| {
-        move |message: String| EnvelopeError::Vault {
-            part: part.as_str(),
-            message,
-        }
-    };
-    let mut actor: ActorView<'a> = match find(Part::Actor) {
-        Some(b) => json_of(b).map_err(decode_err(Part::Actor))?,
-        None => ActorView::default(),
-    };
+    let mut actor: ActorView<'a> = vault_part(slots, Part::Actor)?.unwrap_or_default();
     actor.kind = f.actor_type;
-    let mut context: ContextView<'a> = match find(Part::Context) {
-        Some(b) => json_of(b).map_err(decode_err(Part::Context))?,
-        None => ContextView::default(),
-    };
-    let payload: PayloadView<'a> = match find(Part::Payload) {
-        Some(b) => json_of(b).map_err(decode_err(Part::Payload))?,
-        None => PayloadView {
+    let mut context: ContextView<'a> = vault_part(slots, Part::Context)?.unwrap_or_default();
+    let payload: PayloadView<'a> =
+        vault_part(slots, Part::Payload)?.unwrap_or_else(|| PayloadView {
             description: Text(Cow::Borrowed("")),
             targets: Vec::new(),
             changes: None,
             properties: None,
             request: None,
-        },
-    };
+        });
     context.request = payload.request;
     let properties = match payload.properties {
         // The opened entry's properties are a map: anything else would not have opened.

@@ -3,10 +3,10 @@
 //! A query is first narrowed to a seq range, as on SQLite: the tenant's kept seqs, cut by the
 //! period's window in receipt time (a time becomes a seq through the `(tenant, recorded_at,
 //! seq)` index, since `recorded_at` never decreases along seq; see [`crate::event_time`] for
-//! event-time periods) and by the cursor; [`crate::paging`] does the
-//! rest. The head, the period's seqs and the actor probe are one statement ([`scope`]), so a
-//! filtered page is two round trips to PostgreSQL, not four or five. Every other filter field becomes a condition with its value bound as a parameter:
-//! equality on indexed columns, `starts_with` for action prefixes (collation-independent),
+//! event-time periods) and by the cursor; [`crate::paging`] does the rest. The head, the
+//! period's seqs and the actor probe are one statement ([`scope`]), so a filtered page is two
+//! round trips to PostgreSQL, not four or five. Every other filter field becomes a condition
+//! with its value bound as a parameter: equality on indexed columns, `starts_with` for action prefixes (collation-independent),
 //! JSONB containment for targets and properties (GIN), and a `tsquery` of prefix terms for
 //! free text (GIN over tenant-prefixed words). A text page is steered by how dense its
 //! matches are among the newest rows: walked in seq order, or read from the GIN index.

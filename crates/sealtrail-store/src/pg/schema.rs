@@ -40,7 +40,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
 ];
 
 /// Version 18: whether an actor filter's value occurs as an id and as an e-mail among a
-/// tenant's seqs `[lo, hi)` received in `[from, until)` (`query::actor_columns`; the receipt
+/// tenant's seqs `[lo, hi)` received in `[from, until)` (`query::scope`; the receipt
 /// times let the executor skip the month partitions outside them), as two index probes on
 /// generic plans.
 /// The actor columns keep no statistics (version 17), so a plan made for the actual values

@@ -31,6 +31,7 @@ pub mod ip_allowlist;
 pub mod jobs;
 pub mod keys;
 pub mod merkle;
+pub mod parallel;
 pub mod policy;
 pub mod redact;
 pub mod schemas;

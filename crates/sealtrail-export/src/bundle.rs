@@ -186,6 +186,10 @@ pub enum BundleError {
     /// The manifest and the signed checkpoint (or the writer's header) disagree.
     #[error("manifest does not match the signed checkpoint: {0}")]
     Mismatch(String),
+    /// A thread checking lines stopped before it finished (a bug, logged); the lines it held
+    /// were not checked, so the bundle is not reported as verified.
+    #[error("{0}")]
+    Stopped(#[from] sealtrail_core::parallel::LaneStopped),
     /// The writer was given an entry that would not verify; nothing invalid is ever written.
     #[error("entry {seq} cannot be exported: {reason}")]
     InvalidEntry {

@@ -39,7 +39,6 @@ mod jobs;
 pub(crate) mod key_rows;
 mod limits;
 pub(crate) mod paging;
-pub mod parallel;
 pub mod pg;
 pub(crate) mod pruning;
 pub(crate) mod scrub;

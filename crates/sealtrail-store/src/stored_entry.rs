@@ -179,7 +179,7 @@ impl SealedPage {
     /// The page opened, over every core when it is large (an export's).
     pub fn open(self) -> Result<Page, StoreError> {
         Ok(Page {
-            entries: crate::parallel::map(&self.entries, SealedEntry::open)
+            entries: sealtrail_core::parallel::map(&self.entries, SealedEntry::open)
                 .into_iter()
                 .collect::<Result<_, _>>()?,
             next_cursor: self.next_cursor,

@@ -34,11 +34,11 @@ pub(crate) use copies::{
     target_from_json, IndexCopies, ScalarCopies, TargetCopy, Words, SCALAR_COLUMNS,
 };
 
-use crate::parallel::LaneStopped;
 use crate::{Hash, LogVerification, StoreError};
 use sealtrail_core::entry::PRUNE_ACTION;
 use sealtrail_core::envelope::Slot;
 use sealtrail_core::merkle::{MemoryTree, NodeSource};
+use sealtrail_core::parallel::LaneStopped;
 use sealtrail_core::{Entry, TenantId};
 use std::collections::HashSet;
 use std::future::Future;

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sealtrail_core::checkpoint::{Checkpoint, NoteVerifier};
 use sealtrail_core::envelope::Slot;
+use sealtrail_core::parallel::Lanes;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 
@@ -164,7 +165,45 @@ impl Meta {
     }
 }
 
-/// Checks every line, keeping only counters and the first problem.
+/// Lines handed to a checking lane at a time (few in tests, so every test crosses batches).
+const BATCH_LINES: usize = if cfg!(test) { 3 } else { 1024 };
+
+/// Bytes after which a batch is handed over however few lines it holds: a line may be up to
+/// [`MAX_LINE`], and memory stays a few batches per lane.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Lines of `entries.ndjson` read one after another into one buffer, each with its newline.
+#[derive(Default)]
+struct LineBatch {
+    bytes: Vec<u8>,
+    /// Where each line ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl LineBatch {
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .filter_map(|(start, &end)| self.bytes.get(start..end))
+    }
+}
+
+/// What a lane found for one line: everything but its order relative to the lines before it,
+/// which only the reading thread knows.
+struct CheckedLine {
+    /// The line's seq when it reads as a bundle line, for the order check.
+    seq: Option<u64>,
+    /// Its erased values, or the first thing wrong with it apart from order.
+    outcome: Result<u64, String>,
+    /// For a line with a problem, the seq it claims, read leniently to locate it.
+    claimed: Option<u64>,
+}
+
+/// Checks every line, keeping only counters and the first problem. Each line's own checks
+/// (its proof, envelope, vault and readable entry: all of a bundle's CPU) run on a lane per
+/// core while this thread reads on; order, counts and the first problem are taken back here
+/// in line order, so the report is the one a single thread would give.
 fn verify_entries(
     reader: &mut impl BufRead,
     verified: Verified,
@@ -176,50 +215,60 @@ fn verify_entries(
         public_key,
         note,
     } = verified;
-    let mut first_problem: Option<Problem> = None;
-    let (mut count, mut erased_values) = (0u64, 0u64);
-    let mut last_seq: Option<u64> = None;
-    let mut whole_log = true;
-    let mut buf = Vec::new();
+    let mut lanes = Lanes::start("bundle verification", {
+        let log = log.clone();
+        move |batch: LineBatch| {
+            batch
+                .lines()
+                .map(|line| check_line(&log, line))
+                .collect::<Vec<CheckedLine>>()
+        }
+    });
+    let mut tally = Tally::default();
+    let mut batch = LineBatch::default();
     loop {
-        buf.clear();
+        let start = batch.bytes.len();
         reader
             .by_ref()
             .take(MAX_LINE + 1)
-            .read_until(b'\n', &mut buf)
+            .read_until(b'\n', &mut batch.bytes)
             .map_err(BundleError::NotTar)?;
-        if buf.is_empty() {
+        let read = batch.bytes.len() - start;
+        if read == 0 {
             break;
         }
-        if buf.len() as u64 > MAX_LINE {
+        if read as u64 > MAX_LINE {
             return Err(BundleError::TooLarge {
                 file: files::ENTRIES,
                 limit: MAX_LINE,
             });
         }
-        count += 1;
-        let seq = match check_line(&log, &buf, last_seq) {
-            Ok((seq, erased)) => {
-                erased_values += erased;
-                Some(seq)
-            }
-            Err(reason) => {
-                // Parse again, leniently, only to say where the problem is.
-                let seq = claimed_seq(&buf);
-                first_problem.get_or_insert(Problem {
-                    line: count,
-                    seq,
-                    reason,
-                });
-                seq
-            }
-        };
-        whole_log &= seq == Some(count - 1);
-        if let Some(seq) = seq {
-            last_seq = Some(last_seq.map_or(seq, |l| l.max(seq)));
+        batch.ends.push(batch.bytes.len());
+        if batch.ends.len() >= BATCH_LINES || batch.bytes.len() >= BATCH_BYTES {
+            let ready = lanes.submit(std::mem::take(&mut batch))?;
+            ready
+                .into_iter()
+                .flatten()
+                .for_each(|c| tally.line(c, progress));
         }
-        progress(count);
     }
+    let mut ready = if batch.ends.is_empty() {
+        Vec::new()
+    } else {
+        lanes.submit(batch)?
+    };
+    ready.extend(lanes.drain()?);
+    ready
+        .into_iter()
+        .flatten()
+        .for_each(|c| tally.line(c, progress));
+    let Tally {
+        count,
+        erased_values,
+        whole_log,
+        mut first_problem,
+        ..
+    } = tally;
     if count != manifest.entries {
         first_problem.get_or_insert(Problem {
             line: 0,
@@ -245,6 +294,65 @@ fn verify_entries(
     })
 }
 
+/// What the checked lines add up to, taken in line order.
+struct Tally {
+    count: u64,
+    erased_values: u64,
+    last_seq: Option<u64>,
+    whole_log: bool,
+    first_problem: Option<Problem>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            count: 0,
+            erased_values: 0,
+            last_seq: None,
+            whole_log: true,
+            first_problem: None,
+        }
+    }
+}
+
+impl Tally {
+    /// The next line's checks, with its order against the lines before it: a line out of
+    /// order is reported as that, whatever else is wrong with it.
+    fn line(&mut self, checked: CheckedLine, progress: &mut impl FnMut(u64)) {
+        self.count += 1;
+        let out_of_order = checked
+            .seq
+            .zip(self.last_seq)
+            .filter(|(seq, last)| seq <= last);
+        let outcome = match out_of_order {
+            Some((_, last)) => Err(format!(
+                "out of order: comes after seq {last} (entries must be in increasing seq order)"
+            )),
+            None => checked.outcome,
+        };
+        let seq = match outcome {
+            Ok(erased) => {
+                self.erased_values += erased;
+                checked.seq
+            }
+            Err(reason) => {
+                let seq = checked.seq.or(checked.claimed);
+                self.first_problem.get_or_insert(Problem {
+                    line: self.count,
+                    seq,
+                    reason,
+                });
+                seq
+            }
+        };
+        self.whole_log &= seq == Some(self.count - 1);
+        if let Some(seq) = seq {
+            self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        }
+        progress(self.count);
+    }
+}
+
 /// The seq a line claims, read leniently so even a malformed line can be located.
 fn claimed_seq(line: &[u8]) -> Option<u64> {
     serde_json::from_slice::<serde_json::Value>(line)
@@ -253,20 +361,27 @@ fn claimed_seq(line: &[u8]) -> Option<u64> {
         .as_u64()
 }
 
-/// Checks one line; returns its seq and number of erased slots.
-fn check_line(log: &Log, bytes: &[u8], last_seq: Option<u64>) -> Result<(u64, u64), String> {
-    if !bytes.ends_with(b"\n") {
-        return Err("the last line does not end with a newline (truncated file?)".into());
+/// Every check of one line but its order: its seq when it reads as a bundle line, and its
+/// number of erased slots or what is wrong with it.
+fn check_line(log: &Log, bytes: &[u8]) -> CheckedLine {
+    let parsed = if bytes.ends_with(b"\n") {
+        serde_json::from_slice::<LineJson>(bytes).map_err(|e| format!("not a bundle line: {e}"))
+    } else {
+        Err("the last line does not end with a newline (truncated file?)".into())
+    };
+    let (seq, outcome) = match parsed {
+        Ok(line) => (Some(line.seq), check_parsed(log, &line)),
+        Err(reason) => (None, Err(reason)),
+    };
+    CheckedLine {
+        seq,
+        claimed: outcome.is_err().then(|| claimed_seq(bytes)).flatten(),
+        outcome,
     }
-    let line: LineJson =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a bundle line: {e}"))?;
-    if let Some(last) = last_seq {
-        if line.seq <= last {
-            return Err(format!(
-                "out of order: comes after seq {last} (entries must be in increasing seq order)"
-            ));
-        }
-    }
+}
+
+/// The checks of a line that reads as a bundle line; its number of erased slots.
+fn check_parsed(log: &Log, line: &LineJson) -> Result<u64, String> {
     let envelope = B64
         .decode(&line.envelope)
         .map_err(|_| "envelope is not base64".to_string())?;
@@ -287,9 +402,8 @@ fn check_line(log: &Log, bytes: &[u8], last_seq: Option<u64>) -> Result<(u64, u6
         ));
     }
     line::compare_entry(&line.entry, &line::entry_json(&opened)?)?;
-    let erased = slots
+    Ok(slots
         .iter()
         .filter(|s| matches!(s, Slot::Erased { .. }))
-        .count() as u64;
-    Ok((line.seq, erased))
+        .count() as u64)
 }

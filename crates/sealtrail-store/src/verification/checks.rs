@@ -56,9 +56,9 @@ struct LogFacts {
     origin: String,
 }
 
-/// The checking lanes, one per core ([`crate::parallel::Lanes`]): each takes a batch of rows
+/// The checking lanes, one per core ([`sealtrail_core::parallel::Lanes`]): each takes a batch of rows
 /// and gives back what it found, in the order the batches were read.
-pub(super) type Checker = crate::parallel::Lanes<Vec<EntryRow>, Vec<Checked>>;
+pub(super) type Checker = sealtrail_core::parallel::Lanes<Vec<EntryRow>, Vec<Checked>>;
 
 /// Starts the checking lanes for `tenant`'s log named `origin`.
 pub(super) fn start(tenant: TenantId, origin: &str) -> Checker {
@@ -66,7 +66,7 @@ pub(super) fn start(tenant: TenantId, origin: &str) -> Checker {
         tenant,
         origin: origin.to_string(),
     };
-    crate::parallel::Lanes::start("verification", move |batch: Vec<EntryRow>| {
+    sealtrail_core::parallel::Lanes::start("verification", move |batch: Vec<EntryRow>| {
         batch.into_iter().map(|row| check(&facts, row)).collect()
     })
 }

@@ -158,6 +158,29 @@ fn swapped_lines_are_caught_where_the_order_breaks() {
     assert!(p.reason.contains("out of order"), "{p}");
 }
 
+/// Lines are checked in batches on several threads (three lines a batch in tests); what is
+/// reported is still the first bad line of the file, and an order break across a batch
+/// boundary is still found.
+#[test]
+fn the_first_bad_line_is_reported_whichever_batch_holds_it() {
+    let mut log = TestLog::new(12);
+    let whole = log.bundle(&(0..12).collect::<Vec<_>>());
+    let bad = edit_lines(&whole, |l| {
+        l[10]["entry"]["description"] = json!("later");
+        l[4]["entry"]["description"] = json!("earlier");
+    });
+    let p = problem(&bad);
+    assert_eq!((p.line, p.seq), (5, Some(4)));
+    let report = verify(&bad).unwrap();
+    assert_eq!(report.entries, 12);
+    assert!(!report.is_ok());
+    // Lines 3 and 4 straddle the first two batches.
+    let swapped = edit_lines(&whole, |l| l.swap(2, 3));
+    let p = problem(&swapped);
+    assert_eq!((p.line, p.seq), (4, Some(2)));
+    assert!(p.reason.contains("out of order: comes after seq 3"), "{p}");
+}
+
 #[test]
 fn a_line_moved_to_another_seq_is_caught() {
     let mut log = TestLog::new(9);

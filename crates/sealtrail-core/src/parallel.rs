@@ -1,8 +1,9 @@
 //! Pure per-row work spread over every core, results in input order. Opening a page of entries
 //! (JSON decoding of the envelope and its vault values), encoding it for an export, and
 //! checking entries during verification are independent per row; on one core they kept the
-//! others idle while an export or a verification waited on them. Public because exports open
-//! and encode each run of a page on the thread that holds it (`SealedPage`).
+//! others idle while an export or a verification waited on them; so are an evidence bundle's
+//! lines when an auditor verifies it. In the core because the store, the export service and
+//! the offline bundle verifier (which needs no store) all use it.
 //!
 //! Two shapes: [`runs`] splits one slice over the cores and waits for all of it (a page asked
 //! for at once); [`Lanes`] keeps one worker per core busy with a stream of batches while the

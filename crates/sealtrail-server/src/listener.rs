@@ -4,8 +4,9 @@
 //! * a client must finish each request head within the header timeout — on a new connection
 //!   and between requests on a kept-alive one — or the connection is closed;
 //! * a connection on which no byte moves either way for the idle timeout is closed (a body that
-//!   stops arriving, a download nobody reads), unless a handler is still at work on its answer
-//!   (a prune of a large log runs for minutes);
+//!   stops arriving, a download nobody reads), unless the server is still at work on its answer
+//!   (a prune of a large log runs for minutes; an evidence bundle sends its first byte only
+//!   once every entry is spooled);
 //! * open connections are capped ([`registry`]): at the cap a newcomer replaces a connection that
 //!   is doing nothing, and is refused with a 503 only when every connection is busy;
 //! * requests in progress are capped: beyond the cap a request is answered 503 with
@@ -177,7 +178,13 @@ fn connection(
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let request_guard = guard.request_started();
         let working = activity.working();
-        let answer = handle(shared.clone(), peer, request, request_guard);
+        let answer = handle(
+            shared.clone(),
+            peer,
+            request,
+            request_guard,
+            activity.clone(),
+        );
         async move {
             let answer = answer.await;
             drop(working);
@@ -198,6 +205,7 @@ async fn handle(
     peer: SocketAddr,
     mut request: hyper::Request<Incoming>,
     request_guard: RequestGuard,
+    activity: idle::Activity,
 ) -> Result<Response, Infallible> {
     request.extensions_mut().insert(ConnectInfo(peer));
     let permit = if exempt_from_request_cap(request.uri().path()) {
@@ -229,6 +237,8 @@ async fn handle(
             inner: body,
             _request: request_guard,
             _permit: permit,
+            activity,
+            producing: None,
         })
     }))
 }
@@ -253,11 +263,19 @@ async fn refuse(mut stream: TcpStream) {
 }
 
 /// A response body that keeps its request counted (on the connection and against the request
-/// cap) until it has been sent or abandoned.
+/// cap) until it has been sent or abandoned, and marks the connection at work while the
+/// server is still producing the next part of it.
 struct Tracked {
     inner: Body,
     _request: RequestGuard,
     _permit: Option<OwnedSemaphorePermit>,
+    /// The connection this body is sent on.
+    activity: idle::Activity,
+    /// Held while the body has nothing to send yet. A streamed body waits only on the server
+    /// (an evidence bundle spools every entry before its first byte, minutes for a large
+    /// log), never on the peer, whose slowness shows as writes that do not complete; so that
+    /// wait must not close the connection as idle, while a peer that stops reading still does.
+    producing: Option<idle::Working>,
 }
 
 impl HttpBody for Tracked {
@@ -268,7 +286,15 @@ impl HttpBody for Tracked {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if polled.is_pending() {
+            if self.producing.is_none() {
+                self.producing = Some(self.activity.working());
+            }
+        } else {
+            self.producing = None;
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -207,7 +207,9 @@ fn tsvector_lexemes(binary: &[u8]) -> Option<Vec<&[u8]>> {
     let count = usize::try_from(u32::from_be_bytes(*count)).ok()?;
     let mut lexemes = Vec::with_capacity(count.min(4096));
     for _ in 0..count {
-        let end = rest.iter().position(|b| *b == 0)?;
+        // Found with `memchr`: the stored words of a log are most of what this scans, and a
+        // byte-at-a-time search for each terminator was 7% of a PostgreSQL verification.
+        let end = memchr::memchr(0, rest)?;
         let (lexeme, after) = rest.split_at(end);
         let (positions, after) = after.get(1..)?.split_first_chunk::<2>()?;
         if *positions != [0, 0] {

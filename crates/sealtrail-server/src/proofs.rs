@@ -87,8 +87,11 @@ pub async fn proofs_for(
 ) -> Result<ProofSet, ApiError> {
     let cp = state.checkpointer.checkpoint_now(tenant).await?;
     let mut proofs = std::collections::HashMap::new();
-    for &seq in seqs {
-        let proof = state.store.inclusion_proof(tenant, seq, cp.size).await?;
+    let paths = state
+        .store
+        .inclusion_proofs(tenant, seqs.to_vec(), cp.size)
+        .await?;
+    for (&seq, proof) in seqs.iter().zip(paths) {
         let leaf = leaf_hex(state.store.as_ref(), tenant, seq).await?;
         proofs.insert(seq, (leaf, hexes(&proof)));
     }

@@ -563,22 +563,22 @@ fn run_bundle(
     // lead to one signed root.
     // Bundles list entries in ascending seq, all proven against one signed root: entries
     // newer than the checkpoint are left for the next bundle.
+    // Each page's rows are shipped as read, with the page's proofs built in one store call.
     for_each_page(handle, store, request, true, |entries| {
-        for entry in entries.iter().filter(|e| e.seq() < checkpoint.size) {
+        let entries: Vec<SealedEntry> = entries
+            .into_iter()
+            .filter(|e| e.seq() < checkpoint.size)
+            .collect();
+        let seqs = entries.iter().map(SealedEntry::seq).collect();
+        let proofs = handle.block_on(store.inclusion_proofs(tenant, seqs, checkpoint.size))?;
+        for (entry, inclusion_proof) in entries.into_iter().zip(proofs) {
             let seq = entry.seq();
-            let Some(leaf) = handle
-                .block_on(store.leaves(tenant, seq, 1))?
-                .into_iter()
-                .find(|l| l.seq == seq)
-            else {
-                continue; // pruned between the query and now
-            };
-            let proof = handle.block_on(store.inclusion_proof(tenant, seq, checkpoint.size))?;
+            let (envelope, slots) = entry.into_envelope_and_slots();
             writer.add(&BundleEntry {
                 seq,
-                envelope: leaf.envelope,
-                slots: withhold_excluded(leaf.slots, excluded),
-                inclusion_proof: proof,
+                envelope,
+                slots: withhold_excluded(slots, excluded),
+                inclusion_proof,
             })?;
             request.count(rows);
         }

@@ -369,15 +369,15 @@ impl Integrity for PgStore {
             .await
     }
 
-    async fn inclusion_proof(
+    async fn inclusion_proofs(
         &self,
         tenant: TenantId,
-        seq: u64,
+        seqs: Vec<u64>,
         size: u64,
-    ) -> Result<Vec<Hash>, StoreError> {
+    ) -> Result<Vec<Vec<Hash>>, StoreError> {
         self.pool
-            .read("building an inclusion proof", move |tx| {
-                tree::inclusion_proof(tx, tenant, seq, size)
+            .read("building inclusion proofs", move |tx| {
+                tree::inclusion_proofs(tx, tenant, &seqs, size)
             })
             .await
     }

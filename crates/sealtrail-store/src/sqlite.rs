@@ -360,14 +360,14 @@ impl Integrity for SqliteStore {
             .await
     }
 
-    async fn inclusion_proof(
+    async fn inclusion_proofs(
         &self,
         tenant: TenantId,
-        seq: u64,
+        seqs: Vec<u64>,
         size: u64,
-    ) -> Result<Vec<Hash>, StoreError> {
+    ) -> Result<Vec<Vec<Hash>>, StoreError> {
         self.reads
-            .read(move |conn| tree::inclusion_proof(conn, tenant, seq, size))
+            .read(move |conn| tree::inclusion_proofs(conn, tenant, &seqs, size))
             .await
     }
 

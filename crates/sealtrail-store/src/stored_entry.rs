@@ -132,6 +132,12 @@ impl SealedEntry {
         self.0.seq.max(0) as u64
     }
 
+    /// Its stored envelope bytes and vault slots, as an evidence bundle ships them: taken from
+    /// the page already read rather than read again entry by entry.
+    pub fn into_envelope_and_slots(self) -> (Vec<u8>, Vec<Slot>) {
+        (self.0.envelope, self.0.slots)
+    }
+
     /// The entry as readers see it, exactly as [`EventLog::query`](crate::EventLog::query)
     /// would have returned it.
     pub fn open(&self) -> Result<Entry, StoreError> {

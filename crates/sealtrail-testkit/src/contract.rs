@@ -93,6 +93,7 @@ macro_rules! store_contract_tests {
             tree_head_matches_an_independent_tree,
             entries_read_back_equal_what_was_appended,
             every_inclusion_proof_verifies,
+            inclusion_proofs_together_equal_each_alone,
             every_consistency_proof_verifies,
             checkpoints_refuse_equivocation,
             checkpoint_batches_answer_each_item,

@@ -117,6 +117,9 @@ fn with_nodes<T>(
     if let Err(ProofError::InvalidRequest(m)) = planned {
         return Err(StoreError::Invalid(m).into());
     }
+    // Several proofs share nodes: each position is asked for once.
+    recorder.0.sort_unstable();
+    recorder.0.dedup();
     let mut fetched = fetch(tx, tenant, &recorder.0)?;
     compute(&mut |level, index| fetched.node(level, index)).map_err(|e| match e {
         ProofError::InvalidRequest(m) => StoreError::Invalid(m).into(),
@@ -183,19 +186,22 @@ fn beyond_log(size: u64, log: u64) -> super::pool::PgError {
     .into()
 }
 
-/// The audit path of `seq` in the tree of `size` leaves.
-pub(crate) fn inclusion_proof(
+/// The audit paths of `seqs` in the tree of `size` leaves, in order: the nodes of all of them
+/// fetched in one query.
+pub(crate) fn inclusion_proofs(
     tx: &mut Tx<'_>,
     tenant: TenantId,
-    seq: u64,
+    seqs: &[u64],
     size: u64,
-) -> PgResult<Vec<Hash>> {
+) -> PgResult<Vec<Vec<Hash>>> {
     let log = existing_head(tx, tenant)?.size;
     if size > log {
         return Err(beyond_log(size, log));
     }
     with_nodes(tx, tenant, |nodes| {
-        merkle::inclusion_proof(&mut Source(nodes), seq, size)
+        seqs.iter()
+            .map(|&seq| merkle::inclusion_proof(&mut Source(&mut *nodes), seq, size))
+            .collect()
     })
 }
 

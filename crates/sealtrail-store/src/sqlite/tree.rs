@@ -190,21 +190,49 @@ pub(crate) fn tree_head(conn: &Connection, tenant: TenantId) -> Result<TreeHead,
     })
 }
 
-/// The audit path of `seq` in the tree of `size` leaves.
-pub(crate) fn inclusion_proof(
+/// The audit paths of `seqs` in the tree of `size` leaves, in order. Each node is read once
+/// however many of the paths hold it (neighbouring seqs share all but their lowest levels).
+pub(crate) fn inclusion_proofs(
     conn: &Connection,
     tenant: TenantId,
-    seq: u64,
+    seqs: &[u64],
     size: u64,
-) -> Result<Vec<Hash>, StoreError> {
+) -> Result<Vec<Vec<Hash>>, StoreError> {
     let log = size_of(conn, tenant)?;
     if size > log {
         return Err(StoreError::Invalid(format!(
             "tree size {size} is larger than the log ({log} entries)"
         )));
     }
-    let mut nodes = SqlNodes::new(conn, tenant);
-    merkle::inclusion_proof(&mut nodes, seq, size).map_err(|e| nodes.fail(e))
+    let mut nodes = ReadOnce {
+        nodes: SqlNodes::new(conn, tenant),
+        read: HashMap::new(),
+    };
+    let mut proofs = Vec::with_capacity(seqs.len());
+    for &seq in seqs {
+        match merkle::inclusion_proof(&mut nodes, seq, size) {
+            Ok(proof) => proofs.push(proof),
+            Err(e) => return Err(nodes.nodes.fail(e)),
+        }
+    }
+    Ok(proofs)
+}
+
+/// [`SqlNodes`] reading each node at most once.
+struct ReadOnce<'c> {
+    nodes: SqlNodes<'c>,
+    read: HashMap<(u32, u64), Hash>,
+}
+
+impl NodeSource for ReadOnce<'_> {
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        if let Some(hash) = self.read.get(&(level, index)) {
+            return Ok(*hash);
+        }
+        let hash = self.nodes.node(level, index)?;
+        self.read.insert((level, index), hash);
+        Ok(hash)
+    }
 }
 
 /// The consistency proof from `old` to `new` leaves.

@@ -171,6 +171,36 @@ pub async fn every_inclusion_proof_verifies(store: Arc<dyn Store>) {
     }
 }
 
+/// Proofs asked for together are each the proof asked for alone (any order, repeats, pruned
+/// seqs too), and one bad seq or size refuses the whole request as `Invalid`.
+pub async fn inclusion_proofs_together_equal_each_alone(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    grow(&store, t, 37).await;
+    for size in [1u64, 2, 17, 32, 37] {
+        let seqs: Vec<u64> = (0..size).rev().chain([0, size / 2, size - 1]).collect();
+        let together = store
+            .inclusion_proofs(t, seqs.clone(), size)
+            .await
+            .unwrap_or_else(|e| panic!("proofs at size {size}: {e}"));
+        assert_eq!(together.len(), seqs.len());
+        for (seq, proof) in seqs.iter().zip(&together) {
+            let alone = store.inclusion_proof(t, *seq, size).await.unwrap();
+            assert_eq!(proof, &alone, "seq {seq} at size {size}");
+        }
+    }
+    assert_eq!(
+        store.inclusion_proofs(t, vec![], 37).await.unwrap().len(),
+        0
+    );
+    for (seqs, size) in [(vec![0, 37], 37), (vec![1, 2], 38), (vec![5], 0)] {
+        let r = store.inclusion_proofs(t, seqs.clone(), size).await;
+        assert!(
+            matches!(r, Err(StoreError::Invalid(_))),
+            "{seqs:?}@{size}: {r:?}"
+        );
+    }
+}
+
 /// Every consistency proof between two sizes of a 20-entry log verifies.
 pub async fn every_consistency_proof_verifies(store: Arc<dyn Store>) {
     let t = tenant(&store, "acme").await;

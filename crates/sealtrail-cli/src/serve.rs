@@ -50,7 +50,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALTRAIL_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     header_timeout_secs: u64,
     /// Seconds a connection may go with no byte moving either way (a stalled upload, a download
-    /// nobody reads) before it is closed; longer than --request-timeout-secs.
+    /// nobody reads) before it is closed, not counting time the server spends producing the
+    /// answer; longer than --request-timeout-secs.
     #[arg(long, env = "SEALTRAIL_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     idle_timeout_secs: u64,
     /// Most open connections (lowered to fit the open-file limit). At the cap a new connection

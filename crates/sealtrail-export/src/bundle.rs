@@ -26,7 +26,7 @@ use sealtrail_core::Timestamp;
 use std::fmt;
 
 pub use verify::verify_bundle;
-pub use write::BundleWriter;
+pub use write::{BundleWriter, EncodedLine, LineEncoder};
 
 /// The `format` value of `manifest.json`; a layout change gets a new number, never a reinterpretation.
 pub const FORMAT: &str = "sealtrail-evidence-bundle/1";

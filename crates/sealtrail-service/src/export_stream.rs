@@ -15,7 +15,7 @@ use sealtrail_core::envelope::{canonical_json, EntryView, Part, Slot};
 use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::parallel::{self, LaneStopped, Lanes};
 use sealtrail_core::{Entry, TenantId, Timestamp};
-use sealtrail_export::bundle::{BundleEntry, BundleHeader, BundleWriter};
+use sealtrail_export::bundle::{BundleEntry, BundleError, BundleHeader, BundleWriter, EncodedLine};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
 use sealtrail_export::rows::{RowEncoder, RowSink};
 use sealtrail_export::{encoder, row_sink, EntryEncoder, Format};
@@ -563,27 +563,53 @@ fn run_bundle(
     // lead to one signed root.
     // Bundles list entries in ascending seq, all proven against one signed root: entries
     // newer than the checkpoint are left for the next bundle.
-    // Each page's rows are shipped as read, with the page's proofs built in one store call.
+    // Each page's rows are shipped as read, with the page's proofs built in one store call;
+    // checking and encoding the lines (most of a bundle's CPU) runs on a lane per core, and
+    // this thread writes the lines back in order.
+    let encoder = writer.encoder();
+    let excluded: Arc<[String]> = excluded.into();
+    let mut lanes = Lanes::start("bundle", move |page: Vec<BundleEntry>| {
+        page.into_iter()
+            .map(|mut entry| {
+                entry.slots = withhold_excluded(std::mem::take(&mut entry.slots), &excluded);
+                encoder.encode(&entry)
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut write = |lines: Vec<Vec<Result<EncodedLine, BundleError>>>| {
+        for line in lines.into_iter().flatten() {
+            writer.add_encoded(line?)?;
+            request.count(rows);
+        }
+        Ok::<_, ExportFailure>(())
+    };
     for_each_page(handle, store, request, true, |entries| {
         let entries: Vec<SealedEntry> = entries
             .into_iter()
             .filter(|e| e.seq() < checkpoint.size)
             .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
         let seqs = entries.iter().map(SealedEntry::seq).collect();
         let proofs = handle.block_on(store.inclusion_proofs(tenant, seqs, checkpoint.size))?;
-        for (entry, inclusion_proof) in entries.into_iter().zip(proofs) {
-            let seq = entry.seq();
-            let (envelope, slots) = entry.into_envelope_and_slots();
-            writer.add(&BundleEntry {
-                seq,
-                envelope,
-                slots: withhold_excluded(slots, excluded),
-                inclusion_proof,
-            })?;
-            request.count(rows);
-        }
-        Ok(())
+        let page = entries
+            .into_iter()
+            .zip(proofs)
+            .map(|(entry, inclusion_proof)| {
+                let seq = entry.seq();
+                let (envelope, slots) = entry.into_envelope_and_slots();
+                BundleEntry {
+                    seq,
+                    envelope,
+                    slots,
+                    inclusion_proof,
+                }
+            })
+            .collect();
+        write(lanes.submit(page).map_err(lanes_stopped)?)
     })?;
+    write(lanes.drain().map_err(lanes_stopped)?)?;
     writer.finish()?;
     Ok(())
 }

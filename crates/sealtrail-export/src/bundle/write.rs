@@ -27,7 +27,6 @@ pub struct BundleWriter<W: Write> {
     spooled_bytes: u64,
     count: u64,
     last_seq: Option<u64>,
-    line: Vec<u8>,
 }
 
 impl<W: Write> BundleWriter<W> {
@@ -68,7 +67,6 @@ impl<W: Write> BundleWriter<W> {
             spooled_bytes: 0,
             count: 0,
             last_seq: None,
-            line: Vec::new(),
         })
     }
 
@@ -80,43 +78,35 @@ impl<W: Write> BundleWriter<W> {
     /// Appends one entry after checking it exactly as the verifier will; an entry that would
     /// not verify (wrong proof, tampered vault row, out of order) is refused, not written.
     pub fn add(&mut self, entry: &BundleEntry) -> Result<(), BundleError> {
-        let invalid = |reason: String| BundleError::InvalidEntry {
-            seq: entry.seq,
-            reason,
-        };
+        let line = self.encoder().encode(entry)?;
+        self.add_encoded(line)
+    }
+
+    /// What checks and encodes lines for this bundle on any thread: checking and encoding are
+    /// most of a bundle's CPU, and each line is independent of the others.
+    pub fn encoder(&self) -> LineEncoder {
+        LineEncoder {
+            log: self.log.clone(),
+        }
+    }
+
+    /// Appends a line [`LineEncoder::encode`] checked and encoded; lines must come in
+    /// increasing seq order, else the line is refused, not written.
+    pub fn add_encoded(&mut self, line: EncodedLine) -> Result<(), BundleError> {
         if let Some(last) = self.last_seq {
-            if entry.seq <= last {
-                return Err(invalid(format!(
-                    "entries must be added in increasing seq order (previous was {last})"
-                )));
+            if line.seq <= last {
+                return Err(BundleError::InvalidEntry {
+                    seq: line.seq,
+                    reason: format!(
+                        "entries must be added in increasing seq order (previous was {last})"
+                    ),
+                });
             }
         }
-        let leaf = sealtrail_core::merkle::leaf_hash(&entry.envelope);
-        let opened = line::check(
-            &self.log,
-            entry.seq,
-            &entry.envelope,
-            &leaf,
-            &entry.inclusion_proof,
-            &entry.slots,
-        )
-        .map_err(invalid)?;
-        let json = LineJson {
-            seq: entry.seq,
-            id: opened.id,
-            envelope: B64.encode(&entry.envelope),
-            leaf_hash: hex::encode(leaf),
-            inclusion_proof: entry.inclusion_proof.iter().map(hex::encode).collect(),
-            vault: VaultJson::from_slots(&entry.slots),
-            entry: line::entry_json(&opened).map_err(invalid)?,
-        };
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, &json).map_err(std::io::Error::from)?;
-        self.line.push(b'\n');
-        self.spool.write_all(&self.line)?;
-        self.spooled_bytes += self.line.len() as u64;
+        self.spool.write_all(&line.bytes)?;
+        self.spooled_bytes += line.bytes.len() as u64;
         self.count += 1;
-        self.last_seq = Some(entry.seq);
+        self.last_seq = Some(line.seq);
         Ok(())
     }
 
@@ -177,4 +167,56 @@ fn append<W: Write>(
     header.set_cksum();
     tar.append(&header, data)?;
     Ok(())
+}
+
+/// Checks and encodes bundle lines for one bundle ([`BundleWriter::encoder`]); cheap to clone
+/// onto worker threads.
+#[derive(Debug, Clone)]
+pub struct LineEncoder {
+    log: Log,
+}
+
+/// One entry checked exactly as the verifier will check it and encoded as its line of
+/// `entries.ndjson`; only a [`LineEncoder`] makes one, so every line written was checked.
+#[derive(Debug)]
+pub struct EncodedLine {
+    seq: u64,
+    bytes: Vec<u8>,
+}
+
+impl LineEncoder {
+    /// The entry's line, after every check the verifier makes of it but its order; an entry
+    /// that would not verify (wrong proof, tampered vault row) is refused.
+    pub fn encode(&self, entry: &BundleEntry) -> Result<EncodedLine, BundleError> {
+        let invalid = |reason: String| BundleError::InvalidEntry {
+            seq: entry.seq,
+            reason,
+        };
+        let leaf = sealtrail_core::merkle::leaf_hash(&entry.envelope);
+        let opened = line::check(
+            &self.log,
+            entry.seq,
+            &entry.envelope,
+            &leaf,
+            &entry.inclusion_proof,
+            &entry.slots,
+        )
+        .map_err(invalid)?;
+        let json = LineJson {
+            seq: entry.seq,
+            id: opened.id,
+            envelope: B64.encode(&entry.envelope),
+            leaf_hash: line::hash_hex(&leaf),
+            inclusion_proof: entry.inclusion_proof.iter().map(line::hash_hex).collect(),
+            vault: VaultJson::from_slots(&entry.slots),
+            entry: line::entry_json(&opened).map_err(invalid)?,
+        };
+        let mut bytes = Vec::with_capacity(4096);
+        serde_json::to_writer(&mut bytes, &json).map_err(std::io::Error::from)?;
+        bytes.push(b'\n');
+        Ok(EncodedLine {
+            seq: entry.seq,
+            bytes,
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! the targets of issue #7 checked against the figures of the same run.
 
 use crate::raw::singles::RawSingleFigures;
+use crate::scenarios::bundle::BundleFigures;
 use crate::scenarios::export::ExportFigures;
 use crate::scenarios::ingest::IngestFigures;
 use crate::scenarios::overload::OverloadFigures;
@@ -42,6 +43,8 @@ pub struct Report {
     pub exports: Vec<ExportFigures>,
     /// V1: the bulk log verified from the stored bytes (store-level, no raw baseline).
     pub verify: VerifyFigures,
+    /// V2: the bulk log exported as an evidence bundle and that file verified offline.
+    pub bundle: BundleFigures,
     /// P1: the bulk log's oldest ~10% pruned while paced single events arrive.
     pub prune: PruneFigures,
     /// O1, when run (`--overload-clients` above zero).
@@ -104,7 +107,7 @@ pub struct WorkloadFigures {
     pub events: u64,
     /// Tenants sharing the workload's events, Zipf(1.0) by rank.
     pub tenants: u32,
-    /// Entries of the one large log (E1, V1, P1).
+    /// Entries of the one large log (E1, V1, V2, P1).
     pub bulk_events: u64,
     /// Entries stored by the load, duplicates answered as such.
     pub stored: u64,
@@ -241,6 +244,12 @@ pub fn check_targets(report: &Report) -> Vec<TargetCheck> {
         "≤ 1.5 s",
         format!("{:.2} s", report.verify.seconds),
         report.verify.valid && report.verify.seconds <= 1.5,
+    ));
+    checks.push(TargetCheck::new(
+        &format!("V2 verify --bundle of {} entries", report.bundle.entries),
+        "≤ 1.5 s",
+        format!("{:.2} s", report.bundle.verify_seconds),
+        report.bundle.valid && report.bundle.verify_seconds <= 1.5,
     ));
     checks
 }
@@ -579,6 +588,17 @@ pub fn markdown(report: &Report) -> String {
         v.seconds,
         v.entries_per_s,
         if v.valid { "valid" } else { "INVALID" }
+    );
+    let b = &report.bundle;
+    let _ = writeln!(
+        out,
+        "V2 evidence bundle: {} entries, {:.0} MiB, exported in {:.2} s, verified in {:.2} s ({:.0}/s), {}.",
+        b.entries,
+        b.bytes as f64 / 1_048_576.0,
+        b.export_seconds,
+        b.verify_seconds,
+        b.entries_per_s,
+        if b.valid { "valid, the whole log" } else { "INVALID" }
     );
     let p = &report.prune;
     let _ = writeln!(

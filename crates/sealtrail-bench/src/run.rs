@@ -13,7 +13,7 @@ use crate::raw::sqlite::RawSqlite;
 use crate::raw::RawEngine;
 use crate::report::{check_targets, BatchFigures, Machine, Report, SingleFigures, WorkloadFigures};
 use crate::scenarios::ingest::{self, tenant_batches, IngestPlan, Requests};
-use crate::scenarios::{export, overload, read, sink_outage, verify_and_prune, visibility};
+use crate::scenarios::{bundle, export, overload, read, sink_outage, verify_and_prune, visibility};
 use crate::server::ServerProcess;
 use crate::workload::{terms, Submission, Workload, WorkloadSpec};
 use sealtrail_core::entry::Actor;
@@ -36,7 +36,7 @@ pub struct BenchConfig {
     pub events: u64,
     /// Tenants sharing them (1,000 in the standard workload; fewer for quick runs).
     pub tenants: u32,
-    /// Entries of the one large log (E1, V1, P1).
+    /// Entries of the one large log (E1, V1, V2, P1).
     pub bulk_events: u64,
     /// Where the databases go; kept afterwards when given, a temporary directory otherwise.
     pub work_dir: Option<PathBuf>,
@@ -383,6 +383,12 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
     };
     partial.record("V1", &verify)?;
 
+    // V2: the large log as an evidence bundle, downloaded and verified offline (before P1
+    // prunes it, so the bundle is the whole log).
+    say("V2: exporting the large log as an evidence bundle and verifying it…");
+    let bundle = bundle::export_and_verify(&api, &bulk.key, &work).await?;
+    partial.record("V2", &bundle)?;
+
     // P1: prune its oldest tenth while I1 runs at half the 64-client rate.
     let half = ingest_single
         .iter()
@@ -456,6 +462,7 @@ pub async fn run(config: &BenchConfig, say: Progress<'_>) -> Result<Report, Benc
         audit_page,
         exports,
         verify,
+        bundle,
         prune,
         overload,
         sink_outage,

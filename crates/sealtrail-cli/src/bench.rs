@@ -72,7 +72,8 @@ impl WorkloadArgs {
 struct RunArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
-    /// Entries of the one large log that E1 exports, V1 verifies and P1 prunes.
+    /// Entries of the one large log that E1 exports, V1 verifies, V2 exports as an evidence
+    /// bundle and verifies, and P1 prunes.
     #[arg(long, default_value_t = 1_000_000)]
     bulk_events: u64,
     /// Keep the databases here (default: a temporary directory, removed afterwards).

@@ -87,6 +87,7 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         "E1 export",
         "W1 `/audit` page",
         "V1 verify",
+        "V2 evidence bundle",
         "P1 prune",
         "O1 overload: 24 clients",
         "K1 sink outage",
@@ -111,15 +112,16 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     assert_eq!(
         scenarios,
         [
-            "I1", "I1", "L1", "I2", "I2", "Q2", "T1", "S1", "Q1", "W1", "E1", "E1", "V1", "P1",
-            "K1", "O1"
+            "I1", "I1", "L1", "I2", "I2", "Q2", "T1", "S1", "Q1", "W1", "E1", "E1", "V1", "V2",
+            "P1", "K1", "O1"
         ]
     );
     assert_eq!(partial[12]["figures"], report["verify"]);
-    assert_eq!(partial[13]["figures"], report["prune"]);
+    assert_eq!(partial[13]["figures"], report["bundle"]);
+    assert_eq!(partial[14]["figures"], report["prune"]);
     // K1: the failing sinks' entries all arrived once the receiver was back.
     let k1 = &report["sink_outage"];
-    assert_eq!(k1, &partial[14]["figures"]);
+    assert_eq!(k1, &partial[15]["figures"]);
     assert!(k1["expected_entries"].as_u64().unwrap() > 0, "{k1}");
     assert_eq!(k1["delivered_entries"], k1["expected_entries"], "{k1}");
     assert!(k1["refused_attempts"].as_u64().unwrap() > 0, "{k1}");
@@ -197,6 +199,12 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
         .all(|e| e["bytes"].as_u64().unwrap() > 3000 * 100));
     assert_eq!(report["verify"]["valid"], true);
     assert!(report["verify"]["entries"].as_u64().unwrap() >= 3000);
+    // V2: the whole bulk log as a bundle, every line verified.
+    assert_eq!(report["bundle"]["valid"], true);
+    assert!(
+        report["bundle"]["entries"].as_u64().unwrap()
+            >= report["verify"]["entries"].as_u64().unwrap()
+    );
     // Retention of 329 days over a year of history removes roughly the oldest tenth.
     let removed = report["prune"]["removed"].as_u64().unwrap();
     assert!((200..=400).contains(&removed), "prune removed {removed}");

@@ -15,6 +15,33 @@ fn limits(idle: Duration) -> ConnectionLimits {
     }
 }
 
+/// The listener serving `app` on a loopback port, with a 0.8 s idle timeout.
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(app: Router) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, shutdown) = oneshot::channel();
+        let server = tokio::spawn(serve(
+            listener,
+            app,
+            limits(Duration::from_millis(800)),
+            shutdown,
+        ));
+        Running { addr, stop, server }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
 /// A prune or erasure of a large log works for minutes with no byte moving on its connection;
 /// the idle timeout must not cut the answer off (it did: the server finished the prune, the
 /// admin's client saw its connection closed).
@@ -27,15 +54,8 @@ async fn a_handler_working_longer_than_the_idle_timeout_still_answers() {
             "done"
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = oneshot::channel();
-    let server = tokio::spawn(serve(
-        listener,
-        app,
-        limits(Duration::from_millis(800)),
-        shutdown,
-    ));
+    let running = Running::start(app).await;
+    let addr = running.addr;
     let client = reqwest::Client::new();
     let answer = client
         .post(format!("http://{addr}/slow"))
@@ -45,8 +65,7 @@ async fn a_handler_working_longer_than_the_idle_timeout_still_answers() {
         .expect("the connection held while the handler worked");
     assert_eq!(answer.status(), reqwest::StatusCode::OK);
     assert_eq!(answer.text().await.unwrap(), "done");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 /// A streamed body the server takes longer than the idle timeout to produce (an evidence
@@ -68,15 +87,8 @@ async fn a_body_slow_to_produce_is_not_cut_off_as_idle() {
             Body::from_stream(parts)
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = oneshot::channel();
-    let server = tokio::spawn(serve(
-        listener,
-        app,
-        limits(Duration::from_millis(800)),
-        shutdown,
-    ));
+    let running = Running::start(app).await;
+    let addr = running.addr;
     let answer = reqwest::get(format!("http://{addr}/spooled"))
         .await
         .unwrap();
@@ -86,8 +98,7 @@ async fn a_body_slow_to_produce_is_not_cut_off_as_idle() {
         .await
         .expect("the whole body, after 3 s of producing it");
     assert_eq!(&body[..], b"aaaaaaaaaabbbbbbbbbb");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 /// A peer that stops reading a download is still cut off after the idle timeout: the body's
@@ -114,15 +125,8 @@ async fn a_download_nobody_reads_is_closed_after_the_idle_timeout() {
             }
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = oneshot::channel();
-    let server = tokio::spawn(serve(
-        listener,
-        app,
-        limits(Duration::from_millis(800)),
-        shutdown,
-    ));
+    let running = Running::start(app).await;
+    let addr = running.addr;
     let mut peer = TcpStream::connect(addr).await.unwrap();
     peer.write_all(b"GET /endless HTTP/1.1\r\nhost: test\r\n\r\n")
         .await
@@ -133,6 +137,5 @@ async fn a_download_nobody_reads_is_closed_after_the_idle_timeout() {
         .expect("the server closed the connection of a peer that stopped reading")
         .unwrap();
     drop(peer);
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    running.stop().await;
 }

@@ -559,8 +559,6 @@ fn run_bundle(
         filters: request.filters.clone(),
     };
     let mut writer = BundleWriter::new(&mut *out, header)?;
-    // Entries newer than the checkpoint are left for the next bundle: the proofs must all
-    // lead to one signed root.
     // Bundles list entries in ascending seq, all proven against one signed root: entries
     // newer than the checkpoint are left for the next bundle.
     // Each page's rows are shipped as read, with the page's proofs built in one store call;

@@ -245,23 +245,13 @@ fn verify_entries(
         }
         batch.ends.push(batch.bytes.len());
         if batch.ends.len() >= BATCH_LINES || batch.bytes.len() >= BATCH_BYTES {
-            let ready = lanes.submit(std::mem::take(&mut batch))?;
-            ready
-                .into_iter()
-                .flatten()
-                .for_each(|c| tally.line(c, progress));
+            tally.batches(lanes.submit(std::mem::take(&mut batch))?, progress);
         }
     }
-    let mut ready = if batch.ends.is_empty() {
-        Vec::new()
-    } else {
-        lanes.submit(batch)?
-    };
-    ready.extend(lanes.drain()?);
-    ready
-        .into_iter()
-        .flatten()
-        .for_each(|c| tally.line(c, progress));
+    if !batch.ends.is_empty() {
+        tally.batches(lanes.submit(batch)?, progress);
+    }
+    tally.batches(lanes.drain()?, progress);
     let Tally {
         count,
         erased_values,
@@ -316,6 +306,13 @@ impl Default for Tally {
 }
 
 impl Tally {
+    /// Checked batches the lanes gave back, in line order.
+    fn batches(&mut self, ready: Vec<Vec<CheckedLine>>, progress: &mut impl FnMut(u64)) {
+        for checked in ready.into_iter().flatten() {
+            self.line(checked, progress);
+        }
+    }
+
     /// The next line's checks, with its order against the lines before it: a line out of
     /// order is reported as that, whatever else is wrong with it.
     fn line(&mut self, checked: CheckedLine, progress: &mut impl FnMut(u64)) {

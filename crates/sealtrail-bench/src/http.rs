@@ -220,32 +220,21 @@ impl Api {
         success(response, &format!("GET {path}")).await
     }
 
-    /// Streams a download into `out`, returning the bytes written.
-    pub async fn download_into(
-        &self,
-        key: &str,
-        path: &str,
-        out: &mut impl std::io::Write,
-    ) -> Result<u64, BenchError> {
-        let mut response = self.get(key, path).await?;
-        let mut bytes = 0u64;
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| BenchError::Http(format!("GET {path}: reading the body: {e}")))?
-        {
-            out.write_all(&chunk)
-                .map_err(BenchError::io(format!("saving GET {path}")))?;
-            bytes += chunk.len() as u64;
-        }
-        Ok(bytes)
-    }
-
     /// Streams a download to nowhere, returning (time to first byte, total time, bytes).
     pub async fn download(
         &self,
         key: &str,
         path: &str,
+    ) -> Result<(Duration, Duration, u64), BenchError> {
+        self.download_into(key, path, &mut std::io::sink()).await
+    }
+
+    /// Streams a download into `out`, returning (time to first byte, total time, bytes).
+    pub async fn download_into(
+        &self,
+        key: &str,
+        path: &str,
+        out: &mut impl std::io::Write,
     ) -> Result<(Duration, Duration, u64), BenchError> {
         let started = Instant::now();
         let mut response = self.get(key, path).await?;
@@ -259,6 +248,8 @@ impl Api {
             if first_byte.is_none() && !chunk.is_empty() {
                 first_byte = Some(started.elapsed());
             }
+            out.write_all(&chunk)
+                .map_err(BenchError::io(format!("saving GET {path}")))?;
             bytes += chunk.len() as u64;
         }
         let total = started.elapsed();

@@ -40,7 +40,7 @@ pub async fn export_and_verify(
         .open(&path)
         .map_err(BenchError::io(format!("creating {}", path.display())))?;
     let started = Instant::now();
-    let bytes = api
+    let (_, _, bytes) = api
         .download_into(key, "/v1/export?format=bundle", &mut file)
         .await?;
     file.flush()

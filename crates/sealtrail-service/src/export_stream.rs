@@ -77,10 +77,14 @@ impl ChunkSender {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| client_went_away())
     }
+}
+
+fn client_went_away() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
 }
 
 impl Write for ChunkSender {
@@ -558,6 +562,9 @@ fn run_bundle(
         exported_at: now,
         filters: request.filters.clone(),
     };
+    // The bundle sends nothing before its end, so a client that leaves is only noticed by
+    // asking: without this, an abandoned download went on spooling the whole log.
+    let receiver = out.tx.clone();
     let mut writer = BundleWriter::new(&mut *out, header)?;
     // Bundles list entries in ascending seq, all proven against one signed root: entries
     // newer than the checkpoint are left for the next bundle.
@@ -582,6 +589,9 @@ fn run_bundle(
         Ok::<_, ExportFailure>(())
     };
     for_each_page(handle, store, request, true, |entries| {
+        if receiver.is_closed() {
+            return Err(client_went_away().into());
+        }
         let entries: Vec<SealedEntry> = entries
             .into_iter()
             .filter(|e| e.seq() < checkpoint.size)

@@ -560,3 +560,31 @@ async fn large_exports_hold_exactly_the_listed_entries_in_order() {
     assert!(report.is_ok() && report.whole_log, "{report:?}");
     assert!(report.entries >= listed.len() as u64);
 }
+
+/// A bundle sends nothing until it is whole (its entries are spooled first), so a client that
+/// leaves cannot be noticed by a failed write: the export must still stop at its next page
+/// rather than spool the rest of the log for nobody, and is audited as not completed.
+#[tokio::test]
+async fn an_abandoned_bundle_download_stops_early_and_is_audited_as_incomplete() {
+    let s = TestServer::start().await;
+    seed(&s, 6000).await;
+    let r = s.get(&s.admin_key, "/v1/export?format=bundle").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(r);
+    let mut audit = Value::Null;
+    for _ in 0..500 {
+        audit = s
+            .get_json(&s.admin_key, "/v1/events?action=audit_log.exported")
+            .await;
+        if audit["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(audit["total"], 1, "{audit}");
+    let properties = &audit["entries"][0]["properties"];
+    assert_eq!(properties["format"], "bundle");
+    assert_eq!(properties["completed"], false);
+    let rows = properties["rows"].as_u64().unwrap();
+    assert!(rows < 6000, "the abandoned bundle went on to {rows} rows");
+}

@@ -81,10 +81,18 @@ impl Conn {
         // UTC so any timestamp PostgreSQL renders is unambiguous; a statement timeout so a
         // runaway query cannot hold a connection forever; synchronous_commit on whatever the
         // database or role says, because an append is acknowledged when COMMIT returns.
+        // Large values compressed with lz4 where the server has it (PostgreSQL 14 or newer,
+        // built with it): an entry's row passes the 2 KB TOAST threshold, so its search words
+        // are compressed on every append and decompressed on every read of them. Copying a
+        // 902k-entry log took 25.0 s with lz4 against 43.9 s with the default pglz, and reading
+        // its words back 2.9 s against 4.0 s (BENCHMARKS.md, issue #20).
         client
             .batch_execute(
                 "SET TIME ZONE 'UTC'; SET statement_timeout = '10min'; \
-                 SET synchronous_commit = on",
+                 SET synchronous_commit = on; \
+                 SELECT set_config('default_toast_compression', 'lz4', false) \
+                 FROM pg_settings \
+                 WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)",
             )
             .map_err(|e| StoreError::Backend(format!("configuring a session: {}", describe(&e))))?;
         Ok(Conn {

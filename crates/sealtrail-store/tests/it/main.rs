@@ -7,6 +7,7 @@
 // Tests may unwrap: a failing unwrap is a failing test (the workspace denies it elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod pg_compression;
 mod pg_contract;
 mod pg_erasure_traces;
 mod pg_lifecycle;

@@ -26,7 +26,7 @@ mod query;
 mod read;
 mod schema;
 mod schemas;
-mod search;
+pub(crate) mod search;
 mod sinks;
 mod tls;
 pub use tls::read_ca_certificates;

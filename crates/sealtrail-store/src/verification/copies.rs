@@ -578,6 +578,53 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the entry's texts hold (words repeated, suffixes shared between words,
+        /// non-ASCII letters, words too long for their inner text or for PostgreSQL's lexeme
+        /// limit), exactly the lexemes the append path writes match: one fewer, or one more
+        /// that could be a suffix or a word, does not.
+        #[test]
+        fn the_words_check_agrees_with_the_lexemes_the_append_path_writes(
+            description in proptest::collection::vec(
+                "[a-z]{1,12}|[A-Za-zé0-9]{1,50}|é{100,140}|[a-z]{250,300}",
+                0..8,
+            ),
+            name in proptest::option::of("[A-Za-zÉø ]{1,20}"),
+            drop in proptest::prelude::any::<proptest::sample::Index>(),
+            extra in "[a-z]{3,8}",
+        ) {
+            let t = TenantId(12);
+            let mut e = entry();
+            e.description = description.join(" ");
+            e.actor.name = name;
+            let mut stored = crate::pg::search::lexemes(t, &e);
+            stored.sort();
+            stored.dedup();
+            let matches = |words: &[String]| {
+                Words {
+                    tsvector: tsvector(words),
+                    stored_as: crate::pg::search::cut,
+                    ..words_of(t, &e)
+                }
+                .match_entry(t, &view(&e))
+            };
+            proptest::prop_assert!(matches(&stored));
+
+            let mut fewer = stored.clone();
+            fewer.remove(drop.index(fewer.len()));
+            proptest::prop_assert!(!matches(&fewer));
+            for more in [format!("12y{extra}"), format!("12x{extra}"), format!("1x{extra}")] {
+                if stored.contains(&more) {
+                    continue;
+                }
+                let mut more_words = stored.clone();
+                more_words.push(more);
+                more_words.sort();
+                proptest::prop_assert!(!matches(&more_words));
+            }
+        }
+    }
+
     #[test]
     fn spacing_of_stored_json_and_unreadable_copies_do_not_count() {
         let t = TenantId(3);

@@ -43,6 +43,16 @@ impl Latency {
     }
 }
 
+/// The nearest-rank median, as [`Latency::of`] takes its p50 (the lower middle of an even
+/// count); 0 for no values.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values
+        .get(values.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// A duration in fractional milliseconds.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
@@ -135,6 +145,16 @@ mod tests {
             (1000, 500.0, 990.0, 999.0, 1000.0)
         );
         assert_eq!(Latency::of(&mut []), Latency::default());
+    }
+
+    #[test]
+    fn the_median_is_the_p50_of_the_same_values() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.0);
+        assert_eq!(median(Vec::new()), 0.0);
+        let values: Vec<f64> = (1..=1000).rev().map(f64::from).collect();
+        let mut samples: Vec<Duration> = (1..=1000).map(Duration::from_millis).collect();
+        assert_eq!(median(values), Latency::of(&mut samples).p50_ms);
     }
 
     #[test]

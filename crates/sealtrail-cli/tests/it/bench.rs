@@ -197,6 +197,21 @@ fn a_tiny_run_measures_every_scenario_and_writes_the_json_report() {
     assert!(exports
         .iter()
         .all(|e| e["bytes"].as_u64().unwrap() > 3000 * 100));
+    // CSV against the raw engine in three interleaved pairs, the target on their median ratio.
+    let pairs = exports[0]["pairs"].as_array().unwrap();
+    assert_eq!(
+        (exports[0]["format"].as_str(), pairs.len()),
+        (Some("csv"), 3)
+    );
+    let ratios: Vec<f64> = pairs
+        .iter()
+        .map(|p| p[0].as_f64().unwrap() / p[1].as_f64().unwrap())
+        .collect();
+    assert!(
+        ratios.contains(&exports[0]["ratio"].as_f64().unwrap()),
+        "{ratios:?}"
+    );
+    assert!(exports[1]["pairs"].as_array().unwrap().is_empty());
     assert_eq!(report["verify"]["valid"], true);
     assert!(report["verify"]["entries"].as_u64().unwrap() >= 3000);
     // V2: the whole bulk log as a bundle, every line verified.

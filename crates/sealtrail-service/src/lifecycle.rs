@@ -38,9 +38,9 @@ pub async fn prune_tenant(
     now: Timestamp,
 ) -> Result<PruneResult, ServiceError> {
     let settings = store.settings(tenant).await?;
-    let days = match settings.retention {
-        Retention::Forever => return Ok(PruneResult::KeepForever),
-        Retention::Days(days) => days,
+    let (days, cutoff) = match (settings.retention, settings.retention.cutoff(now)) {
+        (Retention::Days(days), Some(cutoff)) => (days, cutoff),
+        _ => return Ok(PruneResult::KeepForever),
     };
     if settings.legal_hold {
         return Err(ServiceError::Refused(
@@ -48,7 +48,7 @@ pub async fn prune_tenant(
         ));
     }
     let order = PruneOrder {
-        cutoff: Timestamp(now.millis() - i64::from(days) * DAY_MS),
+        cutoff,
         by: actor.clone(),
         retention_days: Some(days),
     };

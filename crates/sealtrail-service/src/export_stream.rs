@@ -497,7 +497,8 @@ const PAGES_AHEAD: usize = 2;
 
 /// The page after the next one, asked for before the next one is read: a page is a statement of
 /// its own, and on PostgreSQL the server sat idle while the node converted each page before
-/// asking for the next (a sixth of a 1M-entry CSV export's time on two cores). Only asked for
+/// asking for the next (a sixth of a 1M-entry CSV export's time on two cores); only where the
+/// store says it pays ([`sealtrail_store::EventLog::reads_pages_ahead`]). Only asked for
 /// when the page just read was dense (full, with consecutive seqs: a whole log or period),
 /// where the next page's cursor is foreseeable; dropped (and cancelled) unless it turns out
 /// to be the page wanted.
@@ -559,6 +560,7 @@ fn walk_pages(
 ) -> Result<(), ExportFailure> {
     let (tx, mut rx) = mpsc::channel(PAGES_AHEAD);
     let store = store.clone();
+    let reads_ahead = store.reads_pages_ahead();
     let reader = handle.spawn(async move {
         let mut query = first;
         // The page asked for ahead that may be this query's, and the one after it.
@@ -588,7 +590,7 @@ fn walk_pages(
                 }
             };
             ahead = further.take();
-            if let Some(next) = &next {
+            if let (Some(next), true) = (&next, reads_ahead) {
                 further = PageAhead::after(&store, tenant, next, &entries);
             }
             // A closed channel means the export stopped: read no further.

@@ -367,6 +367,15 @@ pub trait EventLog: Send + Sync + 'static {
     async fn query_sealed(&self, tenant: TenantId, query: &Query)
         -> Result<SealedPage, StoreError>;
 
+    /// Whether an export should read a page ahead while it converts another: where a page is
+    /// a round trip to a database server that otherwise waits on the node (PostgreSQL's was
+    /// idle a sixth of a 1M-entry export). SQLite reads on the node's own cores, which an
+    /// export already keeps busy, and each extra reading connection fills a page cache of its
+    /// own (BENCHMARKS.md, issue #20, part 11).
+    fn reads_pages_ahead(&self) -> bool {
+        false
+    }
+
     /// How many entries match the filter.
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<u64, StoreError>;
 

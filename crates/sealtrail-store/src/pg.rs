@@ -257,6 +257,10 @@ impl EventLog for PgStore {
         self.writer.append(tenant, entries).await
     }
 
+    fn reads_pages_ahead(&self) -> bool {
+        true
+    }
+
     async fn query_sealed(
         &self,
         tenant: TenantId,

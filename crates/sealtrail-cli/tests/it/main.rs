@@ -25,6 +25,7 @@ mod common;
 mod crash_durability;
 mod fsync_fault;
 mod pg_erasure_http;
+mod pg_export_read_ahead;
 mod pg_nodes;
 mod pg_nodes_shared;
 mod pg_sinks;

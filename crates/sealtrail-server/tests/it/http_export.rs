@@ -589,10 +589,10 @@ async fn an_abandoned_bundle_download_stops_early_and_is_audited_as_incomplete()
     assert!(rows < 6000, "the abandoned bundle went on to {rows} rows");
 }
 
-/// An export reads the page after the next one ahead while its pages are dense (a run of
-/// consecutive matches), and reads it again when the next page turns out sparse: newest first
-/// and oldest first, a filter that matches a dense run and then every other entry gives exactly
-/// the entries the API lists, in order.
+/// Newest first and oldest first, a filter that matches a dense run of entries and then every
+/// other one gives exactly the entries the API lists, in order, across pages of both kinds (on
+/// PostgreSQL, where pages are also read ahead while they are dense, the same case runs
+/// against a real `serve`: `sealtrail-cli`'s `pg_export_read_ahead`).
 #[tokio::test]
 async fn exports_across_dense_and_sparse_pages_hold_exactly_the_listed_entries() {
     let s = TestServer::start().await;

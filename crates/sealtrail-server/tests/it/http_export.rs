@@ -48,6 +48,37 @@ async fn total(s: &TestServer, query: &str) -> u64 {
         .unwrap()
 }
 
+/// Every entry `GET /v1/events?{query}` lists, newest first, page after page.
+async fn listed(s: &TestServer, query: &str) -> Vec<Value> {
+    let first = format!("/v1/events?{query}&limit=1000&count=false");
+    let mut entries = Vec::new();
+    let mut path = first.clone();
+    loop {
+        let page = s.get_json(&s.admin_key, &path).await;
+        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("{first}&cursor={c}"),
+            None => return entries,
+        }
+    }
+}
+
+/// The `audit_log.exported` entries once there is one: an export is audited when its stream
+/// ends, so the writer is given a moment.
+async fn export_audit(s: &TestServer) -> Value {
+    let mut audit = Value::Null;
+    for _ in 0..500 {
+        audit = s
+            .get_json(&s.admin_key, "/v1/events?action=audit_log.exported")
+            .await;
+        if audit["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    audit
+}
+
 #[tokio::test]
 async fn csv_export_has_a_bom_every_filtered_row_and_neutralised_formulas() {
     let s = TestServer::start().await;
@@ -128,17 +159,7 @@ async fn every_export_is_audited_with_format_filters_and_rows() {
     let exporter = s.key(&[Scope::Export, Scope::Read]).await;
     let expected = total(&s, "action=user.deleted").await;
     download(&s, &exporter, "format=csv&action=user.deleted").await;
-    // The audit entry is appended when the stream ends; give the writer a moment.
-    let mut audit = Value::Null;
-    for _ in 0..50 {
-        audit = s
-            .get_json(&s.admin_key, "/v1/events?action=audit_log.exported")
-            .await;
-        if audit["total"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let audit = export_audit(&s).await;
     assert_eq!(audit["total"], 1, "{audit}");
     let entry = &audit["entries"][0];
     assert_eq!(entry["description"], "Audit log export downloaded");
@@ -514,16 +535,7 @@ async fn every_export_names_its_tenant() {
 async fn large_exports_hold_exactly_the_listed_entries_in_order() {
     let s = TestServer::start().await;
     seed(&s, 2600).await;
-    let mut listed: Vec<Value> = Vec::new();
-    let mut path = "/v1/events?limit=1000&count=false".to_string();
-    loop {
-        let page = s.get_json(&s.admin_key, &path).await;
-        listed.extend(page["entries"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/events?limit=1000&count=false&cursor={c}"),
-            None => break,
-        }
-    }
+    let listed = listed(&s, "").await;
     assert!(listed.len() >= 2600);
     let without_tenant = |mut v: Value| {
         v.as_object_mut().unwrap().remove("tenant");
@@ -571,16 +583,7 @@ async fn an_abandoned_bundle_download_stops_early_and_is_audited_as_incomplete()
     let r = s.get(&s.admin_key, "/v1/export?format=bundle").await;
     assert_eq!(r.status(), StatusCode::OK);
     drop(r);
-    let mut audit = Value::Null;
-    for _ in 0..500 {
-        audit = s
-            .get_json(&s.admin_key, "/v1/events?action=audit_log.exported")
-            .await;
-        if audit["total"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let audit = export_audit(&s).await;
     assert_eq!(audit["total"], 1, "{audit}");
     let properties = &audit["entries"][0]["properties"];
     assert_eq!(properties["format"], "bundle");
@@ -626,26 +629,13 @@ async fn exports_across_dense_and_sparse_pages_hold_exactly_the_listed_entries()
             StatusCode::OK
         );
     }
-    let mut listed: Vec<Value> = Vec::new();
-    let mut path = "/v1/events?action=bulk.imported&limit=1000&count=false".to_string();
-    loop {
-        let page = s.get_json(&s.admin_key, &path).await;
-        listed.extend(
-            page["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["id"].clone()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => {
-                path = format!("/v1/events?action=bulk.imported&limit=1000&count=false&cursor={c}")
-            }
-            None => break,
-        }
-    }
+    let listed: Vec<Value> = listed(&s, "action=bulk.imported")
+        .await
+        .iter()
+        .map(|e| e["id"].clone())
+        .collect();
     assert_eq!(listed.len(), 750 + 2500);
-    for (query, order) in [("", 1), ("&order=oldest", -1)] {
+    for (query, oldest_first) in [("", false), ("&order=oldest", true)] {
         let (_, body) = download(
             &s,
             &s.admin_key,
@@ -657,7 +647,7 @@ async fn exports_across_dense_and_sparse_pages_hold_exactly_the_listed_entries()
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_slice::<Value>(l).unwrap()["id"].clone())
             .collect();
-        if order < 0 {
+        if oldest_first {
             ids.reverse();
         }
         assert_eq!(ids, listed, "{query}");

@@ -57,12 +57,13 @@ pub async fn download(
     server: &ServerProcess,
     format: &'static str,
     entries: u64,
-    mut raw: Option<(&mut dyn RawEngine, u32)>,
+    raw: Option<(&mut dyn RawEngine, u32)>,
     databases: &ScannedDatabases,
 ) -> Result<ExportFigures, BenchError> {
     let path = format!("/v1/export?format={format}");
-    let paired = format == "csv" && raw.is_some();
-    let runs = if paired { CSV_PAIRS } else { 1 };
+    // Only CSV has a raw side to pair with.
+    let mut raw = raw.filter(|_| format == "csv");
+    let runs = if raw.is_some() { CSV_PAIRS } else { 1 };
     let before = server.sample();
     let mut max_rss = before.rss_mib;
     let (mut seconds, mut first_bytes, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
@@ -83,7 +84,7 @@ pub async fn download(
         bytes = received;
         seconds.push(total.as_secs_f64());
         first_bytes.push(ms(first_byte));
-        if let (true, Some((engine, tenant))) = (paired, raw.as_mut()) {
+        if let Some((engine, tenant)) = raw.as_mut() {
             databases.warm_raw()?;
             if run == 0 && !databases.reads_raw() {
                 engine.export_csv(*tenant, &mut std::io::sink())?;

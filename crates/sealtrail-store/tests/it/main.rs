@@ -11,6 +11,7 @@ mod pg_compression;
 mod pg_contract;
 mod pg_erasure_traces;
 mod pg_lifecycle;
+mod pg_pages_by_month;
 mod pg_replica;
 mod pg_tls;
 mod sqlite_contract;

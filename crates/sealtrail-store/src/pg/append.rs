@@ -132,14 +132,19 @@ pub(crate) fn write_group(
          FOR UPDATE OF h",
         &[&tenants],
     )?;
-    let sizes: Vec<(TenantId, u64)> = heads
+    let sizes = heads
         .iter()
-        .map(|row| (TenantId(row.get(0)), row.get::<_, i64>(1).max(0) as u64))
-        .collect();
+        .map(|row| {
+            Ok((
+                TenantId(row.try_get(0)?),
+                row.try_get::<_, i64>(1)?.max(0) as u64,
+            ))
+        })
+        .collect::<PgResult<Vec<(TenantId, u64)>>>()?;
     target.nodes = tree::fetch_frontiers(&mut tx, &sizes)?;
     for row in heads {
-        let head = LogHead::new(row.get(1), row.get(2), row.get(3));
-        target.locked.insert(row.get(0), head);
+        let head = LogHead::new(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        target.locked.insert(row.try_get(0)?, head);
     }
     // Taken after the locks are held, so time only moves forward across nodes too.
     let now = clock.now().millis();
@@ -184,11 +189,11 @@ fn load_known_keys(
     )?;
     for row in rows {
         target.stored_keys.insert(
-            (row.get(0), row.get(1)),
+            (row.try_get(0)?, row.try_get(1)?),
             Appended {
-                id: row.get(2),
-                seq: row.get::<_, i64>(3).max(0) as u64,
-                recorded_at: Timestamp(row.get(4)),
+                id: row.try_get(2)?,
+                seq: row.try_get::<_, i64>(3)?.max(0) as u64,
+                recorded_at: Timestamp(row.try_get(4)?),
                 duplicate: true,
             },
         );

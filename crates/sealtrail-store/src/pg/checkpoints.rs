@@ -1,7 +1,7 @@
 //! Signed checkpoints and the equivocation guard. Nodes record concurrently, so recording locks
 //! the tenant row first: the checks and the insert then see every other node's checkpoint.
 
-use super::pool::{PgError, PgResult, Tx};
+use super::pool::{column, PgError, PgResult, Tx};
 use super::read::existing_head;
 use super::tree::{hash_from_bytes, root_at};
 use crate::guards::{record_checkpoint, CheckpointRecords};
@@ -10,12 +10,11 @@ use postgres::Row;
 use sealtrail_core::{TenantId, Timestamp};
 
 fn decode(row: &Row) -> Result<StoredCheckpoint, StoreError> {
-    let root: Vec<u8> = row.get(1);
     Ok(StoredCheckpoint {
-        size: row.get::<_, i64>(0).max(0) as u64,
-        root: hash_from_bytes(&root)?,
-        note: row.get(2),
-        signed_at: Timestamp(row.get(3)),
+        size: column::<i64>(row, 0)?.max(0) as u64,
+        root: hash_from_bytes(column::<&[u8]>(row, 1)?)?,
+        note: column(row, 2)?,
+        signed_at: Timestamp(column(row, 3)?),
     })
 }
 

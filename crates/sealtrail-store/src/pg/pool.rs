@@ -62,6 +62,17 @@ impl PgError {
 /// Result of a store function.
 pub(crate) type PgResult<T> = Result<T, PgError>;
 
+/// Column `idx` of `row`, for functions that answer [`StoreError`] directly (store functions
+/// use `row.try_get(idx)?`): `Row::get` panics when a column does not hold the type asked for,
+/// as after a schema changed under the node, and that panic would be on a request's thread.
+pub(crate) fn column<'a, T: postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    idx: usize,
+) -> Result<T, StoreError> {
+    row.try_get(idx)
+        .map_err(|e| PgError::Sql(e).into_store("reading a row"))
+}
+
 /// One connection and its prepared statements.
 pub(crate) struct Conn {
     client: Client,

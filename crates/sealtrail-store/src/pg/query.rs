@@ -219,16 +219,15 @@ impl<S: Statements> PgMatches<'_, S> {
         let Some(newest) = self.newest.clone() else {
             return self.rows((lo, hi), true, limit, Steer::Planner, what);
         };
-        let split = newest.first_seq.clamp(lo, hi);
-        // Rows of the month the page would need per match for the month alone to fill it:
-        // every row without a filter; with one, a match in `NEAR_ROWS_PER_MATCH` rows.
-        let needed = match self.conditions.narrow() {
-            true => limit.saturating_mul(NEAR_ROWS_PER_MATCH),
-            false => limit,
+        // Rows of the month the page needs per match for the month alone to fill it: every
+        // row without a filter; with one, a match in `NEAR_ROWS_PER_MATCH` rows.
+        let rows_per_match = match self.conditions.narrow() {
+            true => NEAR_ROWS_PER_MATCH,
+            false => 1,
         };
-        if hi - split < needed.max(1) {
+        let Some(split) = newest.split((lo, hi), limit, rows_per_match) else {
             return self.rows((lo, hi), true, limit, Steer::Planner, what);
-        }
+        };
         let limit_index = self.conditions.params.len() + 4;
         let sql = format!(
             "{} ORDER BY e.seq DESC LIMIT (SELECT ${limit_index}::bigint)",
@@ -413,10 +412,37 @@ struct Scope {
 /// The month partition that holds the log's head, and the tenant's first seq in it: every
 /// seq from there to the head lies in that partition (`recorded_at` never decreases along
 /// seq), every seq below it in older ones.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct NewestMonth {
     partition: String,
     first_seq: u64,
+}
+
+impl NewestMonth {
+    /// `month`'s partition with the tenant's first seq in it (`None` when it has none), if
+    /// the head, received at `head_at` (Unix milliseconds), is in that month: a head in
+    /// another month (a quiet tenant, a node whose clock is in another month than the
+    /// writer's) leaves pages to the whole table.
+    fn of(month: &schema::MonthPartition, head_at: i64, first_seq: Option<u64>) -> Option<Self> {
+        first_seq
+            .filter(|_| (month.from..month.to).contains(&head_at))
+            .map(|first_seq| NewestMonth {
+                partition: month.name.clone(),
+                first_seq,
+            })
+    }
+
+    /// Where a newest-first page of `limit` rows over `[lo, hi)` splits, when the month is
+    /// worth reading first: it holds at least `rows_per_match` of the range's rows per row
+    /// of the page.
+    fn split(&self, (lo, hi): (u64, u64), limit: u64, rows_per_match: u64) -> Option<u64> {
+        if lo >= hi {
+            return None;
+        }
+        let split = self.first_seq.clamp(lo, hi);
+        let needed = limit.saturating_mul(rows_per_match).max(1);
+        (hi - split >= needed).then_some(split)
+    }
 }
 
 /// The statement [`scope`] runs, with the period's ends, the month probe and the actor probe
@@ -547,16 +573,7 @@ fn scope(
         None => known,
     };
     let newest = match month {
-        Some(month) => {
-            let head_at: i64 = row.try_get("last_recorded_at")?;
-            let in_month = (month.from..month.to).contains(&head_at);
-            seq("month_seq")?
-                .filter(|_| in_month)
-                .map(|first_seq| NewestMonth {
-                    partition: month.name.clone(),
-                    first_seq,
-                })
-        }
+        Some(month) => NewestMonth::of(month, row.try_get("last_recorded_at")?, seq("month_seq")?),
         None => None,
     };
     Ok(Some(Scope {
@@ -587,7 +604,7 @@ fn late_entry_beyond(
             &bound(seq),
         ],
     )?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 /// One page, newest first, with cursors for the neighbouring pages, not yet opened.
@@ -646,7 +663,7 @@ pub(crate) fn count(tx: &mut impl Statements, tenant: TenantId, filter: &Filter)
     let (lo, hi) = (bound(lo), bound(hi));
     let head: [&(dyn ToSql + Sync); 3] = [&tenant.0, &lo, &hi];
     let params = conditions.params(&head, None);
-    let n: i64 = tx.query_one(&sql, &params)?.get(0);
+    let n: i64 = tx.query_one(&sql, &params)?.try_get(0)?;
     Ok(n.max(0) as u64)
 }
 
@@ -675,9 +692,10 @@ pub(crate) fn tallies(
                     &tallies::day_bound(end.unwrap_or(tallies::LAST_DAY)),
                 ],
             )?;
-            let stored = rows
-                .iter()
-                .filter_map(|r| tallies::rollup_tally(r.get(0), r.get(1)));
+            let mut stored = Vec::with_capacity(rows.len());
+            for r in &rows {
+                stored.extend(tallies::rollup_tally(r.try_get(0)?, r.try_get(1)?));
+            }
             tallies::rollup_answer(stored, result, &edges, |edge| {
                 scan_tallies(tx, tenant, edge, TallyUnit::Day)
             })
@@ -715,8 +733,65 @@ fn scan_tallies(
     let head: [&(dyn ToSql + Sync); 3] = [&tenant.0, &lo, &hi];
     let params = conditions.params(&head, None);
     let rows = tx.query(&sql, &params)?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| tallies::scanned_tally(r.get(0), unit, r.get::<_, &str>(1), r.get(2)))
-        .collect())
+    let mut tallies = Vec::with_capacity(rows.len());
+    for r in &rows {
+        tallies.extend(tallies::scanned_tally(
+            r.try_get(0)?,
+            unit,
+            r.try_get::<_, &str>(1)?,
+            r.try_get(2)?,
+        ));
+    }
+    Ok(tallies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn december() -> schema::MonthPartition {
+        schema::MonthPartition {
+            name: "entries_2026_12".into(),
+            from: 1_796_083_200_000,
+            to: 1_798_761_600_000,
+        }
+    }
+
+    #[test]
+    fn only_a_head_received_in_the_month_makes_it_the_newest() {
+        let month = december();
+        let inside = NewestMonth::of(&month, month.from, Some(40));
+        assert_eq!(
+            inside,
+            Some(NewestMonth {
+                partition: "entries_2026_12".into(),
+                first_seq: 40
+            })
+        );
+        assert_eq!(NewestMonth::of(&month, month.to - 1, Some(40)), inside);
+        // A quiet tenant, or a writer whose clock is a month ahead of this node's.
+        assert_eq!(NewestMonth::of(&month, month.from - 1, Some(40)), None);
+        assert_eq!(NewestMonth::of(&month, month.to, Some(40)), None);
+        // An empty log's head time is 0; a month without the tenant's entries has no seq.
+        assert_eq!(NewestMonth::of(&month, 0, None), None);
+        assert_eq!(NewestMonth::of(&month, month.from, None), None);
+    }
+
+    #[test]
+    fn a_page_splits_at_the_month_only_where_the_month_can_fill_it() {
+        let newest = NewestMonth {
+            partition: "entries_2026_12".into(),
+            first_seq: 100,
+        };
+        // 60 rows of the month above the split: a page of 51 unfiltered, not a filtered one.
+        assert_eq!(newest.split((0, 160), 51, 1), Some(100));
+        assert_eq!(newest.split((0, 160), 51, NEAR_ROWS_PER_MATCH), None);
+        assert_eq!(newest.split((0, 160), 7, NEAR_ROWS_PER_MATCH), Some(100));
+        // A cursor below the month, or a period ending before it: the whole table.
+        assert_eq!(newest.split((0, 100), 1, 1), None);
+        assert_eq!(newest.split((0, 90), 1, 1), None);
+        // A period starting inside the month splits at its own start.
+        assert_eq!(newest.split((130, 160), 10, 1), Some(130));
+        assert_eq!(newest.split((160, 160), 1, 1), None);
+    }
 }

@@ -1,6 +1,6 @@
 //! Single entries, leaves, log heads and facets, each read inside the caller's snapshot.
 
-use super::pool::{PgResult, Statements, Tx};
+use super::pool::{column, PgResult, Statements, Tx};
 use crate::facets::{self, ActorSearch};
 use crate::stored_entry::{slots_from_columns, StoredEntry};
 use crate::{LeafRecord, Lookup, StoreError};
@@ -22,15 +22,17 @@ pub(crate) struct LogHead {
 
 /// The tenant's log head, `None` for a tenant that does not exist.
 pub(crate) fn log_head(tx: &mut impl Statements, tenant: TenantId) -> PgResult<Option<LogHead>> {
-    Ok(tx
-        .query_opt(
-            "SELECT next_seq, first_seq FROM log_heads WHERE tenant = $1",
-            &[&tenant.0],
-        )?
-        .map(|r| LogHead {
-            size: r.get::<_, i64>(0).max(0) as u64,
-            first_seq: r.get::<_, i64>(1).max(0) as u64,
-        }))
+    tx.query_opt(
+        "SELECT next_seq, first_seq FROM log_heads WHERE tenant = $1",
+        &[&tenant.0],
+    )?
+    .map(|r| -> PgResult<LogHead> {
+        Ok(LogHead {
+            size: r.try_get::<_, i64>(0)?.max(0) as u64,
+            first_seq: r.try_get::<_, i64>(1)?.max(0) as u64,
+        })
+    })
+    .transpose()
 }
 
 /// The log head of an existing tenant, `NotFound` otherwise.
@@ -49,10 +51,14 @@ pub(crate) fn log_sizes(tx: &mut Tx<'_>) -> PgResult<Vec<(TenantId, u64)>> {
         "SELECT tenant, next_seq FROM log_heads ORDER BY tenant",
         &[],
     )?;
-    Ok(rows
-        .iter()
-        .map(|row| (TenantId(row.get(0)), row.get::<_, i64>(1).max(0) as u64))
-        .collect())
+    rows.iter()
+        .map(|row| {
+            Ok((
+                TenantId(row.try_get(0)?),
+                row.try_get::<_, i64>(1)?.max(0) as u64,
+            ))
+        })
+        .collect()
 }
 
 /// Entries recorded at or after `since`: the log size minus the first such seq (one probe of
@@ -77,25 +83,25 @@ pub(crate) const STORED_COLUMNS: &str = "e.seq, e.id, e.envelope, e.idempotency_
      e.actor_salt, e.actor_value, e.context_salt, e.context_value, e.payload_salt, e.payload_value";
 
 /// The vault values of an entry row selected with [`STORED_COLUMNS`] ([`slots_from_columns`]).
-pub(crate) fn row_slots(row: &Row) -> Vec<Result<Slot, StoreError>> {
-    slots_from_columns([
-        (row.get::<_, Option<&[u8]>>(4), row.get(5)),
-        (row.get::<_, Option<&[u8]>>(6), row.get(7)),
-        (row.get::<_, Option<&[u8]>>(8), row.get(9)),
-    ])
+pub(crate) fn row_slots(row: &Row) -> Result<Vec<Result<Slot, StoreError>>, StoreError> {
+    Ok(slots_from_columns([
+        (column::<Option<&[u8]>>(row, 4)?, column(row, 5)?),
+        (column::<Option<&[u8]>>(row, 6)?, column(row, 7)?),
+        (column::<Option<&[u8]>>(row, 8)?, column(row, 9)?),
+    ]))
 }
 
 /// An entry row (selected with [`STORED_COLUMNS`]) as stored; a damaged vault value fails it.
 pub(crate) fn stored_from_row(row: &Row) -> Result<StoredEntry, StoreError> {
-    let seq: i64 = row.get(0);
-    let id: Uuid = row.get(1);
+    let seq: i64 = column(row, 0)?;
+    let id: Uuid = column(row, 1)?;
     Ok(StoredEntry {
         pk: seq,
         seq,
         id: id.as_bytes().to_vec(),
-        envelope: row.get(2),
-        idempotency_key: row.get(3),
-        slots: row_slots(row).into_iter().collect::<Result<_, _>>()?,
+        envelope: column(row, 2)?,
+        idempotency_key: column(row, 3)?,
+        slots: row_slots(row)?.into_iter().collect::<Result<_, _>>()?,
     })
 }
 
@@ -151,7 +157,7 @@ pub(crate) fn get(tx: &mut Tx<'_>, tenant: TenantId, id: Uuid) -> PgResult<Looku
     )?;
     Ok(match pruned {
         Some(row) => Lookup::Pruned {
-            seq: row.get::<_, i64>(0).max(0) as u64,
+            seq: row.try_get::<_, i64>(0)?.max(0) as u64,
         },
         None => Lookup::Missing,
     })
@@ -191,14 +197,14 @@ pub(crate) fn find_actors(
     )?;
     for row in rows {
         let (id, name, email): (Option<&str>, Option<&str>, Option<&str>) =
-            (row.get(1), row.get(2), row.get(3));
+            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
         if search.wants(id, name, email) {
             search.add(FacetActor {
-                kind: row.get(0),
+                kind: row.try_get(0)?,
                 id: id.map(str::to_string),
                 name: name.map(str::to_string),
                 email: email.map(str::to_string),
-                count: row.get::<_, i64>(4).max(0) as u64,
+                count: row.try_get::<_, i64>(4)?.max(0) as u64,
             });
         }
     }
@@ -218,15 +224,15 @@ pub(crate) fn facets(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Facets> {
         &[&tenant.0],
     )?;
     for row in rows {
-        let kind: String = row.get(0);
-        facets::add_stored_value(&mut facets, &kind, row.get(1), row.get(2));
+        let kind: String = row.try_get(0)?;
+        facets::add_stored_value(&mut facets, &kind, row.try_get(1)?, row.try_get(2)?);
     }
     let total: i64 = tx
         .query_one(
             "SELECT count(*) FROM facet_actors WHERE tenant = $1 AND count > 0",
             &[&tenant.0],
         )?
-        .get(0);
+        .try_get(0)?;
     facets.actors_total = total.max(0) as u64;
     let rows = tx.query(
         "SELECT type, id, name, email, count FROM facet_actors
@@ -239,11 +245,11 @@ pub(crate) fn facets(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Facets> {
     )?;
     for row in rows {
         facets.actors.push(FacetActor {
-            kind: row.get(0),
-            id: row.get(1),
-            name: row.get(2),
-            email: row.get(3),
-            count: row.get::<_, i64>(4).max(0) as u64,
+            kind: row.try_get(0)?,
+            id: row.try_get(1)?,
+            name: row.try_get(2)?,
+            email: row.try_get(3)?,
+            count: row.try_get::<_, i64>(4)?.max(0) as u64,
         });
     }
     Ok(facets)

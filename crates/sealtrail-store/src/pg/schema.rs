@@ -490,7 +490,7 @@ pub(crate) fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
             )?;
             let newest: Option<i32> = tx
                 .query_one("SELECT max(version) FROM schema_migrations", &[])?
-                .get(0);
+                .try_get(0)?;
             if let Some(newest) = newest.filter(|n| *n > latest_version()) {
                 return Err(StoreError::Backend(format!(
                     "the database has schema version {newest}, newer than this build's {}; \
@@ -588,8 +588,8 @@ pub(crate) fn ensure_partitions(conn: &mut Conn, now: Timestamp) -> PgResult<i64
             &[&names],
         )?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     let mut covered = 0;
     for month in &months {
         if !existing.contains(&month.name) {
@@ -626,8 +626,8 @@ fn bound_pending_word_lists(tx: &mut Tx<'_>) -> PgResult<()> {
             &[&option],
         )?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     for index in unbounded {
         // The name comes quoted from the catalogue, the number is a constant of this build.
         tx.inner()
@@ -658,7 +658,7 @@ pub(crate) fn drop_empty_partitions(tx: &mut Tx<'_>, before: i64) -> PgResult<Ve
     // lock taken leaves the drop to the one holding it.
     let locked: bool = tx
         .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&MAINTENANCE_LOCK])?
-        .get(0);
+        .try_get(0)?;
     if !locked {
         return Ok(Vec::new());
     }
@@ -670,8 +670,8 @@ pub(crate) fn drop_empty_partitions(tx: &mut Tx<'_>, before: i64) -> PgResult<Ve
     )?;
     let mut dropped = Vec::new();
     for row in rows {
-        let name: String = row.get(0);
-        let bound: String = row.get(1);
+        let name: String = row.try_get(0)?;
+        let bound: String = row.try_get(1)?;
         let Some(to) = partition_end(&bound) else {
             continue;
         };
@@ -686,7 +686,7 @@ pub(crate) fn drop_empty_partitions(tx: &mut Tx<'_>, before: i64) -> PgResult<Ve
         let empty = tx
             .inner()
             .query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {quoted})"), &[])?
-            .get::<_, bool>(0);
+            .try_get::<_, bool>(0)?;
         if empty {
             tx.inner().batch_execute(&format!("DROP TABLE {quoted}"))?;
             dropped.push(name);

@@ -3,7 +3,7 @@
 //! which nodes a root or proof needs depends only on the sizes, never on the hashes, so a first
 //! pass records the positions and one query fetches them all.
 
-use super::pool::{PgResult, Tx};
+use super::pool::{column, PgResult, Tx};
 use super::read::existing_head;
 use crate::{Hash, StoreError, TreeHead};
 use sealtrail_core::merkle::{self, NodeSource, ProofError};
@@ -93,13 +93,13 @@ fn fetch_nodes(
         &[&tenants, &levels, &indexes],
     )?;
     for row in rows {
-        let tenant: i64 = row.get(0);
-        let level: i32 = row.get(1);
-        let idx: i64 = row.get(2);
-        let hash: Vec<u8> = row.get(3);
+        let tenant: i64 = row.try_get(0)?;
+        let level: i32 = row.try_get(1)?;
+        let idx: i64 = row.try_get(2)?;
+        let hash: &[u8] = row.try_get(3)?;
         fetched.entry(tenant).or_default().0.insert(
             (level.max(0) as u32, idx.max(0) as u64),
-            hash_from_bytes(&hash)?,
+            hash_from_bytes(hash)?,
         );
     }
     Ok(fetched)
@@ -162,8 +162,8 @@ pub(crate) fn level_range(
         .iter()
         .map(|row| {
             Ok((
-                row.get::<_, i64>(0),
-                hash_from_bytes(row.get::<_, &[u8]>(1))?,
+                column::<i64>(row, 0)?,
+                hash_from_bytes(column::<&[u8]>(row, 1)?)?,
             ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

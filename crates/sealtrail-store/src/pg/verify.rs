@@ -98,7 +98,7 @@ fn entries(tx: &mut Tx<'_>, tenant: TenantId, verifier: &mut Verifier<'_>) -> Pg
             seq_column: Some(seq),
             id: Some(*id.as_bytes()),
             envelope: row.try_get(2)?,
-            slots: row_slots(&row),
+            slots: row_slots(&row)?,
             copies: copies(&row)?,
         });
     }

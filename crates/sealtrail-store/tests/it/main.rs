@@ -13,6 +13,7 @@ mod pg_erasure_traces;
 mod pg_lifecycle;
 mod pg_pages_by_month;
 mod pg_replica;
+mod pg_row_types;
 mod pg_tls;
 mod sqlite_contract;
 mod sqlite_durability;

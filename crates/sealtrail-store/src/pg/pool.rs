@@ -57,6 +57,12 @@ impl PgError {
     fn is_retryable(&self) -> bool {
         matches!(self, PgError::Sql(e) if is_retryable(e))
     }
+
+    /// PostgreSQL's `feature_not_supported`, which a prepared statement whose result type
+    /// changed under it also raises.
+    fn is_unsupported(&self) -> bool {
+        matches!(self, PgError::Sql(e) if e.code() == Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED))
+    }
 }
 
 /// Result of a store function.
@@ -143,13 +149,28 @@ pub(crate) struct Tx<'a> {
     statements: &'a mut HashMap<String, Statement>,
 }
 
-/// Runs `run` again while it loses a deadlock, serialization race or standby conflict, up to
-/// [`RETRIES`] times, and phrases its error for the caller with `context`.
-fn retried<T>(context: &str, mut run: impl FnMut() -> PgResult<T>) -> Result<T, StoreError> {
+/// Runs `run` on `conn` again while it loses a deadlock, serialization race or standby
+/// conflict, up to [`RETRIES`] times, and phrases its error for the caller with `context`.
+///
+/// A statement PostgreSQL refuses as unsupported runs once more with the connection's
+/// statements prepared afresh: after a column's type changed under a prepared statement
+/// (an operator's migration), PostgreSQL will not change the cached plan's result type
+/// ("cached plan must not change result type") and the connection failed every such read
+/// until it was replaced.
+fn retried<T>(
+    context: &str,
+    conn: &mut Conn,
+    mut run: impl FnMut(&mut Conn) -> PgResult<T>,
+) -> Result<T, StoreError> {
     let mut attempt = 0;
+    let mut prepared_afresh = false;
     loop {
-        match run() {
+        match run(conn) {
             Err(e) if e.is_retryable() && attempt < RETRIES => attempt += 1,
+            Err(e) if e.is_unsupported() && !prepared_afresh => {
+                conn.statements.clear();
+                prepared_afresh = true;
+            }
             other => return other.map_err(|e| e.into_store(context)),
         }
     }
@@ -342,7 +363,7 @@ impl Pool {
         context: &'static str,
         f: impl Fn(&mut Conn) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.with_conn(move |conn| retried(context, || f(conn)))
+        self.with_conn(move |conn| retried(context, conn, |conn| f(conn)))
             .await
     }
 
@@ -367,7 +388,7 @@ impl Pool {
         f: impl Fn(&mut Tx<'_>) -> PgResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.with_conn(move |conn| {
-            retried(context, || {
+            retried(context, conn, |conn| {
                 let mut tx = conn.begin(isolation, read_only)?;
                 let value = f(&mut tx)?;
                 tx.commit()?;

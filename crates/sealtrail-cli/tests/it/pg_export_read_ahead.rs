@@ -4,6 +4,7 @@
 //! first, an export holds exactly the entries the API lists, in order.
 
 use crate::common::{get_json, post_batch, Served};
+use sealtrail_testkit::contract::fixtures::{dense_and_sparse_batches, DENSE_AND_SPARSE_MATCHES};
 use sealtrail_testkit::pg_harness::PgServer;
 use serde_json::{json, Value};
 
@@ -43,20 +44,8 @@ async fn exports_read_ahead_through_dense_and_sparse_pages_hold_exactly_the_list
             .collect()
     };
     // Oldest: every other entry matches; newest: a dense run of 2,500 matches.
-    for _ in 0..3 {
-        let sparse = (0..500)
-            .map(|i| {
-                if i % 2 == 0 {
-                    "bulk.imported"
-                } else {
-                    "doc.viewed"
-                }
-            })
-            .collect();
-        post_batch(&served.url, &key, batch(sparse)).await;
-    }
-    for _ in 0..5 {
-        post_batch(&served.url, &key, batch(vec!["bulk.imported"; 500])).await;
+    for actions in dense_and_sparse_batches() {
+        post_batch(&served.url, &key, batch(actions)).await;
     }
     let mut listed: Vec<Value> = Vec::new();
     let mut path = "/v1/events?action=bulk.imported&limit=1000&count=false".to_string();
@@ -76,7 +65,7 @@ async fn exports_read_ahead_through_dense_and_sparse_pages_hold_exactly_the_list
             None => break,
         }
     }
-    assert_eq!(listed.len(), 750 + 2500);
+    assert_eq!(listed.len(), DENSE_AND_SPARSE_MATCHES);
     let newest = exported_ids(&served.url, &key, "action=bulk.imported").await;
     assert_eq!(newest, listed);
     let mut oldest = exported_ids(&served.url, &key, "action=bulk.imported&order=oldest").await;

@@ -4,6 +4,7 @@
 use crate::common::{event, expect_error, TestServer};
 use reqwest::StatusCode;
 use sealtrail_core::keys::Scope;
+use sealtrail_testkit::contract::fixtures::{dense_and_sparse_batches, DENSE_AND_SPARSE_MATCHES};
 use serde_json::{json, Value};
 
 async fn seed(s: &TestServer, n: usize) {
@@ -608,25 +609,9 @@ async fn exports_across_dense_and_sparse_pages_hold_exactly_the_listed_entries()
             .collect();
         json!({ "events": events })
     };
-    for _ in 0..3 {
-        let sparse = (0..500)
-            .map(|i| {
-                if i % 2 == 0 {
-                    "bulk.imported"
-                } else {
-                    "doc.viewed"
-                }
-            })
-            .collect();
+    for actions in dense_and_sparse_batches() {
         assert_eq!(
-            s.post_events(&s.admin_key, &batch(sparse)).await.status(),
-            StatusCode::OK
-        );
-    }
-    for _ in 0..5 {
-        let dense = vec!["bulk.imported"; 500];
-        assert_eq!(
-            s.post_events(&s.admin_key, &batch(dense)).await.status(),
+            s.post_events(&s.admin_key, &batch(actions)).await.status(),
             StatusCode::OK
         );
     }
@@ -635,7 +620,7 @@ async fn exports_across_dense_and_sparse_pages_hold_exactly_the_listed_entries()
         .iter()
         .map(|e| e["id"].clone())
         .collect();
-    assert_eq!(listed.len(), 750 + 2500);
+    assert_eq!(listed.len(), DENSE_AND_SPARSE_MATCHES);
     for (query, oldest_first) in [("", false), ("&order=oldest", true)] {
         let (_, body) = download(
             &s,

@@ -219,3 +219,27 @@ pub async fn expect_counts(store: &Arc<dyn Store>, t: TenantId, cases: Vec<(&str
 pub fn pseudonym_key() -> sealtrail_store::PseudonymKey {
     sealtrail_store::PseudonymKey::from_bytes([7; 32])
 }
+
+/// The actions of an export case posted in batches of 500, oldest first: three batches where
+/// every other entry is `bulk.imported`, then five where all are (matches sparse, then dense,
+/// so an export of `action=bulk.imported` crosses pages of both kinds). Shared by the HTTP
+/// export test and the one against a real `serve` on PostgreSQL.
+pub fn dense_and_sparse_batches() -> Vec<Vec<&'static str>> {
+    let sparse = || {
+        (0..500)
+            .map(|i| {
+                if i % 2 == 0 {
+                    "bulk.imported"
+                } else {
+                    "doc.viewed"
+                }
+            })
+            .collect()
+    };
+    let mut batches: Vec<Vec<&'static str>> = (0..3).map(|_| sparse()).collect();
+    batches.extend((0..5).map(|_| vec!["bulk.imported"; 500]));
+    batches
+}
+
+/// The `bulk.imported` entries [`dense_and_sparse_batches`] makes.
+pub const DENSE_AND_SPARSE_MATCHES: usize = 3 * 250 + 5 * 500;

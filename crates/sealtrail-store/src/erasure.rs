@@ -19,13 +19,17 @@
 //!    (filter columns, targets, properties, search words) rebuilt from the scrubbed entry. A
 //!    dry run takes the same steps on read snapshots ([`preview`]) and writes nothing, so it
 //!    reports exactly what the erasure would change.
-//! 3. traces (backend-specific): whatever the engine keeps of the old values is purged.
+//! 3. export jobs: files exported before the erasure are withdrawn, and the job records'
+//!    specs (requester, label, filters) are rewritten the same way ([`job_specs`]).
+//! 4. traces (backend-specific): whatever the engine keeps of the old values is purged.
 //!
 //! Envelopes and tree nodes are never touched, so every proof and checkpoint stays valid.
 
+mod job_specs;
 pub(crate) mod ledger;
 mod subject;
 
+pub(crate) use job_specs::scrub_spec;
 pub(crate) use subject::{Plan, SubjectIdentifiers};
 
 use crate::facets::FacetDeltas;

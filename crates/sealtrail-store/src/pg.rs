@@ -569,11 +569,6 @@ impl Lifecycle for PgStore {
     ) -> Result<ErasureOutcome, StoreError> {
         let outcome = lifecycle::erase_subject(&self.pool, tenant, subject, mode, by, key).await?;
         if mode == ErasureMode::Erase {
-            self.pool
-                .write("withdrawing exports after an erasure", move |tx| {
-                    jobs::withdraw(tx, tenant, Timestamp::now())
-                })
-                .await?;
             self.record_erasures(tenant).await?;
             // Before answering, so no file keeps what was erased once the caller is told.
             lifecycle::rewrite_erased(self.pool.clone()).await;

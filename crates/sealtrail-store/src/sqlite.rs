@@ -590,9 +590,12 @@ impl Lifecycle for SqliteStore {
         self.writer
             .run_job(move |conn| ledger::finish(conn, tenant, run))
             .await?;
-        self.withdraw_exports(tenant, Timestamp::now()).await?;
+        let specs_rewritten = self
+            .withdraw_exports(tenant, Timestamp::now(), plan)
+            .await?;
         self.finish_erasures(tenant).await?;
-        if outcome.entries_scrubbed > 0 {
+        // The WAL holds the pages as they were until it is truncated.
+        if outcome.entries_scrubbed > 0 || specs_rewritten > 0 {
             self.purge_traces().await?;
         }
         Ok(outcome)

@@ -139,6 +139,7 @@ macro_rules! store_contract_tests {
             export_jobs_of_silent_nodes_are_taken_over_and_expire,
             sign_in_attempts_are_counted_once_for_everyone,
             an_erasure_withdraws_the_tenants_exports,
+            an_erasure_rewrites_the_subject_out_of_job_records,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

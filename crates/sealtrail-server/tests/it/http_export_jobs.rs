@@ -578,3 +578,62 @@ fn attempt(tenant: TenantId, id: uuid::Uuid, n: u32) -> JobAttempt {
         attempt: n,
     }
 }
+
+/// An auditor exports one person's trail, then that person is erased: the job list must not
+/// keep naming them (its label and filters are shown for a week after), and the withdrawn
+/// job's filters name the pseudonym the log now shows instead.
+#[tokio::test]
+async fn an_erasure_rewrites_the_subject_out_of_the_job_list() {
+    let s = TestServer::start().await;
+    let subject = "u-zoe-1042";
+    let events: Vec<Value> = (0..6)
+        .map(|i| event("doc.updated", if i % 2 == 0 { subject } else { "u-bob-77" }))
+        .collect();
+    let r = s
+        .post_events(&s.admin_key, &json!({ "events": events }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let job = create(
+        &s,
+        &s.admin_key,
+        json!({
+            "name": format!("Access review {subject}"),
+            "format": "csv",
+            "filters": { "actor": subject },
+        }),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let (_, done) = wait_finished(&s, &s.admin_key, &id).await;
+    assert_eq!(
+        (done["state"].as_str(), done["rows"].as_u64()),
+        (Some("ready"), Some(3))
+    );
+
+    let r = s
+        .client
+        .post(format!("{}/v1/subjects/{subject}/erase", s.url))
+        .bearer_auth(&s.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let list = s.get_json(&s.admin_key, "/v1/exports").await;
+    assert!(
+        !list.to_string().contains(subject),
+        "the job list still names the subject: {list}"
+    );
+    let job = s.get_json(&s.admin_key, &format!("/v1/exports/{id}")).await;
+    let pseudonym = job["filters"]["actor"].as_str().unwrap().to_string();
+    assert!(pseudonym.starts_with("erased-"), "{job}");
+    assert_eq!(job["name"], format!("Access review {pseudonym}"));
+    assert_eq!(job["state"], "expired", "withdrawn: {job}");
+    let shown = s
+        .get_json(&s.admin_key, &format!("/v1/events?actor={pseudonym}"))
+        .await;
+    assert_eq!(
+        shown["total"], 3,
+        "the filters now name the subject's entries"
+    );
+}

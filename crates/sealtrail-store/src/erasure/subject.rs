@@ -155,6 +155,15 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// True when `value`, a whole string, names the subject: the subject itself, one of its
+    /// actors' ids, or one of their e-mail addresses (ignoring ASCII case). Used where a
+    /// string is an identity field as a whole, such as a filter value, so short ids count.
+    pub(super) fn names_subject(&self, value: &str) -> bool {
+        value == self.subject
+            || self.target_ids.contains(value)
+            || self.emails.contains(&value.to_ascii_lowercase())
+    }
+
     /// True when this target object (payload JSON) is the subject.
     pub(super) fn is_subject_target(&self, target: &Value) -> bool {
         is_subject_target(

@@ -5,6 +5,7 @@
 
 use super::pool::{PgResult, Tx};
 use super::PgStore;
+use crate::erasure::Plan;
 use crate::jobs::BACK_TO_QUEUE;
 use crate::{JobAttempt, JobEnd, JobSweep, StoreError, StoredJob, SweepRules};
 use postgres::Row;
@@ -376,8 +377,36 @@ impl crate::Jobs for PgStore {
 
 /// After an erasure of `tenant`: files exported before it may hold the erased values, so the
 /// tenant's ready jobs expire at once, running ones go back to the queue (to run again on the
-/// erased log), and all their bytes are deleted — then rewritten away with the table.
-pub(crate) fn withdraw(tx: &mut Tx<'_>, tenant: TenantId, now: Timestamp) -> PgResult<u64> {
+/// erased log), and all their bytes are deleted — then rewritten away with the table. Every
+/// job's spec is rewritten without the subject ([`crate::erasure::scrub_spec`]), and the
+/// table rewritten too when one changed (`UPDATE` leaves the old text in a dead row).
+pub(crate) fn withdraw(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    now: Timestamp,
+    plan: &Plan,
+) -> PgResult<u64> {
+    let specs = tx.query(
+        "SELECT id, spec FROM export_jobs WHERE tenant = $1 FOR UPDATE",
+        &[&tenant.0],
+    )?;
+    let mut rewritten = 0u64;
+    for row in &specs {
+        let (id, spec): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        if let Some(scrubbed) = crate::erasure::scrub_spec(&spec, plan) {
+            tx.execute(
+                "UPDATE export_jobs SET spec = $3 WHERE tenant = $1 AND id = $2",
+                &[&tenant.0, &id, &scrubbed],
+            )?;
+            rewritten += 1;
+        }
+    }
+    if rewritten > 0 {
+        tx.execute(
+            "INSERT INTO pending_rewrites (relation) VALUES ('export_jobs') ON CONFLICT DO NOTHING",
+            &[],
+        )?;
+    }
     let expired = tx.execute(
         "UPDATE export_jobs SET state = 'expired', expires_at = $2, error = $3
          WHERE tenant = $1 AND state = 'ready'",

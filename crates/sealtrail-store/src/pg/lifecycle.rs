@@ -26,7 +26,7 @@ use crate::{
     pruning, ErasureMode, ErasureOutcome, PruneOrder, PruneOutcome, PseudonymKey, StoreError,
 };
 use sealtrail_core::entry::{Actor, NewEntry};
-use sealtrail_core::TenantId;
+use sealtrail_core::{TenantId, Timestamp};
 use std::sync::Arc;
 
 /// A tenant's log head as locked for one prune or erasure transaction.
@@ -150,6 +150,10 @@ pub(crate) async fn erase_subject(
     .await?;
     pool.write("finishing an erasure", move |tx| {
         ledger::touch(tx, tenant, run, true)
+    })
+    .await?;
+    pool.write("withdrawing exports after an erasure", move |tx| {
+        super::jobs::withdraw(tx, tenant, Timestamp::now(), &plan)
     })
     .await?;
     Ok(outcome)

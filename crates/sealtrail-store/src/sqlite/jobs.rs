@@ -6,6 +6,7 @@
 
 use super::error::backend;
 use super::{SqliteStore, WriteError};
+use crate::erasure::Plan;
 use crate::jobs::BACK_TO_QUEUE;
 use crate::{JobAttempt, JobEnd, JobSweep, StoreError, StoredJob, SweepRules};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -14,6 +15,7 @@ use sealtrail_core::{TenantId, Timestamp};
 use std::fs;
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The columns [`job_from_row`] reads.
@@ -384,15 +386,20 @@ fn tidy(
 impl SqliteStore {
     /// After an erasure of `tenant`: files exported before it may hold the erased values, so
     /// the tenant's ready jobs expire at once, running ones go back to the queue (to run again
-    /// on the erased log), and every file of the tenant's jobs is deleted.
+    /// on the erased log), every file of the tenant's jobs is deleted, and every job's spec
+    /// is rewritten without the subject ([`crate::erasure::scrub_spec`]; `secure_delete`
+    /// zeroes the old text). Answers how many specs changed.
     pub(super) async fn withdraw_exports(
         &self,
         tenant: TenantId,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.writer
+        plan: Arc<Plan>,
+    ) -> Result<usize, StoreError> {
+        let rewritten = self
+            .writer
             .run_job(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let rewritten = scrub_specs(&tx, tenant, &plan)?;
                 tx.execute(
                     "UPDATE export_jobs SET state = 'expired', expires_at = ?2, error = ?3
                      WHERE tenant = ?1 AND state = 'ready'",
@@ -406,7 +413,7 @@ impl SqliteStore {
                     [tenant.0],
                 )?;
                 tx.commit()?;
-                Ok(())
+                Ok(rewritten)
             })
             .await?;
         let dir = files_root(&self.db_path).join(tenant.0.to_string());
@@ -415,8 +422,29 @@ impl SqliteStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(&dir)(e)),
         })
-        .await
+        .await?;
+        Ok(rewritten)
     }
+}
+
+/// Rewrites the specs of `tenant`'s jobs that name `plan`'s subject; answers how many.
+fn scrub_specs(conn: &Connection, tenant: TenantId, plan: &Plan) -> rusqlite::Result<usize> {
+    let specs = conn
+        .prepare("SELECT id, spec FROM export_jobs WHERE tenant = ?1")?
+        .query_map([tenant.0], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut update =
+        conn.prepare("UPDATE export_jobs SET spec = ?3 WHERE tenant = ?1 AND id = ?2")?;
+    let mut rewritten = 0;
+    for (id, spec) in specs {
+        if let Some(scrubbed) = crate::erasure::scrub_spec(&spec, plan) {
+            update.execute(params![tenant.0, id, scrubbed])?;
+            rewritten += 1;
+        }
+    }
+    Ok(rewritten)
 }
 
 #[async_trait::async_trait]

@@ -1,6 +1,6 @@
 //! No byte of an erased subject stays in any table or index file of the PostgreSQL cluster
 //! once the erasure has answered — the month partition, its indexes (including the GIN search
-//! index, which never drops a word's key), the facet tables, an export's stored file,
+//! index, which never drops a word's key), the facet tables, an export's stored file and record,
 //! `pg_statistic` — while appends
 //! go on throughout and every one of them is kept. Scanned after `CHECKPOINT`, over every file
 //! of the cluster but the WAL (which docs/scale-out.md covers).
@@ -80,8 +80,14 @@ async fn an_erasure_leaves_no_copy_in_any_table_or_index_file() {
     for chunk in entries.chunks(500) {
         store.append(t, chunk.to_vec()).await.unwrap();
     }
-    // A ready export of the log, stored in the database (large enough to be TOASTed).
-    let job = StoredJob::queued(t, uuid::Uuid::now_v7(), "{}".into(), Timestamp::now());
+    // A ready export of the log, stored in the database (large enough to be TOASTed), whose
+    // record names the subject as requester, in its label and as a filter.
+    let spec = serde_json::json!({
+        "name": format!("Access review {name}"),
+        "filters": {"actor": email},
+        "actor": {"type": "user", "id": id, "email": email, "name": name},
+    });
+    let job = StoredJob::queued(t, uuid::Uuid::now_v7(), spec.to_string(), Timestamp::now());
     assert!(store.add_job(job, 10).await.unwrap());
     let claimed = store
         .claim_job("node-a", Timestamp::now())

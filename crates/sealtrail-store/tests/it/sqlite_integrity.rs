@@ -8,7 +8,7 @@ use sealtrail_core::merkle::MemoryTree;
 use sealtrail_core::{Entry, TenantId, Timestamp};
 use sealtrail_store::sqlite::{SqliteOptions, SqliteStore, DB_FILE_NAME};
 use sealtrail_store::PruneOrder;
-use sealtrail_store::{Directory, EventLog, Integrity, Lifecycle};
+use sealtrail_store::{Directory, EventLog, Integrity, Jobs, Lifecycle};
 use sealtrail_store::{ErasureMode, Lookup, Slot, Store, StoreError};
 use sealtrail_testkit::contract::erasure::{
     by_subject, mentioning_subject, SUBJECT_EMAIL, SUBJECT_NAME,
@@ -314,6 +314,19 @@ async fn erasure_leaves_no_bytes_of_the_subject_in_the_files() {
             .collect();
         store.append(t, batch).await.expect("append");
     }
+    // An export job whose record names the subject as requester, in its label and filters.
+    let spec = serde_json::json!({
+        "name": format!("Access review {SUBJECT_NAME}"),
+        "filters": {"actor": SUBJECT_EMAIL},
+        "actor": {"type": "user", "id": "u-zoe", "email": SUBJECT_EMAIL, "name": SUBJECT_NAME},
+    });
+    let job = sealtrail_store::StoredJob::queued(
+        t,
+        uuid::Uuid::now_v7(),
+        spec.to_string(),
+        Timestamp::now(),
+    );
+    assert!(store.add_job(job, 10).await.expect("job"));
     let needles: [&[u8]; 4] = [
         SUBJECT_EMAIL.as_bytes(),
         SUBJECT_NAME.as_bytes(),

@@ -468,3 +468,65 @@ pub async fn an_erasure_withdraws_the_tenants_exports(store: Arc<dyn Store>) {
         b"zoe.martin@example.com,signed in"
     );
 }
+
+/// An erasure rewrites what the tenant's job records keep of the subject — a requester, a
+/// label, a filter value — since the job list shows them for days after; a record naming
+/// someone else, and another tenant's records, stay byte for byte.
+pub async fn an_erasure_rewrites_the_subject_out_of_job_records(store: Arc<dyn Store>) {
+    use super::erasure::{by_subject, SUBJECT_EMAIL, SUBJECT_NAME};
+    use super::fixtures::{append, pseudonym_key};
+    use serde_json::json;
+    let acme = store.create_tenant("acme").await.unwrap().id;
+    let other = store.create_tenant("other").await.unwrap().id;
+    append(&store, acme, vec![by_subject("session.created")]).await;
+    let naming = json!({
+        "name": format!("Access review {SUBJECT_NAME}"),
+        "filters": {"actor": SUBJECT_EMAIL.to_uppercase(), "target_id": "u-zoe"},
+        "params": [["actor", SUBJECT_EMAIL], ["target_id", "u-zoe"]],
+        "actor": {"type": "user", "id": "u-zoe", "email": SUBJECT_EMAIL, "name": SUBJECT_NAME},
+    })
+    .to_string();
+    let unrelated = json!({
+        "name": "Quarterly review",
+        "filters": {"actor": "u-zoey"},
+        "actor": {"type": "user", "id": "u-auditor", "email": "auditor@example.com"},
+    })
+    .to_string();
+    let now = Timestamp::now();
+    let mut jobs = Vec::new();
+    for (tenant, spec) in [(acme, &naming), (acme, &unrelated), (other, &naming)] {
+        let job = StoredJob::queued(tenant, Uuid::now_v7(), spec.clone(), now);
+        assert!(store.add_job(job.clone(), 10).await.unwrap());
+        jobs.push(job);
+    }
+
+    let by = sealtrail_core::entry::Actor::system("Erasure");
+    let erased = store
+        .erase_subject(
+            acme,
+            "u-zoe",
+            sealtrail_store::ErasureMode::Erase,
+            &by,
+            &pseudonym_key(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(erased.entries_scrubbed, 1);
+
+    let rewritten = store.job(acme, jobs[0].id).await.unwrap().unwrap().spec;
+    let lower = rewritten.to_lowercase();
+    for gone in ["u-zoe", SUBJECT_EMAIL, &SUBJECT_NAME.to_lowercase()] {
+        assert!(!lower.contains(gone), "`{gone}` is still in {rewritten}");
+    }
+    let spec: serde_json::Value = serde_json::from_str(&rewritten).unwrap();
+    let pseudonym = spec["actor"]["id"].as_str().unwrap().to_string();
+    assert!(pseudonym.starts_with("erased-"), "{rewritten}");
+    assert_eq!(spec["actor"]["type"], "user");
+    assert_eq!(spec["filters"]["actor"], pseudonym.as_str());
+    assert_eq!(spec["params"][0][1], pseudonym.as_str());
+    assert_eq!(spec["name"], format!("Access review {pseudonym}"));
+    let kept = store.job(acme, jobs[1].id).await.unwrap().unwrap().spec;
+    assert_eq!(kept, unrelated, "a record naming someone else stays");
+    let elsewhere = store.job(other, jobs[2].id).await.unwrap().unwrap().spec;
+    assert_eq!(elsewhere, naming, "another tenant's records stay");
+}

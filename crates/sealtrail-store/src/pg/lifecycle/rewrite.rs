@@ -22,7 +22,8 @@
 //!
 //! `facet_actors` and `export_files` are not partitioned: each is copied into a new table
 //! while holding it `EXCLUSIVE` (reads go on; appends, which count actors, wait for the copy)
-//! and swapped in — a new table, so statistics gathered on the old one go too. Then
+//! and swapped in — a new table, so statistics gathered on the old one go too; the small
+//! `export_jobs` (whose specs an erasure rewrites) by `VACUUM FULL`. Then
 //! `pg_statistic` itself is rewritten. WAL segments still hold the old values until they are
 //! recycled, and archives and backups until they expire (docs/scale-out.md says so).
 
@@ -45,6 +46,11 @@ const LOCK_TRIES: u64 = 20;
 /// The tables outside `entries` that hold erased values: the actors' facet counts, and the
 /// files of export jobs (withdrawn by an erasure).
 pub(crate) const PLAIN_TABLES: [&str; 2] = ["facet_actors", "export_files"];
+
+/// Small tables holding erased values (the specs of export jobs) that `VACUUM FULL` rewrites
+/// in place: it keeps the table's constraints and index names, and holds the table for the
+/// few milliseconds its copy takes.
+pub(crate) const VACUUMED_TABLES: [&str; 1] = ["export_jobs"];
 
 /// What one pass over the pending rewrites did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,6 +152,8 @@ fn pending(conn: &mut Conn) -> PgResult<Vec<String>> {
 fn rewrite_one(conn: &mut Conn, relation: &str) -> PgResult<bool> {
     if PLAIN_TABLES.contains(&relation) {
         rewrite_table(conn, relation)
+    } else if VACUUMED_TABLES.contains(&relation) {
+        vacuum_full(conn, relation)
     } else if is_partition_name(relation) {
         rewrite_partition(conn, relation)
     } else {
@@ -204,6 +212,28 @@ fn rewrite_statistics(conn: &mut Conn) {
         tracing::warn!(error = %e, "pg_statistic not rewritten after an erasure");
     }
     let _ = conn.batch("RESET lock_timeout");
+}
+
+/// Rewrites a small table with `VACUUM FULL`, waiting at most [`LOCK_WAIT`] for it each try;
+/// `false` when its lock could not be had.
+fn vacuum_full(conn: &mut Conn, table: &str) -> PgResult<bool> {
+    conn.batch(&format!("SET lock_timeout = '{LOCK_WAIT}'"))?;
+    let mut done = Ok(false);
+    for try_number in 0..LOCK_TRIES {
+        match conn.batch(&format!("VACUUM (FULL) {table}")) {
+            Ok(()) => {
+                done = Ok(true);
+                break;
+            }
+            Err(e) if lock_timed_out(&e) => pause_between_tries(try_number),
+            Err(e) => {
+                done = Err(e);
+                break;
+            }
+        }
+    }
+    let _ = conn.batch("RESET lock_timeout");
+    done
 }
 
 /// True when PostgreSQL gave up waiting for a lock (`lock_timeout`).

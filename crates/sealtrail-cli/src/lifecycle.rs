@@ -200,6 +200,12 @@ fn erasure_summary(outcome: &ErasureOutcome, mode: ErasureMode) -> String {
              {p}.\n"
         ),
     };
+    if !outcome.rewrites_pending.is_empty() {
+        out.push_str(&format!(
+            "Old copies may remain on disk until these are rewritten (in the background): {}\n",
+            outcome.rewrites_pending.join(", ")
+        ));
+    }
     let width = outcome.fields.keys().map(|f| f.chars().count()).max();
     let width = width.unwrap_or(0);
     out.push_str("Fields (entries):\n");

@@ -258,6 +258,7 @@ impl ErasureOutcome {
             fields: BTreeMap::new(),
             entries: Vec::new(),
             truncated: false,
+            rewrites_pending: Vec::new(),
         }
     }
 

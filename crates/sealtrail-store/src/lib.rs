@@ -310,6 +310,12 @@ pub struct ErasureOutcome {
     pub entries: Vec<ErasedEntry>,
     /// True when more entries changed than `entries` lists.
     pub truncated: bool,
+    /// Database relations that may still hold old values on disk because their rewrite has
+    /// to wait (PostgreSQL: another node is rewriting, or a busy table's lock could not be
+    /// had); they are rewritten in the background. An officer answering a data subject needs
+    /// to know whether the erasure is complete on disk, so this is said rather than logged.
+    /// Always empty on SQLite, whose erasure purges before it answers.
+    pub rewrites_pending: Vec<String>,
 }
 
 /// The result of recomputing a log's integrity from its stored bytes.

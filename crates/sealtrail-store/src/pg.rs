@@ -567,11 +567,13 @@ impl Lifecycle for PgStore {
         by: &Actor,
         key: &PseudonymKey,
     ) -> Result<ErasureOutcome, StoreError> {
-        let outcome = lifecycle::erase_subject(&self.pool, tenant, subject, mode, by, key).await?;
+        let mut outcome =
+            lifecycle::erase_subject(&self.pool, tenant, subject, mode, by, key).await?;
         if mode == ErasureMode::Erase {
             self.record_erasures(tenant).await?;
-            // Before answering, so no file keeps what was erased once the caller is told.
-            lifecycle::rewrite_erased(self.pool.clone()).await;
+            // Before answering, so no file keeps what was erased once the caller is told, or
+            // the caller is told which still may.
+            outcome.rewrites_pending = lifecycle::rewrite_erased(self.pool.clone()).await;
         }
         Ok(outcome)
     }

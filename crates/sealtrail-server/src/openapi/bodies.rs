@@ -305,6 +305,10 @@ pub struct ErasureResult {
     pub entries: Value,
     /// Whether `entries` lists only the first of them.
     pub truncated: bool,
+    /// Database relations that may still hold the old values on disk until their rewrite,
+    /// which waits for another node's or a busy table's lock and then runs in the background
+    /// (PostgreSQL only; empty when the erasure is complete on disk).
+    pub rewrites_pending: Vec<String>,
 }
 
 /// One registered version of an action's schema.

@@ -129,5 +129,6 @@ fn erasure_json(outcome: &ErasureOutcome, mode: ErasureMode) -> Value {
         "fields": outcome.fields,
         "entries": entries,
         "truncated": outcome.truncated,
+        "rewrites_pending": outcome.rewrites_pending,
     })
 }

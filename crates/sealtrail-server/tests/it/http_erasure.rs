@@ -124,6 +124,11 @@ async fn erasing_a_short_actor_id_leaves_other_peoples_evidence_alone() {
     assert_eq!(r.status(), StatusCode::OK);
     let real: Value = r.json().await.unwrap();
     assert_eq!(real["dry_run"], false);
+    assert_eq!(
+        real["rewrites_pending"],
+        json!([]),
+        "nothing is left on disk"
+    );
     dry["dry_run"] = json!(false);
     assert_eq!(real, dry, "the erasure did what the dry run said");
 

@@ -185,14 +185,24 @@ pub(crate) async fn mark_recorded(
 
 /// Rewrites the relations erasures changed ([`rewrite`]), so no table or index file keeps an
 /// erased value; what cannot get its lock now is left for the next call (the next erasure,
-/// start or nightly prune). Never fails the caller: the erasure itself has been done.
-pub(crate) async fn rewrite_erased(pool: Arc<Pool>) {
+/// start or nightly prune). Answers the relations still pending after the pass (another node
+/// rewriting takes them too). Never fails the caller: the erasure itself has been done.
+pub(crate) async fn rewrite_erased(pool: Arc<Pool>) -> Vec<String> {
     let done = pool
         .with_conn(|conn| {
-            rewrite::run_pending(conn).map_err(|e| e.into_store("rewriting after an erasure"))
+            let report = rewrite::run_pending(conn);
+            let pending = rewrite::pending(conn);
+            Ok((report, pending))
         })
         .await;
-    match done {
+    let (report, pending) = match done {
+        Ok(both) => both,
+        Err(e) => {
+            tracing::error!(error = %e, "rewriting the relations an erasure changed failed; will retry");
+            return vec![format!("(unknown: {e})")];
+        }
+    };
+    match report {
         Ok(report) => {
             if !report.rewritten.is_empty() {
                 tracing::info!(relations = ?report.rewritten, "rewrote the relations an erasure changed");
@@ -205,4 +215,8 @@ pub(crate) async fn rewrite_erased(pool: Arc<Pool>) {
             tracing::error!(error = %e, "rewriting the relations an erasure changed failed; will retry")
         }
     }
+    pending.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "reading the rewrites still pending failed");
+        vec![format!("(unknown: {e})")]
+    })
 }

@@ -334,6 +334,70 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
     assert_eq!(problem(&store, t).await, None);
 }
 
+/// An erasure whose rewrite cannot take the rewrite lock (another node holds it) says which
+/// relations may still hold the old values, instead of answering as if the files were clean;
+/// once the lock is free, the background pass rewrites them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_erasure_names_the_rewrites_it_leaves_pending() {
+    let (url, store) = open().await;
+    let t = tenant(&store, "acme").await;
+    append(&store, t, vec![by_subject("session.created")]).await;
+    // The rewrite lock (0x5EA1_E4A5), held shared as an erasure chunk holds it: the chunks go
+    // on, the rewrite cannot start.
+    let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    let holder = {
+        let url = url.clone();
+        std::thread::spawn(move || -> Result<(), postgres::Error> {
+            let mut client = postgres::Client::connect(&url, NoTls)?;
+            client.execute("SELECT pg_advisory_lock_shared(1587668133)", &[])?;
+            let _ = held.0.send(());
+            let _ = release.1.recv();
+            client.execute("SELECT pg_advisory_unlock_shared(1587668133)", &[])?;
+            Ok(())
+        })
+    };
+    held.1.recv().expect("the lock is held");
+    let outcome = store
+        .erase_subject(
+            t,
+            "u-zoe",
+            sealtrail_store::ErasureMode::Erase,
+            &sealtrail_core::entry::Actor::system("Erasure"),
+            &sealtrail_testkit::contract::fixtures::pseudonym_key(),
+        )
+        .await
+        .expect("erase");
+    assert_eq!(outcome.entries_scrubbed, 1);
+    let pending = &outcome.rewrites_pending;
+    assert!(
+        pending.iter().any(|r| r == "facet_actors")
+            && pending.iter().any(|r| r.starts_with("entries_")),
+        "{pending:?}"
+    );
+    release.0.send(()).expect("release");
+    assert!(matches!(holder.join(), Ok(Ok(()))));
+    store.finish_erasures(t).await.expect("finish");
+    let mut left = 1;
+    for _ in 0..300 {
+        left = scalar(&url, "SELECT count(*) FROM pending_rewrites".into()).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the background pass rewrote them");
+    let again = store
+        .erase_subject(
+            t,
+            "u-zoe",
+            sealtrail_store::ErasureMode::DryRun,
+            &sealtrail_core::entry::Actor::system("Erasure"),
+            &sealtrail_testkit::contract::fixtures::pseudonym_key(),
+        )
+        .await;
+    assert!(again.is_err(), "the subject is gone: {again:?}");
+}
+
 /// A legal hold acknowledged while a prune waits for the log head (an append group of another
 /// node holds it) is never followed by that prune deleting anything: either the prune's chunk
 /// commits before the hold is answered, or it sees the hold.

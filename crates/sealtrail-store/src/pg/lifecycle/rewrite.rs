@@ -134,7 +134,7 @@ pub(crate) fn run_pending(conn: &mut Conn) -> PgResult<RewriteReport> {
     Ok(report)
 }
 
-fn pending(conn: &mut Conn) -> PgResult<Vec<String>> {
+pub(crate) fn pending(conn: &mut Conn) -> PgResult<Vec<String>> {
     let mut tx = conn.begin(IsolationLevel::ReadCommitted, true)?;
     let rows = tx.query(
         "SELECT relation FROM pending_rewrites ORDER BY relation",

@@ -110,8 +110,8 @@ pub const ALL: &[Metric] = &[
     gauge("sealtrail_last_prune_timestamp_seconds", "When the last prune run ended, in seconds since 1970."),
     // Sinks.
     gauge("sealtrail_sinks", "Sinks of every tenant by state (active, paused, dead_letter), read from the database at each scrape: a dead letter waits for a person."),
-    gauge("sealtrail_sink_lag_entries", "Entries recorded and not yet acknowledged by a sink's receiver, by sink id."),
-    gauge("sealtrail_sink_lag_seconds", "How long the oldest entry a sink has not delivered has waited, by sink id."),
+    gauge("sealtrail_sink_lag_entries", "Entries recorded and not yet acknowledged by a sink's receiver, by sink id. Reported by the node delivering the sink; 0 on other nodes and once it is paused, dead or deleted."),
+    gauge("sealtrail_sink_lag_seconds", "How long the oldest entry a sink has not delivered has waited, by sink id. Reported by the node delivering the sink; 0 on other nodes and once it is paused, dead or deleted."),
     counter("sealtrail_sink_delivered_entries_total", "Entries a sink's receiver acknowledged, by sink id."),
     counter("sealtrail_sink_failures_total", "Failed deliveries, by sink id."),
 ];

@@ -554,3 +554,58 @@ async fn receivers_on_private_networks_need_the_operators_consent() {
         "the log keeps where it points, not its path"
     );
 }
+
+/// The value `/metrics` shows for `metric` of sink `id`, if it shows one.
+async fn sink_gauge(s: &TestServer, metric: &str, id: &str) -> Option<f64> {
+    let text = s.metrics_text().await;
+    let series = format!("{metric}{{sink=\"{id}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// A sink that was lagging and is then deleted must not keep its last lag on `/metrics` (the
+/// lag alert would fire for it until the next restart): the node zeroes it.
+#[tokio::test]
+async fn a_deleted_sink_leaves_no_lag_behind_on_metrics() {
+    let s = TestServer::start_with(|c| c.sink_private_networks = true).await;
+    let (url, shared) = receiver().await;
+    shared.lock().unwrap().fail_next = usize::MAX;
+    let (sink, _) = create_sink(&s, &url, "beginning").await;
+    let id = sink["id"].as_str().unwrap().to_string();
+    let events: Vec<Value> = (0..5)
+        .map(|i| event("invoice.paid", &format!("u{i}")))
+        .collect();
+    s.post_events(&s.admin_key, &json!({ "events": events }))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sink_gauge(&s, "sealtrail_sink_lag_entries", &id)
+        .await
+        .unwrap_or(0.0)
+        < 1.0
+    {
+        assert!(Instant::now() < deadline, "the lag never showed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = s
+        .client
+        .delete(format!("{}/v1/sinks/{id}", s.url))
+        .bearer_auth(&s.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let entries = sink_gauge(&s, "sealtrail_sink_lag_entries", &id).await;
+        let seconds = sink_gauge(&s, "sealtrail_sink_lag_seconds", &id).await;
+        if entries == Some(0.0) && seconds.is_none_or(|v| v == 0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deleted sink still shows a lag: {entries:?} entries, {seconds:?} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -126,6 +126,10 @@ pub struct Deliverer {
     private_networks: bool,
     /// When each failing sink may be tried again.
     backoff: Mutex<HashMap<Uuid, Instant>>,
+    /// The sinks whose lag gauges this node set at its last pass: a sink deleted, paused or
+    /// delivered by another node since then gets its gauges zeroed here, or the last lag it
+    /// had would stay on this node's `/metrics` (and fire the lag alert) until a restart.
+    gauged: Mutex<HashSet<Uuid>>,
     /// This machine's name, as Splunk's `host` field.
     host: String,
     wake: Notify,
@@ -164,6 +168,7 @@ impl Deliverer {
             tls,
             private_networks,
             backoff: Mutex::new(HashMap::new()),
+            gauged: Mutex::new(HashSet::new()),
             host: encode::host_name(),
             wake: Notify::new(),
         }))
@@ -201,12 +206,25 @@ impl Deliverer {
         }
     }
 
+    /// Zeroes the lag gauges of the sinks this node reported before and no longer delivers
+    /// (deleted, paused, dead or held by another node), then remembers `delivering`: a lag
+    /// is reported by the node delivering the sink, and 0 by every other.
+    fn zero_gauges_except(&self, delivering: &[SinkRecord]) {
+        let now: HashSet<Uuid> = delivering.iter().map(|s| s.id).collect();
+        let before = std::mem::replace(&mut *lock(&self.gauged), now.clone());
+        for gone in before.difference(&now) {
+            metrics::gauge!("sealtrail_sink_lag_entries", "sink" => gone.to_string()).set(0.0);
+            metrics::gauge!("sealtrail_sink_lag_seconds", "sink" => gone.to_string()).set(0.0);
+        }
+    }
+
     /// One pass: every active sink this node holds and not waiting out a backoff gets one
     /// batch.
     pub async fn pass(&self) -> Result<(), StoreError> {
         let active = self.store.active_sinks().await?;
         if active.is_empty() {
             lock(&self.backoff).clear();
+            self.zero_gauges_except(&[]);
             return Ok(());
         }
         let held = self.held().await?;
@@ -214,6 +232,7 @@ impl Deliverer {
             .into_iter()
             .filter(|s| held.contains(&s.id))
             .collect();
+        self.zero_gauges_except(&sinks);
         let sizes: HashMap<TenantId, u64> = self.store.log_sizes().await?.into_iter().collect();
         for sink in &sinks {
             let lag = sizes

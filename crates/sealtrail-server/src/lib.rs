@@ -501,7 +501,7 @@ pub async fn start_with_store(
     // An erasure cut short by a stop or crash gets its `subject.erased` entry now (after the
     // rollback check, so a refused database is not written to), so verify does not keep
     // finding erased values that no entry in the log accounts for.
-    match lifecycle::finish_erasures(store.as_ref()).await {
+    match lifecycle::finish_erasures(store.as_ref(), &pseudonym_key).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(runs = n, "recorded erasure runs left without their entry"),
         Err(e) => tracing::warn!(error = %e, "recording erasure runs failed; retried nightly"),
@@ -538,14 +538,15 @@ pub async fn start_with_store(
         store.clone(),
         background_rx.clone(),
     ));
+    let pseudonym_key = Arc::new(pseudonym_key);
     if let Some(at) = config.prune_at {
         tokio::spawn(lifecycle::run_daily_prune(
             store.clone(),
             at,
+            pseudonym_key.clone(),
             background_rx.clone(),
         ));
     }
-    let pseudonym_key = Arc::new(pseudonym_key);
     let deliverer = sinks::delivery::Deliverer::new(
         store.clone(),
         node,

@@ -242,11 +242,12 @@ pub async fn set_export_exclusions(
 }
 
 /// Writes the missing `subject.erased` entry of every erasure run that a crash (or a stopped
-/// node) left without one, for every tenant; `serve` runs it at start and nightly.
-pub async fn finish_erasures(store: &dyn Store) -> Result<u64, StoreError> {
+/// node) left without one, for every tenant; `serve` runs it at start and nightly. Only runs
+/// sealed with `key`, this deployment's pseudonym key, are recorded.
+pub async fn finish_erasures(store: &dyn Store, key: &PseudonymKey) -> Result<u64, StoreError> {
     let mut recorded = 0;
     for tenant in store.list_tenants().await? {
-        match store.finish_erasures(tenant.id).await {
+        match store.finish_erasures(tenant.id, key).await {
             Ok(n) => recorded += n,
             Err(e) => {
                 tracing::warn!(tenant = %tenant.name, error = %e, "recording erasure runs failed")
@@ -257,10 +258,14 @@ pub async fn finish_erasures(store: &dyn Store) -> Result<u64, StoreError> {
 }
 
 /// Prunes every tenant; one tenant's failure (or legal hold) does not stop the others.
-pub async fn prune_all(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
+pub async fn prune_all(
+    store: &dyn Store,
+    now: Timestamp,
+    key: &PseudonymKey,
+) -> Result<(), StoreError> {
     let actor = Actor::system("Retention");
     let outcome = async {
-        finish_erasures(store).await?;
+        finish_erasures(store, key).await?;
         let mut failed = false;
         for tenant in store.list_tenants().await? {
             match prune_tenant(store, tenant.id, &actor, now).await {
@@ -330,6 +335,7 @@ impl DailyAt {
 pub async fn run_daily_prune(
     store: Arc<dyn Store>,
     at: DailyAt,
+    key: Arc<PseudonymKey>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -338,7 +344,7 @@ pub async fn run_daily_prune(
             () = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
-        if let Err(e) = prune_all(store.as_ref(), Timestamp::now()).await {
+        if let Err(e) = prune_all(store.as_ref(), Timestamp::now(), &key).await {
             tracing::warn!(error = %e, "nightly prune failed; will run again tomorrow");
         }
     }

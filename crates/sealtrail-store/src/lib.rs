@@ -628,7 +628,13 @@ pub trait Lifecycle: Send + Sync + 'static {
     /// ([`erasure::ledger`]); returns how many. [`Store::erase_subject`] ends with it, and
     /// `serve` runs it at start and nightly, so erased values that a crash left without their
     /// entry are accounted for again by the next start (until then `verify` names the run).
-    async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError>;
+    /// Only runs sealed with `key` (the deployment's pseudonym key) are recorded: a run
+    /// written into the database by hand is left for `verify` to report.
+    async fn finish_erasures(
+        &self,
+        tenant: TenantId,
+        key: &PseudonymKey,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Who may act: tenants, API keys, the IP allowlist, users and web sessions.

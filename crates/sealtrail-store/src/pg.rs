@@ -107,8 +107,14 @@ pub struct PgStore {
 
 impl PgStore {
     /// Writes the `subject.erased` entry of every erasure run of `tenant` that lacks one.
-    async fn record_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
+    async fn record_erasures(
+        &self,
+        tenant: TenantId,
+        key: &PseudonymKey,
+    ) -> Result<u64, StoreError> {
         crate::erasure::ledger::record_pending(
+            key,
+            tenant,
             || lifecycle::pending_erasures(&self.pool, tenant),
             |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
             |run, seq| lifecycle::mark_recorded(&self.pool, tenant, run, seq),
@@ -570,7 +576,7 @@ impl Lifecycle for PgStore {
         let mut outcome =
             lifecycle::erase_subject(&self.pool, tenant, subject, mode, by, key).await?;
         if mode == ErasureMode::Erase {
-            self.record_erasures(tenant).await?;
+            self.record_erasures(tenant, key).await?;
             // Before answering, so no file keeps what was erased once the caller is told, or
             // the caller is told which still may.
             outcome.rewrites_pending = lifecycle::rewrite_erased(self.pool.clone()).await;
@@ -578,8 +584,12 @@ impl Lifecycle for PgStore {
         Ok(outcome)
     }
 
-    async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
-        let recorded = self.record_erasures(tenant).await?;
+    async fn finish_erasures(
+        &self,
+        tenant: TenantId,
+        key: &PseudonymKey,
+    ) -> Result<u64, StoreError> {
+        let recorded = self.record_erasures(tenant, key).await?;
         // Rewrites an interrupted erasure left pending: in the background, so a starting node
         // serves at once (a partition's copy can take minutes), and once per node at a time
         // (the pass goes on until nothing is pending, whichever tenant asked).

@@ -561,10 +561,10 @@ impl Lifecycle for SqliteStore {
         let origin = self.log_origin(tenant).await?;
         // The subject is also found through its entries' target rows.
         self.settle(true).await;
-        let (owned, key) = (subject.to_string(), key.clone());
+        let (owned, finder_key) = (subject.to_string(), key.clone());
         let plan = self
             .reads
-            .read(move |conn| erase::find_subject(conn, tenant, &owned, &origin, &key))
+            .read(move |conn| erase::find_subject(conn, tenant, &owned, &origin, &finder_key))
             .await?;
         let plan = Arc::new(plan);
         if mode == ErasureMode::DryRun {
@@ -578,8 +578,9 @@ impl Lifecycle for SqliteStore {
         }
         let run = crate::erasure::ledger::new_run_id();
         let (pseudonym, by) = (plan.pseudonym.clone(), by.clone());
+        let seal = crate::erasure::ledger::run_seal(key, tenant, &run, &pseudonym);
         self.writer
-            .run_job(move |conn| ledger::begin(conn, tenant, run, &pseudonym, &by))
+            .run_job(move |conn| ledger::begin(conn, tenant, run, &pseudonym, &by, &seal))
             .await?;
         let outcome = crate::erasure::run(tenant, &plan, mode, |from| {
             let plan = plan.clone();
@@ -593,7 +594,7 @@ impl Lifecycle for SqliteStore {
         let specs_rewritten = self
             .withdraw_exports(tenant, Timestamp::now(), plan)
             .await?;
-        self.finish_erasures(tenant).await?;
+        self.finish_erasures(tenant, key).await?;
         // The WAL holds the pages as they were until it is truncated.
         if outcome.entries_scrubbed > 0 || specs_rewritten > 0 {
             self.purge_traces().await?;
@@ -601,8 +602,14 @@ impl Lifecycle for SqliteStore {
         Ok(outcome)
     }
 
-    async fn finish_erasures(&self, tenant: TenantId) -> Result<u64, StoreError> {
+    async fn finish_erasures(
+        &self,
+        tenant: TenantId,
+        key: &PseudonymKey,
+    ) -> Result<u64, StoreError> {
         crate::erasure::ledger::record_pending(
+            key,
+            tenant,
             || self.reads.read(move |conn| ledger::pending(conn, tenant)),
             |record| async move { appended_seq(self.append(tenant, vec![record]).await?) },
             |run, seq| {

@@ -15,9 +15,19 @@
 //! finished, or has not moved for [`STALE_AFTER_MS`] (interrupted), with what it did. The entry
 //! carries an idempotency key derived from the run id, so two nodes recording the same run
 //! store one entry.
+//!
+//! Recording a run is what makes its values pass `verify`, so a run must prove that this
+//! deployment started it: its row carries a **seal** ([`run_seal`]), an HMAC of the tenant,
+//! the run id and the pseudonym under a key derived from the deployment's pseudonym key (a
+//! file, never in the database). A run someone wrote into the database to pass off edited
+//! values as erased ones has no valid seal, is never recorded, and `verify` then reports the
+//! values it lists. The only unsealed run recorded is the one the upgrade to the ledger wrote
+//! for values erased before it, and only as a tenant's first run ([`RunSummary::may_record`]).
 
+use crate::scrub::PseudonymKey;
 use crate::{Hash, StoreError};
 use sealtrail_core::entry::{Actor, Context, NewEntry, Outcome, Target, ERASURE_ACTION};
+use sealtrail_core::TenantId;
 use serde_json::{json, Map};
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -32,6 +42,25 @@ pub(crate) const STALE_AFTER_MS: i64 = 5 * 60 * 1000;
 /// The hash of a replacement value as the ledger lists it.
 pub(crate) fn value_hash(replacement: &[u8]) -> Hash {
     Sha256::digest(replacement).into()
+}
+
+/// The seal of run `run` of `tenant` erasing the subject called `pseudonym`: what
+/// [`RunSummary::may_record`] requires before the run's values are vouched for in the log.
+pub(crate) fn run_seal(
+    key: &PseudonymKey,
+    tenant: TenantId,
+    run: &[u8; 16],
+    pseudonym: &str,
+) -> Hash {
+    use hmac::Mac as _;
+    // HMAC pads a 32-byte key to its 64-byte block with zeros, as `PseudonymKey::derive` does.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(&key.derive("sealtrail-erasure-run-v1"));
+    let mut mac = <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
+    mac.update(&tenant.0.to_be_bytes());
+    mac.update(run);
+    mac.update(pseudonym.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// A fresh run id: 16 bytes from the operating system's generator (the one salts come from),
@@ -110,9 +139,39 @@ pub(crate) struct RunSummary {
     pub values: u64,
     /// The list's digest.
     pub digest: Hash,
+    /// The seal stored with the run (`None` for a run written without one).
+    pub seal: Option<Vec<u8>>,
+    /// Whether the tenant already has a run that was recorded or sealed: an unsealed upgrade
+    /// run can only ever be a tenant's first.
+    pub tenant_had_runs: bool,
 }
 
 impl RunSummary {
+    /// Whether this run may be recorded: its seal is this deployment's for `tenant`, or it is
+    /// the unsealed run the upgrade to the ledger wrote (no pseudonym, finished, the tenant's
+    /// first run).
+    pub(crate) fn may_record(&self, key: &PseudonymKey, tenant: TenantId) -> bool {
+        match &self.seal {
+            Some(seal) => {
+                let expected = run_seal(key, tenant, &self.run, &self.pseudonym);
+                seal.len() == expected.len()
+                    && seal
+                        .iter()
+                        .zip(expected)
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0
+            }
+            None => self.pseudonym.is_empty() && self.finished && !self.tenant_had_runs,
+        }
+    }
+
+    /// Adds what [`RunSummary::may_record`] reads besides the rows.
+    pub(crate) fn with_seal(mut self, seal: Option<Vec<u8>>, tenant_had_runs: bool) -> Self {
+        self.seal = seal;
+        self.tenant_had_runs = tenant_had_runs;
+        self
+    }
+
     /// The summary of run `run` from its ledger rows `(seq, part, hash)` in (seq, part) order.
     pub(crate) fn from_rows<'r>(
         run: [u8; 16],
@@ -133,15 +192,20 @@ impl RunSummary {
             entries: digest.entries(),
             values: digest.values(),
             digest: digest.finish(),
+            seal: None,
+            tenant_had_runs: false,
         }
     }
 }
 
-/// Records every run of a tenant that needs its entry: `pending()` summarises the runs that
+/// Records every run of `tenant` that needs its entry: `pending()` summarises the runs that
 /// are finished or interrupted and not yet recorded, `append` writes one run's entry (durably;
 /// an entry already written for the run comes back as its duplicate) and returns its seq,
-/// `mark` remembers the seq. Returns the number of runs recorded.
+/// `mark` remembers the seq. A run without this deployment's seal (`key`) is left unrecorded,
+/// with a warning. Returns the number of runs recorded.
 pub(crate) async fn record_pending<P, PF, A, AF, M, MF>(
+    key: &PseudonymKey,
+    tenant: TenantId,
     pending: P,
     append: A,
     mark: M,
@@ -154,7 +218,19 @@ where
     M: Fn([u8; 16], u64) -> MF,
     MF: Future<Output = Result<(), StoreError>>,
 {
-    let runs = pending().await?;
+    let mut runs = pending().await?;
+    runs.retain(|summary| {
+        let sealed = summary.may_record(key, tenant);
+        if !sealed {
+            tracing::warn!(
+                run = %hex::encode(summary.run),
+                tenant = tenant.0,
+                "an erasure run in the database was not started by this deployment (no valid seal); \
+                 it is not recorded, and verify reports the values it lists"
+            );
+        }
+        sealed
+    });
     for summary in &runs {
         let seq = append(record(summary)).await?;
         mark(summary.run, seq).await?;
@@ -252,6 +328,52 @@ mod tests {
         );
         assert_ne!(base, digest(&[(3, 0, h), (3, 2, h)]));
         assert_eq!(base, digest(&[(3, 0, h), (3, 2, h), (9, 0, h)]));
+    }
+
+    #[test]
+    fn only_a_run_sealed_for_its_tenant_or_the_first_upgrade_run_may_be_recorded() {
+        let key = PseudonymKey::from_bytes([3; 32]);
+        let (acme, other) = (TenantId(1), TenantId(2));
+        let rows = [(4u64, 0u8, [1u8; 32].as_slice())];
+        let run = |pseudonym: &str, finished| {
+            RunSummary::from_rows(
+                [7; 16],
+                pseudonym.into(),
+                Actor::system("Erasure"),
+                finished,
+                rows,
+            )
+        };
+        let seal = run_seal(&key, acme, &[7; 16], "erased-abc").to_vec();
+        let sealed = run("erased-abc", true).with_seal(Some(seal.clone()), true);
+        assert!(sealed.may_record(&key, acme));
+        assert!(!sealed.may_record(&key, other), "another tenant's seal");
+        assert!(
+            !sealed.may_record(&PseudonymKey::from_bytes([4; 32]), acme),
+            "another key"
+        );
+        let renamed = run("erased-xyz", true).with_seal(Some(seal.clone()), true);
+        assert!(
+            !renamed.may_record(&key, acme),
+            "the pseudonym is sealed too"
+        );
+        let mut cut = seal;
+        cut.pop();
+        assert!(!run("erased-abc", true)
+            .with_seal(Some(cut), true)
+            .may_record(&key, acme));
+        assert!(!run("erased-abc", true)
+            .with_seal(None, false)
+            .may_record(&key, acme));
+        assert!(
+            run("", true).with_seal(None, false).may_record(&key, acme),
+            "the upgrade's run"
+        );
+        assert!(
+            !run("", true).with_seal(None, true).may_record(&key, acme),
+            "only as the first"
+        );
+        assert!(!run("", false).with_seal(None, false).may_record(&key, acme));
     }
 
     #[test]

@@ -119,10 +119,10 @@ pub(crate) async fn erase_subject(
             admin::tenant_origin(tx, tenant)
         })
         .await?;
-    let (owned, key) = (subject.to_string(), key.clone());
+    let (owned, finder_key) = (subject.to_string(), key.clone());
     let plan = pool
         .read("finding the subject's entries", move |tx| {
-            erase::find_subject(tx, tenant, &owned, &origin, &key)
+            erase::find_subject(tx, tenant, &owned, &origin, &finder_key)
         })
         .await?;
     let plan = Arc::new(plan);
@@ -137,8 +137,9 @@ pub(crate) async fn erase_subject(
     }
     let run = erasure::ledger::new_run_id();
     let (pseudonym, by) = (plan.pseudonym.clone(), by.clone());
+    let seal = erasure::ledger::run_seal(key, tenant, &run, &pseudonym);
     pool.write("starting an erasure", move |tx| {
-        ledger::begin(tx, tenant, run, &pseudonym, &by)
+        ledger::begin(tx, tenant, run, &pseudonym, &by, &seal)
     })
     .await?;
     let outcome = erasure::run(tenant, &plan, mode, |from| {

@@ -37,7 +37,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (16, V16_SHARED_JOBS_AND_ATTEMPTS),
     (17, V17_ERASURE_REWRITES),
     (18, V18_ACTOR_PRESENCE),
+    (19, V19_SEALED_ERASURE_RUNS),
 ];
+
+/// Version 19: each erasure run's seal (`crate::erasure::ledger::run_seal`), so a run written
+/// into the database by hand is never recorded as this deployment's.
+const V19_SEALED_ERASURE_RUNS: &str = "ALTER TABLE erasure_runs ADD COLUMN seal bytea;";
 
 /// Version 18: whether an actor filter's value occurs as an id and as an e-mail among a
 /// tenant's seqs `[lo, hi)` received in `[from, until)` (`query::scope`; the receipt

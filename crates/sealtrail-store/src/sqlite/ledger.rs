@@ -97,25 +97,28 @@ fn list_earlier_erasures(tx: &Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Starts run `run` of an erasure of the subject called `pseudonym` by `by`.
+/// Starts run `run` of an erasure of the subject called `pseudonym` by `by`, sealed with
+/// `seal` ([`crate::erasure::ledger::run_seal`]).
 pub(crate) fn begin(
     conn: &mut Connection,
     tenant: TenantId,
     run: [u8; 16],
     pseudonym: &str,
     by: &Actor,
+    seal: &[u8],
 ) -> Result<(), WriteError> {
     let actor = serde_json::to_string(by)
         .map_err(|e| StoreError::Invalid(format!("the erasing actor: {e}")))?;
     conn.execute(
-        "INSERT INTO erasure_runs (tenant, run, pseudonym, actor, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO erasure_runs (tenant, run, pseudonym, actor, updated_at, seal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             tenant.0,
             run.as_slice(),
             pseudonym,
             actor,
-            Timestamp::now().millis()
+            Timestamp::now().millis(),
+            seal
         ],
     )?;
     Ok(())
@@ -184,20 +187,28 @@ pub(crate) fn finish(
 pub(crate) fn pending(conn: &Connection, tenant: TenantId) -> Result<Vec<RunSummary>, StoreError> {
     let read = backend("reading unrecorded erasure runs");
     let stale = Timestamp::now().millis() - STALE_AFTER_MS;
-    let runs: Vec<(Vec<u8>, String, String, bool)> = conn
+    let had_runs: bool = conn
         .prepare_cached(
-            "SELECT run, pseudonym, actor, finished FROM erasure_runs
+            "SELECT EXISTS (SELECT 1 FROM erasure_runs WHERE tenant = ?1
+                            AND (recorded_seq IS NOT NULL OR seal IS NOT NULL))",
+        )
+        .and_then(|mut s| s.query_row([tenant.0], |r| r.get(0)))
+        .map_err(&read)?;
+    type RunRow = (Vec<u8>, String, String, bool, Option<Vec<u8>>);
+    let runs: Vec<RunRow> = conn
+        .prepare_cached(
+            "SELECT run, pseudonym, actor, finished, seal FROM erasure_runs
              WHERE tenant = ?1 AND recorded_seq IS NULL AND (finished OR updated_at < ?2)",
         )
         .and_then(|mut s| {
             s.query_map(params![tenant.0, stale], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect()
         })
         .map_err(&read)?;
     let mut summaries = Vec::new();
-    for (run, pseudonym, actor, finished) in runs {
+    for (run, pseudonym, actor, finished, seal) in runs {
         let Ok(id) = <[u8; 16]>::try_from(run.as_slice()) else {
             return Err(StoreError::Corrupt(
                 "an erasure run with a malformed id".into(),
@@ -217,14 +228,17 @@ pub(crate) fn pending(conn: &Connection, tenant: TenantId) -> Result<Vec<RunSumm
                 .collect()
             })
             .map_err(&read)?;
-        summaries.push(RunSummary::from_rows(
-            id,
-            pseudonym,
-            by,
-            finished,
-            rows.iter()
-                .map(|(seq, part, hash)| (*seq as u64, *part as u8, hash.as_slice())),
-        ));
+        summaries.push(
+            RunSummary::from_rows(
+                id,
+                pseudonym,
+                by,
+                finished,
+                rows.iter()
+                    .map(|(seq, part, hash)| (*seq as u64, *part as u8, hash.as_slice())),
+            )
+            .with_seal(seal, had_runs),
+        );
     }
     Ok(summaries)
 }

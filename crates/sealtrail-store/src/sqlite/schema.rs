@@ -53,7 +53,12 @@ const MIGRATIONS: &[(i64, Step)] = &[
     (20, Step::Sql(V20_CORS_ORIGINS)),
     (21, Step::Sql(V21_SHARED_JOBS_AND_ATTEMPTS)),
     (22, Step::Sql(V22_NO_DELETE_MERGE)),
+    (23, Step::Sql(V23_SEALED_ERASURE_RUNS)),
 ];
+
+/// Version 23: each erasure run's seal (`crate::erasure::ledger::run_seal`), so a run written
+/// into the database by hand is never recorded as this deployment's.
+const V23_SEALED_ERASURE_RUNS: &str = "ALTER TABLE erasure_runs ADD COLUMN seal BLOB;";
 
 /// Version 22: FTS5's own delete-merge off (`deletemerge` 0). A prune or an erasure deletes
 /// thousands of documents, and once a tenth of a level's entries were deleted FTS5 rewrote

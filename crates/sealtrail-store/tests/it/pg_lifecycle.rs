@@ -376,7 +376,10 @@ async fn an_erasure_names_the_rewrites_it_leaves_pending() {
     );
     release.0.send(()).expect("release");
     assert!(matches!(holder.join(), Ok(Ok(()))));
-    store.finish_erasures(t).await.expect("finish");
+    store
+        .finish_erasures(t, &sealtrail_testkit::contract::fixtures::pseudonym_key())
+        .await
+        .expect("finish");
     let mut left = 1;
     for _ in 0..300 {
         left = scalar(&url, "SELECT count(*) FROM pending_rewrites".into()).await;

@@ -660,8 +660,27 @@ async fn version_6_folds_the_vault_table_into_the_entry_rows_and_keeps_erased_pa
         "{:?}",
         unrecorded.first_problem
     );
-    assert_eq!(store.finish_erasures(*acme).await.ok(), Some(1));
-    assert_eq!(store.finish_erasures(*acme).await.ok(), Some(0), "once");
+    assert_eq!(
+        store
+            .finish_erasures(
+                *acme,
+                &sealtrail_testkit::contract::fixtures::pseudonym_key()
+            )
+            .await
+            .ok(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .finish_erasures(
+                *acme,
+                &sealtrail_testkit::contract::fixtures::pseudonym_key()
+            )
+            .await
+            .ok(),
+        Some(0),
+        "once"
+    );
     let mut after = Vec::new();
     for (t, entries) in &logs {
         let v = store.verify_log(*t, &|_| {}).await.expect("verify");

@@ -19,18 +19,20 @@ pub(super) fn begin(
     run: [u8; 16],
     pseudonym: &str,
     by: &Actor,
+    seal: &[u8],
 ) -> PgResult<()> {
     let actor = serde_json::to_string(by)
         .map_err(|e| StoreError::Invalid(format!("the erasing actor: {e}")))?;
     tx.execute(
-        "INSERT INTO erasure_runs (tenant, run, pseudonym, actor, updated_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO erasure_runs (tenant, run, pseudonym, actor, updated_at, seal)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         &[
             &tenant.0,
             &run.as_slice(),
             &pseudonym,
             &actor,
             &Timestamp::now().millis(),
+            &seal,
         ],
     )?;
     Ok(())
@@ -89,8 +91,15 @@ pub(super) fn touch(
 /// [`STALE_AFTER_MS`], summarised from their ledger rows.
 pub(super) fn pending(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Vec<RunSummary>> {
     let stale = Timestamp::now().millis() - STALE_AFTER_MS;
+    let had_runs: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM erasure_runs WHERE tenant = $1
+                            AND (recorded_seq IS NOT NULL OR seal IS NOT NULL))",
+            &[&tenant.0],
+        )?
+        .try_get(0)?;
     let runs = tx.query(
-        "SELECT run, pseudonym, actor, finished FROM erasure_runs
+        "SELECT run, pseudonym, actor, finished, seal FROM erasure_runs
          WHERE tenant = $1 AND recorded_seq IS NULL AND (finished OR updated_at < $2)",
         &[&tenant.0, &stale],
     )?;
@@ -116,14 +125,17 @@ pub(super) fn pending(tx: &mut Tx<'_>, tenant: TenantId) -> PgResult<Vec<RunSumm
                 r.try_get::<_, Vec<u8>>(2)?,
             ));
         }
-        summaries.push(RunSummary::from_rows(
-            id,
-            row.try_get(1)?,
-            by,
-            row.try_get(3)?,
-            rows.iter()
-                .map(|(seq, part, hash)| (*seq, *part, hash.as_slice())),
-        ));
+        summaries.push(
+            RunSummary::from_rows(
+                id,
+                row.try_get(1)?,
+                by,
+                row.try_get(3)?,
+                rows.iter()
+                    .map(|(seq, part, hash)| (*seq, *part, hash.as_slice())),
+            )
+            .with_seal(row.try_get(4)?, had_runs),
+        );
     }
     Ok(summaries)
 }

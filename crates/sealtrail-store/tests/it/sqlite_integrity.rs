@@ -660,24 +660,10 @@ async fn version_6_folds_the_vault_table_into_the_entry_rows_and_keeps_erased_pa
         "{:?}",
         unrecorded.first_problem
     );
+    let key = sealtrail_testkit::contract::fixtures::pseudonym_key();
+    assert_eq!(store.finish_erasures(*acme, &key).await.ok(), Some(1));
     assert_eq!(
-        store
-            .finish_erasures(
-                *acme,
-                &sealtrail_testkit::contract::fixtures::pseudonym_key()
-            )
-            .await
-            .ok(),
-        Some(1)
-    );
-    assert_eq!(
-        store
-            .finish_erasures(
-                *acme,
-                &sealtrail_testkit::contract::fixtures::pseudonym_key()
-            )
-            .await
-            .ok(),
+        store.finish_erasures(*acme, &key).await.ok(),
         Some(0),
         "once"
     );

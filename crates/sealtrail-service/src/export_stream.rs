@@ -10,11 +10,12 @@
 use crate::audit::{props, SelfAudit};
 use crate::checkpointer::Checkpointer;
 use bytes::Bytes;
+use exclusions::{withhold_excluded, without_excluded};
 use sealtrail_core::entry::Actor;
-use sealtrail_core::envelope::{canonical_json, EntryView, Part, Slot};
+use sealtrail_core::envelope::EntryView;
 use sealtrail_core::filter::{Cursor, Direction, Query};
 use sealtrail_core::parallel::{self, LaneStopped, Lanes};
-use sealtrail_core::{Entry, TenantId, Timestamp};
+use sealtrail_core::{TenantId, Timestamp};
 use sealtrail_export::bundle::{BundleEntry, BundleError, BundleHeader, BundleWriter, EncodedLine};
 use sealtrail_export::pdf::{PdfHeader, PdfWriter, ReportCheckpoint};
 use sealtrail_export::rows::{RowEncoder, RowSink};
@@ -26,6 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+
+mod exclusions;
 
 /// Entries fetched per store query.
 const PAGE: usize = 1000;
@@ -329,14 +332,6 @@ fn write_pages<W: std::io::Write>(
 /// A lane that stopped early ends the export as failed (it panicked; the panic is logged).
 fn lanes_stopped(_: LaneStopped) -> ExportFailure {
     ExportFailure::Panicked
-}
-
-/// The entry without the tenant's excluded properties (settings: never exported).
-fn without_excluded(mut entry: Entry, excluded: &[String]) -> Entry {
-    if excluded.iter().any(|k| entry.properties.contains_key(k)) {
-        entry.properties.retain(|k, _| !excluded.contains(k));
-    }
-    entry
 }
 
 /// The name of the tenant whose log is exported, which every format states.
@@ -694,37 +689,4 @@ fn run_bundle(
     write(lanes.drain().map_err(lanes_stopped)?)?;
     writer.finish()?;
     Ok(())
-}
-
-/// In a bundle, a payload holding an excluded property cannot ship as committed (its bytes would
-/// carry the property): it ships as a stand-in without those keys, marked like an erased value,
-/// so the bundle still verifies and says plainly that this value is not the committed one.
-fn withhold_excluded(slots: Vec<Slot>, excluded: &[String]) -> Vec<Slot> {
-    if excluded.is_empty() {
-        return slots;
-    }
-    slots
-        .into_iter()
-        .map(|slot| match slot {
-            Slot::Committed(v) if v.part == Part::Payload => {
-                let Ok(mut payload) = serde_json::from_slice::<Value>(&v.value) else {
-                    return Slot::Committed(v);
-                };
-                let Some(properties) = payload.get_mut("properties").and_then(Value::as_object_mut)
-                else {
-                    return Slot::Committed(v);
-                };
-                let before = properties.len();
-                properties.retain(|k, _| !excluded.contains(k));
-                if properties.len() == before {
-                    return Slot::Committed(v);
-                }
-                Slot::Erased {
-                    part: Part::Payload,
-                    replacement: canonical_json(&payload),
-                }
-            }
-            other => other,
-        })
-        .collect()
 }

@@ -304,6 +304,11 @@ async fn excluded_properties_never_leave_in_any_export_but_stay_in_the_log() {
     let s = TestServer::start().await;
     let mut e = event("chat.reviewed", "ada");
     e["properties"] = json!({ "dialogue": "SECRET-CONVERSATION", "verdict": "ok" });
+    // The same key in the change the event records: withheld there too.
+    e["changes"] = json!({
+        "before": { "dialogue": "SECRET-CONVERSATION-BEFORE", "status": "open" },
+        "after": { "dialogue": "SECRET-CONVERSATION-AFTER", "status": "closed" },
+    });
     s.post_events(&s.admin_key, &e).await;
     let r = s
         .client
@@ -351,6 +356,10 @@ async fn excluded_properties_never_leave_in_any_export_but_stay_in_the_log() {
     let (_, body) = download(&s, &s.admin_key, "format=json&action=chat.reviewed").await;
     let doc: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(doc["entries"][0]["properties"], json!({ "verdict": "ok" }));
+    assert_eq!(
+        doc["entries"][0]["changes"],
+        json!({ "before": { "status": "open" }, "after": { "status": "closed" } })
+    );
     let (_, bundle) = download(&s, &s.admin_key, "format=bundle&action=chat.reviewed").await;
     let report = sealtrail_export::bundle::verify_bundle(&bundle[..], |_| {}).unwrap();
     assert!(report.is_ok() && report.erased_values == 1, "{report:?}");

@@ -25,9 +25,10 @@ use sealtrail_store::Lookup;
 use uuid::Uuid;
 
 /// The filter fields the form shows, in URL order.
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "q",
     "event",
+    "action",
     "channel",
     "actor",
     "result",
@@ -59,6 +60,11 @@ pub struct FilterForm {
     pub target_name: String,
     /// Client IP address.
     pub ip: String,
+    /// Action name or pattern (`document.viewed`, `waiver.*`).
+    pub action: String,
+    /// Filters the URL carries that the form has no control for (`properties.…`,
+    /// `target_id`, …), kept as hidden fields so changing a dropdown does not drop them.
+    pub kept: Vec<(String, String)>,
 }
 
 impl FilterForm {
@@ -307,15 +313,26 @@ pub async fn page(
         time_received: value_of(&params, "time") == "recorded",
         target_name: value_of(&params, "target_name").to_string(),
         ip: value_of(&params, "ip").to_string(),
+        action: value_of(&params, "action").to_string(),
+        kept: params
+            .iter()
+            .filter(|(k, v)| {
+                !FIELDS.contains(&k.as_str())
+                    && !matches!(k.as_str(), "cursor" | "limit" | "format")
+                    && !v.trim().is_empty()
+            })
+            .cloned()
+            .collect(),
     };
     // The default period alone is how the page opens, not a filter to clear.
-    let active = params.iter().any(|(k, v)| {
-        FIELDS.contains(&k.as_str())
-            && !v.trim().is_empty()
-            && v != "false"
-            && !(k == "range" && (defaulted || v == "any"))
-            && !(k == "time" && v == "occurred")
-    });
+    let active = !form.kept.is_empty()
+        || params.iter().any(|(k, v)| {
+            FIELDS.contains(&k.as_str())
+                && !v.trim().is_empty()
+                && v != "false"
+                && !(k == "range" && (defaulted || v == "any"))
+                && !(k == "time" && v == "occurred")
+        });
     let exports = Format::ALL
         .iter()
         .map(|f| SelectOption {

@@ -477,3 +477,41 @@ async fn actors_categories_and_compound_verbs_read_as_the_seeds_expect() {
         .body
         .contains(r#"id="f-ip" name="ip" type="search" value="203.0.113.7""#));
 }
+
+/// Seeds 000 and 002 filter by action (`waiver.*`) and by their own fields (`repository`):
+/// the page has a field for the action, and keeps a filter it has no control for (a property)
+/// as a hidden field, so changing a dropdown does not silently widen the view.
+#[tokio::test]
+async fn an_action_pattern_and_filters_without_a_control_stay_applied() {
+    let s = TestServer::start().await;
+    seed(&s).await;
+    let mut waivers = Vec::new();
+    for repository in ["core", "web"] {
+        let mut e = event("waiver.granted", "dana");
+        e["properties"] = json!({ "repository": repository });
+        waivers.push(e);
+    }
+    ingest(&s, waivers).await;
+    let mut b = Browser::signed_in(&s, &s.owner_email, &s.owner_password).await;
+
+    let employees = b.get("/audit?action=employee.*").await;
+    assert_eq!(count_of(&employees), 30);
+    assert!(
+        employees
+            .body
+            .contains(r#"name="action" type="search" value="employee.*""#),
+        "the action field shows the pattern"
+    );
+    assert_eq!(employees.link("clear").as_deref(), Some("/audit"));
+
+    let query = "action=waiver.*&properties.repository=core";
+    assert_eq!(api_total(&s, query).await, 1);
+    let kept = b.get(&format!("/audit?{query}")).await;
+    assert_eq!(count_of(&kept), 1);
+    assert!(
+        kept.body
+            .contains(r#"<input type="hidden" name="properties.repository" value="core">"#),
+        "the property filter is submitted again with the form"
+    );
+    assert_eq!(kept.link("clear").as_deref(), Some("/audit"));
+}

@@ -485,10 +485,12 @@ fn swap(
     for (i, index) in indexes.iter().enumerate() {
         renames.push(format!("ALTER INDEX {copy}_i{i} RENAME TO {}", index.name));
     }
-    // One index descent per tenant: a scan of the partition would read every row of a busy
-    // month while appends wait.
-    tx.inner()
-        .batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")?;
+    // One index range per tenant, reading only the rows appended: `OFFSET 0` keeps the
+    // planner from flattening the lateral into a join over the whole month (measured on a
+    // 291k-row month with 40k rows appended: the old subquery form 111 s, the flattened join
+    // read all 291k rows, this form 40k), and no sequential scan is allowed for a tenant
+    // absent from the copy.
+    tx.inner().batch_execute("SET LOCAL enable_seqscan = off")?;
     tx.execute(
         &format!(
             "INSERT INTO {copy}
@@ -496,7 +498,7 @@ fn swap(
              LEFT JOIN unnest($1::bigint[], $2::bigint[]) AS m(tenant, seq) ON m.tenant = h.tenant
              CROSS JOIN LATERAL (
                  SELECT * FROM {partition} e
-                 WHERE e.tenant = h.tenant AND e.seq > coalesce(m.seq, -1)) p"
+                 WHERE e.tenant = h.tenant AND e.seq > coalesce(m.seq, -1) OFFSET 0) p"
         ),
         &[&marks.0, &marks.1],
     )?;

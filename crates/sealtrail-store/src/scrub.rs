@@ -109,12 +109,18 @@ pub(crate) fn pseudonym(key: &PseudonymKey, log_origin: &str, subject: &str) -> 
 
 /// The actor part shown for the subject's own entries after erasure (canonical JSON).
 pub(crate) fn erased_actor(pseudonym: &str) -> Vec<u8> {
-    canonical_json(&json!({
+    canonical_json(&erased_actor_value(pseudonym))
+}
+
+/// [`erased_actor`] as a JSON value, for places that hold the actor inside other JSON (an
+/// export job's requester).
+pub(crate) fn erased_actor_value(pseudonym: &str) -> Value {
+    json!({
         "id": pseudonym,
         "name": ERASED_NAME,
         "email": null,
         "via": null,
-    }))
+    })
 }
 
 /// The context part shown for the subject's own entries after erasure: nothing.

@@ -27,7 +27,7 @@ pub(super) fn without_excluded(mut entry: Entry, excluded: &[String]) -> Entry {
     if excluded.is_empty() {
         return entry;
     }
-    entry.properties.retain(|k, _| !excluded.contains(k));
+    drop_from_map(&mut entry.properties, excluded);
     if let Some(changes) = &mut entry.changes {
         for side in [&mut changes.before, &mut changes.after]
             .into_iter()

@@ -12,7 +12,7 @@
 
 use super::subject::is_own_actor;
 use super::Plan;
-use crate::scrub::{erased_actor, TextScrub};
+use crate::scrub::{erased_actor_value, TextScrub};
 use serde_json::Value;
 
 /// The key of the spec naming who asked for the job.
@@ -39,8 +39,7 @@ pub(crate) fn scrub_spec(spec: &str, plan: &Plan) -> Option<String> {
 
 /// The pseudonymous actor entries show for the subject, keeping the requester's type.
 fn stand_in_requester(requester: &Value, pseudonym: &str) -> Value {
-    let mut stand_in =
-        serde_json::from_slice::<Value>(&erased_actor(pseudonym)).unwrap_or(Value::Null);
+    let mut stand_in = erased_actor_value(pseudonym);
     if let (Value::Object(map), Some(kind)) = (&mut stand_in, requester.get("type")) {
         map.insert("type".into(), kind.clone());
     }

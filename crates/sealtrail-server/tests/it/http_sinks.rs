@@ -107,6 +107,16 @@ async fn create_sink(s: &TestServer, url: &str, start: &str) -> (Value, [u8; 32]
     (created["sink"].clone(), secret)
 }
 
+/// `DELETE /v1/sinks/{id}` with `key`.
+async fn delete_sink(s: &TestServer, key: &str, id: &str) -> reqwest::Response {
+    s.client
+        .delete(format!("{}/v1/sinks/{id}", s.url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Waits (up to 30 s) until the receiver holds every seq below the log's size.
 async fn wait_for_everything(s: &TestServer, shared: &Shared) -> Vec<u64> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -418,13 +428,7 @@ async fn pausing_replaying_and_deleting_are_recorded_and_each_tenants_own() {
             .unwrap();
         assert_eq!(r.status(), 404, "{verb}");
     }
-    let r = s
-        .client
-        .delete(format!("{}/v1/sinks/{id}", s.url))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_sink(&s, &other, &id).await;
     assert_eq!(r.status(), 404);
     // A read key may not manage sinks.
     let reader = s.key(&[Scope::Read]).await;
@@ -437,13 +441,7 @@ async fn pausing_replaying_and_deleting_are_recorded_and_each_tenants_own() {
         .unwrap();
     assert_eq!(r.status(), 403);
 
-    let deleted = s
-        .client
-        .delete(format!("{}/v1/sinks/{id}", s.url))
-        .bearer_auth(&s.admin_key)
-        .send()
-        .await
-        .unwrap();
+    let deleted = delete_sink(&s, &s.admin_key, &id).await;
     assert_eq!(deleted.status(), 204);
     for action in [
         "sink.created",
@@ -587,13 +585,7 @@ async fn a_deleted_sink_leaves_no_lag_behind_on_metrics() {
         assert!(Instant::now() < deadline, "the lag never showed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r = s
-        .client
-        .delete(format!("{}/v1/sinks/{id}", s.url))
-        .bearer_auth(&s.admin_key)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_sink(&s, &s.admin_key, &id).await;
     assert!(r.status().is_success(), "{}", r.status());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

@@ -8,7 +8,7 @@ use sealtrail_store::pg::{PgOptions, PgStore};
 use sealtrail_store::PruneOrder;
 use sealtrail_store::Store;
 use sealtrail_testkit::contract::erasure::{by_subject, mentioning_subject};
-use sealtrail_testkit::contract::fixtures::{append, event, keyed, tenant};
+use sealtrail_testkit::contract::fixtures::{append, erase, event, keyed, tenant};
 use sealtrail_testkit::pg_harness;
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -315,17 +315,8 @@ async fn erasure_leaves_no_value_of_the_subject_in_any_column() {
         2,
         "the subject is there before"
     );
-    let erased = store
-        .erase_subject(
-            t,
-            "u-zoe",
-            sealtrail_store::ErasureMode::Erase,
-            &sealtrail_core::entry::Actor::system("Erasure"),
-            &sealtrail_testkit::contract::fixtures::pseudonym_key(),
-        )
-        .await
-        .map(|o| o.entries_scrubbed);
-    assert_eq!(erased.ok(), Some(2));
+    let erased = erase(&store, t, "u-zoe", sealtrail_store::ErasureMode::Erase).await;
+    assert_eq!(erased.entries_scrubbed, 2);
     assert_eq!(
         scalar(&url, count).await,
         0,
@@ -357,16 +348,7 @@ async fn an_erasure_names_the_rewrites_it_leaves_pending() {
         })
     };
     held.1.recv().expect("the lock is held");
-    let outcome = store
-        .erase_subject(
-            t,
-            "u-zoe",
-            sealtrail_store::ErasureMode::Erase,
-            &sealtrail_core::entry::Actor::system("Erasure"),
-            &sealtrail_testkit::contract::fixtures::pseudonym_key(),
-        )
-        .await
-        .expect("erase");
+    let outcome = erase(&store, t, "u-zoe", sealtrail_store::ErasureMode::Erase).await;
     assert_eq!(outcome.entries_scrubbed, 1);
     let pending = &outcome.rewrites_pending;
     assert!(

@@ -68,19 +68,9 @@ pub async fn erasure_replaces_the_subject_everywhere(store: Arc<dyn Store>) {
         .await;
     assert!(checkpoint.is_ok(), "{checkpoint:?}");
 
-    let outcome = match store
-        .erase_subject(
-            t,
-            "Zoe.Martin@Example.com",
-            ErasureMode::Erase,
-            &sealtrail_core::entry::Actor::system("Erasure"),
-            &crate::contract::fixtures::pseudonym_key(),
-        )
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => panic!("erase: {e}"),
-    };
+    let outcome =
+        crate::contract::fixtures::erase(&store, t, "Zoe.Martin@Example.com", ErasureMode::Erase)
+            .await;
     let p = outcome.pseudonym.clone();
     assert_eq!(outcome.entries_scrubbed, 3);
     assert!(p.starts_with("erased-") && p.len() == 19, "{p}");

@@ -10,7 +10,7 @@ use sealtrail_core::entry::{NewEntry, Target};
 use sealtrail_core::envelope::Part;
 use sealtrail_core::filter::Filter;
 use sealtrail_core::TenantId;
-use sealtrail_store::{ErasureMode, ErasureOutcome, LeafRecord, Store, StoreError};
+use sealtrail_store::{ErasureMode, LeafRecord, Store, StoreError};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -38,28 +38,6 @@ async fn all_leaves(store: &Arc<dyn Store>, t: TenantId) -> Vec<LeafRecord> {
             Ok(page) => out.extend(page),
             Err(e) => panic!("leaves from {from}: {e}"),
         }
-    }
-}
-
-/// Erases (or previews) and unwraps, naming the failure.
-async fn erase(
-    store: &Arc<dyn Store>,
-    t: TenantId,
-    subject: &str,
-    mode: ErasureMode,
-) -> ErasureOutcome {
-    match store
-        .erase_subject(
-            t,
-            subject,
-            mode,
-            &sealtrail_core::entry::Actor::system("Erasure"),
-            &crate::contract::fixtures::pseudonym_key(),
-        )
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => panic!("erase {subject} ({mode:?}): {e}"),
     }
 }
 

@@ -220,6 +220,29 @@ pub fn pseudonym_key() -> sealtrail_store::PseudonymKey {
     sealtrail_store::PseudonymKey::from_bytes([7; 32])
 }
 
+/// Erases `subject` (or previews it) as the System actor "Erasure" with [`pseudonym_key`],
+/// and unwraps, naming the failure.
+pub async fn erase(
+    store: &Arc<dyn Store>,
+    t: TenantId,
+    subject: &str,
+    mode: sealtrail_store::ErasureMode,
+) -> sealtrail_store::ErasureOutcome {
+    match store
+        .erase_subject(
+            t,
+            subject,
+            mode,
+            &Actor::system("Erasure"),
+            &pseudonym_key(),
+        )
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => panic!("erase {subject} ({mode:?}): {e}"),
+    }
+}
+
 /// The actions of an export case posted in batches of 500, oldest first: three batches where
 /// every other entry is `bulk.imported`, then five where all are (matches sparse, then dense,
 /// so an export of `action=bulk.imported` crosses pages of both kinds). Shared by the HTTP

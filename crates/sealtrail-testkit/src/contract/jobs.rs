@@ -399,7 +399,7 @@ fn attempt(tenant: TenantId, id: Uuid, n: u32) -> JobAttempt {
 /// the queue to run again on the erased log; another tenant's exports stay.
 pub async fn an_erasure_withdraws_the_tenants_exports(store: Arc<dyn Store>) {
     use super::erasure::by_subject;
-    use super::fixtures::{append, pseudonym_key};
+    use super::fixtures::{append, erase};
     let acme = store.create_tenant("acme").await.unwrap().id;
     let other = store.create_tenant("other").await.unwrap().id;
     append(&store, acme, vec![by_subject("session.created")]).await;
@@ -428,17 +428,7 @@ pub async fn an_erasure_withdraws_the_tenants_exports(store: Arc<dyn Store>) {
     let claimed = store.claim_job("node-a", now).await.unwrap().unwrap();
     assert_eq!(claimed.id, running.id);
 
-    let actor = sealtrail_core::entry::Actor::system("Erasure");
-    let erased = store
-        .erase_subject(
-            acme,
-            "u-zoe",
-            sealtrail_store::ErasureMode::Erase,
-            &actor,
-            &pseudonym_key(),
-        )
-        .await
-        .unwrap();
+    let erased = erase(&store, acme, "u-zoe", sealtrail_store::ErasureMode::Erase).await;
     assert_eq!(erased.entries_scrubbed, 1);
 
     let withdrawn = store.job(acme, ready[0].id).await.unwrap().unwrap();
@@ -474,7 +464,7 @@ pub async fn an_erasure_withdraws_the_tenants_exports(store: Arc<dyn Store>) {
 /// someone else, and another tenant's records, stay byte for byte.
 pub async fn an_erasure_rewrites_the_subject_out_of_job_records(store: Arc<dyn Store>) {
     use super::erasure::{by_subject, SUBJECT_EMAIL, SUBJECT_NAME};
-    use super::fixtures::{append, pseudonym_key};
+    use super::fixtures::{append, erase};
     use serde_json::json;
     let acme = store.create_tenant("acme").await.unwrap().id;
     let other = store.create_tenant("other").await.unwrap().id;
@@ -500,17 +490,7 @@ pub async fn an_erasure_rewrites_the_subject_out_of_job_records(store: Arc<dyn S
         jobs.push(job);
     }
 
-    let by = sealtrail_core::entry::Actor::system("Erasure");
-    let erased = store
-        .erase_subject(
-            acme,
-            "u-zoe",
-            sealtrail_store::ErasureMode::Erase,
-            &by,
-            &pseudonym_key(),
-        )
-        .await
-        .unwrap();
+    let erased = erase(&store, acme, "u-zoe", sealtrail_store::ErasureMode::Erase).await;
     assert_eq!(erased.entries_scrubbed, 1);
 
     let rewritten = store.job(acme, jobs[0].id).await.unwrap().unwrap().spec;
